@@ -1,0 +1,120 @@
+"""Database location, engine and schema migrations.
+
+SQLite in a file by default; PostgreSQL when ``CERTIFY_DATABASE_URL`` (or an explicit URL) points
+at one. The schema is only ever changed by the Alembic migrations in ``certify/migrations``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from certify.errors import DatabaseError
+
+ENV_URL = "CERTIFY_DATABASE_URL"
+DEFAULT_FILE = "certify.db"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def database_url(explicit: str | None = None, *, directory: Path | None = None) -> str:
+    """The URL to use: ``explicit``, else ``$CERTIFY_DATABASE_URL``, else ``certify.db`` here.
+
+    ``postgres://`` and ``postgresql://`` URLs are pointed at the psycopg 3 driver.
+    """
+    url = explicit or os.environ.get(ENV_URL)
+    if not url:
+        return f"sqlite:///{(directory or Path.cwd()) / DEFAULT_FILE}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite connections enforce foreign keys."""
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the database to ``revision`` (creating it first for SQLite)."""
+    cfg = _alembic_config(engine)
+    try:
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, revision)
+    except OperationalError as exc:
+        raise DatabaseError(f"无法连接数据库 / cannot reach the database: {exc.orig}") from exc
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Migrate the database down to ``revision`` (``base`` empties it)."""
+    cfg = _alembic_config(engine)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, revision)
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config(create_engine("sqlite://"))).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None for an empty database."""
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as exc:
+        raise DatabaseError(f"无法连接数据库 / cannot reach the database: {exc.orig}") from exc
+
+
+def require_current(engine: Engine) -> None:
+    """Raise :class:`DatabaseError` unless the schema is at the latest migration."""
+    current, head = current_revision(engine), head_revision()
+    if current is None:
+        raise DatabaseError(
+            "数据库尚未初始化，请先运行 certify init。\n"
+            "The database is not initialised: run `certify init` first."
+        )
+    if current != head:
+        raise DatabaseError(
+            f"数据库结构版本为 {current}，最新为 {head}，请运行 certify db upgrade。\n"
+            f"The database schema is at {current}, the code expects {head}: "
+            "run `certify db upgrade`."
+        )
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """A session whose work commits on success and rolls back entirely on any error."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session

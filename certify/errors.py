@@ -1,0 +1,79 @@
+"""The one error hierarchy of certify.
+
+Every error a person can act on derives from :class:`Error`, carries a stable ``code`` and
+explains itself through :meth:`Error.diagnostics`, so the CLI prints a message, never a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class Error(Exception):
+    """Base class of every error certify reports to a person."""
+
+    code = "error"
+
+    def diagnostics(self) -> str:
+        """A text a person can act on, in Chinese and English."""
+        return str(self)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one input row: where it is and what to do about it."""
+
+    file: str
+    row: int | None
+    field: str | None
+    code: str
+    message_zh: str
+    message_en: str
+
+    def where(self) -> str:
+        parts = [self.file]
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.field:
+            parts.append(f"field {self.field}")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        return f"{self.where()}: {self.message_zh} / {self.message_en} [{self.code}]"
+
+
+class InputError(Error):
+    """An input file as a whole cannot be read (size, format, encoding, columns)."""
+
+    code = "input"
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+        self.code = problem.code
+
+
+class ValidationFailed(Error):
+    """Rows of an input file are invalid; nothing was written."""
+
+    code = "validation_failed"
+
+    def __init__(self, problems: list[Problem], *, total_rows: int) -> None:
+        self.problems = problems
+        self.total_rows = total_rows
+        super().__init__(self.diagnostics())
+
+    def diagnostics(self) -> str:
+        rows = {(p.file, p.row) for p in self.problems}
+        head = (
+            f"{len(self.problems)} 处错误，涉及 {len(rows)} 行（共 {self.total_rows} 行），未导入任何数据。\n"
+            f"{len(self.problems)} problem(s) in {len(rows)} of {self.total_rows} row(s); "
+            "nothing was imported."
+        )
+        return "\n".join([head, *(f"  {p}" for p in self.problems)])
+
+
+class DatabaseError(Error):
+    """The database is missing, unreachable or not at the expected schema revision."""
+
+    code = "database"

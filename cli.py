@@ -1,0 +1,285 @@
+"""The ``certify`` command: parses arguments, calls the service functions, prints.
+
+No business logic lives here. Every :class:`certify.errors.Error` is printed as its diagnosis
+and ends the command with exit status 1; no traceback reaches a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+
+from certify import __version__, audit, db
+from certify.errors import Error
+from question_bank.bank import BankSummary, bank_items, export_bank, import_bank, import_items, summarise
+from question_bank.formats import FORMATS, write_items
+from question_bank.synth import synth_items
+from question_bank.template import write_template
+from schemas.enums import ItemStatus, Level
+from schemas.reference import LEVEL_NAMES_ZH, find_level, find_occupation, get_occupation, occupations
+
+
+@dataclass
+class Settings:
+    database: str | None
+
+    def engine(self, *, migrated: bool = True) -> Engine:
+        engine = db.make_engine(db.database_url(self.database))
+        if migrated:
+            db.require_current(engine)
+        return engine
+
+
+class CertifyGroup(click.Group):
+    """A click group that turns certify's errors into their diagnosis and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Error as exc:
+            click.echo(exc.diagnostics(), err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=CertifyGroup)
+@click.version_option(__version__, prog_name="certify")
+@click.option(
+    "--db", "database", envvar=db.ENV_URL, metavar="URL",
+    help="Database URL (default: ./certify.db; env CERTIFY_DATABASE_URL). 数据库地址。",
+)
+@click.pass_context
+def cli(ctx: click.Context, database: str | None) -> None:
+    """certify: 数字技术工程师 exam and certification engine / 考核与发证引擎."""
+    ctx.obj = Settings(database)
+
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+@cli.command()
+@pass_settings
+def init(settings: Settings) -> None:
+    """Create the database and bring its schema up to date. 初始化数据库。"""
+    engine = settings.engine(migrated=False)
+    db.upgrade(engine)
+    click.echo(f"数据库已就绪 / database ready: {engine.url.render_as_string(hide_password=True)}")
+
+
+@cli.group("db", cls=CertifyGroup)
+def db_group() -> None:
+    """Schema migrations. 数据库结构迁移。"""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@pass_settings
+def db_upgrade(settings: Settings, revision: str) -> None:
+    """Migrate the schema to REVISION. 升级数据库结构。"""
+    engine = settings.engine(migrated=False)
+    db.upgrade(engine, revision)
+    click.echo(f"数据库结构 / schema at: {db.current_revision(engine)}")
+
+
+@db_group.command("current")
+@pass_settings
+def db_current(settings: Settings) -> None:
+    """Print the schema revision and the latest one. 显示结构版本。"""
+    engine = settings.engine(migrated=False)
+    click.echo(f"current: {db.current_revision(engine) or '(empty)'}  head: {db.head_revision()}")
+
+
+def _level(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Level | None:
+    if value is None:
+        return None
+    level = find_level(value)
+    if level is None:
+        raise click.BadParameter("use junior/初级, intermediate/中级 or senior/高级")
+    return level
+
+
+def _occupation(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    occ = find_occupation(value)
+    if occ is None:
+        raise click.BadParameter("known: " + ", ".join(o.slug for o in occupations()))
+    return occ.slug
+
+
+@cli.group(cls=CertifyGroup)
+def bank() -> None:
+    """Question bank: import, export, template, synthetic items, summary. 考核题库。"""
+
+
+@bank.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-invalid", is_flag=True, help="Import the good rows; write the bad ones to a rejects file.")
+@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where --skip-invalid writes refused rows (default FILE.rejected.csv).")
+@click.option("--encoding", help="CSV/JSON text encoding (default: UTF-8, else GB18030).")
+@click.option("--max-size-mb", type=click.FloatRange(min=0, min_open=True), default=50, show_default=True)
+@pass_settings
+def bank_import(
+    settings: Settings, files: tuple[Path, ...], skip_invalid: bool, rejects: Path | None,
+    encoding: str | None, max_size_mb: float,
+) -> None:
+    """Import item files (CSV, XLSX, JSON). 导入题目。
+
+    Every bad row is reported with its row and field; by default nothing is imported if any row
+    is bad. Each file is its own transaction.
+    """
+    engine = settings.engine()
+    for path in files:
+        report = import_bank(
+            engine, path, skip_invalid=skip_invalid, rejects_path=rejects, encoding=encoding,
+            max_bytes=int(max_size_mb * 2**20), progress=None,
+        )
+        click.echo(
+            f"{path.name}: {report.rows} 行 rows — 新增 created {report.created}, "
+            f"新版本 new versions {report.new_versions}, 状态变更 status changed "
+            f"{report.status_changed}, 未变 unchanged {report.unchanged}"
+        )
+        if report.problems:
+            click.echo(
+                f"  跳过 {report.rejected_rows} 行 / skipped {report.rejected_rows} row(s); "
+                f"原因见 reasons in {report.rejects_file}", err=True,
+            )
+            for problem in report.problems:
+                click.echo(f"  {problem}", err=True)
+
+
+@bank.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Default: from the file name.")
+@click.option("--occupation", callback=_occupation)
+@click.option("--level", callback=_level)
+@click.option("--status", type=click.Choice([s.value for s in ItemStatus]))
+@pass_settings
+def bank_export(
+    settings: Settings, file: Path, fmt: str | None, occupation: str | None,
+    level: Level | None, status: str | None,
+) -> None:
+    """Export the newest version of each item. 导出题目。"""
+    count = export_bank(
+        settings.engine(), file, fmt, occupation=occupation, level=level,
+        status=ItemStatus(status) if status else None,
+    )
+    click.echo(f"已导出 exported {count} 题 items -> {file}")
+
+
+@bank.command("template")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def bank_template(file: Path) -> None:
+    """Write a template item file (.csv, .xlsx or .json) to start from. 生成导入模板。"""
+    count = write_template(file)
+    click.echo(f"模板已写入 template written: {file} ({count} 道示例题 example items)")
+
+
+@bank.command("synth")
+@click.option("--occupation", callback=_occupation, required=True)
+@click.option("--level", callback=_level, required=True)
+@click.option("--count", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a file instead of importing into the database.")
+@pass_settings
+def bank_synth(
+    settings: Settings, occupation: str, level: Level, count: int, seed: int, out: Path | None
+) -> None:
+    """Generate SYNTHETIC items for benchmarks and scale tests (never for exams). 合成测试题。"""
+    items = synth_items(get_occupation(occupation), level, count, seed)
+    if out is not None:
+        write_items(out, items)
+        click.echo(f"已写入合成题 synthetic items: {count} -> {out}")
+        return
+    report = import_items(settings.engine(), f"synth:{occupation}/{level.value}/seed={seed}", list(items))
+    click.echo(f"合成题已导入 synthetic items imported: 新增 created {report.created}, "
+               f"未变 unchanged {report.unchanged}")
+
+
+@bank.command("summary")
+@pass_settings
+def bank_summary(settings: Settings) -> None:
+    """Items per occupation and level, by status, type and knowledge area. 题库概况。"""
+    print_summary(summarise(bank_items(settings.engine())))
+
+
+@cli.command()
+@click.option("--occupation", callback=_occupation, help="Show one occupation in full.")
+def reference(occupation: str | None) -> None:
+    """Occupations, levels and knowledge areas with weights. 职业、等级与知识领域。"""
+    for occ in occupations():
+        if occupation and occ.slug != occupation:
+            continue
+        code = occ.code_2022 or occ.code_2015 or "—"
+        click.echo(f"{occ.slug:<13} {occ.name_zh}  {code}  {occ.name_en}")
+        if occupation:
+            click.echo(f"{'':4}{'area':<5} {'初级':>4} {'中级':>4} {'高级':>4}  name")
+            for a in occ.knowledge_areas:
+                w = [a.weight(lv) for lv in Level]
+                click.echo(f"{'':4}{a.code:<5} {w[0]:>5} {w[1]:>5} {w[2]:>5}  {a.name_zh} / {a.name_en}")
+            click.echo(f"    weights: {occ.weights_status} (see docs/reference-data.md)")
+
+
+@cli.group("audit", cls=CertifyGroup)
+def audit_group() -> None:
+    """The hash-chained audit log. 审计日志。"""
+
+
+@audit_group.command("verify")
+@pass_settings
+def audit_verify(settings: Settings) -> None:
+    """Recompute the chain; exit 1 at the first edited entry. 校验审计链。"""
+    with db.transaction(settings.engine()) as session:
+        report = audit.verify_chain(session)
+    if report.ok:
+        click.echo(f"审计链完整 / audit chain intact: {report.entries} entries")
+        return
+    click.echo(
+        f"审计链在第 {report.broken_at} 条处断开 / audit chain broken at entry {report.broken_at}: "
+        f"{report.reason}", err=True,
+    )
+    raise SystemExit(1)
+
+
+@cli.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("certify-demo"), show_default=True, help="Folder the demo works in.")
+def demo(directory: Path) -> None:
+    """Run the pipeline end to end on SQLite in a fresh folder. 演示完整流程。"""
+    from certify.demo import run_demo
+
+    result = run_demo(directory, echo=click.echo)
+    click.echo("")
+    print_summary(result.summary)
+    click.echo("")
+    click.echo(f"数据库 database: {result.database}")
+    click.echo(f"导出 export:     {result.export}")
+
+
+def print_summary(summary: list[BankSummary]) -> None:
+    """The bank per occupation and level: ready items by type, knowledge areas covered."""
+    click.echo("题库概况 / bank summary (ready items by type; knowledge areas covered)")
+    click.echo(f"{'职业':<13}{'等级':<6}{'题数':>5}{'单选':>5}{'多选':>5}{'判断':>5}{'填空':>5}{'主观':>5}  areas")
+    for s in summary:
+        t = s.by_type
+        covered = len(s.by_area) - len(s.missing_areas)
+        click.echo(
+            f"{s.occupation:<13}{LEVEL_NAMES_ZH[s.level]:<6}{s.items:>6}{t['single']:>7}"
+            f"{t['multiple']:>7}{t['true_false']:>7}{t['fill']:>7}{t['subjective']:>7}"
+            f"  {covered}/{len(s.by_area)}"
+        )
+    if not summary:
+        click.echo("（题库为空 / the bank is empty）")
+
+
+def main() -> None:
+    cli(prog_name="certify")
+
+
+if __name__ == "__main__":
+    main()

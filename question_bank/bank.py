@@ -1,0 +1,344 @@
+"""Importing item files into the bank, exporting them back, and summarising the bank.
+
+An import is one transaction: every row is validated first, and unless ``skip_invalid`` is set
+one bad row means nothing is written. Unchanged items change nothing; changed content becomes a
+new version, and only the newest version of an item can be ``ready``.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, update
+from sqlmodel import Session, col, select
+from tqdm import tqdm
+
+from certify import audit
+from certify.db import transaction
+from certify.errors import Problem, ValidationFailed
+from question_bank.columns import COLUMNS, OPTION_COLUMNS
+from question_bank.formats import DEFAULT_MAX_BYTES, RawItem, read_items, write_items
+from question_bank.validate import Validation, validate_rows
+from schemas.enums import ItemStatus, ItemType, Level
+from schemas.items import LIST_SEPARATOR, ItemData
+from schemas.reference import find_occupation, occupations
+from schemas.tables import Item, ItemVersion, utcnow
+
+CHUNK = 500
+"""Rows per IN (...) lookup: well inside SQLite's and PostgreSQL's parameter limits."""
+
+
+@dataclass
+class ImportReport:
+    """What one import did: counts per outcome and the rows it refused."""
+
+    file: str
+    rows: int = 0
+    created: int = 0
+    new_versions: int = 0
+    status_changed: int = 0
+    unchanged: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    rejected_rows: int = 0
+    rejects_file: Path | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.new_versions or self.status_changed)
+
+
+def import_bank(
+    engine: Engine,
+    path: Path,
+    *,
+    skip_invalid: bool = False,
+    rejects_path: Path | None = None,
+    encoding: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    actor: str = "cli",
+    progress: bool | None = False,
+) -> ImportReport:
+    """Import one item file; returns the report, raises ValidationFailed or InputError.
+
+    With ``skip_invalid`` the valid rows are imported and the refused ones are written, with
+    their reasons, to ``rejects_path`` (default: ``<file>.rejected.csv``).
+    """
+    rows = read_items(path, encoding=encoding, max_bytes=max_bytes)
+    checked = validate_rows(str(path), rows)
+    report = _store(engine, str(path), len(rows), checked, skip_invalid, actor, progress)
+    if report.problems:
+        bad = {p.row for p in report.problems}
+        report.rejected_rows = len(bad)
+        report.rejects_file = rejects_path or path.with_name(path.name + ".rejected.csv")
+        write_rejects(report.rejects_file, [r for r in rows if r.row in bad], report.problems)
+    return report
+
+
+def import_items(
+    engine: Engine, source: str, items: Sequence[ItemData], *, actor: str = "cli",
+    progress: bool | None = False,
+) -> ImportReport:
+    """Import already-validated items (e.g. synthetic ones) under the same versioning rules."""
+    checked = Validation(items=list(enumerate(items, start=1)))
+    return _store(engine, source, len(items), checked, False, actor, progress)
+
+
+def _store(
+    engine: Engine, source: str, total: int, checked: Validation, skip_invalid: bool,
+    actor: str, progress: bool | None,
+) -> ImportReport:
+    report = ImportReport(file=source, rows=total)
+    with transaction(engine) as session:
+        existing = _latest_versions(session, [item.item_id for _, item in checked.items])
+        good: list[ItemData] = []
+        for row, item in checked.items:
+            found = existing.get(item.item_id)
+            if found and (found[0].occupation, found[0].level) != (item.occupation, item.level.value):
+                checked.problems.append(_moved(source, row, item, found[0]))
+            else:
+                good.append(item)
+        if checked.problems and not skip_invalid:
+            raise ValidationFailed(_in_row_order(checked.problems), total_rows=total)
+        _apply(session, good, existing, report, progress)
+        if report.changed:
+            audit.append(
+                session, actor=actor, action="bank.import", subject=Path(source).name,
+                detail={"rows": total, "created": report.created,
+                        "new_versions": report.new_versions,
+                        "status_changed": report.status_changed,
+                        "rejected_rows": len({p.row for p in checked.problems})},
+            )
+    report.problems = _in_row_order(checked.problems)
+    return report
+
+
+def _in_row_order(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.row or 0))
+
+
+def _moved(file: str, row: int, item: ItemData, stored: Item) -> Problem:
+    return Problem(
+        file, row, "item_id", "item_moved",
+        f"题目 {item.item_id} 在题库中属于 {stored.occupation}/{stored.level}，不能改到 "
+        f"{item.occupation}/{item.level.value}；请使用新的题目编号",
+        f"item {item.item_id} belongs to {stored.occupation}/{stored.level} in the bank and cannot "
+        f"move to {item.occupation}/{item.level.value}; give it a new item_id",
+    )
+
+
+def _latest_versions(session: Session, codes: Sequence[str]) -> dict[str, tuple[Item, ItemVersion]]:
+    found: dict[str, tuple[Item, ItemVersion]] = {}
+    for start in range(0, len(codes), CHUNK):
+        chunk = codes[start : start + CHUNK]
+        latest = (
+            select(ItemVersion.item_id, func.max(ItemVersion.version).label("v"))
+            .join(Item, col(Item.id) == col(ItemVersion.item_id))
+            .where(col(Item.code).in_(chunk))
+            .group_by(col(ItemVersion.item_id))
+            .subquery()
+        )
+        query = (
+            select(Item, ItemVersion)
+            .join(ItemVersion, col(ItemVersion.item_id) == col(Item.id))
+            .join(latest, (latest.c.item_id == ItemVersion.item_id) & (latest.c.v == ItemVersion.version))
+        )
+        for item, version in session.exec(query):
+            found[item.code] = (item, version)
+    return found
+
+
+def _version_row(item_pk: int, number: int, item: ItemData, now: Any) -> dict[str, Any]:
+    return {
+        "item_id": item_pk, "version": number, "status": item.status.value,
+        "type": item.type.value, "knowledge_area": item.knowledge_area, "stem": item.stem,
+        "options": item.options, "key": item.key, "points": item.points,
+        "difficulty": item.difficulty, "source": item.source, "tags": item.tags,
+        "rubric": item.rubric, "content_hash": item.content_hash(), "created_at": now,
+    }
+
+
+def _apply(
+    session: Session,
+    items: list[ItemData],
+    existing: dict[str, tuple[Item, ItemVersion]],
+    report: ImportReport,
+    progress: bool | None,
+) -> None:
+    now = utcnow()
+    fresh = [i for i in items if i.item_id not in existing]
+    versions: list[dict[str, Any]] = []
+    superseded: list[int] = []
+    bar = tqdm(total=len(items), desc="导入 import", unit="题", disable=not progress, leave=False)
+    for start in range(0, len(fresh), CHUNK):
+        batch = fresh[start : start + CHUNK]
+        result = session.execute(
+            insert(Item).returning(col(Item.id), col(Item.code)),
+            [{"code": i.item_id, "occupation": i.occupation, "level": i.level.value,
+              "created_at": now} for i in batch],
+        )
+        ids = {code: pk for pk, code in result}
+        versions += [_version_row(ids[i.item_id], 1, i, now) for i in batch]
+        bar.update(len(batch))
+    report.created = len(fresh)
+    for item in items:
+        if item.item_id not in existing:
+            continue
+        stored, latest = existing[item.item_id]
+        assert stored.id is not None and latest.id is not None
+        if latest.content_hash != item.content_hash():
+            versions.append(_version_row(stored.id, latest.version + 1, item, now))
+            if item.status is ItemStatus.READY:
+                superseded.append(stored.id)
+            report.new_versions += 1
+        elif latest.status != item.status.value:
+            if item.status is ItemStatus.READY:
+                superseded.append(stored.id)
+            session.execute(
+                update(ItemVersion).where(col(ItemVersion.id) == latest.id).values(status=item.status.value)
+            )
+            report.status_changed += 1
+        else:
+            report.unchanged += 1
+        bar.update(1)
+    bar.close()
+    for start in range(0, len(superseded), CHUNK):
+        session.execute(
+            update(ItemVersion)
+            .where(col(ItemVersion.item_id).in_(superseded[start : start + CHUNK]))
+            .where(col(ItemVersion.status) == ItemStatus.READY.value)
+            .values(status=ItemStatus.RETIRED.value)
+        )
+    for start in range(0, len(versions), CHUNK):
+        session.execute(insert(ItemVersion), versions[start : start + CHUNK])
+
+
+def write_rejects(path: Path, rows: Iterable[RawItem], problems: list[Problem]) -> None:
+    """The refused rows with their reasons, as a CSV that imports again once fixed.
+
+    Columns starting with ``_`` hold the reasons; the importer ignores them.
+    """
+    reasons: dict[int | None, list[Problem]] = defaultdict(list)
+    for p in problems:
+        reasons[p.row].append(p)
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\r\n")
+        writer.writerow(["_row", "_reason_zh", "_reason_en", *COLUMNS])
+        for raw in rows:
+            found = reasons[raw.row]
+            writer.writerow([
+                raw.row,
+                "\n".join(f"{p.field or ''}: {p.message_zh}" for p in found),
+                "\n".join(f"{p.field or ''}: {p.message_en}" for p in found),
+                *(_cell(raw, c) for c in COLUMNS),
+            ])
+
+
+def _cell(raw: RawItem, column: str) -> str:
+    if column in OPTION_COLUMNS:
+        options = raw.values.get("options")
+        value = options.get(column[-1].upper()) if isinstance(options, dict) else None
+    else:
+        value = raw.values.get(column)
+    if isinstance(value, list):
+        return LIST_SEPARATOR.join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+# --- reading the bank back -------------------------------------------------------------------
+
+
+def _latest_query() -> Any:
+    latest = (
+        select(ItemVersion.item_id, func.max(ItemVersion.version).label("v"))
+        .group_by(col(ItemVersion.item_id))
+        .subquery()
+    )
+    return (
+        select(Item, ItemVersion)
+        .join(ItemVersion, col(ItemVersion.item_id) == col(Item.id))
+        .join(latest, (latest.c.item_id == ItemVersion.item_id) & (latest.c.v == ItemVersion.version))
+    )
+
+
+def to_item_data(item: Item, version: ItemVersion) -> ItemData:
+    return ItemData(
+        item_id=item.code, occupation=item.occupation, level=Level(item.level),
+        type=ItemType(version.type), knowledge_area=version.knowledge_area, stem=version.stem,
+        options=version.options, key=version.key, points=version.points,
+        difficulty=version.difficulty, source=version.source, tags=version.tags,
+        rubric=version.rubric, status=ItemStatus(version.status),
+    )
+
+
+_OCC_ORDER = {o.slug: n for n, o in enumerate(occupations())}
+_LEVEL_ORDER = {lv.value: n for n, lv in enumerate(Level)}
+
+
+def bank_items(
+    engine: Engine,
+    *,
+    occupation: str | None = None,
+    level: Level | None = None,
+    status: ItemStatus | None = None,
+) -> list[ItemData]:
+    """The newest version of every item, filtered, in programme, level and id order."""
+    query = _latest_query()
+    if occupation:
+        query = query.where(col(Item.occupation) == occupation)
+    if level:
+        query = query.where(col(Item.level) == level.value)
+    if status:
+        query = query.where(col(ItemVersion.status) == status.value)
+    with Session(engine) as session:
+        pairs = list(session.exec(query))
+    pairs.sort(key=lambda p: (_OCC_ORDER.get(p[0].occupation, 99), _LEVEL_ORDER[p[0].level], p[0].code))
+    return [to_item_data(item, version) for item, version in pairs]
+
+
+def export_bank(engine: Engine, path: Path, fmt: str | None = None, **filters: Any) -> int:
+    """Write the bank (newest versions) to ``path``; returns the number of items."""
+    return write_items(path, bank_items(engine, **filters), fmt)
+
+
+@dataclass(frozen=True)
+class BankSummary:
+    """Counts for one occupation and level of the bank (newest versions)."""
+
+    occupation: str
+    level: Level
+    items: int
+    by_status: dict[str, int]
+    by_type: dict[str, int]
+    by_area: dict[str, int]
+    missing_areas: tuple[str, ...]
+    missing_types: tuple[str, ...]
+
+
+def summarise(items: Iterable[ItemData]) -> list[BankSummary]:
+    """Per occupation and level: items by status, type (ready) and area (ready), and gaps."""
+    groups: dict[tuple[str, Level], list[ItemData]] = defaultdict(list)
+    for item in items:
+        groups[(item.occupation, item.level)].append(item)
+    out = []
+    for (slug, level), members in sorted(
+        groups.items(), key=lambda kv: (_OCC_ORDER.get(kv[0][0], 99), _LEVEL_ORDER[kv[0][1].value])
+    ):
+        ready = [i for i in members if i.status is ItemStatus.READY]
+        occ = find_occupation(slug)
+        areas = Counter(i.knowledge_area for i in ready)
+        types = Counter(i.type.value for i in ready)
+        needed = [a.code for a in occ.areas_at(level)] if occ else []
+        out.append(BankSummary(
+            occupation=slug, level=level, items=len(members),
+            by_status=dict(Counter(i.status.value for i in members)),
+            by_type={t.value: types.get(t.value, 0) for t in ItemType},
+            by_area={code: areas.get(code, 0) for code in needed},
+            missing_areas=tuple(c for c in needed if not areas.get(c)),
+            missing_types=tuple(t.value for t in ItemType if not types.get(t.value)),
+        ))
+    return out

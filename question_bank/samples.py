@@ -1,0 +1,15 @@
+"""样例题库: the sample bank shipped with certify, authored in Chinese.
+
+One JSON file per occupation and level in ``question_bank/samples``, in the bank file format.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+
+def sample_files() -> list[Path]:
+    """Paths of the sample bank files, in name order."""
+    folder = resources.files("question_bank").joinpath("samples")
+    return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".json"))

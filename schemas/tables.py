@@ -1,0 +1,264 @@
+"""Table models: the database schema of certify (one Alembic migration chain creates it).
+
+Tables are named now for the whole pipeline, from bank to eligibility records, so later work
+adds columns through migrations rather than inventing storage.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), **kw))
+
+
+# --- question bank ---------------------------------------------------------------------------
+
+
+class Item(SQLModel, table=True):
+    """题目: a bank entry; its content lives in versions."""
+
+    __tablename__ = "item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True, index=True)
+    occupation: str = Field(max_length=32, index=True)
+    level: str = Field(max_length=16, index=True)
+    created_at: datetime = _ts(nullable=False)
+
+
+class ItemVersion(SQLModel, table=True):
+    """One version of an item; papers reference versions, never entries."""
+
+    __tablename__ = "item_version"
+    __table_args__ = (UniqueConstraint("item_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    version: int
+    status: str = Field(max_length=16, index=True)
+    type: str = Field(max_length=16)
+    knowledge_area: str = Field(max_length=16)
+    stem: str
+    options: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    key: str
+    points: float
+    difficulty: float | None = None
+    source: str = ""
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    rubric: str = ""
+    content_hash: str = Field(max_length=64)
+    created_at: datetime = _ts(nullable=False)
+
+
+# --- papers ----------------------------------------------------------------------------------
+
+
+class Blueprint(SQLModel, table=True):
+    """组卷蓝图: what a paper of one occupation and level must contain."""
+
+    __tablename__ = "blueprint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    occupation: str = Field(max_length=32)
+    level: str = Field(max_length=16)
+    name: str
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts(nullable=False)
+
+
+class Paper(SQLModel, table=True):
+    """试卷: one assembled form; frozen once a sitting uses it."""
+
+    __tablename__ = "paper"
+
+    id: int | None = Field(default=None, primary_key=True)
+    blueprint_id: int = Field(foreign_key="blueprint.id", index=True)
+    form: str = Field(max_length=16)
+    seed: int = Field(sa_column=Column(BigInteger, nullable=False))
+    status: str = Field(default="draft", max_length=16)
+    created_at: datetime = _ts(nullable=False)
+    frozen_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class PaperItem(SQLModel, table=True):
+    """One question of a paper: an exact item version at a position."""
+
+    __tablename__ = "paper_item"
+    __table_args__ = (UniqueConstraint("paper_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    paper_id: int = Field(foreign_key="paper.id", index=True)
+    position: int
+    part: str = Field(max_length=16)
+    item_version_id: int = Field(foreign_key="item_version.id")
+
+
+# --- candidates and sittings -----------------------------------------------------------------
+
+
+class Sitting(SQLModel, table=True):
+    """考试场次: one exam event of an occupation and level at an institution."""
+
+    __tablename__ = "sitting"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    occupation: str = Field(max_length=32)
+    level: str = Field(max_length=16)
+    institution: str
+    starts_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    status: str = Field(default="planned", max_length=16)
+
+
+class Candidate(SQLModel, table=True):
+    """考生: a person; the ID number is stored encrypted, looked up by keyed digest."""
+
+    __tablename__ = "candidate"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    id_number_cipher: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    id_number_digest: str = Field(max_length=64, unique=True, index=True)
+    id_number_masked: str = Field(max_length=32)
+    created_at: datetime = _ts(nullable=False)
+
+
+class Registration(SQLModel, table=True):
+    """报名: a candidate admitted (or refused) to a sitting, with the form and shuffle seed."""
+
+    __tablename__ = "registration"
+    __table_args__ = (UniqueConstraint("sitting_id", "candidate_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sitting_id: int = Field(foreign_key="sitting.id", index=True)
+    candidate_id: int = Field(foreign_key="candidate.id", index=True)
+    paper_id: int | None = Field(default=None, foreign_key="paper.id")
+    shuffle_seed: int = Field(sa_column=Column(BigInteger, nullable=False))
+    status: str = Field(default="accepted", max_length=16)
+    decision_reason: str = ""
+    created_at: datetime = _ts(nullable=False)
+
+
+class Response(SQLModel, table=True):
+    """作答: one raw answer of one candidate to one item version, kept as given."""
+
+    __tablename__ = "response"
+    __table_args__ = (UniqueConstraint("registration_id", "item_version_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    registration_id: int = Field(foreign_key="registration.id", index=True)
+    item_version_id: int = Field(foreign_key="item_version.id")
+    raw: str = ""
+    recorded_at: datetime = _ts(nullable=False)
+
+
+class Result(SQLModel, table=True):
+    """成绩: per-part scores and the final pass or fail of one registration."""
+
+    __tablename__ = "result"
+
+    id: int | None = Field(default=None, primary_key=True)
+    registration_id: int = Field(foreign_key="registration.id", unique=True)
+    part_scores: dict[str, float] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    total: float
+    passed: bool
+    computed_at: datetime = _ts(nullable=False)
+
+
+# --- certificates and trust ------------------------------------------------------------------
+
+
+class SigningKey(SQLModel, table=True):
+    """A signing key of the provincial authority (root) or of an institution."""
+
+    __tablename__ = "signing_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kid: str = Field(max_length=32, unique=True)
+    issuer: str
+    role: str = Field(max_length=16)
+    algorithm: str = Field(default="EdDSA", max_length=16)
+    public_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    private_key_encrypted: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    scope: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    valid_from: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    valid_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    retired_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class Certificate(SQLModel, table=True):
+    """证书: a level certificate (专业技术等级证书) or a training certificate (培训合格证书)."""
+
+    __tablename__ = "certificate"
+
+    id: int | None = Field(default=None, primary_key=True)
+    serial: str = Field(max_length=40, unique=True)
+    kind: str = Field(max_length=16)
+    candidate_id: int = Field(foreign_key="candidate.id", index=True)
+    registration_id: int | None = Field(default=None, foreign_key="registration.id")
+    holder_name: str
+    occupation: str = Field(max_length=32)
+    level: str = Field(max_length=16)
+    issued_on: date
+    issuer: str
+    kid: str = Field(max_length=32)
+    token: str
+    status: str = Field(default="valid", max_length=16)
+    created_at: datetime = _ts(nullable=False)
+
+
+class Revocation(SQLModel, table=True):
+    """A status change of a certificate (revoke, suspend, reinstate) with its reason."""
+
+    __tablename__ = "revocation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    certificate_id: int = Field(foreign_key="certificate.id", index=True)
+    action: str = Field(max_length=16)
+    reason: str
+    actor: str
+    at: datetime = _ts(nullable=False)
+
+
+class EligibilityRecord(SQLModel, table=True):
+    """What a certificate entitles its holder to (title review, subsidy, CE hours)."""
+
+    __tablename__ = "eligibility_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    certificate_id: int = Field(foreign_key="certificate.id", index=True)
+    kind: str = Field(max_length=32)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="active", max_length=16)
+    created_at: datetime = _ts(nullable=False)
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+class AuditEntry(SQLModel, table=True):
+    """审计日志: an append-only, hash-chained record of every consequential action."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(nullable=False)
+    actor: str
+    action: str = Field(max_length=64, index=True)
+    subject: str = ""
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64, unique=True)  # unique: the chain cannot fork
+    hash: str = Field(max_length=64, unique=True)
