@@ -303,7 +303,7 @@ def _write_xlsx(path: Path, rows: list[list[str]]) -> None:
     sheet.append(list(COLUMNS))
     numeric = {COLUMNS.index("points"), COLUMNS.index("difficulty")}
     for row in rows:
-        sheet.append([_xlsx_cell(i, v, numeric) for i, v in enumerate(row)])
+        sheet.append([_xlsx_cell(sheet, i, v, numeric) for i, v in enumerate(row)])
     notes = book.create_sheet("说明")
     notes.append(["列 column", "含义"])
     for column in COLUMNS:
@@ -311,10 +311,14 @@ def _write_xlsx(path: Path, rows: list[list[str]]) -> None:
     book.save(path)
 
 
-def _xlsx_cell(index: int, value: str, numeric: set[int]) -> str | int | float | None:
+def _xlsx_cell(sheet: Any, index: int, value: str, numeric: set[int]) -> Any:
+    from openpyxl.cell import WriteOnlyCell
+
     if value == "":
         return None
     if index in numeric:
         number = float(value)
         return int(number) if number.is_integer() else number
-    return value
+    cell = WriteOnlyCell(sheet, value)
+    cell.data_type = "s"  # text stays text: a stem starting with "=" is not a formula
+    return cell
