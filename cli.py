@@ -6,6 +6,7 @@ and ends the command with exit status 1; no traceback reaches a person.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -261,18 +262,32 @@ def demo(directory: Path) -> None:
     click.echo(f"导出 export:     {result.export}")
 
 
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _cells(*cells: tuple[str, int]) -> str:
+    """Cells padded to display widths (CJK counts double); negative width aligns right."""
+    out = []
+    for text, width in cells:
+        pad = " " * max(abs(width) - _width(text), 0)
+        out.append(pad + text if width < 0 else text + pad)
+    return " ".join(out)
+
+
 def print_summary(summary: list[BankSummary]) -> None:
     """The bank per occupation and level: ready items by type, knowledge areas covered."""
-    click.echo("题库概况 / bank summary (ready items by type; knowledge areas covered)")
-    click.echo(f"{'职业':<13}{'等级':<6}{'题数':>5}{'单选':>5}{'多选':>5}{'判断':>5}{'填空':>5}{'主观':>5}  areas")
+    click.echo("题库概况 / bank summary: items; ready items by type; knowledge areas covered")
+    heads = ("单选", "多选", "判断", "填空", "主观")
+    click.echo(_cells(("职业 occupation", 24), ("等级", 4), ("题数", -5), *((h, -5) for h in heads), ("领域", -6)))
     for s in summary:
-        t = s.by_type
+        occ = find_occupation(s.occupation)
         covered = len(s.by_area) - len(s.missing_areas)
-        click.echo(
-            f"{s.occupation:<13}{LEVEL_NAMES_ZH[s.level]:<6}{s.items:>6}{t['single']:>7}"
-            f"{t['multiple']:>7}{t['true_false']:>7}{t['fill']:>7}{t['subjective']:>7}"
-            f"  {covered}/{len(s.by_area)}"
-        )
+        counts = (str(s.by_type[t]) for t in ("single", "multiple", "true_false", "fill", "subjective"))
+        click.echo(_cells(
+            (f"{occ.short_zh if occ else ''} {s.occupation}", 24), (LEVEL_NAMES_ZH[s.level], 4),
+            (str(s.items), -5), *((c, -5) for c in counts), (f"{covered}/{len(s.by_area)}", -6),
+        ))
     if not summary:
         click.echo("（题库为空 / the bank is empty）")
 

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, func, insert, update
 from sqlmodel import Session, col, select
@@ -98,8 +98,8 @@ def _store(
         good: list[ItemData] = []
         for row, item in checked.items:
             found = existing.get(item.item_id)
-            if found and (found[0].occupation, found[0].level) != (item.occupation, item.level.value):
-                checked.problems.append(_moved(source, row, item, found[0]))
+            if found and (found.occupation, found.level) != (item.occupation, item.level.value):
+                checked.problems.append(_moved(source, row, item, found))
             else:
                 good.append(item)
         if checked.problems and not skip_invalid:
@@ -121,7 +121,7 @@ def _in_row_order(problems: list[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: (p.row or 0))
 
 
-def _moved(file: str, row: int, item: ItemData, stored: Item) -> Problem:
+def _moved(file: str, row: int, item: ItemData, stored: Stored) -> Problem:
     return Problem(
         file, row, "item_id", "item_moved",
         f"题目 {item.item_id} 在题库中属于 {stored.occupation}/{stored.level}，不能改到 "
@@ -131,8 +131,20 @@ def _moved(file: str, row: int, item: ItemData, stored: Item) -> Problem:
     )
 
 
-def _latest_versions(session: Session, codes: Sequence[str]) -> dict[str, tuple[Item, ItemVersion]]:
-    found: dict[str, tuple[Item, ItemVersion]] = {}
+class Stored(NamedTuple):
+    """What an import needs to know of an item already in the bank: its newest version."""
+
+    item_pk: int
+    occupation: str
+    level: str
+    version_pk: int
+    version: int
+    status: str
+    content_hash: str
+
+
+def _latest_versions(session: Session, codes: Sequence[str]) -> dict[str, Stored]:
+    found: dict[str, Stored] = {}
     for start in range(0, len(codes), CHUNK):
         chunk = codes[start : start + CHUNK]
         latest = (
@@ -143,12 +155,13 @@ def _latest_versions(session: Session, codes: Sequence[str]) -> dict[str, tuple[
             .subquery()
         )
         query = (
-            select(Item, ItemVersion)
+            select(Item.code, Item.id, Item.occupation, Item.level, ItemVersion.id,
+                   ItemVersion.version, ItemVersion.status, ItemVersion.content_hash)
             .join(ItemVersion, col(ItemVersion.item_id) == col(Item.id))
             .join(latest, (latest.c.item_id == ItemVersion.item_id) & (latest.c.v == ItemVersion.version))
         )
-        for item, version in session.exec(query):
-            found[item.code] = (item, version)
+        for code, *rest in session.execute(query):
+            found[code] = Stored(*rest)
     return found
 
 
@@ -165,7 +178,7 @@ def _version_row(item_pk: int, number: int, item: ItemData, now: Any) -> dict[st
 def _apply(
     session: Session,
     items: list[ItemData],
-    existing: dict[str, tuple[Item, ItemVersion]],
+    existing: dict[str, Stored],
     report: ImportReport,
     progress: bool | None,
 ) -> None:
@@ -188,18 +201,19 @@ def _apply(
     for item in items:
         if item.item_id not in existing:
             continue
-        stored, latest = existing[item.item_id]
-        assert stored.id is not None and latest.id is not None
-        if latest.content_hash != item.content_hash():
-            versions.append(_version_row(stored.id, latest.version + 1, item, now))
+        stored = existing[item.item_id]
+        if stored.content_hash != item.content_hash():
+            versions.append(_version_row(stored.item_pk, stored.version + 1, item, now))
             if item.status is ItemStatus.READY:
-                superseded.append(stored.id)
+                superseded.append(stored.item_pk)
             report.new_versions += 1
-        elif latest.status != item.status.value:
+        elif stored.status != item.status.value:
             if item.status is ItemStatus.READY:
-                superseded.append(stored.id)
+                superseded.append(stored.item_pk)
             session.execute(
-                update(ItemVersion).where(col(ItemVersion.id) == latest.id).values(status=item.status.value)
+                update(ItemVersion)
+                .where(col(ItemVersion.id) == stored.version_pk)
+                .values(status=item.status.value)
             )
             report.status_changed += 1
         else:

@@ -7,7 +7,6 @@ problems, so the caller can refuse the whole file or import the good rows only.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,12 +90,14 @@ class _Row:
         return number
 
 
+# Unicode categories Cc (controls) and Cs (surrogates); a multi-line field may hold \n and \t.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def _control_char(text: str, multiline: bool) -> str | None:
-    allowed = {"\n", "\t"} if multiline else set()
-    for ch in text:
-        if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cs"):
-            return ch
-    return None
+    found = (_CONTROL_MULTILINE if multiline else _CONTROL).search(text)
+    return found.group() if found else None
 
 
 def validate_rows(file: str, rows: list[RawItem]) -> Validation:

@@ -1,0 +1,115 @@
+"""Benchmark: generating, writing and importing a 20,000-item bank for one occupation-level.
+
+Baseline, run in the same process: a straightforward ORM import (look up each item, add the
+entry, flush, add the version, flush) on a sample, scaled to the full size.
+
+    python3 bench/bank_import.py [--count 20000] [--repeat 3] [--postgres URL]
+
+Prints one line per figure, then one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlmodel import Session, select  # noqa: E402
+
+from certify import db  # noqa: E402
+from question_bank.bank import import_bank  # noqa: E402
+from question_bank.formats import write_items  # noqa: E402
+from question_bank.synth import synth_items  # noqa: E402
+from schemas.enums import Level  # noqa: E402
+from schemas.items import ItemData  # noqa: E402
+from schemas.reference import get_occupation  # noqa: E402
+from schemas.tables import Item, ItemVersion, utcnow  # noqa: E402
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def fresh_engine(folder: Path, n: int, pg: str | None):  # type: ignore[no-untyped-def]
+    if pg:
+        engine = db.make_engine(db.database_url(pg))
+        db.downgrade(engine, "base") if db.current_revision(engine) else None
+    else:
+        engine = db.make_engine(f"sqlite:///{folder / f'bench{n}.db'}")
+    db.upgrade(engine)
+    return engine
+
+
+def naive_import(engine, items: list[ItemData]) -> None:  # type: ignore[no-untyped-def]
+    with Session(engine) as session:
+        for data in items:
+            if session.exec(select(Item).where(Item.code == data.item_id)).first():
+                continue
+            entry = Item(code=data.item_id, occupation=data.occupation, level=data.level.value)
+            session.add(entry)
+            session.flush()
+            assert entry.id is not None
+            session.add(ItemVersion(
+                item_id=entry.id, version=1, status=data.status.value, type=data.type.value,
+                knowledge_area=data.knowledge_area, stem=data.stem, options=data.options,
+                key=data.key, points=data.points, difficulty=data.difficulty, source=data.source,
+                tags=data.tags, rubric=data.rubric, content_hash=data.content_hash(),
+                created_at=utcnow(),
+            ))
+            session.flush()
+        session.commit()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sample", type=int, default=2_000, help="baseline sample size")
+    parser.add_argument("--postgres", help="PostgreSQL URL to benchmark instead of SQLite")
+    args = parser.parse_args()
+    occ = get_occupation("ai")
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        synth, write, first, again = [], [], [], []
+        for n in range(args.repeat):
+            items: list[ItemData] = []
+            synth.append(timed(lambda: items.extend(synth_items(occ, Level.SENIOR, args.count, seed=n))))
+            path = folder / f"bank{n}.csv"
+            write.append(timed(lambda: write_items(path, items)))
+            engine = fresh_engine(folder, n, args.postgres)
+            first.append(timed(lambda: import_bank(engine, path)))
+            again.append(timed(lambda: import_bank(engine, path)))
+            engine.dispose()
+        engine = fresh_engine(folder, 99, args.postgres)
+        sample = items[: args.sample]
+        naive = timed(lambda: naive_import(engine, sample)) * args.count / len(sample)
+        engine.dispose()
+    figures["synth_s"] = statistics.median(synth)
+    figures["write_csv_s"] = statistics.median(write)
+    figures["import_s"] = statistics.median(first)
+    figures["reimport_unchanged_s"] = statistics.median(again)
+    figures["naive_orm_import_s_scaled"] = naive
+    figures["import_vs_naive_ratio"] = naive / figures["import_s"]
+    backend = "postgresql" if args.postgres else "sqlite"
+    print(f"backend: {backend}; items: {args.count}; repeats: {args.repeat} (medians)")
+    print(f"synthesise {args.count} items:        {figures['synth_s']:.3f} s")
+    print(f"write CSV:                         {figures['write_csv_s']:.3f} s")
+    print(f"import CSV (read, validate, store): {figures['import_s']:.3f} s")
+    print(f"re-import unchanged:                {figures['reimport_unchanged_s']:.3f} s")
+    print(f"baseline naive ORM import (sample {args.sample}, scaled): {naive:.3f} s")
+    print(f"ratio baseline / certify import:   {figures['import_vs_naive_ratio']:.1f}x")
+    print(json.dumps({"backend": backend, "count": args.count, **{k: round(v, 4) for k, v in figures.items()}}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""The ``certify`` command, driven through click's runner against real databases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from cli import cli
+from question_bank.formats import write_items
+from tests.conftest import Database
+from tests.helpers import item, snapshot
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_init_creates_the_default_sqlite_file_here(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run("init")
+    assert code == 0 and (tmp_path / "certify.db").exists() and "database ready" in out
+    code, out, _ = run("db", "current")
+    assert code == 0 and "current: 0001" in out
+
+
+def test_commands_refuse_an_uninitialised_database_without_a_traceback(tmp_path: Path) -> None:
+    code, _, err = run("--db", f"sqlite:///{tmp_path / 'x.db'}", "bank", "summary")
+    assert code == 1 and "certify init" in err and "Traceback" not in err
+
+
+def test_import_reports_every_bad_row_and_exits_non_zero(database: Database, tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    write_items(path, [item(item_id="A-1", points=3), item(item_id="A-2", points=3)])
+    path.write_text(path.read_text(encoding="utf-8-sig").replace(",3,", ",-1,"), encoding="utf-8-sig")
+    before = snapshot(database.engine)
+    code, _, err = run("--db", database.url, "bank", "import", str(path))
+    assert code == 1
+    assert "row 2, field points" in err and "row 3, field points" in err
+    assert "分值须大于 0" in err and "nothing was imported" in err and "Traceback" not in err
+    assert snapshot(database.engine) == before
+
+
+def test_import_of_a_gbk_csv_and_export_to_xlsx(database: Database, tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    write_items(path, [item()], encoding="gbk")
+    code, out, _ = run("--db", database.url, "bank", "import", str(path))
+    assert code == 0 and "created 1" in out
+    code, out, _ = run("--db", database.url, "bank", "export", str(tmp_path / "out.xlsx"), "--level", "初级")
+    assert code == 0 and "exported 1" in out
+
+
+def test_a_file_too_large_is_a_clear_error(database: Database, tmp_path: Path) -> None:
+    path = tmp_path / "huge.xlsx"
+    with path.open("wb") as fh:
+        fh.truncate(200 * 2**20)
+    code, _, err = run("--db", database.url, "bank", "import", str(path))
+    assert code == 1 and "over the 50 MB limit" in err
+
+
+def test_template_files_import_as_drafts(database: Database, tmp_path: Path) -> None:
+    for suffix in ("csv", "xlsx", "json"):
+        code, _, _ = run("bank", "template", str(tmp_path / f"t.{suffix}"))
+        assert code == 0
+    code, out, _ = run("--db", database.url, "bank", "import", *(str(tmp_path / f"t.{s}") for s in ("csv", "xlsx", "json")))
+    assert code == 0 and "created 5" in out and out.count("unchanged 5") == 2
+
+
+def test_synth_imports_marked_items_and_is_seeded(database: Database, tmp_path: Path) -> None:
+    code, out, _ = run("--db", database.url, "bank", "synth", "--occupation", "云计算", "--level", "senior", "--count", "300", "--seed", "4")
+    assert code == 0 and "created 300" in out
+    code, out, _ = run("--db", database.url, "bank", "synth", "--occupation", "cloud", "--level", "高级", "--count", "300", "--seed", "4")
+    assert "unchanged 300" in out
+
+
+def test_reference_lists_occupations_and_areas() -> None:
+    code, out, _ = run("reference", "--occupation", "大数据")
+    assert code == 0 and "大数据工程技术人员" in out and "placeholder" in out
+
+
+def test_audit_verify(database: Database, tmp_path: Path) -> None:
+    path = tmp_path / "bank.json"
+    write_items(path, [item()])
+    run("--db", database.url, "bank", "import", str(path))
+    code, out, _ = run("--db", database.url, "audit", "verify")
+    assert code == 0 and "1 entries" in out
