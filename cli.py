@@ -16,12 +16,25 @@ from sqlalchemy import Engine
 
 from certify import __version__, audit, db
 from certify.errors import Error
-from question_bank.bank import BankSummary, bank_items, export_bank, import_bank, import_items, summarise
+from question_bank.bank import (
+    BankSummary,
+    bank_items,
+    export_bank,
+    import_bank,
+    import_items,
+    summarise,
+)
 from question_bank.formats import FORMATS, write_items
 from question_bank.synth import synth_items
 from question_bank.template import write_template
 from schemas.enums import ItemStatus, Level
-from schemas.reference import LEVEL_NAMES_ZH, find_level, find_occupation, get_occupation, occupations
+from schemas.reference import (
+    LEVEL_NAMES_ZH,
+    find_level,
+    find_occupation,
+    get_occupation,
+    occupations,
+)
 
 
 @dataclass
@@ -49,7 +62,10 @@ class CertifyGroup(click.Group):
 @click.group(cls=CertifyGroup)
 @click.version_option(__version__, prog_name="certify")
 @click.option(
-    "--db", "database", envvar=db.ENV_URL, metavar="URL",
+    "--db",
+    "database",
+    envvar=db.ENV_URL,
+    metavar="URL",
     help="Database URL (default: ./certify.db; env CERTIFY_DATABASE_URL). 数据库地址。",
 )
 @click.pass_context
@@ -117,16 +133,31 @@ def bank() -> None:
 
 
 @bank.command("import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--skip-invalid", is_flag=True, help="Import the good rows; write the bad ones to a rejects file.")
-@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where --skip-invalid writes refused rows (default FILE.rejected.csv).")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Import the good rows; write the bad ones to a rejects file.",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where --skip-invalid writes refused rows (default FILE.rejected.csv).",
+)
 @click.option("--encoding", help="CSV/JSON text encoding (default: UTF-8, else GB18030).")
-@click.option("--max-size-mb", type=click.FloatRange(min=0, min_open=True), default=50, show_default=True)
+@click.option(
+    "--max-size-mb", type=click.FloatRange(min=0, min_open=True), default=50, show_default=True
+)
 @pass_settings
 def bank_import(
-    settings: Settings, files: tuple[Path, ...], skip_invalid: bool, rejects: Path | None,
-    encoding: str | None, max_size_mb: float,
+    settings: Settings,
+    files: tuple[Path, ...],
+    skip_invalid: bool,
+    rejects: Path | None,
+    encoding: str | None,
+    max_size_mb: float,
 ) -> None:
     """Import item files (CSV, XLSX, JSON). 导入题目。
 
@@ -136,8 +167,13 @@ def bank_import(
     engine = settings.engine()
     for path in files:
         report = import_bank(
-            engine, path, skip_invalid=skip_invalid, rejects_path=rejects, encoding=encoding,
-            max_bytes=int(max_size_mb * 2**20), progress=None,
+            engine,
+            path,
+            skip_invalid=skip_invalid,
+            rejects_path=rejects,
+            encoding=encoding,
+            max_bytes=int(max_size_mb * 2**20),
+            progress=None,
         )
         click.echo(
             f"{path.name}: {report.rows} 行 rows — 新增 created {report.created}, "
@@ -147,7 +183,8 @@ def bank_import(
         if report.problems:
             click.echo(
                 f"  跳过 {report.rejected_rows} 行 / skipped {report.rejected_rows} row(s); "
-                f"原因见 reasons in {report.rejects_file}", err=True,
+                f"原因见 reasons in {report.rejects_file}",
+                err=True,
             )
             for problem in report.problems:
                 click.echo(f"  {problem}", err=True)
@@ -161,12 +198,20 @@ def bank_import(
 @click.option("--status", type=click.Choice([s.value for s in ItemStatus]))
 @pass_settings
 def bank_export(
-    settings: Settings, file: Path, fmt: str | None, occupation: str | None,
-    level: Level | None, status: str | None,
+    settings: Settings,
+    file: Path,
+    fmt: str | None,
+    occupation: str | None,
+    level: Level | None,
+    status: str | None,
 ) -> None:
     """Export the newest version of each item. 导出题目。"""
     count = export_bank(
-        settings.engine(), file, fmt, occupation=occupation, level=level,
+        settings.engine(),
+        file,
+        fmt,
+        occupation=occupation,
+        level=level,
         status=ItemStatus(status) if status else None,
     )
     click.echo(f"已导出 exported {count} 题 items -> {file}")
@@ -185,8 +230,11 @@ def bank_template(file: Path) -> None:
 @click.option("--level", callback=_level, required=True)
 @click.option("--count", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a file instead of importing into the database.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a file instead of importing into the database.",
+)
 @pass_settings
 def bank_synth(
     settings: Settings, occupation: str, level: Level, count: int, seed: int, out: Path | None
@@ -197,9 +245,13 @@ def bank_synth(
         write_items(out, items)
         click.echo(f"已写入合成题 synthetic items: {count} -> {out}")
         return
-    report = import_items(settings.engine(), f"synth:{occupation}/{level.value}/seed={seed}", list(items))
-    click.echo(f"合成题已导入 synthetic items imported: 新增 created {report.created}, "
-               f"未变 unchanged {report.unchanged}")
+    report = import_items(
+        settings.engine(), f"synth:{occupation}/{level.value}/seed={seed}", list(items)
+    )
+    click.echo(
+        f"合成题已导入 synthetic items imported: 新增 created {report.created}, "
+        f"未变 unchanged {report.unchanged}"
+    )
 
 
 @bank.command("summary")
@@ -222,7 +274,9 @@ def reference(occupation: str | None) -> None:
             click.echo(f"{'':4}{'area':<5} {'初级':>4} {'中级':>4} {'高级':>4}  name")
             for a in occ.knowledge_areas:
                 w = [a.weight(lv) for lv in Level]
-                click.echo(f"{'':4}{a.code:<5} {w[0]:>5} {w[1]:>5} {w[2]:>5}  {a.name_zh} / {a.name_en}")
+                click.echo(
+                    f"{'':4}{a.code:<5} {w[0]:>5} {w[1]:>5} {w[2]:>5}  {a.name_zh} / {a.name_en}"
+                )
             click.echo(f"    weights: {occ.weights_status} (see docs/reference-data.md)")
 
 
@@ -242,14 +296,21 @@ def audit_verify(settings: Settings) -> None:
         return
     click.echo(
         f"审计链在第 {report.broken_at} 条处断开 / audit chain broken at entry {report.broken_at}: "
-        f"{report.reason}", err=True,
+        f"{report.reason}",
+        err=True,
     )
     raise SystemExit(1)
 
 
 @cli.command()
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("certify-demo"), show_default=True, help="Folder the demo works in.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("certify-demo"),
+    show_default=True,
+    help="Folder the demo works in.",
+)
 def demo(directory: Path) -> None:
     """Run the pipeline end to end on SQLite in a fresh folder. 演示完整流程。"""
     from certify.demo import run_demo
@@ -279,15 +340,30 @@ def print_summary(summary: list[BankSummary]) -> None:
     """The bank per occupation and level: ready items by type, knowledge areas covered."""
     click.echo("题库概况 / bank summary: items; ready items by type; knowledge areas covered")
     heads = ("单选", "多选", "判断", "填空", "主观")
-    click.echo(_cells(("职业 occupation", 24), ("等级", 4), ("题数", -5), *((h, -5) for h in heads), ("领域", -6)))
+    click.echo(
+        _cells(
+            ("职业 occupation", 24),
+            ("等级", 4),
+            ("题数", -5),
+            *((h, -5) for h in heads),
+            ("领域", -6),
+        )
+    )
     for s in summary:
         occ = find_occupation(s.occupation)
         covered = len(s.by_area) - len(s.missing_areas)
-        counts = (str(s.by_type[t]) for t in ("single", "multiple", "true_false", "fill", "subjective"))
-        click.echo(_cells(
-            (f"{occ.short_zh if occ else ''} {s.occupation}", 24), (LEVEL_NAMES_ZH[s.level], 4),
-            (str(s.items), -5), *((c, -5) for c in counts), (f"{covered}/{len(s.by_area)}", -6),
-        ))
+        counts = (
+            str(s.by_type[t]) for t in ("single", "multiple", "true_false", "fill", "subjective")
+        )
+        click.echo(
+            _cells(
+                (f"{occ.short_zh if occ else ''} {s.occupation}", 24),
+                (LEVEL_NAMES_ZH[s.level], 4),
+                (str(s.items), -5),
+                *((c, -5) for c in counts),
+                (f"{covered}/{len(s.by_area)}", -6),
+            )
+        )
     if not summary:
         click.echo("（题库为空 / the bank is empty）")
 

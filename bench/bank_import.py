@@ -21,21 +21,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlmodel import Session, select  # noqa: E402
+from sqlmodel import Session, select
 
-from certify import db  # noqa: E402
-from question_bank.bank import import_bank  # noqa: E402
-from question_bank.formats import write_items  # noqa: E402
-from question_bank.synth import synth_items  # noqa: E402
-from schemas.enums import Level  # noqa: E402
-from schemas.items import ItemData  # noqa: E402
-from schemas.reference import get_occupation  # noqa: E402
-from schemas.tables import Item, ItemVersion, utcnow  # noqa: E402
+from certify import db
+from question_bank.bank import import_bank
+from question_bank.formats import write_items
+from question_bank.synth import synth_items
+from schemas.enums import Level
+from schemas.items import ItemData
+from schemas.reference import get_occupation
+from schemas.tables import Item, ItemVersion, utcnow
 
 
-def timed(fn: Callable[[], object]) -> float:
+def timed(fn: Callable[..., object], *args: object) -> float:
     start = time.perf_counter()
-    fn()
+    fn(*args)
     return time.perf_counter() - start
 
 
@@ -58,13 +58,25 @@ def naive_import(engine, items: list[ItemData]) -> None:  # type: ignore[no-unty
             session.add(entry)
             session.flush()
             assert entry.id is not None
-            session.add(ItemVersion(
-                item_id=entry.id, version=1, status=data.status.value, type=data.type.value,
-                knowledge_area=data.knowledge_area, stem=data.stem, options=data.options,
-                key=data.key, points=data.points, difficulty=data.difficulty, source=data.source,
-                tags=data.tags, rubric=data.rubric, content_hash=data.content_hash(),
-                created_at=utcnow(),
-            ))
+            session.add(
+                ItemVersion(
+                    item_id=entry.id,
+                    version=1,
+                    status=data.status.value,
+                    type=data.type.value,
+                    knowledge_area=data.knowledge_area,
+                    stem=data.stem,
+                    options=data.options,
+                    key=data.key,
+                    points=data.points,
+                    difficulty=data.difficulty,
+                    source=data.source,
+                    tags=data.tags,
+                    rubric=data.rubric,
+                    content_hash=data.content_hash(),
+                    created_at=utcnow(),
+                )
+            )
             session.flush()
         session.commit()
 
@@ -83,16 +95,16 @@ def main() -> None:
         synth, write, first, again = [], [], [], []
         for n in range(args.repeat):
             items: list[ItemData] = []
-            synth.append(timed(lambda: items.extend(synth_items(occ, Level.SENIOR, args.count, seed=n))))
+            synth.append(timed(items.extend, synth_items(occ, Level.SENIOR, args.count, seed=n)))
             path = folder / f"bank{n}.csv"
-            write.append(timed(lambda: write_items(path, items)))
+            write.append(timed(write_items, path, items))
             engine = fresh_engine(folder, n, args.postgres)
-            first.append(timed(lambda: import_bank(engine, path)))
-            again.append(timed(lambda: import_bank(engine, path)))
+            first.append(timed(import_bank, engine, path))
+            again.append(timed(import_bank, engine, path))
             engine.dispose()
         engine = fresh_engine(folder, 99, args.postgres)
         sample = items[: args.sample]
-        naive = timed(lambda: naive_import(engine, sample)) * args.count / len(sample)
+        naive = timed(naive_import, engine, sample) * args.count / len(sample)
         engine.dispose()
     figures["synth_s"] = statistics.median(synth)
     figures["write_csv_s"] = statistics.median(write)
@@ -108,7 +120,15 @@ def main() -> None:
     print(f"re-import unchanged:                {figures['reimport_unchanged_s']:.3f} s")
     print(f"baseline naive ORM import (sample {args.sample}, scaled): {naive:.3f} s")
     print(f"ratio baseline / certify import:   {figures['import_vs_naive_ratio']:.1f}x")
-    print(json.dumps({"backend": backend, "count": args.count, **{k: round(v, 4) for k, v in figures.items()}}))
+    print(
+        json.dumps(
+            {
+                "backend": backend,
+                "count": args.count,
+                **{k: round(v, 4) for k, v in figures.items()},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -83,7 +83,9 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_alembic_config(create_engine("sqlite://"))).get_current_head()
+    head = ScriptDirectory.from_config(
+        _alembic_config(create_engine("sqlite://"))
+    ).get_current_head()
     assert head is not None
     return head
 

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from certify import audit, db
-from question_bank.bank import BankSummary, ImportReport, bank_items, export_bank, import_bank, summarise
+from question_bank.bank import (
+    BankSummary,
+    ImportReport,
+    bank_items,
+    export_bank,
+    import_bank,
+    summarise,
+)
 from question_bank.samples import sample_files
 
 DEMO_FILES = ("certify.db", "bank-export.xlsx")
@@ -47,7 +54,9 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print) -> DemoResult
         echo(f"3. 导出题库 / export the bank: {count} 题 items -> {export}")
         with db.transaction(engine) as session:
             chain = audit.verify_chain(session)
-        echo(f"4. 审计日志 / audit log: {chain.entries} 条 entries, 链完整 chain intact: {chain.ok}")
+        echo(
+            f"4. 审计日志 / audit log: {chain.entries} 条 entries, 链完整 chain intact: {chain.ok}"
+        )
         return DemoResult(directory, database, reports, summary, export, chain.entries)
     finally:
         engine.dispose()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, func, insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from tqdm import tqdm
 
@@ -80,7 +81,11 @@ def import_bank(
 
 
 def import_items(
-    engine: Engine, source: str, items: Sequence[ItemData], *, actor: str = "cli",
+    engine: Engine,
+    source: str,
+    items: Sequence[ItemData],
+    *,
+    actor: str = "cli",
     progress: bool | None = False,
 ) -> ImportReport:
     """Import already-validated items (e.g. synthetic ones) under the same versioning rules."""
@@ -89,8 +94,13 @@ def import_items(
 
 
 def _store(
-    engine: Engine, source: str, total: int, checked: Validation, skip_invalid: bool,
-    actor: str, progress: bool | None,
+    engine: Engine,
+    source: str,
+    total: int,
+    checked: Validation,
+    skip_invalid: bool,
+    actor: str,
+    progress: bool | None,
 ) -> ImportReport:
     report = ImportReport(file=source, rows=total)
     with transaction(engine) as session:
@@ -107,23 +117,32 @@ def _store(
         _apply(session, good, existing, report, progress)
         if report.changed:
             audit.append(
-                session, actor=actor, action="bank.import", subject=Path(source).name,
-                detail={"rows": total, "created": report.created,
-                        "new_versions": report.new_versions,
-                        "status_changed": report.status_changed,
-                        "rejected_rows": len({p.row for p in checked.problems})},
+                session,
+                actor=actor,
+                action="bank.import",
+                subject=Path(source).name,
+                detail={
+                    "rows": total,
+                    "created": report.created,
+                    "new_versions": report.new_versions,
+                    "status_changed": report.status_changed,
+                    "rejected_rows": len({p.row for p in checked.problems}),
+                },
             )
     report.problems = _in_row_order(checked.problems)
     return report
 
 
 def _in_row_order(problems: list[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: (p.row or 0))
+    return sorted(problems, key=lambda p: p.row or 0)
 
 
 def _moved(file: str, row: int, item: ItemData, stored: Stored) -> Problem:
     return Problem(
-        file, row, "item_id", "item_moved",
+        file,
+        row,
+        "item_id",
+        "item_moved",
         f"题目 {item.item_id} 在题库中属于 {stored.occupation}/{stored.level}，不能改到 "
         f"{item.occupation}/{item.level.value}；请使用新的题目编号",
         f"item {item.item_id} belongs to {stored.occupation}/{stored.level} in the bank and cannot "
@@ -155,10 +174,26 @@ def _latest_versions(session: Session, codes: Sequence[str]) -> dict[str, Stored
             .subquery()
         )
         query = (
-            select(Item.code, Item.id, Item.occupation, Item.level, ItemVersion.id,
-                   ItemVersion.version, ItemVersion.status, ItemVersion.content_hash)
+            sa_select(
+                *(
+                    col(c)
+                    for c in (
+                        Item.code,
+                        Item.id,
+                        Item.occupation,
+                        Item.level,
+                        ItemVersion.id,
+                        ItemVersion.version,
+                        ItemVersion.status,
+                        ItemVersion.content_hash,
+                    )
+                )
+            )
             .join(ItemVersion, col(ItemVersion.item_id) == col(Item.id))
-            .join(latest, (latest.c.item_id == ItemVersion.item_id) & (latest.c.v == ItemVersion.version))
+            .join(
+                latest,
+                (latest.c.item_id == ItemVersion.item_id) & (latest.c.v == ItemVersion.version),
+            )
         )
         for code, *rest in session.execute(query):
             found[code] = Stored(*rest)
@@ -167,11 +202,21 @@ def _latest_versions(session: Session, codes: Sequence[str]) -> dict[str, Stored
 
 def _version_row(item_pk: int, number: int, item: ItemData, now: Any) -> dict[str, Any]:
     return {
-        "item_id": item_pk, "version": number, "status": item.status.value,
-        "type": item.type.value, "knowledge_area": item.knowledge_area, "stem": item.stem,
-        "options": item.options, "key": item.key, "points": item.points,
-        "difficulty": item.difficulty, "source": item.source, "tags": item.tags,
-        "rubric": item.rubric, "content_hash": item.content_hash(), "created_at": now,
+        "item_id": item_pk,
+        "version": number,
+        "status": item.status.value,
+        "type": item.type.value,
+        "knowledge_area": item.knowledge_area,
+        "stem": item.stem,
+        "options": item.options,
+        "key": item.key,
+        "points": item.points,
+        "difficulty": item.difficulty,
+        "source": item.source,
+        "tags": item.tags,
+        "rubric": item.rubric,
+        "content_hash": item.content_hash(),
+        "created_at": now,
     }
 
 
@@ -191,8 +236,15 @@ def _apply(
         batch = fresh[start : start + CHUNK]
         result = session.execute(
             insert(Item).returning(col(Item.id), col(Item.code)),
-            [{"code": i.item_id, "occupation": i.occupation, "level": i.level.value,
-              "created_at": now} for i in batch],
+            [
+                {
+                    "code": i.item_id,
+                    "occupation": i.occupation,
+                    "level": i.level.value,
+                    "created_at": now,
+                }
+                for i in batch
+            ],
         )
         ids = {code: pk for pk, code in result}
         versions += [_version_row(ids[i.item_id], 1, i, now) for i in batch]
@@ -244,12 +296,14 @@ def write_rejects(path: Path, rows: Iterable[RawItem], problems: list[Problem]) 
         writer.writerow(["_row", "_reason_zh", "_reason_en", *COLUMNS])
         for raw in rows:
             found = reasons[raw.row]
-            writer.writerow([
-                raw.row,
-                "\n".join(f"{p.field or ''}: {p.message_zh}" for p in found),
-                "\n".join(f"{p.field or ''}: {p.message_en}" for p in found),
-                *(_cell(raw, c) for c in COLUMNS),
-            ])
+            writer.writerow(
+                [
+                    raw.row,
+                    "\n".join(f"{p.field or ''}: {p.message_zh}" for p in found),
+                    "\n".join(f"{p.field or ''}: {p.message_en}" for p in found),
+                    *(_cell(raw, c) for c in COLUMNS),
+                ]
+            )
 
 
 def _cell(raw: RawItem, column: str) -> str:
@@ -275,17 +329,28 @@ def _latest_query() -> Any:
     return (
         select(Item, ItemVersion)
         .join(ItemVersion, col(ItemVersion.item_id) == col(Item.id))
-        .join(latest, (latest.c.item_id == ItemVersion.item_id) & (latest.c.v == ItemVersion.version))
+        .join(
+            latest, (latest.c.item_id == ItemVersion.item_id) & (latest.c.v == ItemVersion.version)
+        )
     )
 
 
 def to_item_data(item: Item, version: ItemVersion) -> ItemData:
     return ItemData(
-        item_id=item.code, occupation=item.occupation, level=Level(item.level),
-        type=ItemType(version.type), knowledge_area=version.knowledge_area, stem=version.stem,
-        options=version.options, key=version.key, points=version.points,
-        difficulty=version.difficulty, source=version.source, tags=version.tags,
-        rubric=version.rubric, status=ItemStatus(version.status),
+        item_id=item.code,
+        occupation=item.occupation,
+        level=Level(item.level),
+        type=ItemType(version.type),
+        knowledge_area=version.knowledge_area,
+        stem=version.stem,
+        options=version.options,
+        key=version.key,
+        points=version.points,
+        difficulty=version.difficulty,
+        source=version.source,
+        tags=version.tags,
+        rubric=version.rubric,
+        status=ItemStatus(version.status),
     )
 
 
@@ -310,7 +375,9 @@ def bank_items(
         query = query.where(col(ItemVersion.status) == status.value)
     with Session(engine) as session:
         pairs = list(session.exec(query))
-    pairs.sort(key=lambda p: (_OCC_ORDER.get(p[0].occupation, 99), _LEVEL_ORDER[p[0].level], p[0].code))
+    pairs.sort(
+        key=lambda p: (_OCC_ORDER.get(p[0].occupation, 99), _LEVEL_ORDER[p[0].level], p[0].code)
+    )
     return [to_item_data(item, version) for item, version in pairs]
 
 
@@ -347,12 +414,16 @@ def summarise(items: Iterable[ItemData]) -> list[BankSummary]:
         areas = Counter(i.knowledge_area for i in ready)
         types = Counter(i.type.value for i in ready)
         needed = [a.code for a in occ.areas_at(level)] if occ else []
-        out.append(BankSummary(
-            occupation=slug, level=level, items=len(members),
-            by_status=dict(Counter(i.status.value for i in members)),
-            by_type={t.value: types.get(t.value, 0) for t in ItemType},
-            by_area={code: areas.get(code, 0) for code in needed},
-            missing_areas=tuple(c for c in needed if not areas.get(c)),
-            missing_types=tuple(t.value for t in ItemType if not types.get(t.value)),
-        ))
+        out.append(
+            BankSummary(
+                occupation=slug,
+                level=level,
+                items=len(members),
+                by_status=dict(Counter(i.status.value for i in members)),
+                by_type={t.value: types.get(t.value, 0) for t in ItemType},
+                by_area={code: areas.get(code, 0) for code in needed},
+                missing_areas=tuple(c for c in needed if not areas.get(c)),
+                missing_types=tuple(t.value for t in ItemType if not types.get(t.value)),
+            )
+        )
     return out

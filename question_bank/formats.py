@@ -16,8 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from certify.errors import InputError, Problem
-from question_bank.columns import COLUMNS, JSON_FIELDS, MEANING_ZH, OPTION_COLUMNS, REQUIRED
-from question_bank.columns import canonical_column
+from question_bank.columns import (
+    COLUMNS,
+    JSON_FIELDS,
+    MEANING_ZH,
+    OPTION_COLUMNS,
+    REQUIRED,
+    canonical_column,
+)
 from schemas.items import LIST_SEPARATOR, ItemData
 
 FORMAT_TAG = "certify-bank/1"
@@ -50,7 +56,10 @@ def detect_format(path: Path) -> str:
         return "json"
     raise InputError(
         Problem(
-            str(path), None, None, "unsupported_format",
+            str(path),
+            None,
+            None,
+            "unsupported_format",
             f"不支持的文件类型 .{suffix}，请使用 .csv、.xlsx 或 .json",
             f"unsupported file type .{suffix}; use .csv, .xlsx or .json",
         )
@@ -69,11 +78,14 @@ def read_items(
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise _fail(path, "unreadable", f"无法读取文件：{exc.strerror}", f"cannot read: {exc.strerror}") from exc
+        raise _fail(
+            path, "unreadable", f"无法读取文件：{exc.strerror}", f"cannot read: {exc.strerror}"
+        ) from exc
     if size > max_bytes:
         mb, limit = size / 2**20, max_bytes / 2**20
         raise _fail(
-            path, "file_too_large",
+            path,
+            "file_too_large",
             f"文件 {mb:.1f} MB 超过上限 {limit:.0f} MB，请拆分后分批导入（或用 --max-size-mb 调高上限）",
             f"file is {mb:.1f} MB, over the {limit:.0f} MB limit; split it or raise --max-size-mb",
         )
@@ -88,7 +100,8 @@ def _decode(path: Path, data: bytes, encoding: str | None) -> str:
     """UTF-8 (with or without BOM), else GB18030 (a superset of GBK), unless told otherwise."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _fail(
-            path, "encoding",
+            path,
+            "encoding",
             "文件为 UTF-16 编码（Excel 的“Unicode 文本”），请另存为“CSV UTF-8”",
             "file is UTF-16 (Excel 'Unicode text'); save it as 'CSV UTF-8'",
         )
@@ -101,7 +114,8 @@ def _decode(path: Path, data: bytes, encoding: str | None) -> str:
         return text.removeprefix("\ufeff")
     tried = "、".join(candidates)
     raise _fail(
-        path, "encoding",
+        path,
+        "encoding",
         f"无法按 {tried} 解码文件，请另存为“CSV UTF-8”或用 --encoding 指定编码",
         f"cannot decode the file as {', '.join(candidates)}; save as 'CSV UTF-8' or pass --encoding",
     )
@@ -140,7 +154,9 @@ def _map_header(path: Path, header: Sequence[Any]) -> list[str | None]:
     return names
 
 
-def _tabular_row(row_number: int, names: list[str | None], header: Sequence[Any], cells: Sequence[Any]) -> RawItem | None:
+def _tabular_row(
+    row_number: int, names: list[str | None], header: Sequence[Any], cells: Sequence[Any]
+) -> RawItem | None:
     values: dict[str, Any] = {}
     labels: dict[str, str] = {}
     options: dict[str, Any] = {}
@@ -176,7 +192,8 @@ def _read_csv(path: Path, text: str) -> list[RawItem]:
         for index, cells in enumerate(reader, start=2):
             if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
                 raise _fail(
-                    path, "columns",
+                    path,
+                    "columns",
                     f"该行有 {len(cells)} 个单元格，表头只有 {len(header)} 列",
                     f"the row has {len(cells)} cells but the header has {len(header)} columns",
                     index,
@@ -185,7 +202,9 @@ def _read_csv(path: Path, text: str) -> list[RawItem]:
             if item is not None:
                 rows.append(item)
     except csv.Error as exc:
-        raise _fail(path, "csv", f"CSV 格式错误：{exc}", f"malformed CSV: {exc}", reader.line_num) from exc
+        raise _fail(
+            path, "csv", f"CSV 格式错误：{exc}", f"malformed CSV: {exc}", reader.line_num
+        ) from exc
     return rows
 
 
@@ -195,7 +214,9 @@ def _read_xlsx(path: Path) -> list[RawItem]:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many unrelated types for a damaged file
-        raise _fail(path, "xlsx", f"无法打开 Excel 文件：{exc}", f"cannot open the workbook: {exc}") from exc
+        raise _fail(
+            path, "xlsx", f"无法打开 Excel 文件：{exc}", f"cannot open the workbook: {exc}"
+        ) from exc
     try:
         sheet = next((book[n] for n in ITEMS_SHEETS if n in book.sheetnames), book.worksheets[0])
         rows_iter = sheet.iter_rows(values_only=True)
@@ -218,18 +239,24 @@ def _read_json(path: Path, text: str) -> list[RawItem]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _fail(
-            path, "json", f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）：{exc.msg}",
+            path,
+            "json",
+            f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）：{exc.msg}",
             f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
         ) from exc
     items = data.get("items") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise _fail(
-            path, "json", '需要 {"format": "certify-bank/1", "items": [...]} 结构',
+            path,
+            "json",
+            '需要 {"format": "certify-bank/1", "items": [...]} 结构',
             'expected {"format": "certify-bank/1", "items": [...]}',
         )
     if isinstance(data, dict) and data.get("format", FORMAT_TAG) != FORMAT_TAG:
         raise _fail(
-            path, "json", f"不支持的格式版本 {data.get('format')!r}",
+            path,
+            "json",
+            f"不支持的格式版本 {data.get('format')!r}",
             f"unsupported format {data.get('format')!r}; expected {FORMAT_TAG}",
         )
     rows = []
@@ -276,7 +303,9 @@ def item_json(item: ItemData) -> dict[str, Any]:
     return {name: data[name] for name in JSON_FIELDS}
 
 
-def write_items(path: Path, items: Iterable[ItemData], fmt: str | None = None, *, encoding: str = "utf-8-sig") -> int:
+def write_items(
+    path: Path, items: Iterable[ItemData], fmt: str | None = None, *, encoding: str = "utf-8-sig"
+) -> int:
     """Write ``items`` in canonical form; returns how many. CSV is UTF-8 with BOM by default."""
     fmt = fmt or detect_format(path)
     items = list(items)

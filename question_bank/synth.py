@@ -44,12 +44,21 @@ def synth_items(occ: Occupation, level: Level, count: int, seed: int) -> Iterato
     for n in range(1, count + 1):
         area = rng.choices(areas, weights)[0]
         item_type = rng.choices(types, mix)[0]
-        yield _item(rng, occ, level, f"{prefix}-{n:06d}", n, area.code, area.name_zh, item_type, seed)
+        yield _item(
+            rng, occ, level, f"{prefix}-{n:06d}", n, area.code, area.name_zh, item_type, seed
+        )
 
 
 def _item(
-    rng: random.Random, occ: Occupation, level: Level, item_id: str, n: int,
-    area: str, area_name: str, item_type: ItemType, seed: int,
+    rng: random.Random,
+    occ: Occupation,
+    level: Level,
+    item_id: str,
+    n: int,
+    area: str,
+    area_name: str,
+    item_type: ItemType,
+    seed: int,
 ) -> ItemData:
     stem = f"[合成] 第 {n} 题：{occ.short_zh}·{area_name}（合成题，仅供测试）"
     options: dict[str, str] = {}
@@ -70,8 +79,17 @@ def _item(
         key = f"合成参考答案 {n}"
         rubric = "1. 要点一（5分）；2. 要点二（5分）"
     return ItemData(
-        item_id=item_id, occupation=occ.slug, level=level, type=item_type,
-        knowledge_area=area, stem=stem, options=options, key=key, points=POINTS[item_type],
-        difficulty=round(rng.betavariate(2, 2), 2), source=f"synthetic: certify bank synth --seed {seed}",
-        tags=[SYNTHETIC_TAG], rubric=rubric,
+        item_id=item_id,
+        occupation=occ.slug,
+        level=level,
+        type=item_type,
+        knowledge_area=area,
+        stem=stem,
+        options=options,
+        key=key,
+        points=POINTS[item_type],
+        difficulty=round(rng.betavariate(2, 2), 2),
+        source=f"synthetic: certify bank synth --seed {seed}",
+        tags=[SYNTHETIC_TAG],
+        rubric=rubric,
     )

@@ -49,9 +49,13 @@ class _Row:
         self.problems.append(Problem(self.file, self.raw.row, label, code, zh, en))
 
     def text(self, column: str, *, required: bool = False, multiline: bool = False) -> str:
-        return self.clean(column, self.raw.values.get(column), required=required, multiline=multiline)
+        return self.clean(
+            column, self.raw.values.get(column), required=required, multiline=multiline
+        )
 
-    def clean(self, column: str, value: Any, *, required: bool = False, multiline: bool = False) -> str:
+    def clean(
+        self, column: str, value: Any, *, required: bool = False, multiline: bool = False
+    ) -> str:
         """``value`` as stripped text with Windows line ends folded; problems recorded."""
         if value is None:
             value = ""
@@ -64,10 +68,14 @@ class _Row:
         if required and not text:
             self.bad(column, "empty", "不能为空", "must not be empty")
         elif len(text) > MAX_TEXT:
-            self.bad(column, "too_long", f"超过 {MAX_TEXT} 字符", f"longer than {MAX_TEXT} characters")
+            self.bad(
+                column, "too_long", f"超过 {MAX_TEXT} 字符", f"longer than {MAX_TEXT} characters"
+            )
         elif bad := _control_char(text, multiline):
             self.bad(
-                column, "control_character", f"含有不可见控制字符 U+{ord(bad):04X}",
+                column,
+                "control_character",
+                f"含有不可见控制字符 U+{ord(bad):04X}",
                 f"contains the control character U+{ord(bad):04X}",
             )
         return text
@@ -110,7 +118,8 @@ def validate_rows(file: str, rows: list[RawItem]) -> Validation:
         if item is not None:
             if item.item_id in first_row:
                 row.bad(
-                    "item_id", "duplicate_id",
+                    "item_id",
+                    "duplicate_id",
                     f"题目编号 {item.item_id} 与第 {first_row[item.item_id]} 行重复",
                     f"item_id {item.item_id} repeats row {first_row[item.item_id]}",
                 )
@@ -131,7 +140,16 @@ def _validate(row: _Row) -> ItemData | None:
     extra = [k for k in values if k not in JSON_FIELDS and k not in OPTION_COLUMNS]
     for name in extra:
         row.bad(name, "unknown_field", "无法识别的字段", "unknown field")
-    for name in ("item_id", "occupation", "level", "type", "knowledge_area", "stem", "key", "points"):
+    for name in (
+        "item_id",
+        "occupation",
+        "level",
+        "type",
+        "knowledge_area",
+        "stem",
+        "key",
+        "points",
+    ):
         if name not in values:
             row.bad(name, "missing", "缺少该字段", "field is missing")
     if row.problems:
@@ -140,7 +158,9 @@ def _validate(row: _Row) -> ItemData | None:
     item_id = row.text("item_id", required=True)
     if item_id and not ITEM_ID.fullmatch(item_id):
         row.bad(
-            "item_id", "bad_id", "题目编号只能含字母、数字和 . _ -，不超过 64 位，以字母或数字开头",
+            "item_id",
+            "bad_id",
+            "题目编号只能含字母、数字和 . _ -，不超过 64 位，以字母或数字开头",
             "item_id: letters, digits, '.', '_' and '-' only, at most 64, starting with a letter or digit",
         )
     occupation = _occupation(row)
@@ -153,27 +173,52 @@ def _validate(row: _Row) -> ItemData | None:
     points = row.number("points", required=True)
     if points is not None and not (0 < points <= MAX_POINTS and round(points, 2) == points):
         row.bad(
-            "points", "bad_points", f"分值须大于 0、不超过 {MAX_POINTS:g}、最多两位小数",
+            "points",
+            "bad_points",
+            f"分值须大于 0、不超过 {MAX_POINTS:g}、最多两位小数",
             f"points must be above 0, at most {MAX_POINTS:g}, with at most two decimals",
         )
     difficulty = row.number("difficulty", required=False)
     if difficulty is not None and not 0 <= difficulty <= 1:
-        row.bad("difficulty", "bad_difficulty", "难度须在 0 到 1 之间", "difficulty must lie in 0..1")
+        row.bad(
+            "difficulty", "bad_difficulty", "难度须在 0 到 1 之间", "difficulty must lie in 0..1"
+        )
     source = row.text("source")
     tags = _tags(row)
     rubric = row.text("rubric", multiline=True)
     if item_type is ItemType.SUBJECTIVE and not rubric:
-        row.bad("rubric", "rubric_required", "主观题必须给出评分标准", "a subjective item needs a rubric")
+        row.bad(
+            "rubric",
+            "rubric_required",
+            "主观题必须给出评分标准",
+            "a subjective item needs a rubric",
+        )
     if item_type not in (None, ItemType.SUBJECTIVE) and rubric:
-        row.bad("rubric", "rubric_not_allowed", "只有主观题有评分标准", "only subjective items have a rubric")
+        row.bad(
+            "rubric",
+            "rubric_not_allowed",
+            "只有主观题有评分标准",
+            "only subjective items have a rubric",
+        )
     status = _status(row)
     if row.problems:
         return None
     assert occupation and level and item_type and area and key is not None and points is not None
     return ItemData(
-        item_id=item_id, occupation=occupation.slug, level=level, type=item_type,
-        knowledge_area=area, stem=stem, options=options, key=key, points=points,
-        difficulty=difficulty, source=source, tags=tags, rubric=rubric, status=status,
+        item_id=item_id,
+        occupation=occupation.slug,
+        level=level,
+        type=item_type,
+        knowledge_area=area,
+        stem=stem,
+        options=options,
+        key=key,
+        points=points,
+        difficulty=difficulty,
+        source=source,
+        tags=tags,
+        rubric=rubric,
+        status=status,
     )
 
 
@@ -184,8 +229,12 @@ def _occupation(row: _Row) -> Occupation | None:
     occ = find_occupation(name)
     if occ is None:
         known = ", ".join(o.slug for o in occupations())
-        row.bad("occupation", "unknown_occupation", f"未知职业 {name!r}，可用：{known}",
-                f"unknown occupation {name!r}; known: {known}")
+        row.bad(
+            "occupation",
+            "unknown_occupation",
+            f"未知职业 {name!r}，可用：{known}",
+            f"unknown occupation {name!r}; known: {known}",
+        )
     return occ
 
 
@@ -193,8 +242,12 @@ def _level(row: _Row) -> Any:
     name = row.text("level", required=True)
     level = find_level(name) if name else None
     if name and level is None:
-        row.bad("level", "unknown_level", f"未知等级 {name!r}，应为 初级/中级/高级",
-                f"unknown level {name!r}; use junior, intermediate or senior")
+        row.bad(
+            "level",
+            "unknown_level",
+            f"未知等级 {name!r}，应为 初级/中级/高级",
+            f"unknown level {name!r}; use junior, intermediate or senior",
+        )
     return level
 
 
@@ -202,10 +255,16 @@ def _item_type(row: _Row) -> ItemType | None:
     name = row.text("type", required=True)
     if not name:
         return None
-    found = ITEM_TYPE_ALIASES.get(name) or next((t for t in ItemType if t.value == name.lower()), None)
+    found = ITEM_TYPE_ALIASES.get(name) or next(
+        (t for t in ItemType if t.value == name.lower()), None
+    )
     if found is None:
-        row.bad("type", "unknown_type", f"未知题型 {name!r}",
-                f"unknown item type {name!r}; use single, multiple, true_false, fill or subjective")
+        row.bad(
+            "type",
+            "unknown_type",
+            f"未知题型 {name!r}",
+            f"unknown item type {name!r}; use single, multiple, true_false, fill or subjective",
+        )
     return found
 
 
@@ -216,27 +275,42 @@ def _knowledge_area(row: _Row, occ: Occupation | None, level: Any) -> str | None
     area = occ.area(code)
     if area is None:
         known = ", ".join(a.code for a in occ.knowledge_areas)
-        row.bad("knowledge_area", "unknown_area", f"{occ.short_zh}没有知识领域 {code}（可用：{known}）",
-                f"{occ.slug} has no knowledge area {code} (known: {known})")
+        row.bad(
+            "knowledge_area",
+            "unknown_area",
+            f"{occ.short_zh}没有知识领域 {code}（可用：{known}）",
+            f"{occ.slug} has no knowledge area {code} (known: {known})",
+        )
         return None
     if level is not None and area.weight(level) == 0:
-        row.bad("knowledge_area", "area_not_examined",
-                f"知识领域 {code}「{area.name_zh}」不在{LEVEL_NAMES_ZH[level]}考核范围内",
-                f"knowledge area {code} ({area.name_en}) is not examined at {level.value} level")
+        row.bad(
+            "knowledge_area",
+            "area_not_examined",
+            f"知识领域 {code}「{area.name_zh}」不在{LEVEL_NAMES_ZH[level]}考核范围内",
+            f"knowledge area {code} ({area.name_en}) is not examined at {level.value} level",
+        )
     return code
 
 
 def _options(row: _Row, item_type: ItemType | None) -> dict[str, str]:
     raw = row.raw.values.get("options") or {}
     if not isinstance(raw, dict):
-        row.bad("options", "type", "选项应为 {\"A\": \"…\"} 形式", 'options must be an object {"A": "..."}')
+        row.bad(
+            "options", "type", '选项应为 {"A": "…"} 形式', 'options must be an object {"A": "..."}'
+        )
         return {}
     options: dict[str, str] = {}
     for letter, value in raw.items():
-        column = f"option_{str(letter).lower()}" if str(letter).upper() in OPTION_LETTERS else "options"
+        column = (
+            f"option_{str(letter).lower()}" if str(letter).upper() in OPTION_LETTERS else "options"
+        )
         if str(letter).upper() not in OPTION_LETTERS or len(str(letter)) != 1:
-            row.bad("options", "bad_option_letter", f"选项字母 {letter!r} 超出 A–H",
-                    f"option letter {letter!r} is outside A-H")
+            row.bad(
+                "options",
+                "bad_option_letter",
+                f"选项字母 {letter!r} 超出 A–H",
+                f"option letter {letter!r} is outside A-H",
+            )
             continue
         text = row.clean(column, value, multiline=True)
         if text:
@@ -245,20 +319,37 @@ def _options(row: _Row, item_type: ItemType | None) -> dict[str, str]:
     if item_type is not None and item_type.has_options:
         least = 2 if item_type is ItemType.SINGLE else 3
         if len(options) < least:
-            row.bad("options", "too_few_options", f"{_type_zh(item_type)}至少需要 {least} 个选项",
-                    f"a {item_type.value} item needs at least {least} options")
+            row.bad(
+                "options",
+                "too_few_options",
+                f"{_type_zh(item_type)}至少需要 {least} 个选项",
+                f"a {item_type.value} item needs at least {least} options",
+            )
         elif letters != OPTION_LETTERS[: len(letters)]:
-            row.bad("options", "option_gap", f"选项须从 A 起连续，现为 {letters}",
-                    f"options must run from A without gaps; got {letters}")
+            row.bad(
+                "options",
+                "option_gap",
+                f"选项须从 A 起连续，现为 {letters}",
+                f"options must run from A without gaps; got {letters}",
+            )
     elif options and item_type is not None:
-        row.bad("options", "options_not_allowed", f"{_type_zh(item_type)}不应有选项",
-                f"a {item_type.value} item has no options")
+        row.bad(
+            "options",
+            "options_not_allowed",
+            f"{_type_zh(item_type)}不应有选项",
+            f"a {item_type.value} item has no options",
+        )
     return {letter: options[letter] for letter in sorted(options)}
 
 
 def _type_zh(item_type: ItemType) -> str:
-    return {"single": "单选题", "multiple": "多选题", "true_false": "判断题", "fill": "填空题",
-            "subjective": "主观题"}[item_type.value]
+    return {
+        "single": "单选题",
+        "multiple": "多选题",
+        "true_false": "判断题",
+        "fill": "填空题",
+        "subjective": "主观题",
+    }[item_type.value]
 
 
 def _key(row: _Row, item_type: ItemType | None, options: dict[str, str], stem: str) -> str | None:
@@ -269,19 +360,32 @@ def _key(row: _Row, item_type: ItemType | None, options: dict[str, str], stem: s
     if item_type is ItemType.SINGLE:
         letter = text.upper()
         if len(letter) != 1 or letter not in options:
-            row.bad("key", "key_not_option", f"答案 {text!r} 不是已有选项（{''.join(options)}）之一",
-                    f"key {text!r} is not one of the options ({''.join(options)})")
+            row.bad(
+                "key",
+                "key_not_option",
+                f"答案 {text!r} 不是已有选项（{''.join(options)}）之一",
+                f"key {text!r} is not one of the options ({''.join(options)})",
+            )
         return letter
     if item_type is ItemType.MULTIPLE:
         letters = [c for c in text.upper() if c not in " ,，、;；"]
         missing = [c for c in letters if c not in options]
         if missing:
-            row.bad("key", "key_not_option", f"答案中的 {''.join(missing)} 不是已有选项（{''.join(options)}）",
-                    f"key letter(s) {''.join(missing)} are not options ({''.join(options)})")
+            row.bad(
+                "key",
+                "key_not_option",
+                f"答案中的 {''.join(missing)} 不是已有选项（{''.join(options)}）",
+                f"key letter(s) {''.join(missing)} are not options ({''.join(options)})",
+            )
         elif len(set(letters)) != len(letters):
             row.bad("key", "key_repeats", "答案中字母重复", "a letter repeats in the key")
         elif len(letters) < 2:
-            row.bad("key", "key_too_short", "多选题答案至少两个选项", "a multiple-choice key has at least two letters")
+            row.bad(
+                "key",
+                "key_too_short",
+                "多选题答案至少两个选项",
+                "a multiple-choice key has at least two letters",
+            )
         return "".join(sorted(letters))
     if item_type is ItemType.TRUE_FALSE:
         word = text.lower()
@@ -289,8 +393,12 @@ def _key(row: _Row, item_type: ItemType | None, options: dict[str, str], stem: s
             return "T"
         if word in FALSE_WORDS:
             return "F"
-        row.bad("key", "bad_true_false", f"判断题答案应为 T/F（对/错），现为 {text!r}",
-                f"a true/false key is T or F; got {text!r}")
+        row.bad(
+            "key",
+            "bad_true_false",
+            f"判断题答案应为 T/F（对/错），现为 {text!r}",
+            f"a true/false key is T or F; got {text!r}",
+        )
         return None
     if item_type is ItemType.FILL:
         return _fill_key(row, text, stem)
@@ -298,20 +406,35 @@ def _key(row: _Row, item_type: ItemType | None, options: dict[str, str], stem: s
 
 
 def _fill_key(row: _Row, text: str, stem: str) -> str | None:
-    blanks = [[alt.strip() for alt in blank.split(ALTERNATIVE_SEPARATOR)] for blank in text.split(LIST_SEPARATOR)]
+    blanks = [
+        [alt.strip() for alt in blank.split(ALTERNATIVE_SEPARATOR)]
+        for blank in text.split(LIST_SEPARATOR)
+    ]
     if any(not alt for blank in blanks for alt in blank):
-        row.bad("key", "empty_answer", "填空答案中有空白项（检查多余的 ; 或 |）",
-                "an accepted answer is empty (check for a stray ';' or '|')")
+        row.bad(
+            "key",
+            "empty_answer",
+            "填空答案中有空白项（检查多余的 ; 或 |）",
+            "an accepted answer is empty (check for a stray ';' or '|')",
+        )
         return None
     for blank in blanks:
         for alt in blank:
             if "±" in alt and not TOLERANCE.fullmatch(alt):
-                row.bad("key", "bad_tolerance", f"数值容差写法应为 3.14±0.01，现为 {alt!r}",
-                        f"a numeric tolerance reads like 3.14±0.01; got {alt!r}")
+                row.bad(
+                    "key",
+                    "bad_tolerance",
+                    f"数值容差写法应为 3.14±0.01，现为 {alt!r}",
+                    f"a numeric tolerance reads like 3.14±0.01; got {alt!r}",
+                )
     marks = len(BLANK.findall(stem))
     if marks != len(blanks):
-        row.bad("key", "blank_count", f"题干中有 {marks} 个空（______），答案给出 {len(blanks)} 个",
-                f"the stem marks {marks} blank(s) (______) but the key gives {len(blanks)}")
+        row.bad(
+            "key",
+            "blank_count",
+            f"题干中有 {marks} 个空（______），答案给出 {len(blanks)} 个",
+            f"the stem marks {marks} blank(s) (______) but the key gives {len(blanks)}",
+        )
     return LIST_SEPARATOR.join(ALTERNATIVE_SEPARATOR.join(blank) for blank in blanks)
 
 
@@ -329,10 +452,20 @@ def _tags(row: _Row) -> list[str]:
     else:
         tags = [t.strip() for t in row.text("tags").split(LIST_SEPARATOR)]
     if any(not t for t in tags):
-        row.bad("tags", "empty_tag", "有空标签（检查多余的 ;）", "a tag is empty (check for a stray ';')")
+        row.bad(
+            "tags",
+            "empty_tag",
+            "有空标签（检查多余的 ;）",
+            "a tag is empty (check for a stray ';')",
+        )
     for t in tags:
         if bad := _control_char(t, False):
-            row.bad("tags", "control_character", f"含有控制字符 U+{ord(bad):04X}", f"contains U+{ord(bad):04X}")
+            row.bad(
+                "tags",
+                "control_character",
+                f"含有控制字符 U+{ord(bad):04X}",
+                f"contains U+{ord(bad):04X}",
+            )
     return tags
 
 
@@ -340,9 +473,15 @@ def _status(row: _Row) -> ItemStatus:
     name = row.text("status")
     if not name:
         return ItemStatus.READY
-    found = ITEM_STATUS_ALIASES.get(name) or next((s for s in ItemStatus if s.value == name.lower()), None)
+    found = ITEM_STATUS_ALIASES.get(name) or next(
+        (s for s in ItemStatus if s.value == name.lower()), None
+    )
     if found is None:
-        row.bad("status", "unknown_status", f"未知状态 {name!r}，应为 draft/ready/retired",
-                f"unknown status {name!r}; use draft, ready or retired")
+        row.bad(
+            "status",
+            "unknown_status",
+            f"未知状态 {name!r}，应为 draft/ready/retired",
+            f"unknown status {name!r}; use draft, ready or retired",
+        )
         return ItemStatus.READY
     return found

@@ -14,10 +14,18 @@ from schemas.items import ItemData
 def item(**overrides: Any) -> ItemData:
     """A valid single-choice item of ai/junior; fields overridden by keyword."""
     fields: dict[str, Any] = {
-        "item_id": "T-001", "occupation": "ai", "level": Level.JUNIOR, "type": ItemType.SINGLE,
-        "knowledge_area": "2", "stem": "Python 中表示空值的关键字是？",
-        "options": {"A": "null", "B": "None", "C": "nil", "D": "undefined"}, "key": "B",
-        "points": 1, "difficulty": 0.2, "source": "测试", "tags": ["Python"],
+        "item_id": "T-001",
+        "occupation": "ai",
+        "level": Level.JUNIOR,
+        "type": ItemType.SINGLE,
+        "knowledge_area": "2",
+        "stem": "Python 中表示空值的关键字是？",
+        "options": {"A": "null", "B": "None", "C": "nil", "D": "undefined"},
+        "key": "B",
+        "points": 1,
+        "difficulty": 0.2,
+        "source": "测试",
+        "tags": ["Python"],
     }
     fields.update(overrides)
     return ItemData(**fields)

@@ -30,10 +30,14 @@ def test_commands_refuse_an_uninitialised_database_without_a_traceback(tmp_path:
     assert code == 1 and "certify init" in err and "Traceback" not in err
 
 
-def test_import_reports_every_bad_row_and_exits_non_zero(database: Database, tmp_path: Path) -> None:
+def test_import_reports_every_bad_row_and_exits_non_zero(
+    database: Database, tmp_path: Path
+) -> None:
     path = tmp_path / "bad.csv"
     write_items(path, [item(item_id="A-1", points=3), item(item_id="A-2", points=3)])
-    path.write_text(path.read_text(encoding="utf-8-sig").replace(",3,", ",-1,"), encoding="utf-8-sig")
+    path.write_text(
+        path.read_text(encoding="utf-8-sig").replace(",3,", ",-1,"), encoding="utf-8-sig"
+    )
     before = snapshot(database.engine)
     code, _, err = run("--db", database.url, "bank", "import", str(path))
     assert code == 1
@@ -47,7 +51,9 @@ def test_import_of_a_gbk_csv_and_export_to_xlsx(database: Database, tmp_path: Pa
     write_items(path, [item()], encoding="gbk")
     code, out, _ = run("--db", database.url, "bank", "import", str(path))
     assert code == 0 and "created 1" in out
-    code, out, _ = run("--db", database.url, "bank", "export", str(tmp_path / "out.xlsx"), "--level", "初级")
+    code, out, _ = run(
+        "--db", database.url, "bank", "export", str(tmp_path / "out.xlsx"), "--level", "初级"
+    )
     assert code == 0 and "exported 1" in out
 
 
@@ -63,14 +69,46 @@ def test_template_files_import_as_drafts(database: Database, tmp_path: Path) -> 
     for suffix in ("csv", "xlsx", "json"):
         code, _, _ = run("bank", "template", str(tmp_path / f"t.{suffix}"))
         assert code == 0
-    code, out, _ = run("--db", database.url, "bank", "import", *(str(tmp_path / f"t.{s}") for s in ("csv", "xlsx", "json")))
+    code, out, _ = run(
+        "--db",
+        database.url,
+        "bank",
+        "import",
+        *(str(tmp_path / f"t.{s}") for s in ("csv", "xlsx", "json")),
+    )
     assert code == 0 and "created 5" in out and out.count("unchanged 5") == 2
 
 
 def test_synth_imports_marked_items_and_is_seeded(database: Database, tmp_path: Path) -> None:
-    code, out, _ = run("--db", database.url, "bank", "synth", "--occupation", "云计算", "--level", "senior", "--count", "300", "--seed", "4")
+    code, out, _ = run(
+        "--db",
+        database.url,
+        "bank",
+        "synth",
+        "--occupation",
+        "云计算",
+        "--level",
+        "senior",
+        "--count",
+        "300",
+        "--seed",
+        "4",
+    )
     assert code == 0 and "created 300" in out
-    code, out, _ = run("--db", database.url, "bank", "synth", "--occupation", "cloud", "--level", "高级", "--count", "300", "--seed", "4")
+    code, out, _ = run(
+        "--db",
+        database.url,
+        "bank",
+        "synth",
+        "--occupation",
+        "cloud",
+        "--level",
+        "高级",
+        "--count",
+        "300",
+        "--seed",
+        "4",
+    )
     assert "unchanged 300" in out
 
 

@@ -9,7 +9,9 @@ from tests.conftest import Database
 def _three_entries(database: Database) -> None:
     for n in range(3):
         with transaction(database.engine) as session:
-            audit.append(session, actor="t", action="test", subject=str(n), detail={"n": n, "名": "张三"})
+            audit.append(
+                session, actor="t", action="test", subject=str(n), detail={"n": n, "名": "张三"}
+            )
 
 
 def test_an_untouched_chain_verifies(database: Database) -> None:

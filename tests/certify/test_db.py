@@ -38,9 +38,22 @@ def test_migrations_create_exactly_the_table_models(database: Database) -> None:
 
 def test_every_pipeline_table_exists_and_starts_empty(database: Database) -> None:
     counts = table_counts(database.engine)
-    for name in ("item", "item_version", "blueprint", "paper", "sitting", "candidate",
-                 "registration", "response", "result", "certificate", "signing_key",
-                 "revocation", "eligibility_record", "audit_log"):
+    for name in (
+        "item",
+        "item_version",
+        "blueprint",
+        "paper",
+        "sitting",
+        "candidate",
+        "registration",
+        "response",
+        "result",
+        "certificate",
+        "signing_key",
+        "revocation",
+        "eligibility_record",
+        "audit_log",
+    ):
         assert counts[name] == 0
 
 

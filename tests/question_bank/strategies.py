@@ -55,12 +55,19 @@ def items(draw: st.DrawFn, item_id: str | None = None) -> ItemData:
         key = draw(st.one_of(st.just(""), multiline()))
         rubric = draw(multiline())
     fields: dict[str, Any] = {
-        "item_id": item_id or draw(ITEM_ID), "occupation": occ.slug, "level": level,
-        "type": item_type, "knowledge_area": area.code, "stem": stem, "options": options,
-        "key": key, "points": draw(st.integers(1, 10_000)) / 100,
+        "item_id": item_id or draw(ITEM_ID),
+        "occupation": occ.slug,
+        "level": level,
+        "type": item_type,
+        "knowledge_area": area.code,
+        "stem": stem,
+        "options": options,
+        "key": key,
+        "points": draw(st.integers(1, 10_000)) / 100,
         "difficulty": draw(st.one_of(st.none(), st.integers(0, 100).map(lambda n: n / 100))),
         "source": draw(st.one_of(st.just(""), line())),
-        "tags": draw(st.lists(line(10), max_size=3)), "rubric": rubric,
+        "tags": draw(st.lists(line(10), max_size=3)),
+        "rubric": rubric,
         "status": draw(st.sampled_from(list(ItemStatus))),
     }
     return ItemData(**fields)

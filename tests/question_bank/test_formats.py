@@ -94,7 +94,9 @@ def test_a_damaged_workbook_is_refused(tmp_path: Path) -> None:
 def test_xlsx_numbers_and_sheet_rows(tmp_path: Path) -> None:
     book = Workbook()
     sheet = book.active
-    sheet.append(["item_id", "occupation", "level", "type", "knowledge_area", "stem", "key", "points"])
+    sheet.append(
+        ["item_id", "occupation", "level", "type", "knowledge_area", "stem", "key", "points"]
+    )
     sheet.append([1001, "ai", "初级", "判断", 1, "题干", "对", 1])
     book.save(tmp_path / "items.xlsx")
     [row] = read_items(tmp_path / "items.xlsx")
@@ -118,9 +120,9 @@ def test_json_of_another_format_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize("suffix", ["csv", "xlsx", "json"])
 def test_written_files_read_back_to_the_same_cells(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"items.{suffix}"
-    write_items(path, [item(stem="第一行\n第二行, \"引号\"")])
+    write_items(path, [item(stem='第一行\n第二行, "引号"')])
     [row] = read_items(path)
-    assert row.values["stem"] == "第一行\n第二行, \"引号\""
+    assert row.values["stem"] == '第一行\n第二行, "引号"'
 
 
 def test_csv_export_starts_with_a_bom_so_excel_reads_utf8(tmp_path: Path) -> None:

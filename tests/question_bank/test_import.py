@@ -32,12 +32,18 @@ def test_import_then_reimport_changes_nothing(database: Database, tmp_path: Path
     assert snapshot(database.engine) == before
 
 
-def test_changed_content_becomes_a_new_version_and_retires_the_old(database: Database, tmp_path: Path) -> None:
+def test_changed_content_becomes_a_new_version_and_retires_the_old(
+    database: Database, tmp_path: Path
+) -> None:
     import_bank(database.engine, _bank(tmp_path))
-    report = import_bank(database.engine, _bank(tmp_path, "v2.csv", key="A", options={"A": "None", "B": "null"}))
+    report = import_bank(
+        database.engine, _bank(tmp_path, "v2.csv", key="A", options={"A": "None", "B": "null"})
+    )
     assert report.new_versions == 3
     with Session(database.engine) as session:
-        versions = session.exec(select(ItemVersion).order_by(col(ItemVersion.item_id), col(ItemVersion.version))).all()
+        versions = session.exec(
+            select(ItemVersion).order_by(col(ItemVersion.item_id), col(ItemVersion.version))
+        ).all()
     assert [(v.version, v.status) for v in versions[:2]] == [(1, "retired"), (2, "ready")]
     assert all(i.key == "A" for i in bank_items(database.engine))
 
@@ -49,16 +55,23 @@ def test_a_status_change_is_not_a_new_version(database: Database, tmp_path: Path
     assert {i.status for i in bank_items(database.engine)} == {ItemStatus.RETIRED}
 
 
-def test_one_bad_row_imports_nothing_and_names_row_and_field(database: Database, tmp_path: Path) -> None:
+def test_one_bad_row_imports_nothing_and_names_row_and_field(
+    database: Database, tmp_path: Path
+) -> None:
     import_bank(database.engine, _bank(tmp_path))
     path = tmp_path / "bad.csv"
     write_items(path, [item(item_id="N-1", stem="新题"), item(item_id="N-2")])
-    text = path.read_text(encoding="utf-8-sig").replace(",B,1,", ",E,1,")  # a key not among the options
+    text = path.read_text(encoding="utf-8-sig").replace(
+        ",B,1,", ",E,1,"
+    )  # a key not among the options
     path.write_text(text, encoding="utf-8-sig")
     before = snapshot(database.engine)
     with pytest.raises(ValidationFailed) as err:
         import_bank(database.engine, path)
-    assert [(p.row, p.field, p.code) for p in err.value.problems] == [(2, "key", "key_not_option"), (3, "key", "key_not_option")]
+    assert [(p.row, p.field, p.code) for p in err.value.problems] == [
+        (2, "key", "key_not_option"),
+        (3, "key", "key_not_option"),
+    ]
     assert "nothing was imported" in err.value.diagnostics()
     assert snapshot(database.engine) == before
 
@@ -68,7 +81,10 @@ def test_skip_invalid_imports_good_rows_and_writes_rejects_that_import_once_fixe
 ) -> None:
     path = tmp_path / "mixed.csv"
     write_items(path, [item(item_id="G-1"), item(item_id="B-2", points=5), item(item_id="G-3")])
-    path.write_text(path.read_text(encoding="utf-8-sig").replace("B-2,ai,junior", "B-2,ai,五级"), encoding="utf-8-sig")
+    path.write_text(
+        path.read_text(encoding="utf-8-sig").replace("B-2,ai,junior", "B-2,ai,五级"),
+        encoding="utf-8-sig",
+    )
     report = import_bank(database.engine, path, skip_invalid=True)
     assert (report.created, report.rejected_rows) == (2, 1)
     assert report.rejects_file == tmp_path / "mixed.csv.rejected.csv"
@@ -76,7 +92,10 @@ def test_skip_invalid_imports_good_rows_and_writes_rejects_that_import_once_fixe
         [row] = list(csv.DictReader(fh))
     assert row["_row"] == "3" and "level" in row["_reason_en"] and row["item_id"] == "B-2"
     fixed = tmp_path / "fixed.csv"
-    fixed.write_text(report.rejects_file.read_text(encoding="utf-8-sig").replace("五级", "初级"), encoding="utf-8-sig")
+    fixed.write_text(
+        report.rejects_file.read_text(encoding="utf-8-sig").replace("五级", "初级"),
+        encoding="utf-8-sig",
+    )
     assert import_bank(database.engine, fixed).created == 1
 
 
@@ -93,11 +112,15 @@ def test_imports_that_change_the_bank_are_audited(database: Database, tmp_path: 
     import_bank(database.engine, path)
     with Session(database.engine) as session:
         entries = session.exec(select(AuditEntry)).all()
-    assert [(e.actor, e.action, e.detail["created"]) for e in entries] == [("考务老师", "bank.import", 3)]
+    assert [(e.actor, e.action, e.detail["created"]) for e in entries] == [
+        ("考务老师", "bank.import", 3)
+    ]
 
 
 @pytest.mark.parametrize("suffix", ["csv", "xlsx", "json"])
-def test_export_round_trips_through_a_fresh_database(database: Database, tmp_path: Path, suffix: str) -> None:
+def test_export_round_trips_through_a_fresh_database(
+    database: Database, tmp_path: Path, suffix: str
+) -> None:
     import_bank(database.engine, _bank(tmp_path, stem="=SUM(A1:A2) 不是公式\n第二行"))
     out = tmp_path / f"export.{suffix}"
     export_bank(database.engine, out)

@@ -28,7 +28,9 @@ DB_SETTINGS = settings(
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "json"])
 @DB_SETTINGS
 @given(bank=banks())
-def test_any_valid_bank_imports_and_exports_back_identically(database: Database, fmt: str, bank: list[ItemData]) -> None:
+def test_any_valid_bank_imports_and_exports_back_identically(
+    database: Database, fmt: str, bank: list[ItemData]
+) -> None:
     database.reset()
     with TemporaryDirectory() as tmp:
         source = Path(tmp) / f"in.{fmt}"

@@ -58,4 +58,8 @@ def test_stems_are_chinese_and_not_repeated() -> None:
 def test_single_choice_keys_are_spread_over_the_options() -> None:
     for (slug, level), items in _groups().items():
         keys = Counter(i.key for i in items if i.type is ItemType.SINGLE)
-        assert len(keys) == 4 and max(keys.values()) <= 0.5 * sum(keys.values()), (slug, level, keys)
+        assert len(keys) == 4 and max(keys.values()) <= 0.5 * sum(keys.values()), (
+            slug,
+            level,
+            keys,
+        )

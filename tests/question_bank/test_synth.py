@@ -16,7 +16,10 @@ def test_same_seed_same_items_other_seed_other_items() -> None:
 
 def test_synthetic_items_are_marked_and_valid(tmp_path: Path) -> None:
     items = list(synth_items(get_occupation("bigdata"), Level.JUNIOR, 500, seed=3))
-    assert all(i.item_id.startswith("SYN-") and i.stem.startswith("[合成]") and SYNTHETIC_TAG in i.tags for i in items)
+    assert all(
+        i.item_id.startswith("SYN-") and i.stem.startswith("[合成]") and SYNTHETIC_TAG in i.tags
+        for i in items
+    )
     path = tmp_path / "synth.csv"
     write_items(path, items)
     checked = validate_rows(str(path), read_items(path))

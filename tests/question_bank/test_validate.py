@@ -51,7 +51,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("changes", "field", "code"), CASES)
-def test_each_bad_field_is_reported_with_row_and_field(changes: dict[str, Any], field: str, code: str) -> None:
+def test_each_bad_field_is_reported_with_row_and_field(
+    changes: dict[str, Any], field: str, code: str
+) -> None:
     result = validate_rows("bank.json", [_raw(7, **changes)])
     assert result.items == []
     assert [(p.row, p.field, p.code) for p in result.problems] == [(7, field, code)]
@@ -60,7 +62,11 @@ def test_each_bad_field_is_reported_with_row_and_field(changes: dict[str, Any], 
 
 
 def test_every_bad_row_is_reported_at_once() -> None:
-    rows = [_raw(1, item_id="A-1"), _raw(2, item_id="A-2", key="Q"), _raw(3, item_id="A-3", points=0, stem="")]
+    rows = [
+        _raw(1, item_id="A-1"),
+        _raw(2, item_id="A-2", key="Q"),
+        _raw(3, item_id="A-3", points=0, stem=""),
+    ]
     result = validate_rows("f.csv", rows)
     assert [p.row for p in result.problems] == [2, 3, 3]
     assert [i.item_id for _, i in result.items] == ["A-1"]
@@ -95,7 +101,17 @@ def test_true_false_items_have_no_options() -> None:
 
 
 def test_fill_in_blanks_must_match_the_stem() -> None:
-    good = validate_rows("f", [_raw(type="fill", options={}, stem="激活函数 ______ 和 ______", key="ReLU | relu ;Sigmoid")])
+    good = validate_rows(
+        "f",
+        [
+            _raw(
+                type="fill",
+                options={},
+                stem="激活函数 ______ 和 ______",
+                key="ReLU | relu ;Sigmoid",
+            )
+        ],
+    )
     data = good.items[0][1]
     assert data.key == "ReLU|relu;Sigmoid" and data.fill_blanks == [["ReLU", "relu"], ["Sigmoid"]]
     bad = validate_rows("f", [_raw(type="fill", options={}, stem="一个空 ______", key="a;b")])
@@ -109,7 +125,9 @@ def test_fill_in_blanks_must_match_the_stem() -> None:
 def test_subjective_items_need_a_rubric_and_may_omit_the_reference_answer() -> None:
     missing = validate_rows("f", [_raw(type="主观", options={}, key="")])
     assert missing.problems[0].code == "rubric_required"
-    ok = validate_rows("f", [_raw(type="实操", options={}, key="", rubric="1. 要点（10分）", points=10)])
+    ok = validate_rows(
+        "f", [_raw(type="实操", options={}, key="", rubric="1. 要点（10分）", points=10)]
+    )
     data = ok.items[0][1]
     assert data.type is ItemType.SUBJECTIVE and data.key == "" and data.status is ItemStatus.READY
 

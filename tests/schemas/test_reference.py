@@ -1,7 +1,18 @@
 from schemas.enums import Level
 from schemas.reference import find_level, find_occupation, get_occupation, occupations
 
-PROGRAMME = ["人工智能", "物联网", "大数据", "云计算", "数字化管理", "智能制造", "工业互联网", "虚拟现实", "区块链", "集成电路"]
+PROGRAMME = [
+    "人工智能",
+    "物联网",
+    "大数据",
+    "云计算",
+    "数字化管理",
+    "智能制造",
+    "工业互联网",
+    "虚拟现实",
+    "区块链",
+    "集成电路",
+]
 
 
 def test_the_ten_occupations_of_the_programme_in_order() -> None:
