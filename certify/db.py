@@ -17,7 +17,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from certify.errors import DatabaseError
@@ -117,6 +117,21 @@ def require_current(engine: Engine) -> None:
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """A session whose work commits on success and rolls back entirely on any error."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
-        yield session
+    """A session whose work commits on success and rolls back entirely on any error.
+
+    A write that loses a race with another writer (a unique key taken meanwhile) or a lost
+    connection is raised as :class:`DatabaseError`; the transaction has rolled back whole.
+    """
+    try:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            yield session
+    except IntegrityError as exc:
+        raise DatabaseError(
+            "另一个操作同时修改了相同的数据，本次操作已整体撤销，请重新执行。\n"
+            "Another writer changed the same records at the same time; this operation was rolled "
+            f"back whole — run it again. ({exc.orig})"
+        ) from exc
+    except OperationalError as exc:
+        raise DatabaseError(
+            f"数据库操作失败，已整体撤销 / the database failed and the operation was rolled back: {exc.orig}"
+        ) from exc

@@ -131,3 +131,44 @@ def test_export_round_trips_through_a_fresh_database(
     export_bank(database.engine, again)
     if suffix != "xlsx":  # a workbook embeds its creation time
         assert again.read_bytes() == out.read_bytes()
+
+
+def test_two_imports_racing_for_the_same_items_leave_one_whole_and_a_clear_error(
+    database: Database, tmp_path: Path
+) -> None:
+    """The loser of a race on the same item ids rolls back whole and says to run again."""
+    import threading
+
+    from certify.errors import DatabaseError
+    from question_bank import bank
+
+    path = _bank(tmp_path)
+    barrier = threading.Barrier(2, timeout=30)
+    original = bank._latest_versions
+
+    def synchronised(session, codes):  # type: ignore[no-untyped-def]
+        found = original(session, codes)
+        barrier.wait()  # both importers have looked and found nothing before either writes
+        return found
+
+    outcomes: list[object] = []
+
+    def run() -> None:
+        try:
+            outcomes.append(import_bank(database.engine, path))
+        except DatabaseError as exc:
+            outcomes.append(exc)
+
+    bank._latest_versions = synchronised  # type: ignore[assignment]
+    try:
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        bank._latest_versions = original  # type: ignore[assignment]
+    errors = [o for o in outcomes if isinstance(o, DatabaseError)]
+    assert len(outcomes) == 2 and len(errors) == 1
+    assert "run it again" in errors[0].diagnostics()
+    assert len(bank_items(database.engine)) == 3
