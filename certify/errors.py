@@ -58,13 +58,17 @@ class ValidationFailed(Error):
 
     code = "validation_failed"
 
-    def __init__(self, problems: list[Problem], *, total_rows: int) -> None:
+    def __init__(self, problems: list[Problem], *, total_rows: int | None = None) -> None:
         self.problems = problems
         self.total_rows = total_rows
         super().__init__(self.diagnostics())
 
     def diagnostics(self) -> str:
         rows = {(p.file, p.row) for p in self.problems}
+        if self.total_rows is None:
+            n = len(self.problems)
+            head = f"{n} 处错误，未写入任何数据。\n{n} problem(s); nothing was written."
+            return "\n".join([head, *(f"  {p}" for p in self.problems)])
         head = (
             f"{len(self.problems)} 处错误，涉及 {len(rows)} 行（共 {self.total_rows} 行），未导入任何数据。\n"
             f"{len(self.problems)} problem(s) in {len(rows)} of {self.total_rows} row(s); "

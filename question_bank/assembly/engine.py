@@ -1,0 +1,372 @@
+"""The assembly engine: parallel forms from cell requirements, by dealing and local search.
+
+Pure numpy, no database. The problem arrives as *cells* — sets of interchangeable items (same
+part, knowledge area, type and difficulty band) and how many of each every form takes — so every
+count constraint of the blueprint holds by construction, and every move below (replacing an item
+by another of the same cell, or exchanging two between forms) keeps them holding. What is left
+to search is which items: overlap between forms, enemy sets, how often an item may be used, and
+the objective — the largest deviation of any form's (part's) mean difficulty from its target:
+
+    objective = max over forms f and parts p of | mean_{i in f, p} d_i - target_p |
+
+1. *Deal*: per cell, take the items nearest the part's target, sort by difficulty and deal them
+   in snake order over the forms, so forms start balanced and share as few items as the pool
+   allows (an item is reused only when the cell has fewer items than forms × count).
+2. *Repair*: while a hard constraint is broken (overlap above the limit, two enemies on a form,
+   an item used too often), replace an offending item by a same-cell item that breaks nothing.
+3. *Improve*: take the form-part furthest from its target; find, vectorised over each cell, the
+   replacement or the exchange with another form that brings it closest to target without
+   breaking a constraint; apply it; repeat until the worst form cannot improve.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Interchangeable items (indices into the pool) and how many each form takes."""
+
+    part: int
+    count: int
+    pool: IntArray
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class AssemblyProblem:
+    """Everything the engine needs, as arrays: pool difficulties, cells, rules across forms."""
+
+    difficulty: FloatArray
+    cells: list[Cell]
+    targets: FloatArray
+    forms: int
+    max_overlap: int | None = None
+    max_uses: int | None = None
+    enemies: list[IntArray] = field(default_factory=list)
+    seed: int = 1
+    time_budget_s: float = 1.5
+
+
+@dataclass
+class Assembly:
+    """The forms found: per form, per cell, the chosen pool indices; and how good they are."""
+
+    forms: list[list[IntArray]]
+    means: FloatArray
+    objective: float
+    violations: int
+    overlap: IntArray
+    max_uses_seen: int
+    iterations: int
+    seconds: float
+
+    def form_items(self, f: int) -> IntArray:
+        return np.concatenate(self.forms[f]) if self.forms[f] else np.zeros(0, np.int64)
+
+
+class _State:
+    """Membership matrix and the running sums the moves update incrementally."""
+
+    def __init__(self, problem: AssemblyProblem) -> None:
+        self.p = problem
+        n = len(problem.difficulty)
+        forms = problem.forms
+        self.d = problem.difficulty
+        self.X = np.zeros((forms, n), dtype=np.int64)
+        self.K = problem.max_overlap if problem.max_overlap is not None else n
+        self.U = problem.max_uses if problem.max_uses is not None else forms
+        self.parts = len(problem.targets)
+        self.n_part = np.zeros(self.parts, dtype=np.int64)
+        for cell in problem.cells:
+            self.n_part[cell.part] += cell.count
+        self.S = np.zeros((forms, self.parts))
+        self.slots: list[list[IntArray]] = [[np.zeros(0, np.int64) for _ in problem.cells] for _ in range(forms)]
+        groups = len(problem.enemies)
+        self.M = np.zeros((n, max(groups, 1)), dtype=np.int64)
+        for g, members in enumerate(problem.enemies):
+            self.M[members, g] = 1
+        self.has_enemies = groups > 0
+        self.O = np.zeros((forms, forms), dtype=np.int64)  # items shared by each pair of forms
+        self.E = np.zeros((forms, self.M.shape[1]), dtype=np.int64)  # members of each enemy set
+
+    # --- derived quantities ----------------------------------------------------------------
+
+    def overlap(self) -> IntArray:
+        return self.O
+
+    def enemy_counts(self) -> IntArray:
+        return self.E
+
+    def _toggle(self, f: int, i: int, sign: int) -> None:
+        """Add (sign=1) or remove (sign=-1) item i in form f, keeping O and E current."""
+        if sign < 0:
+            self.X[f, i] -= 1
+        shared = self.X[:, i].copy()
+        shared[f] = 0
+        self.O[f] += sign * shared
+        self.O[:, f] += sign * shared
+        self.E[f] += sign * self.M[i]
+        if sign > 0:
+            self.X[f, i] += 1
+
+    def devs(self) -> FloatArray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(self.n_part > 0, self.S / np.maximum(self.n_part, 1), self.p.targets)
+        out: FloatArray = means - self.p.targets
+        return out
+
+    def violations(self) -> int:
+        O = self.overlap()
+        over = int(np.triu(np.maximum(O - self.K, 0), 1).sum())
+        enemy = int(np.maximum(self.enemy_counts() - 1, 0).sum()) if self.has_enemies else 0
+        uses = int(np.maximum(self.X.sum(0) - self.U, 0).sum())
+        dup = sum(len(s) - len(np.unique(s)) for row in self.slots for s in row)
+        return over + enemy + uses + dup
+
+    # --- moves -----------------------------------------------------------------------------
+
+    def place(self, f: int, c: int, items: IntArray) -> None:
+        cell = self.p.cells[c]
+        self.slots[f][c] = items
+        for i in items:
+            self._toggle(f, int(i), 1)
+        self.S[f, cell.part] += self.d[items].sum()
+
+    def replace(self, f: int, c: int, pos: int, j: int) -> None:
+        i = int(self.slots[f][c][pos])
+        part = self.p.cells[c].part
+        self._toggle(f, i, -1)
+        self._toggle(f, j, 1)
+        self.S[f, part] += self.d[j] - self.d[i]
+        self.slots[f][c] = self.slots[f][c].copy()
+        self.slots[f][c][pos] = j
+
+    def candidate_mask(self, f: int, c: int, out_items: IntArray) -> NDArray[np.bool_]:
+        """For each (outgoing item, pool item) pair: may the pool item replace it in form f?"""
+        pool = self.p.cells[c].pool
+        uses = self.X[:, pool].sum(0)
+        ok = (self.X[f, pool] == 0) & (uses < self.U)
+        mask = np.broadcast_to(ok, (len(out_items), len(pool))).copy()
+        if self.p.max_overlap is not None and self.p.forms > 1:
+            O = self.overlap()[f]  # (F,)
+            Xi = self.X[:, out_items]  # (F, k)
+            Xj = self.X[:, pool]  # (F, m)
+            new = O[:, None, None] - Xi[:, :, None] + Xj[:, None, :]  # (F, k, m)
+            new[f] = 0
+            mask &= (new <= self.K).all(axis=0)
+        if self.has_enemies:
+            E = self.enemy_counts()[f]  # (G,)
+            Mi = self.M[out_items]  # (k, G)
+            Mj = self.M[pool]  # (m, G)
+            after = E[None, None, :] - Mi[:, None, :] + Mj[None, :, :]
+            mask &= ~((after > 1) & (Mj[None, :, :] > 0)).any(axis=2)
+        return mask
+
+
+def _deal(state: _State, rng: np.random.Generator) -> None:
+    p = state.p
+    forms = p.forms
+    for c, cell in enumerate(p.cells):
+        if cell.count == 0:
+            continue
+        need = forms * cell.count
+        target = p.targets[cell.part]
+        order = rng.permutation(cell.pool)
+        closeness = np.abs(state.d[order] - target)
+        chosen = order[np.argsort(closeness, kind="stable")][: min(len(order), need)]
+        chosen = chosen[np.argsort(state.d[chosen], kind="stable")]
+        lanes = rng.permutation(forms)  # which forms share a reused item differs per cell
+        for f in range(forms):
+            picks = []
+            for r in range(cell.count):
+                lane = int(lanes[f]) if r % 2 == 0 else forms - 1 - int(lanes[f])
+                picks.append(chosen[(r * forms + lane) % len(chosen)])
+            state.place(f, c, np.array(picks, dtype=np.int64))
+
+
+def _repair(state: _State, rng: np.random.Generator, deadline: float) -> None:
+    """Replace offending items until no hard constraint is broken (or time runs out)."""
+    while time.perf_counter() < deadline:
+        offenders = _offenders(state)
+        if not offenders:
+            return
+        progressed = False
+        for f, c, pos in offenders:
+            out = state.slots[f][c][pos : pos + 1]
+            mask = state.candidate_mask(f, c, out)[0]
+            if not mask.any():
+                continue
+            pool = state.p.cells[c].pool[mask]
+            dev = state.devs()[f, state.p.cells[c].part] * state.n_part[state.p.cells[c].part]
+            score = np.abs(dev + state.d[pool] - state.d[out[0]])
+            best = pool[np.argmin(score + rng.random(len(pool)) * 1e-9)]
+            before = state.violations()
+            state.replace(f, c, pos, int(best))
+            if state.violations() < before:
+                progressed = True
+                break
+            state.replace(f, c, pos, int(out[0]))
+        if not progressed:
+            return
+
+
+def _offenders(state: _State) -> list[tuple[int, int, int]]:
+    """(form, cell, position) of items involved in a broken constraint, worst first."""
+    found: list[tuple[int, int, int]] = []
+    O = state.overlap()
+    E = state.enemy_counts() if state.has_enemies else None
+    uses = state.X.sum(0)
+    for f in range(state.p.forms):
+        too_close = np.flatnonzero(O[f] > state.K)
+        shared = state.X[too_close].sum(0) > 0 if len(too_close) else None
+        bad_groups = np.flatnonzero(E[f] > 1) if E is not None else np.zeros(0, np.int64)
+        for c, items in enumerate(state.slots[f]):
+            seen: set[int] = set()
+            for pos, i in enumerate(items):
+                i = int(i)
+                dup = i in seen
+                seen.add(i)
+                if (
+                    dup
+                    or uses[i] > state.U
+                    or (shared is not None and shared[i])
+                    or (len(bad_groups) and state.M[i, bad_groups].any())
+                ):
+                    found.append((f, c, pos))
+    return found
+
+
+def _improve(state: _State, rng: np.random.Generator, deadline: float) -> int:
+    """Move the worst form-part toward its target until it cannot move; returns iterations.
+
+    Only a move on the worst form-part can lower the objective, so when it has no improving
+    move the search has reached a local optimum and stops.
+    """
+    iterations = 0
+    cells_of_part = [
+        [c for c, cell in enumerate(state.p.cells) if cell.part == p and cell.count]
+        for p in range(state.parts)
+    ]
+    while time.perf_counter() < deadline:
+        devs = np.abs(state.devs())
+        f, p = (int(v) for v in np.unravel_index(np.argmax(devs), devs.shape))
+        if devs[f, p] < 1e-12 or not _best_move(state, f, p, cells_of_part[p], rng):
+            break
+        iterations += 1
+    return iterations
+
+
+def _best_move(state: _State, f: int, p: int, cells: list[int], rng: np.random.Generator) -> bool:
+    n = state.n_part[p]
+    dev_total = state.devs()[f, p] * n
+    current = abs(dev_total)
+    best: tuple[float, str, int, int, int, int] | None = None
+    for c in cells:
+        out = state.slots[f][c]
+        pool = state.p.cells[c].pool
+        mask = state.candidate_mask(f, c, out)
+        if mask.any():
+            score = np.abs(dev_total + state.d[pool][None, :] - state.d[out][:, None])
+            score = np.where(mask, score, np.inf)
+            k, m = np.unravel_index(np.argmin(score), score.shape)
+            if score[k, m] < current - 1e-12 and (best is None or score[k, m] < best[0]):
+                best = (float(score[k, m]), "replace", c, int(k), int(pool[m]), -1)
+        swap = _best_exchange(state, f, p, c, dev_total)
+        if swap is not None and swap[0] < current - 1e-12 and (best is None or swap[0] < best[0]):
+            best = swap
+    if best is None:
+        return False
+    _, kind, c, k, j, g = best
+    if kind == "replace":
+        state.replace(f, c, k, j)
+    else:
+        i = int(state.slots[f][c][k])
+        pos_g = int(np.flatnonzero(state.slots[g][c] == j)[0])
+        state.replace(f, c, k, j)
+        state.replace(g, c, pos_g, i)
+    return True
+
+
+def _best_exchange(state: _State, f: int, p: int, c: int, dev_total: float) -> tuple[float, str, int, int, int, int] | None:
+    """Best exchange of an item of form f with one of another form g in the same cell."""
+    forms = state.p.forms
+    if forms < 2:
+        return None
+    n = state.n_part[p]
+    devs = state.devs()[:, p] * n
+    out = state.slots[f][c]
+    best = None
+    for g in range(forms):
+        if g == f:
+            continue
+        theirs = state.slots[g][c]
+        if not len(theirs):
+            continue
+        delta = state.d[theirs][None, :] - state.d[out][:, None]  # (k, k')
+        new_f = np.abs(dev_total + delta)
+        new_g = np.abs(devs[g] - delta)
+        score = np.maximum(new_f, new_g)
+        valid = (state.X[g, out][:, None] == 0) & (state.X[f, theirs][None, :] == 0)
+        score = np.where(valid, score, np.inf)
+        k, m = np.unravel_index(np.argmin(score), score.shape)
+        if not np.isfinite(score[k, m]) or (best is not None and score[k, m] >= best[0]):
+            continue
+        if _exchange_ok(state, f, g, int(out[k]), int(theirs[m])):
+            best = (float(score[k, m]), "exchange", c, int(k), int(theirs[m]), g)
+    return best
+
+
+def _exchange_ok(state: _State, f: int, g: int, i: int, j: int) -> bool:
+    """Does swapping i (in f) and j (in g) keep overlap and enemy rules?"""
+    X = state.X
+    if state.p.max_overlap is not None:
+        O = state.overlap()
+        delta_f = X[:, j] - X[:, i]
+        delta_g = X[:, i] - X[:, j]
+        new_f = O[f] + delta_f
+        new_g = O[g] + delta_g
+        new_f[[f, g]] = 0
+        new_g[[f, g]] = 0
+        if (new_f > state.K).any() or (new_g > state.K).any():
+            return False
+    if state.has_enemies:
+        E = state.enemy_counts()
+        after_f = E[f] - state.M[i] + state.M[j]
+        after_g = E[g] - state.M[j] + state.M[i]
+        if ((after_f > 1) & (state.M[j] > 0)).any() or ((after_g > 1) & (state.M[i] > 0)).any():
+            return False
+    return True
+
+
+def assemble(problem: AssemblyProblem) -> Assembly:
+    """Forms meeting every count by construction, repaired and improved as described above."""
+    start = time.perf_counter()
+    deadline = start + problem.time_budget_s
+    rng = np.random.default_rng(problem.seed)
+    state = _State(problem)
+    _deal(state, rng)
+    _repair(state, rng, deadline)
+    iterations = 0
+    if state.violations() == 0:
+        iterations = _improve(state, rng, deadline)
+    devs = state.devs()
+    O = state.overlap()
+    return Assembly(
+        forms=[list(row) for row in state.slots],
+        means=devs + problem.targets,
+        objective=float(np.abs(devs).max()) if devs.size else 0.0,
+        violations=state.violations(),
+        overlap=O,
+        max_uses_seen=int(state.X.sum(0).max()) if state.X.size else 0,
+        iterations=iterations,
+        seconds=time.perf_counter() - start,
+    )
