@@ -36,7 +36,9 @@ def _read(path: Path) -> Any:
             raise fail("file_too_large", "蓝图文件超过 1 MB", "a blueprint file is at most 1 MB")
         text = path.read_text("utf-8-sig")
     except OSError as exc:
-        raise fail("unreadable", f"无法读取：{exc.strerror}", f"cannot read: {exc.strerror}") from exc
+        raise fail(
+            "unreadable", f"无法读取：{exc.strerror}", f"cannot read: {exc.strerror}"
+        ) from exc
     except UnicodeDecodeError as exc:
         raise fail("encoding", "蓝图须为 UTF-8 编码", "a blueprint must be UTF-8") from exc
     try:
@@ -96,30 +98,54 @@ def check_blueprint(bp: Blueprint, file: str = "blueprint") -> list[Problem]:
 
     occ = find_occupation(bp.occupation)
     if occ is None:
-        bad("occupation", "unknown_occupation", f"未知职业 {bp.occupation!r}", f"unknown occupation {bp.occupation!r}")
+        bad(
+            "occupation",
+            "unknown_occupation",
+            f"未知职业 {bp.occupation!r}",
+            f"unknown occupation {bp.occupation!r}",
+        )
     low, high = bp.difficulty_bands
     if not 0 < low < high < 1:
-        bad("difficulty_bands", "bad_bands", "难度分档界限须满足 0 < a < b < 1", "band edges must satisfy 0 < a < b < 1")
+        bad(
+            "difficulty_bands",
+            "bad_bands",
+            "难度分档界限须满足 0 < a < b < 1",
+            "band edges must satisfy 0 < a < b < 1",
+        )
     names = [p.part for p in bp.parts]
     if len(set(names)) != len(names):
         bad("parts", "duplicate_part", "部分名称重复", "part names repeat")
     for n, part in enumerate(bp.parts):
         _check_part(part, f"parts[{n}]", occ, bp, bad)
     if bp.max_overlap is not None and bp.max_overlap > bp.count:
-        bad("max_overlap", "bad_overlap", f"重叠上限 {bp.max_overlap} 超过每份试卷题数 {bp.count}",
-            f"max_overlap {bp.max_overlap} exceeds the {bp.count} questions of a form")
+        bad(
+            "max_overlap",
+            "bad_overlap",
+            f"重叠上限 {bp.max_overlap} 超过每份试卷题数 {bp.count}",
+            f"max_overlap {bp.max_overlap} exceeds the {bp.count} questions of a form",
+        )
     for n, group in enumerate(bp.enemies):
         if len(set(group)) < 2:
-            bad(f"enemies[{n}]", "bad_enemy_set", "互斥题组至少包含两道不同的题", "an enemy set names at least two different items")
+            bad(
+                f"enemies[{n}]",
+                "bad_enemy_set",
+                "互斥题组至少包含两道不同的题",
+                "an enemy set names at least two different items",
+            )
     return problems
 
 
-def _check_part(part: PartSpec, where: str, occ: Occupation | None, bp: Blueprint, bad: Any) -> None:
+def _check_part(
+    part: PartSpec, where: str, occ: Occupation | None, bp: Blueprint, bad: Any
+) -> None:
     total = sum(t.count * t.points for t in part.types.values())
     if not math.isclose(total, part.total_points, abs_tol=1e-9):
-        bad(f"{where}.types", "points_total",
+        bad(
+            f"{where}.types",
+            "points_total",
             f"各题型题数×分值之和为 {total:g}，与总分 {part.total_points:g} 不符",
-            f"counts × points add up to {total:g}, not the part's total_points {part.total_points:g}")
+            f"counts × points add up to {total:g}, not the part's total_points {part.total_points:g}",
+        )
     if part.pass_mark > part.total_points:
         bad(f"{where}.pass_mark", "pass_mark", "及格线高于总分", "pass_mark exceeds total_points")
     if part.count == 0:
@@ -128,12 +154,20 @@ def _check_part(part: PartSpec, where: str, occ: Occupation | None, bp: Blueprin
         for code in part.areas:
             _check_area(code, f"{where}.areas.{code}", occ, bp, bad)
         if sum(part.areas.values()) != part.count:
-            bad(f"{where}.areas", "area_total",
+            bad(
+                f"{where}.areas",
+                "area_total",
                 f"各知识领域题数之和为 {sum(part.areas.values())}，应等于该部分题数 {part.count}",
-                f"area counts add up to {sum(part.areas.values())}, not the part's {part.count} questions")
+                f"area counts add up to {sum(part.areas.values())}, not the part's {part.count} questions",
+            )
         for code, count in part.areas.items():
             if count < 0:
-                bad(f"{where}.areas.{code}", "negative", "题数不能为负", "a count cannot be negative")
+                bad(
+                    f"{where}.areas.{code}",
+                    "negative",
+                    "题数不能为负",
+                    "a count cannot be negative",
+                )
     per_type: dict[str, int] = {}
     per_area: dict[str, int] = {}
     for n, cell in enumerate(part.cells):
@@ -141,38 +175,71 @@ def _check_part(part: PartSpec, where: str, occ: Occupation | None, bp: Blueprin
         if occ is not None:
             _check_area(cell.area, f"{field}.area", occ, bp, bad)
         if cell.type not in part.types:
-            bad(f"{field}.type", "cell_type", f"题型 {cell.type.value} 不在该部分的题型中",
-                f"type {cell.type.value} is not among the part's types")
+            bad(
+                f"{field}.type",
+                "cell_type",
+                f"题型 {cell.type.value} 不在该部分的题型中",
+                f"type {cell.type.value} is not among the part's types",
+            )
         per_type[cell.type] = per_type.get(cell.type, 0) + cell.count
         per_area[cell.area] = per_area.get(cell.area, 0) + cell.count
     for item_type, count in per_type.items():
         spec = part.types.get(item_type)  # type: ignore[call-overload]
         if spec is not None and count > spec.count:
-            bad(f"{where}.cells", "cell_total", f"{item_type} 类单元格题数 {count} 超过该题型总数 {spec.count}",
-                f"cells of type {item_type} ask for {count}, more than the type's {spec.count}")
+            bad(
+                f"{where}.cells",
+                "cell_total",
+                f"{item_type} 类单元格题数 {count} 超过该题型总数 {spec.count}",
+                f"cells of type {item_type} ask for {count}, more than the type's {spec.count}",
+            )
     if part.areas is not None:
         for area, count in per_area.items():
             if count > part.areas.get(area, 0):
-                bad(f"{where}.cells", "cell_total", f"知识领域 {area} 的单元格题数 {count} 超过该领域题数",
-                    f"cells of area {area} ask for {count}, more than the area's {part.areas.get(area, 0)}")
+                bad(
+                    f"{where}.cells",
+                    "cell_total",
+                    f"知识领域 {area} 的单元格题数 {count} 超过该领域题数",
+                    f"cells of area {area} ask for {count}, more than the area's {part.areas.get(area, 0)}",
+                )
     bands = part.difficulty.bands
     if bands is not None:
         for name, count in bands.items():
             if name not in BAND_NAMES:
-                bad(f"{where}.difficulty.bands.{name}", "unknown_band", f"未知难度档 {name}（easy/medium/hard）",
-                    f"unknown band {name}; use easy, medium, hard")
+                bad(
+                    f"{where}.difficulty.bands.{name}",
+                    "unknown_band",
+                    f"未知难度档 {name}（easy/medium/hard）",
+                    f"unknown band {name}; use easy, medium, hard",
+                )
             if count < 0:
-                bad(f"{where}.difficulty.bands.{name}", "negative", "题数不能为负", "a count cannot be negative")
+                bad(
+                    f"{where}.difficulty.bands.{name}",
+                    "negative",
+                    "题数不能为负",
+                    "a count cannot be negative",
+                )
         if sum(bands.values()) != part.count:
-            bad(f"{where}.difficulty.bands", "band_total",
+            bad(
+                f"{where}.difficulty.bands",
+                "band_total",
                 f"各难度档题数之和为 {sum(bands.values())}，应等于 {part.count}",
-                f"band counts add up to {sum(bands.values())}, not the part's {part.count}")
+                f"band counts add up to {sum(bands.values())}, not the part's {part.count}",
+            )
 
 
 def _check_area(code: str, field: str, occ: Occupation, bp: Blueprint, bad: Any) -> None:
     area = occ.area(code)
     if area is None:
-        bad(field, "unknown_area", f"{occ.short_zh}没有知识领域 {code}", f"{occ.slug} has no knowledge area {code}")
+        bad(
+            field,
+            "unknown_area",
+            f"{occ.short_zh}没有知识领域 {code}",
+            f"{occ.slug} has no knowledge area {code}",
+        )
     elif area.weight(bp.level) == 0:
-        bad(field, "area_not_examined", f"知识领域 {code} 不在{LEVEL_NAMES_ZH[bp.level]}考核范围内",
-            f"knowledge area {code} is not examined at {bp.level.value} level")
+        bad(
+            field,
+            "area_not_examined",
+            f"知识领域 {code} 不在{LEVEL_NAMES_ZH[bp.level]}考核范围内",
+            f"knowledge area {code} is not examined at {bp.level.value} level",
+        )

@@ -83,10 +83,13 @@ class Paper(SQLModel, table=True):
     __tablename__ = "paper"
 
     id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=96, unique=True)
     blueprint_id: int = Field(foreign_key="blueprint.id", index=True)
+    run: int = 1
     form: str = Field(max_length=16)
     seed: int = Field(sa_column=Column(BigInteger, nullable=False))
     status: str = Field(default="draft", max_length=16)
+    stats: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _ts(nullable=False)
     frozen_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
@@ -102,6 +105,7 @@ class PaperItem(SQLModel, table=True):
     position: int
     part: str = Field(max_length=16)
     item_version_id: int = Field(foreign_key="item_version.id")
+    points: float
 
 
 # --- candidates and sittings -----------------------------------------------------------------

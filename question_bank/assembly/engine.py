@@ -54,6 +54,7 @@ class AssemblyProblem:
     enemies: list[IntArray] = field(default_factory=list)
     seed: int = 1
     time_budget_s: float = 1.5
+    """A safety net only: the search normally stops at a local optimum, so runs repeat exactly."""
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Assembly:
     max_uses_seen: int
     iterations: int
     seconds: float
+    timed_out: bool = False
 
     def form_items(self, f: int) -> IntArray:
         return np.concatenate(self.forms[f]) if self.forms[f] else np.zeros(0, np.int64)
@@ -89,7 +91,9 @@ class _State:
         for cell in problem.cells:
             self.n_part[cell.part] += cell.count
         self.S = np.zeros((forms, self.parts))
-        self.slots: list[list[IntArray]] = [[np.zeros(0, np.int64) for _ in problem.cells] for _ in range(forms)]
+        self.slots: list[list[IntArray]] = [
+            [np.zeros(0, np.int64) for _ in problem.cells] for _ in range(forms)
+        ]
         groups = len(problem.enemies)
         self.M = np.zeros((n, max(groups, 1)), dtype=np.int64)
         for g, members in enumerate(problem.enemies):
@@ -129,7 +133,7 @@ class _State:
         over = int(np.triu(np.maximum(O - self.K, 0), 1).sum())
         enemy = int(np.maximum(self.enemy_counts() - 1, 0).sum()) if self.has_enemies else 0
         uses = int(np.maximum(self.X.sum(0) - self.U, 0).sum())
-        dup = sum(len(s) - len(np.unique(s)) for row in self.slots for s in row)
+        dup = int(np.maximum(self.X - 1, 0).sum())  # an item twice on one form
         return over + enemy + uses + dup
 
     # --- moves -----------------------------------------------------------------------------
@@ -185,38 +189,72 @@ def _deal(state: _State, rng: np.random.Generator) -> None:
         chosen = order[np.argsort(closeness, kind="stable")][: min(len(order), need)]
         chosen = chosen[np.argsort(state.d[chosen], kind="stable")]
         lanes = rng.permutation(forms)  # which forms share a reused item differs per cell
+        if len(chosen) >= need:
+            for f in range(forms):
+                picks = [
+                    chosen[r * forms + (int(lanes[f]) if r % 2 == 0 else forms - 1 - int(lanes[f]))]
+                    for r in range(cell.count)
+                ]
+                state.place(f, c, np.array(picks, dtype=np.int64))
+            continue
+        # Fewer items than slots: consecutive windows over an easy-hard alternation keep each
+        # form's items distinct and its difficulty mixed, and spread the reuse evenly.
+        low_high = np.empty_like(chosen)
+        low_high[0::2] = chosen[: (len(chosen) + 1) // 2]
+        low_high[1::2] = chosen[(len(chosen) + 1) // 2 :][::-1]
         for f in range(forms):
-            picks = []
-            for r in range(cell.count):
-                lane = int(lanes[f]) if r % 2 == 0 else forms - 1 - int(lanes[f])
-                picks.append(chosen[(r * forms + lane) % len(chosen)])
+            start = int(lanes[f]) * cell.count
+            picks = [low_high[(start + r) % len(low_high)] for r in range(cell.count)]
             state.place(f, c, np.array(picks, dtype=np.int64))
 
 
 def _repair(state: _State, rng: np.random.Generator, deadline: float) -> None:
-    """Replace offending items until no hard constraint is broken (or time runs out)."""
+    """Replace or exchange offending items until no hard constraint is broken.
+
+    Stops when nothing is broken, when no single move lowers the number of broken constraints,
+    or at the deadline.
+    """
     while time.perf_counter() < deadline:
         offenders = _offenders(state)
         if not offenders:
             return
-        progressed = False
-        for f, c, pos in offenders:
-            out = state.slots[f][c][pos : pos + 1]
-            mask = state.candidate_mask(f, c, out)[0]
-            if not mask.any():
-                continue
-            pool = state.p.cells[c].pool[mask]
-            dev = state.devs()[f, state.p.cells[c].part] * state.n_part[state.p.cells[c].part]
-            score = np.abs(dev + state.d[pool] - state.d[out[0]])
-            best = pool[np.argmin(score + rng.random(len(pool)) * 1e-9)]
-            before = state.violations()
-            state.replace(f, c, pos, int(best))
-            if state.violations() < before:
-                progressed = True
-                break
-            state.replace(f, c, pos, int(out[0]))
-        if not progressed:
+        before = state.violations()
+        order = rng.permutation(len(offenders))
+        if not any(
+            _repair_one(state, *offenders[int(k)], before)
+            for k in order
+            if time.perf_counter() < deadline
+        ):
             return
+
+
+def _repair_one(state: _State, f: int, c: int, pos: int, before: int) -> bool:
+    """Try to fix one offending item by a replacement, else by an exchange with another form."""
+    cell = state.p.cells[c]
+    i = int(state.slots[f][c][pos])
+    mask = state.candidate_mask(f, c, state.slots[f][c][pos : pos + 1])[0]
+    if mask.any():
+        pool = cell.pool[mask]
+        dev = state.devs()[f, cell.part] * state.n_part[cell.part]
+        for j in pool[np.argsort(np.abs(dev + state.d[pool] - state.d[i]), kind="stable")][:8]:
+            state.replace(f, c, pos, int(j))
+            if state.violations() < before:
+                return True
+            state.replace(f, c, pos, i)
+    for g in range(state.p.forms):
+        if g == f or state.X[g, i]:
+            continue
+        for pos_g, j in enumerate(state.slots[g][c]):
+            j = int(j)
+            if state.X[f, j]:
+                continue
+            state.replace(f, c, pos, j)
+            state.replace(g, c, pos_g, i)
+            if state.violations() < before:
+                return True
+            state.replace(g, c, pos_g, j)
+            state.replace(f, c, pos, i)
+    return False
 
 
 def _offenders(state: _State) -> list[tuple[int, int, int]]:
@@ -266,63 +304,57 @@ def _improve(state: _State, rng: np.random.Generator, deadline: float) -> int:
 
 
 def _best_move(state: _State, f: int, p: int, cells: list[int], rng: np.random.Generator) -> bool:
+    """Apply the best improving replacement for form-part (f, p), else the best exchange."""
     n = state.n_part[p]
     dev_total = state.devs()[f, p] * n
-    current = abs(dev_total)
-    best: tuple[float, str, int, int, int, int] | None = None
+    current = abs(dev_total) - 1e-12
+    best: tuple[float, int, int, int] | None = None
     for c in cells:
         out = state.slots[f][c]
         pool = state.p.cells[c].pool
         mask = state.candidate_mask(f, c, out)
-        if mask.any():
-            score = np.abs(dev_total + state.d[pool][None, :] - state.d[out][:, None])
-            score = np.where(mask, score, np.inf)
-            k, m = np.unravel_index(np.argmin(score), score.shape)
-            if score[k, m] < current - 1e-12 and (best is None or score[k, m] < best[0]):
-                best = (float(score[k, m]), "replace", c, int(k), int(pool[m]), -1)
-        swap = _best_exchange(state, f, p, c, dev_total)
-        if swap is not None and swap[0] < current - 1e-12 and (best is None or swap[0] < best[0]):
-            best = swap
-    if best is None:
-        return False
-    _, kind, c, k, j, g = best
-    if kind == "replace":
+        if not mask.any():
+            continue
+        score = np.abs(dev_total + state.d[pool][None, :] - state.d[out][:, None])
+        score = np.where(mask, score, np.inf)
+        k, m = np.unravel_index(np.argmin(score), score.shape)
+        if score[k, m] < current and (best is None or score[k, m] < best[0]):
+            best = (float(score[k, m]), c, int(k), int(pool[m]))
+    if best is not None:
+        _, c, k, j = best
         state.replace(f, c, k, j)
-    else:
-        i = int(state.slots[f][c][k])
-        pos_g = int(np.flatnonzero(state.slots[g][c] == j)[0])
-        state.replace(f, c, k, j)
-        state.replace(g, c, pos_g, i)
-    return True
+        return True
+    return _best_exchange(state, f, p, cells, dev_total, current)
 
 
-def _best_exchange(state: _State, f: int, p: int, c: int, dev_total: float) -> tuple[float, str, int, int, int, int] | None:
-    """Best exchange of an item of form f with one of another form g in the same cell."""
+def _best_exchange(
+    state: _State, f: int, p: int, cells: list[int], dev_total: float, current: float
+) -> bool:
+    """Apply the best exchange of an item of form f with one of another form in the same cell."""
     forms = state.p.forms
     if forms < 2:
-        return None
-    n = state.n_part[p]
-    devs = state.devs()[:, p] * n
-    out = state.slots[f][c]
-    best = None
-    for g in range(forms):
-        if g == f:
-            continue
-        theirs = state.slots[g][c]
-        if not len(theirs):
-            continue
-        delta = state.d[theirs][None, :] - state.d[out][:, None]  # (k, k')
-        new_f = np.abs(dev_total + delta)
-        new_g = np.abs(devs[g] - delta)
-        score = np.maximum(new_f, new_g)
-        valid = (state.X[g, out][:, None] == 0) & (state.X[f, theirs][None, :] == 0)
+        return False
+    devs = state.devs()[:, p] * state.n_part[p]
+    candidates: list[tuple[float, int, int, int, int]] = []
+    for c in cells:
+        out = state.slots[f][c]
+        theirs = np.stack([state.slots[g][c] for g in range(forms)])  # (F, k)
+        delta = state.d[theirs][:, None, :] - state.d[out][None, :, None]  # (F, k, k)
+        score = np.maximum(np.abs(dev_total + delta), np.abs(devs[:, None, None] - delta))
+        valid = (state.X[:, out][:, :, None] == 0) & (state.X[f, theirs][:, None, :] == 0)
+        valid[f] = False
         score = np.where(valid, score, np.inf)
-        k, m = np.unravel_index(np.argmin(score), score.shape)
-        if not np.isfinite(score[k, m]) or (best is not None and score[k, m] >= best[0]):
-            continue
-        if _exchange_ok(state, f, g, int(out[k]), int(theirs[m])):
-            best = (float(score[k, m]), "exchange", c, int(k), int(theirs[m]), g)
-    return best
+        for flat in np.argsort(score, axis=None)[:3]:
+            g, k, m = np.unravel_index(flat, score.shape)
+            if score[g, k, m] < current:
+                candidates.append((float(score[g, k, m]), c, int(g), int(k), int(m)))
+    for _, c, g, k, m in sorted(candidates):
+        i, j = int(state.slots[f][c][k]), int(state.slots[g][c][m])
+        if _exchange_ok(state, f, g, i, j):
+            state.replace(f, c, k, j)
+            state.replace(g, c, m, i)
+            return True
+    return False
 
 
 def _exchange_ok(state: _State, f: int, g: int, i: int, j: int) -> bool:
@@ -358,6 +390,7 @@ def assemble(problem: AssemblyProblem) -> Assembly:
     iterations = 0
     if state.violations() == 0:
         iterations = _improve(state, rng, deadline)
+    timed_out = time.perf_counter() >= deadline
     devs = state.devs()
     O = state.overlap()
     return Assembly(
@@ -369,4 +402,5 @@ def assemble(problem: AssemblyProblem) -> Assembly:
         max_uses_seen=int(state.X.sum(0).max()) if state.X.size else 0,
         iterations=iterations,
         seconds=time.perf_counter() - start,
+        timed_out=timed_out,
     )

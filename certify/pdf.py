@@ -1,0 +1,164 @@
+"""Shared building blocks of every PDF certify prints: papers, answer keys, certificates.
+
+This module owns the embedded Chinese font (registered once, subset into each PDF by reportlab),
+the paragraph styles for Chinese text, escaping of data for reportlab's paragraph markup, and
+building a document twice so every page can say "第 x 页 共 y 页".
+"""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from reportlab.lib.enums import TA_CENTER  # type: ignore[import-untyped, unused-ignore]
+from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped, unused-ignore]
+from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped, unused-ignore]
+from reportlab.lib.units import mm  # type: ignore[import-untyped, unused-ignore]
+from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped, unused-ignore]
+from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped, unused-ignore]
+from reportlab.platypus import SimpleDocTemplate  # type: ignore[import-untyped, unused-ignore]
+
+FONT_NAME = "WQYMicroHei"
+"""The name certify's Chinese font is registered under in reportlab."""
+
+FONT_FILE = Path(__file__).parent / "fonts" / "wqy-microhei.ttc"
+"""WenQuanYi Micro Hei (TrueType collection; face 0 is the proportional one)."""
+
+MARGIN = 18 * mm
+"""Page margin on every side of an A4 page."""
+
+Footer = Callable[[Any, int, int], None]
+"""Draws on one page: ``footer(canvas, page_number, page_count)``."""
+
+Story = Callable[[], list[Any]]
+"""Makes a fresh list of flowables (reportlab consumes a story while building it)."""
+
+
+def register_fonts() -> str:
+    """Register the embedded Chinese font with reportlab once; returns its name."""
+    if FONT_NAME not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(FONT_NAME, str(FONT_FILE), subfontIndex=0))
+        # One face serves <b> and <i> too, so markup never asks for a missing face.
+        pdfmetrics.registerFontFamily(
+            FONT_NAME, normal=FONT_NAME, bold=FONT_NAME, italic=FONT_NAME, boldItalic=FONT_NAME
+        )
+    return FONT_NAME
+
+
+@dataclass(frozen=True)
+class Styles:
+    """Paragraph styles for Chinese text (CJK line breaking) in certify's PDFs."""
+
+    title: Any
+    subtitle: Any
+    heading: Any
+    subheading: Any
+    body: Any
+    hanging: Any
+    small: Any
+    cell: Any
+    cell_centre: Any
+
+
+def _style(name: str, size: float, **extra: Any) -> Any:
+    options: dict[str, Any] = {
+        "fontName": register_fonts(),
+        "fontSize": size,
+        "leading": size * 1.45,
+        "wordWrap": "CJK",
+    }
+    options.update(extra)
+    return ParagraphStyle(name, **options)
+
+
+@cache
+def styles() -> Styles:
+    """The shared styles (built once, after the font is registered)."""
+    return Styles(
+        title=_style("certify-title", 18, alignment=TA_CENTER, spaceAfter=4),
+        subtitle=_style("certify-subtitle", 11, alignment=TA_CENTER, spaceAfter=2),
+        heading=_style("certify-heading", 13, spaceBefore=8, spaceAfter=4),
+        subheading=_style("certify-subheading", 11, spaceBefore=6, spaceAfter=3),
+        body=_style("certify-body", 10.5, spaceAfter=2),
+        hanging=_style("certify-hanging", 10.5, leftIndent=16, firstLineIndent=-16, spaceAfter=2),
+        small=_style("certify-small", 9),
+        cell=_style("certify-cell", 9, leading=12),
+        cell_centre=_style("certify-cell-centre", 9, leading=12, alignment=TA_CENTER),
+    )
+
+
+def markup(text: str) -> str:
+    """``text`` as paragraph markup: ``& < >`` escaped, line breaks and indentation kept."""
+    lines = escape(text.replace("\r\n", "\n").replace("\t", "    ")).split("\n")
+    return "<br/>".join(_keep_indent(line) for line in lines)
+
+
+def _keep_indent(line: str) -> str:
+    stripped = line.lstrip(" ")
+    return "&nbsp;" * (len(line) - len(stripped)) + stripped
+
+
+def text_width(text: str) -> float:
+    """Rough printed width of ``text`` in ems: wide (CJK) characters 1, others about 0.55."""
+    return sum(1.0 if unicodedata.east_asian_width(c) in "WF" else 0.55 for c in text)
+
+
+def draw_footer(canvas: Any, left: str, centre: str, right: str, page_width: float = A4[0]) -> None:
+    """Three small lines of text along the bottom margin of the current page."""
+    canvas.saveState()
+    canvas.setFont(register_fonts(), 8)
+    y = MARGIN / 2
+    canvas.drawString(MARGIN, y, left)
+    canvas.drawCentredString(page_width / 2, y, centre)
+    canvas.drawRightString(page_width - MARGIN, y, right)
+    canvas.restoreState()
+
+
+def page_of(page: int, count: int) -> str:
+    """``第 x 页 共 y 页``."""
+    return f"第 {page} 页 共 {count} 页"
+
+
+def build(path: Path, story: Story, footer: Footer, *, title: str, subject: str = "") -> Path:
+    """Write an A4 PDF of ``story`` to ``path``, calling ``footer`` on every page.
+
+    The story is laid out twice: once to count the pages, once to write them with the count.
+    """
+    register_fonts()
+    count = _layout(io.BytesIO(), story, footer, 0, title, subject)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        _layout(out, story, footer, count, title, subject)
+    return path
+
+
+def _layout(out: Any, story: Story, footer: Footer, count: int, title: str, subject: str) -> int:
+    pages = 0
+
+    def on_page(canvas: Any, doc: Any) -> None:
+        nonlocal pages
+        pages = max(pages, doc.page)
+        footer(canvas, doc.page, count)
+
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN,
+        title=title,
+        subject=subject,
+        author="certify",
+        creator="certify",
+        invariant=True,
+        initialFontName=FONT_NAME,
+    )
+    doc.build(story(), onFirstPage=on_page, onLaterPages=on_page)
+    return pages

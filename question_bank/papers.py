@@ -1,0 +1,440 @@
+"""试卷: assembling papers from a blueprint into the database, and reading them back.
+
+A run of ``assemble_papers`` stores the blueprint, plans the cells (explaining any shortfall
+before searching), runs the engine with the blueprint's seed, and stores one paper per form,
+each question pointing at an exact item version. Draft papers of the blueprint are replaced;
+frozen ones (used by a sitting) are never touched, and a blueprint with frozen papers cannot
+change under the same code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import string
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, delete, func
+from sqlmodel import Session, col, select
+
+from certify import audit
+from certify.db import transaction
+from certify.errors import Error
+from question_bank.assembly.engine import Assembly, assemble
+from question_bank.assembly.plan import Infeasible, Plan, PoolItem, Shortfall, make_plan
+from schemas.blueprint import Blueprint
+from schemas.enums import ItemStatus, ItemType, Level
+from schemas.papers import PaperPart, PaperQuestion, PaperView
+from schemas.reference import LEVEL_NAMES_ZH, get_occupation
+from schemas.tables import (
+    Blueprint as BlueprintRow,
+)
+from schemas.tables import (
+    Item,
+    ItemVersion,
+    Paper,
+    PaperItem,
+    Registration,
+    Sitting,
+    utcnow,
+)
+
+TYPE_ORDER = [
+    ItemType.SINGLE,
+    ItemType.MULTIPLE,
+    ItemType.TRUE_FALSE,
+    ItemType.FILL,
+    ItemType.SUBJECTIVE,
+]
+DEFAULT_INSTRUCTIONS = [
+    "请在试卷和答题卡规定位置填写姓名、准考证号和考场。",
+    "客观题请在答题卡上作答，主观题请在试卷指定位置作答，写在其他位置无效。",
+    "考试结束信号发出后立即停止作答，试卷、答题卡和草稿纸一并交回。",
+]
+
+
+class PaperError(Error):
+    code = "paper"
+
+
+@dataclass(frozen=True)
+class FormReport:
+    code: str
+    form: str
+    means: dict[str, float]
+    questions: int
+
+
+@dataclass(frozen=True)
+class AssemblyReport:
+    """What a run made and how good it is."""
+
+    blueprint: str
+    run: int
+    seed: int
+    papers: list[FormReport]
+    targets: dict[str, float]
+    objective: float
+    spread: dict[str, float]
+    max_overlap_seen: int
+    max_uses_seen: int
+    pool_size: int
+    seconds: float
+    converged: bool
+
+
+def form_letter(n: int) -> str:
+    """A, B, …, Z, then AA, AB, …"""
+    letters = string.ascii_uppercase
+    return letters[n] if n < 26 else letters[n // 26 - 1] + letters[n % 26]
+
+
+def load_pool(session: Session, bp: Blueprint) -> list[PoolItem]:
+    """Ready item versions of the blueprint's occupation and level, minus recently exposed items."""
+    latest = (
+        select(ItemVersion.item_id, func.max(ItemVersion.version).label("v"))
+        .group_by(col(ItemVersion.item_id))
+        .subquery()
+    )
+    query = (
+        select(Item, ItemVersion)
+        .join(ItemVersion, col(ItemVersion.item_id) == col(Item.id))
+        .join(
+            latest, (latest.c.item_id == ItemVersion.item_id) & (latest.c.v == ItemVersion.version)
+        )
+        .where(col(Item.occupation) == bp.occupation, col(Item.level) == bp.level.value)
+        .where(col(ItemVersion.status) == ItemStatus.READY.value)
+        .order_by(col(Item.code))
+    )
+    exposed = exposed_items(session, bp)
+    return [
+        PoolItem(v.id or 0, item.code, v.version, v.knowledge_area, ItemType(v.type), v.difficulty)
+        for item, v in session.exec(query)
+        if item.code not in exposed
+    ]
+
+
+def exposed_items(session: Session, bp: Blueprint) -> set[str]:
+    """Codes of items on papers used by the last N sittings of this occupation and level."""
+    n = bp.exposure.recent_sittings
+    if n == 0:
+        return set()
+    recent = (
+        select(Sitting.id)
+        .where(col(Sitting.occupation) == bp.occupation, col(Sitting.level) == bp.level.value)
+        .order_by(col(Sitting.starts_at).desc(), col(Sitting.id).desc())
+        .limit(n)
+        .subquery()
+    )
+    query = (
+        select(Item.code)
+        .join(ItemVersion, col(ItemVersion.item_id) == col(Item.id))
+        .join(PaperItem, col(PaperItem.item_version_id) == col(ItemVersion.id))
+        .join(Registration, col(Registration.paper_id) == col(PaperItem.paper_id))
+        .where(col(Registration.sitting_id).in_(select(recent.c.id)))
+    )
+    return set(session.exec(query))
+
+
+def _spec_hash(bp: Blueprint) -> str:
+    text = json.dumps(bp.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _store_blueprint(session: Session, bp: Blueprint) -> BlueprintRow:
+    spec = {**bp.model_dump(mode="json"), "_hash": _spec_hash(bp)}
+    row = session.exec(select(BlueprintRow).where(BlueprintRow.code == bp.code)).first()
+    if row is None:
+        row = BlueprintRow(
+            code=bp.code, occupation=bp.occupation, level=bp.level.value, name=bp.name, spec=spec
+        )
+        session.add(row)
+        session.flush()
+        return row
+    if row.spec.get("_hash") != spec["_hash"]:
+        frozen = session.exec(
+            select(Paper).where(Paper.blueprint_id == row.id, Paper.status == "frozen")
+        ).first()
+        if frozen is not None:
+            raise PaperError(
+                f"蓝图 {bp.code} 已有试卷被考试使用（{frozen.code}），不能修改；请为修改后的蓝图使用新的 code。\n"
+                f"Blueprint {bp.code} has papers used by a sitting ({frozen.code}) and cannot change; "
+                "give the changed blueprint a new code."
+            )
+        row.spec, row.name = spec, bp.name
+        row.occupation, row.level = bp.occupation, bp.level.value
+        session.add(row)
+    return row
+
+
+def plan_for(engine: Engine, bp: Blueprint) -> Plan:
+    """The cells for ``bp`` over the current bank; raises Infeasible before any search."""
+    with Session(engine) as session:
+        pool = load_pool(session, bp)
+    unknown = _unknown_enemies(engine, bp)
+    if unknown:
+        raise Infeasible(
+            [
+                Shortfall(
+                    "enemies",
+                    f"互斥题组中的题目不在题库中：{', '.join(unknown)}",
+                    f"enemy sets name items that are not in the bank: {', '.join(unknown)}",
+                )
+            ]
+        )
+    return make_plan(bp, pool)
+
+
+def _unknown_enemies(engine: Engine, bp: Blueprint) -> list[str]:
+    codes = sorted({c for group in bp.enemies for c in group})
+    if not codes:
+        return []
+    with Session(engine) as session:
+        known = set(session.exec(select(Item.code).where(col(Item.code).in_(codes))))
+    return [c for c in codes if c not in known]
+
+
+def assemble_papers(
+    engine: Engine,
+    bp: Blueprint,
+    *,
+    seed: int | None = None,
+    actor: str = "cli",
+    time_budget_s: float = 5.0,
+) -> AssemblyReport:
+    """Plan, search and store the forms of ``bp``; raises Infeasible or PaperError, writes nothing then."""
+    if seed is not None:
+        bp = bp.model_copy(update={"seed": seed})
+    plan = plan_for(engine, bp)
+    result = assemble(plan.problem(time_budget_s=time_budget_s))
+    if result.violations:
+        raise Infeasible(_search_shortfalls(bp, result))
+    with transaction(engine) as session:
+        row = _store_blueprint(session, bp)
+        assert row.id is not None
+        drafts = list(
+            session.exec(
+                select(Paper.id).where(Paper.blueprint_id == row.id, Paper.status == "draft")
+            )
+        )
+        if drafts:
+            session.execute(delete(PaperItem).where(col(PaperItem.paper_id).in_(drafts)))
+            session.execute(delete(Paper).where(col(Paper.id).in_(drafts)))
+        run = (
+            session.exec(select(func.max(Paper.run)).where(Paper.blueprint_id == row.id)).one() or 0
+        ) + 1
+        report = _store_forms(session, row.id, run, bp, plan, result)
+        audit.append(
+            session,
+            actor=actor,
+            action="papers.assemble",
+            subject=bp.code,
+            detail={
+                "run": run,
+                "seed": bp.seed,
+                "papers": [p.code for p in report.papers],
+                "objective": report.objective,
+                "spec_hash": row.spec["_hash"],
+            },
+        )
+    return report
+
+
+def _search_shortfalls(bp: Blueprint, result: Assembly) -> list[Shortfall]:
+    out = []
+    seen = int(result.overlap.max()) if result.overlap.size else 0
+    if bp.max_overlap is not None and seen > bp.max_overlap:
+        out.append(
+            Shortfall(
+                "max_overlap",
+                f"未找到两两重叠不超过 {bp.max_overlap} 题的组卷方案（最好的方案重叠 {seen} 题）；请把 max_overlap 放宽到 {seen}、减少试卷份数或补充题目",
+                f"found no forms sharing at most {bp.max_overlap} items pairwise (best found: {seen}); "
+                f"raise max_overlap to {seen}, make fewer forms or add items",
+            )
+        )
+    if not out:
+        out.append(
+            Shortfall(
+                "enemies",
+                "互斥题组与使用次数限制无法同时满足；请拆分互斥题组、提高 max_uses 或补充题目",
+                "the enemy sets and the use limit cannot be met together; split enemy sets, raise max_uses or add items",
+            )
+        )
+    return out
+
+
+def _store_forms(
+    session: Session, blueprint_id: int, run: int, bp: Blueprint, plan: Plan, result: Assembly
+) -> AssemblyReport:
+    parts = [p.part for p in bp.parts]
+    forms: list[FormReport] = []
+    for f in range(bp.forms):
+        letter = form_letter(f)
+        code = f"{bp.code}-{run}{letter}"
+        means = {parts[p]: round(float(result.means[f, p]), 6) for p in range(len(parts))}
+        paper = Paper(
+            code=code,
+            blueprint_id=blueprint_id,
+            run=run,
+            form=letter,
+            seed=bp.seed,
+            stats={"means": means, "targets": dict(zip(parts, plan.targets, strict=True))},
+        )
+        session.add(paper)
+        session.flush()
+        assert paper.id is not None
+        rows = _ordered_questions(bp, plan, result, f)
+        session.add_all(
+            PaperItem(paper_id=paper.id, position=n, part=part, item_version_id=pk, points=points)
+            for n, (part, pk, points) in enumerate(rows, start=1)
+        )
+        forms.append(FormReport(code, letter, means, len(rows)))
+    spread = {
+        parts[p]: round(float(result.means[:, p].max() - result.means[:, p].min()), 6)
+        for p in range(len(parts))
+    }
+    return AssemblyReport(
+        blueprint=bp.code,
+        run=run,
+        seed=bp.seed,
+        papers=forms,
+        targets=dict(zip(parts, plan.targets, strict=True)),
+        objective=round(result.objective, 6),
+        spread=spread,
+        max_overlap_seen=int(result.overlap.max()) if bp.forms > 1 else 0,
+        max_uses_seen=result.max_uses_seen,
+        pool_size=len(plan.pool),
+        seconds=result.seconds,
+        converged=not result.timed_out,
+    )
+
+
+def _ordered_questions(
+    bp: Blueprint, plan: Plan, result: Assembly, f: int
+) -> list[tuple[str, int, float]]:
+    """(part, item version pk, points) in printed order: part, type, knowledge area, item code."""
+    rows = []
+    for c, cell in enumerate(plan.cells):
+        part = bp.parts[cell.part]
+        for i in result.forms[f][c]:
+            item = plan.pool[int(i)]
+            rows.append(
+                (
+                    cell.part,
+                    TYPE_ORDER.index(item.type),
+                    item.area,
+                    item.code,
+                    part.part,
+                    item.version_pk,
+                    part.types[item.type].points,
+                )
+            )
+    rows.sort(key=lambda r: (r[0], r[1], _area_key(r[2]), r[3]))
+    return [(r[4], r[5], r[6]) for r in rows]
+
+
+def _area_key(code: str) -> tuple[int, ...]:
+    return tuple(int(x) if x.isdigit() else 0 for x in code.split("."))
+
+
+# --- reading papers back ---------------------------------------------------------------------
+
+
+def paper_view(engine: Engine, code: str) -> PaperView:
+    """The stored paper ``code`` as a printable view; raises PaperError if unknown."""
+    with Session(engine) as session:
+        paper = session.exec(select(Paper).where(Paper.code == code)).first()
+        if paper is None:
+            raise PaperError(f"没有编号为 {code} 的试卷 / no paper with code {code}")
+        row = session.get(BlueprintRow, paper.blueprint_id)
+        assert row is not None
+        bp = Blueprint.model_validate({k: v for k, v in row.spec.items() if k != "_hash"})
+        query = (
+            select(PaperItem, ItemVersion, Item)
+            .join(ItemVersion, col(ItemVersion.id) == col(PaperItem.item_version_id))
+            .join(Item, col(Item.id) == col(ItemVersion.item_id))
+            .where(PaperItem.paper_id == paper.id)
+            .order_by(col(PaperItem.position))
+        )
+        rows = list(session.exec(query))
+    return _view(paper, bp, rows)
+
+
+def _view(paper: Paper, bp: Blueprint, rows: list[Any]) -> PaperView:
+    occ = get_occupation(bp.occupation)
+    parts = []
+    for spec in bp.parts:
+        questions = [
+            PaperQuestion(
+                number=pi.position,
+                part=pi.part,
+                type=ItemType(v.type),
+                item_id=item.code,
+                item_version=v.version,
+                item_version_pk=v.id,
+                knowledge_area=v.knowledge_area,
+                stem=v.stem,
+                options=v.options,
+                key=v.key,
+                points=pi.points,
+                difficulty=v.difficulty,
+                rubric=v.rubric,
+                option_map={k: k for k in v.options},
+            )
+            for pi, v, item in rows
+            if pi.part == spec.part
+        ]
+        parts.append(
+            PaperPart(
+                part=spec.part,
+                title=spec.title,
+                total_points=spec.total_points,
+                pass_mark=spec.pass_mark,
+                time_limit_minutes=spec.time_limit_minutes,
+                questions=questions,
+            )
+        )
+    return PaperView(
+        code=paper.code,
+        blueprint_code=bp.code,
+        title=bp.name,
+        occupation=bp.occupation,
+        occupation_name=occ.name_zh,
+        level=Level(bp.level),
+        level_name=LEVEL_NAMES_ZH[bp.level],
+        form=paper.form,
+        seed=paper.seed,
+        instructions=bp.instructions or DEFAULT_INSTRUCTIONS,
+        parts=parts,
+    )
+
+
+def list_papers(engine: Engine) -> list[Paper]:
+    with Session(engine) as session:
+        return list(session.exec(select(Paper).order_by(col(Paper.code))))
+
+
+def freeze_paper(engine: Engine, code: str, *, actor: str = "cli") -> Paper:
+    """Mark a paper as used: it can no longer be replaced or changed."""
+    with transaction(engine) as session:
+        paper = session.exec(select(Paper).where(Paper.code == code)).first()
+        if paper is None:
+            raise PaperError(f"没有编号为 {code} 的试卷 / no paper with code {code}")
+        if paper.status != "frozen":
+            paper.status, paper.frozen_at = "frozen", utcnow()
+            session.add(paper)
+            audit.append(session, actor=actor, action="papers.freeze", subject=code, detail={})
+        return paper
+
+
+def difficulty_means(view: PaperView) -> dict[str, float]:
+    """Mean difficulty per part of a view (items without an estimate count as 0.5)."""
+    return {
+        part.part: float(
+            np.mean([0.5 if q.difficulty is None else q.difficulty for q in part.questions])
+        )
+        for part in view.parts
+        if part.questions
+    }
