@@ -13,6 +13,7 @@ import hashlib
 import json
 import string
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from certify.db import transaction
 from certify.errors import Error
 from question_bank.assembly.engine import Assembly, assemble
 from question_bank.assembly.plan import Infeasible, Plan, PoolItem, Shortfall, make_plan
+from question_bank.shuffle import candidate_view
 from schemas.blueprint import Blueprint
 from schemas.enums import ItemStatus, ItemType, Level
 from schemas.papers import PaperPart, PaperQuestion, PaperView
@@ -438,3 +440,24 @@ def difficulty_means(view: PaperView) -> dict[str, float]:
         for part in view.parts
         if part.questions
     }
+
+
+def write_paper_pdfs(
+    engine: Engine, code: str, folder: Path, *, candidate_seed: int | None = None
+) -> list[Path]:
+    """Write the paper PDF (with its answer sheet) and the answer-key PDF; returns both paths.
+
+    With ``candidate_seed`` the paper is that candidate's shuffled copy, and so is the key.
+    """
+    from question_bank.render import render_key, render_paper  # reportlab loads on demand
+
+    view = paper_view(engine, code)
+    name = code
+    if candidate_seed is not None:
+        view = candidate_view(view, candidate_seed, label=f"考生卷 seed {candidate_seed}")
+        name = f"{code}-s{candidate_seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        render_paper(view, folder / f"{name}-试卷.pdf"),
+        render_key(view, folder / f"{name}-答案.pdf"),
+    ]

@@ -99,25 +99,25 @@ class _State:
         for g, members in enumerate(problem.enemies):
             self.M[members, g] = 1
         self.has_enemies = groups > 0
-        self.O = np.zeros((forms, forms), dtype=np.int64)  # items shared by each pair of forms
+        self.shared_counts = np.zeros((forms, forms), dtype=np.int64)  # items shared by each pair of forms
         self.E = np.zeros((forms, self.M.shape[1]), dtype=np.int64)  # members of each enemy set
 
     # --- derived quantities ----------------------------------------------------------------
 
     def overlap(self) -> IntArray:
-        return self.O
+        return self.shared_counts
 
     def enemy_counts(self) -> IntArray:
         return self.E
 
     def _toggle(self, f: int, i: int, sign: int) -> None:
-        """Add (sign=1) or remove (sign=-1) item i in form f, keeping O and E current."""
+        """Add (sign=1) or remove (sign=-1) item i in form f, keeping the overlap and enemy counts current."""
         if sign < 0:
             self.X[f, i] -= 1
         shared = self.X[:, i].copy()
         shared[f] = 0
-        self.O[f] += sign * shared
-        self.O[:, f] += sign * shared
+        self.shared_counts[f] += sign * shared
+        self.shared_counts[:, f] += sign * shared
         self.E[f] += sign * self.M[i]
         if sign > 0:
             self.X[f, i] += 1
@@ -129,8 +129,8 @@ class _State:
         return out
 
     def violations(self) -> int:
-        O = self.overlap()
-        over = int(np.triu(np.maximum(O - self.K, 0), 1).sum())
+        shared_counts = self.overlap()
+        over = int(np.triu(np.maximum(shared_counts - self.K, 0), 1).sum())
         enemy = int(np.maximum(self.enemy_counts() - 1, 0).sum()) if self.has_enemies else 0
         uses = int(np.maximum(self.X.sum(0) - self.U, 0).sum())
         dup = int(np.maximum(self.X - 1, 0).sum())  # an item twice on one form
@@ -161,10 +161,10 @@ class _State:
         ok = (self.X[f, pool] == 0) & (uses < self.U)
         mask = np.broadcast_to(ok, (len(out_items), len(pool))).copy()
         if self.p.max_overlap is not None and self.p.forms > 1:
-            O = self.overlap()[f]  # (F,)
+            shared_counts = self.overlap()[f]  # (F,)
             Xi = self.X[:, out_items]  # (F, k)
             Xj = self.X[:, pool]  # (F, m)
-            new = O[:, None, None] - Xi[:, :, None] + Xj[:, None, :]  # (F, k, m)
+            new = shared_counts[:, None, None] - Xi[:, :, None] + Xj[:, None, :]  # (F, k, m)
             new[f] = 0
             mask &= (new <= self.K).all(axis=0)
         if self.has_enemies:
@@ -260,11 +260,11 @@ def _repair_one(state: _State, f: int, c: int, pos: int, before: int) -> bool:
 def _offenders(state: _State) -> list[tuple[int, int, int]]:
     """(form, cell, position) of items involved in a broken constraint, worst first."""
     found: list[tuple[int, int, int]] = []
-    O = state.overlap()
+    shared_counts = state.overlap()
     E = state.enemy_counts() if state.has_enemies else None
     uses = state.X.sum(0)
     for f in range(state.p.forms):
-        too_close = np.flatnonzero(O[f] > state.K)
+        too_close = np.flatnonzero(shared_counts[f] > state.K)
         shared = state.X[too_close].sum(0) > 0 if len(too_close) else None
         bad_groups = np.flatnonzero(E[f] > 1) if E is not None else np.zeros(0, np.int64)
         for c, items in enumerate(state.slots[f]):
@@ -321,8 +321,8 @@ def _best_move(state: _State, f: int, p: int, cells: list[int], rng: np.random.G
         if score[k, m] < current and (best is None or score[k, m] < best[0]):
             best = (float(score[k, m]), c, int(k), int(pool[m]))
     if best is not None:
-        _, c, k, j = best
-        state.replace(f, c, k, j)
+        _, cell, pos, j = best
+        state.replace(f, cell, pos, j)
         return True
     return _best_exchange(state, f, p, cells, dev_total, current)
 
@@ -361,11 +361,11 @@ def _exchange_ok(state: _State, f: int, g: int, i: int, j: int) -> bool:
     """Does swapping i (in f) and j (in g) keep overlap and enemy rules?"""
     X = state.X
     if state.p.max_overlap is not None:
-        O = state.overlap()
+        shared_counts = state.overlap()
         delta_f = X[:, j] - X[:, i]
         delta_g = X[:, i] - X[:, j]
-        new_f = O[f] + delta_f
-        new_g = O[g] + delta_g
+        new_f = shared_counts[f] + delta_f
+        new_g = shared_counts[g] + delta_g
         new_f[[f, g]] = 0
         new_g[[f, g]] = 0
         if (new_f > state.K).any() or (new_g > state.K).any():
@@ -392,13 +392,13 @@ def assemble(problem: AssemblyProblem) -> Assembly:
         iterations = _improve(state, rng, deadline)
     timed_out = time.perf_counter() >= deadline
     devs = state.devs()
-    O = state.overlap()
+    shared_counts = state.overlap()
     return Assembly(
         forms=[list(row) for row in state.slots],
         means=devs + problem.targets,
         objective=float(np.abs(devs).max()) if devs.size else 0.0,
         violations=state.violations(),
-        overlap=O,
+        overlap=shared_counts,
         max_uses_seen=int(state.X.sum(0).max()) if state.X.size else 0,
         iterations=iterations,
         seconds=time.perf_counter() - start,

@@ -126,25 +126,31 @@ def _uses(bp: Blueprint) -> int:
     return bp.max_uses if bp.max_uses is not None else bp.forms
 
 
-def _capacity(available: int, bp: Blueprint) -> int:
-    """Most questions one form may take from `available` items, given forms and max_uses."""
-    return min(available, available * _uses(bp) // bp.forms)
+def _capacity(members: Sequence[int], bp: Blueprint, enemies: tuple[tuple[int, ...], ...]) -> int:
+    """Most questions one form may take from these items, given forms, max_uses and enemies.
+
+    At most one member of an enemy set fits on a form, so each set costs its other members.
+    """
+    available = len(members)
+    inside = set(members)
+    usable = available - sum(max(len(inside.intersection(g)) - 1, 0) for g in enemies)
+    return min(usable, available * _uses(bp) // bp.forms)
 
 
 def make_plan(bp: Blueprint, pool: Sequence[PoolItem]) -> Plan:
     """The cells for ``bp`` over ``pool``; raises Infeasible listing every shortfall found."""
     pool = tuple(pool)
+    enemies = _enemies(bp, pool)
     shortfalls: list[Shortfall] = []
     cells: list[PlannedCell] = []
     targets: list[float] = []
     for index, part in enumerate(bp.parts):
-        part_cells, found = _plan_part(bp, index, part, pool)
+        part_cells, found = _plan_part(bp, index, part, pool, enemies)
         shortfalls += found
         cells += part_cells
         targets.append(_target(part, part_cells, pool))
     if shortfalls:
         raise Infeasible(shortfalls)
-    enemies = _enemies(bp, pool)
     shortfalls += _overlap_bound(bp, cells) + _enemy_room(bp, cells, enemies)
     if shortfalls:
         raise Infeasible(shortfalls)
@@ -165,7 +171,11 @@ def _target(part: PartSpec, cells: list[PlannedCell], pool: tuple[PoolItem, ...]
 
 
 def _plan_part(
-    bp: Blueprint, index: int, part: PartSpec, pool: tuple[PoolItem, ...]
+    bp: Blueprint,
+    index: int,
+    part: PartSpec,
+    pool: tuple[PoolItem, ...],
+    enemies: tuple[tuple[int, ...], ...],
 ) -> tuple[list[PlannedCell], list[Shortfall]]:
     where = f"parts[{index}] {part.title}"
     edges = bp.difficulty_bands
@@ -180,7 +190,7 @@ def _plan_part(
     shortfalls = _count_checks(bp, where, part, pool, members, by_at)
     if shortfalls:
         return [], shortfalls
-    table, found = _area_type_table(bp, where, part, by_at)
+    table, found = _area_type_table(bp, where, part, by_at, enemies)
     if found:
         return [], found
     if part.difficulty.bands is None:
@@ -190,7 +200,7 @@ def _plan_part(
             if n > 0
         ]
         return cells, []
-    return _band_cells(bp, index, where, part, table, by_atb)
+    return _band_cells(bp, index, where, part, table, by_atb, enemies)
 
 
 def _level_words(bp: Blueprint) -> tuple[str, str]:
@@ -275,25 +285,28 @@ def _count_checks(
 
 
 def _area_type_table(
-    bp: Blueprint, where: str, part: PartSpec, by_at: dict[tuple[str, ItemType], list[int]]
+    bp: Blueprint,
+    where: str,
+    part: PartSpec,
+    by_at: dict[tuple[str, ItemType], list[int]],
+    enemies: tuple[tuple[int, ...], ...],
 ) -> tuple[dict[tuple[str, ItemType], int], list[Shortfall]]:
     """Per-form counts per (area, type): fixed cells first, the rest by weight and max-flow."""
     occ = get_occupation(bp.occupation)
     areas = [a.code for a in occ.areas_at(bp.level)]
     types = [t for t, s in part.types.items() if s.count > 0]
-    table: dict[tuple[str, ItemType], int] = Counter()
+    table: Counter[tuple[str, ItemType]] = Counter()
     for cell in part.cells:
         table[(cell.area, cell.type)] += cell.count
     cap = {
-        (a, t): _capacity(len(by_at.get((a, t), [])), bp) - table[(a, t)]
+        (a, t): _capacity(by_at.get((a, t), []), bp, enemies) - table[(a, t)]
         for a in areas
         for t in types
     }
     need_t = {t: part.types[t].count - sum(table[(a, t)] for a in areas) for t in types}
-    if part.areas is not None:
-        need_a = {a: part.areas.get(a, 0) - sum(table[(a, t)] for t in types) for a in areas}
-    else:
-        need_a = _weighted_areas(bp, areas, types, need_t, cap)
+    if part.areas is None:
+        return _by_weight(bp, where, areas, types, need_t, cap, table)
+    need_a = {a: part.areas.get(a, 0) - sum(table[(a, t)] for t in types) for a in areas}
     flow = _transport(
         areas,
         [t.value for t in types],
@@ -308,27 +321,39 @@ def _area_type_table(
     return dict(table), []
 
 
-def _weighted_areas(
+def _by_weight(
     bp: Blueprint,
+    where: str,
     areas: list[str],
     types: list[ItemType],
     need_t: dict[ItemType, int],
     cap: dict[tuple[str, ItemType], int],
-) -> dict[str, int]:
-    """Area counts in proportion to the occupation's weights, within what the pool holds."""
+    table: Counter[tuple[str, ItemType]],
+) -> tuple[dict[tuple[str, ItemType], int], list[Shortfall]]:
+    """No area counts given: spread each type over the areas by the standard's weights."""
     occ = get_occupation(bp.occupation)
-    total = sum(need_t.values())
-    room = {a: sum(max(cap[(a, t)], 0) for t in types) for a in areas}
-    weights = {a: occ.area(a).weight(bp.level) if occ.area(a) else 0 for a in areas}  # type: ignore[union-attr]
-    counts = dict.fromkeys(areas, 0)
-    for _ in range(total):
-        open_areas = [a for a in areas if counts[a] < room[a]]
-        if not open_areas:
-            break
-        weight_sum = sum(weights[a] for a in open_areas) or 1
-        best = max(open_areas, key=lambda a: weights[a] / weight_sum * total - counts[a])
-        counts[best] += 1
-    return counts
+    weights = {a.code: a.weight(bp.level) for a in occ.knowledge_areas}
+    shortfalls = []
+    for t in types:
+        placed = dict.fromkeys(areas, 0)
+        for _ in range(need_t[t]):
+            open_areas = [a for a in areas if placed[a] < cap[(a, t)]]
+            if not open_areas:
+                room = sum(max(cap[(a, t)], 0) for a in areas)
+                shortfalls.append(Shortfall(
+                    f"{where}.types.{t.value}",
+                    f"每份试卷需要 {need_t[t]} 道{TYPE_ZH[t]}题，按试卷份数和使用次数最多只能安排 {room} 道；"
+                    "请减少试卷份数、提高 max_uses 或补充题目",
+                    f"needs {need_t[t]} {t.value} items per form, but forms and max_uses allow only {room}; "
+                    "make fewer forms, raise max_uses or add items",
+                ))
+                break
+            total = sum(weights[a] for a in open_areas) or 1
+            best = max(open_areas, key=lambda a: weights[a] / total * need_t[t] - placed[a])
+            placed[best] += 1
+        for a, n in placed.items():
+            table[(a, t)] += n
+    return dict(table), shortfalls
 
 
 def _transport(
@@ -451,6 +476,7 @@ def _band_cells(
     part: PartSpec,
     table: dict[tuple[str, ItemType], int],
     by_atb: dict[tuple[str, ItemType, str], list[int]],
+    enemies: tuple[tuple[int, ...], ...],
 ) -> tuple[list[PlannedCell], list[Shortfall]]:
     """Split each (area, type) count over the difficulty bands to meet the band counts."""
     assert part.difficulty.bands is not None
@@ -460,7 +486,7 @@ def _band_cells(
     supply = {label: table[key] for label, key in zip(labels, keys, strict=True)}
     demand = {b: part.difficulty.bands.get(b, 0) for b in bands}
     cap = {
-        (label, b): _capacity(len(by_atb.get((*key, b), [])), bp)
+        (label, b): _capacity(by_atb.get((*key, b), []), bp, enemies)
         for label, key in zip(labels, keys, strict=True)
         for b in bands
     }
