@@ -285,8 +285,10 @@ def papers_check(settings: Settings, blueprint: Path) -> None:
     click.echo(f"蓝图可满足 / the blueprint can be met: {bp.code} — {len(plan.pool)} ready items")
     for n, part in enumerate(bp.parts):
         cells = [c for c in plan.cells if c.part == n]
-        click.echo(f"  {part.title} ({part.part}): {part.count} 题 questions in {len(cells)} cells, "
-                   f"target difficulty {plan.targets[n]:.3f}")
+        click.echo(
+            f"  {part.title} ({part.part}): {part.count} 题 questions in {len(cells)} cells, "
+            f"target difficulty {plan.targets[n]:.3f}"
+        )
         for c in cells:
             click.echo(f"    {c.label:<22} {c.count:>3} / {len(c.pool):>4} available")
 
@@ -294,10 +296,15 @@ def papers_check(settings: Settings, blueprint: Path) -> None:
 @papers.command("assemble")
 @click.argument("blueprint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--seed", type=int, help="Override the blueprint's seed.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Also write each form's paper and answer-key PDFs to this folder.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write each form's paper and answer-key PDFs to this folder.",
+)
 @pass_settings
-def papers_assemble(settings: Settings, blueprint: Path, seed: int | None, out: Path | None) -> None:
+def papers_assemble(
+    settings: Settings, blueprint: Path, seed: int | None, out: Path | None
+) -> None:
     """Assemble the parallel forms of a blueprint and store them. 组卷。"""
     engine = settings.engine()
     report = assemble_papers(engine, load_blueprint(blueprint), seed=seed)
@@ -319,8 +326,9 @@ def papers_list(settings: Settings) -> None:
 
 @papers.command("render")
 @click.argument("code")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True)
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True
+)
 @click.option("--candidate-seed", type=int, help="Render the shuffled copy of this candidate seed.")
 @pass_settings
 def papers_render(settings: Settings, code: str, out: Path, candidate_seed: int | None) -> None:
@@ -349,10 +357,14 @@ def print_assembly(report: AssemblyReport) -> None:
         click.echo(f"  {form.code:<32} {form.questions:>3} 题 questions  mean difficulty: {means}")
     targets = ", ".join(f"{part} {t:.4f}" for part, t in report.targets.items())
     spread = ", ".join(f"{part} {s:.4f}" for part, s in report.spread.items())
-    click.echo(f"  目标 target: {targets}; 份间极差 spread: {spread}; "
-               f"最大偏差 objective: {report.objective:.4f}")
-    click.echo(f"  最大两两重叠 max overlap: {report.max_overlap_seen}; "
-               f"单题最多使用 max uses: {report.max_uses_seen}")
+    click.echo(
+        f"  目标 target: {targets}; 份间极差 spread: {spread}; "
+        f"最大偏差 objective: {report.objective:.4f}"
+    )
+    click.echo(
+        f"  最大两两重叠 max overlap: {report.max_overlap_seen}; "
+        f"单题最多使用 max uses: {report.max_uses_seen}"
+    )
 
 
 @cli.command()
@@ -414,6 +426,7 @@ def demo(directory: Path) -> None:
     print_summary(result.summary)
     click.echo("")
     click.echo(f"数据库 database: {result.database}")
+    click.echo(f"试卷 papers:     {result.pdfs[0].parent}")
     click.echo(f"导出 export:     {result.export}")
 
 

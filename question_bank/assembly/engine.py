@@ -99,7 +99,9 @@ class _State:
         for g, members in enumerate(problem.enemies):
             self.M[members, g] = 1
         self.has_enemies = groups > 0
-        self.shared_counts = np.zeros((forms, forms), dtype=np.int64)  # items shared by each pair of forms
+        self.shared_counts = np.zeros(
+            (forms, forms), dtype=np.int64
+        )  # items shared by each pair of forms
         self.E = np.zeros((forms, self.M.shape[1]), dtype=np.int64)  # members of each enemy set
 
     # --- derived quantities ----------------------------------------------------------------

@@ -340,13 +340,15 @@ def _by_weight(
             open_areas = [a for a in areas if placed[a] < cap[(a, t)]]
             if not open_areas:
                 room = sum(max(cap[(a, t)], 0) for a in areas)
-                shortfalls.append(Shortfall(
-                    f"{where}.types.{t.value}",
-                    f"每份试卷需要 {need_t[t]} 道{TYPE_ZH[t]}题，按试卷份数和使用次数最多只能安排 {room} 道；"
-                    "请减少试卷份数、提高 max_uses 或补充题目",
-                    f"needs {need_t[t]} {t.value} items per form, but forms and max_uses allow only {room}; "
-                    "make fewer forms, raise max_uses or add items",
-                ))
+                shortfalls.append(
+                    Shortfall(
+                        f"{where}.types.{t.value}",
+                        f"每份试卷需要 {need_t[t]} 道{TYPE_ZH[t]}题，按试卷份数和使用次数最多只能安排 {room} 道；"
+                        "请减少试卷份数、提高 max_uses 或补充题目",
+                        f"needs {need_t[t]} {t.value} items per form, but forms and max_uses allow only {room}; "
+                        "make fewer forms, raise max_uses or add items",
+                    )
+                )
                 break
             total = sum(weights[a] for a in open_areas) or 1
             best = max(open_areas, key=lambda a: weights[a] / total * need_t[t] - placed[a])

@@ -40,7 +40,13 @@ def blueprint(level: str = "junior", **changes: Any) -> Any:
 def stored_items(database: Database, code: str) -> list[int]:
     with Session(database.engine) as session:
         paper = session.exec(select(Paper).where(Paper.code == code)).one()
-        return list(session.exec(select(PaperItem.item_version_id).where(PaperItem.paper_id == paper.id).order_by(col(PaperItem.position))))
+        return list(
+            session.exec(
+                select(PaperItem.item_version_id)
+                .where(PaperItem.paper_id == paper.id)
+                .order_by(col(PaperItem.position))
+            )
+        )
 
 
 @pytest.mark.parametrize("level", ["junior", "intermediate", "senior"])
@@ -89,14 +95,21 @@ def test_frozen_papers_stay_and_their_blueprint_cannot_change(bank: Database) ->
 
 def test_a_count_the_bank_cannot_meet_is_explained_and_nothing_is_written(bank: Database) -> None:
     data = yaml.safe_load((BLUEPRINTS / "ai-senior.yaml").read_text("utf-8"))
-    data["parts"][0]["types"] = {"single": {"count": 25, "points": 2}, "multiple": {"count": 16, "points": 3}, "fill": {"count": 1, "points": 2}}
+    data["parts"][0]["types"] = {
+        "single": {"count": 25, "points": 2},
+        "multiple": {"count": 16, "points": 3},
+        "fill": {"count": 1, "points": 2},
+    }
+    data["parts"][0]["difficulty"] = {"target": 0.4}
     bp = parse_blueprint(data)
     before = snapshot(bank.engine)
     with pytest.raises(Infeasible) as err:
         assemble_papers(bank.engine, bp)
     [short] = err.value.shortfalls
     assert short.constraint == "parts[0] 理论知识.types.multiple"
-    assert "needs 16 multiple items per form; the bank has 12 ready at ai/senior" in short.message_en
+    assert (
+        "needs 16 multiple items per form; the bank has 12 ready at ai/senior" in short.message_en
+    )
     assert snapshot(bank.engine) == before
 
 
@@ -105,7 +118,9 @@ def test_a_cell_with_too_few_items_names_the_area_and_type(bank: Database) -> No
     data["parts"][0]["cells"] = [{"area": "9", "type": "multiple", "count": 8}]
     with pytest.raises(Infeasible) as err:
         assemble_papers(bank.engine, parse_blueprint(data))
-    assert any("needs 8 multiple items of knowledge area 9" in s.message_en for s in err.value.shortfalls)
+    assert any(
+        "needs 8 multiple items of knowledge area 9" in s.message_en for s in err.value.shortfalls
+    )
 
 
 def test_an_overlap_limit_the_pool_cannot_meet_says_how_far_to_relax(bank: Database) -> None:
@@ -132,15 +147,24 @@ def test_items_of_the_last_sittings_are_kept_off_new_forms(bank: Database) -> No
     with Session(bank.engine) as session:
         paper = session.exec(select(Paper).where(Paper.code == first.papers[0].code)).one()
         sitting = Sitting(code="S1", occupation="ai", level="junior", institution="测试机构")
-        person = Candidate(name="张三", id_number_cipher=b"x", id_number_digest="d" * 64, id_number_masked="110***")
+        person = Candidate(
+            name="张三", id_number_cipher=b"x", id_number_digest="d" * 64, id_number_masked="110***"
+        )
         session.add_all([sitting, person])
         session.flush()
-        session.add(Registration(sitting_id=sitting.id, candidate_id=person.id, paper_id=paper.id, shuffle_seed=1))
+        session.add(
+            Registration(
+                sitting_id=sitting.id, candidate_id=person.id, paper_id=paper.id, shuffle_seed=1
+            )
+        )
         session.commit()
     used = {q.item_id for q in paper_view(bank.engine, first.papers[0].code).questions}
     data = yaml.safe_load((BLUEPRINTS / "ai-junior.yaml").read_text("utf-8"))
     data.update(code="ai-junior-next", forms=1, max_overlap=None, max_uses=None)
-    data["parts"][0]["types"] = {"single": {"count": 5, "points": 8}, "multiple": {"count": 2, "points": 30}}
+    data["parts"][0]["types"] = {
+        "single": {"count": 5, "points": 8},
+        "multiple": {"count": 2, "points": 30},
+    }
     data["parts"][1]["types"] = {"subjective": {"count": 2, "points": 50}}
     later = assemble_papers(bank.engine, parse_blueprint(data))
     again = {q.item_id for q in paper_view(bank.engine, later.papers[0].code).questions}
@@ -149,10 +173,26 @@ def test_items_of_the_last_sittings_are_kept_off_new_forms(bank: Database) -> No
 
 BAD_BLUEPRINTS = [
     ({"parts": [{"areas": {"42": 40}}]}, "parts[0].areas.42", "unknown_area"),
-    ({"parts": [{"types": {"single": {"count": 20, "points": 2}}}]}, "parts[0].types", "points_total"),
-    ({"parts": [{"types": {"single": {"count": -1, "points": 2}}}]}, "parts[0].types.single.count", "blueprint_field"),
-    ({"parts": [{"types": {"essay": {"count": 1, "points": 100}}}]}, "parts[0].types.essay.[key]", "blueprint_field"),
-    ({"parts": [{"difficulty": {"bands": {"easy": 1}}}]}, "parts[0].difficulty.bands", "band_total"),
+    (
+        {"parts": [{"types": {"single": {"count": 20, "points": 2}}}]},
+        "parts[0].types",
+        "points_total",
+    ),
+    (
+        {"parts": [{"types": {"single": {"count": -1, "points": 2}}}]},
+        "parts[0].types.single.count",
+        "blueprint_field",
+    ),
+    (
+        {"parts": [{"types": {"essay": {"count": 1, "points": 100}}}]},
+        "parts[0].types.essay.[key]",
+        "blueprint_field",
+    ),
+    (
+        {"parts": [{"difficulty": {"bands": {"easy": 1}}}]},
+        "parts[0].difficulty.bands",
+        "band_total",
+    ),
     ({"forms": 0}, "forms", "blueprint_field"),
     ({"max_overlap": 1000}, "max_overlap", "bad_overlap"),
 ]
