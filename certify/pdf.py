@@ -1,14 +1,16 @@
 """Shared building blocks of every PDF certify prints: papers, answer keys, certificates.
 
 This module owns the embedded Chinese font (registered once, subset into each PDF by reportlab),
-the paragraph styles for Chinese text, escaping of data for reportlab's paragraph markup, and
-building a document twice so every page can say "第 x 页 共 y 页".
+the paragraph and table styles for Chinese text, turning data into reportlab paragraph markup
+(escaped, line breaks kept), page footers, and building a document twice so every page can say
+"第 x 页 共 y 页". The font has one face: ``<b>`` and ``<i>`` print in the regular face.
 """
 
 from __future__ import annotations
 
+import html
 import io
-import unicodedata
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -22,7 +24,10 @@ from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped, 
 from reportlab.lib.units import mm  # type: ignore[import-untyped, unused-ignore]
 from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped, unused-ignore]
 from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped, unused-ignore]
-from reportlab.platypus import SimpleDocTemplate  # type: ignore[import-untyped, unused-ignore]
+from reportlab.platypus import (  # type: ignore[import-untyped, unused-ignore]
+    SimpleDocTemplate,
+    TableStyle,
+)
 
 FONT_NAME = "WQYMicroHei"
 """The name certify's Chinese font is registered under in reportlab."""
@@ -99,18 +104,39 @@ def markup(text: str) -> str:
     return "<br/>".join(_keep_indent(line) for line in lines)
 
 
+def spaced(*fields: str, gap: int = 4) -> str:
+    """Non-empty ``fields`` as markup, kept apart by ``gap`` non-breaking spaces.
+
+    Paragraphs collapse runs of spaces, ideographic ones (U+3000) included, so a visible gap
+    needs ``&nbsp;``.
+    """
+    return ("&nbsp;" * gap).join(markup(f) for f in fields if f)
+
+
 def _keep_indent(line: str) -> str:
     stripped = line.lstrip(" ")
     return "&nbsp;" * (len(line) - len(stripped)) + stripped
 
 
-def text_width(text: str) -> float:
-    """Rough printed width of ``text`` in ems: wide (CJK) characters 1, others about 0.55."""
-    return sum(1.0 if unicodedata.east_asian_width(c) in "WF" else 0.55 for c in text)
+def string_width(text: str, size: float) -> float:
+    """Printed width of plain ``text`` in points, in certify's font at ``size``."""
+    return float(pdfmetrics.stringWidth(text, register_fonts(), size))
+
+
+def plain(markup_text: str) -> str:
+    """Paragraph markup back to the text it prints (tags dropped, entities decoded)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", markup_text.replace("<br/>", "\n")))
+
+
+def table_style(*commands: Any) -> Any:
+    """A TableStyle whose plain-string cells use certify's font too (reportlab's default is
+    Helvetica, which would otherwise be referenced unembedded)."""
+    font = register_fonts()
+    return TableStyle([("FONTNAME", (0, 0), (-1, -1), font), *commands])
 
 
 def draw_footer(canvas: Any, left: str, centre: str, right: str, page_width: float = A4[0]) -> None:
-    """Three small lines of text along the bottom margin of the current page."""
+    """Three short texts (left, centred, right) on one line in the bottom margin of the page."""
     canvas.saveState()
     canvas.setFont(register_fonts(), 8)
     y = MARGIN / 2

@@ -22,10 +22,20 @@ from reportlab.platypus import (  # type: ignore[import-untyped, unused-ignore]
     Paragraph,
     Spacer,
     Table,
-    TableStyle,
 )
 
-from certify.pdf import MARGIN, build, draw_footer, markup, page_of, styles, text_width
+from certify.pdf import (
+    MARGIN,
+    build,
+    draw_footer,
+    markup,
+    page_of,
+    plain,
+    spaced,
+    string_width,
+    styles,
+    table_style,
+)
 from question_bank.validate import BLANK
 from schemas.enums import ItemType
 from schemas.items import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR
@@ -147,23 +157,17 @@ def blank_count(q: PaperQuestion) -> int:
     return max(1, len(BLANK.findall(q.stem)))
 
 
-def _table(
-    rows: list[list[Any]], widths: list[float], commands: list[Any], height: float | None = None
-) -> Any:
-    table = Table(rows, colWidths=widths, rowHeights=height, hAlign="LEFT")
-    table.setStyle(TableStyle(commands))
-    return table
-
-
 def _grid(
     rows: list[list[Any]], widths: list[float], *extra: Any, height: float | None = None
 ) -> Any:
-    commands: list[Any] = [
-        ("GRID", (0, 0), (-1, -1), 0.5, GRID),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        *extra,
-    ]
-    return _table(rows, widths, commands, height)
+    """A table ruled on every cell, with ``extra`` style commands."""
+    table = Table(rows, colWidths=widths, rowHeights=height, hAlign="LEFT")
+    table.setStyle(
+        table_style(
+            ("GRID", (0, 0), (-1, -1), 0.5, GRID), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"), *extra
+        )
+    )
+    return table
 
 
 def _cells(texts: list[str], centre: bool = False) -> list[Any]:
@@ -178,6 +182,16 @@ def _identity_boxes() -> Any:
     widths = [16 * mm, 36 * mm, 20 * mm, 58 * mm, 16 * mm, WIDTH - 146 * mm]
     shade = [("BACKGROUND", (c, 0), (c, 0), SHADE) for c in (0, 2, 4)]
     return _grid([row], widths, *shade, height=10 * mm)
+
+
+def _candidate(view: PaperView) -> str:
+    """``考生试卷标识：…`` on a candidate's shuffled copy; empty for a form."""
+    return f"考生试卷标识：{view.candidate_label}" if view.candidate_label else ""
+
+
+def _candidate_line(view: PaperView) -> list[Any]:
+    """The candidate's copy label as a centred line, or nothing for a form."""
+    return [Paragraph(markup(_candidate(view)), styles().subtitle)] if view.candidate_label else []
 
 
 def _rows_of(cells: list[Any], per_row: int) -> list[list[Any]]:
@@ -205,14 +219,15 @@ def _paper_header(view: PaperView) -> list[Any]:
         Paragraph("绝密★启用前", s.small),
         Paragraph(markup(view.title), s.title),
         Paragraph(
-            markup(
-                f"职业：{view.occupation_name}　　等级：{view.level_name}　　试卷：{form_label(view.form)}"
+            spaced(
+                f"职业：{view.occupation_name}",
+                f"等级：{view.level_name}",
+                f"试卷：{form_label(view.form)}",
             ),
             s.subtitle,
         ),
     ]
-    if view.candidate_label:
-        story.append(Paragraph(markup(f"考生试卷标识：{view.candidate_label}"), s.subtitle))
+    story += _candidate_line(view)
     story += [Spacer(1, 3 * mm), _parts_table(view.parts), Spacer(1, 3 * mm), _identity_boxes()]
     story += _instructions(view.instructions)
     return story
@@ -228,13 +243,13 @@ def _parts_table(parts: list[PaperPart]) -> Any:
                     f"{len(part.questions)} 题",
                     f"{points(part.total_points)} 分",
                     f"{points(part.pass_mark)} 分",
-                    f"考试时间 {part.time_limit_minutes} 分钟",
+                    f"{part.time_limit_minutes} 分钟",
                 ],
                 centre=True,
             )
         )
-    rest = (WIDTH - 60 * mm) / 4
-    return _grid(rows, [60 * mm, rest, rest, rest, rest], ("BACKGROUND", (0, 0), (-1, 0), SHADE))
+    rest = (WIDTH - 54 * mm) / 4
+    return _grid(rows, [54 * mm, rest, rest, rest, rest], ("BACKGROUND", (0, 0), (-1, 0), SHADE))
 
 
 def _instructions(instructions: list[str]) -> list[Any]:
@@ -249,8 +264,9 @@ def _instructions(instructions: list[str]) -> list[Any]:
 
 
 def _part(part: PaperPart) -> list[Any]:
+    """A part's title and sections; each heading is kept on a page with the question after it."""
     s = styles()
-    story: list[Any] = [
+    lead: list[Any] = [
         Spacer(1, 4 * mm),
         Paragraph(markup(part.title), s.heading),
         Paragraph(
@@ -259,15 +275,20 @@ def _part(part: PaperPart) -> list[Any]:
             s.small,
         ),
     ]
+    story: list[Any] = []
     for index, section in enumerate(sections(part.questions), 1):
-        story.append(Paragraph(section_heading(index, section), s.subheading))
-        story += [_question(q) for q in section[1]]
-    return story
+        first, *rest = [_question(q) for q in section[1]]
+        heading = Paragraph(section_heading(index, section), s.subheading)
+        story += [KeepTogether([*lead, heading, *first]), *map(KeepTogether, rest)]
+        lead = []
+    return story or lead
 
 
-def _question(q: PaperQuestion) -> Any:
+def _question(q: PaperQuestion) -> list[Any]:
+    """A question's flowables, to be kept on one page (not a KeepTogether itself: nested ones
+    report an unbounded height and would push their section onto a fresh page)."""
     s = styles()
-    tail = "　（　）" if q.type is ItemType.TRUE_FALSE else ""
+    tail = f"&nbsp;&nbsp;（{'&nbsp;' * 6}）" if q.type is ItemType.TRUE_FALSE else ""
     stem = f"{q.number}. {markup(q.stem)}（{points(q.points)}分）{tail}"
     parts: list[Any] = [Paragraph(stem, s.hanging)]
     if q.type.has_options:
@@ -275,37 +296,39 @@ def _question(q: PaperQuestion) -> Any:
     if q.type is ItemType.SUBJECTIVE:
         parts.append(_answer_lines(q.points))
     parts.append(Spacer(1, 2 * mm))
-    return KeepTogether(parts)
+    return parts
 
 
 def _options(options: dict[str, str]) -> Any:
-    """Options in four or two columns when they are short, else one per line."""
+    """Options in four or two columns when they fit, else one per line."""
     texts = [f"{letter}. {markup(text)}" for letter, text in options.items()]
-    widest = max((text_width(f"{k}. {v}") for k, v in options.items()), default=0.0)
-    multiline = any("\n" in v for v in options.values())
-    per_row = 1 if multiline else 4 if widest <= 10 else 2 if widest <= 22 else 1
+    multiline = any("\n" in text for text in options.values())
     inner = WIDTH - INDENT
-    table = Table(
-        _rows_of(_cells(texts), per_row), colWidths=[inner / per_row] * per_row, hAlign="RIGHT"
-    )
+    per_row = 1 if multiline else _columns(texts, styles().body.fontSize, inner, (4, 2, 1))
+    cells = [Paragraph(text, styles().body) for text in texts]
+    table = Table(_rows_of(cells, per_row), colWidths=[inner / per_row] * per_row, hAlign="RIGHT")
     table.setStyle(
-        TableStyle(
-            [
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                ("TOPPADDING", (0, 0), (-1, -1), 1),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
-            ]
+        table_style(
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("TOPPADDING", (0, 0), (-1, -1), 0),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
         )
     )
     return table
+
+
+def _columns(texts: list[str], size: float, width: float, choices: tuple[int, ...]) -> int:
+    """The first of ``choices`` (columns per row) at which every text fits on one line."""
+    widest = max((string_width(plain(t), size) for t in texts), default=0.0)
+    return next((n for n in choices if widest + 12 <= width / n), choices[-1])
 
 
 def _answer_lines(value: float) -> Any:
     """Ruled answer space under a subjective question: more lines for more points."""
     lines = min(12, max(4, round(value)))
     table = Table([[""]] * lines, colWidths=[WIDTH - INDENT], rowHeights=8 * mm, hAlign="RIGHT")
-    table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.5, RULE)]))
+    table.setStyle(table_style(("LINEBELOW", (0, 0), (-1, -1), 0.5, RULE)))
     return table
 
 
@@ -314,45 +337,52 @@ def _answer_lines(value: float) -> Any:
 
 def _answer_sheet(view: PaperView) -> list[Any]:
     s = styles()
-    label = f"　　考生试卷标识：{view.candidate_label}" if view.candidate_label else ""
     story: list[Any] = [
         Paragraph("答题卡", s.title),
         Paragraph(
-            markup(f"{view.title}　{form_label(view.form)}　　试卷编号：{view.code}{label}"),
+            spaced(f"{view.title} {form_label(view.form)}", f"试卷编号：{view.code}"),
             s.subtitle,
         ),
+        *_candidate_line(view),
         Spacer(1, 2 * mm),
         _identity_boxes(),
         Spacer(1, 2 * mm),
-        Paragraph(
-            "作答说明：选择题将所选选项字母涂黑，多项选择题可涂多个；判断题正确涂 [√]、错误涂 [×]；"
-            "填空题在对应横线上书写；简答/实操题在试卷各题下方的答题区作答。",
-            s.small,
-        ),
+        Paragraph("作答说明：", s.small),
+        Paragraph("1. 单项、多项选择题：将所选选项字母涂黑，多项选择题可涂多个；", s.small),
+        Paragraph("2. 判断题：正确涂 [√]，错误涂 [×]；填空题：在对应横线上书写；", s.small),
+        Paragraph("3. 简答/实操题：在试卷各题下方的答题区作答。", s.small),
     ]
     for part in view.parts:
-        story.append(Paragraph(markup(part.title), s.subheading))
+        title = [Paragraph(markup(part.title), s.subheading)]
         for index, section in enumerate(sections(part.questions), 1):
-            story.append(Paragraph(section_heading(index, section), s.small))
-            story.append(_sheet_grid(section))
-            story.append(Spacer(1, 2 * mm))
+            heading = [*title, Paragraph(section_heading(index, section), s.small)]
+            story += [_sheet_grid(heading, section), Spacer(1, 2 * mm)]
+            title = []
     return story
 
 
-def _sheet_grid(section: Section) -> Any:
+def _sheet_grid(heading: list[Any], section: Section) -> Any:
+    """Answer boxes of one section, as many to a row as fit, under ``heading`` (a row repeated
+    when the grid runs onto another page); only real cells are boxed."""
     item_type, questions = section
-    cell: Callable[[PaperQuestion], str] = _SHEET_CELLS[item_type]
-    per_row = _sheet_columns(section)
-    rows = _rows_of(_cells([cell(q) for q in questions]), per_row)
-    return _grid(rows, [WIDTH / per_row] * per_row, ("TOPPADDING", (0, 0), (-1, -1), 4))
-
-
-def _sheet_columns(section: Section) -> int:
-    item_type, questions = section
-    if item_type.has_options:
-        widest = max(len(q.options) for q in questions)
-        return 5 if widest <= 4 else 4 if widest <= 6 else 3
-    return {ItemType.TRUE_FALSE: 6, ItemType.FILL: 2}.get(item_type, 4)
+    texts = [_SHEET_CELLS[item_type](q) for q in questions]
+    per_row = _columns(texts, styles().body.fontSize, WIDTH, (6, 5, 4, 3, 2, 1))
+    cells = [Paragraph(text, styles().body) for text in texts]
+    boxes = [
+        ("BOX", (n % per_row, 1 + n // per_row), (n % per_row, 1 + n // per_row), 0.5, GRID)
+        for n in range(len(cells))
+    ]
+    commands = [
+        ("SPAN", (0, 0), (-1, 0)),
+        ("LEFTPADDING", (0, 0), (-1, 0), 0),
+        ("VALIGN", (0, 1), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 1), (-1, -1), 4),
+        *boxes,
+    ]
+    rows = [[heading, *[""] * (per_row - 1)], *_rows_of(cells, per_row)]
+    table = Table(rows, colWidths=[WIDTH / per_row] * per_row, repeatRows=1, hAlign="LEFT")
+    table.setStyle(table_style(*commands))
+    return table
 
 
 def _choice_cell(q: PaperQuestion) -> str:
@@ -384,8 +414,14 @@ _SHEET_CELLS: dict[ItemType, Callable[[PaperQuestion], str]] = {
 
 # --- the answer key --------------------------------------------------------------------------
 
-KEY_WIDTHS = [12 * mm, 14 * mm, 34 * mm, 40 * mm, 14 * mm]
+KEY_WIDTHS = [12 * mm, 14 * mm, 30 * mm, 46 * mm, 14 * mm]
 """题号, 题型, 题目编号, 知识领域, 分值; the answer takes the rest of the width."""
+
+SCHEME_ROW_LIMIT = 120 * mm
+"""A marking scheme taller than this goes after its part's table (a table row cannot break
+across pages; a paragraph can)."""
+
+SCHEME_AFTER = "见本部分表后参考答案与评分标准"
 
 
 def answer_text(q: PaperQuestion) -> str:
@@ -404,14 +440,16 @@ def answer_text(q: PaperQuestion) -> str:
 
 def _key_story(view: PaperView) -> list[Any]:
     s = styles()
-    label = f"　　考生试卷标识：{view.candidate_label}" if view.candidate_label else ""
     story: list[Any] = [
         Paragraph(f'<font color="#b00000">{CONFIDENTIAL}</font>', s.small),
         Paragraph(markup(view.title), s.title),
         Paragraph("参考答案与评分标准", s.subtitle),
         Paragraph(
-            markup(
-                f"{form_label(view.form)}　　试卷编号：{view.code}　　蓝图：{view.blueprint_code}{label}"
+            spaced(
+                form_label(view.form),
+                f"试卷编号：{view.code}",
+                f"蓝图：{view.blueprint_code}",
+                _candidate(view),
             ),
             s.subtitle,
         ),
@@ -435,24 +473,38 @@ def _area_namer(occupation: str) -> Callable[[str], str]:
 
 
 def _key_part(part: PaperPart, area: Callable[[str], str]) -> list[Any]:
-    s = styles()
+    """One part's table: its heading and column titles repeat on every page it runs onto."""
     heading = (
         f"{markup(part.title)}（满分 {points(part.total_points)} 分，"
         f"合格分 {points(part.pass_mark)} 分，考试时间 {part.time_limit_minutes} 分钟）"
     )
-    rows: list[list[Any]] = [_cells(["题号", "题型", "题目编号", "知识领域", "分值", "答案"], True)]
+    rows: list[list[Any]] = [
+        [Paragraph(heading, styles().subheading), *[""] * 5],
+        _cells(["题号", "题型", "题目编号", "知识领域", "分值", "答案"], centre=True),
+    ]
     spans: list[int] = []
+    after: list[Any] = []
     for q in part.questions:
-        rows.append(_key_row(q, area))
-        if q.type is ItemType.SUBJECTIVE:
+        scheme = _marking_scheme(q) if q.type is ItemType.SUBJECTIVE else None
+        inline = scheme is not None and _fits_in_row(scheme)
+        deferred = scheme is not None and not inline
+        rows.append(_key_row(q, area, SCHEME_AFTER if deferred else answer_text(q)))
+        if inline:
             spans.append(len(rows))
-            rows.append([_marking_scheme(q), "", "", "", "", ""])
+            rows.append([scheme, *[""] * 5])
+        elif deferred:
+            after += [Spacer(1, 2 * mm), scheme]
     subtotal = points(sum(q.points for q in part.questions))
     rows.append(_cells(["本部分小计", "", "", "", f"{subtotal} 分", ""], centre=True))
-    return [Paragraph(heading, s.subheading), _key_table(rows, spans)]
+    return [Spacer(1, 3 * mm), _key_table(rows, spans), *after]
 
 
-def _key_row(q: PaperQuestion, area: Callable[[str], str]) -> list[Any]:
+def _fits_in_row(scheme: Any) -> bool:
+    padding = 12  # a table cell's default left and right padding
+    return bool(scheme.wrap(WIDTH - padding, 10**6)[1] <= SCHEME_ROW_LIMIT)
+
+
+def _key_row(q: PaperQuestion, area: Callable[[str], str], answer: str) -> list[Any]:
     texts = [
         str(q.number),
         TYPE_NAMES[q.type],
@@ -460,7 +512,7 @@ def _key_row(q: PaperQuestion, area: Callable[[str], str]) -> list[Any]:
         markup(area(q.knowledge_area)),
         points(q.points),
     ]
-    return [*_cells(texts, centre=True), *_cells([markup(answer_text(q))])]
+    return [*_cells(texts, centre=True), *_cells([markup(answer)])]
 
 
 def _marking_scheme(q: PaperQuestion) -> Any:
@@ -473,14 +525,20 @@ def _key_table(rows: list[list[Any]], spans: list[int]) -> Any:
     widths = [*KEY_WIDTHS, WIDTH - sum(KEY_WIDTHS)]
     last = len(rows) - 1
     commands: list[Any] = [
-        ("GRID", (0, 0), (-1, -1), 0.5, GRID),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("BACKGROUND", (0, 0), (-1, 0), SHADE),
+        ("SPAN", (0, 0), (-1, 0)),
+        ("LEFTPADDING", (0, 0), (-1, 0), 0),
+        ("GRID", (0, 1), (-1, -1), 0.5, GRID),
+        ("VALIGN", (0, 1), (-1, -1), "MIDDLE"),
+        ("BACKGROUND", (0, 1), (-1, 1), SHADE),
         ("SPAN", (0, last), (3, last)),
         ("BACKGROUND", (0, last), (-1, last), SHADE),
     ]
-    for r in spans:
-        commands += [("SPAN", (0, r), (-1, r)), ("VALIGN", (0, r), (-1, r), "TOP")]
-    table = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
-    table.setStyle(TableStyle(commands))
+    for r in spans:  # a subjective question's row and its marking scheme stay together
+        commands += [
+            ("SPAN", (0, r), (-1, r)),
+            ("VALIGN", (0, r), (-1, r), "TOP"),
+            ("NOSPLIT", (0, r - 1), (-1, r)),
+        ]
+    table = Table(rows, colWidths=widths, repeatRows=2, hAlign="LEFT")
+    table.setStyle(table_style(*commands))
     return table

@@ -72,7 +72,12 @@ def theory_questions() -> list[PaperQuestion]:
             ItemType.SINGLE,
             knowledge_area="2",
             stem=TRICKY_STEM,
-            options={"A": "& 写作 &amp;，< 写作 &lt;", "B": "无需转义", "C": "一律删除", "D": "改用全角"},
+            options={
+                "A": "& 写作 &amp;，< 写作 &lt;",
+                "B": "无需转义",
+                "C": "一律删除",
+                "D": "改用全角",
+            },
             key="A",
             points=2,
         ),
@@ -223,9 +228,7 @@ def sample_paper(candidate_label: str = "", theory: list[PaperQuestion] | None =
 
 
 def run(*args: str | Path) -> str:
-    return subprocess.run(
-        [str(a) for a in args], check=True, capture_output=True, text=True
-    ).stdout
+    return subprocess.run([str(a) for a in args], check=True, capture_output=True, text=True).stdout
 
 
 def pdf_pages(path: Path) -> list[str]:
@@ -287,7 +290,6 @@ def test_paper_shows_header_sections_questions_and_answer_sheet(paper_pdf: Path)
         "1.在类别不平衡的二分类任务中",
         "B.F1值",
         "D.K-Means",
-        "（　）",
         "内置函数是______",
         "答题卡",
         "第1页共",
@@ -295,6 +297,7 @@ def test_paper_shows_header_sections_questions_and_answer_sheet(paper_pdf: Path)
     ]:
         assert needle in text, needle
     assert f"第{len(pages)}页共{len(pages)}页" in text
+    assert re.search(r"单独同意。（1分）\s*（\s+）", "".join(pages))  # true/false answer bracket
 
 
 def test_paper_escapes_markup_and_keeps_line_breaks(paper_pdf: Path) -> None:
@@ -307,8 +310,15 @@ def test_paper_escapes_markup_and_keeps_line_breaks(paper_pdf: Path) -> None:
 
 def test_every_page_is_numbered_out_of_the_total(tmp_path: Path) -> None:
     many = [
-        question(n, "theory", ItemType.SINGLE, stem=f"第 {n} 道单选题的题干。", key="A", points=1,
-                 options={"A": "甲", "B": "乙", "C": "丙", "D": "丁"})
+        question(
+            n,
+            "theory",
+            ItemType.SINGLE,
+            stem=f"第 {n} 道单选题的题干。",
+            key="A",
+            points=1,
+            options={"A": "甲", "B": "乙", "C": "丙", "D": "丁"},
+        )
         for n in range(1, 121)
     ]
     pages = pdf_pages(render_paper(sample_paper(theory=many), tmp_path / "long.pdf"))
@@ -422,8 +432,12 @@ def test_form_label_adds_juan_once() -> None:
 
 def test_section_heading_with_mixed_points() -> None:
     qs = [
-        question(1, "t", ItemType.SINGLE, stem="x", key="A", points=1, options={"A": "a", "B": "b"}),
-        question(2, "t", ItemType.SINGLE, stem="y", key="A", points=1.5, options={"A": "a", "B": "b"}),
+        question(
+            1, "t", ItemType.SINGLE, stem="x", key="A", points=1, options={"A": "a", "B": "b"}
+        ),
+        question(
+            2, "t", ItemType.SINGLE, stem="y", key="A", points=1.5, options={"A": "a", "B": "b"}
+        ),
     ]
     assert section_heading(2, (ItemType.SINGLE, qs)) == "二、单项选择题（共 2 题，2.5 分）"
 
@@ -434,3 +448,20 @@ def test_answer_text_per_type() -> None:
     assert answer_text(theory[6]) == "正确（√）"
     assert answer_text(theory[7]) == "错误（×）"
     assert answer_text(theory[8]) == "len 或 len()；range 或 range()"
+
+
+def test_a_marking_scheme_longer_than_a_page_follows_the_table(tmp_path: Path) -> None:
+    long_rubric = "；".join(f"第 {n} 个评分要点：说明清楚得 1 分" for n in range(1, 200))
+    view = sample_paper()
+    practical = view.parts[1]
+    huge = practical.questions[0].model_copy(update={"rubric": long_rubric})
+    parts = [view.parts[0], practical.model_copy(update={"questions": [huge]})]
+    pages = pdf_pages(render_key(view.model_copy(update={"parts": parts}), tmp_path / "k.pdf"))
+    text = squeeze("".join(pages))
+    assert "见本部分表后参考答案与评分标准" in text
+    assert "第199个评分要点" in text and len(pages) > 1
+
+
+def test_the_same_paper_gives_the_same_bytes(tmp_path: Path) -> None:
+    first = render_key(sample_paper(), tmp_path / "1.pdf").read_bytes()
+    assert render_key(sample_paper(), tmp_path / "2.pdf").read_bytes() == first
