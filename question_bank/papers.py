@@ -176,17 +176,22 @@ def plan_for(engine: Engine, bp: Blueprint) -> Plan:
     with Session(engine) as session:
         pool = load_pool(session, bp)
     unknown = _unknown_enemies(engine, bp)
+    shortfalls = []
     if unknown:
-        raise Infeasible(
-            [
-                Shortfall(
-                    "enemies",
-                    f"互斥题组中的题目不在题库中：{', '.join(unknown)}",
-                    f"enemy sets name items that are not in the bank: {', '.join(unknown)}",
-                )
-            ]
+        shortfalls.append(
+            Shortfall(
+                "enemies",
+                f"互斥题组中的题目不在题库中：{', '.join(unknown)}",
+                f"enemy sets name items that are not in the bank: {', '.join(unknown)}",
+            )
         )
-    return make_plan(bp, pool)
+    try:
+        plan = make_plan(bp, pool)
+    except Infeasible as exc:
+        raise Infeasible(shortfalls + exc.shortfalls) from None
+    if shortfalls:
+        raise Infeasible(shortfalls)
+    return plan
 
 
 def _unknown_enemies(engine: Engine, bp: Blueprint) -> list[str]:

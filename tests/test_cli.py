@@ -124,3 +124,31 @@ def test_audit_verify(database: Database, tmp_path: Path) -> None:
     run("--db", database.url, "bank", "import", str(path))
     code, out, _ = run("--db", database.url, "audit", "verify")
     assert code == 0 and "1 entries" in out
+
+
+def test_papers_from_blueprint_to_pdf(database: Database, tmp_path: Path) -> None:
+    from question_bank.samples import sample_blueprints, sample_files
+
+    for path in sample_files():
+        if path.name.startswith("ai-junior"):
+            run("--db", database.url, "bank", "import", str(path))
+    blueprint = next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")
+    code, out, _ = run("--db", database.url, "papers", "check", str(blueprint))
+    assert code == 0 and "the blueprint can be met" in out
+    code, out, _ = run("--db", database.url, "papers", "assemble", str(blueprint), "--out", str(tmp_path))
+    assert code == 0 and "ai-junior-sample-1A" in out and "ai-junior-sample-1B" in out
+    assert (tmp_path / "ai-junior-sample-1B-试卷.pdf").exists()
+    code, out, _ = run("--db", database.url, "papers", "render", "ai-junior-sample-1A", "--out", str(tmp_path), "--candidate-seed", "7")
+    assert code == 0 and "ai-junior-sample-1A-s7-试卷.pdf" in out
+    code, out, _ = run("--db", database.url, "papers", "freeze", "ai-junior-sample-1A")
+    assert code == 0 and "frozen" in out
+    code, out, _ = run("--db", database.url, "papers", "list")
+    assert "ai-junior-sample-1A" in out and "frozen" in out and "draft" in out
+
+
+def test_an_infeasible_blueprint_is_explained_without_a_traceback(database: Database) -> None:
+    from question_bank.samples import sample_blueprints
+
+    blueprint = next(p for p in sample_blueprints() if p.name == "ai-senior.yaml")
+    code, _, err = run("--db", database.url, "papers", "assemble", str(blueprint))
+    assert code == 1 and "the bank has 0 ready at ai/senior" in err and "Traceback" not in err
