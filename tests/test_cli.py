@@ -135,10 +135,22 @@ def test_papers_from_blueprint_to_pdf(database: Database, tmp_path: Path) -> Non
     blueprint = next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")
     code, out, _ = run("--db", database.url, "papers", "check", str(blueprint))
     assert code == 0 and "the blueprint can be met" in out
-    code, out, _ = run("--db", database.url, "papers", "assemble", str(blueprint), "--out", str(tmp_path))
+    code, out, _ = run(
+        "--db", database.url, "papers", "assemble", str(blueprint), "--out", str(tmp_path)
+    )
     assert code == 0 and "ai-junior-sample-1A" in out and "ai-junior-sample-1B" in out
     assert (tmp_path / "ai-junior-sample-1B-试卷.pdf").exists()
-    code, out, _ = run("--db", database.url, "papers", "render", "ai-junior-sample-1A", "--out", str(tmp_path), "--candidate-seed", "7")
+    code, out, _ = run(
+        "--db",
+        database.url,
+        "papers",
+        "render",
+        "ai-junior-sample-1A",
+        "--out",
+        str(tmp_path),
+        "--candidate-seed",
+        "7",
+    )
     assert code == 0 and "ai-junior-sample-1A-s7-试卷.pdf" in out
     code, out, _ = run("--db", database.url, "papers", "freeze", "ai-junior-sample-1A")
     assert code == 0 and "frozen" in out

@@ -19,14 +19,21 @@ def test_demo_runs_the_pipeline_in_a_fresh_folder_and_again(tmp_path: Path) -> N
     assert "chain intact: True" in out and "人工智能 ai" in out
     assert "ai-senior-sample: 2 份 forms" in out
     papers = sorted(p.name for p in (folder / "papers").glob("*.pdf"))
-    assert "ai-junior-sample-1A-试卷.pdf" in papers and "ai-senior-sample-1A-s20261127-试卷.pdf" in papers
+    assert (
+        "ai-junior-sample-1A-试卷.pdf" in papers
+        and "ai-senior-sample-1A-s20261127-试卷.pdf" in papers
+    )
     text = subprocess.run(
         ["pdftotext", "-layout", str(folder / "papers" / "ai-junior-sample-1A-试卷.pdf"), "-"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     assert "人工智能工程技术人员" in text and "答题卡" in text
     key = subprocess.run(
         ["pdftotext", str(folder / "papers" / "ai-junior-sample-1A-答案.pdf"), "-"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     assert "AI-J-" in key

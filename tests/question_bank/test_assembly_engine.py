@@ -30,10 +30,16 @@ def broken_constraints(problem: AssemblyProblem, result: Assembly) -> list[str]:
         members.append(set(items))
     for f in range(problem.forms):
         for g in range(f + 1, problem.forms):
-            if problem.max_overlap is not None and len(members[f] & members[g]) > problem.max_overlap:
+            if (
+                problem.max_overlap is not None
+                and len(members[f] & members[g]) > problem.max_overlap
+            ):
                 found.append(f"forms {f},{g} share {len(members[f] & members[g])}")
     if problem.max_uses is not None:
-        uses = np.bincount(np.concatenate([list(m) for m in members]).astype(int), minlength=len(problem.difficulty))
+        uses = np.bincount(
+            np.concatenate([list(m) for m in members]).astype(int),
+            minlength=len(problem.difficulty),
+        )
         if uses.max() > problem.max_uses:
             found.append("an item used too often")
     return found
@@ -59,9 +65,15 @@ def problems(draw: st.DrawFn) -> AssemblyProblem:
         for k in range(pairs):
             enemies.append(np.array([cell.pool[2 * k], cell.pool[2 * k + 1]]))
     return AssemblyProblem(
-        difficulty=difficulty, cells=cells, targets=np.array([draw(st.integers(20, 80)) / 100]),
-        forms=forms, max_overlap=None, max_uses=max_uses, enemies=enemies,
-        seed=draw(st.integers(0, 2**32)), time_budget_s=5,
+        difficulty=difficulty,
+        cells=cells,
+        targets=np.array([draw(st.integers(20, 80)) / 100]),
+        forms=forms,
+        max_overlap=None,
+        max_uses=max_uses,
+        enemies=enemies,
+        seed=draw(st.integers(0, 2**32)),
+        time_budget_s=5,
     )
 
 
@@ -80,7 +92,9 @@ def test_forms_meet_every_hard_constraint(problem: AssemblyProblem) -> None:
 def test_the_same_seed_gives_the_same_forms(problem: AssemblyProblem) -> None:
     first, second = assemble(problem), assemble(problem)
     assert all(
-        np.array_equal(a, b) for fa, fb in zip(first.forms, second.forms, strict=True) for a, b in zip(fa, fb, strict=True)
+        np.array_equal(a, b)
+        for fa, fb in zip(first.forms, second.forms, strict=True)
+        for a, b in zip(fa, fb, strict=True)
     )
 
 
@@ -91,7 +105,9 @@ def test_large_pool_forms_reach_the_target_and_respect_overlap() -> None:
     key = rng.integers(0, 40, n)
     cells = [Cell(0, 2 if c < 20 else 3, np.flatnonzero(key == c)) for c in range(40)]
     enemies = [rng.choice(n, 2, replace=False) for _ in range(100)]
-    problem = AssemblyProblem(difficulty, cells, np.array([0.45]), forms=8, max_overlap=3, enemies=enemies, seed=3)
+    problem = AssemblyProblem(
+        difficulty, cells, np.array([0.45]), forms=8, max_overlap=3, enemies=enemies, seed=3
+    )
     result = assemble(problem)
     assert broken_constraints(problem, result) == [] and result.violations == 0
     assert result.objective < 0.001
@@ -104,7 +120,9 @@ def test_a_tight_pool_shares_items_within_limits() -> None:
     pool = np.split(np.arange(sizes.sum()), np.cumsum(sizes)[:-1])
     difficulty = np.round(rng.beta(2, 2, sizes.sum()), 2)
     cells = [Cell(0, 1, p) for p in pool]
-    problem = AssemblyProblem(difficulty, cells, np.array([0.5]), forms=20, max_overlap=12, max_uses=3, seed=5)
+    problem = AssemblyProblem(
+        difficulty, cells, np.array([0.5]), forms=20, max_overlap=12, max_uses=3, seed=5
+    )
     result = assemble(problem)
     assert broken_constraints(problem, result) == []
     assert result.max_uses_seen <= 3 and result.overlap.max() <= 12
