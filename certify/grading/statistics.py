@@ -26,6 +26,7 @@ Source: Moodle developer docs, "Quiz statistics calculations"; Kuder & Richardso
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from numpy.typing import NDArray
@@ -171,7 +172,7 @@ def _max_covariance(x: Floats, y: Floats) -> float:
     bounds = np.cumsum(counts)[:-1]
     parts = np.partition(y, bounds) if len(bounds) else y
     edges = np.concatenate([[0], bounds, [n]])
-    block_sums = np.array([parts[a:b].sum() for a, b in zip(edges[:-1], edges[1:], strict=True)])
+    block_sums = np.array([parts[a:b].sum() for a, b in pairwise(edges)])
     return float((values - x.mean()) @ (block_sums - counts * y.mean())) / (n - 1)
 
 
