@@ -56,7 +56,7 @@ def similar_pairs(
 
     Responses are integer codes (e.g. option bitmasks), 0 for blank; ``keys`` the right codes.
     """
-    n, k = responses.shape
+    n = responses.shape[0]
     answered = responses != 0
     wrong = answered & (responses != keys)
     right = answered & (responses == keys)
