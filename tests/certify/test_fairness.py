@@ -1,6 +1,6 @@
 import numpy as np
-import pingouin
 import pandas as pd
+import pingouin
 import pytest
 
 from certify.grading.fairness import compare_forms
