@@ -507,8 +507,9 @@ def bench(inst: Instance, args: argparse.Namespace) -> dict[str, Any]:
         hinted = run_solver(inst, args.solver_seconds, args.workers, args.seed, hint=ours["forms"])
         print(
             f"  CP-SAT hinted with our forms: {hinted['s']:.2f} s status {hinted['status']} violations "
-            f"{hinted['violations']} objective {_fmt(hinted['objective'])} bound {hinted['bound']:.4f}"
+            f"{'—' if hinted['violations'] is None else hinted['violations']} objective {_fmt(hinted['objective'])} bound {hinted['bound']:.4f}"
         )
+        hinted["s"] = round(hinted["s"], 3)
         result.update(
             {
                 f"hinted_{k}": hinted[k]

@@ -188,7 +188,19 @@ def plan_for(engine: Engine, bp: Blueprint) -> Plan:
     try:
         plan = make_plan(bp, pool)
     except Infeasible as exc:
-        raise Infeasible(shortfalls + exc.shortfalls) from None
+        with Session(engine) as session:
+            exposed = len(exposed_items(session, bp))
+        if exposed:
+            n = bp.exposure.recent_sittings
+            shortfalls.append(
+                Shortfall(
+                    "exposure.recent_sittings",
+                    f"曝光规则排除了最近 {n} 场考试用过的 {exposed} 道题；可调低 exposure.recent_sittings 以重新使用",
+                    f"the exposure rule left out {exposed} items used in the last {n} sitting(s); "
+                    "lower exposure.recent_sittings to use them again",
+                )
+            )
+        raise Infeasible(exc.shortfalls + shortfalls) from None
     if shortfalls:
         raise Infeasible(shortfalls)
     return plan
@@ -221,6 +233,7 @@ def assemble_papers(
     with transaction(engine) as session:
         row = _store_blueprint(session, bp)
         assert row.id is not None
+        _freeze_used(session, row.id)
         drafts = list(
             session.exec(
                 select(Paper.id).where(Paper.blueprint_id == row.id, Paper.status == "draft")
@@ -247,6 +260,19 @@ def assemble_papers(
             },
         )
     return report
+
+
+def _freeze_used(session: Session, blueprint_id: int) -> None:
+    """A draft paper a registration already points at is in use: freeze it before replacing drafts."""
+    used = session.exec(
+        select(Paper)
+        .where(Paper.blueprint_id == blueprint_id, Paper.status == "draft")
+        .where(col(Paper.id).in_(select(Registration.paper_id)))
+    )
+    for paper in used:
+        paper.status, paper.frozen_at = "frozen", utcnow()
+        session.add(paper)
+    session.flush()
 
 
 def _search_shortfalls(bp: Blueprint, result: Assembly) -> list[Shortfall]:

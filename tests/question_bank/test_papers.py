@@ -15,7 +15,7 @@ from question_bank.bank import import_bank
 from question_bank.blueprints import load_blueprint, parse_blueprint
 from question_bank.papers import PaperError, assemble_papers, freeze_paper, paper_view
 from question_bank.samples import sample_files
-from schemas.blueprint import band_of
+from schemas.blueprint import ExposureRule, band_of
 from schemas.tables import Candidate, Paper, PaperItem, Registration, Sitting
 from tests.conftest import Database
 from tests.helpers import snapshot
@@ -159,6 +159,12 @@ def test_items_of_the_last_sittings_are_kept_off_new_forms(bank: Database) -> No
         )
         session.commit()
     used = {q.item_id for q in paper_view(bank.engine, first.papers[0].code).questions}
+    with pytest.raises(Infeasible, match="exposure rule left out"):
+        assemble_papers(bank.engine, bp)  # its own items are now exposed
+    assemble_papers(bank.engine, bp.model_copy(update={"exposure": ExposureRule()}))
+    with Session(bank.engine) as session:
+        kept = session.exec(select(Paper).where(Paper.code == first.papers[0].code)).one()
+    assert kept.status == "frozen"  # a paper in use is frozen, never replaced
     data = yaml.safe_load((BLUEPRINTS / "ai-junior.yaml").read_text("utf-8"))
     data.update(code="ai-junior-next", forms=1, max_overlap=None, max_uses=None)
     data["parts"][0]["types"] = {
