@@ -1,0 +1,85 @@
+"""Shapes of grading output that people read: the exam statistics report and its parts."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.enums import ItemType
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class PartSummary(Frozen):
+    """One exam part (理论知识 / 专业能力) across the sitting."""
+
+    part: str
+    title: str
+    total_points: float
+    pass_mark: float
+    mean: float
+    sd: float
+    passed: int
+    totals: list[float]
+    """Every candidate's score on this part, for the histogram."""
+
+
+class ItemRow(Frozen):
+    """Statistics of one question (Moodle's definitions, percentages)."""
+
+    label: str
+    """How the report names the question, e.g. "A-12 AI-J-003"."""
+    item_id: str
+    type: ItemType
+    max_points: float
+    attempts: int
+    facility: float
+    sd: float
+    discrimination: float | None
+    efficiency: float | None
+    intended_weight: float
+    effective_weight: float | None
+    flags: list[str]
+
+
+class FormRow(Frozen):
+    form: str
+    candidates: int
+    mean: float
+    sd: float
+
+
+class PairRow(Frozen):
+    """A flagged pair of answer sheets (雷同卷) with its evidence; labels are anonymous."""
+
+    a: str
+    b: str
+    z: float
+    identical_wrong: int
+    both_wrong: int
+    expected: float
+
+
+class ExamReportData(Frozen):
+    """Everything the exam statistics report PDF shows."""
+
+    title: str
+    sitting: str
+    occupation_name: str
+    level_name: str
+    generated_at: str
+    candidates: int
+    passed: int
+    parts: list[PartSummary]
+    items: list[ItemRow]
+    cic: float
+    error_ratio: float
+    standard_error: float
+    kr20: float | None
+    forms: list[FormRow]
+    fairness_statistic: float | None
+    fairness_p: float | None
+    fairness_warning: bool
+    similar_pairs: list[PairRow]
+    similarity_threshold: float
