@@ -22,8 +22,9 @@ from tqdm import tqdm
 from certify import audit
 from certify.db import transaction
 from certify.errors import Problem, ValidationFailed
+from certify.tabular import DEFAULT_MAX_BYTES
 from question_bank.columns import COLUMNS, OPTION_COLUMNS
-from question_bank.formats import DEFAULT_MAX_BYTES, RawItem, read_items, write_items
+from question_bank.formats import RawItem, read_items, write_items
 from question_bank.validate import Validation, validate_rows
 from schemas.enums import ItemStatus, ItemType, Level
 from schemas.items import LIST_SEPARATOR, ItemData

@@ -8,7 +8,6 @@ Readers return :class:`RawItem` rows, still unvalidated, each with the number a 
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from certify.errors import InputError, Problem
+from certify.tabular import DEFAULT_MAX_BYTES, check_size, decode, fail, map_header, read_grid
 from question_bank.columns import (
     COLUMNS,
     JSON_FIELDS,
@@ -28,7 +28,6 @@ from schemas.items import LIST_SEPARATOR, ItemData
 
 FORMAT_TAG = "certify-bank/1"
 FORMATS = ("csv", "xlsx", "json")
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 ITEMS_SHEETS = ("items", "题目")
 
 
@@ -66,97 +65,29 @@ def detect_format(path: Path) -> str:
     )
 
 
-def _fail(path: Path, code: str, zh: str, en: str, row: int | None = None) -> InputError:
-    return InputError(Problem(str(path), row, None, code, zh, en))
-
-
 def read_items(
     path: Path, *, encoding: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> list[RawItem]:
     """Every row of an item file; raises InputError when the file as a whole is unreadable."""
     fmt = detect_format(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise _fail(
-            path, "unreadable", f"无法读取文件：{exc.strerror}", f"cannot read: {exc.strerror}"
-        ) from exc
-    if size > max_bytes:
-        mb, limit = size / 2**20, max_bytes / 2**20
-        raise _fail(
-            path,
-            "file_too_large",
-            f"文件 {mb:.1f} MB 超过上限 {limit:.0f} MB，请拆分后分批导入（或用 --max-size-mb 调高上限）",
-            f"file is {mb:.1f} MB, over the {limit:.0f} MB limit; split it or raise --max-size-mb",
-        )
-    if fmt == "csv":
-        return _read_csv(path, _decode(path, path.read_bytes(), encoding))
-    if fmt == "xlsx":
-        return _read_xlsx(path)
-    return _read_json(path, _decode(path, path.read_bytes(), encoding or "utf-8"))
-
-
-def _decode(path: Path, data: bytes, encoding: str | None) -> str:
-    """UTF-8 (with or without BOM), else GB18030 (a superset of GBK), unless told otherwise."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise _fail(
-            path,
-            "encoding",
-            "文件为 UTF-16 编码（Excel 的“Unicode 文本”），请另存为“CSV UTF-8”",
-            "file is UTF-16 (Excel 'Unicode text'); save it as 'CSV UTF-8'",
-        )
-    candidates = [encoding] if encoding else ["utf-8-sig", "gb18030"]
-    for name in candidates:
-        try:
-            text = data.decode(name)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        return text.removeprefix("\ufeff")
-    tried = "、".join(candidates)
-    raise _fail(
+    if fmt == "json":
+        check_size(path, max_bytes)
+        return _read_json(path, decode(path, path.read_bytes(), encoding or "utf-8"))
+    grid = read_grid(path, encoding=encoding, max_bytes=max_bytes, sheets=ITEMS_SHEETS)
+    names = map_header(
         path,
-        "encoding",
-        f"无法按 {tried} 解码文件，请另存为“CSV UTF-8”或用 --encoding 指定编码",
-        f"cannot decode the file as {', '.join(candidates)}; save as 'CSV UTF-8' or pass --encoding",
+        grid.header,
+        canonical_column,
+        [c for c in COLUMNS if c in REQUIRED],
+        hint_zh="（若文件乱码，请确认编码；可用 certify bank template 获取模板）",
+        hint_en=" (if the text looks garbled, check the encoding; `certify bank template` gives a template)",
     )
-
-
-def _map_header(path: Path, header: Sequence[Any]) -> list[str | None]:
-    """Canonical column per header cell (None for ``_``-prefixed note columns)."""
-    names: list[str | None] = []
-    unknown, seen = [], set()
-    for cell in header:
-        text = "" if cell is None else str(cell).strip()
-        if text.startswith("_"):
-            names.append(None)
-            continue
-        column = canonical_column(text)
-        if column is None or column in seen:
-            unknown.append(text or "(空)")
-            names.append(None)
-            continue
-        seen.add(column)
-        names.append(column)
-    missing = [c for c in COLUMNS if c in REQUIRED and c not in seen]
-    if unknown or missing:
-        zh, en = [], []
-        if missing:
-            zh.append("缺少必需列：" + "、".join(missing))
-            en.append("missing column(s): " + ", ".join(missing))
-        if unknown:
-            zh.append("无法识别或重复的列：" + "、".join(unknown))
-            en.append("unknown or repeated column(s): " + ", ".join(unknown))
-        hint_zh = "（若文件乱码，请确认编码；可用 certify bank template 获取模板）"
-        hint_en = " (if the text looks garbled, check the encoding; `certify bank template` gives a template)"
-        raise InputError(
-            Problem(str(path), 1, None, "columns", "；".join(zh) + hint_zh, "; ".join(en) + hint_en)
-        )
-    return names
+    return [_tabular_row(number, names, grid.header, cells) for number, cells in grid.rows]
 
 
 def _tabular_row(
     row_number: int, names: list[str | None], header: Sequence[Any], cells: Sequence[Any]
-) -> RawItem | None:
+) -> RawItem:
     values: dict[str, Any] = {}
     labels: dict[str, str] = {}
     options: dict[str, Any] = {}
@@ -168,77 +99,15 @@ def _tabular_row(
             options[name[-1].upper()] = cell
         else:
             values[name] = cell
-    if all(_blank(v) for v in [*values.values(), *options.values()]):
-        return None
     values["options"] = options
     return RawItem(row_number, values, labels)
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _read_csv(path: Path, text: str) -> list[RawItem]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise _fail(path, "empty", "文件为空", "the file is empty") from None
-    except csv.Error as exc:
-        raise _fail(path, "csv", f"CSV 格式错误：{exc}", f"malformed CSV: {exc}", 1) from exc
-    names = _map_header(path, header)
-    rows: list[RawItem] = []
-    try:
-        for index, cells in enumerate(reader, start=2):
-            if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
-                raise _fail(
-                    path,
-                    "columns",
-                    f"该行有 {len(cells)} 个单元格，表头只有 {len(header)} 列",
-                    f"the row has {len(cells)} cells but the header has {len(header)} columns",
-                    index,
-                )
-            item = _tabular_row(index, names, header, cells)
-            if item is not None:
-                rows.append(item)
-    except csv.Error as exc:
-        raise _fail(
-            path, "csv", f"CSV 格式错误：{exc}", f"malformed CSV: {exc}", reader.line_num
-        ) from exc
-    return rows
-
-
-def _read_xlsx(path: Path) -> list[RawItem]:
-    from openpyxl import load_workbook  # deferred: openpyxl is slow to import
-
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many unrelated types for a damaged file
-        raise _fail(
-            path, "xlsx", f"无法打开 Excel 文件：{exc}", f"cannot open the workbook: {exc}"
-        ) from exc
-    try:
-        sheet = next((book[n] for n in ITEMS_SHEETS if n in book.sheetnames), book.worksheets[0])
-        rows_iter = sheet.iter_rows(values_only=True)
-        header = next(rows_iter, None)
-        if header is None:
-            raise _fail(path, "empty", "工作表为空", "the worksheet is empty")
-        names = _map_header(path, header)
-        rows: list[RawItem] = []
-        for index, cells in enumerate(rows_iter, start=2):
-            item = _tabular_row(index, names, header, cells)
-            if item is not None:
-                rows.append(item)
-        return rows
-    finally:
-        book.close()
 
 
 def _read_json(path: Path, text: str) -> list[RawItem]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _fail(
+        raise fail(
             path,
             "json",
             f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）：{exc.msg}",
@@ -246,14 +115,14 @@ def _read_json(path: Path, text: str) -> list[RawItem]:
         ) from exc
     items = data.get("items") if isinstance(data, dict) else data
     if not isinstance(items, list):
-        raise _fail(
+        raise fail(
             path,
             "json",
             '需要 {"format": "certify-bank/1", "items": [...]} 结构',
             'expected {"format": "certify-bank/1", "items": [...]}',
         )
     if isinstance(data, dict) and data.get("format", FORMAT_TAG) != FORMAT_TAG:
-        raise _fail(
+        raise fail(
             path,
             "json",
             f"不支持的格式版本 {data.get('format')!r}",

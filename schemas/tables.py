@@ -123,6 +123,7 @@ class Sitting(SQLModel, table=True):
     institution: str
     starts_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     status: str = Field(default="planned", max_length=16)
+    blueprint_id: int | None = Field(default=None, foreign_key="blueprint.id")
 
 
 class Candidate(SQLModel, table=True):
@@ -142,11 +143,15 @@ class Registration(SQLModel, table=True):
     """报名: a candidate admitted (or refused) to a sitting, with the form and shuffle seed."""
 
     __tablename__ = "registration"
-    __table_args__ = (UniqueConstraint("sitting_id", "candidate_id"),)
+    __table_args__ = (
+        UniqueConstraint("sitting_id", "candidate_id"),
+        UniqueConstraint("sitting_id", "admission_no", name="uq_registration_admission"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     sitting_id: int = Field(foreign_key="sitting.id", index=True)
     candidate_id: int = Field(foreign_key="candidate.id", index=True)
+    admission_no: str = Field(default="", max_length=32)
     paper_id: int | None = Field(default=None, foreign_key="paper.id")
     shuffle_seed: int = Field(sa_column=Column(BigInteger, nullable=False))
     status: str = Field(default="accepted", max_length=16)
@@ -164,6 +169,24 @@ class Response(SQLModel, table=True):
     registration_id: int = Field(foreign_key="registration.id", index=True)
     item_version_id: int = Field(foreign_key="item_version.id")
     raw: str = ""
+    recorded_at: datetime = _ts(nullable=False)
+
+
+class Mark(SQLModel, table=True):
+    """评分: one rater's mark for one subjective question of one script, in a marking round."""
+
+    __tablename__ = "mark"
+    __table_args__ = (
+        UniqueConstraint("registration_id", "item_version_id", "round"),
+        UniqueConstraint("registration_id", "item_version_id", "rater"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    registration_id: int = Field(foreign_key="registration.id", index=True)
+    item_version_id: int = Field(foreign_key="item_version.id")
+    rater: str = Field(max_length=64)
+    round: int
+    mark: float
     recorded_at: datetime = _ts(nullable=False)
 
 

@@ -1,0 +1,190 @@
+"""Reading spreadsheets people send: CSV (UTF-8 or GB18030) and XLSX, as a grid of cells.
+
+Shared by every import (items, rosters, answer sheets, marks): the size limit, the encoding
+rules of Chinese Excel files, the header mapping with Chinese aliases, and errors that name
+the file and row. What the cells mean is up to the caller.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from certify.errors import InputError, Problem
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+
+
+@dataclass
+class Grid:
+    """The header and the non-empty rows of a sheet, each row with the number a person sees."""
+
+    header: list[Any]
+    rows: list[tuple[int, list[Any]]]
+
+
+def fail(path: Path, code: str, zh: str, en: str, row: int | None = None) -> InputError:
+    return InputError(Problem(str(path), row, None, code, zh, en))
+
+
+def check_size(path: Path, max_bytes: int) -> None:
+    """Refuse a missing file or one over the limit before reading it."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise fail(
+            path, "unreadable", f"无法读取文件：{exc.strerror}", f"cannot read: {exc.strerror}"
+        ) from exc
+    if size > max_bytes:
+        mb, limit = size / 2**20, max_bytes / 2**20
+        raise fail(
+            path,
+            "file_too_large",
+            f"文件 {mb:.1f} MB 超过上限 {limit:.0f} MB，请拆分后分批导入（或用 --max-size-mb 调高上限）",
+            f"file is {mb:.1f} MB, over the {limit:.0f} MB limit; split it or raise --max-size-mb",
+        )
+
+
+def decode(path: Path, data: bytes, encoding: str | None) -> str:
+    """UTF-8 (with or without BOM), else GB18030 (a superset of GBK), unless told otherwise."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise fail(
+            path,
+            "encoding",
+            "文件为 UTF-16 编码（Excel 的“Unicode 文本”），请另存为“CSV UTF-8”",
+            "file is UTF-16 (Excel 'Unicode text'); save it as 'CSV UTF-8'",
+        )
+    candidates = [encoding] if encoding else ["utf-8-sig", "gb18030"]
+    for name in candidates:
+        try:
+            return data.decode(name).removeprefix("\ufeff")
+        except (UnicodeDecodeError, LookupError):
+            continue
+    raise fail(
+        path,
+        "encoding",
+        f"无法按 {'、'.join(candidates)} 解码文件，请另存为“CSV UTF-8”或用 --encoding 指定编码",
+        f"cannot decode the file as {', '.join(candidates)}; save as 'CSV UTF-8' or pass --encoding",
+    )
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def read_csv_grid(path: Path, text: str) -> Grid:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise fail(path, "empty", "文件为空", "the file is empty") from None
+    except csv.Error as exc:
+        raise fail(path, "csv", f"CSV 格式错误：{exc}", f"malformed CSV: {exc}", 1) from exc
+    rows: list[tuple[int, list[Any]]] = []
+    try:
+        for index, cells in enumerate(reader, start=2):
+            if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
+                raise fail(
+                    path,
+                    "columns",
+                    f"该行有 {len(cells)} 个单元格，表头只有 {len(header)} 列",
+                    f"the row has {len(cells)} cells but the header has {len(header)} columns",
+                    index,
+                )
+            if not all(_blank(c) for c in cells):
+                rows.append((index, list(cells)))
+    except csv.Error as exc:
+        raise fail(
+            path, "csv", f"CSV 格式错误：{exc}", f"malformed CSV: {exc}", reader.line_num
+        ) from exc
+    return Grid(list(header), rows)
+
+
+def read_xlsx_grid(path: Path, sheets: Sequence[str] = ()) -> Grid:
+    """The first sheet named in ``sheets`` that exists, else the first sheet."""
+    from openpyxl import load_workbook  # deferred: openpyxl is slow to import
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many unrelated types for a damaged file
+        raise fail(
+            path, "xlsx", f"无法打开 Excel 文件：{exc}", f"cannot open the workbook: {exc}"
+        ) from exc
+    try:
+        sheet = next((book[n] for n in sheets if n in book.sheetnames), book.worksheets[0])
+        cells = sheet.iter_rows(values_only=True)
+        header = next(cells, None)
+        if header is None:
+            raise fail(path, "empty", "工作表为空", "the worksheet is empty")
+        rows = [(n, list(r)) for n, r in enumerate(cells, start=2) if not all(_blank(c) for c in r)]
+        return Grid(list(header), rows)
+    finally:
+        book.close()
+
+
+def read_grid(
+    path: Path,
+    *,
+    encoding: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    sheets: Sequence[str] = (),
+) -> Grid:
+    """The grid of a .csv/.txt or .xlsx/.xlsm file; raises InputError for anything else."""
+    check_size(path, max_bytes)
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        return read_csv_grid(path, decode(path, path.read_bytes(), encoding))
+    if suffix in (".xlsx", ".xlsm"):
+        return read_xlsx_grid(path, sheets)
+    raise fail(
+        path,
+        "unsupported_format",
+        f"不支持的文件类型 {suffix}，请使用 .csv 或 .xlsx",
+        f"unsupported file type {suffix}; use .csv or .xlsx",
+    )
+
+
+def map_header(
+    path: Path,
+    header: Sequence[Any],
+    canonical: Callable[[str], str | None],
+    required: Iterable[str],
+    *,
+    hint_zh: str = "",
+    hint_en: str = "",
+) -> list[str | None]:
+    """Canonical column per header cell (None for ``_``-prefixed note columns).
+
+    Raises InputError naming missing, unknown and repeated columns together.
+    """
+    names: list[str | None] = []
+    unknown, seen = [], set()
+    for cell in header:
+        text = "" if cell is None else str(cell).strip()
+        if text.startswith("_"):
+            names.append(None)
+            continue
+        column = canonical(text)
+        if column is None or column in seen:
+            unknown.append(text or "(空)")
+            names.append(None)
+            continue
+        seen.add(column)
+        names.append(column)
+    missing = [c for c in required if c not in seen]
+    if unknown or missing:
+        zh, en = [], []
+        if missing:
+            zh.append("缺少必需列：" + "、".join(missing))
+            en.append("missing column(s): " + ", ".join(missing))
+        if unknown:
+            zh.append("无法识别或重复的列：" + "、".join(unknown))
+            en.append("unknown or repeated column(s): " + ", ".join(unknown))
+        raise InputError(
+            Problem(str(path), 1, None, "columns", "；".join(zh) + hint_zh, "; ".join(en) + hint_en)
+        )
+    return names
