@@ -13,9 +13,12 @@ from typing import Any
 
 import click
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from certify import __version__, audit, db
 from certify.errors import Error
+from certify.identity import IdentityVault, load_vault
+from certify.sittings import create_sitting, import_roster
 from question_bank.bank import (
     BankSummary,
     bank_items,
@@ -56,6 +59,16 @@ class Settings:
             db.require_current(engine)
         return engine
 
+    def vault(self, *, create: bool = False) -> IdentityVault:
+        """The ID-number secret: beside a SQLite file, else in the working folder."""
+        url = make_url(db.database_url(self.database))
+        folder = (
+            Path(url.database).parent
+            if url.get_backend_name() == "sqlite" and url.database
+            else None
+        )
+        return load_vault(folder, create=create)
+
 
 class CertifyGroup(click.Group):
     """A click group that turns certify's errors into their diagnosis and exit status 1."""
@@ -92,6 +105,7 @@ def init(settings: Settings) -> None:
     """Create the database and bring its schema up to date. 初始化数据库。"""
     engine = settings.engine(migrated=False)
     db.upgrade(engine)
+    settings.vault(create=True)
     click.echo(f"数据库已就绪 / database ready: {engine.url.render_as_string(hide_password=True)}")
 
 
@@ -364,6 +378,43 @@ def print_assembly(report: AssemblyReport) -> None:
     click.echo(
         f"  最大两两重叠 max overlap: {report.max_overlap_seen}; "
         f"单题最多使用 max uses: {report.max_uses_seen}"
+    )
+
+
+@cli.group(cls=CertifyGroup)
+def sitting() -> None:
+    """Exam sittings and their candidates. 考试场次与考生名册。"""
+
+
+@sitting.command("create")
+@click.argument("code")
+@click.option(
+    "--blueprint", "blueprint_code", required=True, help="Code of an assembled blueprint."
+)
+@click.option("--institution", required=True, help="评价机构 name.")
+@click.option("--starts-at", type=click.DateTime(["%Y-%m-%d %H:%M", "%Y-%m-%d"]))
+@pass_settings
+def sitting_create(
+    settings: Settings, code: str, blueprint_code: str, institution: str, starts_at: Any
+) -> None:
+    """Create a sitting of an assembled blueprint. 创建考试场次。"""
+    row = create_sitting(
+        settings.engine(), code, blueprint_code, institution=institution, starts_at=starts_at
+    )
+    click.echo(f"考试场次 sitting {row.code}: {row.occupation}/{row.level}, {row.institution}")
+
+
+@sitting.command("roster")
+@click.argument("code")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--encoding", help="CSV encoding (default: UTF-8, else GB18030).")
+@pass_settings
+def sitting_roster(settings: Settings, code: str, file: Path, encoding: str | None) -> None:
+    """Register the candidates of a roster (准考证号, 姓名, 身份证号, 试卷). 导入考生名册。"""
+    report = import_roster(settings.engine(), code, file, settings.vault(), encoding=encoding)
+    click.echo(
+        f"{code}: 登记 registered {report.registered}, 新考生 new candidates {report.new_candidates}; "
+        f"papers {', '.join(f'{f}={c}' for f, c in report.papers.items())} frozen"
     )
 
 

@@ -1,0 +1,256 @@
+"""考试场次与考生名册: sittings and the candidates admitted to them.
+
+A sitting belongs to a blueprint; its roster gives each candidate an admission number
+(准考证号), a form, and a fresh shuffle seed. The paper of that form (from the blueprint's
+latest run) is frozen as soon as a candidate is registered for it. ID numbers are validated
+(GB 11643), stored encrypted and found by keyed digest; the same person keeps one candidate
+record across sittings. Application conditions (申报条件) join registration in their own work.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from certify import audit
+from certify.db import transaction
+from certify.errors import Error, Problem, ValidationFailed
+from certify.identity import IdentityVault, IdNumberError, mask_id_number, validate_id_number
+from certify.tabular import DEFAULT_MAX_BYTES, map_header, read_grid
+from question_bank.shuffle import new_seed
+from schemas.tables import Blueprint, Candidate, Paper, Registration, Sitting, utcnow
+
+ROSTER_COLUMNS = {
+    "admission_no": ("admission_no", "准考证号", "考号"),
+    "name": ("name", "姓名"),
+    "id_number": ("id_number", "身份证号", "身份证号码", "证件号码"),
+    "form": ("form", "试卷", "卷别", "卷型"),
+}
+ADMISSION = r"[A-Za-z0-9-]{1,32}"
+
+
+class SittingError(Error):
+    code = "sitting"
+
+
+def create_sitting(
+    engine: Engine,
+    code: str,
+    blueprint_code: str,
+    *,
+    institution: str,
+    starts_at: datetime | None = None,
+    actor: str = "cli",
+) -> Sitting:
+    """A new sitting of the blueprint's occupation and level; raises SittingError."""
+    with transaction(engine) as session:
+        bp = session.exec(select(Blueprint).where(Blueprint.code == blueprint_code)).first()
+        if bp is None:
+            raise SittingError(
+                f"没有蓝图 {blueprint_code}（请先组卷）/ no blueprint {blueprint_code}: assemble it first"
+            )
+        if session.exec(select(Sitting).where(Sitting.code == code)).first():
+            raise SittingError(f"考试场次 {code} 已存在 / sitting {code} exists already")
+        sitting = Sitting(
+            code=code,
+            occupation=bp.occupation,
+            level=bp.level,
+            institution=institution,
+            starts_at=starts_at,
+            blueprint_id=bp.id,
+        )
+        session.add(sitting)
+        session.flush()
+        audit.append(
+            session,
+            actor=actor,
+            action="sitting.create",
+            subject=code,
+            detail={"blueprint": blueprint_code, "institution": institution},
+        )
+        return sitting
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    row: int
+    admission_no: str
+    name: str
+    id_number: str
+    form: str
+
+
+@dataclass(frozen=True)
+class RosterReport:
+    sitting: str
+    registered: int
+    new_candidates: int
+    papers: dict[str, str]
+
+
+def _canonical(header: str) -> str | None:
+    return next((c for c, names in ROSTER_COLUMNS.items() if header.lower() in names), None)
+
+
+def read_roster(
+    path: Path, *, encoding: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[list[RosterRow], list[Problem]]:
+    """Every row of a roster file and every problem in them (row and field named)."""
+    grid = read_grid(path, encoding=encoding, max_bytes=max_bytes)
+    names = map_header(path, grid.header, _canonical, list(ROSTER_COLUMNS))
+    rows, problems = [], []
+    seen_admission: dict[str, int] = {}
+    seen_id: dict[str, int] = {}
+    for number, cells in grid.rows:
+        values = {
+            n: ("" if c is None else str(c).strip())
+            for n, c in zip(names, cells, strict=False)
+            if n
+        }
+
+        def problem(field: str, code: str, zh: str, en: str, row: int = number) -> None:
+            problems.append(Problem(str(path), row, field, code, zh, en))
+
+        admission = values.get("admission_no", "")
+        if not re.fullmatch(ADMISSION, admission):
+            problem(
+                "admission_no",
+                "bad_admission_no",
+                "准考证号须为 1–32 位字母、数字或 -",
+                "admission_no: 1-32 letters, digits or '-'",
+            )
+        elif admission in seen_admission:
+            problem(
+                "admission_no",
+                "duplicate",
+                f"准考证号与第 {seen_admission[admission]} 行重复",
+                f"repeats row {seen_admission[admission]}",
+            )
+        seen_admission.setdefault(admission, number)
+        name = values.get("name", "")
+        if not name or len(name) > 64:
+            problem("name", "bad_name", "姓名不能为空且不超过 64 字", "name: 1-64 characters")
+        try:
+            id_number = validate_id_number(values.get("id_number", ""))
+            if id_number in seen_id:
+                problem(
+                    "id_number",
+                    "duplicate",
+                    f"身份证号与第 {seen_id[id_number]} 行重复",
+                    f"the ID number repeats row {seen_id[id_number]}",
+                )
+            seen_id.setdefault(id_number, number)
+        except IdNumberError as exc:
+            id_number = ""
+            problem("id_number", "bad_id_number", exc.message_zh, exc.message_en)
+        form = values.get("form", "").upper()
+        if not form:
+            problem("form", "empty", "须指定试卷（如 A）", "form is required (e.g. A)")
+        rows.append(RosterRow(number, admission, name, id_number, form))
+    return rows, problems
+
+
+def import_roster(
+    engine: Engine,
+    sitting_code: str,
+    path: Path,
+    vault: IdentityVault,
+    *,
+    actor: str = "cli",
+    encoding: str | None = None,
+) -> RosterReport:
+    """Register every candidate of the roster, or none: raises ValidationFailed naming each bad row."""
+    rows, problems = read_roster(path, encoding=encoding)
+    with transaction(engine) as session:
+        sitting = session.exec(select(Sitting).where(Sitting.code == sitting_code)).first()
+        if sitting is None or sitting.blueprint_id is None:
+            raise SittingError(f"没有考试场次 {sitting_code} / no sitting {sitting_code}")
+        papers = _papers_by_form(session, sitting.blueprint_id)
+        for r in rows:
+            if r.form and r.form not in papers:
+                problems.append(
+                    Problem(
+                        str(path),
+                        r.row,
+                        "form",
+                        "unknown_form",
+                        f"蓝图没有 {r.form} 卷（可用：{'、'.join(papers)}）",
+                        f"the blueprint has no form {r.form} (has {', '.join(papers)})",
+                    )
+                )
+        taken = set(
+            session.exec(
+                select(Registration.admission_no).where(Registration.sitting_id == sitting.id)
+            )
+        )
+        for r in rows:
+            if r.admission_no in taken:
+                problems.append(
+                    Problem(
+                        str(path),
+                        r.row,
+                        "admission_no",
+                        "registered",
+                        "该准考证号已在本场次登记",
+                        "this admission number is already registered in the sitting",
+                    )
+                )
+        if problems:
+            raise ValidationFailed(sorted(problems, key=lambda p: p.row or 0), total_rows=len(rows))
+        new = 0
+        for r in rows:
+            candidate, created = _candidate(session, vault, r)
+            new += created
+            paper = papers[r.form]
+            assert sitting.id is not None and candidate.id is not None
+            session.add(
+                Registration(
+                    sitting_id=sitting.id,
+                    candidate_id=candidate.id,
+                    paper_id=paper.id,
+                    shuffle_seed=new_seed(),
+                    admission_no=r.admission_no,
+                )
+            )
+            if paper.status != "frozen":
+                paper.status, paper.frozen_at = "frozen", utcnow()
+                session.add(paper)
+        audit.append(
+            session,
+            actor=actor,
+            action="sitting.roster",
+            subject=sitting_code,
+            detail={"file": path.name, "registered": len(rows), "new_candidates": new},
+        )
+        return RosterReport(sitting_code, len(rows), new, {f: p.code for f, p in papers.items()})
+
+
+def _papers_by_form(session: Session, blueprint_id: int) -> dict[str, Paper]:
+    run = session.exec(select(func.max(Paper.run)).where(Paper.blueprint_id == blueprint_id)).one()
+    query = (
+        select(Paper)
+        .where(Paper.blueprint_id == blueprint_id, Paper.run == run)
+        .order_by(col(Paper.form))
+    )
+    return {p.form: p for p in session.exec(query)}
+
+
+def _candidate(session: Session, vault: IdentityVault, row: RosterRow) -> tuple[Candidate, bool]:
+    digest = vault.digest(row.id_number)
+    found = session.exec(select(Candidate).where(Candidate.id_number_digest == digest)).first()
+    if found is not None:
+        return found, False
+    candidate = Candidate(
+        name=row.name,
+        id_number_cipher=vault.encrypt(row.id_number),
+        id_number_digest=digest,
+        id_number_masked=mask_id_number(row.id_number),
+    )
+    session.add(candidate)
+    session.flush()
+    return candidate, True
