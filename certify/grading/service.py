@@ -1,0 +1,240 @@
+"""阅卷: grading a sitting — loads arrays from the database, calls the pure cores, stores results.
+
+For each candidate the copy they sat is rebuilt from the registration's seed; raw answers in
+printed letters are mapped back to canonical letters, encoded as bitmasks and scored against the
+canonical keys of the exact item versions on the paper, paper by paper. Fill-in answers are
+scored by normalised comparison; subjective questions by their final double marks, scaled to
+the paper's points. A candidate passes when every part reaches its pass mark; a candidate with
+a subjective mark still missing stays *pending* and gets no result yet.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import Engine, delete
+from sqlmodel import Session, col, select
+
+from certify import audit
+from certify.db import transaction
+from certify.grading.fill import score_fill
+from certify.grading.marking import final_marks
+from certify.grading.scoring import encode_letters, encode_true_false, score_choices
+from certify.grading.sheets import candidate_copies
+from question_bank.shuffle import to_canonical
+from schemas.blueprint import Blueprint as BlueprintSpec
+from schemas.blueprint import PartialCredit
+from schemas.enums import ItemType
+from schemas.papers import PaperView
+from schemas.tables import Blueprint, ItemVersion, Mark, Registration, Response, Result, utcnow
+
+SUBJECTIVE_TOLERANCE = 0.2
+"""Two marks further apart than this share of the item's maximum need a third mark."""
+
+
+@dataclass
+class GradeReport:
+    sitting: str
+    graded: int = 0
+    passed: int = 0
+    pending: list[str] = field(default_factory=list)
+    no_sheet: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CandidateScores:
+    """One candidate's points per question (by item version) and per part."""
+
+    admission_no: str
+    form: str
+    questions: dict[int, float]
+    parts: dict[str, float]
+    passed: bool | None
+
+
+def _blueprint(engine: Engine, blueprint_id: int | None) -> BlueprintSpec:
+    with Session(engine) as session:
+        row = session.get(Blueprint, blueprint_id)
+    assert row is not None
+    return BlueprintSpec.model_validate({k: v for k, v in row.spec.items() if k != "_hash"})
+
+
+def score_sitting(engine: Engine, sitting_code: str) -> tuple[GradeReport, list[CandidateScores]]:
+    """Scores of every candidate of a sitting, computed afresh from raw answers and marks."""
+    sitting, copies = candidate_copies(engine, sitting_code)
+    bp = _blueprint(engine, sitting.blueprint_id)
+    fraction = (
+        bp.multiple_choice.partial_fraction
+        if bp.multiple_choice.rule is PartialCredit.SUBSET_PARTIAL
+        else 0.0
+    )
+    regs = {reg.id or 0: (reg, view) for reg, view in copies.values()}
+    answers, marks, keys = _load(engine, list(regs))
+    report = GradeReport(sitting_code)
+    by_paper: dict[str, list[int]] = defaultdict(list)
+    for reg_id, (_, view) in regs.items():
+        by_paper[view.code].append(reg_id)
+    scores: list[CandidateScores] = []
+    for reg_ids in by_paper.values():
+        scores += _score_paper(
+            bp, [regs[r] for r in reg_ids], answers, marks, keys, fraction, report
+        )
+    return report, scores
+
+
+def _load(
+    engine: Engine, reg_ids: list[int]
+) -> tuple[dict[int, dict[int, str]], dict[tuple[int, int], list[Mark]], dict[int, ItemVersion]]:
+    with Session(engine) as session:
+        answers: dict[int, dict[int, str]] = defaultdict(dict)
+        for r in session.exec(select(Response).where(col(Response.registration_id).in_(reg_ids))):
+            answers[r.registration_id][r.item_version_id] = r.raw
+        marks: dict[tuple[int, int], list[Mark]] = defaultdict(list)
+        for m in session.exec(
+            select(Mark).where(col(Mark.registration_id).in_(reg_ids)).order_by(col(Mark.round))
+        ):
+            marks[(m.registration_id, m.item_version_id)].append(m)
+        keys = {v.id: v for v in session.exec(select(ItemVersion)) if v.id is not None}
+    return answers, marks, keys
+
+
+def _score_paper(
+    bp: BlueprintSpec,
+    group: list[tuple[Registration, PaperView]],
+    answers: dict[int, dict[int, str]],
+    marks: dict[tuple[int, int], list[Mark]],
+    keys: dict[int, ItemVersion],
+    fraction: float,
+    report: GradeReport,
+) -> list[CandidateScores]:
+    questions = group[0][1].questions  # canonical order is the same for every copy of the paper
+    base = sorted(questions, key=lambda q: q.item_version_pk)
+    pks = [q.item_version_pk for q in base]
+    choice = [
+        i
+        for i, q in enumerate(base)
+        if q.type in (ItemType.SINGLE, ItemType.MULTIPLE, ItemType.TRUE_FALSE)
+    ]
+    matrix = np.zeros((len(group), len(pks)), dtype=np.float64)
+    have_sheet = np.array([reg.id in answers for reg, _ in group])
+    canonical = [
+        to_canonical(
+            view,
+            {
+                q.number: answers.get(reg.id or 0, {}).get(q.item_version_pk, "")
+                for q in view.questions
+                if q.type is not ItemType.SUBJECTIVE
+            },
+        )
+        for reg, view in group
+    ]
+    if choice:
+        encode = [
+            encode_true_false if base[i].type is ItemType.TRUE_FALSE else encode_letters
+            for i in choice
+        ]
+        raw = np.array(
+            [[encode[k](c.get(pks[i], "")) for k, i in enumerate(choice)] for c in canonical],
+            dtype=np.uint16,
+        )
+        key = np.array(
+            [enc(keys[pks[i]].key) for enc, i in zip(encode, choice, strict=True)], dtype=np.uint16
+        )
+        points = np.array([base[i].points for i in choice])
+        multiple = np.array([base[i].type is ItemType.MULTIPLE for i in choice])
+        matrix[:, choice] = score_choices(
+            raw.reshape(len(group), len(choice)), key, points, multiple, partial_fraction=fraction
+        )
+    for i, q in enumerate(base):
+        if q.type is ItemType.FILL:
+            matrix[:, i] = score_fill(
+                [c.get(q.item_version_pk, "") for c in canonical],
+                keys[q.item_version_pk].key,
+                q.points,
+            )
+    pending = np.zeros(len(group), dtype=bool)
+    for i, q in enumerate(base):
+        if q.type is not ItemType.SUBJECTIVE:
+            continue
+        maximum = keys[q.item_version_pk].points
+        for row, (reg, _) in enumerate(group):
+            final = _final(marks.get((reg.id or 0, q.item_version_pk), []), maximum)
+            if final is None:
+                pending[row] = True
+            else:
+                matrix[row, i] = q.points * final / maximum
+    parts = {p.part: p for p in bp.parts}
+    part_of = np.array([q.part for q in base])
+    out = []
+    for row, (reg, view) in enumerate(group):
+        totals = {name: round(float(matrix[row, part_of == name].sum()), 4) for name in parts}
+        if not have_sheet[row]:
+            report.no_sheet.append(reg.admission_no)
+        if pending[row] or not have_sheet[row]:
+            passed = None
+            if pending[row]:
+                report.pending.append(reg.admission_no)
+        else:
+            passed = all(totals[name] >= spec.pass_mark - 1e-9 for name, spec in parts.items())
+        out.append(
+            CandidateScores(
+                reg.admission_no,
+                view.form,
+                dict(zip(pks, matrix[row].tolist(), strict=True)),
+                totals,
+                passed,
+            )
+        )
+    return out
+
+
+def _final(found: list[Mark], maximum: float) -> float | None:
+    if len(found) < 2:
+        return None
+    first, second = found[0].mark, found[1].mark
+    third = found[2].mark if len(found) > 2 else np.nan
+    value = float(
+        final_marks(
+            np.array([first]), np.array([second]), np.array([third]), SUBJECTIVE_TOLERANCE * maximum
+        )[0]
+    )
+    return None if np.isnan(value) else value
+
+
+def grade_sitting(engine: Engine, sitting_code: str, *, actor: str = "cli") -> GradeReport:
+    """Score the sitting and store a result for every candidate who can have one (audited)."""
+    report, scores = score_sitting(engine, sitting_code)
+    _, copies = candidate_copies(engine, sitting_code)
+    with transaction(engine) as session:
+        reg_ids = [copies[s.admission_no][0].id for s in scores]
+        session.execute(delete(Result).where(col(Result.registration_id).in_(reg_ids)))
+        for s in scores:
+            if s.passed is None:
+                continue
+            reg = copies[s.admission_no][0]
+            assert reg.id is not None
+            session.add(
+                Result(
+                    registration_id=reg.id,
+                    part_scores=s.parts,
+                    total=round(sum(s.parts.values()), 4),
+                    passed=s.passed,
+                    computed_at=utcnow(),
+                )
+            )
+            report.graded += 1
+            report.passed += s.passed
+        audit.append(
+            session,
+            actor=actor,
+            action="grade",
+            subject=sitting_code,
+            detail={
+                "graded": report.graded,
+                "passed": report.passed,
+                "pending": len(report.pending),
+            },
+        )
+    return report

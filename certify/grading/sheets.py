@@ -1,0 +1,242 @@
+"""答题卡导入: answer sheets of a sitting, kept raw as the candidate wrote them.
+
+A sheet file (CSV or XLSX) has one row per candidate: ``admission_no`` (准考证号), optionally
+``form`` (试卷), then one column per printed question number (``1``, ``2``, … or ``Q1``, ``第1题``)
+holding the answer in the letters of the candidate's own copy: ``B``; ``ACD``; ``T``/``F``
+(对/错); fill-in blanks separated by ``;``. Blank cells are unanswered. Subjective questions are
+marked by raters, not answered here.
+
+Every row is checked against the candidate's registration and copy — an unknown candidate,
+another form, a letter the printed question does not have, an answer to a subjective question
+— and any problem refuses the whole file, naming row and field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, delete
+from sqlmodel import Session, col, select
+
+from certify import audit
+from certify.db import transaction
+from certify.errors import Problem, ValidationFailed
+from certify.grading.scoring import INVALID, encode_letters, encode_true_false
+from certify.sittings import SittingError
+from certify.tabular import DEFAULT_MAX_BYTES, map_header, read_grid
+from question_bank.papers import paper_view
+from question_bank.shuffle import candidate_view
+from schemas.enums import ItemType
+from schemas.papers import PaperView
+from schemas.tables import Paper, Registration, Response, Sitting
+
+_QUESTION = re.compile(r"(?:q|Q|第)?\s*(\d{1,3})\s*题?")
+
+
+@dataclass(frozen=True)
+class SheetReport:
+    sitting: str
+    sheets: int
+    responses: int
+    replaced: int
+
+
+def _canonical(header: str) -> str | None:
+    if header.lower() in ("admission_no", "准考证号", "考号"):
+        return "admission_no"
+    if header.lower() in ("form", "试卷", "卷别", "卷型"):
+        return "form"
+    match = _QUESTION.fullmatch(header)
+    return f"q{int(match[1])}" if match else None
+
+
+def candidate_copies(
+    engine: Engine, sitting_code: str
+) -> tuple[Sitting, dict[str, tuple[Registration, PaperView]]]:
+    """The sitting and, per admission number, the registration and the candidate's own copy."""
+    with Session(engine) as session:
+        sitting = session.exec(select(Sitting).where(Sitting.code == sitting_code)).first()
+        if sitting is None:
+            raise SittingError(f"没有考试场次 {sitting_code} / no sitting {sitting_code}")
+        rows = list(
+            session.exec(
+                select(Registration, Paper)
+                .join(Paper, col(Paper.id) == col(Registration.paper_id))
+                .where(Registration.sitting_id == sitting.id)
+            )
+        )
+    views: dict[str, PaperView] = {}
+    copies = {}
+    for reg, paper in rows:
+        if paper.code not in views:
+            views[paper.code] = paper_view(engine, paper.code)
+        copies[reg.admission_no] = (
+            reg,
+            candidate_view(views[paper.code], reg.shuffle_seed, label=reg.admission_no),
+        )
+    return sitting, copies
+
+
+def check_answer(q: Any, raw: str) -> str | None:
+    """Why ``raw`` cannot be an answer to printed question ``q`` (None when it can)."""
+    if q.type is ItemType.SUBJECTIVE:
+        return "主观题由评分员评分，答题卡中不应有作答 / subjective questions are marked by raters, not answered on the sheet"
+    if q.type is ItemType.TRUE_FALSE and encode_true_false(raw) == int(INVALID):
+        return f"判断题答案应为 T/F（对/错），现为 {raw!r} / a true/false answer is T or F; got {raw!r}"
+    if q.type in (ItemType.SINGLE, ItemType.MULTIPLE):
+        mask = encode_letters(raw, width=len(q.options))
+        letters = "".join(sorted(q.options))
+        if mask == int(INVALID):
+            return f"答案 {raw!r} 超出选项范围 {letters} / answer {raw!r} is outside the options {letters}"
+        if q.type is ItemType.SINGLE and bin(mask).count("1") > 1:
+            return f"单选题只能选一个选项，现为 {raw!r} / a single-choice answer has one letter; got {raw!r}"
+    return None
+
+
+def import_sheets(
+    engine: Engine,
+    sitting_code: str,
+    path: Path,
+    *,
+    replace: bool = False,
+    actor: str = "cli",
+    encoding: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> SheetReport:
+    """Store every sheet of the file, or none; raises ValidationFailed naming each problem."""
+    sitting, copies = candidate_copies(engine, sitting_code)
+    grid = read_grid(path, encoding=encoding, max_bytes=max_bytes)
+    names = map_header(
+        path,
+        grid.header,
+        _canonical,
+        ["admission_no"],
+        hint_zh="（题号列写作 1、2、3… 或 第1题）",
+        hint_en=" (question columns are 1, 2, 3 … or Q1)",
+    )
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    stored: list[tuple[Registration, dict[int, str]]] = []
+    for number, cells in grid.rows:
+        values = {
+            n: ("" if c is None else str(c).strip())
+            for n, c in zip(names, cells, strict=False)
+            if n
+        }
+
+        def bad(field: str, code: str, zh: str, en: str, row: int = number) -> None:
+            problems.append(Problem(str(path), row, field, code, zh, en))
+
+        admission = values.get("admission_no", "")
+        if admission not in copies:
+            bad(
+                "admission_no",
+                "unknown_candidate",
+                f"考生 {admission!r} 未在 {sitting_code} 登记",
+                f"candidate {admission!r} is not registered in {sitting_code}",
+            )
+            continue
+        if admission in seen:
+            bad(
+                "admission_no",
+                "duplicate",
+                f"与第 {seen[admission]} 行重复",
+                f"repeats row {seen[admission]}",
+            )
+            continue
+        seen[admission] = number
+        reg, view = copies[admission]
+        form = values.get("form", "").upper()
+        if form and form != view.form:
+            bad(
+                "form",
+                "wrong_form",
+                f"该考生的试卷为 {view.form} 卷，不是 {form}",
+                f"the candidate sat form {view.form}, not {form}",
+            )
+        by_number = {q.number: q for q in view.questions}
+        answers: dict[int, str] = {}
+        for name, raw in values.items():
+            if not name.startswith("q") or not raw:
+                continue
+            qn = int(name[1:])
+            q = by_number.get(qn)
+            if q is None:
+                bad(
+                    str(qn),
+                    "unknown_question",
+                    f"试卷只有 {len(by_number)} 题",
+                    f"the paper has {len(by_number)} questions",
+                )
+                continue
+            reason = check_answer(q, raw)
+            if reason:
+                zh, en = reason.split(" / ", 1)
+                bad(str(qn), "bad_answer", zh, en)
+            answers[qn] = raw
+        stored.append((reg, answers))
+    if problems:
+        raise ValidationFailed(problems, total_rows=len(grid.rows))
+    return _store(engine, sitting, copies, stored, path, replace, actor)
+
+
+def _store(
+    engine: Engine,
+    sitting: Sitting,
+    copies: dict[str, tuple[Registration, PaperView]],
+    stored: list[tuple[Registration, dict[int, str]]],
+    path: Path,
+    replace: bool,
+    actor: str,
+) -> SheetReport:
+    with transaction(engine) as session:
+        regs = [reg.id for reg, _ in stored]
+        existing = set(
+            session.exec(
+                select(Response.registration_id).where(col(Response.registration_id).in_(regs))
+            )
+        )
+        if existing and not replace:
+            taken = sorted(reg.admission_no for reg, _ in stored if reg.id in existing)
+            raise ValidationFailed(
+                [
+                    Problem(
+                        str(path),
+                        None,
+                        "admission_no",
+                        "already_imported",
+                        f"这些考生的答题卡已导入：{'、'.join(taken[:10])}；如需替换请加 --replace",
+                        f"sheets already imported for {', '.join(taken[:10])}; pass --replace to replace them",
+                    )
+                ]
+            )
+        if existing:
+            session.execute(
+                delete(Response).where(col(Response.registration_id).in_(list(existing)))
+            )
+        count = 0
+        for reg, answers in stored:
+            view = copies[reg.admission_no][1]
+            assert reg.id is not None
+            for q in view.questions:
+                if q.type is ItemType.SUBJECTIVE:
+                    continue
+                session.add(
+                    Response(
+                        registration_id=reg.id,
+                        item_version_id=q.item_version_pk,
+                        raw=answers.get(q.number, ""),
+                    )
+                )
+                count += 1
+        audit.append(
+            session,
+            actor=actor,
+            action="sheets.import",
+            subject=sitting.code,
+            detail={"file": path.name, "sheets": len(stored), "replaced": len(existing)},
+        )
+    return SheetReport(sitting.code, len(stored), count, len(existing))

@@ -1,0 +1,183 @@
+"""A sitting graded end to end in a real database: sheets, blind marks, results."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from certify.errors import ValidationFailed
+from certify.grading.marks import import_marks, marking_list
+from certify.grading.service import grade_sitting, score_sitting
+from certify.grading.sheets import candidate_copies, import_sheets
+from certify.identity import IdentityVault, check_character
+from certify.sittings import create_sitting, import_roster
+from question_bank.bank import import_bank
+from question_bank.blueprints import load_blueprint
+from question_bank.papers import assemble_papers
+from question_bank.samples import sample_blueprints, sample_files
+from schemas.enums import ItemType
+from schemas.tables import Result
+from tests.conftest import Database
+from tests.helpers import snapshot
+
+VAULT = IdentityVault(b"g" * 32)
+
+
+def id_number(n: int) -> str:
+    first17 = f"37010219900101{n:03d}"
+    return first17 + check_character(first17)
+
+
+@pytest.fixture
+def sitting(database: Database, tmp_path: Path) -> Database:
+    for path in sample_files():
+        if path.name == "ai-junior.json":
+            import_bank(database.engine, path)
+    bp = next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")
+    assemble_papers(database.engine, load_blueprint(bp))
+    create_sitting(database.engine, "S1", "ai-junior-sample", institution="测试评价机构")
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "准考证号,姓名,身份证号,试卷\n"
+        + "".join(f"K{n},考生{n},{id_number(n)},{'AB'[n % 2]}\n" for n in range(4)),
+        encoding="utf-8",
+    )
+    import_roster(database.engine, "S1", roster, VAULT)
+    return database
+
+
+def write_sheets(database: Database, path: Path, correct: set[str]) -> None:
+    """Candidates in ``correct`` answer every objective question right, in their own letters."""
+    _, copies = candidate_copies(database.engine, "S1")
+    numbers = sorted(
+        {
+            q.number
+            for _, v in copies.values()
+            for q in v.questions
+            if q.type is not ItemType.SUBJECTIVE
+        }
+    )
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["准考证号", "试卷", *numbers])
+        for admission, (_, view) in sorted(copies.items()):
+            by_number = {q.number: q for q in view.questions}
+            row = []
+            for n in numbers:
+                q = by_number[n]
+                if admission not in correct:
+                    row.append("")
+                elif q.type is ItemType.FILL:
+                    row.append(";".join(blank.split("|")[0] for blank in q.key.split(";")))
+                else:
+                    row.append(q.key)
+            writer.writerow([admission, view.form, *row])
+
+
+def write_marks(database: Database, path: Path, marks: dict[str, float], rater: str) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["评分员", "评卷号", "分数"])
+        for script in marking_list(database.engine, "S1"):
+            writer.writerow([rater, script.code, marks.get(script.code, script.maximum)])
+
+
+def test_right_answers_in_shuffled_copies_score_full_marks(
+    sitting: Database, tmp_path: Path
+) -> None:
+    write_sheets(sitting, tmp_path / "sheets.csv", {"K0", "K1"})
+    import_sheets(sitting.engine, "S1", tmp_path / "sheets.csv")
+    write_marks(sitting, tmp_path / "r1.csv", {}, "评分员甲")
+    write_marks(sitting, tmp_path / "r2.csv", {}, "评分员乙")
+    import_marks(sitting.engine, "S1", tmp_path / "r1.csv")
+    import_marks(sitting.engine, "S1", tmp_path / "r2.csv")
+    report = grade_sitting(sitting.engine, "S1")
+    assert (report.graded, report.passed) == (4, 2)
+    _, scores = score_sitting(sitting.engine, "S1")
+    by_admission = {s.admission_no: s for s in scores}
+    assert by_admission["K0"].parts == {"theory": 100.0, "practical": 100.0}
+    assert by_admission["K2"].parts == {"theory": 0.0, "practical": 100.0}
+    with Session(sitting.engine) as session:
+        assert len(session.exec(select(Result)).all()) == 4
+
+
+def test_candidates_without_both_marks_stay_pending(sitting: Database, tmp_path: Path) -> None:
+    write_sheets(sitting, tmp_path / "sheets.csv", {"K0"})
+    import_sheets(sitting.engine, "S1", tmp_path / "sheets.csv")
+    write_marks(sitting, tmp_path / "r1.csv", {}, "甲")
+    import_marks(sitting.engine, "S1", tmp_path / "r1.csv")
+    report = grade_sitting(sitting.engine, "S1")
+    assert report.graded == 0 and sorted(report.pending) == ["K0", "K1", "K2", "K3"]
+
+
+def test_far_apart_marks_need_a_third_and_no_fourth(sitting: Database, tmp_path: Path) -> None:
+    scripts = marking_list(sitting.engine, "S1")
+    first = scripts[0]
+    write_marks(sitting, tmp_path / "r1.csv", {first.code: 0}, "甲")
+    write_marks(sitting, tmp_path / "r2.csv", {}, "乙")
+    import_marks(sitting.engine, "S1", tmp_path / "r1.csv")
+    import_marks(sitting.engine, "S1", tmp_path / "r2.csv")
+    third = tmp_path / "r3.csv"
+    third.write_text(f"评分员,评卷号,分数\n丙,{first.code},{first.maximum}\n", encoding="utf-8")
+    assert import_marks(sitting.engine, "S1", third) == 1
+    other = tmp_path / "r4.csv"
+    other.write_text(f"评分员,评卷号,分数\n丙,{scripts[1].code},1\n", encoding="utf-8")
+    with pytest.raises(ValidationFailed) as err:
+        import_marks(sitting.engine, "S1", other)
+    assert err.value.problems[0].code == "no_more_marks"
+
+
+def test_bad_marks_refuse_the_whole_file(sitting: Database, tmp_path: Path) -> None:
+    scripts = marking_list(sitting.engine, "S1")
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        "评分员,评卷号,分数\n"
+        f"甲,{scripts[0].code},{scripts[0].maximum + 1}\n"
+        f"甲,NOSUCH,1\n"
+        f"甲,{scripts[1].code},2\n",
+        encoding="utf-8",
+    )
+    before = snapshot(sitting.engine)
+    with pytest.raises(ValidationFailed) as err:
+        import_marks(sitting.engine, "S1", path)
+    assert [(p.row, p.field, p.code) for p in err.value.problems] == [
+        (2, "mark", "out_of_range"),
+        (3, "script", "unknown_script"),
+    ]
+    assert snapshot(sitting.engine) == before
+
+
+def test_the_marking_list_carries_no_identity(sitting: Database) -> None:
+    for script in marking_list(sitting.engine, "S1"):
+        text = " ".join(str(v) for v in vars(script).values())
+        assert "K0" not in text and "考生" not in text and id_number(0) not in text
+
+
+def test_bad_sheets_are_refused_with_row_and_question(sitting: Database, tmp_path: Path) -> None:
+    _, copies = candidate_copies(sitting.engine, "S1")
+    view = copies["K0"][1]
+    single = next(q for q in view.questions if q.type is ItemType.SINGLE)
+    subjective = next(q for q in view.questions if q.type is ItemType.SUBJECTIVE)
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        f"准考证号,试卷,{single.number},{subjective.number}\n"
+        f"K0,A,Z,\n"
+        f"K9,A,A,\n"
+        f"K1,A,A,\n"
+        f"K2,A,,写了答案\n",
+        encoding="utf-8",
+    )
+    before = snapshot(sitting.engine)
+    with pytest.raises(ValidationFailed) as err:
+        import_sheets(sitting.engine, "S1", path)
+    found = [(p.row, p.field, p.code) for p in err.value.problems]
+    assert found == [
+        (2, str(single.number), "bad_answer"),
+        (3, "admission_no", "unknown_candidate"),
+        (4, "form", "wrong_form"),
+        (5, str(subjective.number), "bad_answer"),
+    ]
+    assert snapshot(sitting.engine) == before
