@@ -23,12 +23,22 @@ from certify.grading.fill import score_fill
 from certify.grading.marking import final_marks
 from certify.grading.scoring import encode_letters, encode_true_false, score_choices
 from certify.grading.sheets import candidate_copies
+from certify.identity import mask_name
 from question_bank.shuffle import to_canonical
 from schemas.blueprint import Blueprint as BlueprintSpec
 from schemas.blueprint import PartialCredit
 from schemas.enums import ItemType
 from schemas.papers import PaperView
-from schemas.tables import Blueprint, ItemVersion, Mark, Registration, Response, Result, utcnow
+from schemas.tables import (
+    Blueprint,
+    Candidate,
+    ItemVersion,
+    Mark,
+    Registration,
+    Response,
+    Result,
+    utcnow,
+)
 
 SUBJECTIVE_TOLERANCE = 0.2
 """Two marks further apart than this share of the item's maximum need a third mark."""
@@ -238,3 +248,40 @@ def grade_sitting(engine: Engine, sitting_code: str, *, actor: str = "cli") -> G
             },
         )
     return report
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """A stored result as the institution sees it (name masked)."""
+
+    admission_no: str
+    name: str
+    form: str
+    parts: dict[str, float]
+    total: float
+    passed: bool
+
+
+def sitting_results(engine: Engine, sitting_code: str) -> list[ResultRow]:
+    """Stored results of a sitting, by admission number."""
+    _, copies = candidate_copies(engine, sitting_code)
+    ids = {reg.id: (admission, view.form) for admission, (reg, view) in copies.items()}
+    with Session(engine) as session:
+        found = session.exec(
+            select(Result, Candidate, Registration)
+            .join(Registration, col(Registration.id) == col(Result.registration_id))
+            .join(Candidate, col(Candidate.id) == col(Registration.candidate_id))
+            .where(col(Result.registration_id).in_(list(ids)))
+        )
+        rows = [
+            ResultRow(
+                ids[reg.id][0],
+                mask_name(person.name),
+                ids[reg.id][1],
+                result.part_scores,
+                result.total,
+                result.passed,
+            )
+            for result, person, reg in found
+        ]
+    return sorted(rows, key=lambda r: r.admission_no)

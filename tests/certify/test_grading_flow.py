@@ -181,3 +181,44 @@ def test_bad_sheets_are_refused_with_row_and_question(sitting: Database, tmp_pat
         (5, str(subjective.number), "bad_answer"),
     ]
     assert snapshot(sitting.engine) == before
+
+
+def test_the_commands_grade_report_and_export(sitting: Database, tmp_path: Path) -> None:
+    import subprocess
+
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    write_sheets(sitting, tmp_path / "sheets.csv", {"K0", "K1", "K2"})
+    write_marks(sitting, tmp_path / "r1.csv", {}, "甲")
+    write_marks(sitting, tmp_path / "r2.csv", {}, "乙")
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cli, ["--db", sitting.url, *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run("sheets", "S1", str(tmp_path / "sheets.csv"))
+    run("marks", "list", "S1", "--out", str(tmp_path / "list.csv"))
+    assert "K0" not in (tmp_path / "list.csv").read_text("utf-8-sig")
+    run("marks", "import", "S1", str(tmp_path / "r1.csv"))
+    run("marks", "import", "S1", str(tmp_path / "r2.csv"))
+    assert "graded 4, 合格 passed 3" in run("grade", "S1")
+    out = run("results", "S1", "--out", str(tmp_path / "results.csv"))
+    assert "考* " in out or "考*" in out
+    assert "考生0" not in out and "考生0" not in (tmp_path / "results.csv").read_text("utf-8-sig")
+    stats = run("stats", "S1", "--out", str(tmp_path / "stats"))
+    assert "4 人 candidates" in stats
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "stats" / "S1-统计分析.pdf"), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "试题分析" in text
+    with (tmp_path / "stats" / "S1-作答明细.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 4 * 44 and {r["admission_no"] for r in rows} == {"K0", "K1", "K2", "K3"}
+    right = [r for r in rows if r["admission_no"] == "K0" and r["type"] == "single"]
+    assert all(r["response"] == r["key_printed"] and r["score"] == r["points"] for r in right)

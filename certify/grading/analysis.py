@@ -1,0 +1,249 @@
+"""试题分析与报告: statistics, fairness and similarity of a sitting, for the report and exports.
+
+Scores come from :func:`certify.grading.service.score_sitting` (recomputed from raw answers and
+marks). Items of all forms share one matrix, NaN where an item was not on a candidate's paper,
+so the statistics of an item are over the candidates who had it. Answer similarity is checked
+within each form, on the choice questions in canonical letters (copying across different forms
+or shuffled copies shows only on shared items).
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from certify.grading.fairness import compare_forms
+from certify.grading.scoring import encode_letters, encode_true_false
+from certify.grading.service import CandidateScores, score_sitting
+from certify.grading.sheets import candidate_copies
+from certify.grading.similarity import similar_pairs
+from certify.grading.statistics import item_statistics
+from question_bank.shuffle import to_canonical
+from schemas.blueprint import Blueprint as BlueprintSpec
+from schemas.blueprint import PartSpec
+from schemas.enums import ItemType
+from schemas.reference import LEVEL_NAMES_ZH, get_occupation
+from schemas.results import ExamReportData, FormRow, ItemRow, PairRow, PartSummary
+from schemas.tables import Blueprint, ItemVersion, Response
+
+SIMILARITY_THRESHOLD = 5.0
+
+
+def _clean(value: float) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def exam_report(engine: Engine, sitting_code: str) -> ExamReportData:
+    """Everything the statistics report shows, computed from the sitting's scored candidates."""
+    sitting, copies = candidate_copies(engine, sitting_code)
+    _, scores = score_sitting(engine, sitting_code)
+    scored = [s for s in scores if s.passed is not None]
+    with Session(engine) as session:
+        row = session.get(Blueprint, sitting.blueprint_id)
+        assert row is not None
+        bp = BlueprintSpec.model_validate({k: v for k, v in row.spec.items() if k != "_hash"})
+        versions = {v.id: v for v in session.exec(select(ItemVersion))}
+    items = sorted({pk for s in scored for pk in s.questions})
+    items_meta = {q.item_version_pk: q for _, view in copies.values() for q in view.questions}
+    matrix = np.full((len(scored), len(items)), np.nan)
+    column = {pk: i for i, pk in enumerate(items)}
+    for r, s in enumerate(scored):
+        for pk, value in s.questions.items():
+            matrix[r, column[pk]] = value
+    maxima = np.array([items_meta[pk].points for pk in items])
+    rows: list[ItemRow] = []
+    cic = er = se = 0.0
+    kr20: float | None = None
+    if len(scored) >= 2 and len(items) >= 2:
+        stats = item_statistics(matrix, maxima)
+        flags = stats.flags()
+        cic, er, se, kr20 = stats.cic, stats.error_ratio, stats.standard_error, _clean(stats.kr20)
+        for i, pk in enumerate(items):
+            q = items_meta[pk]
+            rows.append(
+                ItemRow(
+                    label=f"{q.item_id} v{versions[pk].version}",
+                    item_id=q.item_id,
+                    type=q.type,
+                    max_points=q.points,
+                    attempts=int(stats.attempts[i]),
+                    facility=float(stats.facility[i]),
+                    sd=float(stats.sd[i]),
+                    discrimination=_clean(stats.discrimination[i]),
+                    efficiency=_clean(stats.discriminative_efficiency[i]),
+                    intended_weight=float(stats.intended_weight[i]),
+                    effective_weight=_clean(stats.effective_weight[i]),
+                    flags=flags[i],
+                )
+            )
+    totals = np.array([sum(s.parts.values()) for s in scored])
+    forms = np.array([s.form for s in scored])
+    fairness = compare_forms(totals, forms) if len(scored) else None
+    occ = get_occupation(sitting.occupation)
+    return ExamReportData(
+        title=bp.name,
+        sitting=sitting_code,
+        occupation_name=occ.name_zh,
+        level_name=LEVEL_NAMES_ZH[bp.level],
+        generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        candidates=len(scored),
+        passed=sum(bool(s.passed) for s in scored),
+        parts=[_part(p, scored) for p in bp.parts],
+        items=rows,
+        cic=float(cic),
+        error_ratio=float(er),
+        standard_error=float(se),
+        kr20=kr20,
+        forms=[
+            FormRow(
+                form=f.form,
+                candidates=f.candidates,
+                mean=f.mean,
+                sd=f.sd if np.isfinite(f.sd) else 0.0,
+            )
+            for f in (fairness.forms if fairness else [])
+        ],
+        fairness_statistic=_clean(fairness.statistic) if fairness else None,
+        fairness_p=_clean(fairness.p_value) if fairness else None,
+        fairness_warning=bool(fairness and fairness.warning),
+        similar_pairs=_similar(engine, sitting_code),
+        similarity_threshold=SIMILARITY_THRESHOLD,
+    )
+
+
+def _part(spec: PartSpec, scored: list[CandidateScores]) -> PartSummary:
+    values = [s.parts[spec.part] for s in scored]
+    return PartSummary(
+        part=spec.part,
+        title=spec.title,
+        total_points=spec.total_points,
+        pass_mark=spec.pass_mark,
+        mean=float(np.mean(values)) if values else 0.0,
+        sd=float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+        passed=sum(v >= spec.pass_mark for v in values),
+        totals=values,
+    )
+
+
+def _similar(engine: Engine, sitting_code: str) -> list[PairRow]:
+    """Flagged pairs within each form, on canonical choice answers."""
+    _, copies = candidate_copies(engine, sitting_code)
+    with Session(engine) as session:
+        raw: dict[int, dict[int, str]] = {}
+        for response in session.exec(select(Response)):
+            raw.setdefault(response.registration_id, {})[response.item_version_id] = response.raw
+    pairs: list[PairRow] = []
+    by_form: dict[str, list[str]] = {}
+    for admission, (_, view) in copies.items():
+        by_form.setdefault(view.code, []).append(admission)
+    for admissions in by_form.values():
+        admissions.sort()
+        base = copies[admissions[0]][1]
+        choice = [
+            q
+            for q in sorted(base.questions, key=lambda q: q.item_version_pk)
+            if q.type in (ItemType.SINGLE, ItemType.MULTIPLE, ItemType.TRUE_FALSE)
+        ]
+        if len(admissions) < 2 or not choice:
+            continue
+        codes = np.zeros((len(admissions), len(choice)), dtype=np.int64)
+        for r, admission in enumerate(admissions):
+            reg, view = copies[admission]
+            answers = raw.get(reg.id or 0, {})
+            canonical = to_canonical(
+                view,
+                {
+                    q.number: answers.get(q.item_version_pk, "")
+                    for q in view.questions
+                    if q.type is not ItemType.SUBJECTIVE
+                },
+            )
+            for c, q in enumerate(choice):
+                text = canonical.get(q.item_version_pk, "")
+                codes[r, c] = (
+                    encode_true_false(text)
+                    if q.type is ItemType.TRUE_FALSE
+                    else encode_letters(text)
+                )
+        keys = np.array(
+            [
+                encode_true_false(q.key) if q.type is ItemType.TRUE_FALSE else encode_letters(q.key)
+                for q in choice
+            ],
+            dtype=np.int64,
+        )
+        for p in similar_pairs(codes, keys, threshold=SIMILARITY_THRESHOLD):
+            pairs.append(
+                PairRow(
+                    a=admissions[p.a],
+                    b=admissions[p.b],
+                    z=p.z,
+                    identical_wrong=p.identical_wrong,
+                    both_wrong=p.both_wrong,
+                    expected=p.expected,
+                )
+            )
+    return sorted(pairs, key=lambda p: -p.z)
+
+
+def export_responses(engine: Engine, sitting_code: str, path: Path) -> int:
+    """Every response and score, one row per candidate and question, as CSV (UTF-8 with BOM)."""
+    _, copies = candidate_copies(engine, sitting_code)
+    _, scores = score_sitting(engine, sitting_code)
+    by_admission = {s.admission_no: s for s in scores}
+    with Session(engine) as session:
+        raw = {
+            (r.registration_id, r.item_version_id): r.raw for r in session.exec(select(Response))
+        }
+    count = 0
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\r\n")
+        writer.writerow(
+            [
+                "admission_no",
+                "form",
+                "number",
+                "item_id",
+                "item_version",
+                "type",
+                "response",
+                "canonical",
+                "key_printed",
+                "points",
+                "score",
+            ]
+        )
+        for admission in sorted(copies):
+            reg, view = copies[admission]
+            canonical = to_canonical(
+                view,
+                {
+                    q.number: raw.get((reg.id or 0, q.item_version_pk), "")
+                    for q in view.questions
+                    if q.type is not ItemType.SUBJECTIVE
+                },
+            )
+            for q in view.questions:
+                score = by_admission[admission].questions.get(q.item_version_pk)
+                writer.writerow(
+                    [
+                        admission,
+                        view.form,
+                        q.number,
+                        q.item_id,
+                        q.item_version,
+                        q.type.value,
+                        raw.get((reg.id or 0, q.item_version_pk), ""),
+                        canonical.get(q.item_version_pk, ""),
+                        q.key,
+                        f"{q.points:g}",
+                        "" if score is None else f"{score:g}",
+                    ]
+                )
+                count += 1
+    return count
