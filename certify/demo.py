@@ -12,8 +12,20 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine
 
 from certify import audit, db
+from certify.grading import simulate
+from certify.grading.analysis import exam_report, export_responses
+from certify.grading.marks import import_marks, marking_list
+from certify.grading.report import render_exam_report
+from certify.grading.service import grade_sitting
+from certify.grading.sheets import candidate_copies, import_sheets
+from certify.identity import load_vault
+from certify.sittings import create_sitting, import_roster
 from question_bank.bank import (
     BankSummary,
     ImportReport,
@@ -27,7 +39,9 @@ from question_bank.papers import AssemblyReport, assemble_papers, write_paper_pd
 from question_bank.samples import sample_blueprints, sample_files
 
 DEMO_FILES = ("certify.db", "bank-export.xlsx")
-DEMO_FOLDERS = ("papers",)
+DEMO_FOLDERS = ("papers", "sitting")
+DEMO_SITTING = "DEMO-2026-AI-S"
+DEMO_CANDIDATES = 120
 
 
 @dataclass
@@ -45,7 +59,7 @@ class DemoResult:
 def run_demo(directory: Path, echo: Callable[[str], None] = print) -> DemoResult:
     """Run the pipeline in ``directory`` (created if needed; earlier demo files replaced)."""
     directory.mkdir(parents=True, exist_ok=True)
-    for name in DEMO_FILES:
+    for name in (*DEMO_FILES, "certify.secret"):
         (directory / name).unlink(missing_ok=True)
     for name in DEMO_FOLDERS:
         shutil.rmtree(directory / name, ignore_errors=True)
@@ -73,16 +87,72 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print) -> DemoResult
         first = assemblies[-1].papers[0].code
         pdfs += write_paper_pdfs(engine, first, directory / "papers", candidate_seed=20261127)
         echo(f"   试卷、答题卡与答案 PDF / papers, answer sheets, keys: {len(pdfs)} PDF files")
+        exam = simulate_sitting(engine, directory, assemblies[-1].blueprint, echo)
+        pdfs.append(exam)
         export = directory / "bank-export.xlsx"
         count = export_bank(engine, export)
-        echo(f"4. 导出题库 / export the bank: {count} 题 items -> {export}")
+        echo(f"5. 导出题库 / export the bank: {count} 题 items -> {export}")
         with db.transaction(engine) as session:
             chain = audit.verify_chain(session)
         echo(
-            f"5. 审计日志 / audit log: {chain.entries} 条 entries, 链完整 chain intact: {chain.ok}"
+            f"6. 审计日志 / audit log: {chain.entries} 条 entries, 链完整 chain intact: {chain.ok}"
         )
         return DemoResult(
             directory, database, reports, summary, assemblies, pdfs, export, chain.entries
         )
     finally:
         engine.dispose()
+
+
+def simulate_sitting(
+    engine: Engine, directory: Path, blueprint: str, echo: Callable[[str], None]
+) -> Path:
+    """A sitting of simulated candidates: roster, answer sheets, blind marks, grading, statistics."""
+    folder = directory / "sitting"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(20261127)
+    vault = load_vault(directory, create=True)
+    create_sitting(
+        engine, DEMO_SITTING, blueprint, institution="示例评价机构（演示）", actor="demo"
+    )
+    people = simulate.candidates(DEMO_CANDIDATES, ["A", "B"], rng)
+    import_roster(
+        engine,
+        DEMO_SITTING,
+        simulate.write_roster(folder / "模拟考生名册.csv", people),
+        vault,
+        actor="demo",
+    )
+    _, copies = candidate_copies(engine, DEMO_SITTING)
+    ability = {p.admission_no: p.ability for p in people}
+    views = {a: view for a, (_, view) in copies.items()}
+    form_a = sorted((p for p in people if p.form == "A"), key=lambda p: p.ability)
+    copier = (form_a[0].admission_no, form_a[1].admission_no)  # the two weakest of form A collude
+    sheets = simulate.write_sheets(folder / "模拟答题卡.csv", views, ability, rng, copier=copier)
+    import_sheets(engine, DEMO_SITTING, sheets, actor="demo")
+    scripts = [
+        (s.code, s.maximum, ability[_admission(copies, s.registration_id)])
+        for s in marking_list(engine, DEMO_SITTING)
+    ]
+    mark_files = simulate.write_marks(folder, scripts, rng)
+    for path in mark_files:
+        import_marks(engine, DEMO_SITTING, path, actor="demo")
+    graded = grade_sitting(engine, DEMO_SITTING, actor="demo")
+    echo(
+        f"4. 模拟考试 / simulated sitting {DEMO_SITTING}: {DEMO_CANDIDATES} 名模拟考生 simulated candidates, "
+        f"{len(mark_files)} 轮评分 marking rounds; 合格 passed {graded.passed}/{graded.graded}"
+    )
+    data = exam_report(engine, DEMO_SITTING)
+    report = render_exam_report(data, folder / f"{DEMO_SITTING}-统计分析.pdf")
+    export_responses(engine, DEMO_SITTING, folder / f"{DEMO_SITTING}-作答明细.csv")
+    flagged = sum(1 for i in data.items if i.flags)
+    pairs = ", ".join(f"{p.a}–{p.b} (z {p.z:.1f})" for p in data.similar_pairs) or "无 none"
+    echo(
+        f"   信度 α (CIC) {data.cic:.1f}; 需复核试题 items to review {flagged}/{len(data.items)}; "
+        f"雷同卷 similar pairs: {pairs}"
+    )
+    return report
+
+
+def _admission(copies: dict[str, Any], registration_id: int) -> str:
+    return next(a for a, (reg, _) in copies.items() if reg.id == registration_id)

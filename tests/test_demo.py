@@ -18,6 +18,8 @@ def test_demo_runs_the_pipeline_in_a_fresh_folder_and_again(tmp_path: Path) -> N
     out = result.output
     assert "chain intact: True" in out and "人工智能 ai" in out
     assert "ai-senior-sample: 2 份 forms" in out
+    assert "120 名模拟考生" in out and "similar pairs: SIM" in out
+    assert (folder / "sitting" / "DEMO-2026-AI-S-统计分析.pdf").exists()
     papers = sorted(p.name for p in (folder / "papers").glob("*.pdf"))
     assert (
         "ai-junior-sample-1A-试卷.pdf" in papers

@@ -27,6 +27,7 @@ from question_bank.shuffle import to_canonical
 from schemas.blueprint import Blueprint as BlueprintSpec
 from schemas.blueprint import PartSpec
 from schemas.enums import ItemType
+from schemas.papers import PaperQuestion
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
 from schemas.results import ExamReportData, FormRow, ItemRow, PairRow, PartSummary
 from schemas.tables import Blueprint, ItemVersion, Response
@@ -62,7 +63,7 @@ def exam_report(engine: Engine, sitting_code: str) -> ExamReportData:
     if len(scored) >= 2 and len(items) >= 2:
         stats = item_statistics(matrix, maxima)
         flags = stats.flags()
-        cic, er, se, kr20 = stats.cic, stats.error_ratio, stats.standard_error, _clean(stats.kr20)
+        cic, er, se, kr20 = _reliability(matrix, maxima, np.array([s.form for s in scored]))
         for i, pk in enumerate(items):
             q = items_meta[pk]
             rows.append(
@@ -114,6 +115,27 @@ def exam_report(engine: Engine, sitting_code: str) -> ExamReportData:
         similar_pairs=_similar(engine, sitting_code),
         similarity_threshold=SIMILARITY_THRESHOLD,
     )
+
+
+def _reliability(
+    matrix: np.ndarray, maxima: np.ndarray, forms: np.ndarray
+) -> tuple[float, float, float, float | None]:
+    """Whole-test CIC, ER, SE and KR-20: per form (where every item is answered or not on the
+    paper), then averaged with the forms' candidate counts as weights. Parallel forms measure
+    the same thing, but no single covariance matrix spans items that never met."""
+    figures, weights = [], []
+    for form in sorted(set(forms.tolist())):
+        rows = matrix[forms == form]
+        on_form = ~np.isnan(rows).all(axis=0)
+        if len(rows) < 2 or on_form.sum() < 2:
+            continue
+        s = item_statistics(rows[:, on_form], maxima[on_form])
+        figures.append((s.cic, s.error_ratio, s.standard_error, s.kr20))
+        weights.append(len(rows))
+    if not figures:
+        return 0.0, 0.0, 0.0, None
+    mean = np.average(np.array(figures, dtype=float), axis=0, weights=weights)
+    return float(mean[0]), float(mean[1]), float(mean[2]), _clean(float(mean[3]))
 
 
 def _part(spec: PartSpec, scored: list[CandidateScores]) -> PartSummary:
@@ -170,13 +192,7 @@ def _similar(engine: Engine, sitting_code: str) -> list[PairRow]:
                     if q.type is ItemType.TRUE_FALSE
                     else encode_letters(text)
                 )
-        keys = np.array(
-            [
-                encode_true_false(q.key) if q.type is ItemType.TRUE_FALSE else encode_letters(q.key)
-                for q in choice
-            ],
-            dtype=np.int64,
-        )
+        keys = np.array([_canonical_key(q) for q in choice], dtype=np.int64)
         for p in similar_pairs(codes, keys, threshold=SIMILARITY_THRESHOLD):
             pairs.append(
                 PairRow(
@@ -189,6 +205,13 @@ def _similar(engine: Engine, sitting_code: str) -> list[PairRow]:
                 )
             )
     return sorted(pairs, key=lambda p: -p.z)
+
+
+def _canonical_key(q: PaperQuestion) -> int:
+    """The key of a printed question in canonical letters, as a bitmask."""
+    if q.type is ItemType.TRUE_FALSE:
+        return encode_true_false(q.key)
+    return encode_letters("".join(q.option_map.get(c, c) for c in q.key))
 
 
 def export_responses(engine: Engine, sitting_code: str, path: Path) -> int:

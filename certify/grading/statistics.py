@@ -84,7 +84,16 @@ def pairwise_covariance(x: Floats) -> Floats:
 
 
 def item_statistics(x: Floats, max_marks: Floats) -> ItemStatistics:
-    """All statistics of a score matrix; raises ValueError for fewer than 2 candidates or items."""
+    """All statistics of a score matrix; raises ValueError for fewer than 2 candidates or items.
+
+    Figures a degenerate matrix leaves undefined (an item nobody varies on, a test with no
+    variance) are NaN, never an error.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _item_statistics(x, max_marks)
+
+
+def _item_statistics(x: Floats, max_marks: Floats) -> ItemStatistics:
     candidates, k = x.shape
     if candidates < 2 or k < 2:
         raise ValueError("statistics need at least two candidates and two items")

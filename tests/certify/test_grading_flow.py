@@ -222,3 +222,38 @@ def test_the_commands_grade_report_and_export(sitting: Database, tmp_path: Path)
     assert len(rows) == 4 * 44 and {r["admission_no"] for r in rows} == {"K0", "K1", "K2", "K3"}
     right = [r for r in rows if r["admission_no"] == "K0" and r["type"] == "single"]
     assert all(r["response"] == r["key_printed"] and r["score"] == r["points"] for r in right)
+
+
+def test_a_planted_copier_is_found_across_shuffled_copies_and_honest_ones_are_not(
+    database: Database, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from certify.grading import simulate
+    from certify.grading.analysis import exam_report
+
+    for path in sample_files():
+        if path.name == "ai-senior.json":
+            import_bank(database.engine, path)
+    bp = next(p for p in sample_blueprints() if p.name == "ai-senior.yaml")
+    assemble_papers(database.engine, load_blueprint(bp))
+    create_sitting(database.engine, "S2", "ai-senior-sample", institution="测试评价机构")
+    rng = np.random.default_rng(5)
+    people = simulate.candidates(60, ["A", "B"], rng)
+    import_roster(database.engine, "S2", simulate.write_roster(tmp_path / "r.csv", people), VAULT)
+    _, copies = candidate_copies(database.engine, "S2")
+    weakest = sorted((p for p in people if p.form == "A"), key=lambda p: p.ability)
+    pair = (weakest[0].admission_no, weakest[1].admission_no)
+    views = {a: v for a, (_, v) in copies.items()}
+    simulate.write_sheets(
+        tmp_path / "s.csv", views, {p.admission_no: p.ability for p in people}, rng, copier=pair
+    )
+    import_sheets(database.engine, "S2", tmp_path / "s.csv")
+    for path in simulate.write_marks(
+        tmp_path, [(s.code, s.maximum, 0.0) for s in marking_list(database.engine, "S2")], rng
+    ):
+        import_marks(database.engine, "S2", path)
+    grade_sitting(database.engine, "S2")
+    data = exam_report(database.engine, "S2")
+    assert [(p.a, p.b) for p in data.similar_pairs] == [tuple(sorted(pair))]
+    assert data.candidates == 60 and 0 < data.cic <= 100
