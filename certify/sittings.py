@@ -10,6 +10,7 @@ record across sittings. Application conditions (申报条件) join registration 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -163,8 +164,13 @@ def import_roster(
     *,
     actor: str = "cli",
     encoding: str | None = None,
+    shuffle_seed: Callable[[], int] = new_seed,
 ) -> RosterReport:
-    """Register every candidate of the roster, or none: raises ValidationFailed naming each bad row."""
+    """Register every candidate of the roster, or none: raises ValidationFailed naming each bad row.
+
+    ``shuffle_seed`` draws each registration's seed: secret random bits, unless a simulation
+    needs to repeat itself.
+    """
     rows, problems = read_roster(path, encoding=encoding)
     with transaction(engine) as session:
         sitting = session.exec(select(Sitting).where(Sitting.code == sitting_code)).first()
@@ -213,7 +219,7 @@ def import_roster(
                     sitting_id=sitting.id,
                     candidate_id=candidate.id,
                     paper_id=paper.id,
-                    shuffle_seed=new_seed(),
+                    shuffle_seed=shuffle_seed(),
                     admission_no=r.admission_no,
                 )
             )

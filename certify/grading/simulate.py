@@ -12,6 +12,7 @@ something to find.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,8 +88,9 @@ def write_sheets(
     rng: np.random.Generator,
     *,
     copier: tuple[str, str] | None = None,
+    copied: float = 0.95,
 ) -> Path:
-    """Answer sheets of every candidate; ``copier`` = (source, copier) copies 90 % of answers."""
+    """Answer sheets of every candidate; ``copier`` = (source, copier) copies that share of the answers."""
     numbers = sorted(
         {
             q.number
@@ -110,7 +112,7 @@ def write_sheets(
         theirs = {q.item_version_pk: q for q in copies[source].questions}
         for q in copies[cheat].questions:
             src = theirs.get(q.item_version_pk)
-            if src is None or q.type is ItemType.SUBJECTIVE or rng.random() >= 0.9:
+            if src is None or q.type is ItemType.SUBJECTIVE or rng.random() >= copied:
                 continue
             # the same item in the copier's own letters: printed → canonical → printed
             back = {canonical: printed for printed, canonical in q.option_map.items()}
@@ -156,3 +158,8 @@ def write_marks(
             writer.writerows([r, c, f"{m:g}"] for r, c, m in rows)
         paths.append(path)
     return paths
+
+
+def seeds(rng: np.random.Generator) -> Callable[[], int]:
+    """Repeatable shuffle seeds for simulated registrations."""
+    return lambda: int(rng.integers(0, 2**63 - 1))
