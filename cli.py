@@ -20,7 +20,7 @@ from certify import __version__, audit, db
 from certify.errors import Error
 from certify.grading.analysis import exam_report, export_responses
 from certify.grading.marks import import_marks, marking_list
-from certify.grading.service import grade_sitting, sitting_results
+from certify.grading.service import apply_regrade, grade_sitting, regrade_diff, sitting_results
 from certify.grading.sheets import import_sheets
 from certify.identity import IdentityVault, load_vault
 from certify.sittings import create_sitting, import_roster
@@ -494,6 +494,33 @@ def grade_command(settings: Settings, sitting_code: str) -> None:
         click.echo(
             f"  无答题卡 no answer sheet: {len(report.no_sheet)} ({', '.join(report.no_sheet[:10])})"
         )
+
+
+@cli.command("regrade")
+@click.argument("sitting_code", metavar="SITTING")
+@click.option("--yes", is_flag=True, help="Apply without asking (after showing the diff).")
+@pass_settings
+def regrade_command(settings: Settings, sitting_code: str, yes: bool) -> None:
+    """Re-score after a key correction: show who changes, apply only when confirmed. 复核重评。"""
+    engine = settings.engine()
+    changes = regrade_diff(engine, sitting_code)
+    if not changes:
+        click.echo(f"{sitting_code}: 无变化 no result changes")
+        return
+    for c in changes:
+        parts = "  ".join(f"{k} {c.before.get(k, 0):g}→{v:g}" for k, v in c.after.items())
+        mark = "  ⚠ 跨越合格线 crosses the pass line" if c.crosses_pass_line else ""
+        click.echo(
+            f"{c.admission_no:<12} {parts}  {'合格' if c.passed_before else '不合格'}→"
+            f"{'合格' if c.passed_after else '不合格'}{mark}"
+        )
+    crossing = sum(c.crosses_pass_line for c in changes)
+    click.echo(f"共 {len(changes)} 人变化 changes, {crossing} 人跨越合格线 cross the pass line")
+    if yes or click.confirm("应用这些变化？Apply these changes?", default=False):
+        count = apply_regrade(engine, sitting_code, changes)
+        click.echo(f"已更新 applied {count} (recorded in the audit log)")
+    else:
+        click.echo("未应用 not applied")
 
 
 @cli.command("results")

@@ -106,8 +106,28 @@ def _load(
             select(Mark).where(col(Mark.registration_id).in_(reg_ids)).order_by(col(Mark.round))
         ):
             marks[(m.registration_id, m.item_version_id)].append(m)
-        keys = {v.id: v for v in session.exec(select(ItemVersion)) if v.id is not None}
+        keys = effective_keys(session)
     return answers, marks, keys
+
+
+def effective_keys(session: Session) -> dict[int, ItemVersion]:
+    """For every item version, the version whose key scores it: the item's newest version
+    when it only corrects the key (same type, same options), else the version itself.
+
+    A paper stays frozen on the versions it printed; a key correction is a new version, and
+    grading (and regrading) picks it up from here.
+    """
+    versions = list(session.exec(select(ItemVersion)))
+    newest: dict[int, ItemVersion] = {}
+    for v in versions:
+        if v.item_id not in newest or v.version > newest[v.item_id].version:
+            newest[v.item_id] = v
+    out: dict[int, ItemVersion] = {}
+    for v in versions:
+        latest = newest[v.item_id]
+        same_shape = latest.type == v.type and sorted(latest.options) == sorted(v.options)
+        out[v.id or 0] = latest if same_shape else v
+    return out
 
 
 def _score_paper(
@@ -285,3 +305,72 @@ def sitting_results(engine: Engine, sitting_code: str) -> list[ResultRow]:
             for result, person, reg in found
         ]
     return sorted(rows, key=lambda r: r.admission_no)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One candidate whose result a regrade changes."""
+
+    admission_no: str
+    before: dict[str, float]
+    after: dict[str, float]
+    passed_before: bool
+    passed_after: bool
+
+    @property
+    def crosses_pass_line(self) -> bool:
+        return self.passed_before != self.passed_after
+
+
+def regrade_diff(engine: Engine, sitting_code: str) -> list[Change]:
+    """Who a regrade would change, from what to what (nothing is written)."""
+    stored = {r.admission_no: r for r in sitting_results(engine, sitting_code)}
+    _, scores = score_sitting(engine, sitting_code)
+    changes = []
+    for s in scores:
+        old = stored.get(s.admission_no)
+        if old is None or s.passed is None:
+            continue
+        if (
+            any(abs(old.parts.get(k, 0) - v) > 1e-9 for k, v in s.parts.items())
+            or old.passed != s.passed
+        ):
+            changes.append(Change(s.admission_no, old.parts, s.parts, old.passed, s.passed))
+    return sorted(changes, key=lambda c: c.admission_no)
+
+
+def apply_regrade(
+    engine: Engine, sitting_code: str, changes: list[Change], *, actor: str = "cli"
+) -> int:
+    """Write the changed results and one audit entry listing every change; returns how many."""
+    if not changes:
+        return 0
+    _, copies = candidate_copies(engine, sitting_code)
+    with transaction(engine) as session:
+        for change in changes:
+            reg = copies[change.admission_no][0]
+            result = session.exec(select(Result).where(Result.registration_id == reg.id)).one()
+            result.part_scores = change.after
+            result.total = round(sum(change.after.values()), 4)
+            result.passed = change.passed_after
+            result.computed_at = utcnow()
+            session.add(result)
+        audit.append(
+            session,
+            actor=actor,
+            action="regrade",
+            subject=sitting_code,
+            detail={
+                "changes": [
+                    {
+                        "admission_no": c.admission_no,
+                        "before": c.before,
+                        "after": c.after,
+                        "passed_before": c.passed_before,
+                        "passed_after": c.passed_after,
+                    }
+                    for c in changes
+                ]
+            },
+        )
+    return len(changes)

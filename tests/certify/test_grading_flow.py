@@ -263,3 +263,45 @@ def test_a_planted_copier_is_found_across_shuffled_copies_and_honest_ones_are_no
     data = exam_report(database.engine, "S2")
     assert [(p.a, p.b) for p in data.similar_pairs] == [tuple(sorted(pair))]
     assert data.candidates == 60 and 0 < data.cic <= 100
+
+
+def test_a_key_correction_regrades_with_a_dry_run_first(sitting: Database, tmp_path: Path) -> None:
+    import json
+
+    from certify.grading.service import apply_regrade, regrade_diff, sitting_results
+    from schemas.tables import AuditEntry
+
+    write_sheets(sitting, tmp_path / "sheets.csv", {"K0", "K1"})
+    import_sheets(sitting.engine, "S1", tmp_path / "sheets.csv")
+    for n, rater in enumerate(["甲", "乙"]):
+        write_marks(sitting, tmp_path / f"m{n}.csv", {}, rater)
+        import_marks(sitting.engine, "S1", tmp_path / f"m{n}.csv")
+    grade_sitting(sitting.engine, "S1")
+    assert regrade_diff(sitting.engine, "S1") == []
+    # correct the key of one single-choice question on form A: a new version, same options
+    _, copies = candidate_copies(sitting.engine, "S1")
+    q = next(q for q in copies["K0"][1].questions if q.type is ItemType.SINGLE)
+    bank = json.loads(
+        next(p for p in sample_files() if p.name == "ai-junior.json").read_text("utf-8")
+    )
+    item = next(i for i in bank["items"] if i["item_id"] == q.item_id)
+    item["key"] = next(c for c in item["options"] if c != item["key"])
+    fixed = tmp_path / "fix.json"
+    fixed.write_text(
+        json.dumps({"format": "certify-bank/1", "items": [item]}, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    assert import_bank(sitting.engine, fixed).new_versions == 1
+    before = snapshot(sitting.engine)
+    changes = regrade_diff(sitting.engine, "S1")
+    assert snapshot(sitting.engine) == before  # a dry run writes nothing
+    assert "K0" in {c.admission_no for c in changes}
+    k0 = next(c for c in changes if c.admission_no == "K0")
+    assert k0.before["theory"] - k0.after["theory"] == q.points
+    assert apply_regrade(sitting.engine, "S1", changes) == len(changes)
+    stored = {r.admission_no: r for r in sitting_results(sitting.engine, "S1")}
+    assert stored["K0"].parts == k0.after
+    with Session(sitting.engine) as session:
+        entry = session.exec(select(AuditEntry).where(AuditEntry.action == "regrade")).one()
+    assert {c["admission_no"] for c in entry.detail["changes"]} == {c.admission_no for c in changes}
+    assert regrade_diff(sitting.engine, "S1") == []
