@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,12 +141,40 @@ def read_grid(
         return read_csv_grid(path, decode(path, path.read_bytes(), encoding))
     if suffix in (".xlsx", ".xlsm"):
         return read_xlsx_grid(path, sheets)
+    if suffix == ".json":
+        return read_json_grid(path, decode(path, path.read_bytes(), encoding or "utf-8"))
     raise fail(
         path,
         "unsupported_format",
-        f"不支持的文件类型 {suffix}，请使用 .csv 或 .xlsx",
-        f"unsupported file type {suffix}; use .csv or .xlsx",
+        f"不支持的文件类型 {suffix}，请使用 .csv、.xlsx 或 .json",
+        f"unsupported file type {suffix}; use .csv, .xlsx or .json",
     )
+
+
+def read_json_grid(path: Path, text: str) -> Grid:
+    """A JSON array of objects (or ``{"rows": [...]}``) with the same keys a CSV header has.
+
+    Row numbers are the objects' positions, counting from 1.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise fail(
+            path,
+            "json",
+            f"JSON 格式错误（第 {exc.lineno} 行）：{exc.msg}",
+            f"malformed JSON at line {exc.lineno}: {exc.msg}",
+        ) from exc
+    records = data.get("rows") if isinstance(data, dict) else data
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise fail(
+            path, "json", "需要对象数组 [{...}, ...]", "expected an array of objects [{...}, ...]"
+        )
+    header: list[Any] = []
+    for record in records:
+        header += [k for k in record if k not in header]
+    rows = [(n, [r.get(k) for k in header]) for n, r in enumerate(records, start=1)]
+    return Grid(header, [(n, cells) for n, cells in rows if not all(_blank(c) for c in cells)])
 
 
 def map_header(

@@ -9,6 +9,7 @@ from sqlmodel import Session, SQLModel
 
 from schemas.enums import ItemType, Level
 from schemas.items import ItemData
+from schemas.papers import PaperPart, PaperQuestion, PaperView
 
 
 def item(**overrides: Any) -> ItemData:
@@ -47,3 +48,66 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
             t.name: [tuple(r) for r in session.execute(select(t).order_by(*t.primary_key.columns))]
             for t in SQLModel.metadata.sorted_tables
         }
+
+
+def _question(n: int, part: str, item_type: ItemType) -> PaperQuestion:
+    options = {c: f"选项{c}{n}" for c in "ABCDE"[: 4 + n % 2]} if item_type.has_options else {}
+    key = {"single": "C", "multiple": "ABD", "true_false": "T", "fill": "答案", "subjective": ""}[
+        item_type.value
+    ]
+    return PaperQuestion(
+        number=n,
+        part=part,
+        type=item_type,
+        item_id=f"Q-{n}",
+        item_version=1,
+        item_version_pk=100 + n,
+        knowledge_area="2",
+        stem=f"第 {n} 题",
+        options=options,
+        key=key,
+        points=2,
+        option_map={c: c for c in options},
+    )
+
+
+def paper() -> PaperView:
+    """A hand-made two-part paper: 15 theory questions of four types, 3 practical."""
+    types = (
+        [ItemType.SINGLE] * 6
+        + [ItemType.MULTIPLE] * 4
+        + [ItemType.TRUE_FALSE] * 3
+        + [ItemType.FILL] * 2
+    )
+    theory = [_question(n, "theory", t) for n, t in enumerate(types, start=1)]
+    practical = [_question(n, "practical", ItemType.SUBJECTIVE) for n in range(16, 19)]
+    return PaperView(
+        code="P-1A",
+        blueprint_code="P",
+        title="样卷",
+        occupation="ai",
+        occupation_name="人工智能工程技术人员",
+        level=Level.JUNIOR,
+        level_name="初级",
+        form="A",
+        seed=1,
+        instructions=[],
+        parts=[
+            PaperPart(
+                part="theory",
+                title="理论知识",
+                total_points=30,
+                pass_mark=18,
+                time_limit_minutes=60,
+                questions=theory,
+            ),
+            PaperPart(
+                part="practical",
+                title="专业能力",
+                total_points=6,
+                pass_mark=4,
+                time_limit_minutes=60,
+                questions=practical,
+            ),
+        ],
+    )

@@ -132,3 +132,42 @@ def test_double_marking() -> None:
     third = np.array([np.nan, 5.0, 8.0, 7.0])
     assert final_marks(first, second, third, 2.0).tolist() == [8.5, 4.5, 8.5, 8.0]
     assert scaled(np.array([5.0]), np.array([10.0]), np.array([25.0])).tolist() == [12.5]
+
+
+@settings(max_examples=100)
+@given(
+    seed=st.integers(0, 2**63 - 1), picks=st.lists(st.integers(0, 255), min_size=18, max_size=18)
+)
+def test_a_shuffled_copy_scores_the_same_as_the_canonical_paper(
+    seed: int, picks: list[int]
+) -> None:
+    """Answers given on a candidate's copy, mapped back, score as the same answers on the form."""
+    from question_bank.shuffle import candidate_view, to_canonical
+    from schemas.items import OPTION_LETTERS
+    from tests.helpers import paper
+
+    form = paper()
+    choice = [q for q in form.questions if q.type.has_options]
+    canonical = {
+        q.item_version_pk: "".join(
+            c for k, c in enumerate(OPTION_LETTERS[: len(q.options)]) if picks[i] >> k & 1
+        )
+        for i, q in enumerate(choice)
+    }
+    copy = candidate_view(form, seed)
+    printed = {}
+    for q in copy.questions:
+        if q.item_version_pk in canonical:
+            back = {c: p for p, c in q.option_map.items()}
+            printed[q.number] = "".join(sorted(back[c] for c in canonical[q.item_version_pk]))
+    mapped = to_canonical(copy, printed)
+
+    def score(answers: dict[int, str]) -> np.ndarray:
+        masks = np.array(
+            [[encode_letters(answers[q.item_version_pk]) for q in choice]], dtype=np.uint16
+        )
+        keys = np.array([encode_letters(q.key) for q in choice], dtype=np.uint16)
+        multiple = np.array([q.type.value == "multiple" for q in choice])
+        return score_choices(masks, keys, np.array([q.points for q in choice]), multiple)
+
+    assert np.array_equal(score(mapped), score(canonical))

@@ -305,3 +305,22 @@ def test_a_key_correction_regrades_with_a_dry_run_first(sitting: Database, tmp_p
         entry = session.exec(select(AuditEntry).where(AuditEntry.action == "regrade")).one()
     assert {c["admission_no"] for c in entry.detail["changes"]} == {c.admission_no for c in changes}
     assert regrade_diff(sitting.engine, "S1") == []
+
+
+def test_answer_sheets_can_be_json(sitting: Database, tmp_path: Path) -> None:
+    import json
+
+    _, copies = candidate_copies(sitting.engine, "S1")
+    view = copies["K0"][1]
+    answers = {
+        str(q.number): q.key
+        for q in view.questions
+        if q.type in (ItemType.SINGLE, ItemType.MULTIPLE)
+    }
+    path = tmp_path / "sheets.json"
+    path.write_text(
+        json.dumps([{"准考证号": "K0", "试卷": "A", **answers}], ensure_ascii=False),
+        encoding="utf-8",
+    )
+    report = import_sheets(sitting.engine, "S1", path)
+    assert report.sheets == 1
