@@ -22,7 +22,7 @@ from certify import audit
 from certify.db import transaction
 from certify.errors import Error, Problem, ValidationFailed
 from certify.identity import IdentityVault, IdNumberError, mask_id_number, validate_id_number
-from certify.tabular import DEFAULT_MAX_BYTES, map_header, read_grid
+from certify.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records
 from question_bank.shuffle import new_seed
 from schemas.tables import Blueprint, Candidate, Paper, Registration, Sitting, utcnow
 
@@ -107,12 +107,7 @@ def read_roster(
     rows, problems = [], []
     seen_admission: dict[str, int] = {}
     seen_id: dict[str, int] = {}
-    for number, cells in grid.rows:
-        values = {
-            n: ("" if c is None else str(c).strip())
-            for n, c in zip(names, cells, strict=False)
-            if n
-        }
+    for number, values in records(grid, names):
 
         def problem(field: str, code: str, zh: str, en: str, row: int = number) -> None:
             problems.append(Problem(str(path), row, field, code, zh, en))

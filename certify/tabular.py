@@ -217,3 +217,18 @@ def map_header(
             Problem(str(path), 1, None, "columns", "；".join(zh) + hint_zh, "; ".join(en) + hint_en)
         )
     return names
+
+
+def records(grid: Grid, names: Sequence[str | None]) -> list[tuple[int, dict[str, str]]]:
+    """Each row as (row number, {column: stripped text}), note columns left out."""
+    return [
+        (
+            number,
+            {
+                n: "" if c is None else str(c).strip()
+                for n, c in zip(names, cells, strict=False)
+                if n
+            },
+        )
+        for number, cells in grid.rows
+    ]

@@ -321,7 +321,8 @@ def _cell(raw: RawItem, column: str) -> str:
 # --- reading the bank back -------------------------------------------------------------------
 
 
-def _latest_query() -> Any:
+def latest_versions() -> Any:
+    """A query of (Item, ItemVersion) pairs: every item with its newest version."""
     latest = (
         select(ItemVersion.item_id, func.max(ItemVersion.version).label("v"))
         .group_by(col(ItemVersion.item_id))
@@ -367,7 +368,7 @@ def bank_items(
     status: ItemStatus | None = None,
 ) -> list[ItemData]:
     """The newest version of every item, filtered, in programme, level and id order."""
-    query = _latest_query()
+    query = latest_versions()
     if occupation:
         query = query.where(col(Item.occupation) == occupation)
     if level:

@@ -25,6 +25,7 @@ from certify.db import transaction
 from certify.errors import Error
 from question_bank.assembly.engine import Assembly, assemble
 from question_bank.assembly.plan import Infeasible, Plan, PoolItem, Shortfall, make_plan
+from question_bank.bank import latest_versions
 from question_bank.shuffle import candidate_view
 from schemas.blueprint import Blueprint
 from schemas.enums import ItemStatus, ItemType, Level
@@ -95,17 +96,8 @@ def form_letter(n: int) -> str:
 
 def load_pool(session: Session, bp: Blueprint) -> list[PoolItem]:
     """Ready item versions of the blueprint's occupation and level, minus recently exposed items."""
-    latest = (
-        select(ItemVersion.item_id, func.max(ItemVersion.version).label("v"))
-        .group_by(col(ItemVersion.item_id))
-        .subquery()
-    )
     query = (
-        select(Item, ItemVersion)
-        .join(ItemVersion, col(ItemVersion.item_id) == col(Item.id))
-        .join(
-            latest, (latest.c.item_id == ItemVersion.item_id) & (latest.c.v == ItemVersion.version)
-        )
+        latest_versions()
         .where(col(Item.occupation) == bp.occupation, col(Item.level) == bp.level.value)
         .where(col(ItemVersion.status) == ItemStatus.READY.value)
         .order_by(col(Item.code))

@@ -28,7 +28,7 @@ from certify.errors import Problem, ValidationFailed
 from certify.grading.marking import needs_third
 from certify.grading.service import SUBJECTIVE_TOLERANCE
 from certify.grading.sheets import candidate_copies
-from certify.tabular import DEFAULT_MAX_BYTES, map_header, read_grid
+from certify.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records
 from schemas.enums import ItemType
 from schemas.tables import ItemVersion, Mark, Registration
 
@@ -109,12 +109,7 @@ def import_marks(
             existing.setdefault((m.registration_id, m.item_version_id), []).append(m)
         round_two = any(len(v) >= 2 for v in existing.values())
         stored = 0
-        for number, cells in grid.rows:
-            values = {
-                n: ("" if c is None else str(c).strip())
-                for n, c in zip(names, cells, strict=False)
-                if n
-            }
+        for number, values in records(grid, names):
 
             def bad(field: str, code: str, zh: str, en: str, row: int = number) -> None:
                 problems.append(Problem(str(path), row, field, code, zh, en))

@@ -26,7 +26,7 @@ from certify.db import transaction
 from certify.errors import Problem, ValidationFailed
 from certify.grading.scoring import INVALID, encode_letters, encode_true_false
 from certify.sittings import SittingError
-from certify.tabular import DEFAULT_MAX_BYTES, map_header, read_grid
+from certify.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records
 from question_bank.papers import paper_view
 from question_bank.shuffle import candidate_view
 from schemas.enums import ItemType
@@ -120,12 +120,7 @@ def import_sheets(
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     stored: list[tuple[Registration, dict[int, str]]] = []
-    for number, cells in grid.rows:
-        values = {
-            n: ("" if c is None else str(c).strip())
-            for n, c in zip(names, cells, strict=False)
-            if n
-        }
+    for number, values in records(grid, names):
 
         def bad(field: str, code: str, zh: str, en: str, row: int = number) -> None:
             problems.append(Problem(str(path), row, field, code, zh, en))
