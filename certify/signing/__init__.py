@@ -1,0 +1,1 @@
+"""Signing and verification of certificates: algorithms, keys, trust list, tokens, checks."""

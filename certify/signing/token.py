@@ -1,0 +1,185 @@
+"""证书令牌: the signed token inside a certificate's QR code.
+
+Claims are CBOR with small integer keys; the envelope is COSE_Sign1 (RFC 9052, tag 18) with the
+algorithm and kid in the protected header; the bytes are written in RFC 4648 base32 without
+padding — only A–Z and 2–7, all in the QR alphanumeric set and safe in a URL path — after an
+upper-case verification URL, so a phone camera opens the page and an offline verifier reads the
+same token:
+
+    HTTPS://VERIFY.EXAMPLE.CN/V/<BASE32 COSE_Sign1>
+
+Claims never include the ID number, in clear or hashed. Occupation, level, kind and dates are
+small integers (occupations numbered in the programme's order, dates as days since 2020-01-01)
+so that a full token fits QR version 10 at error correction M.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import IntEnum
+
+import cbor2
+
+from certify.errors import Error
+from certify.signing.algorithms import ALGORITHMS, Algorithm, key_id
+
+COSE_SIGN1_TAG = 18
+HEADER_ALG, HEADER_KID = 1, 4
+EPOCH = date(2020, 1, 1)
+"""Dates are days since this epoch (small integers keep the token short)."""
+
+
+class Kind(IntEnum):
+    """证书类型."""
+
+    LEVEL = 1  # 专业技术等级证书
+    TRAINING = 2  # 培训合格证书
+
+
+KIND_NAMES = {
+    Kind.LEVEL: ("专业技术等级证书", "professional technical level certificate"),
+    Kind.TRAINING: ("培训合格证书", "training certificate"),
+}
+
+LEVEL_CODES = {"junior": 1, "intermediate": 2, "senior": 3}
+
+
+def _occupation_codes() -> dict[str, int]:
+    from schemas.reference import occupations
+
+    return {occ.slug: n for n, occ in enumerate(occupations(), start=1)}
+
+
+class TokenFormatError(Error):
+    """The text is not a certify token (truncated, garbled, not base32, not COSE_Sign1)."""
+
+    code = "token_format"
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a certificate states, as signed."""
+
+    serial: str
+    kind: Kind
+    holder: str
+    occupation: str
+    level: str
+    issued: date
+    issuer: str
+    expires: date | None = None
+
+    def to_cbor(self) -> bytes:
+        body: dict[int, object] = {
+            1: self.serial,
+            2: int(self.kind),
+            3: self.holder,
+            4: self.occupation,
+            5: LEVEL_CODES.get(self.level, 0),
+            6: (self.issued - EPOCH).days,
+            7: self.issuer,
+        }
+        if self.expires is not None:
+            body[8] = (self.expires - EPOCH).days
+        return cbor2.dumps(body)
+
+    @classmethod
+    def from_cbor(cls, data: bytes) -> Claims:
+        try:
+            body = cbor2.loads(data)
+            levels = {v: k for k, v in LEVEL_CODES.items()}
+            return cls(
+                serial=str(body[1]),
+                kind=Kind(body[2]),
+                holder=str(body[3]),
+                occupation=str(body[4]),
+                level=levels[body[5]],
+                issued=EPOCH + timedelta(days=int(body[6])),
+                issuer=str(body[7]),
+                expires=EPOCH + timedelta(days=int(body[8])) if 8 in body else None,
+            )
+        except (cbor2.CBORDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise TokenFormatError(f"证书内容格式错误 / malformed claims: {exc}") from None
+
+
+@dataclass(frozen=True)
+class SignedToken:
+    """A parsed COSE_Sign1 token: header values, claims, and what the signature covers."""
+
+    alg: int
+    kid: bytes
+    claims: Claims
+    signed_bytes: bytes
+    signature: bytes
+
+
+def _sig_structure(protected: bytes, payload: bytes) -> bytes:
+    return cbor2.dumps(["Signature1", protected, b"", payload])
+
+
+def sign_token(
+    claims: Claims, private_key: bytes, public_key: bytes, algorithm: Algorithm
+) -> bytes:
+    """The COSE_Sign1 bytes of ``claims`` signed with the given key."""
+    protected = cbor2.dumps({HEADER_ALG: algorithm.cose_id, HEADER_KID: key_id(public_key)})
+    payload = claims.to_cbor()
+    signature = algorithm.sign(private_key, _sig_structure(protected, payload))
+    return cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+
+
+def parse_token(data: bytes) -> SignedToken:
+    """Parse COSE_Sign1 bytes; raises TokenFormatError (the signature is checked elsewhere)."""
+    try:
+        message = cbor2.loads(data)
+    except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, MemoryError) as exc:
+        raise TokenFormatError(f"不是有效的 CBOR / not valid CBOR: {exc}") from None
+    if not isinstance(message, cbor2.CBORTag) or message.tag != COSE_SIGN1_TAG:
+        raise TokenFormatError("不是 COSE_Sign1 / not a COSE_Sign1 message")
+    parts = message.value
+    if not (
+        isinstance(parts, (list, tuple))
+        and len(parts) == 4
+        and all(isinstance(parts[i], bytes) for i in (0, 2, 3))
+    ):
+        raise TokenFormatError("COSE_Sign1 结构错误 / malformed COSE_Sign1")
+    protected, unprotected, payload, signature = parts
+    canonical = cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+    if unprotected != {} or canonical != data:
+        # Only the canonical encoding is accepted, so no byte outside the signature can change.
+        raise TokenFormatError("令牌编码不规范 / the token is not in canonical form")
+    try:
+        header = cbor2.loads(protected)
+        alg, kid = header[HEADER_ALG], header[HEADER_KID]
+    except (cbor2.CBORDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise TokenFormatError(f"保护头格式错误 / malformed protected header: {exc}") from None
+    if alg not in ALGORITHMS or not isinstance(kid, bytes):
+        raise TokenFormatError(f"不支持的算法 {alg} / unsupported algorithm {alg}")
+    return SignedToken(
+        alg, kid, Claims.from_cbor(payload), _sig_structure(protected, payload), signature
+    )
+
+
+def to_text(token: bytes) -> str:
+    """Base32 without padding: A–Z and 2–7 only."""
+    return base64.b32encode(token).decode("ascii").rstrip("=")
+
+
+def from_text(text: str) -> bytes:
+    """The token bytes from base32 text, or from a verification URL ending in it (any case)."""
+    body = text.strip().rsplit("/", 1)[-1].upper()
+    if not body or any(c not in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" for c in body):
+        raise TokenFormatError("令牌含有非法字符 / the token has characters outside base32")
+    try:
+        data = base64.b32decode(body + "=" * (-len(body) % 8))
+    except ValueError as exc:
+        raise TokenFormatError(f"令牌长度错误 / truncated token: {exc}") from None
+    if to_text(data) != body:  # spare bits in the last character must be zero
+        raise TokenFormatError("令牌编码不规范 / the token text is not in canonical form")
+    return data
+
+
+def token_url(base_url: str, token: bytes) -> str:
+    """The upper-case verification URL a QR code holds."""
+    return f"{base_url.rstrip('/').upper()}/V/{to_text(token)}"

@@ -1,0 +1,266 @@
+"""Signed certificate tokens: round trips, tampering, trust, scope, validity, revocation, QR size."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import qrcode
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from certify.signing.algorithms import DEFAULT
+from certify.signing.token import Claims, Kind, from_text, sign_token, to_text, token_url
+from certify.signing.trust import (
+    KeyProblem,
+    TrustListError,
+    build_trust_list,
+    create_key,
+    decrypt_private,
+    load_trust_list,
+    rotate_key,
+    signing_material,
+)
+from certify.signing.verify import load_revocation_list, sign_revocation_list, verify_token
+from tests.conftest import Database
+
+PASS = "correct horse battery staple"
+SCOPE = {
+    "kinds": [1],
+    "occupations": ["ai", "bigdata", "smart_mfg"],
+    "levels": ["junior", "intermediate", "senior"],
+}
+TODAY = date.today()
+
+
+@pytest.fixture
+def keys(database: Database):  # type: ignore[no-untyped-def]
+    create_key(
+        database.engine,
+        role="root",
+        issuer="SD-HRSS",
+        name="山东省人力资源和社会保障厅",
+        passphrase=PASS,
+    )
+    create_key(
+        database.engine,
+        role="institution",
+        issuer="SD-EVAL-01",
+        name="某评价机构",
+        passphrase=PASS,
+        scope=SCOPE,
+    )
+    return database
+
+
+def claims(**changes: object) -> Claims:
+    fields: dict[str, object] = dict(
+        serial="3726013000001",
+        kind=Kind.LEVEL,
+        holder="欧阳小锋",
+        occupation="ai",
+        level="senior",
+        issued=TODAY,
+        issuer="SD-EVAL-01",
+    )
+    fields.update(changes)
+    return Claims(**fields)  # type: ignore[arg-type]
+
+
+def issue(database: Database, c: Claims, issuer: str = "SD-EVAL-01") -> str:
+    row, private = signing_material(database.engine, issuer, PASS)
+    return token_url("https://verify.example.cn", sign_token(c, private, row.public_key, DEFAULT))
+
+
+def trust(database: Database):  # type: ignore[no-untyped-def]
+    return load_trust_list(build_trust_list(database.engine, PASS))
+
+
+def test_a_signed_token_verifies_with_every_check(keys: Database) -> None:
+    report = verify_token(issue(keys, claims()), trust(keys))
+    assert [c.name for c in report.checks] == [
+        "format",
+        "key",
+        "signature",
+        "scope",
+        "status",
+        "expiry",
+    ]
+    assert report.verdict == "genuine" and report.claims == claims()
+    assert all(c.message_zh and c.message_en for c in report.checks)
+
+
+NAMES = st.text(
+    st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
+    | st.characters(min_codepoint=0x20000, max_codepoint=0x2A6DF)
+    | st.sampled_from("·"),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=NAMES,
+    sequence=st.integers(1, 999_999),
+    level=st.sampled_from(["junior", "intermediate", "senior"]),
+    years=st.one_of(st.none(), st.integers(1, 10)),
+)
+def test_sign_then_verify_round_trips_rare_characters_included(
+    keys: Database, name: str, sequence: int, level: str, years: int | None
+) -> None:
+    expires = TODAY + timedelta(days=365 * years) if years else None
+    c = claims(holder=name, serial=f"3726013{sequence:06d}", level=level, expires=expires)
+    report = verify_token(issue(keys, c), trust(keys))
+    assert report.claims == c and report.verdict == "genuine"
+
+
+@pytest.fixture
+def one_token(keys: Database) -> tuple[Database, str]:
+    return keys, issue(keys, claims())
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_altered_byte_is_rejected(one_token: tuple[Database, str], data: st.DataObject) -> None:
+    database, url = one_token
+    raw = bytearray(from_text(url))
+    position = data.draw(st.integers(0, len(raw) - 1))
+    raw[position] ^= data.draw(st.integers(1, 255))
+    report = verify_token(to_text(bytes(raw)), trust(database))
+    assert report.verdict == "not_genuine"
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_altered_character_of_the_text_is_rejected(
+    one_token: tuple[Database, str], data: st.DataObject
+) -> None:
+    database, url = one_token
+    text = url.rsplit("/", 1)[1]
+    position = data.draw(st.integers(0, len(text) - 1))
+    other = data.draw(
+        st.sampled_from([c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" if c != text[position]])
+    )
+    changed = text[:position] + other + text[position + 1 :]
+    assert verify_token(changed, trust(database)).verdict == "not_genuine"
+
+
+def test_a_truncated_or_garbled_token_is_a_format_failure(one_token: tuple[Database, str]) -> None:
+    database, url = one_token
+    for bad in (url[:-20], "HTTPS://X/V/!!!", "", "HELLO"):
+        report = verify_token(bad, trust(database))
+        assert (
+            report.checks[0].name == "format"
+            and not report.checks[0].ok
+            and report.verdict == "not_genuine"
+        )
+
+
+def test_a_key_outside_the_trust_list_is_rejected(keys: Database) -> None:
+    private, public = DEFAULT.generate()
+    stray = token_url("https://v", sign_token(claims(), private, public, DEFAULT))
+    report = verify_token(stray, trust(keys))
+    assert [(c.name, c.ok) for c in report.checks] == [("format", True), ("key", False)]
+
+
+def test_a_certificate_outside_the_scope_is_rejected(keys: Database) -> None:
+    report = verify_token(issue(keys, claims(occupation="cloud")), trust(keys))
+    scope = next(c for c in report.checks if c.name == "scope")
+    assert not scope.ok and report.verdict == "not_genuine"
+    training = verify_token(issue(keys, claims(kind=Kind.TRAINING)), trust(keys))
+    assert training.verdict == "not_genuine"
+
+
+def test_issued_outside_the_keys_validity_is_rejected_and_old_tokens_survive_rotation(
+    keys: Database,
+) -> None:
+    early = verify_token(issue(keys, claims(issued=TODAY - timedelta(days=30))), trust(keys))
+    assert not next(c for c in early.checks if c.name == "scope").ok
+    before = issue(keys, claims())
+    old_row, old_private = signing_material(keys.engine, "SD-EVAL-01", PASS)
+    rotate_key(keys.engine, "SD-EVAL-01", PASS)
+    assert verify_token(before, trust(keys)).verdict == "genuine"  # retired keys stay published
+    late = token_url(
+        "https://v",
+        sign_token(
+            claims(issued=TODAY + timedelta(days=2)), old_private, old_row.public_key, DEFAULT
+        ),
+    )
+    assert verify_token(late, trust(keys)).verdict == "not_genuine"
+
+
+def test_a_wrong_passphrase_opens_nothing(keys: Database) -> None:
+    with pytest.raises(KeyProblem, match="wrong passphrase"):
+        signing_material(keys.engine, "SD-EVAL-01", "not the passphrase")
+    row, _ = signing_material(keys.engine, "SD-EVAL-01", PASS)
+    assert b"PRIVATE" in (row.private_key_encrypted or b"") and b"ENCRYPTED" in (
+        row.private_key_encrypted or b""
+    )
+    with pytest.raises(KeyProblem):
+        decrypt_private(row.private_key_encrypted or b"", "x" * 20)
+
+
+def test_a_trust_list_with_a_bad_root_signature_is_refused(keys: Database) -> None:
+    document = build_trust_list(keys.engine, PASS)
+    tampered = {
+        **document,
+        "keys": [{**document["keys"][0], "name": "冒充机构"}, *document["keys"][1:]],
+    }
+    with pytest.raises(TrustListError, match="root signature"):
+        load_trust_list(tampered)
+    with pytest.raises(TrustListError, match="pinned"):
+        load_trust_list(document, pinned_root_kid="0" * 16)
+
+
+def test_revoked_and_suspended_certificates_and_stale_lists(keys: Database) -> None:
+    t = trust(keys)
+    root = next(k for k in t.keys.values() if k.role == "root")
+    _, root_private = signing_material(keys.engine, root.issuer, PASS)
+    now = datetime.now(UTC)
+    revoked = load_revocation_list(
+        sign_revocation_list(
+            [
+                {
+                    "serial": claims().serial,
+                    "status": "revoked",
+                    "since": now.isoformat(),
+                    "reason": "考试违纪",
+                }
+            ],
+            root_private,
+        ),
+        t,
+    )
+    report = verify_token(issue(keys, claims()), t, revoked)
+    assert report.verdict == "revoked" and report.status_as_of == revoked.issued_at
+    old = load_revocation_list(
+        sign_revocation_list([], root_private, max_age_hours=1, issued_at=now - timedelta(hours=3)),
+        t,
+    )
+    stale = verify_token(issue(keys, claims()), t, old)
+    assert stale.verdict == "genuine" and any(
+        c.name == "freshness" and c.warning for c in stale.checks
+    )
+
+
+def test_a_full_token_fits_qr_version_10_at_level_m(keys: Database) -> None:
+    longest = claims(
+        holder="阿卜杜热合曼·买买提依明",
+        serial="3726063999999",
+        occupation="smart_mfg",
+        issuer="SD-EVAL-01",
+        expires=TODAY + timedelta(days=3650),
+    )
+    url = issue(keys, longest)
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M)
+    qr.add_data(url)
+    qr.make(fit=True)
+    assert qr.version <= 10, qr.version
+    assert url == url.upper()
