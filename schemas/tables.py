@@ -245,6 +245,17 @@ class Certificate(SQLModel, table=True):
     token: str
     status: str = Field(default="valid", max_length=16)
     created_at: datetime = _ts(nullable=False)
+    expires_on: date | None = None
+    pdf_sha256: str = Field(default="", max_length=64)
+
+
+class SerialCounter(SQLModel, table=True):
+    """The last sequence number used under one serial prefix; bumped inside each issuance."""
+
+    __tablename__ = "serial_counter"
+
+    prefix: str = Field(primary_key=True, max_length=32)
+    last: int = 0
 
 
 class Revocation(SQLModel, table=True):
