@@ -235,7 +235,7 @@ class Certificate(SQLModel, table=True):
     serial: str = Field(max_length=40, unique=True)
     kind: str = Field(max_length=16)
     candidate_id: int = Field(foreign_key="candidate.id", index=True)
-    registration_id: int | None = Field(default=None, foreign_key="registration.id")
+    registration_id: int | None = Field(default=None, foreign_key="registration.id", unique=True)
     holder_name: str
     occupation: str = Field(max_length=32)
     level: str = Field(max_length=16)

@@ -100,7 +100,7 @@ class Claims:
                 issuer=str(body[7]),
                 expires=EPOCH + timedelta(days=int(body[8])) if 8 in body else None,
             )
-        except (cbor2.CBORDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (cbor2.CBORDecodeError, KeyError, TypeError, ValueError, OverflowError) as exc:
             raise TokenFormatError(f"证书内容格式错误 / malformed claims: {exc}") from None
 
 
@@ -152,7 +152,7 @@ def parse_token(data: bytes) -> SignedToken:
     try:
         header = cbor2.loads(protected)
         alg, kid = header[HEADER_ALG], header[HEADER_KID]
-    except (cbor2.CBORDecodeError, KeyError, TypeError, ValueError) as exc:
+    except (cbor2.CBORDecodeError, KeyError, TypeError, ValueError, OverflowError) as exc:
         raise TokenFormatError(f"保护头格式错误 / malformed protected header: {exc}") from None
     if alg not in ALGORITHMS or not isinstance(kid, bytes):
         raise TokenFormatError(f"不支持的算法 {alg} / unsupported algorithm {alg}")

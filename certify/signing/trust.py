@@ -167,6 +167,15 @@ def rotate_key(engine: Engine, issuer: str, passphrase: str, *, actor: str = "cl
         return row
 
 
+def list_keys(engine: Engine) -> list[SigningKey]:
+    with Session(engine) as session:
+        return list(
+            session.exec(
+                select(SigningKey).order_by(col(SigningKey.issuer), col(SigningKey.valid_from))
+            )
+        )
+
+
 def signing_material(engine: Engine, issuer: str, passphrase: str) -> tuple[SigningKey, bytes]:
     """The issuer's active key row and its decrypted private key."""
     with Session(engine) as session:

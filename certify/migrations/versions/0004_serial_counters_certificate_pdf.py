@@ -27,11 +27,13 @@ def upgrade() -> None:
     with op.batch_alter_table('certificate', schema=None) as batch_op:
         batch_op.add_column(sa.Column('expires_on', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('pdf_sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False, server_default=''))
+        batch_op.create_unique_constraint('uq_certificate_registration', ['registration_id'])
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('certificate', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_certificate_registration', type_='unique')
         batch_op.drop_column('pdf_sha256')
         batch_op.drop_column('expires_on')
 

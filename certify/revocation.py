@@ -1,0 +1,94 @@
+"""吊销与暂停: status changes of issued certificates, and the signed revocation list.
+
+``revoke`` is final; ``suspend`` is reversible by ``reinstate``. Every change needs a reason and
+is recorded (``revocation`` table and the audit log) with its time. The revocation list holds
+every revoked or suspended serial with status, time and reason, the time it was issued, and a
+maximum age after which offline verifiers warn that theirs is stale; the root signs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from certify import audit
+from certify.db import transaction
+from certify.errors import Error
+from certify.signing.trust import KeyProblem, decrypt_private
+from certify.signing.verify import sign_revocation_list
+from schemas.tables import Certificate, Revocation, SigningKey, utcnow
+
+TRANSITIONS = {
+    "revoke": ({"valid", "suspended"}, "revoked"),
+    "suspend": ({"valid"}, "suspended"),
+    "reinstate": ({"suspended"}, "valid"),
+}
+
+
+class StatusError(Error):
+    code = "status"
+
+
+def change_status(
+    engine: Engine, serial: str, action: str, reason: str, *, actor: str = "cli"
+) -> Certificate:
+    """Revoke, suspend or reinstate a certificate; raises StatusError for an impossible change."""
+    if not reason.strip():
+        raise StatusError("必须说明原因 / a reason is required")
+    allowed, target = TRANSITIONS[action]
+    with transaction(engine) as session:
+        cert = session.exec(select(Certificate).where(Certificate.serial == serial)).first()
+        if cert is None:
+            raise StatusError(f"没有证书 {serial} / no certificate {serial}")
+        if cert.status not in allowed:
+            raise StatusError(
+                f"证书 {serial} 状态为 {cert.status}，不能{action} / certificate {serial} is {cert.status}: cannot {action}"
+            )
+        cert.status = target
+        session.add(cert)
+        assert cert.id is not None
+        session.add(
+            Revocation(certificate_id=cert.id, action=action, reason=reason.strip(), actor=actor)
+        )
+        audit.append(
+            session,
+            actor=actor,
+            action=f"certificate.{action}",
+            subject=serial,
+            detail={"reason": reason.strip(), "status": target},
+        )
+        return cert
+
+
+def revocation_list(
+    engine: Engine, root_passphrase: str, *, max_age_hours: float = 24
+) -> dict[str, Any]:
+    """The signed list of revoked and suspended certificates, as of now."""
+    with Session(engine) as session:
+        root = session.exec(
+            select(SigningKey).where(
+                SigningKey.role == "root", col(SigningKey.retired_at).is_(None)
+            )
+        ).first()
+        if root is None or root.private_key_encrypted is None:
+            raise KeyProblem("没有根密钥 / no root key")
+        rows = session.exec(
+            select(Certificate, Revocation)
+            .join(Revocation, col(Revocation.certificate_id) == col(Certificate.id))
+            .where(col(Certificate.status).in_(["revoked", "suspended"]))
+            .order_by(col(Revocation.at))
+        )
+        latest: dict[str, dict[str, Any]] = {}
+        for cert, change in rows:
+            latest[cert.serial] = {
+                "serial": cert.serial,
+                "status": cert.status,
+                "since": change.at.isoformat(),
+                "reason": change.reason,
+            }
+    private = decrypt_private(root.private_key_encrypted, root_passphrase)
+    return sign_revocation_list(
+        list(latest.values()), private, max_age_hours=max_age_hours, issued_at=utcnow()
+    )

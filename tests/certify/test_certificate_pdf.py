@@ -1,0 +1,288 @@
+"""Printed certificates: a real signed token, rendered, rasterised and read back with real tools.
+
+Keys live in the test database, the trust list is built from them and loaded, the certificate
+PDF is rendered by reportlab, poppler turns it into text and pixels, and zxing-cpp reads the QR
+code off the picture: what a phone camera would do, short of the camera.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zxingcpp
+from PIL import Image, ImageDraw
+
+from certify.certificate_pdf import (
+    QR_CAPTION,
+    QR_SIZE,
+    render_certificate,
+    signed_by,
+    statement,
+    verify_by_hand,
+)
+from certify.identity import mask_id_number
+from certify.pdf import FONT_NAME
+from certify.signing.algorithms import DEFAULT
+from certify.signing.token import KIND_NAMES, Claims, Kind, sign_token, token_url
+from certify.signing.trust import (
+    TrustList,
+    build_trust_list,
+    create_key,
+    load_trust_list,
+    signing_material,
+)
+from certify.signing.verify import verify_token
+from schemas.certificates import CertificateView
+from schemas.enums import Level
+from schemas.reference import LEVEL_NAMES_ZH, get_occupation
+from tests.conftest import Database
+
+pytestmark = pytest.mark.skipif(
+    not all(shutil.which(t) for t in ("pdftoppm", "pdftotext", "pdffonts", "pdfinfo", "pdfimages")),
+    reason="poppler-utils (pdftoppm, pdftotext, pdffonts, pdfinfo, pdfimages) are not installed",
+)
+
+ID_NUMBER = "11010519491231002X"
+"""GB 11643-1999's own example: valid, so masking it is realistic."""
+
+DPI = 200
+MM_PER_INCH = 25.4
+MIN_QR_MM = 35.0
+PASS = "correct horse battery staple"
+TODAY = date.today()
+SCOPE: dict[str, list[Any]] = {
+    "kinds": [1, 2],
+    "occupations": ["ai", "bigdata", "smart_mfg"],
+    "levels": ["junior", "intermediate", "senior"],
+}
+
+
+@dataclass(frozen=True)
+class Printed:
+    view: CertificateView
+    claims: Claims
+    pdf: Path
+    trust: TrustList
+
+
+def run(*args: str | Path | int) -> str:
+    return subprocess.run([str(a) for a in args], check=True, capture_output=True, text=True).stdout
+
+
+def squeeze(text: str) -> str:
+    """Text without whitespace, so line breaks and layout spacing never decide a test."""
+    return "".join(text.split())
+
+
+def rasterise(pdf: Path, out: Path, dpi: int = DPI) -> Path:
+    """The certificate's one page as a PNG at ``dpi``."""
+    run("pdftoppm", "-r", dpi, "-png", "-singlefile", pdf, out)
+    return out.with_suffix(".png")
+
+
+def qr_codes(image: Image.Image) -> list[zxingcpp.Barcode]:
+    return list(zxingcpp.read_barcodes(image))
+
+
+def corners(barcode: zxingcpp.Barcode) -> list[tuple[float, float]]:
+    p = barcode.position
+    return [
+        (float(c.x), float(c.y)) for c in (p.top_left, p.top_right, p.bottom_right, p.bottom_left)
+    ]
+
+
+def claims(**changes: Any) -> Claims:
+    """The claims of a certificate issued today (as in test_signing), with ``changes``."""
+    fields: dict[str, Any] = {
+        "serial": "3726013000001",
+        "kind": Kind.LEVEL,
+        "holder": "欧阳小锋",
+        "occupation": "ai",
+        "level": "senior",
+        "issued": TODAY,
+        "issuer": "SD-EVAL-01",
+    }
+    fields.update(changes)
+    return Claims(**fields)
+
+
+def issue(database: Database, c: Claims) -> str:
+    """The verification URL of ``c`` signed with the institution's key from the database."""
+    row, private = signing_material(database.engine, c.issuer, PASS)
+    return token_url("https://verify.example.cn", sign_token(c, private, row.public_key, DEFAULT))
+
+
+def trust(database: Database) -> TrustList:
+    """The trust list built from the database's keys, signed by the root and loaded back."""
+    return load_trust_list(build_trust_list(database.engine, PASS))
+
+
+def view_of(c: Claims, url: str) -> CertificateView:
+    """What the certificate prints for claims ``c`` signed into ``url``."""
+    return CertificateView(
+        serial=c.serial,
+        kind_name=KIND_NAMES[c.kind][0],
+        holder=c.holder,
+        id_number_masked=mask_id_number(ID_NUMBER),
+        occupation_name=get_occupation(c.occupation).name_zh,
+        level_name=LEVEL_NAMES_ZH[Level(c.level)],
+        issued=c.issued,
+        expires=c.expires,
+        issuer_name="某评价机构",
+        authority_name="山东省人力资源和社会保障厅",
+        url=url,
+        verify_site="https://verify.example.cn",
+    )
+
+
+@pytest.fixture
+def keys(database: Database) -> Database:
+    create_key(
+        database.engine,
+        role="root",
+        issuer="SD-HRSS",
+        name="山东省人力资源和社会保障厅",
+        passphrase=PASS,
+    )
+    create_key(
+        database.engine,
+        role="institution",
+        issuer="SD-EVAL-01",
+        name="某评价机构",
+        passphrase=PASS,
+        scope=SCOPE,
+    )
+    return database
+
+
+@pytest.fixture(params=[Kind.LEVEL, Kind.TRAINING], ids=["level", "training"])
+def printed(request: pytest.FixtureRequest, keys: Database, tmp_path: Path) -> Printed:
+    """A signed certificate rendered to PDF: a level one for life, a training one that expires."""
+    if request.param is Kind.LEVEL:
+        c = claims(holder="阿卜杜热合曼·买买提依明", occupation="smart_mfg")
+    else:
+        c = claims(kind=Kind.TRAINING, level="junior", expires=TODAY + timedelta(days=3 * 365))
+    view = view_of(c, issue(keys, c))
+    pdf = render_certificate(view, tmp_path / "out" / "certificate.pdf")
+    return Printed(view, c, pdf, trust(keys))
+
+
+def test_the_qr_code_decodes_to_the_url_and_verifies_as_genuine(
+    printed: Printed, tmp_path: Path
+) -> None:
+    found = qr_codes(Image.open(rasterise(printed.pdf, tmp_path / "page")))
+    assert len(found) == 1, found
+    (code,) = found
+    assert code.format == zxingcpp.BarcodeFormat.QRCode and code.valid
+    assert code.text == printed.view.url
+    report = verify_token(code.text, printed.trust)
+    assert report.verdict == "genuine", report.checks
+    assert report.claims == printed.claims
+
+
+def test_the_qr_code_is_at_least_35_mm_square_on_the_page(printed: Printed, tmp_path: Path) -> None:
+    png = rasterise(printed.pdf, tmp_path / "page")
+    image = Image.open(png).convert("L")
+    (code,) = qr_codes(image)
+    points = corners(code)
+    sides = [math.dist(points[i], points[(i + 1) % 4]) * MM_PER_INCH / DPI for i in range(4)]
+    assert min(sides) >= MIN_QR_MM, sides
+    assert max(sides) - min(sides) < 1.0, sides  # square, not skewed
+    # The same size measured another way: the box of dark pixels around what zxing found
+    # (the quiet zone keeps anything else out of it).
+    margin = 12  # px: less than the quiet zone of four modules (about 22 px here)
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    box = (
+        int(min(xs)) - margin,
+        int(min(ys)) - margin,
+        int(max(xs)) + margin,
+        int(max(ys)) + margin,
+    )
+    dark = image.crop(box).point(lambda v: 255 if v < 128 else 0).getbbox()
+    assert dark is not None
+    width_mm = (dark[2] - dark[0]) * MM_PER_INCH / DPI
+    height_mm = (dark[3] - dark[1]) * MM_PER_INCH / DPI
+    assert width_mm >= MIN_QR_MM and height_mm >= MIN_QR_MM, (width_mm, height_mm)
+    intended = QR_SIZE / 72 * MM_PER_INCH  # points to mm
+    assert abs(width_mm - intended) < 1.0 and abs(height_mm - intended) < 1.0
+    # The caption sits under the code, as the page says.
+    assert QR_CAPTION in run("pdftotext", printed.pdf, "-")
+
+
+def test_the_qr_code_is_vector_not_a_picture(printed: Printed) -> None:
+    listing = run("pdfimages", "-list", printed.pdf).splitlines()
+    assert listing[2:] == [], listing  # header lines only: no raster image on the page
+
+
+def test_a_page_without_the_qr_code_decodes_to_nothing(printed: Printed, tmp_path: Path) -> None:
+    blank = Image.new("L", (2339, 1654), 255)  # A4 landscape at 200 dpi
+    assert qr_codes(blank) == []
+    page = Image.open(rasterise(printed.pdf, tmp_path / "page")).convert("L")
+    (code,) = qr_codes(page)
+    xs = [x for x, _ in corners(code)]
+    ys = [y for _, y in corners(code)]
+    left, top, right, bottom = min(xs), min(ys), max(xs), max(ys)
+    covered = page.copy()
+    ImageDraw.Draw(covered).rectangle((left - 5, top - 5, right + 5, bottom + 5), fill=255)
+    assert qr_codes(covered) == []  # everything else on the page is no barcode
+    half = page.crop((0, 0, int((left + right) / 2), page.height))
+    assert qr_codes(half) == []  # half a code is no code
+
+
+def test_the_text_names_the_holder_with_the_id_number_only_masked(printed: Printed) -> None:
+    view = printed.view
+    text = run("pdftotext", "-layout", printed.pdf, "-")
+    flat = squeeze(text)
+    for shown in (
+        view.kind_name,
+        "数字技术工程师培育项目",
+        view.serial,
+        view.holder,
+        view.id_number_masked,
+        view.occupation_name,
+        view.level_name,
+        view.issuer_name,
+        f"{view.issued.year}年{view.issued.month}月{view.issued.day}日",
+        "证书编号",
+        "发证日期",
+        "有效期",
+        "发证机构",
+    ):
+        assert squeeze(shown) in flat, shown
+    assert squeeze(statement(view)) in flat
+    assert squeeze(verify_by_hand(view)) in flat
+    assert "人工核验：访问 https://verify.example.cn" in text
+    assert squeeze(signed_by(view)) in flat
+    assert ID_NUMBER not in flat and ID_NUMBER.lower() not in flat
+    assert view.id_number_masked == "110105********002X"
+    if view.expires is None:
+        assert "专业技术等级考核" in flat and "长期" in flat
+    else:
+        assert "培训并考核合格" in flat and "长期" not in flat
+        assert f"{view.expires.year}年{view.expires.month}月{view.expires.day}日" in flat
+
+
+def test_one_landscape_a4_page_with_only_embedded_fonts(printed: Printed) -> None:
+    info = dict(
+        line.split(":", 1) for line in run("pdfinfo", printed.pdf).splitlines() if ":" in line
+    )
+    assert info["Pages"].strip() == "1"
+    width, height = (float(v) for v in info["Page size"].split("pts")[0].split(" x "))
+    assert width > height
+    assert (round(width), round(height)) == (842, 595)  # A4 turned on its side
+    rows = run("pdffonts", printed.pdf).splitlines()[2:]
+    assert rows, "no fonts listed"
+    assert all(row.split()[-5] == "yes" for row in rows), rows  # the emb column
+    assert all("WenQuanYi" in row or FONT_NAME in row for row in rows), rows
+
+
+def test_the_same_view_prints_the_same_bytes(printed: Printed, tmp_path: Path) -> None:
+    again = render_certificate(printed.view, tmp_path / "again.pdf")
+    assert again.read_bytes() == printed.pdf.read_bytes()

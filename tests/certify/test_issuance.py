@@ -1,0 +1,226 @@
+"""Issuing certificates end to end: keys, trust list, issuance, offline verification, revocation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from sqlmodel import Session, col, select
+
+from certify.grading import simulate
+from certify.grading.marks import import_marks, marking_list
+from certify.grading.service import grade_sitting
+from certify.grading.sheets import candidate_copies, import_sheets
+from certify.identity import IdentityVault
+from certify.sittings import create_sitting, import_roster
+from cli import cli
+from question_bank.bank import import_bank
+from question_bank.blueprints import load_blueprint
+from question_bank.papers import assemble_papers
+from question_bank.samples import sample_blueprints, sample_files
+from schemas.tables import AuditEntry, Certificate
+from tests.conftest import Database
+
+PASS = "correct horse battery staple"
+
+
+@pytest.fixture
+def graded(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
+    """A graded sitting of 30 simulated candidates, and the keys to certify them."""
+    monkeypatch.setenv("CERTIFY_KEY_PASSPHRASE", PASS)
+    for path in sample_files():
+        if path.name == "ai-junior.json":
+            import_bank(database.engine, path)
+    assemble_papers(
+        database.engine,
+        load_blueprint(next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")),
+    )
+    create_sitting(database.engine, "S1", "ai-junior-sample", institution="测试评价机构")
+    rng = np.random.default_rng(3)
+    people = simulate.candidates(30, ["A", "B"], rng)
+    import_roster(
+        database.engine,
+        "S1",
+        simulate.write_roster(tmp_path / "r.csv", people),
+        IdentityVault(b"i" * 32),
+        shuffle_seed=simulate.seeds(rng),
+    )
+    _, copies = candidate_copies(database.engine, "S1")
+    ability = {p.admission_no: p.ability + 1.5 for p in people}  # a strong group: most pass
+    simulate.write_sheets(tmp_path / "s.csv", {a: v for a, (_, v) in copies.items()}, ability, rng)
+    import_sheets(database.engine, "S1", tmp_path / "s.csv")
+    scripts = [(s.code, s.maximum, 1.5) for s in marking_list(database.engine, "S1")]
+    for path in simulate.write_marks(tmp_path, scripts, rng):
+        import_marks(database.engine, "S1", path)
+    grade_sitting(database.engine, "S1")
+    for args in (
+        ["keys", "root", "--issuer", "SD-HRSS", "--name", "山东省人力资源和社会保障厅"],
+        ["keys", "create", "SD-EVAL-01", "--name", "测试评价机构", "--occupations", "ai"],
+    ):
+        run(database, *args)
+    return database
+
+
+def run(database: Database, *args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(cli, ["--db", database.url, *args], catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def test_issue_verify_offline_revoke(graded: Database, tmp_path: Path) -> None:
+    out = run(graded, "issue", "S1", "--issuer", "SD-EVAL-01", "--out", str(tmp_path / "certs"))
+    with Session(graded.engine) as session:
+        certs = session.exec(select(Certificate).order_by(col(Certificate.serial))).all()
+    assert certs and f"issued {len(certs)}" in out
+    assert [c.serial[-6:] for c in certs] == [f"{n:06d}" for n in range(1, len(certs) + 1)]
+    assert all(c.serial.startswith(f"37{certs[0].issued_on.year % 100:02d}011") for c in certs)
+    run(graded, "trust-list", "--out", str(tmp_path / "trust.json"))
+    pdf = tmp_path / "certs" / f"{certs[0].serial}.pdf"
+    checked = run(graded, "verify", str(pdf), "--trust-list", str(tmp_path / "trust.json"))
+    assert "genuine and valid" in checked and certs[0].serial in checked
+    again = run(graded, "issue", "S1", "--issuer", "SD-EVAL-01", "--out", str(tmp_path / "certs"))
+    assert "issued 0" in again
+    run(graded, "revoke", certs[0].serial, "--reason", "考试违纪")
+    run(graded, "revocations", "--out", str(tmp_path / "revoked.json"))
+    revoked = run(
+        graded,
+        "verify",
+        str(pdf),
+        "--trust-list",
+        str(tmp_path / "trust.json"),
+        "--revocations",
+        str(tmp_path / "revoked.json"),
+        code=1,
+    )
+    assert "revoked" in revoked and "考试违纪" in revoked
+    run(graded, "revoke", "0000000000000", "--reason", "x", code=1)
+    with Session(graded.engine) as session:
+        actions = [e.action for e in session.exec(select(AuditEntry))]
+    assert actions.count("certificate.issue") == len(certs) and "certificate.revoke" in actions
+    assert "key.create" in actions
+
+
+def test_a_wrong_passphrase_issues_nothing(
+    graded: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CERTIFY_KEY_PASSPHRASE", "wrong passphrase here")
+    out = run(graded, "issue", "S1", "--issuer", "SD-EVAL-01", "--out", str(tmp_path / "c"), code=1)
+    assert "wrong passphrase" in out
+    with Session(graded.engine) as session:
+        assert session.exec(select(Certificate)).all() == []
+
+
+def test_verify_refuses_pictures_without_a_code_and_foreign_pdfs(
+    graded: Database, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    run(graded, "trust-list", "--out", str(tmp_path / "trust.json"))
+    Image.new("L", (200, 200), 255).save(tmp_path / "blank.png")
+    out = run(
+        graded,
+        "verify",
+        str(tmp_path / "blank.png"),
+        "--trust-list",
+        str(tmp_path / "trust.json"),
+        code=1,
+    )
+    assert "no QR code" in out
+    (tmp_path / "other.pdf").write_bytes(b"%PDF-1.4 not really")
+    out = run(
+        graded,
+        "verify",
+        str(tmp_path / "other.pdf"),
+        "--trust-list",
+        str(tmp_path / "trust.json"),
+        code=1,
+    )
+    assert "not a readable PDF" in out or "no QR code" in out
+    trust = json.loads((tmp_path / "trust.json").read_text())
+    trust["keys"][0]["name"] = "冒充"
+    (tmp_path / "bad.json").write_text(json.dumps(trust, ensure_ascii=False))
+    out = run(graded, "verify", "X", "--trust-list", str(tmp_path / "bad.json"), code=1)
+    assert "root signature" in out
+
+
+@pytest.mark.slow
+def test_batch_issuance_survives_sigkill_without_duplicates_or_gaps(
+    graded: Database, tmp_path: Path
+) -> None:
+    """Kill `certify issue` at random moments, rerun it, and find every serial once, no gap, every PDF matching."""
+    out = tmp_path / "certs"
+    env = {**os.environ, "CERTIFY_KEY_PASSPHRASE": PASS}
+    command = [
+        sys.executable,
+        "-m",
+        "certify",
+        "--db",
+        graded.url,
+        "issue",
+        "S1",
+        "--issuer",
+        "SD-EVAL-01",
+        "--out",
+        str(out),
+    ]
+    rng = random.Random(7)
+    for _ in range(6):
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(rng.uniform(0.8, 2.5))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    assert "already" in finished.stdout
+    with Session(graded.engine) as session:
+        certs = session.exec(select(Certificate).order_by(col(Certificate.serial))).all()
+    serials = [c.serial for c in certs]
+    assert len(serials) == len(set(serials))
+    assert [int(s[-6:]) for s in serials] == list(range(1, len(serials) + 1))
+    for cert in certs:
+        assert (
+            hashlib.sha256((out / f"{cert.serial}.pdf").read_bytes()).hexdigest() == cert.pdf_sha256
+        )
+
+
+def test_two_processes_issuing_at_once_share_no_serial(graded: Database, tmp_path: Path) -> None:
+    """Two `certify issue` runs on the same sitting at the same moment: each certificate once."""
+    env = {**os.environ, "CERTIFY_KEY_PASSPHRASE": PASS}
+    command = [
+        sys.executable,
+        "-m",
+        "certify",
+        "--db",
+        graded.url,
+        "issue",
+        "S1",
+        "--issuer",
+        "SD-EVAL-01",
+    ]
+    runs = [
+        subprocess.Popen(
+            [*command, "--out", str(tmp_path / f"out{n}")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(2)
+    ]
+    outputs = [r.communicate(timeout=300) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], outputs
+    with Session(graded.engine) as session:
+        certs = session.exec(select(Certificate).order_by(col(Certificate.serial))).all()
+    assert len({c.registration_id for c in certs}) == len(certs)
+    assert [int(c.serial[-6:]) for c in certs] == list(range(1, len(certs) + 1))
