@@ -8,6 +8,8 @@ pipeline extends this.
 
 from __future__ import annotations
 
+import json
+import secrets
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +27,11 @@ from certify.grading.report import render_exam_report
 from certify.grading.service import grade_sitting
 from certify.grading.sheets import candidate_copies, import_sheets
 from certify.identity import load_vault
+from certify.issuance import issue_certificates
+from certify.revocation import change_status, revocation_list
+from certify.signing.reader import read_token_text
+from certify.signing.trust import build_trust_list, create_key, load_trust_list
+from certify.signing.verify import load_revocation_list, verify_token
 from certify.sittings import create_sitting, import_roster
 from question_bank.bank import (
     BankSummary,
@@ -38,8 +45,8 @@ from question_bank.blueprints import load_blueprint
 from question_bank.papers import AssemblyReport, assemble_papers, write_paper_pdfs
 from question_bank.samples import sample_blueprints, sample_files
 
-DEMO_FILES = ("certify.db", "bank-export.xlsx")
-DEMO_FOLDERS = ("papers", "sitting")
+DEMO_FILES = ("certify.db", "bank-export.xlsx", "trust-list.json", "revocations.json")
+DEMO_FOLDERS = ("papers", "sitting", "certificates")
 DEMO_SITTING = "DEMO-2026-AI-S"
 DEMO_CANDIDATES = 120
 
@@ -89,13 +96,14 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print) -> DemoResult
         echo(f"   试卷、答题卡与答案 PDF / papers, answer sheets, keys: {len(pdfs)} PDF files")
         exam = simulate_sitting(engine, directory, assemblies[-1].blueprint, echo)
         pdfs.append(exam)
+        pdfs += certify_passed(engine, directory, echo)
         export = directory / "bank-export.xlsx"
         count = export_bank(engine, export)
-        echo(f"5. 导出题库 / export the bank: {count} 题 items -> {export}")
+        echo(f"6. 导出题库 / export the bank: {count} 题 items -> {export}")
         with db.transaction(engine) as session:
             chain = audit.verify_chain(session)
         echo(
-            f"6. 审计日志 / audit log: {chain.entries} 条 entries, 链完整 chain intact: {chain.ok}"
+            f"7. 审计日志 / audit log: {chain.entries} 条 entries, 链完整 chain intact: {chain.ok}"
         )
         return DemoResult(
             directory, database, reports, summary, assemblies, pdfs, export, chain.entries
@@ -156,3 +164,58 @@ def simulate_sitting(
 
 def _admission(copies: dict[str, Any], registration_id: int) -> str:
     return next(a for a, (reg, _) in copies.items() if reg.id == registration_id)
+
+
+def certify_passed(engine: Engine, directory: Path, echo: Callable[[str], None]) -> list[Path]:
+    """Keys, trust list, certificates for the passed, and one verified from its PDF, then revoked.
+
+    The demo's keys are protected by a passphrase made for this run and kept nowhere.
+    """
+    passphrase = secrets.token_urlsafe(24)
+    create_key(
+        engine,
+        role="root",
+        issuer="DEMO-HRSS",
+        name="示例省人力资源和社会保障厅（演示）",
+        passphrase=passphrase,
+        actor="demo",
+    )
+    create_key(
+        engine,
+        role="institution",
+        issuer="DEMO-EVAL",
+        name="示例评价机构（演示）",
+        passphrase=passphrase,
+        scope={"kinds": [1], "occupations": ["ai"], "levels": []},
+        actor="demo",
+    )
+    trust_document = build_trust_list(engine, passphrase)
+    (directory / "trust-list.json").write_text(
+        json.dumps(trust_document, ensure_ascii=False, indent=2), "utf-8"
+    )
+    out = directory / "certificates"
+    report = issue_certificates(
+        engine, DEMO_SITTING, issuer="DEMO-EVAL", passphrase=passphrase, out=out, actor="demo"
+    )
+    first = out / f"{report.issued[0]}.pdf"
+    trust = load_trust_list(trust_document)
+    verdict = verify_token(read_token_text(str(first)), trust)
+    echo(
+        f"7. 发证 / certificates: {len(report.issued)} 张 issued -> {out}; "
+        f"从 PDF 扫码验证 QR read back from {first.name}: {verdict.verdict}"
+    )
+    change_status(engine, report.issued[-1], "revoke", "演示：模拟吊销", actor="demo")
+    revocations = revocation_list(engine, passphrase, max_age_hours=24)
+    (directory / "revocations.json").write_text(
+        json.dumps(revocations, ensure_ascii=False, indent=2), "utf-8"
+    )
+    last = verify_token(
+        read_token_text(str(out / f"{report.issued[-1]}.pdf")),
+        trust,
+        load_revocation_list(revocations, trust),
+    )
+    echo(
+        f"   吊销一张 / revoked one: {report.issued[-1]} → {last.verdict}; "
+        f"离线验证 verify offline: certify verify {first} --trust-list {directory / 'trust-list.json'}"
+    )
+    return [out / f"{serial}.pdf" for serial in report.issued]
