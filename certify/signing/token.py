@@ -52,6 +52,18 @@ def _occupation_codes() -> dict[str, int]:
     return {occ.slug: n for n, occ in enumerate(occupations(), start=1)}
 
 
+_UNREADABLE = (
+    cbor2.CBORDecodeError,
+    KeyError,
+    IndexError,
+    TypeError,
+    ValueError,
+    OverflowError,
+    RecursionError,
+)
+"""What decoding untrusted CBOR may raise; each becomes a TokenFormatError."""
+
+
 class TokenFormatError(Error):
     """The text is not a certify token (truncated, garbled, not base32, not COSE_Sign1)."""
 
@@ -89,6 +101,8 @@ class Claims:
     def from_cbor(cls, data: bytes) -> Claims:
         try:
             body = cbor2.loads(data)
+            if not isinstance(body, dict):
+                raise TypeError("the claims are not a map")
             levels = {v: k for k, v in LEVEL_CODES.items()}
             return cls(
                 serial=str(body[1]),
@@ -100,7 +114,7 @@ class Claims:
                 issuer=str(body[7]),
                 expires=EPOCH + timedelta(days=int(body[8])) if 8 in body else None,
             )
-        except (cbor2.CBORDecodeError, KeyError, TypeError, ValueError, OverflowError) as exc:
+        except _UNREADABLE as exc:
             raise TokenFormatError(f"证书内容格式错误 / malformed claims: {exc}") from None
 
 
@@ -133,7 +147,7 @@ def parse_token(data: bytes) -> SignedToken:
     """Parse COSE_Sign1 bytes; raises TokenFormatError (the signature is checked elsewhere)."""
     try:
         message = cbor2.loads(data)
-    except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, MemoryError) as exc:
+    except (*_UNREADABLE, MemoryError) as exc:
         raise TokenFormatError(f"不是有效的 CBOR / not valid CBOR: {exc}") from None
     if not isinstance(message, cbor2.CBORTag) or message.tag != COSE_SIGN1_TAG:
         raise TokenFormatError("不是 COSE_Sign1 / not a COSE_Sign1 message")
@@ -151,8 +165,10 @@ def parse_token(data: bytes) -> SignedToken:
         raise TokenFormatError("令牌编码不规范 / the token is not in canonical form")
     try:
         header = cbor2.loads(protected)
+        if not isinstance(header, dict):
+            raise TypeError("the protected header is not a map")
         alg, kid = header[HEADER_ALG], header[HEADER_KID]
-    except (cbor2.CBORDecodeError, KeyError, TypeError, ValueError, OverflowError) as exc:
+    except _UNREADABLE as exc:
         raise TokenFormatError(f"保护头格式错误 / malformed protected header: {exc}") from None
     if alg not in ALGORITHMS or not isinstance(kid, bytes):
         raise TokenFormatError(f"不支持的算法 {alg} / unsupported algorithm {alg}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -31,6 +32,8 @@ SCOPE = {
     "levels": ["junior", "intermediate", "senior"],
 }
 TODAY = date.today()
+FUZZ = int(os.environ.get("CERTIFY_FUZZ_EXAMPLES", "150"))
+"""Examples per tampering test; raise it for a longer fuzzing run."""
 
 
 @pytest.fixture
@@ -123,7 +126,7 @@ def one_token(keys: Database) -> tuple[Database, str]:
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=FUZZ, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
 def test_any_altered_byte_is_rejected(one_token: tuple[Database, str], data: st.DataObject) -> None:
@@ -136,7 +139,7 @@ def test_any_altered_byte_is_rejected(one_token: tuple[Database, str], data: st.
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=FUZZ, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
 def test_any_altered_character_of_the_text_is_rejected(
