@@ -324,3 +324,26 @@ def test_answer_sheets_can_be_json(sitting: Database, tmp_path: Path) -> None:
     )
     report = import_sheets(sitting.engine, "S1", path)
     assert report.sheets == 1
+
+
+def test_round_one_can_be_corrected_until_round_two_starts(
+    sitting: Database, tmp_path: Path
+) -> None:
+    script = marking_list(sitting.engine, "S1")[0]
+
+    def mark(rater: str, value: float, name: str) -> Path:
+        path = tmp_path / name
+        path.write_text(f"评分员,评卷号,分数\n{rater},{script.code},{value}\n", encoding="utf-8")
+        return path
+
+    import_marks(sitting.engine, "S1", mark("甲", 3, "a.csv"))
+    assert (
+        import_marks(sitting.engine, "S1", mark("甲", 4, "b.csv")) == 1
+    )  # a correction, still round one
+    import_marks(sitting.engine, "S1", mark("乙", 4, "c.csv"))  # round two starts
+    with pytest.raises(ValidationFailed) as err:
+        import_marks(sitting.engine, "S1", mark("甲", 5, "d.csv"))
+    assert (
+        err.value.problems[0].code == "marked_twice"
+        and "locked" in err.value.problems[0].message_en
+    )
