@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 from certify.errors import Error
@@ -14,9 +11,18 @@ class NoCode(Error):
     code = "no_code"
 
 
+def _qr_texts(image: object) -> list[str]:
+    import zxingcpp
+
+    return [
+        str(b.text)
+        for b in zxingcpp.read_barcodes(image)
+        if b.format == zxingcpp.BarcodeFormat.QRCode
+    ]
+
+
 def decode_picture(path: Path) -> str:
     """The text of the QR code in a picture; raises NoCode when there is none."""
-    import zxingcpp
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -25,42 +31,29 @@ def decode_picture(path: Path) -> str:
         raise NoCode(
             f"{path} 不是可读取的图片 / {path} is not a picture that can be read"
         ) from None
-    found = [
-        b.text for b in zxingcpp.read_barcodes(image) if b.format == zxingcpp.BarcodeFormat.QRCode
-    ]
+    found = _qr_texts(image)
     if not found:
         raise NoCode(f"{path} 中没有二维码 / no QR code in {path}")
-    return str(found[0])
+    return found[0]
 
 
 def decode_pdf(path: Path, dpi: int = 200) -> str:
-    """The QR text on the first page of a certificate PDF (rendered with pdftoppm)."""
-    if shutil.which("pdftoppm") is None:
-        raise NoCode(
-            "需要 poppler-utils 中的 pdftoppm / pdftoppm (poppler-utils) is needed to read PDFs"
-        )
-    with tempfile.TemporaryDirectory() as tmp:
-        result = subprocess.run(
-            [
-                "pdftoppm",
-                "-r",
-                str(dpi),
-                "-png",
-                "-f",
-                "1",
-                "-l",
-                "1",
-                "-singlefile",
-                str(path),
-                f"{tmp}/page",
-            ],
-            capture_output=True,
-            check=False,
-        )
-        page = Path(tmp) / "page.png"
-        if result.returncode != 0 or not page.exists():
-            raise NoCode(f"{path} 不是可读取的 PDF / {path} is not a readable PDF")
-        return decode_picture(page)
+    """The QR text on the first page of a certificate PDF (rendered with PDFium via pypdfium2,
+    which installs from PyPI with everything it needs)."""
+    import pypdfium2  # type: ignore[import-untyped]
+
+    try:
+        document = pypdfium2.PdfDocument(path)
+        try:
+            picture = document[0].render(scale=dpi / 72).to_pil()
+        finally:
+            document.close()
+    except (pypdfium2.PdfiumError, IndexError, OSError):
+        raise NoCode(f"{path} 不是可读取的 PDF / {path} is not a readable PDF") from None
+    found = _qr_texts(picture)
+    if not found:
+        raise NoCode(f"{path} 中没有二维码 / no QR code in {path}")
+    return found[0]
 
 
 def read_token_text(given: str) -> str:

@@ -1,0 +1,508 @@
+"""Benchmark: signing, verifying and issuing certificates (sign + QR + PDF + database).
+
+    python3 bench/certificates.py [--count 10000] [--quick] [--repeat 5] [--profile-count 200]
+
+Every figure runs against a baseline in the same process, on a fresh SQLite database in a
+temporary folder:
+
+1. **Sign**: ``sign_token`` on realistic claims (Chinese names of two to four characters, 13-digit
+   serials) → ``sign_per_s``. Baseline: a bare Ed25519 sign (``cryptography``, key loaded once)
+   of the very bytes ``sign_token`` signs (the COSE Sig_structure) → ``raw_sign_per_s``;
+   ``raw_sign_ratio`` = raw / ``sign_token``. Ed25519 is deterministic: both signatures must be
+   equal.
+2. **Verify**: ``verify_token`` on the verification URLs, every check, with the root-signed trust
+   list loaded and a revocation list of 1,000 entries → ``verify_per_s``; every verdict must be
+   ``genuine``. Baseline: a bare Ed25519 verify of the same signed bytes → ``raw_verify_per_s``;
+   ``raw_verify_ratio`` = raw / ``verify_token`` (what the full check list costs).
+3. **Issue**: ``--count`` passed candidates of one sitting (rows inserted in bulk: grading is
+   not measured), then ``issue_certificates`` end to end — serial, sign, QR, PDF, audit entry,
+   one transaction each → ``issue_s``; ``issue_10k_s`` is that figure when ``--count`` is
+   10,000, else an extrapolation (``issue_10k_extrapolated`` says so). Goal: ≤ 60 s.
+   Baseline: the parts alone — ``sign_token`` and ``render_certificate`` on their own (a
+   sample, scaled) → ``parts_alone_s``; ``issue_vs_parts_ratio`` = issue / parts alone;
+   ``qr_matrix`` alone → ``qr_matrix_alone_ms``; ``rl_accel`` says whether reportlab's C
+   accelerator is installed. Then a cProfile of issuing ``--profile-count`` certificates on
+   another fresh database splits the time into signing, PDF (QR included) and database (the
+   profiler inflates pure-Python code such as ``qrcode``: the "alone" figures are the real ms).
+4. **PDF and QR**: ``pdf_kb`` = mean size of the PDFs written; ``qr_version`` = the QR version
+   (error correction M) of a certificate's verification URL, and its length.
+
+``--quick`` shrinks everything (1,000 certificates, smaller samples) for a smoke run.
+Prints one line per figure, then LAST one JSON object with every figure; exits 1 when a
+correctness check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import platform
+import pstats
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import cbor2
+import qrcode  # type: ignore[import-untyped, unused-ignore]
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from qrcode.constants import ERROR_CORRECT_M  # type: ignore[import-untyped, unused-ignore]
+from reportlab.lib import rl_accel  # type: ignore[import-untyped, unused-ignore]
+from sqlalchemy import Engine, insert
+from sqlmodel import Session, col, select
+
+from certify import db
+from certify.certificate_pdf import qr_matrix, render_certificate
+from certify.identity import IdentityVault, check_character, mask_id_number
+from certify.issuance import issue_certificates
+from certify.signing.algorithms import DEFAULT, key_id
+from certify.signing.token import (
+    HEADER_ALG,
+    HEADER_KID,
+    Claims,
+    Kind,
+    from_text,
+    parse_token,
+    sign_token,
+    token_url,
+)
+from certify.signing.trust import (
+    build_trust_list,
+    create_key,
+    decrypt_private,
+    load_trust_list,
+    signing_material,
+)
+from certify.signing.verify import load_revocation_list, sign_revocation_list, verify_token
+from schemas.certificates import CertificateView
+from schemas.tables import Candidate, Certificate, Registration, Result, SigningKey, Sitting
+
+PASSPHRASE = "bench passphrase, not a secret"
+SITE = "https://verify.example.cn"
+ROOT, INSTITUTION = "SD-HRSS", "SD-EVAL-01"
+ROOT_NAME, INSTITUTION_NAME = "山东省人力资源和社会保障厅", "山东省数字技术工程师评价中心"
+OCCUPATION, LEVEL = "ai", "junior"
+TODAY = date(2026, 11, 27)
+GOAL_10K_S = 60.0
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+COMPOUND_SURNAMES = ("欧阳", "司马", "诸葛", "上官", "东方", "慕容", "皇甫", "令狐")
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉梅丹玲晓辉鑫宇浩然子轩梓涵一诺欣怡雨泽思远博文嘉怡"
+
+
+def chinese_names(count: int, seed: int) -> list[str]:
+    """Realistic names: mostly 2–3 characters, a few with a compound surname (up to 4)."""
+    rng = random.Random(seed)
+    names = []
+    for _ in range(count):
+        surname = rng.choice(COMPOUND_SURNAMES) if rng.random() < 0.03 else rng.choice(SURNAMES)
+        names.append(surname + "".join(rng.choices(GIVEN, k=1 if rng.random() < 0.3 else 2)))
+    return names
+
+
+def rates(fn: Callable[[], object], count: int, repeat: int) -> list[float]:
+    """Operations per second of ``fn`` (which does ``count`` operations), ``repeat`` times."""
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append(count / (time.perf_counter() - start))
+    return out
+
+
+def fresh_engine(path: Path) -> Engine:
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine)
+    return engine
+
+
+def make_keys(engine: Engine) -> None:
+    create_key(engine, role="root", issuer=ROOT, name=ROOT_NAME, passphrase=PASSPHRASE)
+    create_key(
+        engine,
+        role="institution",
+        issuer=INSTITUTION,
+        name=INSTITUTION_NAME,
+        passphrase=PASSPHRASE,
+        scope={"kinds": [int(Kind.LEVEL)], "occupations": [OCCUPATION], "levels": []},
+    )
+
+
+def passed_sitting(engine: Engine, code: str, count: int, seed: int) -> None:
+    """A sitting with ``count`` candidates who all passed: bulk inserts, no grading pipeline."""
+    vault = IdentityVault(b"b" * 32)
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        sitting = Sitting(code=code, occupation=OCCUPATION, level=LEVEL, institution=INSTITUTION)
+        session.add(sitting)
+        session.commit()
+        sitting_id = sitting.id
+        base = session.exec(select(Candidate.id).order_by(col(Candidate.id).desc())).first() or 0
+    candidates, registrations, results = [], [], []
+    for n, name in enumerate(chinese_names(count, seed)):
+        first17 = f"370102{1975 + n % 30}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
+        number = first17 + check_character(first17)
+        ident = base + n + 1
+        candidates.append(
+            {
+                "id": ident,
+                "name": name,
+                "id_number_cipher": vault.encrypt(number),
+                "id_number_digest": vault.digest(f"{code}-{n}-{number}"),  # unique per row
+                "id_number_masked": mask_id_number(number),
+                "created_at": now,
+            }
+        )
+        registrations.append(
+            {
+                "id": ident,
+                "sitting_id": sitting_id,
+                "candidate_id": ident,
+                "admission_no": f"{code}{n + 1:06d}",
+                "shuffle_seed": n,
+                "status": "accepted",
+                "decision_reason": "",
+                "created_at": now,
+            }
+        )
+        results.append(
+            {
+                "registration_id": ident,
+                "part_scores": {"theory": 80.0, "practice": 75.0},
+                "total": 77.5,
+                "passed": True,
+                "computed_at": now,
+            }
+        )
+    with engine.begin() as conn:
+        conn.execute(insert(Candidate), candidates)
+        conn.execute(insert(Registration), registrations)
+        conn.execute(insert(Result), results)
+
+
+def sample_claims(count: int, seed: int) -> list[Claims]:
+    return [
+        Claims(f"3726011{n + 1:06d}", Kind.LEVEL, name, OCCUPATION, LEVEL, TODAY, INSTITUTION)
+        for n, name in enumerate(chinese_names(count, seed))
+    ]
+
+
+def signed_bytes(claims: Claims, public: bytes) -> bytes:
+    """What sign_token signs: the COSE Sig_structure (RFC 9052 §4.4)."""
+    protected = cbor2.dumps({HEADER_ALG: DEFAULT.cose_id, HEADER_KID: key_id(public)})
+    return cbor2.dumps(["Signature1", protected, b"", claims.to_cbor()])
+
+
+def revocation_entries(count: int) -> list[dict[str, Any]]:
+    """``count`` revoked or suspended serials, none of them among the tokens verified."""
+    since = datetime(2026, 10, 1, tzinfo=UTC)
+    return [
+        {
+            "serial": f"3725011{n + 1:06d}",
+            "status": "revoked" if n % 4 else "suspended",
+            "since": (since + timedelta(minutes=n)).isoformat(),
+            "reason": "考试违纪" if n % 2 else "申报材料不实",
+        }
+        for n in range(count)
+    ]
+
+
+def qr_version(url: str) -> int:
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M)
+    code.add_data(url)
+    code.make(fit=True)
+    return int(code.version)
+
+
+def parts_alone(engine: Engine, folder: Path, count: int) -> tuple[float, float]:
+    """Seconds per certificate of render_certificate alone, and of qr_matrix alone, on views of
+    certificates just issued."""
+    with Session(engine) as session:
+        rows = list(
+            session.exec(
+                select(Certificate, Candidate)
+                .join(Candidate, col(Candidate.id) == col(Certificate.candidate_id))
+                .limit(count)
+            )
+        )
+    views = [
+        CertificateView(
+            serial=cert.serial,
+            kind_name="专业技术等级证书",
+            holder=cert.holder_name,
+            id_number_masked=person.id_number_masked,
+            occupation_name="人工智能工程技术人员",
+            level_name="初级",
+            issued=cert.issued_on,
+            issuer_name=INSTITUTION_NAME,
+            authority_name=ROOT_NAME,
+            url=token_url(SITE, from_text(cert.token)),
+            verify_site=SITE,
+        )
+        for cert, person in rows
+    ]
+    folder.mkdir(exist_ok=True)
+    start = time.perf_counter()
+    for n, view in enumerate(views):
+        render_certificate(view, folder / f"{n}.pdf")
+    render = (time.perf_counter() - start) / len(views)
+    start = time.perf_counter()
+    for view in views:
+        qr_matrix(view.url)
+    return render, (time.perf_counter() - start) / len(views)
+
+
+PROFILE_GROUPS = [
+    # (label, file suffix, function name): cumulative times, read from pstats.
+    ("issue_certificates (whole run)", "certify/issuance.py", "issue_certificates"),
+    ("  per certificate (_issue_one)", "certify/issuance.py", "_issue_one"),
+    ("    signing: sign_token", "certify/signing/token.py", "sign_token"),
+    ("    PDF: _render (render + SHA-256)", "certify/issuance.py", "_render"),
+    ("      of which QR matrix (qrcode)", "certify/certificate_pdf.py", "qr_matrix"),
+    ("      of which drawing the QR", "certify/certificate_pdf.py", "_qr"),
+    ("      of which the statement paragraph", "certify/certificate_pdf.py", "_statement"),
+    ("      of which the particulars table", "certify/certificate_pdf.py", "_fields"),
+    ("      of which the footer paragraphs", "certify/certificate_pdf.py", "_footer"),
+    ("      of which canvas.save (font subset, write)", "reportlab/pdfgen/canvas.py", "save"),
+    ("    view: _view (token URL, masks)", "certify/issuance.py", "_view"),
+    ("    database: allocate_serial", "certify/issuance.py", "allocate_serial"),
+    ("    database: audit.append (read last, flush)", "certify/audit.py", "append"),
+    ("    database: commit (flush + COMMIT)", "sqlalchemy/orm/session.py", "commit"),
+    (
+        "      of which sqlite3 COMMIT (fsync)",
+        "~",
+        "<method 'commit' of 'sqlite3.Connection' objects>",
+    ),
+]
+
+
+def profile_issue(folder: Path, count: int, seed: int) -> dict[str, Any]:
+    """cProfile of issuing ``count`` certificates on a fresh database; cumulative seconds."""
+    engine = fresh_engine(folder / "profile.db")
+    make_keys(engine)
+    passed_sitting(engine, "PROFILE", count, seed)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    issue_certificates(
+        engine,
+        "PROFILE",
+        issuer=INSTITUTION,
+        passphrase=PASSPHRASE,
+        out=folder / "profile-certs",
+        site=SITE,
+        today=TODAY,
+    )
+    profiler.disable()
+    engine.dispose()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    cumulative: dict[str, float] = {}
+    for label, suffix, name in PROFILE_GROUPS:
+        found = [
+            v[3]
+            for (file, _, func), v in stats.items()
+            if func == name and (file == suffix or file.endswith(suffix))
+        ]
+        cumulative[label] = max(found) if found else 0.0
+    top = sorted(stats.items(), key=lambda kv: kv[1][2], reverse=True)[:12]
+    return {
+        "cumulative": cumulative,
+        "top_tottime": [
+            (f"{Path(file).name}:{line}({func})", v[2]) for (file, line, func), v in top
+        ],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, help="certificates to issue (default 10000)")
+    parser.add_argument("--quick", action="store_true", help="1,000 certificates, small samples")
+    parser.add_argument("--repeat", type=int, default=5, help="throughput repeats (median)")
+    parser.add_argument("--profile-count", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    count = args.count or (1_000 if args.quick else 10_000)
+    batch = 500 if args.quick else 2_000
+    render_sample = 30 if args.quick else 100
+    failures: list[str] = []
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        engine = fresh_engine(folder / "bench.db")
+        make_keys(engine)
+        key, private = signing_material(engine, INSTITUTION, PASSPHRASE)
+        public = key.public_key
+
+        # 1. sign_token against a bare Ed25519 sign of the same bytes.
+        claims = sample_claims(batch, args.seed)
+        tokens: list[bytes] = []
+
+        def sign_all() -> None:
+            tokens[:] = [sign_token(c, private, public, DEFAULT) for c in claims]
+
+        messages = [signed_bytes(c, public) for c in claims]
+        raw_key = Ed25519PrivateKey.from_private_bytes(private)
+        raw_signatures: list[bytes] = []
+
+        def raw_sign_all() -> None:
+            raw_signatures[:] = [raw_key.sign(m) for m in messages]
+
+        sign_all()  # warm up
+        raw_sign_all()
+        sign_rates = rates(sign_all, batch, args.repeat)
+        raw_sign_rates = rates(raw_sign_all, batch, args.repeat)
+        if [parse_token(t).signature for t in tokens] != raw_signatures:
+            failures.append("sign_token's signatures differ from the bare Ed25519 ones")
+        figures["sign_per_s"] = statistics.median(sign_rates)
+        figures["raw_sign_per_s"] = statistics.median(raw_sign_rates)
+        figures["raw_sign_ratio"] = figures["raw_sign_per_s"] / figures["sign_per_s"]
+
+        # 2. verify_token (every check) against a bare Ed25519 verify.
+        with Session(engine) as session:
+            root = session.exec(select(SigningKey).where(SigningKey.role == "root")).one()
+        trust = load_trust_list(build_trust_list(engine, PASSPHRASE), pinned_root_kid=root.kid)
+        assert root.private_key_encrypted is not None
+        revocations = load_revocation_list(
+            sign_revocation_list(
+                revocation_entries(1_000),
+                decrypt_private(root.private_key_encrypted, PASSPHRASE),
+                issued_at=datetime.now(UTC),
+            ),
+            trust,
+        )
+        urls = [token_url(SITE, t) for t in tokens]
+        parsed = [parse_token(t) for t in tokens]
+        raw_public = Ed25519PublicKey.from_public_bytes(public)
+        verdicts: list[str] = []
+
+        def verify_all() -> None:
+            verdicts[:] = [verify_token(u, trust, revocations).verdict for u in urls]
+
+        def raw_verify_all() -> None:
+            for p in parsed:
+                raw_public.verify(p.signature, p.signed_bytes)
+
+        verify_all()
+        raw_verify_all()
+        verify_rates = rates(verify_all, batch, args.repeat)
+        raw_verify_rates = rates(raw_verify_all, batch, args.repeat)
+        if set(verdicts) != {"genuine"}:
+            failures.append(f"verify_token verdicts {sorted(set(verdicts))}, expected genuine")
+        figures["verify_per_s"] = statistics.median(verify_rates)
+        figures["raw_verify_per_s"] = statistics.median(raw_verify_rates)
+        figures["raw_verify_ratio"] = figures["raw_verify_per_s"] / figures["verify_per_s"]
+        figures["revocation_entries"] = len(revocations.entries)
+
+        # 3. Issue ``count`` certificates end to end.
+        start = time.perf_counter()
+        passed_sitting(engine, "BENCH", count, args.seed)
+        figures["setup_rows_s"] = time.perf_counter() - start
+        out = folder / "certs"
+        print(f"issuing {count} certificates …", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        report = issue_certificates(
+            engine,
+            "BENCH",
+            issuer=INSTITUTION,
+            passphrase=PASSPHRASE,
+            out=out,
+            site=SITE,
+            today=TODAY,
+            progress=sys.stderr.isatty(),
+        )
+        figures["issue_s"] = time.perf_counter() - start
+        if len(report.issued) != count:
+            failures.append(f"issued {len(report.issued)} certificates, expected {count}")
+        figures["certificates_per_s"] = count / figures["issue_s"]
+        figures["issue_10k_s"] = figures["issue_s"] * 10_000 / count
+        figures["issue_10k_extrapolated"] = count != 10_000
+        figures["issue_10k_goal_s"] = GOAL_10K_S
+
+        # Baseline: the parts alone.
+        render_s, qr_s = parts_alone(engine, folder / "alone", render_sample)
+        figures["render_alone_ms"], figures["qr_matrix_alone_ms"] = render_s * 1e3, qr_s * 1e3
+        figures["rl_accel"] = rl_accel.fp_str is not getattr(rl_accel, "_py_fp_str", None)
+        figures["parts_alone_s"] = count * (
+            1 / figures["sign_per_s"] + figures["render_alone_ms"] / 1e3
+        )
+        figures["issue_vs_parts_ratio"] = figures["issue_s"] / figures["parts_alone_s"]
+
+        # 4. PDF size and QR version.
+        sizes = [entry.stat().st_size for entry in os.scandir(out) if entry.name.endswith(".pdf")]
+        if len(sizes) != count:
+            failures.append(f"{len(sizes)} PDFs written, expected {count}")
+        figures["pdf_kb"] = statistics.fmean(sizes) / 1024 if sizes else 0.0
+        with Session(engine) as session:
+            first = session.exec(select(Certificate).order_by(col(Certificate.serial))).first()
+        assert first is not None
+        url = token_url(SITE, from_text(first.token))
+        figures["url_chars"] = len(url)
+        figures["qr_version"] = qr_version(url)
+        engine.dispose()
+
+        profile = profile_issue(folder, args.profile_count, args.seed + 1)
+
+    label = "extrapolated from " + f"{count:,}" if figures["issue_10k_extrapolated"] else "measured"
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+        f"Python {platform.python_version()}; SQLite; repeats: {args.repeat} (medians)"
+    )
+    print(f"sign_token ({batch} Chinese-name claims): {figures['sign_per_s']:,.0f} /s")
+    print(f"baseline bare Ed25519 sign, same bytes:   {figures['raw_sign_per_s']:,.0f} /s")
+    print(f"ratio bare / sign_token:                 {figures['raw_sign_ratio']:.2f}x")
+    print(
+        f"verify_token (trust list, {figures['revocation_entries']:,} revocations): "
+        f"{figures['verify_per_s']:,.0f} /s"
+    )
+    print(f"baseline bare Ed25519 verify:            {figures['raw_verify_per_s']:,.0f} /s")
+    print(f"ratio bare / verify_token:               {figures['raw_verify_ratio']:.2f}x")
+    print(f"bulk-insert {count:,} passed candidates:     {figures['setup_rows_s']:.2f} s")
+    print(
+        f"issue {count:,} certificates end to end:  {figures['issue_s']:.1f} s "
+        f"({figures['certificates_per_s']:.1f} certificates/s)"
+    )
+    print(
+        f"issue 10,000 ({label}):    {figures['issue_10k_s']:.1f} s "
+        f"(goal ≤ {GOAL_10K_S:.0f} s: {'met' if figures['issue_10k_s'] <= GOAL_10K_S else 'MISSED'})"
+    )
+    print(f"render_certificate alone:                {figures['render_alone_ms']:.1f} ms each")
+    print(
+        f"  of which qr_matrix alone:              {figures['qr_matrix_alone_ms']:.1f} ms each "
+        f"(reportlab C accelerator rl_accel: {'yes' if figures['rl_accel'] else 'no'})"
+    )
+    print(f"baseline parts alone (sign + render):     {figures['parts_alone_s']:.1f} s")
+    print(f"ratio issue / parts alone:               {figures['issue_vs_parts_ratio']:.2f}x")
+    print(f"mean PDF size:                           {figures['pdf_kb']:.1f} KiB")
+    print(f"QR version (M) of a {figures['url_chars']}-character URL:  {figures['qr_version']}")
+    print(f"cProfile, issuing {args.profile_count} certificates (cumulative s, profiler on):")
+    whole = profile["cumulative"]["issue_certificates (whole run)"] or 1.0
+    for name, seconds in profile["cumulative"].items():
+        print(f"  {name:<52} {seconds:7.3f} s  {100 * seconds / whole:5.1f} %")
+    print("  top functions by own time:")
+    for name, seconds in profile["top_tottime"]:
+        print(f"    {name:<60} {seconds:7.3f} s")
+    for failure in failures:
+        print(f"FAILED: {failure}")
+    summary = {
+        "count": count,
+        **{k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()},
+        "profile_count": args.profile_count,
+        "profile_s": {k.strip(): round(v, 4) for k, v in profile["cumulative"].items()},
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "ok": not failures,
+    }
+    print(json.dumps(summary, ensure_ascii=False))
+    if failures:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
