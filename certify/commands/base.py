@@ -1,0 +1,72 @@
+"""What every command module shares: settings from the global options, error handling, callbacks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from certify import db
+from certify.errors import Error
+from certify.identity import IdentityVault, load_vault
+from schemas.enums import Level
+from schemas.reference import find_level, find_occupation, occupations
+
+
+@dataclass
+class Settings:
+    database: str | None
+
+    def engine(self, *, migrated: bool = True) -> Engine:
+        engine = db.make_engine(db.database_url(self.database))
+        if migrated:
+            db.require_current(engine)
+        return engine
+
+    def vault(self, *, create: bool = False) -> IdentityVault:
+        """The ID-number secret: beside a SQLite file, else in the working folder."""
+        url = make_url(db.database_url(self.database))
+        folder = (
+            Path(url.database).parent
+            if url.get_backend_name() == "sqlite" and url.database
+            else None
+        )
+        return load_vault(folder, create=create)
+
+
+class CertifyGroup(click.Group):
+    """A click group that turns certify's errors into their diagnosis and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Error as exc:
+            click.echo(exc.diagnostics(), err=True)
+            ctx.exit(1)
+
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+def level_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Level | None:
+    if value is None:
+        return None
+    level = find_level(value)
+    if level is None:
+        raise click.BadParameter("use junior/初级, intermediate/中级 or senior/高级")
+    return level
+
+
+def occupation_option(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> str | None:
+    if value is None:
+        return None
+    occ = find_occupation(value)
+    if occ is None:
+        raise click.BadParameter("known: " + ", ".join(o.slug for o in occupations()))
+    return occ.slug

@@ -1,0 +1,228 @@
+"""Keys, the trust list, issuance, revocation and offline verification."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from certify.commands.base import (
+    CertifyGroup,
+    Settings,
+    pass_settings,
+)
+from certify.errors import Error
+from certify.issuance import issue_certificates
+from certify.revocation import change_status, revocation_list
+from certify.signing.reader import read_token_text
+from certify.signing.trust import (
+    build_trust_list,
+    create_key,
+    list_keys,
+    load_trust_list,
+    rotate_key,
+)
+from certify.signing.verify import load_revocation_list, verify_token
+
+PASSPHRASE_ENV = "CERTIFY_KEY_PASSPHRASE"
+
+
+def _passphrase(confirm: bool = False) -> str:
+    """The key passphrase: from the environment, else asked for (never echoed or logged)."""
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value:
+        return value
+    answer: str = click.prompt(
+        "密钥口令 Key passphrase", hide_input=True, confirmation_prompt=confirm
+    )
+    return answer
+
+
+@click.group(cls=CertifyGroup)
+def keys() -> None:
+    """Signing keys: the provincial root and each institution's. 签名密钥。"""
+
+
+@keys.command("root")
+@click.option("--issuer", required=True, help="Code of the provincial authority, e.g. SD-HRSS.")
+@click.option("--name", required=True, help="Its name, e.g. 山东省人力资源和社会保障厅.")
+@pass_settings
+def keys_root(settings: Settings, issuer: str, name: str) -> None:
+    """Create the root key that signs the trust and revocation lists. 创建根密钥。"""
+    row = create_key(
+        settings.engine(), role="root", issuer=issuer, name=name, passphrase=_passphrase(True)
+    )
+    click.echo(f"根密钥 root key {row.kid} for {issuer}")
+
+
+@keys.command("create")
+@click.argument("issuer")
+@click.option("--name", required=True, help="Institution name (评价机构).")
+@click.option(
+    "--occupations", default="", help="Comma-separated occupations it may certify (empty: all)."
+)
+@click.option("--levels", default="", help="Comma-separated levels (empty: all).")
+@click.option("--kinds", default="level", show_default=True, help="level, training or both.")
+@pass_settings
+def keys_create(
+    settings: Settings, issuer: str, name: str, occupations: str, levels: str, kinds: str
+) -> None:
+    """Create an institution's signing key with its scope. 创建机构签名密钥。"""
+    kind_codes = {"level": 1, "training": 2}
+    scope: dict[str, list[Any]] = {
+        "kinds": [kind_codes[k.strip()] for k in kinds.split(",") if k.strip()],
+        "occupations": [o.strip() for o in occupations.split(",") if o.strip()],
+        "levels": [lv.strip() for lv in levels.split(",") if lv.strip()],
+    }
+    row = create_key(
+        settings.engine(),
+        role="institution",
+        issuer=issuer,
+        name=name,
+        passphrase=_passphrase(True),
+        scope=scope,
+    )
+    click.echo(f"签名密钥 signing key {row.kid} for {issuer}")
+
+
+@keys.command("rotate")
+@click.argument("issuer")
+@pass_settings
+def keys_rotate(settings: Settings, issuer: str) -> None:
+    """Make a new key and retire the old one (it stays published). 轮换密钥。"""
+    row = rotate_key(settings.engine(), issuer, _passphrase(True))
+    click.echo(f"新密钥 new key {row.kid} for {issuer}; the old key is retired but still published")
+
+
+@keys.command("list")
+@pass_settings
+def keys_list(settings: Settings) -> None:
+    """Every key, active or retired. 密钥列表。"""
+    for k in list_keys(settings.engine()):
+        state = "retired" if k.retired_at else "active"
+        click.echo(f"{k.kid}  {k.role:<11} {k.issuer:<14} {state:<7} {k.scope.get('name', '')}")
+
+
+@click.command("trust-list")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@pass_settings
+def trust_list_command(settings: Settings, out: Path) -> None:
+    """Write the root-signed trust list (every key, its validity and scope). 导出信任列表。"""
+    document = build_trust_list(settings.engine(), _passphrase())
+    out.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    click.echo(
+        f"信任列表 trust list ({len(document['keys'])} keys, root {document['root_kid']}) -> {out}"
+    )
+
+
+@click.command("issue")
+@click.argument("sitting_code", metavar="SITTING")
+@click.option("--issuer", required=True, help="The institution whose key signs.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option(
+    "--site",
+    default="https://verify.example.cn",
+    show_default=True,
+    help="Verification site in the QR.",
+)
+@pass_settings
+def issue_command(settings: Settings, sitting_code: str, issuer: str, out: Path, site: str) -> None:
+    """Issue certificates to every passed candidate without one; safe to rerun. 发证。"""
+    report = issue_certificates(
+        settings.engine(),
+        sitting_code,
+        issuer=issuer,
+        passphrase=_passphrase(),
+        out=out,
+        site=site,
+        progress=None,
+    )
+    click.echo(
+        f"{sitting_code}: 新发 issued {len(report.issued)}, 已有 already {report.already}"
+        + (f", 补齐 PDF restored {report.pdfs_restored}" if report.pdfs_restored else "")
+        + f" -> {out}"
+    )
+
+
+def _status_command(action: str, help_text: str) -> click.Command:
+    @click.command(action, help=help_text)
+    @click.argument("serial")
+    @click.option("--reason", required=True, help="Why (recorded and published).")
+    @pass_settings
+    def command(settings: Settings, serial: str, reason: str) -> None:
+        cert = change_status(settings.engine(), serial, action, reason)
+        click.echo(f"{cert.serial}: {cert.status}")
+
+    return command
+
+
+revoke_command = _status_command(
+    "revoke", "Revoke a certificate for good, with a reason. 吊销证书。"
+)
+suspend_command = _status_command(
+    "suspend", "Suspend a certificate until reinstated, with a reason. 暂停证书。"
+)
+reinstate_command = _status_command(
+    "reinstate", "Reinstate a suspended certificate, with a reason. 恢复证书。"
+)
+
+
+@click.command("revocations")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--max-age-hours", type=float, default=24, show_default=True)
+@pass_settings
+def revocations_command(settings: Settings, out: Path, max_age_hours: float) -> None:
+    """Write the root-signed revocation list for offline verifiers. 导出吊销列表。"""
+    document = revocation_list(settings.engine(), _passphrase(), max_age_hours=max_age_hours)
+    out.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    click.echo(f"吊销列表 revocation list ({len(document['entries'])} entries) -> {out}")
+
+
+@click.command("verify")
+@click.argument("given", metavar="TOKEN|URL|PNG|PDF")
+@click.option(
+    "--trust-list",
+    "trust_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+)
+@click.option("--revocations", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--root-kid", help="Pin the root key (kid) the trust list must be signed by.")
+def verify_command(
+    given: str, trust_file: Path, revocations: Path | None, root_kid: str | None
+) -> None:
+    """Verify a certificate offline; exit 1 on any failed check. 离线验证证书。"""
+    trust = load_trust_list(_json_file(trust_file), pinned_root_kid=root_kid)
+    revoked = load_revocation_list(_json_file(revocations), trust) if revocations else None
+    report = verify_token(read_token_text(given), trust, revoked)
+    if report.claims:
+        c = report.claims
+        click.echo(
+            f"证书编号 {c.serial}  持证人 {c.holder}  {c.occupation}/{c.level}  发证日期 {c.issued}  机构 {c.issuer}"
+        )
+    for check in report.checks:
+        mark = "!" if check.warning else ("✓" if check.ok else "✗")
+        click.echo(f"  {mark} {check.name:<10} {check.message_zh} / {check.message_en}")
+    verdicts = {
+        "genuine": "真实有效 genuine and valid",
+        "revoked": "已吊销 revoked",
+        "suspended": "已暂停 suspended",
+        "expired": "已过期 expired",
+        "not_genuine": "非真实证书 not genuine",
+    }
+    click.echo(f"结论 verdict: {verdicts[report.verdict]}")
+    if not report.ok:
+        raise SystemExit(1)
+
+
+def _json_file(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Error(f"无法读取 {path} / cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise Error(f"{path} 不是 JSON 对象 / {path} is not a JSON object")
+    return data

@@ -1,0 +1,231 @@
+"""Sittings, answer sheets, marks, grading, regrades, results and statistics."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import click
+
+from certify.commands.base import (
+    CertifyGroup,
+    Settings,
+    pass_settings,
+)
+from certify.grading.analysis import exam_report, export_responses
+from certify.grading.marks import import_marks, marking_list
+from certify.grading.service import apply_regrade, grade_sitting, regrade_diff, sitting_results
+from certify.grading.sheets import import_sheets
+from certify.sittings import create_sitting, import_roster
+from schemas.results import ExamReportData
+
+
+@click.group(cls=CertifyGroup)
+def sitting() -> None:
+    """Exam sittings and their candidates. 考试场次与考生名册。"""
+
+
+@sitting.command("create")
+@click.argument("code")
+@click.option(
+    "--blueprint", "blueprint_code", required=True, help="Code of an assembled blueprint."
+)
+@click.option("--institution", required=True, help="评价机构 name.")
+@click.option("--starts-at", type=click.DateTime(["%Y-%m-%d %H:%M", "%Y-%m-%d"]))
+@pass_settings
+def sitting_create(
+    settings: Settings, code: str, blueprint_code: str, institution: str, starts_at: Any
+) -> None:
+    """Create a sitting of an assembled blueprint. 创建考试场次。"""
+    row = create_sitting(
+        settings.engine(), code, blueprint_code, institution=institution, starts_at=starts_at
+    )
+    click.echo(f"考试场次 sitting {row.code}: {row.occupation}/{row.level}, {row.institution}")
+
+
+@sitting.command("roster")
+@click.argument("code")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--encoding", help="CSV encoding (default: UTF-8, else GB18030).")
+@pass_settings
+def sitting_roster(settings: Settings, code: str, file: Path, encoding: str | None) -> None:
+    """Register the candidates of a roster (准考证号, 姓名, 身份证号, 试卷). 导入考生名册。"""
+    report = import_roster(settings.engine(), code, file, settings.vault(), encoding=encoding)
+    click.echo(
+        f"{code}: 登记 registered {report.registered}, 新考生 new candidates {report.new_candidates}; "
+        f"papers {', '.join(f'{f}={c}' for f, c in report.papers.items())} frozen"
+    )
+
+
+@click.command("sheets")
+@click.argument("sitting_code", metavar="SITTING")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--replace", is_flag=True, help="Replace sheets already imported for these candidates."
+)
+@click.option("--encoding", help="CSV encoding (default: UTF-8, else GB18030).")
+@pass_settings
+def sheets_command(
+    settings: Settings, sitting_code: str, file: Path, replace: bool, encoding: str | None
+) -> None:
+    """Import answer sheets (准考证号, 试卷, then one column per question). 导入答题卡。"""
+    report = import_sheets(
+        settings.engine(), sitting_code, file, replace=replace, encoding=encoding
+    )
+    click.echo(
+        f"{sitting_code}: {report.sheets} 份答题卡 sheets, {report.responses} 个作答 responses"
+        + (f", 替换 replaced {report.replaced}" if report.replaced else "")
+    )
+
+
+@click.group(cls=CertifyGroup)
+def marks() -> None:
+    """Blind marking of subjective questions. 主观题评分。"""
+
+
+@marks.command("list")
+@click.argument("sitting_code", metavar="SITTING")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@pass_settings
+def marks_list(settings: Settings, sitting_code: str, out: Path) -> None:
+    """Write the anonymous marking list (script codes, questions, maxima, rubrics). 导出评卷清单。"""
+    scripts = marking_list(settings.engine(), sitting_code)
+    with out.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\r\n")
+        writer.writerow(
+            ["script", "question", "item_id", "maximum", "stem", "rubric", "rater", "mark"]
+        )
+        for s in scripts:
+            writer.writerow(
+                [s.code, s.question, s.item_id, f"{s.maximum:g}", s.stem, s.rubric, "", ""]
+            )
+    click.echo(f"{len(scripts)} 份答卷 scripts -> {out}")
+
+
+@marks.command("import")
+@click.argument("sitting_code", metavar="SITTING")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_settings
+def marks_import(settings: Settings, sitting_code: str, file: Path) -> None:
+    """Import raters' marks (评分员, 评卷号, 分数); all or nothing. 导入评分。"""
+    count = import_marks(settings.engine(), sitting_code, file)
+    click.echo(f"{sitting_code}: {count} 个评分 marks stored")
+
+
+@click.command("grade")
+@click.argument("sitting_code", metavar="SITTING")
+@pass_settings
+def grade_command(settings: Settings, sitting_code: str) -> None:
+    """Score the sitting and store each candidate's result. 阅卷评分。"""
+    report = grade_sitting(settings.engine(), sitting_code)
+    click.echo(f"{sitting_code}: 评定 graded {report.graded}, 合格 passed {report.passed}")
+    if report.pending:
+        click.echo(
+            f"  待评分 pending marks: {len(report.pending)} ({', '.join(report.pending[:10])})"
+        )
+    if report.no_sheet:
+        click.echo(
+            f"  无答题卡 no answer sheet: {len(report.no_sheet)} ({', '.join(report.no_sheet[:10])})"
+        )
+
+
+@click.command("regrade")
+@click.argument("sitting_code", metavar="SITTING")
+@click.option("--yes", is_flag=True, help="Apply without asking (after showing the diff).")
+@pass_settings
+def regrade_command(settings: Settings, sitting_code: str, yes: bool) -> None:
+    """Re-score after a key correction: show who changes, apply only when confirmed. 复核重评。"""
+    engine = settings.engine()
+    changes = regrade_diff(engine, sitting_code)
+    if not changes:
+        click.echo(f"{sitting_code}: 无变化 no result changes")
+        return
+    for c in changes:
+        parts = "  ".join(f"{k} {c.before.get(k, 0):g}→{v:g}" for k, v in c.after.items())
+        mark = "  ⚠ 跨越合格线 crosses the pass line" if c.crosses_pass_line else ""
+        click.echo(
+            f"{c.admission_no:<12} {parts}  {'合格' if c.passed_before else '不合格'}→"
+            f"{'合格' if c.passed_after else '不合格'}{mark}"
+        )
+    crossing = sum(c.crosses_pass_line for c in changes)
+    click.echo(f"共 {len(changes)} 人变化 changes, {crossing} 人跨越合格线 cross the pass line")
+    if yes or click.confirm("应用这些变化？Apply these changes?", default=False):
+        count = apply_regrade(engine, sitting_code, changes)
+        click.echo(f"已更新 applied {count} (recorded in the audit log)")
+    else:
+        click.echo("未应用 not applied")
+
+
+@click.command("results")
+@click.argument("sitting_code", metavar="SITTING")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write them as CSV."
+)
+@pass_settings
+def results_command(settings: Settings, sitting_code: str, out: Path | None) -> None:
+    """Each candidate's part scores and result (names masked). 成绩。"""
+    rows = sitting_results(settings.engine(), sitting_code)
+    for r in rows:
+        parts = "  ".join(f"{k} {v:g}" for k, v in r.parts.items())
+        click.echo(
+            f"{r.admission_no:<12} {r.name:<6} {r.form:<3} {parts}  {'合格 pass' if r.passed else '不合格 fail'}"
+        )
+    if out is not None:
+        with out.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\r\n")
+            names = list(rows[0].parts) if rows else []
+            writer.writerow(["admission_no", "name_masked", "form", *names, "total", "passed"])
+            for r in rows:
+                writer.writerow(
+                    [
+                        r.admission_no,
+                        r.name,
+                        r.form,
+                        *(f"{r.parts[n]:g}" for n in names),
+                        f"{r.total:g}",
+                        "yes" if r.passed else "no",
+                    ]
+                )
+        click.echo(f"-> {out}")
+
+
+@click.command("stats")
+@click.argument("sitting_code", metavar="SITTING")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True
+)
+@pass_settings
+def stats_command(settings: Settings, sitting_code: str, out: Path) -> None:
+    """Item statistics, form fairness and similarity: report PDF and per-question CSV. 试题分析。"""
+    from certify.grading.report import render_exam_report
+
+    engine = settings.engine()
+    data = exam_report(engine, sitting_code)
+    out.mkdir(parents=True, exist_ok=True)
+    pdf = render_exam_report(data, out / f"{sitting_code}-统计分析.pdf")
+    rows = export_responses(engine, sitting_code, out / f"{sitting_code}-作答明细.csv")
+    print_stats(data)
+    click.echo(
+        f"  报告 report: {pdf}\n  作答明细 responses: {out / f'{sitting_code}-作答明细.csv'} ({rows} rows)"
+    )
+
+
+def print_stats(data: ExamReportData) -> None:
+    """The statistics summary a person reads first."""
+    click.echo(
+        f"{data.sitting}: {data.candidates} 人 candidates, {data.passed} 合格 passed; "
+        f"α (CIC) {data.cic:.1f}, ER {data.error_ratio:.1f}, SE {data.standard_error:.2f}"
+    )
+    for p in data.parts:
+        click.echo(f"  {p.title}: mean {p.mean:.1f}, SD {p.sd:.1f}, passed {p.passed}")
+    flagged = [i for i in data.items if i.flags]
+    click.echo(f"  需复核试题 items to review: {len(flagged)} of {len(data.items)}")
+    if data.fairness_p is not None:
+        click.echo(
+            f"  平行卷 forms: Welch F {data.fairness_statistic:.2f}, p {data.fairness_p:.3g}"
+            + ("  ⚠ 差异过大 forms differ" if data.fairness_warning else "")
+        )
+    click.echo(
+        f"  雷同卷 similar pairs (z ≥ {data.similarity_threshold:g}): {len(data.similar_pairs)}"
+    )
