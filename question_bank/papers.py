@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Engine, delete, func
 from sqlmodel import Session, col, select
 
@@ -452,17 +451,6 @@ def freeze_paper(engine: Engine, code: str, *, actor: str = "cli") -> Paper:
             session.add(paper)
             audit.append(session, actor=actor, action="papers.freeze", subject=code, detail={})
         return paper
-
-
-def difficulty_means(view: PaperView) -> dict[str, float]:
-    """Mean difficulty per part of a view (items without an estimate count as 0.5)."""
-    return {
-        part.part: float(
-            np.mean([0.5 if q.difficulty is None else q.difficulty for q in part.questions])
-        )
-        for part in view.parts
-        if part.questions
-    }
 
 
 def write_paper_pdfs(
