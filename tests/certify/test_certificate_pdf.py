@@ -8,8 +8,6 @@ code off the picture: what a phone camera would do, short of the camera.
 from __future__ import annotations
 
 import math
-import shutil
-import subprocess
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -43,11 +41,7 @@ from schemas.certificates import CertificateView
 from schemas.enums import Level
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
 from tests.conftest import Database
-
-pytestmark = pytest.mark.skipif(
-    not all(shutil.which(t) for t in ("pdftoppm", "pdftotext", "pdffonts", "pdfinfo", "pdfimages")),
-    reason="poppler-utils (pdftoppm, pdftotext, pdffonts, pdfinfo, pdfimages) are not installed",
-)
+from tests.pdf_tools import run, squeeze
 
 ID_NUMBER = "11010519491231002X"
 """GB 11643-1999's own example: valid, so masking it is realistic."""
@@ -70,15 +64,6 @@ class Printed:
     claims: Claims
     pdf: Path
     trust: TrustList
-
-
-def run(*args: str | Path | int) -> str:
-    return subprocess.run([str(a) for a in args], check=True, capture_output=True, text=True).stdout
-
-
-def squeeze(text: str) -> str:
-    """Text without whitespace, so line breaks and layout spacing never decide a test."""
-    return "".join(text.split())
 
 
 def rasterise(pdf: Path, out: Path, dpi: int = DPI) -> Path:

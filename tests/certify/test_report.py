@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +21,7 @@ from certify.grading.report import (
 from certify.pdf import FONT_NAME
 from schemas.enums import ItemType
 from schemas.results import ExamReportData, FormRow, ItemRow, PairRow, PartSummary
-
-needs_poppler = pytest.mark.skipif(
-    not all(shutil.which(tool) for tool in ("pdftotext", "pdffonts", "pdftoppm")),
-    reason="poppler-utils (pdftotext, pdffonts, pdftoppm) are not installed",
-)
+from tests.pdf_tools import dark_share, pdf_pages, run, squeeze
 
 WARNING = "警告：各套试卷的成绩差异显著"
 FLAGGED_NEGATIVE = "A-07 AI-J-007"
@@ -198,31 +192,6 @@ def empty_report() -> ExamReportData:
 # --- reading PDFs back -----------------------------------------------------------------------
 
 
-def run(*args: str | Path | int) -> str:
-    return subprocess.run([str(a) for a in args], check=True, capture_output=True, text=True).stdout
-
-
-def pdf_pages(path: Path) -> list[str]:
-    """The text of each page, as ``pdftotext -layout`` lays it out."""
-    pages = run("pdftotext", "-layout", path, "-").split("\f")
-    return pages[:-1] if pages and not pages[-1].strip() else pages
-
-
-def squeeze(text: str) -> str:
-    """Text without any whitespace, so layout spacing never decides a test."""
-    return "".join(text.split())
-
-
-def dark_share(pdf: Path, page: int, out: Path) -> float:
-    """Share of dark pixels on ``page`` (1-based), rendered in grey at 40 dpi."""
-    run("pdftoppm", "-r", "40", "-gray", "-f", page, "-l", page, "-singlefile", pdf, out)
-    data = out.with_suffix(".pgm").read_bytes()
-    magic, width, height, maxval, pixels = data.split(maxsplit=4)
-    assert magic == b"P5" and maxval == b"255"
-    raster = pixels[: int(width) * int(height)]
-    return sum(1 for b in raster if b < 128) / len(raster)
-
-
 @pytest.fixture(scope="module")
 def report_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return render_exam_report(sample_report(), tmp_path_factory.mktemp("report") / "report.pdf")
@@ -231,7 +200,6 @@ def report_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # --- the full report -------------------------------------------------------------------------
 
 
-@needs_poppler
 def test_report_has_every_section_and_chinese_labels(report_pdf: Path) -> None:
     pages = pdf_pages(report_pdf)
     text = squeeze("".join(pages))
@@ -270,7 +238,6 @@ def test_report_has_every_section_and_chinese_labels(report_pdf: Path) -> None:
     assert f"第1页共{len(pages)}页" in squeeze(pages[0])
 
 
-@needs_poppler
 def test_summary_figures_and_parts(report_pdf: Path) -> None:
     data = sample_report()
     first = squeeze(pdf_pages(report_pdf)[0])
@@ -279,7 +246,6 @@ def test_summary_figures_and_parts(report_pdf: Path) -> None:
         assert f"{p.title}10060{p.mean:.1f}{p.sd:.1f}{p.passed}" in first
 
 
-@needs_poppler
 def test_item_rows_pair_and_forms_are_printed(report_pdf: Path) -> None:
     text = squeeze(run("pdftotext", "-layout", report_pdf, "-"))
     data = sample_report()
@@ -294,7 +260,6 @@ def test_item_rows_pair_and_forms_are_printed(report_pdf: Path) -> None:
     assert f"B卷{b.candidates}{b.mean:.1f}{b.sd:.1f}" in text
 
 
-@needs_poppler
 def test_flagged_items_are_labelled_on_the_scatter(report_pdf: Path) -> None:
     pages = pdf_pages(report_pdf)
     scatter = next(p for p in pages if "三、难度与区分度" in p)
@@ -304,7 +269,6 @@ def test_flagged_items_are_labelled_on_the_scatter(report_pdf: Path) -> None:
     assert "A-01AI-J-001" not in chart  # unflagged items are points without labels
 
 
-@needs_poppler
 def test_fonts_are_embedded(report_pdf: Path) -> None:
     rows = run("pdffonts", report_pdf).splitlines()[2:]
     assert rows, "no fonts listed"
@@ -312,15 +276,13 @@ def test_fonts_are_embedded(report_pdf: Path) -> None:
     assert any("WenQuanYi" in row or FONT_NAME in row for row in rows), rows
 
 
-@needs_poppler
 def test_histogram_page_is_drawn(report_pdf: Path, tmp_path: Path) -> None:
     pages = pdf_pages(report_pdf)
     page = next(n for n, text in enumerate(pages, 1) if "二、成绩分布" in text)
-    share = dark_share(report_pdf, page, tmp_path / "histogram")
+    share = dark_share(report_pdf, tmp_path / "histogram", page=page, dpi=40)
     assert 0.005 < share < 0.5, share
 
 
-@needs_poppler
 def test_empty_edge_case_renders(tmp_path: Path) -> None:
     pdf = render_exam_report(empty_report(), tmp_path / "empty.pdf")
     text = squeeze(run("pdftotext", "-layout", pdf, "-"))
@@ -335,7 +297,6 @@ def test_empty_edge_case_renders(tmp_path: Path) -> None:
     assert all(row.split()[-5] == "yes" for row in rows), rows
 
 
-@needs_poppler
 def test_two_forms_without_a_test_and_no_warning(tmp_path: Path) -> None:
     data = sample_report().model_copy(
         update={"fairness_statistic": None, "fairness_p": None, "fairness_warning": False}

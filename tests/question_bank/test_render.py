@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +20,7 @@ from question_bank.render import (
 from schemas.enums import ItemType, Level
 from schemas.papers import PaperPart, PaperQuestion, PaperView
 from schemas.reference import get_occupation
-
-pytestmark = pytest.mark.skipif(
-    not all(shutil.which(tool) for tool in ("pdftotext", "pdffonts", "pdftoppm")),
-    reason="poppler-utils (pdftotext, pdffonts, pdftoppm) are not installed",
-)
+from tests.pdf_tools import dark_share, pdf_pages, run, squeeze
 
 TRICKY_STEM = "阅读下列 HTML 片段：\n<b>粗体</b> & <i>斜体</i>\n浏览器渲染后，“&”与“<”应如何转义？"
 LABEL = "C-2025-0007（种子 4242）"
@@ -225,31 +219,6 @@ def sample_paper(candidate_label: str = "", theory: list[PaperQuestion] | None =
 
 
 # --- reading PDFs back -----------------------------------------------------------------------
-
-
-def run(*args: str | Path) -> str:
-    return subprocess.run([str(a) for a in args], check=True, capture_output=True, text=True).stdout
-
-
-def pdf_pages(path: Path) -> list[str]:
-    """The text of each page, as ``pdftotext -layout`` lays it out."""
-    pages = run("pdftotext", "-layout", path, "-").split("\f")
-    return pages[:-1] if pages and not pages[-1].strip() else pages
-
-
-def squeeze(text: str) -> str:
-    """Text without any whitespace, so layout spacing never decides a test."""
-    return "".join(text.split())
-
-
-def dark_share(pdf: Path, out: Path) -> float:
-    """Share of dark pixels on page 1, rendered in grey at 30 dpi."""
-    run("pdftoppm", "-r", "30", "-gray", "-f", "1", "-l", "1", "-singlefile", pdf, out)
-    data = out.with_suffix(".pgm").read_bytes()
-    magic, width, height, maxval, pixels = data.split(maxsplit=4)
-    assert magic == b"P5" and maxval == b"255"
-    raster = pixels[: int(width) * int(height)]
-    return sum(1 for b in raster if b < 128) / len(raster)
 
 
 @pytest.fixture(scope="module")
