@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import zxingcpp
@@ -27,19 +26,15 @@ from certify.certificate_pdf import (
 )
 from certify.identity import mask_id_number
 from certify.pdf import FONT_NAME
-from certify.signing.algorithms import DEFAULT
-from certify.signing.token import KIND_NAMES, Claims, Kind, sign_token, token_url
+from certify.signing.token import KIND_NAMES, Claims, Kind
 from certify.signing.trust import (
     TrustList,
-    build_trust_list,
-    create_key,
-    load_trust_list,
-    signing_material,
 )
 from certify.signing.verify import verify_token
 from schemas.certificates import CertificateView
 from schemas.enums import Level
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
+from tests.certify.signing_helpers import TODAY, claims, issue, make_keys, trust
 from tests.conftest import Database
 from tests.pdf_tools import run, squeeze
 
@@ -49,13 +44,6 @@ ID_NUMBER = "11010519491231002X"
 DPI = 200
 MM_PER_INCH = 25.4
 MIN_QR_MM = 35.0
-PASS = "correct horse battery staple"
-TODAY = date.today()
-SCOPE: dict[str, list[Any]] = {
-    "kinds": [1, 2],
-    "occupations": ["ai", "bigdata", "smart_mfg"],
-    "levels": ["junior", "intermediate", "senior"],
-}
 
 
 @dataclass(frozen=True)
@@ -83,32 +71,6 @@ def corners(barcode: zxingcpp.Barcode) -> list[tuple[float, float]]:
     ]
 
 
-def claims(**changes: Any) -> Claims:
-    """The claims of a certificate issued today (as in test_signing), with ``changes``."""
-    fields: dict[str, Any] = {
-        "serial": "3726013000001",
-        "kind": Kind.LEVEL,
-        "holder": "欧阳小锋",
-        "occupation": "ai",
-        "level": "senior",
-        "issued": TODAY,
-        "issuer": "SD-EVAL-01",
-    }
-    fields.update(changes)
-    return Claims(**fields)
-
-
-def issue(database: Database, c: Claims) -> str:
-    """The verification URL of ``c`` signed with the institution's key from the database."""
-    row, private = signing_material(database.engine, c.issuer, PASS)
-    return token_url("https://verify.example.cn", sign_token(c, private, row.public_key, DEFAULT))
-
-
-def trust(database: Database) -> TrustList:
-    """The trust list built from the database's keys, signed by the root and loaded back."""
-    return load_trust_list(build_trust_list(database.engine, PASS))
-
-
 def view_of(c: Claims, url: str) -> CertificateView:
     """What the certificate prints for claims ``c`` signed into ``url``."""
     return CertificateView(
@@ -129,22 +91,7 @@ def view_of(c: Claims, url: str) -> CertificateView:
 
 @pytest.fixture
 def keys(database: Database) -> Database:
-    create_key(
-        database.engine,
-        role="root",
-        issuer="SD-HRSS",
-        name="山东省人力资源和社会保障厅",
-        passphrase=PASS,
-    )
-    create_key(
-        database.engine,
-        role="institution",
-        issuer="SD-EVAL-01",
-        name="某评价机构",
-        passphrase=PASS,
-        scope=SCOPE,
-    )
-    return database
+    return make_keys(database, kinds=[1, 2])
 
 
 @pytest.fixture(params=[Kind.LEVEL, Kind.TRAINING], ids=["level", "training"])

@@ -29,9 +29,8 @@ from question_bank.blueprints import load_blueprint
 from question_bank.papers import assemble_papers
 from question_bank.samples import sample_blueprints, sample_files
 from schemas.tables import AuditEntry, Certificate
+from tests.certify.signing_helpers import PASS
 from tests.conftest import Database
-
-PASS = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -153,6 +152,12 @@ def test_verify_refuses_pictures_without_a_code_and_foreign_pdfs(
     assert "root signature" in out
 
 
+def issue_command(database: Database, out: Path) -> list[str]:
+    """`certify issue` for the sitting, as a separate process would run it."""
+    command = ["-m", "certify", "--db", database.url, "issue", "S1", "--issuer", "SD-EVAL-01"]
+    return [sys.executable, *command, "--out", str(out)]
+
+
 @pytest.mark.slow
 def test_batch_issuance_survives_sigkill_without_duplicates_or_gaps(
     graded: Database, tmp_path: Path
@@ -160,19 +165,7 @@ def test_batch_issuance_survives_sigkill_without_duplicates_or_gaps(
     """Kill `certify issue` at random moments, rerun it, and find every serial once, no gap, every PDF matching."""
     out = tmp_path / "certs"
     env = {**os.environ, "CERTIFY_KEY_PASSPHRASE": PASS}
-    command = [
-        sys.executable,
-        "-m",
-        "certify",
-        "--db",
-        graded.url,
-        "issue",
-        "S1",
-        "--issuer",
-        "SD-EVAL-01",
-        "--out",
-        str(out),
-    ]
+    command = issue_command(graded, out)
     rng = random.Random(7)
     for _ in range(6):
         process = subprocess.Popen(
@@ -197,20 +190,9 @@ def test_batch_issuance_survives_sigkill_without_duplicates_or_gaps(
 def test_two_processes_issuing_at_once_share_no_serial(graded: Database, tmp_path: Path) -> None:
     """Two `certify issue` runs on the same sitting at the same moment: each certificate once."""
     env = {**os.environ, "CERTIFY_KEY_PASSPHRASE": PASS}
-    command = [
-        sys.executable,
-        "-m",
-        "certify",
-        "--db",
-        graded.url,
-        "issue",
-        "S1",
-        "--issuer",
-        "SD-EVAL-01",
-    ]
     runs = [
         subprocess.Popen(
-            [*command, "--out", str(tmp_path / f"out{n}")],
+            issue_command(graded, tmp_path / f"out{n}"),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import qrcode
@@ -11,72 +11,27 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certify.signing.algorithms import DEFAULT
-from certify.signing.token import Claims, Kind, from_text, sign_token, to_text, token_url
+from certify.signing.token import Kind, from_text, sign_token, to_text, token_url
 from certify.signing.trust import (
     KeyProblem,
     TrustListError,
     build_trust_list,
-    create_key,
     decrypt_private,
     load_trust_list,
     rotate_key,
     signing_material,
 )
 from certify.signing.verify import load_revocation_list, sign_revocation_list, verify_token
+from tests.certify.signing_helpers import PASS, TODAY, claims, issue, make_keys, trust
 from tests.conftest import Database
 
-PASS = "correct horse battery staple"
-SCOPE = {
-    "kinds": [1],
-    "occupations": ["ai", "bigdata", "smart_mfg"],
-    "levels": ["junior", "intermediate", "senior"],
-}
-TODAY = date.today()
 FUZZ = int(os.environ.get("CERTIFY_FUZZ_EXAMPLES", "150"))
 """Examples per tampering test; raise it for a longer fuzzing run."""
 
 
 @pytest.fixture
-def keys(database: Database):  # type: ignore[no-untyped-def]
-    create_key(
-        database.engine,
-        role="root",
-        issuer="SD-HRSS",
-        name="山东省人力资源和社会保障厅",
-        passphrase=PASS,
-    )
-    create_key(
-        database.engine,
-        role="institution",
-        issuer="SD-EVAL-01",
-        name="某评价机构",
-        passphrase=PASS,
-        scope=SCOPE,
-    )
-    return database
-
-
-def claims(**changes: object) -> Claims:
-    fields: dict[str, object] = dict(
-        serial="3726013000001",
-        kind=Kind.LEVEL,
-        holder="欧阳小锋",
-        occupation="ai",
-        level="senior",
-        issued=TODAY,
-        issuer="SD-EVAL-01",
-    )
-    fields.update(changes)
-    return Claims(**fields)  # type: ignore[arg-type]
-
-
-def issue(database: Database, c: Claims, issuer: str = "SD-EVAL-01") -> str:
-    row, private = signing_material(database.engine, issuer, PASS)
-    return token_url("https://verify.example.cn", sign_token(c, private, row.public_key, DEFAULT))
-
-
-def trust(database: Database):  # type: ignore[no-untyped-def]
-    return load_trust_list(build_trust_list(database.engine, PASS))
+def keys(database: Database) -> Database:
+    return make_keys(database, kinds=[1])
 
 
 def test_a_signed_token_verifies_with_every_check(keys: Database) -> None:

@@ -1,0 +1,68 @@
+"""Keys, claims and tokens shared by the signing, certificate-PDF and issuance tests."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from certify.signing.algorithms import DEFAULT
+from certify.signing.token import Claims, Kind, sign_token, token_url
+from certify.signing.trust import (
+    TrustList,
+    build_trust_list,
+    create_key,
+    load_trust_list,
+    signing_material,
+)
+from tests.conftest import Database
+
+PASS = "correct horse battery staple"
+TODAY = date.today()
+OCCUPATIONS = ["ai", "bigdata", "smart_mfg"]
+LEVELS = ["junior", "intermediate", "senior"]
+
+
+def make_keys(database: Database, *, kinds: list[int]) -> Database:
+    """A provincial root key and one institution's key for ``kinds`` of certificate."""
+    create_key(
+        database.engine,
+        role="root",
+        issuer="SD-HRSS",
+        name="山东省人力资源和社会保障厅",
+        passphrase=PASS,
+    )
+    create_key(
+        database.engine,
+        role="institution",
+        issuer="SD-EVAL-01",
+        name="某评价机构",
+        passphrase=PASS,
+        scope={"kinds": kinds, "occupations": OCCUPATIONS, "levels": LEVELS},
+    )
+    return database
+
+
+def claims(**changes: Any) -> Claims:
+    """The claims of a senior 人工智能 certificate issued today, with ``changes``."""
+    fields: dict[str, Any] = {
+        "serial": "3726013000001",
+        "kind": Kind.LEVEL,
+        "holder": "欧阳小锋",
+        "occupation": "ai",
+        "level": "senior",
+        "issued": TODAY,
+        "issuer": "SD-EVAL-01",
+    }
+    fields.update(changes)
+    return Claims(**fields)
+
+
+def issue(database: Database, c: Claims, issuer: str = "SD-EVAL-01") -> str:
+    """The verification URL of ``c`` signed with ``issuer``'s key from the database."""
+    row, private = signing_material(database.engine, issuer, PASS)
+    return token_url("https://verify.example.cn", sign_token(c, private, row.public_key, DEFAULT))
+
+
+def trust(database: Database) -> TrustList:
+    """The trust list built from the database's keys, signed by the root and loaded back."""
+    return load_trust_list(build_trust_list(database.engine, PASS))
