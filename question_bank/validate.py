@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from certify.errors import Problem
-from question_bank.columns import JSON_FIELDS, OPTION_COLUMNS
+from question_bank.columns import COLUMNS, JSON_FIELDS, OPTION_COLUMNS, REQUIRED
 from question_bank.formats import RawItem
 from schemas.enums import ITEM_STATUS_ALIASES, ITEM_TYPE_ALIASES, ItemStatus, ItemType
 from schemas.items import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR, OPTION_LETTERS, ItemData
@@ -140,16 +140,7 @@ def _validate(row: _Row) -> ItemData | None:
     extra = [k for k in values if k not in JSON_FIELDS and k not in OPTION_COLUMNS]
     for name in extra:
         row.bad(name, "unknown_field", "无法识别的字段", "unknown field")
-    for name in (
-        "item_id",
-        "occupation",
-        "level",
-        "type",
-        "knowledge_area",
-        "stem",
-        "key",
-        "points",
-    ):
+    for name in (c for c in COLUMNS if c in REQUIRED):
         if name not in values:
             row.bad(name, "missing", "缺少该字段", "field is missing")
     if row.problems:
