@@ -90,7 +90,6 @@ def create_key(
     """A new key for ``issuer``; an institution may hold one active key, the root one."""
     if role not in ("root", "institution"):
         raise KeyProblem(f"未知角色 {role} / unknown role {role}")
-    private, public = DEFAULT.generate()
     with transaction(engine) as session:
         active = _active(session, issuer)
         if active is not None:
@@ -106,17 +105,8 @@ def create_key(
             ).first()
         ):
             raise KeyProblem("已有根密钥 / a root key exists already")
-        row = SigningKey(
-            kid=key_id(public).hex(),
-            issuer=issuer,
-            role=role,
-            algorithm=DEFAULT.name,
-            public_key=public,
-            private_key_encrypted=encrypt_private(private, passphrase),
-            scope={"name": name, **(scope or {})},
-            valid_from=utcnow(),
-            valid_until=valid_until,
-        )
+        row = _new_key(issuer, role, passphrase, {"name": name, **(scope or {})}, utcnow())
+        row.valid_until = valid_until
         session.add(row)
         session.flush()
         audit.append(
@@ -129,6 +119,23 @@ def create_key(
         return row
 
 
+def _new_key(
+    issuer: str, role: str, passphrase: str, scope: dict[str, Any], valid_from: datetime
+) -> SigningKey:
+    """A freshly generated key pair as a row, its private half encrypted under ``passphrase``."""
+    private, public = DEFAULT.generate()
+    return SigningKey(
+        kid=key_id(public).hex(),
+        issuer=issuer,
+        role=role,
+        algorithm=DEFAULT.name,
+        public_key=public,
+        private_key_encrypted=encrypt_private(private, passphrase),
+        scope=scope,
+        valid_from=valid_from,
+    )
+
+
 def _active(session: Session, issuer: str) -> SigningKey | None:
     return session.exec(
         select(SigningKey).where(SigningKey.issuer == issuer, col(SigningKey.retired_at).is_(None))
@@ -137,7 +144,6 @@ def _active(session: Session, issuer: str) -> SigningKey | None:
 
 def rotate_key(engine: Engine, issuer: str, passphrase: str, *, actor: str = "cli") -> SigningKey:
     """Retire the issuer's active key (it stays published) and make a new one with its scope."""
-    private, public = DEFAULT.generate()
     with transaction(engine) as session:
         old = _active(session, issuer)
         if old is None:
@@ -145,16 +151,7 @@ def rotate_key(engine: Engine, issuer: str, passphrase: str, *, actor: str = "cl
         now = utcnow()
         old.retired_at, old.valid_until = now, now
         session.add(old)
-        row = SigningKey(
-            kid=key_id(public).hex(),
-            issuer=issuer,
-            role=old.role,
-            algorithm=DEFAULT.name,
-            public_key=public,
-            private_key_encrypted=encrypt_private(private, passphrase),
-            scope=old.scope,
-            valid_from=now,
-        )
+        row = _new_key(issuer, old.role, passphrase, old.scope, now)
         session.add(row)
         session.flush()
         audit.append(
