@@ -151,20 +151,25 @@ def read_grid(
     )
 
 
+def parse_json(path: Path, text: str) -> Any:
+    """Parsed JSON; raises InputError naming the line and column of a syntax error."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise fail(
+            path,
+            "json",
+            f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）：{exc.msg}",
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+        ) from exc
+
+
 def read_json_grid(path: Path, text: str) -> Grid:
     """A JSON array of objects (or ``{"rows": [...]}``) with the same keys a CSV header has.
 
     Row numbers are the objects' positions, counting from 1.
     """
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise fail(
-            path,
-            "json",
-            f"JSON 格式错误（第 {exc.lineno} 行）：{exc.msg}",
-            f"malformed JSON at line {exc.lineno}: {exc.msg}",
-        ) from exc
+    data = parse_json(path, text)
     records = data.get("rows") if isinstance(data, dict) else data
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise fail(

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from certify.errors import InputError, Problem
-from certify.tabular import DEFAULT_MAX_BYTES, check_size, decode, fail, map_header, read_grid
+from certify.tabular import (
+    DEFAULT_MAX_BYTES,
+    check_size,
+    decode,
+    fail,
+    map_header,
+    parse_json,
+    read_grid,
+)
 from question_bank.columns import (
     COLUMNS,
     JSON_FIELDS,
@@ -104,15 +112,7 @@ def _tabular_row(
 
 
 def _read_json(path: Path, text: str) -> list[RawItem]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise fail(
-            path,
-            "json",
-            f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）：{exc.msg}",
-            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-        ) from exc
+    data = parse_json(path, text)
     items = data.get("items") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise fail(
