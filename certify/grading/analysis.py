@@ -12,10 +12,11 @@ from __future__ import annotations
 import csv
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from certify.grading.fairness import compare_forms
 from certify.grading.scoring import encode_letters, encode_true_false
@@ -27,10 +28,10 @@ from question_bank.shuffle import to_canonical
 from schemas.blueprint import Blueprint as BlueprintSpec
 from schemas.blueprint import PartSpec
 from schemas.enums import ItemType
-from schemas.papers import PaperQuestion
+from schemas.papers import PaperQuestion, PaperView
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
 from schemas.results import ExamReportData, FormRow, ItemRow, PairRow, PartSummary
-from schemas.tables import Blueprint, ItemVersion, Response
+from schemas.tables import Blueprint, ItemVersion, Registration, Response
 
 SIMILARITY_THRESHOLD = 5.0
 
@@ -41,8 +42,9 @@ def _clean(value: float) -> float | None:
 
 def exam_report(engine: Engine, sitting_code: str) -> ExamReportData:
     """Everything the statistics report shows, computed from the sitting's scored candidates."""
-    sitting, copies = candidate_copies(engine, sitting_code)
-    _, scores = score_sitting(engine, sitting_code)
+    prepared = candidate_copies(engine, sitting_code)
+    sitting, copies = prepared
+    _, scores = score_sitting(engine, sitting_code, copies=prepared)
     scored = [s for s in scores if s.passed is not None]
     with Session(engine) as session:
         row = session.get(Blueprint, sitting.blueprint_id)
@@ -112,7 +114,7 @@ def exam_report(engine: Engine, sitting_code: str) -> ExamReportData:
         fairness_statistic=_clean(fairness.statistic) if fairness else None,
         fairness_p=_clean(fairness.p_value) if fairness else None,
         fairness_warning=bool(fairness and fairness.warning),
-        similar_pairs=_similar(engine, sitting_code),
+        similar_pairs=_similar(engine, copies),
         similarity_threshold=SIMILARITY_THRESHOLD,
     )
 
@@ -152,12 +154,17 @@ def _part(spec: PartSpec, scored: list[CandidateScores]) -> PartSummary:
     )
 
 
-def _similar(engine: Engine, sitting_code: str) -> list[PairRow]:
+def _responses_of(copies: dict[str, tuple[Registration, PaperView]]) -> Any:
+    """The raw responses of this sitting's candidates only."""
+    ids = [reg.id for reg, _ in copies.values()]
+    return select(Response).where(col(Response.registration_id).in_(ids))
+
+
+def _similar(engine: Engine, copies: dict[str, tuple[Registration, PaperView]]) -> list[PairRow]:
     """Flagged pairs within each form, on canonical choice answers."""
-    _, copies = candidate_copies(engine, sitting_code)
     with Session(engine) as session:
         raw: dict[int, dict[int, str]] = {}
-        for response in session.exec(select(Response)):
+        for response in session.exec(_responses_of(copies)):
             raw.setdefault(response.registration_id, {})[response.item_version_id] = response.raw
     pairs: list[PairRow] = []
     by_form: dict[str, list[str]] = {}
@@ -216,12 +223,14 @@ def _canonical_key(q: PaperQuestion) -> int:
 
 def export_responses(engine: Engine, sitting_code: str, path: Path) -> int:
     """Every response and score, one row per candidate and question, as CSV (UTF-8 with BOM)."""
-    _, copies = candidate_copies(engine, sitting_code)
-    _, scores = score_sitting(engine, sitting_code)
+    prepared = candidate_copies(engine, sitting_code)
+    copies = prepared[1]
+    _, scores = score_sitting(engine, sitting_code, copies=prepared)
     by_admission = {s.admission_no: s for s in scores}
     with Session(engine) as session:
         raw = {
-            (r.registration_id, r.item_version_id): r.raw for r in session.exec(select(Response))
+            (r.registration_id, r.item_version_id): r.raw
+            for r in session.exec(_responses_of(copies))
         }
     count = 0
     with path.open("w", encoding="utf-8-sig", newline="") as fh:

@@ -22,7 +22,7 @@ from certify.db import transaction
 from certify.grading.fill import score_fill
 from certify.grading.marking import final_marks
 from certify.grading.scoring import encode_letters, encode_true_false, score_choices
-from certify.grading.sheets import candidate_copies
+from certify.grading.sheets import Copies, candidate_copies
 from certify.identity import mask_name
 from question_bank.shuffle import to_canonical
 from schemas.blueprint import Blueprint as BlueprintSpec
@@ -71,16 +71,18 @@ def _blueprint(engine: Engine, blueprint_id: int | None) -> BlueprintSpec:
     return BlueprintSpec.model_validate({k: v for k, v in row.spec.items() if k != "_hash"})
 
 
-def score_sitting(engine: Engine, sitting_code: str) -> tuple[GradeReport, list[CandidateScores]]:
+def score_sitting(
+    engine: Engine, sitting_code: str, *, copies: Copies | None = None
+) -> tuple[GradeReport, list[CandidateScores]]:
     """Scores of every candidate of a sitting, computed afresh from raw answers and marks."""
-    sitting, copies = candidate_copies(engine, sitting_code)
+    sitting, by_admission = copies or candidate_copies(engine, sitting_code)
     bp = _blueprint(engine, sitting.blueprint_id)
     fraction = (
         bp.multiple_choice.partial_fraction
         if bp.multiple_choice.rule is PartialCredit.SUBSET_PARTIAL
         else 0.0
     )
-    regs = {reg.id or 0: (reg, view) for reg, view in copies.values()}
+    regs = {reg.id or 0: (reg, view) for reg, view in by_admission.values()}
     answers, marks, keys = _load(engine, list(regs))
     report = GradeReport(sitting_code)
     by_paper: dict[str, list[int]] = defaultdict(list)
@@ -235,8 +237,9 @@ def _final(found: list[Mark], maximum: float) -> float | None:
 
 def grade_sitting(engine: Engine, sitting_code: str, *, actor: str = "cli") -> GradeReport:
     """Score the sitting and store a result for every candidate who can have one (audited)."""
-    report, scores = score_sitting(engine, sitting_code)
-    _, copies = candidate_copies(engine, sitting_code)
+    prepared = candidate_copies(engine, sitting_code)
+    report, scores = score_sitting(engine, sitting_code, copies=prepared)
+    copies = prepared[1]
     with transaction(engine) as session:
         reg_ids = [copies[s.admission_no][0].id for s in scores]
         session.execute(delete(Result).where(col(Result.registration_id).in_(reg_ids)))
@@ -282,10 +285,12 @@ class ResultRow:
     passed: bool
 
 
-def sitting_results(engine: Engine, sitting_code: str) -> list[ResultRow]:
+def sitting_results(
+    engine: Engine, sitting_code: str, *, copies: Copies | None = None
+) -> list[ResultRow]:
     """Stored results of a sitting, by admission number."""
-    _, copies = candidate_copies(engine, sitting_code)
-    ids = {reg.id: (admission, view.form) for admission, (reg, view) in copies.items()}
+    _, by_admission = copies or candidate_copies(engine, sitting_code)
+    ids = {reg.id: (admission, view.form) for admission, (reg, view) in by_admission.items()}
     with Session(engine) as session:
         found = session.exec(
             select(Result, Candidate, Registration)
@@ -324,8 +329,9 @@ class Change:
 
 def regrade_diff(engine: Engine, sitting_code: str) -> list[Change]:
     """Who a regrade would change, from what to what (nothing is written)."""
-    stored = {r.admission_no: r for r in sitting_results(engine, sitting_code)}
-    _, scores = score_sitting(engine, sitting_code)
+    prepared = candidate_copies(engine, sitting_code)
+    stored = {r.admission_no: r for r in sitting_results(engine, sitting_code, copies=prepared)}
+    _, scores = score_sitting(engine, sitting_code, copies=prepared)
     changes = []
     for s in scores:
         old = stored.get(s.admission_no)

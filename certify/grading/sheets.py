@@ -53,10 +53,16 @@ def _canonical(header: str) -> str | None:
     return f"q{int(match[1])}" if match else None
 
 
-def candidate_copies(
-    engine: Engine, sitting_code: str
-) -> tuple[Sitting, dict[str, tuple[Registration, PaperView]]]:
-    """The sitting and, per admission number, the registration and the candidate's own copy."""
+Copies = tuple[Sitting, dict[str, tuple[Registration, PaperView]]]
+"""A sitting and, per admission number, the registration and the candidate's own copy."""
+
+
+def candidate_copies(engine: Engine, sitting_code: str) -> Copies:
+    """The sitting and, per admission number, the registration and the candidate's own copy.
+
+    Rebuilding every copy costs a paper view per form and a shuffle per candidate: one
+    operation builds them once and passes them on (``copies=`` below).
+    """
     with Session(engine) as session:
         sitting = session.exec(select(Sitting).where(Sitting.code == sitting_code)).first()
         if sitting is None:
