@@ -59,6 +59,32 @@ def append(
     return entry
 
 
+def append_many(
+    session: Session, *, actor: str, action: str, entries: list[tuple[str, dict[str, Any]]]
+) -> list[AuditEntry]:
+    """Add one entry per (subject, detail), chained in order after the current last one, inside
+    the caller's transaction: one read and one flush for the lot."""
+    last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1)).first()
+    prev = last.hash if last else GENESIS
+    at = utcnow()
+    added: list[AuditEntry] = []
+    for subject, detail in entries:
+        entry = AuditEntry(
+            at=at,
+            actor=actor,
+            action=action,
+            subject=subject,
+            detail=detail,
+            prev_hash=prev,
+            hash=entry_hash(prev, at, actor, action, subject, detail),
+        )
+        added.append(entry)
+        prev = entry.hash
+    session.add_all(added)
+    session.flush()
+    return added
+
+
 @dataclass(frozen=True)
 class ChainReport:
     """Outcome of checking the audit chain: entries checked and the first broken one, if any."""

@@ -6,8 +6,8 @@ holder passed (the ID number only masked), a table of the certificate's particul
 verification QR code with a line telling a reader how to verify by hand.
 
 The QR code holds ``view.url`` (the upper-case verification URL with the signed token) at error
-correction M and is drawn as vector squares from the ``qrcode`` library's module matrix, never
-as a raster image, so it prints sharp at any size. The symbol is :data:`QR_SIZE` square whatever
+correction M and is drawn as vector squares from the module matrix of :mod:`certify.qr` (the
+``qrcode`` library's symbol, its mask chosen in numpy), never as a raster image, so it prints sharp at any size. The symbol is :data:`QR_SIZE` square whatever
 its version, with its four-module quiet zone kept clear around it. Every text is set in the
 embedded Chinese font of :mod:`certify.pdf`, and the canvas is invariant: the same view gives
 the same bytes.
@@ -15,12 +15,12 @@ the same bytes.
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import qrcode  # type: ignore[import-untyped, unused-ignore]
-from qrcode.constants import ERROR_CORRECT_M  # type: ignore[import-untyped, unused-ignore]
+import numpy as np
 from reportlab.lib import colors  # type: ignore[import-untyped, unused-ignore]
 from reportlab.lib.enums import TA_CENTER  # type: ignore[import-untyped, unused-ignore]
 from reportlab.lib.pagesizes import A4, landscape  # type: ignore[import-untyped, unused-ignore]
@@ -30,6 +30,7 @@ from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped, unuse
 from reportlab.platypus import Paragraph, Table  # type: ignore[import-untyped, unused-ignore]
 
 from certify.pdf import FONT_NAME, markup, register_fonts, styles, table_style
+from certify.qr import qr_matrix
 from schemas.certificates import CertificateView
 
 PAGE_WIDTH, PAGE_HEIGHT = landscape(A4)
@@ -113,20 +114,19 @@ def signed_by(view: CertificateView) -> str:
     return f"本证书由 {view.issuer_name} 以电子签名签发，{view.authority_name} 信任列表可查"
 
 
-def qr_matrix(url: str) -> list[list[bool]]:
-    """The QR modules of ``url`` at error correction M, quiet zone included (True is dark)."""
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=QR_BORDER)
-    code.add_data(url)
-    code.make(fit=True)
-    return [[bool(module) for module in row] for row in code.get_matrix()]
-
-
 def render_certificate(view: CertificateView, path: Path) -> Path:
     """Write the certificate of ``view`` to ``path`` as a one-page A4 landscape PDF."""
-    font = register_fonts()
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(certificate_pdf(view))
+    return path
+
+
+def certificate_pdf(view: CertificateView) -> bytes:
+    """The certificate of ``view`` as the bytes of a one-page A4 landscape PDF."""
+    font = register_fonts()
+    buffer = io.BytesIO()
     canvas = Canvas(
-        str(path),
+        buffer,
         pagesize=(PAGE_WIDTH, PAGE_HEIGHT),
         invariant=True,
         initialFontName=font,
@@ -145,7 +145,7 @@ def render_certificate(view: CertificateView, path: Path) -> Path:
     _footer(canvas, view)
     canvas.showPage()
     canvas.save()
-    return path
+    return buffer.getvalue()
 
 
 def _paragraph_style(name: str, size: float, **extra: Any) -> Any:
@@ -228,7 +228,7 @@ def _fields(canvas: Any, view: CertificateView, top: float) -> float:
 
 def _qr(canvas: Any, url: str, top: float) -> None:
     """The QR symbol, QR_SIZE square, right-aligned; its quiet zone painted white."""
-    matrix = qr_matrix(url)
+    matrix = qr_matrix(url, border=QR_BORDER)
     count = len(matrix)
     module = QR_SIZE / (count - 2 * QR_BORDER)
     whole = module * count
@@ -237,21 +237,19 @@ def _qr(canvas: Any, url: str, top: float) -> None:
     canvas.saveState()
     canvas.setFillColor(colors.white)
     canvas.rect(left, bottom, whole, whole, stroke=0, fill=1)
-    # One path of horizontal runs, filled at once: no seams between adjacent modules.
-    path = canvas.beginPath()
-    for r, row in enumerate(matrix):
-        y = bottom + (count - 1 - r) * module
-        c = 0
-        while c < count:
-            if not row[c]:
-                c += 1
-                continue
-            start = c
-            while c < count and row[c]:
-                c += 1
-            path.rect(left + start * module, y, (c - start) * module, module)
     canvas.setFillColor(colors.black)
-    canvas.drawPath(path, stroke=0, fill=1)
+    canvas.saveState()
+    # In module units (one unit per module, origin at the symbol's lower-left corner), one path
+    # of horizontal runs filled at once: no seams between adjacent modules, and a short stream
+    # of small integers.
+    canvas.transform(module, 0, 0, module, left, bottom)
+    edges = np.diff(np.pad(matrix, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    starts, ends = np.nonzero(edges == 1), np.nonzero(edges == -1)[1]
+    runs = zip(starts[0].tolist(), starts[1].tolist(), ends.tolist(), strict=True)
+    canvas.addLiteral(
+        "\n".join(f"{c} {count - 1 - r} {end - c} 1 re" for r, c, end in runs) + "\nf"
+    )
+    canvas.restoreState()
     canvas.setFillColor(INK)
     canvas.setFont(FONT_NAME, 10)
     canvas.drawCentredString(left + whole / 2, bottom - QR_CAPTION_GAP, QR_CAPTION)

@@ -5,21 +5,28 @@ Serial numbers (证书编号) are 13 digits, ``PP YY OO L NNNNNN``: the province
 (01 人工智能 … 10 集成电路), the level (1 初级, 2 中级, 3 高级) and a six-digit sequence per prefix.
 No national numbering rule is published for these certificates, so this layout is ours.
 
-Each certificate is one transaction: the sequence is taken from ``serial_counter`` (a row lock,
-so two processes issuing at once on PostgreSQL never share or skip a number), the token signed,
-the PDF rendered to a temporary file and its SHA-256 stored with the record, the audit entry
-appended — then the transaction commits and the PDF is moved into place. A crash before the
-commit leaves nothing (no gap: the counter rolls back with it); a crash after it leaves a record
-whose PDF a rerun re-renders, byte for byte (signatures and PDFs are deterministic), and checks
-against the stored hash. Rerunning issues only to those still without a certificate.
+Certificates are issued in batches of :data:`BATCH_SIZE`, each batch one transaction: its
+serials are taken from ``serial_counter`` in one step (a row lock, so two processes issuing at
+once on PostgreSQL never share or skip a number), the tokens signed, the PDFs rendered in memory
+(in worker processes for a large run) and their SHA-256 stored with the records, the audit
+entries appended — then the transaction commits and the PDFs are written, each to a temporary
+name and renamed. A crash before the commit leaves nothing of the batch (no gap: the counter
+rolls back with it); a crash after it leaves records whose PDFs a rerun re-renders, byte for
+byte (signatures and PDFs are deterministic), and checks against the stored hashes. Rerunning
+issues only to those still without a certificate.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from multiprocessing import get_context
 from pathlib import Path
 
 from sqlalchemy import Engine, insert, update
@@ -56,6 +63,12 @@ from schemas.tables import (
 
 DEFAULT_PROVINCE = "37"
 
+SEQUENCE_MAX = 999_999
+"""The six-digit sequence's last number under one prefix."""
+
+BATCH_SIZE = 50
+"""Certificates per transaction: a crash loses at most this much work, which a rerun redoes."""
+
 
 class IssuanceError(Error):
     code = "issuance"
@@ -74,23 +87,28 @@ def serial_prefix(province: str, year: int, occupation: str, level: str) -> str:
     return f"{province}{year % 100:02d}{number:02d}{LEVEL_CODES[level]}"
 
 
-def allocate_serial(session: Session, prefix: str) -> str:
-    """The next serial under ``prefix``, inside the caller's transaction (row-locked)."""
+def allocate_serials(session: Session, prefix: str, count: int = 1) -> list[str]:
+    """The next ``count`` serials under ``prefix``, consecutive, inside the caller's transaction
+    (the counter's row stays locked until it commits)."""
     for _ in range(3):
-        bumped = session.execute(
+        last = session.execute(
             update(SerialCounter)
             .where(col(SerialCounter.prefix) == prefix)
-            .values(last=col(SerialCounter.last) + 1)
+            .values(last=col(SerialCounter.last) + count)
             .returning(col(SerialCounter.last))
         ).scalar_one_or_none()
-        if bumped is not None:
-            return f"{prefix}{bumped:06d}"
-        try:
-            with session.begin_nested():
-                session.execute(insert(SerialCounter).values(prefix=prefix, last=1))
-            return f"{prefix}{1:06d}"
-        except IntegrityError:
-            continue  # another process created the counter first: bump it instead
+        if last is None:
+            try:
+                with session.begin_nested():
+                    session.execute(insert(SerialCounter).values(prefix=prefix, last=count))
+                last = count
+            except IntegrityError:
+                continue  # another process created the counter first: bump it instead
+        if last > SEQUENCE_MAX:
+            raise IssuanceError(
+                f"证书编号 {prefix} 的顺序号已用尽 / the sequence under {prefix} is exhausted"
+            )
+        return [f"{prefix}{n:06d}" for n in range(last - count + 1, last + 1)]
     raise IssuanceError(f"无法分配证书编号 {prefix} / cannot allocate a serial under {prefix}")
 
 
@@ -118,13 +136,46 @@ def _token_bytes(cert: Certificate) -> bytes:
     return from_text(cert.token)
 
 
-def _render(view: CertificateView, target: Path) -> str:
-    """Render to a temporary file beside ``target``; return its SHA-256."""
-    from certify.certificate_pdf import render_certificate  # reportlab loads on demand
+def _pdf(view: CertificateView) -> bytes:
+    from certify.certificate_pdf import certificate_pdf  # reportlab loads on demand
 
+    return certificate_pdf(view)
+
+
+def _warm_up(parent: int) -> None:
+    """Start a render process: load reportlab and the font before the first certificate, and
+    leave as soon as the issuing process is gone (killed, it cannot tell its workers to stop)."""
+    from certify.pdf import register_fonts
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="certify-parent-watch", daemon=True).start()
+    register_fonts()
+
+
+def _write(target: Path, pdf: bytes) -> None:
+    """Write a PDF under its final name atomically: a reader never sees half a file."""
     temporary = target.with_name(f".{target.name}.tmp")
-    render_certificate(view, temporary)
-    return hashlib.sha256(temporary.read_bytes()).hexdigest()
+    temporary.write_bytes(pdf)
+    os.replace(temporary, target)
+
+
+def _digest(pdf: bytes) -> str:
+    return hashlib.sha256(pdf).hexdigest()
+
+
+def render_processes(pending: int) -> int:
+    """How many processes render PDFs: one per usable CPU for a large run, none for a small one
+    (starting a render process costs about as much as fifty certificates)."""
+    if pending < 4 * BATCH_SIZE:
+        return 0
+    usable = (
+        os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    )
+    return min(len(usable), 8)
 
 
 def issue_certificates(
@@ -139,8 +190,15 @@ def issue_certificates(
     today: date | None = None,
     actor: str = "cli",
     progress: bool | None = False,
+    batch_size: int = BATCH_SIZE,
+    processes: int | None = None,
 ) -> IssueReport:
-    """Issue a level certificate to every passed candidate of the sitting who has none yet."""
+    """Issue a level certificate to every passed candidate of the sitting who has none yet.
+
+    ``batch_size`` certificates commit together. ``processes`` renders the PDFs in that many
+    worker processes (0 or 1: in this one); by default :func:`render_processes` decides from the
+    number of certificates to issue.
+    """
     out.mkdir(parents=True, exist_ok=True)
     key, private = signing_material(engine, issuer, passphrase)
     province = province or os.environ.get("CERTIFY_PROVINCE", DEFAULT_PROVINCE)
@@ -166,13 +224,7 @@ def issue_certificates(
                 .order_by(col(Registration.admission_no))
             )
         )
-        done = set(
-            session.exec(
-                select(Certificate.registration_id).where(
-                    col(Certificate.registration_id).in_([r.id for r, _ in rows])
-                )
-            )
-        )
+    done = _issued(engine, [r.id for r, _ in rows])
     _restore_pdfs(
         engine, [r.id for r, _ in rows if r.id in done], key, authority_name, site, out, report
     )
@@ -180,25 +232,56 @@ def issue_certificates(
     report.already = len(rows) - len(todo)
     prefix = serial_prefix(province, today.year, sitting.occupation, sitting.level)
     batch = _Batch(sitting, key, private, prefix, today, authority_name, site, out, actor)
-    for reg, person in tqdm(todo, desc="发证 issue", unit="张", disable=not progress, leave=False):
-        try:
-            serial = _issue_one(engine, batch, reg, person)
-        except DatabaseError:
-            if _has_certificate(engine, reg.id):
-                report.already += 1  # another process issued this one meanwhile
-                continue
-            raise
-        report.issued.append(serial)
+    workers = render_processes(len(todo)) if processes is None else processes
+    pool = (
+        ProcessPoolExecutor(
+            workers,
+            mp_context=get_context("spawn"),
+            initializer=_warm_up,
+            initargs=(os.getpid(),),
+        )
+        if workers > 1
+        else None
+    )
+    render: Callable[[list[CertificateView]], list[bytes]] = (
+        (lambda views: list(pool.map(_pdf, views, chunksize=4)))
+        if pool is not None
+        else (lambda views: [_pdf(v) for v in views])
+    )
+    try:
+        with tqdm(
+            total=len(todo), desc="发证 issue", unit="张", disable=not progress, leave=False
+        ) as bar:
+            for first in range(0, len(todo), batch_size):
+                chunk = todo[first : first + batch_size]
+                while chunk:
+                    try:
+                        report.issued += _issue_batch(engine, batch, chunk, render)
+                        bar.update(len(chunk))
+                        break
+                    except DatabaseError:
+                        # Another process issued some of these meanwhile: leave those to it.
+                        taken = _issued(engine, [r.id for r, _ in chunk])
+                        if not taken:
+                            raise
+                        report.already += len(taken)
+                        bar.update(len(taken))
+                        chunk = [(r, c) for r, c in chunk if r.id not in taken]
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     return report
 
 
-def _has_certificate(engine: Engine, registration_id: int | None) -> bool:
+def _issued(engine: Engine, registration_ids: list[int | None]) -> set[int | None]:
+    """Which of the registrations have a certificate."""
     with Session(engine) as session:
-        return (
+        return set(
             session.exec(
-                select(Certificate.id).where(Certificate.registration_id == registration_id)
-            ).first()
-            is not None
+                select(Certificate.registration_id).where(
+                    col(Certificate.registration_id).in_(registration_ids)
+                )
+            )
         )
 
 
@@ -217,50 +300,76 @@ class _Batch:
     actor: str
 
 
-def _issue_one(engine: Engine, batch: _Batch, reg: Registration, person: Candidate) -> str:
-    """One certificate in one transaction; the PDF moves into place after the commit."""
+def _issue_batch(
+    engine: Engine,
+    batch: _Batch,
+    chunk: list[tuple[Registration, Candidate]],
+    render: Callable[[list[CertificateView]], list[bytes]],
+) -> list[str]:
+    """Certificates for ``chunk`` in one transaction; their PDFs are written after the commit."""
     sitting, key = batch.sitting, batch.key
     with transaction(engine) as session:
-        serial = allocate_serial(session, batch.prefix)
-        claims = Claims(
-            serial,
-            Kind.LEVEL,
-            person.name,
-            sitting.occupation,
-            sitting.level,
-            batch.today,
-            key.issuer,
+        serials = allocate_serials(session, batch.prefix, len(chunk))
+        certs = [
+            Certificate(
+                serial=serial,
+                kind="level",
+                candidate_id=person.id or 0,
+                registration_id=reg.id,
+                holder_name=person.name,
+                occupation=sitting.occupation,
+                level=sitting.level,
+                issued_on=batch.today,
+                issuer=key.issuer,
+                kid=key.kid,
+                token=to_text(
+                    sign_token(
+                        Claims(
+                            serial,
+                            Kind.LEVEL,
+                            person.name,
+                            sitting.occupation,
+                            sitting.level,
+                            batch.today,
+                            key.issuer,
+                        ),
+                        batch.private,
+                        key.public_key,
+                        DEFAULT,
+                    )
+                ),
+            )
+            for serial, (reg, person) in zip(serials, chunk, strict=True)
+        ]
+        pdfs = render(
+            [
+                _view(cert, person, key, batch.authority, batch.site)
+                for cert, (_, person) in zip(certs, chunk, strict=True)
+            ]
         )
-        cert = Certificate(
-            serial=serial,
-            kind="level",
-            candidate_id=person.id or 0,
-            registration_id=reg.id,
-            holder_name=person.name,
-            occupation=sitting.occupation,
-            level=sitting.level,
-            issued_on=batch.today,
-            issuer=key.issuer,
-            kid=key.kid,
-            token=to_text(sign_token(claims, batch.private, key.public_key, DEFAULT)),
-        )
-        target = batch.out / f"{serial}.pdf"
-        cert.pdf_sha256 = _render(_view(cert, person, key, batch.authority, batch.site), target)
-        session.add(cert)
-        audit.append(
+        for cert, pdf in zip(certs, pdfs, strict=True):
+            cert.pdf_sha256 = _digest(pdf)
+        session.add_all(certs)
+        audit.append_many(
             session,
             actor=batch.actor,
             action="certificate.issue",
-            subject=serial,
-            detail={
-                "sitting": sitting.code,
-                "admission_no": reg.admission_no,
-                "kid": key.kid,
-                "pdf_sha256": cert.pdf_sha256,
-            },
+            entries=[
+                (
+                    cert.serial,
+                    {
+                        "sitting": sitting.code,
+                        "admission_no": reg.admission_no,
+                        "kid": key.kid,
+                        "pdf_sha256": cert.pdf_sha256,
+                    },
+                )
+                for cert, (reg, _) in zip(certs, chunk, strict=True)
+            ],
         )
-    os.replace(target.with_name(f".{target.name}.tmp"), target)
-    return serial
+    for serial, pdf in zip(serials, pdfs, strict=True):
+        _write(batch.out / f"{serial}.pdf", pdf)
+    return serials
 
 
 def _restore_pdfs(
@@ -285,10 +394,10 @@ def _restore_pdfs(
         target = out / f"{cert.serial}.pdf"
         if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == cert.pdf_sha256:
             continue
-        digest = _render(_view(cert, person, key, authority, site), target)
-        if digest != cert.pdf_sha256:
+        pdf = _pdf(_view(cert, person, key, authority, site))
+        if _digest(pdf) != cert.pdf_sha256:
             raise IssuanceError(
                 f"证书 {cert.serial} 重新生成的 PDF 与记录不符 / the re-rendered PDF of {cert.serial} does not match its record"
             )
-        os.replace(target.with_name(f".{target.name}.tmp"), target)
+        _write(target, pdf)
         report.pdfs_restored += 1

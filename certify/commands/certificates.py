@@ -15,7 +15,7 @@ from certify.commands.base import (
     pass_settings,
 )
 from certify.errors import Error
-from certify.issuance import issue_certificates
+from certify.issuance import BATCH_SIZE, issue_certificates
 from certify.revocation import change_status, revocation_list
 from certify.signing.reader import read_token_text
 from certify.signing.trust import (
@@ -128,8 +128,29 @@ def trust_list_command(settings: Settings, out: Path) -> None:
     show_default=True,
     help="Verification site in the QR.",
 )
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=BATCH_SIZE,
+    show_default=True,
+    help="Certificates per transaction (a crash loses at most one batch, redone on rerun).",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(0, 64),
+    default=None,
+    help="Processes rendering PDFs (0: none; default: one per CPU for large runs).",
+)
 @pass_settings
-def issue_command(settings: Settings, sitting_code: str, issuer: str, out: Path, site: str) -> None:
+def issue_command(
+    settings: Settings,
+    sitting_code: str,
+    issuer: str,
+    out: Path,
+    site: str,
+    batch_size: int,
+    processes: int | None,
+) -> None:
     """Issue certificates to every passed candidate without one; safe to rerun. 发证。"""
     report = issue_certificates(
         settings.engine(),
@@ -139,6 +160,8 @@ def issue_command(settings: Settings, sitting_code: str, issuer: str, out: Path,
         out=out,
         site=site,
         progress=None,
+        batch_size=batch_size,
+        processes=processes,
     )
     click.echo(
         f"{sitting_code}: 新发 issued {len(report.issued)}, 已有 already {report.already}"

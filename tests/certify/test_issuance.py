@@ -152,20 +152,21 @@ def test_verify_refuses_pictures_without_a_code_and_foreign_pdfs(
     assert "root signature" in out
 
 
-def issue_command(database: Database, out: Path) -> list[str]:
+def issue_command(database: Database, out: Path, *options: str) -> list[str]:
     """`certify issue` for the sitting, as a separate process would run it."""
     command = ["-m", "certify", "--db", database.url, "issue", "S1", "--issuer", "SD-EVAL-01"]
-    return [sys.executable, *command, "--out", str(out)]
+    return [sys.executable, *command, "--out", str(out), *options]
 
 
 @pytest.mark.slow
 def test_batch_issuance_survives_sigkill_without_duplicates_or_gaps(
     graded: Database, tmp_path: Path
 ) -> None:
-    """Kill `certify issue` at random moments, rerun it, and find every serial once, no gap, every PDF matching."""
+    """Kill `certify issue` (small batches, two render processes) at random moments, rerun it,
+    and find every serial once, no gap, every PDF matching."""
     out = tmp_path / "certs"
     env = {**os.environ, "CERTIFY_KEY_PASSPHRASE": PASS}
-    command = issue_command(graded, out)
+    command = issue_command(graded, out, "--batch-size", "3", "--processes", "2")
     rng = random.Random(7)
     for _ in range(6):
         process = subprocess.Popen(
@@ -192,7 +193,7 @@ def test_two_processes_issuing_at_once_share_no_serial(graded: Database, tmp_pat
     env = {**os.environ, "CERTIFY_KEY_PASSPHRASE": PASS}
     runs = [
         subprocess.Popen(
-            issue_command(graded, tmp_path / f"out{n}"),
+            issue_command(graded, tmp_path / f"out{n}", "--batch-size", "2"),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
