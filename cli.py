@@ -7,6 +7,7 @@ stage live in ``certify/commands``; this module holds the group, set-up commands
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -139,17 +140,32 @@ def audit_verify(settings: Settings) -> None:
     show_default=True,
     help="Folder the demo works in.",
 )
-def demo(directory: Path) -> None:
-    """Run the pipeline end to end on SQLite in a fresh folder. 演示完整流程。"""
+@pass_settings
+def demo(settings: Settings, directory: Path) -> None:
+    """Run the whole story end to end in a fresh folder (SQLite there unless --db names an
+    empty database). 演示完整流程。"""
     from certify.demo import run_demo
 
-    result = run_demo(directory, echo=click.echo)
+    started = time.perf_counter()
+    result = run_demo(directory, echo=click.echo, url=settings.database)
     click.echo("")
     print_summary(result.summary)
     click.echo("")
-    click.echo(f"数据库 database: {result.database}")
-    click.echo(f"试卷 papers:     {result.pdfs[0].parent}")
-    click.echo(f"导出 export:     {result.export}")
+    where = [
+        ("数据库 database", result.database or settings.database),
+        ("试卷 papers", result.pdfs[0].parent),
+        ("申报名单 applicants", result.files["applicants"]),
+        ("公示 notice", result.files["notice"]),
+        ("证书 certificates", result.files["certificates"]),
+        ("培训 training", result.files["training"]),
+        ("导出 exports", result.files["exports"]),
+        ("信任列表 trust list", result.files["trust_list"]),
+        ("吊销列表 revocations", result.files["revocations"]),
+        ("题库导出 bank export", result.export),
+    ]
+    for label, path in where:
+        click.echo(f"{label:<22} {path}")
+    click.echo(f"用时 finished in {time.perf_counter() - started:.1f} s")
 
 
 def main() -> None:

@@ -1,9 +1,14 @@
 """The main job, end to end on the embedded SQLite default: ``certify demo``.
 
-Today: create a database in a fresh folder, import the sample bank, summarise it per occupation
-and level, assemble parallel forms from the sample blueprints and print them as PDFs (with one
-candidate's shuffled copy), export the bank, and check the audit chain. Each later stage of the
-pipeline extends this.
+The whole story, in a fresh folder: import the sample bank, assemble parallel forms and print
+them; register applicants against the application conditions (a few refused, one accepted on an
+admin's override); sit the exam with simulated candidates, mark, grade and analyse it; publish
+the pass list (公示) and handle two objections; once the notice period is over, issue signed
+certificates and verify one from the QR code read back from its PDF; look the holder up as a
+title-review committee would; revoke one and show the effect; run a training course to its
+training certificates and subsidy records; export continuing-education hours and eligibility;
+export the bank and check the audit chain. The exam is dated so that the notice period has just
+ended today.
 """
 
 from __future__ import annotations
@@ -12,27 +17,34 @@ import json
 import secrets
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 
 from certify import audit, db
+from certify.applications import override, register_applicants
+from certify.eligibility import credentials, export_ce_hours, export_eligibility
+from certify.errors import Error
 from certify.grading import simulate
 from certify.grading.analysis import exam_report, export_responses
 from certify.grading.marks import import_marks, marking_list
 from certify.grading.report import render_exam_report
 from certify.grading.service import grade_sitting
 from certify.grading.sheets import candidate_copies, import_sheets
-from certify.identity import load_vault
-from certify.issuance import issue_certificates
+from certify.identity import IdentityVault, load_vault
+from certify.issuance import issue_certificates, issue_training_certificates
+from certify.publication import file_objection, publish, resolve_objection
 from certify.revocation import change_status, revocation_list
 from certify.signing.reader import read_token_text
-from certify.signing.trust import build_trust_list, create_key, load_trust_list
+from certify.signing.trust import TrustList, build_trust_list, create_key, load_trust_list
 from certify.signing.verify import load_revocation_list, verify_token
-from certify.sittings import create_sitting, import_roster
+from certify.sittings import create_sitting
+from certify.training import assess, create_course, enrol, record_attendance
 from question_bank.bank import (
     BankSummary,
     ImportReport,
@@ -44,37 +56,82 @@ from question_bank.bank import (
 from question_bank.blueprints import load_blueprint
 from question_bank.papers import AssemblyReport, assemble_papers, write_paper_pdfs
 from question_bank.samples import sample_blueprints, sample_files
+from schemas.conditions import conditions
+from schemas.enums import Level
+from schemas.tables import Certificate, Registration, Sitting
 
 DEMO_FILES = ("certify.db", "bank-export.xlsx", "trust-list.json", "revocations.json")
-DEMO_FOLDERS = ("papers", "sitting", "certificates")
+DEMO_FOLDERS = ("papers", "sitting", "notice", "certificates", "training", "exports")
 DEMO_SITTING = "DEMO-2026-AI-S"
 DEMO_CANDIDATES = 120
+DEMO_REFUSED = 4
+"""Applicants who fall short of the application conditions; one of them is accepted on override."""
+DEMO_COURSE = "DEMO-TR-AI-J"
+DEMO_TRAINEES = 12
+NOTICE_DAYS = 7
+
+
+class DemoError(Error):
+    code = "demo"
 
 
 @dataclass
 class DemoResult:
     directory: Path
-    database: Path
+    database: Path | None
+    """The SQLite file, when the demo made one."""
     imports: list[ImportReport]
     summary: list[BankSummary]
     assemblies: list[AssemblyReport]
     pdfs: list[Path]
     export: Path
     audit_entries: int
+    files: dict[str, Path]
 
 
-def run_demo(directory: Path, echo: Callable[[str], None] = print) -> DemoResult:
-    """Run the pipeline in ``directory`` (created if needed; earlier demo files replaced)."""
+@dataclass(frozen=True)
+class Story:
+    """Dates of the story: applications judged, the exam, the notice period, issuance."""
+
+    today: date
+
+    @property
+    def applied(self) -> date:
+        return self.today - timedelta(days=45)
+
+    @property
+    def published(self) -> date:
+        return self.today - timedelta(days=NOTICE_DAYS)
+
+
+def run_demo(
+    directory: Path,
+    echo: Callable[[str], None] = print,
+    *,
+    url: str | None = None,
+    today: date | None = None,
+) -> DemoResult:
+    """Run the pipeline in ``directory`` (created if needed; earlier demo files replaced).
+
+    The database is a fresh SQLite file in the folder, or the empty database at ``url``.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     for name in (*DEMO_FILES, "certify.secret"):
         (directory / name).unlink(missing_ok=True)
     for name in DEMO_FOLDERS:
         shutil.rmtree(directory / name, ignore_errors=True)
     database = directory / "certify.db"
-    engine = db.make_engine(db.database_url(f"sqlite:///{database}"))
+    engine = db.make_engine(db.database_url(url or f"sqlite:///{database}"))
+    story = Story(today or date.today())
     try:
-        echo(f"1. 初始化数据库 / initialise the database: {database}")
+        echo(f"1. 初始化数据库 / initialise the database: {engine.url.render_as_string()}")
         db.upgrade(engine)
+        with Session(engine) as session:
+            if session.exec(select(Sitting)).first() is not None:
+                raise DemoError(
+                    "演示需要一个空数据库 / the demo needs an empty database: "
+                    f"{engine.url.render_as_string()} holds sittings already"
+                )
         echo("2. 导入样例题库 / import the sample bank")
         reports = [import_bank(engine, path, actor="demo") for path in sample_files()]
         for r in reports:
@@ -94,43 +151,110 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print) -> DemoResult
         first = assemblies[-1].papers[0].code
         pdfs += write_paper_pdfs(engine, first, directory / "papers", candidate_seed=20261127)
         echo(f"   试卷、答题卡与答案 PDF / papers, answer sheets, keys: {len(pdfs)} PDF files")
-        exam = simulate_sitting(engine, directory, assemblies[-1].blueprint, echo)
+        vault = load_vault(directory, create=True)
+        people = register(engine, directory, assemblies[-1].blueprint, vault, story, echo)
+        exam = simulate_sitting(engine, directory, people, story, echo)
         pdfs.append(exam)
-        pdfs += certify_passed(engine, directory, echo)
+        notice = publish_results(engine, directory, story, echo)
+        pdfs.append(notice)
+        issued, keys = certify_passed(engine, directory, story, echo)
+        pdfs += issued
+        lookup_and_revoke(engine, directory, vault, people, issued, keys, echo)
+        pdfs += train(engine, directory, vault, story, keys, echo)
+        exports = export_records(engine, directory, vault, echo)
         export = directory / "bank-export.xlsx"
         count = export_bank(engine, export)
-        echo(f"6. 导出题库 / export the bank: {count} 题 items -> {export}")
+        echo(f"12. 导出题库 / export the bank: {count} 题 items -> {export}")
         with db.transaction(engine) as session:
             chain = audit.verify_chain(session)
         echo(
-            f"7. 审计日志 / audit log: {chain.entries} 条 entries, 链完整 chain intact: {chain.ok}"
+            f"13. 审计日志 / audit log: {chain.entries} 条 entries, 链完整 chain intact: {chain.ok}"
         )
         return DemoResult(
-            directory, database, reports, summary, assemblies, pdfs, export, chain.entries
+            directory,
+            database if url is None else None,
+            reports,
+            summary,
+            assemblies,
+            pdfs,
+            export,
+            chain.entries,
+            {
+                "applicants": directory / "sitting" / "申报名单.csv",
+                "notice": directory / "notice",
+                "certificates": directory / "certificates",
+                "training": directory / "training",
+                "exports": exports,
+                "trust_list": directory / "trust-list.json",
+                "revocations": directory / "revocations.json",
+            },
         )
     finally:
         engine.dispose()
 
 
-def simulate_sitting(
-    engine: Engine, directory: Path, blueprint: str, echo: Callable[[str], None]
-) -> Path:
-    """A sitting of simulated candidates: roster, answer sheets, blind marks, grading, statistics."""
+def register(
+    engine: Engine,
+    directory: Path,
+    blueprint: str,
+    vault: IdentityVault,
+    story: Story,
+    echo: Callable[[str], None],
+) -> list[simulate.SimulatedCandidate]:
+    """Applicants checked against the application conditions; one refused accepted on override.
+
+    Returns the simulated people registered for the sitting."""
     folder = directory / "sitting"
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(20261127)
-    vault = load_vault(directory, create=True)
-    create_sitting(
+    sitting = create_sitting(
         engine, DEMO_SITTING, blueprint, institution="示例评价机构（演示）", actor="demo"
     )
-    people = simulate.candidates(DEMO_CANDIDATES, ["A", "B"], rng)
-    import_roster(
+    people = simulate.candidates(DEMO_CANDIDATES + DEMO_REFUSED, ["A", "B"], rng)
+    applicants = simulate.write_applicants(
+        folder / "申报名单.csv", people, sitting.level, story.applied, rng, short=DEMO_REFUSED
+    )
+    report = register_applicants(
         engine,
         DEMO_SITTING,
-        simulate.write_roster(folder / "模拟考生名册.csv", people),
+        applicants,
         vault,
+        on=story.applied,
         actor="demo",
+        shuffle_seed=simulate.seeds(rng),
     )
+    echo(
+        f"4. 申报审核 / registration against the application conditions ({story.applied}): "
+        f"受理 accepted {len(report.accepted)}, 不予受理 refused {len(report.refused)}"
+    )
+    for row, masked, decision in report.refused[:2]:
+        echo(f"   第 {row} 行 row {row} {masked}: {decision.reason_zh()}")
+    row, masked, _ = report.refused[-1]
+    refused = people[row - 2]
+    override(
+        engine,
+        DEMO_SITTING,
+        refused.id_number,
+        vault,
+        reason="经评价机构集体研究，其工作业绩突出，同意破格受理（演示）",
+        admin="演示管理员",
+        shuffle_seed=simulate.seeds(rng),
+    )
+    echo(f"   破格受理 override with a recorded reason: {masked}")
+    refused_numbers = {people[r - 2].id_number for r, _, _ in report.refused[:-1]}
+    return [p for p in people if p.id_number not in refused_numbers]
+
+
+def simulate_sitting(
+    engine: Engine,
+    directory: Path,
+    people: list[simulate.SimulatedCandidate],
+    story: Story,
+    echo: Callable[[str], None],
+) -> Path:
+    """The sitting's simulated candidates: answer sheets, blind marks, grading, statistics."""
+    folder = directory / "sitting"
+    rng = np.random.default_rng(20261128)
     _, copies = candidate_copies(engine, DEMO_SITTING)
     ability = {p.admission_no: p.ability for p in people}
     views = {a: view for a, (_, view) in copies.items()}
@@ -147,7 +271,7 @@ def simulate_sitting(
         import_marks(engine, DEMO_SITTING, path, actor="demo")
     graded = grade_sitting(engine, DEMO_SITTING, actor="demo")
     echo(
-        f"4. 模拟考试 / simulated sitting {DEMO_SITTING}: {DEMO_CANDIDATES} 名模拟考生 simulated candidates, "
+        f"5. 模拟考试 / simulated sitting {DEMO_SITTING}: {len(people)} 名模拟考生 simulated candidates, "
         f"{len(mark_files)} 轮评分 marking rounds; 合格 passed {graded.passed}/{graded.graded}"
     )
     data = exam_report(engine, DEMO_SITTING)
@@ -166,8 +290,71 @@ def _admission(copies: dict[str, Any], registration_id: int) -> str:
     return next(a for a, (reg, _) in copies.items() if reg.id == registration_id)
 
 
-def certify_passed(engine: Engine, directory: Path, echo: Callable[[str], None]) -> list[Path]:
-    """Keys, trust list, certificates for the passed, and one verified from its PDF, then revoked.
+def publish_results(
+    engine: Engine, directory: Path, story: Story, echo: Callable[[str], None]
+) -> Path:
+    """The pass list published for the notice period; one objection dismissed, one upheld."""
+    report = publish(
+        engine,
+        DEMO_SITTING,
+        directory / "notice",
+        days=NOTICE_DAYS,
+        opened_on=story.published,
+        actor="demo",
+    )
+    filed = story.published + timedelta(days=1)
+    dismissed = file_objection(
+        engine,
+        DEMO_SITTING,
+        report.listed[0].admission_no,
+        reason="反映该考生未实际从事相关工作（演示）",
+        filed_by="实名举报人（演示）",
+        filed_on=filed,
+        actor="demo",
+    )
+    upheld = file_objection(
+        engine,
+        DEMO_SITTING,
+        report.listed[1].admission_no,
+        reason="反映该考生存在替考行为（演示）",
+        filed_by="实名举报人（演示）",
+        filed_on=filed,
+        actor="demo",
+    )
+    assert dismissed.id is not None and upheld.id is not None
+    resolve_objection(
+        engine,
+        dismissed.id,
+        decision="dismissed",
+        resolution="经核实，其工作证明与社保记录一致，异议不成立（演示）",
+        admin="演示管理员",
+    )
+    resolve_objection(
+        engine,
+        upheld.id,
+        decision="upheld",
+        resolution="经核查考场录像，异议属实，不予发证（演示）",
+        admin="演示管理员",
+    )
+    echo(
+        f"6. 公示 / pass list published: {len(report.listed)} 人 listed, "
+        f"{report.opened_on} 至 to {report.closes_on} -> {report.html.name}, {report.pdf.name}; "
+        f"异议 objections: 1 不成立 dismissed, 1 属实 upheld"
+    )
+    return report.pdf
+
+
+@dataclass(frozen=True)
+class DemoKeys:
+    passphrase: str
+    trust: TrustList
+    document: dict[str, Any]
+
+
+def certify_passed(
+    engine: Engine, directory: Path, story: Story, echo: Callable[[str], None]
+) -> tuple[list[Path], DemoKeys]:
+    """Keys, trust list, certificates for the passed, and one verified from its PDF.
 
     The demo's keys are protected by a passphrase made for this run and kept nowhere.
     """
@@ -189,33 +376,148 @@ def certify_passed(engine: Engine, directory: Path, echo: Callable[[str], None])
         scope={"kinds": [1], "occupations": ["ai"], "levels": []},
         actor="demo",
     )
-    trust_document = build_trust_list(engine, passphrase)
+    create_key(
+        engine,
+        role="institution",
+        issuer="DEMO-TRAIN",
+        name="示例培训机构（演示）",
+        passphrase=passphrase,
+        scope={"kinds": [2], "occupations": ["ai"], "levels": []},
+        actor="demo",
+    )
+    document = build_trust_list(engine, passphrase)
     (directory / "trust-list.json").write_text(
-        json.dumps(trust_document, ensure_ascii=False, indent=2), "utf-8"
+        json.dumps(document, ensure_ascii=False, indent=2), "utf-8"
     )
     out = directory / "certificates"
     report = issue_certificates(
-        engine, DEMO_SITTING, issuer="DEMO-EVAL", passphrase=passphrase, out=out, actor="demo"
+        engine,
+        DEMO_SITTING,
+        issuer="DEMO-EVAL",
+        passphrase=passphrase,
+        out=out,
+        actor="demo",
+        today=story.today,
     )
     first = out / f"{report.issued[0]}.pdf"
-    trust = load_trust_list(trust_document)
+    trust = load_trust_list(document)
     verdict = verify_token(read_token_text(str(first)), trust)
     echo(
-        f"7. 发证 / certificates: {len(report.issued)} 张 issued -> {out}; "
-        f"从 PDF 扫码验证 QR read back from {first.name}: {verdict.verdict}"
+        f"7. 公示期满发证 / notice period over, certificates: {len(report.issued)} 张 issued, "
+        f"{len(report.held)} 张因异议属实不发 held by an upheld objection -> {out}"
     )
-    change_status(engine, report.issued[-1], "revoke", "演示：模拟吊销", actor="demo")
-    revocations = revocation_list(engine, passphrase, max_age_hours=24)
+    echo(f"8. 从 PDF 扫码验证 / QR read back from {first.name}: {verdict.verdict}")
+    return [out / f"{serial}.pdf" for serial in report.issued], DemoKeys(
+        passphrase, trust, document
+    )
+
+
+def lookup_and_revoke(
+    engine: Engine,
+    directory: Path,
+    vault: IdentityVault,
+    people: list[simulate.SimulatedCandidate],
+    issued: list[Path],
+    keys: DemoKeys,
+    echo: Callable[[str], None],
+) -> None:
+    """A committee looks a holder up by ID number; one certificate is revoked, and it shows."""
+    serial = issued[-1].stem
+    with Session(engine) as session:
+        cert = session.exec(select(Certificate).where(Certificate.serial == serial)).one()
+        reg = session.get(Registration, cert.registration_id)
+    assert reg is not None
+    person = next(p for p in people if p.admission_no == reg.admission_no)
+    before = credentials(engine, vault, person.id_number)[0]
+    echo(
+        f"9. 职称评审查询 / committee lookup by ID number {before.id_number_masked}: {serial} "
+        f"{before.status}; " + "；".join(e.zh for e in before.eligibility)
+    )
+    change_status(engine, serial, "revoke", "演示：模拟吊销", actor="demo")
+    revocations = revocation_list(engine, keys.passphrase, max_age_hours=24)
     (directory / "revocations.json").write_text(
         json.dumps(revocations, ensure_ascii=False, indent=2), "utf-8"
     )
     last = verify_token(
-        read_token_text(str(out / f"{report.issued[-1]}.pdf")),
-        trust,
-        load_revocation_list(revocations, trust),
+        read_token_text(str(issued[-1])), keys.trust, load_revocation_list(revocations, keys.trust)
     )
+    after = credentials(engine, vault, person.id_number)[0]
+    withdrawn = sum(e.status == "withdrawn" for e in after.eligibility)
     echo(
-        f"   吊销一张 / revoked one: {report.issued[-1]} → {last.verdict}; "
-        f"离线验证 verify offline: certify verify {first} --trust-list {directory / 'trust-list.json'}"
+        f"10. 吊销一张 / revoked one: {serial} → {last.verdict}; "
+        f"资格记录撤销 eligibility records withdrawn {withdrawn}/{len(after.eligibility)}; "
+        f"离线验证 verify offline: certify verify {issued[0]} --trust-list {directory / 'trust-list.json'}"
     )
-    return [out / f"{serial}.pdf" for serial in report.issued]
+
+
+def train(
+    engine: Engine,
+    directory: Path,
+    vault: IdentityVault,
+    story: Story,
+    keys: DemoKeys,
+    echo: Callable[[str], None],
+) -> list[Path]:
+    """A training course to its end: enrolment, attendance, assessment, training certificates."""
+    folder = directory / "training"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(20261129)
+    hours = conditions().training_hours[Level.JUNIOR]
+    create_course(
+        engine,
+        DEMO_COURSE,
+        occupation="ai",
+        level="junior",
+        hours=hours,
+        institution="示例培训机构（演示）",
+        syllabus=["人工智能基础", "机器学习", "深度学习应用", "人工智能伦理与安全"],
+        actor="demo",
+    )
+    trainees = simulate.candidates(DEMO_TRAINEES, ["A"], rng, prefix="TRN", area="370203")
+    trainees = [replace(t, name=f"模拟学员{n}") for n, t in enumerate(trainees, start=1)]
+    enrol(engine, DEMO_COURSE, simulate.write_trainees(folder / "报名.csv", trainees), vault)
+    half = hours / 2
+    for session_no, missed in ((1, {}), (2, {0: 10.0})):  # the first trainee misses 10 hours
+        attended = {t.id_number: half - missed.get(n, 0.0) for n, t in enumerate(trainees)}
+        record_attendance(
+            engine,
+            DEMO_COURSE,
+            simulate.write_hours(folder / f"考勤-{session_no}.csv", attended),
+            vault,
+        )
+    scores = {
+        t.id_number: (52.0 if n == 1 else float(rng.integers(65, 98)))
+        for n, t in enumerate(trainees)
+    }
+    assessed = assess(
+        engine, DEMO_COURSE, simulate.write_scores(folder / "结业考核.csv", scores), vault
+    )
+    report = issue_training_certificates(
+        engine,
+        DEMO_COURSE,
+        issuer="DEMO-TRAIN",
+        passphrase=keys.passphrase,
+        out=folder / "certificates",
+        actor="demo",
+        today=story.today,
+    )
+    first = folder / "certificates" / f"{report.issued[0]}.pdf"
+    verdict = verify_token(read_token_text(str(first)), keys.trust)
+    echo(
+        f"11. 培训 / training course {DEMO_COURSE} ({hours} 学时 hours): {DEMO_TRAINEES} 人报名 enrolled, "
+        f"{assessed.completed} 人结业 completed -> {len(report.issued)} 张培训合格证书 training "
+        f"certificates with 培训补贴 subsidy records; {first.name}: {verdict.verdict}"
+    )
+    return [folder / "certificates" / f"{serial}.pdf" for serial in report.issued]
+
+
+def export_records(
+    engine: Engine, directory: Path, vault: IdentityVault, echo: Callable[[str], None]
+) -> Path:
+    folder = directory / "exports"
+    hours = export_ce_hours(engine, vault, folder / "继续教育学时.csv")
+    rows = export_eligibility(engine, folder / "资格衔接.xlsx")
+    echo(
+        f"    导出 exports: 继续教育学时 CE hours {hours} 行 rows, 资格衔接 eligibility {rows} 行 rows -> {folder}"
+    )
+    return folder

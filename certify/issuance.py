@@ -2,8 +2,15 @@
 
 Serial numbers (证书编号) are 13 digits, ``PP YY OO L NNNNNN``: the province code (37 = 山东,
 ``CERTIFY_PROVINCE`` overrides it), the year of issue, the occupation's number in the programme
-(01 人工智能 … 10 集成电路), the level (1 初级, 2 中级, 3 高级) and a six-digit sequence per prefix.
-No national numbering rule is published for these certificates, so this layout is ours.
+(01 人工智能 … 10 集成电路), the kind and level (1 初级, 2 中级, 3 高级 for a 专业技术等级证书; 4, 5, 6 for
+a 培训合格证书 of those levels) and a six-digit sequence per prefix. No national numbering rule is
+published for these certificates, so this layout is ours.
+
+Level certificates go to the passed candidates of a sitting once its pass list has been
+published and the notice period has ended, except those with an open or upheld objection
+(:mod:`certify.publication`); training certificates go to the trainees who completed a course
+(:mod:`certify.training`). Each certificate gets its eligibility records (:mod:`certify.eligibility`)
+in the same transaction.
 
 Certificates are issued in batches of :data:`BATCH_SIZE`, each batch one transaction: its
 serials are taken from ``serial_counter`` in one step (a row lock, so two processes issuing at
@@ -28,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import IntegrityError
@@ -36,7 +44,9 @@ from tqdm import tqdm
 
 from certify import audit
 from certify.db import transaction
+from certify.eligibility import records_for
 from certify.errors import DatabaseError, Error
+from certify.publication import issuance_gate
 from certify.signing.algorithms import DEFAULT
 from certify.signing.token import (
     LEVEL_CODES,
@@ -49,11 +59,13 @@ from certify.signing.token import (
 )
 from certify.signing.trust import signing_material
 from schemas.certificates import CertificateView
+from schemas.conditions import RegionRules, region_rules
 from schemas.enums import Level
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation, occupations
 from schemas.tables import (
     Candidate,
     Certificate,
+    Course,
     Registration,
     Result,
     SerialCounter,
@@ -77,14 +89,20 @@ class IssuanceError(Error):
 @dataclass
 class IssueReport:
     sitting: str
+    """The sitting (or, for training certificates, the course) issued for."""
     issued: list[str] = field(default_factory=list)
     already: int = 0
     pdfs_restored: int = 0
+    held: dict[str, str] = field(default_factory=dict)
+    """Admission number → objection status, for passed candidates held back by an objection."""
 
 
-def serial_prefix(province: str, year: int, occupation: str, level: str) -> str:
+def serial_prefix(
+    province: str, year: int, occupation: str, level: str, kind: str = "level"
+) -> str:
     number = next(n for n, o in enumerate(occupations(), start=1) if o.slug == occupation)
-    return f"{province}{year % 100:02d}{number:02d}{LEVEL_CODES[level]}"
+    code = LEVEL_CODES[level] + (3 if kind == "training" else 0)
+    return f"{province}{year % 100:02d}{number:02d}{code}"
 
 
 def allocate_serials(session: Session, prefix: str, count: int = 1) -> list[str]:
@@ -193,28 +211,20 @@ def issue_certificates(
     batch_size: int = BATCH_SIZE,
     processes: int | None = None,
 ) -> IssueReport:
-    """Issue a level certificate to every passed candidate of the sitting who has none yet.
+    """Issue a level certificate to every passed candidate of the sitting who has none yet,
+    once the pass list's notice period has ended (raises PublicationError before).
 
     ``batch_size`` certificates commit together. ``processes`` renders the PDFs in that many
     worker processes (0 or 1: in this one); by default :func:`render_processes` decides from the
     number of certificates to issue.
     """
-    out.mkdir(parents=True, exist_ok=True)
-    key, private = signing_material(engine, issuer, passphrase)
-    province = province or os.environ.get("CERTIFY_PROVINCE", DEFAULT_PROVINCE)
     today = today or date.today()
     report = IssueReport(sitting_code)
     with Session(engine) as session:
         sitting = session.exec(select(Sitting).where(Sitting.code == sitting_code)).first()
         if sitting is None:
             raise IssuanceError(f"没有考试场次 {sitting_code} / no sitting {sitting_code}")
-        allowed = key.scope.get("occupations")
-        if allowed and sitting.occupation not in allowed:
-            raise IssuanceError(
-                f"{issuer} 无权签发 {sitting.occupation} 证书 / {issuer} may not issue {sitting.occupation} certificates"
-            )
-        authority = session.exec(select(SigningKey).where(SigningKey.role == "root")).first()
-        authority_name = authority.scope.get("name", authority.issuer) if authority else ""
+        gate = issuance_gate(session, sitting, today)
         rows = list(
             session.exec(
                 select(Registration, Candidate)
@@ -224,14 +234,176 @@ def issue_certificates(
                 .order_by(col(Registration.admission_no))
             )
         )
-    done = _issued(engine, [r.id for r, _ in rows])
-    _restore_pdfs(
-        engine, [r.id for r, _ in rows if r.id in done], key, authority_name, site, out, report
+    report.held = {r.admission_no: gate.held[r.id or 0] for r, _ in rows if not gate.allows(r.id)}
+    subjects = [
+        _Subject(person, reg.id, None, {"sitting": sitting.code, "admission_no": reg.admission_no})
+        for reg, person in rows
+        if gate.allows(reg.id)
+    ]
+    batch = _batch(
+        engine,
+        "level",
+        sitting.occupation,
+        sitting.level,
+        issuer,
+        passphrase,
+        out,
+        site,
+        province,
+        today,
+        actor,
+        0.0,
     )
-    todo = [(r, c) for r, c in rows if r.id not in done]
-    report.already = len(rows) - len(todo)
-    prefix = serial_prefix(province, today.year, sitting.occupation, sitting.level)
-    batch = _Batch(sitting, key, private, prefix, today, authority_name, site, out, actor)
+    _issue_all(engine, batch, subjects, report, progress, batch_size, processes)
+    return report
+
+
+def issue_training_certificates(
+    engine: Engine,
+    course_code: str,
+    *,
+    issuer: str,
+    passphrase: str,
+    out: Path,
+    site: str = "https://verify.example.cn",
+    province: str | None = None,
+    today: date | None = None,
+    actor: str = "cli",
+    progress: bool | None = False,
+    batch_size: int = BATCH_SIZE,
+    processes: int | None = None,
+) -> IssueReport:
+    """Issue a training certificate (培训合格证书) to every trainee who completed the course and
+    has none yet; each gets a training-subsidy record and the course's hours."""
+    from certify.training import TrainingError, completed_enrolments
+
+    today = today or date.today()
+    report = IssueReport(course_code)
+    with Session(engine) as session:
+        course = session.exec(select(Course).where(Course.code == course_code)).first()
+        if course is None:
+            raise TrainingError(f"没有课程 {course_code} / no course {course_code}")
+        rows = completed_enrolments(session, course)
+    subjects = [
+        _Subject(person, None, e.id, {"course": course.code, "enrolment": e.id})
+        for e, person in rows
+    ]
+    batch = _batch(
+        engine,
+        "training",
+        course.occupation,
+        course.level,
+        issuer,
+        passphrase,
+        out,
+        site,
+        province,
+        today,
+        actor,
+        float(course.hours),
+    )
+    _issue_all(engine, batch, subjects, report, progress, batch_size, processes)
+    return report
+
+
+@dataclass(frozen=True)
+class _Subject:
+    """Who gets one certificate, and for what: a registration or an enrolment."""
+
+    person: Candidate
+    registration_id: int | None
+    enrolment_id: int | None
+    reference: dict[str, Any]
+    """What the audit entry records besides the serial."""
+
+    @property
+    def key(self) -> int | None:
+        return self.registration_id if self.registration_id is not None else self.enrolment_id
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What every certificate of one issuance run shares."""
+
+    kind: str
+    occupation: str
+    level: str
+    key: SigningKey
+    private: bytes
+    prefix: str
+    today: date
+    authority: str
+    site: str
+    out: Path
+    actor: str
+    rules: RegionRules
+    course_hours: float
+
+    @property
+    def link(self) -> Any:
+        """The certificate column that ties it to its registration or enrolment."""
+        return col(
+            Certificate.registration_id if self.kind == "level" else Certificate.enrolment_id
+        )
+
+
+def _batch(
+    engine: Engine,
+    kind: str,
+    occupation: str,
+    level: str,
+    issuer: str,
+    passphrase: str,
+    out: Path,
+    site: str,
+    province: str | None,
+    today: date,
+    actor: str,
+    course_hours: float,
+) -> _Batch:
+    key, private = signing_material(engine, issuer, passphrase)
+    scope = key.scope
+    code = Kind.LEVEL if kind == "level" else Kind.TRAINING
+    for name, value in (("kinds", int(code)), ("occupations", occupation), ("levels", level)):
+        if scope.get(name) and value not in scope[name]:
+            raise IssuanceError(
+                f"{issuer} 无权签发此类证书（{name}: {value}）/ {issuer} may not issue this "
+                f"certificate ({name} {value} is outside its scope)"
+            )
+    province = province or os.environ.get("CERTIFY_PROVINCE", DEFAULT_PROVINCE)
+    with Session(engine) as session:
+        authority = session.exec(select(SigningKey).where(SigningKey.role == "root")).first()
+    out.mkdir(parents=True, exist_ok=True)
+    return _Batch(
+        kind=kind,
+        occupation=occupation,
+        level=level,
+        key=key,
+        private=private,
+        prefix=serial_prefix(province, today.year, occupation, level, kind),
+        today=today,
+        authority=authority.scope.get("name", authority.issuer) if authority else "",
+        site=site,
+        out=out,
+        actor=actor,
+        rules=region_rules(province),
+        course_hours=course_hours,
+    )
+
+
+def _issue_all(
+    engine: Engine,
+    batch: _Batch,
+    subjects: list[_Subject],
+    report: IssueReport,
+    progress: bool | None,
+    batch_size: int,
+    processes: int | None,
+) -> None:
+    done = _issued(engine, batch.link, [s.key for s in subjects])
+    _restore_pdfs(engine, batch.link.in_([k for k in done]), batch, report)
+    todo = [s for s in subjects if s.key not in done]
+    report.already += len(subjects) - len(todo)
     workers = render_processes(len(todo)) if processes is None else processes
     pool = (
         ProcessPoolExecutor(
@@ -261,64 +433,44 @@ def issue_certificates(
                         break
                     except DatabaseError:
                         # Another process issued some of these meanwhile: leave those to it.
-                        taken = _issued(engine, [r.id for r, _ in chunk])
+                        taken = _issued(engine, batch.link, [s.key for s in chunk])
                         if not taken:
                             raise
                         report.already += len(taken)
                         bar.update(len(taken))
-                        chunk = [(r, c) for r, c in chunk if r.id not in taken]
+                        chunk = [s for s in chunk if s.key not in taken]
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    return report
 
 
-def _issued(engine: Engine, registration_ids: list[int | None]) -> set[int | None]:
-    """Which of the registrations have a certificate."""
+def _issued(engine: Engine, link: Any, keys: list[int | None]) -> set[int | None]:
+    """Which of the registrations (or enrolments) have a certificate."""
     with Session(engine) as session:
-        return set(
-            session.exec(
-                select(Certificate.registration_id).where(
-                    col(Certificate.registration_id).in_(registration_ids)
-                )
-            )
-        )
-
-
-@dataclass(frozen=True)
-class _Batch:
-    """What every certificate of one issuance run shares."""
-
-    sitting: Sitting
-    key: SigningKey
-    private: bytes
-    prefix: str
-    today: date
-    authority: str
-    site: str
-    out: Path
-    actor: str
+        return set(session.exec(select(link).where(link.in_(keys))))
 
 
 def _issue_batch(
     engine: Engine,
     batch: _Batch,
-    chunk: list[tuple[Registration, Candidate]],
+    chunk: list[_Subject],
     render: Callable[[list[CertificateView]], list[bytes]],
 ) -> list[str]:
     """Certificates for ``chunk`` in one transaction; their PDFs are written after the commit."""
-    sitting, key = batch.sitting, batch.key
+    key = batch.key
+    kind = Kind.LEVEL if batch.kind == "level" else Kind.TRAINING
     with transaction(engine) as session:
         serials = allocate_serials(session, batch.prefix, len(chunk))
         certs = [
             Certificate(
                 serial=serial,
-                kind="level",
-                candidate_id=person.id or 0,
-                registration_id=reg.id,
-                holder_name=person.name,
-                occupation=sitting.occupation,
-                level=sitting.level,
+                kind=batch.kind,
+                candidate_id=s.person.id or 0,
+                registration_id=s.registration_id,
+                enrolment_id=s.enrolment_id,
+                holder_name=s.person.name,
+                occupation=batch.occupation,
+                level=batch.level,
                 issued_on=batch.today,
                 issuer=key.issuer,
                 kid=key.kid,
@@ -326,10 +478,10 @@ def _issue_batch(
                     sign_token(
                         Claims(
                             serial,
-                            Kind.LEVEL,
-                            person.name,
-                            sitting.occupation,
-                            sitting.level,
+                            kind,
+                            s.person.name,
+                            batch.occupation,
+                            batch.level,
                             batch.today,
                             key.issuer,
                         ),
@@ -339,17 +491,21 @@ def _issue_batch(
                     )
                 ),
             )
-            for serial, (reg, person) in zip(serials, chunk, strict=True)
+            for serial, s in zip(serials, chunk, strict=True)
         ]
         pdfs = render(
             [
-                _view(cert, person, key, batch.authority, batch.site)
-                for cert, (_, person) in zip(certs, chunk, strict=True)
+                _view(cert, s.person, key, batch.authority, batch.site)
+                for cert, s in zip(certs, chunk, strict=True)
             ]
         )
         for cert, pdf in zip(certs, pdfs, strict=True):
             cert.pdf_sha256 = _digest(pdf)
         session.add_all(certs)
+        session.flush()
+        session.add_all(
+            [r for cert in certs for r in records_for(cert, batch.rules, batch.course_hours)]
+        )
         audit.append_many(
             session,
             actor=batch.actor,
@@ -358,13 +514,13 @@ def _issue_batch(
                 (
                     cert.serial,
                     {
-                        "sitting": sitting.code,
-                        "admission_no": reg.admission_no,
+                        **s.reference,
+                        "kind": batch.kind,
                         "kid": key.kid,
                         "pdf_sha256": cert.pdf_sha256,
                     },
                 )
-                for cert, (reg, _) in zip(certs, chunk, strict=True)
+                for cert, s in zip(certs, chunk, strict=True)
             ],
         )
     for serial, pdf in zip(serials, pdfs, strict=True):
@@ -372,29 +528,21 @@ def _issue_batch(
     return serials
 
 
-def _restore_pdfs(
-    engine: Engine,
-    reg_ids: list[int | None],
-    key: SigningKey,
-    authority: str,
-    site: str,
-    out: Path,
-    report: IssueReport,
-) -> None:
+def _restore_pdfs(engine: Engine, which: Any, batch: _Batch, report: IssueReport) -> None:
     """Re-render any missing or damaged PDF of an issued certificate and check it against its hash."""
     with Session(engine) as session:
         found = list(
             session.exec(
                 select(Certificate, Candidate)
                 .join(Candidate, col(Candidate.id) == col(Certificate.candidate_id))
-                .where(col(Certificate.registration_id).in_(reg_ids))
+                .where(which)
             )
         )
     for cert, person in found:
-        target = out / f"{cert.serial}.pdf"
+        target = batch.out / f"{cert.serial}.pdf"
         if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == cert.pdf_sha256:
             continue
-        pdf = _pdf(_view(cert, person, key, authority, site))
+        pdf = _pdf(_view(cert, person, batch.key, batch.authority, batch.site))
         if _digest(pdf) != cert.pdf_sha256:
             raise IssuanceError(
                 f"证书 {cert.serial} 重新生成的 PDF 与记录不符 / the re-rendered PDF of {cert.serial} does not match its record"

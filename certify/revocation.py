@@ -1,6 +1,7 @@
 """吊销与暂停: status changes of issued certificates, and the signed revocation list.
 
-``revoke`` is final; ``suspend`` is reversible by ``reinstate``. Every change needs a reason and
+``revoke`` is final and withdraws the certificate's eligibility records; ``suspend`` is
+reversible by ``reinstate`` (the records stay, and every query shows the certificate's status). Every change needs a reason and
 is recorded (``revocation`` table and the audit log) with its time. The revocation list holds
 every revoked or suspended serial with status, time and reason, the time it was issued, and a
 maximum age after which offline verifiers warn that theirs is stale; the root signs it.
@@ -15,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from certify import audit
 from certify.db import transaction
+from certify.eligibility import withdraw
 from certify.errors import Error
 from certify.signing.trust import KeyProblem, decrypt_private
 from certify.signing.verify import sign_revocation_list
@@ -52,12 +54,13 @@ def change_status(
         session.add(
             Revocation(certificate_id=cert.id, action=action, reason=reason.strip(), actor=actor)
         )
+        withdrawn = withdraw(session, cert, reason.strip()) if target == "revoked" else 0
         audit.append(
             session,
             actor=actor,
             action=f"certificate.{action}",
             subject=serial,
-            detail={"reason": reason.strip(), "status": target},
+            detail={"reason": reason.strip(), "status": target, "records_withdrawn": withdrawn},
         )
         return cert
 

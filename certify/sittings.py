@@ -4,7 +4,8 @@ A sitting belongs to a blueprint; its roster gives each candidate an admission n
 (准考证号), a form, and a fresh shuffle seed. The paper of that form (from the blueprint's
 latest run) is frozen as soon as a candidate is registered for it. ID numbers are validated
 (GB 11643), stored encrypted and found by keyed digest; the same person keeps one candidate
-record across sittings. Application conditions (申报条件) join registration in their own work.
+record across sittings. This roster import takes a list whose application conditions were checked
+elsewhere; ``certify.applications`` checks them here (申报条件) and registers those accepted.
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ def import_roster(
         sitting = session.exec(select(Sitting).where(Sitting.code == sitting_code)).first()
         if sitting is None or sitting.blueprint_id is None:
             raise SittingError(f"没有考试场次 {sitting_code} / no sitting {sitting_code}")
-        papers = _papers_by_form(session, sitting.blueprint_id)
+        papers = papers_by_form(session, sitting.blueprint_id)
         for r in rows:
             if r.form and r.form not in papers:
                 problems.append(
@@ -231,7 +232,8 @@ def import_roster(
         return RosterReport(sitting_code, len(rows), new, {f: p.code for f, p in papers.items()})
 
 
-def _papers_by_form(session: Session, blueprint_id: int) -> dict[str, Paper]:
+def papers_by_form(session: Session, blueprint_id: int) -> dict[str, Paper]:
+    """The papers of the blueprint's latest run, by form."""
     run = session.exec(select(func.max(Paper.run)).where(Paper.blueprint_id == blueprint_id)).one()
     query = (
         select(Paper)
@@ -241,17 +243,27 @@ def _papers_by_form(session: Session, blueprint_id: int) -> dict[str, Paper]:
     return {p.form: p for p in session.exec(query)}
 
 
-def _candidate(session: Session, vault: IdentityVault, row: RosterRow) -> tuple[Candidate, bool]:
-    digest = vault.digest(row.id_number)
-    found = session.exec(select(Candidate).where(Candidate.id_number_digest == digest)).first()
-    if found is not None:
-        return found, False
+def find_candidate(session: Session, vault: IdentityVault, id_number: str) -> Candidate | None:
+    """The person with this (valid, canonical) ID number, found by its keyed digest."""
+    digest = vault.digest(id_number)
+    return session.exec(select(Candidate).where(Candidate.id_number_digest == digest)).first()
+
+
+def new_candidate(session: Session, vault: IdentityVault, name: str, id_number: str) -> Candidate:
+    """A person's record: the ID number encrypted, its keyed digest and its masked form."""
     candidate = Candidate(
-        name=row.name,
-        id_number_cipher=vault.encrypt(row.id_number),
-        id_number_digest=digest,
-        id_number_masked=mask_id_number(row.id_number),
+        name=name,
+        id_number_cipher=vault.encrypt(id_number),
+        id_number_digest=vault.digest(id_number),
+        id_number_masked=mask_id_number(id_number),
     )
     session.add(candidate)
     session.flush()
-    return candidate, True
+    return candidate
+
+
+def _candidate(session: Session, vault: IdentityVault, row: RosterRow) -> tuple[Candidate, bool]:
+    found = find_candidate(session, vault, row.id_number)
+    if found is not None:
+        return found, False
+    return new_candidate(session, vault, row.name, row.id_number), True

@@ -159,6 +159,34 @@ class Registration(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False)
 
 
+class Application(SQLModel, table=True):
+    """申报: one applicant's application to a sitting, checked against the application conditions.
+
+    ``facts`` are what the applicant declared (education, title, related work since, training
+    hours…); ``decision`` is accepted or refused, with the route that admitted them or the
+    reasons each route failed. An admin may accept a refused application with a recorded reason
+    (``override_by``, ``override_reason``). Accepted applications have a registration.
+    """
+
+    __tablename__ = "application"
+    __table_args__ = (
+        UniqueConstraint("sitting_id", "candidate_id", name="uq_application_candidate"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    sitting_id: int = Field(foreign_key="sitting.id", index=True)
+    candidate_id: int = Field(foreign_key="candidate.id", index=True)
+    row: int = 0
+    facts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    decision: str = Field(max_length=16)
+    route: str = Field(default="", max_length=32)
+    reasons: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    override_by: str = ""
+    override_reason: str = ""
+    registration_id: int | None = Field(default=None, foreign_key="registration.id")
+    decided_at: datetime = _ts(nullable=False)
+
+
 class Response(SQLModel, table=True):
     """作答: one raw answer of one candidate to one item version, kept as given."""
 
@@ -247,6 +275,71 @@ class Certificate(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False)
     expires_on: date | None = None
     pdf_sha256: str = Field(default="", max_length=64)
+    enrolment_id: int | None = Field(default=None, foreign_key="enrolment.id", unique=True)
+
+
+class Publication(SQLModel, table=True):
+    """公示: a sitting's pass list, published for a notice period before certificates issue."""
+
+    __tablename__ = "publication"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sitting_id: int = Field(foreign_key="sitting.id", unique=True)
+    opened_on: date
+    closes_on: date
+    """The last day of the notice period; certificates may issue from the day after."""
+    listed: int = 0
+    published_by: str = ""
+    created_at: datetime = _ts(nullable=False)
+
+
+class Objection(SQLModel, table=True):
+    """异议: an objection to one listed candidate during 公示, and how an admin resolved it."""
+
+    __tablename__ = "objection"
+
+    id: int | None = Field(default=None, primary_key=True)
+    publication_id: int = Field(foreign_key="publication.id", index=True)
+    registration_id: int = Field(foreign_key="registration.id", index=True)
+    filed_on: date
+    filed_by: str = ""
+    reason: str
+    status: str = Field(default="open", max_length=16)
+    """open, upheld (no certificate) or dismissed (the certificate may issue)."""
+    resolution: str = ""
+    resolved_by: str = ""
+    resolved_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class Course(SQLModel, table=True):
+    """培训课程: a training institution's course for one occupation and level."""
+
+    __tablename__ = "course"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    occupation: str = Field(max_length=32)
+    level: str = Field(max_length=16)
+    hours: int
+    syllabus: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    institution: str
+    pass_mark: float = 60.0
+    created_at: datetime = _ts(nullable=False)
+
+
+class Enrolment(SQLModel, table=True):
+    """One trainee on a course: hours attended, the completion assessment, completion."""
+
+    __tablename__ = "enrolment"
+    __table_args__ = (UniqueConstraint("course_id", "candidate_id", name="uq_enrolment_candidate"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    course_id: int = Field(foreign_key="course.id", index=True)
+    candidate_id: int = Field(foreign_key="candidate.id", index=True)
+    attended_hours: float = 0.0
+    score: float | None = None
+    completed: bool = False
+    assessed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class SerialCounter(SQLModel, table=True):

@@ -6,7 +6,8 @@ candidate has an ability θ ~ N(0, 1); they answer question i right with probabi
 the first one twice as often as the others. Raters mark subjective answers around the share
 the candidate's ability predicts, with noise; a few marks land far apart and need a third.
 Optionally one candidate copies most answers of another, so the similarity check has
-something to find.
+something to find. Applicant files give them the education, title and years of work a level asks
+for, and can make a few fall short.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +36,19 @@ class SimulatedCandidate:
 
 
 def candidates(
-    count: int, forms: list[str], rng: np.random.Generator, *, prefix: str = "SIM"
+    count: int,
+    forms: list[str],
+    rng: np.random.Generator,
+    *,
+    prefix: str = "SIM",
+    area: str = "370102",
 ) -> list[SimulatedCandidate]:
-    """``count`` synthetic candidates, forms dealt in turn, with valid-format ID numbers."""
+    """``count`` synthetic candidates, forms dealt in turn, with valid-format ID numbers (area
+    code ``area``: another area gives other people)."""
     out = []
     for n in range(count):
         born = f"{1985 + n % 15}{1 + n % 12:02d}{1 + n % 28:02d}"
-        first17 = f"370102{born}{n % 1000:03d}"
+        first17 = f"{area}{born}{n % 1000:03d}"
         out.append(
             SimulatedCandidate(
                 f"{prefix}{n + 1:05d}",
@@ -51,6 +59,89 @@ def candidates(
             )
         )
     return out
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def write_applicants(
+    path: Path,
+    people: list[SimulatedCandidate],
+    level: str,
+    on: date,
+    rng: np.random.Generator,
+    *,
+    short: int = 0,
+) -> Path:
+    """An applicant file for ``people``: each meets ``level``'s usual route, except the last
+    ``short`` ones, who fall short in turn on title, years of work and training hours."""
+    from certify.applications import write_applicants as write
+    from schemas.conditions import conditions
+    from schemas.enums import Level
+
+    hours = conditions().training_hours[Level(level)]
+    title, years = {
+        "junior": ("无", 0),
+        "intermediate": ("助理工程师", 2),
+        "senior": ("工程师", 3),
+    }[level]
+    rows = []
+    for n, person in enumerate(people):
+        extra = int(rng.integers(1, 6))
+        row = {
+            "name": person.name,
+            "id_number": person.id_number,
+            "education": "本科",
+            "related_major": "是",
+            "graduating": "否",
+            "title": title,
+            "title_since": _years_before(on, years + extra).isoformat() if years else "",
+            "work_since": _years_before(on, years + extra + 2).isoformat(),
+            "training_hours": str(hours),
+            "admission_no": person.admission_no,
+            "form": person.form,
+        }
+        fault = n - (len(people) - short)
+        if fault >= 0:
+            if fault % 3 == 0 and level != "junior":
+                row["title"] = "技术员"
+            elif fault % 3 == 1 and years:
+                row["title_since"] = _years_before(on, years - 1).isoformat()
+            else:
+                row["training_hours"] = str(hours // 2)
+        rows.append(row)
+    return write(path, rows)
+
+
+def write_trainees(path: Path, people: list[SimulatedCandidate]) -> Path:
+    """A course's enrolment file: name and ID number."""
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\r\n")
+        writer.writerow(["姓名", "身份证号"])
+        writer.writerows([p.name, p.id_number] for p in people)
+    return path
+
+
+def write_hours(path: Path, hours: dict[str, float]) -> Path:
+    """An attendance file: ID number and hours attended."""
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\r\n")
+        writer.writerow(["身份证号", "学时"])
+        writer.writerows([n, f"{h:g}"] for n, h in hours.items())
+    return path
+
+
+def write_scores(path: Path, scores: dict[str, float]) -> Path:
+    """A completion-assessment file: ID number and score."""
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\r\n")
+        writer.writerow(["身份证号", "成绩"])
+        writer.writerows([n, f"{s:g}"] for n, s in scores.items())
+    return path
 
 
 def write_roster(path: Path, people: list[SimulatedCandidate]) -> Path:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from certify.grading.marks import import_marks, marking_list
 from certify.grading.service import grade_sitting
 from certify.grading.sheets import candidate_copies, import_sheets
 from certify.identity import IdentityVault
+from certify.publication import publish
 from certify.sittings import create_sitting, import_roster
 from cli import cli
 from question_bank.bank import import_bank
@@ -35,7 +37,8 @@ from tests.conftest import Database
 
 @pytest.fixture
 def graded(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
-    """A graded sitting of 30 simulated candidates, and the keys to certify them."""
+    """A graded sitting of 30 simulated candidates, its pass list published and the notice
+    period over, and the keys to certify them."""
     monkeypatch.setenv("CERTIFY_KEY_PASSPHRASE", PASS)
     for path in sample_files():
         if path.name == "ai-junior.json":
@@ -62,6 +65,14 @@ def graded(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     for path in simulate.write_marks(tmp_path, scripts, rng):
         import_marks(database.engine, "S1", path)
     grade_sitting(database.engine, "S1")
+    # The pass list was published two weeks ago; its seven-day notice period is over.
+    publish(
+        database.engine,
+        "S1",
+        tmp_path / "notice",
+        days=7,
+        opened_on=date.today() - timedelta(days=14),
+    )
     for args in (
         ["keys", "root", "--issuer", "SD-HRSS", "--name", "山东省人力资源和社会保障厅"],
         ["keys", "create", "SD-EVAL-01", "--name", "测试评价机构", "--occupations", "ai"],

@@ -1,0 +1,750 @@
+"""申报与资格审核: registering applicants for a sitting against the application conditions.
+
+An applicant file (CSV, XLSX or JSON) lists who applies: name, ID number (身份证号), education,
+whether the major is related, professional title and since when, since when they do related
+work, and the training hours their 培训学时证明 proves. :func:`read_applicants` checks every row
+and names each bad field (invalid ID numbers, impossible dates, unknown education or title
+codes, duplicates); one bad row and nothing is written.
+
+:func:`evaluate` is the rule check, a pure function of the declared facts, the certificates the
+applicant already holds in this occupation, the training hours on record and the date the
+conditions are judged on: every level first requires its training hours; then any one route of
+``schemas/data/conditions.json`` admits. Each refusal says, route by route, what is missing.
+
+:func:`register_applicants` records every application with its decision; accepted applicants are
+registered for the sitting (admission number and form given or assigned). An admin may accept a
+refused application with :func:`override`, only with a reason, which is recorded and audited.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from certify import audit
+from certify.db import transaction
+from certify.errors import Error, Problem, ValidationFailed
+from certify.identity import (
+    IdentityVault,
+    IdNumberError,
+    birth_date,
+    mask_id_number,
+    validate_id_number,
+)
+from certify.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records
+from question_bank.shuffle import new_seed
+from schemas.conditions import Conditions, Route, conditions
+from schemas.enums import Level
+from schemas.reference import LEVEL_NAMES_ZH
+from schemas.tables import (
+    Application,
+    Candidate,
+    Certificate,
+    Course,
+    Enrolment,
+    Paper,
+    Registration,
+    Sitting,
+    utcnow,
+)
+
+APPLICANT_COLUMNS = {
+    "name": ("name", "姓名"),
+    "id_number": ("id_number", "身份证号", "身份证号码", "证件号码"),
+    "education": ("education", "学历", "最高学历"),
+    "related_major": ("related_major", "相关专业", "专业是否相关"),
+    "graduating": ("graduating", "应届", "在读最后一学年"),
+    "title": ("title", "职称", "现职称"),
+    "title_since": ("title_since", "职称取得日期", "取得职称时间"),
+    "work_since": ("work_since", "相关工作起始日期", "从事相关工作起始"),
+    "training_hours": ("training_hours", "培训学时", "已完成培训学时"),
+    "admission_no": ("admission_no", "准考证号", "考号"),
+    "form": ("form", "试卷", "卷别", "卷型"),
+}
+REQUIRED = ("name", "id_number", "education")
+YES = {"是", "y", "yes", "true", "1", "√"}
+NO = {"否", "n", "no", "false", "0", "", "×"}
+WORKING_AGE = 16
+"""Related work before this age is taken for a typing error (劳动法: minimum working age)."""
+
+
+class ApplicationError(Error):
+    code = "application"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What an applicant declares (education and title as codes of the reference data)."""
+
+    education: str
+    related_major: bool = False
+    graduating: bool = False
+    title: str = "none"
+    title_since: date | None = None
+    work_since: date | None = None
+    training_hours: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "education": self.education,
+            "related_major": self.related_major,
+            "graduating": self.graduating,
+            "title": self.title,
+            "title_since": self.title_since.isoformat() if self.title_since else None,
+            "work_since": self.work_since.isoformat() if self.work_since else None,
+            "training_hours": self.training_hours,
+        }
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """Why one route does not admit the applicant: each missing condition, in Chinese and English."""
+
+    route: str
+    missing: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Decision:
+    accepted: bool
+    route: str = ""
+    """The first route that admits (empty when refused)."""
+    shortfalls: tuple[Shortfall, ...] = ()
+    training_hours: float = 0.0
+    """The training hours counted (declared or on record, whichever is more)."""
+
+    def reason_zh(self) -> str:
+        if self.accepted:
+            return f"符合申报条件（{self.route}）"
+        return "；".join(
+            f"{s.route}：" + "、".join(zh for zh, _ in s.missing) for s in self.shortfalls
+        )
+
+    def reason_en(self) -> str:
+        if self.accepted:
+            return f"meets the application conditions (route {self.route})"
+        return "; ".join(
+            f"{s.route}: " + ", ".join(en for _, en in s.missing) for s in self.shortfalls
+        )
+
+    def reasons_json(self) -> list[dict[str, Any]]:
+        return [
+            {"route": s.route, "missing": [{"zh": zh, "en": en} for zh, en in s.missing]}
+            for s in self.shortfalls
+        ]
+
+
+def full_years(since: date, on: date) -> int:
+    """Completed years from ``since`` to ``on`` (the anniversary day counts; 29 February's
+    anniversary in a common year is 1 March)."""
+    years = on.year - since.year - ((on.month, on.day) < (since.month, since.day))
+    return max(years, 0)
+
+
+def evaluate(
+    level: Level,
+    facts: Facts,
+    *,
+    held: dict[Level, date],
+    recorded_hours: float = 0.0,
+    on: date,
+    rules: Conditions | None = None,
+) -> Decision:
+    """Whether the facts meet ``level``'s application conditions on the day ``on``.
+
+    ``held`` maps the levels of this occupation's valid certificates the applicant holds to
+    their issue dates; ``recorded_hours`` are training hours completed on courses recorded here.
+    """
+    rules = rules or conditions()
+    hours = max(facts.training_hours, recorded_hours)
+    required_hours = rules.training_hours[level]
+    short_hours = (
+        (
+            f"培训学时 {hours:g}，不足 {required_hours}",
+            f"{hours:g} training hours, fewer than {required_hours}",
+        )
+        if hours < required_hours
+        else None
+    )
+    shortfalls = []
+    for route in rules.routes[level]:
+        missing = _route_missing(route, facts, held, on, rules)
+        if short_hours:
+            missing.insert(0, short_hours)
+        if not missing:
+            return Decision(True, route.id, training_hours=hours)
+        shortfalls.append(Shortfall(route.id, tuple(missing)))
+    return Decision(False, shortfalls=tuple(shortfalls), training_hours=hours)
+
+
+def _route_missing(
+    route: Route, facts: Facts, held: dict[Level, date], on: date, rules: Conditions
+) -> list[tuple[str, str]]:
+    missing: list[tuple[str, str]] = []
+    starts: list[date] = []
+    if route.title:
+        need = rules.titles[route.title]
+        if rules.titles[facts.title].rank < need.rank:
+            missing.append((f"未取得{need.zh}职称", f"no {route.title.replace('_', ' ')} title"))
+        elif facts.title_since:
+            starts.append(facts.title_since)
+    if route.education:
+        need = rules.education[route.education]
+        have = rules.education[facts.education]
+        if have.rank < need.rank:
+            missing.append((f"学历低于{need.zh}", f"education below {route.education}"))
+        elif facts.graduating and not route.graduating_ok:
+            missing.append(
+                (f"{have.zh}尚未毕业", f"{facts.education} not yet completed (final-year student)")
+            )
+        if route.related_major and not facts.related_major:
+            missing.append(("所学专业与本职业不相关", "the major is not related"))
+    if route.certificate:
+        level = Level(route.certificate)
+        if level not in held:
+            missing.append(
+                (
+                    f"未持有本职业{LEVEL_NAMES_ZH[level]}证书",
+                    f"no {level.value} certificate of this occupation",
+                )
+            )
+        else:
+            starts.append(held[level])
+    if route.years:
+        if facts.work_since is None:
+            missing.append(
+                (
+                    f"无相关工作年限（须满 {route.years} 年）",
+                    f"no related work ({route.years} years needed)",
+                )
+            )
+        else:
+            years = full_years(max([facts.work_since, *starts]), on)
+            if years < route.years:
+                missing.append(
+                    (
+                        f"相关工作满 {years} 年，不足 {route.years} 年",
+                        f"{years} full years of related work, fewer than {route.years}",
+                    )
+                )
+    return missing
+
+
+# --- reading the applicant file ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Applicant:
+    row: int
+    name: str
+    id_number: str
+    facts: Facts
+    admission_no: str = ""
+    form: str = ""
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日", "%Y-%m-%d %H:%M:%S")
+
+
+def parse_date(text: str) -> date:
+    """A date as applicant files write it; ValueError for anything that is not a real date."""
+    value = text.strip()
+    for pattern in _DATE_FORMATS:
+        try:
+            return datetime.strptime(value, pattern).date()
+        except ValueError:
+            continue
+    raise ValueError(value)
+
+
+def _canonical(header: str) -> str | None:
+    wanted = header.strip().lower()
+    return next((c for c, names in APPLICANT_COLUMNS.items() if wanted in names), None)
+
+
+def read_applicants(
+    path: Path,
+    *,
+    on: date,
+    encoding: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    rules: Conditions | None = None,
+) -> tuple[list[Applicant], list[Problem]]:
+    """Every applicant of the file and every problem in it (row and field named)."""
+    rules = rules or conditions()
+    grid = read_grid(path, encoding=encoding, max_bytes=max_bytes)
+    names = map_header(path, grid.header, _canonical, REQUIRED)
+    applicants: list[Applicant] = []
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for number, values in records(grid, names):
+        row_problems: list[Problem] = []
+
+        def problem(
+            field: str,
+            code: str,
+            zh: str,
+            en: str,
+            row: int = number,
+            into: list[Problem] = row_problems,
+        ) -> None:
+            into.append(Problem(str(path), row, field, code, zh, en))
+
+        name = values.get("name", "")
+        if not name or len(name) > 64:
+            problem("name", "bad_name", "姓名不能为空且不超过 64 字", "name: 1-64 characters")
+        born: date | None = None
+        try:
+            id_number = validate_id_number(values.get("id_number", ""), today=on)
+            born = birth_date(id_number)
+            if id_number in seen:
+                problem(
+                    "id_number",
+                    "duplicate",
+                    f"申报人重复：身份证号与第 {seen[id_number]} 行相同",
+                    f"duplicate applicant: the ID number repeats row {seen[id_number]}",
+                )
+            seen.setdefault(id_number, number)
+        except IdNumberError as exc:
+            id_number = ""
+            problem("id_number", "bad_id_number", exc.message_zh, exc.message_en)
+        education = rules.education_code(values.get("education", ""))
+        if education is None:
+            known = "、".join(r.zh for r in rules.education.values())
+            problem(
+                "education",
+                "unknown_education",
+                f"无法识别的学历“{values.get('education', '')}”（可用：{known}）",
+                f"unknown education '{values.get('education', '')}' "
+                f"(use one of {', '.join(rules.education)})",
+            )
+        title = rules.title_code(values.get("title", ""))
+        if title is None:
+            problem(
+                "title",
+                "unknown_title",
+                f"无法识别的职称“{values.get('title', '')}”（可用：{'、'.join(r.zh for r in rules.titles.values())}）",
+                f"unknown title '{values.get('title', '')}' (use one of {', '.join(rules.titles)})",
+            )
+        flags = {}
+        for flag in ("related_major", "graduating"):
+            text = values.get(flag, "").strip().lower()
+            if text not in YES | NO:
+                problem(flag, "bad_flag", f"“{text}”应为 是 或 否", f"'{text}' must be yes or no")
+            flags[flag] = text in YES
+        dates: dict[str, date | None] = {}
+        for column in ("work_since", "title_since"):
+            text = values.get(column, "")
+            dates[column] = None
+            if not text:
+                continue
+            try:
+                day = parse_date(text)
+            except ValueError:
+                problem(column, "bad_date", f"“{text}”不是有效日期", f"'{text}' is not a real date")
+                continue
+            if day > on:
+                problem(
+                    column,
+                    "future_date",
+                    f"日期 {day} 晚于审核日 {on}",
+                    f"{day} is after the day the conditions are judged on ({on})",
+                )
+            elif born is not None and day < _birthday(born, WORKING_AGE):
+                problem(
+                    column,
+                    "impossible_date",
+                    f"日期 {day} 早于申报人年满 {WORKING_AGE} 周岁",
+                    f"{day} is before the applicant turned {WORKING_AGE}",
+                )
+            else:
+                dates[column] = day
+        hours_text = values.get("training_hours", "") or "0"
+        try:
+            hours = float(hours_text)
+            if not 0 <= hours <= 10_000:
+                raise ValueError(hours_text)
+        except ValueError:
+            hours = 0.0
+            problem(
+                "training_hours",
+                "bad_hours",
+                f"培训学时“{hours_text}”应为 0–10000 的数",
+                f"training hours '{hours_text}' must be a number from 0 to 10000",
+            )
+        problems += row_problems
+        if row_problems:
+            continue
+        assert education is not None and title is not None
+        applicants.append(
+            Applicant(
+                number,
+                name,
+                id_number,
+                Facts(
+                    education=education,
+                    related_major=flags["related_major"],
+                    graduating=flags["graduating"],
+                    title=title,
+                    title_since=dates["title_since"],
+                    work_since=dates["work_since"],
+                    training_hours=hours,
+                ),
+                admission_no=values.get("admission_no", ""),
+                form=values.get("form", "").upper(),
+            )
+        )
+    return applicants, problems
+
+
+def _birthday(born: date, age: int) -> date:
+    try:
+        return born.replace(year=born.year + age)
+    except ValueError:  # 29 February
+        return date(born.year + age, 3, 1)
+
+
+# --- registering -------------------------------------------------------------------------------
+
+
+@dataclass
+class RegisterReport:
+    sitting: str
+    on: date
+    accepted: list[tuple[str, str, str]] = field(default_factory=list)
+    """(admission number, masked name and ID, route) of each accepted applicant."""
+    refused: list[tuple[int, str, Decision]] = field(default_factory=list)
+    """(row, masked ID, decision) of each refused applicant."""
+    new_candidates: int = 0
+
+
+def held_certificates(session: Session, candidate_id: int, occupation: str) -> dict[Level, date]:
+    """Levels of the occupation's valid certificates a candidate holds, with their issue dates."""
+    held: dict[Level, date] = {}
+    query = select(Certificate).where(
+        Certificate.candidate_id == candidate_id,
+        Certificate.occupation == occupation,
+        Certificate.kind == "level",
+        Certificate.status == "valid",
+    )
+    for cert in session.exec(query):
+        level = Level(cert.level)
+        held[level] = min(held.get(level, cert.issued_on), cert.issued_on)
+    return held
+
+
+def recorded_training_hours(
+    session: Session, candidate_id: int, occupation: str, level: str
+) -> float:
+    """Hours of completed courses of this occupation and level recorded here."""
+    total = session.exec(
+        select(func.coalesce(func.sum(Course.hours), 0))
+        .join(Enrolment, col(Enrolment.course_id) == col(Course.id))
+        .where(
+            Enrolment.candidate_id == candidate_id,
+            col(Enrolment.completed).is_(True),
+            Course.occupation == occupation,
+            Course.level == level,
+        )
+    ).one()
+    return float(total)
+
+
+def register_applicants(
+    engine: Engine,
+    sitting_code: str,
+    path: Path,
+    vault: IdentityVault,
+    *,
+    on: date | None = None,
+    actor: str = "cli",
+    encoding: str | None = None,
+    shuffle_seed: Callable[[], int] = new_seed,
+) -> RegisterReport:
+    """Check every applicant of the file and record each decision; register those accepted.
+
+    Raises ValidationFailed (nothing written) when any row is invalid or an applicant has
+    applied to the sitting already.
+    """
+    from certify.sittings import SittingError, find_candidate, new_candidate, papers_by_form
+
+    on = on or date.today()
+    applicants, problems = read_applicants(path, on=on, encoding=encoding)
+    with transaction(engine) as session:
+        sitting = session.exec(select(Sitting).where(Sitting.code == sitting_code)).first()
+        if sitting is None or sitting.blueprint_id is None or sitting.id is None:
+            raise SittingError(f"没有考试场次 {sitting_code} / no sitting {sitting_code}")
+        papers = papers_by_form(session, sitting.blueprint_id)
+        taken = set(
+            session.exec(
+                select(Registration.admission_no).where(Registration.sitting_id == sitting.id)
+            )
+        )
+        applied = set(
+            session.exec(
+                select(Candidate.id_number_digest)
+                .join(Application, col(Application.candidate_id) == col(Candidate.id))
+                .where(Application.sitting_id == sitting.id)
+            )
+        )
+        for a in applicants:
+            problems += _placement_problems(path, a, papers, taken)
+            if vault.digest(a.id_number) in applied:
+                problems.append(
+                    Problem(
+                        str(path),
+                        a.row,
+                        "id_number",
+                        "already_applied",
+                        "该申报人已申报本场次",
+                        "this applicant has already applied to the sitting",
+                    )
+                )
+        if problems:
+            raise ValidationFailed(
+                sorted(problems, key=lambda p: p.row or 0), total_rows=len(applicants)
+            )
+        report = RegisterReport(sitting_code, on)
+        forms = sorted(papers)
+        next_number = _admission_counter(session, sitting, taken)
+        for index, a in enumerate(applicants):
+            person = find_candidate(session, vault, a.id_number)
+            if person is None:
+                person = new_candidate(session, vault, a.name, a.id_number)
+                report.new_candidates += 1
+            assert person.id is not None
+            decision = evaluate(
+                Level(sitting.level),
+                a.facts,
+                held=held_certificates(session, person.id, sitting.occupation),
+                recorded_hours=recorded_training_hours(
+                    session, person.id, sitting.occupation, sitting.level
+                ),
+                on=on,
+            )
+            application = Application(
+                sitting_id=sitting.id,
+                candidate_id=person.id,
+                row=a.row,
+                facts={
+                    **a.facts.as_json(),
+                    "on": on.isoformat(),
+                    "form": a.form,
+                    "admission_no": a.admission_no,
+                },
+                decision="accepted" if decision.accepted else "refused",
+                route=decision.route,
+                reasons=decision.reasons_json(),
+            )
+            if decision.accepted:
+                admission = a.admission_no or next_number()
+                form = a.form or forms[index % len(forms)]
+                reg = _register(session, sitting, person, papers[form], admission, shuffle_seed())
+                application.registration_id = reg.id
+                report.accepted.append((admission, person.id_number_masked, decision.route))
+            else:
+                report.refused.append((a.row, mask_id_number(a.id_number), decision))
+            session.add(application)
+        audit.append(
+            session,
+            actor=actor,
+            action="sitting.register",
+            subject=sitting_code,
+            detail={
+                "file": path.name,
+                "on": on.isoformat(),
+                "accepted": len(report.accepted),
+                "refused": len(report.refused),
+            },
+        )
+        return report
+
+
+def _placement_problems(
+    path: Path, a: Applicant, papers: dict[str, Paper], taken: set[str]
+) -> list[Problem]:
+    found = []
+    if a.form and a.form not in papers:
+        found.append(
+            Problem(
+                str(path),
+                a.row,
+                "form",
+                "unknown_form",
+                f"蓝图没有 {a.form} 卷（可用：{'、'.join(papers)}）",
+                f"the blueprint has no form {a.form} (has {', '.join(papers)})",
+            )
+        )
+    if a.admission_no and not re.fullmatch(r"[A-Za-z0-9-]{1,32}", a.admission_no):
+        found.append(
+            Problem(
+                str(path),
+                a.row,
+                "admission_no",
+                "bad_admission_no",
+                "准考证号须为 1–32 位字母、数字或 -",
+                "admission_no: 1-32 letters, digits or '-'",
+            )
+        )
+    elif a.admission_no in taken:
+        found.append(
+            Problem(
+                str(path),
+                a.row,
+                "admission_no",
+                "registered",
+                "该准考证号已在本场次登记",
+                "this admission number is already registered in the sitting",
+            )
+        )
+    return found
+
+
+def _admission_counter(session: Session, sitting: Sitting, taken: set[str]) -> Callable[[], str]:
+    """Admission numbers ``<sitting>-0001`` onwards, skipping any already given."""
+    stem = re.sub(r"[^A-Za-z0-9]", "", sitting.code)[:24] or "S"
+    used = set(taken)
+    count = [0]
+
+    def following() -> str:
+        while True:
+            count[0] += 1
+            candidate = f"{stem}-{count[0]:04d}"
+            if candidate not in used:
+                used.add(candidate)
+                return candidate
+
+    return following
+
+
+def _register(
+    session: Session, sitting: Sitting, person: Candidate, paper: Paper, admission: str, seed: int
+) -> Registration:
+    assert sitting.id is not None and person.id is not None
+    reg = Registration(
+        sitting_id=sitting.id,
+        candidate_id=person.id,
+        paper_id=paper.id,
+        shuffle_seed=seed,
+        admission_no=admission,
+    )
+    session.add(reg)
+    if paper.status != "frozen":
+        paper.status, paper.frozen_at = "frozen", utcnow()
+        session.add(paper)
+    session.flush()
+    return reg
+
+
+def override(
+    engine: Engine,
+    sitting_code: str,
+    id_number: str,
+    vault: IdentityVault,
+    *,
+    reason: str,
+    admin: str,
+    form: str = "",
+    shuffle_seed: Callable[[], int] = new_seed,
+) -> Registration:
+    """Accept a refused application on an admin's recorded reason; raises ApplicationError."""
+    from certify.sittings import papers_by_form
+
+    if not reason.strip():
+        raise ApplicationError("破格受理须填写理由 / an override needs a reason")
+    if not admin.strip():
+        raise ApplicationError("破格受理须注明审批管理员 / an override needs the admin's name")
+    try:
+        canonical = validate_id_number(id_number)
+    except IdNumberError as exc:
+        raise ApplicationError(
+            f"身份证号无效：{exc.message_zh} / invalid ID number: {exc.message_en}"
+        ) from None
+    with transaction(engine) as session:
+        found = session.exec(
+            select(Application, Sitting)
+            .join(Sitting, col(Sitting.id) == col(Application.sitting_id))
+            .join(Candidate, col(Candidate.id) == col(Application.candidate_id))
+            .where(
+                Sitting.code == sitting_code,
+                Candidate.id_number_digest == vault.digest(canonical),
+            )
+        ).first()
+        if found is None:
+            raise ApplicationError(
+                f"{mask_id_number(canonical)} 未申报 {sitting_code} / no application to {sitting_code} for {mask_id_number(canonical)}"
+            )
+        application, sitting = found
+        if application.decision != "refused":
+            raise ApplicationError(
+                f"该申请已受理，无需破格 / the application is {application.decision} already"
+            )
+        assert sitting.blueprint_id is not None
+        papers = papers_by_form(session, sitting.blueprint_id)
+        chosen = (form or application.facts.get("form") or sorted(papers)[0]).upper()
+        if chosen not in papers:
+            raise ApplicationError(f"蓝图没有 {chosen} 卷 / the blueprint has no form {chosen}")
+        person = session.get(Candidate, application.candidate_id)
+        assert person is not None
+        taken = set(
+            session.exec(
+                select(Registration.admission_no).where(Registration.sitting_id == sitting.id)
+            )
+        )
+        admission = (
+            application.facts.get("admission_no") or _admission_counter(session, sitting, taken)()
+        )
+        reg = _register(session, sitting, person, papers[chosen], admission, shuffle_seed())
+        application.decision = "accepted"
+        application.route = "override"
+        application.override_by = admin.strip()
+        application.override_reason = reason.strip()
+        application.registration_id = reg.id
+        application.decided_at = utcnow()
+        session.add(application)
+        audit.append(
+            session,
+            actor=admin.strip(),
+            action="application.override",
+            subject=sitting_code,
+            detail={
+                "id_number": person.id_number_masked,
+                "admission_no": admission,
+                "reason": reason.strip(),
+                "refused_for": application.reasons,
+            },
+        )
+        return reg
+
+
+def applications(engine: Engine, sitting_code: str) -> list[tuple[Application, Candidate]]:
+    with Session(engine) as session:
+        return list(
+            session.exec(
+                select(Application, Candidate)
+                .join(Sitting, col(Sitting.id) == col(Application.sitting_id))
+                .join(Candidate, col(Candidate.id) == col(Application.candidate_id))
+                .where(Sitting.code == sitting_code)
+                .order_by(col(Application.row))
+            )
+        )
+
+
+def write_applicants(path: Path, rows: Iterable[dict[str, Any]]) -> Path:
+    """An applicant file (UTF-8 CSV) with the canonical Chinese headers."""
+    import csv
+
+    headers = {k: v[1] for k, v in APPLICANT_COLUMNS.items()}
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(headers.values()))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({headers[k]: v for k, v in row.items()})
+    return path

@@ -1,0 +1,330 @@
+"""资格衔接: what each certificate counts for, the committee lookup and the exports.
+
+Every certificate gets eligibility records when it is issued, in the same transaction, from the
+rules of its region (``schemas/data/eligibility.json``): a 高级 certificate is an important
+reference for senior title review (高级职称评审), a 中级 or 初级 one may count toward title
+recognition (职称认定), a training certificate entitles a training-subsidy claim (职业培训补贴), and
+each credits continuing-education hours (学时). Revoking a certificate withdraws its records
+(:func:`withdraw`); a suspended certificate keeps them, and every query shows its status.
+
+:func:`credentials` is the title-review committee's lookup by ID number: every certificate of
+the person with its status and entitlements. :func:`export_ce_hours` writes the hours for the
+provincial continuing-education platform; :func:`export_eligibility` the records for review
+committees (CSV or XLSX). Layouts are in ``docs/eligibility.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from certify.errors import Error
+from certify.identity import IdentityVault, IdNumberError, validate_id_number
+from schemas.conditions import RegionRules
+from schemas.enums import Level
+from schemas.reference import LEVEL_NAMES_ZH, get_occupation
+from schemas.tables import Candidate, Certificate, EligibilityRecord, SigningKey, utcnow
+
+PROGRAMME = "专业技术人才知识更新工程数字技术工程师培育项目"
+KIND_ZH = {"level": "专业技术等级证书", "training": "培训合格证书"}
+STATUS_ZH = {"valid": "有效", "suspended": "暂停", "revoked": "已吊销"}
+RECORD_STATUS_ZH = {"active": "有效", "withdrawn": "已撤销"}
+
+
+class EligibilityError(Error):
+    code = "eligibility"
+
+
+def records_for(
+    cert: Certificate, rules: RegionRules, course_hours: float = 0.0
+) -> list[EligibilityRecord]:
+    """The eligibility records of a just-issued certificate (it must have its id)."""
+    assert cert.id is not None
+    return [
+        EligibilityRecord(
+            certificate_id=cert.id,
+            kind=e.kind,
+            detail={
+                "region": rules.code,
+                "region_name": rules.name,
+                "zh": e.zh,
+                "en": e.en,
+                "title": e.title,
+                "hours": e.hours,
+                "category": e.category,
+            },
+        )
+        for e in rules.entitlements(cert.kind, Level(cert.level), course_hours)
+    ]
+
+
+def withdraw(session: Session, cert: Certificate, reason: str) -> int:
+    """Withdraw the certificate's active records (inside the caller's transaction); how many."""
+    found = list(
+        session.exec(
+            select(EligibilityRecord).where(
+                EligibilityRecord.certificate_id == cert.id, EligibilityRecord.status == "active"
+            )
+        )
+    )
+    for record in found:
+        record.status = "withdrawn"
+        record.detail = {
+            **record.detail,
+            "withdrawn_at": utcnow().isoformat(),
+            "withdrawn_reason": reason,
+        }
+        session.add(record)
+    return len(found)
+
+
+@dataclass(frozen=True)
+class Entitled:
+    kind: str
+    zh: str
+    en: str
+    status: str
+    hours: float = 0.0
+
+
+@dataclass(frozen=True)
+class Credential:
+    """One certificate as a committee sees it."""
+
+    serial: str
+    kind: str
+    holder: str
+    id_number_masked: str
+    occupation: str
+    level: str
+    issued_on: date
+    issuer: str
+    status: str
+    eligibility: list[Entitled] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        occ = get_occupation(self.occupation)
+        return {
+            "serial": self.serial,
+            "kind": self.kind,
+            "kind_zh": KIND_ZH[self.kind],
+            "holder": self.holder,
+            "id_number_masked": self.id_number_masked,
+            "occupation": self.occupation,
+            "occupation_zh": occ.name_zh,
+            "level": self.level,
+            "level_zh": LEVEL_NAMES_ZH[Level(self.level)],
+            "issued_on": self.issued_on.isoformat(),
+            "issuer": self.issuer,
+            "status": self.status,
+            "eligibility": [
+                {"kind": e.kind, "zh": e.zh, "en": e.en, "status": e.status, "hours": e.hours}
+                for e in self.eligibility
+            ],
+        }
+
+
+def issuer_names(session: Session) -> dict[str, str]:
+    """Each issuer code's institution name, as its keys record it."""
+    return {k.issuer: k.scope.get("name", k.issuer) for k in session.exec(select(SigningKey))}
+
+
+def _canonical_id(id_number: str) -> str:
+    try:
+        return validate_id_number(id_number)
+    except IdNumberError as exc:
+        raise EligibilityError(
+            f"身份证号无效：{exc.message_zh} / invalid ID number: {exc.message_en}"
+        ) from None
+
+
+def credentials(engine: Engine, vault: IdentityVault, id_number: str) -> list[Credential]:
+    """Every certificate of the person with this ID number, newest first, with entitlements."""
+    digest = vault.digest(_canonical_id(id_number))
+    with Session(engine) as session:
+        person = session.exec(select(Candidate).where(Candidate.id_number_digest == digest)).first()
+        if person is None:
+            return []
+        certs = list(
+            session.exec(
+                select(Certificate)
+                .where(Certificate.candidate_id == person.id)
+                .order_by(col(Certificate.issued_on).desc(), col(Certificate.serial))
+            )
+        )
+        by_cert: dict[int, list[Entitled]] = {}
+        for record in session.exec(
+            select(EligibilityRecord)
+            .where(col(EligibilityRecord.certificate_id).in_([c.id for c in certs]))
+            .order_by(col(EligibilityRecord.id))
+        ):
+            by_cert.setdefault(record.certificate_id, []).append(
+                Entitled(
+                    record.kind,
+                    record.detail.get("zh", ""),
+                    record.detail.get("en", ""),
+                    record.status,
+                    float(record.detail.get("hours") or 0),
+                )
+            )
+        names = issuer_names(session)
+        return [
+            Credential(
+                c.serial,
+                c.kind,
+                c.holder_name,
+                person.id_number_masked,
+                c.occupation,
+                c.level,
+                c.issued_on,
+                names.get(c.issuer, c.issuer),
+                c.status,
+                by_cert.get(c.id or 0, []),
+            )
+            for c in certs
+        ]
+
+
+CE_HOURS_COLUMNS = [
+    "身份证号",
+    "姓名",
+    "学时",
+    "科目类别",
+    "项目名称",
+    "证书类型",
+    "证书编号",
+    "取得日期",
+    "发证机构",
+]
+
+
+def export_ce_hours(
+    engine: Engine,
+    vault: IdentityVault,
+    out: Path,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+) -> int:
+    """Write the continuing-education hours of active records (certificates issued in the
+    period) as CSV for the provincial platform; returns the number of rows.
+
+    The platform credits hours to a person by ID number, so this file — unlike every other
+    output — carries it in full: it goes to the platform, not to the public.
+    """
+    rows = []
+    with Session(engine) as session:
+        query = (
+            select(EligibilityRecord, Certificate, Candidate)
+            .join(Certificate, col(Certificate.id) == col(EligibilityRecord.certificate_id))
+            .join(Candidate, col(Candidate.id) == col(Certificate.candidate_id))
+            .where(EligibilityRecord.kind == "ce_hours", EligibilityRecord.status == "active")
+            .order_by(col(Certificate.issued_on), col(Certificate.serial))
+        )
+        if since:
+            query = query.where(col(Certificate.issued_on) >= since)
+        if until:
+            query = query.where(col(Certificate.issued_on) <= until)
+        names = issuer_names(session)
+        for record, cert, person in session.exec(query):
+            rows.append(
+                [
+                    vault.decrypt(person.id_number_cipher),
+                    cert.holder_name,
+                    f"{float(record.detail.get('hours') or 0):g}",
+                    record.detail.get("category", ""),
+                    PROGRAMME,
+                    KIND_ZH[cert.kind],
+                    cert.serial,
+                    cert.issued_on.isoformat(),
+                    names.get(cert.issuer, cert.issuer),
+                ]
+            )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CE_HOURS_COLUMNS)
+        writer.writerows(rows)
+    return len(rows)
+
+
+ELIGIBILITY_COLUMNS = [
+    ("serial", "证书编号"),
+    ("kind", "证书类型"),
+    ("holder", "姓名"),
+    ("id_number_masked", "身份证号（脱敏）"),
+    ("occupation", "职业"),
+    ("level", "等级"),
+    ("issued_on", "发证日期"),
+    ("issuer", "发证机构"),
+    ("certificate_status", "证书状态"),
+    ("eligibility", "资格类别"),
+    ("entitlement", "衔接事项"),
+    ("record_status", "记录状态"),
+]
+
+
+def eligibility_rows(engine: Engine, *, include_withdrawn: bool = False) -> list[list[str]]:
+    with Session(engine) as session:
+        query = (
+            select(EligibilityRecord, Certificate, Candidate)
+            .join(Certificate, col(Certificate.id) == col(EligibilityRecord.certificate_id))
+            .join(Candidate, col(Candidate.id) == col(Certificate.candidate_id))
+            .order_by(col(Certificate.serial), col(EligibilityRecord.id))
+        )
+        if not include_withdrawn:
+            query = query.where(EligibilityRecord.status == "active")
+        names = issuer_names(session)
+        return [
+            [
+                cert.serial,
+                KIND_ZH[cert.kind],
+                cert.holder_name,
+                person.id_number_masked,
+                get_occupation(cert.occupation).name_zh,
+                LEVEL_NAMES_ZH[Level(cert.level)],
+                cert.issued_on.isoformat(),
+                names.get(cert.issuer, cert.issuer),
+                STATUS_ZH.get(cert.status, cert.status),
+                record.kind,
+                record.detail.get("zh", ""),
+                RECORD_STATUS_ZH.get(record.status, record.status),
+            ]
+            for record, cert, person in session.exec(query)
+        ]
+
+
+def export_eligibility(engine: Engine, out: Path, *, include_withdrawn: bool = False) -> int:
+    """Write the eligibility records for review committees, CSV or XLSX by the file's suffix."""
+    rows = eligibility_rows(engine, include_withdrawn=include_withdrawn)
+    header = [zh for _, zh in ELIGIBILITY_COLUMNS]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    suffix = out.suffix.lower()
+    if suffix == ".xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.title = "资格衔接"
+        sheet.append(header)
+        for row in rows:
+            sheet.append(row)
+        sheet.freeze_panes = "A2"
+        book.save(out)
+    elif suffix == ".csv":
+        with out.open("w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(rows)
+    else:
+        raise EligibilityError(
+            f"导出文件须为 .csv 或 .xlsx：{out.name} / the export must be .csv or .xlsx: {out.name}"
+        )
+    return len(rows)
