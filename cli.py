@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from certify import __version__, audit, db
-from certify.commands import bank, certificates, exams, papers
+from certify.commands import bank, certificates, eligibility, exams, papers
 from certify.commands.bank import print_summary
 from certify.commands.base import CertifyGroup, Settings, occupation_option, pass_settings
 from schemas.enums import Level
@@ -86,6 +86,14 @@ for command in (
     certificates.reinstate_command,
     certificates.revocations_command,
     certificates.verify_command,
+    eligibility.register_command,
+    eligibility.applications_command,
+    eligibility.override_command,
+    eligibility.publish_command,
+    eligibility.objection,
+    eligibility.training,
+    eligibility.lookup_command,
+    eligibility.export,
 ):
     cli.add_command(command)
 
