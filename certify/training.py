@@ -25,8 +25,7 @@ from certify.db import transaction
 from certify.errors import Error, Problem, ValidationFailed
 from certify.identity import IdentityVault, IdNumberError, validate_id_number
 from certify.tabular import map_header, read_grid, records
-from schemas.enums import Level
-from schemas.reference import get_occupation
+from schemas.reference import find_level, find_occupation
 from schemas.tables import Candidate, Course, Enrolment, utcnow
 
 COLUMNS = {
@@ -53,13 +52,12 @@ def create_course(
     pass_mark: float = 60.0,
     actor: str = "cli",
 ) -> Course:
-    try:
-        occ = get_occupation(occupation)
-        level = Level(level).value
-    except (KeyError, ValueError):
+    occ, found = find_occupation(occupation), find_level(level)
+    if occ is None or found is None:
         raise TrainingError(
             f"未知的职业或等级 {occupation}/{level} / unknown occupation or level {occupation}/{level}"
-        ) from None
+        )
+    level = found.value
     if not 1 <= hours <= 2000:
         raise TrainingError(f"学时应为 1–2000，现为 {hours} / hours must be 1-2000")
     if not 0 < pass_mark <= 100:

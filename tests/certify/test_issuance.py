@@ -13,24 +13,12 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import numpy as np
 import pytest
-from click.testing import CliRunner
 from sqlmodel import Session, col, select
 
-from certify.grading import simulate
-from certify.grading.marks import import_marks, marking_list
-from certify.grading.service import grade_sitting
-from certify.grading.sheets import candidate_copies, import_sheets
-from certify.identity import IdentityVault
 from certify.publication import publish
-from certify.sittings import create_sitting, import_roster
-from cli import cli
-from question_bank.bank import import_bank
-from question_bank.blueprints import load_blueprint
-from question_bank.papers import assemble_papers
-from question_bank.samples import sample_blueprints, sample_files
 from schemas.tables import AuditEntry, Certificate
+from tests.certify.exam_helpers import graded_sitting, run
 from tests.certify.signing_helpers import PASS
 from tests.conftest import Database
 
@@ -40,31 +28,7 @@ def graded(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     """A graded sitting of 30 simulated candidates, its pass list published and the notice
     period over, and the keys to certify them."""
     monkeypatch.setenv("CERTIFY_KEY_PASSPHRASE", PASS)
-    for path in sample_files():
-        if path.name == "ai-junior.json":
-            import_bank(database.engine, path)
-    assemble_papers(
-        database.engine,
-        load_blueprint(next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")),
-    )
-    create_sitting(database.engine, "S1", "ai-junior-sample", institution="测试评价机构")
-    rng = np.random.default_rng(3)
-    people = simulate.candidates(30, ["A", "B"], rng)
-    import_roster(
-        database.engine,
-        "S1",
-        simulate.write_roster(tmp_path / "r.csv", people),
-        IdentityVault(b"i" * 32),
-        shuffle_seed=simulate.seeds(rng),
-    )
-    _, copies = candidate_copies(database.engine, "S1")
-    ability = {p.admission_no: p.ability + 1.5 for p in people}  # a strong group: most pass
-    simulate.write_sheets(tmp_path / "s.csv", {a: v for a, (_, v) in copies.items()}, ability, rng)
-    import_sheets(database.engine, "S1", tmp_path / "s.csv")
-    scripts = [(s.code, s.maximum, 1.5) for s in marking_list(database.engine, "S1")]
-    for path in simulate.write_marks(tmp_path, scripts, rng):
-        import_marks(database.engine, "S1", path)
-    grade_sitting(database.engine, "S1")
+    graded_sitting(database, tmp_path)
     # The pass list was published two weeks ago; its seven-day notice period is over.
     publish(
         database.engine,
@@ -79,12 +43,6 @@ def graded(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     ):
         run(database, *args)
     return database
-
-
-def run(database: Database, *args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(cli, ["--db", database.url, *args], catch_exceptions=False)
-    assert result.exit_code == code, result.output
-    return result.output
 
 
 def test_issue_verify_offline_revoke(graded: Database, tmp_path: Path) -> None:
