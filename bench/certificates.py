@@ -88,7 +88,15 @@ from certify.signing.trust import (
 )
 from certify.signing.verify import load_revocation_list, sign_revocation_list, verify_token
 from schemas.certificates import CertificateView
-from schemas.tables import Candidate, Certificate, Registration, Result, SigningKey, Sitting
+from schemas.tables import (
+    Candidate,
+    Certificate,
+    Publication,
+    Registration,
+    Result,
+    SigningKey,
+    Sitting,
+)
 
 PASSPHRASE = "bench passphrase, not a secret"
 SITE = "https://verify.example.cn"
@@ -142,12 +150,24 @@ def make_keys(engine: Engine) -> None:
 
 
 def passed_sitting(engine: Engine, code: str, count: int, seed: int) -> None:
-    """A sitting with ``count`` candidates who all passed: bulk inserts, no grading pipeline."""
+    """A sitting with ``count`` candidates who all passed and whose pass list was published a
+    month ago: bulk inserts, no grading pipeline."""
     vault = IdentityVault(b"b" * 32)
     now = datetime.now(UTC)
     with Session(engine) as session:
         sitting = Sitting(code=code, occupation=OCCUPATION, level=LEVEL, institution=INSTITUTION)
         session.add(sitting)
+        session.flush()
+        assert sitting.id is not None
+        # Published a month ago: the notice period is over.
+        session.add(
+            Publication(
+                sitting_id=sitting.id,
+                opened_on=TODAY - timedelta(days=30),
+                closes_on=TODAY - timedelta(days=24),
+                listed=count,
+            )
+        )
         session.commit()
         sitting_id = sitting.id
         base = session.exec(select(Candidate.id).order_by(col(Candidate.id).desc())).first() or 0

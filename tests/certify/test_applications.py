@@ -356,3 +356,52 @@ def test_a_csv_in_gbk_reads(tmp_path: Path) -> None:
         writer.writerow(["李四", id_number(4), "硕士"])
     found, problems = read_applicants(path, on=ON)
     assert not problems and found[0].facts.education == "master"
+
+
+_examples = iter(range(10**6))
+GOOD_ID = id_number(999)
+BAD_FIELDS = {
+    "id_number": GOOD_ID[:-1] + ("1" if GOOD_ID[-1] != "1" else "2"),  # wrong check character
+    "education": "幼儿园",
+    "work_since": "2020-13-01",
+    "title": "院士",
+    "training_hours": "很多",
+}
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    faults=st.lists(st.none() | st.sampled_from(sorted(BAD_FIELDS)), min_size=1, max_size=6),
+    hours=st.lists(st.sampled_from(["0", "127", "128", "500"]), min_size=6, max_size=6),
+)
+def test_registration_is_all_or_nothing(
+    sitting: Database, tmp_path: Path, faults: list[str | None], hours: list[str]
+) -> None:
+    """Any mix of good and bad rows: either every applicant is decided, or nothing is written."""
+    n = next(_examples)
+    code = f"H{n}"
+    create_sitting(sitting.engine, code, "ai-junior-sample", institution="测试评价机构")
+    rows = [
+        applicant(100 * n + i, **{"training_hours": hours[i], **({f: BAD_FIELDS[f]} if f else {})})
+        for i, f in enumerate(faults)
+    ]
+    path = write_applicants(tmp_path / f"h{n}.csv", rows)
+    before = counts(sitting)
+    if any(faults):
+        with pytest.raises(ValidationFailed) as failed:
+            register_applicants(sitting.engine, code, path, VAULT, on=ON)
+        bad_rows = {i + 2 for i, f in enumerate(faults) if f}
+        assert {(p.row, p.field) for p in failed.value.problems} == {
+            (i + 2, f) for i, f in enumerate(faults) if f
+        } and {p.row for p in failed.value.problems} == bad_rows
+        assert counts(sitting) == before
+    else:
+        report = register_applicants(sitting.engine, code, path, VAULT, on=ON)
+        accepted = sum(float(h) >= 128 for h in hours[: len(rows)])
+        assert len(report.accepted) == accepted and len(report.refused) == len(rows) - accepted
+        after = counts(sitting)
+        assert after[1] - before[1] == len(rows) and after[2] - before[2] == accepted
