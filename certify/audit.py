@@ -42,21 +42,7 @@ def append(
     session: Session, *, actor: str, action: str, subject: str = "", detail: dict[str, Any]
 ) -> AuditEntry:
     """Add an entry after the current last one, inside the caller's transaction."""
-    last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1)).first()
-    prev = last.hash if last else GENESIS
-    at = utcnow()
-    entry = AuditEntry(
-        at=at,
-        actor=actor,
-        action=action,
-        subject=subject,
-        detail=detail,
-        prev_hash=prev,
-        hash=entry_hash(prev, at, actor, action, subject, detail),
-    )
-    session.add(entry)
-    session.flush()
-    return entry
+    return append_many(session, actor=actor, action=action, entries=[(subject, detail)])[0]
 
 
 def append_many(

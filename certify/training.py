@@ -242,32 +242,46 @@ def _number(
         return 0.0
 
 
+def _per_trainee(
+    session: Session,
+    course: Course,
+    path: Path,
+    vault: IdentityVault,
+    column: str,
+    high: float,
+) -> list[tuple[Enrolment, float]]:
+    """Each row's enrolment and its number in ``column`` (0 to ``high``); raises
+    ValidationFailed naming every bad row (a bad number, someone not enrolled)."""
+    rows, problems = _checked(path, ("id_number", column))
+    enrolled = _enrolled(session, course, vault)
+    found: list[tuple[Enrolment, float]] = []
+    for r in rows:
+        value = _number(path, r, column, 0, high, problems)
+        if r.id_number not in enrolled:
+            problems.append(
+                Problem(
+                    str(path),
+                    r.row,
+                    "id_number",
+                    "not_enrolled",
+                    "未报名本课程",
+                    "not enrolled on this course",
+                )
+            )
+            continue
+        found.append((enrolled[r.id_number], value))
+    if problems:
+        raise ValidationFailed(sorted(problems, key=lambda p: p.row or 0), total_rows=len(rows))
+    return found
+
+
 def record_attendance(
     engine: Engine, code: str, path: Path, vault: IdentityVault, *, actor: str = "cli"
 ) -> int:
     """Add each row's hours (ID number, hours) to the trainee's attendance; returns rows read."""
-    rows, problems = _checked(path, ("id_number", "hours"))
     with transaction(engine) as session:
         course = _course(session, code)
-        enrolled = _enrolled(session, course, vault)
-        additions: list[tuple[Enrolment, float]] = []
-        for r in rows:
-            hours = _number(path, r, "hours", 0, course.hours, problems)
-            if r.id_number not in enrolled:
-                problems.append(
-                    Problem(
-                        str(path),
-                        r.row,
-                        "id_number",
-                        "not_enrolled",
-                        "未报名本课程",
-                        "not enrolled on this course",
-                    )
-                )
-                continue
-            additions.append((enrolled[r.id_number], hours))
-        if problems:
-            raise ValidationFailed(sorted(problems, key=lambda p: p.row or 0), total_rows=len(rows))
+        additions = _per_trainee(session, course, path, vault, "hours", course.hours)
         for enrolment, hours in additions:
             enrolment.attended_hours = min(enrolment.attended_hours + hours, 10 * course.hours)
             session.add(enrolment)
@@ -276,9 +290,9 @@ def record_attendance(
             actor=actor,
             action="course.attendance",
             subject=code,
-            detail={"file": path.name, "rows": len(rows)},
+            detail={"file": path.name, "rows": len(additions)},
         )
-    return len(rows)
+    return len(additions)
 
 
 @dataclass(frozen=True)
@@ -293,28 +307,9 @@ def assess(
     engine: Engine, code: str, path: Path, vault: IdentityVault, *, actor: str = "cli"
 ) -> AssessReport:
     """Record the completion assessment (ID number, score) and decide each completion."""
-    rows, problems = _checked(path, ("id_number", "score"))
     with transaction(engine) as session:
         course = _course(session, code)
-        enrolled = _enrolled(session, course, vault)
-        scored: list[tuple[Enrolment, float]] = []
-        for r in rows:
-            score = _number(path, r, "score", 0, 100, problems)
-            if r.id_number not in enrolled:
-                problems.append(
-                    Problem(
-                        str(path),
-                        r.row,
-                        "id_number",
-                        "not_enrolled",
-                        "未报名本课程",
-                        "not enrolled on this course",
-                    )
-                )
-                continue
-            scored.append((enrolled[r.id_number], score))
-        if problems:
-            raise ValidationFailed(sorted(problems, key=lambda p: p.row or 0), total_rows=len(rows))
+        scored = _per_trainee(session, course, path, vault, "score", 100)
         completed = 0
         short: list[tuple[str, str]] = []
         for enrolment, score in scored:
