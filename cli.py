@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from certify import __version__, audit, db
-from certify.commands import bank, certificates, eligibility, exams, papers
+from certify.commands import bank, certificates, eligibility, exams, papers, web
 from certify.commands.bank import print_summary
 from certify.commands.base import CertifyGroup, Settings, occupation_option, pass_settings
 from schemas.enums import Level
@@ -94,6 +94,8 @@ for command in (
     eligibility.training,
     eligibility.lookup_command,
     eligibility.export,
+    web.serve_command,
+    web.users,
 ):
     cli.add_command(command)
 

@@ -393,3 +393,57 @@ class AuditEntry(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(max_length=64, unique=True)  # unique: the chain cannot fork
     hash: str = Field(max_length=64, unique=True)
+
+
+# --- web accounts ----------------------------------------------------------------------------
+
+
+class Account(SQLModel, table=True):
+    """A person who signs in to the web app: admin, rater or committee (public needs none)."""
+
+    __tablename__ = "account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    display_name: str = ""
+    role: str = Field(max_length=16)
+    password_hash: str
+    active: bool = True
+    created_at: datetime = _ts(nullable=False)
+
+
+class ApiToken(SQLModel, table=True):
+    """An API token of an account, stored as its SHA-256 only (shown once when made)."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    label: str = ""
+    created_at: datetime = _ts(nullable=False)
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Sign-in attempts, for throttling repeated failures by username and by address."""
+
+    __tablename__ = "login_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, index=True)
+    address: str = Field(max_length=64, index=True)
+    ok: bool = False
+    at: datetime = _ts(nullable=False, index=True)
+
+
+class CommitteeCheck(SQLModel, table=True):
+    """A committee's bulk check: the uploaded rows' results, kept for download by its owner."""
+
+    __tablename__ = "committee_check"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    file_name: str = ""
+    rows: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts(nullable=False)

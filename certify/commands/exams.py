@@ -14,7 +14,12 @@ from certify.commands.base import (
     pass_settings,
 )
 from certify.grading.analysis import exam_report, export_responses
-from certify.grading.marks import import_marks, marking_list
+from certify.grading.marks import (
+    MARKING_LIST_HEADER,
+    import_marks,
+    marking_list,
+    marking_list_rows,
+)
 from certify.grading.service import apply_regrade, grade_sitting, regrade_diff, sitting_results
 from certify.grading.sheets import import_sheets
 from certify.sittings import create_sitting, import_roster
@@ -93,13 +98,8 @@ def marks_list(settings: Settings, sitting_code: str, out: Path) -> None:
     scripts = marking_list(settings.engine(), sitting_code)
     with out.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\r\n")
-        writer.writerow(
-            ["script", "question", "item_id", "maximum", "stem", "rubric", "rater", "mark"]
-        )
-        for s in scripts:
-            writer.writerow(
-                [s.code, s.question, s.item_id, f"{s.maximum:g}", s.stem, s.rubric, "", ""]
-            )
+        writer.writerow(MARKING_LIST_HEADER)
+        writer.writerows(marking_list_rows(scripts))
     click.echo(f"{len(scripts)} 份答卷 scripts -> {out}")
 
 

@@ -82,6 +82,27 @@ def marking_list(engine: Engine, sitting_code: str) -> list[Script]:
     return sorted(scripts, key=lambda s: s.code)
 
 
+MARKING_LIST_HEADER = [
+    "script",
+    "question",
+    "item_id",
+    "maximum",
+    "stem",
+    "rubric",
+    "rater",
+    "mark",
+]
+"""The marking list's columns; raters fill in the last two and import the file as it is."""
+
+
+def marking_list_rows(scripts: list[Script]) -> list[list[str]]:
+    """The marking list as rows under :data:`MARKING_LIST_HEADER` (no candidate identity)."""
+    return [
+        [s.code, str(s.question), s.item_id, f"{s.maximum:g}", s.stem, s.rubric, "", ""]
+        for s in scripts
+    ]
+
+
 def _canonical(header: str) -> str | None:
     return next((c for c, names in COLUMNS.items() if header.lower() in names), None)
 

@@ -1,0 +1,181 @@
+"""Institution admin (login, admin role): sittings, results and statistics, publication and
+objections, issuance status, revocation and suspension with reasons. Every change is made by
+the same library calls the CLI uses, audited under the admin's username."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import case
+from sqlmodel import Session, col, func, select
+
+from certify.errors import Error
+from certify.identity import mask_name
+from certify.publication import objections, publish, resolve_objection
+from certify.revocation import change_status
+from certify.web.auth import check_csrf, current_account, require_role
+from schemas.tables import (
+    Candidate,
+    Certificate,
+    Publication,
+    Registration,
+    Result,
+    Sitting,
+)
+
+blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+ADMIN = ("admin",)
+
+
+def _actor() -> str:
+    account = current_account()
+    assert account is not None
+    return f"web:{account.username}"
+
+
+def _sitting(session: Session, code: str) -> Sitting:
+    sitting = session.exec(select(Sitting).where(Sitting.code == code)).first()
+    if sitting is None:
+        abort(404)
+    return sitting
+
+
+@blueprint.get("/")
+@require_role(*ADMIN)
+def index() -> Any:
+    rows = []
+    with Session(g.engine) as session:
+        for sitting in session.exec(select(Sitting).order_by(col(Sitting.code))):
+            registered = session.exec(
+                select(func.count())
+                .select_from(Registration)
+                .where(Registration.sitting_id == sitting.id)
+            ).one()
+            graded, passed = session.exec(
+                select(
+                    func.count(col(Result.registration_id)),
+                    func.sum(case((col(Result.passed), 1), else_=0)),
+                )
+                .join(Registration, col(Registration.id) == col(Result.registration_id))
+                .where(Registration.sitting_id == sitting.id)
+            ).one()
+            publication = session.exec(
+                select(Publication).where(Publication.sitting_id == sitting.id)
+            ).first()
+            issued = session.exec(
+                select(func.count())
+                .select_from(Certificate)
+                .join(Registration, col(Registration.id) == col(Certificate.registration_id))
+                .where(Registration.sitting_id == sitting.id)
+            ).one()
+            rows.append((sitting, registered, graded, passed or 0, publication, issued))
+    return render_template("admin.html", rows=rows)
+
+
+@blueprint.get("/sittings/<code>")
+@require_role(*ADMIN)
+def sitting(code: str) -> Any:
+    with Session(g.engine) as session:
+        row = _sitting(session, code)
+        results = [
+            (reg.admission_no, mask_name(name), result)
+            for reg, name, result in session.exec(
+                select(Registration, Candidate.name, Result)
+                .join(Result, col(Result.registration_id) == col(Registration.id))
+                .join(Candidate, col(Candidate.id) == col(Registration.candidate_id))
+                .where(Registration.sitting_id == row.id)
+                .order_by(col(Registration.admission_no))
+            )
+        ]
+        publication = session.exec(
+            select(Publication).where(Publication.sitting_id == row.id)
+        ).first()
+        certificates = session.exec(
+            select(Certificate, Registration.admission_no)
+            .join(Registration, col(Registration.id) == col(Certificate.registration_id))
+            .where(Registration.sitting_id == row.id)
+            .order_by(col(Certificate.serial))
+        ).all()
+    found = objections(g.engine, code) if publication else []
+    return render_template(
+        "admin_sitting.html",
+        sitting=row,
+        results=results,
+        publication=publication,
+        objections=found,
+        certificates=certificates,
+        today=date.today(),
+    )
+
+
+@blueprint.get("/sittings/<code>/stats")
+@require_role(*ADMIN)
+def stats(code: str) -> Any:
+    from certify.grading.analysis import exam_report
+
+    with Session(g.engine) as session:
+        _sitting(session, code)
+    try:
+        data = exam_report(g.engine, code)
+    except Error as exc:
+        return render_template(
+            "error.html", status=400, zh="无法统计", message=exc.diagnostics()
+        ), 400
+    return render_template("admin_stats.html", data=data, code=code)
+
+
+@blueprint.post("/sittings/<code>/publish")
+@require_role(*ADMIN)
+def publish_notice(code: str) -> Any:
+    check_csrf()
+    try:
+        days = int(request.form.get("days", "7"))
+    except ValueError:
+        abort(400, description="days must be a whole number")
+    try:
+        report = publish(g.engine, code, g.services.data_dir / "notices", days=days, actor=_actor())
+        flash(
+            f"已公示 {len(report.listed)} 人，至 {report.closes_on} / published until {report.closes_on}"
+        )
+    except Error as exc:
+        flash(exc.diagnostics(), "error")
+    return redirect(url_for("admin.sitting", code=code))
+
+
+@blueprint.post("/objections/<int:objection_id>/resolve")
+@require_role(*ADMIN)
+def resolve(objection_id: int) -> Any:
+    check_csrf()
+    code = request.form.get("sitting", "")
+    try:
+        resolve_objection(
+            g.engine,
+            objection_id,
+            decision=request.form.get("decision", ""),
+            resolution=request.form.get("reason", ""),
+            admin=_actor(),
+        )
+        flash(f"异议 {objection_id} 已处理 / objection {objection_id} resolved")
+    except Error as exc:
+        flash(exc.diagnostics(), "error")
+    return redirect(url_for("admin.sitting", code=code) if code else url_for("admin.index"))
+
+
+@blueprint.post("/certificates/<serial>/status")
+@require_role(*ADMIN)
+def certificate_status(serial: str) -> Any:
+    check_csrf()
+    action = request.form.get("action", "")
+    if action not in ("revoke", "suspend", "reinstate"):
+        abort(400, description="action must be revoke, suspend or reinstate")
+    code = request.form.get("sitting", "")
+    try:
+        cert = change_status(
+            g.engine, serial, action, request.form.get("reason", ""), actor=_actor()
+        )
+        flash(f"{cert.serial}: {cert.status}")
+    except Error as exc:
+        flash(exc.diagnostics(), "error")
+    return redirect(url_for("admin.sitting", code=code) if code else url_for("admin.index"))

@@ -1,0 +1,109 @@
+"""JSON API v1 (bearer token of a committee or admin account), described by
+``schemas/openapi.json`` and served at ``/api/v1/openapi.json``.
+
+``POST /api/v1/verify`` takes one ``{"token": …}`` or ``{"serial": …}`` (with an optional
+``"id_number"``) and answers one result, or ``{"items": [...]}`` of up to 10,000 and answers
+``{"results": [...]}`` in the same order. ``POST /api/v1/credentials`` takes ``{"id_number": …}``
+and answers every credential of that person. Errors have one shape (see ``certify.web``).
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from flask import Blueprint, abort, g, jsonify, request
+
+from certify.eligibility import EligibilityError, credentials
+from certify.web.auth import require_role
+from certify.web.verification import CheckRow, check_rows
+
+blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+API_ROLES = ("committee", "admin")
+MAX_ITEMS = 10_000
+MAX_FIELD = 4_000
+
+
+def openapi_document() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        resources.files("schemas").joinpath("openapi.json").read_text("utf-8")
+    )
+    return data
+
+
+@blueprint.get("/openapi.json")
+def openapi() -> Any:
+    return jsonify(openapi_document())
+
+
+def _body() -> dict[str, Any]:
+    if not request.is_json:
+        abort(415, description="send application/json")
+    try:
+        body = json.loads(request.get_data(cache=False) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        abort(400, description="the body is not valid JSON")
+    if not isinstance(body, dict):
+        abort(400, description="the body must be a JSON object")
+    return body
+
+
+def _row(item: Any, where: str) -> CheckRow:
+    if not isinstance(item, dict):
+        abort(400, description=f"{where}: must be an object")
+    unknown = set(item) - {"token", "serial", "id_number"}
+    if unknown:
+        abort(400, description=f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    values = {}
+    for name in ("token", "serial", "id_number"):
+        value = item.get(name, "")
+        if not isinstance(value, str) or len(value) > MAX_FIELD:
+            abort(
+                400,
+                description=f"{where}.{name}: must be a string of at most {MAX_FIELD} characters",
+            )
+        values[name] = value
+    if not values["token"].strip() and not values["serial"].strip():
+        abort(400, description=f"{where}: give a token or a serial")
+    return CheckRow(values["token"], values["serial"], values["id_number"])
+
+
+def _trust() -> Any:
+    trust = g.services.trust
+    if trust is None:
+        abort(503, description="the trust list is not configured (CERTIFY_TRUST_LIST)")
+    return trust
+
+
+@blueprint.post("/verify")
+@require_role(*API_ROLES)
+def verify() -> Any:
+    body = _body()
+    if "items" in body:
+        items = body["items"]
+        if set(body) != {"items"} or not isinstance(items, list):
+            abort(400, description="items: must be the only field, a list")
+        if not 1 <= len(items) <= MAX_ITEMS:
+            abort(400, description=f"items: 1 to {MAX_ITEMS} per request, got {len(items)}")
+        rows = [_row(item, f"items[{n}]") for n, item in enumerate(items)]
+        return jsonify({"results": check_rows(g.engine, _trust(), g.services.vault, rows)})
+    row = _row(body, "body")
+    return jsonify(check_rows(g.engine, _trust(), g.services.vault, [row])[0])
+
+
+@blueprint.post("/credentials")
+@require_role(*API_ROLES)
+def lookup() -> Any:
+    body = _body()
+    id_number = body.get("id_number")
+    if set(body) != {"id_number"} or not isinstance(id_number, str) or len(id_number) > 64:
+        abort(400, description="give exactly one field, id_number, a string")
+    vault = g.services.vault
+    if vault is None:
+        abort(503, description="the ID-number secret is not configured (CERTIFY_SECRET_KEY)")
+    try:
+        found = credentials(g.engine, vault, id_number)
+    except EligibilityError as exc:
+        abort(400, description=exc.diagnostics())
+    return jsonify({"credentials": [c.as_json() for c in found]})

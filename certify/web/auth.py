@@ -1,0 +1,246 @@
+"""Accounts, roles, sessions, API tokens, CSRF and sign-in throttling.
+
+Roles: ``admin`` (the institution's administrators), ``rater`` (评分员), ``committee`` (title
+review committees). The public needs no account. Passwords are hashed with scrypt
+(``werkzeug.security``); API tokens are random, shown once, and stored as their SHA-256. A
+session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure in production) holding the
+account id and a CSRF token every form posts back. Sign-in is throttled: after
+:data:`MAX_FAILURES_USER` failures for one username or :data:`MAX_FAILURES_ADDRESS` from one
+address within :data:`WINDOW`, further attempts are refused until the window passes, whatever
+the password.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort, g, redirect, request, session, url_for
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from certify import audit
+from certify.db import transaction
+from certify.errors import Error
+from schemas.tables import Account, ApiToken, LoginAttempt, utcnow
+
+ROLES = ("admin", "rater", "committee")
+WINDOW = timedelta(minutes=15)
+MAX_FAILURES_USER = 5
+MAX_FAILURES_ADDRESS = 20
+MIN_PASSWORD = 10
+TOKEN_PREFIX = "ct_"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class AccountError(Error):
+    code = "account"
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method="scrypt")
+
+
+def create_account(
+    engine: Engine,
+    username: str,
+    role: str,
+    password: str,
+    *,
+    display_name: str = "",
+    actor: str = "cli",
+) -> Account:
+    if role not in ROLES:
+        raise AccountError(f"角色应为 {'、'.join(ROLES)} / role must be one of {', '.join(ROLES)}")
+    if not username.strip() or len(username) > 64:
+        raise AccountError("用户名须为 1–64 个字符 / username: 1-64 characters")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(
+            f"密码至少 {MIN_PASSWORD} 个字符 / the password needs at least {MIN_PASSWORD} characters"
+        )
+    with transaction(engine) as s:
+        if s.exec(select(Account).where(Account.username == username)).first():
+            raise AccountError(f"用户 {username} 已存在 / account {username} exists already")
+        account = Account(
+            username=username,
+            role=role,
+            password_hash=hash_password(password),
+            display_name=display_name or username,
+        )
+        s.add(account)
+        s.flush()
+        audit.append(
+            s, actor=actor, action="account.create", subject=username, detail={"role": role}
+        )
+        return account
+
+
+def set_active(engine: Engine, username: str, active: bool, *, actor: str = "cli") -> None:
+    with transaction(engine) as s:
+        account = s.exec(select(Account).where(Account.username == username)).first()
+        if account is None:
+            raise AccountError(f"没有用户 {username} / no account {username}")
+        account.active = active
+        s.add(account)
+        audit.append(
+            s,
+            actor=actor,
+            action="account.enable" if active else "account.disable",
+            subject=username,
+            detail={},
+        )
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(engine: Engine, username: str, *, label: str = "", actor: str = "cli") -> str:
+    """A new API token for the account; only its hash is kept, so this is the one time it shows."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction(engine) as s:
+        account = s.exec(select(Account).where(Account.username == username)).first()
+        if account is None or account.id is None:
+            raise AccountError(f"没有用户 {username} / no account {username}")
+        s.add(ApiToken(account_id=account.id, token_hash=token_hash(token), label=label))
+        audit.append(
+            s, actor=actor, action="token.create", subject=username, detail={"label": label}
+        )
+    return token
+
+
+def authenticate(engine: Engine, username: str, password: str, address: str) -> Account | None:
+    """The account if the password is right and sign-in is not throttled; records the attempt.
+
+    Raises :class:`Throttled` while too many recent attempts failed."""
+    since = utcnow() - WINDOW
+    with transaction(engine) as s:
+        by_user = s.exec(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(
+                LoginAttempt.username == username,
+                col(LoginAttempt.ok).is_(False),
+                col(LoginAttempt.at) >= since,
+            )
+        ).one()
+        by_address = s.exec(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(
+                LoginAttempt.address == address,
+                col(LoginAttempt.ok).is_(False),
+                col(LoginAttempt.at) >= since,
+            )
+        ).one()
+        if by_user >= MAX_FAILURES_USER or by_address >= MAX_FAILURES_ADDRESS:
+            raise Throttled()
+        account = s.exec(select(Account).where(Account.username == username)).first()
+        ok = bool(
+            account is not None
+            and account.active
+            and check_password_hash(account.password_hash, password)
+        )
+        if account is None:
+            check_password_hash(_DUMMY, password)  # the same work whether or not the user exists
+        s.add(LoginAttempt(username=username[:64], address=address[:64], ok=ok))
+        return account if ok else None
+
+
+_DUMMY = hash_password(secrets.token_hex(8))
+
+
+class Throttled(Error):
+    code = "throttled"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "登录失败次数过多，请 15 分钟后再试 / too many failed sign-ins: try again in 15 minutes"
+        )
+
+
+def account_for_token(engine: Engine, token: str) -> Account | None:
+    with Session(engine) as s:
+        found = s.exec(
+            select(Account)
+            .join(ApiToken, col(ApiToken.account_id) == col(Account.id))
+            .where(ApiToken.token_hash == token_hash(token), col(ApiToken.revoked_at).is_(None))
+        ).first()
+        return found if found is not None and found.active else None
+
+
+def current_account() -> Account | None:
+    """The signed-in account of this request (session or bearer token), cached on ``g``."""
+    if "account" in g:
+        return g.account  # type: ignore[no-any-return]
+    engine: Engine = g.engine
+    account = None
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        account = account_for_token(engine, header[7:].strip())
+        g.via_token = True
+    elif "uid" in session:
+        with Session(engine) as s:
+            found = s.get(Account, session["uid"])
+        account = found if found is not None and found.active else None
+    g.account = account
+    return account
+
+
+def require_role(*roles: str) -> Callable[[F], F]:
+    """Only these roles may call the view: anonymous → sign in (401 for the API), other roles →
+    403."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            account = current_account()
+            if account is None:
+                if request.path.startswith("/api/") or g.get("via_token"):
+                    abort(
+                        401,
+                        description="a valid API token is required: Authorization: Bearer <token>",
+                    )
+                return redirect(url_for("auth.login", next=request.full_path))
+            if account.role not in roles:
+                abort(403, description=f"the {account.role} role may not use this")
+            return view(*args, **kwargs)
+
+        wrapper.roles = roles  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+def check_csrf() -> None:
+    """Every form post carries the session's CSRF token (the JSON API uses bearer tokens)."""
+    sent = request.form.get("csrf_token", "")
+    expected = session.get("csrf", "")
+    if not expected or not hmac.compare_digest(str(sent), str(expected)):
+        abort(400, description="csrf")
+
+
+def sign_in(account: Account) -> None:
+    session.clear()
+    session["uid"] = account.id
+    session["csrf"] = secrets.token_urlsafe(32)
+    session.permanent = True
+
+
+def sign_out() -> Any:
+    session.clear()
+    return redirect(url_for("public.index"))

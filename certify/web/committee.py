@@ -1,0 +1,206 @@
+"""Title review committees (login): bulk checks of serials or tokens from a CSV/XLSX, optionally
+confirming each holder by the applicant's ID number, with status and eligibility; results on the
+page and as CSV/XLSX downloads; and the lookup of one person's credentials by ID number."""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
+from sqlmodel import Session, col, select
+
+from certify.eligibility import EligibilityError, credentials
+from certify.errors import Error
+from certify.tabular import map_header, read_grid, records
+from certify.web.auth import check_csrf, current_account, require_role
+from certify.web.verification import CheckRow, check_rows
+from schemas.tables import CommitteeCheck
+
+blueprint = Blueprint("committee", __name__, url_prefix="/committee")
+COMMITTEE = ("committee", "admin")
+MAX_ROWS = 10_000
+COLUMNS = {
+    "serial": ("serial", "证书编号", "编号"),
+    "token": ("token", "url", "二维码", "二维码内容", "令牌", "验证链接"),
+    "id_number": ("id_number", "身份证号", "身份证号码", "证件号码"),
+}
+DOWNLOAD_HEADER = [
+    "行号",
+    "证书编号",
+    "验证结论",
+    "证书状态",
+    "持证人",
+    "身份证号（脱敏）",
+    "职业",
+    "等级",
+    "发证日期",
+    "持证人核对",
+    "资格衔接",
+    "说明",
+]
+
+
+def _canonical(header: str) -> str | None:
+    wanted = header.strip().lower()
+    return next((c for c, names in COLUMNS.items() if wanted in names), None)
+
+
+def read_check_file(path: Path, display_name: str) -> list[CheckRow]:
+    """The rows of an uploaded file; raises certify's input errors (file, row, field named)."""
+    grid = read_grid(path, max_bytes=8 * 1024 * 1024)
+    names = map_header(path, grid.header, _canonical, [])
+    if "serial" not in names and "token" not in names:
+        raise Error(
+            f"{display_name}: 需要“证书编号”或“二维码内容”列 / needs a serial or a token column"
+        )
+    rows = [
+        CheckRow(values.get("token", ""), values.get("serial", ""), values.get("id_number", ""))
+        for _, values in records(grid, names)
+    ]
+    if len(rows) > MAX_ROWS:
+        raise Error(f"{display_name}: 最多 {MAX_ROWS} 行 / at most {MAX_ROWS} rows per file")
+    return rows
+
+
+@blueprint.get("/")
+@require_role(*COMMITTEE)
+def index() -> Any:
+    account = current_account()
+    assert account is not None
+    with Session(g.engine) as session:
+        recent = session.exec(
+            select(CommitteeCheck)
+            .where(CommitteeCheck.account_id == account.id)
+            .order_by(col(CommitteeCheck.id).desc())
+            .limit(20)
+        ).all()
+    return render_template("committee.html", recent=recent)
+
+
+@blueprint.post("/checks")
+@require_role(*COMMITTEE)
+def upload() -> Any:
+    check_csrf()
+    account = current_account()
+    assert account is not None and account.id is not None
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        abort(400, description="choose a CSV or XLSX file")
+    suffix = Path(upload.filename).suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        abort(400, description="the file must be .csv or .xlsx")
+    trust = g.services.trust
+    if trust is None:
+        abort(503, description="the trust list is not configured (CERTIFY_TRUST_LIST)")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"upload{suffix}"
+        upload.save(path)
+        rows = read_check_file(path, Path(upload.filename).name)
+    results = check_rows(g.engine, trust, g.services.vault, rows)
+    with Session(g.engine) as session:
+        row = CommitteeCheck(
+            account_id=account.id, file_name=Path(upload.filename).name[:200], rows=results
+        )
+        session.add(row)
+        session.commit()
+        session.refresh(row)
+    return redirect(url_for("committee.show", check_id=row.id))
+
+
+def _owned(check_id: int) -> CommitteeCheck:
+    account = current_account()
+    assert account is not None
+    with Session(g.engine) as session:
+        row = session.get(CommitteeCheck, check_id)
+    if row is None or row.account_id != account.id:
+        abort(404)
+    return row
+
+
+@blueprint.get("/checks/<int:check_id>")
+@require_role(*COMMITTEE)
+def show(check_id: int) -> Any:
+    row = _owned(check_id)
+    return render_template("committee_check.html", check=row, rows=_table(row.rows))
+
+
+def _table(results: list[dict[str, Any]]) -> list[list[str]]:
+    table = []
+    for n, r in enumerate(results, start=1):
+        cert = r.get("certificate") or {}
+        match = r.get("holder_match")
+        table.append(
+            [
+                str(n),
+                cert.get("serial", r.get("input", {}).get("serial", "")),
+                r["verdict_zh"],
+                r["status"],
+                cert.get("holder", ""),
+                cert.get("id_number_masked") or "",
+                cert.get("occupation_zh", ""),
+                cert.get("level_zh", ""),
+                cert.get("issued_on", ""),
+                "" if match is None else ("一致" if match else "不一致"),
+                "；".join(
+                    f"{e['zh']}（{'有效' if e['status'] == 'active' else '已撤销'}）"
+                    for e in r.get("eligibility", [])
+                ),
+                r.get("id_number_error") or "；".join(c["zh"] for c in r["checks"] if not c["ok"]),
+            ]
+        )
+    return table
+
+
+@blueprint.get("/checks/<int:check_id>.<fmt>")
+@require_role(*COMMITTEE)
+def download(check_id: int, fmt: str) -> Any:
+    row = _owned(check_id)
+    table = _table(row.rows)
+    name = f"核验结果-{check_id}"
+    if fmt == "csv":
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(DOWNLOAD_HEADER)
+        writer.writerows(table)
+        data = io.BytesIO(text.getvalue().encode("utf-8-sig"))
+        return send_file(data, mimetype="text/csv", as_attachment=True, download_name=f"{name}.csv")
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.title = "核验结果"
+        sheet.append(DOWNLOAD_HEADER)
+        for line in table:
+            sheet.append(line)
+        data = io.BytesIO()
+        book.save(data)
+        data.seek(0)
+        return send_file(
+            data,
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            as_attachment=True,
+            download_name=f"{name}.xlsx",
+        )
+    abort(404)
+
+
+@blueprint.post("/lookup")
+@require_role(*COMMITTEE)
+def lookup() -> Any:
+    """One person's credentials by ID number (posted, so it stays out of URLs and logs)."""
+    check_csrf()
+    vault = g.services.vault
+    if vault is None:
+        abort(503, description="the ID-number secret is not configured (CERTIFY_SECRET_KEY)")
+    id_number = request.form.get("id_number", "")
+    try:
+        found = credentials(g.engine, vault, id_number)
+    except EligibilityError as exc:
+        return render_template("committee.html", recent=[], lookup_error=exc.diagnostics()), 400
+    return render_template("committee_lookup.html", found=[c.as_json() for c in found])

@@ -1,0 +1,76 @@
+"""Raters (login, rater role): the anonymous marking list of a sitting, and uploading marks.
+
+The marking list carries script codes, never candidates; marks go through the same import as
+``certify marks import`` (double marking, third marks, round-one lock)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from sqlmodel import Session, col, select
+
+from certify.errors import Error
+from certify.grading.marks import (
+    MARKING_LIST_HEADER,
+    import_marks,
+    marking_list,
+    marking_list_rows,
+)
+from certify.web.auth import check_csrf, current_account, require_role
+from schemas.tables import Sitting
+
+blueprint = Blueprint("rater", __name__, url_prefix="/rater")
+RATER = ("rater", "admin")
+
+
+@blueprint.get("/")
+@require_role(*RATER)
+def index() -> Any:
+    with Session(g.engine) as session:
+        sittings = session.exec(select(Sitting).order_by(col(Sitting.code))).all()
+    return render_template("rater.html", sittings=sittings)
+
+
+@blueprint.get("/sittings/<code>/marking-list.csv")
+@require_role(*RATER)
+def marking_list_csv(code: str) -> Any:
+    try:
+        scripts = marking_list(g.engine, code)
+    except Error:
+        abort(404)
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(MARKING_LIST_HEADER)
+    writer.writerows(marking_list_rows(scripts))
+    data = io.BytesIO(text.getvalue().encode("utf-8-sig"))
+    return send_file(
+        data, mimetype="text/csv", as_attachment=True, download_name=f"{code}-评卷清单.csv"
+    )
+
+
+@blueprint.post("/sittings/<code>/marks")
+@require_role(*RATER)
+def upload_marks(code: str) -> Any:
+    check_csrf()
+    account = current_account()
+    assert account is not None
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        abort(400, description="choose a marks file")
+    suffix = Path(upload.filename).suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        abort(400, description="the file must be .csv or .xlsx")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{Path(upload.filename).stem[:80] or 'marks'}{suffix}"
+        upload.save(path)
+        try:
+            count = import_marks(g.engine, code, path, actor=f"web:{account.username}")
+            flash(f"{code}: 已导入评分 {count} 个 / {count} marks stored")
+        except Error as exc:
+            flash(exc.diagnostics(), "error")
+    return redirect(url_for("rater.index"))

@@ -1,0 +1,318 @@
+"""Verification against the live register: what the public page, the committee checks and the API
+all answer.
+
+Offline, a certificate's status comes from a signed revocation list of some age. Online, the
+register is at hand, so the status is read from it at the moment of the request ("as of" now):
+:func:`verify_live` and :func:`verify_many` run every check of
+:func:`certify.signing.verify.verify_token` with a revocation list built from the database for
+just the serials asked about. A token whose signature holds but whose serial the register does
+not know fails the status check — a genuine key should never sign an unrecorded certificate.
+
+:func:`result_json` is the one shape of a result, for the API and the committee downloads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from certify.identity import IdentityVault, IdNumberError, validate_id_number
+from certify.signing.token import TokenFormatError, from_text, parse_token
+from certify.signing.trust import TrustList
+from certify.signing.verify import Check, Report, RevocationList, verify_token
+from schemas.enums import Level
+from schemas.reference import LEVEL_NAMES_ZH, get_occupation
+from schemas.tables import Candidate, Certificate, EligibilityRecord, Revocation
+
+CHUNK = 500
+"""Serials per query (well inside every database's limit on bound parameters)."""
+
+VERDICT_ZH = {
+    "genuine": "真实有效",
+    "suspended": "已暂停",
+    "revoked": "已吊销",
+    "expired": "已过期",
+    "not_genuine": "无法验证为真",
+}
+VERDICT_EN = {
+    "genuine": "Genuine and valid",
+    "suspended": "Suspended",
+    "revoked": "Revoked",
+    "expired": "Expired",
+    "not_genuine": "Not verified as genuine",
+}
+KIND_ZH = {1: "专业技术等级证书", 2: "培训合格证书"}
+
+
+@dataclass
+class Register:
+    """What the register knows of some serials: the certificate, its holder, why its status."""
+
+    certificates: dict[str, Certificate] = field(default_factory=dict)
+    holders: dict[int, Candidate] = field(default_factory=dict)
+    reasons: dict[int, str] = field(default_factory=dict)
+    eligibility: dict[int, list[EligibilityRecord]] = field(default_factory=dict)
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def read_register(
+    session: Session, serials: Iterable[str], *, eligibility: bool = False
+) -> Register:
+    """The register's rows for these serials (unknown ones are simply absent)."""
+    register = Register()
+    wanted = sorted(set(serials))
+    for part in _chunks(wanted):
+        for cert, person in session.exec(
+            select(Certificate, Candidate)
+            .join(Candidate, col(Candidate.id) == col(Certificate.candidate_id))
+            .where(col(Certificate.serial).in_(part))
+        ):
+            register.certificates[cert.serial] = cert
+            register.holders[person.id or 0] = person
+    ids = [c.id for c in register.certificates.values() if c.id is not None]
+    changed = [c.id for c in register.certificates.values() if c.status != "valid" and c.id]
+    for start in range(0, len(changed), CHUNK):
+        for row in session.exec(
+            select(Revocation)
+            .where(col(Revocation.certificate_id).in_(changed[start : start + CHUNK]))
+            .order_by(col(Revocation.id))
+        ):
+            register.reasons[row.certificate_id] = row.reason  # the latest change wins
+    if eligibility:
+        for start in range(0, len(ids), CHUNK):
+            for record in session.exec(
+                select(EligibilityRecord)
+                .where(col(EligibilityRecord.certificate_id).in_(ids[start : start + CHUNK]))
+                .order_by(col(EligibilityRecord.id))
+            ):
+                register.eligibility.setdefault(record.certificate_id, []).append(record)
+    return register
+
+
+def _serial_of(text: str) -> str | None:
+    try:
+        return parse_token(from_text(text)).claims.serial
+    except TokenFormatError:
+        return None
+
+
+def _live_list(register: Register, now: datetime) -> RevocationList:
+    entries = {
+        serial: {
+            "serial": serial,
+            "status": cert.status,
+            "reason": register.reasons.get(cert.id or 0, ""),
+        }
+        for serial, cert in register.certificates.items()
+        if cert.status in ("revoked", "suspended")
+    }
+    return RevocationList(now, timedelta(days=1), entries)
+
+
+def _verify(
+    text: str, trust: TrustList, register: Register, live: RevocationList, now: datetime
+) -> Report:
+    report = verify_token(text, trust, live, now=now)
+    claims = report.claims
+    if claims is not None and claims.serial not in register.certificates:
+        # Signed by a trusted key, yet not in the register: say so instead of "valid".
+        report.status = "unknown"
+        report.checks = [c for c in report.checks if c.name != "status"] + [
+            Check(
+                "status",
+                False,
+                "证书登记中没有该编号，请联系发证机构",
+                "the register has no certificate with this serial: ask the issuer",
+            )
+        ]
+    return report
+
+
+def verify_live(engine: Engine, text: str, trust: TrustList) -> tuple[Report, Register]:
+    """Every check on one token, its status read from the register now."""
+    reports, register = verify_many(engine, [text], trust)
+    return reports[0], register
+
+
+def verify_many(
+    engine: Engine, texts: Sequence[str], trust: TrustList, *, eligibility: bool = False
+) -> tuple[list[Report], Register]:
+    """Every check on each token, statuses read from the register in a few queries."""
+    now = datetime.now(UTC)
+    serials = [s for s in (_serial_of(t) for t in texts) if s]
+    with Session(engine) as session:
+        register = read_register(session, serials, eligibility=eligibility)
+    live = _live_list(register, now)
+    return [_verify(t, trust, register, live, now) for t in texts], register
+
+
+def holder_match(
+    vault: IdentityVault | None, register: Register, serial: str, id_number: str
+) -> bool | None:
+    """Does the ID number given belong to the certificate's holder? None when none was given
+    or it cannot be checked; raises IdNumberError for an invalid ID number."""
+    if not id_number.strip() or vault is None:
+        return None
+    canonical = validate_id_number(id_number)
+    cert = register.certificates.get(serial)
+    if cert is None:
+        return None
+    holder = register.holders.get(cert.candidate_id)
+    return holder is not None and holder.id_number_digest == vault.digest(canonical)
+
+
+def result_json(
+    report: Report,
+    register: Register,
+    *,
+    with_eligibility: bool = False,
+    holder_matches: bool | None = None,
+) -> dict[str, Any]:
+    """One verification result as JSON: verdict, status, checks, the certificate's particulars
+    (holder name and masked ID number only) and, for committees, its eligibility."""
+    claims = report.claims
+    out: dict[str, Any] = {
+        "verdict": report.verdict,
+        "verdict_zh": VERDICT_ZH[report.verdict],
+        "status": report.status,
+        "status_as_of": report.status_as_of.isoformat() if report.status_as_of else None,
+        "checks": [
+            {
+                "name": c.name,
+                "ok": c.ok,
+                "warning": c.warning,
+                "zh": c.message_zh,
+                "en": c.message_en,
+            }
+            for c in report.checks
+        ],
+        "certificate": None,
+    }
+    if claims is not None:
+        cert = register.certificates.get(claims.serial)
+        holder = register.holders.get(cert.candidate_id) if cert else None
+        out["certificate"] = {
+            "serial": claims.serial,
+            "kind": "level" if int(claims.kind) == 1 else "training",
+            "kind_zh": KIND_ZH.get(int(claims.kind), ""),
+            "holder": claims.holder,
+            "id_number_masked": holder.id_number_masked if holder else None,
+            "occupation": claims.occupation,
+            "occupation_zh": _occupation_zh(claims.occupation),
+            "level": claims.level,
+            "level_zh": _level_zh(claims.level),
+            "issued_on": claims.issued.isoformat(),
+            "expires_on": claims.expires.isoformat() if claims.expires else None,
+            "issuer": claims.issuer,
+        }
+        if with_eligibility:
+            records = register.eligibility.get(cert.id or 0, []) if cert else []
+            out["eligibility"] = [
+                {
+                    "kind": r.kind,
+                    "zh": r.detail.get("zh", ""),
+                    "en": r.detail.get("en", ""),
+                    "status": r.status,
+                    "hours": float(r.detail.get("hours") or 0),
+                }
+                for r in records
+            ]
+    if with_eligibility:
+        out.setdefault("eligibility", [])
+        out["holder_match"] = holder_matches
+    return out
+
+
+def _occupation_zh(slug: str) -> str:
+    try:
+        return get_occupation(slug).name_zh
+    except KeyError:
+        return slug
+
+
+def _level_zh(level: str) -> str:
+    try:
+        return LEVEL_NAMES_ZH[Level(level)]
+    except ValueError:
+        return level
+
+
+def check_id_number(text: str) -> str | None:
+    """The reason an ID number is invalid, or None when it is valid (or empty)."""
+    if not text.strip():
+        return None
+    try:
+        validate_id_number(text)
+    except IdNumberError as exc:
+        return f"{exc.message_zh} / {exc.message_en}"
+    return None
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One row of a bulk check: a token (or URL) or a serial, and optionally the applicant's ID
+    number to confirm the holder."""
+
+    token: str = ""
+    serial: str = ""
+    id_number: str = ""
+
+
+def check_rows(
+    engine: Engine, trust: TrustList, vault: IdentityVault | None, rows: Sequence[CheckRow]
+) -> list[dict[str, Any]]:
+    """The committee's bulk check: per row the full result with eligibility and holder match."""
+    serial_only = [r.serial.strip() for r in rows if not r.token.strip() and r.serial.strip()]
+    tokens: dict[str, str] = {}
+    if serial_only:
+        with Session(engine) as session:
+            for part in _chunks(sorted(set(serial_only))):
+                for serial, token in session.exec(
+                    select(Certificate.serial, Certificate.token).where(
+                        col(Certificate.serial).in_(part)
+                    )
+                ):
+                    tokens[serial] = token
+    texts = [r.token.strip() or tokens.get(r.serial.strip(), "") for r in rows]
+    present = [t for t in texts if t]
+    reports, register = verify_many(engine, present, trust, eligibility=True)
+    by_text = iter(reports)
+    out: list[dict[str, Any]] = []
+    for row, text in zip(rows, texts, strict=True):
+        if not text:
+            result = result_json(Report(), register, with_eligibility=True)
+            result["checks"] = [
+                {
+                    "name": "register",
+                    "ok": False,
+                    "warning": False,
+                    "zh": "没有该编号的证书"
+                    if row.serial.strip()
+                    else "未提供证书编号或二维码内容",
+                    "en": "no certificate with this serial"
+                    if row.serial.strip()
+                    else "no serial or token given",
+                }
+            ]
+            result["input"] = {"serial": row.serial, "token": row.token[:80]}
+            out.append(result)
+            continue
+        report = next(by_text)
+        problem = check_id_number(row.id_number)
+        serial = report.claims.serial if report.claims else ""
+        match = None if problem else holder_match(vault, register, serial, row.id_number)
+        result = result_json(report, register, with_eligibility=True, holder_matches=match)
+        if problem:
+            result["id_number_error"] = problem
+        result["input"] = {"serial": row.serial, "token": row.token[:80]}
+        out.append(result)
+    return out

@@ -1,0 +1,126 @@
+"""A site to test against: a graded, published sitting with certificates issued, its trust
+list, accounts of every role with API tokens, and the app with a test client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import Session, col, select
+
+from certify.grading import simulate
+from certify.issuance import issue_certificates
+from certify.publication import publish
+from certify.signing.trust import build_trust_list
+from certify.web import create_app
+from certify.web.auth import create_account, create_token
+from schemas.tables import Candidate, Certificate
+from tests.certify.exam_helpers import VAULT, graded_sitting
+from tests.certify.signing_helpers import PASS, make_keys
+from tests.conftest import Database
+
+PASSWORDS = {
+    "admin": "admin-password-1",
+    "rater": "rater-password-1",
+    "committee": "committee-password-1",
+}
+
+
+@dataclass
+class Site:
+    database: Database
+    app: Flask
+    people: list[simulate.SimulatedCandidate]
+    certificates: list[Certificate]
+    id_numbers: dict[str, str]
+    """Serial → the holder's ID number."""
+    tokens: dict[str, str]
+    """Role → API token."""
+    trust_document: dict[str, Any]
+    out: Path
+
+    def client(self) -> FlaskClient:
+        return self.app.test_client()
+
+    def signed_in(self, role: str) -> FlaskClient:
+        client = self.client()
+        client.get("/login")
+        with client.session_transaction() as session:
+            csrf = session["csrf"]
+        response = client.post(
+            "/login", data={"username": role, "password": PASSWORDS[role], "csrf_token": csrf}
+        )
+        assert response.status_code == 302, response.data
+        return client
+
+    def csrf(self, client: FlaskClient) -> str:
+        with client.session_transaction() as session:
+            return str(session["csrf"])
+
+    def bearer(self, role: str = "committee") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+def build_site(
+    database: Database, folder: Path, *, site_url: str = "https://verify.example.cn", **config: Any
+) -> Site:
+    people = graded_sitting(database, folder)
+    publish(
+        database.engine,
+        "S1",
+        folder / "notices",
+        days=7,
+        opened_on=date.today() - timedelta(days=10),
+    )
+    make_keys(database, kinds=[1, 2])
+    issue_certificates(
+        database.engine,
+        "S1",
+        issuer="SD-EVAL-01",
+        passphrase=PASS,
+        out=folder / "certs",
+        site=site_url,
+    )
+    trust_document = build_trust_list(database.engine, PASS)
+    tokens = {}
+    for role, password in PASSWORDS.items():
+        create_account(database.engine, role, role, password)
+        tokens[role] = create_token(database.engine, role, label="tests")
+    with Session(database.engine) as session:
+        rows = session.exec(
+            select(Certificate, Candidate)
+            .join(Candidate, col(Candidate.id) == col(Certificate.candidate_id))
+            .order_by(col(Certificate.serial))
+        ).all()
+    app = create_app(
+        {
+            "ENGINE": database.engine,
+            "SECRET_KEY": "test-secret",
+            "TRUST_DOCUMENT": trust_document,
+            "VAULT": VAULT,
+            "DATA_DIR": folder,
+            "RATE_LIMIT": config.pop("RATE_LIMIT", 100_000),
+            "TESTING": True,
+            **config,
+        }
+    )
+    return Site(
+        database,
+        app,
+        people,
+        [c for c, _ in rows],
+        {c.serial: VAULT.decrypt(p.id_number_cipher) for c, p in rows},
+        tokens,
+        trust_document,
+        folder,
+    )
+
+
+@pytest.fixture
+def site(database: Database, tmp_path: Path) -> Site:
+    return build_site(database, tmp_path)
