@@ -60,6 +60,8 @@ def decode(path: Path, data: bytes, encoding: str | None) -> str:
             "file is UTF-16 (Excel 'Unicode text'); save it as 'CSV UTF-8'",
         )
     candidates = [encoding] if encoding else ["utf-8-sig", "gb18030"]
+    if not encoding:
+        _refuse_mixed(path, data)
     for name in candidates:
         try:
             return data.decode(name).removeprefix("\ufeff")
@@ -71,6 +73,31 @@ def decode(path: Path, data: bytes, encoding: str | None) -> str:
         f"无法按 {'、'.join(candidates)} 解码文件，请另存为“CSV UTF-8”或用 --encoding 指定编码",
         f"cannot decode the file as {', '.join(candidates)}; save as 'CSV UTF-8' or pass --encoding",
     )
+
+
+def _utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _refuse_mixed(path: Path, data: bytes) -> None:
+    """A file with some lines in UTF-8 and others not (pasted together from two sources) would
+    decode as GB18030 into nonsense: refuse it, naming a line of each kind."""
+    lines = data.split(b"\n")
+    utf8 = next((n for n, line in enumerate(lines, 1) if not line.isascii() and _utf8(line)), None)
+    other = next((n for n, line in enumerate(lines, 1) if not _utf8(line)), None)
+    if utf8 is not None and other is not None:
+        raise fail(
+            path,
+            "mixed_encoding",
+            f"文件混用了多种编码（第 {utf8} 行为 UTF-8，第 {other} 行不是），请统一另存为“CSV UTF-8”",
+            f"the file mixes encodings (line {utf8} is UTF-8, line {other} is not): "
+            "save it whole as 'CSV UTF-8'",
+            row=other,
+        )
 
 
 def _blank(value: Any) -> bool:

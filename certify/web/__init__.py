@@ -189,9 +189,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
-        return error_response(
-            exc.code or 500, exc.name.lower().replace(" ", "_"), exc.description or ""
-        )
+        code = "csrf" if exc.description == "csrf" else exc.name.lower().replace(" ", "_")
+        return error_response(exc.code or 500, code, exc.description or "")
 
     @app.errorhandler(Error)
     def _certify_error(exc: Error) -> Any:

@@ -96,15 +96,17 @@ def upload() -> Any:
     trust = g.services.trust
     if trust is None:
         abort(503, description="the trust list is not configured (CERTIFY_TRUST_LIST)")
+    display = Path(upload.filename).name[:200]
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"upload{suffix}"
         upload.save(path)
-        rows = read_check_file(path, Path(upload.filename).name)
+        try:
+            rows = read_check_file(path, display)
+        except Error as exc:  # name the file as the user knows it
+            abort(400, description=exc.diagnostics().replace(str(path), display))
     results = check_rows(g.engine, trust, g.services.vault, rows)
     with Session(g.engine) as session:
-        row = CommitteeCheck(
-            account_id=account.id, file_name=Path(upload.filename).name[:200], rows=results
-        )
+        row = CommitteeCheck(account_id=account.id, file_name=display, rows=results)
         session.add(row)
         session.commit()
         session.refresh(row)
