@@ -57,6 +57,8 @@ class Register:
     holders: dict[int, Candidate] = field(default_factory=dict)
     reasons: dict[int, str] = field(default_factory=dict)
     eligibility: dict[int, list[EligibilityRecord]] = field(default_factory=dict)
+    issuer_names: dict[str, str] = field(default_factory=dict)
+    """Issuer code → institution name, from the trust list."""
 
 
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -151,6 +153,7 @@ def verify_many(
     serials = [s for s in (_serial_of(t) for t in texts) if s]
     with Session(engine) as session:
         register = read_register(session, serials, eligibility=eligibility)
+    register.issuer_names = {k.issuer: k.name for k in trust.keys.values()}
     live = _live_list(register, now)
     return [_verify(t, trust, register, live, now) for t in texts], register
 
@@ -213,6 +216,7 @@ def result_json(
             "issued_on": claims.issued.isoformat(),
             "expires_on": claims.expires.isoformat() if claims.expires else None,
             "issuer": claims.issuer,
+            "issuer_name": register.issuer_names.get(claims.issuer, claims.issuer),
         }
         if with_eligibility:
             records = register.eligibility.get(cert.id or 0, []) if cert else []
