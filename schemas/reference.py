@@ -105,10 +105,12 @@ def find_occupation(name: str) -> Occupation | None:
 
 def get_occupation(slug: str) -> Occupation:
     """The occupation with this slug; raises KeyError for an unknown one."""
-    occ = find_occupation(slug)
-    if occ is None or occ.slug != slug:
-        raise KeyError(slug)
-    return occ
+    return _by_slug()[slug]
+
+
+@cache
+def _by_slug() -> dict[str, Occupation]:
+    return {o.slug: o for o in occupations()}
 
 
 _LEVEL_ALIASES: dict[str, Level] = {

@@ -112,17 +112,31 @@ def verify_token(
     now: datetime | None = None,
 ) -> Report:
     """Run every check on a token (text, URL or base32) and report each result."""
-    now = now or datetime.now(UTC)
-    report = Report()
     try:
         token = parse_token(from_text(text))
     except TokenFormatError as exc:
+        return verify_parsed(exc, trust, revocations, now=now)
+    return verify_parsed(token, trust, revocations, now=now)
+
+
+def verify_parsed(
+    token: SignedToken | TokenFormatError,
+    trust: TrustList,
+    revocations: RevocationList | None = None,
+    *,
+    now: datetime | None = None,
+) -> Report:
+    """Every check on a token already parsed (or the reason it could not be): for callers that
+    read the serial first, so the token is decoded once."""
+    now = now or datetime.now(UTC)
+    report = Report()
+    if isinstance(token, TokenFormatError):
         report.checks.append(
             Check(
                 "format",
                 False,
-                "格式无法识别：" + str(exc).split(" / ")[0],
-                str(exc).split(" / ")[-1],
+                "格式无法识别：" + str(token).split(" / ")[0],
+                str(token).split(" / ")[-1],
             )
         )
         return report

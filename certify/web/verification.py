@@ -19,12 +19,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 from certify.identity import IdentityVault, IdNumberError, validate_id_number
-from certify.signing.token import TokenFormatError, from_text, parse_token
+from certify.signing.token import SignedToken, TokenFormatError, from_text, parse_token
 from certify.signing.trust import TrustList
-from certify.signing.verify import Check, Report, RevocationList, verify_token
+from certify.signing.verify import Check, Report, RevocationList, verify_parsed
 from schemas.enums import Level
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
 from schemas.tables import Candidate, Certificate, EligibilityRecord, Revocation
@@ -49,19 +50,37 @@ VERDICT_EN = {
 KIND_ZH = {1: "专业技术等级证书", 2: "培训合格证书"}
 
 
+@dataclass(frozen=True)
+class Registered:
+    """What the register holds of one certificate, read as plain columns (no ORM objects: a bulk
+    check reads tens of thousands)."""
+
+    id: int
+    serial: str
+    status: str
+    id_number_masked: str
+    id_number_digest: str
+
+
+@dataclass(frozen=True)
+class Entitled:
+    kind: str
+    detail: dict[str, Any]
+    status: str
+
+
 @dataclass
 class Register:
     """What the register knows of some serials: the certificate, its holder, why its status."""
 
-    certificates: dict[str, Certificate] = field(default_factory=dict)
-    holders: dict[int, Candidate] = field(default_factory=dict)
+    certificates: dict[str, Registered] = field(default_factory=dict)
     reasons: dict[int, str] = field(default_factory=dict)
-    eligibility: dict[int, list[EligibilityRecord]] = field(default_factory=dict)
+    eligibility: dict[int, list[Entitled]] = field(default_factory=dict)
     issuer_names: dict[str, str] = field(default_factory=dict)
     """Issuer code → institution name, from the trust list."""
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), CHUNK):
         yield values[start : start + CHUNK]
 
@@ -71,40 +90,51 @@ def read_register(
 ) -> Register:
     """The register's rows for these serials (unknown ones are simply absent)."""
     register = Register()
-    wanted = sorted(set(serials))
-    for part in _chunks(wanted):
-        for cert, person in session.exec(
-            select(Certificate, Candidate)
+    for part in _chunks(sorted(set(serials))):
+        for row in session.execute(
+            columns(
+                col(Certificate.id),
+                col(Certificate.serial),
+                col(Certificate.status),
+                col(Candidate.id_number_masked),
+                col(Candidate.id_number_digest),
+            )
             .join(Candidate, col(Candidate.id) == col(Certificate.candidate_id))
             .where(col(Certificate.serial).in_(part))
         ):
-            register.certificates[cert.serial] = cert
-            register.holders[person.id or 0] = person
-    ids = [c.id for c in register.certificates.values() if c.id is not None]
-    changed = [c.id for c in register.certificates.values() if c.status != "valid" and c.id]
-    for start in range(0, len(changed), CHUNK):
-        for row in session.exec(
-            select(Revocation)
-            .where(col(Revocation.certificate_id).in_(changed[start : start + CHUNK]))
+            register.certificates[row.serial] = Registered(*row)
+    changed = [c.id for c in register.certificates.values() if c.status != "valid"]
+    for part in _chunks(changed):
+        for certificate_id, reason in session.execute(
+            select(Revocation.certificate_id, Revocation.reason)
+            .where(col(Revocation.certificate_id).in_(part))
             .order_by(col(Revocation.id))
         ):
-            register.reasons[row.certificate_id] = row.reason  # the latest change wins
+            register.reasons[certificate_id] = reason  # the latest change wins
     if eligibility:
-        for start in range(0, len(ids), CHUNK):
-            for record in session.exec(
-                select(EligibilityRecord)
-                .where(col(EligibilityRecord.certificate_id).in_(ids[start : start + CHUNK]))
+        ids = [c.id for c in register.certificates.values()]
+        for part in _chunks(ids):
+            for certificate_id, kind, detail, status in session.execute(
+                columns(
+                    col(EligibilityRecord.certificate_id),
+                    col(EligibilityRecord.kind),
+                    col(EligibilityRecord.detail),
+                    col(EligibilityRecord.status),
+                )
+                .where(col(EligibilityRecord.certificate_id).in_(part))
                 .order_by(col(EligibilityRecord.id))
             ):
-                register.eligibility.setdefault(record.certificate_id, []).append(record)
+                register.eligibility.setdefault(certificate_id, []).append(
+                    Entitled(kind, detail, status)
+                )
     return register
 
 
-def _serial_of(text: str) -> str | None:
+def _parse(text: str) -> SignedToken | TokenFormatError:
     try:
-        return parse_token(from_text(text)).claims.serial
-    except TokenFormatError:
-        return None
+        return parse_token(from_text(text))
+    except TokenFormatError as exc:
+        return exc
 
 
 def _live_list(register: Register, now: datetime) -> RevocationList:
@@ -112,7 +142,7 @@ def _live_list(register: Register, now: datetime) -> RevocationList:
         serial: {
             "serial": serial,
             "status": cert.status,
-            "reason": register.reasons.get(cert.id or 0, ""),
+            "reason": register.reasons.get(cert.id, ""),
         }
         for serial, cert in register.certificates.items()
         if cert.status in ("revoked", "suspended")
@@ -121,9 +151,13 @@ def _live_list(register: Register, now: datetime) -> RevocationList:
 
 
 def _verify(
-    text: str, trust: TrustList, register: Register, live: RevocationList, now: datetime
+    token: SignedToken | TokenFormatError,
+    trust: TrustList,
+    register: Register,
+    live: RevocationList,
+    now: datetime,
 ) -> Report:
-    report = verify_token(text, trust, live, now=now)
+    report = verify_parsed(token, trust, live, now=now)
     claims = report.claims
     if claims is not None and claims.serial not in register.certificates:
         # Signed by a trusted key, yet not in the register: say so instead of "valid".
@@ -150,12 +184,13 @@ def verify_many(
 ) -> tuple[list[Report], Register]:
     """Every check on each token, statuses read from the register in a few queries."""
     now = datetime.now(UTC)
-    serials = [s for s in (_serial_of(t) for t in texts) if s]
+    tokens = [_parse(t) for t in texts]
+    serials = [t.claims.serial for t in tokens if isinstance(t, SignedToken)]
     with Session(engine) as session:
         register = read_register(session, serials, eligibility=eligibility)
     register.issuer_names = {k.issuer: k.name for k in trust.keys.values()}
     live = _live_list(register, now)
-    return [_verify(t, trust, register, live, now) for t in texts], register
+    return [_verify(t, trust, register, live, now) for t in tokens], register
 
 
 def holder_match(
@@ -169,8 +204,7 @@ def holder_match(
     cert = register.certificates.get(serial)
     if cert is None:
         return None
-    holder = register.holders.get(cert.candidate_id)
-    return holder is not None and holder.id_number_digest == vault.digest(canonical)
+    return cert.id_number_digest == vault.digest(canonical)
 
 
 def result_json(
@@ -202,13 +236,12 @@ def result_json(
     }
     if claims is not None:
         cert = register.certificates.get(claims.serial)
-        holder = register.holders.get(cert.candidate_id) if cert else None
         out["certificate"] = {
             "serial": claims.serial,
             "kind": "level" if int(claims.kind) == 1 else "training",
             "kind_zh": KIND_ZH.get(int(claims.kind), ""),
             "holder": claims.holder,
-            "id_number_masked": holder.id_number_masked if holder else None,
+            "id_number_masked": cert.id_number_masked if cert else None,
             "occupation": claims.occupation,
             "occupation_zh": _occupation_zh(claims.occupation),
             "level": claims.level,
@@ -219,7 +252,7 @@ def result_json(
             "issuer_name": register.issuer_names.get(claims.issuer, claims.issuer),
         }
         if with_eligibility:
-            records = register.eligibility.get(cert.id or 0, []) if cert else []
+            records = register.eligibility.get(cert.id, []) if cert else []
             out["eligibility"] = [
                 {
                     "kind": r.kind,

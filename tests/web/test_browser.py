@@ -65,7 +65,9 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 def qr_url(pdf: Path, folder: Path) -> str:
     """Render the certificate with pdftoppm and decode its QR code from the picture."""
-    subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf), str(folder / "page")], check=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf), str(folder / "page")], check=True
+    )
     return decode_picture(folder / "page.png")
 
 
