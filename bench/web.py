@@ -44,10 +44,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import insert  # noqa: E402
-from sqlmodel import Session, select  # noqa: E402
-
-from certificates import (  # type: ignore[import-not-found]  # noqa: E402
+from certificates import (  # type: ignore[import-not-found]
     INSTITUTION,
     LEVEL,
     OCCUPATION,
@@ -57,13 +54,15 @@ from certificates import (  # type: ignore[import-not-found]  # noqa: E402
     fresh_engine,
     make_keys,
 )
-from certify.identity import IdentityVault, check_character, mask_id_number  # noqa: E402
-from certify.signing.algorithms import DEFAULT  # noqa: E402
-from certify.signing.token import Claims, Kind, sign_token, to_text  # noqa: E402
-from certify.signing.trust import build_trust_list, load_trust_list, signing_material  # noqa: E402
-from certify.web.auth import create_account, create_token  # noqa: E402
-from certify.web.verification import CheckRow, check_rows  # noqa: E402
-from schemas.tables import Candidate, Certificate, EligibilityRecord  # noqa: E402
+from sqlalchemy import insert
+
+from certify.identity import IdentityVault, check_character, mask_id_number
+from certify.signing.algorithms import DEFAULT
+from certify.signing.token import Claims, Kind, sign_token, to_text
+from certify.signing.trust import build_trust_list, load_trust_list, signing_material
+from certify.web.auth import create_account, create_token
+from certify.web.verification import CheckRow, check_rows
+from schemas.tables import Candidate, Certificate, EligibilityRecord
 
 COUNT = 10_000
 SECRET = b"w" * 32
