@@ -1,6 +1,6 @@
 """Benchmark: the web app under load — gunicorn on loopback, wrk against the API and the page.
 
-    python3 bench/web.py [--seconds 10] [--connections 16] [--workers 2] [--threads 4]
+    python3 bench/web.py [--seconds 10] [--connections 8] [--workers 2] [--threads 2]
 
 A fresh SQLite database in a temporary folder holds 10,000 registered certificates (signed
 tokens, holders, eligibility records; rows inserted in bulk, no PDFs — issuance is measured by
@@ -199,9 +199,9 @@ def run_wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     for tool in ("wrk", "gunicorn"):
         if not shutil.which(tool):

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -89,6 +91,7 @@ def set_active(engine: Engine, username: str, active: bool, *, actor: str = "cli
             raise AccountError(f"没有用户 {username} / no account {username}")
         account.active = active
         s.add(account)
+        forget_tokens()
         audit.append(
             s,
             actor=actor,
@@ -166,14 +169,41 @@ class Throttled(Error):
         )
 
 
+TOKEN_CACHE_SECONDS = 10.0
+"""How long a process remembers an API token's account: a disabled account or revoked token
+stops working within this time (a committee's bulk client sends many requests a second)."""
+
+_token_cache: dict[str, tuple[float, Account | None]] = {}
+_token_lock = threading.Lock()
+
+
 def account_for_token(engine: Engine, token: str) -> Account | None:
-    with Session(engine) as s:
+    """The active account an API token belongs to, or None (remembered briefly per process)."""
+    digest = token_hash(token)
+    now = time.monotonic()
+    cached = _token_cache.get(digest)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    with Session(engine, expire_on_commit=False) as s:
         found = s.exec(
             select(Account)
             .join(ApiToken, col(ApiToken.account_id) == col(Account.id))
-            .where(ApiToken.token_hash == token_hash(token), col(ApiToken.revoked_at).is_(None))
+            .where(ApiToken.token_hash == digest, col(ApiToken.revoked_at).is_(None))
         ).first()
-        return found if found is not None and found.active else None
+        if found is not None:
+            s.expunge(found)
+    account = found if found is not None and found.active else None
+    with _token_lock:
+        if len(_token_cache) > 10_000:
+            _token_cache.clear()
+        _token_cache[digest] = (now + TOKEN_CACHE_SECONDS, account)
+    return account
+
+
+def forget_tokens() -> None:
+    """Drop every remembered token (after disabling an account in this process)."""
+    with _token_lock:
+        _token_cache.clear()
 
 
 def current_account() -> Account | None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, bindparam
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
@@ -85,48 +85,65 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start : start + CHUNK]
 
 
+_SERIALS: Any = bindparam("serials", expanding=True)
+_IDS: Any = bindparam("ids", expanding=True)
+_CERTIFICATE_COLUMNS = (
+    col(Certificate.id),
+    col(Certificate.serial),
+    col(Certificate.status),
+    col(Candidate.id_number_masked),
+    col(Candidate.id_number_digest),
+)
+_HOLDERS = col(Candidate.id) == col(Certificate.candidate_id)
+_CERTIFICATES = (
+    columns(*_CERTIFICATE_COLUMNS)
+    .join(Candidate, _HOLDERS)
+    .where(col(Certificate.serial).in_(_SERIALS))
+)
+_WITH_ELIGIBILITY = (
+    columns(
+        *_CERTIFICATE_COLUMNS,
+        col(EligibilityRecord.kind),
+        col(EligibilityRecord.detail),
+        col(EligibilityRecord.status),
+    )
+    .join(Candidate, _HOLDERS)
+    .outerjoin(EligibilityRecord, col(EligibilityRecord.certificate_id) == col(Certificate.id))
+    .where(col(Certificate.serial).in_(_SERIALS))
+    .order_by(col(Certificate.id), col(EligibilityRecord.id))
+)
+_REASONS = (
+    columns(col(Revocation.certificate_id), col(Revocation.reason))
+    .where(col(Revocation.certificate_id).in_(_IDS))
+    .order_by(col(Revocation.id))
+)
+"""Statements built once; each request only binds its serials (one query for the common case
+of certificates with no status change)."""
+
+
 def read_register(
-    session: Session, serials: Iterable[str], *, eligibility: bool = False
+    connection: Connection, serials: Iterable[str], *, eligibility: bool = False
 ) -> Register:
     """The register's rows for these serials (unknown ones are simply absent)."""
     register = Register()
     for part in _chunks(sorted(set(serials))):
-        for row in session.execute(
-            columns(
-                col(Certificate.id),
-                col(Certificate.serial),
-                col(Certificate.status),
-                col(Candidate.id_number_masked),
-                col(Candidate.id_number_digest),
-            )
-            .join(Candidate, col(Candidate.id) == col(Certificate.candidate_id))
-            .where(col(Certificate.serial).in_(part))
-        ):
-            register.certificates[row.serial] = Registered(*row)
+        if eligibility:
+            for row in connection.execute(_WITH_ELIGIBILITY, {"serials": list(part)}):
+                cert = register.certificates.get(row[1])
+                if cert is None:
+                    cert = register.certificates[row[1]] = Registered(*row[:5])
+                    register.eligibility[cert.id] = []
+                if row[5] is not None:
+                    register.eligibility[cert.id].append(Entitled(row[5], row[6], row[7]))
+        else:
+            for id_, serial, status, masked, digest in connection.execute(
+                _CERTIFICATES, {"serials": list(part)}
+            ):
+                register.certificates[serial] = Registered(id_ or 0, serial, status, masked, digest)
     changed = [c.id for c in register.certificates.values() if c.status != "valid"]
     for part in _chunks(changed):
-        for certificate_id, reason in session.execute(
-            select(Revocation.certificate_id, Revocation.reason)
-            .where(col(Revocation.certificate_id).in_(part))
-            .order_by(col(Revocation.id))
-        ):
+        for certificate_id, reason in connection.execute(_REASONS, {"ids": list(part)}):
             register.reasons[certificate_id] = reason  # the latest change wins
-    if eligibility:
-        ids = [c.id for c in register.certificates.values()]
-        for part in _chunks(ids):
-            for certificate_id, kind, detail, status in session.execute(
-                columns(
-                    col(EligibilityRecord.certificate_id),
-                    col(EligibilityRecord.kind),
-                    col(EligibilityRecord.detail),
-                    col(EligibilityRecord.status),
-                )
-                .where(col(EligibilityRecord.certificate_id).in_(part))
-                .order_by(col(EligibilityRecord.id))
-            ):
-                register.eligibility.setdefault(certificate_id, []).append(
-                    Entitled(kind, detail, status)
-                )
     return register
 
 
@@ -186,8 +203,8 @@ def verify_many(
     now = datetime.now(UTC)
     tokens = [_parse(t) for t in texts]
     serials = [t.claims.serial for t in tokens if isinstance(t, SignedToken)]
-    with Session(engine) as session:
-        register = read_register(session, serials, eligibility=eligibility)
+    with engine.connect() as connection:
+        register = read_register(connection, serials, eligibility=eligibility)
     register.issuer_names = {k.issuer: k.name for k in trust.keys.values()}
     live = _live_list(register, now)
     return [_verify(t, trust, register, live, now) for t in tokens], register
