@@ -176,6 +176,27 @@ def demo(settings: Settings, directory: Path) -> None:
     for label, path in where:
         click.echo(f"{label:<22} {path}")
     click.echo(f"用时 finished in {time.perf_counter() - started:.1f} s")
+    local = f"http://127.0.0.1:5000{result.verification_path}"
+    database = settings.database or f"sqlite:///{result.database}"
+    if _answers("http://127.0.0.1:5000/healthz"):
+        click.echo(f"验证页 verification page (the server is running): {local}")
+    else:
+        click.echo(
+            f"验证页 verification page, once the server runs: {local}\n"
+            f"  certify --db {database} serve --trust-list {result.files['trust_list']} "
+            f"--revocations {result.files['revocations']}"
+        )
+
+
+def _answers(url: str) -> bool:
+    """Does a web app answer at this URL (within a second)?"""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def main() -> None:

@@ -87,6 +87,8 @@ class DemoResult:
     export: Path
     audit_entries: int
     files: dict[str, Path]
+    verification_path: str = ""
+    """The path of one certificate's verification page on the web app (``/V/<token>``)."""
 
 
 @dataclass(frozen=True)
@@ -188,9 +190,18 @@ def run_demo(
                 "trust_list": directory / "trust-list.json",
                 "revocations": directory / "revocations.json",
             },
+            verification_path=f"/V/{_first_token(engine)}",
         )
     finally:
         engine.dispose()
+
+
+def _first_token(engine: Engine) -> str:
+    with Session(engine) as session:
+        cert = session.exec(
+            select(Certificate).where(Certificate.status == "valid").order_by(Certificate.serial)
+        ).first()
+    return cert.token if cert else ""
 
 
 def register(

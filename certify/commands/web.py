@@ -7,6 +7,7 @@ import os
 import click
 
 from certify.commands.base import CertifyGroup, Settings, pass_settings
+from certify.errors import Error
 from certify.web.auth import ROLES, create_account, create_token, set_active
 
 
@@ -35,7 +36,11 @@ def serve_command(
     if revocations:
         os.environ["CERTIFY_REVOCATIONS"] = revocations
     settings.engine()  # the schema must be current
-    app = create_app()
+    try:
+        vault = settings.vault()
+    except Error:
+        vault = None  # committee ID-number checks are then unavailable
+    app = create_app({"VAULT": vault} if vault else None)
     click.echo(f"certify web: http://{host}:{port}/  (Ctrl+C to stop)")
     app.run(host=host, port=port, debug=False, use_reloader=False)
 

@@ -11,7 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certify.signing.algorithms import DEFAULT
-from certify.signing.token import Kind, from_text, sign_token, to_text, token_url
+from certify.signing.token import (
+    Kind,
+    TokenFormatError,
+    from_text,
+    sign_token,
+    to_text,
+    token_url,
+)
 from certify.signing.trust import (
     KeyProblem,
     TrustListError,
@@ -222,3 +229,38 @@ def test_a_full_token_fits_qr_version_10_at_level_m(keys: Database) -> None:
     qr.make(fit=True)
     assert qr.version <= 10, qr.version
     assert url == url.upper()
+
+
+def _b32_reference(text: str) -> bytes:
+    """from_text as the standard library would do it (the slow way)."""
+    import base64
+
+    body = text.strip().rsplit("/", 1)[-1].upper()
+    if not body or any(c not in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" for c in body):
+        raise TokenFormatError("chars")
+    try:
+        data = base64.b32decode(body + "=" * (-len(body) % 8))
+    except ValueError:
+        raise TokenFormatError("length") from None
+    if base64.b32encode(data).decode().rstrip("=") != body:
+        raise TokenFormatError("canonical")
+    return data
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ234567abc018=/ ", max_size=60))
+def test_fast_base32_decoding_agrees_with_the_standard_library(text: str) -> None:
+    try:
+        expected: bytes | None = _b32_reference(text)
+    except TokenFormatError:
+        expected = None
+    try:
+        found: bytes | None = from_text(text)
+    except TokenFormatError:
+        found = None
+    assert found == expected
+
+
+@given(st.binary(min_size=1, max_size=300))
+def test_any_bytes_round_trip_through_base32(data: bytes) -> None:
+    assert from_text(to_text(data)) == data

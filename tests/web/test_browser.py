@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -21,17 +20,12 @@ from werkzeug.serving import make_server
 from certify.revocation import change_status
 from certify.signing.reader import decode_picture
 from tests.conftest import Database
+from tests.web.browser_helpers import free_port
 from tests.web.conftest import Site, build_site
 
 SCREENSHOTS = Path(os.environ.get("CERTIFY_TEST_OUTPUT", "test-output")) / "browser"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

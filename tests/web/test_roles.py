@@ -162,3 +162,16 @@ def test_open_redirects_are_refused(site: Site) -> None:
 def test_accounts_are_checked(site: Site, username: str, role: str, password: str) -> None:
     with pytest.raises(AccountError):
         create_account(site.database.engine, username, role, password)
+
+
+def test_a_disabled_account_loses_its_session_and_its_token(site: Site) -> None:
+    from certify.web.auth import set_active
+
+    client = site.signed_in("committee")
+    body = {"token": site.certificates[0].token}
+    assert site.client().post("/api/v1/verify", json=body, headers=site.bearer()).status_code == 200
+    set_active(site.database.engine, "committee", False)
+    assert site.client().post("/api/v1/verify", json=body, headers=site.bearer()).status_code == 401
+    assert client.get("/committee/").status_code == 302
+    set_active(site.database.engine, "committee", True)
+    assert site.client().post("/api/v1/verify", json=body, headers=site.bearer()).status_code == 200
