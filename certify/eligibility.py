@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from certify.errors import Error
 from certify.identity import IdentityVault, IdNumberError, validate_id_number
+from certify.tabular import table_bytes
 from schemas.conditions import RegionRules
 from schemas.enums import Level
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
@@ -304,27 +305,11 @@ def export_eligibility(engine: Engine, out: Path, *, include_withdrawn: bool = F
     """Write the eligibility records for review committees, CSV or XLSX by the file's suffix."""
     rows = eligibility_rows(engine, include_withdrawn=include_withdrawn)
     header = [zh for _, zh in ELIGIBILITY_COLUMNS]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    suffix = out.suffix.lower()
-    if suffix == ".xlsx":
-        from openpyxl import Workbook
-
-        book = Workbook()
-        sheet = book.active
-        assert sheet is not None
-        sheet.title = "资格衔接"
-        sheet.append(header)
-        for row in rows:
-            sheet.append(row)
-        sheet.freeze_panes = "A2"
-        book.save(out)
-    elif suffix == ".csv":
-        with out.open("w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(header)
-            writer.writerows(rows)
-    else:
+    suffix = out.suffix.lower().lstrip(".")
+    if suffix not in ("csv", "xlsx"):
         raise EligibilityError(
             f"导出文件须为 .csv 或 .xlsx：{out.name} / the export must be .csv or .xlsx: {out.name}"
         )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(table_bytes(header, rows, suffix, "资格衔接"))
     return len(rows)

@@ -264,3 +264,34 @@ def records(grid: Grid, names: Sequence[str | None]) -> list[tuple[int, dict[str
         )
         for number, cells in grid.rows
     ]
+
+
+def table_bytes(
+    header: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str, sheet: str
+) -> bytes:
+    """A table as a file people open in Excel: ``csv`` (UTF-8 with a byte-order mark) or
+    ``xlsx`` (one sheet named ``sheet``, header row frozen)."""
+    import csv
+    import io
+
+    if fmt == "csv":
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(header)
+        writer.writerows(rows)
+        return text.getvalue().encode("utf-8-sig")
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook()
+        page = book.active
+        assert page is not None
+        page.title = sheet
+        page.append(list(header))
+        for row in rows:
+            page.append(list(row))
+        page.freeze_panes = "A2"
+        data = io.BytesIO()
+        book.save(data)
+        return data.getvalue()
+    raise ValueError(fmt)

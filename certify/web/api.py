@@ -17,6 +17,7 @@ from flask import Blueprint, abort, g, jsonify, request
 
 from certify.eligibility import EligibilityError, credentials
 from certify.web.auth import require_role
+from certify.web.common import trust
 from certify.web.verification import CheckRow, check_rows
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -69,13 +70,6 @@ def _row(item: Any, where: str) -> CheckRow:
     return CheckRow(values["token"], values["serial"], values["id_number"])
 
 
-def _trust() -> Any:
-    trust = g.services.trust
-    if trust is None:
-        abort(503, description="the trust list is not configured (CERTIFY_TRUST_LIST)")
-    return trust
-
-
 @blueprint.post("/verify")
 @require_role(*API_ROLES)
 def verify() -> Any:
@@ -87,9 +81,9 @@ def verify() -> Any:
         if not 1 <= len(items) <= MAX_ITEMS:
             abort(400, description=f"items: 1 to {MAX_ITEMS} per request, got {len(items)}")
         rows = [_row(item, f"items[{n}]") for n, item in enumerate(items)]
-        return jsonify({"results": check_rows(g.engine, _trust(), g.services.vault, rows)})
+        return jsonify({"results": check_rows(g.engine, trust(), g.services.vault, rows)})
     row = _row(body, "body")
-    return jsonify(check_rows(g.engine, _trust(), g.services.vault, [row])[0])
+    return jsonify(check_rows(g.engine, trust(), g.services.vault, [row])[0])
 
 
 @blueprint.post("/credentials")

@@ -4,9 +4,7 @@ page and as CSV/XLSX downloads; and the lookup of one person's credentials by ID
 
 from __future__ import annotations
 
-import csv
 import io
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +13,9 @@ from sqlmodel import Session, col, select
 
 from certify.eligibility import EligibilityError, credentials
 from certify.errors import Error
-from certify.tabular import map_header, read_grid, records
+from certify.tabular import map_header, read_grid, records, table_bytes
 from certify.web.auth import check_csrf, current_account, require_role
+from certify.web.common import saved_upload, trust
 from certify.web.verification import CheckRow, check_rows
 from schemas.tables import CommitteeCheck
 
@@ -87,24 +86,12 @@ def upload() -> Any:
     check_csrf()
     account = current_account()
     assert account is not None and account.id is not None
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        abort(400, description="choose a CSV or XLSX file")
-    suffix = Path(upload.filename).suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
-        abort(400, description="the file must be .csv or .xlsx")
-    trust = g.services.trust
-    if trust is None:
-        abort(503, description="the trust list is not configured (CERTIFY_TRUST_LIST)")
-    display = Path(upload.filename).name[:200]
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"upload{suffix}"
-        upload.save(path)
+    with saved_upload("check") as (path, display):
         try:
             rows = read_check_file(path, display)
         except Error as exc:  # name the file as the user knows it
             abort(400, description=exc.diagnostics().replace(str(path), display))
-    results = check_rows(g.engine, trust, g.services.vault, rows)
+    results = check_rows(g.engine, trust(), g.services.vault, rows)
     with Session(g.engine) as session:
         row = CommitteeCheck(account_id=account.id, file_name=display, rows=results)
         session.add(row)
@@ -162,34 +149,18 @@ def _table(results: list[dict[str, Any]]) -> list[list[str]]:
 def download(check_id: int, fmt: str) -> Any:
     row = _owned(check_id)
     table = _table(row.rows)
-    name = f"核验结果-{check_id}"
-    if fmt == "csv":
-        text = io.StringIO()
-        writer = csv.writer(text)
-        writer.writerow(DOWNLOAD_HEADER)
-        writer.writerows(table)
-        data = io.BytesIO(text.getvalue().encode("utf-8-sig"))
-        return send_file(data, mimetype="text/csv", as_attachment=True, download_name=f"{name}.csv")
-    if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        book = Workbook()
-        sheet = book.active
-        assert sheet is not None
-        sheet.title = "核验结果"
-        sheet.append(DOWNLOAD_HEADER)
-        for line in table:
-            sheet.append(line)
-        data = io.BytesIO()
-        book.save(data)
-        data.seek(0)
-        return send_file(
-            data,
-            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            as_attachment=True,
-            download_name=f"{name}.xlsx",
-        )
-    abort(404)
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    mimetype = {
+        "csv": "text/csv",
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }[fmt]
+    return send_file(
+        io.BytesIO(table_bytes(DOWNLOAD_HEADER, table, fmt, "核验结果")),
+        mimetype=mimetype,
+        as_attachment=True,
+        download_name=f"核验结果-{check_id}.{fmt}",
+    )
 
 
 @blueprint.post("/lookup")

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, abort, g, jsonify, render_template, request, send_file
 from sqlmodel import Session, select
 
+from certify.web.common import trust
 from certify.web.verification import VERDICT_EN, VERDICT_ZH, result_json, verify_live
 from schemas.tables import Certificate
 
@@ -28,13 +29,6 @@ def _rate_limit() -> None:
     address = request.remote_addr or "?"
     if not g.services.limiter.allow(address, "public"):
         abort(429)
-
-
-def _trust() -> Any:
-    trust = g.services.trust
-    if trust is None:
-        abort(503, description="the trust list is not configured (CERTIFY_TRUST_LIST)")
-    return trust
 
 
 @blueprint.get("/")
@@ -53,7 +47,7 @@ def verify_page(token: str) -> Any:
     """The page a phone camera opens from the QR code (the path is upper-case there)."""
     if not TOKEN.fullmatch(token):
         return _page(None, "not_genuine", status=400)
-    report, register = verify_live(g.engine, token.upper(), _trust())
+    report, register = verify_live(g.engine, token.upper(), trust())
     return _page(result_json(report, register), report.verdict)
 
 
@@ -83,7 +77,7 @@ def lookup() -> Any:
         cert = session.exec(select(Certificate).where(Certificate.serial == serial)).first()
     if cert is None or cert.holder_name != name:
         return render_template("index.html", not_found=True, serial=serial, name=name), 404
-    report, register = verify_live(g.engine, cert.token, _trust())
+    report, register = verify_live(g.engine, cert.token, trust())
     return _page(result_json(report, register), report.verdict)
 
 

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, send_file, url_for
 from sqlmodel import Session, col, select
 
 from certify.errors import Error
@@ -22,6 +20,7 @@ from certify.grading.marks import (
     marking_list_rows,
 )
 from certify.web.auth import check_csrf, current_account, require_role
+from certify.web.common import saved_upload
 from schemas.tables import Sitting
 
 blueprint = Blueprint("rater", __name__, url_prefix="/rater")
@@ -59,18 +58,10 @@ def upload_marks(code: str) -> Any:
     check_csrf()
     account = current_account()
     assert account is not None
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        abort(400, description="choose a marks file")
-    suffix = Path(upload.filename).suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
-        abort(400, description="the file must be .csv or .xlsx")
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"{Path(upload.filename).stem[:80] or 'marks'}{suffix}"
-        upload.save(path)
+    with saved_upload("marks") as (path, display):
         try:
             count = import_marks(g.engine, code, path, actor=f"web:{account.username}")
             flash(f"{code}: 已导入评分 {count} 个 / {count} marks stored")
         except Error as exc:
-            flash(exc.diagnostics(), "error")
+            flash(exc.diagnostics().replace(str(path), display), "error")
     return redirect(url_for("rater.index"))
