@@ -64,11 +64,12 @@ def _page(result: dict[str, Any] | None, verdict: str, status: int = 200) -> Any
     )
 
 
-@blueprint.get("/lookup")
+@blueprint.route("/lookup", methods=["GET", "POST"])
 def lookup() -> Any:
-    """Verify by serial and holder name, as printed on the certificate."""
-    serial = request.args.get("serial", "").strip()
-    name = request.args.get("name", "").strip()
+    """Verify by serial and holder name, as printed on the certificate. The form posts, so the
+    holder's name stays out of URLs and access logs; a GET with the same fields also works."""
+    serial = request.values.get("serial", "").strip()
+    name = request.values.get("name", "").strip()
     if not serial and not name:
         return render_template("index.html")
     if not SERIAL.fullmatch(serial) or not 1 <= len(name) <= 64:

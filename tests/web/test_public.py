@@ -80,6 +80,9 @@ def test_lookup_by_serial_and_name(site: Site) -> None:
     )
     assert bad.status_code == 400
     assert client.get("/lookup").status_code == 200
+    posted = client.post("/lookup", data={"serial": cert.serial, "name": cert.holder_name})
+    assert posted.status_code == 200 and verdict(posted.data) == "genuine"
+    assert 'method="post"' in client.get("/").data.decode()  # the form keeps names out of URLs
 
 
 def test_trust_list_revocations_and_notices_at_stable_urls(site: Site) -> None:
