@@ -5,8 +5,8 @@
 A fresh SQLite database in a temporary folder holds 10,000 registered certificates (signed
 tokens, holders, eligibility records; rows inserted in bulk, no PDFs — issuance is measured by
 ``bench/certificates.py``). gunicorn serves ``certify.web:create_app()`` on 127.0.0.1 with
-``--workers`` processes of ``--threads`` threads (the public rate limit off: one client is all
-the traffic here); wrk (Debian's package) runs for ``--seconds`` each:
+``--workers`` processes of ``--threads`` threads (the public and API rate limits off: one client
+is all the traffic here); wrk (Debian's package) runs for ``--seconds`` each:
 
 1. ``POST /api/v1/verify`` with one token per request (a committee's API token), cycling over
    the 10,000 tokens → ``verify_rps``, ``verify_p50_ms``, ``verify_p99_ms``. Goal: ≥ 2,000/s with
@@ -243,6 +243,7 @@ def main() -> None:
             "CERTIFY_WEB_SECRET": "bench-secret-not-secret",
             "CERTIFY_SECRET_KEY": base64.b64encode(SECRET).decode(),
             "CERTIFY_RATE_LIMIT": "0",
+            "CERTIFY_API_RATE_LIMIT": "0",
             "CERTIFY_MAX_UPLOAD_MB": "16",
         }
         server = subprocess.Popen(

@@ -15,7 +15,6 @@ committees (CSV or XLSX). Layouts are in ``docs/eligibility.md``.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -248,10 +247,7 @@ def export_ce_hours(
                 ]
             )
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(CE_HOURS_COLUMNS)
-        writer.writerows(rows)
+    out.write_bytes(table_bytes(CE_HOURS_COLUMNS, rows, "csv", "继续教育学时"))
     return len(rows)
 
 

@@ -104,7 +104,22 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def read_csv_grid(path: Path, text: str) -> Grid:
+MAX_COLUMNS = 256
+"""Columns read from a worksheet: every certify format has far fewer, and a sheet that declares
+thousands must not make reading it slow."""
+
+
+def _too_many_rows(path: Path, limit: int, row: int) -> InputError:
+    return fail(
+        path,
+        "too_many_rows",
+        f"文件超过 {limit} 行，请拆分后分批提交",
+        f"the file has more than {limit} rows: split it",
+        row,
+    )
+
+
+def read_csv_grid(path: Path, text: str, max_rows: int | None = None) -> Grid:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -125,6 +140,8 @@ def read_csv_grid(path: Path, text: str) -> Grid:
                 )
             if not all(_blank(c) for c in cells):
                 rows.append((index, list(cells)))
+                if max_rows is not None and len(rows) > max_rows:
+                    raise _too_many_rows(path, max_rows, index)
     except csv.Error as exc:
         raise fail(
             path, "csv", f"CSV 格式错误：{exc}", f"malformed CSV: {exc}", reader.line_num
@@ -132,8 +149,10 @@ def read_csv_grid(path: Path, text: str) -> Grid:
     return Grid(list(header), rows)
 
 
-def read_xlsx_grid(path: Path, sheets: Sequence[str] = ()) -> Grid:
-    """The first sheet named in ``sheets`` that exists, else the first sheet."""
+def read_xlsx_grid(path: Path, sheets: Sequence[str] = (), max_rows: int | None = None) -> Grid:
+    """The first sheet named in ``sheets`` that exists, else the first sheet (at most
+    :data:`MAX_COLUMNS` columns; with ``max_rows``, refused beyond that many rows, counting blank
+    ones after the first ``max_rows`` too, so a sheet stretched to a million rows stops early)."""
     from openpyxl import load_workbook  # deferred: openpyxl is slow to import
 
     try:
@@ -144,12 +163,20 @@ def read_xlsx_grid(path: Path, sheets: Sequence[str] = ()) -> Grid:
         ) from exc
     try:
         sheet = next((book[n] for n in sheets if n in book.sheetnames), book.worksheets[0])
-        cells = sheet.iter_rows(values_only=True)
-        header = next(cells, None)
-        if header is None:
+        cells = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
+        first = next(cells, None)
+        if first is None:
             raise fail(path, "empty", "工作表为空", "the worksheet is empty")
-        rows = [(n, list(r)) for n, r in enumerate(cells, start=2) if not all(_blank(c) for c in r)]
-        return Grid(list(header), rows)
+        header = list(first)
+        while header and _blank(header[-1]):  # reading up to MAX_COLUMNS pads with blanks
+            header.pop()
+        rows = []
+        for n, r in enumerate(cells, start=2):
+            if not all(_blank(c) for c in r):
+                rows.append((n, list(r)))
+            if max_rows is not None and (len(rows) > max_rows or n > 2 * max_rows + 1_000):
+                raise _too_many_rows(path, max_rows, n)
+        return Grid(header, rows)
     finally:
         book.close()
 
@@ -160,14 +187,16 @@ def read_grid(
     encoding: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     sheets: Sequence[str] = (),
+    max_rows: int | None = None,
 ) -> Grid:
-    """The grid of a .csv/.txt or .xlsx/.xlsm file; raises InputError for anything else."""
+    """The grid of a .csv/.txt or .xlsx/.xlsm file; raises InputError for anything else
+    (and, with ``max_rows``, as soon as a file turns out longer)."""
     check_size(path, max_bytes)
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
-        return read_csv_grid(path, decode(path, path.read_bytes(), encoding))
+        return read_csv_grid(path, decode(path, path.read_bytes(), encoding), max_rows)
     if suffix in (".xlsx", ".xlsm"):
-        return read_xlsx_grid(path, sheets)
+        return read_xlsx_grid(path, sheets, max_rows)
     if suffix == ".json":
         return read_json_grid(path, decode(path, path.read_bytes(), encoding or "utf-8"))
     raise fail(
@@ -266,14 +295,27 @@ def records(grid: Grid, names: Sequence[str | None]) -> list[tuple[int, dict[str
     ]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_text(value: Any) -> Any:
+    """A value as a spreadsheet shows it, never as a formula: text starting like one (``=``,
+    ``+``, ``-``, ``@``, tab, return) gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def table_bytes(
     header: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str, sheet: str
 ) -> bytes:
     """A table as a file people open in Excel: ``csv`` (UTF-8 with a byte-order mark) or
-    ``xlsx`` (one sheet named ``sheet``, header row frozen)."""
+    ``xlsx`` (one sheet named ``sheet``, header row frozen). Cells that would start a formula
+    are written as text (:func:`cell_text`)."""
     import csv
     import io
 
+    rows = [[cell_text(v) for v in row] for row in rows]
     if fmt == "csv":
         text = io.StringIO()
         writer = csv.writer(text)

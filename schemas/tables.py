@@ -409,6 +409,8 @@ class Account(SQLModel, table=True):
     role: str = Field(max_length=16)
     password_hash: str
     active: bool = True
+    session_version: int = 0
+    """Bumped on sign-out, disabling and password change: every earlier session ends."""
     created_at: datetime = _ts(nullable=False)
 
 
@@ -447,3 +449,18 @@ class CommitteeCheck(SQLModel, table=True):
     file_name: str = ""
     rows: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _ts(nullable=False)
+
+
+class HolderCheck(SQLModel, table=True):
+    """A committee's check of an ID number against a certificate's holder: the account, the
+    serial and the keyed digest of the ID number tried (never the number). Limits how many
+    different ID numbers one account may try against one certificate."""
+
+    __tablename__ = "holder_check"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    serial: str = Field(max_length=40, index=True)
+    id_digest: str = Field(max_length=64)
+    matched: bool = False
+    at: datetime = _ts(nullable=False, index=True)

@@ -37,6 +37,14 @@ COLUMNS = {
     "script": ("script", "评卷号", "试卷号"),
     "mark": ("mark", "分数", "得分"),
 }
+INFORMATION = {
+    "question": ("question", "题号"),
+    "item_id": ("item_id", "题目编号"),
+    "maximum": ("maximum", "满分"),
+    "stem": ("stem", "题干"),
+    "rubric": ("rubric", "评分标准"),
+}
+"""The marking list's other columns: read and ignored, so a filled-in list imports as it is."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +112,8 @@ def marking_list_rows(scripts: list[Script]) -> list[list[str]]:
 
 
 def _canonical(header: str) -> str | None:
-    return next((c for c, names in COLUMNS.items() if header.lower() in names), None)
+    wanted = header.lower()
+    return next((c for c, names in (COLUMNS | INFORMATION).items() if wanted in names), None)
 
 
 def import_marks(
@@ -115,10 +124,15 @@ def import_marks(
     actor: str = "cli",
     encoding: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    rater: str | None = None,
 ) -> int:
-    """Store every mark of the file, or none; returns how many were stored."""
+    """Store every mark of the file, or none; returns how many were stored.
+
+    With ``rater`` (a signed-in rater on the web), every row must name that rater: one account
+    cannot mark a script twice under two names, nor overwrite another rater's marks."""
     scripts = {s.code: s for s in marking_list(engine, sitting_code)}
-    grid = read_grid(path, encoding=encoding, max_bytes=max_bytes)
+    # A file cannot hold more marks than three rounds of every script.
+    grid = read_grid(path, encoding=encoding, max_bytes=max_bytes, max_rows=3 * len(scripts) + 100)
     names = map_header(path, grid.header, _canonical, list(COLUMNS))
     problems: list[Problem] = []
     with transaction(engine) as session:
@@ -144,9 +158,17 @@ def import_marks(
                     f"no script {values['script']!r}",
                 )
                 continue
-            rater = values["rater"]
-            if not rater:
+            rater_name = values["rater"]
+            if not rater_name:
                 bad("rater", "empty", "须填写评分员", "rater is required")
+                continue
+            if rater is not None and rater_name != rater:
+                bad(
+                    "rater",
+                    "not_you",
+                    f"只能提交本人（{rater}）的评分，此行为 {rater_name}",
+                    f"only your own marks ({rater}) may be uploaded; this row is {rater_name}'s",
+                )
                 continue
             try:
                 mark = float(values["mark"])
@@ -167,7 +189,7 @@ def import_marks(
                 )
                 continue
             marks = existing.setdefault((script.registration_id, script.item_version_pk), [])
-            mine = [m for m in marks if m.rater == rater]
+            mine = [m for m in marks if m.rater == rater_name]
             if mine:
                 if mine[0].round == 1 and not round_two:
                     mine[0].mark = mark
@@ -178,8 +200,8 @@ def import_marks(
                 bad(
                     "rater",
                     "marked_twice",
-                    f"{rater} 已评过该答卷（{reason}）",
-                    f"{rater} has marked this script already"
+                    f"{rater_name} 已评过该答卷（{reason}）",
+                    f"{rater_name} has marked this script already"
                     + (" (round one is locked)" if mine[0].round == 1 else ""),
                 )
                 continue
@@ -202,7 +224,7 @@ def import_marks(
             entry = Mark(
                 registration_id=script.registration_id,
                 item_version_id=script.item_version_pk,
-                rater=rater,
+                rater=rater_name,
                 round=len(marks) + 1,
                 mark=mark,
             )

@@ -9,6 +9,8 @@
     CERTIFY_REVOCATIONS    the signed revocation list file served to offline verifiers
     CERTIFY_DATA_DIR       where published notices (公示) are written (default ./certify-web)
     CERTIFY_RATE_LIMIT     public requests per minute per address (default 120; 0 = off)
+    CERTIFY_API_RATE_LIMIT API requests per minute per account (default 6000; 0 = off)
+    CERTIFY_TRUSTED_PROXIES how many proxies in front add X-Forwarded-For (default 0)
     CERTIFY_MAX_UPLOAD_MB  largest upload (default 8)
     CERTIFY_SECURE_COOKIES 1 behind HTTPS (cookies then travel over HTTPS only)
 
@@ -66,6 +68,10 @@ class Services:
     vault: IdentityVault | None
     data_dir: Path
     limiter: RateLimiter
+    api_per_minute: int = 0
+    """API requests per minute per account and worker (0 = no limit)."""
+    auth_failures: int = 60
+    """Requests with an invalid API token per minute per address and worker."""
 
 
 @dataclass
@@ -79,15 +85,16 @@ class RateLimiter:
     windows: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def allow(self, address: str, bucket: str) -> bool:
-        if self.per_minute <= 0:
+    def allow(self, address: str, bucket: str, per_minute: int | None = None) -> bool:
+        limit = self.per_minute if per_minute is None else per_minute
+        if limit <= 0:
             return True
         now = time.monotonic()
         with self.lock:
             start, count = self.windows.get((address, bucket), (now, 0))
             if now - start >= 60:
                 start, count = now, 0
-            if count >= self.per_minute:
+            if count >= limit:
                 return False
             self.windows[(address, bucket)] = (start, count + 1)
             if len(self.windows) > 100_000:
@@ -101,6 +108,14 @@ def _env_json(name: str) -> dict[str, Any] | None:
         return None
     data: dict[str, Any] = json.loads(Path(path).read_text("utf-8"))
     return data
+
+
+def _setting(config: dict[str, Any], key: str, variable: str, default: int) -> int:
+    """A whole-number setting: from ``config`` if given there (0 included), else the
+    environment, else the default."""
+    if key in config:
+        return int(config.pop(key))
+    return int(os.environ.get(variable, str(default)))
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -142,10 +157,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         data_dir=Path(
             config.pop("DATA_DIR", None) or os.environ.get("CERTIFY_DATA_DIR", "certify-web")
         ),
-        limiter=RateLimiter(
-            int(config.pop("RATE_LIMIT", None) or os.environ.get("CERTIFY_RATE_LIMIT", "120"))
-        ),
+        limiter=RateLimiter(_setting(config, "RATE_LIMIT", "CERTIFY_RATE_LIMIT", 120)),
+        api_per_minute=_setting(config, "API_RATE_LIMIT", "CERTIFY_API_RATE_LIMIT", 6_000),
     )
+    proxies = _setting(config, "TRUSTED_PROXIES", "CERTIFY_TRUSTED_PROXIES", 0)
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The client's address from X-Forwarded-For, trusting exactly this many proxies.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     app.config.update(config)
 
     from certify.web import admin, api, auth_views, committee, public, rater

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, abort, g, jsonify, request
 
 from certify.eligibility import EligibilityError, credentials
-from certify.web.auth import require_role
+from certify.web.auth import current_account, require_role
 from certify.web.common import trust
 from certify.web.verification import CheckRow, check_rows
 
@@ -38,13 +38,20 @@ def openapi() -> Any:
     return jsonify(openapi_document())
 
 
+def _limit(account: Any) -> None:
+    """Each account's API requests per minute (per worker), so one client cannot take the
+    server from every other."""
+    if not g.services.limiter.allow(f"account:{account.id}", "api", g.services.api_per_minute):
+        abort(429, description="too many API requests from this account: slow down")
+
+
 def _body() -> dict[str, Any]:
     if not request.is_json:
         abort(415, description="send application/json")
     try:
         body = json.loads(request.get_data(cache=False) or b"null")
-    except (ValueError, UnicodeDecodeError):
-        abort(400, description="the body is not valid JSON")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        abort(400, description="the body is not valid JSON (or nests too deeply)")
     if not isinstance(body, dict):
         abort(400, description="the body must be a JSON object")
     return body
@@ -73,6 +80,7 @@ def _row(item: Any, where: str) -> CheckRow:
 @blueprint.post("/verify")
 @require_role(*API_ROLES)
 def verify() -> Any:
+    _limit(current_account())
     body = _body()
     if "items" in body:
         items = body["items"]
@@ -81,14 +89,27 @@ def verify() -> Any:
         if not 1 <= len(items) <= MAX_ITEMS:
             abort(400, description=f"items: 1 to {MAX_ITEMS} per request, got {len(items)}")
         rows = [_row(item, f"items[{n}]") for n, item in enumerate(items)]
-        return jsonify({"results": check_rows(g.engine, trust(), g.services.vault, rows)})
-    row = _row(body, "body")
-    return jsonify(check_rows(g.engine, trust(), g.services.vault, [row])[0])
+        return jsonify({"results": _check(rows)})
+    return jsonify(_check([_row(body, "body")])[0])
+
+
+def _check(rows: list[CheckRow]) -> list[dict[str, Any]]:
+    account = current_account()
+    assert account is not None
+    return check_rows(
+        g.engine,
+        trust(),
+        g.services.vault,
+        rows,
+        account_id=account.id,
+        actor=f"api:{account.username}",
+    )
 
 
 @blueprint.post("/credentials")
 @require_role(*API_ROLES)
 def lookup() -> Any:
+    _limit(current_account())
     body = _body()
     id_number = body.get("id_number")
     if set(body) != {"id_number"} or not isinstance(id_number, str) or len(id_number) > 64:

@@ -4,10 +4,14 @@ Roles: ``admin`` (the institution's administrators), ``rater`` (评分员), ``co
 review committees). The public needs no account. Passwords are hashed with scrypt
 (``werkzeug.security``); API tokens are random, shown once, and stored as their SHA-256. A
 session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure in production) holding the
-account id and a CSRF token every form posts back. Sign-in is throttled: after
-:data:`MAX_FAILURES_USER` failures for one username or :data:`MAX_FAILURES_ADDRESS` from one
-address within :data:`WINDOW`, further attempts are refused until the window passes, whatever
-the password.
+account id, the account's session version (bumped on sign-out, disabling and password change,
+which ends every earlier session) and a CSRF token every form posts back. Sign-in is throttled
+within :data:`WINDOW`: after :data:`MAX_FAILURES_USER` failures for one username from one address,
+:data:`MAX_FAILURES_ADDRESS` from one address, or :data:`MAX_FAILURES_ANYWHERE` for one username
+from anywhere, further attempts are refused until the window passes, whatever the password — so
+a stranger cannot lock a named account out for everyone with a few tries, and a spread-out guess
+at one account still stops. Behind a proxy, set ``CERTIFY_TRUSTED_PROXIES`` so the address is the
+client's (docs/web.md).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import hmac
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -36,6 +41,7 @@ ROLES = ("admin", "rater", "committee")
 WINDOW = timedelta(minutes=15)
 MAX_FAILURES_USER = 5
 MAX_FAILURES_ADDRESS = 20
+MAX_FAILURES_ANYWHERE = 50
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "ct_"
 
@@ -90,6 +96,7 @@ def set_active(engine: Engine, username: str, active: bool, *, actor: str = "cli
         if account is None:
             raise AccountError(f"没有用户 {username} / no account {username}")
         account.active = active
+        account.session_version += 1
         s.add(account)
         forget_tokens()
         audit.append(
@@ -124,35 +131,28 @@ def authenticate(engine: Engine, username: str, password: str, address: str) -> 
 
     Raises :class:`Throttled` while too many recent attempts failed."""
     since = utcnow() - WINDOW
+
+    def failures(*conditions: Any) -> int:
+        return int(
+            s.exec(
+                select(func.count())
+                .select_from(LoginAttempt)
+                .where(col(LoginAttempt.ok).is_(False), col(LoginAttempt.at) >= since, *conditions)
+            ).one()
+        )
+
     with transaction(engine) as s:
-        by_user = s.exec(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(
-                LoginAttempt.username == username,
-                col(LoginAttempt.ok).is_(False),
-                col(LoginAttempt.at) >= since,
-            )
-        ).one()
-        by_address = s.exec(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(
-                LoginAttempt.address == address,
-                col(LoginAttempt.ok).is_(False),
-                col(LoginAttempt.at) >= since,
-            )
-        ).one()
-        if by_user >= MAX_FAILURES_USER or by_address >= MAX_FAILURES_ADDRESS:
+        if (
+            failures(LoginAttempt.username == username, LoginAttempt.address == address)
+            >= MAX_FAILURES_USER
+            or failures(LoginAttempt.address == address) >= MAX_FAILURES_ADDRESS
+            or failures(LoginAttempt.username == username) >= MAX_FAILURES_ANYWHERE
+        ):
             raise Throttled()
         account = s.exec(select(Account).where(Account.username == username)).first()
-        ok = bool(
-            account is not None
-            and account.active
-            and check_password_hash(account.password_hash, password)
-        )
-        if account is None:
-            check_password_hash(_DUMMY, password)  # the same work whether or not the user exists
+        # The same work whether the account exists, is disabled or not: timing tells nothing.
+        right = check_password_hash(account.password_hash if account else _DUMMY, password)
+        ok = bool(account is not None and account.active and right)
         s.add(LoginAttempt(username=username[:64], address=address[:64], ok=ok))
         return account if ok else None
 
@@ -173,17 +173,22 @@ TOKEN_CACHE_SECONDS = 10.0
 """How long a process remembers an API token's account: a disabled account or revoked token
 stops working within this time (a committee's bulk client sends many requests a second)."""
 
-_token_cache: dict[str, tuple[float, Account | None]] = {}
+TOKEN_CACHE_SIZE = 1_000
+_token_cache: OrderedDict[str, tuple[float, Account]] = OrderedDict()
 _token_lock = threading.Lock()
 
 
 def account_for_token(engine: Engine, token: str) -> Account | None:
-    """The active account an API token belongs to, or None (remembered briefly per process)."""
+    """The active account an API token belongs to, or None. Valid tokens are remembered briefly
+    per process (least recently used first out); unknown ones never, so guessing cannot crowd
+    out the real ones."""
     digest = token_hash(token)
     now = time.monotonic()
-    cached = _token_cache.get(digest)
-    if cached is not None and cached[0] > now:
-        return cached[1]
+    with _token_lock:
+        cached = _token_cache.get(digest)
+        if cached is not None and cached[0] > now:
+            _token_cache.move_to_end(digest)
+            return cached[1]
     with Session(engine, expire_on_commit=False) as s:
         found = s.exec(
             select(Account)
@@ -192,12 +197,14 @@ def account_for_token(engine: Engine, token: str) -> Account | None:
         ).first()
         if found is not None:
             s.expunge(found)
-    account = found if found is not None and found.active else None
+    if found is None or not found.active:
+        return None
     with _token_lock:
-        if len(_token_cache) > 10_000:
-            _token_cache.clear()
-        _token_cache[digest] = (now + TOKEN_CACHE_SECONDS, account)
-    return account
+        _token_cache[digest] = (now + TOKEN_CACHE_SECONDS, found)
+        _token_cache.move_to_end(digest)
+        while len(_token_cache) > TOKEN_CACHE_SIZE:
+            _token_cache.popitem(last=False)
+    return found
 
 
 def forget_tokens() -> None:
@@ -216,10 +223,16 @@ def current_account() -> Account | None:
     if header.lower().startswith("bearer "):
         account = account_for_token(engine, header[7:].strip())
         g.via_token = True
-    elif "uid" in session:
+        if account is None:
+            address = request.remote_addr or "?"
+            if not g.services.limiter.allow(address, "bad-token", g.services.auth_failures):
+                abort(429, description="too many requests with invalid API tokens")
+    elif "uid" in session and not request.path.startswith("/api/"):
+        # The API takes bearer tokens only: a browser's cookie never authorises it.
         with Session(engine) as s:
             found = s.get(Account, session["uid"])
-        account = found if found is not None and found.active else None
+        current = found is not None and found.active and session.get("sv") == found.session_version
+        account = found if current else None
     g.account = account
     return account
 
@@ -267,10 +280,24 @@ def check_csrf() -> None:
 def sign_in(account: Account) -> None:
     session.clear()
     session["uid"] = account.id
+    session["sv"] = account.session_version
     session["csrf"] = secrets.token_urlsafe(32)
     session.permanent = True
 
 
+def end_sessions(engine: Engine, account_id: int) -> None:
+    """End every session of the account, on every device (a signed cookie cannot be recalled,
+    so the account's session version moves on and old cookies stop matching)."""
+    with transaction(engine) as s:
+        account = s.get(Account, account_id)
+        if account is not None:
+            account.session_version += 1
+            s.add(account)
+
+
 def sign_out() -> Any:
+    uid = session.get("uid")
+    if uid is not None:
+        end_sessions(g.engine, int(uid))
     session.clear()
     return redirect(url_for("public.index"))

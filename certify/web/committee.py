@@ -50,7 +50,7 @@ def _canonical(header: str) -> str | None:
 
 def read_check_file(path: Path, display_name: str) -> list[CheckRow]:
     """The rows of an uploaded file; raises certify's input errors (file, row, field named)."""
-    grid = read_grid(path, max_bytes=8 * 1024 * 1024)
+    grid = read_grid(path, max_bytes=8 * 1024 * 1024, max_rows=MAX_ROWS)
     names = map_header(path, grid.header, _canonical, [])
     if "serial" not in names and "token" not in names:
         raise Error(
@@ -91,7 +91,14 @@ def upload() -> Any:
             rows = read_check_file(path, display)
         except Error as exc:  # name the file as the user knows it
             abort(400, description=exc.diagnostics().replace(str(path), display))
-    results = check_rows(g.engine, trust(), g.services.vault, rows)
+    results = check_rows(
+        g.engine,
+        trust(),
+        g.services.vault,
+        rows,
+        account_id=account.id,
+        actor=f"web:{account.username}",
+    )
     with Session(g.engine) as session:
         row = CommitteeCheck(account_id=account.id, file_name=display, rows=results)
         session.add(row)

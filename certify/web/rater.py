@@ -5,7 +5,6 @@ The marking list carries script codes, never candidates; marks go through the sa
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
@@ -19,6 +18,7 @@ from certify.grading.marks import (
     marking_list,
     marking_list_rows,
 )
+from certify.tabular import table_bytes
 from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.common import saved_upload
 from schemas.tables import Sitting
@@ -42,11 +42,7 @@ def marking_list_csv(code: str) -> Any:
         scripts = marking_list(g.engine, code)
     except Error:
         abort(404)
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow(MARKING_LIST_HEADER)
-    writer.writerows(marking_list_rows(scripts))
-    data = io.BytesIO(text.getvalue().encode("utf-8-sig"))
+    data = io.BytesIO(table_bytes(MARKING_LIST_HEADER, marking_list_rows(scripts), "csv", "评卷"))
     return send_file(
         data, mimetype="text/csv", as_attachment=True, download_name=f"{code}-评卷清单.csv"
     )
@@ -60,7 +56,9 @@ def upload_marks(code: str) -> Any:
     assert account is not None
     with saved_upload("marks") as (path, display):
         try:
-            count = import_marks(g.engine, code, path, actor=f"web:{account.username}")
+            count = import_marks(
+                g.engine, code, path, actor=f"web:{account.username}", rater=account.username
+            )
             flash(f"{code}: 已导入评分 {count} 个 / {count} marks stored")
         except Error as exc:
             flash(exc.diagnostics().replace(str(path), display), "error")

@@ -22,13 +22,21 @@ from sqlalchemy import Connection, Engine, bindparam
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
+from certify import audit
+from certify.db import transaction
 from certify.identity import IdentityVault, IdNumberError, validate_id_number
 from certify.signing.token import SignedToken, TokenFormatError, from_text, parse_token
 from certify.signing.trust import TrustList
 from certify.signing.verify import Check, Report, RevocationList, verify_parsed
 from schemas.enums import Level
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
-from schemas.tables import Candidate, Certificate, EligibilityRecord, Revocation
+from schemas.tables import (
+    Candidate,
+    Certificate,
+    EligibilityRecord,
+    HolderCheck,
+    Revocation,
+)
 
 CHUNK = 500
 """Serials per query (well inside every database's limit on bound parameters)."""
@@ -321,10 +329,100 @@ class CheckRow:
     id_number: str = ""
 
 
+MAX_IDS_PER_SERIAL = 3
+"""Different ID numbers one account may try against one certificate within
+:data:`HOLDER_WINDOW`. The public page shows the ID number masked except for the birth date, so
+unlimited tries would let anyone with an account recover it by trying every date."""
+HOLDER_WINDOW = timedelta(days=1)
+
+
+class HolderGate:
+    """Which holder checks of one request may run: one ID number per serial per request, and at
+    most :data:`MAX_IDS_PER_SERIAL` different ones per serial and account in the window. Every
+    check that runs is recorded (the keyed digest, never the number) and audited."""
+
+    def __init__(self, engine: Engine, vault: IdentityVault, account_id: int) -> None:
+        self.engine, self.vault, self.account_id = engine, vault, account_id
+        self.tried: dict[str, set[str]] = {}
+        self.asked: dict[str, set[str]] = {}
+        self.new: list[HolderCheck] = []
+
+    def prepare(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Load the account's recent checks for these (serial, valid ID number) pairs."""
+        for serial, id_number in pairs:
+            self.asked.setdefault(serial, set()).add(self.vault.digest(id_number))
+        if not self.asked:
+            return
+        since = datetime.now(UTC) - HOLDER_WINDOW
+        with Session(self.engine) as session:
+            for part in _chunks(sorted(self.asked)):
+                for serial, digest in session.exec(
+                    select(HolderCheck.serial, HolderCheck.id_digest).where(
+                        HolderCheck.account_id == self.account_id,
+                        col(HolderCheck.serial).in_(part),
+                        col(HolderCheck.at) >= since,
+                    )
+                ):
+                    self.tried.setdefault(serial, set()).add(digest)
+
+    def refusal(self, serial: str, id_number: str) -> str | None:
+        """Why this check may not run, or None (and then it is counted)."""
+        if len(self.asked.get(serial, ())) > 1:
+            return (
+                "同一证书编号每次请求只能核对一个身份证号 / "
+                "one ID number per certificate per request"
+            )
+        digest = self.vault.digest(id_number)
+        tried = self.tried.setdefault(serial, set())
+        if digest not in tried and len(tried) >= MAX_IDS_PER_SERIAL:
+            return (
+                f"该证书今日已核对 {MAX_IDS_PER_SERIAL} 个不同的身份证号，请联系发证机构 / "
+                f"{MAX_IDS_PER_SERIAL} different ID numbers were tried against this certificate "
+                "today: ask the issuer"
+            )
+        if digest not in tried:
+            tried.add(digest)
+        return None
+
+    def record(self, serial: str, id_number: str, matched: bool | None) -> None:
+        self.new.append(
+            HolderCheck(
+                account_id=self.account_id,
+                serial=serial,
+                id_digest=self.vault.digest(id_number),
+                matched=bool(matched),
+            )
+        )
+
+    def save(self, actor: str) -> None:
+        if not self.new:
+            return
+        with transaction(self.engine) as session:
+            session.add_all(self.new)
+            audit.append(
+                session,
+                actor=actor,
+                action="holder.check",
+                subject=str(self.account_id),
+                detail={
+                    "checks": len(self.new),
+                    "matched": sum(c.matched for c in self.new),
+                    "serials": sorted({c.serial for c in self.new})[:50],
+                },
+            )
+
+
 def check_rows(
-    engine: Engine, trust: TrustList, vault: IdentityVault | None, rows: Sequence[CheckRow]
+    engine: Engine,
+    trust: TrustList,
+    vault: IdentityVault | None,
+    rows: Sequence[CheckRow],
+    *,
+    account_id: int | None = None,
+    actor: str = "web",
 ) -> list[dict[str, Any]]:
-    """The committee's bulk check: per row the full result with eligibility and holder match."""
+    """The committee's bulk check: per row the full result with eligibility and, for a signed-in
+    account, the holder match (gated by :class:`HolderGate`)."""
     serial_only = [r.serial.strip() for r in rows if not r.token.strip() and r.serial.strip()]
     tokens: dict[str, str] = {}
     if serial_only:
@@ -339,6 +437,19 @@ def check_rows(
     texts = [r.token.strip() or tokens.get(r.serial.strip(), "") for r in rows]
     present = [t for t in texts if t]
     reports, register = verify_many(engine, present, trust, eligibility=True)
+    gate = HolderGate(engine, vault, account_id) if vault and account_id is not None else None
+    if gate is not None:
+        serial_of = iter(r.claims.serial if r.claims else "" for r in reports)
+        gate.prepare(
+            [
+                (serial, row.id_number)
+                for row, text in zip(rows, texts, strict=True)
+                if text
+                and (serial := next(serial_of))
+                and row.id_number.strip()
+                and not check_id_number(row.id_number)
+            ]
+        )
     by_text = iter(reports)
     out: list[dict[str, Any]] = []
     for row, text in zip(rows, texts, strict=True):
@@ -363,10 +474,20 @@ def check_rows(
         report = next(by_text)
         problem = check_id_number(row.id_number)
         serial = report.claims.serial if report.claims else ""
-        match = None if problem else holder_match(vault, register, serial, row.id_number)
+        match = None
+        if row.id_number.strip() and not problem:
+            if gate is None:
+                problem = "核对持证人须以账户登录 / confirming the holder needs a signed-in account"
+            elif serial and serial in register.certificates:
+                problem = gate.refusal(serial, row.id_number)
+                if problem is None:
+                    match = holder_match(vault, register, serial, row.id_number)
+                    gate.record(serial, row.id_number, match)
         result = result_json(report, register, with_eligibility=True, holder_matches=match)
         if problem:
             result["id_number_error"] = problem
         result["input"] = {"serial": row.serial, "token": row.token[:80]}
         out.append(result)
+    if gate is not None:
+        gate.save(actor)
     return out
