@@ -103,7 +103,9 @@ SITE = "https://verify.example.cn"
 ROOT, INSTITUTION = "SD-HRSS", "SD-EVAL-01"
 ROOT_NAME, INSTITUTION_NAME = "山东省人力资源和社会保障厅", "山东省数字技术工程师评价中心"
 OCCUPATION, LEVEL = "ai", "junior"
-TODAY = date(2026, 11, 27)
+TODAY = date.today()
+"""Issue date of the certificates: today, as the keys are made today (a fixed date would fall
+outside their validity once the calendar moves on)."""
 GOAL_10K_S = 60.0
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"

@@ -262,6 +262,18 @@ def main() -> None:
         )
         try:
             wait_for(f"{base}/healthz")
+            # What wrk measures must be real verifications: one of each, checked first.
+            single = urllib.request.Request(
+                f"{base}/api/v1/verify",
+                data=json.dumps({"token": tokens[0]}).encode(),
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {bearer}"},
+            )
+            with urllib.request.urlopen(single, timeout=10) as response:
+                if json.loads(response.read())["verdict"] != "genuine":
+                    failures.append("a single verification is not genuine")
+            with urllib.request.urlopen(f"{base}/V/{tokens[1]}", timeout=10) as response:
+                if b'data-verdict="genuine"' not in response.read():
+                    failures.append("the verification page does not say genuine")
             post = folder / "post.lua"
             post.write_text(LUA_POST % {"tokens": folder / "tokens.txt", "bearer": bearer})
             get = folder / "get.lua"

@@ -200,11 +200,12 @@ class TrustedKey:
     def allows(self, kind: int, occupation: str, level: str) -> bool:
         """Is a certificate of this kind, occupation and level within the key's scope?"""
 
-        def ok(name: str, value: object) -> bool:
-            allowed = self.scope.get(name)
-            return not allowed or value in allowed
-
-        return ok("kinds", kind) and ok("occupations", occupation) and ok("levels", level)
+        scope = self.scope
+        for name, value in (("kinds", kind), ("occupations", occupation), ("levels", level)):
+            allowed = scope.get(name)
+            if allowed and value not in allowed:
+                return False
+        return True
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,13 @@ from certify.db import transaction
 from certify.identity import IdentityVault, IdNumberError, validate_id_number
 from certify.signing.token import SignedToken, TokenFormatError, from_text, parse_token
 from certify.signing.trust import TrustList
-from certify.signing.verify import Check, Report, RevocationList, verify_parsed
+from certify.signing.verify import (
+    Check,
+    Report,
+    RevocationList,
+    check_signatures,
+    verify_parsed,
+)
 from schemas.enums import Level
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
 from schemas.tables import (
@@ -181,8 +187,9 @@ def _verify(
     register: Register,
     live: RevocationList,
     now: datetime,
+    signature_ok: bool | None = None,
 ) -> Report:
-    report = verify_parsed(token, trust, live, now=now)
+    report = verify_parsed(token, trust, live, now=now, signature_ok=signature_ok)
     claims = report.claims
     if claims is not None and claims.serial not in register.certificates:
         # Signed by a trusted key, yet not in the register: say so instead of "valid".
@@ -215,7 +222,10 @@ def verify_many(
         register = read_register(connection, serials, eligibility=eligibility)
     register.issuer_names = {k.issuer: k.name for k in trust.keys.values()}
     live = _live_list(register, now)
-    return [_verify(t, trust, register, live, now) for t in tokens], register
+    signatures = check_signatures(tokens, trust)
+    return [
+        _verify(t, trust, register, live, now, ok) for t, ok in zip(tokens, signatures, strict=True)
+    ], register
 
 
 def holder_match(
@@ -242,9 +252,10 @@ def result_json(
     """One verification result as JSON: verdict, status, checks, the certificate's particulars
     (holder name and masked ID number only) and, for committees, its eligibility."""
     claims = report.claims
+    verdict = report.verdict
     out: dict[str, Any] = {
-        "verdict": report.verdict,
-        "verdict_zh": VERDICT_ZH[report.verdict],
+        "verdict": verdict,
+        "verdict_zh": VERDICT_ZH[verdict],
         "status": report.status,
         "status_as_of": report.status_as_of.isoformat() if report.status_as_of else None,
         "checks": [

@@ -264,3 +264,30 @@ def test_fast_base32_decoding_agrees_with_the_standard_library(text: str) -> Non
 @given(st.binary(min_size=1, max_size=300))
 def test_any_bytes_round_trip_through_base32(data: bytes) -> None:
     assert from_text(to_text(data)) == data
+
+
+def test_signatures_checked_in_parallel_agree_with_one_by_one(database: Database) -> None:
+    """A batch large enough to be spread over threads gives each token the same verdict as
+    checking it alone; altered signatures fail, unknown keys and garbage give None."""
+    from dataclasses import replace
+
+    from certify.signing import verify as verification
+    from certify.signing.token import SignedToken, parse_token
+
+    make_keys(database, kinds=[1])
+    trusted = trust(database)
+    tokens = [
+        parse_token(from_text(issue(database, claims(serial=f"3726013{n:06d}")))) for n in range(40)
+    ]
+    batch: list[SignedToken | TokenFormatError] = []
+    for n in range(verification.PARALLEL_FROM + 44):
+        token = tokens[n % len(tokens)]
+        if n % 7 == 0:  # flip one bit of the signature
+            token = replace(token, signature=bytes([token.signature[0] ^ 1]) + token.signature[1:])
+        batch.append(token)
+    batch.append(TokenFormatError("garbage"))
+    together = verification.check_signatures(batch, trusted)
+    alone = [verification.check_signatures([t], trusted)[0] for t in batch]
+    assert together == alone
+    assert together.count(False) == len(range(0, verification.PARALLEL_FROM + 44, 7))
+    assert together[-1] is None and together.count(True) == len(batch) - 1 - together.count(False)
