@@ -134,6 +134,13 @@ def test_a_rater_uploads_only_their_own_marks(site: Site, tmp_path: Path) -> Non
     with pytest.raises(ValidationFailed) as failed:
         import_marks(site.database.engine, "S1", path, rater="rater")
     assert [p.code for p in failed.value.problems] == ["not_you"]
+    # Under the rater's own name the downloaded list is read as it is: what stops it now is only
+    # that this sitting's scripts are all marked twice already.
+    rows[0][-2:] = ["rater", "1"]
+    path.write_bytes(table_bytes(MARKING_LIST_HEADER, rows, "csv", "marks"))
+    with pytest.raises(ValidationFailed) as again:
+        import_marks(site.database.engine, "S1", path, rater="rater")
+    assert [p.code for p in again.value.problems] == ["no_more_marks"]
 
 
 def test_downloads_never_carry_formulas() -> None:
