@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,16 @@ from certify.identity import (
     birth_date,
     mask_id_number,
     validate_id_number,
+)
+from certify.sittings import (
+    ADMISSION,
+    SittingError,
+    admission_numbers,
+    find_candidate,
+    new_candidate,
+    papers_by_form,
+    placement_problems,
+    register,
 )
 from certify.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records
 from question_bank.shuffle import new_seed
@@ -473,8 +484,6 @@ def register_applicants(
     Raises ValidationFailed (nothing written) when any row is invalid or an applicant has
     applied to the sitting already.
     """
-    from certify.sittings import SittingError, find_candidate, new_candidate, papers_by_form
-
     on = on or date.today()
     applicants, problems = read_applicants(path, on=on, encoding=encoding)
     with transaction(engine) as session:
@@ -482,11 +491,7 @@ def register_applicants(
         if sitting is None or sitting.blueprint_id is None or sitting.id is None:
             raise SittingError(f"没有考试场次 {sitting_code} / no sitting {sitting_code}")
         papers = papers_by_form(session, sitting.blueprint_id)
-        taken = set(
-            session.exec(
-                select(Registration.admission_no).where(Registration.sitting_id == sitting.id)
-            )
-        )
+        taken = admission_numbers(session, sitting)
         applied = set(
             session.exec(
                 select(Candidate.id_number_digest)
@@ -513,7 +518,7 @@ def register_applicants(
             )
         report = RegisterReport(sitting_code, on)
         forms = sorted(papers)
-        next_number = _admission_counter(session, sitting, taken)
+        next_number = _admission_counter(sitting, taken)
         for index, a in enumerate(applicants):
             person = find_candidate(session, vault, a.id_number)
             if person is None:
@@ -546,7 +551,7 @@ def register_applicants(
             if decision.accepted:
                 admission = a.admission_no or next_number()
                 form = a.form or forms[index % len(forms)]
-                reg = _register(session, sitting, person, papers[form], admission, shuffle_seed())
+                reg = register(session, sitting, person, papers[form], admission, shuffle_seed())
                 application.registration_id = reg.id
                 report.accepted.append((admission, person.id_number_masked, decision.route))
             else:
@@ -570,20 +575,9 @@ def register_applicants(
 def _placement_problems(
     path: Path, a: Applicant, papers: dict[str, Paper], taken: set[str]
 ) -> list[Problem]:
-    found = []
-    if a.form and a.form not in papers:
-        found.append(
-            Problem(
-                str(path),
-                a.row,
-                "form",
-                "unknown_form",
-                f"蓝图没有 {a.form} 卷（可用：{'、'.join(papers)}）",
-                f"the blueprint has no form {a.form} (has {', '.join(papers)})",
-            )
-        )
-    if a.admission_no and not re.fullmatch(r"[A-Za-z0-9-]{1,32}", a.admission_no):
-        found.append(
+    if a.admission_no and not re.fullmatch(ADMISSION, a.admission_no):
+        return [
+            *placement_problems(path, a.row, a.form, "", papers, taken),
             Problem(
                 str(path),
                 a.row,
@@ -591,56 +585,23 @@ def _placement_problems(
                 "bad_admission_no",
                 "准考证号须为 1–32 位字母、数字或 -",
                 "admission_no: 1-32 letters, digits or '-'",
-            )
-        )
-    elif a.admission_no in taken:
-        found.append(
-            Problem(
-                str(path),
-                a.row,
-                "admission_no",
-                "registered",
-                "该准考证号已在本场次登记",
-                "this admission number is already registered in the sitting",
-            )
-        )
-    return found
+            ),
+        ]
+    return placement_problems(path, a.row, a.form, a.admission_no, papers, taken)
 
 
-def _admission_counter(session: Session, sitting: Sitting, taken: set[str]) -> Callable[[], str]:
+def _admission_counter(sitting: Sitting, taken: set[str]) -> Callable[[], str]:
     """Admission numbers ``<sitting>-0001`` onwards, skipping any already given."""
     stem = re.sub(r"[^A-Za-z0-9]", "", sitting.code)[:24] or "S"
+    numbers = (f"{stem}-{n:04d}" for n in count(1))
     used = set(taken)
-    count = [0]
 
     def following() -> str:
-        while True:
-            count[0] += 1
-            candidate = f"{stem}-{count[0]:04d}"
-            if candidate not in used:
-                used.add(candidate)
-                return candidate
+        number = next(n for n in numbers if n not in used)
+        used.add(number)
+        return number
 
     return following
-
-
-def _register(
-    session: Session, sitting: Sitting, person: Candidate, paper: Paper, admission: str, seed: int
-) -> Registration:
-    assert sitting.id is not None and person.id is not None
-    reg = Registration(
-        sitting_id=sitting.id,
-        candidate_id=person.id,
-        paper_id=paper.id,
-        shuffle_seed=seed,
-        admission_no=admission,
-    )
-    session.add(reg)
-    if paper.status != "frozen":
-        paper.status, paper.frozen_at = "frozen", utcnow()
-        session.add(paper)
-    session.flush()
-    return reg
 
 
 def override(
@@ -655,8 +616,6 @@ def override(
     shuffle_seed: Callable[[], int] = new_seed,
 ) -> Registration:
     """Accept a refused application on an admin's recorded reason; raises ApplicationError."""
-    from certify.sittings import papers_by_form
-
     if not reason.strip():
         raise ApplicationError("破格受理须填写理由 / an override needs a reason")
     if not admin.strip():
@@ -693,15 +652,11 @@ def override(
             raise ApplicationError(f"蓝图没有 {chosen} 卷 / the blueprint has no form {chosen}")
         person = session.get(Candidate, application.candidate_id)
         assert person is not None
-        taken = set(
-            session.exec(
-                select(Registration.admission_no).where(Registration.sitting_id == sitting.id)
-            )
-        )
         admission = (
-            application.facts.get("admission_no") or _admission_counter(session, sitting, taken)()
+            application.facts.get("admission_no")
+            or _admission_counter(sitting, admission_numbers(session, sitting))()
         )
-        reg = _register(session, sitting, person, papers[chosen], admission, shuffle_seed())
+        reg = register(session, sitting, person, papers[chosen], admission, shuffle_seed())
         application.decision = "accepted"
         application.route = "override"
         application.override_by = admin.strip()

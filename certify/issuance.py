@@ -46,7 +46,7 @@ from certify import audit
 from certify.db import transaction
 from certify.eligibility import records_for
 from certify.errors import DatabaseError, Error
-from certify.publication import issuance_gate
+from certify.publication import issuance_gate, pass_list
 from certify.signing.algorithms import DEFAULT
 from certify.signing.token import (
     LEVEL_CODES,
@@ -58,6 +58,7 @@ from certify.signing.token import (
     token_url,
 )
 from certify.signing.trust import signing_material
+from certify.training import TrainingError, completed_enrolments
 from schemas.certificates import CertificateView
 from schemas.conditions import RegionRules, region_rules
 from schemas.enums import Level
@@ -66,8 +67,6 @@ from schemas.tables import (
     Candidate,
     Certificate,
     Course,
-    Registration,
-    Result,
     SerialCounter,
     SigningKey,
     Sitting,
@@ -225,15 +224,7 @@ def issue_certificates(
         if sitting is None:
             raise IssuanceError(f"没有考试场次 {sitting_code} / no sitting {sitting_code}")
         gate = issuance_gate(session, sitting, today)
-        rows = list(
-            session.exec(
-                select(Registration, Candidate)
-                .join(Result, col(Result.registration_id) == col(Registration.id))
-                .join(Candidate, col(Candidate.id) == col(Registration.candidate_id))
-                .where(Registration.sitting_id == sitting.id, col(Result.passed).is_(True))
-                .order_by(col(Registration.admission_no))
-            )
-        )
+        rows = pass_list(session, sitting)
     report.held = {r.admission_no: gate.held[r.id or 0] for r, _ in rows if not gate.allows(r.id)}
     subjects = [
         _Subject(person, reg.id, None, {"sitting": sitting.code, "admission_no": reg.admission_no})
@@ -275,8 +266,6 @@ def issue_training_certificates(
 ) -> IssueReport:
     """Issue a training certificate (培训合格证书) to every trainee who completed the course and
     has none yet; each gets a training-subsidy record and the course's hours."""
-    from certify.training import TrainingError, completed_enrolments
-
     today = today or date.today()
     report = IssueReport(course_code)
     with Session(engine) as session:

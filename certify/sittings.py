@@ -173,55 +173,16 @@ def import_roster(
         if sitting is None or sitting.blueprint_id is None:
             raise SittingError(f"没有考试场次 {sitting_code} / no sitting {sitting_code}")
         papers = papers_by_form(session, sitting.blueprint_id)
+        taken = admission_numbers(session, sitting)
         for r in rows:
-            if r.form and r.form not in papers:
-                problems.append(
-                    Problem(
-                        str(path),
-                        r.row,
-                        "form",
-                        "unknown_form",
-                        f"蓝图没有 {r.form} 卷（可用：{'、'.join(papers)}）",
-                        f"the blueprint has no form {r.form} (has {', '.join(papers)})",
-                    )
-                )
-        taken = set(
-            session.exec(
-                select(Registration.admission_no).where(Registration.sitting_id == sitting.id)
-            )
-        )
-        for r in rows:
-            if r.admission_no in taken:
-                problems.append(
-                    Problem(
-                        str(path),
-                        r.row,
-                        "admission_no",
-                        "registered",
-                        "该准考证号已在本场次登记",
-                        "this admission number is already registered in the sitting",
-                    )
-                )
+            problems += placement_problems(path, r.row, r.form, r.admission_no, papers, taken)
         if problems:
             raise ValidationFailed(sorted(problems, key=lambda p: p.row or 0), total_rows=len(rows))
         new = 0
         for r in rows:
             candidate, created = _candidate(session, vault, r)
             new += created
-            paper = papers[r.form]
-            assert sitting.id is not None and candidate.id is not None
-            session.add(
-                Registration(
-                    sitting_id=sitting.id,
-                    candidate_id=candidate.id,
-                    paper_id=paper.id,
-                    shuffle_seed=shuffle_seed(),
-                    admission_no=r.admission_no,
-                )
-            )
-            if paper.status != "frozen":
-                paper.status, paper.frozen_at = "frozen", utcnow()
-                session.add(paper)
+            register(session, sitting, candidate, papers[r.form], r.admission_no, shuffle_seed())
         audit.append(
             session,
             actor=actor,
@@ -230,6 +191,64 @@ def import_roster(
             detail={"file": path.name, "registered": len(rows), "new_candidates": new},
         )
         return RosterReport(sitting_code, len(rows), new, {f: p.code for f, p in papers.items()})
+
+
+def placement_problems(
+    path: Path, row: int, form: str, admission: str, papers: dict[str, Paper], taken: set[str]
+) -> list[Problem]:
+    """What is wrong with placing one row in the sitting: a form the blueprint lacks, an
+    admission number given already (empty ones are left to the caller)."""
+    found = []
+    if form and form not in papers:
+        found.append(
+            Problem(
+                str(path),
+                row,
+                "form",
+                "unknown_form",
+                f"蓝图没有 {form} 卷（可用：{'、'.join(papers)}）",
+                f"the blueprint has no form {form} (has {', '.join(papers)})",
+            )
+        )
+    if admission and admission in taken:
+        found.append(
+            Problem(
+                str(path),
+                row,
+                "admission_no",
+                "registered",
+                "该准考证号已在本场次登记",
+                "this admission number is already registered in the sitting",
+            )
+        )
+    return found
+
+
+def admission_numbers(session: Session, sitting: Sitting) -> set[str]:
+    """The admission numbers already given in the sitting."""
+    return set(
+        session.exec(select(Registration.admission_no).where(Registration.sitting_id == sitting.id))
+    )
+
+
+def register(
+    session: Session, sitting: Sitting, person: Candidate, paper: Paper, admission: str, seed: int
+) -> Registration:
+    """Register a person for the sitting on a paper (which is frozen from now on)."""
+    assert sitting.id is not None and person.id is not None
+    reg = Registration(
+        sitting_id=sitting.id,
+        candidate_id=person.id,
+        paper_id=paper.id,
+        shuffle_seed=seed,
+        admission_no=admission,
+    )
+    session.add(reg)
+    if paper.status != "frozen":
+        paper.status, paper.frozen_at = "frozen", utcnow()
+        session.add(paper)
+    session.flush()
+    return reg
 
 
 def papers_by_form(session: Session, blueprint_id: int) -> dict[str, Paper]:

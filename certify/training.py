@@ -24,6 +24,7 @@ from certify import audit
 from certify.db import transaction
 from certify.errors import Error, Problem, ValidationFailed
 from certify.identity import IdentityVault, IdNumberError, validate_id_number
+from certify.sittings import find_candidate, new_candidate
 from certify.tabular import map_header, read_grid, records
 from schemas.reference import find_level, find_occupation
 from schemas.tables import Candidate, Course, Enrolment, utcnow
@@ -146,8 +147,6 @@ def enrol(
     engine: Engine, code: str, path: Path, vault: IdentityVault, *, actor: str = "cli"
 ) -> int:
     """Enrol every trainee of the file (name, ID number); returns how many were enrolled."""
-    from certify.sittings import find_candidate, new_candidate
-
     rows, problems = _checked(path, ("name", "id_number"))
     for r in rows:
         if not r.values.get("name") or len(r.values["name"]) > 64:
@@ -163,7 +162,7 @@ def enrol(
             )
     with transaction(engine) as session:
         course = _course(session, code)
-        enrolled = _enrolled(session, course, vault)
+        enrolled = _Enrolled(session, course, vault)
         for r in rows:
             if r.id_number in enrolled:
                 problems.append(
@@ -215,10 +214,6 @@ class _Enrolled:
         return self.by_digest[self.vault.digest(id_number)]
 
 
-def _enrolled(session: Session, course: Course, vault: IdentityVault) -> _Enrolled:
-    return _Enrolled(session, course, vault)
-
-
 def _number(
     path: Path, r: _Row, column: str, low: float, high: float, problems: list[Problem]
 ) -> float:
@@ -253,7 +248,7 @@ def _per_trainee(
     """Each row's enrolment and its number in ``column`` (0 to ``high``); raises
     ValidationFailed naming every bad row (a bad number, someone not enrolled)."""
     rows, problems = _checked(path, ("id_number", column))
-    enrolled = _enrolled(session, course, vault)
+    enrolled = _Enrolled(session, course, vault)
     found: list[tuple[Enrolment, float]] = []
     for r in rows:
         value = _number(path, r, column, 0, high, problems)
