@@ -74,9 +74,9 @@ from certify.signing.token import (
     HEADER_KID,
     Claims,
     Kind,
-    from_text,
     parse_token,
     sign_token,
+    text_url,
     token_url,
 )
 from certify.signing.trust import (
@@ -281,7 +281,7 @@ def parts_alone(engine: Engine, folder: Path, count: int) -> tuple[float, float,
             issued=cert.issued_on,
             issuer_name=INSTITUTION_NAME,
             authority_name=ROOT_NAME,
-            url=token_url(SITE, from_text(cert.token)),
+            url=text_url(SITE, cert.token),
             verify_site=SITE,
         )
         for cert, person in rows
@@ -490,7 +490,7 @@ def main() -> None:
         with Session(engine) as session:
             first = session.exec(select(Certificate).order_by(col(Certificate.serial))).first()
         assert first is not None
-        url = token_url(SITE, from_text(first.token))
+        url = text_url(SITE, first.token)
         figures["url_chars"] = len(url)
         figures["qr_version"] = qr_version(url)
         engine.dispose()

@@ -52,10 +52,9 @@ from certify.signing.token import (
     LEVEL_CODES,
     Claims,
     Kind,
-    from_text,
     sign_token,
+    text_url,
     to_text,
-    token_url,
 )
 from certify.signing.trust import signing_material
 from certify.training import TrainingError, completed_enrolments
@@ -144,13 +143,9 @@ def _view(
         expires=cert.expires_on,
         issuer_name=key.scope.get("name", key.issuer),
         authority_name=authority,
-        url=token_url(site, _token_bytes(cert)),
+        url=text_url(site, cert.token),
         verify_site=site,
     )
-
-
-def _token_bytes(cert: Certificate) -> bytes:
-    return from_text(cert.token)
 
 
 def _pdf(view: CertificateView) -> bytes:

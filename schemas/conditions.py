@@ -161,7 +161,3 @@ def region_rules(code: str | None = None) -> RegionRules:
         ce_category=ce["category"],
         ce_level_hours={Level(k): float(v) for k, v in ce["level"].items()},
     )
-
-
-def regions() -> list[str]:
-    return sorted(_read("eligibility.json")["regions"])

@@ -208,4 +208,9 @@ def from_text(text: str) -> bytes:
 
 def token_url(base_url: str, token: bytes) -> str:
     """The upper-case verification URL a QR code holds."""
-    return f"{base_url.rstrip('/').upper()}/V/{to_text(token)}"
+    return text_url(base_url, to_text(token))
+
+
+def text_url(base_url: str, text: str) -> str:
+    """:func:`token_url` for a token already in text form (as the register stores it)."""
+    return f"{base_url.rstrip('/').upper()}/V/{text}"
