@@ -64,3 +64,7 @@ ITEM_STATUS_ALIASES: dict[str, ItemStatus] = {
     "停用": ItemStatus.RETIRED,
     "退役": ItemStatus.RETIRED,
 }
+
+
+ROLES = ("admin", "rater", "committee")
+"""Roles of web accounts: institution administrators, raters (评分员), title review committees."""

@@ -24,7 +24,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import timedelta
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, TypeVar
 
 from flask import abort, g, redirect, request, session, url_for
@@ -35,9 +35,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from certify import audit
 from certify.db import transaction
 from certify.errors import Error
+from schemas.enums import ROLES
 from schemas.tables import Account, ApiToken, LoginAttempt, utcnow
 
-ROLES = ("admin", "rater", "committee")
 WINDOW = timedelta(minutes=15)
 MAX_FAILURES_USER = 5
 MAX_FAILURES_ADDRESS = 20
@@ -151,13 +151,17 @@ def authenticate(engine: Engine, username: str, password: str, address: str) -> 
             raise Throttled()
         account = s.exec(select(Account).where(Account.username == username)).first()
         # The same work whether the account exists, is disabled or not: timing tells nothing.
-        right = check_password_hash(account.password_hash if account else _DUMMY, password)
+        right = check_password_hash(account.password_hash if account else _dummy_hash(), password)
         ok = bool(account is not None and account.active and right)
         s.add(LoginAttempt(username=username[:64], address=address[:64], ok=ok))
         return account if ok else None
 
 
-_DUMMY = hash_password(secrets.token_hex(8))
+@cache
+def _dummy_hash() -> str:
+    """A hash to check against when the account does not exist (made on first use, not when
+    the command line starts)."""
+    return hash_password(secrets.token_hex(8))
 
 
 class Throttled(Error):
