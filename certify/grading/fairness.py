@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -67,4 +66,6 @@ def _welch_anova(groups: list[NDArray[np.float64]]) -> tuple[float, float]:
     b = 1 + 2 * (k - 2) / (k**2 - 1) * lam
     f = a / b
     df2 = (k**2 - 1) / (3 * lam)
+    from scipy import stats  # deferred: importing scipy.stats takes a third of a second
+
     return float(f), float(stats.f.sf(f, k - 1, df2))
