@@ -446,50 +446,30 @@ def check_rows(
                 ):
                     tokens[serial] = token
     texts = [r.token.strip() or tokens.get(r.serial.strip(), "") for r in rows]
-    present = [t for t in texts if t]
-    reports, register = verify_many(engine, present, trust, eligibility=True)
+    reports, register = verify_many(engine, [t for t in texts if t], trust, eligibility=True)
+    found = iter(reports)
+    checked = [(row, next(found) if text else None) for row, text in zip(rows, texts, strict=True)]
+    id_problems = [check_id_number(row.id_number) for row in rows]
     gate = HolderGate(engine, vault, account_id) if vault and account_id is not None else None
     if gate is not None:
-        serial_of = iter(r.claims.serial if r.claims else "" for r in reports)
         gate.prepare(
             [
-                (serial, row.id_number)
-                for row, text in zip(rows, texts, strict=True)
-                if text
-                and (serial := next(serial_of))
-                and row.id_number.strip()
-                and not check_id_number(row.id_number)
+                (report.claims.serial, row.id_number)
+                for (row, report), bad in zip(checked, id_problems, strict=True)
+                if report and report.claims and row.id_number.strip() and not bad
             ]
         )
-    by_text = iter(reports)
     out: list[dict[str, Any]] = []
-    for row, text in zip(rows, texts, strict=True):
-        if not text:
-            result = result_json(Report(), register, with_eligibility=True)
-            result["checks"] = [
-                {
-                    "name": "register",
-                    "ok": False,
-                    "warning": False,
-                    "zh": "没有该编号的证书"
-                    if row.serial.strip()
-                    else "未提供证书编号或二维码内容",
-                    "en": "no certificate with this serial"
-                    if row.serial.strip()
-                    else "no serial or token given",
-                }
-            ]
-            result["input"] = {"serial": row.serial, "token": row.token[:80]}
-            out.append(result)
+    for (row, report), problem in zip(checked, id_problems, strict=True):
+        if report is None:
+            out.append(_not_found(row, register))
             continue
-        report = next(by_text)
-        problem = check_id_number(row.id_number)
         serial = report.claims.serial if report.claims else ""
         match = None
         if row.id_number.strip() and not problem:
-            if gate is None:
+            if gate is None or vault is None:
                 problem = "核对持证人须以账户登录 / confirming the holder needs a signed-in account"
-            elif serial and serial in register.certificates:
+            elif serial in register.certificates:
                 problem = gate.refusal(serial, row.id_number)
                 if problem is None:
                     match = holder_match(vault, register, serial, row.id_number)
@@ -502,3 +482,20 @@ def check_rows(
     if gate is not None:
         gate.save(actor)
     return out
+
+
+def _not_found(row: CheckRow, register: Register) -> dict[str, Any]:
+    """The result of a row naming no certificate the register knows, or none at all."""
+    result = result_json(Report(), register, with_eligibility=True)
+    given = bool(row.serial.strip())
+    result["checks"] = [
+        {
+            "name": "register",
+            "ok": False,
+            "warning": False,
+            "zh": "没有该编号的证书" if given else "未提供证书编号或二维码内容",
+            "en": "no certificate with this serial" if given else "no serial or token given",
+        }
+    ]
+    result["input"] = {"serial": row.serial, "token": row.token[:80]}
+    return result
