@@ -113,7 +113,11 @@ class _Row:
     values: dict[str, str]
 
 
-def _checked(path: Path, required: tuple[str, ...]) -> tuple[list[_Row], list[Problem]]:
+def _checked(
+    path: Path, required: tuple[str, ...], *, repeats: bool = False
+) -> tuple[list[_Row], list[Problem]]:
+    """The file's rows with valid ID numbers, and the problems; a trainee may appear on several
+    rows only where ``repeats`` (attendance: one row per session)."""
     rows: list[_Row] = []
     problems: list[Problem] = []
     seen: dict[str, int] = {}
@@ -127,7 +131,7 @@ def _checked(path: Path, required: tuple[str, ...]) -> tuple[list[_Row], list[Pr
                 )
             )
             continue
-        if id_number in seen and "hours" not in required:
+        if id_number in seen and not repeats:
             problems.append(
                 Problem(
                     str(path),
@@ -244,10 +248,12 @@ def _per_trainee(
     vault: IdentityVault,
     column: str,
     high: float,
+    *,
+    repeats: bool = False,
 ) -> list[tuple[Enrolment, float]]:
     """Each row's enrolment and its number in ``column`` (0 to ``high``); raises
     ValidationFailed naming every bad row (a bad number, someone not enrolled)."""
-    rows, problems = _checked(path, ("id_number", column))
+    rows, problems = _checked(path, ("id_number", column), repeats=repeats)
     enrolled = _Enrolled(session, course, vault)
     found: list[tuple[Enrolment, float]] = []
     for r in rows:
@@ -276,7 +282,7 @@ def record_attendance(
     """Add each row's hours (ID number, hours) to the trainee's attendance; returns rows read."""
     with transaction(engine) as session:
         course = _course(session, code)
-        additions = _per_trainee(session, course, path, vault, "hours", course.hours)
+        additions = _per_trainee(session, course, path, vault, "hours", course.hours, repeats=True)
         for enrolment, hours in additions:
             enrolment.attended_hours = min(enrolment.attended_hours + hours, 10 * course.hours)
             session.add(enrolment)
