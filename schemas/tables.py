@@ -395,6 +395,22 @@ class AuditEntry(SQLModel, table=True):
     hash: str = Field(max_length=64, unique=True)
 
 
+class AuditCheckpoint(SQLModel, table=True):
+    """审计检查点: a signed statement that the audit log had ``count`` entries, the last of them
+    with ``head_hash``, at ``at``; signed by the key ``kid`` over (format, count, head hash,
+    time, kid). ``reason`` says what made it and is not signed."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    count: int = Field(index=True)
+    head_hash: str = Field(max_length=64)
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    kid: str = Field(max_length=32)
+    signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    reason: str = Field(default="", max_length=64)
+
+
 # --- web accounts ----------------------------------------------------------------------------
 
 
