@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
-from certify import __version__, audit, db
-from certify.commands import bank, certificates, eligibility, exams, papers, web
+from certify import __version__, db
+from certify.commands import audit, bank, certificates, eligibility, exams, papers, web
 from certify.commands.bank import print_summary
 from certify.commands.base import CertifyGroup, Settings, occupation_option, pass_settings
 from schemas.enums import Level
@@ -96,6 +96,7 @@ for command in (
     eligibility.export,
     web.serve_command,
     web.users,
+    audit.audit_group,
 ):
     cli.add_command(command)
 
@@ -117,28 +118,6 @@ def reference(occupation: str | None) -> None:
                     f"{'':4}{a.code:<5} {w[0]:>5} {w[1]:>5} {w[2]:>5}  {a.name_zh} / {a.name_en}"
                 )
             click.echo(f"    weights: {occ.weights_status} (see docs/reference-data.md)")
-
-
-@cli.group("audit", cls=CertifyGroup)
-def audit_group() -> None:
-    """The hash-chained audit log. 审计日志。"""
-
-
-@audit_group.command("verify")
-@pass_settings
-def audit_verify(settings: Settings) -> None:
-    """Recompute the chain; exit 1 at the first edited entry. 校验审计链。"""
-    with db.transaction(settings.engine()) as session:
-        report = audit.verify_chain(session)
-    if report.ok:
-        click.echo(f"审计链完整 / audit chain intact: {report.entries} entries")
-        return
-    click.echo(
-        f"审计链在第 {report.broken_at} 条处断开 / audit chain broken at entry {report.broken_at}: "
-        f"{report.reason}",
-        err=True,
-    )
-    raise SystemExit(1)
 
 
 @cli.command()

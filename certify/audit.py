@@ -2,6 +2,8 @@
 
 Each entry's hash covers its content and the previous entry's hash, so editing, inserting or
 deleting any entry breaks the chain from that point on; :func:`verify_chain` finds the first break.
+The chain cannot show a cut tail or a log rewritten whole: signed checkpoints
+(:mod:`certify.checkpoints`) anchor its length and head.
 ``prev_hash`` is unique, so two writers racing to append cannot fork the chain: one of them fails
 and its transaction rolls back whole.
 """
@@ -10,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,17 +81,31 @@ class ChainReport:
     entries: int
     broken_at: int | None
     reason: str = ""
+    head: str = GENESIS
+    """The last entry's hash (of an intact chain)."""
+    heads: dict[int, str] = field(default_factory=dict)
+    """The hash of entry number n (in id order; 0 is the genesis), for each n asked about."""
 
     @property
     def ok(self) -> bool:
         return self.broken_at is None
 
 
-def verify_chain(session: Session) -> ChainReport:
-    """Recompute every hash in order; report the first entry whose chain does not hold."""
+def verify_chain(session: Session, *, heads_at: Collection[int] = ()) -> ChainReport:
+    """Recompute every hash in order; report the first entry whose chain does not hold, and the
+    hash of each entry whose number is in ``heads_at``.
+
+    An intact chain is not a complete one: a cut tail or a chain rewritten whole passes here;
+    :func:`certify.checkpoints.verify_log` checks it against signed checkpoints.
+    """
+    wanted = set(heads_at)
+    heads = {0: GENESIS} if 0 in wanted else {}
     prev = GENESIS
     count = 0
-    for entry in session.exec(select(AuditEntry).order_by(col(AuditEntry.id))):
+    entries = session.exec(
+        select(AuditEntry).order_by(col(AuditEntry.id)).execution_options(yield_per=1000)
+    )
+    for entry in entries:
         count += 1
         if entry.prev_hash != prev:
             return ChainReport(count, entry.id, "prev_hash does not match the previous entry")
@@ -98,4 +115,6 @@ def verify_chain(session: Session) -> ChainReport:
         if entry.hash != expected:
             return ChainReport(count, entry.id, "content does not match its hash")
         prev = entry.hash
-    return ChainReport(count, None)
+        if count in wanted:
+            heads[count] = prev
+    return ChainReport(count, None, head=prev, heads=heads)

@@ -16,7 +16,7 @@ Certificates are issued in batches of :data:`BATCH_SIZE`, each batch one transac
 serials are taken from ``serial_counter`` in one step (a row lock, so two processes issuing at
 once on PostgreSQL never share or skip a number), the tokens signed, the PDFs rendered in memory
 (in worker processes for a large run) and their SHA-256 stored with the records, the audit
-entries appended — then the transaction commits and the PDFs are written, each to a temporary
+entries appended and a checkpoint of the log signed with the institution's key — then the transaction commits and the PDFs are written, each to a temporary
 name and renamed. A crash before the commit leaves nothing of the batch (no gap: the counter
 rolls back with it); a crash after it leaves records whose PDFs a rerun re-renders, byte for
 byte (signatures and PDFs are deterministic), and checks against the stored hashes. Rerunning
@@ -43,6 +43,7 @@ from sqlmodel import Session, col, select
 from tqdm import tqdm
 
 from certify import audit
+from certify.checkpoints import Signer, record
 from certify.db import transaction
 from certify.eligibility import records_for
 from certify.errors import DatabaseError, Error
@@ -507,6 +508,7 @@ def _issue_batch(
                 for cert, s in zip(certs, chunk, strict=True)
             ],
         )
+        record(session, Signer.of(key, batch.private), f"{batch.kind}.issue")
     for serial, pdf in zip(serials, pdfs, strict=True):
         _write(batch.out / f"{serial}.pdf", pdf)
     return serials

@@ -7,6 +7,9 @@ publication. During it anyone may object to a listed candidate (:func:`file_obje
 admin resolves each objection with a reason (:func:`resolve_objection`): *upheld* means no
 certificate, *dismissed* lets it issue.
 
+The notice (page, PDF and a JSON copy) shows the audit log's latest signed checkpoint — made
+at publication when a key is given — so the public copy anchors the log (:mod:`certify.checkpoints`).
+
 Level certificates issue only after the period has ended, and only to candidates without an
 open or upheld objection (:func:`issuance_gate`): one objection holds back its own candidate,
 not the whole list.
@@ -15,6 +18,7 @@ not the whole list.
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,6 +27,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from certify import audit
+from certify.checkpoints import Checkpoint, Signer, latest, record
 from certify.db import transaction
 from certify.errors import Error
 from certify.identity import mask_name
@@ -62,6 +67,9 @@ class PublicationReport:
     listed: list[Listed]
     html: Path
     pdf: Path
+    json: Path
+    checkpoint: Checkpoint | None
+    """The audit checkpoint the notice shows (None before the first one)."""
 
 
 def _sitting(session: Session, code: str) -> Sitting:
@@ -91,8 +99,11 @@ def publish(
     days: int = DEFAULT_DAYS,
     opened_on: date | None = None,
     actor: str = "cli",
+    checkpoint_signer: Signer | None = None,
 ) -> PublicationReport:
-    """Publish the sitting's pass list (page and PDF in ``out``) and open the notice period."""
+    """Publish the sitting's pass list (page, PDF and JSON in ``out``) and open the notice
+    period. With ``checkpoint_signer`` an audit checkpoint covering the publication is signed
+    and shown on the notice; without, the latest one is."""
     if not 1 <= days <= 90:
         raise PublicationError(
             f"公示期应为 1–90 天，现为 {days} / the notice period must be 1-90 days"
@@ -124,13 +135,6 @@ def publish(
                 published_by=actor,
             )
         )
-        title = _title(sitting)
-        notice = _notice(sitting, opened_on, closes_on)
-        out.mkdir(parents=True, exist_ok=True)
-        page = out / f"{sitting_code}-公示.html"
-        pdf = out / f"{sitting_code}-公示.pdf"
-        page.write_text(_page(title, notice, sitting, listed), encoding="utf-8")
-        _pdf(pdf, title, notice, sitting, listed)
         audit.append(
             session,
             actor=actor,
@@ -142,7 +146,39 @@ def publish(
                 "listed": len(listed),
             },
         )
-    return PublicationReport(sitting_code, opened_on, closes_on, listed, page, pdf)
+        checkpoint = (
+            record(session, checkpoint_signer, "publication.open")
+            if checkpoint_signer is not None
+            else latest(session)
+        )
+        title = _title(sitting)
+        notice = _notice(sitting, opened_on, closes_on)
+        anchor = _anchor(checkpoint)
+        out.mkdir(parents=True, exist_ok=True)
+        page = out / f"{sitting_code}-公示.html"
+        pdf = out / f"{sitting_code}-公示.pdf"
+        copy = out / f"{sitting_code}-公示.json"
+        page.write_text(_page(title, notice, sitting, listed, anchor), encoding="utf-8")
+        _pdf(pdf, title, notice, sitting, listed, anchor)
+        copy.write_text(
+            json.dumps(
+                {
+                    "format": "certify-notice/1",
+                    "sitting": sitting_code,
+                    "opened_on": opened_on.isoformat(),
+                    "closes_on": closes_on.isoformat(),
+                    "listed": len(listed),
+                    "audit_checkpoint": checkpoint.document() if checkpoint else None,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+    return PublicationReport(
+        sitting_code, opened_on, closes_on, listed, page, pdf, copy, checkpoint
+    )
 
 
 def _title(sitting: Sitting) -> str:
@@ -158,7 +194,22 @@ def _notice(sitting: Sitting, opened: date, closes: date) -> str:
     )
 
 
-def _page(title: str, notice: str, sitting: Sitting, listed: list[Listed]) -> str:
+def _anchor(checkpoint: Checkpoint | None) -> list[str]:
+    """The notice's lines on the audit log: the checkpoint anyone can check against it."""
+    if checkpoint is None:
+        return ["审计日志尚无签名检查点 / the audit log has no signed checkpoint yet"]
+    document = checkpoint.document()
+    return [
+        f"审计日志检查点 audit log checkpoint: 共 {checkpoint.count} 条 entries，"
+        f"签名时间 signed {document['at']}，密钥 kid {checkpoint.kid}",
+        f"末条哈希 head hash: {checkpoint.head_hash}",
+        f"签名 signature: {document['signature']}",
+    ]
+
+
+def _page(
+    title: str, notice: str, sitting: Sitting, listed: list[Listed], anchor: list[str]
+) -> str:
     rows = "\n".join(
         f"<tr><td>{n}</td><td>{html.escape(x.admission_no)}</td><td>{html.escape(x.name)}</td>"
         f"<td>{html.escape(x.id_number)}</td></tr>"
@@ -178,6 +229,7 @@ table {{ border-collapse: collapse; width: 100%; font-size: .95rem; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: .35rem .5rem; text-align: left; }}
 th {{ background: #f6eeee; }}
 .meta {{ color: #555; font-size: .9rem; }}
+.audit {{ font-size: .75rem; overflow-wrap: anywhere; }}
 </style>
 </head>
 <body>
@@ -191,12 +243,20 @@ th {{ background: #f6eeee; }}
 </tbody>
 </table>
 <p class="meta">{html.escape(sitting.institution)}</p>
+<p class="meta audit">{"<br>".join(html.escape(line) for line in anchor)}</p>
 </body>
 </html>
 """
 
 
-def _pdf(path: Path, title: str, notice: str, sitting: Sitting, listed: list[Listed]) -> None:
+def _pdf(
+    path: Path,
+    title: str,
+    notice: str,
+    sitting: Sitting,
+    listed: list[Listed],
+    anchor: list[str],
+) -> None:
     from reportlab.platypus import Paragraph, Spacer, Table  # type: ignore[import-untyped, unused-ignore]
 
     from certify.pdf import build, draw_footer, markup, page_of, styles, table_style
@@ -223,6 +283,8 @@ def _pdf(path: Path, title: str, notice: str, sitting: Sitting, listed: list[Lis
             table,
             Spacer(1, 12),
             Paragraph(markup(sitting.institution), s.body),
+            Spacer(1, 12),
+            *(Paragraph(markup(line), s.small) for line in anchor),
         ]
 
     build(

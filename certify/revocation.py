@@ -4,7 +4,10 @@
 reversible by ``reinstate`` (the records stay, and every query shows the certificate's status). Every change needs a reason and
 is recorded (``revocation`` table and the audit log) with its time. The revocation list holds
 every revoked or suspended serial with status, time and reason, the time it was issued, and a
-maximum age after which offline verifiers warn that theirs is stale; the root signs it.
+maximum age after which offline verifiers warn that theirs is stale; the root signs it, with a
+root-signed audit checkpoint made at the same time. A status change given a checkpoint signer
+makes a checkpoint in its transaction; without one (the web admin holds no passphrase) the
+next checkpoint covers it.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from certify import audit
+from certify.checkpoints import Signer, record
 from certify.db import transaction
 from certify.eligibility import withdraw
 from certify.errors import Error
-from certify.signing.trust import KeyProblem, decrypt_private
+from certify.signing.trust import KeyProblem, decrypt_private, signer
 from certify.signing.verify import sign_revocation_list
 from schemas.tables import Certificate, Revocation, SigningKey, utcnow
 
@@ -33,10 +37,27 @@ class StatusError(Error):
     code = "status"
 
 
+def issuer_signer(engine: Engine, serial: str, passphrase: str) -> Signer:
+    """The active key of the certificate's issuer, opened to sign the checkpoint of a status
+    change; raises StatusError or KeyProblem."""
+    with Session(engine) as session:
+        cert = session.exec(select(Certificate).where(Certificate.serial == serial)).first()
+    if cert is None:
+        raise StatusError(f"没有证书 {serial} / no certificate {serial}")
+    return signer(engine, cert.issuer, passphrase)
+
+
 def change_status(
-    engine: Engine, serial: str, action: str, reason: str, *, actor: str = "cli"
+    engine: Engine,
+    serial: str,
+    action: str,
+    reason: str,
+    *,
+    actor: str = "cli",
+    checkpoint_signer: Signer | None = None,
 ) -> Certificate:
-    """Revoke, suspend or reinstate a certificate; raises StatusError for an impossible change."""
+    """Revoke, suspend or reinstate a certificate, with a signed audit checkpoint covering the
+    change when ``checkpoint_signer`` is given; raises StatusError for an impossible change."""
     if not reason.strip():
         raise StatusError("必须说明原因 / a reason is required")
     allowed, target = TRANSITIONS[action]
@@ -62,13 +83,16 @@ def change_status(
             subject=serial,
             detail={"reason": reason.strip(), "status": target, "records_withdrawn": withdrawn},
         )
+        if checkpoint_signer is not None:
+            record(session, checkpoint_signer, f"certificate.{action}")
         return cert
 
 
 def revocation_list(
     engine: Engine, root_passphrase: str, *, max_age_hours: float = 24
 ) -> dict[str, Any]:
-    """The signed list of revoked and suspended certificates, as of now."""
+    """The signed list of revoked and suspended certificates, as of now, with a root-signed
+    audit checkpoint (recorded in the database too)."""
     with Session(engine) as session:
         root = session.exec(
             select(SigningKey).where(
@@ -92,6 +116,12 @@ def revocation_list(
                 "reason": change.reason,
             }
     private = decrypt_private(root.private_key_encrypted, root_passphrase)
+    with transaction(engine) as session:
+        checkpoint = record(session, Signer.of(root, private), "revocations")
     return sign_revocation_list(
-        list(latest.values()), private, max_age_hours=max_age_hours, issued_at=utcnow()
+        list(latest.values()),
+        private,
+        max_age_hours=max_age_hours,
+        issued_at=utcnow(),
+        audit_checkpoint=checkpoint.document(),
     )

@@ -16,7 +16,7 @@ from certify.commands.base import (
 )
 from certify.errors import Error
 from certify.issuance import BATCH_SIZE, issue_certificates
-from certify.revocation import change_status, revocation_list
+from certify.revocation import change_status, issuer_signer, revocation_list
 from certify.signing.reader import read_token_text
 from certify.signing.trust import (
     build_trust_list,
@@ -174,9 +174,17 @@ def _status_command(action: str, help_text: str) -> click.Command:
     @click.command(action, help=help_text)
     @click.argument("serial")
     @click.option("--reason", required=True, help="Why (recorded and published).")
+    @click.option(
+        "--no-checkpoint",
+        is_flag=True,
+        help="Do not sign an audit checkpoint with the issuer's key (no passphrase needed; the "
+        "next checkpoint covers the change).",
+    )
     @pass_settings
-    def command(settings: Settings, serial: str, reason: str) -> None:
-        cert = change_status(settings.engine(), serial, action, reason)
+    def command(settings: Settings, serial: str, reason: str, no_checkpoint: bool) -> None:
+        engine = settings.engine()
+        signer = None if no_checkpoint else issuer_signer(engine, serial, _passphrase())
+        cert = change_status(engine, serial, action, reason, checkpoint_signer=signer)
         click.echo(f"{cert.serial}: {cert.status}")
 
     return command

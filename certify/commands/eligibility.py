@@ -21,6 +21,7 @@ from certify.publication import (
     publish,
     resolve_objection,
 )
+from certify.signing.trust import signer
 from certify.training import assess, create_course, enrol, record_attendance
 
 DAY = click.DateTime(["%Y-%m-%d"])
@@ -104,17 +105,40 @@ def override_command(
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--days", type=click.IntRange(1, 90), default=DEFAULT_DAYS, show_default=True)
 @click.option("--opened", type=DAY, help="First day of the notice period (default: today).")
+@click.option(
+    "--issuer",
+    help="Sign an audit checkpoint covering the publication with this institution's key "
+    "(passphrase as for issue); without it the notice shows the latest checkpoint.",
+)
 @pass_settings
 def publish_command(
-    settings: Settings, sitting_code: str, out: Path, days: int, opened: datetime | None
+    settings: Settings,
+    sitting_code: str,
+    out: Path,
+    days: int,
+    opened: datetime | None,
+    issuer: str | None,
 ) -> None:
-    """Publish the pass list (masked) as a page and a PDF; open the notice period. 公示。"""
-    report = publish(settings.engine(), sitting_code, out, days=days, opened_on=_day(opened))
+    """Publish the pass list (masked) as a page, a PDF and JSON; open the notice period. 公示。"""
+    engine = settings.engine()
+    report = publish(
+        engine,
+        sitting_code,
+        out,
+        days=days,
+        opened_on=_day(opened),
+        checkpoint_signer=signer(engine, issuer, _passphrase()) if issuer else None,
+    )
     click.echo(
         f"{sitting_code}: 公示 {len(report.listed)} 人 listed, {report.opened_on} – {report.closes_on}; "
         f"发证自 certificates from {report.closes_on + timedelta(days=1)}"
     )
-    click.echo(f"  {report.html}\n  {report.pdf}")
+    click.echo(f"  {report.html}\n  {report.pdf}\n  {report.json}")
+    if report.checkpoint:
+        click.echo(
+            f"  审计检查点 audit checkpoint: {report.checkpoint.count} entries, "
+            f"kid {report.checkpoint.kid}"
+        )
 
 
 @click.group(cls=CertifyGroup)

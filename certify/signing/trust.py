@@ -7,8 +7,9 @@ institution (role ``institution``); its private half is stored encrypted with a 
 rotation time — but keeps it in the trust list, so certificates it signed before still verify.
 
 The *trust list* is JSON: every key with issuer, name, kid, algorithm, public key, validity and
-scope (kinds of certificate, occupations, levels), the time it was issued, and the root's
-signature over the canonical JSON of all that. A verifier pins the root's kid.
+scope (kinds of certificate, occupations, levels), the time it was issued, a root-signed
+checkpoint of the audit log (:mod:`certify.checkpoints`) made with it, and the root's signature
+over the canonical JSON of all that. A verifier pins the root's kid.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from certify import audit
+from certify.checkpoints import Signer, record
 from certify.db import transaction
 from certify.errors import Error
 from certify.signing.algorithms import ALGORITHMS, DEFAULT, SignatureInvalid, key_id
@@ -182,6 +184,22 @@ def signing_material(engine: Engine, issuer: str, passphrase: str) -> tuple[Sign
     return row, decrypt_private(row.private_key_encrypted, passphrase)
 
 
+def signer(engine: Engine, issuer: str | None, passphrase: str) -> Signer:
+    """The active key of ``issuer`` (of the root when None), opened to sign audit checkpoints;
+    raises KeyProblem."""
+    if issuer is None:
+        with Session(engine) as session:
+            root = session.exec(
+                select(SigningKey).where(
+                    SigningKey.role == "root", col(SigningKey.retired_at).is_(None)
+                )
+            ).first()
+        if root is None:
+            raise KeyProblem("没有根密钥，请先创建 / no root key: create one first")
+        issuer = root.issuer
+    return Signer.of(*signing_material(engine, issuer, passphrase))
+
+
 # --- trust list ------------------------------------------------------------------------------
 
 
@@ -220,7 +238,9 @@ def _canonical(body: dict[str, Any]) -> bytes:
 
 
 def build_trust_list(engine: Engine, root_passphrase: str) -> dict[str, Any]:
-    """The trust list document, signed by the root key."""
+    """The trust list document, signed by the root key, with a root-signed audit checkpoint
+    (recorded in the database too). Still ``certify-trust-list/1``: the new field is inside the
+    signed body, and lists without it verify as before."""
     with Session(engine) as session:
         rows = list(
             session.exec(
@@ -230,10 +250,14 @@ def build_trust_list(engine: Engine, root_passphrase: str) -> dict[str, Any]:
     root = next((r for r in rows if r.role == "root" and r.retired_at is None), None)
     if root is None or root.private_key_encrypted is None:
         raise KeyProblem("没有根密钥，请先创建 / no root key: create one first")
+    private = decrypt_private(root.private_key_encrypted, root_passphrase)
+    with transaction(engine) as session:
+        checkpoint = record(session, Signer.of(root, private), "trust-list")
     body = {
         "format": "certify-trust-list/1",
         "issued_at": utcnow().isoformat(),
         "root_kid": root.kid,
+        "audit_checkpoint": checkpoint.document(),
         "keys": [
             {
                 "issuer": r.issuer,
@@ -249,9 +273,7 @@ def build_trust_list(engine: Engine, root_passphrase: str) -> dict[str, Any]:
             for r in rows
         ],
     }
-    signature = DEFAULT.sign(
-        decrypt_private(root.private_key_encrypted, root_passphrase), _canonical(body)
-    )
+    signature = DEFAULT.sign(private, _canonical(body))
     return {**body, "signature": _b64(signature)}
 
 

@@ -76,14 +76,18 @@ def sign_revocation_list(
     *,
     max_age_hours: float = 24,
     issued_at: datetime | None = None,
+    audit_checkpoint: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A revocation list document: entries {serial, status, since, reason}, signed by the root."""
-    body = {
+    """A revocation list document: entries {serial, status, since, reason}, signed by the root,
+    with the audit checkpoint made with it if given (inside the signed body; same format)."""
+    body: dict[str, Any] = {
         "format": "certify-revocations/1",
         "issued_at": (issued_at or datetime.now(UTC)).isoformat(),
         "max_age_hours": max_age_hours,
         "entries": sorted(entries, key=lambda e: e["serial"]),
     }
+    if audit_checkpoint is not None:
+        body["audit_checkpoint"] = audit_checkpoint
     text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
     return {**body, "signature": base64.b64encode(DEFAULT.sign(root_private_key, text)).decode()}
 

@@ -1,8 +1,18 @@
-from sqlalchemy import update
+import json
+from datetime import UTC, datetime
+from pathlib import Path
 
-from certify import audit
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, update
+from sqlmodel import col, select
+
+from certify import audit, checkpoints
 from certify.db import transaction
-from schemas.tables import AuditEntry
+from certify.signing.algorithms import DEFAULT, key_id
+from schemas.tables import AuditCheckpoint, AuditEntry, SigningKey
+from tests.certify.exam_helpers import run
 from tests.conftest import Database
 
 
@@ -37,3 +47,226 @@ def test_a_deleted_entry_breaks_the_chain(database: Database) -> None:
     with transaction(database.engine) as session:
         report = audit.verify_chain(session)
     assert report.broken_at == 3 and "prev_hash" in report.reason
+
+
+# --- the tail and the whole chain, anchored by signed checkpoints (issue #11) -----------------
+
+PASS = "correct horse battery staple"
+
+
+@pytest.fixture
+def keyed(database: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Database:
+    """A root and an institution key (the passphrase in the environment, as for the CLI),
+    three more entries, and the working folder in ``tmp_path`` (where a server database's
+    verifier state lives)."""
+    monkeypatch.setenv("CERTIFY_KEY_PASSPHRASE", PASS)
+    monkeypatch.chdir(tmp_path)
+    run(database, "keys", "root", "--issuer", "SD-HRSS", "--name", "山东省人力资源和社会保障厅")
+    run(database, "keys", "create", "SD-EVAL-01", "--name", "测试评价机构")
+    _three_entries(database)
+    return database
+
+
+def _append(database: Database, count: int) -> None:
+    with transaction(database.engine) as session:
+        audit.append_many(
+            session,
+            actor="t",
+            action="test",
+            entries=[(f"more-{n}", {"n": n}) for n in range(count)],
+        )
+
+
+def _cut(database: Database, last: int, *, checkpoints: bool = True) -> None:
+    """Delete the last ``last`` entries and (unless told not to) every checkpoint that covers
+    them, as someone with write access to the database would to hide what they record."""
+    with transaction(database.engine) as session:
+        ids = session.exec(select(AuditEntry.id).order_by(col(AuditEntry.id))).all()
+        kept = len(ids) - last
+        session.execute(delete(AuditEntry).where(col(AuditEntry.id).in_(ids[kept:])))
+        if checkpoints:
+            session.execute(delete(AuditCheckpoint).where(col(AuditCheckpoint.count) > kept))
+
+
+def _rewrite(database: Database) -> None:
+    """Edit the first entry and recompute every hash after it consistently."""
+    with transaction(database.engine) as session:
+        prev = audit.GENESIS
+        for n, entry in enumerate(session.exec(select(AuditEntry).order_by(col(AuditEntry.id)))):
+            detail = {"rewritten": True} if n == 0 else entry.detail
+            new = audit.entry_hash(prev, entry.at, entry.actor, entry.action, entry.subject, detail)
+            session.execute(
+                update(AuditEntry)
+                .where(col(AuditEntry.id) == entry.id)
+                .values(detail=detail, prev_hash=prev, hash=new)
+            )
+            prev = new
+
+
+def _chain_alone_passes(database: Database) -> None:
+    """The hash chain by itself sees nothing wrong: the gap checkpoints close."""
+    with transaction(database.engine) as session:
+        assert audit.verify_chain(session).ok
+
+
+def _root_kid(database: Database) -> str:
+    with transaction(database.engine) as session:
+        root = session.exec(select(SigningKey).where(SigningKey.role == "root")).one()
+    return root.kid
+
+
+def test_an_untouched_log_verifies_and_the_verifier_remembers_it(
+    keyed: Database, tmp_path: Path
+) -> None:
+    run(keyed, "trust-list", "--out", str(tmp_path / "trust.json"))
+    _append(keyed, 2)
+    out = run(keyed, "audit", "verify")
+    assert "audit chain intact: 7 entries" in out and "the newest covers 5 entries" in out
+    assert "2 entries after it" in out
+    state = json.loads((tmp_path / "certify.audit-state.json").read_text("utf-8"))
+    assert [seen["count"] for seen in state["logs"].values()] == [7]
+    assert "no shorter than when last verified" in run(keyed, "audit", "verify")
+
+
+def test_a_cut_tail_is_refused_by_what_the_verifier_remembered(keyed: Database) -> None:
+    run(keyed, "audit", "verify")
+    _cut(keyed, 2)
+    _chain_alone_passes(keyed)
+    out = run(keyed, "audit", "verify", code=1)
+    assert "its tail was cut" in out and "末尾条目被删除" in out
+
+
+def test_a_rewritten_log_without_its_checkpoints_is_refused_by_what_the_verifier_remembered(
+    keyed: Database, tmp_path: Path
+) -> None:
+    state = tmp_path / "elsewhere" / "state.json"
+    run(keyed, "audit", "verify", "--state", str(state))
+    _rewrite(keyed)
+    with transaction(keyed.engine) as session:
+        session.execute(delete(AuditCheckpoint))
+    _chain_alone_passes(keyed)
+    assert "the log was rewritten" in run(keyed, "audit", "verify", "--state", str(state), code=1)
+
+
+@pytest.mark.parametrize(
+    "publish",
+    [
+        ["trust-list", "--out"],
+        ["revocations", "--out"],
+        ["audit", "checkpoint", "--issuer", "SD-EVAL-01", "--out"],
+    ],
+    ids=["trust-list", "revocation-list", "checkpoint-file"],
+)
+def test_a_cut_tail_and_its_checkpoints_are_refused_given_a_published_checkpoint(
+    keyed: Database, tmp_path: Path, publish: list[str]
+) -> None:
+    published = tmp_path / "published.json"
+    run(keyed, *publish, str(published))
+    run(keyed, "trust-list", "--out", str(tmp_path / "trust.json"))
+    _cut(keyed, 3)
+    _chain_alone_passes(keyed)
+    fresh_state = ["--state", str(tmp_path / "new-verifier.json")]
+    assert "audit chain intact" in run(keyed, "audit", "verify", *fresh_state)
+    out = run(
+        keyed,
+        "audit",
+        "verify",
+        "--trust-list",
+        str(tmp_path / "trust.json"),
+        "--root-kid",
+        _root_kid(keyed),
+        "--checkpoint",
+        str(published),
+        "--state",
+        str(tmp_path / "another-verifier.json"),
+        code=1,
+    )
+    assert "its tail was cut" in out and "published.json" in out
+
+
+def test_a_rewritten_chain_is_refused_by_its_checkpoints(keyed: Database, tmp_path: Path) -> None:
+    run(keyed, "trust-list", "--out", str(tmp_path / "trust.json"))
+    _rewrite(keyed)
+    _chain_alone_passes(keyed)
+    out = run(keyed, "audit", "verify", code=1)
+    assert "[diverged]" in out and "the log was rewritten" in out
+
+
+def test_a_checkpoint_signed_with_another_key_is_refused(keyed: Database, tmp_path: Path) -> None:
+    run(keyed, "trust-list", "--out", str(tmp_path / "trust.json"))
+    _cut(keyed, 2)
+    private, public = DEFAULT.generate()
+    forger = checkpoints.Signer(key_id(public).hex(), DEFAULT, private)
+    with transaction(keyed.engine) as session:
+        checkpoints.record(session, forger, "forged")
+    out = run(keyed, "audit", "verify", code=1)
+    assert "[signature]" in out and "not among the trusted keys" in out
+    # Even a key slipped into the database's key table does not pass a pinned trust list.
+    with transaction(keyed.engine) as session:
+        session.add(
+            SigningKey(
+                kid=forger.kid,
+                issuer="FORGER",
+                role="institution",
+                public_key=public,
+                valid_from=datetime(2020, 1, 1, tzinfo=UTC),
+            )
+        )
+    run(keyed, "audit", "verify", "--state", str(tmp_path / "weak.json"))
+    trusted = [
+        "--trust-list",
+        str(tmp_path / "trust.json"),
+        "--root-kid",
+        _root_kid(keyed),
+        "--state",
+        str(tmp_path / "strong.json"),
+    ]
+    assert "not among the trusted keys" in run(keyed, "audit", "verify", *trusted, code=1)
+
+
+def test_an_edited_checkpoint_no_longer_verifies(keyed: Database) -> None:
+    run(keyed, "audit", "checkpoint")
+    _cut(keyed, 2, checkpoints=False)
+    with transaction(keyed.engine) as session:
+        session.execute(update(AuditCheckpoint).values(count=AuditCheckpoint.count - 2))
+    assert "[signature]" in run(keyed, "audit", "verify", code=1)
+
+
+def test_a_published_checkpoint_must_carry_one(keyed: Database, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"format": "certify-notice/1", "audit_checkpoint": null}', "utf-8")
+    out = run(keyed, "audit", "verify", "--checkpoint", str(empty), code=1)
+    assert "holds no audit checkpoint" in out
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(before=st.integers(0, 8), after=st.integers(0, 4), data=st.data())
+def test_any_cut_below_the_newest_checkpoint_is_refused(
+    database: Database, before: int, after: int, data: st.DataObject
+) -> None:
+    database.reset()
+    private, public = DEFAULT.generate()
+    signer = checkpoints.Signer(key_id(public).hex(), DEFAULT, private)
+    keys = {
+        signer.kid: checkpoints.CheckpointKey(
+            signer.kid, DEFAULT, public, datetime(2020, 1, 1, tzinfo=UTC), None
+        )
+    }
+    _append(database, before + 1)
+    checkpoint = checkpoints.make_checkpoint(database.engine, signer, "test")
+    if after:
+        _append(database, after)
+
+    def verified(published: list[checkpoints.Checkpoint]) -> checkpoints.LogReport:
+        with transaction(database.engine) as session:
+            return checkpoints.verify_log(session, keys, published=published)
+
+    assert verified([]).ok and verified([checkpoint]).ok  # untouched: passes
+    cut_to = data.draw(st.integers(0, checkpoint.count - 1), label="entries kept")
+    _cut(database, checkpoint.count + after - cut_to, checkpoints=False)
+    assert [f.code for f in verified([]).findings] == ["cut"]
+    _cut(database, 0)  # the checkpoint rows go too: only a copy kept elsewhere still shows it
+    assert verified([]).ok
+    assert [f.code for f in verified([checkpoint]).findings] == ["cut"]
