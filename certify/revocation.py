@@ -58,34 +58,44 @@ def change_status(
 ) -> Certificate:
     """Revoke, suspend or reinstate a certificate, with a signed audit checkpoint covering the
     change when ``checkpoint_signer`` is given; raises StatusError for an impossible change."""
-    if not reason.strip():
-        raise StatusError("必须说明原因 / a reason is required")
-    allowed, target = TRANSITIONS[action]
     with transaction(engine) as session:
         cert = session.exec(select(Certificate).where(Certificate.serial == serial)).first()
         if cert is None:
             raise StatusError(f"没有证书 {serial} / no certificate {serial}")
-        if cert.status not in allowed:
-            raise StatusError(
-                f"证书 {serial} 状态为 {cert.status}，不能{action} / certificate {serial} is {cert.status}: cannot {action}"
-            )
-        cert.status = target
-        session.add(cert)
-        assert cert.id is not None
-        session.add(
-            Revocation(certificate_id=cert.id, action=action, reason=reason.strip(), actor=actor)
-        )
-        withdrawn = withdraw(session, cert, reason.strip()) if target == "revoked" else 0
-        audit.append(
-            session,
-            actor=actor,
-            action=f"certificate.{action}",
-            subject=serial,
-            detail={"reason": reason.strip(), "status": target, "records_withdrawn": withdrawn},
-        )
+        changed = apply_status(session, cert, action, reason, actor=actor)
         if checkpoint_signer is not None:
             record(session, checkpoint_signer, f"certificate.{action}")
-        return cert
+        return changed
+
+
+def apply_status(
+    session: Session, cert: Certificate, action: str, reason: str, *, actor: str
+) -> Certificate:
+    """:func:`change_status` inside the caller's transaction (a regrade suspends with its
+    results, all or nothing); raises StatusError for an impossible change."""
+    if not reason.strip():
+        raise StatusError("必须说明原因 / a reason is required")
+    allowed, target = TRANSITIONS[action]
+    serial = cert.serial
+    if cert.status not in allowed:
+        raise StatusError(
+            f"证书 {serial} 状态为 {cert.status}，不能{action} / certificate {serial} is {cert.status}: cannot {action}"
+        )
+    cert.status = target
+    session.add(cert)
+    assert cert.id is not None
+    session.add(
+        Revocation(certificate_id=cert.id, action=action, reason=reason.strip(), actor=actor)
+    )
+    withdrawn = withdraw(session, cert, reason.strip()) if target == "revoked" else 0
+    audit.append(
+        session,
+        actor=actor,
+        action=f"certificate.{action}",
+        subject=serial,
+        detail={"reason": reason.strip(), "status": target, "records_withdrawn": withdrawn},
+    )
+    return cert
 
 
 def revocation_list(
