@@ -20,7 +20,13 @@ from certify.grading.marks import (
     marking_list,
     marking_list_rows,
 )
-from certify.grading.service import apply_regrade, grade_sitting, regrade_diff, sitting_results
+from certify.grading.service import (
+    Change,
+    apply_regrade,
+    grade_sitting,
+    regrade_diff,
+    sitting_results,
+)
 from certify.grading.sheets import import_sheets
 from certify.sittings import create_sitting, import_roster
 from schemas.results import ExamReportData
@@ -120,6 +126,17 @@ def grade_command(settings: Settings, sitting_code: str) -> None:
     """Score the sitting and store each candidate's result. 阅卷评分。"""
     report = grade_sitting(settings.engine(), sitting_code)
     click.echo(f"{sitting_code}: 评定 graded {report.graded}, 合格 passed {report.passed}")
+    if report.locked:
+        click.echo(
+            f"  成绩已锁定（已公示或已发证），已有成绩 {report.kept} 个未改动 / results locked "
+            f"(pass list published or certificates issued): {report.kept} kept as stored"
+        )
+    if report.held:
+        click.echo(
+            f"  公示后新合格，暂不写入 held: {len(report.held)} ({', '.join(report.held[:10])}) — "
+            "不在已公示的合格名单上，须重新公示后方可发证 / not on the published pass list: "
+            "a new publication is needed before a certificate"
+        )
     if report.pending:
         click.echo(
             f"  待评分 pending marks: {len(report.pending)} ({', '.join(report.pending[:10])})"
@@ -135,26 +152,52 @@ def grade_command(settings: Settings, sitting_code: str) -> None:
 @click.option("--yes", is_flag=True, help="Apply without asking (after showing the diff).")
 @pass_settings
 def regrade_command(settings: Settings, sitting_code: str, yes: bool) -> None:
-    """Re-score after a key correction: show who changes, apply only when confirmed. 复核重评。"""
+    """Re-score after a key correction or a replaced sheet: show who changes, apply only when
+    confirmed; certificates of holders who no longer pass are suspended. 复核重评。"""
     engine = settings.engine()
     changes = regrade_diff(engine, sitting_code)
     if not changes:
         click.echo(f"{sitting_code}: 无变化 no result changes")
         return
     for c in changes:
-        parts = "  ".join(f"{k} {c.before.get(k, 0):g}→{v:g}" for k, v in c.after.items())
-        mark = "  ⚠ 跨越合格线 crosses the pass line" if c.crosses_pass_line else ""
-        click.echo(
-            f"{c.admission_no:<12} {parts}  {'合格' if c.passed_before else '不合格'}→"
-            f"{'合格' if c.passed_after else '不合格'}{mark}"
-        )
+        click.echo(_change_line(c))
     crossing = sum(c.crosses_pass_line for c in changes)
-    click.echo(f"共 {len(changes)} 人变化 changes, {crossing} 人跨越合格线 cross the pass line")
+    click.echo(
+        f"共 {len(changes)} 人变化 changes, {crossing} 人跨越合格线 cross the pass line, "
+        f"{sum(c.suspends for c in changes)} 本证书将暂停 certificates to suspend"
+    )
     if yes or click.confirm("应用这些变化？Apply these changes?", default=False):
-        count = apply_regrade(engine, sitting_code, changes)
-        click.echo(f"已更新 applied {count} (recorded in the audit log)")
+        report = apply_regrade(engine, sitting_code, changes)
+        click.echo(f"已更新 applied {report.changed} (recorded in the audit log)")
+        if report.suspended:
+            click.echo(f"已暂停证书 suspended: {', '.join(report.suspended)}")
     else:
         click.echo("未应用 not applied")
+
+
+def _change_line(c: Change) -> str:
+    """One candidate of a regrade's diff: part scores, pass/fail, certificate, what follows."""
+    parts = "  ".join(f"{k} {c.before.get(k, 0):g}→{v:g}" for k, v in c.after.items())
+    line = (
+        f"{c.admission_no:<12} {parts}  {'合格' if c.passed_before else '不合格'}→"
+        f"{'合格' if c.passed_after else '不合格'}"
+    )
+    if c.crosses_pass_line:
+        line += "  ⚠ 跨越合格线 crosses the pass line"
+    if c.certificate:
+        line += f"  证书 certificate {c.certificate} ({c.certificate_status})"
+    if c.suspends:
+        line += " → 将暂停待复核 will be suspended for review"
+    elif c.passed_after and c.certificate_status == "suspended":
+        line += (
+            f" — 是否恢复由人决定 a person decides: certify reinstate {c.certificate} --reason …"
+        )
+    if c.needs_publication:
+        line += (
+            "  不在已公示名单上，须重新公示后方可发证 / not on the published pass list: "
+            "a new publication is needed before a certificate"
+        )
+    return line
 
 
 @click.command("results")

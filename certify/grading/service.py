@@ -5,7 +5,9 @@ printed letters are mapped back to canonical letters, encoded as bitmasks and sc
 canonical keys of the exact item versions on the paper, paper by paper. Fill-in answers are
 scored by normalised comparison; subjective questions by their final double marks, scaled to
 the paper's points. A candidate passes when every part reaches its pass mark; a candidate with
-a subjective mark still missing stays *pending* and gets no result yet.
+a subjective mark still missing stays *pending* and gets no result yet. Once the pass list is
+published or a certificate issued, stored results move only through a confirmed regrade, which
+suspends the certificates of holders who no longer pass (:mod:`certify.grading.lock`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,16 @@ import numpy as np
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
-from certify import audit
+from certify import audit, revocation
 from certify.db import transaction
 from certify.grading.fill import score_fill
+from certify.grading.lock import (
+    Lock,
+    RegradeStale,
+    ResultsLocked,
+    certificates_of,
+    result_lock,
+)
 from certify.grading.marking import final_marks
 from certify.grading.scoring import encode_letters, encode_true_false, score_choices
 from certify.grading.sheets import Copies, candidate_copies
@@ -51,6 +60,11 @@ class GradeReport:
     passed: int = 0
     pending: list[str] = field(default_factory=list)
     no_sheet: list[str] = field(default_factory=list)
+    locked: bool = False
+    """The pass list is published or a certificate issued: stored results were kept."""
+    kept: int = 0
+    held: list[str] = field(default_factory=list)
+    """New passes after publication, not written: they were never on the published list."""
 
 
 @dataclass
@@ -236,27 +250,46 @@ def _final(found: list[Mark], maximum: float) -> float | None:
 
 
 def grade_sitting(engine: Engine, sitting_code: str, *, actor: str = "cli") -> GradeReport:
-    """Score the sitting and store a result for every candidate who can have one (audited)."""
+    """Score the sitting and store a result for every candidate who can have one (audited).
+
+    On a locked sitting (published pass list or an issued certificate, see
+    :func:`certify.grading.lock.result_lock`) no stored result is ever rewritten: raises
+    ResultsLocked, writing nothing, when one would change or could no longer be computed;
+    otherwise only candidates without a result get one — except a new pass once the pass
+    list is published, which is held (``report.held``): issuance reads the stored passes, and
+    that candidate was never on the published list.
+    """
     prepared = candidate_copies(engine, sitting_code)
     report, scores = score_sitting(engine, sitting_code, copies=prepared)
-    copies = prepared[1]
+    sitting, copies = prepared
+    reg_ids = {s.admission_no: copies[s.admission_no][0].id or 0 for s in scores}
     with transaction(engine) as session:
-        reg_ids = [copies[s.admission_no][0].id for s in scores]
-        session.execute(delete(Result).where(col(Result.registration_id).in_(reg_ids)))
+        lock = result_lock(session, sitting, for_update=True)
+        stored = _stored(session, list(reg_ids.values()))
+        if lock:
+            _refuse_moves(sitting_code, lock, scores, stored, reg_ids)
+        else:
+            session.execute(delete(Result).where(col(Result.registration_id).in_(list(stored))))
+            stored = {}
+        report.locked = bool(lock)
         for s in scores:
             if s.passed is None:
                 continue
-            reg = copies[s.admission_no][0]
-            assert reg.id is not None
-            session.add(
-                Result(
-                    registration_id=reg.id,
-                    part_scores=s.parts,
-                    total=round(sum(s.parts.values()), 4),
-                    passed=s.passed,
-                    computed_at=utcnow(),
+            if reg_ids[s.admission_no] in stored:
+                report.kept += 1
+            elif lock.published and s.passed:
+                report.held.append(s.admission_no)
+                continue
+            else:
+                session.add(
+                    Result(
+                        registration_id=reg_ids[s.admission_no],
+                        part_scores=s.parts,
+                        total=round(sum(s.parts.values()), 4),
+                        passed=s.passed,
+                        computed_at=utcnow(),
+                    )
                 )
-            )
             report.graded += 1
             report.passed += s.passed
         audit.append(
@@ -268,9 +301,46 @@ def grade_sitting(engine: Engine, sitting_code: str, *, actor: str = "cli") -> G
                 "graded": report.graded,
                 "passed": report.passed,
                 "pending": len(report.pending),
+                "kept": report.kept,
+                "held": report.held,
             },
         )
     return report
+
+
+def _stored(session: Session, reg_ids: list[int]) -> dict[int, Result]:
+    return {
+        r.registration_id: r
+        for r in session.exec(select(Result).where(col(Result.registration_id).in_(reg_ids)))
+    }
+
+
+def _moved(parts: dict[str, float], passed: bool, now: dict[str, float], now_passed: bool) -> bool:
+    return (
+        passed != now_passed
+        or parts.keys() != now.keys()
+        or any(abs(parts[k] - v) > 1e-9 for k, v in now.items())
+    )
+
+
+def _refuse_moves(
+    sitting_code: str,
+    lock: Lock,
+    scores: list[CandidateScores],
+    stored: dict[int, Result],
+    reg_ids: dict[str, int],
+) -> None:
+    changed, unscorable = [], []
+    for s in scores:
+        old = stored.get(reg_ids[s.admission_no])
+        if old is None:
+            continue
+        if s.passed is None:
+            unscorable.append(s.admission_no)
+        elif _moved(old.part_scores, old.passed, s.parts, s.passed):
+            changed.append(s.admission_no)
+    if changed or unscorable:
+        raise ResultsLocked(sitting_code, lock, sorted(changed), sorted(unscorable))
 
 
 @dataclass(frozen=True)
@@ -321,47 +391,102 @@ class Change:
     after: dict[str, float]
     passed_before: bool
     passed_after: bool
+    certificate: str = ""
+    """Serial of the level certificate the candidate holds from this sitting, if any."""
+    certificate_status: str = ""
+    needs_publication: bool = False
+    """A fail that becomes a pass after the pass list was published, with no certificate: the
+    candidate was not on the published list, so a new publication must come first."""
 
     @property
     def crosses_pass_line(self) -> bool:
         return self.passed_before != self.passed_after
 
+    @property
+    def suspends(self) -> bool:
+        """Applying it suspends the candidate's valid certificate (pass → fail)."""
+        return self.passed_before and not self.passed_after and self.certificate_status == "valid"
+
 
 def regrade_diff(engine: Engine, sitting_code: str) -> list[Change]:
-    """Who a regrade would change, from what to what (nothing is written)."""
+    """Who a regrade would change, from what to what, with their certificates (nothing is
+    written). A stored result that can no longer be computed is left out, and kept."""
     prepared = candidate_copies(engine, sitting_code)
+    sitting, copies = prepared
     stored = {r.admission_no: r for r in sitting_results(engine, sitting_code, copies=prepared)}
     _, scores = score_sitting(engine, sitting_code, copies=prepared)
+    with Session(engine) as session:
+        lock = result_lock(session, sitting)
+        certs = certificates_of(session, [reg.id or 0 for reg, _ in copies.values()])
     changes = []
     for s in scores:
         old = stored.get(s.admission_no)
         if old is None or s.passed is None:
             continue
-        if (
-            any(abs(old.parts.get(k, 0) - v) > 1e-9 for k, v in s.parts.items())
-            or old.passed != s.passed
-        ):
-            changes.append(Change(s.admission_no, old.parts, s.parts, old.passed, s.passed))
+        if _moved(old.parts, old.passed, s.parts, s.passed):
+            cert = certs.get(copies[s.admission_no][0].id or 0)
+            changes.append(
+                Change(
+                    s.admission_no,
+                    old.parts,
+                    s.parts,
+                    old.passed,
+                    s.passed,
+                    cert.serial if cert else "",
+                    cert.status if cert else "",
+                    lock.published and s.passed and not old.passed and cert is None,
+                )
+            )
     return sorted(changes, key=lambda c: c.admission_no)
+
+
+@dataclass(frozen=True)
+class RegradeReport:
+    changed: int
+    suspended: list[str]
+    """Serials of the certificates suspended because their holder no longer passes."""
 
 
 def apply_regrade(
     engine: Engine, sitting_code: str, changes: list[Change], *, actor: str = "cli"
-) -> int:
-    """Write the changed results and one audit entry listing every change; returns how many."""
+) -> RegradeReport:
+    """Write the changed results with one audit entry listing every change (before and after),
+    and suspend — with a reason naming the regrade — every valid certificate whose holder goes
+    from pass to fail, all in one transaction.
+
+    Raises RegradeStale, writing nothing, when a stored result is no longer the diff's
+    ``before`` (it changed after the diff was shown).
+    """
     if not changes:
-        return 0
-    _, copies = candidate_copies(engine, sitting_code)
+        return RegradeReport(0, [])
+    sitting, copies = candidate_copies(engine, sitting_code)
+    reg_ids = {c.admission_no: copies[c.admission_no][0].id or 0 for c in changes}
     with transaction(engine) as session:
+        result_lock(session, sitting, for_update=True)
+        stored = _stored(session, list(reg_ids.values()))
+        stale = [
+            c.admission_no
+            for c in changes
+            if (old := stored.get(reg_ids[c.admission_no])) is None
+            or _moved(old.part_scores, old.passed, c.before, c.passed_before)
+        ]
+        if stale:
+            raise RegradeStale(sitting_code, stale)
         for change in changes:
-            reg = copies[change.admission_no][0]
-            result = session.exec(select(Result).where(Result.registration_id == reg.id)).one()
+            result = stored[reg_ids[change.admission_no]]
             result.part_scores = change.after
             result.total = round(sum(change.after.values()), 4)
             result.passed = change.passed_after
             result.computed_at = utcnow()
             session.add(result)
-        audit.append(
+        failed = [
+            reg_ids[c.admission_no] for c in changes if c.passed_before and not c.passed_after
+        ]
+        valid = sorted(
+            (c for c in certificates_of(session, failed).values() if c.status == "valid"),
+            key=lambda c: c.serial,
+        )
+        entry = audit.append(
             session,
             actor=actor,
             action="regrade",
@@ -376,7 +501,15 @@ def apply_regrade(
                         "passed_after": c.passed_after,
                     }
                     for c in changes
-                ]
+                ],
+                "certificates_suspended": [c.serial for c in valid],
             },
         )
-    return len(changes)
+        reason = (
+            f"复核重评 {sitting_code}（审计 #{entry.id}）：成绩由合格变为不合格，证书暂停待复核 / "
+            f"regrade of {sitting_code} (audit #{entry.id}): the result changed from pass to fail; "
+            "suspended for review"
+        )
+        for cert in valid:
+            revocation.apply_status(session, cert, "suspend", reason, actor=actor)
+    return RegradeReport(len(changes), [c.serial for c in valid])

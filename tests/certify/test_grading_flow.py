@@ -298,7 +298,7 @@ def test_a_key_correction_regrades_with_a_dry_run_first(sitting: Database, tmp_p
     assert "K0" in {c.admission_no for c in changes}
     k0 = next(c for c in changes if c.admission_no == "K0")
     assert k0.before["theory"] - k0.after["theory"] == q.points
-    assert apply_regrade(sitting.engine, "S1", changes) == len(changes)
+    assert apply_regrade(sitting.engine, "S1", changes).changed == len(changes)
     stored = {r.admission_no: r for r in sitting_results(sitting.engine, "S1")}
     assert stored["K0"].parts == k0.after
     with Session(sitting.engine) as session:
