@@ -1,5 +1,5 @@
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,9 +11,10 @@ from sqlmodel import col, select
 from certify import audit, checkpoints
 from certify.db import transaction
 from certify.signing.algorithms import DEFAULT, key_id
-from schemas.tables import AuditCheckpoint, AuditEntry, SigningKey
-from tests.certify.exam_helpers import run
+from schemas.tables import AuditCheckpoint, AuditEntry, Certificate, SigningKey
+from tests.certify.exam_helpers import graded_sitting, run
 from tests.conftest import Database
+from tests.pdf_tools import pdf_pages, squeeze
 
 
 def _three_entries(database: Database) -> None:
@@ -270,3 +271,81 @@ def test_any_cut_below_the_newest_checkpoint_is_refused(
     _cut(database, 0)  # the checkpoint rows go too: only a copy kept elsewhere still shows it
     assert verified([]).ok
     assert [f.code for f in verified([checkpoint]).findings] == ["cut"]
+
+
+# --- where checkpoints are made ----------------------------------------------------------------
+
+
+def _checkpoint_rows(database: Database) -> list[AuditCheckpoint]:
+    with transaction(database.engine) as session:
+        return list(session.exec(select(AuditCheckpoint).order_by(col(AuditCheckpoint.id))))
+
+
+def _entries(database: Database) -> int:
+    with transaction(database.engine) as session:
+        return len(session.exec(select(AuditEntry.id)).all())
+
+
+@pytest.fixture
+def published(keyed: Database, tmp_path: Path) -> Database:
+    """A graded sitting whose pass list was published two weeks ago, with a checkpoint signed
+    by the institution's key at publication."""
+    graded_sitting(keyed, tmp_path)
+    opened = (date.today() - timedelta(days=14)).isoformat()
+    out = run(
+        keyed,
+        "publish",
+        "S1",
+        "--out",
+        str(tmp_path / "notice"),
+        "--opened",
+        opened,
+        "--issuer",
+        "SD-EVAL-01",
+    )
+    assert f"audit checkpoint: {_entries(keyed)} entries" in out
+    return keyed
+
+
+def test_the_notice_shows_the_checkpoint_signed_at_publication(
+    published: Database, tmp_path: Path
+) -> None:
+    (row,) = _checkpoint_rows(published)
+    assert row.reason == "publication.open" and row.count == _entries(published)
+    notice = tmp_path / "notice"
+    page = (notice / "S1-公示.html").read_text("utf-8")
+    text = squeeze(" ".join(pdf_pages(notice / "S1-公示.pdf")))
+    for shown in (page, text):
+        assert row.head_hash in shown and row.kid in shown and f"共{row.count}条" in squeeze(shown)
+    document = json.loads((notice / "S1-公示.json").read_text("utf-8"))
+    assert document["audit_checkpoint"]["head_hash"] == row.head_hash
+    _cut(published, 1)
+    out = run(published, "audit", "verify", "--checkpoint", str(notice / "S1-公示.json"), code=1)
+    assert "its tail was cut" in out and "S1-公示.json" in out
+
+
+def test_each_issuance_batch_and_each_status_change_signs_a_checkpoint(
+    published: Database, tmp_path: Path
+) -> None:
+    certificates = ["issue", "S1", "--issuer", "SD-EVAL-01", "--out", str(tmp_path / "c")]
+    run(published, *certificates, "--batch-size", "7")
+    with transaction(published.engine) as session:
+        serials = list(session.exec(select(Certificate.serial).order_by(Certificate.serial)))
+    issued = [r for r in _checkpoint_rows(published) if r.reason == "level.issue"]
+    assert len(serials) > 7 and len(issued) == -(-len(serials) // 7)
+    assert issued[-1].count == _entries(published)
+    run(published, "suspend", serials[0], "--reason", "核查中")
+    run(published, "reinstate", serials[0], "--reason", "核查无误", "--no-checkpoint")
+    rows = _checkpoint_rows(published)
+    assert rows[-1].reason == "certificate.suspend" and rows[-1].count == _entries(published) - 1
+    run(published, "trust-list", "--out", str(tmp_path / "trust.json"))
+    out = run(
+        published,
+        "audit",
+        "verify",
+        "--trust-list",
+        str(tmp_path / "trust.json"),
+        "--root-kid",
+        _root_kid(published),
+    )
+    assert f"the newest covers {_entries(published)} entries" in out and "0 entries after" in out
