@@ -156,14 +156,16 @@ def demo(settings: Settings, directory: Path) -> None:
         click.echo(f"{label:<22} {path}")
     click.echo(f"用时 finished in {time.perf_counter() - started:.1f} s")
     local = f"http://127.0.0.1:5000{result.verification_path}"
+    notice = f"http://127.0.0.1:5000{result.notice_path}"
     database = settings.database or f"sqlite:///{result.database}"
     if _answers("http://127.0.0.1:5000/healthz"):
         click.echo(f"验证页 verification page (the server is running): {local}")
     else:
         click.echo(
             f"验证页 verification page, once the server runs: {local}\n"
+            f"公示页 notice page: {notice}\n"
             f"  certify --db {database} serve --trust-list {result.files['trust_list']} "
-            f"--revocations {result.files['revocations']}"
+            f"--revocations {result.files['revocations']} --data-dir {result.directory}"
         )
 
 

@@ -220,7 +220,7 @@ def main() -> None:
         trust_document = build_trust_list(engine, PASSPHRASE)
         (folder / "trust.json").write_text(json.dumps(trust_document, ensure_ascii=False))
         (folder / "tokens.txt").write_text("\n".join(tokens) + "\n")
-        trust = load_trust_list(trust_document)
+        trust = load_trust_list(trust_document, pinned_root_kid=trust_document["root_kid"])
         vault = IdentityVault(SECRET)
 
         # Baselines: the same work in this process, no HTTP.

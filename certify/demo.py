@@ -61,7 +61,7 @@ from schemas.enums import Level
 from schemas.tables import Certificate, Registration, Sitting
 
 DEMO_FILES = ("certify.db", "bank-export.xlsx", "trust-list.json", "revocations.json")
-DEMO_FOLDERS = ("papers", "sitting", "notice", "certificates", "training", "exports")
+DEMO_FOLDERS = ("papers", "sitting", "notices", "certificates", "training", "exports")
 DEMO_SITTING = "DEMO-2026-AI-S"
 DEMO_CANDIDATES = 120
 DEMO_REFUSED = 4
@@ -89,6 +89,8 @@ class DemoResult:
     files: dict[str, Path]
     verification_path: str = ""
     """The path of one certificate's verification page on the web app (``/V/<token>``)."""
+    notice_path: str = f"/notices/{DEMO_SITTING}"
+    """The path of the published pass list on the web app, served from ``--data-dir``."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,7 @@ def run_demo(
             chain.entries,
             {
                 "applicants": directory / "sitting" / "申报名单.csv",
-                "notice": directory / "notice",
+                "notice": directory / "notices" / f"{DEMO_SITTING}-公示.html",
                 "certificates": directory / "certificates",
                 "training": directory / "training",
                 "exports": exports,
@@ -308,7 +310,7 @@ def publish_results(
     report = publish(
         engine,
         DEMO_SITTING,
-        directory / "notice",
+        directory / "notices",  # where `certify serve --data-dir DIRECTORY` serves them
         days=NOTICE_DAYS,
         opened_on=story.published,
         actor="demo",
@@ -411,13 +413,14 @@ def certify_passed(
         today=story.today,
     )
     first = out / f"{report.issued[0]}.pdf"
-    trust = load_trust_list(document)
-    verdict = verify_token(read_token_text(str(first)), trust)
+    trust = load_trust_list(document, pinned_root_kid=document["root_kid"])
+    fresh = load_revocation_list(revocation_list(engine, passphrase), trust)
+    verdict = verify_token(read_token_text(str(first)), trust, fresh)
     echo(
         f"7. 公示期满发证 / notice period over, certificates: {len(report.issued)} 张 issued, "
         f"{len(report.held)} 张因异议属实不发 held by an upheld objection -> {out}"
     )
-    echo(f"8. 从 PDF 扫码验证 / QR read back from {first.name}: {verdict.verdict}")
+    echo(f"8. 从 PDF 扫码验证 / QR read back from {first.name}: {verdict.verdict.value}")
     return [out / f"{serial}.pdf" for serial in report.issued], DemoKeys(
         passphrase, trust, document
     )
@@ -455,9 +458,10 @@ def lookup_and_revoke(
     after = credentials(engine, vault, person.id_number)[0]
     withdrawn = sum(e.status == "withdrawn" for e in after.eligibility)
     echo(
-        f"10. 吊销一张 / revoked one: {serial} → {last.verdict}; "
+        f"10. 吊销一张 / revoked one: {serial} → {last.verdict.value}; "
         f"资格记录撤销 eligibility records withdrawn {withdrawn}/{len(after.eligibility)}; "
-        f"离线验证 verify offline: certify verify {issued[0]} --trust-list {directory / 'trust-list.json'}"
+        f"离线验证 verify offline: certify verify {issued[0]} --trust-list {directory / 'trust-list.json'} "
+        f"--revocations {directory / 'revocations.json'} --root-kid {keys.trust.root_kid}"
     )
 
 
@@ -513,11 +517,12 @@ def train(
         today=story.today,
     )
     first = folder / "certificates" / f"{report.issued[0]}.pdf"
-    verdict = verify_token(read_token_text(str(first)), keys.trust)
+    fresh = load_revocation_list(revocation_list(engine, keys.passphrase), keys.trust)
+    verdict = verify_token(read_token_text(str(first)), keys.trust, fresh)
     echo(
         f"11. 培训 / training course {DEMO_COURSE} ({hours} 学时 hours): {DEMO_TRAINEES} 人报名 enrolled, "
         f"{assessed.completed} 人结业 completed -> {len(report.issued)} 张培训合格证书 training "
-        f"certificates with 培训补贴 subsidy records; {first.name}: {verdict.verdict}"
+        f"certificates with 培训补贴 subsidy records; {first.name}: {verdict.verdict.value}"
     )
     return [folder / "certificates" / f"{serial}.pdf" for serial in report.issued]
 

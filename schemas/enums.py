@@ -68,3 +68,36 @@ ITEM_STATUS_ALIASES: dict[str, ItemStatus] = {
 
 ROLES = ("admin", "rater", "committee")
 """Roles of web accounts: institution administrators, raters (评分员), title review committees."""
+
+
+class Verdict(StrEnum):
+    """验证结论: what a verifier concludes about one certificate.
+
+    "Signature genuine" and "status known" are separate questions: a certificate whose signature
+    holds but whose status nobody could confirm as of a fresh time is :attr:`STATUS_UNKNOWN`,
+    never :attr:`GENUINE`."""
+
+    GENUINE = "genuine"
+    STATUS_UNKNOWN = "status_unknown"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    NOT_GENUINE = "not_genuine"
+
+    @property
+    def zh(self) -> str:
+        return _VERDICT_LABELS[self][0]
+
+    @property
+    def en(self) -> str:
+        return _VERDICT_LABELS[self][1]
+
+
+_VERDICT_LABELS = {
+    Verdict.GENUINE: ("真实有效", "Genuine and valid"),
+    Verdict.STATUS_UNKNOWN: ("签名真实，状态未知", "Genuine signature, status unknown"),
+    Verdict.SUSPENDED: ("已暂停", "Suspended"),
+    Verdict.REVOKED: ("已吊销", "Revoked"),
+    Verdict.EXPIRED: ("已过期", "Expired"),
+    Verdict.NOT_GENUINE: ("无法验证为真", "Not verified as genuine"),
+}

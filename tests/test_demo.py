@@ -98,7 +98,7 @@ def test_the_whole_story_holds_together_in_the_database(database: Database, tmp_
         by_cert[c.id or 0] == {("training_subsidy", "active"), ("ce_hours", "active")}
         for c in training
     )
-    notice = (tmp_path / "demo" / "notice" / f"{DEMO_SITTING}-公示.html").read_text("utf-8")
+    notice = (tmp_path / "demo" / "notices" / f"{DEMO_SITTING}-公示.html").read_text("utf-8")
     assert "模拟考生" not in notice and "模*" in notice and "********" in notice
     ce = (tmp_path / "demo" / "exports" / "继续教育学时.csv").read_text("utf-8-sig").splitlines()
     assert len(ce) == 1 + len(level) - 1 + len(training)

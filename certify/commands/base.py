@@ -27,6 +27,21 @@ class Settings:
             db.require_current(engine)
         return engine
 
+    def local_root_kid(self) -> str | None:
+        """The root key this machine's database holds, if there is a database (a SQLite file is
+        never created for the question) and it holds one; else None."""
+        url = make_url(db.database_url(self.database))
+        if url.get_backend_name() == "sqlite" and not (
+            url.database and Path(url.database).is_file()
+        ):
+            return None
+        from certify.signing.trust import database_root_kid
+
+        try:
+            return database_root_kid(self.engine(migrated=False))
+        except Exception:  # no such server, no schema yet: then there is simply no local root
+            return None
+
     def vault(self, *, create: bool = False) -> IdentityVault:
         """The ID-number secret: beside a SQLite file, else in the working folder."""
         url = make_url(db.database_url(self.database))

@@ -19,6 +19,7 @@ from certify.issuance import BATCH_SIZE, issue_certificates
 from certify.revocation import change_status, issuer_signer, revocation_list
 from certify.signing.reader import read_token_text
 from certify.signing.trust import (
+    ROOT_KID_ENV,
     build_trust_list,
     create_key,
     list_keys,
@@ -26,6 +27,7 @@ from certify.signing.trust import (
     rotate_key,
 )
 from certify.signing.verify import load_revocation_list, verify_token
+from schemas.enums import Verdict
 
 PASSPHRASE_ENV = "CERTIFY_KEY_PASSPHRASE"
 
@@ -212,6 +214,11 @@ def revocations_command(settings: Settings, out: Path, max_age_hours: float) -> 
     click.echo(f"吊销列表 revocation list ({len(document['entries'])} entries) -> {out}")
 
 
+EXIT_STATUS_UNKNOWN = 3
+"""``certify verify``'s exit status for a genuine certificate whose status is unknown (no fresh
+revocation list): 0 is kept for genuine and valid, 1 for every failed check."""
+
+
 @click.command("verify")
 @click.argument("given", metavar="TOKEN|URL|PNG|PDF")
 @click.option(
@@ -221,12 +228,30 @@ def revocations_command(settings: Settings, out: Path, max_age_hours: float) -> 
     required=True,
 )
 @click.option("--revocations", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--root-kid", help="Pin the root key (kid) the trust list must be signed by.")
+@click.option(
+    "--root-kid",
+    envvar=ROOT_KID_ENV,
+    help="The provincial root's key id the trust list must be signed by (or CERTIFY_ROOT_KID; "
+    "default: the root key of the local database, if there is one).",
+)
+@click.option(
+    "--any-root",
+    is_flag=True,
+    help="Accept a trust list signed by any root (experiments only: every result warns).",
+)
+@pass_settings
 def verify_command(
-    given: str, trust_file: Path, revocations: Path | None, root_kid: str | None
+    settings: Settings,
+    given: str,
+    trust_file: Path,
+    revocations: Path | None,
+    root_kid: str | None,
+    any_root: bool,
 ) -> None:
-    """Verify a certificate offline; exit 1 on any failed check. 离线验证证书。"""
-    trust = load_trust_list(_json_file(trust_file), pinned_root_kid=root_kid)
+    """Verify a certificate offline. Exit 0: genuine and valid; 1: not genuine, revoked,
+    suspended or expired; 3: genuine, status unknown (no fresh revocation list). 离线验证证书。"""
+    pin = root_kid or (None if any_root else settings.local_root_kid())
+    trust = load_trust_list(_json_file(trust_file), pinned_root_kid=pin, allow_unpinned=any_root)
     revoked = load_revocation_list(_json_file(revocations), trust) if revocations else None
     report = verify_token(read_token_text(given), trust, revoked)
     if report.claims:
@@ -237,15 +262,11 @@ def verify_command(
     for check in report.checks:
         mark = "!" if check.warning else ("✓" if check.ok else "✗")
         click.echo(f"  {mark} {check.name:<10} {check.message_zh} / {check.message_en}")
-    verdicts = {
-        "genuine": "真实有效 genuine and valid",
-        "revoked": "已吊销 revoked",
-        "suspended": "已暂停 suspended",
-        "expired": "已过期 expired",
-        "not_genuine": "非真实证书 not genuine",
-    }
-    click.echo(f"结论 verdict: {verdicts[report.verdict]}")
-    if not report.ok:
+    verdict = report.verdict
+    click.echo(f"结论 verdict: {verdict.zh} {verdict.en.lower()}")
+    if verdict is Verdict.STATUS_UNKNOWN:
+        raise SystemExit(EXIT_STATUS_UNKNOWN)
+    if verdict is not Verdict.GENUINE:
         raise SystemExit(1)
 
 

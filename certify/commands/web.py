@@ -22,9 +22,27 @@ from schemas.enums import ROLES
     type=click.Path(exists=True, dir_okay=False),
     help="Signed revocation list file.",
 )
+@click.option(
+    "--root-kid",
+    envvar="CERTIFY_ROOT_KID",
+    help="The provincial root's key id the trust list must be signed by "
+    "(default: the database's root key).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    envvar="CERTIFY_DATA_DIR",
+    help="Where published notices (公示) are served from.",
+)
 @pass_settings
 def serve_command(
-    settings: Settings, host: str, port: int, trust_list: str | None, revocations: str | None
+    settings: Settings,
+    host: str,
+    port: int,
+    trust_list: str | None,
+    revocations: str | None,
+    root_kid: str | None,
+    data_dir: str | None,
 ) -> None:
     """Run the web app for local use (production: gunicorn, see docs/web.md). 启动网页服务。"""
     from certify.web import create_app
@@ -35,6 +53,10 @@ def serve_command(
         os.environ["CERTIFY_TRUST_LIST"] = trust_list
     if revocations:
         os.environ["CERTIFY_REVOCATIONS"] = revocations
+    if root_kid:
+        os.environ["CERTIFY_ROOT_KID"] = root_kid
+    if data_dir:
+        os.environ["CERTIFY_DATA_DIR"] = data_dir
     settings.engine()  # the schema must be current
     try:
         vault = settings.vault()
@@ -42,7 +64,15 @@ def serve_command(
         vault = None  # committee ID-number checks are then unavailable
     app = create_app({"VAULT": vault} if vault else None)
     click.echo(f"certify web: http://{host}:{port}/  (Ctrl+C to stop)")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    from certify.web.logs import RedactingRequestHandler
+
+    app.run(
+        host=host,
+        port=port,
+        debug=False,
+        use_reloader=False,
+        request_handler=RedactingRequestHandler,
+    )
 
 
 @click.group(cls=CertifyGroup)

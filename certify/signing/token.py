@@ -100,23 +100,53 @@ class Claims:
 
     @classmethod
     def from_cbor(cls, data: bytes) -> Claims:
+        """The claims of a token's payload; raises TokenFormatError for anything but the exact
+        shape :meth:`to_cbor` writes (a map of small integer keys to text and integers)."""
         try:
             body = cbor2.loads(data)
-            if not isinstance(body, dict):
-                raise TypeError("the claims are not a map")
-            levels = {v: k for k, v in LEVEL_CODES.items()}
-            return cls(
-                serial=str(body[1]),
-                kind=Kind(body[2]),
-                holder=str(body[3]),
-                occupation=str(body[4]),
-                level=levels[body[5]],
-                issued=EPOCH + timedelta(days=int(body[6])),
-                issuer=str(body[7]),
-                expires=EPOCH + timedelta(days=int(body[8])) if 8 in body else None,
-            )
-        except _UNREADABLE as exc:
+        except (*_UNREADABLE, MemoryError) as exc:
             raise TokenFormatError(f"证书内容格式错误 / malformed claims: {exc}") from None
+        if not isinstance(body, dict) or not set(body) <= _CLAIM_KEYS or not set(body) >= _REQUIRED:
+            raise TokenFormatError("证书内容格式错误 / malformed claims: unexpected fields")
+        kind, level = _integer(body[2]), _integer(body[5])
+        if kind not in (1, 2) or level not in _LEVELS:
+            raise TokenFormatError("证书内容格式错误 / malformed claims: unknown kind or level")
+        return cls(
+            serial=_text(body[1], 40),
+            kind=Kind(kind),
+            holder=_text(body[3], 64),
+            occupation=_text(body[4], 32),
+            level=_LEVELS[level],
+            issued=_day(body[6]),
+            issuer=_text(body[7], 64),
+            expires=_day(body[8]) if 8 in body else None,
+        )
+
+
+_CLAIM_KEYS = frozenset(range(1, 9))
+_REQUIRED = frozenset(range(1, 8))
+_LEVELS = {v: k for k, v in LEVEL_CODES.items()}
+_MAX_DAYS = (date(2200, 1, 1) - EPOCH).days
+
+
+def _integer(value: object) -> int | None:
+    """An integer claim (``bool`` is not one)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _text(value: object, longest: int) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= longest or not value.isprintable():
+        raise TokenFormatError(
+            f"证书内容格式错误 / malformed claims: a text field is not 1-{longest} printable characters"
+        )
+    return value
+
+
+def _day(value: object) -> date:
+    days = _integer(value)
+    if days is None or not 0 <= days <= _MAX_DAYS:
+        raise TokenFormatError("证书内容格式错误 / malformed claims: a date is out of range")
+    return EPOCH + timedelta(days=days)
 
 
 @dataclass(frozen=True)
@@ -166,12 +196,14 @@ def parse_token(data: bytes) -> SignedToken:
         raise TokenFormatError("令牌编码不规范 / the token is not in canonical form")
     try:
         header = cbor2.loads(protected)
-        if not isinstance(header, dict):
-            raise TypeError("the protected header is not a map")
-        alg, kid = header[HEADER_ALG], header[HEADER_KID]
-    except _UNREADABLE as exc:
+    except (*_UNREADABLE, MemoryError) as exc:
         raise TokenFormatError(f"保护头格式错误 / malformed protected header: {exc}") from None
-    if alg not in ALGORITHMS or not isinstance(kid, bytes):
+    if not isinstance(header, dict) or set(header) != {HEADER_ALG, HEADER_KID}:
+        raise TokenFormatError("保护头格式错误 / malformed protected header")
+    alg, kid = _integer(header[HEADER_ALG]), header[HEADER_KID]
+    if alg is None or not isinstance(kid, bytes) or len(kid) != 8:
+        raise TokenFormatError("保护头格式错误 / malformed protected header: algorithm or key id")
+    if alg not in ALGORITHMS:
         raise TokenFormatError(f"不支持的算法 {alg} / unsupported algorithm {alg}")
     return SignedToken(
         alg, kid, Claims.from_cbor(payload), _sig_structure(protected, payload), signature

@@ -231,6 +231,8 @@ class TrustList:
     issued_at: datetime
     root_kid: str
     keys: dict[str, TrustedKey]
+    pinned: bool = True
+    """False only when loaded with ``allow_unpinned`` (experiments): every result then warns."""
 
 
 def _canonical(body: dict[str, Any]) -> bytes:
@@ -281,8 +283,43 @@ class TrustListError(Error):
     code = "trust_list"
 
 
-def load_trust_list(document: dict[str, Any], *, pinned_root_kid: str | None = None) -> TrustList:
-    """Check the root's signature (and the pinned root kid); raises TrustListError."""
+ROOT_KID_ENV = "CERTIFY_ROOT_KID"
+
+
+class RootNotPinned(TrustListError):
+    code = "root_not_pinned"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "未固定根密钥：信任列表可由任何人签发。请用 --root-kid 或环境变量 "
+            f"{ROOT_KID_ENV} 指定省级根密钥的 kid（`certify keys root` 会打印它） / "
+            "no pinned root: a trust list can be signed by anyone. Give the provincial root's "
+            f"kid with --root-kid or {ROOT_KID_ENV} (`certify keys root` prints it)"
+        )
+
+
+def database_root_kid(engine: Engine) -> str | None:
+    """The kid of the active root key this database holds (set up by `certify keys root`), if
+    any: on the institution's own machine, the pin needs no further configuration."""
+    with Session(engine) as session:
+        root = session.exec(
+            select(SigningKey).where(
+                SigningKey.role == "root", col(SigningKey.retired_at).is_(None)
+            )
+        ).first()
+    return root.kid if root else None
+
+
+def load_trust_list(
+    document: dict[str, Any], *, pinned_root_kid: str | None, allow_unpinned: bool = False
+) -> TrustList:
+    """Check the root's signature and that the root is the pinned one; raises TrustListError.
+
+    Without a pinned root kid the list is refused (:class:`RootNotPinned`), unless
+    ``allow_unpinned`` — for experiments only: the list is then marked unpinned and every
+    verification result carries a warning."""
+    if pinned_root_kid is None and not allow_unpinned:
+        raise RootNotPinned()
     try:
         body = {k: v for k, v in document.items() if k != "signature"}
         keys = {
@@ -316,4 +353,4 @@ def load_trust_list(document: dict[str, Any], *, pinned_root_kid: str | None = N
         raise TrustListError(
             "信任列表的根签名无效 / the trust list's root signature does not verify"
         ) from None
-    return TrustList(issued, root.kid, keys)
+    return TrustList(issued, root.kid, keys, pinned=pinned_root_kid is not None)

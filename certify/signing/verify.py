@@ -1,9 +1,12 @@
 """验证: every check on a certificate token, each with its own result and reason.
 
-Checks, in order: format → known key → signature → issued within the key's validity and scope →
-status (valid / suspended / revoked, "as of" the revocation list's time, with a warning when the
-list is older than its maximum age) → expiry. Inside the library each check raises a typed
-error; :func:`verify_token` turns them into a :class:`Report` for callers (CLI, web, API).
+Checks, in order: format → known key → signature (under the algorithm the trust list states for
+the key, never the one the token's header claims) → issued within the key's validity and scope →
+status (valid / suspended / revoked, "as of" the revocation list's time) → expiry. The first
+four decide whether the certificate is genuine, and the checks stop at the first of them that
+fails. "Genuine" and "status known" are separate: without a revocation list that is fresh at the
+time of the check, a genuine certificate's verdict is ``status_unknown``, never ``genuine``.
+:func:`verify_token` reports each result in a :class:`Report` for callers (CLI, web, API).
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from typing import Any
 from certify.errors import Error
 from certify.signing.algorithms import ALGORITHMS, DEFAULT, SignatureInvalid
 from certify.signing.token import Claims, SignedToken, TokenFormatError, from_text, parse_token
-from certify.signing.trust import TrustList
+from certify.signing.trust import TrustedKey, TrustList
+from schemas.enums import Verdict
 
 
 @dataclass(frozen=True)
@@ -31,31 +35,46 @@ class Check:
     warning: bool = False
 
 
+GENUINENESS = ("format", "key", "signature", "scope", "register")
+"""The checks that decide whether a certificate is genuine at all; status and expiry come after."""
+
+
 @dataclass
 class Report:
-    """The outcome of verifying one token: the checks, the claims if readable, the verdict."""
+    """The outcome of verifying one token: the checks, the claims if genuine, the verdict.
+
+    ``claims`` is set only once the signature has verified under the key the trust list names:
+    the claims of a token that fails its checks are not data, and nothing may show them."""
 
     checks: list[Check] = field(default_factory=list)
     claims: Claims | None = None
     status: str = "unknown"
     status_as_of: datetime | None = None
+    status_fresh: bool = False
+    """The status comes from a list (or the register) that was fresh at verification time."""
 
     @property
     def ok(self) -> bool:
-        return bool(self.checks) and all(c.ok for c in self.checks)
+        """Every check passed and the status is known: what a verifier may call valid."""
+        return self.verdict is Verdict.GENUINE
 
     @property
-    def verdict(self) -> str:
-        """genuine (and valid), suspended, revoked, expired or not_genuine."""
-        if not self.checks or not all(
-            c.ok for c in self.checks if c.name in ("format", "key", "signature", "scope")
-        ):
-            return "not_genuine"
+    def genuine(self) -> bool:
+        """The signature holds under a trusted key, within its validity and scope."""
+        return bool(self.checks) and all(c.ok for c in self.checks if c.name in GENUINENESS)
+
+    @property
+    def verdict(self) -> Verdict:
+        """not_genuine, revoked, suspended, expired, status_unknown or genuine (and valid)."""
+        if not self.genuine or self.claims is None:
+            return Verdict.NOT_GENUINE
         if self.status in ("revoked", "suspended"):
-            return self.status
+            return Verdict(self.status)
         if any(not c.ok for c in self.checks if c.name == "expiry"):
-            return "expired"
-        return "genuine" if self.ok else "not_genuine"
+            return Verdict.EXPIRED
+        if self.status != "valid" or not self.status_fresh:
+            return Verdict.STATUS_UNKNOWN
+        return Verdict.GENUINE if all(c.ok for c in self.checks) else Verdict.NOT_GENUINE
 
 
 @dataclass(frozen=True)
@@ -135,7 +154,11 @@ def verify_parsed(
 ) -> Report:
     """Every check on a token already parsed (or the reason it could not be): for callers that
     read the serial first, so the token is decoded once. ``signature_ok`` is the signature's
-    verdict when the caller has already checked it (:func:`check_signatures`)."""
+    verdict when the caller has already checked it (:func:`check_signatures`).
+
+    The checks stop at the first that fails among format, key, signature and scope: the status
+    of a serial, its revocation reason or its expiry are not shown for a token that is not
+    genuine, so a forged token cannot ask the register questions."""
     now = now or datetime.now(UTC)
     report = Report()
     if isinstance(token, TokenFormatError):
@@ -148,18 +171,30 @@ def verify_parsed(
             )
         )
         return report
-    report.claims = token.claims
     report.checks.append(Check("format", True, "格式正确", "well-formed token"))
+    if not trust.pinned:
+        report.checks.append(_UNPINNED)
     key = trust.keys.get(token.kid.hex())
     if key is None:
         report.checks.append(
             Check(
                 "key",
                 False,
-                f"签名密钥 {token.kid.hex()} 不在信任列表中",
-                f"key {token.kid.hex()} is not in the trust list",
+                "签名密钥不在信任列表中",
+                "the signing key is not in the trust list",
             )
         )
+        return report
+    if signature_ok is None:
+        signature = signature_check(token, key)
+    else:
+        signature = _SIGNATURE_OK if signature_ok else _signature_failure(token, key)
+    if not signature.ok:
+        # Nothing the token says is shown, not even the institution its header points at.
+        report.checks += [
+            Check("key", True, "签名密钥在信任列表中", "the key is in the trust list")
+        ]
+        report.checks.append(signature)
         return report
     report.checks.append(
         Check(
@@ -169,17 +204,25 @@ def verify_parsed(
             f"issuer: {key.name} (key {key.kid})",
         )
     )
-    if signature_ok is None:
-        report.checks.append(_signature(token, key.public_key))
-    else:
-        report.checks.append(_SIGNATURE_OK if signature_ok else _SIGNATURE_BAD)
-    report.checks.append(_scope(token, key, trust))
+    report.checks.append(signature)
+    scope = _scope(token, key, trust)
+    report.checks.append(scope)
+    if not scope.ok:
+        return report
+    report.claims = token.claims
     report.checks += _status(token.claims, revocations, now, report)
     report.checks.append(_expiry(token.claims, now.date()))
     return report
 
 
 _SIGNATURE_OK = Check("signature", True, "签名有效", "signature verifies")
+_UNPINNED = Check(
+    "root",
+    True,
+    "信任列表的根密钥未固定（仅供试验）：任何人都能签发这样的信任列表",
+    "the trust list's root is not pinned (experiments only): anyone can sign such a list",
+    warning=True,
+)
 _SIGNATURE_BAD = Check(
     "signature",
     False,
@@ -189,6 +232,46 @@ _SIGNATURE_BAD = Check(
 _pool: ThreadPoolExecutor | None = None
 PARALLEL_FROM = 256
 """Below this many tokens, signatures are checked in the calling thread."""
+
+
+def _algorithm_mismatch(token: SignedToken, key: TrustedKey) -> Check | None:
+    """The refusal when the token's header names another algorithm than the trust list states
+    for its key, or the key's algorithm is one this verifier does not know."""
+    if key.alg not in ALGORITHMS:
+        return Check(
+            "signature",
+            False,
+            f"信任列表为该密钥指定的算法 {key.alg} 不受支持",
+            f"the trust list gives this key algorithm {key.alg}, which this verifier does not support",
+        )
+    if token.alg != key.alg:
+        return Check(
+            "signature",
+            False,
+            "令牌声明的签名算法与信任列表中该密钥的算法不符",
+            "the token's header names another algorithm than the trust list states for its key",
+        )
+    return None
+
+
+def _signature_failure(token: SignedToken, key: TrustedKey) -> Check:
+    return _algorithm_mismatch(token, key) or _SIGNATURE_BAD
+
+
+def _signature_holds(token: SignedToken, key: TrustedKey) -> bool:
+    """The signature verifies under the algorithm the trust list states for the key (never the
+    one the token's header claims)."""
+    if _algorithm_mismatch(token, key) is not None:
+        return False
+    try:
+        ALGORITHMS[key.alg].verify(key.public_key, token.signed_bytes, token.signature)
+    except SignatureInvalid:
+        return False
+    return True
+
+
+def signature_check(token: SignedToken, key: TrustedKey) -> Check:
+    return _SIGNATURE_OK if _signature_holds(token, key) else _signature_failure(token, key)
 
 
 def check_signatures(
@@ -203,15 +286,7 @@ def check_signatures(
         if isinstance(token, TokenFormatError):
             return None
         key = trust.keys.get(token.kid.hex())
-        if key is None:
-            return None
-        try:
-            ALGORITHMS.get(token.alg, DEFAULT).verify(
-                key.public_key, token.signed_bytes, token.signature
-            )
-        except SignatureInvalid:
-            return False
-        return True
+        return None if key is None else _signature_holds(token, key)
 
     if len(tokens) < PARALLEL_FROM:
         return [check(t) for t in tokens]
@@ -223,20 +298,7 @@ def check_signatures(
     return [ok for part in _pool.map(lambda ts: [check(t) for t in ts], slices) for ok in part]
 
 
-def _signature(token: SignedToken, public_key: bytes) -> Check:
-    try:
-        ALGORITHMS.get(token.alg, DEFAULT).verify(public_key, token.signed_bytes, token.signature)
-    except SignatureInvalid:
-        return Check(
-            "signature",
-            False,
-            "签名无效：内容被改动或不是该机构签发",
-            "invalid signature: altered, or not signed by this issuer",
-        )
-    return Check("signature", True, "签名有效", "signature verifies")
-
-
-def _scope(token: SignedToken, key: Any, trust: TrustList) -> Check:
+def _scope(token: SignedToken, key: TrustedKey, trust: TrustList) -> Check:
     claims = token.claims
     issued = datetime(claims.issued.year, claims.issued.month, claims.issued.day, tzinfo=UTC)
     start = key.valid_from.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -270,12 +332,13 @@ def _status(
             Check(
                 "status",
                 True,
-                "未提供吊销列表，无法确认状态",
-                "no revocation list given: status not checked",
+                "未提供吊销列表，无法确认证书状态（是否吊销或暂停）",
+                "no revocation list given: whether it is revoked or suspended is unknown",
                 warning=True,
             )
         ]
     report.status_as_of = revocations.issued_at
+    report.status_fresh = not revocations.stale(now)
     entry = revocations.entries.get(claims.serial)
     as_of = revocations.issued_at.strftime("%Y-%m-%d %H:%M UTC")
     checks = []
@@ -284,8 +347,8 @@ def _status(
             Check(
                 "freshness",
                 True,
-                f"吊销列表已过期（{as_of}），请更新",
-                f"the revocation list of {as_of} is stale: fetch a new one",
+                f"吊销列表已过期（{as_of}），状态无法确认，请更新",
+                f"the revocation list of {as_of} is stale, so the status is unknown: fetch a new one",
                 warning=True,
             )
         )

@@ -5,7 +5,8 @@
     CERTIFY_DATABASE_URL   the database (default ./certify.db)
     CERTIFY_WEB_SECRET     signs session cookies (required in production)
     CERTIFY_TRUST_LIST     the root-signed trust list file (`certify trust-list`)
-    CERTIFY_ROOT_KID       pins the root key the trust list must be signed by (optional)
+    CERTIFY_ROOT_KID       pins the root key the trust list must be signed by (default: the
+                           database's root key; without either the app refuses to start)
     CERTIFY_REVOCATIONS    the signed revocation list file served to offline verifiers
     CERTIFY_DATA_DIR       where published notices (公示) are written (default ./certify-web)
     CERTIFY_RATE_LIMIT     public requests per minute per address (default 120; 0 = off)
@@ -39,7 +40,8 @@ from werkzeug.exceptions import HTTPException
 from certify import db
 from certify.errors import Error
 from certify.identity import IdentityVault, load_vault
-from certify.signing.trust import TrustList, load_trust_list
+from certify.signing.trust import ROOT_KID_ENV, TrustList, database_root_kid, load_trust_list
+from certify.web.logs import redact
 
 log = logging.getLogger("certify.web")
 
@@ -118,6 +120,25 @@ def _setting(config: dict[str, Any], key: str, variable: str, default: int) -> i
     return int(os.environ.get(variable, str(default)))
 
 
+def _trust_list(
+    config: dict[str, Any], engine: Engine, document: dict[str, Any] | None
+) -> TrustList | None:
+    """The trust list, its root pinned by ``ROOT_KID`` / ``CERTIFY_ROOT_KID``, else by the root
+    key the database holds; without a pin the app refuses to start, unless
+    ``CERTIFY_ALLOW_UNPINNED_ROOT=1`` (experiments: every result then warns)."""
+    root_kid = config.pop("ROOT_KID", None) or os.environ.get(ROOT_KID_ENV)
+    unpinned = bool(config.pop("ALLOW_UNPINNED_ROOT", None)) or (
+        os.environ.get("CERTIFY_ALLOW_UNPINNED_ROOT") == "1"
+    )
+    if document is None:
+        return None
+    if root_kid is None and not unpinned:
+        root_kid = database_root_kid(engine)
+    if root_kid is None and unpinned:
+        log.warning("the trust list's root is not pinned: every verification result will warn")
+    return load_trust_list(document, pinned_root_kid=root_kid, allow_unpinned=unpinned)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """The app, configured from the environment, then from ``config`` (tests pass a dict)."""
     config = dict(config or {})
@@ -139,8 +160,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     url = config.pop("DATABASE_URL", None)
     engine = config.pop("ENGINE", None) or db.make_engine(db.database_url(url))
     trust_document = config.pop("TRUST_DOCUMENT", None) or _env_json("CERTIFY_TRUST_LIST")
-    root_kid = config.pop("ROOT_KID", None) or os.environ.get("CERTIFY_ROOT_KID")
-    trust = load_trust_list(trust_document, pinned_root_kid=root_kid) if trust_document else None
+    trust = _trust_list(config, engine, trust_document)
     vault = config.pop("VAULT", None)
     if vault is None:
         try:
@@ -218,7 +238,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
-        log.exception("unexpected error on %s", request.path)
+        log.exception("unexpected error on %s", redact(request.path))
         return error_response(500, "internal", "the server failed; the error is logged")
 
     return app

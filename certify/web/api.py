@@ -57,6 +57,17 @@ def _body() -> dict[str, Any]:
     return body
 
 
+def _unicode(value: str) -> str:
+    """``value`` with any lone surrogate (valid JSON, yet no character) as U+FFFD: such a field
+    then fails its own checks — an unreadable token, an unknown serial, an invalid ID number —
+    and only its row fails."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
+    return value
+
+
 def _row(item: Any, where: str) -> CheckRow:
     if not isinstance(item, dict):
         abort(400, description=f"{where}: must be an object")
@@ -71,7 +82,7 @@ def _row(item: Any, where: str) -> CheckRow:
                 400,
                 description=f"{where}.{name}: must be a string of at most {MAX_FIELD} characters",
             )
-        values[name] = value
+        values[name] = _unicode(value)
     if not values["token"].strip() and not values["serial"].strip():
         abort(400, description=f"{where}: give a token or a serial")
     return CheckRow(values["token"], values["serial"], values["id_number"])

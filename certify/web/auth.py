@@ -218,21 +218,25 @@ def forget_tokens() -> None:
 
 
 def current_account() -> Account | None:
-    """The signed-in account of this request (session or bearer token), cached on ``g``."""
+    """The signed-in account of this request, cached on ``g``: from the bearer token on the API,
+    from the session on pages — never the other way round."""
     if "account" in g:
         return g.account  # type: ignore[no-any-return]
     engine: Engine = g.engine
     account = None
     header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        account = account_for_token(engine, header[7:].strip())
-        g.via_token = True
-        if account is None:
-            address = request.remote_addr or "?"
-            if not g.services.limiter.allow(address, "bad-token", g.services.auth_failures):
-                abort(429, description="too many requests with invalid API tokens")
-    elif "uid" in session and not request.path.startswith("/api/"):
+    if request.path.startswith("/api/"):
         # The API takes bearer tokens only: a browser's cookie never authorises it.
+        if header.lower().startswith("bearer "):
+            account = account_for_token(engine, header[7:].strip())
+            g.via_token = True
+            if account is None:
+                address = request.remote_addr or "?"
+                if not g.services.limiter.allow(address, "bad-token", g.services.auth_failures):
+                    abort(429, description="too many requests with invalid API tokens")
+    elif "uid" in session:
+        # Pages take the signed-in session only: an API token never opens them (it would skip
+        # the CSRF protection that binds a form to the session).
         with Session(engine) as s:
             found = s.get(Account, session["uid"])
         current = found is not None and found.active and session.get("sv") == found.session_version

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlparse
 
@@ -34,10 +35,19 @@ def login_post() -> Any:
         return render_template("login.html", failed=True, next=request.form.get("next", "")), 401
     sign_in(account)
     target = request.form.get("next", "")
-    parsed = urlparse(target)
-    if target.startswith("/") and not target.startswith("//") and not parsed.netloc:
+    if safe_next(target):
         return redirect(target)
     return redirect(url_for(HOME[account.role]))
+
+
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~/?=&%+:@,;!*'()]{0,2000}")
+"""A path of this site in plain URL characters: no scheme, no host, no ``//`` or ``/\\`` that
+a browser would read as another host, no control characters that would split a header."""
+
+
+def safe_next(target: str) -> bool:
+    """May a sign-in redirect to ``target``? Only to a path of this site."""
+    return bool(_LOCAL_PATH.fullmatch(target)) and not urlparse(target).netloc
 
 
 @blueprint.post("/logout")

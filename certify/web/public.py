@@ -15,7 +15,8 @@ from flask import Blueprint, abort, g, jsonify, render_template, request, send_f
 from sqlmodel import Session, select
 
 from certify.web.common import trust
-from certify.web.verification import VERDICT_EN, VERDICT_ZH, result_json, verify_live
+from certify.web.verification import result_json, verify_live
+from schemas.enums import Verdict
 from schemas.tables import Certificate
 
 blueprint = Blueprint("public", __name__)
@@ -46,19 +47,19 @@ def healthz() -> Any:
 def verify_page(token: str) -> Any:
     """The page a phone camera opens from the QR code (the path is upper-case there)."""
     if not TOKEN.fullmatch(token):
-        return _page(None, "not_genuine", status=400)
+        return _page(None, Verdict.NOT_GENUINE, status=400)
     report, register = verify_live(g.engine, token.upper(), trust())
     return _page(result_json(report, register), report.verdict)
 
 
-def _page(result: dict[str, Any] | None, verdict: str, status: int = 200) -> Any:
+def _page(result: dict[str, Any] | None, verdict: Verdict, status: int = 200) -> Any:
     return (
         render_template(
             "verify.html",
             result=result,
-            verdict=verdict,
-            verdict_zh=VERDICT_ZH[verdict],
-            verdict_en=VERDICT_EN[verdict],
+            verdict=verdict.value,
+            verdict_zh=verdict.zh,
+            verdict_en=verdict.en,
         ),
         status,
     )

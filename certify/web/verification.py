@@ -25,9 +25,10 @@ from sqlmodel import Session, col, select
 from certify import audit
 from certify.db import transaction
 from certify.identity import IdentityVault, IdNumberError, validate_id_number
-from certify.signing.token import SignedToken, TokenFormatError, from_text, parse_token
+from certify.signing.token import SignedToken, TokenFormatError, from_text, parse_token, to_text
 from certify.signing.trust import TrustList
 from certify.signing.verify import (
+    GENUINENESS,
     Check,
     Report,
     RevocationList,
@@ -47,20 +48,6 @@ from schemas.tables import (
 CHUNK = 500
 """Serials per query (well inside every database's limit on bound parameters)."""
 
-VERDICT_ZH = {
-    "genuine": "真实有效",
-    "suspended": "已暂停",
-    "revoked": "已吊销",
-    "expired": "已过期",
-    "not_genuine": "无法验证为真",
-}
-VERDICT_EN = {
-    "genuine": "Genuine and valid",
-    "suspended": "Suspended",
-    "revoked": "Revoked",
-    "expired": "Expired",
-    "not_genuine": "Not verified as genuine",
-}
 KIND_ZH = {1: "专业技术等级证书", 2: "培训合格证书"}
 
 
@@ -74,6 +61,8 @@ class Registered:
     status: str
     id_number_masked: str
     id_number_digest: str
+    token: str
+    """The token the register issued, to hold a presented one against."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +96,7 @@ _CERTIFICATE_COLUMNS = (
     col(Certificate.status),
     col(Candidate.id_number_masked),
     col(Candidate.id_number_digest),
+    col(Certificate.token),
 )
 _HOLDERS = col(Candidate.id) == col(Certificate.candidate_id)
 _CERTIFICATES = (
@@ -145,15 +135,17 @@ def read_register(
             for row in connection.execute(_WITH_ELIGIBILITY, {"serials": list(part)}):
                 cert = register.certificates.get(row[1])
                 if cert is None:
-                    cert = register.certificates[row[1]] = Registered(*row[:5])
+                    cert = register.certificates[row[1]] = Registered(*row[:6])
                     register.eligibility[cert.id] = []
-                if row[5] is not None:
-                    register.eligibility[cert.id].append(Entitled(row[5], row[6], row[7]))
+                if row[6] is not None:
+                    register.eligibility[cert.id].append(Entitled(row[6], row[7], row[8]))
         else:
-            for id_, serial, status, masked, digest in connection.execute(
+            for id_, serial, status, masked, digest, token in connection.execute(
                 _CERTIFICATES, {"serials": list(part)}
             ):
-                register.certificates[serial] = Registered(id_ or 0, serial, status, masked, digest)
+                register.certificates[serial] = Registered(
+                    id_ or 0, serial, status, masked, digest, token
+                )
     changed = [c.id for c in register.certificates.values() if c.status != "valid"]
     for part in _chunks(changed):
         for certificate_id, reason in connection.execute(_REASONS, {"ids": list(part)}):
@@ -161,11 +153,21 @@ def read_register(
     return register
 
 
-def _parse(text: str) -> SignedToken | TokenFormatError:
+@dataclass(frozen=True)
+class Presented:
+    """A token as presented: parsed (or why not), and its canonical text to hold against the
+    register's copy."""
+
+    token: SignedToken | TokenFormatError
+    text: str = ""
+
+
+def _parse(text: str) -> Presented:
     try:
-        return parse_token(from_text(text))
+        data = from_text(text)
+        return Presented(parse_token(data), to_text(data))
     except TokenFormatError as exc:
-        return exc
+        return Presented(exc)
 
 
 def _live_list(register: Register, now: datetime) -> RevocationList:
@@ -182,24 +184,33 @@ def _live_list(register: Register, now: datetime) -> RevocationList:
 
 
 def _verify(
-    token: SignedToken | TokenFormatError,
+    presented: Presented,
     trust: TrustList,
     register: Register,
     live: RevocationList,
     now: datetime,
     signature_ok: bool | None = None,
 ) -> Report:
-    report = verify_parsed(token, trust, live, now=now, signature_ok=signature_ok)
+    report = verify_parsed(presented.token, trust, live, now=now, signature_ok=signature_ok)
     claims = report.claims
-    if claims is not None and claims.serial not in register.certificates:
-        # Signed by a trusted key, yet not in the register: say so instead of "valid".
+    if claims is None:
+        return report
+    registered = register.certificates.get(claims.serial)
+    if registered is None or registered.token != presented.text:
+        # Signed by a trusted key, yet not what the register issued (a leaked key, or a key
+        # misused): the claims are not shown, and the status is not read.
+        report.claims = None
         report.status = "unknown"
-        report.checks = [c for c in report.checks if c.name != "status"] + [
+        report.checks = [c for c in report.checks if c.name in GENUINENESS] + [
             Check(
-                "status",
+                "register",
                 False,
-                "证书登记中没有该编号，请联系发证机构",
-                "the register has no certificate with this serial: ask the issuer",
+                "证书登记中没有与之相符的证书，请联系发证机构"
+                if registered is None
+                else "证书内容与登记不符，请联系发证机构",
+                "the register has no certificate with this serial: ask the issuer"
+                if registered is None
+                else "the certificate does not match the register: ask the issuer",
             )
         ]
     return report
@@ -216,15 +227,22 @@ def verify_many(
 ) -> tuple[list[Report], Register]:
     """Every check on each token, statuses read from the register in a few queries."""
     now = datetime.now(UTC)
-    tokens = [_parse(t) for t in texts]
-    serials = [t.claims.serial for t in tokens if isinstance(t, SignedToken)]
+    presented = [_parse(t) for t in texts]
+    tokens = [p.token for p in presented]
+    signatures = check_signatures(tokens, trust)
+    # Only the serials of genuine signatures are looked up: a forged token asks nothing.
+    serials = [
+        t.claims.serial
+        for t, ok in zip(tokens, signatures, strict=True)
+        if ok and isinstance(t, SignedToken)
+    ]
     with engine.connect() as connection:
         register = read_register(connection, serials, eligibility=eligibility)
     register.issuer_names = {k.issuer: k.name for k in trust.keys.values()}
     live = _live_list(register, now)
-    signatures = check_signatures(tokens, trust)
     return [
-        _verify(t, trust, register, live, now, ok) for t, ok in zip(tokens, signatures, strict=True)
+        _verify(p, trust, register, live, now, ok)
+        for p, ok in zip(presented, signatures, strict=True)
     ], register
 
 
@@ -251,11 +269,11 @@ def result_json(
 ) -> dict[str, Any]:
     """One verification result as JSON: verdict, status, checks, the certificate's particulars
     (holder name and masked ID number only) and, for committees, its eligibility."""
-    claims = report.claims
+    claims = report.claims if report.genuine else None
     verdict = report.verdict
     out: dict[str, Any] = {
-        "verdict": verdict,
-        "verdict_zh": VERDICT_ZH[verdict],
+        "verdict": verdict.value,
+        "verdict_zh": verdict.zh,
         "status": report.status,
         "status_as_of": report.status_as_of.isoformat() if report.status_as_of else None,
         "checks": [

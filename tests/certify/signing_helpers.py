@@ -14,6 +14,7 @@ from certify.signing.trust import (
     load_trust_list,
     signing_material,
 )
+from certify.signing.verify import RevocationList, load_revocation_list, sign_revocation_list
 from tests.conftest import Database
 
 PASS = "correct horse battery staple"
@@ -65,4 +66,16 @@ def issue(database: Database, c: Claims, issuer: str = "SD-EVAL-01") -> str:
 
 def trust(database: Database) -> TrustList:
     """The trust list built from the database's keys, signed by the root and loaded back."""
-    return load_trust_list(build_trust_list(database.engine, PASS))
+    document = build_trust_list(database.engine, PASS)
+    return load_trust_list(document, pinned_root_kid=document["root_kid"])
+
+
+def fresh_revocations(
+    database: Database, entries: list[dict[str, Any]] | None = None
+) -> RevocationList:
+    """A root-signed revocation list issued now (empty unless ``entries``), loaded back: what an
+    offline verifier needs before it may call a certificate valid."""
+    listed = trust(database)
+    root = listed.keys[listed.root_kid]
+    _, private = signing_material(database.engine, root.issuer, PASS)
+    return load_revocation_list(sign_revocation_list(entries or [], private), listed)

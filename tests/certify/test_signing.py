@@ -29,7 +29,15 @@ from certify.signing.trust import (
     signing_material,
 )
 from certify.signing.verify import load_revocation_list, sign_revocation_list, verify_token
-from tests.certify.signing_helpers import PASS, TODAY, claims, issue, make_keys, trust
+from tests.certify.signing_helpers import (
+    PASS,
+    TODAY,
+    claims,
+    fresh_revocations,
+    issue,
+    make_keys,
+    trust,
+)
 from tests.conftest import Database
 
 FUZZ = int(os.environ.get("CERTIFY_FUZZ_EXAMPLES", "150"))
@@ -42,7 +50,7 @@ def keys(database: Database) -> Database:
 
 
 def test_a_signed_token_verifies_with_every_check(keys: Database) -> None:
-    report = verify_token(issue(keys, claims()), trust(keys))
+    report = verify_token(issue(keys, claims()), trust(keys), fresh_revocations(keys))
     assert [c.name for c in report.checks] == [
         "format",
         "key",
@@ -51,8 +59,17 @@ def test_a_signed_token_verifies_with_every_check(keys: Database) -> None:
         "status",
         "expiry",
     ]
-    assert report.verdict == "genuine" and report.claims == claims()
+    assert report.verdict == "genuine" and report.claims == claims() and report.ok
     assert all(c.message_zh and c.message_en for c in report.checks)
+
+
+def test_without_a_revocation_list_a_genuine_certificate_is_never_called_valid(
+    keys: Database,
+) -> None:
+    report = verify_token(issue(keys, claims()), trust(keys))
+    assert report.genuine and report.verdict == "status_unknown" and not report.ok
+    status = next(c for c in report.checks if c.name == "status")
+    assert status.warning and "unknown" in status.message_en
 
 
 NAMES = st.text(
@@ -78,7 +95,7 @@ def test_sign_then_verify_round_trips_rare_characters_included(
 ) -> None:
     expires = TODAY + timedelta(days=365 * years) if years else None
     c = claims(holder=name, serial=f"3726013{sequence:06d}", level=level, expires=expires)
-    report = verify_token(issue(keys, c), trust(keys))
+    report = verify_token(issue(keys, c), trust(keys), fresh_revocations(keys))
     assert report.claims == c and report.verdict == "genuine"
 
 
@@ -151,7 +168,9 @@ def test_issued_outside_the_keys_validity_is_rejected_and_old_tokens_survive_rot
     before = issue(keys, claims())
     old_row, old_private = signing_material(keys.engine, "SD-EVAL-01", PASS)
     rotate_key(keys.engine, "SD-EVAL-01", PASS)
-    assert verify_token(before, trust(keys)).verdict == "genuine"  # retired keys stay published
+    listed = fresh_revocations(keys)
+    # Retired keys stay published.
+    assert verify_token(before, trust(keys), listed).verdict == "genuine"
     late = token_url(
         "https://v",
         sign_token(
@@ -179,9 +198,24 @@ def test_a_trust_list_with_a_bad_root_signature_is_refused(keys: Database) -> No
         "keys": [{**document["keys"][0], "name": "冒充机构"}, *document["keys"][1:]],
     }
     with pytest.raises(TrustListError, match="root signature"):
-        load_trust_list(tampered)
+        load_trust_list(tampered, pinned_root_kid=document["root_kid"])
     with pytest.raises(TrustListError, match="pinned"):
         load_trust_list(document, pinned_root_kid="0" * 16)
+
+
+def test_a_trust_list_signed_by_any_root_is_refused_unless_a_root_is_pinned(
+    keys: Database,
+) -> None:
+    """A forger makes a root of their own, lists their key under it and signs the list: without
+    a pinned root that list would verify, so without one nothing is loaded."""
+    from certify.signing.trust import RootNotPinned
+
+    document = build_trust_list(keys.engine, PASS)
+    with pytest.raises(RootNotPinned, match="no pinned root"):
+        load_trust_list(document, pinned_root_kid=None)
+    experiment = load_trust_list(document, pinned_root_kid=None, allow_unpinned=True)
+    report = verify_token(issue(keys, claims()), experiment, fresh_revocations(keys))
+    assert any(c.name == "root" and c.warning for c in report.checks)
 
 
 def test_revoked_and_suspended_certificates_and_stale_lists(keys: Database) -> None:
@@ -210,7 +244,7 @@ def test_revoked_and_suspended_certificates_and_stale_lists(keys: Database) -> N
         t,
     )
     stale = verify_token(issue(keys, claims()), t, old)
-    assert stale.verdict == "genuine" and any(
+    assert stale.verdict == "status_unknown" and any(
         c.name == "freshness" and c.warning for c in stale.checks
     )
 
