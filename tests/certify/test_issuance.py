@@ -53,9 +53,16 @@ def test_issue_verify_offline_revoke(graded: Database, tmp_path: Path) -> None:
     assert [c.serial[-6:] for c in certs] == [f"{n:06d}" for n in range(1, len(certs) + 1)]
     assert all(c.serial.startswith(f"37{certs[0].issued_on.year % 100:02d}011") for c in certs)
     run(graded, "trust-list", "--out", str(tmp_path / "trust.json"))
+    run(graded, "revocations", "--out", str(tmp_path / "fresh.json"))
     pdf = tmp_path / "certs" / f"{certs[0].serial}.pdf"
-    checked = run(graded, "verify", str(pdf), "--trust-list", str(tmp_path / "trust.json"))
+    trust_list = ("--trust-list", str(tmp_path / "trust.json"))
+    checked = run(
+        graded, "verify", str(pdf), *trust_list, "--revocations", str(tmp_path / "fresh.json")
+    )
     assert "genuine and valid" in checked and certs[0].serial in checked
+    # Without a revocation list the signature is genuine but the status unknown: never "valid".
+    unknown = run(graded, "verify", str(pdf), *trust_list, code=3)
+    assert "status unknown" in unknown and "genuine and valid" not in unknown
     again = run(graded, "issue", "S1", "--issuer", "SD-EVAL-01", "--out", str(tmp_path / "certs"))
     assert "issued 0" in again
     run(graded, "revoke", certs[0].serial, "--reason", "考试违纪")
@@ -119,6 +126,36 @@ def test_verify_refuses_pictures_without_a_code_and_foreign_pdfs(
     (tmp_path / "bad.json").write_text(json.dumps(trust, ensure_ascii=False))
     out = run(graded, "verify", "X", "--trust-list", str(tmp_path / "bad.json"), code=1)
     assert "root signature" in out
+
+
+def test_verify_needs_a_pinned_root(graded: Database, tmp_path: Path) -> None:
+    """Away from the institution's database, a trust list is only believed under a root given
+    by kid; a list signed by a forger's own root is refused, and --any-root warns."""
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    out = tmp_path / "certs"
+    run(graded, "issue", "S1", "--issuer", "SD-EVAL-01", "--out", str(out))
+    run(graded, "trust-list", "--out", str(tmp_path / "trust.json"))
+    pdf = next(out.glob("*.pdf"))
+    root = json.loads((tmp_path / "trust.json").read_text())["root_kid"]
+    elsewhere = ["--db", f"sqlite:///{tmp_path / 'no-such.db'}", "verify", str(pdf)]
+    elsewhere += ["--trust-list", str(tmp_path / "trust.json")]
+
+    def verify(*extra: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, [*elsewhere, *extra], catch_exceptions=False)
+        return result.exit_code, result.output
+
+    code, text = verify()
+    assert code == 1 and "no pinned root" in text and "Traceback" not in text
+    assert not (tmp_path / "no-such.db").exists()
+    code, text = verify("--root-kid", root)
+    assert code == 3 and "status unknown" in text
+    code, text = verify("--root-kid", "0" * 16)
+    assert code == 1 and "pinned" in text
+    code, text = verify("--any-root")
+    assert code == 3 and "not pinned" in text
 
 
 def issue_command(database: Database, out: Path, *options: str) -> list[str]:
