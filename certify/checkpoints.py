@@ -263,7 +263,7 @@ class LogReport:
 
     chain: audit.ChainReport
     checkpoints: int = 0
-    """Checkpoints whose signature verified (stored and published)."""
+    """Distinct checkpoints whose signature verified (stored or published)."""
     newest: Checkpoint | None = None
     """The verified checkpoint covering the most entries."""
     findings: list[Finding] = field(default_factory=list)
@@ -317,7 +317,9 @@ def verify_log(
         )
     anchors += [(a, None) for a in remembered]
     chain = audit.verify_chain(session, heads_at={a.count for a, _ in anchors})
-    report = LogReport(chain, len(verified), max(verified, key=lambda c: c.count, default=None))
+    distinct = {c.signature: c for c in verified}  # a published copy is the same checkpoint
+    newest = max(verified, key=lambda c: (c.count, _utc(c.at)), default=None)
+    report = LogReport(chain, len(distinct), newest)
     if chain.ok:
         findings += [f for a, c in anchors if (f := _against(chain, a, c)) is not None]
     report.findings = findings

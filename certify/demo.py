@@ -7,7 +7,7 @@ the pass list (公示) and handle two objections; once the notice period is over
 certificates and verify one from the QR code read back from its PDF; look the holder up as a
 title-review committee would; revoke one and show the effect; run a training course to its
 training certificates and subsidy records; export continuing-education hours and eligibility;
-export the bank and check the audit chain. The exam is dated so that the notice period has just
+export the bank and check the audit log against its signed checkpoints. The exam is dated so that the notice period has just
 ended today.
 """
 
@@ -26,8 +26,10 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from certify import audit, db
+from certify import db
 from certify.applications import override, register_applicants
+from certify.audit_state import STATE_FILE
+from certify.checkpoints import Checkpoint, LogReport, keys_from_trust_list, verify_log
 from certify.eligibility import credentials, export_ce_hours, export_eligibility
 from certify.errors import Error
 from certify.grading import simulate
@@ -120,7 +122,7 @@ def run_demo(
     The database is a fresh SQLite file in the folder, or the empty database at ``url``.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    for name in (*DEMO_FILES, "certify.secret"):
+    for name in (*DEMO_FILES, "certify.secret", STATE_FILE):  # the state is the old log's
         (directory / name).unlink(missing_ok=True)
     for name in DEMO_FOLDERS:
         shutil.rmtree(directory / name, ignore_errors=True)
@@ -169,10 +171,17 @@ def run_demo(
         export = directory / "bank-export.xlsx"
         count = export_bank(engine, export)
         echo(f"12. 导出题库 / export the bank: {count} 题 items -> {export}")
-        with db.transaction(engine) as session:
-            chain = audit.verify_chain(session)
+        log = check_audit_log(engine, directory, keys)
         echo(
-            f"13. 审计日志 / audit log: {chain.entries} 条 entries, 链完整 chain intact: {chain.ok}"
+            f"13. 审计日志 / audit log: {log.entries} 条 entries, 链完整 chain intact: {log.ok}; "
+            f"{log.checkpoints} 个签名检查点 signed checkpoints"
+            + (
+                f", 最新覆盖前 {log.newest.count} 条 newest covers {log.newest.count} "
+                f"(kid {log.newest.kid}) -> certify audit verify --trust-list "
+                f"{directory / 'trust-list.json'} --root-kid {keys.trust.root_kid}"
+                if log.newest
+                else ""
+            )
         )
         return DemoResult(
             directory,
@@ -182,7 +191,7 @@ def run_demo(
             assemblies,
             pdfs,
             export,
-            chain.entries,
+            log.entries,
             {
                 "applicants": directory / "sitting" / "申报名单.csv",
                 "notice": directory / "notices" / f"{DEMO_SITTING}-公示.html",
@@ -525,6 +534,17 @@ def train(
         f"certificates with 培训补贴 subsidy records; {first.name}: {verdict.verdict.value}"
     )
     return [folder / "certificates" / f"{serial}.pdf" for serial in report.issued]
+
+
+def check_audit_log(engine: Engine, directory: Path, keys: DemoKeys) -> LogReport:
+    """The audit log against its checkpoints, under the trust list's keys, and against the
+    checkpoints published with the trust and revocation lists."""
+    published = [
+        Checkpoint.from_document(json.loads((directory / name).read_text("utf-8")), name)
+        for name in ("trust-list.json", "revocations.json")
+    ]
+    with db.transaction(engine) as session:
+        return verify_log(session, keys_from_trust_list(keys.trust), published=published)
 
 
 def export_records(
