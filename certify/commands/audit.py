@@ -19,7 +19,7 @@ from certify.checkpoints import (
 )
 from certify.commands.base import CertifyGroup, Settings, pass_settings
 from certify.commands.certificates import _json_file, _passphrase
-from certify.signing.trust import load_trust_list, signer
+from certify.signing.trust import ROOT_KID_ENV, load_trust_list, signer
 
 EXIT_INTACT = 0
 EXIT_BROKEN = 1
@@ -39,7 +39,11 @@ def audit_group() -> None:
     help="Check checkpoint signatures against this trust list (recommended) instead of the "
     "keys in the database.",
 )
-@click.option("--root-kid", help="The root key (kid) the trust list must be signed by.")
+@click.option(
+    "--root-kid",
+    envvar=ROOT_KID_ENV,
+    help="The root key (kid) the trust list must be signed by (or CERTIFY_ROOT_KID).",
+)
 @click.option(
     "--checkpoint",
     "published",
@@ -64,7 +68,8 @@ def audit_verify(
 ) -> None:
     """Verify the chain and its signed checkpoints; refuse a cut or rewritten log.
     Exit 0 intact, 1 not. 校验审计日志。"""
-    if root_kid and not trust_file:
+    given = click.get_current_context().get_parameter_source("root_kid")
+    if root_kid and not trust_file and given is click.core.ParameterSource.COMMANDLINE:
         raise click.UsageError(
             "--root-kid 需与 --trust-list 同用 / --root-kid goes with --trust-list"
         )

@@ -349,3 +349,8 @@ def test_each_issuance_batch_and_each_status_change_signs_a_checkpoint(
         _root_kid(published),
     )
     assert f"the newest covers {_entries(published)} entries" in out and "0 entries after" in out
+
+
+def test_a_root_kid_goes_with_a_trust_list(keyed: Database) -> None:
+    out = run(keyed, "audit", "verify", "--root-kid", _root_kid(keyed), code=2)
+    assert "--root-kid goes with --trust-list" in out
