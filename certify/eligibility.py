@@ -135,7 +135,8 @@ def issuer_names(session: Session) -> dict[str, str]:
     return {k.issuer: k.scope.get("name", k.issuer) for k in session.exec(select(SigningKey))}
 
 
-def _canonical_id(id_number: str) -> str:
+def canonical_id(id_number: str) -> str:
+    """The ID number in canonical form; raises EligibilityError naming what is wrong."""
     try:
         return validate_id_number(id_number)
     except IdNumberError as exc:
@@ -146,7 +147,7 @@ def _canonical_id(id_number: str) -> str:
 
 def credentials(engine: Engine, vault: IdentityVault, id_number: str) -> list[Credential]:
     """Every certificate of the person with this ID number, newest first, with entitlements."""
-    digest = vault.digest(_canonical_id(id_number))
+    digest = vault.digest(canonical_id(id_number))
     with Session(engine) as session:
         person = session.exec(select(Candidate).where(Candidate.id_number_digest == digest)).first()
         if person is None:

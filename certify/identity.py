@@ -121,7 +121,12 @@ class IdentityVault:
 
     def digest(self, id_number: str) -> str:
         """Keyed digest for lookups (HMAC-SHA-256, hex)."""
-        return hmac.new(self._key(b"id-digest"), id_number.encode(), hashlib.sha256).hexdigest()
+        return self.keyed(b"id-digest", id_number)
+
+    def keyed(self, purpose: bytes, text: str) -> str:
+        """HMAC-SHA-256 (hex) of ``text`` under this secret's key for ``purpose``: a digest
+        nobody without the secret can compute, or try guesses against."""
+        return hmac.new(self._key(purpose), text.encode(), hashlib.sha256).hexdigest()
 
     def encrypt(self, id_number: str) -> bytes:
         nonce = secrets.token_bytes(12)

@@ -468,15 +468,19 @@ class CommitteeCheck(SQLModel, table=True):
 
 
 class HolderCheck(SQLModel, table=True):
-    """A committee's check of an ID number against a certificate's holder: the account, the
-    serial and the keyed digest of the ID number tried (never the number). Limits how many
-    different ID numbers one account may try against one certificate."""
+    """A question "does this ID number belong to this person?" that an account asked, by a bulk
+    check of a certificate (``verify``) or a lookup by ID number and name (``lookup``): the
+    account, the person (the keyed digest of name and masked ID number), the serial if any, and
+    the keyed digest of the ID number tried (never the number). The budget of
+    ``certify.holders`` counts these."""
 
     __tablename__ = "holder_check"
 
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id", index=True)
-    serial: str = Field(max_length=40, index=True)
+    serial: str = Field(default="", max_length=40, index=True)
+    target: str = Field(default="", max_length=64, index=True)
+    kind: str = Field(default="verify", max_length=16)
     id_digest: str = Field(max_length=64)
     matched: bool = False
     at: datetime = _ts(nullable=False, index=True)

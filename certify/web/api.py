@@ -3,8 +3,9 @@
 
 ``POST /api/v1/verify`` takes one ``{"token": …}`` or ``{"serial": …}`` (with an optional
 ``"id_number"``) and answers one result, or ``{"items": [...]}`` of up to 10,000 and answers
-``{"results": [...]}`` in the same order. ``POST /api/v1/credentials`` takes ``{"id_number": …}``
-and answers every credential of that person. Errors have one shape (see ``certify.web``).
+``{"results": [...]}`` in the same order. ``POST /api/v1/credentials`` takes ``{"id_number": …,
+"name": …}`` and answers every credential of the holder with both. Every question about a holder's
+ID number shares the account's budget (``certify.holders``). Errors have one shape (see ``certify.web``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 
 from flask import Blueprint, abort, g, jsonify, request
 
-from certify.eligibility import EligibilityError, credentials
+from certify.eligibility import EligibilityError
+from certify.holders import HolderCheckRefused, lookup_credentials
 from certify.web.auth import current_account, require_role
 from certify.web.common import trust
 from certify.web.verification import CheckRow, check_rows
@@ -120,16 +122,35 @@ def _check(rows: list[CheckRow]) -> list[dict[str, Any]]:
 @blueprint.post("/credentials")
 @require_role(*API_ROLES)
 def lookup() -> Any:
-    _limit(current_account())
+    """Every credential of one person, by ID number and name (both must belong to one holder),
+    within the account's holder-check budget (429 when it is spent)."""
+    account = current_account()
+    assert account is not None and account.id is not None
+    _limit(account)
     body = _body()
-    id_number = body.get("id_number")
-    if set(body) != {"id_number"} or not isinstance(id_number, str) or len(id_number) > 64:
-        abort(400, description="give exactly one field, id_number, a string")
+    id_number, name = body.get("id_number"), body.get("name")
+    if (
+        set(body) != {"id_number", "name"}
+        or not isinstance(id_number, str)
+        or not isinstance(name, str)
+        or len(id_number) > 64
+        or len(name) > 64
+    ):
+        abort(400, description="give exactly two fields, id_number and name, both strings")
     vault = g.services.vault
     if vault is None:
         abort(503, description="the ID-number secret is not configured (CERTIFY_SECRET_KEY)")
     try:
-        found = credentials(g.engine, vault, id_number)
+        found = lookup_credentials(
+            g.engine,
+            vault,
+            _unicode(id_number),
+            _unicode(name),
+            account_id=account.id,
+            actor=f"api:{account.username}",
+        )
+    except HolderCheckRefused as exc:
+        abort(429, description=exc.diagnostics())
     except EligibilityError as exc:
         abort(400, description=exc.diagnostics())
     return jsonify({"credentials": [c.as_json() for c in found]})

@@ -11,8 +11,9 @@ from typing import Any
 from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
 from sqlmodel import Session, col, select
 
-from certify.eligibility import EligibilityError, credentials
+from certify.eligibility import EligibilityError
 from certify.errors import Error
+from certify.holders import HolderCheckRefused, lookup_credentials
 from certify.tabular import map_header, read_grid, records, table_bytes
 from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.common import saved_upload, trust
@@ -173,14 +174,25 @@ def download(check_id: int, fmt: str) -> Any:
 @blueprint.post("/lookup")
 @require_role(*COMMITTEE)
 def lookup() -> Any:
-    """One person's credentials by ID number (posted, so it stays out of URLs and logs)."""
+    """One person's credentials by ID number and name (posted, so they stay out of URLs and
+    logs), within the account's holder-check budget."""
     check_csrf()
+    account = current_account()
+    assert account is not None and account.id is not None
     vault = g.services.vault
     if vault is None:
         abort(503, description="the ID-number secret is not configured (CERTIFY_SECRET_KEY)")
-    id_number = request.form.get("id_number", "")
     try:
-        found = credentials(g.engine, vault, id_number)
+        found = lookup_credentials(
+            g.engine,
+            vault,
+            request.form.get("id_number", ""),
+            request.form.get("name", ""),
+            account_id=account.id,
+            actor=f"web:{account.username}",
+        )
+    except HolderCheckRefused as exc:
+        return render_template("committee.html", recent=[], lookup_error=exc.diagnostics()), 429
     except EligibilityError as exc:
         return render_template("committee.html", recent=[], lookup_error=exc.diagnostics()), 400
     return render_template("committee_lookup.html", found=[c.as_json() for c in found])

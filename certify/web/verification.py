@@ -22,8 +22,7 @@ from sqlalchemy import Connection, Engine, bindparam
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
-from certify import audit
-from certify.db import transaction
+from certify.holders import HolderBudget, person_key
 from certify.identity import IdentityVault, IdNumberError, validate_id_number
 from certify.signing.token import SignedToken, TokenFormatError, from_text, parse_token, to_text
 from certify.signing.trust import TrustList
@@ -41,7 +40,6 @@ from schemas.tables import (
     Candidate,
     Certificate,
     EligibilityRecord,
-    HolderCheck,
     Revocation,
 )
 
@@ -63,6 +61,7 @@ class Registered:
     id_number_digest: str
     token: str
     """The token the register issued, to hold a presented one against."""
+    holder_name: str
 
 
 @dataclass(frozen=True)
@@ -97,6 +96,7 @@ _CERTIFICATE_COLUMNS = (
     col(Candidate.id_number_masked),
     col(Candidate.id_number_digest),
     col(Certificate.token),
+    col(Certificate.holder_name),
 )
 _HOLDERS = col(Candidate.id) == col(Certificate.candidate_id)
 _CERTIFICATES = (
@@ -135,16 +135,16 @@ def read_register(
             for row in connection.execute(_WITH_ELIGIBILITY, {"serials": list(part)}):
                 cert = register.certificates.get(row[1])
                 if cert is None:
-                    cert = register.certificates[row[1]] = Registered(*row[:6])
+                    cert = register.certificates[row[1]] = Registered(*row[:7])
                     register.eligibility[cert.id] = []
-                if row[6] is not None:
-                    register.eligibility[cert.id].append(Entitled(row[6], row[7], row[8]))
+                if row[7] is not None:
+                    register.eligibility[cert.id].append(Entitled(row[7], row[8], row[9]))
         else:
-            for id_, serial, status, masked, digest, token in connection.execute(
+            for id_, serial, status, masked, digest, token, name in connection.execute(
                 _CERTIFICATES, {"serials": list(part)}
             ):
                 register.certificates[serial] = Registered(
-                    id_ or 0, serial, status, masked, digest, token
+                    id_ or 0, serial, status, masked, digest, token, name
                 )
     changed = [c.id for c in register.certificates.values() if c.status != "valid"]
     for part in _chunks(changed):
@@ -246,20 +246,6 @@ def verify_many(
     ], register
 
 
-def holder_match(
-    vault: IdentityVault | None, register: Register, serial: str, id_number: str
-) -> bool | None:
-    """Does the ID number given belong to the certificate's holder? None when none was given
-    or it cannot be checked; raises IdNumberError for an invalid ID number."""
-    if not id_number.strip() or vault is None:
-        return None
-    canonical = validate_id_number(id_number)
-    cert = register.certificates.get(serial)
-    if cert is None:
-        return None
-    return cert.id_number_digest == vault.digest(canonical)
-
-
 def result_json(
     report: Report,
     register: Register,
@@ -358,89 +344,6 @@ class CheckRow:
     id_number: str = ""
 
 
-MAX_IDS_PER_SERIAL = 3
-"""Different ID numbers one account may try against one certificate within
-:data:`HOLDER_WINDOW`. The public page shows the ID number masked except for the birth date, so
-unlimited tries would let anyone with an account recover it by trying every date."""
-HOLDER_WINDOW = timedelta(days=1)
-
-
-class HolderGate:
-    """Which holder checks of one request may run: one ID number per serial per request, and at
-    most :data:`MAX_IDS_PER_SERIAL` different ones per serial and account in the window. Every
-    check that runs is recorded (the keyed digest, never the number) and audited."""
-
-    def __init__(self, engine: Engine, vault: IdentityVault, account_id: int) -> None:
-        self.engine, self.vault, self.account_id = engine, vault, account_id
-        self.tried: dict[str, set[str]] = {}
-        self.asked: dict[str, set[str]] = {}
-        self.new: list[HolderCheck] = []
-
-    def prepare(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Load the account's recent checks for these (serial, valid ID number) pairs."""
-        for serial, id_number in pairs:
-            self.asked.setdefault(serial, set()).add(self.vault.digest(id_number))
-        if not self.asked:
-            return
-        since = datetime.now(UTC) - HOLDER_WINDOW
-        with Session(self.engine) as session:
-            for part in _chunks(sorted(self.asked)):
-                for serial, digest in session.exec(
-                    select(HolderCheck.serial, HolderCheck.id_digest).where(
-                        HolderCheck.account_id == self.account_id,
-                        col(HolderCheck.serial).in_(part),
-                        col(HolderCheck.at) >= since,
-                    )
-                ):
-                    self.tried.setdefault(serial, set()).add(digest)
-
-    def refusal(self, serial: str, id_number: str) -> str | None:
-        """Why this check may not run, or None (and then it is counted)."""
-        if len(self.asked.get(serial, ())) > 1:
-            return (
-                "同一证书编号每次请求只能核对一个身份证号 / "
-                "one ID number per certificate per request"
-            )
-        digest = self.vault.digest(id_number)
-        tried = self.tried.setdefault(serial, set())
-        if digest not in tried and len(tried) >= MAX_IDS_PER_SERIAL:
-            return (
-                f"该证书今日已核对 {MAX_IDS_PER_SERIAL} 个不同的身份证号，请联系发证机构 / "
-                f"{MAX_IDS_PER_SERIAL} different ID numbers were tried against this certificate "
-                "today: ask the issuer"
-            )
-        if digest not in tried:
-            tried.add(digest)
-        return None
-
-    def record(self, serial: str, id_number: str, matched: bool | None) -> None:
-        self.new.append(
-            HolderCheck(
-                account_id=self.account_id,
-                serial=serial,
-                id_digest=self.vault.digest(id_number),
-                matched=bool(matched),
-            )
-        )
-
-    def save(self, actor: str) -> None:
-        if not self.new:
-            return
-        with transaction(self.engine) as session:
-            session.add_all(self.new)
-            audit.append(
-                session,
-                actor=actor,
-                action="holder.check",
-                subject=str(self.account_id),
-                detail={
-                    "checks": len(self.new),
-                    "matched": sum(c.matched for c in self.new),
-                    "serials": sorted({c.serial for c in self.new})[:50],
-                },
-            )
-
-
 def check_rows(
     engine: Engine,
     trust: TrustList,
@@ -451,7 +354,7 @@ def check_rows(
     actor: str = "web",
 ) -> list[dict[str, Any]]:
     """The committee's bulk check: per row the full result with eligibility and, for a signed-in
-    account, the holder match (gated by :class:`HolderGate`)."""
+    account, the holder match — asked through the account's :class:`HolderBudget`."""
     serial_only = [r.serial.strip() for r in rows if not r.token.strip() and r.serial.strip()]
     tokens: dict[str, str] = {}
     if serial_only:
@@ -468,37 +371,44 @@ def check_rows(
     found = iter(reports)
     checked = [(row, next(found) if text else None) for row, text in zip(rows, texts, strict=True)]
     id_problems = [check_id_number(row.id_number) for row in rows]
-    gate = HolderGate(engine, vault, account_id) if vault and account_id is not None else None
-    if gate is not None:
-        gate.prepare(
-            [
-                (report.claims.serial, row.id_number)
-                for (row, report), bad in zip(checked, id_problems, strict=True)
-                if report and report.claims and row.id_number.strip() and not bad
-            ]
-        )
+    budget = (
+        HolderBudget(engine, vault, account_id, "verify")
+        if vault is not None and account_id is not None
+        else None
+    )
+    questions: list[tuple[str, str] | None] = []
+    for (row, report), bad in zip(checked, id_problems, strict=True):
+        held = register.certificates.get(report.claims.serial) if report and report.claims else None
+        if budget is None or held is None or bad or not row.id_number.strip():
+            questions.append(None)
+            continue
+        person = person_key(budget.vault, held.holder_name, held.id_number_masked)
+        questions.append((person, budget.vault.digest(validate_id_number(row.id_number))))
+    if budget is not None:
+        budget.load(q for q in questions if q is not None)
     out: list[dict[str, Any]] = []
-    for (row, report), problem in zip(checked, id_problems, strict=True):
+    for (row, report), problem, question in zip(checked, id_problems, questions, strict=True):
         if report is None:
             out.append(_not_found(row, register))
             continue
         serial = report.claims.serial if report.claims else ""
         match = None
         if row.id_number.strip() and not problem:
-            if gate is None or vault is None:
+            if budget is None:
                 problem = "核对持证人须以账户登录 / confirming the holder needs a signed-in account"
-            elif serial in register.certificates:
-                problem = gate.refusal(serial, row.id_number)
+            elif question is not None:
+                person, digest = question
+                problem = budget.refusal(person, digest)
                 if problem is None:
-                    match = holder_match(vault, register, serial, row.id_number)
-                    gate.record(serial, row.id_number, match)
+                    match = register.certificates[serial].id_number_digest == digest
+                    budget.record(person, digest, match, serial)
         result = result_json(report, register, with_eligibility=True, holder_matches=match)
         if problem:
             result["id_number_error"] = problem
-        result["input"] = {"serial": row.serial, "token": row.token[:80]}
+        result["input"] = {"serial": row.serial[:40], "token": row.token[:80]}
         out.append(result)
-    if gate is not None:
-        gate.save(actor)
+    if budget is not None:
+        budget.save(actor)
     return out
 
 
@@ -515,5 +425,5 @@ def _not_found(row: CheckRow, register: Register) -> dict[str, Any]:
             "en": "no certificate with this serial" if given else "no serial or token given",
         }
     ]
-    result["input"] = {"serial": row.serial, "token": row.token[:80]}
+    result["input"] = {"serial": row.serial[:40], "token": row.token[:80]}
     return result

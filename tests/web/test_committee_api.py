@@ -153,7 +153,7 @@ def test_the_api_verifies_one_and_many(site: Site) -> None:
     assert results[-2]["holder_match"] is True and results[-1]["verdict"] == "not_genuine"
     found = client.post(
         "/api/v1/credentials",
-        json={"id_number": site.id_numbers[first.serial]},
+        json={"id_number": site.id_numbers[first.serial], "name": first.holder_name},
         headers=site.bearer(),
     )
     assert found.json["credentials"][0]["serial"] == first.serial
@@ -210,7 +210,9 @@ def test_sql_looking_strings_in_every_field_are_just_text(site: Site) -> None:
             assert response.status_code == 200
         assert (
             client.post(
-                "/api/v1/credentials", json={"id_number": text}, headers=site.bearer()
+                "/api/v1/credentials",
+                json={"id_number": text, "name": text},
+                headers=site.bearer(),
             ).status_code
             == 400
         )
@@ -222,7 +224,8 @@ def test_sql_looking_strings_in_every_field_are_just_text(site: Site) -> None:
         )
         assert response.status_code == 302
         lookup = committee.post(
-            "/committee/lookup", data={"csrf_token": site.csrf(committee), "id_number": text}
+            "/committee/lookup",
+            data={"csrf_token": site.csrf(committee), "id_number": text, "name": text},
         )
         assert lookup.status_code == 400
         login = site.client()
