@@ -58,6 +58,10 @@ def keys_root(settings: Settings, issuer: str, name: str) -> None:
         settings.engine(), role="root", issuer=issuer, name=name, passphrase=_passphrase(True)
     )
     click.echo(f"根密钥 root key {row.kid} for {issuer}")
+    click.echo(
+        f"验证方须固定此根密钥 / verifiers pin it: CERTIFY_ROOT_KID={row.kid} "
+        "(or --root-kid; on this database it is pinned already)"
+    )
 
 
 @keys.command("create")
