@@ -34,7 +34,14 @@ from certify.signing.verify import verify_token
 from schemas.certificates import CertificateView
 from schemas.enums import Level
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
-from tests.certify.signing_helpers import TODAY, claims, issue, make_keys, trust
+from tests.certify.signing_helpers import (
+    TODAY,
+    claims,
+    fresh_revocations,
+    issue,
+    make_keys,
+    trust,
+)
 from tests.conftest import Database
 from tests.pdf_tools import run, squeeze
 
@@ -107,14 +114,14 @@ def printed(request: pytest.FixtureRequest, keys: Database, tmp_path: Path) -> P
 
 
 def test_the_qr_code_decodes_to_the_url_and_verifies_as_genuine(
-    printed: Printed, tmp_path: Path
+    printed: Printed, keys: Database, tmp_path: Path
 ) -> None:
     found = qr_codes(Image.open(rasterise(printed.pdf, tmp_path / "page")))
     assert len(found) == 1, found
     (code,) = found
     assert code.format == zxingcpp.BarcodeFormat.QRCode and code.valid
     assert code.text == printed.view.url
-    report = verify_token(code.text, printed.trust)
+    report = verify_token(code.text, printed.trust, fresh_revocations(keys))
     assert report.verdict == "genuine", report.checks
     assert report.claims == printed.claims
 
