@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from multiprocessing import get_context
 from pathlib import Path
@@ -67,6 +67,7 @@ from schemas.tables import (
     Candidate,
     Certificate,
     Course,
+    Result,
     SerialCounter,
     SigningKey,
     Sitting,
@@ -221,7 +222,7 @@ def issue_certificates(
             raise IssuanceError(f"没有考试场次 {sitting_code} / no sitting {sitting_code}")
         gate = issuance_gate(session, sitting, today)
         rows = pass_list(session, sitting)
-    report.held = {r.admission_no: gate.held[r.id or 0] for r, _ in rows if not gate.allows(r.id)}
+    report.held = {r.admission_no: gate.why_not(r.id) for r, _ in rows if not gate.allows(r.id)}
     subjects = [
         _Subject(person, reg.id, None, {"sitting": sitting.code, "admission_no": reg.admission_no})
         for reg, person in rows
@@ -241,6 +242,7 @@ def issue_certificates(
         actor,
         0.0,
     )
+    batch = replace(batch, sitting_id=sitting.id)
     _issue_all(engine, batch, subjects, report, progress, batch_size, processes)
     return report
 
@@ -323,6 +325,8 @@ class _Batch:
     actor: str
     rules: RegionRules
     course_hours: float
+    sitting_id: int | None = None
+    """For level certificates: the sitting, whose results each batch re-reads under its lock."""
 
     @property
     def link(self) -> Any:
@@ -445,6 +449,9 @@ def _issue_batch(
     key = batch.key
     kind = Kind.LEVEL if batch.kind == "level" else Kind.TRAINING
     with transaction(engine) as session:
+        chunk = _still_passing(session, batch, chunk)
+        if not chunk:
+            return []
         serials = allocate_serials(session, batch.prefix, len(chunk))
         certs = [
             Certificate(
@@ -512,6 +519,24 @@ def _issue_batch(
     for serial, pdf in zip(serials, pdfs, strict=True):
         _write(batch.out / f"{serial}.pdf", pdf)
     return serials
+
+
+def _still_passing(session: Session, batch: _Batch, chunk: list[_Subject]) -> list[_Subject]:
+    """The subjects of ``chunk`` whose result still passes, read with the sitting's row locked
+    (as a regrade locks it), so a regrade that commits after the pass list was read cannot
+    leave a new certificate with a holder who no longer passes."""
+    if batch.sitting_id is None:
+        return chunk
+    session.exec(select(Sitting.id).where(Sitting.id == batch.sitting_id).with_for_update()).one()
+    passing = set(
+        session.exec(
+            select(Result.registration_id).where(
+                col(Result.registration_id).in_([s.registration_id for s in chunk]),
+                col(Result.passed).is_(True),
+            )
+        )
+    )
+    return [s for s in chunk if s.registration_id in passing]
 
 
 def _restore_pdfs(engine: Engine, which: Any, batch: _Batch, report: IssueReport) -> None:

@@ -30,6 +30,7 @@ from certify import audit
 from certify.checkpoints import Checkpoint, Signer, latest, record
 from certify.db import transaction
 from certify.errors import Error
+from certify.grading.lock import result_lock
 from certify.identity import mask_name
 from schemas.enums import Level
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
@@ -37,6 +38,7 @@ from schemas.tables import (
     Candidate,
     Objection,
     Publication,
+    PublicationEntry,
     Registration,
     Result,
     Sitting,
@@ -112,6 +114,9 @@ def publish(
     closes_on = opened_on + timedelta(days=days - 1)
     with transaction(engine) as session:
         sitting = _sitting(session, sitting_code)
+        # The sitting's row stays locked until the publication commits, as grading and regrades
+        # lock it: a grade cannot change results between the list read here and its commit.
+        result_lock(session, sitting, for_update=True)
         if session.exec(select(Publication).where(Publication.sitting_id == sitting.id)).first():
             raise PublicationError(
                 f"{sitting_code} 已公示 / the pass list of {sitting_code} is published already"
@@ -126,14 +131,19 @@ def publish(
             for reg, person in rows
         ]
         assert sitting.id is not None
-        session.add(
-            Publication(
-                sitting_id=sitting.id,
-                opened_on=opened_on,
-                closes_on=closes_on,
-                listed=len(listed),
-                published_by=actor,
-            )
+        publication = Publication(
+            sitting_id=sitting.id,
+            opened_on=opened_on,
+            closes_on=closes_on,
+            listed=len(listed),
+            published_by=actor,
+        )
+        session.add(publication)
+        session.flush()
+        assert publication.id is not None
+        session.add_all(
+            PublicationEntry(publication_id=publication.id, registration_id=reg.id or 0)
+            for reg, _ in rows
         )
         audit.append(
             session,
@@ -410,13 +420,24 @@ def objections(engine: Engine, sitting_code: str) -> list[tuple[Objection, str]]
 
 @dataclass
 class Gate:
-    """Which passed registrations may get a certificate today."""
+    """Which passed registrations may get a certificate today: those on the published pass list
+    with no open or upheld objection."""
 
+    listed: set[int] = field(default_factory=set)
+    """Registrations on the published pass list."""
     held: dict[int, str] = field(default_factory=dict)
     """Registration id → why not yet (open objection) or not at all (upheld)."""
 
     def allows(self, registration_id: int | None) -> bool:
-        return registration_id not in self.held
+        return registration_id in self.listed and registration_id not in self.held
+
+    def why_not(self, registration_id: int | None) -> str:
+        """Why a passed registration gets no certificate: ``not_listed`` (it passed after the
+        publication, by a regrade: a new publication must list it first) or the objection's
+        state."""
+        if registration_id not in self.listed:
+            return "not_listed"
+        return self.held.get(registration_id or 0, "")
 
 
 def issuance_gate(session: Session, sitting: Sitting, today: date) -> Gate:
@@ -436,7 +457,15 @@ def issuance_gate(session: Session, sitting: Sitting, today: date) -> Gate:
             f"{sitting.code} ends on {publication.closes_on}; certificates issue from "
             f"{publication.closes_on + timedelta(days=1)}"
         )
-    gate = Gate()
+    gate = Gate(
+        listed=set(
+            session.exec(
+                select(PublicationEntry.registration_id).where(
+                    PublicationEntry.publication_id == publication.id
+                )
+            )
+        )
+    )
     for o in session.exec(
         select(Objection).where(
             Objection.publication_id == publication.id, col(Objection.status) != "dismissed"

@@ -293,6 +293,18 @@ class Publication(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False)
 
 
+class PublicationEntry(SQLModel, table=True):
+    """One registration on a published pass list: only those listed may be issued a certificate
+    (a regrade that turns a fail into a pass after publication needs a new publication)."""
+
+    __tablename__ = "publication_entry"
+    __table_args__ = (UniqueConstraint("publication_id", "registration_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    publication_id: int = Field(foreign_key="publication.id", index=True)
+    registration_id: int = Field(foreign_key="registration.id", index=True)
+
+
 class Objection(SQLModel, table=True):
     """异议: an objection to one listed candidate during 公示, and how an admin resolved it."""
 

@@ -174,6 +174,13 @@ def issue_command(
         + (f", 补齐 PDF restored {report.pdfs_restored}" if report.pdfs_restored else "")
         + f" -> {out}"
     )
+    why = {
+        "open": "异议待处理 objection open",
+        "upheld": "异议属实 objection upheld",
+        "not_listed": "不在已公示的合格名单上 not on the published pass list",
+    }
+    for admission_no, reason in sorted(report.held.items()):
+        click.echo(f"  未发 held {admission_no}: {why.get(reason, reason)}")
 
 
 def _status_command(action: str, help_text: str) -> click.Command:

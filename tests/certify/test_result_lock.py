@@ -27,7 +27,14 @@ from question_bank.blueprints import load_blueprint
 from question_bank.papers import assemble_papers
 from question_bank.samples import sample_blueprints, sample_files
 from schemas.enums import ItemType
-from schemas.tables import AuditEntry, Certificate, Registration, Result, Revocation
+from schemas.tables import (
+    AuditEntry,
+    Certificate,
+    PublicationEntry,
+    Registration,
+    Result,
+    Revocation,
+)
 from tests.certify.exam_helpers import run
 from tests.certify.signing_helpers import PASS, make_keys, trust
 from tests.certify.test_grading_flow import VAULT, id_number, write_marks, write_sheets
@@ -173,6 +180,16 @@ def test_a_pass_regained_after_publication_is_flagged_and_reinstated_by_a_person
     assert "new publication" in out and out.count("须重新公示") == 1 and "reinstate" in out
     assert certificate_of(certified, "K0").status == "suspended"  # a person decides
     assert serial in out
+    # K2 passes now, but was never on the published pass list: issuance leaves them out.
+    issued = run(certified, "issue", "S1", "--issuer", "SD-EVAL-01", "--out", str(tmp_path / "c"))
+    assert "issued 0" in issued and "K2" in issued and "not on the published pass list" in issued
+    with Session(certified.engine) as session:
+        holders = session.exec(
+            select(Registration.admission_no).join(
+                Certificate, col(Certificate.registration_id) == col(Registration.id)
+            )
+        ).all()
+    assert sorted(holders) == ["K0", "K1"]
 
 
 @pytest.mark.parametrize("path", ["sheets", "key correction"])
@@ -305,3 +322,54 @@ def test_published_results_move_only_through_apply_regrade(
             assert regrade_diff(published.engine, "S1") == []
             expected = results(published)
         assert results(published) == expected
+
+
+def test_publications_made_before_their_list_was_kept_get_it_from_the_passes(
+    certified: Database,
+) -> None:
+    """Migration 0010 backfills the list of an earlier publication with the sitting's passes."""
+    from certify import db
+
+    def entries() -> list[str]:
+        with Session(certified.engine) as session:
+            return sorted(
+                session.exec(
+                    select(Registration.admission_no).join(
+                        PublicationEntry,
+                        col(PublicationEntry.registration_id) == col(Registration.id),
+                    )
+                ).all()
+            )
+
+    assert entries() == ["K0", "K1"]
+    db.downgrade(certified.engine, "0009")
+    db.upgrade(certified.engine)
+    assert entries() == ["K0", "K1"]
+
+
+def test_a_regrade_that_lands_while_issuance_runs_leaves_no_certificate_behind(
+    published: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issuance reads the pass list, then a regrade turns K0's pass into a fail and commits
+    before the batch does: the batch re-reads the results under the sitting's lock and leaves
+    K0 out."""
+    from certify import issuance
+    from certify.issuance import issue_certificates
+
+    make_keys(published, kinds=[1, 2])
+    read = issuance.pass_list
+
+    def read_then_regrade(session: Session, sitting: Any) -> Any:
+        rows = read(session, sitting)
+        replace_sheets(published, tmp_path, {"K1"})
+        apply_regrade(published.engine, "S1", regrade_diff(published.engine, "S1"))
+        return rows
+
+    monkeypatch.setattr(issuance, "pass_list", read_then_regrade)
+    report = issue_certificates(
+        published.engine, "S1", issuer="SD-EVAL-01", passphrase=PASS, out=tmp_path / "c"
+    )
+    assert len(report.issued) == 1
+    assert certificate_of(published, "K1").status == "valid"
+    with Session(published.engine) as session:
+        assert len(session.exec(select(Certificate)).all()) == 1
