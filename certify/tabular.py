@@ -1,8 +1,9 @@
-"""Reading spreadsheets people send: CSV (UTF-8 or GB18030) and XLSX, as a grid of cells.
+"""Reading spreadsheets people send: CSV (UTF-8 or GB18030), XLSX and JSON, as a grid of cells.
 
-Shared by every import (items, rosters, answer sheets, marks): the size limit, the encoding
-rules of Chinese Excel files, the header mapping with Chinese aliases, and errors that name
-the file and row. What the cells mean is up to the caller.
+Shared by every import (items, rosters, answer sheets, marks, committee checks): the limits on
+size and expansion (:mod:`certify.xlsx_guard`) and on a cell's length, the encoding rules of
+Chinese Excel files, the header mapping with Chinese aliases, and errors that name the file,
+row and field. What the cells mean is up to the caller.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from certify.errors import InputError, Problem
+from certify.xlsx_guard import MAX_CELL_CHARS, check_workbook
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
@@ -104,6 +106,45 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def too_long(path: Path, row: int | None, field: str | None) -> InputError:
+    """The error for a cell over :data:`~certify.xlsx_guard.MAX_CELL_CHARS` characters."""
+    limit = f"{MAX_CELL_CHARS:,}"
+    return InputError(
+        Problem(
+            str(path),
+            row,
+            field,
+            "cell_too_long",
+            f"单元格超过 {limit} 个字符（Excel 单元格的上限）",
+            f"the cell holds more than {limit} characters (Excel's limit for a cell)",
+        )
+    )
+
+
+def check_cell(path: Path, row: int | None, field: str | None, value: Any) -> None:
+    """Raise InputError (:func:`too_long`) if ``value``, or any text inside it when it is a
+    JSON list or object, is longer than a cell may be."""
+    pending = [(field, value)]
+    while pending:
+        name, item = pending.pop()
+        if isinstance(item, str) and len(item) > MAX_CELL_CHARS:
+            raise too_long(path, row, name)
+        if isinstance(item, dict):
+            pending += [(f"{name}.{k}" if name else str(k), v) for k, v in item.items()]
+        elif isinstance(item, list):
+            pending += [(name, v) for v in item]
+
+
+def _cells(path: Path, row: int, header: Sequence[Any], raw: Iterable[Any]) -> list[Any]:
+    """A row's cells, refused if one is too long."""
+    cells = list(raw)
+    for n, cell in enumerate(cells):
+        if cell.__class__ is str and len(cell) > MAX_CELL_CHARS:
+            name = header[n] if n < len(header) and not _blank(header[n]) else None
+            raise too_long(path, row, str(name) if name is not None else f"column {n + 1}")
+    return cells
+
+
 MAX_COLUMNS = 256
 """Columns read from a worksheet: every certify format has far fewer, and a sheet that declares
 thousands must not make reading it slow."""
@@ -119,17 +160,24 @@ def _too_many_rows(path: Path, limit: int, row: int) -> InputError:
     )
 
 
+def _csv_error(path: Path, exc: csv.Error, line: int) -> InputError:
+    if "field larger than field limit" in str(exc):  # the csv module's own guard, 131,072
+        return too_long(path, line, None)
+    return fail(path, "csv", f"CSV 格式错误：{exc}", f"malformed CSV: {exc}", line)
+
+
 def read_csv_grid(path: Path, text: str, max_rows: int | None = None) -> Grid:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = next(reader)
+        header = _cells(path, 1, [], next(reader))
     except StopIteration:
         raise fail(path, "empty", "文件为空", "the file is empty") from None
     except csv.Error as exc:
-        raise fail(path, "csv", f"CSV 格式错误：{exc}", f"malformed CSV: {exc}", 1) from exc
+        raise _csv_error(path, exc, 1) from exc
     rows: list[tuple[int, list[Any]]] = []
     try:
-        for index, cells in enumerate(reader, start=2):
+        for index, raw in enumerate(reader, start=2):
+            cells = _cells(path, index, header, raw)
             if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
                 raise fail(
                     path,
@@ -143,18 +191,20 @@ def read_csv_grid(path: Path, text: str, max_rows: int | None = None) -> Grid:
                 if max_rows is not None and len(rows) > max_rows:
                     raise _too_many_rows(path, max_rows, index)
     except csv.Error as exc:
-        raise fail(
-            path, "csv", f"CSV 格式错误：{exc}", f"malformed CSV: {exc}", reader.line_num
-        ) from exc
-    return Grid(list(header), rows)
+        raise _csv_error(path, exc, reader.line_num) from exc
+    return Grid(header, rows)
 
 
 def read_xlsx_grid(path: Path, sheets: Sequence[str] = (), max_rows: int | None = None) -> Grid:
     """The first sheet named in ``sheets`` that exists, else the first sheet (at most
     :data:`MAX_COLUMNS` columns; with ``max_rows``, refused beyond that many rows, counting blank
-    ones after the first ``max_rows`` too, so a sheet stretched to a million rows stops early)."""
+    ones after the first ``max_rows`` too, so a sheet stretched to a million rows stops early).
+
+    The workbook's expansion is bounded before openpyxl opens it
+    (:func:`~certify.xlsx_guard.check_workbook`), and every cell's length while it is read."""
     from openpyxl import load_workbook  # deferred: openpyxl is slow to import
 
+    check_workbook(path)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many unrelated types for a damaged file
@@ -163,22 +213,35 @@ def read_xlsx_grid(path: Path, sheets: Sequence[str] = (), max_rows: int | None 
         ) from exc
     try:
         sheet = next((book[n] for n in sheets if n in book.sheetnames), book.worksheets[0])
-        cells = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
-        first = next(cells, None)
-        if first is None:
-            raise fail(path, "empty", "工作表为空", "the worksheet is empty")
-        header = list(first)
-        while header and _blank(header[-1]):  # reading up to MAX_COLUMNS pads with blanks
-            header.pop()
-        rows = []
-        for n, r in enumerate(cells, start=2):
-            if not all(_blank(c) for c in r):
-                rows.append((n, list(r)))
-            if max_rows is not None and (len(rows) > max_rows or n > 2 * max_rows + 1_000):
-                raise _too_many_rows(path, max_rows, n)
-        return Grid(header, rows)
+        return _sheet_grid(path, sheet, max_rows)
+    except InputError:
+        raise
+    except Exception as exc:  # openpyxl parses sheets lazily, raising many types on bad XML
+        raise fail(
+            path, "xlsx", f"无法读取工作表：{exc}", f"cannot read the worksheet: {exc}"
+        ) from exc
     finally:
         book.close()
+
+
+def _sheet_grid(path: Path, sheet: Any, max_rows: int | None) -> Grid:
+    first = next(sheet.iter_rows(values_only=True, max_row=1, max_col=MAX_COLUMNS), None)
+    if first is None:
+        raise fail(path, "empty", "工作表为空", "the worksheet is empty")
+    header = _cells(path, 1, [], first)
+    while header and _blank(header[-1]):  # reading up to MAX_COLUMNS pads with blanks
+        header.pop()
+    # Cells right of the header name no column: not read (openpyxl would pad every row to
+    # MAX_COLUMNS, and each cell costs time).
+    rows = []
+    width = max(1, len(header))
+    for n, r in enumerate(sheet.iter_rows(values_only=True, min_row=2, max_col=width), start=2):
+        values = _cells(path, n, header, r)
+        if not all(_blank(c) for c in values):
+            rows.append((n, values))
+        if max_rows is not None and (len(rows) > max_rows or n > 2 * max_rows + 1_000):
+            raise _too_many_rows(path, max_rows, n)
+    return Grid(header, rows)
 
 
 def read_grid(
@@ -218,6 +281,10 @@ def parse_json(path: Path, text: str) -> Any:
             f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）：{exc.msg}",
             f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
         ) from exc
+    except RecursionError as exc:
+        raise fail(
+            path, "json", "JSON 嵌套过深", "the JSON is nested too deeply to be a table"
+        ) from exc
 
 
 def read_json_grid(path: Path, text: str) -> Grid:
@@ -232,7 +299,8 @@ def read_json_grid(path: Path, text: str) -> Grid:
             path, "json", "需要对象数组 [{...}, ...]", "expected an array of objects [{...}, ...]"
         )
     header: list[Any] = []
-    for record in records:
+    for n, record in enumerate(records, start=1):
+        check_cell(path, n, None, record)
         header += [k for k in record if k not in header]
     rows = [(n, [r.get(k) for k in header]) for n, r in enumerate(records, start=1)]
     return Grid(header, [(n, cells) for n, cells in rows if not all(_blank(c) for c in cells)])

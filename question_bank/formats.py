@@ -17,6 +17,7 @@ from typing import Any
 from certify.errors import InputError, Problem
 from certify.tabular import (
     DEFAULT_MAX_BYTES,
+    check_cell,
     check_size,
     decode,
     fail,
@@ -131,6 +132,7 @@ def _read_json(path: Path, text: str) -> list[RawItem]:
     rows = []
     for index, item in enumerate(items, start=1):
         values = item if isinstance(item, dict) else {"_not_an_object": item}
+        check_cell(path, index, None, values)
         rows.append(RawItem(index, dict(values)))
     return rows
 
