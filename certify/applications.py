@@ -49,7 +49,7 @@ from certify.sittings import (
     placement_problems,
     register,
 )
-from certify.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records
+from certify.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records, write_table
 from question_bank.shuffle import new_seed
 from schemas.conditions import Conditions, Route, conditions
 from schemas.enums import Level
@@ -693,13 +693,8 @@ def applications(engine: Engine, sitting_code: str) -> list[tuple[Application, C
 
 
 def write_applicants(path: Path, rows: Iterable[dict[str, Any]]) -> Path:
-    """An applicant file (UTF-8 CSV) with the canonical Chinese headers."""
-    import csv
-
-    headers = {k: v[1] for k, v in APPLICANT_COLUMNS.items()}
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(headers.values()))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({headers[k]: v for k, v in row.items()})
-    return path
+    """An applicant file (CSV, UTF-8 with BOM, through the one table writer) with the canonical
+    Chinese headers."""
+    columns = list(APPLICANT_COLUMNS)
+    header = [APPLICANT_COLUMNS[k][1] for k in columns]
+    return write_table(path, header, ([row.get(k) for k in columns] for row in rows))

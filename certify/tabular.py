@@ -1,9 +1,12 @@
-"""Reading spreadsheets people send: CSV (UTF-8 or GB18030), XLSX and JSON, as a grid of cells.
+"""Spreadsheets people send and open: CSV (UTF-8 or GB18030), XLSX and JSON read as a grid of
+cells, and the one writer of tables people open in Excel.
 
 Shared by every import (items, rosters, answer sheets, marks, committee checks): the limits on
 size and expansion (:mod:`certify.xlsx_guard`) and on a cell's length, the encoding rules of
 Chinese Excel files, the header mapping with Chinese aliases, and errors that name the file,
-row and field. What the cells mean is up to the caller.
+row and field. What the cells mean is up to the caller. Every table certify writes for people
+goes through :func:`write_table` / :func:`table_bytes`, which never let a cell start a formula;
+the readers undo exactly what the writer did, so certify's own files read back unchanged.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from certify.errors import InputError, Problem
 from certify.xlsx_guard import MAX_CELL_CHARS, check_workbook
@@ -136,12 +139,15 @@ def check_cell(path: Path, row: int | None, field: str | None, value: Any) -> No
 
 
 def _cells(path: Path, row: int, header: Sequence[Any], raw: Iterable[Any]) -> list[Any]:
-    """A row's cells, refused if one is too long."""
+    """A row's cells as certify wrote them (:func:`unquote`), refused if one is too long."""
     cells = list(raw)
     for n, cell in enumerate(cells):
-        if cell.__class__ is str and len(cell) > MAX_CELL_CHARS:
-            name = header[n] if n < len(header) and not _blank(header[n]) else None
-            raise too_long(path, row, str(name) if name is not None else f"column {n + 1}")
+        if cell.__class__ is str:
+            if len(cell) > MAX_CELL_CHARS:
+                name = header[n] if n < len(header) and not _blank(header[n]) else None
+                raise too_long(path, row, str(name) if name is not None else f"column {n + 1}")
+            if cell.startswith("'"):
+                cells[n] = unquote(cell)
     return cells
 
 
@@ -167,6 +173,7 @@ def _csv_error(path: Path, exc: csv.Error, line: int) -> InputError:
 
 
 def read_csv_grid(path: Path, text: str, max_rows: int | None = None) -> Grid:
+    """The cells of CSV text; a cell :func:`cell_text` protected reads back as it was."""
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = _cells(path, 1, [], next(reader))
@@ -364,44 +371,135 @@ def records(grid: Grid, names: Sequence[str | None]) -> list[tuple[int, dict[str
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet take text for a formula (OWASP's list for CSV injection)."""
+
+
+def _formula_like(text: str) -> bool:
+    """Text starting like a formula, or that would once one leading apostrophe were taken off:
+    ``'=x`` is protected too, so that taking one apostrophe off is always exact."""
+    return text.lstrip("'").startswith(FORMULA_STARTS)
 
 
 def cell_text(value: Any) -> Any:
-    """A value as a spreadsheet shows it, never as a formula: text starting like one (``=``,
-    ``+``, ``-``, ``@``, tab, return) gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    """A CSV cell as a spreadsheet shows it, never as a formula: text starting like one (``=``,
+    ``+``, ``-``, ``@``, tab, return, after any apostrophes) gets one more apostrophe in front.
+    Anything else, numbers included, is returned as it is."""
+    if isinstance(value, str) and _formula_like(value):
         return "'" + value
     return value
+
+
+def unquote(value: Any) -> Any:
+    """A cell as certify wrote it before :func:`cell_text` protected it: one leading apostrophe
+    off, when what follows it is protected text. Exactly inverts :func:`cell_text`."""
+    if isinstance(value, str) and value.startswith("'") and _formula_like(value[1:]):
+        return value[1:]
+    return value
+
+
+def number_text(value: float) -> str:
+    """Shortest text for a number: ``2`` rather than ``2.0``, ``0.35`` as is."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+@dataclass(frozen=True)
+class Table:
+    """One sheet of a file people open in Excel: the header row, the rows, the sheet's name.
+
+    Numbers (``int``, ``float``) are written as numbers; everything else as text, None as an
+    empty cell."""
+
+    header: Sequence[str]
+    rows: Iterable[Sequence[Any]]
+    sheet: str = "Sheet1"
+
+
+def write_table(
+    path: Path,
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    sheet: str = "Sheet1",
+    more: Sequence[Table] = (),
+    fmt: str | None = None,
+    encoding: str = "utf-8-sig",
+) -> Path:
+    """Write a table people open in Excel, as CSV or XLSX (``fmt``, else by the file's suffix);
+    returns the path.
+
+    CSV: ``encoding`` (UTF-8 with a byte-order mark, so Excel reads Chinese), CRLF line ends,
+    text starting like a formula behind an apostrophe (:func:`cell_text`). XLSX: one sheet per
+    table (``more`` adds sheets after the first), header row frozen, text in text cells marked
+    "quote prefix" (Excel's own way of keeping ``=x`` text when edited). The readers of
+    :mod:`certify.tabular` read either back to the same cells."""
+    fmt = fmt or path.suffix.lower().lstrip(".")
+    if fmt not in ("csv", "txt", "xlsx", "xlsm"):
+        raise ValueError(fmt)
+    with path.open("wb") as out:
+        _write(out, [Table(header, rows, sheet), *more], fmt, encoding)
+    return path
 
 
 def table_bytes(
     header: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str, sheet: str
 ) -> bytes:
-    """A table as a file people open in Excel: ``csv`` (UTF-8 with a byte-order mark) or
-    ``xlsx`` (one sheet named ``sheet``, header row frozen). Cells that would start a formula
-    are written as text (:func:`cell_text`)."""
-    import csv
-    import io
+    """:func:`write_table` into memory (for downloads): ``fmt`` is ``csv`` or ``xlsx``."""
+    out = io.BytesIO()
+    _write(out, [Table(header, rows, sheet)], fmt, "utf-8-sig")
+    return out.getvalue()
 
-    rows = [[cell_text(v) for v in row] for row in rows]
-    if fmt == "csv":
-        text = io.StringIO()
-        writer = csv.writer(text)
-        writer.writerow(header)
-        writer.writerows(rows)
-        return text.getvalue().encode("utf-8-sig")
-    if fmt == "xlsx":
-        from openpyxl import Workbook
 
-        book = Workbook()
-        page = book.active
-        assert page is not None
-        page.title = sheet
-        page.append(list(header))
-        for row in rows:
-            page.append(list(row))
+def _write(out: IO[bytes], tables: Sequence[Table], fmt: str, encoding: str) -> None:
+    if fmt in ("csv", "txt"):
+        _write_csv(out, tables[0], encoding)
+    elif fmt in ("xlsx", "xlsm"):
+        _write_xlsx(out, tables)
+    else:
+        raise ValueError(fmt)
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return number_text(value)
+    return cell_text(str(value))
+
+
+def _write_csv(out: IO[bytes], table: Table, encoding: str) -> None:
+    text = io.TextIOWrapper(out, encoding=encoding, newline="")
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow([_csv_value(v) for v in table.header])
+    writer.writerows([_csv_value(v) for v in row] for row in table.rows)
+    text.flush()
+    text.detach()
+
+
+def _write_xlsx(out: IO[bytes], tables: Sequence[Table]) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    for table in tables:
+        page = book.create_sheet(table.sheet)
         page.freeze_panes = "A2"
-        data = io.BytesIO()
-        book.save(data)
-        return data.getvalue()
-    raise ValueError(fmt)
+        page.append([_xlsx_value(page, v) for v in table.header])
+        for row in table.rows:
+            page.append([_xlsx_value(page, v) for v in row])
+    book.save(out)
+
+
+def _xlsx_value(page: Any, value: Any) -> Any:
+    from openpyxl.cell import WriteOnlyCell
+
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    formula = _formula_like(text)
+    # A text cell is never a formula; an apostrophe is added only where one already leads, so
+    # that unquote() takes exactly it off again.
+    cell = WriteOnlyCell(page, "'" + text if formula and text.startswith("'") else text)
+    cell.data_type = "s"
+    cell.quotePrefix = formula
+    return cell

@@ -7,7 +7,6 @@ new version, and only the newest version of an item can be ``ready``.
 
 from __future__ import annotations
 
-import csv
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from tqdm import tqdm
 from certify import audit
 from certify.db import transaction
 from certify.errors import Problem, ValidationFailed
-from certify.tabular import DEFAULT_MAX_BYTES
+from certify.tabular import DEFAULT_MAX_BYTES, write_table
 from question_bank.columns import COLUMNS, OPTION_COLUMNS
 from question_bank.formats import RawItem, read_items, write_items
 from question_bank.validate import Validation, validate_rows
@@ -292,19 +291,21 @@ def write_rejects(path: Path, rows: Iterable[RawItem], problems: list[Problem]) 
     reasons: dict[int | None, list[Problem]] = defaultdict(list)
     for p in problems:
         reasons[p.row].append(p)
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\r\n")
-        writer.writerow(["_row", "_reason_zh", "_reason_en", *COLUMNS])
-        for raw in rows:
-            found = reasons[raw.row]
-            writer.writerow(
-                [
-                    raw.row,
-                    "\n".join(f"{p.field or ''}: {p.message_zh}" for p in found),
-                    "\n".join(f"{p.field or ''}: {p.message_en}" for p in found),
-                    *(_cell(raw, c) for c in COLUMNS),
-                ]
-            )
+    write_table(
+        path,
+        ["_row", "_reason_zh", "_reason_en", *COLUMNS],
+        (
+            [
+                raw.row,
+                "\n".join(f"{p.field or ''}: {p.message_zh}" for p in reasons[raw.row]),
+                "\n".join(f"{p.field or ''}: {p.message_en}" for p in reasons[raw.row]),
+                *(_cell(raw, c) for c in COLUMNS),
+            ]
+            for raw in rows
+        ),
+        sheet="rejected",
+        fmt="csv",
+    )
 
 
 def _cell(raw: RawItem, column: str) -> str:

@@ -7,7 +7,6 @@ Readers return :class:`RawItem` rows, still unvalidated, each with the number a 
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,13 +16,16 @@ from typing import Any
 from certify.errors import InputError, Problem
 from certify.tabular import (
     DEFAULT_MAX_BYTES,
+    Table,
     check_cell,
     check_size,
     decode,
     fail,
     map_header,
+    number_text,
     parse_json,
     read_grid,
+    write_table,
 )
 from question_bank.columns import (
     COLUMNS,
@@ -142,9 +144,7 @@ def _read_json(path: Path, text: str) -> list[RawItem]:
 
 def format_number(value: float | None) -> str:
     """Shortest text for a number: ``2`` rather than ``2.0``, ``0.35`` as is, None as empty."""
-    if value is None:
-        return ""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+    return "" if value is None else number_text(value)
 
 
 def item_row(item: ItemData) -> list[str]:
@@ -174,51 +174,42 @@ def item_json(item: ItemData) -> dict[str, Any]:
     return {name: data[name] for name in JSON_FIELDS}
 
 
+NUMERIC = frozenset({"points", "difficulty"})
+
+
+def _typed(row: list[str]) -> list[Any]:
+    """An item's cells with its numeric columns as numbers (empty as None), so a spreadsheet
+    holds numbers there and text elsewhere."""
+    return [
+        (float(v) if v else None) if c in NUMERIC else v for c, v in zip(COLUMNS, row, strict=True)
+    ]
+
+
 def write_items(
     path: Path, items: Iterable[ItemData], fmt: str | None = None, *, encoding: str = "utf-8-sig"
 ) -> int:
-    """Write ``items`` in canonical form; returns how many. CSV is UTF-8 with BOM by default."""
+    """Write ``items`` in canonical form; returns how many. CSV is UTF-8 with BOM by default.
+
+    CSV and XLSX go through certify's one table writer: text that a spreadsheet would take for
+    a formula is protected (an apostrophe in CSV, a text cell in XLSX), and the reader undoes it,
+    so the file reads back to the same items."""
     fmt = fmt or detect_format(path)
     items = list(items)
-    if fmt == "csv":
-        with path.open("w", encoding=encoding, newline="") as fh:
-            writer = csv.writer(fh, lineterminator="\r\n")
-            writer.writerow(COLUMNS)
-            writer.writerows(item_row(i) for i in items)
-    elif fmt == "xlsx":
-        _write_xlsx(path, [item_row(i) for i in items])
+    rows = [_typed(item_row(i)) for i in items]
+    if fmt in ("csv", "xlsx"):
+        notes = Table(["列 column", "含义"], [[c, MEANING_ZH[c]] for c in COLUMNS], "说明")
+        write_table(
+            path,
+            list(COLUMNS),
+            rows,
+            sheet="items",
+            more=[notes] if fmt == "xlsx" else [],
+            fmt=fmt,
+            encoding=encoding,
+        )
     elif fmt == "json":
         doc = {"format": FORMAT_TAG, "items": [item_json(i) for i in items]}
         path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     else:
         raise ValueError(fmt)
     return len(items)
-
-
-def _write_xlsx(path: Path, rows: list[list[str]]) -> None:
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("items")
-    sheet.append(list(COLUMNS))
-    numeric = {COLUMNS.index("points"), COLUMNS.index("difficulty")}
-    for row in rows:
-        sheet.append([_xlsx_cell(sheet, i, v, numeric) for i, v in enumerate(row)])
-    notes = book.create_sheet("说明")
-    notes.append(["列 column", "含义"])
-    for column in COLUMNS:
-        notes.append([column, MEANING_ZH[column]])
-    book.save(path)
-
-
-def _xlsx_cell(sheet: Any, index: int, value: str, numeric: set[int]) -> Any:
-    from openpyxl.cell import WriteOnlyCell
-
-    if value == "":
-        return None
-    if index in numeric:
-        number = float(value)
-        return int(number) if number.is_integer() else number
-    cell = WriteOnlyCell(sheet, value)
-    cell.data_type = "s"  # text stays text: a stem starting with "=" is not a formula
-    return cell

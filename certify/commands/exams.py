@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from certify.grading.service import (
 )
 from certify.grading.sheets import import_sheets
 from certify.sittings import create_sitting, import_roster
+from certify.tabular import write_table
 from schemas.results import ExamReportData
 
 
@@ -102,10 +102,7 @@ def marks() -> None:
 def marks_list(settings: Settings, sitting_code: str, out: Path) -> None:
     """Write the anonymous marking list (script codes, questions, maxima, rubrics). 导出评卷清单。"""
     scripts = marking_list(settings.engine(), sitting_code)
-    with out.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\r\n")
-        writer.writerow(MARKING_LIST_HEADER)
-        writer.writerows(marking_list_rows(scripts))
+    write_table(out, MARKING_LIST_HEADER, marking_list_rows(scripts), sheet="评卷", fmt="csv")
     click.echo(f"{len(scripts)} 份答卷 scripts -> {out}")
 
 
@@ -215,21 +212,24 @@ def results_command(settings: Settings, sitting_code: str, out: Path | None) -> 
             f"{r.admission_no:<12} {r.name:<6} {r.form:<3} {parts}  {'合格 pass' if r.passed else '不合格 fail'}"
         )
     if out is not None:
-        with out.open("w", encoding="utf-8-sig", newline="") as fh:
-            writer = csv.writer(fh, lineterminator="\r\n")
-            names = list(rows[0].parts) if rows else []
-            writer.writerow(["admission_no", "name_masked", "form", *names, "total", "passed"])
-            for r in rows:
-                writer.writerow(
-                    [
-                        r.admission_no,
-                        r.name,
-                        r.form,
-                        *(f"{r.parts[n]:g}" for n in names),
-                        f"{r.total:g}",
-                        "yes" if r.passed else "no",
-                    ]
-                )
+        names = list(rows[0].parts) if rows else []
+        write_table(
+            out,
+            ["admission_no", "name_masked", "form", *names, "total", "passed"],
+            (
+                [
+                    r.admission_no,
+                    r.name,
+                    r.form,
+                    *(round(r.parts[n], 6) for n in names),
+                    round(r.total, 6),
+                    "yes" if r.passed else "no",
+                ]
+                for r in rows
+            ),
+            sheet="成绩",
+            fmt="csv",
+        )
         click.echo(f"-> {out}")
 
 

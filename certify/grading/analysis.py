@@ -9,7 +9,6 @@ or shuffled copies shows only on shared items).
 
 from __future__ import annotations
 
-import csv
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from certify.grading.service import CandidateScores, score_sitting
 from certify.grading.sheets import candidate_copies
 from certify.grading.similarity import similar_pairs
 from certify.grading.statistics import item_statistics
+from certify.tabular import write_table
 from question_bank.shuffle import to_canonical
 from schemas.blueprint import Blueprint as BlueprintSpec
 from schemas.blueprint import PartSpec
@@ -221,8 +221,24 @@ def _canonical_key(q: PaperQuestion) -> int:
     return encode_letters("".join(q.option_map.get(c, c) for c in q.key))
 
 
+RESPONSE_COLUMNS = [
+    "admission_no",
+    "form",
+    "number",
+    "item_id",
+    "item_version",
+    "type",
+    "response",
+    "canonical",
+    "key_printed",
+    "points",
+    "score",
+]
+
+
 def export_responses(engine: Engine, sitting_code: str, path: Path) -> int:
-    """Every response and score, one row per candidate and question, as CSV (UTF-8 with BOM)."""
+    """Every response and score, one row per candidate and question, as CSV (UTF-8 with BOM,
+    through the one table writer: an answer written like a formula stays text)."""
     prepared = candidate_copies(engine, sitting_code)
     copies = prepared[1]
     _, scores = score_sitting(engine, sitting_code, copies=prepared)
@@ -232,50 +248,33 @@ def export_responses(engine: Engine, sitting_code: str, path: Path) -> int:
             (r.registration_id, r.item_version_id): r.raw
             for r in session.exec(_responses_of(copies))
         }
-    count = 0
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\r\n")
-        writer.writerow(
-            [
-                "admission_no",
-                "form",
-                "number",
-                "item_id",
-                "item_version",
-                "type",
-                "response",
-                "canonical",
-                "key_printed",
-                "points",
-                "score",
-            ]
+    rows: list[list[Any]] = []
+    for admission in sorted(copies):
+        reg, view = copies[admission]
+        canonical = to_canonical(
+            view,
+            {
+                q.number: raw.get((reg.id or 0, q.item_version_pk), "")
+                for q in view.questions
+                if q.type is not ItemType.SUBJECTIVE
+            },
         )
-        for admission in sorted(copies):
-            reg, view = copies[admission]
-            canonical = to_canonical(
-                view,
-                {
-                    q.number: raw.get((reg.id or 0, q.item_version_pk), "")
-                    for q in view.questions
-                    if q.type is not ItemType.SUBJECTIVE
-                },
+        for q in view.questions:
+            score = by_admission[admission].questions.get(q.item_version_pk)
+            rows.append(
+                [
+                    admission,
+                    view.form,
+                    q.number,
+                    q.item_id,
+                    q.item_version,
+                    q.type.value,
+                    raw.get((reg.id or 0, q.item_version_pk), ""),
+                    canonical.get(q.item_version_pk, ""),
+                    q.key,
+                    q.points,
+                    None if score is None else round(score, 6),
+                ]
             )
-            for q in view.questions:
-                score = by_admission[admission].questions.get(q.item_version_pk)
-                writer.writerow(
-                    [
-                        admission,
-                        view.form,
-                        q.number,
-                        q.item_id,
-                        q.item_version,
-                        q.type.value,
-                        raw.get((reg.id or 0, q.item_version_pk), ""),
-                        canonical.get(q.item_version_pk, ""),
-                        q.key,
-                        f"{q.points:g}",
-                        "" if score is None else f"{score:g}",
-                    ]
-                )
-                count += 1
-    return count
+    write_table(path, RESPONSE_COLUMNS, rows, sheet="作答明细", fmt="csv")
+    return len(rows)

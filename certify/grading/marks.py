@@ -103,12 +103,10 @@ MARKING_LIST_HEADER = [
 """The marking list's columns; raters fill in the last two and import the file as it is."""
 
 
-def marking_list_rows(scripts: list[Script]) -> list[list[str]]:
-    """The marking list as rows under :data:`MARKING_LIST_HEADER` (no candidate identity)."""
-    return [
-        [s.code, str(s.question), s.item_id, f"{s.maximum:g}", s.stem, s.rubric, "", ""]
-        for s in scripts
-    ]
+def marking_list_rows(scripts: list[Script]) -> list[list[str | float]]:
+    """The marking list as rows under :data:`MARKING_LIST_HEADER` (no candidate identity);
+    question numbers and maxima as numbers."""
+    return [[s.code, s.question, s.item_id, s.maximum, s.stem, s.rubric, "", ""] for s in scripts]
 
 
 def _canonical(header: str) -> str | None:

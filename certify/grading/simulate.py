@@ -12,7 +12,6 @@ for, and can make a few fall short.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from certify.identity import check_character
+from certify.tabular import write_table
 from schemas.enums import ItemType
 from schemas.items import OPTION_LETTERS
 from schemas.papers import PaperQuestion, PaperView
@@ -119,37 +119,25 @@ def write_applicants(
 
 def write_trainees(path: Path, people: list[SimulatedCandidate]) -> Path:
     """A course's enrolment file: name and ID number."""
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\r\n")
-        writer.writerow(["姓名", "身份证号"])
-        writer.writerows([p.name, p.id_number] for p in people)
-    return path
+    return write_table(path, ["姓名", "身份证号"], [[p.name, p.id_number] for p in people])
 
 
 def write_hours(path: Path, hours: dict[str, float]) -> Path:
     """An attendance file: ID number and hours attended."""
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\r\n")
-        writer.writerow(["身份证号", "学时"])
-        writer.writerows([n, f"{h:g}"] for n, h in hours.items())
-    return path
+    return write_table(path, ["身份证号", "学时"], [[n, h] for n, h in hours.items()])
 
 
 def write_scores(path: Path, scores: dict[str, float]) -> Path:
     """A completion-assessment file: ID number and score."""
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\r\n")
-        writer.writerow(["身份证号", "成绩"])
-        writer.writerows([n, f"{s:g}"] for n, s in scores.items())
-    return path
+    return write_table(path, ["身份证号", "成绩"], [[n, s] for n, s in scores.items()])
 
 
 def write_roster(path: Path, people: list[SimulatedCandidate]) -> Path:
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\r\n")
-        writer.writerow(["准考证号", "姓名", "身份证号", "试卷"])
-        writer.writerows([p.admission_no, p.name, p.id_number, p.form] for p in people)
-    return path
+    return write_table(
+        path,
+        ["准考证号", "姓名", "身份证号", "试卷"],
+        [[p.admission_no, p.name, p.id_number, p.form] for p in people],
+    )
 
 
 def _answer(q: PaperQuestion, ability: float, rng: np.random.Generator) -> str:
@@ -213,12 +201,11 @@ def write_sheets(
                 if q.type.has_options
                 else given
             )
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\r\n")
-        writer.writerow(["准考证号", "试卷", *numbers])
-        for a in sorted(copies):
-            writer.writerow([a, copies[a].form, *(answers[a].get(n, "") for n in numbers)])
-    return path
+    return write_table(
+        path,
+        ["准考证号", "试卷", *(str(n) for n in numbers)],
+        [[a, copies[a].form, *(answers[a].get(n, "") for n in numbers)] for a in sorted(copies)],
+    )
 
 
 def write_marks(
@@ -243,11 +230,7 @@ def write_marks(
         if not rows:
             continue
         path = folder / f"模拟评分-第{n}轮.csv"
-        with path.open("w", encoding="utf-8-sig", newline="") as fh:
-            writer = csv.writer(fh, lineterminator="\r\n")
-            writer.writerow(["评分员", "评卷号", "分数"])
-            writer.writerows([r, c, f"{m:g}"] for r, c, m in rows)
-        paths.append(path)
+        paths.append(write_table(path, ["评分员", "评卷号", "分数"], [list(r) for r in rows]))
     return paths
 
 

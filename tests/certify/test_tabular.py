@@ -1,5 +1,5 @@
-"""Reading what people send, within bounds: what a workbook may expand to, how long a cell may
-be."""
+"""Reading what people send, within bounds — what a workbook may expand to, how long a cell may
+be — and the one writer of tables people open in Excel, whose files read back unchanged."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from pathlib import Path
 import openpyxl  # imported here so that its import is not counted in the memory measured
 import pytest
 from click.testing import CliRunner
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from certify.errors import InputError
-from certify.tabular import read_grid
+from certify.tabular import read_grid, table_bytes, write_table
 from certify.xlsx_guard import MAX_CELL_CHARS
 from cli import cli
 from question_bank.columns import COLUMNS
@@ -225,3 +227,55 @@ def test_bank_import_of_a_bomb_says_why_and_writes_nothing(
     assert str(path) in result.stderr
     assert ("64 MB" if size > 64 * MB else "32,767") in result.stderr
     assert snapshot(database.engine) == before
+
+
+# --- the one writer --------------------------------------------------------------------------
+
+TEXT = st.text(
+    st.one_of(
+        st.sampled_from("=+-@'\t\r\n \"，题"),
+        st.characters(min_codepoint=0x20, max_codepoint=0x7E),
+        st.characters(min_codepoint=0x4E00, max_codepoint=0x4E20),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(cells=st.lists(st.one_of(TEXT, st.integers(-(10**6), 10**6)), min_size=1, max_size=6))
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_what_the_writer_writes_reads_back_the_same(
+    tmp_path_factory: pytest.TempPathFactory, fmt: str, cells: list[str | int]
+) -> None:
+    # XML turns a bare CR into LF: an XLSX cell cannot hold one (Excel writes _x000D_).
+    assume(fmt == "csv" or not any(isinstance(c, str) and "\r" in c for c in cells))
+    path = tmp_path_factory.mktemp("table") / f"t.{fmt}"
+    header = ["id", *(f"c{n}" for n in range(len(cells)))]
+    write_table(path, header, [["k", *cells]], sheet="t")
+    grid = read_grid(path)
+    assert grid.header == header
+    expected = ["k", *(str(c) if fmt == "csv" and isinstance(c, int) else c for c in cells)]
+    read = [None if c == "" else c for c in grid.rows[0][1][: len(header)]]
+    assert read == [None if c == "" else c for c in expected]
+
+
+def test_the_writer_keeps_formulas_out_and_numbers_in(tmp_path: Path) -> None:
+    rows = [['=HYPERLINK("http://x")', "-5", -5, 2.5, "'=x", "@SUM(A1)", "王芳"]]
+    header = ["a", "b", "c", "d", "e", "f", "g"]
+    text = table_bytes(header, rows, "csv", "t").decode("utf-8-sig").splitlines()[1]
+    assert text == '"\'=HYPERLINK(""http://x"")",\'-5,-5,2.5,\'\'=x,\'@SUM(A1),王芳'
+    path = write_table(tmp_path / "t.xlsx", header, rows, sheet="t")
+    sheet = openpyxl.load_workbook(path)["t"]
+    (cells,) = sheet.iter_rows(min_row=2)
+    assert [c.data_type for c in cells] == ["s", "s", "n", "n", "s", "s", "s"]
+    assert [c.value for c in cells] == [
+        '=HYPERLINK("http://x")',
+        "-5",
+        -5,
+        2.5,
+        "''=x",
+        "@SUM(A1)",
+        "王芳",
+    ]
+    assert [c.quotePrefix for c in cells] == [True, True, False, False, True, True, False]
+    assert sheet.freeze_panes == "A2"

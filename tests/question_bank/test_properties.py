@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certify.errors import ValidationFailed
+from certify.tabular import FORMULA_STARTS
 from question_bank.bank import bank_items, export_bank, import_bank
 from question_bank.columns import COLUMNS
 from question_bank.formats import item_row, write_items
@@ -106,3 +107,46 @@ def test_import_is_idempotent(database: Database, bank: list[ItemData]) -> None:
         report = import_bank(database.engine, path)
         assert report.unchanged == len(bank) and not report.changed
         assert snapshot(database.engine) == once
+
+
+FORMULA_LIKE = st.sampled_from(["=", "+", "-", "@", "'", "'=", "''-", '=HYPERLINK("http://x")&'])
+
+
+@st.composite
+def formula_banks(draw: st.DrawFn) -> list[ItemData]:
+    """Valid banks whose free text starts like a spreadsheet formula, or with apostrophes."""
+    found = []
+    for item in draw(banks()):
+        data = item.model_dump()
+        data["stem"] = draw(FORMULA_LIKE) + item.stem
+        data["options"] = {k: draw(FORMULA_LIKE) + v for k, v in item.options.items()}
+        data["tags"] = [draw(FORMULA_LIKE) + t for t in item.tags]
+        data["source"] = draw(FORMULA_LIKE) + item.source if item.source else ""
+        if item.type is ItemType.SUBJECTIVE:
+            data["rubric"] = draw(FORMULA_LIKE) + item.rubric
+            data["key"] = draw(FORMULA_LIKE) + item.key if item.key else ""
+        found.append(ItemData(**data))
+    return found
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+@DB_SETTINGS
+@given(bank=formula_banks())
+def test_text_that_looks_like_a_formula_is_exported_as_text_and_imports_back_the_same(
+    database: Database, fmt: str, bank: list[ItemData]
+) -> None:
+    database.reset()
+    with TemporaryDirectory() as tmp:
+        source = Path(tmp) / f"in.{fmt}"
+        write_items(source, bank)
+        if fmt == "csv":  # what Excel would open: no cell starts a formula
+            with source.open(encoding="utf-8-sig", newline="") as fh:
+                cells = [c for row in csv.reader(fh) for c in row]
+            assert not [c for c in cells if c.startswith(FORMULA_STARTS)]
+        import_bank(database.engine, source)
+        stored = bank_items(database.engine)
+        assert sorted(stored, key=lambda i: i.item_id) == sorted(bank, key=lambda i: i.item_id)
+        exported = Path(tmp) / f"out.{fmt}"
+        export_bank(database.engine, exported)
+        report = import_bank(database.engine, exported)
+        assert report.unchanged == len(bank) and not report.changed
