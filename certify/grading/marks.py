@@ -9,12 +9,13 @@ script the first mark is round 1, the second (by another rater) round 2, and a t
 only when the first two differ by more than the tolerance. A rater may correct their own round-1
 mark until round 2 starts in the sitting; after that round 1 is locked. Any bad row refuses the
 whole file: an unknown script, a mark above the maximum or below 0, a rater marking a script
-twice, a third mark where none is needed.
+twice (in the database already, or in two rows of the file), a third mark where none is needed.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +110,18 @@ def marking_list_rows(scripts: list[Script]) -> list[list[str | float]]:
     return [[s.code, s.question, s.item_id, s.maximum, s.stem, s.rubric, "", ""] for s in scripts]
 
 
+def repeated_rows(keys: Iterable[tuple[int, Hashable]]) -> dict[int, int]:
+    """Row → the first earlier row with the same key, for every row whose key came before."""
+    first: dict[Hashable, int] = {}
+    repeats = {}
+    for row, key in keys:
+        if key in first:
+            repeats[row] = first[key]
+        else:
+            first[key] = row
+    return repeats
+
+
 def _canonical(header: str) -> str | None:
     wanted = header.lower()
     return next((c for c, names in (COLUMNS | INFORMATION).items() if wanted in names), None)
@@ -133,6 +146,13 @@ def import_marks(
     grid = read_grid(path, encoding=encoding, max_bytes=max_bytes, max_rows=3 * len(scripts) + 100)
     names = map_header(path, grid.header, _canonical, list(COLUMNS))
     problems: list[Problem] = []
+    rows = records(grid, names)
+    # One rater, one script, one mark per file: two would make the later silently win.
+    repeats = repeated_rows(
+        (number, (values["rater"], values["script"].upper()))
+        for number, values in rows
+        if values["rater"] and values["script"]
+    )
     with transaction(engine) as session:
         reg_ids = list({s.registration_id for s in scripts.values()})
         existing: dict[tuple[int, int], list[Mark]] = {}
@@ -142,7 +162,7 @@ def import_marks(
             existing.setdefault((m.registration_id, m.item_version_id), []).append(m)
         round_two = any(len(v) >= 2 for v in existing.values())
         stored = 0
-        for number, values in records(grid, names):
+        for number, values in rows:
 
             def bad(field: str, code: str, zh: str, en: str, row: int = number) -> None:
                 problems.append(Problem(str(path), row, field, code, zh, en))
@@ -166,6 +186,17 @@ def import_marks(
                     "not_you",
                     f"只能提交本人（{rater}）的评分，此行为 {rater_name}",
                     f"only your own marks ({rater}) may be uploaded; this row is {rater_name}'s",
+                )
+                continue
+            if number in repeats:
+                first = repeats[number]
+                bad(
+                    "script",
+                    "repeated",
+                    f"{rater_name} 对评卷号 {script.code} 的评分在第 {first} 行和第 {number} 行重复，"
+                    "请只保留一行",
+                    f"{rater_name} marks script {script.code} in rows {first} and {number}: "
+                    "keep one",
                 )
                 continue
             try:

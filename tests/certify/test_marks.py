@@ -1,0 +1,53 @@
+"""A marks file: one mark per rater and script, or the file is refused naming both rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from certify.errors import ValidationFailed
+from certify.grading.marks import import_marks, marking_list, repeated_rows
+from certify.tabular import write_table
+from tests.certify.test_grading_flow import sitting
+from tests.conftest import Database
+from tests.helpers import snapshot
+
+assert sitting  # the fixture
+
+
+def test_repeated_rows_point_at_the_first_row_with_the_same_key() -> None:
+    rows = [
+        (2, ("甲", "A")),
+        (3, ("乙", "A")),
+        (4, ("甲", "A")),
+        (5, ("甲", "B")),
+        (7, ("甲", "A")),
+    ]
+    assert repeated_rows(rows) == {4: 2, 7: 2}
+    assert repeated_rows([]) == {}
+
+
+def test_two_marks_by_one_rater_for_one_script_in_one_file_are_refused(
+    sitting: Database, tmp_path: Path
+) -> None:
+    first, second = marking_list(sitting.engine, "S1")[:2]
+    path = write_table(
+        tmp_path / "marks.csv",
+        ["评分员", "评卷号", "分数"],
+        [["甲", first.code, 1], ["甲", second.code, 2], ["甲", first.code.lower(), 3]],
+    )
+    before = snapshot(sitting.engine)
+    with pytest.raises(ValidationFailed) as refused:
+        import_marks(sitting.engine, "S1", path)
+    (problem,) = refused.value.problems
+    assert (problem.row, problem.field, problem.code) == (4, "script", "repeated")
+    assert "rows 2 and 4" in problem.message_en and "第 2 行和第 4 行" in problem.message_zh
+    assert snapshot(sitting.engine) == before
+    # Another rater's mark for the same script in the same file is round two, as before.
+    path = write_table(
+        tmp_path / "two.csv",
+        ["评分员", "评卷号", "分数"],
+        [["甲", first.code, 1], ["乙", first.code, 1]],
+    )
+    assert import_marks(sitting.engine, "S1", path) == 2
