@@ -1,6 +1,7 @@
 """Institution admin (login, admin role): sittings, results and statistics, publication and
 objections, issuance status, revocation and suspension with reasons. Every change is made by
-the same library calls the CLI uses, audited under the admin's username."""
+the same library calls the CLI uses, audited under the admin's username; a refused change is
+explained on the page that answers the post."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from certify.identity import mask_name
 from certify.publication import objections, publish, resolve_objection
 from certify.revocation import change_status
 from certify.web.auth import check_csrf, current_account, require_role
+from certify.web.common import PageProblems, page_problems
 from schemas.tables import (
     Candidate,
     Certificate,
@@ -45,6 +47,10 @@ def _sitting(session: Session, code: str) -> Sitting:
 @blueprint.get("/")
 @require_role(*ADMIN)
 def index() -> Any:
+    return _index_page()
+
+
+def _index_page(problems: PageProblems | None = None) -> str:
     rows = []
     with Session(g.engine) as session:
         for sitting in session.exec(select(Sitting).order_by(col(Sitting.code))):
@@ -71,12 +77,16 @@ def index() -> Any:
                 .where(Registration.sitting_id == sitting.id)
             ).one()
             rows.append((sitting, registered, graded, passed or 0, publication, issued))
-    return render_template("admin.html", rows=rows)
+    return render_template("admin.html", rows=rows, problems=problems)
 
 
 @blueprint.get("/sittings/<code>")
 @require_role(*ADMIN)
 def sitting(code: str) -> Any:
+    return _sitting_page(code)
+
+
+def _sitting_page(code: str, problems: PageProblems | None = None) -> str:
     with Session(g.engine) as session:
         row = _sitting(session, code)
         results = [
@@ -107,7 +117,17 @@ def sitting(code: str) -> Any:
         objections=found,
         certificates=certificates,
         today=date.today(),
+        problems=problems,
     )
+
+
+def _refused(exc: Error, code: str) -> Any:
+    """The page the post came from, status 400, with what was wrong on it (a message that
+    repeats what was posted can be long: it must not travel in the session cookie)."""
+    with Session(g.engine) as session:
+        known = bool(code) and session.exec(select(Sitting).where(Sitting.code == code)).first()
+    problems = page_problems(exc)
+    return (_sitting_page(code, problems) if known else _index_page(problems)), 400
 
 
 @blueprint.get("/sittings/<code>/stats")
@@ -136,11 +156,11 @@ def publish_notice(code: str) -> Any:
         abort(400, description="days must be a whole number")
     try:
         report = publish(g.engine, code, g.services.data_dir / "notices", days=days, actor=_actor())
-        flash(
-            f"已公示 {len(report.listed)} 人，至 {report.closes_on} / published until {report.closes_on}"
-        )
     except Error as exc:
-        flash(exc.diagnostics(), "error")
+        return _refused(exc, code)
+    flash(
+        f"已公示 {len(report.listed)} 人，至 {report.closes_on} / published until {report.closes_on}"
+    )
     return redirect(url_for("admin.sitting", code=code))
 
 
@@ -157,9 +177,9 @@ def resolve(objection_id: int) -> Any:
             resolution=request.form.get("reason", ""),
             admin=_actor(),
         )
-        flash(f"异议 {objection_id} 已处理 / objection {objection_id} resolved")
     except Error as exc:
-        flash(exc.diagnostics(), "error")
+        return _refused(exc, code)
+    flash(f"异议 {objection_id} 已处理 / objection {objection_id} resolved")
     return redirect(url_for("admin.sitting", code=code) if code else url_for("admin.index"))
 
 
@@ -175,7 +195,7 @@ def certificate_status(serial: str) -> Any:
         cert = change_status(
             g.engine, serial, action, request.form.get("reason", ""), actor=_actor()
         )
-        flash(f"{cert.serial}: {cert.status}")
     except Error as exc:
-        flash(exc.diagnostics(), "error")
+        return _refused(exc, code)
+    flash(f"{cert.serial}: {cert.status}")
     return redirect(url_for("admin.sitting", code=code) if code else url_for("admin.index"))

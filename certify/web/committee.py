@@ -12,11 +12,11 @@ from flask import Blueprint, abort, g, redirect, render_template, request, send_
 from sqlmodel import Session, col, select
 
 from certify.eligibility import EligibilityError
-from certify.errors import Error
+from certify.errors import Error, Problem, ValidationFailed
 from certify.holders import HolderCheckRefused, lookup_credentials
 from certify.tabular import map_header, read_grid, records, table_bytes
 from certify.web.auth import check_csrf, current_account, require_role
-from certify.web.common import saved_upload, trust
+from certify.web.common import PageProblems, page_problems, saved_upload, send_problems, trust
 from certify.web.verification import CheckRow, check_rows
 from schemas.tables import CommitteeCheck
 
@@ -28,6 +28,10 @@ COLUMNS = {
     "token": ("token", "url", "二维码", "二维码内容", "令牌", "验证链接"),
     "id_number": ("id_number", "身份证号", "身份证号码", "证件号码"),
 }
+LONGEST = {"serial": 40, "token": 4000, "id_number": 64}
+"""Characters a cell of each column may hold: a serial's own length (the register's column), a
+token or ID number as much as the API takes. What each row echoes back in the stored results
+(its ``input``) is bounded by these."""
 DOWNLOAD_HEADER = [
     "行号",
     "证书编号",
@@ -50,25 +54,51 @@ def _canonical(header: str) -> str | None:
 
 
 def read_check_file(path: Path, display_name: str) -> list[CheckRow]:
-    """The rows of an uploaded file; raises certify's input errors (file, row, field named)."""
+    """The rows of an uploaded file; raises certify's input errors (file, row, field named),
+    ValidationFailed naming every cell longer than :data:`LONGEST` allows."""
     grid = read_grid(path, max_bytes=8 * 1024 * 1024, max_rows=MAX_ROWS)
     names = map_header(path, grid.header, _canonical, [])
     if "serial" not in names and "token" not in names:
         raise Error(
             f"{display_name}: 需要“证书编号”或“二维码内容”列 / needs a serial or a token column"
         )
-    rows = [
-        CheckRow(values.get("token", ""), values.get("serial", ""), values.get("id_number", ""))
-        for _, values in records(grid, names)
+    found = records(grid, names)
+    too_long = [
+        _too_long(path, number, field, len(values[field]))
+        for number, values in found
+        for field in LONGEST
+        if len(values.get(field, "")) > LONGEST[field]
     ]
-    if len(rows) > MAX_ROWS:
-        raise Error(f"{display_name}: 最多 {MAX_ROWS} 行 / at most {MAX_ROWS} rows per file")
-    return rows
+    if too_long:
+        raise ValidationFailed(too_long, total_rows=len(found))
+    return [
+        CheckRow(values.get("token", ""), values.get("serial", ""), values.get("id_number", ""))
+        for _, values in found
+    ]
+
+
+def _too_long(path: Path, row: int, field: str, length: int) -> Problem:
+    hint_zh = "；若是二维码内容，请放在“二维码内容”列" if field == "serial" else ""
+    hint_en = (
+        "; if it is what the QR code holds, put it under 二维码内容" if field == "serial" else ""
+    )
+    return Problem(
+        str(path),
+        row,
+        field,
+        "too_long",
+        f"{length} 个字符，最多 {LONGEST[field]} 个{hint_zh}",
+        f"{length} characters, at most {LONGEST[field]}{hint_en}",
+    )
 
 
 @blueprint.get("/")
 @require_role(*COMMITTEE)
 def index() -> Any:
+    return _page()
+
+
+def _page(problems: PageProblems | None = None) -> str:
     account = current_account()
     assert account is not None
     with Session(g.engine) as session:
@@ -78,7 +108,7 @@ def index() -> Any:
             .order_by(col(CommitteeCheck.id).desc())
             .limit(20)
         ).all()
-    return render_template("committee.html", recent=recent)
+    return render_template("committee.html", recent=recent, problems=problems)
 
 
 @blueprint.post("/checks")
@@ -87,11 +117,11 @@ def upload() -> Any:
     check_csrf()
     account = current_account()
     assert account is not None and account.id is not None
-    with saved_upload("check") as (path, display):
+    with saved_upload("check") as upload:
         try:
-            rows = read_check_file(path, display)
-        except Error as exc:  # name the file as the user knows it
-            abort(400, description=exc.diagnostics().replace(str(path), display))
+            rows = read_check_file(*upload)
+        except Error as exc:  # every problem on the page, the file named as the user knows it
+            return _page(page_problems(exc, upload)), 400
     results = check_rows(
         g.engine,
         trust(),
@@ -101,7 +131,7 @@ def upload() -> Any:
         actor=f"web:{account.username}",
     )
     with Session(g.engine) as session:
-        row = CommitteeCheck(account_id=account.id, file_name=display, rows=results)
+        row = CommitteeCheck(account_id=account.id, file_name=upload[1], rows=results)
         session.add(row)
         session.commit()
         session.refresh(row)
@@ -169,6 +199,13 @@ def download(check_id: int, fmt: str) -> Any:
         as_attachment=True,
         download_name=f"核验结果-{check_id}.{fmt}",
     )
+
+
+@blueprint.get("/problems/<token>.csv")
+@require_role(*COMMITTEE)
+def problems(token: str) -> Any:
+    """The problems of this account's last refused upload, as CSV."""
+    return send_problems(token)
 
 
 @blueprint.post("/lookup")

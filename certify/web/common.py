@@ -1,17 +1,32 @@
-"""What several blueprints share: the trust list of this app, and uploaded files."""
+"""What several blueprints share: the trust list of this app, uploaded files, and the problems
+found in what was posted, shown on the page that answers the post."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import secrets
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from flask import abort, g, request
+from flask import abort, g, request, send_file, url_for
+from flask.typing import ResponseReturnValue
 
+from certify.errors import Error, InputError, Problem, ValidationFailed
 from certify.signing.trust import TrustList
+from certify.tabular import write_table
+from certify.web.auth import current_account
 
 UPLOADS = (".csv", ".xlsx")
+PROBLEMS_ON_PAGE_ONLY = 10
+"""Beyond this many problems the page also offers them as a CSV file."""
+PROBLEM_FILES_KEPT = 3600
+"""Seconds a problem file stays downloadable."""
+PROBLEM_HEADER = ["文件 file", "行 row", "列 field", "代码 code", "问题", "problem"]
 
 
 def trust() -> TrustList:
@@ -37,3 +52,95 @@ def saved_upload(kind: str) -> Iterator[tuple[Path, str]]:
         path = Path(folder) / f"upload{suffix}"
         upload.save(path)
         yield path, display
+
+
+@dataclass(frozen=True)
+class PageProblems:
+    """What was wrong with a post, for the page that answers it with status 400.
+
+    Never flashed: a flash travels in the session cookie, which browsers drop beyond about
+    4 KB, and a file with a few hundred bad rows says more than that."""
+
+    summary: str
+    problems: list[Problem]
+    download: str | None = None
+    """Where the problems can be downloaded as CSV, when there are many."""
+
+
+def page_problems(exc: Error, upload: tuple[Path, str] | None = None) -> PageProblems:
+    """The problems of ``exc``; with ``upload`` (saved path, name the user knows) the file is
+    named as the user knows it."""
+    path, display = upload if upload else (None, "")
+
+    def named(text: str) -> str:
+        return text.replace(str(path), display) if path else text
+
+    problems = [dataclasses.replace(p, file=named(p.file)) for p in _problems_of(exc)]
+    if isinstance(exc, ValidationFailed):
+        summary = named("\n".join(exc.diagnostics().splitlines()[:2]))
+    elif problems:
+        summary = (
+            f"{problems[0].where()}: 文件无法读取，未导入任何数据 / "
+            "the file cannot be read; nothing was imported"
+        )
+    else:
+        summary = named(exc.diagnostics())
+    download = _save_problems(problems) if len(problems) > PROBLEMS_ON_PAGE_ONLY else None
+    return PageProblems(summary, problems, download)
+
+
+def _problems_of(exc: Error) -> list[Problem]:
+    if isinstance(exc, ValidationFailed):
+        return exc.problems
+    if isinstance(exc, InputError):
+        return [exc.problem]
+    return []
+
+
+def _fresh(path: Path, now: float) -> bool:
+    try:
+        return now - path.stat().st_mtime <= PROBLEM_FILES_KEPT
+    except FileNotFoundError:  # removed by another worker meanwhile
+        return False
+
+
+def _problem_folder() -> Path:
+    folder: Path = g.services.data_dir / "problems"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _problem_file(token: str) -> Path:
+    account = current_account()
+    assert account is not None
+    return _problem_folder() / f"{account.id}-{token}.csv"
+
+
+def _save_problems(problems: list[Problem]) -> str:
+    """Write the problems as CSV for the signed-in account; returns the download URL (the
+    blueprint answering the post serves them as ``<blueprint>.problems``)."""
+    folder = _problem_folder()
+    now = time.time()
+    for old in folder.glob("*.csv"):  # everyone's files, kept an hour at most
+        if not _fresh(old, now):
+            old.unlink(missing_ok=True)
+    token = secrets.token_urlsafe(16)
+    write_table(
+        _problem_file(token),
+        PROBLEM_HEADER,
+        ([p.file, p.row, p.field, p.code, p.message_zh, p.message_en] for p in problems),
+        sheet="problems",
+    )
+    return url_for(f"{request.blueprint}.problems", token=token)
+
+
+def send_problems(token: str) -> ResponseReturnValue:
+    """The problem file ``token`` of the signed-in account (404 once gone, or another's)."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{22}", token):
+        abort(404)
+    path = _problem_file(token)
+    if not _fresh(path, time.time()):
+        abort(404)
+    return send_file(
+        path, mimetype="text/csv", as_attachment=True, download_name="problems-问题清单.csv"
+    )

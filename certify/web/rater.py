@@ -1,7 +1,8 @@
 """Raters (login, rater role): the anonymous marking list of a sitting, and uploading marks.
 
 The marking list carries script codes, never candidates; marks go through the same import as
-``certify marks import`` (double marking, third marks, round-one lock)."""
+``certify marks import`` (double marking, third marks, round-one lock). A refused file's
+problems are shown on the page that answers the upload."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from certify.grading.marks import (
 )
 from certify.tabular import table_bytes
 from certify.web.auth import check_csrf, current_account, require_role
-from certify.web.common import saved_upload
+from certify.web.common import PageProblems, page_problems, saved_upload, send_problems
 from schemas.tables import Sitting
 
 blueprint = Blueprint("rater", __name__, url_prefix="/rater")
@@ -30,9 +31,13 @@ RATER = ("rater", "admin")
 @blueprint.get("/")
 @require_role(*RATER)
 def index() -> Any:
+    return _page()
+
+
+def _page(problems: PageProblems | None = None) -> str:
     with Session(g.engine) as session:
         sittings = session.exec(select(Sitting).order_by(col(Sitting.code))).all()
-    return render_template("rater.html", sittings=sittings)
+    return render_template("rater.html", sittings=sittings, problems=problems)
 
 
 @blueprint.get("/sittings/<code>/marking-list.csv")
@@ -54,12 +59,19 @@ def upload_marks(code: str) -> Any:
     check_csrf()
     account = current_account()
     assert account is not None
-    with saved_upload("marks") as (path, display):
+    with saved_upload("marks") as upload:
         try:
             count = import_marks(
-                g.engine, code, path, actor=f"web:{account.username}", rater=account.username
+                g.engine, code, upload[0], actor=f"web:{account.username}", rater=account.username
             )
-            flash(f"{code}: 已导入评分 {count} 个 / {count} marks stored")
-        except Error as exc:
-            flash(exc.diagnostics().replace(str(path), display), "error")
+        except Error as exc:  # every problem on the page, never in the cookie
+            return _page(page_problems(exc, upload)), 400
+    flash(f"{code}: 已导入评分 {count} 个 / {count} marks stored")
     return redirect(url_for("rater.index"))
+
+
+@blueprint.get("/problems/<token>.csv")
+@require_role(*RATER)
+def problems(token: str) -> Any:
+    """The problems of this rater's last refused upload, as CSV."""
+    return send_problems(token)
