@@ -124,9 +124,24 @@ def test_an_untouched_log_verifies_and_the_verifier_remembers_it(
     out = run(keyed, "audit", "verify")
     assert "audit chain intact: 7 entries" in out and "the newest covers 5 entries" in out
     assert "2 entries after it" in out
-    state = json.loads((tmp_path / "certify.audit-state.json").read_text("utf-8"))
+    state = json.loads((tmp_path / "audit-state.json").read_text("utf-8"))  # CERTIFY_AUDIT_STATE
     assert [seen["count"] for seen in state["logs"].values()] == [7]
     assert "no shorter than when last verified" in run(keyed, "audit", "verify")
+
+
+def test_the_state_file_sits_beside_a_sqlite_file_unless_told_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from certify import db
+    from certify.audit_state import default_path
+
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'x' / 'certify.db'}")
+    assert default_path(engine) == tmp_path / "audit-state.json"
+    monkeypatch.delenv("CERTIFY_AUDIT_STATE")
+    assert default_path(engine) == tmp_path / "x" / "certify.audit-state.json"
+    monkeypatch.chdir(tmp_path)
+    server = db.make_engine("postgresql+psycopg://certify@127.0.0.1:1/none")
+    assert default_path(server) == tmp_path / "certify.audit-state.json"
 
 
 def test_a_cut_tail_is_refused_by_what_the_verifier_remembered(keyed: Database) -> None:
