@@ -27,6 +27,19 @@ def load_blueprint(path: Path) -> Blueprint:
     return parse_blueprint(data, str(path))
 
 
+class _PlainLoader(yaml.SafeLoader):
+    """YAML's safe loader without aliases: a blueprint never needs ``*name``, and aliases of
+    aliases make a file of a few hundred bytes stand for billions of nodes ("billion laughs")."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not accepted in a blueprint", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
 def _read(path: Path) -> Any:
     def fail(code: str, zh: str, en: str) -> InputError:
         return InputError(Problem(str(path), None, None, code, zh, en))
@@ -44,8 +57,8 @@ def _read(path: Path) -> Any:
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text)
-        return yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        return yaml.load(text, Loader=_PlainLoader)  # a safe loader, without aliases
+    except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
         raise fail("syntax", f"格式错误：{exc}", f"not valid YAML/JSON: {exc}") from exc
 
 
