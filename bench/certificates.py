@@ -92,6 +92,7 @@ from schemas.tables import (
     Candidate,
     Certificate,
     Publication,
+    PublicationEntry,
     Registration,
     Result,
     SigningKey,
@@ -162,18 +163,17 @@ def passed_sitting(engine: Engine, code: str, count: int, seed: int) -> None:
         session.flush()
         assert sitting.id is not None
         # Published a month ago: the notice period is over.
-        session.add(
-            Publication(
-                sitting_id=sitting.id,
-                opened_on=TODAY - timedelta(days=30),
-                closes_on=TODAY - timedelta(days=24),
-                listed=count,
-            )
+        publication = Publication(
+            sitting_id=sitting.id,
+            opened_on=TODAY - timedelta(days=30),
+            closes_on=TODAY - timedelta(days=24),
+            listed=count,
         )
+        session.add(publication)
         session.commit()
-        sitting_id = sitting.id
+        sitting_id, publication_id = sitting.id, publication.id
         base = session.exec(select(Candidate.id).order_by(col(Candidate.id).desc())).first() or 0
-    candidates, registrations, results = [], [], []
+    candidates, registrations, results, listed = [], [], [], []
     for n, name in enumerate(chinese_names(count, seed)):
         first17 = f"370102{1975 + n % 30}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
         number = first17 + check_character(first17)
@@ -200,6 +200,7 @@ def passed_sitting(engine: Engine, code: str, count: int, seed: int) -> None:
                 "created_at": now,
             }
         )
+        listed.append({"publication_id": publication_id, "registration_id": ident})
         results.append(
             {
                 "registration_id": ident,
@@ -213,6 +214,7 @@ def passed_sitting(engine: Engine, code: str, count: int, seed: int) -> None:
         conn.execute(insert(Candidate), candidates)
         conn.execute(insert(Registration), registrations)
         conn.execute(insert(Result), results)
+        conn.execute(insert(PublicationEntry), listed)
 
 
 def sample_claims(count: int, seed: int) -> list[Claims]:

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from certify.holders import HolderBudget, person_key
 from certify.identity import IdentityVault, IdNumberError, validate_id_number
-from certify.signing.token import SignedToken, TokenFormatError, from_text, parse_token, to_text
+from certify.signing.token import SignedToken, TokenFormatError, from_text, parse_token
 from certify.signing.trust import TrustList
 from certify.signing.verify import (
     GENUINENESS,
@@ -164,10 +164,11 @@ class Presented:
 
 def _parse(text: str) -> Presented:
     try:
-        data = from_text(text)
-        return Presented(parse_token(data), to_text(data))
+        token = parse_token(from_text(text))
     except TokenFormatError as exc:
         return Presented(exc)
+    # from_text accepts only canonical base32, so the text itself, upper-cased, is canonical.
+    return Presented(token, text.strip().rsplit("/", 1)[-1].upper())
 
 
 def _live_list(register: Register, now: datetime) -> RevocationList:
@@ -384,8 +385,9 @@ def check_rows(
             continue
         person = person_key(budget.vault, held.holder_name, held.id_number_masked)
         questions.append((person, budget.vault.digest(validate_id_number(row.id_number))))
-    if budget is not None:
-        budget.load(q for q in questions if q is not None)
+    asked = [q for q in questions if q is not None]
+    if budget is not None and asked:
+        budget.load(asked)
     out: list[dict[str, Any]] = []
     for (row, report), problem, question in zip(checked, id_problems, questions, strict=True):
         if report is None:
@@ -407,7 +409,7 @@ def check_rows(
             result["id_number_error"] = problem
         result["input"] = {"serial": row.serial[:40], "token": row.token[:80]}
         out.append(result)
-    if budget is not None:
+    if budget is not None and asked:
         budget.save(actor)
     return out
 
