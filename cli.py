@@ -1,6 +1,6 @@
 """The ``certify`` command: parses arguments, calls the service functions, prints.
 
-No business logic lives here. Every :class:`certify.errors.Error` is printed as its diagnosis
+No business logic lives here. Every :class:`certify.infra.errors.Error` is printed as its diagnosis
 and ends the command with exit status 1; no traceback reaches a person. The subcommands of each
 stage live in ``certify/commands``; this module holds the group, set-up commands and the demo.
 """
@@ -12,10 +12,11 @@ from pathlib import Path
 
 import click
 
-from certify import __version__, db
+from certify import __version__
 from certify.commands import audit, bank, certificates, eligibility, exams, papers, web
 from certify.commands.bank import print_summary
 from certify.commands.base import CertifyGroup, Settings, occupation_option, pass_settings
+from certify.infra import db
 from schemas.enums import Level
 from schemas.reference import occupations
 
@@ -133,7 +134,7 @@ def reference(occupation: str | None) -> None:
 def demo(settings: Settings, directory: Path) -> None:
     """Run the whole story end to end in a fresh folder (SQLite there unless --db names an
     empty database). 演示完整流程。"""
-    from certify.demo import run_demo
+    from certify.commands.demo import run_demo
 
     started = time.perf_counter()
     result = run_demo(directory, echo=click.echo, url=settings.database)

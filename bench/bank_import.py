@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlmodel import Session, select
 
-from certify import db
+from certify.infra import db
 from question_bank.bank import import_bank
 from question_bank.formats import write_items
 from question_bank.synth import synth_items

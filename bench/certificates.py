@@ -63,11 +63,11 @@ from reportlab.lib import rl_accel  # type: ignore[import-untyped, unused-ignore
 from sqlalchemy import Engine, insert
 from sqlmodel import Session, col, select
 
-from certify import db
-from certify.certificate_pdf import render_certificate
-from certify.identity import IdentityVault, check_character, mask_id_number
-from certify.issuance import issue_certificates, render_processes
-from certify.qr import qr_matrix
+from certify.certificates.document import render_certificate
+from certify.certificates.issuance import issue_certificates, render_processes
+from certify.certificates.qr import qr_matrix
+from certify.infra import db
+from certify.registration.identity import IdentityVault, check_character, mask_id_number
 from certify.signing.algorithms import DEFAULT, key_id
 from certify.signing.token import (
     HEADER_ALG,
@@ -305,19 +305,23 @@ def parts_alone(engine: Engine, folder: Path, count: int) -> tuple[float, float,
 
 PROFILE_GROUPS = [
     # (label, file suffix, function name): cumulative times, read from pstats.
-    ("issue_certificates (whole run)", "certify/issuance.py", "issue_certificates"),
-    ("  batches (_issue_batch)", "certify/issuance.py", "_issue_batch"),
+    ("issue_certificates (whole run)", "certify/certificates/issuance.py", "issue_certificates"),
+    ("  batches (_issue_batch)", "certify/certificates/issuance.py", "_issue_batch"),
     ("    signing: sign_token", "certify/signing/token.py", "sign_token"),
-    ("    PDF: _pdf", "certify/issuance.py", "_pdf"),
-    ("      of which QR matrix", "certify/qr.py", "qr_matrix"),
-    ("      of which drawing the QR", "certify/certificate_pdf.py", "_qr"),
-    ("      of which the statement paragraph", "certify/certificate_pdf.py", "_statement"),
-    ("      of which the particulars table", "certify/certificate_pdf.py", "_fields"),
-    ("      of which the footer paragraphs", "certify/certificate_pdf.py", "_footer"),
+    ("    PDF: _pdf", "certify/certificates/issuance.py", "_pdf"),
+    ("      of which QR matrix", "certify/certificates/qr.py", "qr_matrix"),
+    ("      of which drawing the QR", "certify/certificates/document.py", "_qr"),
+    ("      of which the statement paragraph", "certify/certificates/document.py", "_statement"),
+    ("      of which the particulars table", "certify/certificates/document.py", "_fields"),
+    ("      of which the footer paragraphs", "certify/certificates/document.py", "_footer"),
     ("      of which canvas.save (font subset, write)", "reportlab/pdfgen/canvas.py", "save"),
-    ("    view: _view (token URL, masks)", "certify/issuance.py", "_view"),
-    ("    database: allocate_serials", "certify/issuance.py", "allocate_serials"),
-    ("    database: audit.append_many (read last, flush)", "certify/audit.py", "append_many"),
+    ("    view: _view (token URL, masks)", "certify/certificates/issuance.py", "_view"),
+    ("    database: allocate_serials", "certify/certificates/issuance.py", "allocate_serials"),
+    (
+        "    database: audit.append_many (read last, flush)",
+        "certify/infra/audit_log.py",
+        "append_many",
+    ),
     ("    database: commit (flush + COMMIT)", "sqlalchemy/orm/session.py", "commit"),
     (
         "      of which sqlite3 COMMIT (fsync)",

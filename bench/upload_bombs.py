@@ -7,7 +7,7 @@ Builds, in a temporary folder, the files of ``tests/certify/bomb_files.py``: one
 about 1/1000 of that on disk), XML entity expansion (billion laughs, and a quadratic blow-up kept
 under expat's own amplification limit), 5,000 zip members, a zip whose directory understates a
 member's size, and a CSV with one field of 20 MB. Each is read in a fresh process — with
-``certify.tabular.read_grid`` (every import and upload reads through it) and, for the two string
+``certify.infra.tabular.read_grid`` (every import and upload reads through it) and, for the two string
 bombs, with ``certify bank import`` into a fresh SQLite database — and the process's peak
 resident memory (``ru_maxrss``) is printed with the time and the outcome. Baselines: the same
 process importing certify and openpyxl and reading nothing; ``certify bank import`` of a file of
@@ -41,8 +41,8 @@ MEASURE = """
 import json, resource, sys, time
 from pathlib import Path
 import openpyxl  # noqa: F401  (in the baseline too)
-from certify.errors import Error
-from certify.tabular import read_grid
+from certify.infra.errors import Error
+from certify.infra.tabular import read_grid
 start = time.perf_counter()
 outcome = "nothing read"
 if sys.argv[1] != "-":

@@ -56,12 +56,12 @@ from certificates import (  # type: ignore[import-not-found]
 )
 from sqlalchemy import insert
 
-from certify.identity import IdentityVault, check_character, mask_id_number
+from certify.accounts import create_account, create_token
+from certify.certificates.verification import CheckRow, check_rows
+from certify.registration.identity import IdentityVault, check_character, mask_id_number
 from certify.signing.algorithms import DEFAULT
 from certify.signing.token import Claims, Kind, sign_token, to_text
 from certify.signing.trust import build_trust_list, load_trust_list, signing_material
-from certify.web.auth import create_account, create_token
-from certify.web.verification import CheckRow, check_rows
 from schemas.tables import Candidate, Certificate, EligibilityRecord
 
 COUNT = 10_000

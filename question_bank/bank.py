@@ -18,10 +18,10 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from tqdm import tqdm
 
-from certify import audit
-from certify.db import transaction
-from certify.errors import Problem, ValidationFailed
-from certify.tabular import DEFAULT_MAX_BYTES, write_table
+from certify.infra import audit_log
+from certify.infra.db import transaction
+from certify.infra.errors import Problem, ValidationFailed
+from certify.infra.tabular import DEFAULT_MAX_BYTES, write_table
 from question_bank.columns import COLUMNS, OPTION_COLUMNS
 from question_bank.formats import RawItem, read_items, write_items
 from question_bank.validate import Validation, validate_rows
@@ -116,7 +116,7 @@ def _store(
             raise ValidationFailed(_in_row_order(checked.problems), total_rows=total)
         _apply(session, good, existing, report, progress)
         if report.changed:
-            audit.append(
+            audit_log.append(
                 session,
                 actor=actor,
                 action="bank.import",

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from certify.errors import InputError, Problem, ValidationFailed
+from certify.infra.errors import InputError, Problem, ValidationFailed
 from schemas.blueprint import BAND_NAMES, Blueprint, PartSpec
 from schemas.reference import LEVEL_NAMES_ZH, Occupation, find_occupation
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from certify.errors import InputError, Problem
-from certify.tabular import (
+from certify.infra.errors import InputError, Problem
+from certify.infra.tabular import (
     DEFAULT_MAX_BYTES,
     Table,
     check_cell,

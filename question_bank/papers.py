@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import Engine, delete, func
 from sqlmodel import Session, col, select
 
-from certify import audit
-from certify.db import transaction
-from certify.errors import Error
+from certify.infra import audit_log
+from certify.infra.db import transaction
+from certify.infra.errors import Error
 from question_bank.assembly.engine import Assembly, assemble
 from question_bank.assembly.plan import Infeasible, Plan, PoolItem, Shortfall, make_plan
 from question_bank.bank import latest_versions
@@ -237,7 +237,7 @@ def assemble_papers(
             session.exec(select(func.max(Paper.run)).where(Paper.blueprint_id == row.id)).one() or 0
         ) + 1
         report = _store_forms(session, row.id, run, bp, plan, result)
-        audit.append(
+        audit_log.append(
             session,
             actor=actor,
             action="papers.assemble",
@@ -449,7 +449,7 @@ def freeze_paper(engine: Engine, code: str, *, actor: str = "cli") -> Paper:
         if paper.status != "frozen":
             paper.status, paper.frozen_at = "frozen", utcnow()
             session.add(paper)
-            audit.append(session, actor=actor, action="papers.freeze", subject=code, detail={})
+            audit_log.append(session, actor=actor, action="papers.freeze", subject=code, detail={})
         return paper
 
 

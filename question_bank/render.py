@@ -5,7 +5,7 @@ rules (考生须知) and boxes for the candidate's name and numbers, the questio
 sections by type, and a final answer sheet. ``render_key`` writes the institution's confidential
 参考答案与评分标准. Both take a :class:`~schemas.papers.PaperView` (a form or one candidate's
 shuffled copy) and print options and keys in its printed letters. Fonts, styles and page
-numbering come from :mod:`certify.pdf`.
+numbering come from :mod:`certify.infra.pdf`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from reportlab.platypus import (  # type: ignore[import-untyped, unused-ignore]
     Table,
 )
 
-from certify.pdf import (
+from certify.infra.pdf import (
     MARGIN,
     build,
     draw_footer,

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from certify.errors import Problem
+from certify.infra.errors import Problem
 from question_bank.columns import COLUMNS, JSON_FIELDS, OPTION_COLUMNS, REQUIRED
 from question_bank.formats import RawItem
 from schemas.enums import ITEM_STATUS_ALIASES, ITEM_TYPE_ALIASES, ItemStatus, ItemType

@@ -484,7 +484,7 @@ class HolderCheck(SQLModel, table=True):
     check of a certificate (``verify``) or a lookup by ID number and name (``lookup``): the
     account, the person (the keyed digest of name and masked ID number), the serial if any, and
     the keyed digest of the ID number tried (never the number). The budget of
-    ``certify.holders`` counts these."""
+    ``certify.certificates.holders`` counts these."""
 
     __tablename__ = "holder_check"
 

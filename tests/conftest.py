@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from certify import db
+from certify.infra import db
 
 PG_ENV = "CERTIFY_TEST_DATABASE_URL"
 

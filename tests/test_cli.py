@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from certify import db
+from certify.infra import db
 from cli import cli
 from question_bank.formats import write_items
 from tests.conftest import Database

@@ -9,8 +9,8 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlmodel import Session, col, func, select
 
-from certify.demo import DEMO_REFUSED, DEMO_SITTING, run_demo
-from certify.identity import load_vault
+from certify.commands.demo import DEMO_REFUSED, DEMO_SITTING, run_demo
+from certify.registration.identity import load_vault
 from cli import cli
 from schemas.tables import (
     Application,

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import click
 
-from certify import db
-from certify.audit_state import AuditState, default_path, log_identity
-from certify.checkpoints import (
+from certify.audit.checkpoints import (
     Checkpoint,
     LogReport,
     keys_from_database,
@@ -17,8 +15,10 @@ from certify.checkpoints import (
     make_checkpoint,
     verify_log,
 )
+from certify.audit.state import AuditState, default_path, log_identity
 from certify.commands.base import CertifyGroup, Settings, pass_settings
 from certify.commands.certificates import _json_file, _passphrase
+from certify.infra import db
 from certify.signing.trust import ROOT_KID_ENV, load_trust_list, signer
 
 EXIT_INTACT = 0

@@ -10,9 +10,9 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from certify import db
-from certify.errors import Error
-from certify.identity import IdentityVault, load_vault
+from certify.infra import db
+from certify.infra.errors import Error
+from certify.registration.identity import IdentityVault, load_vault
 from schemas.enums import Level
 from schemas.reference import find_level, find_occupation, occupations
 

@@ -9,14 +9,14 @@ from typing import Any
 
 import click
 
+from certify.certificates.issuance import BATCH_SIZE, issue_certificates
+from certify.certificates.revocation import change_status, issuer_signer, revocation_list
 from certify.commands.base import (
     CertifyGroup,
     Settings,
     pass_settings,
 )
-from certify.errors import Error
-from certify.issuance import BATCH_SIZE, issue_certificates
-from certify.revocation import change_status, issuer_signer, revocation_list
+from certify.infra.errors import Error
 from certify.signing.reader import read_token_text
 from certify.signing.trust import (
     ROOT_KID_ENV,

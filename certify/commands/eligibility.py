@@ -9,20 +9,20 @@ from pathlib import Path
 
 import click
 
-from certify.applications import applications, override, register_applicants
-from certify.commands.base import CertifyGroup, Settings, occupation_option, pass_settings
-from certify.commands.certificates import _passphrase
-from certify.eligibility import credentials, export_ce_hours, export_eligibility
-from certify.issuance import BATCH_SIZE, issue_training_certificates
-from certify.publication import (
+from certify.certificates.issuance import BATCH_SIZE, issue_training_certificates
+from certify.certificates.publication import (
     DEFAULT_DAYS,
     file_objection,
     objections,
     publish,
     resolve_objection,
 )
+from certify.commands.base import CertifyGroup, Settings, occupation_option, pass_settings
+from certify.commands.certificates import _passphrase
+from certify.entitlements.eligibility import credentials, export_ce_hours, export_eligibility
+from certify.entitlements.training import assess, create_course, enrol, record_attendance
+from certify.registration.applications import applications, override, register_applicants
 from certify.signing.trust import signer
-from certify.training import assess, create_course, enrol, record_attendance
 
 DAY = click.DateTime(["%Y-%m-%d"])
 

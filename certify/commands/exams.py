@@ -27,8 +27,8 @@ from certify.grading.service import (
     sitting_results,
 )
 from certify.grading.sheets import import_sheets
-from certify.sittings import create_sitting, import_roster
-from certify.tabular import write_table
+from certify.infra.tabular import write_table
+from certify.registration.sittings import create_sitting, import_roster
 from schemas.results import ExamReportData
 
 

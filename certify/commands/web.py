@@ -7,7 +7,7 @@ import os
 import click
 
 from certify.commands.base import CertifyGroup, Settings, pass_settings
-from certify.errors import Error
+from certify.infra.errors import Error
 from schemas.enums import ROLES
 
 
@@ -97,7 +97,7 @@ def users_add(
     settings: Settings, username: str, role: str, display_name: str, password: str
 ) -> None:
     """Create an account. 创建账户。"""
-    from certify.web.auth import create_account  # Flask loads only for web commands
+    from certify.accounts import create_account  # the password hash loads only for web commands
 
     account = create_account(settings.engine(), username, role, password, display_name=display_name)
     click.echo(f"账户 account {account.username}: {account.role}")
@@ -109,7 +109,7 @@ def users_add(
 @pass_settings
 def users_token(settings: Settings, username: str, label: str) -> None:
     """Make an API token; it is shown once, only its hash is kept. 生成 API 令牌。"""
-    from certify.web.auth import create_token
+    from certify.accounts import create_token
 
     click.echo(create_token(settings.engine(), username, label=label))
 
@@ -119,7 +119,7 @@ def users_token(settings: Settings, username: str, label: str) -> None:
 @pass_settings
 def users_disable(settings: Settings, username: str) -> None:
     """Disable an account (its sessions and tokens stop working). 停用账户。"""
-    from certify.web.auth import set_active
+    from certify.accounts import set_active
 
     set_active(settings.engine(), username, False)
     click.echo(f"{username}: disabled")
@@ -130,7 +130,7 @@ def users_disable(settings: Settings, username: str) -> None:
 @pass_settings
 def users_enable(settings: Settings, username: str) -> None:
     """Enable a disabled account. 启用账户。"""
-    from certify.web.auth import set_active
+    from certify.accounts import set_active
 
     set_active(settings.engine(), username, True)
     click.echo(f"{username}: enabled")

@@ -23,7 +23,7 @@ from certify.grading.service import CandidateScores, score_sitting
 from certify.grading.sheets import candidate_copies
 from certify.grading.similarity import similar_pairs
 from certify.grading.statistics import item_statistics
-from certify.tabular import write_table
+from certify.infra.tabular import write_table
 from question_bank.shuffle import to_canonical
 from schemas.blueprint import Blueprint as BlueprintSpec
 from schemas.blueprint import PartSpec

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, func, select
 
-from certify.errors import Error
+from certify.infra.errors import Error
 from schemas.tables import Certificate, Publication, Registration, Sitting
 
 

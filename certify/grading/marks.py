@@ -23,13 +23,13 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from certify import audit
-from certify.db import transaction
-from certify.errors import Problem, ValidationFailed
 from certify.grading.marking import needs_third
 from certify.grading.service import SUBJECTIVE_TOLERANCE
 from certify.grading.sheets import candidate_copies
-from certify.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records
+from certify.infra import audit_log
+from certify.infra.db import transaction
+from certify.infra.errors import Problem, ValidationFailed
+from certify.infra.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records
 from schemas.enums import ItemType
 from schemas.tables import ItemVersion, Mark, Registration
 
@@ -262,7 +262,7 @@ def import_marks(
             stored += 1
         if problems:
             raise ValidationFailed(problems, total_rows=len(grid.rows))
-        audit.append(
+        audit_log.append(
             session,
             actor=actor,
             action="marks.import",

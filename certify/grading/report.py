@@ -12,7 +12,7 @@
 
 Charts are reportlab drawings made of plain shapes, so every label is in certify's embedded font.
 Undefined figures arrive as ``None`` and print as ``—``. Fonts, styles and page numbering come
-from :mod:`certify.pdf`.
+from :mod:`certify.infra.pdf`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from reportlab.platypus import (  # type: ignore[import-untyped, unused-ignore]
     Table,
 )
 
-from certify.pdf import (
+from certify.infra.pdf import (
     FONT_NAME,
     MARGIN,
     build,

@@ -19,8 +19,7 @@ import numpy as np
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
-from certify import audit, revocation
-from certify.db import transaction
+from certify.certificates import revocation
 from certify.grading.fill import score_fill
 from certify.grading.lock import (
     Lock,
@@ -32,7 +31,9 @@ from certify.grading.lock import (
 from certify.grading.marking import final_marks
 from certify.grading.scoring import encode_letters, encode_true_false, score_choices
 from certify.grading.sheets import Copies, candidate_copies
-from certify.identity import mask_name
+from certify.infra import audit_log
+from certify.infra.db import transaction
+from certify.registration.identity import mask_name
 from question_bank.shuffle import to_canonical
 from schemas.blueprint import Blueprint as BlueprintSpec
 from schemas.blueprint import PartialCredit
@@ -292,7 +293,7 @@ def grade_sitting(engine: Engine, sitting_code: str, *, actor: str = "cli") -> G
                 )
             report.graded += 1
             report.passed += s.passed
-        audit.append(
+        audit_log.append(
             session,
             actor=actor,
             action="grade",
@@ -486,7 +487,7 @@ def apply_regrade(
             (c for c in certificates_of(session, failed).values() if c.status == "valid"),
             key=lambda c: c.serial,
         )
-        entry = audit.append(
+        entry = audit_log.append(
             session,
             actor=actor,
             action="regrade",

@@ -21,12 +21,12 @@ from typing import Any
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
-from certify import audit
-from certify.db import transaction
-from certify.errors import Problem, ValidationFailed
 from certify.grading.scoring import INVALID, encode_letters, encode_true_false
-from certify.sittings import SittingError
-from certify.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records
+from certify.infra import audit_log
+from certify.infra.db import transaction
+from certify.infra.errors import Problem, ValidationFailed
+from certify.infra.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records
+from certify.registration.sittings import SittingError
 from question_bank.papers import paper_view
 from question_bank.shuffle import candidate_view
 from schemas.enums import ItemType
@@ -233,7 +233,7 @@ def _store(
                     )
                 )
                 count += 1
-        audit.append(
+        audit_log.append(
             session,
             actor=actor,
             action="sheets.import",

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from certify.identity import check_character
-from certify.tabular import write_table
+from certify.infra.tabular import write_table
+from certify.registration.identity import check_character
 from schemas.enums import ItemType
 from schemas.items import OPTION_LETTERS
 from schemas.papers import PaperQuestion, PaperView
@@ -79,7 +79,7 @@ def write_applicants(
 ) -> Path:
     """An applicant file for ``people``: each meets ``level``'s usual route, except the last
     ``short`` ones, who fall short in turn on title, years of work and training hours."""
-    from certify.applications import write_applicants as write
+    from certify.registration.applications import write_applicants as write
     from schemas.conditions import conditions
     from schemas.enums import Level
 

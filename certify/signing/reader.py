@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from certify.errors import Error
+from certify.infra.errors import Error
 
 
 class NoCode(Error):

@@ -23,7 +23,7 @@ from enum import IntEnum
 
 import cbor2
 
-from certify.errors import Error
+from certify.infra.errors import Error
 from certify.signing.algorithms import ALGORITHMS, Algorithm, key_id
 
 COSE_SIGN1_TAG = 18

@@ -8,7 +8,7 @@ rotation time — but keeps it in the trust list, so certificates it signed befo
 
 The *trust list* is JSON: every key with issuer, name, kid, algorithm, public key, validity and
 scope (kinds of certificate, occupations, levels), the time it was issued, a root-signed
-checkpoint of the audit log (:mod:`certify.checkpoints`) made with it, and the root's signature
+checkpoint of the audit log (:mod:`certify.audit.checkpoints`) made with it, and the root's signature
 over the canonical JSON of all that. A verifier pins the root's kid.
 """
 
@@ -25,10 +25,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from certify import audit
-from certify.checkpoints import Signer, record
-from certify.db import transaction
-from certify.errors import Error
+from certify.audit.checkpoints import Signer, record
+from certify.infra import audit_log
+from certify.infra.db import transaction
+from certify.infra.errors import Error
 from certify.signing.algorithms import ALGORITHMS, DEFAULT, SignatureInvalid, key_id
 from schemas.tables import SigningKey, utcnow
 
@@ -111,7 +111,7 @@ def create_key(
         row.valid_until = valid_until
         session.add(row)
         session.flush()
-        audit.append(
+        audit_log.append(
             session,
             actor=actor,
             action="key.create",
@@ -156,7 +156,7 @@ def rotate_key(engine: Engine, issuer: str, passphrase: str, *, actor: str = "cl
         row = _new_key(issuer, old.role, passphrase, old.scope, now)
         session.add(row)
         session.flush()
-        audit.append(
+        audit_log.append(
             session,
             actor=actor,
             action="key.rotate",

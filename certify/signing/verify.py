@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from certify.errors import Error
+from certify.infra.errors import Error
 from certify.signing.algorithms import ALGORITHMS, DEFAULT, SignatureInvalid
 from certify.signing.token import Claims, SignedToken, TokenFormatError, from_text, parse_token
 from certify.signing.trust import TrustedKey, TrustList

@@ -37,9 +37,9 @@ from flask import Flask, g, jsonify, make_response, render_template, request, se
 from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
-from certify import db
-from certify.errors import Error
-from certify.identity import IdentityVault, load_vault
+from certify.infra import db
+from certify.infra.errors import Error
+from certify.registration.identity import IdentityVault, load_vault
 from certify.signing.trust import ROOT_KID_ENV, TrustList, database_root_kid, load_trust_list
 from certify.web.logs import redact
 

@@ -12,10 +12,10 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
-from certify.errors import Error
-from certify.identity import mask_name
-from certify.publication import objections, publish, resolve_objection
-from certify.revocation import change_status
+from certify.certificates.publication import objections, publish, resolve_objection
+from certify.certificates.revocation import change_status
+from certify.infra.errors import Error
+from certify.registration.identity import mask_name
 from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.common import PageProblems, page_problems
 from schemas.tables import (

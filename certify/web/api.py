@@ -5,7 +5,7 @@
 ``"id_number"``) and answers one result, or ``{"items": [...]}`` of up to 10,000 and answers
 ``{"results": [...]}`` in the same order. ``POST /api/v1/credentials`` takes ``{"id_number": …,
 "name": …}`` and answers every credential of the holder with both. Every question about a holder's
-ID number shares the account's budget (``certify.holders``). Errors have one shape (see ``certify.web``).
+ID number shares the account's budget (``certify.certificates.holders``). Errors have one shape (see ``certify.web``).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Any
 
 from flask import Blueprint, abort, g, jsonify, request
 
-from certify.eligibility import EligibilityError
-from certify.holders import HolderCheckRefused, lookup_credentials
+from certify.certificates.holders import HolderCheckRefused, lookup_credentials
+from certify.certificates.verification import CheckRow, check_rows
+from certify.entitlements.eligibility import EligibilityError
 from certify.web.auth import current_account, require_role
 from certify.web.common import trust
-from certify.web.verification import CheckRow, check_rows
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 API_ROLES = ("committee", "admin")

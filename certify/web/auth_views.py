@@ -8,7 +8,8 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
-from certify.web.auth import Throttled, authenticate, check_csrf, sign_in, sign_out
+from certify.accounts import Throttled, authenticate
+from certify.web.auth import check_csrf, sign_in, sign_out
 
 blueprint = Blueprint("auth", __name__)
 HOME = {"admin": "admin.index", "committee": "committee.index", "rater": "rater.index"}

@@ -11,13 +11,13 @@ from typing import Any
 from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
 from sqlmodel import Session, col, select
 
-from certify.eligibility import EligibilityError
-from certify.errors import Error, Problem, ValidationFailed
-from certify.holders import HolderCheckRefused, lookup_credentials
-from certify.tabular import map_header, read_grid, records, table_bytes
+from certify.certificates.holders import HolderCheckRefused, lookup_credentials
+from certify.certificates.verification import CheckRow, check_rows
+from certify.entitlements.eligibility import EligibilityError
+from certify.infra.errors import Error, Problem, ValidationFailed
+from certify.infra.tabular import map_header, read_grid, records, table_bytes
 from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.common import PageProblems, page_problems, saved_upload, send_problems, trust
-from certify.web.verification import CheckRow, check_rows
 from schemas.tables import CommitteeCheck
 
 blueprint = Blueprint("committee", __name__, url_prefix="/committee")

@@ -16,9 +16,9 @@ from pathlib import Path
 from flask import abort, g, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 
-from certify.errors import Error, InputError, Problem, ValidationFailed
+from certify.infra.errors import Error, InputError, Problem, ValidationFailed
+from certify.infra.tabular import write_table
 from certify.signing.trust import TrustList
-from certify.tabular import write_table
 from certify.web.auth import current_account
 
 UPLOADS = (".csv", ".xlsx")

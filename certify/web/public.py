@@ -14,8 +14,8 @@ from typing import Any
 from flask import Blueprint, abort, g, jsonify, render_template, request, send_file
 from sqlmodel import Session, select
 
+from certify.certificates.verification import result_json, verify_live
 from certify.web.common import trust
-from certify.web.verification import result_json, verify_live
 from schemas.enums import Verdict
 from schemas.tables import Certificate
 

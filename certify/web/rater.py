@@ -12,14 +12,14 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, send_file, url_for
 from sqlmodel import Session, col, select
 
-from certify.errors import Error
 from certify.grading.marks import (
     MARKING_LIST_HEADER,
     import_marks,
     marking_list,
     marking_list_rows,
 )
-from certify.tabular import table_bytes
+from certify.infra.errors import Error
+from certify.infra.tabular import table_bytes
 from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.common import PageProblems, page_problems, saved_upload, send_problems
 from schemas.tables import Sitting

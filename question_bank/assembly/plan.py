@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from certify.errors import Error
+from certify.infra.errors import Error
 from question_bank.assembly.engine import AssemblyProblem, Cell
 from schemas.blueprint import BAND_NAMES, Blueprint, PartSpec, band_of
 from schemas.enums import ItemType

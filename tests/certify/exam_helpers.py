@@ -11,8 +11,8 @@ from certify.grading import simulate
 from certify.grading.marks import import_marks, marking_list
 from certify.grading.service import grade_sitting
 from certify.grading.sheets import candidate_copies, import_sheets
-from certify.identity import IdentityVault
-from certify.sittings import create_sitting, import_roster
+from certify.registration.identity import IdentityVault
+from certify.registration.sittings import create_sitting, import_roster
 from cli import cli
 from question_bank.bank import import_bank
 from question_bank.blueprints import load_blueprint

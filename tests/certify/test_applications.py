@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, func, select
 
-from certify.applications import (
+from certify.infra.errors import ValidationFailed
+from certify.registration.applications import (
     ApplicationError,
     Facts,
     evaluate,
@@ -25,9 +26,8 @@ from certify.applications import (
     register_applicants,
     write_applicants,
 )
-from certify.errors import ValidationFailed
-from certify.identity import IdentityVault, check_character
-from certify.sittings import create_sitting
+from certify.registration.identity import IdentityVault, check_character
+from certify.registration.sittings import create_sitting
 from question_bank.bank import import_bank
 from question_bank.blueprints import load_blueprint
 from question_bank.papers import assemble_papers

@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, update
 from sqlmodel import col, select
 
-from certify import audit, checkpoints
-from certify.db import transaction
+from certify.audit import checkpoints
+from certify.infra import audit_log
+from certify.infra.db import transaction
 from certify.signing.algorithms import DEFAULT, key_id
 from schemas.tables import AuditCheckpoint, AuditEntry, Certificate, SigningKey
 from tests.certify.exam_helpers import graded_sitting, run
@@ -20,7 +21,7 @@ from tests.pdf_tools import pdf_pages, squeeze
 def _three_entries(database: Database) -> None:
     for n in range(3):
         with transaction(database.engine) as session:
-            audit.append(
+            audit_log.append(
                 session, actor="t", action="test", subject=str(n), detail={"n": n, "名": "张三"}
             )
 
@@ -28,7 +29,7 @@ def _three_entries(database: Database) -> None:
 def test_an_untouched_chain_verifies(database: Database) -> None:
     _three_entries(database)
     with transaction(database.engine) as session:
-        report = audit.verify_chain(session)
+        report = audit_log.verify_chain(session)
     assert report.ok and report.entries == 3
 
 
@@ -37,7 +38,7 @@ def test_an_edited_entry_breaks_the_chain_at_that_entry(database: Database) -> N
     with transaction(database.engine) as session:
         session.execute(update(AuditEntry).where(AuditEntry.subject == "1").values(detail={"n": 9}))
     with transaction(database.engine) as session:
-        report = audit.verify_chain(session)
+        report = audit_log.verify_chain(session)
     assert not report.ok and report.broken_at == 2
 
 
@@ -46,7 +47,7 @@ def test_a_deleted_entry_breaks_the_chain(database: Database) -> None:
     with transaction(database.engine) as session:
         session.delete(session.get(AuditEntry, 2))
     with transaction(database.engine) as session:
-        report = audit.verify_chain(session)
+        report = audit_log.verify_chain(session)
     assert report.broken_at == 3 and "prev_hash" in report.reason
 
 
@@ -70,7 +71,7 @@ def keyed(database: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 
 def _append(database: Database, count: int) -> None:
     with transaction(database.engine) as session:
-        audit.append_many(
+        audit_log.append_many(
             session,
             actor="t",
             action="test",
@@ -92,10 +93,12 @@ def _cut(database: Database, last: int, *, checkpoints: bool = True) -> None:
 def _rewrite(database: Database) -> None:
     """Edit the first entry and recompute every hash after it consistently."""
     with transaction(database.engine) as session:
-        prev = audit.GENESIS
+        prev = audit_log.GENESIS
         for n, entry in enumerate(session.exec(select(AuditEntry).order_by(col(AuditEntry.id)))):
             detail = {"rewritten": True} if n == 0 else entry.detail
-            new = audit.entry_hash(prev, entry.at, entry.actor, entry.action, entry.subject, detail)
+            new = audit_log.entry_hash(
+                prev, entry.at, entry.actor, entry.action, entry.subject, detail
+            )
             session.execute(
                 update(AuditEntry)
                 .where(col(AuditEntry.id) == entry.id)
@@ -107,7 +110,7 @@ def _rewrite(database: Database) -> None:
 def _chain_alone_passes(database: Database) -> None:
     """The hash chain by itself sees nothing wrong: the gap checkpoints close."""
     with transaction(database.engine) as session:
-        assert audit.verify_chain(session).ok
+        assert audit_log.verify_chain(session).ok
 
 
 def _root_kid(database: Database) -> str:
@@ -132,8 +135,8 @@ def test_an_untouched_log_verifies_and_the_verifier_remembers_it(
 def test_the_state_file_sits_beside_a_sqlite_file_unless_told_otherwise(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from certify import db
-    from certify.audit_state import default_path
+    from certify.audit.state import default_path
+    from certify.infra import db
 
     engine = db.make_engine(f"sqlite:///{tmp_path / 'x' / 'certify.db'}")
     assert default_path(engine) == tmp_path / "audit-state.json"

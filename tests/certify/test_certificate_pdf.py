@@ -16,7 +16,7 @@ import pytest
 import zxingcpp
 from PIL import Image, ImageDraw
 
-from certify.certificate_pdf import (
+from certify.certificates.document import (
     QR_CAPTION,
     QR_SIZE,
     render_certificate,
@@ -24,8 +24,8 @@ from certify.certificate_pdf import (
     statement,
     verify_by_hand,
 )
-from certify.identity import mask_id_number
-from certify.pdf import FONT_NAME
+from certify.infra.pdf import FONT_NAME
+from certify.registration.identity import mask_id_number
 from certify.signing.token import KIND_NAMES, Claims, Kind
 from certify.signing.trust import (
     TrustList,

@@ -3,8 +3,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from certify import db
-from certify.errors import DatabaseError
+from certify.infra import db
+from certify.infra.errors import DatabaseError
 from tests.conftest import Database
 from tests.helpers import table_counts
 

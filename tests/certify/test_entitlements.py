@@ -14,25 +14,31 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session, col, func, select
 
-from certify.eligibility import (
-    EligibilityError,
-    credentials,
-    export_ce_hours,
-    export_eligibility,
-)
-from certify.errors import ValidationFailed
-from certify.grading import simulate
-from certify.issuance import issue_certificates, issue_training_certificates
-from certify.publication import (
+from certify.certificates.issuance import issue_certificates, issue_training_certificates
+from certify.certificates.publication import (
     PublicationError,
     file_objection,
     publish,
     resolve_objection,
 )
-from certify.revocation import change_status
+from certify.certificates.revocation import change_status
+from certify.entitlements.eligibility import (
+    EligibilityError,
+    credentials,
+    export_ce_hours,
+    export_eligibility,
+)
+from certify.entitlements.training import (
+    TrainingError,
+    assess,
+    create_course,
+    enrol,
+    record_attendance,
+)
+from certify.grading import simulate
+from certify.infra.errors import ValidationFailed
 from certify.signing.reader import read_token_text
 from certify.signing.token import from_text, parse_token
-from certify.training import TrainingError, assess, create_course, enrol, record_attendance
 from schemas.tables import (
     AuditEntry,
     Candidate,

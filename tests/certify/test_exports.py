@@ -9,7 +9,7 @@ from pathlib import Path
 from certify.grading.analysis import export_responses
 from certify.grading.service import grade_sitting
 from certify.grading.sheets import candidate_copies, import_sheets
-from certify.tabular import FORMULA_STARTS, read_grid
+from certify.infra.tabular import FORMULA_STARTS, read_grid
 from schemas.enums import ItemType
 from tests.certify.exam_helpers import run
 from tests.certify.test_grading_flow import sitting, write_marks, write_sheets

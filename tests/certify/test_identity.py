@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from certify.identity import (
+from certify.registration.identity import (
     IdentityVault,
     IdNumberError,
     check_character,

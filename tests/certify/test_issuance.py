@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
-from certify.publication import publish
+from certify.certificates.publication import publish
 from schemas.tables import AuditEntry, Certificate
 from tests.certify.exam_helpers import graded_sitting, run
 from tests.certify.signing_helpers import PASS

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from certify.errors import ValidationFailed
 from certify.grading.marks import import_marks, marking_list, repeated_rows
-from certify.tabular import write_table
+from certify.infra.errors import ValidationFailed
+from certify.infra.tabular import write_table
 from tests.certify.test_grading_flow import sitting
 from tests.conftest import Database
 from tests.helpers import snapshot

@@ -1,4 +1,4 @@
-"""certify.qr makes, module for module, the symbol the qrcode library makes, only faster."""
+"""certify.certificates.qr makes, module for module, the symbol the qrcode library makes, only faster."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from qrcode import util
 from qrcode.constants import ERROR_CORRECT_H, ERROR_CORRECT_L, ERROR_CORRECT_M, ERROR_CORRECT_Q
 from qrcode.exceptions import DataOverflowError
 
-from certify.qr import codewords, mask_patterns, penalties, qr_matrix, qr_modules
+from certify.certificates.qr import codewords, mask_patterns, penalties, qr_matrix, qr_modules
 from certify.signing.token import token_url
 
 BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"

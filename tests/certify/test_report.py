@@ -18,7 +18,7 @@ from certify.grading.report import (
     percent,
     render_exam_report,
 )
-from certify.pdf import FONT_NAME
+from certify.infra.pdf import FONT_NAME
 from schemas.enums import ItemType
 from schemas.results import ExamReportData, FormRow, ItemRow, PairRow, PartSummary
 from tests.pdf_tools import dark_share, pdf_pages, run, squeeze

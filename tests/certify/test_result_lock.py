@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
-from certify.errors import Error
+from certify.certificates.verification import verify_live
 from certify.grading.marks import import_marks, marking_list
 from certify.grading.service import apply_regrade, grade_sitting, regrade_diff
 from certify.grading.sheets import candidate_copies, import_sheets
-from certify.sittings import create_sitting, import_roster
-from certify.web.verification import verify_live
+from certify.infra.errors import Error
+from certify.registration.sittings import create_sitting, import_roster
 from cli import cli
 from question_bank.bank import import_bank
 from question_bank.blueprints import load_blueprint
@@ -269,7 +269,7 @@ def test_a_regrade_applies_once_and_refuses_a_stale_diff(
 def test_a_regrade_and_its_suspensions_are_one_transaction(
     certified: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from certify import revocation
+    from certify.certificates import revocation
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise revocation.StatusError("simulated failure")
@@ -328,7 +328,7 @@ def test_publications_made_before_their_list_was_kept_get_it_from_the_passes(
     certified: Database,
 ) -> None:
     """Migration 0010 backfills the list of an earlier publication with the sitting's passes."""
-    from certify import db
+    from certify.infra import db
 
     def entries() -> list[str]:
         with Session(certified.engine) as session:
@@ -353,8 +353,8 @@ def test_a_regrade_that_lands_while_issuance_runs_leaves_no_certificate_behind(
     """Issuance reads the pass list, then a regrade turns K0's pass into a fail and commits
     before the batch does: the batch re-reads the results under the sitting's lock and leaves
     K0 out."""
-    from certify import issuance
-    from certify.issuance import issue_certificates
+    from certify.certificates import issuance
+    from certify.certificates.issuance import issue_certificates
 
     make_keys(published, kinds=[1, 2])
     read = issuance.pass_list

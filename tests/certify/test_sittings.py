@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from certify.errors import ValidationFailed
-from certify.identity import IdentityVault, check_character
-from certify.sittings import create_sitting, import_roster
+from certify.infra.errors import ValidationFailed
+from certify.registration.identity import IdentityVault, check_character
+from certify.registration.sittings import create_sitting, import_roster
 from question_bank.bank import import_bank
 from question_bank.blueprints import load_blueprint
 from question_bank.papers import assemble_papers

@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from certify.errors import InputError
-from certify.tabular import read_grid, table_bytes, write_table
-from certify.xlsx_guard import MAX_CELL_CHARS
+from certify.infra.errors import InputError
+from certify.infra.tabular import read_grid, table_bytes, write_table
+from certify.infra.xlsx_guard import MAX_CELL_CHARS
 from cli import cli
 from question_bank.columns import COLUMNS
 from question_bank.formats import read_items

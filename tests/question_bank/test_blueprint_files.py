@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from certify.errors import InputError
+from certify.infra.errors import InputError
 from question_bank.blueprints import load_blueprint
 from question_bank.samples import sample_blueprints
 

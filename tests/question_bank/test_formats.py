@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from certify.errors import InputError
+from certify.infra.errors import InputError
 from question_bank.columns import COLUMNS
 from question_bank.formats import read_items, write_items
 from tests.helpers import item

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
-from certify.errors import ValidationFailed
+from certify.infra.errors import ValidationFailed
 from question_bank.bank import bank_items, export_bank, import_bank
 from question_bank.formats import write_items
 from schemas.enums import ItemStatus
@@ -139,7 +139,7 @@ def test_two_imports_racing_for_the_same_items_leave_one_whole_and_a_clear_error
     """The loser of a race on the same item ids rolls back whole and says to run again."""
     import threading
 
-    from certify.errors import DatabaseError
+    from certify.infra.errors import DatabaseError
     from question_bank import bank
 
     path = _bank(tmp_path)

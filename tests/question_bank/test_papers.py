@@ -9,7 +9,7 @@ import pytest
 import yaml
 from sqlmodel import Session, col, select
 
-from certify.errors import ValidationFailed
+from certify.infra.errors import ValidationFailed
 from question_bank.assembly.plan import Infeasible
 from question_bank.bank import import_bank
 from question_bank.blueprints import load_blueprint, parse_blueprint

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from certify.errors import ValidationFailed
-from certify.tabular import FORMULA_STARTS
+from certify.infra.errors import ValidationFailed
+from certify.infra.tabular import FORMULA_STARTS
 from question_bank.bank import bank_items, export_bank, import_bank
 from question_bank.columns import COLUMNS
 from question_bank.formats import item_row, write_items

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from certify.pdf import FONT_NAME, markup, register_fonts
+from certify.infra.pdf import FONT_NAME, markup, register_fonts
 from question_bank.render import (
     answer_text,
     chinese_numeral,

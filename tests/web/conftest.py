@@ -13,12 +13,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
+from certify.accounts import create_account, create_token
+from certify.certificates.issuance import issue_certificates
+from certify.certificates.publication import publish
 from certify.grading import simulate
-from certify.issuance import issue_certificates
-from certify.publication import publish
 from certify.signing.trust import build_trust_list
 from certify.web import create_app
-from certify.web.auth import create_account, create_token
 from schemas.tables import Candidate, Certificate
 from tests.certify.exam_helpers import VAULT, graded_sitting
 from tests.certify.signing_helpers import PASS, make_keys

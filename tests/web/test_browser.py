@@ -17,7 +17,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from werkzeug.serving import make_server
 
-from certify.revocation import change_status
+from certify.certificates.revocation import change_status
 from certify.signing.reader import decode_picture
 from tests.conftest import Database
 from tests.web.browser_helpers import free_port

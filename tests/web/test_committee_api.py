@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from certify.revocation import change_status
+from certify.certificates.revocation import change_status
 from certify.signing.token import token_url
 from tests.web.conftest import Site
 

@@ -11,11 +11,11 @@ import pytest
 from openpyxl import Workbook
 from sqlmodel import Session, select
 
-from certify.errors import InputError, ValidationFailed
+from certify.certificates.holders import PER_PERSON as MAX_IDS_PER_SERIAL
 from certify.grading.marks import MARKING_LIST_HEADER, import_marks, marking_list, marking_list_rows
-from certify.holders import PER_PERSON as MAX_IDS_PER_SERIAL
-from certify.identity import check_character
-from certify.tabular import read_grid, table_bytes
+from certify.infra.errors import InputError, ValidationFailed
+from certify.infra.tabular import read_grid, table_bytes
+from certify.registration.identity import check_character
 from schemas.tables import AuditEntry, HolderCheck
 from tests.conftest import Database
 from tests.web.conftest import PASSWORDS, Site, build_site

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from certify import holders
-from certify.identity import birth_date, check_character
-from certify.web.auth import create_account, create_token
+from certify.accounts import create_account, create_token
+from certify.certificates import holders
+from certify.registration.identity import birth_date, check_character
 from schemas.tables import AuditEntry, Certificate, HolderCheck
 from tests.web.conftest import Site
 

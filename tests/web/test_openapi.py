@@ -23,7 +23,7 @@ OPERATIONS = [(method, path) for path, methods in DOCUMENT["paths"].items() for 
 
 @pytest.fixture(scope="module")
 def api_site(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    from certify import db
+    from certify.infra import db
 
     folder = tmp_path_factory.mktemp("api")
     engine = db.make_engine(f"sqlite:///{folder}/api.db")

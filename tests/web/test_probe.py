@@ -19,7 +19,7 @@ import cbor2
 import pytest
 from sqlmodel import Session, select
 
-from certify.revocation import change_status
+from certify.certificates.revocation import change_status
 from certify.signing.algorithms import DEFAULT
 from certify.signing.token import COSE_SIGN1_TAG, Claims, Kind, sign_token, to_text
 from certify.signing.trust import RootNotPinned, signing_material
@@ -195,7 +195,7 @@ def test_api_tokens_open_no_page(site: Site) -> None:
 
 
 def test_a_trust_list_without_a_pinned_root_is_refused_at_start(site: Site, database: Any) -> None:
-    from certify import db as certify_db
+    from certify.infra import db as certify_db
 
     empty = certify_db.make_engine(f"sqlite:///{site.out / 'empty.db'}")
     certify_db.upgrade(empty)
@@ -289,10 +289,10 @@ def test_request_logs_hold_a_digest_never_a_token(site: Site, tmp_path: Path) ->
 
 
 def test_the_demo_serves_its_notice(tmp_path: Path) -> None:
-    from certify.demo import DEMO_SITTING, run_demo
+    from certify.commands.demo import DEMO_SITTING, run_demo
 
     result = run_demo(tmp_path / "demo", echo=lambda _: None)
-    from certify import db as certify_db
+    from certify.infra import db as certify_db
 
     engine = certify_db.make_engine(f"sqlite:///{result.database}")
     app = create_app(

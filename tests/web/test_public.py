@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from certify.revocation import change_status
+from certify.certificates.revocation import change_status
 from schemas.tables import ItemVersion
 from tests.conftest import Database
 from tests.web.conftest import Site, build_site

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from certify.web.auth import MAX_FAILURES_USER, AccountError, create_account
+from certify.accounts import MAX_FAILURES_USER, AccountError, create_account
 from schemas.tables import Account, ApiToken, AuditEntry, LoginAttempt
 from tests.web.conftest import PASSWORDS, Site
 
@@ -165,7 +165,7 @@ def test_accounts_are_checked(site: Site, username: str, role: str, password: st
 
 
 def test_a_disabled_account_loses_its_session_and_its_token(site: Site) -> None:
-    from certify.web.auth import set_active
+    from certify.accounts import set_active
 
     client = site.signed_in("committee")
     body = {"token": site.certificates[0].token}

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from certify.grading.marks import MARKING_LIST_HEADER, marking_list
-from certify.tabular import table_bytes
+from certify.infra.tabular import table_bytes
 from schemas.tables import CommitteeCheck
 from tests.certify.bomb_files import Bomb, workbook
 from tests.helpers import snapshot

@@ -20,12 +20,12 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from certify import audit
-from certify.db import transaction
-from certify.errors import Error, Problem, ValidationFailed
-from certify.identity import IdentityVault, IdNumberError, validate_id_number
-from certify.sittings import find_candidate, new_candidate
-from certify.tabular import map_header, read_grid, records
+from certify.infra import audit_log
+from certify.infra.db import transaction
+from certify.infra.errors import Error, Problem, ValidationFailed
+from certify.infra.tabular import map_header, read_grid, records
+from certify.registration.identity import IdentityVault, IdNumberError, validate_id_number
+from certify.registration.sittings import find_candidate, new_candidate
 from schemas.reference import find_level, find_occupation
 from schemas.tables import Candidate, Course, Enrolment, utcnow
 
@@ -79,7 +79,7 @@ def create_course(
         )
         session.add(course)
         session.flush()
-        audit.append(
+        audit_log.append(
             session,
             actor=actor,
             action="course.create",
@@ -187,7 +187,7 @@ def enrol(
             )
             assert course.id is not None and person.id is not None
             session.add(Enrolment(course_id=course.id, candidate_id=person.id))
-        audit.append(
+        audit_log.append(
             session,
             actor=actor,
             action="course.enrol",
@@ -286,7 +286,7 @@ def record_attendance(
         for enrolment, hours in additions:
             enrolment.attended_hours = min(enrolment.attended_hours + hours, 10 * course.hours)
             session.add(enrolment)
-        audit.append(
+        audit_log.append(
             session,
             actor=actor,
             action="course.attendance",
@@ -328,7 +328,7 @@ def assess(
                     why.append(f"成绩 {score:g} 低于 {course.pass_mark:g}")
                 short.append((person.id_number_masked if person else "", "，".join(why)))
             session.add(enrolment)
-        audit.append(
+        audit_log.append(
             session,
             actor=actor,
             action="course.assess",

@@ -8,7 +8,7 @@ admin resolves each objection with a reason (:func:`resolve_objection`): *upheld
 certificate, *dismissed* lets it issue.
 
 The notice (page, PDF and a JSON copy) shows the audit log's latest signed checkpoint — made
-at publication when a key is given — so the public copy anchors the log (:mod:`certify.checkpoints`).
+at publication when a key is given — so the public copy anchors the log (:mod:`certify.audit.checkpoints`).
 
 Level certificates issue only after the period has ended, and only to candidates without an
 open or upheld objection (:func:`issuance_gate`): one objection holds back its own candidate,
@@ -26,12 +26,12 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from certify import audit
-from certify.checkpoints import Checkpoint, Signer, latest, record
-from certify.db import transaction
-from certify.errors import Error
+from certify.audit.checkpoints import Checkpoint, Signer, latest, record
 from certify.grading.lock import result_lock
-from certify.identity import mask_name
+from certify.infra import audit_log
+from certify.infra.db import transaction
+from certify.infra.errors import Error
+from certify.registration.identity import mask_name
 from schemas.enums import Level
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
 from schemas.tables import (
@@ -145,7 +145,7 @@ def publish(
             PublicationEntry(publication_id=publication.id, registration_id=reg.id or 0)
             for reg, _ in rows
         )
-        audit.append(
+        audit_log.append(
             session,
             actor=actor,
             action="publication.open",
@@ -269,7 +269,7 @@ def _pdf(
 ) -> None:
     from reportlab.platypus import Paragraph, Spacer, Table  # type: ignore[import-untyped, unused-ignore]
 
-    from certify.pdf import build, draw_footer, markup, page_of, styles, table_style
+    from certify.infra.pdf import build, draw_footer, markup, page_of, styles, table_style
 
     def story() -> list[object]:
         s = styles()
@@ -348,7 +348,7 @@ def file_objection(
         )
         session.add(objection)
         session.flush()
-        audit.append(
+        audit_log.append(
             session,
             actor=actor,
             action="objection.file",
@@ -388,7 +388,7 @@ def resolve_objection(
         objection.resolved_at = utcnow()
         session.add(objection)
         reg = session.get(Registration, objection.registration_id)
-        audit.append(
+        audit_log.append(
             session,
             actor=admin.strip(),
             action="objection.resolve",

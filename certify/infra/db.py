@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
-from certify.errors import DatabaseError
+from certify.infra.errors import DatabaseError
 
 ENV_URL = "CERTIFY_DATABASE_URL"
 DEFAULT_FILE = "certify.db"

@@ -8,8 +8,8 @@ published for these certificates, so this layout is ours.
 
 Level certificates go to the passed candidates of a sitting once its pass list has been
 published and the notice period has ended, except those with an open or upheld objection
-(:mod:`certify.publication`); training certificates go to the trainees who completed a course
-(:mod:`certify.training`). Each certificate gets its eligibility records (:mod:`certify.eligibility`)
+(:mod:`certify.certificates.publication`); training certificates go to the trainees who completed a course
+(:mod:`certify.entitlements.training`). Each certificate gets its eligibility records (:mod:`certify.entitlements.eligibility`)
 in the same transaction.
 
 Certificates are issued in batches of :data:`BATCH_SIZE`, each batch one transaction: its
@@ -42,12 +42,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from tqdm import tqdm
 
-from certify import audit
-from certify.checkpoints import Signer, record
-from certify.db import transaction
-from certify.eligibility import records_for
-from certify.errors import DatabaseError, Error
-from certify.publication import issuance_gate, pass_list
+from certify.audit.checkpoints import Signer, record
+from certify.certificates.publication import issuance_gate, pass_list
+from certify.entitlements.eligibility import records_for
+from certify.entitlements.training import TrainingError, completed_enrolments
+from certify.infra import audit_log
+from certify.infra.db import transaction
+from certify.infra.errors import DatabaseError, Error
 from certify.signing.algorithms import DEFAULT
 from certify.signing.token import (
     LEVEL_CODES,
@@ -58,7 +59,6 @@ from certify.signing.token import (
     to_text,
 )
 from certify.signing.trust import signing_material
-from certify.training import TrainingError, completed_enrolments
 from schemas.certificates import CertificateView
 from schemas.conditions import RegionRules, region_rules
 from schemas.enums import Level
@@ -151,7 +151,7 @@ def _view(
 
 
 def _pdf(view: CertificateView) -> bytes:
-    from certify.certificate_pdf import certificate_pdf  # reportlab loads on demand
+    from certify.certificates.document import certificate_pdf  # reportlab loads on demand
 
     return certificate_pdf(view)
 
@@ -159,7 +159,7 @@ def _pdf(view: CertificateView) -> bytes:
 def _warm_up(parent: int) -> None:
     """Start a render process: load reportlab and the font before the first certificate, and
     leave as soon as the issuing process is gone (killed, it cannot tell its workers to stop)."""
-    from certify.pdf import register_fonts
+    from certify.infra.pdf import register_fonts
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -498,7 +498,7 @@ def _issue_batch(
         session.add_all(
             [r for cert in certs for r in records_for(cert, batch.rules, batch.course_hours)]
         )
-        audit.append_many(
+        audit_log.append_many(
             session,
             actor=batch.actor,
             action="certificate.issue",

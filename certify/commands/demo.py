@@ -26,27 +26,27 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from certify import db
-from certify.applications import override, register_applicants
-from certify.audit_state import STATE_FILE
-from certify.checkpoints import Checkpoint, LogReport, keys_from_trust_list, verify_log
-from certify.eligibility import credentials, export_ce_hours, export_eligibility
-from certify.errors import Error
+from certify.audit.checkpoints import Checkpoint, LogReport, keys_from_trust_list, verify_log
+from certify.audit.state import STATE_FILE
+from certify.certificates.issuance import issue_certificates, issue_training_certificates
+from certify.certificates.publication import file_objection, publish, resolve_objection
+from certify.certificates.revocation import change_status, revocation_list
+from certify.entitlements.eligibility import credentials, export_ce_hours, export_eligibility
+from certify.entitlements.training import assess, create_course, enrol, record_attendance
 from certify.grading import simulate
 from certify.grading.analysis import exam_report, export_responses
 from certify.grading.marks import import_marks, marking_list
 from certify.grading.report import render_exam_report
 from certify.grading.service import grade_sitting
 from certify.grading.sheets import candidate_copies, import_sheets
-from certify.identity import IdentityVault, load_vault
-from certify.issuance import issue_certificates, issue_training_certificates
-from certify.publication import file_objection, publish, resolve_objection
-from certify.revocation import change_status, revocation_list
+from certify.infra import db
+from certify.infra.errors import Error
+from certify.registration.applications import override, register_applicants
+from certify.registration.identity import IdentityVault, load_vault
+from certify.registration.sittings import create_sitting
 from certify.signing.reader import read_token_text
 from certify.signing.trust import TrustList, build_trust_list, create_key, load_trust_list
 from certify.signing.verify import load_revocation_list, verify_token
-from certify.sittings import create_sitting
-from certify.training import assess, create_course, enrol, record_attendance
 from question_bank.bank import (
     BankSummary,
     ImportReport,

@@ -2,7 +2,7 @@
 cells, and the one writer of tables people open in Excel.
 
 Shared by every import (items, rosters, answer sheets, marks, committee checks): the limits on
-size and expansion (:mod:`certify.xlsx_guard`) and on a cell's length, the encoding rules of
+size and expansion (:mod:`certify.infra.xlsx_guard`) and on a cell's length, the encoding rules of
 Chinese Excel files, the header mapping with Chinese aliases, and errors that name the file,
 row and field. What the cells mean is up to the caller. Every table certify writes for people
 goes through :func:`write_table` / :func:`table_bytes`, which never let a cell start a formula;
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from certify.errors import InputError, Problem
-from certify.xlsx_guard import MAX_CELL_CHARS, check_workbook
+from certify.infra.errors import InputError, Problem
+from certify.infra.xlsx_guard import MAX_CELL_CHARS, check_workbook
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
@@ -110,7 +110,7 @@ def _blank(value: Any) -> bool:
 
 
 def too_long(path: Path, row: int | None, field: str | None) -> InputError:
-    """The error for a cell over :data:`~certify.xlsx_guard.MAX_CELL_CHARS` characters."""
+    """The error for a cell over :data:`~certify.infra.xlsx_guard.MAX_CELL_CHARS` characters."""
     limit = f"{MAX_CELL_CHARS:,}"
     return InputError(
         Problem(
@@ -208,7 +208,7 @@ def read_xlsx_grid(path: Path, sheets: Sequence[str] = (), max_rows: int | None 
     ones after the first ``max_rows`` too, so a sheet stretched to a million rows stops early).
 
     The workbook's expansion is bounded before openpyxl opens it
-    (:func:`~certify.xlsx_guard.check_workbook`), and every cell's length while it is read."""
+    (:func:`~certify.infra.xlsx_guard.check_workbook`), and every cell's length while it is read."""
     from openpyxl import load_workbook  # deferred: openpyxl is slow to import
 
     check_workbook(path)
@@ -431,7 +431,7 @@ def write_table(
     text starting like a formula behind an apostrophe (:func:`cell_text`). XLSX: one sheet per
     table (``more`` adds sheets after the first), header row frozen, text in text cells marked
     "quote prefix" (Excel's own way of keeping ``=x`` text when edited). The readers of
-    :mod:`certify.tabular` read either back to the same cells."""
+    :mod:`certify.infra.tabular` read either back to the same cells."""
     fmt = fmt or path.suffix.lower().lstrip(".")
     if fmt not in ("csv", "txt", "xlsx", "xlsm"):
         raise ValueError(fmt)

@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from certify.checkpoints import Anchor, Checkpoint, LogReport
-from certify.errors import Error
+from certify.audit.checkpoints import Anchor, Checkpoint, LogReport
+from certify.infra.errors import Error
 from schemas.tables import utcnow
 
 STATE_FILE = "certify.audit-state.json"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 from xml.parsers import expat
 
-from certify.errors import InputError, Problem
+from certify.infra.errors import InputError, Problem
 
 MAX_MEMBERS = 1_000
 """Parts of one workbook: Excel writes about a dozen, a few per sheet more."""

@@ -5,7 +5,7 @@ A sitting belongs to a blueprint; its roster gives each candidate an admission n
 latest run) is frozen as soon as a candidate is registered for it. ID numbers are validated
 (GB 11643), stored encrypted and found by keyed digest; the same person keeps one candidate
 record across sittings. This roster import takes a list whose application conditions were checked
-elsewhere; ``certify.applications`` checks them here (申报条件) and registers those accepted.
+elsewhere; ``certify.registration.applications`` checks them here (申报条件) and registers those accepted.
 """
 
 from __future__ import annotations
@@ -19,11 +19,16 @@ from pathlib import Path
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from certify import audit
-from certify.db import transaction
-from certify.errors import Error, Problem, ValidationFailed
-from certify.identity import IdentityVault, IdNumberError, mask_id_number, validate_id_number
-from certify.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records
+from certify.infra import audit_log
+from certify.infra.db import transaction
+from certify.infra.errors import Error, Problem, ValidationFailed
+from certify.infra.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records
+from certify.registration.identity import (
+    IdentityVault,
+    IdNumberError,
+    mask_id_number,
+    validate_id_number,
+)
 from question_bank.shuffle import new_seed
 from schemas.tables import Blueprint, Candidate, Paper, Registration, Sitting, utcnow
 
@@ -68,7 +73,7 @@ def create_sitting(
         )
         session.add(sitting)
         session.flush()
-        audit.append(
+        audit_log.append(
             session,
             actor=actor,
             action="sitting.create",
@@ -183,7 +188,7 @@ def import_roster(
             candidate, created = _candidate(session, vault, r)
             new += created
             register(session, sitting, candidate, papers[r.form], r.admission_no, shuffle_seed())
-        audit.append(
+        audit_log.append(
             session,
             actor=actor,
             action="sitting.roster",

@@ -29,17 +29,18 @@ from typing import Any
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from certify import audit
-from certify.db import transaction
-from certify.errors import Error, Problem, ValidationFailed
-from certify.identity import (
+from certify.infra import audit_log
+from certify.infra.db import transaction
+from certify.infra.errors import Error, Problem, ValidationFailed
+from certify.infra.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records, write_table
+from certify.registration.identity import (
     IdentityVault,
     IdNumberError,
     birth_date,
     mask_id_number,
     validate_id_number,
 )
-from certify.sittings import (
+from certify.registration.sittings import (
     ADMISSION,
     SittingError,
     admission_numbers,
@@ -49,7 +50,6 @@ from certify.sittings import (
     placement_problems,
     register,
 )
-from certify.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records, write_table
 from question_bank.shuffle import new_seed
 from schemas.conditions import Conditions, Route, conditions
 from schemas.enums import Level
@@ -557,7 +557,7 @@ def register_applicants(
             else:
                 report.refused.append((a.row, mask_id_number(a.id_number), decision))
             session.add(application)
-        audit.append(
+        audit_log.append(
             session,
             actor=actor,
             action="sitting.register",
@@ -664,7 +664,7 @@ def override(
         application.registration_id = reg.id
         application.decided_at = utcnow()
         session.add(application)
-        audit.append(
+        audit_log.append(
             session,
             actor=admin.strip(),
             action="application.override",

@@ -1,6 +1,6 @@
 """审计检查点: signed checkpoints that anchor the audit log's length and head.
 
-The hash chain (:mod:`certify.audit`) shows an edited entry, but not a log whose last entries
+The hash chain (:mod:`certify.infra.audit_log`) shows an edited entry, but not a log whose last entries
 were deleted, nor one rewritten whole with every hash recomputed. A *checkpoint* closes that
 gap: a key of the trust list signs (format, count, head hash, time, kid) — the log had
 ``count`` entries and the last of them had ``head_hash``. Checkpoints are made where a key is at
@@ -11,7 +11,7 @@ revocation when the command is given a passphrase, and on demand (``certify audi
 :func:`verify_log` checks the chain, every checkpoint's signature, that the entry at each
 checkpoint's count still has its head hash and the log is at least that long; also against
 checkpoints published outside the database (a trust list, a revocation list, a notice) and
-against what the verifier remembered the last time (:mod:`certify.audit_state`), so deleting
+against what the verifier remembered the last time (:mod:`certify.audit.state`), so deleting
 the checkpoint rows with the tail does not help.
 """
 
@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from certify import audit
-from certify.db import transaction
-from certify.errors import Error
+from certify.infra import audit_log
+from certify.infra.db import transaction
+from certify.infra.errors import Error
 from certify.signing.algorithms import ALGORITHMS, Algorithm, SignatureInvalid, key_id
 from schemas.tables import AuditCheckpoint, AuditEntry, SigningKey, utcnow
 
@@ -145,7 +145,7 @@ def head(session: Session) -> tuple[int, str]:
     """The number of entries and the last one's hash, read in one statement (one snapshot)."""
     last = select(AuditEntry.hash).order_by(col(AuditEntry.id).desc()).limit(1).scalar_subquery()
     count, last_hash = session.execute(select(func.count(col(AuditEntry.id)), last)).one()
-    return int(count), last_hash or audit.GENESIS
+    return int(count), last_hash or audit_log.GENESIS
 
 
 def record(session: Session, signer: Signer, reason: str) -> Checkpoint:
@@ -261,7 +261,7 @@ class Finding:
 class LogReport:
     """The outcome of :func:`verify_log`."""
 
-    chain: audit.ChainReport
+    chain: audit_log.ChainReport
     checkpoints: int = 0
     """Distinct checkpoints whose signature verified (stored or published)."""
     newest: Checkpoint | None = None
@@ -316,7 +316,7 @@ def verify_log(
             (Anchor(checkpoint.count, checkpoint.head_hash, checkpoint.source), checkpoint)
         )
     anchors += [(a, None) for a in remembered]
-    chain = audit.verify_chain(session, heads_at={a.count for a, _ in anchors})
+    chain = audit_log.verify_chain(session, heads_at={a.count for a, _ in anchors})
     distinct = {c.signature: c for c in verified}  # a published copy is the same checkpoint
     newest = max(verified, key=lambda c: (c.count, _utc(c.at)), default=None)
     report = LogReport(chain, len(distinct), newest)
@@ -326,7 +326,9 @@ def verify_log(
     return report
 
 
-def _against(chain: audit.ChainReport, anchor: Anchor, signed: Checkpoint | None) -> Finding | None:
+def _against(
+    chain: audit_log.ChainReport, anchor: Anchor, signed: Checkpoint | None
+) -> Finding | None:
     """Does the log still pass through ``anchor``?"""
     what = signed.describe() if signed else anchor.source
     if chain.entries < anchor.count:

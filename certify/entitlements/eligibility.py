@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from certify.errors import Error
-from certify.identity import IdentityVault, IdNumberError, validate_id_number
-from certify.tabular import table_bytes
+from certify.infra.errors import Error
+from certify.infra.tabular import table_bytes
+from certify.registration.identity import IdentityVault, IdNumberError, validate_id_number
 from schemas.conditions import RegionRules
 from schemas.enums import Level
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation

@@ -22,8 +22,8 @@ from sqlalchemy import Connection, Engine, bindparam
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
-from certify.holders import HolderBudget, person_key
-from certify.identity import IdentityVault, IdNumberError, validate_id_number
+from certify.certificates.holders import HolderBudget, person_key
+from certify.registration.identity import IdentityVault, IdNumberError, validate_id_number
 from certify.signing.token import SignedToken, TokenFormatError, from_text, parse_token
 from certify.signing.trust import TrustList
 from certify.signing.verify import (

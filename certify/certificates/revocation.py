@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from certify import audit
-from certify.checkpoints import Signer, record
-from certify.db import transaction
-from certify.eligibility import withdraw
-from certify.errors import Error
+from certify.audit.checkpoints import Signer, record
+from certify.entitlements.eligibility import withdraw
+from certify.infra import audit_log
+from certify.infra.db import transaction
+from certify.infra.errors import Error
 from certify.signing.trust import KeyProblem, decrypt_private, signer
 from certify.signing.verify import sign_revocation_list
 from schemas.tables import Certificate, Revocation, SigningKey, utcnow
@@ -88,7 +88,7 @@ def apply_status(
         Revocation(certificate_id=cert.id, action=action, reason=reason.strip(), actor=actor)
     )
     withdrawn = withdraw(session, cert, reason.strip()) if target == "revoked" else 0
-    audit.append(
+    audit_log.append(
         session,
         actor=actor,
         action=f"certificate.{action}",

@@ -6,10 +6,10 @@ holder passed (the ID number only masked), a table of the certificate's particul
 verification QR code with a line telling a reader how to verify by hand.
 
 The QR code holds ``view.url`` (the upper-case verification URL with the signed token) at error
-correction M and is drawn as vector squares from the module matrix of :mod:`certify.qr` (the
+correction M and is drawn as vector squares from the module matrix of :mod:`certify.certificates.qr` (the
 ``qrcode`` library's symbol, its mask chosen in numpy), never as a raster image, so it prints sharp at any size. The symbol is :data:`QR_SIZE` square whatever
 its version, with its four-module quiet zone kept clear around it. Every text is set in the
-embedded Chinese font of :mod:`certify.pdf`, and the canvas is invariant: the same view gives
+embedded Chinese font of :mod:`certify.infra.pdf`, and the canvas is invariant: the same view gives
 the same bytes.
 """
 
@@ -29,8 +29,8 @@ from reportlab.lib.units import mm  # type: ignore[import-untyped, unused-ignore
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped, unused-ignore]
 from reportlab.platypus import Paragraph, Table  # type: ignore[import-untyped, unused-ignore]
 
-from certify.pdf import FONT_NAME, markup, register_fonts, styles, table_style
-from certify.qr import qr_matrix
+from certify.certificates.qr import qr_matrix
+from certify.infra.pdf import FONT_NAME, markup, register_fonts, styles, table_style
 from schemas.certificates import CertificateView
 
 PAGE_WIDTH, PAGE_HEIGHT = landscape(A4)

@@ -3,7 +3,7 @@
 Each entry's hash covers its content and the previous entry's hash, so editing, inserting or
 deleting any entry breaks the chain from that point on; :func:`verify_chain` finds the first break.
 The chain cannot show a cut tail or a log rewritten whole: signed checkpoints
-(:mod:`certify.checkpoints`) anchor its length and head.
+(:mod:`certify.audit.checkpoints`) anchor its length and head.
 ``prev_hash`` is unique, so two writers racing to append cannot fork the chain: one of them fails
 and its transaction rolls back whole.
 """
@@ -96,7 +96,7 @@ def verify_chain(session: Session, *, heads_at: Collection[int] = ()) -> ChainRe
     hash of each entry whose number is in ``heads_at``.
 
     An intact chain is not a complete one: a cut tail or a chain rewritten whole passes here;
-    :func:`certify.checkpoints.verify_log` checks it against signed checkpoints.
+    :func:`certify.audit.checkpoints.verify_log` checks it against signed checkpoints.
     """
     wanted = set(heads_at)
     heads = {0: GENESIS} if 0 in wanted else {}

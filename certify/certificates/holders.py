@@ -33,11 +33,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from certify import audit
-from certify.db import transaction
-from certify.eligibility import Credential, EligibilityError, canonical_id, credentials
-from certify.errors import Error
-from certify.identity import IdentityVault, mask_id_number
+from certify.entitlements.eligibility import Credential, EligibilityError, canonical_id, credentials
+from certify.infra import audit_log
+from certify.infra.db import transaction
+from certify.infra.errors import Error
+from certify.registration.identity import IdentityVault, mask_id_number
 from schemas.tables import HolderCheck
 
 WINDOW = timedelta(days=1)
@@ -184,7 +184,7 @@ class HolderBudget:
             return
         with transaction(self.engine) as session:
             session.add_all(self.new)
-            audit.append(
+            audit_log.append(
                 session,
                 actor=actor,
                 action="holder.check",
