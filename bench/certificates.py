@@ -67,6 +67,8 @@ from certify.certificates.document import render_certificate
 from certify.certificates.issuance import issue_certificates, render_processes
 from certify.certificates.qr import qr_matrix
 from certify.infra import db
+from certify.keys.publish import build_trust_list
+from certify.keys.store import create_key, decrypt_private, signing_material
 from certify.registration.identity import IdentityVault, check_character, mask_id_number
 from certify.signing.algorithms import DEFAULT, key_id
 from certify.signing.token import (
@@ -79,13 +81,7 @@ from certify.signing.token import (
     text_url,
     token_url,
 )
-from certify.signing.trust import (
-    build_trust_list,
-    create_key,
-    decrypt_private,
-    load_trust_list,
-    signing_material,
-)
+from certify.signing.trust import load_trust_list
 from certify.signing.verify import load_revocation_list, sign_revocation_list, verify_token
 from schemas.certificates import CertificateView
 from schemas.tables import (

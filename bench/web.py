@@ -58,10 +58,12 @@ from sqlalchemy import insert
 
 from certify.accounts import create_account, create_token
 from certify.certificates.verification import CheckRow, check_rows
+from certify.keys.publish import build_trust_list
+from certify.keys.store import signing_material
 from certify.registration.identity import IdentityVault, check_character, mask_id_number
 from certify.signing.algorithms import DEFAULT
 from certify.signing.token import Claims, Kind, sign_token, to_text
-from certify.signing.trust import build_trust_list, load_trust_list, signing_material
+from certify.signing.trust import load_trust_list
 from schemas.tables import Candidate, Certificate, EligibilityRecord
 
 COUNT = 10_000

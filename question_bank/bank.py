@@ -26,7 +26,8 @@ from question_bank.columns import COLUMNS, OPTION_COLUMNS
 from question_bank.formats import RawItem, read_items, write_items
 from question_bank.validate import Validation, validate_rows
 from schemas.enums import ItemStatus, ItemType, Level
-from schemas.items import LIST_SEPARATOR, ItemData
+from schemas.items import ItemData
+from schemas.notation import LIST_SEPARATOR
 from schemas.reference import find_occupation, occupations
 from schemas.tables import Item, ItemVersion, utcnow
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.items import OPTION_LETTERS
+from schemas.notation import OPTION_LETTERS
 
 OPTION_COLUMNS = tuple(f"option_{letter.lower()}" for letter in OPTION_LETTERS)
 

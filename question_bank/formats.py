@@ -35,7 +35,8 @@ from question_bank.columns import (
     REQUIRED,
     canonical_column,
 )
-from schemas.items import LIST_SEPARATOR, ItemData
+from schemas.items import ItemData
+from schemas.notation import LIST_SEPARATOR
 
 FORMAT_TAG = "certify-bank/1"
 FORMATS = ("csv", "xlsx", "json")

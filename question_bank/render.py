@@ -38,7 +38,7 @@ from certify.infra.pdf import (
 )
 from question_bank.validate import BLANK
 from schemas.enums import ItemType
-from schemas.items import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR
+from schemas.notation import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR
 from schemas.papers import PaperPart, PaperQuestion, PaperView
 from schemas.reference import find_occupation
 

@@ -13,7 +13,7 @@ import secrets
 import numpy as np
 
 from schemas.enums import ItemType
-from schemas.items import OPTION_LETTERS
+from schemas.notation import OPTION_LETTERS
 from schemas.papers import PaperPart, PaperQuestion, PaperView
 
 

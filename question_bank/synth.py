@@ -10,7 +10,8 @@ import random
 from collections.abc import Iterator
 
 from schemas.enums import ItemType, Level
-from schemas.items import OPTION_LETTERS, ItemData
+from schemas.items import ItemData
+from schemas.notation import OPTION_LETTERS
 from schemas.reference import Occupation
 
 TYPE_MIX: dict[ItemType, float] = {

@@ -14,7 +14,8 @@ from certify.infra.errors import Problem
 from question_bank.columns import COLUMNS, JSON_FIELDS, OPTION_COLUMNS, REQUIRED
 from question_bank.formats import RawItem
 from schemas.enums import ITEM_STATUS_ALIASES, ITEM_TYPE_ALIASES, ItemStatus, ItemType
-from schemas.items import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR, OPTION_LETTERS, ItemData
+from schemas.items import ItemData
+from schemas.notation import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR, OPTION_LETTERS
 from schemas.reference import LEVEL_NAMES_ZH, Occupation, find_level, find_occupation, occupations
 
 ITEM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

@@ -13,15 +13,7 @@ from typing import Any
 from sqlmodel import Field, SQLModel
 
 from schemas.enums import ItemStatus, ItemType, Level
-
-OPTION_LETTERS = "ABCDEFGH"
-"""Option letters an item may use, in order; at most eight options."""
-
-LIST_SEPARATOR = ";"
-"""Separates tags, and the blanks of a fill-in key, in one cell."""
-
-ALTERNATIVE_SEPARATOR = "|"
-"""Separates the accepted answers of one fill-in blank."""
+from schemas.notation import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR
 
 CONTENT_FIELDS = (
     "type",

@@ -49,6 +49,7 @@ from certify.entitlements.training import TrainingError, completed_enrolments
 from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import DatabaseError, Error
+from certify.keys.store import signing_material
 from certify.signing.algorithms import DEFAULT
 from certify.signing.token import (
     LEVEL_CODES,
@@ -58,7 +59,6 @@ from certify.signing.token import (
     text_url,
     to_text,
 )
-from certify.signing.trust import signing_material
 from schemas.certificates import CertificateView
 from schemas.conditions import RegionRules, region_rules
 from schemas.enums import Level

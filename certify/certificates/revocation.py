@@ -22,7 +22,7 @@ from certify.entitlements.eligibility import withdraw
 from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import Error
-from certify.signing.trust import KeyProblem, decrypt_private, signer
+from certify.keys.store import KeyProblem, decrypt_private, signer
 from certify.signing.verify import sign_revocation_list
 from schemas.tables import Certificate, Revocation, SigningKey, utcnow
 

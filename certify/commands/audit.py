@@ -19,7 +19,8 @@ from certify.audit.state import AuditState, default_path, log_identity
 from certify.commands.base import CertifyGroup, Settings, pass_settings
 from certify.commands.certificates import _json_file, _passphrase
 from certify.infra import db
-from certify.signing.trust import ROOT_KID_ENV, load_trust_list, signer
+from certify.keys.store import signer
+from certify.signing.trust import ROOT_KID_ENV, load_trust_list
 
 EXIT_INTACT = 0
 EXIT_BROKEN = 1

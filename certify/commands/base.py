@@ -35,7 +35,7 @@ class Settings:
             url.database and Path(url.database).is_file()
         ):
             return None
-        from certify.signing.trust import database_root_kid
+        from certify.keys.store import database_root_kid
 
         try:
             return database_root_kid(self.engine(migrated=False))

@@ -17,15 +17,10 @@ from certify.commands.base import (
     pass_settings,
 )
 from certify.infra.errors import Error
+from certify.keys.publish import build_trust_list
+from certify.keys.store import create_key, list_keys, rotate_key
 from certify.signing.reader import read_token_text
-from certify.signing.trust import (
-    ROOT_KID_ENV,
-    build_trust_list,
-    create_key,
-    list_keys,
-    load_trust_list,
-    rotate_key,
-)
+from certify.signing.trust import ROOT_KID_ENV, load_trust_list
 from certify.signing.verify import load_revocation_list, verify_token
 from schemas.enums import Verdict
 

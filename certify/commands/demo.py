@@ -41,11 +41,13 @@ from certify.grading.service import grade_sitting
 from certify.grading.sheets import candidate_copies, import_sheets
 from certify.infra import db
 from certify.infra.errors import Error
+from certify.keys.publish import build_trust_list
+from certify.keys.store import create_key
 from certify.registration.applications import override, register_applicants
 from certify.registration.identity import IdentityVault, load_vault
 from certify.registration.sittings import create_sitting
 from certify.signing.reader import read_token_text
-from certify.signing.trust import TrustList, build_trust_list, create_key, load_trust_list
+from certify.signing.trust import TrustList, load_trust_list
 from certify.signing.verify import load_revocation_list, verify_token
 from question_bank.bank import (
     BankSummary,

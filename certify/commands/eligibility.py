@@ -21,8 +21,8 @@ from certify.commands.base import CertifyGroup, Settings, occupation_option, pas
 from certify.commands.certificates import _passphrase
 from certify.entitlements.eligibility import credentials, export_ce_hours, export_eligibility
 from certify.entitlements.training import assess, create_course, enrol, record_attendance
+from certify.keys.store import signer
 from certify.registration.applications import applications, override, register_applicants
-from certify.signing.trust import signer
 
 DAY = click.DateTime(["%Y-%m-%d"])
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from certify.certificates.regrade import apply_regrade
 from certify.commands.base import (
     CertifyGroup,
     Settings,
@@ -21,7 +22,6 @@ from certify.grading.marks import (
 )
 from certify.grading.service import (
     Change,
-    apply_regrade,
     grade_sitting,
     regrade_diff,
     sitting_results,

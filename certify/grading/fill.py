@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from schemas.items import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR
+from schemas.notation import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR
 
 _SPACE = re.compile(r"\s+")
 _TOLERANCE = re.compile(r"([+-]?\d+(?:\.\d+)?)±(\d+(?:\.\d+)?)")

@@ -22,11 +22,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from schemas.items import OPTION_LETTERS
+from schemas.notation import OPTION_LETTERS
 
 INVALID = np.uint16(1 << 15)
 CHUNK = 1 << 14
-TRUE_FALSE_LETTERS = "TF"
 
 
 def encode_letters(text: str, letters: str = OPTION_LETTERS, width: int = 8) -> int:

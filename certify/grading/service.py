@@ -19,11 +19,9 @@ import numpy as np
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
-from certify.certificates import revocation
 from certify.grading.fill import score_fill
 from certify.grading.lock import (
     Lock,
-    RegradeStale,
     ResultsLocked,
     certificates_of,
     result_lock,
@@ -266,7 +264,7 @@ def grade_sitting(engine: Engine, sitting_code: str, *, actor: str = "cli") -> G
     reg_ids = {s.admission_no: copies[s.admission_no][0].id or 0 for s in scores}
     with transaction(engine) as session:
         lock = result_lock(session, sitting, for_update=True)
-        stored = _stored(session, list(reg_ids.values()))
+        stored = stored_results(session, list(reg_ids.values()))
         if lock:
             _refuse_moves(sitting_code, lock, scores, stored, reg_ids)
         else:
@@ -309,14 +307,14 @@ def grade_sitting(engine: Engine, sitting_code: str, *, actor: str = "cli") -> G
     return report
 
 
-def _stored(session: Session, reg_ids: list[int]) -> dict[int, Result]:
+def stored_results(session: Session, reg_ids: list[int]) -> dict[int, Result]:
     return {
         r.registration_id: r
         for r in session.exec(select(Result).where(col(Result.registration_id).in_(reg_ids)))
     }
 
 
-def _moved(parts: dict[str, float], passed: bool, now: dict[str, float], now_passed: bool) -> bool:
+def moved(parts: dict[str, float], passed: bool, now: dict[str, float], now_passed: bool) -> bool:
     return (
         passed != now_passed
         or parts.keys() != now.keys()
@@ -338,7 +336,7 @@ def _refuse_moves(
             continue
         if s.passed is None:
             unscorable.append(s.admission_no)
-        elif _moved(old.part_scores, old.passed, s.parts, s.passed):
+        elif moved(old.part_scores, old.passed, s.parts, s.passed):
             changed.append(s.admission_no)
     if changed or unscorable:
         raise ResultsLocked(sitting_code, lock, sorted(changed), sorted(unscorable))
@@ -424,7 +422,7 @@ def regrade_diff(engine: Engine, sitting_code: str) -> list[Change]:
         old = stored.get(s.admission_no)
         if old is None or s.passed is None:
             continue
-        if _moved(old.parts, old.passed, s.parts, s.passed):
+        if moved(old.parts, old.passed, s.parts, s.passed):
             cert = certs.get(copies[s.admission_no][0].id or 0)
             changes.append(
                 Change(
@@ -439,78 +437,3 @@ def regrade_diff(engine: Engine, sitting_code: str) -> list[Change]:
                 )
             )
     return sorted(changes, key=lambda c: c.admission_no)
-
-
-@dataclass(frozen=True)
-class RegradeReport:
-    changed: int
-    suspended: list[str]
-    """Serials of the certificates suspended because their holder no longer passes."""
-
-
-def apply_regrade(
-    engine: Engine, sitting_code: str, changes: list[Change], *, actor: str = "cli"
-) -> RegradeReport:
-    """Write the changed results with one audit entry listing every change (before and after),
-    and suspend — with a reason naming the regrade — every valid certificate whose holder goes
-    from pass to fail, all in one transaction.
-
-    Raises RegradeStale, writing nothing, when a stored result is no longer the diff's
-    ``before`` (it changed after the diff was shown).
-    """
-    if not changes:
-        return RegradeReport(0, [])
-    sitting, copies = candidate_copies(engine, sitting_code)
-    reg_ids = {c.admission_no: copies[c.admission_no][0].id or 0 for c in changes}
-    with transaction(engine) as session:
-        result_lock(session, sitting, for_update=True)
-        stored = _stored(session, list(reg_ids.values()))
-        stale = [
-            c.admission_no
-            for c in changes
-            if (old := stored.get(reg_ids[c.admission_no])) is None
-            or _moved(old.part_scores, old.passed, c.before, c.passed_before)
-        ]
-        if stale:
-            raise RegradeStale(sitting_code, stale)
-        for change in changes:
-            result = stored[reg_ids[change.admission_no]]
-            result.part_scores = change.after
-            result.total = round(sum(change.after.values()), 4)
-            result.passed = change.passed_after
-            result.computed_at = utcnow()
-            session.add(result)
-        failed = [
-            reg_ids[c.admission_no] for c in changes if c.passed_before and not c.passed_after
-        ]
-        valid = sorted(
-            (c for c in certificates_of(session, failed).values() if c.status == "valid"),
-            key=lambda c: c.serial,
-        )
-        entry = audit_log.append(
-            session,
-            actor=actor,
-            action="regrade",
-            subject=sitting_code,
-            detail={
-                "changes": [
-                    {
-                        "admission_no": c.admission_no,
-                        "before": c.before,
-                        "after": c.after,
-                        "passed_before": c.passed_before,
-                        "passed_after": c.passed_after,
-                    }
-                    for c in changes
-                ],
-                "certificates_suspended": [c.serial for c in valid],
-            },
-        )
-        reason = (
-            f"复核重评 {sitting_code}（审计 #{entry.id}）：成绩由合格变为不合格，证书暂停待复核 / "
-            f"regrade of {sitting_code} (audit #{entry.id}): the result changed from pass to fail; "
-            "suspended for review"
-        )
-        for cert in valid:
-            revocation.apply_status(session, cert, "suspend", reason, actor=actor)
-    return RegradeReport(len(changes), [c.serial for c in valid])

@@ -22,7 +22,7 @@ import numpy as np
 from certify.infra.tabular import write_table
 from certify.registration.identity import check_character
 from schemas.enums import ItemType
-from schemas.items import OPTION_LETTERS
+from schemas.notation import OPTION_LETTERS
 from schemas.papers import PaperQuestion, PaperView
 
 

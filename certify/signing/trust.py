@@ -1,15 +1,11 @@
-"""Keys and the trust list: who may sign what, published and signed by the provincial root.
-
-A *key* belongs to the provincial authority (role ``root``) or to an evaluation or training
-institution (role ``institution``); its private half is stored encrypted with a passphrase
-(PKCS#8, the best encryption ``cryptography`` offers), never in clear. Its kid is the first
-8 bytes of SHA-256 of the public key. Rotating a key retires it — ``valid_until`` becomes the
-rotation time — but keeps it in the trust list, so certificates it signed before still verify.
+"""The trust list: who may sign what, as the provincial root publishes it, and how a verifier
+reads it.
 
 The *trust list* is JSON: every key with issuer, name, kid, algorithm, public key, validity and
 scope (kinds of certificate, occupations, levels), the time it was issued, a root-signed
-checkpoint of the audit log (:mod:`certify.audit.checkpoints`) made with it, and the root's signature
-over the canonical JSON of all that. A verifier pins the root's kid.
+checkpoint of the audit log (:mod:`certify.audit.checkpoints`), and the root's signature over the
+canonical JSON of all that. :func:`load_trust_list` checks that signature under a pinned root;
+nothing here touches a database (the keys at rest and the list's making are :mod:`certify.keys`).
 """
 
 from __future__ import annotations
@@ -17,190 +13,11 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine
-from sqlmodel import Session, col, select
-
-from certify.audit.checkpoints import Signer, record
-from certify.infra import audit_log
-from certify.infra.db import transaction
 from certify.infra.errors import Error
-from certify.signing.algorithms import ALGORITHMS, DEFAULT, SignatureInvalid, key_id
-from schemas.tables import SigningKey, utcnow
-
-MIN_PASSPHRASE = 12
-
-
-class KeyProblem(Error):
-    """A key cannot be made, found or opened (wrong passphrase, unknown issuer)."""
-
-    code = "key"
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def encrypt_private(private_key: bytes, passphrase: str) -> bytes:
-    if len(passphrase) < MIN_PASSPHRASE:
-        raise KeyProblem(
-            f"口令至少 {MIN_PASSPHRASE} 个字符 / the passphrase needs at least {MIN_PASSPHRASE} characters"
-        )
-    key = Ed25519PrivateKey.from_private_bytes(private_key)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(passphrase.encode()),
-    )
-
-
-def decrypt_private(blob: bytes, passphrase: str) -> bytes:
-    """The raw private key; raises KeyProblem for a wrong passphrase."""
-    try:
-        key = serialization.load_pem_private_key(blob, passphrase.encode())
-    except (ValueError, TypeError):
-        raise KeyProblem(
-            "口令错误，无法打开私钥 / wrong passphrase: the private key cannot be opened"
-        ) from None
-    assert isinstance(key, Ed25519PrivateKey)
-    return key.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
-
-
-def create_key(
-    engine: Engine,
-    *,
-    role: str,
-    issuer: str,
-    name: str,
-    passphrase: str,
-    scope: dict[str, list[Any]] | None = None,
-    valid_until: datetime | None = None,
-    actor: str = "cli",
-) -> SigningKey:
-    """A new key for ``issuer``; an institution may hold one active key, the root one."""
-    if role not in ("root", "institution"):
-        raise KeyProblem(f"未知角色 {role} / unknown role {role}")
-    with transaction(engine) as session:
-        active = _active(session, issuer)
-        if active is not None:
-            raise KeyProblem(
-                f"{issuer} 已有有效密钥 {active.kid}，请使用轮换 / {issuer} has an active key {active.kid}: rotate it"
-            )
-        if (
-            role == "root"
-            and session.exec(
-                select(SigningKey).where(
-                    SigningKey.role == "root", col(SigningKey.retired_at).is_(None)
-                )
-            ).first()
-        ):
-            raise KeyProblem("已有根密钥 / a root key exists already")
-        row = _new_key(issuer, role, passphrase, {"name": name, **(scope or {})}, utcnow())
-        row.valid_until = valid_until
-        session.add(row)
-        session.flush()
-        audit_log.append(
-            session,
-            actor=actor,
-            action="key.create",
-            subject=issuer,
-            detail={"kid": row.kid, "role": role, "scope": row.scope},
-        )
-        return row
-
-
-def _new_key(
-    issuer: str, role: str, passphrase: str, scope: dict[str, Any], valid_from: datetime
-) -> SigningKey:
-    """A freshly generated key pair as a row, its private half encrypted under ``passphrase``."""
-    private, public = DEFAULT.generate()
-    return SigningKey(
-        kid=key_id(public).hex(),
-        issuer=issuer,
-        role=role,
-        algorithm=DEFAULT.name,
-        public_key=public,
-        private_key_encrypted=encrypt_private(private, passphrase),
-        scope=scope,
-        valid_from=valid_from,
-    )
-
-
-def _active(session: Session, issuer: str) -> SigningKey | None:
-    return session.exec(
-        select(SigningKey).where(SigningKey.issuer == issuer, col(SigningKey.retired_at).is_(None))
-    ).first()
-
-
-def rotate_key(engine: Engine, issuer: str, passphrase: str, *, actor: str = "cli") -> SigningKey:
-    """Retire the issuer's active key (it stays published) and make a new one with its scope."""
-    with transaction(engine) as session:
-        old = _active(session, issuer)
-        if old is None:
-            raise KeyProblem(f"{issuer} 没有有效密钥 / {issuer} has no active key")
-        now = utcnow()
-        old.retired_at, old.valid_until = now, now
-        session.add(old)
-        row = _new_key(issuer, old.role, passphrase, old.scope, now)
-        session.add(row)
-        session.flush()
-        audit_log.append(
-            session,
-            actor=actor,
-            action="key.rotate",
-            subject=issuer,
-            detail={"retired": old.kid, "new": row.kid},
-        )
-        return row
-
-
-def list_keys(engine: Engine) -> list[SigningKey]:
-    with Session(engine) as session:
-        return list(
-            session.exec(
-                select(SigningKey).order_by(col(SigningKey.issuer), col(SigningKey.valid_from))
-            )
-        )
-
-
-def signing_material(engine: Engine, issuer: str, passphrase: str) -> tuple[SigningKey, bytes]:
-    """The issuer's active key row and its decrypted private key."""
-    with Session(engine) as session:
-        row = _active(session, issuer)
-    if row is None or row.private_key_encrypted is None:
-        raise KeyProblem(f"{issuer} 没有可用的签名密钥 / {issuer} has no active signing key")
-    return row, decrypt_private(row.private_key_encrypted, passphrase)
-
-
-def signer(engine: Engine, issuer: str | None, passphrase: str) -> Signer:
-    """The active key of ``issuer`` (of the root when None), opened to sign audit checkpoints;
-    raises KeyProblem."""
-    if issuer is None:
-        with Session(engine) as session:
-            root = session.exec(
-                select(SigningKey).where(
-                    SigningKey.role == "root", col(SigningKey.retired_at).is_(None)
-                )
-            ).first()
-        if root is None:
-            raise KeyProblem("没有根密钥，请先创建 / no root key: create one first")
-        issuer = root.issuer
-    return Signer.of(*signing_material(engine, issuer, passphrase))
-
-
-# --- trust list ------------------------------------------------------------------------------
+from certify.signing.algorithms import ALGORITHMS, SignatureInvalid, key_id
 
 
 @dataclass(frozen=True)
@@ -235,48 +52,8 @@ class TrustList:
     """False only when loaded with ``allow_unpinned`` (experiments): every result then warns."""
 
 
-def _canonical(body: dict[str, Any]) -> bytes:
+def canonical_json(body: dict[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
-
-
-def build_trust_list(engine: Engine, root_passphrase: str) -> dict[str, Any]:
-    """The trust list document, signed by the root key, with a root-signed audit checkpoint
-    (recorded in the database too). Still ``certify-trust-list/1``: the new field is inside the
-    signed body, and lists without it verify as before."""
-    with Session(engine) as session:
-        rows = list(
-            session.exec(
-                select(SigningKey).order_by(col(SigningKey.issuer), col(SigningKey.valid_from))
-            )
-        )
-    root = next((r for r in rows if r.role == "root" and r.retired_at is None), None)
-    if root is None or root.private_key_encrypted is None:
-        raise KeyProblem("没有根密钥，请先创建 / no root key: create one first")
-    private = decrypt_private(root.private_key_encrypted, root_passphrase)
-    with transaction(engine) as session:
-        checkpoint = record(session, Signer.of(root, private), "trust-list")
-    body = {
-        "format": "certify-trust-list/1",
-        "issued_at": utcnow().isoformat(),
-        "root_kid": root.kid,
-        "audit_checkpoint": checkpoint.document(),
-        "keys": [
-            {
-                "issuer": r.issuer,
-                "name": r.scope.get("name", r.issuer),
-                "role": r.role,
-                "kid": r.kid,
-                "alg": DEFAULT.cose_id,
-                "public_key": _b64(r.public_key),
-                "valid_from": _utc(r.valid_from).isoformat(),  # type: ignore[union-attr]
-                "valid_until": v.isoformat() if (v := _utc(r.valid_until)) else None,
-                "scope": {k: v for k, v in r.scope.items() if k != "name"},
-            }
-            for r in rows
-        ],
-    }
-    signature = DEFAULT.sign(private, _canonical(body))
-    return {**body, "signature": _b64(signature)}
 
 
 class TrustListError(Error):
@@ -296,18 +73,6 @@ class RootNotPinned(TrustListError):
             "no pinned root: a trust list can be signed by anyone. Give the provincial root's "
             f"kid with --root-kid or {ROOT_KID_ENV} (`certify keys root` prints it)"
         )
-
-
-def database_root_kid(engine: Engine) -> str | None:
-    """The kid of the active root key this database holds (set up by `certify keys root`), if
-    any: on the institution's own machine, the pin needs no further configuration."""
-    with Session(engine) as session:
-        root = session.exec(
-            select(SigningKey).where(
-                SigningKey.role == "root", col(SigningKey.retired_at).is_(None)
-            )
-        ).first()
-    return root.kid if root else None
 
 
 def load_trust_list(
@@ -348,7 +113,7 @@ def load_trust_list(
     if key_id(root.public_key).hex() != root.kid:
         raise TrustListError("根密钥与其 kid 不符 / the root key does not match its kid")
     try:
-        ALGORITHMS[root.alg].verify(root.public_key, _canonical(body), signature)
+        ALGORITHMS[root.alg].verify(root.public_key, canonical_json(body), signature)
     except (SignatureInvalid, KeyError):
         raise TrustListError(
             "信任列表的根签名无效 / the trust list's root signature does not verify"

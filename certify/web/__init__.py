@@ -39,8 +39,9 @@ from werkzeug.exceptions import HTTPException
 
 from certify.infra import db
 from certify.infra.errors import Error
+from certify.keys.store import database_root_kid
 from certify.registration.identity import IdentityVault, load_vault
-from certify.signing.trust import ROOT_KID_ENV, TrustList, database_root_kid, load_trust_list
+from certify.signing.trust import ROOT_KID_ENV, TrustList, load_trust_list
 from certify.web.logs import redact
 
 log = logging.getLogger("certify.web")

@@ -5,15 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from certify.keys.publish import build_trust_list
+from certify.keys.store import create_key, signing_material
 from certify.signing.algorithms import DEFAULT
 from certify.signing.token import Claims, Kind, sign_token, token_url
-from certify.signing.trust import (
-    TrustList,
-    build_trust_list,
-    create_key,
-    load_trust_list,
-    signing_material,
-)
+from certify.signing.trust import TrustList, load_trust_list
 from certify.signing.verify import RevocationList, load_revocation_list, sign_revocation_list
 from tests.conftest import Database
 

@@ -27,9 +27,7 @@ from certify.certificates.document import (
 from certify.infra.pdf import FONT_NAME
 from certify.registration.identity import mask_id_number
 from certify.signing.token import KIND_NAMES, Claims, Kind
-from certify.signing.trust import (
-    TrustList,
-)
+from certify.signing.trust import TrustList
 from certify.signing.verify import verify_token
 from schemas.certificates import CertificateView
 from schemas.enums import Level

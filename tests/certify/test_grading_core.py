@@ -143,7 +143,7 @@ def test_a_shuffled_copy_scores_the_same_as_the_canonical_paper(
 ) -> None:
     """Answers given on a candidate's copy, mapped back, score as the same answers on the form."""
     from question_bank.shuffle import candidate_view, to_canonical
-    from schemas.items import OPTION_LETTERS
+    from schemas.notation import OPTION_LETTERS
     from tests.helpers import paper
 
     form = paper()

@@ -268,7 +268,8 @@ def test_a_planted_copier_is_found_across_shuffled_copies_and_honest_ones_are_no
 def test_a_key_correction_regrades_with_a_dry_run_first(sitting: Database, tmp_path: Path) -> None:
     import json
 
-    from certify.grading.service import apply_regrade, regrade_diff, sitting_results
+    from certify.certificates.regrade import apply_regrade
+    from certify.grading.service import regrade_diff, sitting_results
     from schemas.tables import AuditEntry
 
     write_sheets(sitting, tmp_path / "sheets.csv", {"K0", "K1"})

@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
+from certify.certificates.regrade import apply_regrade
 from certify.certificates.verification import verify_live
 from certify.grading.marks import import_marks, marking_list
-from certify.grading.service import apply_regrade, grade_sitting, regrade_diff
+from certify.grading.service import grade_sitting, regrade_diff
 from certify.grading.sheets import candidate_copies, import_sheets
 from certify.infra.errors import Error
 from certify.registration.sittings import create_sitting, import_roster

@@ -10,6 +10,8 @@ import qrcode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from certify.keys.publish import build_trust_list
+from certify.keys.store import KeyProblem, decrypt_private, rotate_key, signing_material
 from certify.signing.algorithms import DEFAULT
 from certify.signing.token import (
     Kind,
@@ -19,15 +21,7 @@ from certify.signing.token import (
     to_text,
     token_url,
 )
-from certify.signing.trust import (
-    KeyProblem,
-    TrustListError,
-    build_trust_list,
-    decrypt_private,
-    load_trust_list,
-    rotate_key,
-    signing_material,
-)
+from certify.signing.trust import TrustListError, load_trust_list
 from certify.signing.verify import load_revocation_list, sign_revocation_list, verify_token
 from tests.certify.signing_helpers import (
     PASS,

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from certify.keys.store import signing_material
 from certify.signing import algorithms
 from certify.signing.algorithms import DEFAULT, Ed25519, key_id
 from certify.signing.token import (
@@ -24,7 +25,7 @@ from certify.signing.token import (
     sign_token,
     to_text,
 )
-from certify.signing.trust import load_trust_list, signing_material
+from certify.signing.trust import load_trust_list
 from certify.signing.verify import verify_token
 from tests.certify.signing_helpers import (
     PASS,
@@ -99,7 +100,7 @@ def test_a_key_the_trust_list_gives_another_algorithm_does_not_verify_the_usual_
 ) -> None:
     """The other direction: the list states the alias for the key, the token's header says
     Ed25519. The list is re-signed by the real root, so only the algorithm disagrees."""
-    from certify.signing.trust import build_trust_list
+    from certify.keys.publish import build_trust_list
 
     document = build_trust_list(keys.engine, PASS)
     root_row, root_private = signing_material(keys.engine, "SD-HRSS", PASS)

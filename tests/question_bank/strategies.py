@@ -7,7 +7,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from schemas.enums import ItemStatus, ItemType, Level
-from schemas.items import OPTION_LETTERS, ItemData
+from schemas.items import ItemData
+from schemas.notation import OPTION_LETTERS
 from schemas.reference import occupations
 
 CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)

@@ -17,7 +17,7 @@ from certify.accounts import create_account, create_token
 from certify.certificates.issuance import issue_certificates
 from certify.certificates.publication import publish
 from certify.grading import simulate
-from certify.signing.trust import build_trust_list
+from certify.keys.publish import build_trust_list
 from certify.web import create_app
 from schemas.tables import Candidate, Certificate
 from tests.certify.exam_helpers import VAULT, graded_sitting

@@ -20,9 +20,10 @@ import pytest
 from sqlmodel import Session, select
 
 from certify.certificates.revocation import change_status
+from certify.keys.store import signing_material
 from certify.signing.algorithms import DEFAULT
 from certify.signing.token import COSE_SIGN1_TAG, Claims, Kind, sign_token, to_text
-from certify.signing.trust import RootNotPinned, signing_material
+from certify.signing.trust import RootNotPinned
 from certify.web import create_app
 from certify.web.logs import token_digest
 from schemas.tables import Certificate

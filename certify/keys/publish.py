@@ -1,0 +1,57 @@
+"""The trust list as the root publishes it: every key with its issuer, algorithm, validity and
+scope, and a root-signed checkpoint of the audit log, signed by the root over the canonical JSON
+(:func:`certify.signing.trust.load_trust_list` checks it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from certify.audit.checkpoints import Signer, record
+from certify.infra.db import transaction
+from certify.keys.store import KeyProblem, b64, decrypt_private, utc
+from certify.signing.algorithms import DEFAULT
+from certify.signing.trust import canonical_json
+from schemas.tables import SigningKey, utcnow
+
+
+def build_trust_list(engine: Engine, root_passphrase: str) -> dict[str, Any]:
+    """The trust list document, signed by the root key, with a root-signed audit checkpoint
+    (recorded in the database too). Still ``certify-trust-list/1``: the new field is inside the
+    signed body, and lists without it verify as before."""
+    with Session(engine) as session:
+        rows = list(
+            session.exec(
+                select(SigningKey).order_by(col(SigningKey.issuer), col(SigningKey.valid_from))
+            )
+        )
+    root = next((r for r in rows if r.role == "root" and r.retired_at is None), None)
+    if root is None or root.private_key_encrypted is None:
+        raise KeyProblem("没有根密钥，请先创建 / no root key: create one first")
+    private = decrypt_private(root.private_key_encrypted, root_passphrase)
+    with transaction(engine) as session:
+        checkpoint = record(session, Signer.of(root, private), "trust-list")
+    body = {
+        "format": "certify-trust-list/1",
+        "issued_at": utcnow().isoformat(),
+        "root_kid": root.kid,
+        "audit_checkpoint": checkpoint.document(),
+        "keys": [
+            {
+                "issuer": r.issuer,
+                "name": r.scope.get("name", r.issuer),
+                "role": r.role,
+                "kid": r.kid,
+                "alg": DEFAULT.cose_id,
+                "public_key": b64(r.public_key),
+                "valid_from": utc(r.valid_from).isoformat(),  # type: ignore[union-attr]
+                "valid_until": v.isoformat() if (v := utc(r.valid_until)) else None,
+                "scope": {k: v for k, v in r.scope.items() if k != "name"},
+            }
+            for r in rows
+        ],
+    }
+    signature = DEFAULT.sign(private, canonical_json(body))
+    return {**body, "signature": b64(signature)}

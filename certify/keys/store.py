@@ -1,0 +1,203 @@
+"""Keys at rest: a *key* belongs to the provincial authority (role ``root``) or to an evaluation
+or training institution (role ``institution``); its private half is stored encrypted with a
+passphrase (PKCS#8, the best encryption ``cryptography`` offers), never in clear. Its kid is the
+first 8 bytes of SHA-256 of the public key. Rotating a key retires it — ``valid_until`` becomes
+the rotation time — but keeps it in the trust list, so certificates it signed before still verify.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from certify.audit.checkpoints import Signer
+from certify.infra import audit_log
+from certify.infra.db import transaction
+from certify.infra.errors import Error
+from certify.signing.algorithms import DEFAULT, key_id
+from schemas.tables import SigningKey, utcnow
+
+MIN_PASSPHRASE = 12
+
+
+class KeyProblem(Error):
+    """A key cannot be made, found or opened (wrong passphrase, unknown issuer)."""
+
+    code = "key"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def encrypt_private(private_key: bytes, passphrase: str) -> bytes:
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise KeyProblem(
+            f"口令至少 {MIN_PASSPHRASE} 个字符 / the passphrase needs at least {MIN_PASSPHRASE} characters"
+        )
+    key = Ed25519PrivateKey.from_private_bytes(private_key)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase.encode()),
+    )
+
+
+def decrypt_private(blob: bytes, passphrase: str) -> bytes:
+    """The raw private key; raises KeyProblem for a wrong passphrase."""
+    try:
+        key = serialization.load_pem_private_key(blob, passphrase.encode())
+    except (ValueError, TypeError):
+        raise KeyProblem(
+            "口令错误，无法打开私钥 / wrong passphrase: the private key cannot be opened"
+        ) from None
+    assert isinstance(key, Ed25519PrivateKey)
+    return key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+
+
+def create_key(
+    engine: Engine,
+    *,
+    role: str,
+    issuer: str,
+    name: str,
+    passphrase: str,
+    scope: dict[str, list[Any]] | None = None,
+    valid_until: datetime | None = None,
+    actor: str = "cli",
+) -> SigningKey:
+    """A new key for ``issuer``; an institution may hold one active key, the root one."""
+    if role not in ("root", "institution"):
+        raise KeyProblem(f"未知角色 {role} / unknown role {role}")
+    with transaction(engine) as session:
+        active = _active(session, issuer)
+        if active is not None:
+            raise KeyProblem(
+                f"{issuer} 已有有效密钥 {active.kid}，请使用轮换 / {issuer} has an active key {active.kid}: rotate it"
+            )
+        if (
+            role == "root"
+            and session.exec(
+                select(SigningKey).where(
+                    SigningKey.role == "root", col(SigningKey.retired_at).is_(None)
+                )
+            ).first()
+        ):
+            raise KeyProblem("已有根密钥 / a root key exists already")
+        row = _new_key(issuer, role, passphrase, {"name": name, **(scope or {})}, utcnow())
+        row.valid_until = valid_until
+        session.add(row)
+        session.flush()
+        audit_log.append(
+            session,
+            actor=actor,
+            action="key.create",
+            subject=issuer,
+            detail={"kid": row.kid, "role": role, "scope": row.scope},
+        )
+        return row
+
+
+def _new_key(
+    issuer: str, role: str, passphrase: str, scope: dict[str, Any], valid_from: datetime
+) -> SigningKey:
+    """A freshly generated key pair as a row, its private half encrypted under ``passphrase``."""
+    private, public = DEFAULT.generate()
+    return SigningKey(
+        kid=key_id(public).hex(),
+        issuer=issuer,
+        role=role,
+        algorithm=DEFAULT.name,
+        public_key=public,
+        private_key_encrypted=encrypt_private(private, passphrase),
+        scope=scope,
+        valid_from=valid_from,
+    )
+
+
+def _active(session: Session, issuer: str) -> SigningKey | None:
+    return session.exec(
+        select(SigningKey).where(SigningKey.issuer == issuer, col(SigningKey.retired_at).is_(None))
+    ).first()
+
+
+def rotate_key(engine: Engine, issuer: str, passphrase: str, *, actor: str = "cli") -> SigningKey:
+    """Retire the issuer's active key (it stays published) and make a new one with its scope."""
+    with transaction(engine) as session:
+        old = _active(session, issuer)
+        if old is None:
+            raise KeyProblem(f"{issuer} 没有有效密钥 / {issuer} has no active key")
+        now = utcnow()
+        old.retired_at, old.valid_until = now, now
+        session.add(old)
+        row = _new_key(issuer, old.role, passphrase, old.scope, now)
+        session.add(row)
+        session.flush()
+        audit_log.append(
+            session,
+            actor=actor,
+            action="key.rotate",
+            subject=issuer,
+            detail={"retired": old.kid, "new": row.kid},
+        )
+        return row
+
+
+def list_keys(engine: Engine) -> list[SigningKey]:
+    with Session(engine) as session:
+        return list(
+            session.exec(
+                select(SigningKey).order_by(col(SigningKey.issuer), col(SigningKey.valid_from))
+            )
+        )
+
+
+def signing_material(engine: Engine, issuer: str, passphrase: str) -> tuple[SigningKey, bytes]:
+    """The issuer's active key row and its decrypted private key."""
+    with Session(engine) as session:
+        row = _active(session, issuer)
+    if row is None or row.private_key_encrypted is None:
+        raise KeyProblem(f"{issuer} 没有可用的签名密钥 / {issuer} has no active signing key")
+    return row, decrypt_private(row.private_key_encrypted, passphrase)
+
+
+def signer(engine: Engine, issuer: str | None, passphrase: str) -> Signer:
+    """The active key of ``issuer`` (of the root when None), opened to sign audit checkpoints;
+    raises KeyProblem."""
+    if issuer is None:
+        with Session(engine) as session:
+            root = session.exec(
+                select(SigningKey).where(
+                    SigningKey.role == "root", col(SigningKey.retired_at).is_(None)
+                )
+            ).first()
+        if root is None:
+            raise KeyProblem("没有根密钥，请先创建 / no root key: create one first")
+        issuer = root.issuer
+    return Signer.of(*signing_material(engine, issuer, passphrase))
+
+
+def database_root_kid(engine: Engine) -> str | None:
+    """The kid of the active root key this database holds (set up by `certify keys root`), if
+    any: on the institution's own machine, the pin needs no further configuration."""
+    with Session(engine) as session:
+        root = session.exec(
+            select(SigningKey).where(
+                SigningKey.role == "root", col(SigningKey.retired_at).is_(None)
+            )
+        ).first()
+    return root.kid if root else None
