@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from reportlab.lib import colors  # type: ignore[import-untyped, unused-ignore]
-from reportlab.lib.units import mm  # type: ignore[import-untyped, unused-ignore]
-from reportlab.platypus import (  # type: ignore[import-untyped, unused-ignore]
+from reportlab.lib import colors
+from reportlab.lib.units import mm
+from reportlab.platypus import (
     KeepTogether,
     PageBreak,
     Paragraph,

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from reportlab.lib import colors  # type: ignore[import-untyped, unused-ignore]
-from reportlab.lib.enums import TA_CENTER  # type: ignore[import-untyped, unused-ignore]
-from reportlab.lib.pagesizes import A4, landscape  # type: ignore[import-untyped, unused-ignore]
-from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped, unused-ignore]
-from reportlab.lib.units import mm  # type: ignore[import-untyped, unused-ignore]
-from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped, unused-ignore]
-from reportlab.platypus import Paragraph, Table  # type: ignore[import-untyped, unused-ignore]
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Paragraph, Table
 
 from certify.certificates.qr import qr_matrix
 from certify.infra.pdf import FONT_NAME, markup, register_fonts, styles, table_style

@@ -267,7 +267,7 @@ def _pdf(
     listed: list[Listed],
     anchor: list[str],
 ) -> None:
-    from reportlab.platypus import Paragraph, Spacer, Table  # type: ignore[import-untyped, unused-ignore]
+    from reportlab.platypus import Paragraph, Spacer, Table
 
     from certify.infra.pdf import build, draw_footer, markup, page_of, styles, table_style
 

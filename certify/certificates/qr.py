@@ -23,12 +23,12 @@ from bisect import bisect_left
 from functools import cache
 
 import numpy as np
-import qrcode  # type: ignore[import-untyped, unused-ignore]
+import qrcode
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
-from qrcode import LUT, base, util  # type: ignore[import-untyped, unused-ignore]
-from qrcode.constants import ERROR_CORRECT_M  # type: ignore[import-untyped, unused-ignore]
-from qrcode.exceptions import DataOverflowError  # type: ignore[import-untyped, unused-ignore]
+from qrcode import LUT, base, util
+from qrcode.constants import ERROR_CORRECT_M
+from qrcode.exceptions import DataOverflowError
 
 Grid = NDArray[np.bool_]
 

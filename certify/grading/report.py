@@ -23,16 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reportlab.graphics.shapes import (  # type: ignore[import-untyped, unused-ignore]
+from reportlab.graphics.shapes import (
     Circle,
     Drawing,
     Line,
     Rect,
     String,
 )
-from reportlab.lib import colors  # type: ignore[import-untyped, unused-ignore]
-from reportlab.lib.units import mm  # type: ignore[import-untyped, unused-ignore]
-from reportlab.platypus import (  # type: ignore[import-untyped, unused-ignore]
+from reportlab.lib import colors
+from reportlab.lib.units import mm
+from reportlab.platypus import (
     CondPageBreak,
     KeepTogether,
     Paragraph,

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from reportlab import rl_config  # type: ignore[import-untyped, unused-ignore]
-from reportlab.lib.enums import TA_CENTER  # type: ignore[import-untyped, unused-ignore]
-from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped, unused-ignore]
-from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped, unused-ignore]
-from reportlab.lib.units import mm  # type: ignore[import-untyped, unused-ignore]
-from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped, unused-ignore]
-from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped, unused-ignore]
-from reportlab.platypus import (  # type: ignore[import-untyped, unused-ignore]
+from reportlab import rl_config
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import (
     SimpleDocTemplate,
     TableStyle,
 )

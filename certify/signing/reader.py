@@ -40,7 +40,7 @@ def decode_picture(path: Path) -> str:
 def decode_pdf(path: Path, dpi: int = 200) -> str:
     """The QR text on the first page of a certificate PDF (rendered with PDFium via pypdfium2,
     which installs from PyPI with everything it needs)."""
-    import pypdfium2  # type: ignore[import-untyped]
+    import pypdfium2
 
     try:
         document = pypdfium2.PdfDocument(path)

@@ -8,9 +8,9 @@ same token:
 
     HTTPS://VERIFY.EXAMPLE.CN/V/<BASE32 COSE_Sign1>
 
-Claims never include the ID number, in clear or hashed. Occupation, level, kind and dates are
-small integers (occupations numbered in the programme's order, dates as days since 2020-01-01)
-so that a full token fits QR version 10 at error correction M.
+Claims never include the ID number, in clear or hashed. Level, kind and dates are small
+integers (dates as days since 2020-01-01) and the occupation its short name (``ai``), so that a
+full token fits QR version 10 at error correction M.
 """
 
 from __future__ import annotations
@@ -45,12 +45,6 @@ KIND_NAMES = {
 }
 
 LEVEL_CODES = {"junior": 1, "intermediate": 2, "senior": 3}
-
-
-def _occupation_codes() -> dict[str, int]:
-    from schemas.reference import occupations
-
-    return {occ.slug: n for n, occ in enumerate(occupations(), start=1)}
 
 
 _UNREADABLE = (

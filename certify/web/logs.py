@@ -14,7 +14,7 @@ import hashlib
 import re
 from typing import Any
 
-from gunicorn.glogging import Logger  # type: ignore[import-untyped]
+from gunicorn.glogging import Logger
 from werkzeug.serving import WSGIRequestHandler
 
 _TOKEN_PATH = re.compile(r"(/[vV]/)([A-Za-z2-7]+)")
