@@ -204,6 +204,18 @@ def account_for_token(engine: Engine, token: str) -> Account | None:
     return found
 
 
+def account_for_session(engine: Engine, account_id: object, version: object) -> Account | None:
+    """The account a browser session names, if it is active and the session is of its current
+    version (signing out, disabling or a new password end the older ones)."""
+    if not isinstance(account_id, int):
+        return None
+    with Session(engine) as s:
+        found = s.get(Account, account_id)
+    if found is None or not found.active or version != found.session_version:
+        return None
+    return found
+
+
 def forget_tokens() -> None:
     """Drop every remembered token (after disabling an account in this process)."""
     with _token_lock:

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, bindparam
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
-from certify.certificates.holders import HolderBudget, person_key
+from certify.certificates.holders import HolderBudget, names_match, person_key
 from certify.registration.identity import IdentityVault, IdNumberError, validate_id_number
 from certify.signing.token import SignedToken, TokenFormatError, from_text, parse_token
 from certify.signing.trust import TrustList
@@ -215,6 +215,19 @@ def _verify(
             )
         ]
     return report
+
+
+def token_of_holder(engine: Engine, serial: str, name: str) -> str | None:
+    """The token of the certificate with this serial, if its holder is ``name`` (spaces and
+    full-width forms aside), as printed on the certificate; else None — an unknown serial and a
+    wrong name answer the same."""
+    with Session(engine) as session:
+        found = session.exec(
+            select(Certificate.token, Certificate.holder_name).where(Certificate.serial == serial)
+        ).first()
+    if found is None or not names_match(name, [found[1]]):
+        return None
+    return str(found[0])
 
 
 def verify_live(engine: Engine, text: str, trust: TrustList) -> tuple[Report, Register]:

@@ -26,7 +26,7 @@ from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import Problem, ValidationFailed
 from certify.infra.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records
-from certify.registration.sittings import SittingError
+from certify.registration.sittings import get_sitting
 from question_bank.papers import paper_view
 from question_bank.shuffle import candidate_view
 from schemas.enums import ItemType
@@ -64,9 +64,7 @@ def candidate_copies(engine: Engine, sitting_code: str) -> Copies:
     operation builds them once and passes them on (``copies=`` below).
     """
     with Session(engine) as session:
-        sitting = session.exec(select(Sitting).where(Sitting.code == sitting_code)).first()
-        if sitting is None:
-            raise SittingError(f"没有考试场次 {sitting_code} / no sitting {sitting_code}")
+        sitting = get_sitting(session, sitting_code)
         rows = list(
             session.exec(
                 select(Registration, Paper)

@@ -81,3 +81,36 @@ class DatabaseError(Error):
     """The database is missing, unreachable or not at the expected schema revision."""
 
     code = "database"
+
+
+class NotFound(Error):
+    """The thing named does not exist: a sitting, a course, a certificate, an objection… Each
+    kind has its own stable code (``sitting_not_found``, …); the web answers 404."""
+
+    code = "not_found"
+    what_zh = "对象"
+    what_en = "thing"
+
+    def __init__(self, key: object) -> None:
+        self.key = key
+        super().__init__(f"没有{self.what_zh} {key} / no {self.what_en} {key}")
+
+
+class SittingNotFound(NotFound):
+    code, what_zh, what_en = "sitting_not_found", "考试场次", "sitting"
+
+
+class CourseNotFound(NotFound):
+    code, what_zh, what_en = "course_not_found", "培训班", "course"
+
+
+class CertificateNotFound(NotFound):
+    code, what_zh, what_en = "certificate_not_found", "证书", "certificate"
+
+
+class ObjectionNotFound(NotFound):
+    code, what_zh, what_en = "objection_not_found", "异议", "objection"
+
+
+class AccountNotFound(NotFound):
+    code, what_zh, what_en = "account_not_found", "用户", "account"

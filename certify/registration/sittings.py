@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
 from certify.infra.db import transaction
-from certify.infra.errors import Error, Problem, ValidationFailed
+from certify.infra.errors import Error, Problem, SittingNotFound, ValidationFailed
 from certify.infra.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records
 from certify.registration.identity import (
     IdentityVault,
@@ -81,6 +81,20 @@ def create_sitting(
             detail={"blueprint": blueprint_code, "institution": institution},
         )
         return sitting
+
+
+def get_sitting(session: Session, code: str) -> Sitting:
+    """The sitting with this code; raises SittingNotFound."""
+    sitting = session.exec(select(Sitting).where(Sitting.code == code)).first()
+    if sitting is None:
+        raise SittingNotFound(code)
+    return sitting
+
+
+def list_sittings(engine: Engine) -> list[Sitting]:
+    """Every sitting, by code."""
+    with Session(engine) as session:
+        return list(session.exec(select(Sitting).order_by(col(Sitting.code))))
 
 
 @dataclass(frozen=True)

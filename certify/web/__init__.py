@@ -38,7 +38,7 @@ from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 
 from certify.infra import db
-from certify.infra.errors import Error
+from certify.infra.errors import Error, NotFound
 from certify.keys.store import database_root_kid
 from certify.registration.identity import IdentityVault, load_vault
 from certify.signing.trust import ROOT_KID_ENV, TrustList, load_trust_list
@@ -235,7 +235,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(Error)
     def _certify_error(exc: Error) -> Any:
-        return error_response(400, exc.code, exc.diagnostics())
+        status = 404 if isinstance(exc, NotFound) else 400
+        return error_response(status, exc.code, exc.diagnostics())
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:

@@ -9,23 +9,14 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import case
-from sqlmodel import Session, col, func, select
 
+from certify.certificates.progress import sitting_overview, sitting_record
 from certify.certificates.publication import objections, publish, resolve_objection
 from certify.certificates.revocation import change_status
-from certify.infra.errors import Error
-from certify.registration.identity import mask_name
+from certify.infra.errors import Error, NotFound
+from certify.registration.sittings import list_sittings
 from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.common import PageProblems, page_problems
-from schemas.tables import (
-    Candidate,
-    Certificate,
-    Publication,
-    Registration,
-    Result,
-    Sitting,
-)
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 ADMIN = ("admin",)
@@ -37,13 +28,6 @@ def _actor() -> str:
     return f"web:{account.username}"
 
 
-def _sitting(session: Session, code: str) -> Sitting:
-    sitting = session.exec(select(Sitting).where(Sitting.code == code)).first()
-    if sitting is None:
-        abort(404)
-    return sitting
-
-
 @blueprint.get("/")
 @require_role(*ADMIN)
 def index() -> Any:
@@ -51,33 +35,7 @@ def index() -> Any:
 
 
 def _index_page(problems: PageProblems | None = None) -> str:
-    rows = []
-    with Session(g.engine) as session:
-        for sitting in session.exec(select(Sitting).order_by(col(Sitting.code))):
-            registered = session.exec(
-                select(func.count())
-                .select_from(Registration)
-                .where(Registration.sitting_id == sitting.id)
-            ).one()
-            graded, passed = session.exec(
-                select(
-                    func.count(col(Result.registration_id)),
-                    func.sum(case((col(Result.passed), 1), else_=0)),
-                )
-                .join(Registration, col(Registration.id) == col(Result.registration_id))
-                .where(Registration.sitting_id == sitting.id)
-            ).one()
-            publication = session.exec(
-                select(Publication).where(Publication.sitting_id == sitting.id)
-            ).first()
-            issued = session.exec(
-                select(func.count())
-                .select_from(Certificate)
-                .join(Registration, col(Registration.id) == col(Certificate.registration_id))
-                .where(Registration.sitting_id == sitting.id)
-            ).one()
-            rows.append((sitting, registered, graded, passed or 0, publication, issued))
-    return render_template("admin.html", rows=rows, problems=problems)
+    return render_template("admin.html", rows=sitting_overview(g.engine), problems=problems)
 
 
 @blueprint.get("/sittings/<code>")
@@ -87,35 +45,15 @@ def sitting(code: str) -> Any:
 
 
 def _sitting_page(code: str, problems: PageProblems | None = None) -> str:
-    with Session(g.engine) as session:
-        row = _sitting(session, code)
-        results = [
-            (reg.admission_no, mask_name(name), result)
-            for reg, name, result in session.exec(
-                select(Registration, Candidate.name, Result)
-                .join(Result, col(Result.registration_id) == col(Registration.id))
-                .join(Candidate, col(Candidate.id) == col(Registration.candidate_id))
-                .where(Registration.sitting_id == row.id)
-                .order_by(col(Registration.admission_no))
-            )
-        ]
-        publication = session.exec(
-            select(Publication).where(Publication.sitting_id == row.id)
-        ).first()
-        certificates = session.exec(
-            select(Certificate, Registration.admission_no)
-            .join(Registration, col(Registration.id) == col(Certificate.registration_id))
-            .where(Registration.sitting_id == row.id)
-            .order_by(col(Certificate.serial))
-        ).all()
-    found = objections(g.engine, code) if publication else []
+    record = sitting_record(g.engine, code)
+    found = objections(g.engine, code) if record.publication else []
     return render_template(
         "admin_sitting.html",
-        sitting=row,
-        results=results,
-        publication=publication,
+        sitting=record.sitting,
+        results=record.results,
+        publication=record.publication,
         objections=found,
-        certificates=certificates,
+        certificates=record.certificates,
         today=date.today(),
         problems=problems,
     )
@@ -124,8 +62,7 @@ def _sitting_page(code: str, problems: PageProblems | None = None) -> str:
 def _refused(exc: Error, code: str) -> Any:
     """The page the post came from, status 400, with what was wrong on it (a message that
     repeats what was posted can be long: it must not travel in the session cookie)."""
-    with Session(g.engine) as session:
-        known = bool(code) and session.exec(select(Sitting).where(Sitting.code == code)).first()
+    known = bool(code) and any(s.code == code for s in list_sittings(g.engine))
     problems = page_problems(exc)
     return (_sitting_page(code, problems) if known else _index_page(problems)), 400
 
@@ -135,10 +72,10 @@ def _refused(exc: Error, code: str) -> Any:
 def stats(code: str) -> Any:
     from certify.grading.analysis import exam_report
 
-    with Session(g.engine) as session:
-        _sitting(session, code)
     try:
         data = exam_report(g.engine, code)
+    except NotFound:
+        raise
     except Error as exc:
         return render_template(
             "error.html", status=400, zh="无法统计", message=exc.diagnostics()

@@ -17,9 +17,8 @@ from typing import Any, TypeVar
 
 from flask import abort, g, redirect, request, session, url_for
 from sqlalchemy import Engine
-from sqlmodel import Session
 
-from certify.accounts import account_for_token, end_sessions
+from certify.accounts import account_for_session, account_for_token, end_sessions
 from schemas.tables import Account
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -45,10 +44,7 @@ def current_account() -> Account | None:
     elif "uid" in session:
         # Pages take the signed-in session only: an API token never opens them (it would skip
         # the CSRF protection that binds a form to the session).
-        with Session(engine) as s:
-            found = s.get(Account, session["uid"])
-        current = found is not None and found.active and session.get("sv") == found.session_version
-        account = found if current else None
+        account = account_for_session(engine, session["uid"], session.get("sv"))
     g.account = account
     return account
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
-from sqlmodel import Session, col, select
 
+from certify.certificates.checks import CheckNotFound, owned_check, recent_checks, save_check
 from certify.certificates.holders import HolderCheckRefused, lookup_credentials
 from certify.certificates.verification import CheckRow, check_rows
 from certify.entitlements.eligibility import EligibilityError
@@ -101,13 +101,8 @@ def index() -> Any:
 def _page(problems: PageProblems | None = None) -> str:
     account = current_account()
     assert account is not None
-    with Session(g.engine) as session:
-        recent = session.exec(
-            select(CommitteeCheck)
-            .where(CommitteeCheck.account_id == account.id)
-            .order_by(col(CommitteeCheck.id).desc())
-            .limit(20)
-        ).all()
+    assert account.id is not None
+    recent = recent_checks(g.engine, account.id)
     return render_template("committee.html", recent=recent, problems=problems)
 
 
@@ -130,22 +125,17 @@ def upload() -> Any:
         account_id=account.id,
         actor=f"web:{account.username}",
     )
-    with Session(g.engine) as session:
-        row = CommitteeCheck(account_id=account.id, file_name=upload[1], rows=results)
-        session.add(row)
-        session.commit()
-        session.refresh(row)
-    return redirect(url_for("committee.show", check_id=row.id))
+    check_id = save_check(g.engine, account.id, upload[1], results)
+    return redirect(url_for("committee.show", check_id=check_id))
 
 
 def _owned(check_id: int) -> CommitteeCheck:
     account = current_account()
-    assert account is not None
-    with Session(g.engine) as session:
-        row = session.get(CommitteeCheck, check_id)
-    if row is None or row.account_id != account.id:
+    assert account is not None and account.id is not None
+    try:
+        return owned_check(g.engine, account.id, check_id)
+    except CheckNotFound:
         abort(404)
-    return row
 
 
 @blueprint.get("/checks/<int:check_id>")

@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, g, jsonify, render_template, request, send_file
-from sqlmodel import Session, select
 
-from certify.certificates.verification import result_json, verify_live
+from certify.certificates.verification import result_json, token_of_holder, verify_live
 from certify.web.common import trust
 from schemas.enums import Verdict
-from schemas.tables import Certificate
 
 blueprint = Blueprint("public", __name__)
 TOKEN = re.compile(r"[A-Za-z2-7]{1,2000}")
@@ -75,11 +73,10 @@ def lookup() -> Any:
         return render_template("index.html")
     if not SERIAL.fullmatch(serial) or not 1 <= len(name) <= 64:
         return render_template("index.html", problem=True, serial=serial, name=name), 400
-    with Session(g.engine) as session:
-        cert = session.exec(select(Certificate).where(Certificate.serial == serial)).first()
-    if cert is None or cert.holder_name != name:
+    token = token_of_holder(g.engine, serial, name)
+    if token is None:
         return render_template("index.html", not_found=True, serial=serial, name=name), 404
-    report, register = verify_live(g.engine, cert.token, trust())
+    report, register = verify_live(g.engine, token, trust())
     return _page(result_json(report, register), report.verdict)
 
 

@@ -10,7 +10,6 @@ import io
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, send_file, url_for
-from sqlmodel import Session, col, select
 
 from certify.grading.marks import (
     MARKING_LIST_HEADER,
@@ -20,9 +19,9 @@ from certify.grading.marks import (
 )
 from certify.infra.errors import Error
 from certify.infra.tabular import table_bytes
+from certify.registration.sittings import list_sittings
 from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.common import PageProblems, page_problems, saved_upload, send_problems
-from schemas.tables import Sitting
 
 blueprint = Blueprint("rater", __name__, url_prefix="/rater")
 RATER = ("rater", "admin")
@@ -35,9 +34,7 @@ def index() -> Any:
 
 
 def _page(problems: PageProblems | None = None) -> str:
-    with Session(g.engine) as session:
-        sittings = session.exec(select(Sitting).order_by(col(Sitting.code))).all()
-    return render_template("rater.html", sittings=sittings, problems=problems)
+    return render_template("rater.html", sittings=list_sittings(g.engine), problems=problems)
 
 
 @blueprint.get("/sittings/<code>/marking-list.csv")
