@@ -29,7 +29,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from certify.infra import audit_log
 from certify.infra.db import transaction
-from certify.infra.errors import Error
+from certify.infra.errors import AccountNotFound, Error
 from schemas.enums import ROLES
 from schemas.tables import Account, ApiToken, LoginAttempt, utcnow
 
@@ -83,11 +83,17 @@ def create_account(
         return account
 
 
+def get_account(session: Session, username: str) -> Account:
+    """The account with this username; raises AccountNotFound."""
+    account = session.exec(select(Account).where(Account.username == username)).first()
+    if account is None:
+        raise AccountNotFound(username)
+    return account
+
+
 def set_active(engine: Engine, username: str, active: bool, *, actor: str = "cli") -> None:
     with transaction(engine) as s:
-        account = s.exec(select(Account).where(Account.username == username)).first()
-        if account is None:
-            raise AccountError(f"没有用户 {username} / no account {username}")
+        account = get_account(s, username)
         account.active = active
         account.session_version += 1
         s.add(account)
@@ -109,9 +115,8 @@ def create_token(engine: Engine, username: str, *, label: str = "", actor: str =
     """A new API token for the account; only its hash is kept, so this is the one time it shows."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction(engine) as s:
-        account = s.exec(select(Account).where(Account.username == username)).first()
-        if account is None or account.id is None:
-            raise AccountError(f"没有用户 {username} / no account {username}")
+        account = get_account(s, username)
+        assert account.id is not None
         s.add(ApiToken(account_id=account.id, token_hash=token_hash(token), label=label))
         audit_log.append(
             s, actor=actor, action="token.create", subject=username, detail={"label": label}

@@ -30,8 +30,9 @@ from certify.audit.checkpoints import Checkpoint, Signer, latest, record
 from certify.grading.lock import result_lock
 from certify.infra import audit_log
 from certify.infra.db import transaction
-from certify.infra.errors import Error
+from certify.infra.errors import Error, ObjectionNotFound
 from certify.registration.identity import mask_name
+from certify.registration.sittings import get_sitting
 from schemas.enums import Level
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
 from schemas.tables import (
@@ -74,13 +75,6 @@ class PublicationReport:
     """The audit checkpoint the notice shows (None before the first one)."""
 
 
-def _sitting(session: Session, code: str) -> Sitting:
-    sitting = session.exec(select(Sitting).where(Sitting.code == code)).first()
-    if sitting is None:
-        raise PublicationError(f"没有考试场次 {code} / no sitting {code}")
-    return sitting
-
-
 def pass_list(session: Session, sitting: Sitting) -> list[tuple[Registration, Candidate]]:
     return list(
         session.exec(
@@ -113,7 +107,7 @@ def publish(
     opened_on = opened_on or date.today()
     closes_on = opened_on + timedelta(days=days - 1)
     with transaction(engine) as session:
-        sitting = _sitting(session, sitting_code)
+        sitting = get_sitting(session, sitting_code)
         # The sitting's row stays locked until the publication commits, as grading and regrades
         # lock it: a grade cannot change results between the list read here and its commit.
         result_lock(session, sitting, for_update=True)
@@ -321,7 +315,7 @@ def file_objection(
         raise PublicationError("异议须说明理由 / an objection needs a reason")
     filed_on = filed_on or date.today()
     with transaction(engine) as session:
-        sitting = _sitting(session, sitting_code)
+        sitting = get_sitting(session, sitting_code)
         publication = session.exec(
             select(Publication).where(Publication.sitting_id == sitting.id)
         ).first()
@@ -377,7 +371,7 @@ def resolve_objection(
     with transaction(engine) as session:
         objection = session.get(Objection, objection_id)
         if objection is None:
-            raise PublicationError(f"没有异议 {objection_id} / no objection {objection_id}")
+            raise ObjectionNotFound(objection_id)
         if objection.status != "open":
             raise PublicationError(
                 f"异议 {objection_id} 已处理（{objection.status}）/ objection {objection_id} is {objection.status} already"
@@ -405,7 +399,7 @@ def resolve_objection(
 def objections(engine: Engine, sitting_code: str) -> list[tuple[Objection, str]]:
     """Every objection of the sitting with the admission number it concerns."""
     with Session(engine) as session:
-        sitting = _sitting(session, sitting_code)
+        sitting = get_sitting(session, sitting_code)
         return [
             (o, admission)
             for o, admission in session.exec(

@@ -21,7 +21,7 @@ from certify.audit.checkpoints import Signer, record
 from certify.entitlements.eligibility import withdraw
 from certify.infra import audit_log
 from certify.infra.db import transaction
-from certify.infra.errors import Error
+from certify.infra.errors import CertificateNotFound, Error
 from certify.keys.store import KeyProblem, decrypt_private, signer
 from certify.signing.verify import sign_revocation_list
 from schemas.tables import Certificate, Revocation, SigningKey, utcnow
@@ -37,13 +37,19 @@ class StatusError(Error):
     code = "status"
 
 
+def get_certificate(session: Session, serial: str) -> Certificate:
+    """The certificate with this serial; raises CertificateNotFound."""
+    cert = session.exec(select(Certificate).where(Certificate.serial == serial)).first()
+    if cert is None:
+        raise CertificateNotFound(serial)
+    return cert
+
+
 def issuer_signer(engine: Engine, serial: str, passphrase: str) -> Signer:
     """The active key of the certificate's issuer, opened to sign the checkpoint of a status
     change; raises StatusError or KeyProblem."""
     with Session(engine) as session:
-        cert = session.exec(select(Certificate).where(Certificate.serial == serial)).first()
-    if cert is None:
-        raise StatusError(f"没有证书 {serial} / no certificate {serial}")
+        cert = get_certificate(session, serial)
     return signer(engine, cert.issuer, passphrase)
 
 
@@ -59,9 +65,7 @@ def change_status(
     """Revoke, suspend or reinstate a certificate, with a signed audit checkpoint covering the
     change when ``checkpoint_signer`` is given; raises StatusError for an impossible change."""
     with transaction(engine) as session:
-        cert = session.exec(select(Certificate).where(Certificate.serial == serial)).first()
-        if cert is None:
-            raise StatusError(f"没有证书 {serial} / no certificate {serial}")
+        cert = get_certificate(session, serial)
         changed = apply_status(session, cert, action, reason, actor=actor)
         if checkpoint_signer is not None:
             record(session, checkpoint_signer, f"certificate.{action}")

@@ -61,7 +61,10 @@ def _sitting_page(code: str, problems: PageProblems | None = None) -> str:
 
 def _refused(exc: Error, code: str) -> Any:
     """The page the post came from, status 400, with what was wrong on it (a message that
-    repeats what was posted can be long: it must not travel in the session cookie)."""
+    repeats what was posted can be long: it must not travel in the session cookie). A thing
+    that does not exist is a 404, as everywhere."""
+    if isinstance(exc, NotFound):
+        raise exc
     known = bool(code) and any(s.code == code for s in list_sittings(g.engine))
     problems = page_problems(exc)
     return (_sitting_page(code, problems) if known else _index_page(problems)), 400

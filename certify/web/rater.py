@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, send_file, url_for
+from flask import Blueprint, flash, g, redirect, render_template, send_file, url_for
 
 from certify.grading.marks import (
     MARKING_LIST_HEADER,
@@ -17,7 +17,7 @@ from certify.grading.marks import (
     marking_list,
     marking_list_rows,
 )
-from certify.infra.errors import Error
+from certify.infra.errors import Error, NotFound
 from certify.infra.tabular import table_bytes
 from certify.registration.sittings import list_sittings
 from certify.web.auth import check_csrf, current_account, require_role
@@ -40,10 +40,7 @@ def _page(problems: PageProblems | None = None) -> str:
 @blueprint.get("/sittings/<code>/marking-list.csv")
 @require_role(*RATER)
 def marking_list_csv(code: str) -> Any:
-    try:
-        scripts = marking_list(g.engine, code)
-    except Error:
-        abort(404)
+    scripts = marking_list(g.engine, code)  # an unknown sitting is a 404 (NotFound)
     data = io.BytesIO(table_bytes(MARKING_LIST_HEADER, marking_list_rows(scripts), "csv", "评卷"))
     return send_file(
         data, mimetype="text/csv", as_attachment=True, download_name=f"{code}-评卷清单.csv"
@@ -61,6 +58,8 @@ def upload_marks(code: str) -> Any:
             count = import_marks(
                 g.engine, code, upload[0], actor=f"web:{account.username}", rater=account.username
             )
+        except NotFound:
+            raise
         except Error as exc:  # every problem on the page, never in the cookie
             return _page(page_problems(exc, upload)), 400
     flash(f"{code}: 已导入评分 {count} 个 / {count} marks stored")
