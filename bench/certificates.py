@@ -84,6 +84,7 @@ from certify.signing.token import (
 from certify.signing.trust import load_trust_list
 from certify.signing.verify import load_revocation_list, sign_revocation_list, verify_token
 from schemas.certificates import CertificateView
+from schemas.enums import ApplicationDecision, CertificateKind, CertificateStatus, Verdict
 from schemas.tables import (
     Candidate,
     Certificate,
@@ -191,7 +192,7 @@ def passed_sitting(engine: Engine, code: str, count: int, seed: int) -> None:
                 "candidate_id": ident,
                 "admission_no": f"{code}{n + 1:06d}",
                 "shuffle_seed": n,
-                "status": "accepted",
+                "status": ApplicationDecision.ACCEPTED,
                 "decision_reason": "",
                 "created_at": now,
             }
@@ -232,7 +233,7 @@ def revocation_entries(count: int) -> list[dict[str, Any]]:
     return [
         {
             "serial": f"3725011{n + 1:06d}",
-            "status": "revoked" if n % 4 else "suspended",
+            "status": CertificateStatus.REVOKED if n % 4 else CertificateStatus.SUSPENDED,
             "since": (since + timedelta(minutes=n)).isoformat(),
             "reason": "考试违纪" if n % 2 else "申报材料不实",
         }
@@ -271,7 +272,7 @@ def parts_alone(engine: Engine, folder: Path, count: int) -> tuple[float, float,
     views = [
         CertificateView(
             serial=cert.serial,
-            kind_name="专业技术等级证书",
+            kind_name=CertificateKind.LEVEL.zh,
             holder=cert.holder_name,
             id_number_masked=person.id_number_masked,
             occupation_name="人工智能工程技术人员",
@@ -437,7 +438,7 @@ def main() -> None:
         raw_verify_all()
         verify_rates = rates(verify_all, batch, args.repeat)
         raw_verify_rates = rates(raw_verify_all, batch, args.repeat)
-        if set(verdicts) != {"genuine"}:
+        if set(verdicts) != {Verdict.GENUINE}:
             failures.append(f"verify_token verdicts {sorted(set(verdicts))}, expected genuine")
         figures["verify_per_s"] = statistics.median(verify_rates)
         figures["raw_verify_per_s"] = statistics.median(raw_verify_rates)

@@ -64,6 +64,7 @@ from certify.registration.identity import IdentityVault, check_character, mask_i
 from certify.signing.algorithms import DEFAULT
 from certify.signing.token import Claims, Kind, sign_token, to_text
 from certify.signing.trust import load_trust_list
+from schemas.enums import CertificateKind, CertificateStatus, EntitlementKind, RecordStatus, Verdict
 from schemas.tables import Candidate, Certificate, EligibilityRecord
 
 COUNT = 10_000
@@ -98,7 +99,7 @@ def registered_certificates(engine: Any, count: int) -> list[str]:
             {
                 "id": n + 1,
                 "serial": serial,
-                "kind": "level",
+                "kind": CertificateKind.LEVEL,
                 "candidate_id": n + 1,
                 "holder_name": name,
                 "occupation": OCCUPATION,
@@ -107,21 +108,25 @@ def registered_certificates(engine: Any, count: int) -> list[str]:
                 "issuer": INSTITUTION,
                 "kid": key.kid,
                 "token": token,
-                "status": "valid",
+                "status": CertificateStatus.VALID,
                 "created_at": now,
                 "pdf_sha256": "",
             }
         )
         for kind, text in (
-            ("title_recognition", "可纳入初级职称认定"),
-            ("ce_hours", "计入继续教育学时 30 学时"),
+            (EntitlementKind.TITLE_RECOGNITION, "可纳入初级职称认定"),
+            (EntitlementKind.CE_HOURS, "计入继续教育学时 30 学时"),
         ):
             records.append(
                 {
                     "certificate_id": n + 1,
                     "kind": kind,
-                    "detail": {"zh": text, "en": kind, "hours": 30 if kind == "ce_hours" else 0},
-                    "status": "active",
+                    "detail": {
+                        "zh": text,
+                        "en": kind.value,
+                        "hours": 30 if kind == EntitlementKind.CE_HOURS else 0,
+                    },
+                    "status": RecordStatus.ACTIVE,
                     "created_at": now,
                 }
             )
@@ -271,10 +276,10 @@ def main() -> None:
                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {bearer}"},
             )
             with urllib.request.urlopen(single, timeout=10) as response:
-                if json.loads(response.read())["verdict"] != "genuine":
+                if json.loads(response.read())["verdict"] != Verdict.GENUINE:
                     failures.append("a single verification is not genuine")
             with urllib.request.urlopen(f"{base}/V/{tokens[1]}", timeout=10) as response:
-                if b'data-verdict="genuine"' not in response.read():
+                if f'data-verdict="{Verdict.GENUINE}"'.encode() not in response.read():
                     failures.append("the verification page does not say genuine")
             post = folder / "post.lua"
             post.write_text(LUA_POST % {"tokens": folder / "tokens.txt", "bearer": bearer})
@@ -299,7 +304,7 @@ def main() -> None:
                     answer = json.loads(response.read())
                 timings.append(time.perf_counter() - start)
             verdicts = {r["verdict"] for r in answer["results"]}
-            if verdicts != {"genuine"} or len(answer["results"]) != COUNT:
+            if verdicts != {Verdict.GENUINE} or len(answer["results"]) != COUNT:
                 failures.append(f"bulk verdicts {sorted(verdicts)} over {len(answer['results'])}")
         finally:
             server.terminate()

@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from schemas.enums import Level
+from schemas.enums import CertificateKind, EntitlementKind, Level
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,7 @@ def conditions() -> Conditions:
 class Entitlement:
     """What one certificate counts for: a kind and its wording."""
 
-    kind: str
-    """title_review, title_recognition, training_subsidy or ce_hours."""
+    kind: EntitlementKind
     zh: str
     en: str
     title: str = ""
@@ -122,15 +121,18 @@ class RegionRules:
     ce_category: str
     ce_level_hours: dict[Level, float]
 
-    def entitlements(self, kind: str, level: Level, course_hours: float = 0.0) -> list[Entitlement]:
+    def entitlements(
+        self, kind: CertificateKind, level: Level, course_hours: float = 0.0
+    ) -> list[Entitlement]:
         """Every entitlement of a certificate: its kind's rules, then its continuing-education
         hours (a training certificate credits its course's hours)."""
-        rules = list(self.training if kind == "training" else self.level[level])
-        hours = course_hours if kind == "training" else self.ce_level_hours[level]
+        training = kind == CertificateKind.TRAINING
+        rules = list(self.training if training else self.level[level])
+        hours = course_hours if training else self.ce_level_hours[level]
         if hours > 0:
             rules.append(
                 Entitlement(
-                    "ce_hours",
+                    EntitlementKind.CE_HOURS,
                     f"计入继续教育学时 {hours:g} 学时（{self.ce_category}）",
                     f"{hours:g} continuing-education hours ({self.ce_category})",
                     hours=hours,
@@ -149,7 +151,9 @@ def region_rules(code: str | None = None) -> RegionRules:
     region = raw["regions"][found]
 
     def entitlement(rule: dict[str, Any]) -> Entitlement:
-        return Entitlement(rule["kind"], rule["zh"], rule["en"], title=rule.get("title", ""))
+        return Entitlement(
+            EntitlementKind(rule["kind"]), rule["zh"], rule["en"], title=rule.get("title", "")
+        )
 
     ce = region["ce_hours"]
     return RegionRules(

@@ -1,4 +1,5 @@
-"""Enumerations shared by the bank, grading, certificates and their files."""
+"""Enumerations shared by the bank, grading, certificates and their files: the domain words,
+each with its Chinese and English label."""
 
 from __future__ import annotations
 
@@ -70,7 +71,20 @@ ROLES = ("admin", "rater", "committee")
 """Roles of web accounts: institution administrators, raters (评分员), title review committees."""
 
 
-class Verdict(StrEnum):
+class Word(StrEnum):
+    """A domain word: its value is what is stored and sent (database, tokens, JSON, forms), its
+    labels what people read; every word's labels are in one table, :data:`_LABELS`."""
+
+    @property
+    def zh(self) -> str:
+        return _LABELS[type(self)][self][0]
+
+    @property
+    def en(self) -> str:
+        return _LABELS[type(self)][self][1]
+
+
+class Verdict(Word):
     """验证结论: what a verifier concludes about one certificate.
 
     "Signature genuine" and "status known" are separate questions: a certificate whose signature
@@ -84,20 +98,136 @@ class Verdict(StrEnum):
     EXPIRED = "expired"
     NOT_GENUINE = "not_genuine"
 
-    @property
-    def zh(self) -> str:
-        return _VERDICT_LABELS[self][0]
+
+class CertificateKind(Word):
+    """证书类型: a level certificate (专业技术等级证书) or a training certificate (培训合格证书).
+
+    A signed token carries the kind as a small integer, :attr:`code`."""
+
+    LEVEL = "level"
+    TRAINING = "training"
 
     @property
-    def en(self) -> str:
-        return _VERDICT_LABELS[self][1]
+    def code(self) -> int:
+        """The kind's number in a signed token and in a signing key's scope."""
+        return _KIND_CODES[self]
+
+    @classmethod
+    def from_code(cls, code: int) -> CertificateKind:
+        """The kind numbered ``code``; raises ValueError for a number no kind has."""
+        for kind, number in _KIND_CODES.items():
+            if number == code:
+                return kind
+        raise ValueError(f"no certificate kind numbered {code}")
 
 
-_VERDICT_LABELS = {
-    Verdict.GENUINE: ("真实有效", "Genuine and valid"),
-    Verdict.STATUS_UNKNOWN: ("签名真实，状态未知", "Genuine signature, status unknown"),
-    Verdict.SUSPENDED: ("已暂停", "Suspended"),
-    Verdict.REVOKED: ("已吊销", "Revoked"),
-    Verdict.EXPIRED: ("已过期", "Expired"),
-    Verdict.NOT_GENUINE: ("无法验证为真", "Not verified as genuine"),
+_KIND_CODES = {CertificateKind.LEVEL: 1, CertificateKind.TRAINING: 2}
+
+
+class CertificateStatus(Word):
+    """证书状态: what the register says of an issued certificate now."""
+
+    VALID = "valid"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+
+
+class CheckedStatus(Word):
+    """A certificate's status as a verification found it: the register's (or a revocation
+    list's) :class:`CertificateStatus`, or :attr:`UNKNOWN` when neither was at hand or the
+    register does not know the certificate."""
+
+    VALID = "valid"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"
+
+
+class StatusChange(Word):
+    """A change of a certificate's status by an admin: 吊销 (final), 暂停, 恢复."""
+
+    REVOKE = "revoke"
+    SUSPEND = "suspend"
+    REINSTATE = "reinstate"
+
+
+class ApplicationDecision(Word):
+    """申报审核结果: an application accepted (受理) or refused (不予受理)."""
+
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+
+
+class ObjectionState(Word):
+    """异议状态: open, upheld (no certificate) or dismissed (the certificate may issue)."""
+
+    OPEN = "open"
+    UPHELD = "upheld"
+    DISMISSED = "dismissed"
+
+
+class RecordStatus(Word):
+    """资格记录状态: an eligibility record is active until its certificate is revoked."""
+
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+
+
+class EntitlementKind(Word):
+    """资格类别: what a certificate counts for (the wording per region is reference data)."""
+
+    TITLE_REVIEW = "title_review"
+    TITLE_RECOGNITION = "title_recognition"
+    TRAINING_SUBSIDY = "training_subsidy"
+    CE_HOURS = "ce_hours"
+
+
+_CERTIFICATE_STATUS: dict[Word, tuple[str, str]] = {
+    CertificateStatus.VALID: ("有效", "Valid"),
+    CertificateStatus.SUSPENDED: ("已暂停", "Suspended"),
+    CertificateStatus.REVOKED: ("已吊销", "Revoked"),
+}
+
+_LABELS: dict[type[Word], dict[Word, tuple[str, str]]] = {
+    Verdict: {
+        Verdict.GENUINE: ("真实有效", "Genuine and valid"),
+        Verdict.STATUS_UNKNOWN: ("签名真实，状态未知", "Genuine signature, status unknown"),
+        Verdict.SUSPENDED: _CERTIFICATE_STATUS[CertificateStatus.SUSPENDED],
+        Verdict.REVOKED: _CERTIFICATE_STATUS[CertificateStatus.REVOKED],
+        Verdict.EXPIRED: ("已过期", "Expired"),
+        Verdict.NOT_GENUINE: ("无法验证为真", "Not verified as genuine"),
+    },
+    CertificateKind: {
+        CertificateKind.LEVEL: ("专业技术等级证书", "Professional technical level certificate"),
+        CertificateKind.TRAINING: ("培训合格证书", "Training certificate"),
+    },
+    CertificateStatus: _CERTIFICATE_STATUS,
+    CheckedStatus: {
+        **{CheckedStatus(s): label for s, label in _CERTIFICATE_STATUS.items()},
+        CheckedStatus.UNKNOWN: ("状态未知", "Unknown"),
+    },
+    StatusChange: {
+        StatusChange.REVOKE: ("吊销", "Revoke"),
+        StatusChange.SUSPEND: ("暂停", "Suspend"),
+        StatusChange.REINSTATE: ("恢复", "Reinstate"),
+    },
+    ApplicationDecision: {
+        ApplicationDecision.ACCEPTED: ("受理", "Accepted"),
+        ApplicationDecision.REFUSED: ("不予受理", "Refused"),
+    },
+    ObjectionState: {
+        ObjectionState.OPEN: ("待处理", "Open"),
+        ObjectionState.UPHELD: ("属实", "Upheld"),
+        ObjectionState.DISMISSED: ("不成立", "Dismissed"),
+    },
+    RecordStatus: {
+        RecordStatus.ACTIVE: ("有效", "Active"),
+        RecordStatus.WITHDRAWN: ("已撤销", "Withdrawn"),
+    },
+    EntitlementKind: {
+        EntitlementKind.TITLE_REVIEW: ("职称评审", "Title review"),
+        EntitlementKind.TITLE_RECOGNITION: ("职称认定", "Title recognition"),
+        EntitlementKind.TRAINING_SUBSIDY: ("职业培训补贴", "Training subsidy"),
+        EntitlementKind.CE_HOURS: ("继续教育学时", "Continuing-education hours"),
+    },
 }

@@ -9,8 +9,20 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, LargeBinary, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, LargeBinary, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import AutoString, Field, SQLModel
+
+from schemas.enums import (
+    ApplicationDecision,
+    CertificateKind,
+    CertificateStatus,
+    EntitlementKind,
+    ObjectionState,
+    RecordStatus,
+    StatusChange,
+    Word,
+)
 
 
 def utcnow() -> datetime:
@@ -19,6 +31,24 @@ def utcnow() -> datetime:
 
 def _ts(**kw: Any) -> Any:
     return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), **kw))
+
+
+class WordType(TypeDecorator[Word]):
+    """A domain word (:class:`schemas.enums.Word`) in a plain string column: the database holds
+    its value, as the migrations made the column; Python reads and writes the enum member."""
+
+    impl = AutoString
+    cache_ok = True
+
+    def __init__(self, word: type[Word], length: int) -> None:
+        super().__init__(length=length)
+        self.word = word
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else self.word(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Word | None:
+        return None if value is None else self.word(value)
 
 
 # --- question bank ---------------------------------------------------------------------------
@@ -154,7 +184,9 @@ class Registration(SQLModel, table=True):
     admission_no: str = Field(default="", max_length=32)
     paper_id: int | None = Field(default=None, foreign_key="paper.id")
     shuffle_seed: int = Field(sa_column=Column(BigInteger, nullable=False))
-    status: str = Field(default="accepted", max_length=16)
+    status: ApplicationDecision = Field(
+        default=ApplicationDecision.ACCEPTED, sa_type=WordType(ApplicationDecision, 16)
+    )
     decision_reason: str = ""
     created_at: datetime = _ts(nullable=False)
 
@@ -178,7 +210,7 @@ class Application(SQLModel, table=True):
     candidate_id: int = Field(foreign_key="candidate.id", index=True)
     row: int = 0
     facts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    decision: str = Field(max_length=16)
+    decision: ApplicationDecision = Field(sa_type=WordType(ApplicationDecision, 16))
     route: str = Field(default="", max_length=32)
     reasons: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     override_by: str = ""
@@ -261,7 +293,7 @@ class Certificate(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     serial: str = Field(max_length=40, unique=True)
-    kind: str = Field(max_length=16)
+    kind: CertificateKind = Field(sa_type=WordType(CertificateKind, 16))
     candidate_id: int = Field(foreign_key="candidate.id", index=True)
     registration_id: int | None = Field(default=None, foreign_key="registration.id", unique=True)
     holder_name: str
@@ -271,7 +303,9 @@ class Certificate(SQLModel, table=True):
     issuer: str
     kid: str = Field(max_length=32)
     token: str
-    status: str = Field(default="valid", max_length=16)
+    status: CertificateStatus = Field(
+        default=CertificateStatus.VALID, sa_type=WordType(CertificateStatus, 16)
+    )
     created_at: datetime = _ts(nullable=False)
     expires_on: date | None = None
     pdf_sha256: str = Field(default="", max_length=64)
@@ -316,7 +350,9 @@ class Objection(SQLModel, table=True):
     filed_on: date
     filed_by: str = ""
     reason: str
-    status: str = Field(default="open", max_length=16)
+    status: ObjectionState = Field(
+        default=ObjectionState.OPEN, sa_type=WordType(ObjectionState, 16)
+    )
     """open, upheld (no certificate) or dismissed (the certificate may issue)."""
     resolution: str = ""
     resolved_by: str = ""
@@ -370,7 +406,7 @@ class Revocation(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     certificate_id: int = Field(foreign_key="certificate.id", index=True)
-    action: str = Field(max_length=16)
+    action: StatusChange = Field(sa_type=WordType(StatusChange, 16))
     reason: str
     actor: str
     at: datetime = _ts(nullable=False)
@@ -383,9 +419,9 @@ class EligibilityRecord(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     certificate_id: int = Field(foreign_key="certificate.id", index=True)
-    kind: str = Field(max_length=32)
+    kind: EntitlementKind = Field(sa_type=WordType(EntitlementKind, 32))
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="active", max_length=16)
+    status: RecordStatus = Field(default=RecordStatus.ACTIVE, sa_type=WordType(RecordStatus, 16))
     created_at: datetime = _ts(nullable=False)
 
 

@@ -32,6 +32,7 @@ from reportlab.platypus import Paragraph, Table
 from certify.certificates.qr import qr_matrix
 from certify.infra.pdf import FONT_NAME, markup, register_fonts, styles, table_style
 from schemas.certificates import CertificateView
+from schemas.enums import CertificateKind
 
 PAGE_WIDTH, PAGE_HEIGHT = landscape(A4)
 """A4 landscape: 297 × 210 mm."""
@@ -78,7 +79,7 @@ def chinese_date(day: date) -> str:
 
 def is_training(view: CertificateView) -> bool:
     """A 培训合格证书 rather than a 专业技术等级证书."""
-    return "培训" in view.kind_name
+    return view.kind_name == CertificateKind.TRAINING.zh
 
 
 def statement(view: CertificateView) -> str:

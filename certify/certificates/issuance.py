@@ -61,7 +61,7 @@ from certify.signing.token import (
 )
 from schemas.certificates import CertificateView
 from schemas.conditions import RegionRules, region_rules
-from schemas.enums import Level
+from schemas.enums import CertificateKind, Level
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation, occupations
 from schemas.tables import (
     Candidate,
@@ -98,10 +98,14 @@ class IssueReport:
 
 
 def serial_prefix(
-    province: str, year: int, occupation: str, level: str, kind: str = "level"
+    province: str,
+    year: int,
+    occupation: str,
+    level: str,
+    kind: CertificateKind = CertificateKind.LEVEL,
 ) -> str:
     number = next(n for n, o in enumerate(occupations(), start=1) if o.slug == occupation)
-    code = LEVEL_CODES[level] + (3 if kind == "training" else 0)
+    code = LEVEL_CODES[level] + (3 if kind == CertificateKind.TRAINING else 0)
     return f"{province}{year % 100:02d}{number:02d}{code}"
 
 
@@ -136,7 +140,7 @@ def _view(
     occ = get_occupation(cert.occupation)
     return CertificateView(
         serial=cert.serial,
-        kind_name="专业技术等级证书" if cert.kind == "level" else "培训合格证书",
+        kind_name=cert.kind.zh,
         holder=cert.holder_name,
         id_number_masked=candidate.id_number_masked,
         occupation_name=occ.name_zh,
@@ -230,7 +234,7 @@ def issue_certificates(
     ]
     batch = _batch(
         engine,
-        "level",
+        CertificateKind.LEVEL,
         sitting.occupation,
         sitting.level,
         issuer,
@@ -277,7 +281,7 @@ def issue_training_certificates(
     ]
     batch = _batch(
         engine,
-        "training",
+        CertificateKind.TRAINING,
         course.occupation,
         course.level,
         issuer,
@@ -312,7 +316,7 @@ class _Subject:
 class _Batch:
     """What every certificate of one issuance run shares."""
 
-    kind: str
+    kind: CertificateKind
     occupation: str
     level: str
     key: SigningKey
@@ -332,13 +336,15 @@ class _Batch:
     def link(self) -> Any:
         """The certificate column that ties it to its registration or enrolment."""
         return col(
-            Certificate.registration_id if self.kind == "level" else Certificate.enrolment_id
+            Certificate.registration_id
+            if self.kind == CertificateKind.LEVEL
+            else Certificate.enrolment_id
         )
 
 
 def _batch(
     engine: Engine,
-    kind: str,
+    kind: CertificateKind,
     occupation: str,
     level: str,
     issuer: str,
@@ -352,8 +358,7 @@ def _batch(
 ) -> _Batch:
     key, private = signing_material(engine, issuer, passphrase)
     scope = key.scope
-    code = Kind.LEVEL if kind == "level" else Kind.TRAINING
-    for name, value in (("kinds", int(code)), ("occupations", occupation), ("levels", level)):
+    for name, value in (("kinds", kind.code), ("occupations", occupation), ("levels", level)):
         if scope.get(name) and value not in scope[name]:
             raise IssuanceError(
                 f"{issuer} 无权签发此类证书（{name}: {value}）/ {issuer} may not issue this "
@@ -447,7 +452,7 @@ def _issue_batch(
 ) -> list[str]:
     """Certificates for ``chunk`` in one transaction; their PDFs are written after the commit."""
     key = batch.key
-    kind = Kind.LEVEL if batch.kind == "level" else Kind.TRAINING
+    kind = Kind(batch.kind.code)
     with transaction(engine) as session:
         chunk = _still_passing(session, batch, chunk)
         if not chunk:

@@ -33,7 +33,7 @@ from certify.infra.db import transaction
 from certify.infra.errors import Error, ObjectionNotFound
 from certify.registration.identity import mask_name
 from certify.registration.sittings import get_sitting
-from schemas.enums import Level
+from schemas.enums import Level, ObjectionState
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
 from schemas.tables import (
     Candidate,
@@ -356,14 +356,20 @@ def file_objection(
         return objection
 
 
+RESOLUTIONS = (ObjectionState.DISMISSED, ObjectionState.UPHELD)
+"""How an admin may resolve an open objection (the first is offered first)."""
+
+
 def resolve_objection(
     engine: Engine, objection_id: int, *, decision: str, resolution: str, admin: str
 ) -> Objection:
     """An admin's decision on an open objection: ``upheld`` (no certificate) or ``dismissed``."""
-    if decision not in ("upheld", "dismissed"):
+    if decision not in RESOLUTIONS:
+        upheld, dismissed = ObjectionState.UPHELD, ObjectionState.DISMISSED
         raise PublicationError(
-            f"处理结果应为 upheld 或 dismissed，现为 {decision} / decision must be upheld or dismissed"
+            f"处理结果应为 {upheld} 或 {dismissed}，现为 {decision} / decision must be {upheld} or {dismissed}"
         )
+    resolved = ObjectionState(decision)
     if not resolution.strip():
         raise PublicationError("处理异议须说明理由 / resolving an objection needs a reason")
     if not admin.strip():
@@ -372,11 +378,11 @@ def resolve_objection(
         objection = session.get(Objection, objection_id)
         if objection is None:
             raise ObjectionNotFound(objection_id)
-        if objection.status != "open":
+        if objection.status != ObjectionState.OPEN:
             raise PublicationError(
-                f"异议 {objection_id} 已处理（{objection.status}）/ objection {objection_id} is {objection.status} already"
+                f"异议 {objection_id} 已处理（{objection.status.zh}）/ objection {objection_id} is {objection.status} already"
             )
-        objection.status = decision
+        objection.status = resolved
         objection.resolution = resolution.strip()
         objection.resolved_by = admin.strip()
         objection.resolved_at = utcnow()
@@ -389,7 +395,7 @@ def resolve_objection(
             subject=str(objection_id),
             detail={
                 "admission_no": reg.admission_no if reg else "",
-                "decision": decision,
+                "decision": resolved,
                 "resolution": resolution.strip(),
             },
         )
@@ -412,6 +418,11 @@ def objections(engine: Engine, sitting_code: str) -> list[tuple[Objection, str]]
         ]
 
 
+NOT_LISTED = "not_listed"
+"""Why a passed registration gets no certificate when no objection holds it: it is not on the
+published pass list."""
+
+
 @dataclass
 class Gate:
     """Which passed registrations may get a certificate today: those on the published pass list
@@ -419,7 +430,7 @@ class Gate:
 
     listed: set[int] = field(default_factory=set)
     """Registrations on the published pass list."""
-    held: dict[int, str] = field(default_factory=dict)
+    held: dict[int, ObjectionState] = field(default_factory=dict)
     """Registration id → why not yet (open objection) or not at all (upheld)."""
 
     def allows(self, registration_id: int | None) -> bool:
@@ -430,7 +441,7 @@ class Gate:
         publication, by a regrade: a new publication must list it first) or the objection's
         state."""
         if registration_id not in self.listed:
-            return "not_listed"
+            return NOT_LISTED
         return self.held.get(registration_id or 0, "")
 
 
@@ -462,7 +473,8 @@ def issuance_gate(session: Session, sitting: Sitting, today: date) -> Gate:
     )
     for o in session.exec(
         select(Objection).where(
-            Objection.publication_id == publication.id, col(Objection.status) != "dismissed"
+            Objection.publication_id == publication.id,
+            col(Objection.status) != ObjectionState.DISMISSED,
         )
     ):
         gate.held[o.registration_id] = o.status

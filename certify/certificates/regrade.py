@@ -19,6 +19,7 @@ from certify.grading.service import Change, moved, stored_results
 from certify.grading.sheets import candidate_copies
 from certify.infra import audit_log
 from certify.infra.db import transaction
+from schemas.enums import CertificateStatus, StatusChange
 from schemas.tables import utcnow
 
 
@@ -65,7 +66,11 @@ def apply_regrade(
             reg_ids[c.admission_no] for c in changes if c.passed_before and not c.passed_after
         ]
         valid = sorted(
-            (c for c in certificates_of(session, failed).values() if c.status == "valid"),
+            (
+                c
+                for c in certificates_of(session, failed).values()
+                if c.status == CertificateStatus.VALID
+            ),
             key=lambda c: c.serial,
         )
         entry = audit_log.append(
@@ -93,5 +98,5 @@ def apply_regrade(
             "suspended for review"
         )
         for cert in valid:
-            revocation.apply_status(session, cert, "suspend", reason, actor=actor)
+            revocation.apply_status(session, cert, StatusChange.SUSPEND, reason, actor=actor)
     return RegradeReport(len(changes), [c.serial for c in valid])

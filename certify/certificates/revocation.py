@@ -24,13 +24,23 @@ from certify.infra.db import transaction
 from certify.infra.errors import CertificateNotFound, Error
 from certify.keys.store import KeyProblem, decrypt_private, signer
 from certify.signing.verify import sign_revocation_list
+from schemas.enums import CertificateStatus, StatusChange
 from schemas.tables import Certificate, Revocation, SigningKey, utcnow
 
 TRANSITIONS = {
-    "revoke": ({"valid", "suspended"}, "revoked"),
-    "suspend": ({"valid"}, "suspended"),
-    "reinstate": ({"suspended"}, "valid"),
+    StatusChange.SUSPEND: ({CertificateStatus.VALID}, CertificateStatus.SUSPENDED),
+    StatusChange.REINSTATE: ({CertificateStatus.SUSPENDED}, CertificateStatus.VALID),
+    StatusChange.REVOKE: (
+        {CertificateStatus.VALID, CertificateStatus.SUSPENDED},
+        CertificateStatus.REVOKED,
+    ),
 }
+"""Each change: the statuses it may start from, and the status it leaves."""
+
+
+def changes_from(status: CertificateStatus) -> list[StatusChange]:
+    """The changes a certificate of this status may undergo (none once revoked)."""
+    return [change for change, (allowed, _) in TRANSITIONS.items() if status in allowed]
 
 
 class StatusError(Error):
@@ -56,7 +66,7 @@ def issuer_signer(engine: Engine, serial: str, passphrase: str) -> Signer:
 def change_status(
     engine: Engine,
     serial: str,
-    action: str,
+    action: StatusChange,
     reason: str,
     *,
     actor: str = "cli",
@@ -73,7 +83,7 @@ def change_status(
 
 
 def apply_status(
-    session: Session, cert: Certificate, action: str, reason: str, *, actor: str
+    session: Session, cert: Certificate, action: StatusChange, reason: str, *, actor: str
 ) -> Certificate:
     """:func:`change_status` inside the caller's transaction (a regrade suspends with its
     results, all or nothing); raises StatusError for an impossible change."""
@@ -83,7 +93,7 @@ def apply_status(
     serial = cert.serial
     if cert.status not in allowed:
         raise StatusError(
-            f"证书 {serial} 状态为 {cert.status}，不能{action} / certificate {serial} is {cert.status}: cannot {action}"
+            f"证书 {serial} 状态为{cert.status.zh}，不能{action.zh} / certificate {serial} is {cert.status}: cannot {action}"
         )
     cert.status = target
     session.add(cert)
@@ -91,7 +101,9 @@ def apply_status(
     session.add(
         Revocation(certificate_id=cert.id, action=action, reason=reason.strip(), actor=actor)
     )
-    withdrawn = withdraw(session, cert, reason.strip()) if target == "revoked" else 0
+    withdrawn = (
+        withdraw(session, cert, reason.strip()) if target == CertificateStatus.REVOKED else 0
+    )
     audit_log.append(
         session,
         actor=actor,
@@ -118,7 +130,11 @@ def revocation_list(
         rows = session.exec(
             select(Certificate, Revocation)
             .join(Revocation, col(Revocation.certificate_id) == col(Certificate.id))
-            .where(col(Certificate.status).in_(["revoked", "suspended"]))
+            .where(
+                col(Certificate.status).in_(
+                    [CertificateStatus.REVOKED, CertificateStatus.SUSPENDED]
+                )
+            )
             .order_by(col(Revocation.at))
         )
         latest: dict[str, dict[str, Any]] = {}

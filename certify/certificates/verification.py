@@ -34,7 +34,13 @@ from certify.signing.verify import (
     check_signatures,
     verify_parsed,
 )
-from schemas.enums import Level
+from schemas.enums import (
+    CertificateStatus,
+    CheckedStatus,
+    EntitlementKind,
+    Level,
+    RecordStatus,
+)
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
 from schemas.tables import (
     Candidate,
@@ -46,8 +52,6 @@ from schemas.tables import (
 CHUNK = 500
 """Serials per query (well inside every database's limit on bound parameters)."""
 
-KIND_ZH = {1: "专业技术等级证书", 2: "培训合格证书"}
-
 
 @dataclass(frozen=True)
 class Registered:
@@ -56,7 +60,7 @@ class Registered:
 
     id: int
     serial: str
-    status: str
+    status: CertificateStatus
     id_number_masked: str
     id_number_digest: str
     token: str
@@ -66,9 +70,9 @@ class Registered:
 
 @dataclass(frozen=True)
 class Entitled:
-    kind: str
+    kind: EntitlementKind
     detail: dict[str, Any]
-    status: str
+    status: RecordStatus
 
 
 @dataclass
@@ -146,7 +150,7 @@ def read_register(
                 register.certificates[serial] = Registered(
                     id_ or 0, serial, status, masked, digest, token, name
                 )
-    changed = [c.id for c in register.certificates.values() if c.status != "valid"]
+    changed = [c.id for c in register.certificates.values() if c.status != CertificateStatus.VALID]
     for part in _chunks(changed):
         for certificate_id, reason in connection.execute(_REASONS, {"ids": list(part)}):
             register.reasons[certificate_id] = reason  # the latest change wins
@@ -179,7 +183,7 @@ def _live_list(register: Register, now: datetime) -> RevocationList:
             "reason": register.reasons.get(cert.id, ""),
         }
         for serial, cert in register.certificates.items()
-        if cert.status in ("revoked", "suspended")
+        if cert.status in (CertificateStatus.REVOKED, CertificateStatus.SUSPENDED)
     }
     return RevocationList(now, timedelta(days=1), entries)
 
@@ -201,7 +205,7 @@ def _verify(
         # Signed by a trusted key, yet not what the register issued (a leaked key, or a key
         # misused): the claims are not shown, and the status is not read.
         report.claims = None
-        report.status = "unknown"
+        report.status = CheckedStatus.UNKNOWN
         report.checks = [c for c in report.checks if c.name in GENUINENESS] + [
             Check(
                 "register",
@@ -292,8 +296,8 @@ def result_json(
         cert = register.certificates.get(claims.serial)
         out["certificate"] = {
             "serial": claims.serial,
-            "kind": "level" if int(claims.kind) == 1 else "training",
-            "kind_zh": KIND_ZH.get(int(claims.kind), ""),
+            "kind": claims.kind.certificate_kind,
+            "kind_zh": claims.kind.certificate_kind.zh,
             "holder": claims.holder,
             "id_number_masked": cert.id_number_masked if cert else None,
             "occupation": claims.occupation,

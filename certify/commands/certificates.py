@@ -22,7 +22,7 @@ from certify.keys.store import create_key, list_keys, rotate_key
 from certify.signing.reader import read_token_text
 from certify.signing.trust import ROOT_KID_ENV, load_trust_list
 from certify.signing.verify import load_revocation_list, verify_token
-from schemas.enums import Verdict
+from schemas.enums import CertificateKind, ObjectionState, StatusChange, Verdict
 
 PASSPHRASE_ENV = "CERTIFY_KEY_PASSPHRASE"
 
@@ -72,9 +72,8 @@ def keys_create(
     settings: Settings, issuer: str, name: str, occupations: str, levels: str, kinds: str
 ) -> None:
     """Create an institution's signing key with its scope. 创建机构签名密钥。"""
-    kind_codes = {"level": 1, "training": 2}
     scope: dict[str, list[Any]] = {
-        "kinds": [kind_codes[k.strip()] for k in kinds.split(",") if k.strip()],
+        "kinds": [_kind(k.strip()).code for k in kinds.split(",") if k.strip()],
         "occupations": [o.strip() for o in occupations.split(",") if o.strip()],
         "levels": [lv.strip() for lv in levels.split(",") if lv.strip()],
     }
@@ -87,6 +86,14 @@ def keys_create(
         scope=scope,
     )
     click.echo(f"签名密钥 signing key {row.kid} for {issuer}")
+
+
+def _kind(text: str) -> CertificateKind:
+    try:
+        return CertificateKind(text)
+    except ValueError:
+        choices = ", ".join(CertificateKind)
+        raise click.BadParameter(f"{text} (choose {choices})", param_hint="--kinds") from None
 
 
 @keys.command("rotate")
@@ -169,17 +176,19 @@ def issue_command(
         + (f", 补齐 PDF restored {report.pdfs_restored}" if report.pdfs_restored else "")
         + f" -> {out}"
     )
-    why = {
-        "open": "异议待处理 objection open",
-        "upheld": "异议属实 objection upheld",
-        "not_listed": "不在已公示的合格名单上 not on the published pass list",
-    }
     for admission_no, reason in sorted(report.held.items()):
-        click.echo(f"  未发 held {admission_no}: {why.get(reason, reason)}")
+        click.echo(f"  未发 held {admission_no}: {_why_held(reason)}")
 
 
-def _status_command(action: str, help_text: str) -> click.Command:
-    @click.command(action, help=help_text)
+def _why_held(reason: str) -> str:
+    """Why a passed candidate got no certificate: an objection, or not on the pass list."""
+    if isinstance(reason, ObjectionState):
+        return f"异议{reason.zh} objection {reason}"
+    return "不在已公示的合格名单上 not on the published pass list"
+
+
+def _status_command(action: StatusChange, help_text: str) -> click.Command:
+    @click.command(action.value, help=help_text)
     @click.argument("serial")
     @click.option("--reason", required=True, help="Why (recorded and published).")
     @click.option(
@@ -193,19 +202,19 @@ def _status_command(action: str, help_text: str) -> click.Command:
         engine = settings.engine()
         signer = None if no_checkpoint else issuer_signer(engine, serial, _passphrase())
         cert = change_status(engine, serial, action, reason, checkpoint_signer=signer)
-        click.echo(f"{cert.serial}: {cert.status}")
+        click.echo(f"{cert.serial}: {cert.status.zh} {cert.status}")
 
     return command
 
 
 revoke_command = _status_command(
-    "revoke", "Revoke a certificate for good, with a reason. 吊销证书。"
+    StatusChange.REVOKE, "Revoke a certificate for good, with a reason. 吊销证书。"
 )
 suspend_command = _status_command(
-    "suspend", "Suspend a certificate until reinstated, with a reason. 暂停证书。"
+    StatusChange.SUSPEND, "Suspend a certificate until reinstated, with a reason. 暂停证书。"
 )
 reinstate_command = _status_command(
-    "reinstate", "Reinstate a suspended certificate, with a reason. 恢复证书。"
+    StatusChange.REINSTATE, "Reinstate a suspended certificate, with a reason. 恢复证书。"
 )
 
 

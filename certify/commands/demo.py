@@ -61,7 +61,15 @@ from question_bank.blueprints import load_blueprint
 from question_bank.papers import AssemblyReport, assemble_papers, write_paper_pdfs
 from question_bank.samples import sample_blueprints, sample_files
 from schemas.conditions import conditions
-from schemas.enums import Level
+from schemas.enums import (
+    ApplicationDecision,
+    CertificateKind,
+    CertificateStatus,
+    Level,
+    ObjectionState,
+    RecordStatus,
+    StatusChange,
+)
 from schemas.tables import Certificate, Registration, Sitting
 
 DEMO_FILES = ("certify.db", "bank-export.xlsx", "trust-list.json", "revocations.json")
@@ -212,7 +220,9 @@ def run_demo(
 def _first_token(engine: Engine) -> str:
     with Session(engine) as session:
         cert = session.exec(
-            select(Certificate).where(Certificate.status == "valid").order_by(Certificate.serial)
+            select(Certificate)
+            .where(Certificate.status == CertificateStatus.VALID)
+            .order_by(Certificate.serial)
         ).first()
     return cert.token if cert else ""
 
@@ -247,9 +257,13 @@ def register(
         actor="demo",
         shuffle_seed=simulate.seeds(rng),
     )
+    counts = {
+        ApplicationDecision.ACCEPTED: len(report.accepted),
+        ApplicationDecision.REFUSED: len(report.refused),
+    }
     echo(
         f"4. 申报审核 / registration against the application conditions ({story.applied}): "
-        f"受理 accepted {len(report.accepted)}, 不予受理 refused {len(report.refused)}"
+        + ", ".join(f"{d.zh} {d} {n}" for d, n in counts.items())
     )
     for row, masked, decision in report.refused[:2]:
         echo(f"   第 {row} 行 row {row} {masked}: {decision.reason_zh()}")
@@ -349,21 +363,22 @@ def publish_results(
     resolve_objection(
         engine,
         dismissed.id,
-        decision="dismissed",
+        decision=ObjectionState.DISMISSED,
         resolution="经核实，其工作证明与社保记录一致，异议不成立（演示）",
         admin="演示管理员",
     )
     resolve_objection(
         engine,
         upheld.id,
-        decision="upheld",
+        decision=ObjectionState.UPHELD,
         resolution="经核查考场录像，异议属实，不予发证（演示）",
         admin="演示管理员",
     )
     echo(
         f"6. 公示 / pass list published: {len(report.listed)} 人 listed, "
         f"{report.opened_on} 至 to {report.closes_on} -> {report.html.name}, {report.pdf.name}; "
-        f"异议 objections: 1 不成立 dismissed, 1 属实 upheld"
+        f"异议 objections: 1 {ObjectionState.DISMISSED.zh} {ObjectionState.DISMISSED}, "
+        f"1 {ObjectionState.UPHELD.zh} {ObjectionState.UPHELD}"
     )
     return report.pdf
 
@@ -397,7 +412,7 @@ def certify_passed(
         issuer="DEMO-EVAL",
         name="示例评价机构（演示）",
         passphrase=passphrase,
-        scope={"kinds": [1], "occupations": ["ai"], "levels": []},
+        scope={"kinds": [CertificateKind.LEVEL.code], "occupations": ["ai"], "levels": []},
         actor="demo",
     )
     create_key(
@@ -406,7 +421,7 @@ def certify_passed(
         issuer="DEMO-TRAIN",
         name="示例培训机构（演示）",
         passphrase=passphrase,
-        scope={"kinds": [2], "occupations": ["ai"], "levels": []},
+        scope={"kinds": [CertificateKind.TRAINING.code], "occupations": ["ai"], "levels": []},
         actor="demo",
     )
     document = build_trust_list(engine, passphrase)
@@ -456,9 +471,9 @@ def lookup_and_revoke(
     before = credentials(engine, vault, person.id_number)[0]
     echo(
         f"9. 职称评审查询 / committee lookup by ID number {before.id_number_masked}: {serial} "
-        f"{before.status}; " + "；".join(e.zh for e in before.eligibility)
+        f"{before.status.zh} {before.status}; " + "；".join(e.zh for e in before.eligibility)
     )
-    change_status(engine, serial, "revoke", "演示：模拟吊销", actor="demo")
+    change_status(engine, serial, StatusChange.REVOKE, "演示：模拟吊销", actor="demo")
     revocations = revocation_list(engine, keys.passphrase, max_age_hours=24)
     (directory / "revocations.json").write_text(
         json.dumps(revocations, ensure_ascii=False, indent=2), "utf-8"
@@ -467,7 +482,7 @@ def lookup_and_revoke(
         read_token_text(str(issued[-1])), keys.trust, load_revocation_list(revocations, keys.trust)
     )
     after = credentials(engine, vault, person.id_number)[0]
-    withdrawn = sum(e.status == "withdrawn" for e in after.eligibility)
+    withdrawn = sum(e.status == RecordStatus.WITHDRAWN for e in after.eligibility)
     echo(
         f"10. 吊销一张 / revoked one: {serial} → {last.verdict.value}; "
         f"资格记录撤销 eligibility records withdrawn {withdrawn}/{len(after.eligibility)}; "

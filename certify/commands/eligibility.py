@@ -12,6 +12,7 @@ import click
 from certify.certificates.issuance import BATCH_SIZE, issue_training_certificates
 from certify.certificates.publication import (
     DEFAULT_DAYS,
+    RESOLUTIONS,
     file_objection,
     objections,
     publish,
@@ -23,6 +24,7 @@ from certify.entitlements.eligibility import credentials, export_ce_hours, expor
 from certify.entitlements.training import assess, create_course, enrol, record_attendance
 from certify.keys.store import signer
 from certify.registration.applications import applications, override, register_applicants
+from schemas.enums import ApplicationDecision
 
 DAY = click.DateTime(["%Y-%m-%d"])
 
@@ -49,9 +51,14 @@ def register_command(
         on=_day(on),
         encoding=encoding,
     )
+    counts = {
+        ApplicationDecision.ACCEPTED: len(report.accepted),
+        ApplicationDecision.REFUSED: len(report.refused),
+    }
     click.echo(
-        f"{sitting_code} ({report.on}): 受理 accepted {len(report.accepted)}, "
-        f"不予受理 refused {len(report.refused)}, 新考生 new candidates {report.new_candidates}"
+        f"{sitting_code} ({report.on}): "
+        + ", ".join(f"{d.zh} {d} {n}" for d, n in counts.items())
+        + f", 新考生 new candidates {report.new_candidates}"
     )
     for row, masked, decision in report.refused:
         click.echo(f"  row {row} {masked}: {decision.reason_zh()}")
@@ -67,13 +74,14 @@ def applications_command(settings: Settings, sitting_code: str) -> None:
         how = application.route
         if application.override_reason:
             how = f"override by {application.override_by}: {application.override_reason}"
-        elif application.decision == "refused":
+        elif application.decision == ApplicationDecision.REFUSED:
             how = "; ".join(
                 f"{r['route']}: " + ", ".join(m["en"] for m in r["missing"])
                 for r in application.reasons
             )
         click.echo(
-            f"row {application.row:>4}  {person.id_number_masked}  {application.decision:<8} {how}"
+            f"row {application.row:>4}  {person.id_number_masked}  "
+            f"{application.decision.zh} {application.decision:<8} {how}"
         )
 
 
@@ -170,12 +178,12 @@ def objection_file(
         filed_by=filed_by,
         filed_on=_day(on),
     )
-    click.echo(f"异议 objection {row.id}: {admission_no} open")
+    click.echo(f"异议 objection {row.id}: {admission_no} {row.status.zh} {row.status}")
 
 
 @objection.command("resolve")
 @click.argument("objection_id", type=int)
-@click.option("--decision", type=click.Choice(["upheld", "dismissed"]), required=True)
+@click.option("--decision", type=click.Choice([str(s) for s in RESOLUTIONS]), required=True)
 @click.option("--reason", required=True, help="What was found (recorded).")
 @click.option("--admin", required=True, help="The admin who decides (recorded).")
 @pass_settings
@@ -186,7 +194,7 @@ def objection_resolve(
     row = resolve_objection(
         settings.engine(), objection_id, decision=decision, resolution=reason, admin=admin
     )
-    click.echo(f"异议 objection {row.id}: {row.status}")
+    click.echo(f"异议 objection {row.id}: {row.status.zh} {row.status}")
 
 
 @objection.command("list")
@@ -196,7 +204,7 @@ def objection_list(settings: Settings, sitting_code: str) -> None:
     """Every objection of a sitting. 异议列表。"""
     for row, admission in objections(settings.engine(), sitting_code):
         click.echo(
-            f"{row.id:>4}  {admission}  {row.filed_on}  {row.status:<9}  {row.reason}"
+            f"{row.id:>4}  {admission}  {row.filed_on}  {row.status.zh} {row.status:<9}  {row.reason}"
             + (f"  → {row.resolution} ({row.resolved_by})" if row.resolution else "")
         )
 
@@ -322,10 +330,10 @@ def lookup_command(settings: Settings, id_number: str | None, as_json: bool) -> 
         data = c.as_json()
         click.echo(
             f"{c.serial}  {data['kind_zh']}  {data['occupation_zh']} {data['level_zh']}  "
-            f"{c.issued_on}  {c.status}  {c.holder} {c.id_number_masked}  {c.issuer}"
+            f"{c.issued_on}  {c.status.zh} {c.status}  {c.holder} {c.id_number_masked}  {c.issuer}"
         )
         for e in c.eligibility:
-            click.echo(f"    [{e.status}] {e.zh} / {e.en}")
+            click.echo(f"    [{e.status.zh} {e.status}] {e.zh} / {e.en}")
 
 
 @click.group(cls=CertifyGroup)

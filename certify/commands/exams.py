@@ -29,6 +29,7 @@ from certify.grading.service import (
 from certify.grading.sheets import import_sheets
 from certify.infra.tabular import write_table
 from certify.registration.sittings import create_sitting, import_roster
+from schemas.enums import CertificateStatus
 from schemas.results import ExamReportData
 
 
@@ -181,11 +182,12 @@ def _change_line(c: Change) -> str:
     )
     if c.crosses_pass_line:
         line += "  ⚠ 跨越合格线 crosses the pass line"
-    if c.certificate:
-        line += f"  证书 certificate {c.certificate} ({c.certificate_status})"
+    if c.certificate and c.certificate_status:
+        status = c.certificate_status
+        line += f"  证书 certificate {c.certificate} ({status.zh} {status})"
     if c.suspends:
         line += " → 将暂停待复核 will be suspended for review"
-    elif c.passed_after and c.certificate_status == "suspended":
+    elif c.passed_after and c.certificate_status == CertificateStatus.SUSPENDED:
         line += (
             f" — 是否恢复由人决定 a person decides: certify reinstate {c.certificate} --reason …"
         )

@@ -27,14 +27,11 @@ from certify.infra.errors import Error
 from certify.infra.tabular import table_bytes
 from certify.registration.identity import IdentityVault, IdNumberError, validate_id_number
 from schemas.conditions import RegionRules
-from schemas.enums import Level
+from schemas.enums import CertificateKind, CertificateStatus, EntitlementKind, Level, RecordStatus
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
 from schemas.tables import Candidate, Certificate, EligibilityRecord, SigningKey, utcnow
 
 PROGRAMME = "专业技术人才知识更新工程数字技术工程师培育项目"
-KIND_ZH = {"level": "专业技术等级证书", "training": "培训合格证书"}
-STATUS_ZH = {"valid": "有效", "suspended": "暂停", "revoked": "已吊销"}
-RECORD_STATUS_ZH = {"active": "有效", "withdrawn": "已撤销"}
 
 
 class EligibilityError(Error):
@@ -69,12 +66,13 @@ def withdraw(session: Session, cert: Certificate, reason: str) -> int:
     found = list(
         session.exec(
             select(EligibilityRecord).where(
-                EligibilityRecord.certificate_id == cert.id, EligibilityRecord.status == "active"
+                EligibilityRecord.certificate_id == cert.id,
+                EligibilityRecord.status == RecordStatus.ACTIVE,
             )
         )
     )
     for record in found:
-        record.status = "withdrawn"
+        record.status = RecordStatus.WITHDRAWN
         record.detail = {
             **record.detail,
             "withdrawn_at": utcnow().isoformat(),
@@ -86,10 +84,10 @@ def withdraw(session: Session, cert: Certificate, reason: str) -> int:
 
 @dataclass(frozen=True)
 class Entitled:
-    kind: str
+    kind: EntitlementKind
     zh: str
     en: str
-    status: str
+    status: RecordStatus
     hours: float = 0.0
 
 
@@ -98,14 +96,14 @@ class Credential:
     """One certificate as a committee sees it."""
 
     serial: str
-    kind: str
+    kind: CertificateKind
     holder: str
     id_number_masked: str
     occupation: str
     level: str
     issued_on: date
     issuer: str
-    status: str
+    status: CertificateStatus
     eligibility: list[Entitled] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -113,7 +111,7 @@ class Credential:
         return {
             "serial": self.serial,
             "kind": self.kind,
-            "kind_zh": KIND_ZH[self.kind],
+            "kind_zh": self.kind.zh,
             "holder": self.holder,
             "id_number_masked": self.id_number_masked,
             "occupation": self.occupation,
@@ -225,7 +223,10 @@ def export_ce_hours(
             select(EligibilityRecord, Certificate, Candidate)
             .join(Certificate, col(Certificate.id) == col(EligibilityRecord.certificate_id))
             .join(Candidate, col(Candidate.id) == col(Certificate.candidate_id))
-            .where(EligibilityRecord.kind == "ce_hours", EligibilityRecord.status == "active")
+            .where(
+                EligibilityRecord.kind == EntitlementKind.CE_HOURS,
+                EligibilityRecord.status == RecordStatus.ACTIVE,
+            )
             .order_by(col(Certificate.issued_on), col(Certificate.serial))
         )
         if since:
@@ -241,7 +242,7 @@ def export_ce_hours(
                     f"{float(record.detail.get('hours') or 0):g}",
                     record.detail.get("category", ""),
                     PROGRAMME,
-                    KIND_ZH[cert.kind],
+                    cert.kind.zh,
                     cert.serial,
                     cert.issued_on.isoformat(),
                     names.get(cert.issuer, cert.issuer),
@@ -277,22 +278,22 @@ def eligibility_rows(engine: Engine, *, include_withdrawn: bool = False) -> list
             .order_by(col(Certificate.serial), col(EligibilityRecord.id))
         )
         if not include_withdrawn:
-            query = query.where(EligibilityRecord.status == "active")
+            query = query.where(EligibilityRecord.status == RecordStatus.ACTIVE)
         names = issuer_names(session)
         return [
             [
                 cert.serial,
-                KIND_ZH[cert.kind],
+                cert.kind.zh,
                 cert.holder_name,
                 person.id_number_masked,
                 get_occupation(cert.occupation).name_zh,
                 LEVEL_NAMES_ZH[Level(cert.level)],
                 cert.issued_on.isoformat(),
                 names.get(cert.issuer, cert.issuer),
-                STATUS_ZH.get(cert.status, cert.status),
-                record.kind,
+                cert.status.zh,
+                record.kind.zh,
                 record.detail.get("zh", ""),
-                RECORD_STATUS_ZH.get(record.status, record.status),
+                record.status.zh,
             ]
             for record, cert, person in session.exec(query)
         ]

@@ -35,7 +35,7 @@ from certify.registration.identity import mask_name
 from question_bank.shuffle import to_canonical
 from schemas.blueprint import Blueprint as BlueprintSpec
 from schemas.blueprint import PartialCredit
-from schemas.enums import ItemType
+from schemas.enums import CertificateStatus, ItemType
 from schemas.papers import PaperView
 from schemas.tables import (
     Blueprint,
@@ -392,7 +392,7 @@ class Change:
     passed_after: bool
     certificate: str = ""
     """Serial of the level certificate the candidate holds from this sitting, if any."""
-    certificate_status: str = ""
+    certificate_status: CertificateStatus | None = None
     needs_publication: bool = False
     """A fail that becomes a pass after the pass list was published, with no certificate: the
     candidate was not on the published list, so a new publication must come first."""
@@ -404,7 +404,11 @@ class Change:
     @property
     def suspends(self) -> bool:
         """Applying it suspends the candidate's valid certificate (pass → fail)."""
-        return self.passed_before and not self.passed_after and self.certificate_status == "valid"
+        return (
+            self.passed_before
+            and not self.passed_after
+            and self.certificate_status == CertificateStatus.VALID
+        )
 
 
 def regrade_diff(engine: Engine, sitting_code: str) -> list[Change]:
@@ -432,7 +436,7 @@ def regrade_diff(engine: Engine, sitting_code: str) -> list[Change]:
                     old.passed,
                     s.passed,
                     cert.serial if cert else "",
-                    cert.status if cert else "",
+                    cert.status if cert else None,
                     lock.published and s.passed and not old.passed and cert is None,
                 )
             )

@@ -52,7 +52,7 @@ from certify.registration.sittings import (
 )
 from question_bank.shuffle import new_seed
 from schemas.conditions import Conditions, Route, conditions
-from schemas.enums import Level
+from schemas.enums import ApplicationDecision, CertificateKind, CertificateStatus, Level
 from schemas.reference import LEVEL_NAMES_ZH
 from schemas.tables import (
     Application,
@@ -442,8 +442,8 @@ def held_certificates(session: Session, candidate_id: int, occupation: str) -> d
     query = select(Certificate).where(
         Certificate.candidate_id == candidate_id,
         Certificate.occupation == occupation,
-        Certificate.kind == "level",
-        Certificate.status == "valid",
+        Certificate.kind == CertificateKind.LEVEL,
+        Certificate.status == CertificateStatus.VALID,
     )
     for cert in session.exec(query):
         level = Level(cert.level)
@@ -544,7 +544,9 @@ def register_applicants(
                     "form": a.form,
                     "admission_no": a.admission_no,
                 },
-                decision="accepted" if decision.accepted else "refused",
+                decision=ApplicationDecision.ACCEPTED
+                if decision.accepted
+                else ApplicationDecision.REFUSED,
                 route=decision.route,
                 reasons=decision.reasons_json(),
             )
@@ -641,9 +643,9 @@ def override(
                 f"{mask_id_number(canonical)} 未申报 {sitting_code} / no application to {sitting_code} for {mask_id_number(canonical)}"
             )
         application, sitting = found
-        if application.decision != "refused":
+        if application.decision != ApplicationDecision.REFUSED:
             raise ApplicationError(
-                f"该申请已受理，无需破格 / the application is {application.decision} already"
+                f"该申请已{application.decision.zh}，无需破格 / the application is {application.decision} already"
             )
         assert sitting.blueprint_id is not None
         papers = papers_by_form(session, sitting.blueprint_id)
@@ -657,7 +659,7 @@ def override(
             or _admission_counter(sitting, admission_numbers(session, sitting))()
         )
         reg = register(session, sitting, person, papers[chosen], admission, shuffle_seed())
-        application.decision = "accepted"
+        application.decision = ApplicationDecision.ACCEPTED
         application.route = "override"
         application.override_by = admin.strip()
         application.override_reason = reason.strip()

@@ -25,6 +25,7 @@ import cbor2
 
 from certify.infra.errors import Error
 from certify.signing.algorithms import ALGORITHMS, Algorithm, key_id
+from schemas.enums import CertificateKind
 
 COSE_SIGN1_TAG = 18
 HEADER_ALG, HEADER_KID = 1, 4
@@ -33,16 +34,18 @@ EPOCH = date(2020, 1, 1)
 
 
 class Kind(IntEnum):
-    """证书类型."""
+    """证书类型 as a token writes it: the numbers of :attr:`CertificateKind.code`."""
 
-    LEVEL = 1  # 专业技术等级证书
-    TRAINING = 2  # 培训合格证书
+    LEVEL = CertificateKind.LEVEL.code
+    TRAINING = CertificateKind.TRAINING.code
+
+    @property
+    def certificate_kind(self) -> CertificateKind:
+        return CertificateKind.from_code(self)
 
 
-KIND_NAMES = {
-    Kind.LEVEL: ("专业技术等级证书", "professional technical level certificate"),
-    Kind.TRAINING: ("培训合格证书", "training certificate"),
-}
+KIND_NAMES = {k: (k.certificate_kind.zh, k.certificate_kind.en) for k in Kind}
+"""Each kind's labels, Chinese and English (from :class:`CertificateKind`)."""
 
 LEVEL_CODES = {"junior": 1, "intermediate": 2, "senior": 3}
 
@@ -103,7 +106,7 @@ class Claims:
         if not isinstance(body, dict) or not set(body) <= _CLAIM_KEYS or not set(body) >= _REQUIRED:
             raise TokenFormatError("证书内容格式错误 / malformed claims: unexpected fields")
         kind, level = _integer(body[2]), _integer(body[5])
-        if kind not in (1, 2) or level not in _LEVELS:
+        if kind not in _KINDS or level not in _LEVELS:
             raise TokenFormatError("证书内容格式错误 / malformed claims: unknown kind or level")
         return cls(
             serial=_text(body[1], 40),
@@ -120,6 +123,7 @@ class Claims:
 _CLAIM_KEYS = frozenset(range(1, 9))
 _REQUIRED = frozenset(range(1, 8))
 _LEVELS = {v: k for k, v in LEVEL_CODES.items()}
+_KINDS = frozenset(Kind)
 _MAX_DAYS = (date(2200, 1, 1) - EPOCH).days
 
 

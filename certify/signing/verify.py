@@ -23,7 +23,7 @@ from certify.infra.errors import Error
 from certify.signing.algorithms import ALGORITHMS, DEFAULT, SignatureInvalid
 from certify.signing.token import Claims, SignedToken, TokenFormatError, from_text, parse_token
 from certify.signing.trust import TrustedKey, TrustList
-from schemas.enums import Verdict
+from schemas.enums import CertificateStatus, CheckedStatus, Verdict
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Report:
 
     checks: list[Check] = field(default_factory=list)
     claims: Claims | None = None
-    status: str = "unknown"
+    status: CheckedStatus = CheckedStatus.UNKNOWN
     status_as_of: datetime | None = None
     status_fresh: bool = False
     """The status comes from a list (or the register) that was fresh at verification time."""
@@ -68,13 +68,20 @@ class Report:
         """not_genuine, revoked, suspended, expired, status_unknown or genuine (and valid)."""
         if not self.genuine or self.claims is None:
             return Verdict.NOT_GENUINE
-        if self.status in ("revoked", "suspended"):
-            return Verdict(self.status)
+        if self.status in _STATUS_VERDICTS:
+            return _STATUS_VERDICTS[self.status]
         if any(not c.ok for c in self.checks if c.name == "expiry"):
             return Verdict.EXPIRED
-        if self.status != "valid" or not self.status_fresh:
+        if self.status != CheckedStatus.VALID or not self.status_fresh:
             return Verdict.STATUS_UNKNOWN
         return Verdict.GENUINE if all(c.ok for c in self.checks) else Verdict.NOT_GENUINE
+
+
+_STATUS_VERDICTS = {
+    CheckedStatus.REVOKED: Verdict.REVOKED,
+    CheckedStatus.SUSPENDED: Verdict.SUSPENDED,
+}
+"""The statuses that decide a genuine certificate's verdict whatever else holds."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +128,7 @@ def load_revocation_list(document: dict[str, Any], trust: TrustList) -> Revocati
         return RevocationList(
             datetime.fromisoformat(body["issued_at"]),
             timedelta(hours=float(body["max_age_hours"])),
-            {e["serial"]: e for e in body["entries"]},
+            {e["serial"]: {**e, "status": CertificateStatus(e["status"])} for e in body["entries"]},
         )
     except SignatureInvalid:
         raise Error("吊销列表签名无效 / the revocation list's signature does not verify") from None
@@ -327,7 +334,7 @@ def _status(
     claims: Claims, revocations: RevocationList | None, now: datetime, report: Report
 ) -> list[Check]:
     if revocations is None:
-        report.status = "unknown"
+        report.status = CheckedStatus.UNKNOWN
         return [
             Check(
                 "status",
@@ -353,17 +360,23 @@ def _status(
             )
         )
     if entry is None:
-        report.status = "valid"
-        checks.append(Check("status", True, f"有效（截至 {as_of}）", f"valid (as of {as_of})"))
+        report.status = CheckedStatus.VALID
+        checks.append(
+            Check(
+                "status",
+                True,
+                f"{report.status.zh}（截至 {as_of}）",
+                f"{report.status} (as of {as_of})",
+            )
+        )
     else:
-        report.status = entry["status"]
-        zh = "已吊销" if entry["status"] == "revoked" else "已暂停"
+        report.status = CheckedStatus(entry["status"])
         checks.append(
             Check(
                 "status",
                 False,
-                f"{zh}（截至 {as_of}）：{entry.get('reason', '')}",
-                f"{entry['status']} (as of {as_of}): {entry.get('reason', '')}",
+                f"{report.status.zh}（截至 {as_of}）：{entry.get('reason', '')}",
+                f"{report.status} (as of {as_of}): {entry.get('reason', '')}",
             )
         )
     return checks

@@ -11,12 +11,13 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from certify.certificates.progress import sitting_overview, sitting_record
-from certify.certificates.publication import objections, publish, resolve_objection
-from certify.certificates.revocation import change_status
+from certify.certificates.publication import RESOLUTIONS, objections, publish, resolve_objection
+from certify.certificates.revocation import change_status, changes_from
 from certify.infra.errors import Error, NotFound
 from certify.registration.sittings import list_sittings
 from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.common import PageProblems, page_problems
+from schemas.enums import ObjectionState, StatusChange
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 ADMIN = ("admin",)
@@ -56,6 +57,9 @@ def _sitting_page(code: str, problems: PageProblems | None = None) -> str:
         certificates=record.certificates,
         today=date.today(),
         problems=problems,
+        open_objection=ObjectionState.OPEN,
+        resolutions=RESOLUTIONS,
+        changes_from=changes_from,
     )
 
 
@@ -127,9 +131,10 @@ def resolve(objection_id: int) -> Any:
 @require_role(*ADMIN)
 def certificate_status(serial: str) -> Any:
     check_csrf()
-    action = request.form.get("action", "")
-    if action not in ("revoke", "suspend", "reinstate"):
-        abort(400, description="action must be revoke, suspend or reinstate")
+    try:
+        action = StatusChange(request.form.get("action", ""))
+    except ValueError:
+        abort(400, description=f"action must be {', '.join(StatusChange)}")
     code = request.form.get("sitting", "")
     try:
         cert = change_status(
@@ -137,5 +142,5 @@ def certificate_status(serial: str) -> Any:
         )
     except Error as exc:
         return _refused(exc, code)
-    flash(f"{cert.serial}: {cert.status}")
+    flash(f"{cert.serial}: {cert.status.zh} {cert.status}")
     return redirect(url_for("admin.sitting", code=code) if code else url_for("admin.index"))

@@ -18,6 +18,7 @@ from certify.infra.errors import Error, Problem, ValidationFailed
 from certify.infra.tabular import map_header, read_grid, records, table_bytes
 from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.common import PageProblems, page_problems, saved_upload, send_problems, trust
+from schemas.enums import CheckedStatus, RecordStatus
 from schemas.tables import CommitteeCheck
 
 blueprint = Blueprint("committee", __name__, url_prefix="/committee")
@@ -155,7 +156,7 @@ def _table(results: list[dict[str, Any]]) -> list[list[str]]:
                 str(n),
                 cert.get("serial", r.get("input", {}).get("serial", "")),
                 r["verdict_zh"],
-                r["status"],
+                CheckedStatus(r["status"]).zh,
                 cert.get("holder", ""),
                 cert.get("id_number_masked") or "",
                 cert.get("occupation_zh", ""),
@@ -163,8 +164,7 @@ def _table(results: list[dict[str, Any]]) -> list[list[str]]:
                 cert.get("issued_on", ""),
                 "" if match is None else ("一致" if match else "不一致"),
                 "；".join(
-                    f"{e['zh']}（{'有效' if e['status'] == 'active' else '已撤销'}）"
-                    for e in r.get("eligibility", [])
+                    f"{e['zh']}（{RecordStatus(e['status']).zh}）" for e in r.get("eligibility", [])
                 ),
                 r.get("id_number_error") or "；".join(c["zh"] for c in r["checks"] if not c["ok"]),
             ]
