@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from certify.certificates.issuance import BATCH_SIZE, issue_certificates
+from certify.certificates.issuance import BATCH_SIZE, DEFAULT_PROVINCE, DEFAULT_SITE, Issuer
 from certify.certificates.revocation import change_status, issuer_signer, revocation_list
 from certify.commands.base import (
     CertifyGroup,
@@ -125,9 +125,16 @@ def trust_list_command(settings: Settings, out: Path) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option(
     "--site",
-    default="https://verify.example.cn",
+    default=DEFAULT_SITE,
     show_default=True,
     help="Verification site in the QR.",
+)
+@click.option(
+    "--province",
+    envvar="CERTIFY_PROVINCE",
+    default=DEFAULT_PROVINCE,
+    show_default=True,
+    help="Two-digit province code that starts each serial (or CERTIFY_PROVINCE).",
 )
 @click.option(
     "--batch-size",
@@ -149,21 +156,22 @@ def issue_command(
     issuer: str,
     out: Path,
     site: str,
+    province: str,
     batch_size: int,
     processes: int | None,
 ) -> None:
     """Issue certificates to every passed candidate without one; safe to rerun. 发证。"""
-    report = issue_certificates(
+    report = Issuer.open(
         settings.engine(),
-        sitting_code,
-        issuer=issuer,
-        passphrase=_passphrase(),
+        issuer,
+        _passphrase(),
         out=out,
         site=site,
+        province=province,
         progress=None,
         batch_size=batch_size,
         processes=processes,
-    )
+    ).issue_level(sitting_code)
     click.echo(
         f"{sitting_code}: 新发 issued {len(report.issued)}, 已有 already {report.already}"
         + (f", 补齐 PDF restored {report.pdfs_restored}" if report.pdfs_restored else "")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from certify.certificates.issuance import BATCH_SIZE, issue_training_certificates
+from certify.certificates.issuance import BATCH_SIZE, DEFAULT_PROVINCE, DEFAULT_SITE, Issuer
 from certify.certificates.publication import (
     DEFAULT_DAYS,
     file_objection,
@@ -282,23 +282,36 @@ def training_assess(settings: Settings, code: str, file: Path) -> None:
 @click.argument("code")
 @click.option("--issuer", required=True, help="The training institution whose key signs.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--site", default="https://verify.example.cn", show_default=True)
+@click.option("--site", default=DEFAULT_SITE, show_default=True)
+@click.option(
+    "--province",
+    envvar="CERTIFY_PROVINCE",
+    default=DEFAULT_PROVINCE,
+    show_default=True,
+    help="Two-digit province code that starts each serial (or CERTIFY_PROVINCE).",
+)
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=BATCH_SIZE, show_default=True)
 @pass_settings
 def training_issue(
-    settings: Settings, code: str, issuer: str, out: Path, site: str, batch_size: int
+    settings: Settings,
+    code: str,
+    issuer: str,
+    out: Path,
+    site: str,
+    province: str,
+    batch_size: int,
 ) -> None:
     """Issue training certificates to trainees who completed the course. 发培训合格证书。"""
-    report = issue_training_certificates(
+    report = Issuer.open(
         settings.engine(),
-        code,
-        issuer=issuer,
-        passphrase=_passphrase(),
+        issuer,
+        _passphrase(),
         out=out,
         site=site,
+        province=province,
         progress=None,
         batch_size=batch_size,
-    )
+    ).issue_training(code)
     click.echo(f"{code}: 新发 issued {len(report.issued)}, 已有 already {report.already} -> {out}")
 
 

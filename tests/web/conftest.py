@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
 from certify.accounts import create_account, create_token
-from certify.certificates.issuance import issue_certificates
+from certify.certificates.issuance import Issuer
 from certify.certificates.publication import publish
 from certify.grading import simulate
 from certify.keys.publish import build_trust_list
@@ -78,14 +78,9 @@ def build_site(
         opened_on=date.today() - timedelta(days=10),
     )
     make_keys(database, kinds=[1, 2])
-    issue_certificates(
-        database.engine,
-        "S1",
-        issuer="SD-EVAL-01",
-        passphrase=PASS,
-        out=folder / "certs",
-        site=site_url,
-    )
+    Issuer.open(
+        database.engine, "SD-EVAL-01", PASS, out=folder / "certs", site=site_url
+    ).issue_level("S1")
     trust_document = build_trust_list(database.engine, PASS)
     tokens = {}
     for role, password in PASSWORDS.items():
