@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import re
 import sys
@@ -102,6 +103,8 @@ class Setting:
         """Raises SettingsError when ``value`` is outside what the setting allows."""
         if value is None:
             return
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.error(value)
         if self.minimum is not None and (
             value <= self.minimum if self.above_minimum else value < self.minimum
         ):
@@ -117,8 +120,10 @@ class Setting:
         )
 
 
-_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True}
-_BOOLEANS.update({"0": False, "false": False, "no": False, "off": False})
+_BOOLEANS = {
+    **dict.fromkeys(("1", "true", "yes", "on"), True),
+    **dict.fromkeys(("0", "false", "no", "off"), False),
+}
 
 
 def _declare(

@@ -46,6 +46,7 @@ def test_an_empty_variable_counts_as_unset() -> None:
         ("CERTIFY_RATE_LIMIT", "abc", "整数"),
         ("CERTIFY_API_RATE_LIMIT", "-1", "≥ 0"),
         ("CERTIFY_MAX_UPLOAD_MB", "0", "> 0"),
+        ("CERTIFY_MAX_UPLOAD_MB", "inf", "> 0"),
         ("CERTIFY_SECURE_COOKIES", "maybe", "1 or 0"),
         ("CERTIFY_PROVINCE", "SD", "two digits"),
     ],
