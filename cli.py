@@ -26,14 +26,13 @@ from schemas.reference import occupations
 @click.option(
     "--db",
     "database",
-    envvar=db.ENV_URL,
     metavar="URL",
     help="Database URL (default: ./certify.db; env CERTIFY_DATABASE_URL). 数据库地址。",
 )
 @click.pass_context
 def cli(ctx: click.Context, database: str | None) -> None:
     """certify: 数字技术工程师 exam and certification engine / 考核与发证引擎."""
-    ctx.obj = Settings(database)
+    ctx.obj = Settings.load(database_url=database)
 
 
 @cli.command()
@@ -137,12 +136,12 @@ def demo(settings: Settings, directory: Path) -> None:
     from certify.commands.demo import run_demo
 
     started = time.perf_counter()
-    result = run_demo(directory, echo=click.echo, url=settings.database)
+    result = run_demo(directory, echo=click.echo, url=settings.database_url)
     click.echo("")
     print_summary(result.summary)
     click.echo("")
     where = [
-        ("数据库 database", result.database or settings.database),
+        ("数据库 database", result.database or settings.database_url),
         ("试卷 papers", result.pdfs[0].parent),
         ("申报名单 applicants", result.files["applicants"]),
         ("公示 notice", result.files["notice"]),
@@ -158,7 +157,7 @@ def demo(settings: Settings, directory: Path) -> None:
     click.echo(f"用时 finished in {time.perf_counter() - started:.1f} s")
     local = f"http://127.0.0.1:5000{result.verification_path}"
     notice = f"http://127.0.0.1:5000{result.notice_path}"
-    database = settings.database or f"sqlite:///{result.database}"
+    database = settings.database_url or f"sqlite:///{result.database}"
     if _answers("http://127.0.0.1:5000/healthz"):
         click.echo(f"验证页 verification page (the server is running): {local}")
     else:

@@ -15,8 +15,8 @@ temporary folder:
    ``genuine``. Baseline: a bare Ed25519 verify of the same signed bytes → ``raw_verify_per_s``;
    ``raw_verify_ratio`` = raw / ``verify_token`` (what the full check list costs).
 3. **Issue**: ``--count`` passed candidates of one sitting (rows inserted in bulk: grading is
-   not measured), then ``issue_certificates`` end to end — serials, signing, QR, PDF, audit
-   entries, a transaction per batch of 50, PDFs rendered in one process per CPU
+   not measured), then the key opened (``Issuer.open``) and ``issue_level`` end to end —
+   serials, signing, QR, PDF, audit entries, a transaction per batch of 50, PDFs rendered in one process per CPU
    (``render_processes``) → ``issue_s``; ``issue_10k_s`` is that figure when ``--count`` is
    10,000, else an extrapolation (``issue_10k_extrapolated`` says so). Goal: ≤ 60 s.
    Baseline: the parts alone — ``sign_token`` and ``render_certificate`` on their own (a
@@ -64,7 +64,7 @@ from sqlalchemy import Engine, insert
 from sqlmodel import Session, col, select
 
 from certify.certificates.document import render_certificate
-from certify.certificates.issuance import issue_certificates, render_processes
+from certify.certificates.issuance import Issuer, render_processes
 from certify.certificates.qr import qr_matrix
 from certify.infra import db
 from certify.keys.publish import build_trust_list
@@ -302,7 +302,7 @@ def parts_alone(engine: Engine, folder: Path, count: int) -> tuple[float, float,
 
 PROFILE_GROUPS = [
     # (label, file suffix, function name): cumulative times, read from pstats.
-    ("issue_certificates (whole run)", "certify/certificates/issuance.py", "issue_certificates"),
+    ("Issuer.issue_level (whole run)", "certify/certificates/issuance.py", "issue_level"),
     ("  batches (_issue_batch)", "certify/certificates/issuance.py", "_issue_batch"),
     ("    signing: sign_token", "certify/signing/token.py", "sign_token"),
     ("    PDF: _pdf", "certify/certificates/issuance.py", "_pdf"),
@@ -335,16 +335,9 @@ def profile_issue(folder: Path, count: int, seed: int) -> dict[str, Any]:
     passed_sitting(engine, "PROFILE", count, seed)
     profiler = cProfile.Profile()
     profiler.enable()
-    issue_certificates(
-        engine,
-        "PROFILE",
-        issuer=INSTITUTION,
-        passphrase=PASSPHRASE,
-        out=folder / "profile-certs",
-        site=SITE,
-        today=TODAY,
-        processes=0,
-    )
+    Issuer.open(
+        engine, INSTITUTION, PASSPHRASE, out=folder / "profile-certs", site=SITE, processes=0
+    ).issue_level("PROFILE", today=TODAY)
     profiler.disable()
     engine.dispose()
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
@@ -452,16 +445,10 @@ def main() -> None:
         out = folder / "certs"
         print(f"issuing {count} certificates …", file=sys.stderr, flush=True)
         start = time.perf_counter()
-        report = issue_certificates(
-            engine,
-            "BENCH",
-            issuer=INSTITUTION,
-            passphrase=PASSPHRASE,
-            out=out,
-            site=SITE,
-            today=TODAY,
-            progress=sys.stderr.isatty(),
+        issuer = Issuer.open(
+            engine, INSTITUTION, PASSPHRASE, out=out, site=SITE, progress=sys.stderr.isatty()
         )
+        report = issuer.issue_level("BENCH", today=TODAY)
         figures["issue_s"] = time.perf_counter() - start
         if len(report.issued) != count:
             failures.append(f"issued {len(report.issued)} certificates, expected {count}")
@@ -536,7 +523,7 @@ def main() -> None:
     print(f"mean PDF size:                           {figures['pdf_kb']:.1f} KiB")
     print(f"QR version (M) of a {figures['url_chars']}-character URL:  {figures['qr_version']}")
     print(f"cProfile, issuing {args.profile_count} certificates (cumulative s, profiler on):")
-    whole = profile["cumulative"]["issue_certificates (whole run)"] or 1.0
+    whole = profile["cumulative"]["Issuer.issue_level (whole run)"] or 1.0
     for name, seconds in profile["cumulative"].items():
         print(f"  {name:<52} {seconds:7.3f} s  {100 * seconds / whole:5.1f} %")
     print("  top functions by own time:")

@@ -130,5 +130,5 @@ def _no_ambient_database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     """Tests name their database explicitly; an exported CERTIFY_DATABASE_URL must not leak in.
     What `certify audit verify` remembers stays with the test: on PostgreSQL one database serves
     every test of a session, emptied in between, so a remembered length must not outlive it."""
-    monkeypatch.delenv(db.ENV_URL, raising=False)
+    monkeypatch.delenv("CERTIFY_DATABASE_URL", raising=False)
     monkeypatch.setenv("CERTIFY_AUDIT_STATE", str(tmp_path / "audit-state.json"))

@@ -1,10 +1,11 @@
-"""The docs stay true: every command documented, the quick start is what CI runs."""
+"""The docs stay true: every command and setting documented, the quick start is what CI runs."""
 
 import re
 from pathlib import Path
 
 import click
 
+from certify.infra.settings import MARKERS, SETTINGS, markdown
 from cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +23,29 @@ def test_every_command_is_documented() -> None:
     text = (ROOT / "docs" / "cli.md").read_text("utf-8")
     missing = [c for c in _commands(cli) if f"`{c}" not in text]
     assert missing == []
+
+
+def _settings_table() -> str:
+    text = (ROOT / "docs" / "web.md").read_text("utf-8")
+    begin, end = MARKERS
+    assert text.count(begin) == 1 and text.count(end) == 1
+    return text.split(begin + "\n", 1)[1].split(end, 1)[0]
+
+
+def test_every_setting_is_documented_with_its_variable_and_default() -> None:
+    rows = {
+        cells[0].strip("`"): cells
+        for line in _settings_table().splitlines()
+        if (cells := [c.strip() for c in line.strip("|").split("|")])[0].startswith("`")
+    }
+    assert list(rows) == [s.variable for s in SETTINGS]
+    for s in SETTINGS:
+        assert rows[s.variable][3] == s.shown_default, s.variable
+
+
+def test_the_settings_table_is_the_declarations_output() -> None:
+    """Regenerate with ``python3 -m certify.infra.settings --markdown``."""
+    assert _settings_table() == markdown()
 
 
 def _quick_start() -> list[str]:

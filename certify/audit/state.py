@@ -39,13 +39,9 @@ def log_identity(engine: Engine) -> str:
     return url.render_as_string(hide_password=True)
 
 
-STATE_ENV = "CERTIFY_AUDIT_STATE"
-
-
 def default_path(engine: Engine) -> Path:
-    """``$CERTIFY_AUDIT_STATE`` if set, else beside a SQLite file, else in the working folder."""
-    if os.environ.get(STATE_ENV):
-        return Path(os.environ[STATE_ENV])
+    """Where the state is kept unless a path is given (``--state``, the ``CERTIFY_AUDIT_STATE``
+    setting): beside a SQLite file, else in the working folder."""
     url = engine.url
     if url.get_backend_name() == "sqlite" and url.database:
         return Path(url.database).resolve().parent / STATE_FILE

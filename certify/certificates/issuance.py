@@ -1,7 +1,7 @@
 """发证: issuing signed certificates to candidates who passed, crash-safe and resumable.
 
-Serial numbers (证书编号) are 13 digits, ``PP YY OO L NNNNNN``: the province code (37 = 山东,
-``CERTIFY_PROVINCE`` overrides it), the year of issue, the occupation's number in the programme
+Serial numbers (证书编号) are 13 digits, ``PP YY OO L NNNNNN``: the province code (37 = 山东 by
+default, the :class:`Issuer`'s province), the year of issue, the occupation's number in the programme
 (01 人工智能 … 10 集成电路), the kind and level (1 初级, 2 中级, 3 高级 for a 专业技术等级证书; 4, 5, 6 for
 a 培训合格证书 of those levels) and a six-digit sequence per prefix. No national numbering rule is
 published for these certificates, so this layout is ours.
@@ -50,6 +50,7 @@ from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import DatabaseError, Error
 from certify.keys.store import signing_material
+from certify.registration.sittings import get_sitting
 from certify.signing.algorithms import DEFAULT
 from certify.signing.token import (
     LEVEL_CODES,
@@ -74,6 +75,10 @@ from schemas.tables import (
 )
 
 DEFAULT_PROVINCE = "37"
+"""山东: the province whose code starts a serial unless the issuer is given another."""
+
+DEFAULT_SITE = "https://verify.example.cn"
+"""The verification site in the QR codes unless the issuer is given another."""
 
 SEQUENCE_MAX = 999_999
 """The six-digit sequence's last number under one prefix."""
@@ -196,105 +201,154 @@ def render_processes(pending: int) -> int:
     return min(len(usable), 8)
 
 
-def issue_certificates(
-    engine: Engine,
-    sitting_code: str,
-    *,
-    issuer: str,
-    passphrase: str,
-    out: Path,
-    site: str = "https://verify.example.cn",
-    province: str | None = None,
-    today: date | None = None,
-    actor: str = "cli",
-    progress: bool | None = False,
-    batch_size: int = BATCH_SIZE,
-    processes: int | None = None,
-) -> IssueReport:
-    """Issue a level certificate to every passed candidate of the sitting who has none yet,
-    once the pass list's notice period has ended (raises PublicationError before).
+@dataclass(frozen=True, kw_only=True)
+class Issuer:
+    """An institution issuing certificates: its signing key, opened once, where the PDFs go,
+    the verification site in their QR codes and the province in their serials; one method per
+    kind of certificate. Build it with :meth:`open`."""
 
-    ``batch_size`` certificates commit together. ``processes`` renders the PDFs in that many
-    worker processes (0 or 1: in this one); by default :func:`render_processes` decides from the
-    number of certificates to issue.
-    """
-    today = today or date.today()
-    report = IssueReport(sitting_code)
-    with Session(engine) as session:
-        sitting = session.exec(select(Sitting).where(Sitting.code == sitting_code)).first()
-        if sitting is None:
-            raise IssuanceError(f"没有考试场次 {sitting_code} / no sitting {sitting_code}")
-        gate = issuance_gate(session, sitting, today)
-        rows = pass_list(session, sitting)
-    report.held = {r.admission_no: gate.why_not(r.id) for r, _ in rows if not gate.allows(r.id)}
-    subjects = [
-        _Subject(person, reg.id, None, {"sitting": sitting.code, "admission_no": reg.admission_no})
-        for reg, person in rows
-        if gate.allows(reg.id)
-    ]
-    batch = _batch(
-        engine,
-        CertificateKind.LEVEL,
-        sitting.occupation,
-        sitting.level,
-        issuer,
-        passphrase,
-        out,
-        site,
-        province,
-        today,
-        actor,
-        0.0,
-    )
-    batch = replace(batch, sitting_id=sitting.id)
-    _issue_all(engine, batch, subjects, report, progress, batch_size, processes)
-    return report
+    engine: Engine
+    key: SigningKey
+    private: bytes = field(repr=False)
+    out: Path
+    site: str = DEFAULT_SITE
+    province: str = DEFAULT_PROVINCE
+    """The two-digit province code that starts every serial (37 山东)."""
+    actor: str = "cli"
+    batch_size: int = BATCH_SIZE
+    """Certificates committed together."""
+    processes: int | None = None
+    """Processes rendering the PDFs (0 or 1: this one); None lets :func:`render_processes`
+    decide from the number of certificates to issue."""
+    progress: bool | None = False
 
+    def __post_init__(self) -> None:
+        if not (len(self.province) == 2 and self.province.isdigit()):
+            raise IssuanceError(
+                f"省份代码应为两位数字：{self.province!r} / the province code must be two digits"
+            )
 
-def issue_training_certificates(
-    engine: Engine,
-    course_code: str,
-    *,
-    issuer: str,
-    passphrase: str,
-    out: Path,
-    site: str = "https://verify.example.cn",
-    province: str | None = None,
-    today: date | None = None,
-    actor: str = "cli",
-    progress: bool | None = False,
-    batch_size: int = BATCH_SIZE,
-    processes: int | None = None,
-) -> IssueReport:
-    """Issue a training certificate (培训合格证书) to every trainee who completed the course and
-    has none yet; each gets a training-subsidy record and the course's hours."""
-    today = today or date.today()
-    report = IssueReport(course_code)
-    with Session(engine) as session:
-        course = session.exec(select(Course).where(Course.code == course_code)).first()
-        if course is None:
-            raise TrainingError(f"没有课程 {course_code} / no course {course_code}")
-        rows = completed_enrolments(session, course)
-    subjects = [
-        _Subject(person, None, e.id, {"course": course.code, "enrolment": e.id})
-        for e, person in rows
-    ]
-    batch = _batch(
-        engine,
-        CertificateKind.TRAINING,
-        course.occupation,
-        course.level,
-        issuer,
-        passphrase,
-        out,
-        site,
-        province,
-        today,
-        actor,
-        float(course.hours),
-    )
-    _issue_all(engine, batch, subjects, report, progress, batch_size, processes)
-    return report
+    @classmethod
+    def open(
+        cls,
+        engine: Engine,
+        issuer: str,
+        passphrase: str,
+        *,
+        out: Path,
+        site: str = DEFAULT_SITE,
+        province: str = DEFAULT_PROVINCE,
+        actor: str = "cli",
+        batch_size: int = BATCH_SIZE,
+        processes: int | None = None,
+        progress: bool | None = False,
+    ) -> Issuer:
+        """The issuer signing with ``issuer``'s active key, opened once with ``passphrase``;
+        raises KeyProblem when it has none or the passphrase is wrong."""
+        key, private = signing_material(engine, issuer, passphrase)
+        return cls(
+            engine=engine,
+            key=key,
+            private=private,
+            out=out,
+            site=site,
+            province=province,
+            actor=actor,
+            batch_size=batch_size,
+            processes=processes,
+            progress=progress,
+        )
+
+    def issue_level(self, sitting_code: str, *, today: date | None = None) -> IssueReport:
+        """Issue a level certificate (专业技术等级证书) to every passed candidate of the sitting
+        who has none yet, once the pass list's notice period has ended (raises PublicationError
+        before); candidates held back by an objection are in the report's ``held``."""
+        today = today or date.today()
+        report = IssueReport(sitting_code)
+        with Session(self.engine) as session:
+            sitting = get_sitting(session, sitting_code)
+            gate = issuance_gate(session, sitting, today)
+            rows = pass_list(session, sitting)
+        report.held = {r.admission_no: gate.why_not(r.id) for r, _ in rows if not gate.allows(r.id)}
+        subjects = [
+            _Subject(
+                person, reg.id, None, {"sitting": sitting.code, "admission_no": reg.admission_no}
+            )
+            for reg, person in rows
+            if gate.allows(reg.id)
+        ]
+        batch = self._batch(CertificateKind.LEVEL, sitting.occupation, sitting.level, today, 0.0)
+        batch = replace(batch, sitting_id=sitting.id)
+        _issue_all(
+            self.engine,
+            batch,
+            subjects,
+            report,
+            self.progress,
+            self.batch_size,
+            self.processes,
+        )
+        return report
+
+    def issue_training(self, course_code: str, *, today: date | None = None) -> IssueReport:
+        """Issue a training certificate (培训合格证书) to every trainee who completed the course
+        and has none yet; each gets a training-subsidy record and the course's hours."""
+        today = today or date.today()
+        report = IssueReport(course_code)
+        with Session(self.engine) as session:
+            course = session.exec(select(Course).where(Course.code == course_code)).first()
+            if course is None:
+                raise TrainingError(f"没有课程 {course_code} / no course {course_code}")
+            rows = completed_enrolments(session, course)
+        subjects = [
+            _Subject(person, None, e.id, {"course": course.code, "enrolment": e.id})
+            for e, person in rows
+        ]
+        batch = self._batch(
+            CertificateKind.TRAINING, course.occupation, course.level, today, float(course.hours)
+        )
+        _issue_all(
+            self.engine,
+            batch,
+            subjects,
+            report,
+            self.progress,
+            self.batch_size,
+            self.processes,
+        )
+        return report
+
+    def _batch(
+        self, kind: CertificateKind, occupation: str, level: str, today: date, course_hours: float
+    ) -> _Batch:
+        """What every certificate of one run shares; raises IssuanceError when the key's scope
+        does not cover this kind, occupation or level."""
+        scope = self.key.scope
+        for name, value in (("kinds", kind.code), ("occupations", occupation), ("levels", level)):
+            if scope.get(name) and value not in scope[name]:
+                issuer = self.key.issuer
+                raise IssuanceError(
+                    f"{issuer} 无权签发此类证书（{name}: {value}）/ {issuer} may not issue this "
+                    f"certificate ({name} {value} is outside its scope)"
+                )
+        with Session(self.engine) as session:
+            authority = session.exec(select(SigningKey).where(SigningKey.role == "root")).first()
+        self.out.mkdir(parents=True, exist_ok=True)
+        return _Batch(
+            kind=kind,
+            occupation=occupation,
+            level=level,
+            key=self.key,
+            private=self.private,
+            prefix=serial_prefix(self.province, today.year, occupation, level, kind),
+            today=today,
+            authority=authority.scope.get("name", authority.issuer) if authority else "",
+            site=self.site,
+            out=self.out,
+            actor=self.actor,
+            rules=region_rules(self.province),
+            course_hours=course_hours,
+        )
 
 
 @dataclass(frozen=True)
@@ -340,49 +394,6 @@ class _Batch:
             if self.kind == CertificateKind.LEVEL
             else Certificate.enrolment_id
         )
-
-
-def _batch(
-    engine: Engine,
-    kind: CertificateKind,
-    occupation: str,
-    level: str,
-    issuer: str,
-    passphrase: str,
-    out: Path,
-    site: str,
-    province: str | None,
-    today: date,
-    actor: str,
-    course_hours: float,
-) -> _Batch:
-    key, private = signing_material(engine, issuer, passphrase)
-    scope = key.scope
-    for name, value in (("kinds", kind.code), ("occupations", occupation), ("levels", level)):
-        if scope.get(name) and value not in scope[name]:
-            raise IssuanceError(
-                f"{issuer} 无权签发此类证书（{name}: {value}）/ {issuer} may not issue this "
-                f"certificate ({name} {value} is outside its scope)"
-            )
-    province = province or os.environ.get("CERTIFY_PROVINCE", DEFAULT_PROVINCE)
-    with Session(engine) as session:
-        authority = session.exec(select(SigningKey).where(SigningKey.role == "root")).first()
-    out.mkdir(parents=True, exist_ok=True)
-    return _Batch(
-        kind=kind,
-        occupation=occupation,
-        level=level,
-        key=key,
-        private=private,
-        prefix=serial_prefix(province, today.year, occupation, level, kind),
-        today=today,
-        authority=authority.scope.get("name", authority.issuer) if authority else "",
-        site=site,
-        out=out,
-        actor=actor,
-        rules=region_rules(province),
-        course_hours=course_hours,
-    )
 
 
 def _issue_all(

@@ -17,10 +17,10 @@ from certify.audit.checkpoints import (
 )
 from certify.audit.state import AuditState, default_path, log_identity
 from certify.commands.base import CertifyGroup, Settings, pass_settings
-from certify.commands.certificates import _json_file, _passphrase
+from certify.commands.certificates import _json_file
 from certify.infra import db
 from certify.keys.store import signer
-from certify.signing.trust import ROOT_KID_ENV, load_trust_list
+from certify.signing.trust import load_trust_list
 
 EXIT_INTACT = 0
 EXIT_BROKEN = 1
@@ -42,7 +42,6 @@ def audit_group() -> None:
 )
 @click.option(
     "--root-kid",
-    envvar=ROOT_KID_ENV,
     help="The root key (kid) the trust list must be signed by (or CERTIFY_ROOT_KID).",
 )
 @click.option(
@@ -56,7 +55,7 @@ def audit_group() -> None:
 @click.option(
     "--state",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Where this verifier remembers the log it saw last (default: "
+    help="Where this verifier remembers the log it saw last (default: CERTIFY_AUDIT_STATE, else "
     "certify.audit-state.json beside the SQLite file, else in the working folder).",
 )
 @pass_settings
@@ -69,17 +68,17 @@ def audit_verify(
 ) -> None:
     """Verify the chain and its signed checkpoints; refuse a cut or rewritten log.
     Exit 0 intact, 1 not. 校验审计日志。"""
-    given = click.get_current_context().get_parameter_source("root_kid")
-    if root_kid and not trust_file and given is click.core.ParameterSource.COMMANDLINE:
+    if root_kid and not trust_file:
         raise click.UsageError(
             "--root-kid 需与 --trust-list 同用 / --root-kid goes with --trust-list"
         )
+    root_kid = root_kid or settings.root_kid
     engine = settings.engine()
     trust = (
         load_trust_list(_json_file(trust_file), pinned_root_kid=root_kid) if trust_file else None
     )
     anchors = [Checkpoint.from_document(_json_file(p), p.name) for p in published]
-    memory = AuditState.load(state or default_path(engine))
+    memory = AuditState.load(state or settings.audit_state or default_path(engine))
     log = log_identity(engine)
     seen = memory.anchor(log)
     with db.transaction(engine) as session:
@@ -140,7 +139,7 @@ def _print(report: LogReport, *, from_trust_list: bool, remembered: bool) -> Non
 def audit_checkpoint(settings: Settings, issuer: str | None, out: Path | None) -> None:
     """Sign a checkpoint of the audit log now (its length and last hash). 生成审计检查点。"""
     engine = settings.engine()
-    checkpoint = make_checkpoint(engine, signer(engine, issuer, _passphrase()), "manual")
+    checkpoint = make_checkpoint(engine, signer(engine, issuer, settings.passphrase()), "manual")
     click.echo(
         f"审计检查点 audit checkpoint: {checkpoint.count} entries, head {checkpoint.head_hash}, "
         f"kid {checkpoint.kid}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,19 +9,19 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from certify.infra import db
+from certify.infra import db, settings
 from certify.infra.errors import Error
 from certify.registration.identity import IdentityVault, load_vault
 from schemas.enums import Level
 from schemas.reference import find_level, find_occupation, occupations
 
 
-@dataclass
-class Settings:
-    database: str | None
+class Settings(settings.Settings):
+    """The declared settings (the environment, then the global options), with what the commands
+    open from them."""
 
     def engine(self, *, migrated: bool = True) -> Engine:
-        engine = db.make_engine(db.database_url(self.database))
+        engine = db.make_engine(db.database_url(self.database_url))
         if migrated:
             db.require_current(engine)
         return engine
@@ -30,7 +29,7 @@ class Settings:
     def local_root_kid(self) -> str | None:
         """The root key this machine's database holds, if there is a database (a SQLite file is
         never created for the question) and it holds one; else None."""
-        url = make_url(db.database_url(self.database))
+        url = make_url(db.database_url(self.database_url))
         if url.get_backend_name() == "sqlite" and not (
             url.database and Path(url.database).is_file()
         ):
@@ -43,14 +42,25 @@ class Settings:
             return None
 
     def vault(self, *, create: bool = False) -> IdentityVault:
-        """The ID-number secret: beside a SQLite file, else in the working folder."""
-        url = make_url(db.database_url(self.database))
+        """The ID-number secret: the settings' key or file, else beside a SQLite file, else in
+        the working folder."""
+        url = make_url(db.database_url(self.database_url))
         folder = (
             Path(url.database).parent
             if url.get_backend_name() == "sqlite" and url.database
             else None
         )
-        return load_vault(folder, create=create)
+        return load_vault(folder, create=create, secret=self.secret_key, file=self.secret_file)
+
+    def passphrase(self, *, confirm: bool = False) -> str:
+        """The key passphrase: the ``key_passphrase`` setting, else asked for (never echoed or
+        logged)."""
+        if self.key_passphrase:
+            return self.key_passphrase
+        answer: str = click.prompt(
+            "密钥口令 Key passphrase", hide_input=True, confirmation_prompt=confirm
+        )
+        return answer
 
 
 class CertifyGroup(click.Group):

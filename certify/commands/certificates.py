@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
-from certify.certificates.issuance import BATCH_SIZE, issue_certificates
+from certify.certificates.issuance import BATCH_SIZE, DEFAULT_SITE, Issuer
 from certify.certificates.revocation import change_status, issuer_signer, revocation_list
 from certify.commands.base import (
     CertifyGroup,
@@ -20,22 +19,9 @@ from certify.infra.errors import Error
 from certify.keys.publish import build_trust_list
 from certify.keys.store import create_key, list_keys, rotate_key
 from certify.signing.reader import read_token_text
-from certify.signing.trust import ROOT_KID_ENV, load_trust_list
+from certify.signing.trust import load_trust_list
 from certify.signing.verify import load_revocation_list, verify_token
 from schemas.enums import CertificateKind, ObjectionState, StatusChange, Verdict
-
-PASSPHRASE_ENV = "CERTIFY_KEY_PASSPHRASE"
-
-
-def _passphrase(confirm: bool = False) -> str:
-    """The key passphrase: from the environment, else asked for (never echoed or logged)."""
-    value = os.environ.get(PASSPHRASE_ENV)
-    if value:
-        return value
-    answer: str = click.prompt(
-        "密钥口令 Key passphrase", hide_input=True, confirmation_prompt=confirm
-    )
-    return answer
 
 
 @click.group(cls=CertifyGroup)
@@ -50,7 +36,11 @@ def keys() -> None:
 def keys_root(settings: Settings, issuer: str, name: str) -> None:
     """Create the root key that signs the trust and revocation lists. 创建根密钥。"""
     row = create_key(
-        settings.engine(), role="root", issuer=issuer, name=name, passphrase=_passphrase(True)
+        settings.engine(),
+        role="root",
+        issuer=issuer,
+        name=name,
+        passphrase=settings.passphrase(confirm=True),
     )
     click.echo(f"根密钥 root key {row.kid} for {issuer}")
     click.echo(
@@ -82,7 +72,7 @@ def keys_create(
         role="institution",
         issuer=issuer,
         name=name,
-        passphrase=_passphrase(True),
+        passphrase=settings.passphrase(confirm=True),
         scope=scope,
     )
     click.echo(f"签名密钥 signing key {row.kid} for {issuer}")
@@ -101,7 +91,7 @@ def _kind(text: str) -> CertificateKind:
 @pass_settings
 def keys_rotate(settings: Settings, issuer: str) -> None:
     """Make a new key and retire the old one (it stays published). 轮换密钥。"""
-    row = rotate_key(settings.engine(), issuer, _passphrase(True))
+    row = rotate_key(settings.engine(), issuer, settings.passphrase(confirm=True))
     click.echo(f"新密钥 new key {row.kid} for {issuer}; the old key is retired but still published")
 
 
@@ -119,7 +109,7 @@ def keys_list(settings: Settings) -> None:
 @pass_settings
 def trust_list_command(settings: Settings, out: Path) -> None:
     """Write the root-signed trust list (every key, its validity and scope). 导出信任列表。"""
-    document = build_trust_list(settings.engine(), _passphrase())
+    document = build_trust_list(settings.engine(), settings.passphrase())
     out.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     click.echo(
         f"信任列表 trust list ({len(document['keys'])} keys, root {document['root_kid']}) -> {out}"
@@ -132,9 +122,13 @@ def trust_list_command(settings: Settings, out: Path) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option(
     "--site",
-    default="https://verify.example.cn",
+    default=DEFAULT_SITE,
     show_default=True,
     help="Verification site in the QR.",
+)
+@click.option(
+    "--province",
+    help="Two-digit province code that starts each serial (default: CERTIFY_PROVINCE, else 37).",
 )
 @click.option(
     "--batch-size",
@@ -156,21 +150,22 @@ def issue_command(
     issuer: str,
     out: Path,
     site: str,
+    province: str | None,
     batch_size: int,
     processes: int | None,
 ) -> None:
     """Issue certificates to every passed candidate without one; safe to rerun. 发证。"""
-    report = issue_certificates(
+    report = Issuer.open(
         settings.engine(),
-        sitting_code,
-        issuer=issuer,
-        passphrase=_passphrase(),
+        issuer,
+        settings.passphrase(),
         out=out,
         site=site,
+        province=province or settings.province,
         progress=None,
         batch_size=batch_size,
         processes=processes,
-    )
+    ).issue_level(sitting_code)
     click.echo(
         f"{sitting_code}: 新发 issued {len(report.issued)}, 已有 already {report.already}"
         + (f", 补齐 PDF restored {report.pdfs_restored}" if report.pdfs_restored else "")
@@ -200,7 +195,7 @@ def _status_command(action: StatusChange, help_text: str) -> click.Command:
     @pass_settings
     def command(settings: Settings, serial: str, reason: str, no_checkpoint: bool) -> None:
         engine = settings.engine()
-        signer = None if no_checkpoint else issuer_signer(engine, serial, _passphrase())
+        signer = None if no_checkpoint else issuer_signer(engine, serial, settings.passphrase())
         cert = change_status(engine, serial, action, reason, checkpoint_signer=signer)
         click.echo(f"{cert.serial}: {cert.status.zh} {cert.status}")
 
@@ -224,7 +219,9 @@ reinstate_command = _status_command(
 @pass_settings
 def revocations_command(settings: Settings, out: Path, max_age_hours: float) -> None:
     """Write the root-signed revocation list for offline verifiers. 导出吊销列表。"""
-    document = revocation_list(settings.engine(), _passphrase(), max_age_hours=max_age_hours)
+    document = revocation_list(
+        settings.engine(), settings.passphrase(), max_age_hours=max_age_hours
+    )
     out.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     click.echo(f"吊销列表 revocation list ({len(document['entries'])} entries) -> {out}")
 
@@ -245,7 +242,6 @@ revocation list): 0 is kept for genuine and valid, 1 for every failed check."""
 @click.option("--revocations", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--root-kid",
-    envvar=ROOT_KID_ENV,
     help="The provincial root's key id the trust list must be signed by (or CERTIFY_ROOT_KID; "
     "default: the root key of the local database, if there is one).",
 )
@@ -265,7 +261,7 @@ def verify_command(
 ) -> None:
     """Verify a certificate offline. Exit 0: genuine and valid; 1: not genuine, revoked,
     suspended or expired; 3: genuine, status unknown (no fresh revocation list). 离线验证证书。"""
-    pin = root_kid or (None if any_root else settings.local_root_kid())
+    pin = root_kid or settings.root_kid or (None if any_root else settings.local_root_kid())
     trust = load_trust_list(_json_file(trust_file), pinned_root_kid=pin, allow_unpinned=any_root)
     revoked = load_revocation_list(_json_file(revocations), trust) if revocations else None
     report = verify_token(read_token_text(given), trust, revoked)

@@ -28,7 +28,7 @@ from sqlmodel import Session, select
 
 from certify.audit.checkpoints import Checkpoint, LogReport, keys_from_trust_list, verify_log
 from certify.audit.state import STATE_FILE
-from certify.certificates.issuance import issue_certificates, issue_training_certificates
+from certify.certificates.issuance import Issuer
 from certify.certificates.publication import file_objection, publish, resolve_objection
 from certify.certificates.revocation import change_status, revocation_list
 from certify.entitlements.eligibility import credentials, export_ce_hours, export_eligibility
@@ -429,14 +429,8 @@ def certify_passed(
         json.dumps(document, ensure_ascii=False, indent=2), "utf-8"
     )
     out = directory / "certificates"
-    report = issue_certificates(
-        engine,
-        DEMO_SITTING,
-        issuer="DEMO-EVAL",
-        passphrase=passphrase,
-        out=out,
-        actor="demo",
-        today=story.today,
+    report = Issuer.open(engine, "DEMO-EVAL", passphrase, out=out, actor="demo").issue_level(
+        DEMO_SITTING, today=story.today
     )
     first = out / f"{report.issued[0]}.pdf"
     trust = load_trust_list(document, pinned_root_kid=document["root_kid"])
@@ -533,15 +527,10 @@ def train(
     assessed = assess(
         engine, DEMO_COURSE, simulate.write_scores(folder / "结业考核.csv", scores), vault
     )
-    report = issue_training_certificates(
-        engine,
-        DEMO_COURSE,
-        issuer="DEMO-TRAIN",
-        passphrase=keys.passphrase,
-        out=folder / "certificates",
-        actor="demo",
-        today=story.today,
+    issuer = Issuer.open(
+        engine, "DEMO-TRAIN", keys.passphrase, out=folder / "certificates", actor="demo"
     )
+    report = issuer.issue_training(DEMO_COURSE, today=story.today)
     first = folder / "certificates" / f"{report.issued[0]}.pdf"
     fresh = load_revocation_list(revocation_list(engine, keys.passphrase), keys.trust)
     verdict = verify_token(read_token_text(str(first)), keys.trust, fresh)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from certify.certificates.issuance import BATCH_SIZE, issue_training_certificates
+from certify.certificates.issuance import BATCH_SIZE, DEFAULT_SITE, Issuer
 from certify.certificates.publication import (
     DEFAULT_DAYS,
     RESOLUTIONS,
@@ -19,7 +19,6 @@ from certify.certificates.publication import (
     resolve_objection,
 )
 from certify.commands.base import CertifyGroup, Settings, occupation_option, pass_settings
-from certify.commands.certificates import _passphrase
 from certify.entitlements.eligibility import credentials, export_ce_hours, export_eligibility
 from certify.entitlements.training import assess, create_course, enrol, record_attendance
 from certify.keys.store import signer
@@ -135,7 +134,7 @@ def publish_command(
         out,
         days=days,
         opened_on=_day(opened),
-        checkpoint_signer=signer(engine, issuer, _passphrase()) if issuer else None,
+        checkpoint_signer=signer(engine, issuer, settings.passphrase()) if issuer else None,
     )
     click.echo(
         f"{sitting_code}: 公示 {len(report.listed)} 人 listed, {report.opened_on} – {report.closes_on}; "
@@ -290,23 +289,33 @@ def training_assess(settings: Settings, code: str, file: Path) -> None:
 @click.argument("code")
 @click.option("--issuer", required=True, help="The training institution whose key signs.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--site", default="https://verify.example.cn", show_default=True)
+@click.option("--site", default=DEFAULT_SITE, show_default=True)
+@click.option(
+    "--province",
+    help="Two-digit province code that starts each serial (default: CERTIFY_PROVINCE, else 37).",
+)
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=BATCH_SIZE, show_default=True)
 @pass_settings
 def training_issue(
-    settings: Settings, code: str, issuer: str, out: Path, site: str, batch_size: int
+    settings: Settings,
+    code: str,
+    issuer: str,
+    out: Path,
+    site: str,
+    province: str | None,
+    batch_size: int,
 ) -> None:
     """Issue training certificates to trainees who completed the course. 发培训合格证书。"""
-    report = issue_training_certificates(
+    report = Issuer.open(
         settings.engine(),
-        code,
-        issuer=issuer,
-        passphrase=_passphrase(),
+        issuer,
+        settings.passphrase(),
         out=out,
         site=site,
+        province=province or settings.province,
         progress=None,
         batch_size=batch_size,
-    )
+    ).issue_training(code)
     click.echo(f"{code}: 新发 issued {len(report.issued)}, 已有 already {report.already} -> {out}")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 import click
 
@@ -15,54 +15,47 @@ from schemas.enums import ROLES
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=5000, show_default=True)
 @click.option(
-    "--trust-list", type=click.Path(exists=True, dir_okay=False), help="Signed trust list file."
+    "--trust-list",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Signed trust list file (default: CERTIFY_TRUST_LIST).",
 )
 @click.option(
     "--revocations",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Signed revocation list file.",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Signed revocation list file (default: CERTIFY_REVOCATIONS).",
 )
 @click.option(
     "--root-kid",
-    envvar="CERTIFY_ROOT_KID",
     help="The provincial root's key id the trust list must be signed by "
-    "(default: the database's root key).",
+    "(default: CERTIFY_ROOT_KID, else the database's root key).",
 )
 @click.option(
     "--data-dir",
-    type=click.Path(file_okay=False),
-    envvar="CERTIFY_DATA_DIR",
-    help="Where published notices (公示) are served from.",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where published notices (公示) are served from (default: CERTIFY_DATA_DIR).",
 )
 @pass_settings
 def serve_command(
     settings: Settings,
     host: str,
     port: int,
-    trust_list: str | None,
-    revocations: str | None,
+    trust_list: Path | None,
+    revocations: Path | None,
     root_kid: str | None,
-    data_dir: str | None,
+    data_dir: Path | None,
 ) -> None:
     """Run the web app for local use (production: gunicorn, see docs/web.md). 启动网页服务。"""
     from certify.web import create_app
 
-    if settings.database:
-        os.environ["CERTIFY_DATABASE_URL"] = settings.database
-    if trust_list:
-        os.environ["CERTIFY_TRUST_LIST"] = trust_list
-    if revocations:
-        os.environ["CERTIFY_REVOCATIONS"] = revocations
-    if root_kid:
-        os.environ["CERTIFY_ROOT_KID"] = root_kid
-    if data_dir:
-        os.environ["CERTIFY_DATA_DIR"] = data_dir
-    settings.engine()  # the schema must be current
+    engine = settings.engine()  # the schema must be current
     try:
         vault = settings.vault()
     except Error:
         vault = None  # committee ID-number checks are then unavailable
-    app = create_app({"VAULT": vault} if vault else None)
+    served = settings.replace(
+        trust_list=trust_list, revocations=revocations, root_kid=root_kid, data_dir=data_dir
+    )
+    app = create_app(served, engine=engine, vault=vault)
     click.echo(f"certify web: http://{host}:{port}/  (Ctrl+C to stop)")
     from certify.web.logs import RedactingRequestHandler
 
@@ -84,20 +77,17 @@ def users() -> None:
 @click.argument("username")
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--name", "display_name", default="", help="Name shown in the app.")
-@click.option(
-    "--password",
-    envvar="CERTIFY_NEW_PASSWORD",
-    prompt=True,
-    hide_input=True,
-    confirmation_prompt=True,
-    help="Asked for when not given (or CERTIFY_NEW_PASSWORD).",
-)
+@click.option("--password", help="Asked for when not given (or CERTIFY_NEW_PASSWORD).")
 @pass_settings
 def users_add(
-    settings: Settings, username: str, role: str, display_name: str, password: str
+    settings: Settings, username: str, role: str, display_name: str, password: str | None
 ) -> None:
     """Create an account. 创建账户。"""
     from certify.accounts import create_account  # the password hash loads only for web commands
+
+    password = password or settings.new_password
+    if not password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True, type=str)
 
     account = create_account(settings.engine(), username, role, password, display_name=display_name)
     click.echo(f"账户 account {account.username}: {account.role}")

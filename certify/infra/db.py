@@ -1,12 +1,11 @@
 """Database location, engine and schema migrations.
 
-SQLite in a file by default; PostgreSQL when ``CERTIFY_DATABASE_URL`` (or an explicit URL) points
-at one. The schema is only ever changed by the Alembic migrations in ``certify/migrations``.
+SQLite in a file by default; PostgreSQL when the URL given (the ``CERTIFY_DATABASE_URL`` setting,
+or ``--db``) points at one. The schema is only ever changed by the Alembic migrations in ``certify/migrations``.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,17 +21,16 @@ from sqlmodel import Session
 
 from certify.infra.errors import DatabaseError
 
-ENV_URL = "CERTIFY_DATABASE_URL"
 DEFAULT_FILE = "certify.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def database_url(explicit: str | None = None, *, directory: Path | None = None) -> str:
-    """The URL to use: ``explicit``, else ``$CERTIFY_DATABASE_URL``, else ``certify.db`` here.
+    """The URL to use: ``explicit``, else ``certify.db`` in ``directory`` (the working folder).
 
     ``postgres://`` and ``postgresql://`` URLs are pointed at the psycopg 3 driver.
     """
-    url = explicit or os.environ.get(ENV_URL)
+    url = explicit
     if not url:
         return f"sqlite:///{(directory or Path.cwd()) / DEFAULT_FILE}"
     for prefix in ("postgres://", "postgresql://"):

@@ -35,7 +35,7 @@ from certify.infra.errors import Error
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARACTERS = "10X98765432"
 SECRET_ENV = "CERTIFY_SECRET_KEY"
-SECRET_FILE_ENV = "CERTIFY_SECRET_FILE"
+"""The setting that holds the secret itself (certify/infra/settings.py), named in messages."""
 _SHAPE = re.compile(r"\d{17}[\dX]")
 
 
@@ -149,17 +149,23 @@ class IdentityVault:
             ) from None
 
 
-def load_vault(directory: Path | None = None, *, create: bool = False) -> IdentityVault:
-    """The vault from ``$CERTIFY_SECRET_KEY`` (base64), else the secret file.
+def load_vault(
+    directory: Path | None = None,
+    *,
+    create: bool = False,
+    secret: str | None = None,
+    file: Path | None = None,
+) -> IdentityVault:
+    """The vault from ``secret`` (base64; the ``CERTIFY_SECRET_KEY`` setting), else the secret
+    file.
 
-    The file is ``$CERTIFY_SECRET_FILE`` or ``certify.secret`` in ``directory`` (the current
-    folder by default); with ``create`` a missing file is made, readable by its owner only.
-    Raises :class:`Error` when there is no secret.
+    The file is ``file`` (the ``CERTIFY_SECRET_FILE`` setting) or ``certify.secret`` in
+    ``directory`` (the current folder by default); with ``create`` a missing file is made,
+    readable by its owner only. Raises :class:`Error` when there is no secret.
     """
-    encoded = os.environ.get(SECRET_ENV)
-    if encoded:
-        return IdentityVault(_decode(encoded))
-    path = Path(os.environ.get(SECRET_FILE_ENV) or (directory or Path.cwd()) / "certify.secret")
+    if secret:
+        return IdentityVault(_decode(secret))
+    path = file or (directory or Path.cwd()) / "certify.secret"
     if not path.exists():
         if not create:
             raise Error(

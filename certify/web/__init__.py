@@ -1,19 +1,8 @@
 """The web app: the page behind the QR code, committee bulk checks, institution admin, JSON API.
 
-``create_app()`` builds it from the environment (see ``docs/web.md``)::
-
-    CERTIFY_DATABASE_URL   the database (default ./certify.db)
-    CERTIFY_WEB_SECRET     signs session cookies (required in production)
-    CERTIFY_TRUST_LIST     the root-signed trust list file (`certify trust-list`)
-    CERTIFY_ROOT_KID       pins the root key the trust list must be signed by (default: the
-                           database's root key; without either the app refuses to start)
-    CERTIFY_REVOCATIONS    the signed revocation list file served to offline verifiers
-    CERTIFY_DATA_DIR       where published notices (公示) are written (default ./certify-web)
-    CERTIFY_RATE_LIMIT     public requests per minute per address (default 120; 0 = off)
-    CERTIFY_API_RATE_LIMIT API requests per minute per account (default 6000; 0 = off)
-    CERTIFY_TRUSTED_PROXIES how many proxies in front add X-Forwarded-For (default 0)
-    CERTIFY_MAX_UPLOAD_MB  largest upload (default 8)
-    CERTIFY_SECURE_COOKIES 1 behind HTTPS (cookies then travel over HTTPS only)
+``create_app(settings)`` builds it from a :class:`~certify.infra.settings.Settings` (by default
+from the environment: ``CERTIFY_DATABASE_URL``, ``CERTIFY_WEB_SECRET``, ``CERTIFY_TRUST_LIST``, …,
+declared in ``certify/infra/settings.py`` and listed in ``docs/web.md``).
 
 Blueprints per audience: ``public`` (no login), ``auth``, ``committee``, ``admin``, ``rater`` and
 ``api``. Every API error has one JSON shape, ``{"error": {"status", "code", "message",
@@ -24,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import threading
 import time
@@ -39,9 +27,10 @@ from werkzeug.exceptions import HTTPException
 
 from certify.infra import db
 from certify.infra.errors import Error, NotFound
+from certify.infra.settings import Settings
 from certify.keys.store import database_root_kid
 from certify.registration.identity import IdentityVault, load_vault
-from certify.signing.trust import ROOT_KID_ENV, TrustList, load_trust_list
+from certify.signing.trust import TrustList, load_trust_list
 from certify.web.logs import redact
 
 log = logging.getLogger("certify.web")
@@ -105,34 +94,22 @@ class RateLimiter:
             return True
 
 
-def _env_json(name: str) -> dict[str, Any] | None:
-    path = os.environ.get(name)
-    if not path:
+def _json_file(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
         return None
-    data: dict[str, Any] = json.loads(Path(path).read_text("utf-8"))
+    data: dict[str, Any] = json.loads(path.read_text("utf-8"))
     return data
 
 
-def _setting(config: dict[str, Any], key: str, variable: str, default: int) -> int:
-    """A whole-number setting: from ``config`` if given there (0 included), else the
-    environment, else the default."""
-    if key in config:
-        return int(config.pop(key))
-    return int(os.environ.get(variable, str(default)))
-
-
 def _trust_list(
-    config: dict[str, Any], engine: Engine, document: dict[str, Any] | None
+    settings: Settings, engine: Engine, document: dict[str, Any] | None
 ) -> TrustList | None:
-    """The trust list, its root pinned by ``ROOT_KID`` / ``CERTIFY_ROOT_KID``, else by the root
-    key the database holds; without a pin the app refuses to start, unless
-    ``CERTIFY_ALLOW_UNPINNED_ROOT=1`` (experiments: every result then warns)."""
-    root_kid = config.pop("ROOT_KID", None) or os.environ.get(ROOT_KID_ENV)
-    unpinned = bool(config.pop("ALLOW_UNPINNED_ROOT", None)) or (
-        os.environ.get("CERTIFY_ALLOW_UNPINNED_ROOT") == "1"
-    )
+    """The trust list, its root pinned by the ``root_kid`` setting, else by the root key the
+    database holds; without a pin the app refuses to start, unless ``allow_unpinned_root``
+    (experiments: every result then warns)."""
     if document is None:
         return None
+    root_kid, unpinned = settings.root_kid, settings.allow_unpinned_root
     if root_kid is None and not unpinned:
         root_kid = database_root_kid(engine)
     if root_kid is None and unpinned:
@@ -140,11 +117,31 @@ def _trust_list(
     return load_trust_list(document, pinned_root_kid=root_kid, allow_unpinned=unpinned)
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """The app, configured from the environment, then from ``config`` (tests pass a dict)."""
-    config = dict(config or {})
+def _vault(settings: Settings) -> IdentityVault | None:
+    """The ID-number secret, or None: committee ID checks are then unavailable."""
+    try:
+        return load_vault(secret=settings.secret_key, file=settings.secret_file)
+    except Error:
+        return None
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    vault: IdentityVault | None = None,
+    trust_document: dict[str, Any] | None = None,
+    revocations_document: dict[str, Any] | None = None,
+) -> Flask:
+    """The app, built from ``settings`` (by default: from the environment).
+
+    What the settings name can also be handed over already open — the ``engine``, the ``vault``
+    of ID numbers, the trust and revocation lists as documents — as tests and ``certify serve``
+    do. Raises SettingsError for a setting that cannot be used, RootNotPinned for a trust list
+    whose root nothing pins."""
+    settings = Settings.load() if settings is None else settings
     app = Flask(__name__)
-    secret = config.pop("SECRET_KEY", None) or os.environ.get("CERTIFY_WEB_SECRET")
+    secret = settings.web_secret
     if not secret:
         log.warning("CERTIFY_WEB_SECRET is not set: sessions last only as long as this process")
         secret = secrets.token_hex(32)
@@ -152,42 +149,30 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SECRET_KEY=secret,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=os.environ.get("CERTIFY_SECURE_COOKIES") == "1",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
-        MAX_CONTENT_LENGTH=int(float(os.environ.get("CERTIFY_MAX_UPLOAD_MB", "8")) * 1024 * 1024),
+        MAX_CONTENT_LENGTH=int(settings.max_upload_mb * 1024 * 1024),
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    url = config.pop("DATABASE_URL", None)
-    engine = config.pop("ENGINE", None) or db.make_engine(db.database_url(url))
-    trust_document = config.pop("TRUST_DOCUMENT", None) or _env_json("CERTIFY_TRUST_LIST")
-    trust = _trust_list(config, engine, trust_document)
-    vault = config.pop("VAULT", None)
-    if vault is None:
-        try:
-            vault = load_vault()
-        except Error:
-            vault = None  # committee ID checks are then unavailable
+    engine = engine or db.make_engine(db.database_url(settings.database_url))
+    trust_document = trust_document or _json_file(settings.trust_list)
     app.extensions["certify"] = Services(
         engine=engine,
-        trust=trust,
+        trust=_trust_list(settings, engine, trust_document),
         trust_document=trust_document,
-        revocations_document=config.pop("REVOCATIONS_DOCUMENT", None)
-        or _env_json("CERTIFY_REVOCATIONS"),
-        vault=vault,
-        data_dir=Path(
-            config.pop("DATA_DIR", None) or os.environ.get("CERTIFY_DATA_DIR", "certify-web")
-        ),
-        limiter=RateLimiter(_setting(config, "RATE_LIMIT", "CERTIFY_RATE_LIMIT", 120)),
-        api_per_minute=_setting(config, "API_RATE_LIMIT", "CERTIFY_API_RATE_LIMIT", 6_000),
+        revocations_document=revocations_document or _json_file(settings.revocations),
+        vault=vault if vault is not None else _vault(settings),
+        data_dir=settings.data_dir,
+        limiter=RateLimiter(settings.rate_limit),
+        api_per_minute=settings.api_rate_limit,
     )
-    proxies = _setting(config, "TRUSTED_PROXIES", "CERTIFY_TRUSTED_PROXIES", 0)
-    if proxies:
+    if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         # The client's address from X-Forwarded-For, trusting exactly this many proxies.
+        proxies = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
-    app.config.update(config)
 
     from certify.web import admin, api, auth_views, committee, public, rater
 

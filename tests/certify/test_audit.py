@@ -139,8 +139,6 @@ def test_the_state_file_sits_beside_a_sqlite_file_unless_told_otherwise(
     from certify.infra import db
 
     engine = db.make_engine(f"sqlite:///{tmp_path / 'x' / 'certify.db'}")
-    assert default_path(engine) == tmp_path / "audit-state.json"
-    monkeypatch.delenv("CERTIFY_AUDIT_STATE")
     assert default_path(engine) == tmp_path / "x" / "certify.audit-state.json"
     monkeypatch.chdir(tmp_path)
     server = db.make_engine("postgresql+psycopg://certify@127.0.0.1:1/none")

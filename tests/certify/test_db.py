@@ -14,9 +14,10 @@ def test_default_url_is_an_sqlite_file_in_the_working_folder(tmp_path, monkeypat
     assert db.database_url() == f"sqlite:///{tmp_path / 'certify.db'}"
 
 
-def test_environment_url_wins_and_postgres_urls_use_psycopg(monkeypatch) -> None:
-    monkeypatch.setenv(db.ENV_URL, "postgresql://u:p@localhost/x")
-    assert db.database_url() == "postgresql+psycopg://u:p@localhost/x"
+def test_postgres_urls_use_psycopg(monkeypatch) -> None:
+    monkeypatch.setenv("CERTIFY_DATABASE_URL", "postgresql://u:p@elsewhere/y")  # not read here
+    assert db.database_url("postgresql://u:p@localhost/x") == "postgresql+psycopg://u:p@localhost/x"
+    assert db.database_url("postgres://u:p@localhost/x") == "postgresql+psycopg://u:p@localhost/x"
     assert db.database_url("sqlite:///a.db") == "sqlite:///a.db"
 
 

@@ -14,7 +14,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session, col, func, select
 
-from certify.certificates.issuance import issue_certificates, issue_training_certificates
+from certify.certificates.issuance import IssuanceError, Issuer
 from certify.certificates.publication import (
     PublicationError,
     file_objection,
@@ -68,11 +68,12 @@ def graded(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     return database
 
 
+def issuer(database: Database, folder: Path) -> Issuer:
+    return Issuer.open(database.engine, "SD-EVAL-01", PASS, out=folder)
+
+
 def issue(database: Database, folder: Path, today: date = TODAY) -> list[str]:
-    report = issue_certificates(
-        database.engine, "S1", issuer="SD-EVAL-01", passphrase=PASS, out=folder, today=today
-    )
-    return report.issued
+    return issuer(database, folder).issue_level("S1", today=today).issued
 
 
 def test_the_pass_list_is_masked_and_issuance_waits_for_the_period(
@@ -135,18 +136,14 @@ def test_objections_hold_back_their_candidate_until_resolved(
         resolve_objection(
             graded.engine, filed[0].id or 0, decision="upheld", resolution="改判", admin="管理员"
         )
-    result = issue_certificates(
-        graded.engine, "S1", issuer="SD-EVAL-01", passphrase=PASS, out=tmp_path / "c"
-    )
+    result = issuer(graded, tmp_path / "c").issue_level("S1")
     assert result.held == {second: "upheld", third: "open"}
     assert len(result.issued) == len(report.listed) - 2
     # Once the last objection is dismissed, a rerun issues that one certificate.
     resolve_objection(
         graded.engine, filed[2].id or 0, decision="dismissed", resolution="不属实", admin="管理员"
     )
-    again = issue_certificates(
-        graded.engine, "S1", issuer="SD-EVAL-01", passphrase=PASS, out=tmp_path / "c"
-    )
+    again = issuer(graded, tmp_path / "c").issue_level("S1")
     assert len(again.issued) == 1 and again.held == {second: "upheld"}
     with Session(graded.engine) as session:
         actions = [e.action for e in session.exec(select(AuditEntry))]
@@ -155,6 +152,15 @@ def test_objections_hold_back_their_candidate_until_resolved(
 
 def published(graded: Database, tmp_path: Path) -> None:
     publish(graded.engine, "S1", tmp_path / "notice", days=7, opened_on=TODAY - timedelta(days=9))
+
+
+def test_the_issuer_s_province_starts_every_serial(graded: Database, tmp_path: Path) -> None:
+    published(graded, tmp_path)
+    beijing = Issuer.open(graded.engine, "SD-EVAL-01", PASS, out=tmp_path / "c", province="11")
+    issued = beijing.issue_level("S1").issued
+    assert issued and all(serial.startswith("11") for serial in issued)
+    with pytest.raises(IssuanceError, match="two digits"):
+        Issuer.open(graded.engine, "SD-EVAL-01", PASS, out=tmp_path / "c", province="SD")
 
 
 def test_eligibility_records_follow_the_level_and_are_withdrawn_on_revocation(
@@ -250,9 +256,7 @@ def test_a_training_course_to_its_certificates(graded: Database, tmp_path: Path)
         "出勤 15/16 学时",
         "成绩 59.5 低于 60",
     ]
-    issued = issue_training_certificates(
-        graded.engine, "T1", issuer="SD-EVAL-01", passphrase=PASS, out=tmp_path / "t"
-    )
+    issued = issuer(graded, tmp_path / "t").issue_training("T1")
     assert len(issued.issued) == 3 and all(s[6] == "4" for s in issued.issued)  # training, junior
     text = read_token_text(str(tmp_path / "t" / f"{issued.issued[0]}.pdf"))
     assert parse_token(from_text(text.rsplit("/", 1)[-1])).claims.kind.name == "TRAINING"
@@ -261,9 +265,7 @@ def test_a_training_course_to_its_certificates(graded: Database, tmp_path: Path)
     assert {r.kind for r in records} == {"training_subsidy", "ce_hours"}
     assert {r.detail["hours"] for r in records if r.kind == "ce_hours"} == {16.0}
     assert "培训合格证书" in pdf_text_of(tmp_path / "t" / f"{issued.issued[0]}.pdf")
-    again = issue_training_certificates(
-        graded.engine, "T1", issuer="SD-EVAL-01", passphrase=PASS, out=tmp_path / "t"
-    )
+    again = issuer(graded, tmp_path / "t").issue_training("T1")
     assert again.issued == [] and again.already == 3
 
 

@@ -99,11 +99,7 @@ def test_an_altered_byte_is_refused() -> None:
         vault.decrypt(bytes(blob))
 
 
-def test_the_secret_file_is_created_once_and_private(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("CERTIFY_SECRET_KEY", raising=False)
-    monkeypatch.delenv("CERTIFY_SECRET_FILE", raising=False)
+def test_the_secret_file_is_created_once_and_private(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="certify init"):
         load_vault(tmp_path)
     first = load_vault(tmp_path, create=True)

@@ -355,7 +355,7 @@ def test_a_regrade_that_lands_while_issuance_runs_leaves_no_certificate_behind(
     before the batch does: the batch re-reads the results under the sitting's lock and leaves
     K0 out."""
     from certify.certificates import issuance
-    from certify.certificates.issuance import issue_certificates
+    from certify.certificates.issuance import Issuer
 
     make_keys(published, kinds=[1, 2])
     read = issuance.pass_list
@@ -367,9 +367,7 @@ def test_a_regrade_that_lands_while_issuance_runs_leaves_no_certificate_behind(
         return rows
 
     monkeypatch.setattr(issuance, "pass_list", read_then_regrade)
-    report = issue_certificates(
-        published.engine, "S1", issuer="SD-EVAL-01", passphrase=PASS, out=tmp_path / "c"
-    )
+    report = Issuer.open(published.engine, "SD-EVAL-01", PASS, out=tmp_path / "c").issue_level("S1")
     assert len(report.issued) == 1
     assert certificate_of(published, "K1").status == "valid"
     with Session(published.engine) as session:

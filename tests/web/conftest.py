@@ -14,9 +14,10 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
 from certify.accounts import create_account, create_token
-from certify.certificates.issuance import issue_certificates
+from certify.certificates.issuance import Issuer
 from certify.certificates.publication import publish
 from certify.grading import simulate
+from certify.infra.settings import Settings
 from certify.keys.publish import build_trust_list
 from certify.web import create_app
 from schemas.tables import Candidate, Certificate
@@ -67,8 +68,14 @@ class Site:
 
 
 def build_site(
-    database: Database, folder: Path, *, site_url: str = "https://verify.example.cn", **config: Any
+    database: Database,
+    folder: Path,
+    *,
+    site_url: str = "https://verify.example.cn",
+    **overrides: Any,
 ) -> Site:
+    """The site; ``overrides`` are settings by name (``rate_limit=3``), none read from the
+    environment."""
     people = graded_sitting(database, folder)
     publish(
         database.engine,
@@ -78,14 +85,9 @@ def build_site(
         opened_on=date.today() - timedelta(days=10),
     )
     make_keys(database, kinds=[1, 2])
-    issue_certificates(
-        database.engine,
-        "S1",
-        issuer="SD-EVAL-01",
-        passphrase=PASS,
-        out=folder / "certs",
-        site=site_url,
-    )
+    Issuer.open(
+        database.engine, "SD-EVAL-01", PASS, out=folder / "certs", site=site_url
+    ).issue_level("S1")
     trust_document = build_trust_list(database.engine, PASS)
     tokens = {}
     for role, password in PASSWORDS.items():
@@ -97,18 +99,11 @@ def build_site(
             .join(Candidate, col(Candidate.id) == col(Certificate.candidate_id))
             .order_by(col(Certificate.serial))
         ).all()
-    app = create_app(
-        {
-            "ENGINE": database.engine,
-            "SECRET_KEY": "test-secret",
-            "TRUST_DOCUMENT": trust_document,
-            "VAULT": VAULT,
-            "DATA_DIR": folder,
-            "RATE_LIMIT": config.pop("RATE_LIMIT", 100_000),
-            "TESTING": True,
-            **config,
-        }
+    settings = Settings.load(
+        {}, web_secret="test-secret", data_dir=folder, **{"rate_limit": 100_000, **overrides}
     )
+    app = create_app(settings, engine=database.engine, vault=VAULT, trust_document=trust_document)
+    app.config["TESTING"] = True
     return Site(
         database,
         app,

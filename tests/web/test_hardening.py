@@ -83,7 +83,7 @@ def test_long_files_are_refused_before_they_are_read_whole(tmp_path: Path) -> No
 
 
 def test_behind_a_proxy_each_client_has_its_own_limit(database: Database, tmp_path: Path) -> None:
-    site = build_site(database, tmp_path, RATE_LIMIT=3, TRUSTED_PROXIES=1)
+    site = build_site(database, tmp_path, rate_limit=3, trusted_proxies=1)
     client = site.client()
 
     def status(address: str) -> int:
@@ -94,7 +94,7 @@ def test_behind_a_proxy_each_client_has_its_own_limit(database: Database, tmp_pa
 
 
 def test_deep_json_and_api_floods_get_4xx(database: Database, tmp_path: Path) -> None:
-    site = build_site(database, tmp_path, API_RATE_LIMIT=5)
+    site = build_site(database, tmp_path, api_rate_limit=5)
     client = site.client()
     deep = "[" * 100_000 + "]" * 100_000
     response = client.post(
@@ -162,7 +162,7 @@ def test_signing_out_ends_the_session_everywhere(site: Site) -> None:
 
 
 def test_a_zero_rate_limit_in_the_config_means_none(database: Database, tmp_path: Path) -> None:
-    site = build_site(database, tmp_path, RATE_LIMIT=0)
+    site = build_site(database, tmp_path, rate_limit=0)
     client = site.client()
     assert {client.get("/").status_code for _ in range(150)} == {200}
     assert PASSWORDS  # accounts exist alongside

@@ -20,6 +20,7 @@ import pytest
 from sqlmodel import Session, select
 
 from certify.certificates.revocation import change_status
+from certify.infra.settings import Settings
 from certify.keys.store import signing_material
 from certify.signing.algorithms import DEFAULT
 from certify.signing.token import COSE_SIGN1_TAG, Claims, Kind, sign_token, to_text
@@ -200,28 +201,21 @@ def test_a_trust_list_without_a_pinned_root_is_refused_at_start(site: Site, data
 
     empty = certify_db.make_engine(f"sqlite:///{site.out / 'empty.db'}")
     certify_db.upgrade(empty)
+    settings = Settings.load({}, web_secret="x")
     with pytest.raises(RootNotPinned):
-        create_app({"ENGINE": empty, "SECRET_KEY": "x", "TRUST_DOCUMENT": site.trust_document})
+        create_app(settings, engine=empty, trust_document=site.trust_document)
     experiment = create_app(
-        {
-            "ENGINE": site.database.engine,
-            "SECRET_KEY": "x",
-            "TRUST_DOCUMENT": site.trust_document,
-            "ROOT_KID": None,
-            "ALLOW_UNPINNED_ROOT": True,
-            "RATE_LIMIT": 0,
-        }
+        settings.replace(allow_unpinned_root=True, rate_limit=0),
+        engine=site.database.engine,
+        trust_document=site.trust_document,
     )
     page = experiment.test_client().get(f"/V/{site.certificates[0].token}").data.decode()
     assert "未固定" in page and "not pinned" in page
     with pytest.raises(Exception, match="pinned"):
         create_app(
-            {
-                "ENGINE": site.database.engine,
-                "SECRET_KEY": "x",
-                "TRUST_DOCUMENT": site.trust_document,
-                "ROOT_KID": "0" * 16,
-            }
+            settings.replace(root_kid="0" * 16),
+            engine=site.database.engine,
+            trust_document=site.trust_document,
         )
 
 
@@ -297,12 +291,9 @@ def test_the_demo_serves_its_notice(tmp_path: Path) -> None:
 
     engine = certify_db.make_engine(f"sqlite:///{result.database}")
     app = create_app(
-        {
-            "ENGINE": engine,
-            "SECRET_KEY": "x",
-            "TRUST_DOCUMENT": json.loads(result.files["trust_list"].read_text("utf-8")),
-            "DATA_DIR": str(result.directory),
-        }
+        Settings.load({}, web_secret="x", data_dir=result.directory),
+        engine=engine,
+        trust_document=json.loads(result.files["trust_list"].read_text("utf-8")),
     )
     client = app.test_client()
     page = client.get(result.notice_path)

@@ -122,7 +122,7 @@ def test_public_responses_never_carry_id_numbers_or_answer_keys(site: Site) -> N
 
 
 def test_public_pages_are_rate_limited(database: Database, tmp_path: Path) -> None:
-    site = build_site(database, tmp_path, RATE_LIMIT=5)
+    site = build_site(database, tmp_path, rate_limit=5)
     client = site.client()
     codes = [client.get("/").status_code for _ in range(7)]
     assert codes[:5] == [200] * 5 and codes[5:] == [429, 429]
