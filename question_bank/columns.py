@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from certify.infra.rows import Columns
 from schemas.notation import OPTION_LETTERS
 
 OPTION_COLUMNS = tuple(f"option_{letter.lower()}" for letter in OPTION_LETTERS)
@@ -86,9 +87,10 @@ MEANING_ZH: dict[str, str] = {
 }
 
 
-def canonical_column(header: str) -> str | None:
-    """The column a header names (English or Chinese), or None for an unknown header."""
-    name = header.strip()
-    if name.lower() in COLUMNS:
-        return name.lower()
-    return HEADER_ALIASES.get(name)
+ITEM_COLUMNS = Columns(
+    {c: [alias for alias, column in HEADER_ALIASES.items() if column == c] for c in COLUMNS},
+    required=[c for c in COLUMNS if c in REQUIRED],
+    hint_zh="（若文件乱码，请确认编码；可用 certify bank template 获取模板）",
+    hint_en=" (if the text looks garbled, check the encoding; `certify bank template` gives a template)",
+)
+"""The header of a tabular item file: each column by its name or a Chinese header."""

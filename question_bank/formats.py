@@ -21,7 +21,6 @@ from certify.infra.tabular import (
     check_size,
     decode,
     fail,
-    map_header,
     number_text,
     parse_json,
     read_grid,
@@ -29,11 +28,10 @@ from certify.infra.tabular import (
 )
 from question_bank.columns import (
     COLUMNS,
+    ITEM_COLUMNS,
     JSON_FIELDS,
     MEANING_ZH,
     OPTION_COLUMNS,
-    REQUIRED,
-    canonical_column,
 )
 from schemas.items import ItemData
 from schemas.notation import LIST_SEPARATOR
@@ -86,14 +84,7 @@ def read_items(
         check_size(path, max_bytes)
         return _read_json(path, decode(path, path.read_bytes(), encoding or "utf-8"))
     grid = read_grid(path, encoding=encoding, max_bytes=max_bytes, sheets=ITEMS_SHEETS)
-    names = map_header(
-        path,
-        grid.header,
-        canonical_column,
-        [c for c in COLUMNS if c in REQUIRED],
-        hint_zh="（若文件乱码，请确认编码；可用 certify bank template 获取模板）",
-        hint_en=" (if the text looks garbled, check the encoding; `certify bank template` gives a template)",
-    )
+    names = ITEM_COLUMNS.map(path, grid.header)
     return [_tabular_row(number, names, grid.header, cells) for number, cells in grid.rows]
 
 

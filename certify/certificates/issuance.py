@@ -45,7 +45,7 @@ from tqdm import tqdm
 from certify.audit.checkpoints import Signer, record
 from certify.certificates.publication import issuance_gate, pass_list
 from certify.entitlements.eligibility import records_for
-from certify.entitlements.training import TrainingError, completed_enrolments
+from certify.entitlements.training import completed_enrolments, get_course
 from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import DatabaseError, Error
@@ -67,7 +67,6 @@ from schemas.reference import LEVEL_NAMES_ZH, get_occupation, occupations
 from schemas.tables import (
     Candidate,
     Certificate,
-    Course,
     Result,
     SerialCounter,
     SigningKey,
@@ -296,9 +295,7 @@ class Issuer:
         today = today or date.today()
         report = IssueReport(course_code)
         with Session(self.engine) as session:
-            course = session.exec(select(Course).where(Course.code == course_code)).first()
-            if course is None:
-                raise TrainingError(f"没有课程 {course_code} / no course {course_code}")
+            course = get_course(session, course_code)
             rows = completed_enrolments(session, course)
         subjects = [
             _Subject(person, None, e.id, {"course": course.code, "enrolment": e.id})

@@ -22,9 +22,9 @@ from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
 from certify.infra.db import transaction
-from certify.infra.errors import Error, Problem, ValidationFailed
-from certify.infra.tabular import map_header, read_grid, records
-from certify.registration.identity import IdentityVault, IdNumberError, validate_id_number
+from certify.infra.errors import CourseNotFound, Error
+from certify.infra.rows import Columns, Row, Rows, number, read_rows
+from certify.registration.identity import PERSON_NAME, IdentityVault, id_number_cell
 from certify.registration.sittings import find_candidate, new_candidate
 from schemas.reference import find_level, find_occupation
 from schemas.tables import Candidate, Course, Enrolment, utcnow
@@ -89,101 +89,48 @@ def create_course(
         return course
 
 
-def _course(session: Session, code: str) -> Course:
+def get_course(session: Session, code: str) -> Course:
+    """The course with this code; raises CourseNotFound."""
     course = session.exec(select(Course).where(Course.code == code)).first()
     if course is None:
-        raise TrainingError(f"没有课程 {code} / no course {code}")
+        raise CourseNotFound(code)
     return course
 
 
-def _rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    grid = read_grid(path)
-
-    def canonical(header: str) -> str | None:
-        wanted = header.strip().lower()
-        return next((c for c, names in COLUMNS.items() if wanted in names), None)
-
-    return records(grid, map_header(path, grid.header, canonical, required))
-
-
-@dataclass(frozen=True)
-class _Row:
-    row: int
-    id_number: str
-    values: dict[str, str]
-
-
-def _checked(
+def _trainees(
     path: Path, required: tuple[str, ...], *, repeats: bool = False
-) -> tuple[list[_Row], list[Problem]]:
-    """The file's rows with valid ID numbers, and the problems; a trainee may appear on several
-    rows only where ``repeats`` (attendance: one row per session)."""
-    rows: list[_Row] = []
-    problems: list[Problem] = []
-    seen: dict[str, int] = {}
-    for number, values in _rows(path, required):
-        try:
-            id_number = validate_id_number(values.get("id_number", ""))
-        except IdNumberError as exc:
-            problems.append(
-                Problem(
-                    str(path), number, "id_number", "bad_id_number", exc.message_zh, exc.message_en
-                )
-            )
+) -> tuple[Rows, list[tuple[Row, str]]]:
+    """The file's rows with every problem found, and each row with a valid ID number beside
+    that number; a trainee may appear on several rows only where ``repeats`` (attendance: one
+    row per session)."""
+    rows = read_rows(path, Columns(COLUMNS, required=required))
+    found = []
+    for row in rows:
+        id_number = row.get("id_number", id_number_cell())
+        if id_number is None:
             continue
-        if id_number in seen and not repeats:
-            problems.append(
-                Problem(
-                    str(path),
-                    number,
-                    "id_number",
-                    "duplicate",
-                    f"与第 {seen[id_number]} 行重复",
-                    f"repeats row {seen[id_number]}",
-                )
-            )
-        seen.setdefault(id_number, number)
-        rows.append(_Row(number, id_number, values))
-    return rows, problems
+        if not repeats:
+            rows.unique(row, "id_number", id_number)
+        found.append((row, id_number))
+    return rows, found
 
 
 def enrol(
     engine: Engine, code: str, path: Path, vault: IdentityVault, *, actor: str = "cli"
 ) -> int:
     """Enrol every trainee of the file (name, ID number); returns how many were enrolled."""
-    rows, problems = _checked(path, ("name", "id_number"))
-    for r in rows:
-        if not r.values.get("name") or len(r.values["name"]) > 64:
-            problems.append(
-                Problem(
-                    str(path),
-                    r.row,
-                    "name",
-                    "bad_name",
-                    "姓名不能为空且不超过 64 字",
-                    "name: 1-64 characters",
-                )
-            )
+    rows, trainees = _trainees(path, ("name", "id_number"))
+    names = [row.get("name", PERSON_NAME) or "" for row, _ in trainees]
     with transaction(engine) as session:
-        course = _course(session, code)
+        course = get_course(session, code)
         enrolled = _Enrolled(session, course, vault)
-        for r in rows:
-            if r.id_number in enrolled:
-                problems.append(
-                    Problem(
-                        str(path),
-                        r.row,
-                        "id_number",
-                        "enrolled",
-                        "已报名本课程",
-                        "already enrolled on this course",
-                    )
-                )
-        if problems:
-            raise ValidationFailed(sorted(problems, key=lambda p: p.row or 0), total_rows=len(rows))
-        for r in rows:
-            person = find_candidate(session, vault, r.id_number) or new_candidate(
-                session, vault, r.values["name"], r.id_number
+        for row, id_number in trainees:
+            if id_number in enrolled:
+                row.bad("id_number", "enrolled", "已报名本课程", "already enrolled on this course")
+        rows.refuse()
+        for name, (_, id_number) in zip(names, trainees, strict=True):
+            person = find_candidate(session, vault, id_number) or new_candidate(
+                session, vault, name, id_number
             )
             assert course.id is not None and person.id is not None
             session.add(Enrolment(course_id=course.id, candidate_id=person.id))
@@ -192,9 +139,9 @@ def enrol(
             actor=actor,
             action="course.enrol",
             subject=code,
-            detail={"file": path.name, "enrolled": len(rows)},
+            detail={"file": path.name, "enrolled": len(trainees)},
         )
-    return len(rows)
+    return len(trainees)
 
 
 class _Enrolled:
@@ -218,29 +165,6 @@ class _Enrolled:
         return self.by_digest[self.vault.digest(id_number)]
 
 
-def _number(
-    path: Path, r: _Row, column: str, low: float, high: float, problems: list[Problem]
-) -> float:
-    text = r.values.get(column, "")
-    try:
-        value = float(text)
-        if not low <= value <= high:
-            raise ValueError(text)
-        return value
-    except ValueError:
-        problems.append(
-            Problem(
-                str(path),
-                r.row,
-                column,
-                f"bad_{column}",
-                f"“{text}”应为 {low:g}–{high:g} 的数",
-                f"'{text}' must be a number from {low:g} to {high:g}",
-            )
-        )
-        return 0.0
-
-
 def _per_trainee(
     session: Session,
     course: Course,
@@ -253,26 +177,17 @@ def _per_trainee(
 ) -> list[tuple[Enrolment, float]]:
     """Each row's enrolment and its number in ``column`` (0 to ``high``); raises
     ValidationFailed naming every bad row (a bad number, someone not enrolled)."""
-    rows, problems = _checked(path, ("id_number", column), repeats=repeats)
+    rows, trainees = _trainees(path, ("id_number", column), repeats=repeats)
+    parse = number(0, high, code=f"bad_{column}")
     enrolled = _Enrolled(session, course, vault)
     found: list[tuple[Enrolment, float]] = []
-    for r in rows:
-        value = _number(path, r, column, 0, high, problems)
-        if r.id_number not in enrolled:
-            problems.append(
-                Problem(
-                    str(path),
-                    r.row,
-                    "id_number",
-                    "not_enrolled",
-                    "未报名本课程",
-                    "not enrolled on this course",
-                )
-            )
-            continue
-        found.append((enrolled[r.id_number], value))
-    if problems:
-        raise ValidationFailed(sorted(problems, key=lambda p: p.row or 0), total_rows=len(rows))
+    for row, id_number in trainees:
+        value = row.get(column, parse)
+        if id_number not in enrolled:
+            row.bad("id_number", "not_enrolled", "未报名本课程", "not enrolled on this course")
+        elif value is not None:
+            found.append((enrolled[id_number], value))
+    rows.refuse()
     return found
 
 
@@ -281,7 +196,7 @@ def record_attendance(
 ) -> int:
     """Add each row's hours (ID number, hours) to the trainee's attendance; returns rows read."""
     with transaction(engine) as session:
-        course = _course(session, code)
+        course = get_course(session, code)
         additions = _per_trainee(session, course, path, vault, "hours", course.hours, repeats=True)
         for enrolment, hours in additions:
             enrolment.attended_hours = min(enrolment.attended_hours + hours, 10 * course.hours)
@@ -309,7 +224,7 @@ def assess(
 ) -> AssessReport:
     """Record the completion assessment (ID number, score) and decide each completion."""
     with transaction(engine) as session:
-        course = _course(session, code)
+        course = get_course(session, code)
         scored = _per_trainee(session, course, path, vault, "score", 100)
         completed = 0
         short: list[tuple[str, str]] = []

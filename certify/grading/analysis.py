@@ -199,7 +199,7 @@ def _similar(engine: Engine, copies: dict[str, tuple[Registration, PaperView]]) 
                     if q.type is ItemType.TRUE_FALSE
                     else encode_letters(text)
                 )
-        keys = np.array([_canonical_key(q) for q in choice], dtype=np.int64)
+        keys = np.array([_key_mask(q) for q in choice], dtype=np.int64)
         for p in similar_pairs(codes, keys, threshold=SIMILARITY_THRESHOLD):
             pairs.append(
                 PairRow(
@@ -214,7 +214,7 @@ def _similar(engine: Engine, copies: dict[str, tuple[Registration, PaperView]]) 
     return sorted(pairs, key=lambda p: -p.z)
 
 
-def _canonical_key(q: PaperQuestion) -> int:
+def _key_mask(q: PaperQuestion) -> int:
     """The key of a printed question in canonical letters, as a bitmask."""
     if q.type is ItemType.TRUE_FALSE:
         return encode_true_false(q.key)

@@ -15,21 +15,20 @@ twice (in the database already, or in two rows of the file), a third mark where 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from certify.grading.marking import needs_third
+from certify.grading.marking import FileMark, GivenMark, place_marks
+from certify.grading.marking import repeated_rows as repeated_rows
 from certify.grading.service import SUBJECTIVE_TOLERANCE
 from certify.grading.sheets import candidate_copies
 from certify.infra import audit_log
 from certify.infra.db import transaction
-from certify.infra.errors import Problem, ValidationFailed
-from certify.infra.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records
+from certify.infra.rows import Columns, Parser, Row, lookup, number, read_rows, text
+from certify.infra.tabular import DEFAULT_MAX_BYTES
 from schemas.enums import ItemType
 from schemas.tables import ItemVersion, Mark, Registration
 
@@ -110,21 +109,8 @@ def marking_list_rows(scripts: list[Script]) -> list[list[str | float]]:
     return [[s.code, s.question, s.item_id, s.maximum, s.stem, s.rubric, "", ""] for s in scripts]
 
 
-def repeated_rows(keys: Iterable[tuple[int, Hashable]]) -> dict[int, int]:
-    """Row → the first earlier row with the same key, for every row whose key came before."""
-    first: dict[Hashable, int] = {}
-    repeats = {}
-    for row, key in keys:
-        if key in first:
-            repeats[row] = first[key]
-        else:
-            first[key] = row
-    return repeats
-
-
-def _canonical(header: str) -> str | None:
-    wanted = header.lower()
-    return next((c for c, names in (COLUMNS | INFORMATION).items() if wanted in names), None)
+MARKS = Columns({**COLUMNS, **INFORMATION}, required=COLUMNS)
+RATER = text(required=True, zh="须填写评分员", en="rater is required")
 
 
 def import_marks(
@@ -143,130 +129,73 @@ def import_marks(
     cannot mark a script twice under two names, nor overwrite another rater's marks."""
     scripts = {s.code: s for s in marking_list(engine, sitting_code)}
     # A file cannot hold more marks than three rounds of every script.
-    grid = read_grid(path, encoding=encoding, max_bytes=max_bytes, max_rows=3 * len(scripts) + 100)
-    names = map_header(path, grid.header, _canonical, list(COLUMNS))
-    problems: list[Problem] = []
-    rows = records(grid, names)
-    # One rater, one script, one mark per file: two would make the later silently win.
-    repeats = repeated_rows(
-        (number, (values["rater"], values["script"].upper()))
-        for number, values in rows
-        if values["rater"] and values["script"]
+    rows = read_rows(
+        path, MARKS, encoding=encoding, max_bytes=max_bytes, max_rows=3 * len(scripts) + 100
     )
+    script_cell = lookup(
+        lambda code: scripts.get(code.upper()), code="unknown_script", what=("评卷号", "script")
+    )
+    marks = [f for row in rows if (f := _file_mark(row, script_cell, rater)) is not None]
     with transaction(engine) as session:
+        stored: dict[tuple[int, int], list[Mark]] = {}
         reg_ids = list({s.registration_id for s in scripts.values()})
-        existing: dict[tuple[int, int], list[Mark]] = {}
         for m in session.exec(
             select(Mark).where(col(Mark.registration_id).in_(reg_ids)).order_by(col(Mark.round))
         ):
-            existing.setdefault((m.registration_id, m.item_version_id), []).append(m)
-        round_two = any(len(v) >= 2 for v in existing.values())
-        stored = 0
-        for number, values in rows:
-
-            def bad(field: str, code: str, zh: str, en: str, row: int = number) -> None:
-                problems.append(Problem(str(path), row, field, code, zh, en))
-
-            script = scripts.get(values["script"].upper())
-            if script is None:
-                bad(
-                    "script",
-                    "unknown_script",
-                    f"没有评卷号 {values['script']!r}",
-                    f"no script {values['script']!r}",
+            stored.setdefault((m.registration_id, m.item_version_id), []).append(m)
+        given = {
+            code: stored.get((s.registration_id, s.item_version_pk), [])
+            for code, s in scripts.items()
+        }
+        placed, refused = place_marks(
+            marks,
+            {c: [GivenMark(m.rater, m.round, m.mark) for m in ms] for c, ms in given.items()},
+            {c: SUBJECTIVE_TOLERANCE * s.maximum for c, s in scripts.items()},
+            file=str(path),
+        )
+        rows.add(refused)
+        rows.refuse()
+        for p in placed:
+            script = scripts[p.script]
+            if p.corrects:
+                own = next(m for m in given[p.script] if m.rater == p.rater)
+                own.mark = p.mark
+                session.add(own)
+            else:
+                session.add(
+                    Mark(
+                        registration_id=script.registration_id,
+                        item_version_id=script.item_version_pk,
+                        rater=p.rater,
+                        round=p.round,
+                        mark=p.mark,
+                    )
                 )
-                continue
-            rater_name = values["rater"]
-            if not rater_name:
-                bad("rater", "empty", "须填写评分员", "rater is required")
-                continue
-            if rater is not None and rater_name != rater:
-                bad(
-                    "rater",
-                    "not_you",
-                    f"只能提交本人（{rater}）的评分，此行为 {rater_name}",
-                    f"only your own marks ({rater}) may be uploaded; this row is {rater_name}'s",
-                )
-                continue
-            if number in repeats:
-                first = repeats[number]
-                bad(
-                    "script",
-                    "repeated",
-                    f"{rater_name} 对评卷号 {script.code} 的评分在第 {first} 行和第 {number} 行重复，"
-                    "请只保留一行",
-                    f"{rater_name} marks script {script.code} in rows {first} and {number}: "
-                    "keep one",
-                )
-                continue
-            try:
-                mark = float(values["mark"])
-            except ValueError:
-                bad(
-                    "mark",
-                    "not_a_number",
-                    f"{values['mark']!r} 不是数字",
-                    f"{values['mark']!r} is not a number",
-                )
-                continue
-            if not 0 <= mark <= script.maximum:
-                bad(
-                    "mark",
-                    "out_of_range",
-                    f"分数须在 0 到 {script.maximum:g} 之间",
-                    f"a mark lies in 0..{script.maximum:g}",
-                )
-                continue
-            marks = existing.setdefault((script.registration_id, script.item_version_pk), [])
-            mine = [m for m in marks if m.rater == rater_name]
-            if mine:
-                if mine[0].round == 1 and not round_two:
-                    mine[0].mark = mark
-                    session.add(mine[0])
-                    stored += 1
-                    continue
-                reason = "第一轮已锁定" if mine[0].round == 1 else "同一评分员不能重复评同一份答卷"
-                bad(
-                    "rater",
-                    "marked_twice",
-                    f"{rater_name} 已评过该答卷（{reason}）",
-                    f"{rater_name} has marked this script already"
-                    + (" (round one is locked)" if mine[0].round == 1 else ""),
-                )
-                continue
-            gap = (
-                len(marks) == 2
-                and needs_third(
-                    np.array([marks[0].mark]),
-                    np.array([marks[1].mark]),
-                    SUBJECTIVE_TOLERANCE * script.maximum,
-                )[0]
-            )
-            if len(marks) >= 3 or (len(marks) == 2 and not gap):
-                bad(
-                    "script",
-                    "no_more_marks",
-                    "该答卷不需要再评（两评分差在允许范围内或已三评）",
-                    "this script needs no further mark (the first two agree, or it has three)",
-                )
-                continue
-            entry = Mark(
-                registration_id=script.registration_id,
-                item_version_id=script.item_version_pk,
-                rater=rater_name,
-                round=len(marks) + 1,
-                mark=mark,
-            )
-            session.add(entry)
-            marks.append(entry)
-            stored += 1
-        if problems:
-            raise ValidationFailed(problems, total_rows=len(grid.rows))
         audit_log.append(
             session,
             actor=actor,
             action="marks.import",
             subject=sitting_code,
-            detail={"file": path.name, "marks": stored},
+            detail={"file": path.name, "marks": len(placed)},
         )
-    return stored
+    return len(placed)
+
+
+def _file_mark(row: Row, script_cell: Parser[Script], rater: str | None) -> FileMark | None:
+    """The row as a mark for the rules of :func:`~certify.grading.marking.place_marks`: None,
+    with the row's problems, when it names no known script or no rater it may."""
+    script = row.get("script", script_cell)
+    name = row.get("rater", RATER)
+    if name and rater is not None and name != rater:
+        row.bad(
+            "rater",
+            "not_you",
+            f"只能提交本人（{rater}）的评分，此行为 {name}",
+            f"only your own marks ({rater}) may be uploaded; this row is {name}'s",
+        )
+        return None
+    if script is None or not name:
+        return None
+    on_scale = number(0, script.maximum, range_code="out_of_range", what_zh="分数", what_en="mark")
+    mark = row.get("mark", on_scale)
+    return FileMark(row.number, name, script.code, mark)

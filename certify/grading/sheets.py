@@ -25,7 +25,8 @@ from certify.grading.scoring import INVALID, encode_letters, encode_true_false
 from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import Problem, ValidationFailed
-from certify.infra.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records
+from certify.infra.rows import Columns, Row, read_rows
+from certify.infra.tabular import DEFAULT_MAX_BYTES
 from certify.registration.sittings import get_sitting
 from question_bank.papers import paper_view
 from question_bank.shuffle import candidate_view
@@ -44,13 +45,18 @@ class SheetReport:
     replaced: int
 
 
-def _canonical(header: str) -> str | None:
-    if header.lower() in ("admission_no", "准考证号", "考号"):
-        return "admission_no"
-    if header.lower() in ("form", "试卷", "卷别", "卷型"):
-        return "form"
+def _question(header: str) -> str | None:
     match = _QUESTION.fullmatch(header)
     return f"q{int(match[1])}" if match else None
+
+
+SHEET = Columns(
+    {"admission_no": ("准考证号", "考号"), "form": ("试卷", "卷别", "卷型")},
+    required=["admission_no"],
+    numbered=_question,
+    hint_zh="（题号列写作 1、2、3… 或 第1题）",
+    hint_en=" (question columns are 1, 2, 3 … or Q1)",
+)
 
 
 Copies = tuple[Sitting, dict[str, tuple[Registration, PaperView]]]
@@ -112,74 +118,58 @@ def import_sheets(
 ) -> SheetReport:
     """Store every sheet of the file, or none; raises ValidationFailed naming each problem."""
     sitting, copies = candidate_copies(engine, sitting_code)
-    grid = read_grid(path, encoding=encoding, max_bytes=max_bytes)
-    names = map_header(
-        path,
-        grid.header,
-        _canonical,
-        ["admission_no"],
-        hint_zh="（题号列写作 1、2、3… 或 第1题）",
-        hint_en=" (question columns are 1, 2, 3 … or Q1)",
-    )
-    problems: list[Problem] = []
-    seen: dict[str, int] = {}
+    rows = read_rows(path, SHEET, encoding=encoding, max_bytes=max_bytes)
     stored: list[tuple[Registration, dict[int, str]]] = []
-    for number, values in records(grid, names):
-
-        def bad(field: str, code: str, zh: str, en: str, row: int = number) -> None:
-            problems.append(Problem(str(path), row, field, code, zh, en))
-
-        admission = values.get("admission_no", "")
+    for row in rows:
+        admission = row.text("admission_no")
         if admission not in copies:
-            bad(
+            row.bad(
                 "admission_no",
                 "unknown_candidate",
                 f"考生 {admission!r} 未在 {sitting_code} 登记",
                 f"candidate {admission!r} is not registered in {sitting_code}",
             )
             continue
-        if admission in seen:
-            bad(
-                "admission_no",
-                "duplicate",
-                f"与第 {seen[admission]} 行重复",
-                f"repeats row {seen[admission]}",
-            )
+        if not rows.unique(row, "admission_no", admission):
             continue
-        seen[admission] = number
         reg, view = copies[admission]
-        form = values.get("form", "").upper()
+        form = row.text("form").upper()
         if form and form != view.form:
-            bad(
+            row.bad(
                 "form",
                 "wrong_form",
                 f"该考生的试卷为 {view.form} 卷，不是 {form}",
                 f"the candidate sat form {view.form}, not {form}",
             )
-        by_number = {q.number: q for q in view.questions}
-        answers: dict[int, str] = {}
-        for name, raw in values.items():
-            if not name.startswith("q") or not raw:
-                continue
-            qn = int(name[1:])
-            q = by_number.get(qn)
-            if q is None:
-                bad(
-                    str(qn),
-                    "unknown_question",
-                    f"试卷只有 {len(by_number)} 题",
-                    f"the paper has {len(by_number)} questions",
-                )
-                continue
-            reason = check_answer(q, raw)
-            if reason:
-                zh, en = reason.split(" / ", 1)
-                bad(str(qn), "bad_answer", zh, en)
-            answers[qn] = raw
-        stored.append((reg, answers))
-    if problems:
-        raise ValidationFailed(problems, total_rows=len(grid.rows))
+        stored.append((reg, _answers(row, view)))
+    rows.refuse()
     return _store(engine, sitting, copies, stored, path, replace, actor)
+
+
+def _answers(row: Row, view: PaperView) -> dict[int, str]:
+    """The row's answers by printed question number; a problem of the row for each answer the
+    candidate's copy cannot take."""
+    by_number = {q.number: q for q in view.questions}
+    answers: dict[int, str] = {}
+    for name, raw in row.values.items():
+        if not name.startswith("q") or not raw:
+            continue
+        qn = int(name[1:])
+        q = by_number.get(qn)
+        if q is None:
+            row.bad(
+                str(qn),
+                "unknown_question",
+                f"试卷只有 {len(by_number)} 题",
+                f"the paper has {len(by_number)} questions",
+            )
+            continue
+        reason = check_answer(q, raw)
+        if reason:
+            zh, en = reason.split(" / ", 1)
+            row.bad(str(qn), "bad_answer", zh, en)
+        answers[qn] = raw
+    return answers
 
 
 def _store(

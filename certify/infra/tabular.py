@@ -3,8 +3,8 @@ cells, and the one writer of tables people open in Excel.
 
 Shared by every import (items, rosters, answer sheets, marks, committee checks): the limits on
 size and expansion (:mod:`certify.infra.xlsx_guard`) and on a cell's length, the encoding rules of
-Chinese Excel files, the header mapping with Chinese aliases, and errors that name the file,
-row and field. What the cells mean is up to the caller. Every table certify writes for people
+Chinese Excel files, and errors that name the file, row and field. Which column a header names
+and what the cells mean is read by :mod:`certify.infra.rows`. Every table certify writes for people
 goes through :func:`write_table` / :func:`table_bytes`, which never let a cell start a formula;
 the readers undo exactly what the writer did, so certify's own files read back unchanged.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -311,63 +311,6 @@ def read_json_grid(path: Path, text: str) -> Grid:
         header += [k for k in record if k not in header]
     rows = [(n, [r.get(k) for k in header]) for n, r in enumerate(records, start=1)]
     return Grid(header, [(n, cells) for n, cells in rows if not all(_blank(c) for c in cells)])
-
-
-def map_header(
-    path: Path,
-    header: Sequence[Any],
-    canonical: Callable[[str], str | None],
-    required: Iterable[str],
-    *,
-    hint_zh: str = "",
-    hint_en: str = "",
-) -> list[str | None]:
-    """Canonical column per header cell (None for ``_``-prefixed note columns).
-
-    Raises InputError naming missing, unknown and repeated columns together.
-    """
-    names: list[str | None] = []
-    unknown, seen = [], set()
-    for cell in header:
-        text = "" if cell is None else str(cell).strip()
-        if text.startswith("_"):
-            names.append(None)
-            continue
-        column = canonical(text)
-        if column is None or column in seen:
-            unknown.append(text or "(空)")
-            names.append(None)
-            continue
-        seen.add(column)
-        names.append(column)
-    missing = [c for c in required if c not in seen]
-    if unknown or missing:
-        zh, en = [], []
-        if missing:
-            zh.append("缺少必需列：" + "、".join(missing))
-            en.append("missing column(s): " + ", ".join(missing))
-        if unknown:
-            zh.append("无法识别或重复的列：" + "、".join(unknown))
-            en.append("unknown or repeated column(s): " + ", ".join(unknown))
-        raise InputError(
-            Problem(str(path), 1, None, "columns", "；".join(zh) + hint_zh, "; ".join(en) + hint_en)
-        )
-    return names
-
-
-def records(grid: Grid, names: Sequence[str | None]) -> list[tuple[int, dict[str, str]]]:
-    """Each row as (row number, {column: stripped text}), note columns left out."""
-    return [
-        (
-            number,
-            {
-                n: "" if c is None else str(c).strip()
-                for n, c in zip(names, cells, strict=False)
-                if n
-            },
-        )
-        for number, cells in grid.rows
-    ]
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -31,12 +31,15 @@ from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
 from certify.infra.db import transaction
-from certify.infra.errors import Error, Problem, ValidationFailed
-from certify.infra.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records, write_table
+from certify.infra.errors import Error, Problem
+from certify.infra.rows import Columns, Row, Rows, day, flag, lookup, number, read_rows
+from certify.infra.tabular import DEFAULT_MAX_BYTES, write_table
 from certify.registration.identity import (
+    PERSON_NAME,
     IdentityVault,
     IdNumberError,
     birth_date,
+    id_number_cell,
     mask_id_number,
     validate_id_number,
 )
@@ -80,8 +83,6 @@ APPLICANT_COLUMNS = {
     "form": ("form", "试卷", "卷别", "卷型"),
 }
 REQUIRED = ("name", "id_number", "education")
-YES = {"是", "y", "yes", "true", "1", "√"}
-NO = {"否", "n", "no", "false", "0", "", "×"}
 WORKING_AGE = 16
 """Related work before this age is taken for a typing error (劳动法: minimum working age)."""
 
@@ -261,23 +262,11 @@ class Applicant:
     form: str = ""
 
 
-_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日", "%Y-%m-%d %H:%M:%S")
-
-
-def parse_date(text: str) -> date:
-    """A date as applicant files write it; ValueError for anything that is not a real date."""
-    value = text.strip()
-    for pattern in _DATE_FORMATS:
-        try:
-            return datetime.strptime(value, pattern).date()
-        except ValueError:
-            continue
-    raise ValueError(value)
-
-
-def _canonical(header: str) -> str | None:
-    wanted = header.strip().lower()
-    return next((c for c, names in APPLICANT_COLUMNS.items() if wanted in names), None)
+APPLICANTS = Columns(APPLICANT_COLUMNS, required=REQUIRED)
+TRAINING_HOURS = number(
+    0, 10_000, code="bad_hours", default=0.0, what_zh="培训学时", what_en="training hours"
+)
+DATE = day()
 
 
 def read_applicants(
@@ -289,130 +278,79 @@ def read_applicants(
     rules: Conditions | None = None,
 ) -> tuple[list[Applicant], list[Problem]]:
     """Every applicant of the file and every problem in it (row and field named)."""
-    rules = rules or conditions()
-    grid = read_grid(path, encoding=encoding, max_bytes=max_bytes)
-    names = map_header(path, grid.header, _canonical, REQUIRED)
-    applicants: list[Applicant] = []
-    problems: list[Problem] = []
-    seen: dict[str, int] = {}
-    for number, values in records(grid, names):
-        row_problems: list[Problem] = []
+    applicants, rows = _read(path, on, encoding, max_bytes, rules or conditions())
+    return applicants, rows.problems()
 
-        def problem(
-            field: str,
-            code: str,
-            zh: str,
-            en: str,
-            row: int = number,
-            into: list[Problem] = row_problems,
-        ) -> None:
-            into.append(Problem(str(path), row, field, code, zh, en))
 
-        name = values.get("name", "")
-        if not name or len(name) > 64:
-            problem("name", "bad_name", "姓名不能为空且不超过 64 字", "name: 1-64 characters")
-        born: date | None = None
-        try:
-            id_number = validate_id_number(values.get("id_number", ""), today=on)
-            born = birth_date(id_number)
-            if id_number in seen:
-                problem(
-                    "id_number",
-                    "duplicate",
-                    f"申报人重复：身份证号与第 {seen[id_number]} 行相同",
-                    f"duplicate applicant: the ID number repeats row {seen[id_number]}",
-                )
-            seen.setdefault(id_number, number)
-        except IdNumberError as exc:
-            id_number = ""
-            problem("id_number", "bad_id_number", exc.message_zh, exc.message_en)
-        education = rules.education_code(values.get("education", ""))
-        if education is None:
-            known = "、".join(r.zh for r in rules.education.values())
-            problem(
-                "education",
-                "unknown_education",
-                f"无法识别的学历“{values.get('education', '')}”（可用：{known}）",
-                f"unknown education '{values.get('education', '')}' "
-                f"(use one of {', '.join(rules.education)})",
-            )
-        title = rules.title_code(values.get("title", ""))
-        if title is None:
-            problem(
-                "title",
-                "unknown_title",
-                f"无法识别的职称“{values.get('title', '')}”（可用：{'、'.join(r.zh for r in rules.titles.values())}）",
-                f"unknown title '{values.get('title', '')}' (use one of {', '.join(rules.titles)})",
-            )
-        flags = {}
-        for flag in ("related_major", "graduating"):
-            text = values.get(flag, "").strip().lower()
-            if text not in YES | NO:
-                problem(flag, "bad_flag", f"“{text}”应为 是 或 否", f"'{text}' must be yes or no")
-            flags[flag] = text in YES
-        dates: dict[str, date | None] = {}
-        for column in ("work_since", "title_since"):
-            text = values.get(column, "")
-            dates[column] = None
-            if not text:
-                continue
-            try:
-                day = parse_date(text)
-            except ValueError:
-                problem(column, "bad_date", f"“{text}”不是有效日期", f"'{text}' is not a real date")
-                continue
-            if day > on:
-                problem(
-                    column,
-                    "future_date",
-                    f"日期 {day} 晚于审核日 {on}",
-                    f"{day} is after the day the conditions are judged on ({on})",
-                )
-            elif born is not None and day < _birthday(born, WORKING_AGE):
-                problem(
-                    column,
-                    "impossible_date",
-                    f"日期 {day} 早于申报人年满 {WORKING_AGE} 周岁",
-                    f"{day} is before the applicant turned {WORKING_AGE}",
-                )
-            else:
-                dates[column] = day
-        hours_text = values.get("training_hours", "") or "0"
-        try:
-            hours = float(hours_text)
-            if not 0 <= hours <= 10_000:
-                raise ValueError(hours_text)
-        except ValueError:
-            hours = 0.0
-            problem(
-                "training_hours",
-                "bad_hours",
-                f"培训学时“{hours_text}”应为 0–10000 的数",
-                f"training hours '{hours_text}' must be a number from 0 to 10000",
-            )
-        problems += row_problems
-        if row_problems:
-            continue
-        assert education is not None and title is not None
-        applicants.append(
-            Applicant(
-                number,
-                name,
+def _read(
+    path: Path, on: date, encoding: str | None, max_bytes: int, rules: Conditions
+) -> tuple[list[Applicant], Rows]:
+    """The valid applicants of the file, and its rows with every problem found in them."""
+    rows = read_rows(path, APPLICANTS, encoding=encoding, max_bytes=max_bytes)
+    education = lookup(
+        rules.education_code,
+        code="unknown_education",
+        what=("学历", "education"),
+        known=("、".join(r.zh for r in rules.education.values()), ", ".join(rules.education)),
+    )
+    title = lookup(
+        rules.title_code,
+        code="unknown_title",
+        what=("职称", "title"),
+        known=("、".join(r.zh for r in rules.titles.values()), ", ".join(rules.titles)),
+    )
+    applicants = []
+    for row in rows:
+        name = row.get("name", PERSON_NAME)
+        id_number = row.get("id_number", id_number_cell(today=on))
+        if id_number:
+            rows.unique(
+                row,
+                "id_number",
                 id_number,
-                Facts(
-                    education=education,
-                    related_major=flags["related_major"],
-                    graduating=flags["graduating"],
-                    title=title,
-                    title_since=dates["title_since"],
-                    work_since=dates["work_since"],
-                    training_hours=hours,
-                ),
-                admission_no=values.get("admission_no", ""),
-                form=values.get("form", "").upper(),
+                zh="申报人重复：身份证号与第 {first} 行相同",
+                en="duplicate applicant: the ID number repeats row {first}",
             )
+        # Checked in the order problems are listed. A row with any problem is left out, so the
+        # stand-ins for cells that could not be read ("", False, 0) never count.
+        facts = Facts(
+            education=row.get("education", education) or "",
+            title=row.get("title", title) or "",
+            related_major=bool(row.get("related_major", flag())),
+            graduating=bool(row.get("graduating", flag())),
+            work_since=_since(row, "work_since", on, id_number),
+            title_since=_since(row, "title_since", on, id_number),
+            training_hours=row.get("training_hours", TRAINING_HOURS) or 0.0,
         )
-    return applicants, problems
+        if row.ok and name and id_number:
+            admission, form = row.text("admission_no"), row.text("form").upper()
+            applicants.append(Applicant(row.number, name, id_number, facts, admission, form))
+    return applicants, rows
+
+
+def _since(row: Row, column: str, on: date, id_number: str | None) -> date | None:
+    """A date of the applicant's career: not after ``on``, nor before they were of working
+    age (by the birth date in their ID number)."""
+    found = row.get(column, DATE)
+    if found is None:
+        return None
+    if found > on:
+        row.bad(
+            column,
+            "future_date",
+            f"日期 {found} 晚于审核日 {on}",
+            f"{found} is after the day the conditions are judged on ({on})",
+        )
+        return None
+    if id_number and found < _birthday(birth_date(id_number), WORKING_AGE):
+        row.bad(
+            column,
+            "impossible_date",
+            f"日期 {found} 早于申报人年满 {WORKING_AGE} 周岁",
+            f"{found} is before the applicant turned {WORKING_AGE}",
+        )
+        return None
+    return found
 
 
 def _birthday(born: date, age: int) -> date:
@@ -485,11 +423,13 @@ def register_applicants(
     applied to the sitting already.
     """
     on = on or date.today()
-    applicants, problems = read_applicants(path, on=on, encoding=encoding)
+    applicants, rows = _read(path, on, encoding, DEFAULT_MAX_BYTES, conditions())
     with transaction(engine) as session:
-        sitting = session.exec(select(Sitting).where(Sitting.code == sitting_code)).first()
-        if sitting is None or sitting.blueprint_id is None or sitting.id is None:
-            raise SittingError(f"没有考试场次 {sitting_code} / no sitting {sitting_code}")
+        sitting = get_sitting(session, sitting_code)
+        if sitting.blueprint_id is None or sitting.id is None:
+            raise SittingError(
+                f"考试场次 {sitting_code} 没有蓝图 / sitting {sitting_code} has no blueprint"
+            )
         papers = papers_by_form(session, sitting.blueprint_id)
         taken = admission_numbers(session, sitting)
         applied = set(
@@ -500,22 +440,21 @@ def register_applicants(
             )
         )
         for a in applicants:
-            problems += _placement_problems(path, a, papers, taken)
+            rows.add(_placement_problems(path, a, papers, taken))
             if vault.digest(a.id_number) in applied:
-                problems.append(
-                    Problem(
-                        str(path),
-                        a.row,
-                        "id_number",
-                        "already_applied",
-                        "该申报人已申报本场次",
-                        "this applicant has already applied to the sitting",
-                    )
+                rows.add(
+                    [
+                        Problem(
+                            str(path),
+                            a.row,
+                            "id_number",
+                            "already_applied",
+                            "该申报人已申报本场次",
+                            "this applicant has already applied to the sitting",
+                        )
+                    ]
                 )
-        if problems:
-            raise ValidationFailed(
-                sorted(problems, key=lambda p: p.row or 0), total_rows=len(applicants)
-            )
+        rows.refuse()
         report = RegisterReport(sitting_code, on)
         forms = sorted(papers)
         next_number = _admission_counter(sitting, taken)

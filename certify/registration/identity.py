@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from certify.infra.errors import Error
+from certify.infra.rows import Invalid, Parser, text
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARACTERS = "10X98765432"
@@ -84,6 +85,28 @@ def validate_id_number(raw: str, *, today: date | None = None) -> str:
             "校验码错误，请核对身份证号", "the check character does not match; check the number"
         )
     return value
+
+
+def id_number_cell(*, today: date | None = None) -> Parser[str]:
+    """An ID number cell read by :func:`validate_id_number` (code ``bad_id_number``)."""
+
+    def parse(cell: str) -> str:
+        try:
+            return validate_id_number(cell, today=today)
+        except IdNumberError as exc:
+            raise Invalid("bad_id_number", exc.message_zh, exc.message_en) from None
+
+    return parse
+
+
+PERSON_NAME = text(
+    required=True,
+    longest=64,
+    code="bad_name",
+    zh="姓名不能为空且不超过 64 字",
+    en="name: 1-64 characters",
+)
+"""A person's name as files give it (rosters, applicants, trainees)."""
 
 
 def birth_date(id_number: str) -> date:

@@ -10,7 +10,6 @@ elsewhere; ``certify.registration.applications`` checks them here (申报条件)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,13 +20,14 @@ from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
 from certify.infra.db import transaction
-from certify.infra.errors import Error, Problem, SittingNotFound, ValidationFailed
-from certify.infra.tabular import DEFAULT_MAX_BYTES, map_header, read_grid, records
+from certify.infra.errors import Error, Problem, SittingNotFound
+from certify.infra.rows import Columns, Rows, read_rows, text
+from certify.infra.tabular import DEFAULT_MAX_BYTES
 from certify.registration.identity import (
+    PERSON_NAME,
     IdentityVault,
-    IdNumberError,
+    id_number_cell,
     mask_id_number,
-    validate_id_number,
 )
 from question_bank.shuffle import new_seed
 from schemas.tables import Blueprint, Candidate, Paper, Registration, Sitting, utcnow
@@ -38,7 +38,16 @@ ROSTER_COLUMNS = {
     "id_number": ("id_number", "身份证号", "身份证号码", "证件号码"),
     "form": ("form", "试卷", "卷别", "卷型"),
 }
+ROSTER = Columns(ROSTER_COLUMNS, required=ROSTER_COLUMNS)
 ADMISSION = r"[A-Za-z0-9-]{1,32}"
+ADMISSION_NO = text(
+    pattern=ADMISSION,
+    required=True,
+    code="bad_admission_no",
+    zh="准考证号须为 1–32 位字母、数字或 -",
+    en="admission_no: 1-32 letters, digits or '-'",
+)
+FORM = text(required=True, upper=True, zh="须指定试卷（如 A）", en="form is required (e.g. A)")
 
 
 class SittingError(Error):
@@ -114,61 +123,32 @@ class RosterReport:
     papers: dict[str, str]
 
 
-def _canonical(header: str) -> str | None:
-    return next((c for c, names in ROSTER_COLUMNS.items() if header.lower() in names), None)
-
-
 def read_roster(
     path: Path, *, encoding: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
-) -> tuple[list[RosterRow], list[Problem]]:
-    """Every row of a roster file and every problem in them (row and field named)."""
-    grid = read_grid(path, encoding=encoding, max_bytes=max_bytes)
-    names = map_header(path, grid.header, _canonical, list(ROSTER_COLUMNS))
-    rows, problems = [], []
-    seen_admission: dict[str, int] = {}
-    seen_id: dict[str, int] = {}
-    for number, values in records(grid, names):
-
-        def problem(field: str, code: str, zh: str, en: str, row: int = number) -> None:
-            problems.append(Problem(str(path), row, field, code, zh, en))
-
-        admission = values.get("admission_no", "")
-        if not re.fullmatch(ADMISSION, admission):
-            problem(
-                "admission_no",
-                "bad_admission_no",
-                "准考证号须为 1–32 位字母、数字或 -",
-                "admission_no: 1-32 letters, digits or '-'",
+) -> tuple[list[RosterRow], Rows]:
+    """Every row of a roster file, and the file's rows with every problem found in them (row
+    and field named)."""
+    rows = read_rows(path, ROSTER, encoding=encoding, max_bytes=max_bytes)
+    roster = []
+    for row in rows:
+        admission = row.get("admission_no", ADMISSION_NO)
+        if admission:
+            rows.unique(row, "admission_no", admission, zh="准考证号与第 {first} 行重复")
+        name = row.get("name", PERSON_NAME)
+        id_number = row.get("id_number", id_number_cell())
+        if id_number:
+            rows.unique(
+                row,
+                "id_number",
+                id_number,
+                zh="身份证号与第 {first} 行重复",
+                en="the ID number repeats row {first}",
             )
-        elif admission in seen_admission:
-            problem(
-                "admission_no",
-                "duplicate",
-                f"准考证号与第 {seen_admission[admission]} 行重复",
-                f"repeats row {seen_admission[admission]}",
-            )
-        seen_admission.setdefault(admission, number)
-        name = values.get("name", "")
-        if not name or len(name) > 64:
-            problem("name", "bad_name", "姓名不能为空且不超过 64 字", "name: 1-64 characters")
-        try:
-            id_number = validate_id_number(values.get("id_number", ""))
-            if id_number in seen_id:
-                problem(
-                    "id_number",
-                    "duplicate",
-                    f"身份证号与第 {seen_id[id_number]} 行重复",
-                    f"the ID number repeats row {seen_id[id_number]}",
-                )
-            seen_id.setdefault(id_number, number)
-        except IdNumberError as exc:
-            id_number = ""
-            problem("id_number", "bad_id_number", exc.message_zh, exc.message_en)
-        form = values.get("form", "").upper()
-        if not form:
-            problem("form", "empty", "须指定试卷（如 A）", "form is required (e.g. A)")
-        rows.append(RosterRow(number, admission, name, id_number, form))
-    return rows, problems
+        form = row.get("form", FORM)
+        roster.append(
+            RosterRow(row.number, admission or "", name or "", id_number or "", form or "")
+        )
+    return roster, rows
 
 
 def import_roster(
@@ -186,19 +166,20 @@ def import_roster(
     ``shuffle_seed`` draws each registration's seed: secret random bits, unless a simulation
     needs to repeat itself.
     """
-    rows, problems = read_roster(path, encoding=encoding)
+    roster, rows = read_roster(path, encoding=encoding)
     with transaction(engine) as session:
-        sitting = session.exec(select(Sitting).where(Sitting.code == sitting_code)).first()
-        if sitting is None or sitting.blueprint_id is None:
-            raise SittingError(f"没有考试场次 {sitting_code} / no sitting {sitting_code}")
+        sitting = get_sitting(session, sitting_code)
+        if sitting.blueprint_id is None:
+            raise SittingError(
+                f"考试场次 {sitting_code} 没有蓝图 / sitting {sitting_code} has no blueprint"
+            )
         papers = papers_by_form(session, sitting.blueprint_id)
         taken = admission_numbers(session, sitting)
-        for r in rows:
-            problems += placement_problems(path, r.row, r.form, r.admission_no, papers, taken)
-        if problems:
-            raise ValidationFailed(sorted(problems, key=lambda p: p.row or 0), total_rows=len(rows))
+        for r in roster:
+            rows.add(placement_problems(path, r.row, r.form, r.admission_no, papers, taken))
+        rows.refuse()
         new = 0
-        for r in rows:
+        for r in roster:
             candidate, created = _candidate(session, vault, r)
             new += created
             register(session, sitting, candidate, papers[r.form], r.admission_no, shuffle_seed())
@@ -207,9 +188,9 @@ def import_roster(
             actor=actor,
             action="sitting.roster",
             subject=sitting_code,
-            detail={"file": path.name, "registered": len(rows), "new_candidates": new},
+            detail={"file": path.name, "registered": len(roster), "new_candidates": new},
         )
-        return RosterReport(sitting_code, len(rows), new, {f: p.code for f, p in papers.items()})
+        return RosterReport(sitting_code, len(roster), new, {f: p.code for f, p in papers.items()})
 
 
 def placement_problems(

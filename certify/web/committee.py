@@ -14,8 +14,9 @@ from certify.certificates.checks import CheckNotFound, owned_check, recent_check
 from certify.certificates.holders import HolderCheckRefused, lookup_credentials
 from certify.certificates.verification import CheckRow, check_rows
 from certify.entitlements.eligibility import EligibilityError
-from certify.infra.errors import Error, Problem, ValidationFailed
-from certify.infra.tabular import map_header, read_grid, records, table_bytes
+from certify.infra.errors import Error
+from certify.infra.rows import Columns, read_rows, text
+from certify.infra.tabular import table_bytes
 from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.common import PageProblems, page_problems, saved_upload, send_problems, trust
 from schemas.enums import CheckedStatus, RecordStatus
@@ -49,48 +50,25 @@ DOWNLOAD_HEADER = [
 ]
 
 
-def _canonical(header: str) -> str | None:
-    wanted = header.strip().lower()
-    return next((c for c, names in COLUMNS.items() if wanted in names), None)
+CHECKS = Columns(COLUMNS, required=[("serial", "token")])
+CELLS = {
+    "serial": text(
+        longest=LONGEST["serial"],
+        hint_zh="；若是二维码内容，请放在“二维码内容”列",
+        hint_en="; if it is what the QR code holds, put it under 二维码内容",
+    ),
+    "token": text(longest=LONGEST["token"]),
+    "id_number": text(longest=LONGEST["id_number"]),
+}
 
 
-def read_check_file(path: Path, display_name: str) -> list[CheckRow]:
+def read_check_file(path: Path) -> list[CheckRow]:
     """The rows of an uploaded file; raises certify's input errors (file, row, field named),
     ValidationFailed naming every cell longer than :data:`LONGEST` allows."""
-    grid = read_grid(path, max_bytes=8 * 1024 * 1024, max_rows=MAX_ROWS)
-    names = map_header(path, grid.header, _canonical, [])
-    if "serial" not in names and "token" not in names:
-        raise Error(
-            f"{display_name}: 需要“证书编号”或“二维码内容”列 / needs a serial or a token column"
-        )
-    found = records(grid, names)
-    too_long = [
-        _too_long(path, number, field, len(values[field]))
-        for number, values in found
-        for field in LONGEST
-        if len(values.get(field, "")) > LONGEST[field]
-    ]
-    if too_long:
-        raise ValidationFailed(too_long, total_rows=len(found))
-    return [
-        CheckRow(values.get("token", ""), values.get("serial", ""), values.get("id_number", ""))
-        for _, values in found
-    ]
-
-
-def _too_long(path: Path, row: int, field: str, length: int) -> Problem:
-    hint_zh = "；若是二维码内容，请放在“二维码内容”列" if field == "serial" else ""
-    hint_en = (
-        "; if it is what the QR code holds, put it under 二维码内容" if field == "serial" else ""
-    )
-    return Problem(
-        str(path),
-        row,
-        field,
-        "too_long",
-        f"{length} 个字符，最多 {LONGEST[field]} 个{hint_zh}",
-        f"{length} characters, at most {LONGEST[field]}{hint_en}",
-    )
+    rows = read_rows(path, CHECKS, max_bytes=8 * 1024 * 1024, max_rows=MAX_ROWS)
+    found = [CheckRow(**{c: row.get(c, parse) or "" for c, parse in CELLS.items()}) for row in rows]
+    rows.refuse()
+    return found
 
 
 @blueprint.get("/")
@@ -115,7 +93,7 @@ def upload() -> Any:
     assert account is not None and account.id is not None
     with saved_upload("check") as upload:
         try:
-            rows = read_check_file(*upload)
+            rows = read_check_file(upload[0])
         except Error as exc:  # every problem on the page, the file named as the user knows it
             return _page(page_problems(exc, upload)), 400
     results = check_rows(
