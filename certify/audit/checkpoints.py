@@ -345,3 +345,17 @@ def _against(
             f"differs from the head in {what}: the log was rewritten",
         )
     return None
+
+
+def check_audit_log(
+    engine: Engine,
+    trust: TrustList | None = None,
+    *,
+    published: Sequence[Checkpoint] = (),
+    remembered: Iterable[Anchor] = (),
+) -> LogReport:
+    """:func:`verify_log` on the database's log, with the keys of ``trust`` (recommended) or,
+    without one, of the ``signing_key`` table."""
+    with transaction(engine) as session:
+        keys = keys_from_trust_list(trust) if trust is not None else keys_from_database(session)
+        return verify_log(session, keys, published=published, remembered=remembered)

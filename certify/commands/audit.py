@@ -10,15 +10,12 @@ import click
 from certify.audit.checkpoints import (
     Checkpoint,
     LogReport,
-    keys_from_database,
-    keys_from_trust_list,
+    check_audit_log,
     make_checkpoint,
-    verify_log,
 )
 from certify.audit.state import AuditState, default_path, log_identity
 from certify.commands.base import CertifyGroup, Settings, pass_settings
 from certify.commands.certificates import _json_file
-from certify.infra import db
 from certify.keys.store import signer
 from certify.signing.trust import load_trust_list
 
@@ -81,9 +78,7 @@ def audit_verify(
     memory = AuditState.load(state or settings.audit_state or default_path(engine))
     log = log_identity(engine)
     seen = memory.anchor(log)
-    with db.transaction(engine) as session:
-        keys = keys_from_trust_list(trust) if trust else keys_from_database(session)
-        report = verify_log(session, keys, published=anchors, remembered=[seen] if seen else [])
+    report = check_audit_log(engine, trust, published=anchors, remembered=[seen] if seen else [])
     _print(report, from_trust_list=trust is not None, remembered=seen is not None)
     if not report.ok:
         raise SystemExit(EXIT_BROKEN)

@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine
-from sqlmodel import Session, select
 
-from certify.audit.checkpoints import Checkpoint, LogReport, keys_from_trust_list, verify_log
+from certify.audit.checkpoints import Checkpoint, LogReport, check_audit_log
 from certify.audit.state import STATE_FILE
 from certify.certificates.issuance import Issuer
+from certify.certificates.progress import sitting_record
 from certify.certificates.publication import file_objection, publish, resolve_objection
 from certify.certificates.revocation import change_status, revocation_list
 from certify.entitlements.eligibility import credentials, export_ce_hours, export_eligibility
@@ -45,7 +45,7 @@ from certify.keys.publish import build_trust_list
 from certify.keys.store import create_key
 from certify.registration.applications import override, register_applicants
 from certify.registration.identity import IdentityVault, load_vault
-from certify.registration.sittings import create_sitting
+from certify.registration.sittings import create_sitting, list_sittings
 from certify.signing.reader import read_token_text
 from certify.signing.trust import TrustList, load_trust_list
 from certify.signing.verify import load_revocation_list, verify_token
@@ -70,7 +70,6 @@ from schemas.enums import (
     RecordStatus,
     StatusChange,
 )
-from schemas.tables import Certificate, Registration, Sitting
 
 DEMO_FILES = ("certify.db", "bank-export.xlsx", "trust-list.json", "revocations.json")
 DEMO_FOLDERS = ("papers", "sitting", "notices", "certificates", "training", "exports")
@@ -142,12 +141,11 @@ def run_demo(
     try:
         echo(f"1. 初始化数据库 / initialise the database: {engine.url.render_as_string()}")
         db.upgrade(engine)
-        with Session(engine) as session:
-            if session.exec(select(Sitting)).first() is not None:
-                raise DemoError(
-                    "演示需要一个空数据库 / the demo needs an empty database: "
-                    f"{engine.url.render_as_string()} holds sittings already"
-                )
+        if list_sittings(engine):
+            raise DemoError(
+                "演示需要一个空数据库 / the demo needs an empty database: "
+                f"{engine.url.render_as_string()} holds sittings already"
+            )
         echo("2. 导入样例题库 / import the sample bank")
         reports = [import_bank(engine, path, actor="demo") for path in sample_files()]
         for r in reports:
@@ -181,7 +179,7 @@ def run_demo(
         export = directory / "bank-export.xlsx"
         count = export_bank(engine, export)
         echo(f"12. 导出题库 / export the bank: {count} 题 items -> {export}")
-        log = check_audit_log(engine, directory, keys)
+        log = check_demo_log(engine, directory, keys)
         echo(
             f"13. 审计日志 / audit log: {log.entries} 条 entries, 链完整 chain intact: {log.ok}; "
             f"{log.checkpoints} 个签名检查点 signed checkpoints"
@@ -218,13 +216,10 @@ def run_demo(
 
 
 def _first_token(engine: Engine) -> str:
-    with Session(engine) as session:
-        cert = session.exec(
-            select(Certificate)
-            .where(Certificate.status == CertificateStatus.VALID)
-            .order_by(Certificate.serial)
-        ).first()
-    return cert.token if cert else ""
+    """The token of the demo sitting's first certificate still valid."""
+    record = sitting_record(engine, DEMO_SITTING)
+    valid = (c for c, _ in record.certificates if c.status is CertificateStatus.VALID)
+    return next((c.token for c in valid), "")
 
 
 def register(
@@ -457,11 +452,11 @@ def lookup_and_revoke(
 ) -> None:
     """A committee looks a holder up by ID number; one certificate is revoked, and it shows."""
     serial = issued[-1].stem
-    with Session(engine) as session:
-        cert = session.exec(select(Certificate).where(Certificate.serial == serial)).one()
-        reg = session.get(Registration, cert.registration_id)
-    assert reg is not None
-    person = next(p for p in people if p.admission_no == reg.admission_no)
+    holders = {
+        c.serial: admission_no
+        for c, admission_no in sitting_record(engine, DEMO_SITTING).certificates
+    }
+    person = next(p for p in people if p.admission_no == holders[serial])
     before = credentials(engine, vault, person.id_number)[0]
     echo(
         f"9. 职称评审查询 / committee lookup by ID number {before.id_number_masked}: {serial} "
@@ -542,15 +537,14 @@ def train(
     return [folder / "certificates" / f"{serial}.pdf" for serial in report.issued]
 
 
-def check_audit_log(engine: Engine, directory: Path, keys: DemoKeys) -> LogReport:
+def check_demo_log(engine: Engine, directory: Path, keys: DemoKeys) -> LogReport:
     """The audit log against its checkpoints, under the trust list's keys, and against the
     checkpoints published with the trust and revocation lists."""
     published = [
         Checkpoint.from_document(json.loads((directory / name).read_text("utf-8")), name)
         for name in ("trust-list.json", "revocations.json")
     ]
-    with db.transaction(engine) as session:
-        return verify_log(session, keys_from_trust_list(keys.trust), published=published)
+    return check_audit_log(engine, keys.trust, published=published)
 
 
 def export_records(

@@ -48,6 +48,7 @@ from certify.registration.sittings import (
     SittingError,
     admission_numbers,
     find_candidate,
+    get_sitting,
     new_candidate,
     papers_by_form,
     placement_problems,

@@ -36,7 +36,7 @@ from certify.entitlements.training import (
     record_attendance,
 )
 from certify.grading import simulate
-from certify.infra.errors import ValidationFailed
+from certify.infra.errors import CourseNotFound, ValidationFailed
 from certify.signing.reader import read_token_text
 from certify.signing.token import from_text, parse_token
 from schemas.tables import (
@@ -288,7 +288,7 @@ def test_training_files_are_checked_whole(graded: Database, tmp_path: Path) -> N
     with pytest.raises(ValidationFailed) as failed:
         record_attendance(graded.engine, "T2", simulate.write_hours(tmp_path / "h.csv", bad), VAULT)
     assert [(p.row, p.field) for p in failed.value.problems] == [(2, "hours"), (3, "id_number")]
-    with pytest.raises(TrainingError, match="no course"):
+    with pytest.raises(CourseNotFound, match="no course"):
         enrol(graded.engine, "NOPE", tmp_path / "e.csv", VAULT)
     with pytest.raises(TrainingError, match="hours must be"):
         create_course(
