@@ -66,6 +66,23 @@ class PostgresServer:
         self.created.append(name)
         return self.admin_url.set(database=name).render_as_string(hide_password=False)
 
+    def copy(self, url: str) -> str:
+        """A new database holding what the database at ``url`` holds now (other sessions on it,
+        say engines left open by in-process CLI runs, are ended first: a template must be idle)."""
+        source = make_url(url).database
+        name = f"certify_test_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": source},
+            )
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
+        self.created.append(name)
+        return self.admin_url.set(database=name).render_as_string(hide_password=False)
+
     def drop_all(self) -> None:
         with self.admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for name in self.created:

@@ -13,7 +13,8 @@ the objective — the largest deviation of any form's (part's) mean difficulty f
    in snake order over the forms, so forms start balanced and share as few items as the pool
    allows (an item is reused only when the cell has fewer items than forms × count).
 2. *Repair*: while a hard constraint is broken (overlap above the limit, two enemies on a form,
-   an item used too often), replace an offending item by a same-cell item that breaks nothing.
+   an item used too often), replace an offending item by a same-cell item that breaks nothing;
+   where no single move helps, move an offending item at random and repair on from there.
 3. *Improve*: take the form-part furthest from its target; find, vectorised over each cell, the
    replacement or the exchange with another form that brings it closest to target without
    breaking a constraint; apply it; repeat until the worst form cannot improve.
@@ -210,24 +211,75 @@ def _deal(state: _State, rng: np.random.Generator) -> None:
             state.place(f, c, np.array(picks, dtype=np.int64))
 
 
+KICKS = 50
+"""Random moves the repair may make to leave a point where no single move helps."""
+
+
 def _repair(state: _State, rng: np.random.Generator, deadline: float) -> None:
     """Replace or exchange offending items until no hard constraint is broken.
 
-    Stops when nothing is broken, when no single move lowers the number of broken constraints,
-    or at the deadline.
+    When no single move lowers the number of broken constraints, an offending item is moved at
+    random (a kick) and the repair goes on from there: some feasible forms are reached only
+    through a worse point. Stops when nothing is broken, after :data:`KICKS` kicks (keeping the
+    forms that broke the fewest constraints) or at the deadline.
     """
+    best = state.violations()
+    kept = _snapshot(state)
+    kicks = 0
     while time.perf_counter() < deadline:
         offenders = _offenders(state)
         if not offenders:
             return
         before = state.violations()
         order = rng.permutation(len(offenders))
-        if not any(
+        if any(
             _repair_one(state, *offenders[int(k)], before)
             for k in order
             if time.perf_counter() < deadline
         ):
-            return
+            continue
+        if before < best:
+            best, kept = before, _snapshot(state)
+        if kicks == KICKS:
+            break
+        kicks += 1
+        _kick(state, rng, offenders[int(rng.integers(len(offenders)))])
+    if state.violations() > best:
+        _restore(state, kept)
+
+
+def _snapshot(state: _State) -> list[list[IntArray]]:
+    return [[items.copy() for items in row] for row in state.slots]
+
+
+def _restore(state: _State, slots: list[list[IntArray]]) -> None:
+    for f, row in enumerate(slots):
+        for c, items in enumerate(row):
+            for pos in np.flatnonzero(state.slots[f][c] != items):
+                state.replace(f, c, int(pos), int(items[pos]))
+
+
+def _kick(state: _State, rng: np.random.Generator, offender: tuple[int, int, int]) -> None:
+    """Move an offending item at random: replace it by a same-cell item its form lacks, else
+    exchange it with a same-cell item of another form, whatever that breaks."""
+    f, c, pos = offender
+    i = int(state.slots[f][c][pos])
+    pool = state.p.cells[c].pool
+    free = pool[state.X[f, pool] == 0]
+    if len(free):
+        state.replace(f, c, pos, int(rng.choice(free)))
+        return
+    swaps = [
+        (g, pos_g, int(j))
+        for g in range(state.p.forms)
+        if g != f and not state.X[g, i]
+        for pos_g, j in enumerate(state.slots[g][c])
+        if not state.X[f, j]
+    ]
+    if swaps:
+        g, pos_g, j = swaps[int(rng.integers(len(swaps)))]
+        state.replace(f, c, pos, j)
+        state.replace(g, c, pos_g, i)
 
 
 def _repair_one(state: _State, f: int, c: int, pos: int, before: int) -> bool:

@@ -10,7 +10,13 @@ from hypothesis.extra.numpy import arrays
 
 from certify.grading.fill import credit, normalise, score_fill
 from certify.grading.marking import final_marks, needs_third, scaled
-from certify.grading.scoring import INVALID, encode_letters, encode_true_false, score_choices
+from certify.grading.scoring import (
+    CHUNK,
+    INVALID,
+    encode_letters,
+    encode_true_false,
+    score_choices,
+)
 
 
 def test_letters_encode_as_bitmasks() -> None:
@@ -99,6 +105,123 @@ def test_permuting_options_with_the_key_leaves_scores_unchanged(sheet: tuple, se
         score_choices(relabel(responses), relabel(keys), points, multiple),
         score_choices(responses, keys, points, multiple),
     )
+
+
+def proper_subset(key: int, pick: int) -> int:
+    """The ``pick``-th non-empty proper subset of the options of ``key`` (pick >= 1)."""
+    options = [bit for bit in range(8) if key >> bit & 1]
+    pick = 1 + (pick - 1) % (2 ** len(options) - 2)
+    return sum(1 << bit for j, bit in enumerate(options) if pick >> j & 1)
+
+
+ANSWERS = ("exact", "subset", "wrong_option", "blank", "unreadable")
+
+
+@st.composite
+def answers_near_the_key(
+    draw: st.DrawFn,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[list[str]]]:
+    """Keys, and answers made from them on purpose: the key, a correct proper subset of it (for
+    a key of two or more options), some of it with a wrong option added, blank, unreadable.
+    The first question is multiple choice and the first candidate answers it with a subset."""
+    items = draw(st.integers(1, 8))
+    several = st.integers(3, 255).filter(lambda k: k.bit_count() >= 2)
+    others = items - 1
+    keys = [draw(several), *draw(st.lists(st.integers(1, 255), min_size=others, max_size=others))]
+    multiple = [True, *draw(st.lists(st.booleans(), min_size=others, max_size=others))]
+    rows = draw(st.integers(1, 20))
+    kinds = [[draw(st.sampled_from(ANSWERS)) for _ in range(items)] for _ in range(rows)]
+    kinds[0][0] = "subset"
+    responses = np.zeros((rows, items), dtype=np.uint16)
+    for c, row in enumerate(kinds):
+        for i, kind in enumerate(row):
+            key = keys[i]
+            if kind == "subset" and key.bit_count() < 2:
+                kind = row[i] = "blank"  # a one-option key has no non-empty proper subset
+            if kind == "wrong_option" and key == 255:
+                kind = row[i] = "unreadable"  # every option is in the key
+            if kind == "exact":
+                responses[c, i] = key
+            elif kind == "subset":
+                responses[c, i] = proper_subset(key, draw(st.integers(1, 254)))
+            elif kind == "wrong_option":  # any part of the key, and an option outside it
+                outside = draw(st.sampled_from([b for b in range(8) if not key >> b & 1]))
+                responses[c, i] = draw(st.integers(0, 255)) & key | 1 << outside
+            elif kind == "unreadable":
+                responses[c, i] = INVALID
+    points = np.array(draw(st.lists(st.integers(1, 20), min_size=items, max_size=items))) / 2
+    return responses, np.array(keys, dtype=np.uint16), points, np.array(multiple), kinds
+
+
+@settings(max_examples=200)
+@given(sheet=answers_near_the_key(), fraction=st.sampled_from([0.5, 1 / 3, 0.25, 0.0]))
+def test_a_correct_subset_earns_exactly_the_partial_fraction(
+    sheet: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[list[str]]],
+    fraction: float,
+) -> None:
+    """Exact key: the points; a correct proper subset of a multiple-choice key: the points times
+    the fraction (nothing for single choice or all-or-nothing); a wrong option, blank or
+    unreadable: nothing."""
+    responses, keys, points, multiple, kinds = sheet
+    scores = score_choices(responses, keys, points, multiple, partial_fraction=fraction)
+    for c, row in enumerate(kinds):
+        for i, kind in enumerate(row):
+            if kind == "exact":
+                expected = np.float32(points[i])
+            elif kind == "subset" and multiple[i]:
+                expected = np.float32(points[i] * fraction)
+            else:
+                expected = np.float32(0)
+            assert scores[c, i] == expected, (kind, int(responses[c, i]), int(keys[i]))
+    assert scores[0, 0] == np.float32(points[0] * fraction)
+
+
+def score_by_the_rule(
+    answer: int, key: int, points: float, multiple: bool, fraction: float
+) -> float:
+    """One answer scored by the rule of the module docstring, alone."""
+    if answer == key:
+        return points
+    if multiple and answer != 0 and answer & ~key == 0:  # only options of the key
+        return points * fraction
+    return 0.0
+
+
+def test_a_sheet_of_several_chunks_scores_as_each_row_alone() -> None:
+    """Candidates on both sides of every chunk boundary, and in the short last chunk, score as
+    the rule gives for each answer on its own."""
+    rng = np.random.default_rng(12)
+    fraction = 1 / 3
+    rows, items = 2 * CHUNK + 123, 6
+    keys = np.array([0b0111, 0b1010, 0b0100, 0b1101, 0b0001, 0b11110000], dtype=np.uint16)
+    multiple = np.array([True, True, False, True, False, True])
+    points = np.array([2.0, 3.0, 1.0, 2.5, 1.0, 4.0])
+    near = [
+        keys,  # exact
+        keys & rng.integers(0, 256, (rows, items)).astype(np.uint16),  # a subset, maybe empty
+        keys | rng.integers(0, 256, (rows, items)).astype(np.uint16),  # the key and more
+        rng.integers(0, 256, (rows, items)).astype(np.uint16),  # anything
+        np.full((rows, items), INVALID),
+    ]
+    which = rng.integers(0, len(near), (rows, items))
+    responses = np.choose(which, np.broadcast_arrays(*near)).astype(np.uint16)
+    scores = score_choices(responses, keys, points, multiple, partial_fraction=fraction)
+    expected = np.array(
+        [
+            [
+                score_by_the_rule(int(a), int(k), float(p), bool(m), fraction)
+                for a, k, p, m in zip(row, keys, points, multiple, strict=True)
+            ]
+            for row in responses
+        ],
+        dtype=np.float32,
+    )
+    assert scores.shape == expected.shape
+    wrong = np.argwhere(scores != expected)
+    assert len(wrong) == 0, f"{len(wrong)} scores differ, first at (row, item) {wrong[0]}"
+    last = slice(2 * CHUNK, rows)  # the short last chunk holds partial and full credit too
+    assert (expected[last] == np.float32(points * fraction)).any()
+    assert (expected[last] == points.astype(np.float32)).any()
 
 
 @pytest.mark.parametrize(

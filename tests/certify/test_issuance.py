@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import random
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
 from certify.certificates.publication import publish
+from certify.infra.db import make_engine
 from schemas.tables import AuditEntry, Certificate
 from tests.certify.exam_helpers import graded_sitting, run
 from tests.certify.signing_helpers import PASS
-from tests.conftest import Database
+from tests.conftest import Database, PostgresServer
 
 
 @pytest.fixture
@@ -164,34 +169,198 @@ def issue_command(database: Database, out: Path, *options: str) -> list[str]:
     return [sys.executable, *command, "--out", str(out), *options]
 
 
+def issued(database: Database) -> list[Certificate]:
+    with Session(database.engine) as session:
+        return list(session.exec(select(Certificate).order_by(col(Certificate.serial))))
+
+
+def pdfs_in(folder: Path) -> dict[str, int]:
+    """Serial → inode of every certificate PDF in the folder (a rewritten file has a new one)."""
+    return {p.stem: p.stat().st_ino for p in folder.glob("*.pdf")}
+
+
+def kill_where(
+    process: subprocess.Popen[bytes], holds: Callable[[], bool], point: str, within: float = 240
+) -> None:
+    """SIGKILL the run at a moment where ``holds()`` is true: poll for it, stop the process
+    (SIGSTOP), ask again while it cannot move, and kill it then; if the moment passed in
+    between, let it go on and poll again. Fails if the run ends first."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the run ended before {point}"
+        if holds():
+            process.send_signal(signal.SIGSTOP)
+            if holds():
+                process.kill()
+                process.wait()
+                return
+            process.send_signal(signal.SIGCONT)
+        time.sleep(0.002)
+    process.kill()
+    process.wait()
+    raise AssertionError(f"the run did not reach {point}")
+
+
+def wait_for(holds: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 240
+    while not holds():
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if parent == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def signal_all(pids: list[int], sent: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sent)
+
+
+def a_batch_holds_its_serials(database: Database) -> Callable[[], bool]:
+    """Whether a batch's transaction is open with its serials taken, uncommitted. PostgreSQL:
+    one session holds both the sitting's row lock a batch begins with and the serial counter's
+    (taken apart, they would be two sessions). SQLite: the rollback journal is there, and still
+    is 0.2 s later (a transaction that takes its serials apart is over in milliseconds)."""
+    if database.backend == "sqlite":
+        journal = Path(f"{make_url(database.url).database}-journal")
+
+        def journal_stays() -> bool:
+            if not journal.exists():
+                return False
+            time.sleep(0.2)
+            return journal.exists()
+
+        return journal_stays
+    both = text(
+        "SELECT count(*) FROM pg_locks s JOIN pg_locks c ON c.pid = s.pid"
+        " WHERE s.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        " AND c.database = s.database AND s.granted AND c.granted"
+        " AND s.relation = 'sitting'::regclass AND s.mode = 'RowShareLock'"
+        " AND c.relation = 'serial_counter'::regclass AND c.mode = 'RowExclusiveLock'"
+    )
+
+    def both_locks() -> bool:
+        with database.engine.connect() as probe:
+            return bool(probe.execute(both).scalar_one())
+
+    return both_locks
+
+
+def kill_inside_a_batch(database: Database, process: subprocess.Popen[bytes], out: Path) -> None:
+    """Once a batch is in, kill the run inside the next one's transaction, between taking its
+    serials and committing: its render processes are stopped, so it waits for its PDFs there."""
+    wait_for(lambda: len(pdfs_in(out)) >= 3)
+    renderers = children_of(process.pid)
+    assert renderers, "no render processes"
+    signal_all(renderers, signal.SIGSTOP)
+    try:
+        kill_where(
+            process,
+            a_batch_holds_its_serials(database),
+            "a batch holding its serials, rendering",
+            30,
+        )
+    finally:
+        signal_all(renderers, signal.SIGCONT)  # they leave by themselves, their parent gone
+
+
 @pytest.mark.slow
 def test_batch_issuance_survives_sigkill_without_duplicates_or_gaps(
-    graded: Database, tmp_path: Path
+    graded: Database, tmp_path: Path, postgres: PostgresServer | None
 ) -> None:
-    """Kill `certify issue` (small batches, two render processes) at random moments, rerun it,
-    and find every serial once, no gap, every PDF matching."""
-    out = tmp_path / "certs"
+    """Kill `certify issue` (batches of three, two render processes) at three points proven to
+    lie inside the run, resume it each time, and end with the certificates and PDFs an
+    uninterrupted run makes, byte for byte.
+
+    1. inside a batch's transaction, after its serials were taken (its PDFs are rendering):
+       nothing of it remains;
+    2. after a batch committed, its first PDF written and the second not (the second's
+       temporary file is a FIFO, so writing it blocks until the kill);
+    3. once the resumed run, having restored those PDFs, committed another batch.
+
+    After each kill the register holds some but not all certificates, their serials without a
+    gap; each resumed run writes exactly the PDFs that were missing and leaves the others."""
+    if postgres is None:
+        reference_url = f"sqlite:///{tmp_path / 'reference.db'}"
+        shutil.copy(make_url(graded.url).database or "", tmp_path / "reference.db")
+    else:
+        graded.engine.dispose()
+        reference_url = postgres.copy(graded.url)
     env = {**os.environ, "CERTIFY_KEY_PASSPHRASE": PASS}
-    command = issue_command(graded, out, "--batch-size", "3", "--processes", "2")
-    rng = random.Random(7)
-    for _ in range(6):
-        process = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        time.sleep(rng.uniform(0.8, 2.5))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+    options = ("--batch-size", "3", "--processes", "2")
+    reference = Database(reference_url, make_engine(reference_url))
+    reference_run = issue_command(reference, tmp_path / "reference", *options)
+    subprocess.run(reference_run, env=env, capture_output=True, check=True)
+    expected = {c.serial: c.registration_id for c in issued(reference)}
+    reference.engine.dispose()
+    serials = sorted(expected)
+    total = len(serials)
+    assert total >= 18, "too few passed candidates to kill the run three times"
+
+    out = tmp_path / "certs"
+    command = issue_command(graded, out, *options)
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+
+    def after_kill(present_before: dict[str, int]) -> tuple[list[str], dict[str, int]]:
+        """The register's serials and the PDFs now; checks what a kill may leave."""
+        committed = [c.serial for c in issued(graded)]
+        assert 0 < len(committed) < total
+        assert committed == serials[: len(committed)]  # no gap, no duplicate
+        present = pdfs_in(out)
+        assert set(present) <= set(committed)
+        # the PDFs there before the run are untouched; those missing then were restored
+        assert {s: present[s] for s in present_before} == present_before
+        return committed, present
+
+    # 1. inside a transaction
+    run1 = start()
+    kill_inside_a_batch(graded, run1, out)
+    committed, present = after_kill({})
+    assert sorted(present) == committed  # every committed batch had written its PDFs
+
+    # 2. between a batch's commit and its PDFs
+    first = len(committed) + 3  # the first serial of the resumed run's second batch
+    blocked = out / f".{serials[first + 1]}.pdf.tmp"
+    os.mkfifo(blocked)
+    run2 = start()
+    kill_where(run2, (out / f"{serials[first]}.pdf").exists, "the second PDF of a batch")
+    committed, present = after_kill(present)
+    assert committed == serials[: first + 3]
+    assert sorted(present) == serials[: first + 1]
+    blocked.unlink()  # a crash while writing leaves half a temporary file
+    blocked.write_bytes((tmp_path / "reference" / f"{serials[first + 1]}.pdf").read_bytes()[:999])
+
+    # 3. once the resumed run, having restored those two, committed a batch more
+    run3 = start()
+    kill_where(run3, lambda: len(issued(graded)) >= first + 6, "a batch after the restored PDFs")
+    committed, present = after_kill(present)
+    assert {serials[first + 1], serials[first + 2]} <= set(present)
+    missing = len(committed) - len(present)
+
     finished = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-    assert "already" in finished.stdout
-    with Session(graded.engine) as session:
-        certs = session.exec(select(Certificate).order_by(col(Certificate.serial))).all()
-    serials = [c.serial for c in certs]
-    assert len(serials) == len(set(serials))
-    assert [int(s[-6:]) for s in serials] == list(range(1, len(serials) + 1))
+    assert f"issued {total - len(committed)}, 已有 already {len(committed)}" in finished.stdout
+    assert (f"restored {missing} " in finished.stdout) == (missing > 0), finished.stdout
+    certs = issued(graded)
+    assert {c.serial: c.registration_id for c in certs} == expected
+    assert {s: pdfs_in(out)[s] for s in present} == present
+    assert sorted(p.name for p in out.iterdir()) == [f"{s}.pdf" for s in serials]  # no temporary
     for cert in certs:
-        assert (
-            hashlib.sha256((out / f"{cert.serial}.pdf").read_bytes()).hexdigest() == cert.pdf_sha256
-        )
+        pdf = (out / f"{cert.serial}.pdf").read_bytes()
+        assert pdf == (tmp_path / "reference" / f"{cert.serial}.pdf").read_bytes()
+        assert hashlib.sha256(pdf).hexdigest() == cert.pdf_sha256
 
 
 def test_two_processes_issuing_at_once_share_no_serial(graded: Database, tmp_path: Path) -> None:
