@@ -67,8 +67,9 @@ ITEM_STATUS_ALIASES: dict[str, ItemStatus] = {
 }
 
 
-ROLES = ("admin", "rater", "committee")
-"""Roles of web accounts: institution administrators, raters (评分员), title review committees."""
+ROLES = ("admin", "rater", "committee", "invigilator")
+"""Roles of web accounts: institution administrators, raters (评分员), title review committees,
+invigilators (监考员, their exam rooms only)."""
 
 
 class Word(StrEnum):
@@ -182,6 +183,39 @@ class EntitlementKind(Word):
     CE_HOURS = "ce_hours"
 
 
+class AttemptStatus(Word):
+    """机考状态: one candidate in one exam session, from the seat allocated to the hand-in."""
+
+    WAITING = "waiting"
+    ACTIVE = "active"
+    HANDED_IN = "handed_in"
+    ABSENT = "absent"
+
+
+class FinishReason(Word):
+    """交卷方式: who closed an attempt."""
+
+    CANDIDATE = "candidate"
+    DEADLINE = "deadline"
+    INVIGILATOR = "invigilator"
+
+
+class IncidentKind(Word):
+    """考场记录: what the room's log records, by the invigilator or the engine."""
+
+    SIGN_IN = "sign_in"
+    ADMIT_LATE = "admit_late"
+    ALLOW_MOVE = "allow_move"
+    EXTRA_TIME = "extra_time"
+    PAUSE = "pause"
+    RESUME = "resume"
+    INCIDENT = "incident"
+    VIOLATION = "violation"
+    ABSENT = "absent"
+    FORCE_HAND_IN = "force_hand_in"
+    HAND_IN = "hand_in"
+
+
 _CERTIFICATE_STATUS: dict[Word, tuple[str, str]] = {
     CertificateStatus.VALID: ("有效", "Valid"),
     CertificateStatus.SUSPENDED: ("已暂停", "Suspended"),
@@ -229,5 +263,29 @@ _LABELS: dict[type[Word], dict[Word, tuple[str, str]]] = {
         EntitlementKind.TITLE_RECOGNITION: ("职称认定", "Title recognition"),
         EntitlementKind.TRAINING_SUBSIDY: ("职业培训补贴", "Training subsidy"),
         EntitlementKind.CE_HOURS: ("继续教育学时", "Continuing-education hours"),
+    },
+    AttemptStatus: {
+        AttemptStatus.WAITING: ("未入场", "Not signed in"),
+        AttemptStatus.ACTIVE: ("作答中", "Answering"),
+        AttemptStatus.HANDED_IN: ("已交卷", "Handed in"),
+        AttemptStatus.ABSENT: ("缺考", "Absent"),
+    },
+    FinishReason: {
+        FinishReason.CANDIDATE: ("考生交卷", "Handed in by the candidate"),
+        FinishReason.DEADLINE: ("时间到自动交卷", "Closed at the deadline"),
+        FinishReason.INVIGILATOR: ("监考员收卷", "Handed in by the invigilator"),
+    },
+    IncidentKind: {
+        IncidentKind.SIGN_IN: ("登录", "Signed in"),
+        IncidentKind.ADMIT_LATE: ("准许迟到入场", "Admitted late"),
+        IncidentKind.ALLOW_MOVE: ("准许更换设备", "Device move allowed"),
+        IncidentKind.EXTRA_TIME: ("延长时间", "Extra time"),
+        IncidentKind.PAUSE: ("暂停", "Paused"),
+        IncidentKind.RESUME: ("恢复", "Resumed"),
+        IncidentKind.INCIDENT: ("异常情况", "Incident"),
+        IncidentKind.VIOLATION: ("违纪", "Violation"),
+        IncidentKind.ABSENT: ("缺考", "Absent"),
+        IncidentKind.FORCE_HAND_IN: ("强制收卷", "Handed in by force"),
+        IncidentKind.HAND_IN: ("交卷", "Handed in"),
     },
 }

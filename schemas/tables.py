@@ -15,9 +15,12 @@ from sqlmodel import AutoString, Field, SQLModel
 
 from schemas.enums import (
     ApplicationDecision,
+    AttemptStatus,
     CertificateKind,
     CertificateStatus,
     EntitlementKind,
+    FinishReason,
+    IncidentKind,
     ObjectionState,
     RecordStatus,
     StatusChange,
@@ -263,6 +266,152 @@ class Result(SQLModel, table=True):
     total: float
     passed: bool
     computed_at: datetime = _ts(nullable=False)
+
+
+# --- computer-based delivery (机考) -----------------------------------------------------------
+
+
+class ExamSession(SQLModel, table=True):
+    """场次: one timed sitting of one paper part (or every part) at computers."""
+
+    __tablename__ = "exam_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sitting_id: int = Field(foreign_key="sitting.id", index=True)
+    code: str = Field(max_length=64, unique=True)
+    part: str = Field(default="", max_length=16)
+    """The paper part delivered (``theory``, ``practical``), or "" for every part."""
+    starts_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    duration_minutes: int
+    entry_minutes: int = 30
+    """Latest entry, in minutes after the start (the invigilator may admit later)."""
+    handin_minutes: int = 30
+    """Earliest hand-in, in minutes after the start."""
+    seat_seed: int | None = Field(default=None, sa_column=Column(BigInteger))
+    spread: bool = True
+    created_at: datetime = _ts(nullable=False)
+
+
+class ExamRoom(SQLModel, table=True):
+    """考场: a room of one session, its seats, its invigilator and the code read out in it."""
+
+    __tablename__ = "exam_room"
+    __table_args__ = (UniqueConstraint("session_id", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="exam_session.id", index=True)
+    code: str = Field(max_length=16)
+    name: str = ""
+    capacity: int
+    columns: int = 6
+    invigilator: str = Field(default="", max_length=64, index=True)
+    room_code: str = Field(max_length=16)
+    paused_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = _ts(nullable=False)
+
+
+class Attempt(SQLModel, table=True):
+    """One candidate in one exam session: created with the seat, closed by the hand-in."""
+
+    __tablename__ = "attempt"
+    __table_args__ = (
+        UniqueConstraint("registration_id", "session_id"),
+        UniqueConstraint("room_id", "seat"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    registration_id: int = Field(foreign_key="registration.id", index=True)
+    session_id: int = Field(foreign_key="exam_session.id", index=True)
+    room_id: int = Field(foreign_key="exam_room.id", index=True)
+    seat: int
+    status: AttemptStatus = Field(
+        default=AttemptStatus.WAITING, sa_type=WordType(AttemptStatus, 16), index=True
+    )
+    device_hash: str | None = Field(default=None, max_length=64, unique=True)
+    device_label: str = Field(default="", max_length=64)
+    move_allowed: bool = False
+    late_allowed: bool = False
+    signed_in_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    last_seen_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    extra_seconds: int = 0
+    paused_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    paused_seconds: int = 0
+    deadline_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
+    """Start + duration + extra time + time paused: the sweeper selects by it."""
+    handed_in_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    finish_reason: FinishReason | None = Field(
+        default=None, sa_type=WordType(FinishReason, 16), nullable=True
+    )
+    last_seq: int = 0
+    objective_score: float | None = None
+    """The machine-scored points of the hand-in (fill, choice, true/false), for the office."""
+    events: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class AttemptAnswer(SQLModel, table=True):
+    """An attempt's current answer to one question, in the printed letters of its copy."""
+
+    __tablename__ = "attempt_answer"
+    __table_args__ = (UniqueConstraint("attempt_id", "item_version_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    attempt_id: int = Field(foreign_key="attempt.id", index=True)
+    item_version_id: int = Field(foreign_key="item_version.id")
+    value: str = ""
+    flagged: bool = False
+    seq: int
+    saved_at: datetime = _ts(nullable=False)
+
+
+class AnswerEvent(SQLModel, table=True):
+    """Every write an attempt received, kept for appeals: what, when, from which device."""
+
+    __tablename__ = "answer_event"
+    __table_args__ = (UniqueConstraint("attempt_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    attempt_id: int = Field(foreign_key="attempt.id", index=True)
+    seq: int
+    item_version_id: int = Field(foreign_key="item_version.id")
+    value: str = ""
+    flagged: bool = False
+    device: str = Field(default="", max_length=16)
+    client_at: int | None = Field(default=None, sa_column=Column(BigInteger))
+    received_at: datetime = _ts(nullable=False)
+
+
+class Attachment(SQLModel, table=True):
+    """A file a candidate attached to a subjective (实操) answer; never deleted."""
+
+    __tablename__ = "attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    attempt_id: int = Field(foreign_key="attempt.id", index=True)
+    item_version_id: int = Field(foreign_key="item_version.id")
+    name: str = Field(max_length=128)
+    media_type: str = Field(max_length=64)
+    size: int
+    sha256: str = Field(max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    device: str = Field(default="", max_length=16)
+    uploaded_at: datetime = _ts(nullable=False)
+
+
+class ExamIncident(SQLModel, table=True):
+    """考场记录: one line of a room's log (attempt_id None: the whole room)."""
+
+    __tablename__ = "exam_incident"
+
+    id: int | None = Field(default=None, primary_key=True)
+    room_id: int = Field(foreign_key="exam_room.id", index=True)
+    attempt_id: int | None = Field(default=None, foreign_key="attempt.id")
+    kind: IncidentKind = Field(sa_type=WordType(IncidentKind, 16))
+    note: str = ""
+    actor: str = Field(default="", max_length=96)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: datetime = _ts(nullable=False)
 
 
 # --- certificates and trust ------------------------------------------------------------------

@@ -114,3 +114,27 @@ class ObjectionNotFound(NotFound):
 
 class AccountNotFound(NotFound):
     code, what_zh, what_en = "account_not_found", "用户", "account"
+
+
+class ExamSessionNotFound(NotFound):
+    code, what_zh, what_en = "exam_session_not_found", "机考场次", "exam session"
+
+
+class RoomNotFound(NotFound):
+    code, what_zh, what_en = "room_not_found", "考场", "exam room"
+
+
+class AttemptNotFound(NotFound):
+    code, what_zh, what_en = "attempt_not_found", "考生作答", "attempt"
+
+
+class Refused(Error):
+    """A request the rules refuse, with its HTTP status: the web answers it as it is, the CLI
+    prints the diagnosis. ``code`` is stable (``device_in_use``, ``deadline_passed``, …)."""
+
+    def __init__(self, status: int, code: str, message_zh: str, message_en: str) -> None:
+        self.status = status
+        self.code = code
+        self.message_zh = message_zh
+        self.message_en = message_en
+        super().__init__(f"{message_zh} / {message_en}")

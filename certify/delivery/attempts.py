@@ -1,0 +1,1035 @@
+"""The candidate's attempt: signing in, the paper, saving every change, attachments, hand-in, and
+the sweeper that closes attempts at their deadline.
+
+The server is the only clock. An attempt's ``deadline_at`` is materialised — the session's start
+plus its duration, the candidate's extra time and the time they were paused — and every answer
+the page sends is judged against it on arrival; the page counts down from the remaining time the
+server reports, never from its own clock.
+
+Saving is one small transaction per request, shaped so that nothing acknowledged is ever lost
+and nothing old overwrites anything new:
+
+1. the attempt's row is updated first (``last_seen_at``), which locks it: a hand-in, which
+   locks the same row, waits for a save in flight, and a save after the hand-in sees the
+   attempt closed and is refused whole (its entries stay pending on the page);
+2. each entry carries the attempt's sequence number; an entry already stored is acknowledged
+   again and not applied (a re-send after a lost reply), an entry with the same number but other
+   content is refused (``seq_conflict``), an entry older than the stored answer to its question
+   is refused (``stale``);
+3. every accepted entry is appended to ``answer_event`` (the history kept for appeals: what,
+   when, from which device) and the question's ``attempt_answer`` row is upserted only when the
+   entry's number is greater than the one it holds (``ON CONFLICT … DO UPDATE … WHERE``).
+
+Writes received up to :data:`SAVE_GRACE` after the deadline are taken (the change was made
+before it, on its way when time ran out); the sweeper closes an attempt once the grace is over,
+with the deadline as its finish time. Closing writes the attempt's answers as ``response`` rows
+in the printed letters of the candidate's copy — exactly what an answer sheet gives — so grading,
+statistics and certificates read computer-based sittings as they read paper ones.
+
+Sign-in, hand-in and the sweeper write the room's log (``exam_incident``), not the hash-chained
+audit log: thousands of candidates sign in in the same minute, and the audit chain takes one
+writer at a time. What invigilators and administrators do is audited (:mod:`.console`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from certify.delivery.copies import COPIES, Copy
+from certify.infra.db import transaction
+from certify.infra.errors import Refused
+from certify.registration.identity import IdentityVault
+from schemas.enums import AttemptStatus, FinishReason, IncidentKind
+from schemas.tables import (
+    AnswerEvent,
+    Attachment,
+    Attempt,
+    AttemptAnswer,
+    Candidate,
+    ExamIncident,
+    ExamRoom,
+    ExamSession,
+    LoginAttempt,
+    Registration,
+    Response,
+    Sitting,
+)
+
+START_EARLY = timedelta(minutes=15)
+"""Candidates may sign in this long before the start (the paper opens at the start)."""
+
+SAVE_GRACE = timedelta(seconds=5)
+"""Writes arriving this long after the deadline are still taken; then the attempt closes."""
+
+MAX_ENTRIES = 200
+"""Entries one save request may carry."""
+
+SEEN_EVERY = timedelta(seconds=10)
+"""A heartbeat records the candidate as seen at most this often (saves always do)."""
+
+LOST_AFTER = timedelta(seconds=15)
+"""Not seen for this long: the console shows the candidate's connection as lost."""
+
+ATTACHMENT_BYTES = 10 * 1024 * 1024
+"""The largest file a candidate may attach to one answer."""
+
+ATTACHMENT_TYPES = {
+    "application/pdf": "PDF",
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "application/zip": "ZIP（含 docx/xlsx/pptx）",
+    "text/plain": "文本",
+}
+"""Media types an attachment may have, judged from its content (not its name)."""
+
+SIGN_IN_FAILURES = 5
+"""Wrong sign-ins for one admission number within :data:`SIGN_IN_WINDOW` before it is refused."""
+
+SIGN_IN_FAILURES_ADDRESS = 300
+"""Wrong sign-ins from one address within the window (an exam room often shares one)."""
+
+SIGN_IN_WINDOW = timedelta(minutes=15)
+
+
+def utc(at: datetime) -> datetime:
+    """``at`` as an aware UTC time (SQLite gives naive times back)."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _ms(delta: timedelta) -> int:
+    return int(delta.total_seconds() * 1000)
+
+
+# --- reading an attempt ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Found:
+    """An attempt as one request sees it, with its session, room and candidate."""
+
+    attempt: Attempt
+    session: ExamSession
+    room: ExamRoom
+    registration: Registration
+    candidate: Candidate
+    sitting: Sitting
+
+    @property
+    def starts_at(self) -> datetime:
+        return utc(self.session.starts_at)
+
+    @property
+    def deadline(self) -> datetime:
+        return utc(self.attempt.deadline_at)
+
+    def remaining(self, now: datetime) -> timedelta:
+        """Time left: frozen while paused, never negative."""
+        at = utc(self.attempt.paused_at) if self.attempt.paused_at else now
+        return max(self.deadline - max(at, self.starts_at), timedelta(0))
+
+    def due(self, now: datetime) -> bool:
+        """Past its deadline and the grace, not paused: the attempt must close."""
+        return (
+            self.attempt.status in (AttemptStatus.ACTIVE, AttemptStatus.WAITING)
+            and self.attempt.paused_at is None
+            and now > self.deadline + SAVE_GRACE
+        )
+
+
+def _select_found() -> Any:
+    return (
+        select(Attempt, ExamSession, ExamRoom, Registration, Candidate, Sitting)
+        .join(ExamSession, col(ExamSession.id) == col(Attempt.session_id))
+        .join(ExamRoom, col(ExamRoom.id) == col(Attempt.room_id))
+        .join(Registration, col(Registration.id) == col(Attempt.registration_id))
+        .join(Candidate, col(Candidate.id) == col(Registration.candidate_id))
+        .join(Sitting, col(Sitting.id) == col(ExamSession.sitting_id))
+    )
+
+
+def find(engine: Engine, token: str) -> Found:
+    """The attempt signed in with ``token``; Refused 401 ``signed_out`` for any other token
+    (unknown, or replaced by a sign-in on another device)."""
+    if not token or len(token) > 128:
+        raise _signed_out()
+    with Session(engine) as session:
+        row = session.exec(
+            _select_found().where(Attempt.device_hash == token_digest(token))
+        ).first()
+    if row is None:
+        raise _signed_out()
+    return Found(*row)
+
+
+def _signed_out() -> Refused:
+    return Refused(
+        401,
+        "signed_out",
+        "登录已失效（可能已在其他设备登录），请重新登录；未提交的作答保存在本机，登录后自动提交",
+        "signed out (perhaps signed in on another device): sign in again; answers not yet "
+        "saved are kept on this device and sent after signing in",
+    )
+
+
+def state_of(found: Found, now: datetime) -> dict[str, Any]:
+    """What the exam page shows: status, the server's clock, the remaining time, pause."""
+    a, s = found.attempt, found.session
+    starts_in = max(found.starts_at - now, timedelta(0))
+    handin_at = found.starts_at + timedelta(minutes=s.handin_minutes)
+    return {
+        "status": a.status.value,
+        "server_now_ms": int(now.timestamp() * 1000),
+        "starts_in_ms": _ms(starts_in),
+        "remaining_ms": _ms(found.remaining(now)) if a.status is AttemptStatus.ACTIVE else 0,
+        "paused": a.paused_at is not None,
+        "extra_seconds": a.extra_seconds,
+        "can_hand_in": a.status is AttemptStatus.ACTIVE and now >= handin_at,
+        "handin_in_ms": _ms(max(handin_at - now, timedelta(0))),
+        "last_seq": a.last_seq,
+        "handed_in_at": utc(a.handed_in_at).isoformat() if a.handed_in_at else None,
+        "candidate": {
+            "name": found.candidate.name,
+            "admission_no": found.registration.admission_no,
+            "seat": a.seat,
+            "room": found.room.name or found.room.code,
+        },
+        "title": found.sitting.code,
+        "session": s.code,
+    }
+
+
+def state(engine: Engine, token: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """The heartbeat: the attempt's state, recording the candidate as seen; an attempt past its
+    deadline is closed here and then (finish time: the deadline)."""
+    now = now or now_utc()
+    found = find(engine, token)
+    if found.due(now):
+        close(engine, found.attempt.id or 0, reason=FinishReason.DEADLINE, now=now)
+        found = find(engine, token)
+    elif found.attempt.status is AttemptStatus.ACTIVE and (
+        found.attempt.last_seen_at is None or now - utc(found.attempt.last_seen_at) >= SEEN_EVERY
+    ):
+        with transaction(engine) as session:
+            session.execute(
+                update(Attempt).where(col(Attempt.id) == found.attempt.id).values(last_seen_at=now)
+            )
+    return state_of(found, now)
+
+
+# --- signing in --------------------------------------------------------------------------------
+
+
+def sign_in(
+    engine: Engine,
+    vault: IdentityVault,
+    *,
+    admission_no: str,
+    id_number: str,
+    room_code: str,
+    device_label: str = "",
+    address: str = "?",
+    now: datetime | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Sign a candidate in on this device: admission number, ID number and the room's code must
+    all match one attempt. Returns the device's token (kept by the page, sent with every call)
+    and the state. Any wrong field gives the same answer; repeated failures are throttled in the
+    database, so every app process counts them together."""
+    now = now or now_utc()
+    admission_no = admission_no.strip()[:32]
+    who = f"exam:{admission_no}"[:64]
+    _throttle(engine, who, address, now)
+    digest = vault.digest(re.sub(r"\s", "", id_number).upper())
+    with Session(engine) as session:
+        rows = [
+            Found(*row)
+            for row in session.exec(
+                _select_found().where(
+                    Registration.admission_no == admission_no,
+                    Candidate.id_number_digest == digest,
+                    ExamRoom.room_code == room_code.strip(),
+                )
+            )
+        ]
+    if not rows:
+        _record_sign_in(engine, who, address, ok=False)
+        raise Refused(
+            401,
+            "bad_credentials",
+            "准考证号、身份证号或考场口令不正确",
+            "the admission number, ID number or room code is not right",
+        )
+    _record_sign_in(engine, who, address, ok=True)
+    # The session on now (or next): one candidate may sit several sessions of a sitting.
+    found = min(
+        rows,
+        key=lambda f: (
+            f.due(now) or f.attempt.status is AttemptStatus.HANDED_IN,
+            abs((f.starts_at - now).total_seconds()),
+        ),
+    )
+    if found.due(now):
+        close(engine, found.attempt.id or 0, reason=FinishReason.DEADLINE, now=now)
+    _may_sign_in(found, now)
+    token = secrets.token_urlsafe(32)
+    a = found.attempt
+    moved = a.device_hash is not None
+    label = device_label.strip()[:64]
+    with transaction(engine) as session:
+        changed = session.execute(
+            update(Attempt)
+            .where(
+                col(Attempt.id) == a.id,
+                col(Attempt.status).in_([AttemptStatus.WAITING.value, AttemptStatus.ACTIVE.value]),
+                (col(Attempt.device_hash).is_(None)) | (col(Attempt.move_allowed).is_(True)),
+            )
+            .values(
+                device_hash=token_digest(token),
+                device_label=label,
+                move_allowed=False,
+                status=AttemptStatus.ACTIVE.value,
+                signed_in_at=func.coalesce(col(Attempt.signed_in_at), now),
+                last_seen_at=now,
+            )
+        ).rowcount  # type: ignore[attr-defined]
+        if changed != 1:
+            raise _device_in_use()
+        session.add(
+            ExamIncident(
+                room_id=found.room.id or 0,
+                attempt_id=a.id,
+                kind=IncidentKind.SIGN_IN,
+                actor="candidate",
+                detail={"device": label, "address": address[:64], "moved": moved},
+                at=now,
+            )
+        )
+    return token, state(engine, token, now=now)
+
+
+def _may_sign_in(found: Found, now: datetime) -> None:
+    a, s = found.attempt, found.session
+    if a.status is AttemptStatus.HANDED_IN:
+        raise Refused(403, "handed_in", "已交卷，不能再次登录", "already handed in")
+    if a.status is AttemptStatus.ABSENT:
+        raise Refused(
+            403, "absent", "已记为缺考，请联系监考员", "recorded as absent: ask the invigilator"
+        )
+    if now < found.starts_at - START_EARLY:
+        raise Refused(
+            403,
+            "not_open",
+            f"考试尚未开放登录（开考前 {int(START_EARLY.total_seconds() // 60)} 分钟开放）",
+            f"sign-in opens {int(START_EARLY.total_seconds() // 60)} minutes before the start",
+        )
+    late = now > found.starts_at + timedelta(minutes=s.entry_minutes)
+    if late and a.status is AttemptStatus.WAITING and not a.late_allowed:
+        raise Refused(
+            403,
+            "entry_closed",
+            f"开考 {s.entry_minutes} 分钟后不得入场；如有特殊情况请联系监考员",
+            f"entry closed {s.entry_minutes} minutes after the start: ask the invigilator",
+        )
+    if a.device_hash is not None and not a.move_allowed:
+        raise _device_in_use()
+
+
+def _device_in_use() -> Refused:
+    return Refused(
+        409,
+        "device_in_use",
+        "该考生已在另一台设备上登录；更换设备需经监考员同意",
+        "signed in on another device: the invigilator must allow the move",
+    )
+
+
+def _throttle(engine: Engine, who: str, address: str, now: datetime) -> None:
+    since = now - SIGN_IN_WINDOW
+    with Session(engine) as session:
+
+        def failures(*conditions: Any) -> int:
+            return int(
+                session.exec(
+                    select(func.count())
+                    .select_from(LoginAttempt)
+                    .where(
+                        col(LoginAttempt.ok).is_(False), col(LoginAttempt.at) >= since, *conditions
+                    )
+                ).one()
+            )
+
+        if (
+            failures(LoginAttempt.username == who) >= SIGN_IN_FAILURES
+            or failures(LoginAttempt.address == address[:64]) >= SIGN_IN_FAILURES_ADDRESS
+        ):
+            raise Refused(
+                429,
+                "too_many_attempts",
+                "登录失败次数过多，请 15 分钟后再试或联系监考员",
+                "too many failed sign-ins: wait 15 minutes or ask the invigilator",
+            )
+
+
+def _record_sign_in(engine: Engine, who: str, address: str, *, ok: bool) -> None:
+    with transaction(engine) as session:
+        session.add(LoginAttempt(username=who, address=address[:64], ok=ok))
+
+
+# --- the paper ---------------------------------------------------------------------------------
+
+
+def paper(engine: Engine, token: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """The candidate's own copy of the session's questions with their saved answers; refused
+    before the start, and after the attempt is closed."""
+    now = now or now_utc()
+    found = find(engine, token)
+    _open_for_answers(found, now)
+    copy = COPIES.get(engine, found.registration.id or 0, found.session.part)
+    number_of = {q.item_version_pk: q.number for q in copy.questions}
+    with Session(engine) as session:
+        answers = session.exec(
+            select(AttemptAnswer).where(AttemptAnswer.attempt_id == found.attempt.id)
+        ).all()
+        files = session.exec(
+            select(Attachment.id, Attachment.item_version_id, Attachment.name, Attachment.size)
+            .where(Attachment.attempt_id == found.attempt.id)
+            .order_by(col(Attachment.id))
+        ).all()
+    attached: dict[str, list[dict[str, Any]]] = {}
+    for fid, pk, name, size in files:
+        attached.setdefault(str(number_of[pk]), []).append({"id": fid, "name": name, "size": size})
+    return {
+        "title": copy.view.title,
+        "form": copy.view.form,
+        "parts": copy.public(),
+        "answers": {
+            str(number_of[a.item_version_id]): {
+                "value": a.value,
+                "flagged": a.flagged,
+                "seq": a.seq,
+            }
+            for a in answers
+            if a.item_version_id in number_of
+        },
+        "attachments": attached,
+        "last_seq": found.attempt.last_seq,
+        "limits": {
+            "attachment_bytes": ATTACHMENT_BYTES,
+            "attachment_types": sorted(ATTACHMENT_TYPES),
+            "entries_per_save": MAX_ENTRIES,
+        },
+    }
+
+
+def _open_for_answers(found: Found, now: datetime) -> None:
+    if now < found.starts_at:
+        raise Refused(403, "not_started", "考试尚未开始", "the exam has not started")
+    if found.attempt.status is AttemptStatus.HANDED_IN:
+        raise Refused(403, "handed_in", "已交卷", "already handed in")
+    if found.attempt.status is not AttemptStatus.ACTIVE:
+        raise _signed_out()
+
+
+# --- saving ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One change the page made: the answer (and flag) of a question, numbered in order."""
+
+    seq: int
+    number: int
+    value: str
+    flagged: bool = False
+    client_at: int | None = None
+
+
+def parse_entries(payload: Any) -> list[Entry]:
+    """The entries of a save request; Refused 400 for a request that is not one."""
+    entries = payload.get("entries") if isinstance(payload, dict) else None
+    if not isinstance(entries, list):
+        raise _bad_request("a JSON object with a list of entries is expected")
+    if len(entries) > MAX_ENTRIES:
+        raise Refused(
+            413,
+            "too_many_entries",
+            f"一次最多提交 {MAX_ENTRIES} 条",
+            f"at most {MAX_ENTRIES} entries per request",
+        )
+    out = []
+    for raw in entries:
+        if not isinstance(raw, dict):
+            raise _bad_request("each entry is an object")
+        seq, number, value = raw.get("seq"), raw.get("number"), raw.get("value", "")
+        flagged, at = raw.get("flagged", False), raw.get("client_at")
+        if not _int(seq) or not _int(number) or not isinstance(value, str):
+            raise _bad_request("seq and number are positive integers, value is text")
+        if seq > 2**31 - 1 or number > 10_000:
+            raise _bad_request("seq or number out of range")
+        if not isinstance(flagged, bool) or (at is not None and not _int(at)):
+            raise _bad_request("flagged is true or false, client_at milliseconds")
+        out.append(Entry(seq, number, value, flagged, at if at is None or at < 2**62 else None))
+    if len({e.seq for e in out}) != len(out):
+        raise _bad_request("one seq appears twice in the request")
+    return sorted(out, key=lambda e: e.seq)
+
+
+def _int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 1
+
+
+def _bad_request(en: str) -> Refused:
+    return Refused(400, "bad_request", "提交的数据格式不正确", en)
+
+
+def _refusal(seq: int, code: str, zh: str, en: str) -> dict[str, Any]:
+    return {"seq": seq, "error": code, "message_zh": zh, "message_en": en}
+
+
+def save(
+    engine: Engine, token: str, entries: Sequence[Entry], *, now: datetime | None = None
+) -> dict[str, Any]:
+    """Store the entries (see the module docstring); returns the acknowledged and refused seqs
+    and the attempt's last seq. A request refused whole raises Refused and stores nothing."""
+    now = now or now_utc()
+    found = find(engine, token)
+    _open_for_answers(found, now)
+    if found.due(now):
+        close(engine, found.attempt.id or 0, reason=FinishReason.DEADLINE, now=now)
+        raise Refused(403, "handed_in", "考试时间已到，已自动交卷", "time is up: handed in")
+    copy = COPIES.get(engine, found.registration.id or 0, found.session.part)
+    refused: list[dict[str, Any]] = []
+    good: list[tuple[Entry, int]] = []
+    for e in entries:
+        problem = copy.check(e.number, e.value)
+        if problem:
+            refused.append(_refusal(e.seq, *problem))
+        else:
+            good.append((e, copy.by_number[e.number].item_version_pk))
+    attempt_id = found.attempt.id or 0
+    device = found.attempt.device_hash[:12] if found.attempt.device_hash else ""
+    with transaction(engine) as session:
+        # The row lock: a hand-in waits for this save, or this save sees the hand-in.
+        row = session.execute(
+            update(Attempt)
+            .where(col(Attempt.id) == attempt_id)
+            .values(last_seen_at=now)
+            .returning(col(Attempt.status), col(Attempt.paused_at), col(Attempt.deadline_at))
+        ).one()
+        status, paused_at, deadline_at = AttemptStatus(row[0]), row[1], utc(row[2])
+        if status is not AttemptStatus.ACTIVE:
+            raise Refused(
+                403, "handed_in", "已交卷，不能再修改作答", "handed in: answers are final"
+            )
+        if paused_at is not None:
+            raise Refused(
+                409, "paused", "考试已暂停，恢复后自动提交", "paused: saved after resuming"
+            )
+        if now > deadline_at + SAVE_GRACE:
+            refused += [
+                _refusal(e.seq, "deadline_passed", "考试时间已到", "the time is up")
+                for e, _ in good
+            ]
+            good = []
+        acked, good = _applied_before(session, attempt_id, good, refused)
+        good = _not_stale(session, attempt_id, good, refused)
+        if good:
+            session.execute(
+                insert(AnswerEvent),
+                [
+                    {
+                        "attempt_id": attempt_id,
+                        "seq": e.seq,
+                        "item_version_id": pk,
+                        "value": e.value,
+                        "flagged": e.flagged,
+                        "device": device,
+                        "client_at": e.client_at,
+                        "received_at": now,
+                    }
+                    for e, pk in good
+                ],
+            )
+            newest: dict[int, Entry] = {}
+            for e, pk in good:
+                newest[pk] = e  # sorted by seq: the last one wins
+            _upsert_answers(session, attempt_id, newest, now)
+            top = max(e.seq for e, _ in good)
+            session.execute(
+                update(Attempt)
+                .where(col(Attempt.id) == attempt_id, col(Attempt.last_seq) < top)
+                .values(last_seq=top)
+            )
+            acked += [e.seq for e, _ in good]
+        last_seq = session.execute(
+            select(Attempt.last_seq).where(Attempt.id == attempt_id)
+        ).scalar_one()
+    return {"acked": sorted(acked), "refused": refused, "last_seq": last_seq}
+
+
+def _applied_before(
+    session: Session,
+    attempt_id: int,
+    good: list[tuple[Entry, int]],
+    refused: list[dict[str, Any]],
+) -> tuple[list[int], list[tuple[Entry, int]]]:
+    """Entries whose seq is stored already: acknowledged again when they say the same, refused
+    when they say something else; the rest go on."""
+    if not good:
+        return [], good
+    stored = {
+        ev.seq: ev
+        for ev in session.exec(
+            select(AnswerEvent).where(
+                AnswerEvent.attempt_id == attempt_id,
+                col(AnswerEvent.seq).in_([e.seq for e, _ in good]),
+            )
+        )
+    }
+    acked, rest = [], []
+    for e, pk in good:
+        ev = stored.get(e.seq)
+        if ev is None:
+            rest.append((e, pk))
+        elif (ev.item_version_id, ev.value, ev.flagged) == (pk, e.value, e.flagged):
+            acked.append(e.seq)
+        else:
+            refused.append(
+                _refusal(
+                    e.seq,
+                    "seq_conflict",
+                    f"序号 {e.seq} 已用于另一条作答",
+                    f"seq {e.seq} was used for another write",
+                )
+            )
+    return acked, rest
+
+
+def _not_stale(
+    session: Session,
+    attempt_id: int,
+    good: list[tuple[Entry, int]],
+    refused: list[dict[str, Any]],
+) -> list[tuple[Entry, int]]:
+    """Entries older than the answer stored for their question are refused (``stale``)."""
+    if not good:
+        return good
+    current = dict(
+        session.execute(
+            select(AttemptAnswer.item_version_id, AttemptAnswer.seq).where(
+                AttemptAnswer.attempt_id == attempt_id,
+                col(AttemptAnswer.item_version_id).in_({pk for _, pk in good}),
+            )
+        ).all()
+    )
+    rest = []
+    for e, pk in good:
+        if current.get(pk, 0) > e.seq:
+            refused.append(
+                _refusal(
+                    e.seq,
+                    "stale",
+                    "该题已有更新的作答，此条较旧未采用",
+                    "the question holds a newer answer; this older write is not applied",
+                )
+            )
+        else:
+            rest.append((e, pk))
+    return rest
+
+
+def _upsert_answers(
+    session: Session, attempt_id: int, newest: dict[int, Entry], now: datetime
+) -> None:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    for pk, e in newest.items():
+        stmt = dialect.insert(AttemptAnswer).values(
+            attempt_id=attempt_id,
+            item_version_id=pk,
+            value=e.value,
+            flagged=e.flagged,
+            seq=e.seq,
+            saved_at=now,
+        )
+        table = AttemptAnswer.__table__  # type: ignore[attr-defined]
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["attempt_id", "item_version_id"],
+                set_={
+                    "value": stmt.excluded.value,
+                    "flagged": stmt.excluded.flagged,
+                    "seq": stmt.excluded.seq,
+                    "saved_at": stmt.excluded.saved_at,
+                },
+                where=table.c.seq < stmt.excluded.seq,
+            )
+        )
+
+
+# --- attachments and events --------------------------------------------------------------------
+
+
+def sniff(data: bytes) -> str | None:
+    """The media type of an attachment judged from its first bytes, or None when it is not one
+    certify takes."""
+    if data.startswith(b"%PDF-"):
+        return "application/pdf"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"PK\x03\x04"):
+        return "application/zip"
+    if b"\x00" not in data:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return "text/plain"
+    return None
+
+
+def attach(
+    engine: Engine,
+    token: str,
+    number: int,
+    name: str,
+    data: bytes,
+    *,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Keep a file with the answer to subjective question ``number``."""
+    now = now or now_utc()
+    found = find(engine, token)
+    _open_for_answers(found, now)
+    copy = COPIES.get(engine, found.registration.id or 0, found.session.part)
+    q = copy.by_number.get(number)
+    if q is None or q.type.is_objective:
+        raise Refused(
+            400,
+            "unknown_question",
+            "只有主观题（实操题）可以上传附件",
+            "only subjective (practical) questions take attachments",
+        )
+    if len(data) > ATTACHMENT_BYTES:
+        raise Refused(
+            413,
+            "too_large",
+            f"附件不能超过 {ATTACHMENT_BYTES // (1024 * 1024)} MB",
+            f"an attachment is at most {ATTACHMENT_BYTES // (1024 * 1024)} MB",
+        )
+    kind = sniff(data)
+    if kind is None or not data:
+        raise Refused(
+            415,
+            "bad_type",
+            "附件类型不允许（可上传 " + "、".join(ATTACHMENT_TYPES.values()) + "）",
+            "this kind of file is not taken (PDF, PNG, JPEG, ZIP/Office, plain text)",
+        )
+    clean = re.sub(r"[\x00-\x1f/\\<>:\"|?*]", "_", name).strip()[-128:] or "attachment"
+    with transaction(engine) as session:
+        status = session.execute(
+            update(Attempt)
+            .where(col(Attempt.id) == found.attempt.id)
+            .values(last_seen_at=now)
+            .returning(col(Attempt.status), col(Attempt.paused_at), col(Attempt.deadline_at))
+        ).one()
+        if AttemptStatus(status[0]) is not AttemptStatus.ACTIVE:
+            raise Refused(403, "handed_in", "已交卷", "already handed in")
+        if status[1] is not None:
+            raise Refused(409, "paused", "考试已暂停", "paused")
+        if now > utc(status[2]) + SAVE_GRACE:
+            raise Refused(403, "deadline_passed", "考试时间已到", "the time is up")
+        row = Attachment(
+            attempt_id=found.attempt.id or 0,
+            item_version_id=q.item_version_pk,
+            name=clean,
+            media_type=kind,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            data=data,
+            device=(found.attempt.device_hash or "")[:12],
+            uploaded_at=now,
+        )
+        session.add(row)
+        session.flush()
+        return {"id": row.id, "name": clean, "size": len(data), "media_type": kind}
+
+
+EVENT_KINDS = ("blur", "paste", "fullscreen_exit")
+"""Page events counted per attempt: evidence for the invigilator, never a punishment."""
+
+
+def count_events(engine: Engine, token: str, counts: Any) -> dict[str, int]:
+    """Add the page's event counts (window left, paste, full-screen exit) to the attempt's."""
+    if not isinstance(counts, dict):
+        raise _bad_request("a JSON object of counts is expected")
+    add = {}
+    for kind in EVENT_KINDS:
+        n = counts.get(kind, 0)
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 10_000:
+            raise _bad_request(f"{kind} is a count")
+        add[kind] = n
+    found = find(engine, token)
+    with transaction(engine) as session:
+        attempt = session.exec(
+            select(Attempt).where(Attempt.id == found.attempt.id).with_for_update()
+        ).one()
+        events = dict(attempt.events)
+        for kind, n in add.items():
+            if n:
+                events[kind] = events.get(kind, 0) + n
+        attempt.events = events
+        session.add(attempt)
+    return events
+
+
+# --- handing in and closing --------------------------------------------------------------------
+
+
+def hand_in(engine: Engine, token: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """The candidate hands in: refused before the earliest hand-in time."""
+    now = now or now_utc()
+    found = find(engine, token)
+    _open_for_answers(found, now)
+    earliest = found.starts_at + timedelta(minutes=found.session.handin_minutes)
+    if now < earliest:
+        minutes = found.session.handin_minutes
+        raise Refused(
+            403,
+            "too_early",
+            f"开考 {minutes} 分钟后方可交卷",
+            f"hand-in opens {minutes} minutes after the start",
+        )
+    reason = FinishReason.DEADLINE if found.due(now) else FinishReason.CANDIDATE
+    close(engine, found.attempt.id or 0, reason=reason, now=now)
+    return state(engine, token, now=now)
+
+
+def close(
+    engine: Engine,
+    attempt_id: int,
+    *,
+    reason: FinishReason,
+    now: datetime | None = None,
+    actor: str = "candidate",
+    note: str = "",
+) -> bool:
+    """Close an attempt in its own transaction; False when it was closed already."""
+    now = now or now_utc()
+    with transaction(engine) as session:
+        closed = close_in(
+            session, engine, attempt_id, reason=reason, now=now, actor=actor, note=note
+        )
+    if closed:
+        score_objective(engine, attempt_id)
+    return closed
+
+
+def close_in(
+    session: Session,
+    engine: Engine,
+    attempt_id: int,
+    *,
+    reason: FinishReason,
+    now: datetime,
+    actor: str,
+    note: str = "",
+) -> bool:
+    """Close the attempt inside the caller's transaction, under its row lock: write its answers
+    as ``response`` rows and mark it handed in (finish time: now, or the deadline when the
+    deadline closed it). A candidate who never signed in is recorded absent at the deadline.
+    False when the attempt was closed already (by another process, say)."""
+    attempt = session.exec(select(Attempt).where(Attempt.id == attempt_id).with_for_update()).one()
+    if attempt.status in (AttemptStatus.HANDED_IN, AttemptStatus.ABSENT):
+        return False
+    room_id = attempt.room_id
+    if attempt.status is AttemptStatus.WAITING:
+        if reason is not FinishReason.DEADLINE:
+            return False
+        attempt.status = AttemptStatus.ABSENT
+        session.add(attempt)
+        session.add(
+            ExamIncident(
+                room_id=room_id,
+                attempt_id=attempt_id,
+                kind=IncidentKind.ABSENT,
+                actor=actor,
+                note="未登录，到时记为缺考",
+                at=now,
+            )
+        )
+        return True
+    deadline = utc(attempt.deadline_at)
+    if attempt.paused_at is not None:  # force hand-in of a paused attempt: the clock stopped
+        deadline -= now - utc(attempt.paused_at)
+    finish = deadline if reason is FinishReason.DEADLINE else min(now, deadline)
+    ex = session.get(ExamSession, attempt.session_id)
+    assert ex is not None
+    copy: Copy = COPIES.get(engine, attempt.registration_id, ex.part)
+    answers = {
+        a.item_version_id: a.value
+        for a in session.exec(select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt_id))
+    }
+    pks = [q.item_version_pk for q in copy.questions]
+    session.execute(
+        delete(Response).where(
+            col(Response.registration_id) == attempt.registration_id,
+            col(Response.item_version_id).in_(pks),
+        )
+    )
+    session.execute(
+        insert(Response),
+        [
+            {
+                "registration_id": attempt.registration_id,
+                "item_version_id": pk,
+                "raw": answers.get(pk, ""),
+                "recorded_at": finish,
+            }
+            for pk in pks
+        ],
+    )
+    attempt.status = AttemptStatus.HANDED_IN
+    attempt.handed_in_at = finish
+    attempt.finish_reason = reason
+    attempt.paused_at = None
+    session.add(attempt)
+    kind = (
+        IncidentKind.FORCE_HAND_IN if reason is FinishReason.INVIGILATOR else IncidentKind.HAND_IN
+    )
+    session.add(
+        ExamIncident(
+            room_id=room_id,
+            attempt_id=attempt_id,
+            kind=kind,
+            actor=actor,
+            note=note,
+            detail={"reason": reason.value, "answered": sum(1 for v in answers.values() if v)},
+            at=now,
+        )
+    )
+    return True
+
+
+def score_objective(engine: Engine, attempt_id: int) -> float | None:
+    """Score the machine-scored questions of a closed attempt with the grading core, as soon as
+    it is handed in, and keep the points with the attempt (the office sees them at once; results
+    come from grading the sitting as ever)."""
+    from certify.grading.service import score_sitting
+
+    with Session(engine) as session:
+        row = session.exec(
+            select(Attempt, Registration, Sitting, ExamSession)
+            .join(Registration, col(Registration.id) == col(Attempt.registration_id))
+            .join(ExamSession, col(ExamSession.id) == col(Attempt.session_id))
+            .join(Sitting, col(Sitting.id) == col(ExamSession.sitting_id))
+            .where(Attempt.id == attempt_id)
+        ).first()
+    if row is None or row[0].status is not AttemptStatus.HANDED_IN:
+        return None
+    attempt, reg, sitting, ex = row
+    copy = COPIES.get(engine, reg.id or 0, ex.part)
+    _, scores = score_sitting(
+        engine, sitting.code, copies=(sitting, {reg.admission_no: (reg, copy.view)})
+    )
+    objective = {q.item_version_pk for q in copy.questions if q.type.is_objective}
+    points = round(sum(v for pk, v in scores[0].questions.items() if pk in objective), 4)
+    with transaction(engine) as session:
+        session.execute(
+            update(Attempt).where(col(Attempt.id) == attempt_id).values(objective_score=points)
+        )
+    return points
+
+
+@dataclass(frozen=True)
+class Swept:
+    handed_in: int
+    absent: int
+
+
+def sweep(engine: Engine, *, now: datetime | None = None, limit: int = 500) -> Swept:
+    """Close every attempt past its deadline and the grace (not paused): handed in with the
+    deadline as finish time, or absent if the candidate never signed in.
+
+    Safe to run in any number of processes at once: on PostgreSQL each takes the due attempts
+    with ``FOR UPDATE SKIP LOCKED`` (none waits for, or closes, another's), and closing re-reads
+    the attempt under its lock, so an attempt is closed once.
+    """
+    now = now or now_utc()
+    handed_in = absent = 0
+    with transaction(engine) as session:
+        due = session.exec(
+            select(Attempt.id, Attempt.status)
+            .where(
+                col(Attempt.status).in_([AttemptStatus.ACTIVE.value, AttemptStatus.WAITING.value]),
+                col(Attempt.paused_at).is_(None),
+                col(Attempt.deadline_at) < now - SAVE_GRACE,
+            )
+            .order_by(col(Attempt.deadline_at))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        closed = []
+        for attempt_id, status in due:
+            if close_in(
+                session,
+                engine,
+                attempt_id or 0,
+                reason=FinishReason.DEADLINE,
+                now=now,
+                actor="sweeper",
+            ):
+                if AttemptStatus(status) is AttemptStatus.WAITING:
+                    absent += 1
+                else:
+                    handed_in += 1
+                    closed.append(attempt_id or 0)
+    for attempt_id in closed:
+        score_objective(engine, attempt_id)
+    return Swept(handed_in, absent)
+
+
+def attempt_deadline(
+    session: ExamSession, extra_seconds: int = 0, paused_seconds: int = 0
+) -> datetime:
+    """The deadline of an attempt in ``session`` with this extra time and time paused."""
+    return utc(session.starts_at) + timedelta(
+        minutes=session.duration_minutes, seconds=extra_seconds + paused_seconds
+    )
+
+
+__all__ = [
+    "ATTACHMENT_BYTES",
+    "Entry",
+    "Found",
+    "attach",
+    "attempt_deadline",
+    "close",
+    "count_events",
+    "find",
+    "hand_in",
+    "paper",
+    "parse_entries",
+    "save",
+    "sign_in",
+    "state",
+    "sweep",
+]

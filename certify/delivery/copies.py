@@ -1,0 +1,138 @@
+"""The candidate's own copy of a session's questions, as the exam page shows and checks it.
+
+A copy is the candidate's shuffled view of their form (:func:`question_bank.shuffle.candidate_view`
+with the registration's seed, exactly as printed papers are made), cut to the part the session
+delivers. Papers are frozen and seeds never change, so a copy is derived data: each process
+keeps the copies it has built (a bounded cache), and any process builds the same one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from certify.grading.sheets import check_answer
+from question_bank.papers import paper_view
+from question_bank.shuffle import candidate_view
+from schemas.enums import ItemType
+from schemas.notation import LIST_SEPARATOR
+from schemas.papers import PaperPart, PaperQuestion, PaperView
+from schemas.tables import Paper, Registration
+
+MAX_VALUE_CHARS = 20_000
+"""The longest answer one question takes (a subjective answer of several pages)."""
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A candidate's questions of one session, by printed number."""
+
+    view: PaperView
+    parts: tuple[PaperPart, ...]
+    by_number: dict[int, PaperQuestion]
+
+    @property
+    def questions(self) -> list[PaperQuestion]:
+        return [q for part in self.parts for q in part.questions]
+
+    def check(self, number: int, value: str) -> tuple[str, str, str] | None:
+        """Why ``value`` cannot be the answer to question ``number``: (code, zh, en), or None."""
+        q = self.by_number.get(number)
+        if q is None:
+            return ("unknown_question", f"本场考试没有第 {number} 题", f"no question {number} here")
+        if len(value) > MAX_VALUE_CHARS:
+            return (
+                "bad_value",
+                f"第 {number} 题的作答超过 {MAX_VALUE_CHARS} 字",
+                f"the answer to {number} is longer than {MAX_VALUE_CHARS} characters",
+            )
+        if not value or q.type is ItemType.SUBJECTIVE:
+            return None
+        if q.type is ItemType.FILL:
+            blanks = blanks_of(q)
+            if value.count(LIST_SEPARATOR) + value.count("；") >= blanks:
+                return (
+                    "bad_value",
+                    f"第 {number} 题只有 {blanks} 个空",
+                    f"question {number} has {blanks} blanks",
+                )
+            return None
+        reason = check_answer(q, value)
+        if reason is None:
+            return None
+        zh, en = reason.split(" / ", 1)
+        return ("bad_value", f"第 {number} 题：{zh}", f"question {number}: {en}")
+
+    def public(self) -> list[dict[str, Any]]:
+        """The parts and questions as the candidate may see them: no keys, rubrics, item ids or
+        option maps."""
+        return [
+            {
+                "part": part.part,
+                "title": part.title,
+                "questions": [_public_question(q) for q in part.questions],
+            }
+            for part in self.parts
+        ]
+
+
+def blanks_of(q: PaperQuestion) -> int:
+    """How many blanks a fill-in question has (the key gives one answer per blank)."""
+    return q.key.count(LIST_SEPARATOR) + 1
+
+
+def _public_question(q: PaperQuestion) -> dict[str, Any]:
+    out: dict[str, Any] = {"number": q.number, "type": q.type.value, "stem": q.stem}
+    out["points"] = q.points
+    if q.type.has_options:
+        out["options"] = dict(sorted(q.options.items()))
+    if q.type is ItemType.FILL:
+        out["blanks"] = blanks_of(q)
+    return out
+
+
+class Copies:
+    """Copies by (registration, part), built once per process; papers are cached per code."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._copies: OrderedDict[tuple[int, str], Copy] = OrderedDict()
+        self._papers: dict[int, PaperView] = {}
+        self._lock = threading.Lock()
+
+    def get(self, engine: Engine, registration_id: int, part: str) -> Copy:
+        key = (registration_id, part)
+        with self._lock:
+            found = self._copies.get(key)
+            if found is not None:
+                self._copies.move_to_end(key)
+                return found
+        with Session(engine) as session:
+            row = session.exec(
+                select(Registration.shuffle_seed, Registration.admission_no, Paper.id, Paper.code)
+                .join(Paper, col(Paper.id) == col(Registration.paper_id))
+                .where(Registration.id == registration_id)
+            ).one()
+        seed, admission, paper_id, paper_code = row
+        view = self._papers.get(paper_id)
+        if view is None:
+            view = paper_view(engine, paper_code)
+            with self._lock:
+                self._papers[paper_id] = view
+        mine = candidate_view(view, seed, label=admission)
+        parts = tuple(p for p in mine.parts if not part or p.part == part)
+        copy = Copy(mine, parts, {q.number: q for p in parts for q in p.questions})
+        with self._lock:
+            self._copies[key] = copy
+            while len(self._copies) > self.size:
+                self._copies.popitem(last=False)
+        return copy
+
+
+COPIES = Copies()
+"""This process's copies (derived data: any process rebuilds the same)."""
