@@ -945,7 +945,7 @@ def score_objective(engine: Engine, attempt_id: int) -> float | None:
         ).first()
     if row is None or row[0].status is not AttemptStatus.HANDED_IN:
         return None
-    attempt, reg, sitting, ex = row
+    _, reg, sitting, ex = row
     copy = COPIES.get(engine, reg.id or 0, ex.part)
     _, scores = score_sitting(
         engine, sitting.code, copies=(sitting, {reg.admission_no: (reg, copy.view)})

@@ -263,7 +263,7 @@ def _apply(
     elif action == "extra_time":
         if closed:
             return False if whole_room else _refuse_closed()
-        seconds = int(round(minutes * 60))
+        seconds = round(minutes * 60)
         a.extra_seconds += seconds
         a.deadline_at = utc(a.deadline_at) + timedelta(seconds=seconds)
     elif action == "pause":
@@ -297,9 +297,7 @@ def _apply(
     elif action in ("incident", "violation"):
         if action == "violation" and whole_room:
             raise _no("attempt_required", "违纪须指明考生", "a violation names a candidate")
-        if whole_room:
-            return False
-        return True
+        return not whole_room
     session.add(a)
     return True
 
