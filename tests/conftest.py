@@ -146,6 +146,9 @@ def empty_database_url(postgres: PostgresServer | None, tmp_path: Path) -> str:
 def _no_ambient_database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests name their database explicitly; an exported CERTIFY_DATABASE_URL must not leak in.
     What `certify audit verify` remembers stays with the test: on PostgreSQL one database serves
-    every test of a session, emptied in between, so a remembered length must not outlive it."""
+    every test of a session, emptied in between, so a remembered length must not outlive it.
+    The web app's sweeper thread is off: tests that need one start it."""
     monkeypatch.delenv("CERTIFY_DATABASE_URL", raising=False)
     monkeypatch.setenv("CERTIFY_AUDIT_STATE", str(tmp_path / "audit-state.json"))
+    # Tests close attempts themselves (sweep with a clock they set); no thread does it for them.
+    monkeypatch.setenv("CERTIFY_SWEEP_SECONDS", "0")

@@ -80,7 +80,7 @@ SEEN_EVERY = timedelta(seconds=10)
 LOST_AFTER = timedelta(seconds=15)
 """Not seen for this long: the console shows the candidate's connection as lost."""
 
-ATTACHMENT_BYTES = 10 * 1024 * 1024
+ATTACHMENT_BYTES = 5 * 1024 * 1024
 """The largest file a candidate may attach to one answer."""
 
 ATTACHMENT_TYPES = {

@@ -251,6 +251,14 @@ class Settings:
         used_by=(WEB,),
         minimum=0,
     )
+    sweep_seconds: float = _declare(
+        "CERTIFY_SWEEP_SECONDS",
+        5.0,
+        "how often each web process closes computer-based attempts past their deadline "
+        "(0 = off: run `certify exams sweep --loop` instead)",
+        used_by=(WEB,),
+        minimum=0,
+    )
     trusted_proxies: int = _declare(
         "CERTIFY_TRUSTED_PROXIES",
         0,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -92,6 +93,40 @@ class RateLimiter:
             if len(self.windows) > 100_000:
                 self.windows = {k: v for k, v in self.windows.items() if now - v[0] < 60}
             return True
+
+
+class Sweeper:
+    """Closes computer-based attempts past their deadline, every ``seconds``, on a daemon thread
+    of this process (started by the first request, so each gunicorn worker runs its own after the
+    fork). Any number may run at once: :func:`certify.delivery.attempts.sweep` takes its attempts
+    with ``SKIP LOCKED`` and closes each once."""
+
+    def __init__(self, engine: Engine, seconds: float) -> None:
+        self.engine = engine
+        self.seconds = seconds
+        self.pid = 0
+        self.lock = threading.Lock()
+
+    def ensure_running(self) -> None:
+        if self.seconds <= 0 or self.pid == os.getpid():
+            return
+        with self.lock:
+            if self.pid == os.getpid():
+                return
+            self.pid = os.getpid()
+            threading.Thread(target=self._run, name="certify-sweeper", daemon=True).start()
+
+    def _run(self) -> None:
+        from certify.delivery.attempts import sweep
+
+        while True:
+            time.sleep(self.seconds)
+            try:
+                swept = sweep(self.engine)
+                if swept.handed_in or swept.absent:
+                    log.info("sweeper: %d handed in, %d absent", swept.handed_in, swept.absent)
+            except Exception:  # a failed round is retried next time; the thread lives on
+                log.exception("sweeper round failed")
 
 
 def _json_file(path: Path | None) -> dict[str, Any] | None:
@@ -174,16 +209,18 @@ def create_app(
         proxies = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
-    from certify.web import admin, api, auth_views, committee, public, rater
+    from certify.web import admin, api, auth_views, committee, exam, invigilate, public, rater
 
-    for module in (public, auth_views, committee, admin, rater, api):
+    for module in (public, auth_views, committee, admin, rater, api, exam, invigilate):
         app.register_blueprint(module.blueprint)
+    sweeper = Sweeper(engine, settings.sweep_seconds)
 
     @app.before_request
     def _services() -> None:
         services: Services = app.extensions["certify"]
         g.engine = services.engine
         g.services = services
+        sweeper.ensure_running()
         lang = request.args.get("lang")
         if lang in ("zh", "en"):
             session["lang"] = lang

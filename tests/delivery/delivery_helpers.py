@@ -70,9 +70,13 @@ def ready_exam(
     minutes: int = 120,
     rooms: int = 2,
     code: str = "S1",
+    start: datetime = START,
+    entry_minutes: int = 30,
+    handin_minutes: int = 30,
 ) -> Exam:
     """A junior AI sitting of ``count`` candidates, a session delivering ``part`` at START, and
-    ``rooms`` rooms with every candidate seated."""
+    ``rooms`` rooms with every candidate seated (``start``: the session's start, START unless
+    a test runs on the real clock)."""
     COPIES._copies.clear()
     for path in sample_files():
         if path.name == "ai-junior.json":
@@ -93,7 +97,14 @@ def ready_exam(
     )
     session = f"{code}-{part or 'all'}"
     create_session(
-        database.engine, code, session, starts_at=START, duration_minutes=minutes, part=part
+        database.engine,
+        code,
+        session,
+        starts_at=start,
+        duration_minutes=minutes,
+        part=part,
+        entry_minutes=entry_minutes,
+        handin_minutes=handin_minutes,
     )
     made = [
         add_room(

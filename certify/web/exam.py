@@ -1,0 +1,132 @@
+"""The candidate's exam (机考): the page and its JSON calls.
+
+The page is a static shell (``exam.html`` with the app's own script and style: exam rooms are
+often on a closed network, so nothing comes from elsewhere). The calls carry the device's token
+in ``Authorization: Exam <token>`` — no cookie, so no other site can make a candidate's browser
+save an answer — and every refusal is ``{"error", "message_zh", "message_en"}`` with its status.
+The rules themselves are :mod:`certify.delivery.attempts`; this module only parses and answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from certify.delivery import attempts
+from certify.infra.errors import Refused
+
+blueprint = Blueprint("exam", __name__, url_prefix="/exam")
+
+
+def _token() -> str:
+    header = request.headers.get("Authorization", "")
+    return header[5:].strip() if header.startswith("Exam ") else ""
+
+
+def _json() -> Any:
+    if not request.is_json:
+        raise Refused(415, "json_required", "请求应为 JSON", "a JSON body is expected")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise Refused(400, "bad_request", "提交的数据格式不正确", "the body is not JSON")
+    return body
+
+
+@blueprint.errorhandler(Refused)
+def _refused(exc: Refused) -> Any:
+    response = jsonify(
+        {"error": exc.code, "message_zh": exc.message_zh, "message_en": exc.message_en}
+    )
+    response.status_code = exc.status
+    if exc.status == 429:
+        response.headers["Retry-After"] = "900"
+    return response
+
+
+@blueprint.errorhandler(HTTPException)
+def _http(exc: HTTPException) -> Any:
+    code = exc.name.lower().replace(" ", "_")
+    response = jsonify({"error": code, "message_zh": "请求未被接受", "message_en": exc.description})
+    response.status_code = exc.code or 400
+    return response
+
+
+@blueprint.after_request
+def _no_store(response: Any) -> Any:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.get("/")
+def page() -> Any:
+    return render_template("exam.html")
+
+
+@blueprint.post("/api/sign-in")
+def sign_in() -> Any:
+    body = _json()
+    if not isinstance(body, dict):
+        raise Refused(400, "bad_request", "提交的数据格式不正确", "a JSON object is expected")
+    fields = {k: body.get(k, "") for k in ("admission_no", "id_number", "room_code")}
+    if not all(isinstance(v, str) and 0 < len(v) <= 64 for v in fields.values()):
+        raise Refused(
+            401,
+            "bad_credentials",
+            "准考证号、身份证号或考场口令不正确",
+            "the admission number, ID number or room code is not right",
+        )
+    vault = g.services.vault
+    if vault is None:
+        raise Refused(
+            503, "unavailable", "系统未配置身份证号密钥", "the ID-number secret is not set"
+        )
+    label = body.get("device_label", "")
+    token, state = attempts.sign_in(
+        g.engine,
+        vault,
+        device_label=label if isinstance(label, str) else "",
+        address=request.remote_addr or "?",
+        **fields,
+    )
+    return jsonify({"token": token, "state": state})
+
+
+@blueprint.get("/api/state")
+def state() -> Any:
+    return jsonify(attempts.state(g.engine, _token()))
+
+
+@blueprint.get("/api/paper")
+def paper() -> Any:
+    return jsonify(attempts.paper(g.engine, _token()))
+
+
+@blueprint.post("/api/save")
+def save() -> Any:
+    entries = attempts.parse_entries(_json())
+    return jsonify(attempts.save(g.engine, _token(), entries))
+
+
+@blueprint.post("/api/attachments")
+def attach() -> Any:
+    upload = request.files.get("file")
+    number = request.form.get("number", "")
+    if upload is None or not number.isdigit():
+        raise Refused(400, "bad_request", "请选择文件", "a file and a question number are expected")
+    data = upload.stream.read(attempts.ATTACHMENT_BYTES + 1)
+    return jsonify(attempts.attach(g.engine, _token(), int(number), upload.filename or "", data))
+
+
+@blueprint.post("/api/events")
+def events() -> Any:
+    return jsonify(attempts.count_events(g.engine, _token(), _json()))
+
+
+@blueprint.post("/api/hand-in")
+def hand_in() -> Any:
+    body = _json()
+    if not isinstance(body, dict) or body.get("confirm") is not True:
+        raise Refused(400, "confirm_required", "请确认交卷", "confirm the hand-in")
+    return jsonify(attempts.hand_in(g.engine, _token()))
