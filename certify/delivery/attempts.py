@@ -779,6 +779,7 @@ EVENT_KINDS = ("blur", "paste", "fullscreen_exit")
 
 def count_events(engine: Engine, token: str, counts: Any) -> dict[str, int]:
     """Add the page's event counts (window left, paste, full-screen exit) to the attempt's."""
+    found = find(engine, token)
     if not isinstance(counts, dict):
         raise _bad_request("a JSON object of counts is expected")
     add = {}
@@ -787,7 +788,6 @@ def count_events(engine: Engine, token: str, counts: Any) -> dict[str, int]:
         if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 10_000:
             raise _bad_request(f"{kind} is a count")
         add[kind] = n
-    found = find(engine, token)
     with transaction(engine) as session:
         attempt = session.exec(
             select(Attempt).where(Attempt.id == found.attempt.id).with_for_update()

@@ -21,8 +21,12 @@ blueprint = Blueprint("exam", __name__, url_prefix="/exam")
 
 
 def _token() -> str:
+    """The device's token; a request without one is signed out before anything else is read."""
     header = request.headers.get("Authorization", "")
-    return header[5:].strip() if header.startswith("Exam ") else ""
+    token = header[5:].strip() if header.startswith("Exam ") else ""
+    if not token:
+        attempts.find(g.engine, token)  # raises signed_out
+    return token
 
 
 def _json() -> Any:
@@ -105,28 +109,34 @@ def paper() -> Any:
 
 @blueprint.post("/api/save")
 def save() -> Any:
+    token = _token()
     entries = attempts.parse_entries(_json())
-    return jsonify(attempts.save(g.engine, _token(), entries))
+    return jsonify(attempts.save(g.engine, token, entries))
 
 
 @blueprint.post("/api/attachments")
 def attach() -> Any:
+    token = _token()
+    attempts.find(g.engine, token)  # who asks comes before what they sent
     upload = request.files.get("file")
     number = request.form.get("number", "")
     if upload is None or not number.isdigit():
         raise Refused(400, "bad_request", "请选择文件", "a file and a question number are expected")
     data = upload.stream.read(attempts.ATTACHMENT_BYTES + 1)
-    return jsonify(attempts.attach(g.engine, _token(), int(number), upload.filename or "", data))
+    return jsonify(attempts.attach(g.engine, token, int(number), upload.filename or "", data))
 
 
 @blueprint.post("/api/events")
 def events() -> Any:
-    return jsonify(attempts.count_events(g.engine, _token(), _json()))
+    token = _token()
+    return jsonify(attempts.count_events(g.engine, token, _json()))
 
 
 @blueprint.post("/api/hand-in")
 def hand_in() -> Any:
+    token = _token()
+    attempts.find(g.engine, token)  # who asks comes before what they sent
     body = _json()
     if not isinstance(body, dict) or body.get("confirm") is not True:
         raise Refused(400, "confirm_required", "请确认交卷", "confirm the hand-in")
-    return jsonify(attempts.hand_in(g.engine, _token()))
+    return jsonify(attempts.hand_in(g.engine, token))

@@ -29,6 +29,7 @@ PASSWORDS = {
     "admin": "admin-password-1",
     "rater": "rater-password-1",
     "committee": "committee-password-1",
+    "invigilator": "invigilator-password-1",
 }
 
 

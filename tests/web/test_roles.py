@@ -14,7 +14,17 @@ from schemas.tables import Account, ApiToken, AuditEntry, LoginAttempt
 from tests.web.conftest import PASSWORDS, Site
 
 PUBLIC = {"public", "auth", "static"}
-SAMPLE = {"code": "S1", "check_id": 1, "fmt": "csv", "serial": "0", "objection_id": 1, "token": "A"}
+CANDIDATE = "exam"
+"""The candidate's calls: a device token in a header, never an account (walked below)."""
+SAMPLE = {
+    "code": "S1",
+    "check_id": 1,
+    "fmt": "csv",
+    "serial": "0",
+    "objection_id": 1,
+    "token": "A",
+    "room_id": 1,
+}
 
 
 def protected_routes(site: Site) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -22,7 +32,7 @@ def protected_routes(site: Site) -> list[tuple[str, str, tuple[str, ...]]]:
     found = []
     for rule in site.app.url_map.iter_rules():
         blueprint = rule.endpoint.split(".")[0]
-        if blueprint in PUBLIC or rule.endpoint == "api.openapi":
+        if blueprint in PUBLIC | {CANDIDATE} or rule.endpoint == "api.openapi":
             continue
         view = site.app.view_functions[rule.endpoint]
         roles = getattr(view, "roles", None)
@@ -43,7 +53,44 @@ def test_the_url_map_has_protected_routes_for_every_role(site: Site) -> None:
     routes = protected_routes(site)
     assert len(routes) >= 15
     blueprints = {url.split("/")[1] for _, url, _ in routes}
-    assert blueprints == {"admin", "committee", "rater", "api"}
+    assert blueprints == {"admin", "committee", "rater", "api", "invigilate"}
+
+
+def candidate_routes(site: Site) -> list[tuple[str, str]]:
+    """(method, URL) of every call of the candidate's exam but signing in and the page."""
+    return [
+        (method, rule.rule)
+        for rule in site.app.url_map.iter_rules()
+        if rule.endpoint.startswith(f"{CANDIDATE}.")
+        and rule.endpoint not in ("exam.sign_in", "exam.page")
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+    ]
+
+
+def test_the_candidates_calls_take_a_device_token_and_nothing_else(site: Site) -> None:
+    """No token, a forged one, an account's API token or a signed-in account's session: each
+    is 401 ``signed_out`` on every call — an account of any role is not a candidate."""
+    routes = candidate_routes(site)
+    assert {url for _, url in routes} >= {
+        "/exam/api/state",
+        "/exam/api/paper",
+        "/exam/api/save",
+        "/exam/api/hand-in",
+        "/exam/api/attachments",
+        "/exam/api/events",
+    }
+    tries: list[tuple[Any, dict[str, str]]] = [
+        (site.client(), {}),
+        (site.client(), {"Authorization": "Exam " + "A" * 43}),
+        (site.client(), site.bearer("admin")),
+    ]
+    tries += [(site.signed_in(role), {}) for role in PASSWORDS]
+    for client, headers in tries:
+        for method, url in routes:
+            response = call(client, method, url, json={"entries": []}, headers=headers)
+            assert response.status_code in (401, 415), (method, url, headers)
+            if response.status_code == 401:
+                assert response.json["error"] == "signed_out"
 
 
 def test_anonymous_requests_are_refused_everywhere(site: Site) -> None:
