@@ -9,7 +9,8 @@ saving since 1991) as ``2026年12月5日 09:00``.
 A ticket never carries a full ID number: the caller passes it masked
 (:func:`certify.registration.identity.mask_id_number`), and its QR code holds the admission
 number only — no name, no ID number — so a photographed ticket gives nothing away. The room
-record is internal (full names) and ends with the invigilators' signature lines.
+record is internal (full names) and ends with the invigilators' signature lines; statuses,
+finish reasons and incident kinds print their labels from :mod:`schemas.enums`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from certify.infra.pdf import (
     styles,
     table_style,
 )
+from schemas.enums import AttemptStatus, FinishReason, IncidentKind
 
 CST = timezone(timedelta(hours=8), "CST")
 """China Standard Time, the zone every printed time is in."""
@@ -49,27 +51,6 @@ PROGRAMME = "数字技术工程师培育项目"
 
 GRID = colors.Color(0.55, 0.55, 0.55)
 SHADE = colors.Color(0.92, 0.92, 0.92)
-
-STATUS_LABELS = {"handed_in": "已交卷", "absent": "缺考", "waiting": "未交卷", "active": "未交卷"}
-"""An attempt's status as the room record prints it."""
-
-FINISH_LABELS = {"candidate": "考生交卷", "deadline": "自动交卷", "invigilator": "监考员收卷"}
-"""How an attempt was handed in."""
-
-INCIDENT_LABELS = {
-    "admit_late": "准许迟到入场",
-    "allow_move": "准许更换设备",
-    "extra_time": "延长时间",
-    "pause": "暂停",
-    "resume": "恢复",
-    "incident": "情况记录",
-    "violation": "违纪",
-    "absent": "缺考",
-    "force_hand_in": "强制收卷",
-    "sign_in": "登录",
-    "hand_in": "交卷",
-}
-"""Kinds of an entry in the incident log (exam_incident.kind)."""
 
 EVENT_LABELS = {"blur": "切屏", "paste": "粘贴", "fullscreen_exit": "退出全屏"}
 """Counted client events, in the order the record prints them."""
@@ -266,29 +247,27 @@ def _ticket_page(ticket: Ticket) -> list[Any]:
 
 @dataclass(frozen=True)
 class RoomRow:
-    """One seat in the room record. ``status`` is the attempt's status
-    (``waiting|active|handed_in|absent``), ``finish_reason`` how it was handed in
-    (``candidate|deadline|invigilator`` or "")."""
+    """One seat in the room record: the attempt's status, and how it was handed in (None
+    while it is not)."""
 
     seat: int
     admission_no: str
     name: str
-    status: str
+    status: AttemptStatus
     signed_in_at: datetime | None = None
     handed_in_at: datetime | None = None
-    finish_reason: str = ""
+    finish_reason: FinishReason | None = None
     extra_minutes: int = 0
     events: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Incident:
-    """One entry of the incident log; ``seat`` None for the whole room, ``kind`` as
-    exam_incident.kind (``pause``, ``violation``, …)."""
+    """One entry of the incident log; ``seat`` None for the whole room (全场)."""
 
     at: datetime
     seat: int | None
-    kind: str
+    kind: IncidentKind
     note: str
     actor: str
 
@@ -321,12 +300,14 @@ class Attendance:
 
 
 def attendance(report: RoomReport) -> Attendance:
-    """The room's head counts: every row is expected; absent ones are not present."""
+    """The room's head counts: every row is expected, those who signed in (answering or
+    handed in) are present, the rest absent (marked so or never signed in)."""
     statuses = [row.status for row in report.rows]
-    absent = statuses.count("absent")
-    handed_in = statuses.count("handed_in")
-    present = len(statuses) - absent
-    return Attendance(len(statuses), present, absent, handed_in, present - handed_in)
+    handed_in = statuses.count(AttemptStatus.HANDED_IN)
+    present = handed_in + statuses.count(AttemptStatus.ACTIVE)
+    return Attendance(
+        len(statuses), present, len(statuses) - present, handed_in, present - handed_in
+    )
 
 
 def attendance_line(counts: Attendance) -> str:
@@ -398,10 +379,10 @@ def _seat_cells(row: RoomRow) -> list[str]:
         str(row.seat),
         row.admission_no,
         row.name,
-        STATUS_LABELS.get(row.status, row.status),
+        row.status.zh,
         clock(row.signed_in_at),
         clock(row.handed_in_at),
-        FINISH_LABELS.get(row.finish_reason, row.finish_reason),
+        "" if row.finish_reason is None else row.finish_reason.zh,
         f"{row.extra_minutes} 分" if row.extra_minutes else "",
         events_text(row.events),
     ]
@@ -411,7 +392,7 @@ def _incident_cells(incident: Incident) -> list[str]:
     return [
         clock(incident.at),
         "全场" if incident.seat is None else str(incident.seat),
-        INCIDENT_LABELS.get(incident.kind, incident.kind),
+        incident.kind.zh,
         incident.note,
         incident.actor,
     ]

@@ -26,6 +26,7 @@ from certify.delivery.documents import (
     room_report_pdf,
 )
 from certify.registration.identity import mask_id_number
+from schemas.enums import AttemptStatus, FinishReason, IncidentKind
 from tests.pdf_tools import pdf_pages, run, squeeze
 
 ID_NUMBER = "11010519491231002X"
@@ -146,7 +147,12 @@ def test_chinese_time_drops_leading_zeros_of_month_and_day_only() -> None:
 # --- the room record -------------------------------------------------------------------------
 
 
-STATUSES = ["handed_in", "absent", "active", "handed_in"]
+STATUSES = [
+    AttemptStatus.HANDED_IN,
+    AttemptStatus.ABSENT,
+    AttemptStatus.ACTIVE,
+    AttemptStatus.WAITING,
+]
 
 
 def room_report(seats: int = 80) -> RoomReport:
@@ -156,17 +162,25 @@ def room_report(seats: int = 80) -> RoomReport:
             admission_no=f"20261201{i:05d}",
             name=f"考生{i:02d}",
             status=STATUSES[i % 4],
-            signed_in_at=None if STATUSES[i % 4] == "absent" else START + timedelta(minutes=2),
-            handed_in_at=START + timedelta(minutes=80) if STATUSES[i % 4] == "handed_in" else None,
-            finish_reason="candidate" if STATUSES[i % 4] == "handed_in" else "",
+            signed_in_at=START + timedelta(minutes=2) if i % 4 in (0, 2) else None,
+            handed_in_at=START + timedelta(minutes=80) if i % 4 == 0 else None,
+            finish_reason=FinishReason.CANDIDATE if i % 4 == 0 else None,
             extra_minutes=10 if i == 5 else 0,
             events={"blur": 3, "paste": 1} if i == 6 else {},
         )
         for i in range(1, seats + 1)
     )
     incidents = (
-        Incident(START + timedelta(minutes=20), None, "pause", "停电 & 恢复 <15 分钟>", "王老师"),
-        Incident(START + timedelta(minutes=21), 5, "extra_time", "设备故障补时", "王老师"),
+        Incident(
+            START + timedelta(minutes=20),
+            None,
+            IncidentKind.PAUSE,
+            "停电 & 恢复 <15 分钟>",
+            "王老师",
+        ),
+        Incident(
+            START + timedelta(minutes=21), 5, IncidentKind.EXTRA_TIME, "设备故障补时", "王老师"
+        ),
     )
     return RoomReport(
         session_code="S1-theory-am",
@@ -199,10 +213,11 @@ def test_a_long_room_spans_pages_with_the_header_row_on_each(tmp_path: Path) -> 
 def test_the_room_record_counts_attendance(tmp_path: Path) -> None:
     report = room_report(80)
     counts = attendance(report)
-    assert (counts.expected, counts.absent, counts.handed_in) == (80, 20, 40)
-    assert counts.present == 60 and counts.not_handed_in == 20
+    # Of every four seats one hands in, one is marked absent, one answers, one never signs in.
+    assert (counts.expected, counts.absent, counts.handed_in) == (80, 40, 20)
+    assert counts.present == 40 and counts.not_handed_in == 20
     text = squeeze(pdf_pages(write(tmp_path, "r.pdf", room_report_pdf(report)))[0])
-    assert "应到80人，实到60人，缺考20人，已交卷40人，未交卷20人" in text
+    assert "应到80人，实到40人，缺考40人，已交卷20人，未交卷20人" in text
 
 
 def test_the_room_record_logs_incidents_and_ends_with_signature_lines(tmp_path: Path) -> None:
