@@ -247,29 +247,39 @@ def _ticket_page(ticket: Ticket) -> list[Any]:
 
 @dataclass(frozen=True)
 class RoomRow:
-    """One seat in the room record: the attempt's status, and how it was handed in (None
-    while it is not)."""
+    """One seat in the room record. ``status`` is an :class:`~schemas.enums.AttemptStatus`
+    value, ``finish_reason`` a :class:`~schemas.enums.FinishReason` value or "" (plain strings
+    or the enums themselves); an unknown value raises ValueError."""
 
     seat: int
     admission_no: str
     name: str
-    status: AttemptStatus
+    status: str
     signed_in_at: datetime | None = None
     handed_in_at: datetime | None = None
-    finish_reason: FinishReason | None = None
+    finish_reason: str = ""
     extra_minutes: int = 0
     events: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        AttemptStatus(self.status)
+        if self.finish_reason:
+            FinishReason(self.finish_reason)
 
 
 @dataclass(frozen=True)
 class Incident:
-    """One entry of the incident log; ``seat`` None for the whole room (全场)."""
+    """One entry of the incident log; ``seat`` None for the whole room (全场), ``kind`` an
+    :class:`~schemas.enums.IncidentKind` value (an unknown one raises ValueError)."""
 
     at: datetime
     seat: int | None
-    kind: IncidentKind
+    kind: str
     note: str
     actor: str
+
+    def __post_init__(self) -> None:
+        IncidentKind(self.kind)
 
 
 @dataclass(frozen=True)
@@ -379,10 +389,10 @@ def _seat_cells(row: RoomRow) -> list[str]:
         str(row.seat),
         row.admission_no,
         row.name,
-        row.status.zh,
+        AttemptStatus(row.status).zh,
         clock(row.signed_in_at),
         clock(row.handed_in_at),
-        "" if row.finish_reason is None else row.finish_reason.zh,
+        FinishReason(row.finish_reason).zh if row.finish_reason else "",
         f"{row.extra_minutes} 分" if row.extra_minutes else "",
         events_text(row.events),
     ]
@@ -392,7 +402,7 @@ def _incident_cells(incident: Incident) -> list[str]:
     return [
         clock(incident.at),
         "全场" if incident.seat is None else str(incident.seat),
-        incident.kind.zh,
+        IncidentKind(incident.kind).zh,
         incident.note,
         incident.actor,
     ]

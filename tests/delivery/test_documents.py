@@ -164,7 +164,7 @@ def room_report(seats: int = 80) -> RoomReport:
             status=STATUSES[i % 4],
             signed_in_at=START + timedelta(minutes=2) if i % 4 in (0, 2) else None,
             handed_in_at=START + timedelta(minutes=80) if i % 4 == 0 else None,
-            finish_reason=FinishReason.CANDIDATE if i % 4 == 0 else None,
+            finish_reason=FinishReason.CANDIDATE if i % 4 == 0 else "",
             extra_minutes=10 if i == 5 else 0,
             events={"blur": 3, "paste": 1} if i == 6 else {},
         )
@@ -236,6 +236,15 @@ def test_the_room_record_prints_times_in_china_standard_time(tmp_path: Path) -> 
     assert "2026120100004考生04已交卷09:02:0010:20:00考生交卷" in text
     assert "2026120100005考生05缺考10分" in text
     assert "切屏3粘贴1" in text
+
+
+def test_rows_and_log_entries_take_plain_codes_and_refuse_unknown_ones() -> None:
+    row = RoomRow(1, "2026120100001", "考生", "handed_in", finish_reason="deadline")
+    assert row.status == AttemptStatus.HANDED_IN
+    with pytest.raises(ValueError):
+        RoomRow(1, "2026120100001", "考生", "finished")
+    with pytest.raises(ValueError):
+        Incident(START, None, "fire_drill", "", "王老师")
 
 
 def test_a_room_without_incidents_says_so(tmp_path: Path) -> None:
