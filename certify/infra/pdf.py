@@ -161,12 +161,19 @@ def build(path: Path, story: Story, footer: Footer, *, title: str, subject: str 
 
     The story is laid out twice: once to count the pages, once to write them with the count.
     """
+    data = build_bytes(story, footer, title=title, subject=subject)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def build_bytes(story: Story, footer: Footer, *, title: str, subject: str = "") -> bytes:
+    """The A4 PDF of ``story`` as bytes, ``footer`` called on every page (see :func:`build`)."""
     register_fonts()
     count = _layout(io.BytesIO(), story, footer, 0, title, subject)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as out:
-        _layout(out, story, footer, count, title, subject)
-    return path
+    out = io.BytesIO()
+    _layout(out, story, footer, count, title, subject)
+    return out.getvalue()
 
 
 def _layout(out: Any, story: Story, footer: Footer, count: int, title: str, subject: str) -> int:
