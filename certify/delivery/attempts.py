@@ -156,7 +156,7 @@ class Found:
 
 def _select_found() -> Any:
     return (
-        select(Attempt, ExamSession, ExamRoom, Registration, Candidate, Sitting)
+        select(Attempt, ExamSession, ExamRoom, Registration, Candidate, Sitting)  # type: ignore[call-overload]
         .join(ExamSession, col(ExamSession.id) == col(Attempt.session_id))
         .join(ExamRoom, col(ExamRoom.id) == col(Attempt.room_id))
         .join(Registration, col(Registration.id) == col(Attempt.registration_id))
@@ -481,6 +481,7 @@ def parse_entries(payload: Any) -> list[Entry]:
         flagged, at = raw.get("flagged", False), raw.get("client_at")
         if not _int(seq) or not _int(number) or not isinstance(value, str):
             raise _bad_request("seq and number are positive integers, value is text")
+        assert isinstance(seq, int) and isinstance(number, int)
         if seq > 2**31 - 1 or number > 10_000:
             raise _bad_request("seq or number out of range")
         if not isinstance(flagged, bool) or (at is not None and not _int(at)):

@@ -118,7 +118,8 @@ class Copies:
                 .join(Paper, col(Paper.id) == col(Registration.paper_id))
                 .where(Registration.id == registration_id)
             ).one()
-        seed, admission, paper_id, paper_code = row
+        seed, admission, paper_pk, paper_code = row
+        paper_id = int(paper_pk or 0)
         view = self._papers.get(paper_id)
         if view is None:
             view = paper_view(engine, paper_code)

@@ -343,7 +343,7 @@ def sessions_of(engine: Engine, sitting_code: str) -> list[SessionSummary]:
             rooms = session.exec(
                 select(ExamRoom).where(ExamRoom.session_id == exam.id).order_by(col(ExamRoom.code))
             ).all()
-            out.append(SessionSummary(exam, [(r, counts.get(r.id, 0)) for r in rooms]))
+            out.append(SessionSummary(exam, [(r, counts.get(r.id or 0, 0)) for r in rooms]))
     return out
 
 
