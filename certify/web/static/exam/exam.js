@@ -15,6 +15,8 @@
   var REQUEST_TIMEOUT_MS = 10000;
   var SAVE_BATCH = 200;
   var MAX_TEXT = 20000;
+  var SEPARATOR = /[;；]/;          // what separates the blanks of a fill answer
+  var SEPARATORS = /[;；]/g;
   var TOKEN_KEY = "certify.exam.token";
   var ADMISSION_KEY = "certify.exam.admission";
   var JOURNAL_PREFIX = "certify.exam.journal.";
@@ -539,7 +541,7 @@
       }
       article.appendChild(list);
       article.appendChild(el("p", "muted hint",
-        "半角分号“;”用于分隔各空，不能出现在答案中；输入的“;”会自动替换为全角“；”。"));
+        "分号（“;”或“；”）用于分隔各空，不能出现在答案中；输入的分号会被去掉。"));
     } else if (q.type === "subjective") {
       var area = document.createElement("textarea");
       area.name = name;
@@ -657,7 +659,7 @@
       return inputs.filter(function (i) { return i.checked; }).map(function (i) { return i.value; }).sort().join("");
     }
     if (type === "fill") {
-      var parts = inputs.map(function (i) { return i.value.replace(/;/g, "；"); });
+      var parts = inputs.map(function (i) { return i.value.replace(SEPARATORS, ""); });
       return parts.some(function (p) { return p.trim() !== ""; }) ? parts.join(";") : "";
     }
     if (type === "subjective") return inputs[0] ? inputs[0].value : "";
@@ -673,10 +675,11 @@
     } else if (type === "multiple") {
       inputs.forEach(function (i) { i.checked = value.indexOf(i.value) >= 0; });
     } else if (type === "fill") {
-      var parts = value === "" ? [] : value.split(";");
+      // Split as grading splits (certify/grading/fill.py): at ";" and at "；".
+      var parts = value === "" ? [] : value.split(SEPARATORS);
       inputs.forEach(function (input, i) {
         // More parts than blanks: keep the rest in the last blank rather than lose it.
-        var text = i === inputs.length - 1 ? parts.slice(i).join("；") : (parts[i] || "");
+        var text = i === inputs.length - 1 ? parts.slice(i).join(" ") : (parts[i] || "");
         input.value = text;
       });
     } else if (type === "subjective" && inputs[0]) {
@@ -696,12 +699,12 @@
     input.addEventListener("compositionstart", function () { composing = true; });
     input.addEventListener("compositionend", function () {
       composing = false;
-      if (isBlank) replaceSeparator(input);
+      if (isBlank) dropSeparators(input);
       scheduleTyping(entry);
     });
     input.addEventListener("input", function (event) {
       if (event.isComposing || composing) return;
-      if (isBlank) replaceSeparator(input);
+      if (isBlank) dropSeparators(input);
       if (!isBlank) updateCounter(entry);
       scheduleTyping(entry);
     });
@@ -709,13 +712,17 @@
     input.addEventListener("blur", function () { commitTyping(n); });
   }
 
-  function replaceSeparator(input) {
-    if (input.value.indexOf(";") < 0) return;
+  function dropSeparators(input) {
+    // ";" and "；" both separate blanks (the server and grading split at either), so neither
+    // can be part of one blank's answer: they are taken out as typed, the caret kept in place.
+    if (!SEPARATOR.test(input.value)) return;
     var start = input.selectionStart;
     var end = input.selectionEnd;
-    input.value = input.value.replace(/;/g, "；");  // same length: the caret stays put
-    try { input.setSelectionRange(start, end); } catch (e) { /* not focused */ }
-    showNotice("填空题中的半角分号“;”用于分隔各空，已替换为全角“；”。");
+    var value = input.value;
+    var before = function (at) { return at === null ? null : at - (value.slice(0, at).match(SEPARATORS) || []).length; };
+    input.value = value.replace(SEPARATORS, "");
+    try { input.setSelectionRange(before(start), before(end)); } catch (e) { /* not focused */ }
+    showNotice("填空题中的分号（“;”或“；”）用于分隔各空，不能出现在答案中，已去掉。");
   }
 
   function scheduleTyping(entry) {
