@@ -97,16 +97,24 @@ def _public_question(q: PaperQuestion) -> dict[str, Any]:
 
 
 class Copies:
-    """Copies by (registration, part), built once per process; papers are cached per code."""
+    """Copies by (database, registration, part), built once per process; papers are cached by
+    (database, paper)."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self._copies: OrderedDict[tuple[int, str], Copy] = OrderedDict()
-        self._papers: dict[int, PaperView] = {}
+        self._copies: OrderedDict[tuple[str, int, str], Copy] = OrderedDict()
+        self._papers: dict[tuple[str, int], PaperView] = {}
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        """Forget every copy and paper (for a database emptied under a running process)."""
+        with self._lock:
+            self._copies.clear()
+            self._papers.clear()
+
     def get(self, engine: Engine, registration_id: int, part: str) -> Copy:
-        key = (registration_id, part)
+        where = engine.url.render_as_string(hide_password=True)
+        key = (where, registration_id, part)
         with self._lock:
             found = self._copies.get(key)
             if found is not None:
@@ -120,11 +128,11 @@ class Copies:
             ).one()
         seed, admission, paper_pk, paper_code = row
         paper_id = int(paper_pk or 0)
-        view = self._papers.get(paper_id)
+        view = self._papers.get((where, paper_id))
         if view is None:
             view = paper_view(engine, paper_code)
             with self._lock:
-                self._papers[paper_id] = view
+                self._papers[(where, paper_id)] = view
         mine = candidate_view(view, seed, label=admission)
         parts = tuple(p for p in mine.parts if not part or p.part == part)
         copy = Copy(mine, parts, {q.number: q for p in parts for q in p.questions})

@@ -77,7 +77,7 @@ def ready_exam(
     """A junior AI sitting of ``count`` candidates, a session delivering ``part`` at START, and
     ``rooms`` rooms with every candidate seated (``start``: the session's start, START unless
     a test runs on the real clock)."""
-    COPIES._copies.clear()
+    COPIES.clear()
     for path in sample_files():
         if path.name == "ai-junior.json":
             import_bank(database.engine, path)
