@@ -269,14 +269,14 @@ def sign_in(
             )
         ]
     if not rows:
-        _record_sign_in(engine, who, address, ok=False)
+        _record_sign_in(engine, who, address, ok=False, now=now)
         raise Refused(
             401,
             "bad_credentials",
             "准考证号、身份证号或考场口令不正确",
             "the admission number, ID number or room code is not right",
         )
-    _record_sign_in(engine, who, address, ok=True)
+    _record_sign_in(engine, who, address, ok=True, now=now)
     # The session on now (or next): one candidate may sit several sessions of a sitting.
     found = min(
         rows,
@@ -387,9 +387,10 @@ def _throttle(engine: Engine, who: str, address: str, now: datetime) -> None:
             )
 
 
-def _record_sign_in(engine: Engine, who: str, address: str, *, ok: bool) -> None:
+def _record_sign_in(engine: Engine, who: str, address: str, *, ok: bool, now: datetime) -> None:
+    """Record a sign-in at ``now``: the throttle counts failures back from the same clock."""
     with transaction(engine) as session:
-        session.add(LoginAttempt(username=who, address=address[:64], ok=ok))
+        session.add(LoginAttempt(username=who, address=address[:64], ok=ok, at=now))
 
 
 # --- the paper ---------------------------------------------------------------------------------
