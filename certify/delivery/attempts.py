@@ -879,8 +879,10 @@ def close_in(
         )
         return True
     deadline = utc(attempt.deadline_at)
-    if attempt.paused_at is not None:  # force hand-in of a paused attempt: the clock stopped
-        deadline -= now - utc(attempt.paused_at)
+    if attempt.paused_at is not None:
+        # closing a paused attempt (a forced hand-in): its clock stopped at the pause, so its
+        # deadline has moved on by the time paused so far (as resuming would move it)
+        deadline += now - utc(attempt.paused_at)
     finish = deadline if reason is FinishReason.DEADLINE else min(now, deadline)
     ex = session.get(ExamSession, attempt.session_id)
     assert ex is not None
