@@ -272,7 +272,9 @@ def _apply(
         a.paused_at = now
     elif action == "resume":
         if a.paused_at is None:
-            return False if whole_room else _no("not_paused", "该考生未暂停", "not paused")
+            if whole_room:
+                return False
+            raise _no("not_paused", "该考生未暂停", "not paused")
         paused = int((now - utc(a.paused_at)).total_seconds())
         a.paused_seconds += paused
         a.deadline_at = utc(a.deadline_at) + timedelta(seconds=paused)
