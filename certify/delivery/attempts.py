@@ -858,7 +858,18 @@ def close_in(
     as ``response`` rows and mark it handed in (finish time: now, or the deadline when the
     deadline closed it). A candidate who never signed in is recorded absent at the deadline.
     False when the attempt was closed already (by another process, say)."""
-    attempt = session.exec(select(Attempt).where(Attempt.id == attempt_id).with_for_update()).one()
+    # Lock the row before reading it. An UPDATE locks on every database: SQLite ignores FOR
+    # UPDATE and its driver begins the transaction only at the first write, so a SELECT first
+    # would read outside the transaction, and two closers could both see the attempt open.
+    session.execute(
+        update(Attempt).where(col(Attempt.id) == attempt_id).values(status=col(Attempt.status))
+    )
+    attempt = session.exec(
+        select(Attempt)
+        .where(Attempt.id == attempt_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     if attempt.status in (AttemptStatus.HANDED_IN, AttemptStatus.ABSENT):
         return False
     room_id = attempt.room_id
