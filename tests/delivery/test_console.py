@@ -68,6 +68,11 @@ def _failure(call: Any) -> tuple[type, str, int | None]:
     return type(caught.value), caught.value.code, getattr(caught.value, "status", None)
 
 
+def _room_for(engine: Any, room: int, staff: Staff) -> Any:
+    with Session(engine) as s:
+        return room_for(s, room, staff)
+
+
 def test_another_invigilators_room_is_not_found(exam: Exam) -> None:
     engine = exam.database.engine
     mine = staff_of(exam, 0)
@@ -78,7 +83,7 @@ def test_another_invigilators_room_is_not_found(exam: Exam) -> None:
     a = attempt_of(exam, person)
     before = (count(engine, ExamIncident), count(engine, AuditEntry))
     calls = {
-        "room_for": lambda room: room_for(Session(engine), room, mine),
+        "room_for": lambda room: _room_for(engine, room, mine),
         "room_status": lambda room: room_status(engine, room, mine, now=at(5)),
         "room_log": lambda room: room_log(engine, room, mine),
         "pause": lambda room: act(engine, room, mine, "pause", attempt_id=a.id, now=at(5)),
