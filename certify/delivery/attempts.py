@@ -269,14 +269,14 @@ def sign_in(
             )
         ]
     if not rows:
-        _record_sign_in(engine, who, address, ok=False)
+        _record_sign_in(engine, who, address, ok=False, now=now)
         raise Refused(
             401,
             "bad_credentials",
             "准考证号、身份证号或考场口令不正确",
             "the admission number, ID number or room code is not right",
         )
-    _record_sign_in(engine, who, address, ok=True)
+    _record_sign_in(engine, who, address, ok=True, now=now)
     # The session on now (or next): one candidate may sit several sessions of a sitting.
     found = min(
         rows,
@@ -387,9 +387,10 @@ def _throttle(engine: Engine, who: str, address: str, now: datetime) -> None:
             )
 
 
-def _record_sign_in(engine: Engine, who: str, address: str, *, ok: bool) -> None:
+def _record_sign_in(engine: Engine, who: str, address: str, *, ok: bool, now: datetime) -> None:
+    """Record a sign-in at ``now``: the throttle counts failures back from the same clock."""
     with transaction(engine) as session:
-        session.add(LoginAttempt(username=who, address=address[:64], ok=ok))
+        session.add(LoginAttempt(username=who, address=address[:64], ok=ok, at=now))
 
 
 # --- the paper ---------------------------------------------------------------------------------
@@ -858,7 +859,18 @@ def close_in(
     as ``response`` rows and mark it handed in (finish time: now, or the deadline when the
     deadline closed it). A candidate who never signed in is recorded absent at the deadline.
     False when the attempt was closed already (by another process, say)."""
-    attempt = session.exec(select(Attempt).where(Attempt.id == attempt_id).with_for_update()).one()
+    # Lock the row before reading it. An UPDATE locks on every database: SQLite ignores FOR
+    # UPDATE and its driver begins the transaction only at the first write, so a SELECT first
+    # would read outside the transaction, and two closers could both see the attempt open.
+    session.execute(
+        update(Attempt).where(col(Attempt.id) == attempt_id).values(status=col(Attempt.status))
+    )
+    attempt = session.exec(
+        select(Attempt)
+        .where(Attempt.id == attempt_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     if attempt.status in (AttemptStatus.HANDED_IN, AttemptStatus.ABSENT):
         return False
     room_id = attempt.room_id
@@ -879,8 +891,10 @@ def close_in(
         )
         return True
     deadline = utc(attempt.deadline_at)
-    if attempt.paused_at is not None:  # force hand-in of a paused attempt: the clock stopped
-        deadline -= now - utc(attempt.paused_at)
+    if attempt.paused_at is not None:
+        # closing a paused attempt (a forced hand-in): its clock stopped at the pause, so its
+        # deadline has moved on by the time paused so far (as resuming would move it)
+        deadline += now - utc(attempt.paused_at)
     finish = deadline if reason is FinishReason.DEADLINE else min(now, deadline)
     ex = session.get(ExamSession, attempt.session_id)
     assert ex is not None

@@ -3,22 +3,39 @@ with rooms and seats, and a clock the tests move."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
 
 from certify.delivery import attempts
-from certify.delivery.copies import COPIES
+from certify.delivery.copies import COPIES, Copy
 from certify.delivery.schedule import add_room, allocate_seats, create_session
 from certify.grading import simulate
+from certify.infra.errors import Refused
 from certify.registration.sittings import create_sitting, import_roster
 from question_bank.bank import import_bank
 from question_bank.blueprints import load_blueprint
 from question_bank.papers import assemble_papers
 from question_bank.samples import sample_blueprints, sample_files
-from schemas.tables import ExamRoom
+from schemas.enums import ItemType
+from schemas.papers import PaperQuestion
+from schemas.tables import (
+    AnswerEvent,
+    Attachment,
+    Attempt,
+    AttemptAnswer,
+    ExamRoom,
+    ExamSession,
+    Registration,
+)
 from tests.certify.exam_helpers import VAULT
 from tests.conftest import Database
 
@@ -73,10 +90,11 @@ def ready_exam(
     start: datetime = START,
     entry_minutes: int = 30,
     handin_minutes: int = 30,
+    capacity: int | None = None,
 ) -> Exam:
     """A junior AI sitting of ``count`` candidates, a session delivering ``part`` at START, and
-    ``rooms`` rooms with every candidate seated (``start``: the session's start, START unless
-    a test runs on the real clock)."""
+    ``rooms`` rooms (of ``capacity`` seats, default ``count``) with every candidate seated
+    (``start``: the session's start, START unless a test runs on the real clock)."""
     COPIES.clear()
     for path in sample_files():
         if path.name == "ai-junior.json":
@@ -108,9 +126,99 @@ def ready_exam(
     )
     made = [
         add_room(
-            database.engine, session, f"R{n + 1:02d}", capacity=count, invigilator=f"inv{n + 1}"
+            database.engine,
+            session,
+            f"R{n + 1:02d}",
+            capacity=capacity or count,
+            invigilator=f"inv{n + 1}",
         )
         for n in range(rooms)
     ]
     allocate_seats(database.engine, session, seed=7)
     return Exam(database, people, session, made)
+
+
+# --- small helpers the delivery tests share ------------------------------------------------------
+
+
+def at(minutes: float = 0, seconds: float = 0) -> datetime:
+    """START moved by ``minutes`` and ``seconds``."""
+    return START + timedelta(minutes=minutes, seconds=seconds)
+
+
+@contextmanager
+def refused(code: str, status: int | None = None) -> Iterator[None]:
+    """The block raises Refused with this code (and HTTP status)."""
+    with pytest.raises(Refused) as caught:
+        yield
+    assert caught.value.code == code, (caught.value.code, caught.value.message_en)
+    if status is not None:
+        assert caught.value.status == status
+
+
+def registration(exam: Exam, person: simulate.SimulatedCandidate) -> Registration:
+    with Session(exam.database.engine) as s:
+        return s.exec(
+            select(Registration).where(Registration.admission_no == person.admission_no)
+        ).one()
+
+
+def attempt_of(exam: Exam, person: simulate.SimulatedCandidate) -> Attempt:
+    with Session(exam.database.engine) as s:
+        return s.exec(
+            select(Attempt)
+            .join(Registration, col(Registration.id) == col(Attempt.registration_id))
+            .where(Registration.admission_no == person.admission_no)
+        ).one()
+
+
+def copy_of(exam: Exam, person: simulate.SimulatedCandidate) -> Copy:
+    with Session(exam.database.engine) as s:
+        part = s.exec(select(ExamSession.part).where(ExamSession.code == exam.session)).one()
+    return COPIES.get(exam.database.engine, registration(exam, person).id or 0, part)
+
+
+def snapshot(engine: Engine, attempt_id: int) -> tuple[Any, ...]:
+    """What an attempt holds: its answers, its history, its attachments and its row."""
+    with Session(engine) as s:
+        answers = sorted(
+            (a.item_version_id, a.value, a.flagged, a.seq)
+            for a in s.exec(select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt_id))
+        )
+        events = sorted(
+            (e.seq, e.item_version_id, e.value, e.flagged)
+            for e in s.exec(select(AnswerEvent).where(AnswerEvent.attempt_id == attempt_id))
+        )
+        files = s.exec(
+            select(func.count()).select_from(Attachment).where(Attachment.attempt_id == attempt_id)
+        ).one()
+        a = s.get(Attempt, attempt_id)
+        assert a is not None
+        row = (a.status, a.last_seq, a.deadline_at, a.handed_in_at, a.paused_at)
+    return answers, events, files, row
+
+
+def valid_values(q: PaperQuestion) -> list[str]:
+    """Answers a question takes, in the candidate's printed letters ("" clears it)."""
+    if q.type is ItemType.SINGLE:
+        return ["", *sorted(q.options)]
+    if q.type is ItemType.MULTIPLE:
+        letters = sorted(q.options)
+        return ["", *letters, "".join(letters[:2]), "".join(letters[1:])]
+    if q.type is ItemType.TRUE_FALSE:
+        return ["", "T", "F"]
+    if q.type is ItemType.FILL:
+        return ["", "x", "答案", ";".join(b.split("|")[0] for b in q.key.split(";"))]
+    return ["", "一段作答", "另一段\n作答"]
+
+
+def right_answer(q: PaperQuestion) -> str:
+    """The key in the printed letters (the first accepted text of each blank)."""
+    if q.type is ItemType.FILL:
+        return ";".join(b.split("|")[0] for b in q.key.split(";"))
+    return q.key
+
+
+def count(engine: Engine, table: Any, *where: Any) -> int:
+    with Session(engine) as s:
+        return int(s.exec(select(func.count()).select_from(table).where(*where)).one())
