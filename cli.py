@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from certify import __version__
-from certify.commands import audit, bank, certificates, eligibility, exams, papers, web
+from certify.commands import audit, bank, certificates, delivery, eligibility, exams, papers, web
 from certify.commands.bank import print_summary
 from certify.commands.base import CertifyGroup, Settings, occupation_option, pass_settings
 from certify.infra import db
@@ -78,6 +78,7 @@ for command in (
     exams.regrade_command,
     exams.results_command,
     exams.stats_command,
+    delivery.exams,
     certificates.keys,
     certificates.trust_list_command,
     certificates.issue_command,
