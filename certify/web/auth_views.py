@@ -12,7 +12,12 @@ from certify.accounts import Throttled, authenticate
 from certify.web.auth import check_csrf, sign_in, sign_out
 
 blueprint = Blueprint("auth", __name__)
-HOME = {"admin": "admin.index", "committee": "committee.index", "rater": "rater.index"}
+HOME = {
+    "admin": "admin.index",
+    "committee": "committee.index",
+    "rater": "rater.index",
+    "invigilator": "invigilate.index",
+}
 
 
 @blueprint.get("/login")

@@ -13,8 +13,19 @@ from certify.accounts import MAX_FAILURES_USER, AccountError, create_account
 from schemas.tables import Account, ApiToken, AuditEntry, LoginAttempt
 from tests.web.conftest import PASSWORDS, Site
 
-PUBLIC = {"public", "auth", "static"}
-SAMPLE = {"code": "S1", "check_id": 1, "fmt": "csv", "serial": "0", "objection_id": 1, "token": "A"}
+PUBLIC = {"public", "auth", "static", "exam"}
+"""Blueprints without accounts (the candidate's exam calls carry the device's token instead)."""
+SAMPLE = {
+    "code": "S1",
+    "check_id": 1,
+    "fmt": "csv",
+    "serial": "0",
+    "objection_id": 1,
+    "token": "A",
+    "script": "0000000000",
+    "attachment_id": 1,
+    "room_id": 1,
+}
 
 
 def protected_routes(site: Site) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -43,7 +54,7 @@ def test_the_url_map_has_protected_routes_for_every_role(site: Site) -> None:
     routes = protected_routes(site)
     assert len(routes) >= 15
     blueprints = {url.split("/")[1] for _, url, _ in routes}
-    assert blueprints == {"admin", "committee", "rater", "api"}
+    assert blueprints == {"admin", "committee", "rater", "api", "invigilate"}
 
 
 def test_anonymous_requests_are_refused_everywhere(site: Site) -> None:
