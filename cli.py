@@ -152,6 +152,7 @@ def demo(settings: Settings, directory: Path) -> None:
         ("信任列表 trust list", result.files["trust_list"]),
         ("吊销列表 revocations", result.files["revocations"]),
         ("题库导出 bank export", result.export),
+        ("机考 computer-based", result.files["cbt"]),
     ]
     for label, path in where:
         click.echo(f"{label:<22} {path}")

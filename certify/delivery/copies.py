@@ -105,6 +105,12 @@ class Copies:
         self._papers: dict[int, PaperView] = {}
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        """Forget every copy and paper (when the process turns to another database)."""
+        with self._lock:
+            self._copies.clear()
+            self._papers.clear()
+
     def get(self, engine: Engine, registration_id: int, part: str) -> Copy:
         key = (registration_id, part)
         with self._lock:
