@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from certify import __version__
-from certify.commands import audit, bank, certificates, eligibility, exams, papers, web
+from certify.commands import audit, bank, certificates, delivery, eligibility, exams, papers, web
 from certify.commands.bank import print_summary
 from certify.commands.base import CertifyGroup, Settings, occupation_option, pass_settings
 from certify.infra import db
@@ -78,6 +78,7 @@ for command in (
     exams.regrade_command,
     exams.results_command,
     exams.stats_command,
+    delivery.exams,
     certificates.keys,
     certificates.trust_list_command,
     certificates.issue_command,
@@ -151,6 +152,7 @@ def demo(settings: Settings, directory: Path) -> None:
         ("信任列表 trust list", result.files["trust_list"]),
         ("吊销列表 revocations", result.files["revocations"]),
         ("题库导出 bank export", result.export),
+        ("机考 computer-based", result.files["cbt"]),
     ]
     for label, path in where:
         click.echo(f"{label:<22} {path}")

@@ -10,16 +10,20 @@ from click.testing import CliRunner
 from sqlmodel import Session, col, func, select
 
 from certify.commands.demo import DEMO_REFUSED, DEMO_SITTING, run_demo
+from certify.commands.demo_delivery import CBT_SITTING
 from certify.registration.identity import load_vault
 from cli import cli
 from schemas.tables import (
     Application,
+    Attempt,
+    AuditEntry,
     Candidate,
     Certificate,
     EligibilityRecord,
     Objection,
     Registration,
     Result,
+    Sitting,
 )
 from tests.conftest import Database
 
@@ -58,6 +62,19 @@ def test_demo_runs_the_pipeline_in_a_fresh_folder_and_again(tmp_path: Path) -> N
         text=True,
     ).stdout
     assert "AI-J-" in key
+    # The computer-based sitting after the paper story.
+    assert "14. 机考 / computer-based sitting DEMO-2026-AI-CBT" in out
+    assert "seats seed 20261205: R01 12, R02 11" in out
+    assert "登录 signed in 22/23" in out and "3 人失联 lost" in out
+    assert "re-sent entries acknowledged, not applied twice" in out and "stored once: True" in out
+    assert "device move 1 + 延时 extra time 10 min" in out and "pause/resume 5 min" in out
+    assert (
+        "handed in 21, 到时自动收卷 closed by the sweeper at the deadline 1, 缺考 absent 1" in out
+    )
+    assert re.search(r"R01 考场记录 attendance: 应到 12 人.*已交卷 1\d 人，未交卷 0 人", out)
+    assert re.search(r"阅卷 grading: \d+/\d+ 份主观题机考作答 .* 合格 passed \d+/22", out)
+    assert len(list((folder / "cbt" / "准考证").glob("*.pdf"))) == 25
+    assert (folder / "cbt" / "DEMO-CBT-AM-R01-考场记录.pdf").exists()
 
 
 def test_the_whole_story_holds_together_in_the_database(database: Database, tmp_path: Path) -> None:
@@ -74,8 +91,12 @@ def test_the_whole_story_holds_together_in_the_database(database: Database, tmp_
             ).all()
         )
         overridden = session.exec(select(Application).where(Application.route == "override")).one()
-        passed = session.exec(
-            select(func.count()).select_from(Result).where(col(Result.passed))
+        passed = session.exec(  # in the paper sitting (the computer-based one comes after)
+            select(func.count())
+            .select_from(Result)
+            .join(Registration, col(Registration.id) == col(Result.registration_id))
+            .join(Sitting, col(Sitting.id) == col(Registration.sitting_id))
+            .where(col(Result.passed), Sitting.code == DEMO_SITTING)
         ).one()
         objections = {o.status for o in session.exec(select(Objection))}
         level = session.exec(select(Certificate).where(Certificate.kind == "level")).all()
@@ -109,3 +130,37 @@ def test_the_whole_story_holds_together_in_the_database(database: Database, tmp_
     assert person is not None
     row = next(line for line in ce if level[0].serial in line).split(",")
     assert row[0] == vault.decrypt(person.id_number_cipher) and row[2] == "30"
+
+    # The computer-based sitting: every attempt closed, each way it can be, and the
+    # invigilators' actions audited under their accounts.
+    with Session(database.engine) as session:
+        closed = session.exec(
+            select(Attempt.status, Attempt.finish_reason, func.count()).group_by(
+                Attempt.status, Attempt.finish_reason
+            )
+        ).all()
+        actions = session.exec(
+            select(AuditEntry.action, AuditEntry.actor).where(
+                col(AuditEntry.action).startswith("invigilate.")
+            )
+        ).all()
+        graded = session.exec(
+            select(func.count())
+            .select_from(Result)
+            .join(Registration, col(Registration.id) == col(Result.registration_id))
+            .join(Sitting, col(Sitting.id) == col(Registration.sitting_id))
+            .where(Sitting.code == CBT_SITTING)
+        ).one()
+    assert {(s.value, r.value if r else None): n for s, r, n in closed} == {
+        ("handed_in", "candidate"): 21,
+        ("handed_in", "deadline"): 1,
+        ("absent", None): 1,
+    }
+    assert sorted(a for a, _ in actions) == [
+        "invigilate.allow_move",
+        "invigilate.extra_time",
+        "invigilate.pause",
+        "invigilate.resume",
+    ]
+    assert {actor for _, actor in actions} <= {"web:demo-inv1", "web:demo-inv2"}
+    assert graded == 22

@@ -8,7 +8,8 @@ certificates and verify one from the QR code read back from its PDF; look the ho
 title-review committee would; revoke one and show the effect; run a training course to its
 training certificates and subsidy records; export continuing-education hours and eligibility;
 export the bank and check the audit log against its signed checkpoints. The exam is dated so that the notice period has just
-ended today.
+ended today. Then a second sitting is delivered at computers (机考) on a simulated clock
+(:mod:`certify.commands.demo_delivery`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from certify.certificates.issuance import Issuer
 from certify.certificates.progress import sitting_record
 from certify.certificates.publication import file_objection, publish, resolve_objection
 from certify.certificates.revocation import change_status, revocation_list
+from certify.commands.demo_delivery import computer_based
 from certify.entitlements.eligibility import credentials, export_ce_hours, export_eligibility
 from certify.entitlements.training import assess, create_course, enrol, record_attendance
 from certify.grading import simulate
@@ -72,7 +74,7 @@ from schemas.enums import (
 )
 
 DEMO_FILES = ("certify.db", "bank-export.xlsx", "trust-list.json", "revocations.json")
-DEMO_FOLDERS = ("papers", "sitting", "notices", "certificates", "training", "exports")
+DEMO_FOLDERS = ("papers", "sitting", "notices", "certificates", "training", "exports", "cbt")
 DEMO_SITTING = "DEMO-2026-AI-S"
 DEMO_CANDIDATES = 120
 DEMO_REFUSED = 4
@@ -191,6 +193,9 @@ def run_demo(
                 else ""
             )
         )
+        junior = next(a.blueprint for a in assemblies if a.blueprint.startswith("ai-junior"))
+        cbt = computer_based(engine, directory, vault, junior, story.today, echo)
+        pdfs += cbt.reports
         return DemoResult(
             directory,
             database if url is None else None,
@@ -208,6 +213,7 @@ def run_demo(
                 "exports": exports,
                 "trust_list": directory / "trust-list.json",
                 "revocations": directory / "revocations.json",
+                "cbt": cbt.folder,
             },
             verification_path=f"/V/{_first_token(engine)}",
         )

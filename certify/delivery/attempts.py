@@ -978,6 +978,8 @@ def score_objective(engine: Engine, attempt_id: int) -> float | None:
 class Swept:
     handed_in: int
     absent: int
+    attempts: tuple[int, ...] = ()
+    """The attempts this round closed (handed in or recorded absent), by id."""
 
 
 def sweep(engine: Engine, *, now: datetime | None = None, limit: int = 500) -> Swept:
@@ -1002,7 +1004,7 @@ def sweep(engine: Engine, *, now: datetime | None = None, limit: int = 500) -> S
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
-        closed = []
+        closed, absentees = [], []
         for attempt_id, status in due:
             if close_in(
                 session,
@@ -1014,12 +1016,13 @@ def sweep(engine: Engine, *, now: datetime | None = None, limit: int = 500) -> S
             ):
                 if AttemptStatus(status) is AttemptStatus.WAITING:
                     absent += 1
+                    absentees.append(attempt_id or 0)
                 else:
                     handed_in += 1
                     closed.append(attempt_id or 0)
     for attempt_id in closed:
         score_objective(engine, attempt_id)
-    return Swept(handed_in, absent)
+    return Swept(handed_in, absent, tuple(closed + absentees))
 
 
 def attempt_deadline(

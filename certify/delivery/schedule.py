@@ -29,6 +29,7 @@ from certify.infra.rows import Columns, read_rows
 from certify.registration.sittings import get_sitting
 from schemas.enums import ApplicationDecision
 from schemas.tables import (
+    Account,
     Attempt,
     Course,
     Enrolment,
@@ -76,6 +77,7 @@ def create_session(
     """Add a timed session to a sitting; the part must be one of its blueprint's."""
     if starts_at.tzinfo is None:
         raise ScheduleError("开考时间须带时区 / the start time needs a time zone")
+    starts_at = utc(starts_at)  # SQLite keeps the wall time and drops the offset
     if not 1 <= duration_minutes <= 24 * 60:
         raise ScheduleError("考试时长应为 1–1440 分钟 / the duration is 1–1440 minutes")
     if not 0 <= entry_minutes <= duration_minutes or not 0 <= handin_minutes <= duration_minutes:
@@ -134,13 +136,17 @@ def add_room(
     name: str = "",
     columns: int = 6,
     invigilator: str = "",
+    require_account: bool = False,
     actor: str = "cli",
 ) -> ExamRoom:
-    """Add a room to a session, with a fresh six-digit room code."""
+    """Add a room to a session, with a fresh six-digit room code; with ``require_account``
+    the invigilator must be an active invigilator's (or administrator's) account."""
     if not 1 <= capacity <= 1000 or not 1 <= columns <= 50:
         raise ScheduleError("考场容量 1–1000、每排 1–50 座 / capacity 1–1000, 1–50 seats a row")
     with transaction(engine) as session:
         exam = get_session(session, session_code)
+        if invigilator and require_account:
+            _check_invigilator(session, invigilator)
         if session.exec(
             select(ExamRoom).where(ExamRoom.session_id == exam.id, ExamRoom.code == code)
         ).first():
@@ -168,8 +174,10 @@ def add_room(
 def assign_invigilator(
     engine: Engine, session_code: str, room_code: str, username: str, *, actor: str = "cli"
 ) -> None:
+    """Give the room to ``username``: an active account with the invigilator (or admin) role."""
     with transaction(engine) as session:
         room = get_room(session, get_session(session, session_code), room_code)
+        _check_invigilator(session, username)
         room.invigilator = username
         session.add(room)
         audit_log.append(
@@ -178,6 +186,19 @@ def assign_invigilator(
             action="delivery.invigilator",
             subject=f"{session_code}/{room_code}",
             detail={"invigilator": username},
+        )
+
+
+INVIGILATING_ROLES = ("invigilator", "admin")
+
+
+def _check_invigilator(session: Session, username: str) -> None:
+    account = session.exec(select(Account).where(Account.username == username)).first()
+    if account is None or not account.active or account.role not in INVIGILATING_ROLES:
+        raise ScheduleError(
+            f"{username} 不是有效的监考员账户（先运行 certify users add {username} --role "
+            f"invigilator）/ {username} is no active invigilator's account "
+            f"(certify users add {username} --role invigilator)"
         )
 
 

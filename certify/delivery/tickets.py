@@ -7,9 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
+from tqdm import tqdm
 
 from certify.delivery.attempts import utc
-from certify.delivery.console import Staff, room_for
+from certify.delivery.console import ADMIN, Staff, room_for
 from certify.delivery.documents import (
     Incident,
     RoomReport,
@@ -18,7 +19,7 @@ from certify.delivery.documents import (
     admission_tickets_pdf,
     room_report_pdf,
 )
-from certify.delivery.schedule import get_session
+from certify.delivery.schedule import get_room, get_session
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
 from schemas.tables import (
     Attempt,
@@ -87,8 +88,11 @@ def room_tickets(engine: Engine, room_id: int, staff: Staff) -> tuple[bytes, str
     return admission_tickets_pdf(tickets), f"{exam.code}-{room.code}-准考证.pdf"
 
 
-def write_tickets(engine: Engine, session_code: str, out: Path) -> list[Path]:
-    """Every ticket of a session: one file per candidate and one batch per room, in ``out``."""
+def write_tickets(
+    engine: Engine, session_code: str, out: Path, *, progress: bool | None = False
+) -> list[Path]:
+    """Every ticket of a session: one file per candidate and one batch per room, in ``out``;
+    ``progress``: show a progress bar (None: on a terminal only)."""
     out.mkdir(parents=True, exist_ok=True)
     with Session(engine) as session:
         exam = get_session(session, session_code)
@@ -99,15 +103,25 @@ def write_tickets(engine: Engine, session_code: str, out: Path) -> list[Path]:
         )
         tickets = _tickets(session, exam, rooms)
     written = []
-    for room in rooms:
-        batch = [t for t in tickets if t.room_code == room.code]
-        path = out / f"{exam.code}-{room.code}-准考证.pdf"
-        path.write_bytes(admission_tickets_pdf(batch))
-        written.append(path)
-    for ticket in tickets:
-        path = out / f"准考证-{ticket.admission_no}.pdf"
-        path.write_bytes(admission_tickets_pdf([ticket]))
-        written.append(path)
+    disable = None if progress is None else not progress
+    with tqdm(
+        total=len(rooms) + len(tickets),
+        desc="准考证 tickets",
+        unit="份",
+        disable=disable,
+        leave=False,
+    ) as bar:
+        for room in rooms:
+            batch = [t for t in tickets if t.room_code == room.code]
+            path = out / f"{exam.code}-{room.code}-准考证.pdf"
+            path.write_bytes(admission_tickets_pdf(batch))
+            written.append(path)
+            bar.update(1)
+        for ticket in tickets:
+            path = out / f"准考证-{ticket.admission_no}.pdf"
+            path.write_bytes(admission_tickets_pdf([ticket]))
+            written.append(path)
+            bar.update(1)
     return written
 
 
@@ -168,3 +182,14 @@ def room_report(engine: Engine, room_id: int, staff: Staff) -> tuple[bytes, str]
             ),
         )
     return room_report_pdf(report), f"{exam.code}-{room.code}-考场记录.pdf"
+
+
+OFFICE = Staff("cli", ADMIN)
+"""The examination office at the command line: every room, read only."""
+
+
+def room_report_of(engine: Engine, session_code: str, room_code: str) -> tuple[bytes, str]:
+    """考场记录 of room ``room_code`` of session ``session_code`` (for the office: any room)."""
+    with Session(engine) as session:
+        room = get_room(session, get_session(session, session_code), room_code)
+    return room_report(engine, room.id or 0, OFFICE)

@@ -2,7 +2,10 @@
 
 Raters never see who wrote a script: each (candidate, question) is a *script* with an anonymous
 code derived from the registration's secret shuffle seed, and the marking list
-(:func:`marking_list`) holds only codes, questions, maxima and rubrics.
+(:func:`marking_list`) holds only codes, questions, maxima, rubrics and — for answers typed at a
+computer (机考) — the answer's text. The script code is a rater's only handle on an answer and
+its attachments (:func:`script_view`, :func:`script_attachment`): what a code does not lead to
+in the sitting is "not found".
 
 A marks file (CSV/XLSX) has ``rater`` (评分员), ``script`` (评卷号), ``mark`` (分数). For each
 script the first mark is round 1, the second (by another rater) round 2, and a third is accepted
@@ -17,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -27,10 +31,21 @@ from certify.grading.service import SUBJECTIVE_TOLERANCE
 from certify.grading.sheets import candidate_copies
 from certify.infra import audit_log
 from certify.infra.db import transaction
+from certify.infra.errors import AttachmentNotFound, ScriptNotFound
 from certify.infra.rows import Columns, Parser, Row, lookup, number, read_rows, text
 from certify.infra.tabular import DEFAULT_MAX_BYTES
-from schemas.enums import ItemType
-from schemas.tables import ItemVersion, Mark, Registration
+from schemas.enums import AttemptStatus, ItemType
+from schemas.papers import PaperQuestion
+from schemas.tables import (
+    Attachment,
+    Attempt,
+    ExamSession,
+    ItemVersion,
+    Mark,
+    Registration,
+    Response,
+    Sitting,
+)
 
 COLUMNS = {
     "rater": ("rater", "评分员"),
@@ -43,6 +58,7 @@ INFORMATION = {
     "maximum": ("maximum", "满分"),
     "stem": ("stem", "题干"),
     "rubric": ("rubric", "评分标准"),
+    "answer": ("answer", "作答"),
 }
 """The marking list's other columns: read and ignored, so a filled-in list imports as it is."""
 
@@ -59,6 +75,8 @@ class Script:
     stem: str
     rubric: str
     registration_id: int
+    answer: str = ""
+    """The text typed at a computer (a computer-based sitting's response); "" on paper."""
 
 
 def script_code(registration: Registration, item_version_pk: int) -> str:
@@ -69,9 +87,10 @@ def script_code(registration: Registration, item_version_pk: int) -> str:
 
 def marking_list(engine: Engine, sitting_code: str) -> list[Script]:
     """Every subjective script of the sitting, sorted by code (so not by candidate)."""
-    _, copies = candidate_copies(engine, sitting_code)
+    sitting, copies = candidate_copies(engine, sitting_code)
     with Session(engine) as session:
         maxima = {v.id: v.points for v in session.exec(select(ItemVersion))}
+        typed = _typed_answers(session, sitting.id or 0)
     scripts = [
         Script(
             script_code(reg, q.item_version_pk),
@@ -82,12 +101,108 @@ def marking_list(engine: Engine, sitting_code: str) -> list[Script]:
             q.stem,
             q.rubric,
             reg.id or 0,
+            _typed(typed, reg.id or 0, q),
         )
         for reg, view in copies.values()
         for q in view.questions
         if q.type is ItemType.SUBJECTIVE
     ]
     return sorted(scripts, key=lambda s: s.code)
+
+
+def _typed_answers(session: Session, sitting_id: int) -> dict[tuple[int, int, str], str]:
+    """(registration, item version, part) → the answer handed in at a computer in a session of
+    the sitting that delivered that part (part "" when the session delivered every part);
+    answers sat on paper are not typed text and are not here."""
+    rows = session.exec(
+        select(Response, ExamSession.part)
+        .join(Attempt, col(Attempt.registration_id) == col(Response.registration_id))
+        .join(ExamSession, col(ExamSession.id) == col(Attempt.session_id))
+        .where(ExamSession.sitting_id == sitting_id, Attempt.status == AttemptStatus.HANDED_IN)
+    ).all()
+    return {(r.registration_id, r.item_version_id, part): r.raw for r, part in rows}
+
+
+def _typed(typed: dict[tuple[int, int, str], str], registration_id: int, q: PaperQuestion) -> str:
+    key = (registration_id, q.item_version_pk)
+    return typed.get((*key, q.part), typed.get((*key, ""), ""))
+
+
+@dataclass(frozen=True)
+class AttachedFile:
+    """A file a candidate attached to a typed answer (the newest counts; none is deleted)."""
+
+    id: int
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    newest: bool
+
+
+@dataclass(frozen=True)
+class ScriptView:
+    """What a rater sees of one script: the question, the rubric, the answer, the files."""
+
+    sitting: str
+    script: Script
+    attachments: list[AttachedFile]
+
+
+def _script(engine: Engine, sitting_code: str, code: str) -> Script:
+    found = {s.code: s for s in marking_list(engine, sitting_code)}.get(code.strip().upper())
+    if found is None:
+        raise ScriptNotFound(code)
+    return found
+
+
+def _attachments_of(sitting_code: str, script: Script) -> Any:
+    """The query of the script's attachments: its candidate's, its question's, and handed in
+    at a session of this sitting."""
+    return (
+        select(Attachment)
+        .join(Attempt, col(Attempt.id) == col(Attachment.attempt_id))
+        .join(ExamSession, col(ExamSession.id) == col(Attempt.session_id))
+        .join(Sitting, col(Sitting.id) == col(ExamSession.sitting_id))
+        .where(
+            Sitting.code == sitting_code,
+            Attempt.registration_id == script.registration_id,
+            Attachment.item_version_id == script.item_version_pk,
+        )
+    )
+
+
+def script_view(engine: Engine, sitting_code: str, code: str) -> ScriptView:
+    """The script ``code`` of the sitting for marking (never the candidate); ScriptNotFound for
+    a code that is not one of the sitting's scripts."""
+    script = _script(engine, sitting_code, code)
+    with Session(engine) as session:
+        files = session.exec(
+            _attachments_of(sitting_code, script).order_by(col(Attachment.id).desc())
+        ).all()
+    return ScriptView(
+        sitting_code,
+        script,
+        [
+            AttachedFile(f.id or 0, f.name, f.media_type, f.size, f.sha256, n == 0)
+            for n, f in enumerate(files)
+        ],
+    )
+
+
+def script_attachment(
+    engine: Engine, sitting_code: str, code: str, attachment_id: int
+) -> tuple[str, str, bytes]:
+    """(name, media type, content) of an attachment of the script ``code``; AttachmentNotFound
+    for an id that is not one of this script's (another sitting's, another script's, none)."""
+    script = _script(engine, sitting_code, code)
+    with Session(engine) as session:
+        found = session.exec(
+            _attachments_of(sitting_code, script).where(Attachment.id == attachment_id)
+        ).first()
+    if found is None:
+        raise AttachmentNotFound(attachment_id)
+    return found.name, found.media_type, found.data
 
 
 MARKING_LIST_HEADER = [
@@ -97,16 +212,21 @@ MARKING_LIST_HEADER = [
     "maximum",
     "stem",
     "rubric",
+    "answer",
     "rater",
     "mark",
 ]
-"""The marking list's columns; raters fill in the last two and import the file as it is."""
+"""The marking list's columns; raters fill in the last two and import the file as it is
+(``answer``: the typed text of a computer-based sitting, empty for paper)."""
 
 
 def marking_list_rows(scripts: list[Script]) -> list[list[str | float]]:
     """The marking list as rows under :data:`MARKING_LIST_HEADER` (no candidate identity);
     question numbers and maxima as numbers."""
-    return [[s.code, s.question, s.item_id, s.maximum, s.stem, s.rubric, "", ""] for s in scripts]
+    return [
+        [s.code, s.question, s.item_id, s.maximum, s.stem, s.rubric, s.answer, "", ""]
+        for s in scripts
+    ]
 
 
 MARKS = Columns({**COLUMNS, **INFORMATION}, required=COLUMNS)

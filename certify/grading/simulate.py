@@ -140,6 +140,19 @@ def write_roster(path: Path, people: list[SimulatedCandidate]) -> Path:
     )
 
 
+def answer(q: PaperQuestion, ability: float, rng: np.random.Generator) -> str:
+    """What a simulated candidate of ``ability`` answers to ``q``, in the printed letters of
+    their copy (a few typed sentences for a subjective question, as at a computer)."""
+    if q.type is ItemType.SUBJECTIVE:
+        if rng.random() < 0.05:
+            return ""
+        steps = int(np.clip(np.round(2 + ability * 2 + rng.normal(0, 1)), 1, 6))
+        return f"第 {q.number} 题（模拟作答）\n" + "\n".join(
+            f"{n}. 步骤 {n}：分析需求、选择方法并说明理由。" for n in range(1, steps + 1)
+        )
+    return _answer(q, ability, rng)
+
+
 def _answer(q: PaperQuestion, ability: float, rng: np.random.Generator) -> str:
     d = min(max(q.difficulty if q.difficulty is not None else 0.5, 0.02), 0.98)
     right = rng.random() < 1 / (1 + np.exp(-(ability - np.log(d / (1 - d)))))

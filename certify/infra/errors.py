@@ -128,6 +128,14 @@ class AttemptNotFound(NotFound):
     code, what_zh, what_en = "attempt_not_found", "考生作答", "attempt"
 
 
+class ScriptNotFound(NotFound):
+    code, what_zh, what_en = "script_not_found", "评卷号", "script"
+
+
+class AttachmentNotFound(NotFound):
+    code, what_zh, what_en = "attachment_not_found", "附件", "attachment"
+
+
 class Refused(Error):
     """A request the rules refuse, with its HTTP status: the web answers it as it is, the CLI
     prints the diagnosis. ``code`` is stable (``device_in_use``, ``deadline_passed``, …)."""

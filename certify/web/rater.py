@@ -2,7 +2,10 @@
 
 The marking list carries script codes, never candidates; marks go through the same import as
 ``certify marks import`` (double marking, third marks, round-one lock). A refused file's
-problems are shown on the page that answers the upload."""
+problems are shown on the page that answers the upload. A script's page shows the question, the
+rubric and — for a computer-based sitting — the typed answer with its attachments, reached by
+the script code only: an attachment that is not the script's is "not found", and files are
+served as downloads of their stored type, never rendered by the browser."""
 
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from certify.grading.marks import (
     import_marks,
     marking_list,
     marking_list_rows,
+    script_attachment,
+    script_view,
 )
 from certify.infra.errors import Error, NotFound
 from certify.infra.tabular import table_bytes
@@ -71,3 +76,28 @@ def upload_marks(code: str) -> Any:
 def problems(token: str) -> Any:
     """The problems of this rater's last refused upload, as CSV."""
     return send_problems(token)
+
+
+@blueprint.get("/sittings/<code>/scripts")
+@require_role(*RATER)
+def scripts(code: str) -> Any:
+    """Every script of the sitting by code, each linking to its page."""
+    return render_template("rater_scripts.html", code=code, scripts=marking_list(g.engine, code))
+
+
+@blueprint.get("/sittings/<code>/scripts/<script>")
+@require_role(*RATER)
+def script(code: str, script: str) -> Any:
+    return render_template("rater_script.html", view=script_view(g.engine, code, script))
+
+
+@blueprint.get("/sittings/<code>/scripts/<script>/attachments/<int:attachment_id>")
+@require_role(*RATER)
+def attachment(code: str, script: str, attachment_id: int) -> Any:
+    name, media_type, data = script_attachment(g.engine, code, script, attachment_id)
+    response = send_file(
+        io.BytesIO(data), mimetype=media_type, as_attachment=True, download_name=name
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response

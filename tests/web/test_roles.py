@@ -23,6 +23,8 @@ SAMPLE = {
     "serial": "0",
     "objection_id": 1,
     "token": "A",
+    "script": "0000000000",
+    "attachment_id": 1,
     "room_id": 1,
 }
 

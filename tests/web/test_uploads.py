@@ -85,7 +85,7 @@ def test_what_a_committee_check_stores_per_row_is_bounded(site: Site) -> None:
 
 
 def bad_marks(site: Site, count: int) -> bytes:
-    rows = [[f"NOPE{n:04d}", "", "", "", "", "", "rater", "1"] for n in range(count)]
+    rows = [[f"NOPE{n:04d}", "", "", "", "", "", "", "rater", "1"] for n in range(count)]
     return table_bytes(MARKING_LIST_HEADER, rows, "csv", "marks")
 
 
