@@ -37,7 +37,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -791,8 +791,15 @@ def count_events(engine: Engine, token: str, counts: Any) -> dict[str, int]:
             raise _bad_request(f"{kind} is a count")
         add[kind] = n
     with transaction(engine) as session:
+        # Lock the row with a write before reading it (SQLite begins at the first write), so two
+        # reports arriving at once both count.
+        session.execute(
+            update(Attempt).where(col(Attempt.id) == found.attempt.id).values(id=col(Attempt.id))
+        )
         attempt = session.exec(
-            select(Attempt).where(Attempt.id == found.attempt.id).with_for_update()
+            select(Attempt)
+            .where(Attempt.id == found.attempt.id)
+            .execution_options(populate_existing=True)
         ).one()
         events = dict(attempt.events)
         for kind, n in add.items():
@@ -807,10 +814,13 @@ def count_events(engine: Engine, token: str, counts: Any) -> dict[str, int]:
 
 
 def hand_in(engine: Engine, token: str, *, now: datetime | None = None) -> dict[str, Any]:
-    """The candidate hands in: refused before the earliest hand-in time."""
+    """The candidate hands in: refused before the earliest hand-in time, and while paused (the
+    invigilator resumes or hands in for them)."""
     now = now or now_utc()
     found = find(engine, token)
     _open_for_answers(found, now)
+    if found.attempt.paused_at is not None:
+        raise Refused(409, "paused", "考试已暂停，恢复后方可交卷", "paused: hand in after resuming")
     earliest = found.starts_at + timedelta(minutes=found.session.handin_minutes)
     if now < earliest:
         minutes = found.session.handin_minutes
@@ -948,29 +958,54 @@ def score_objective(engine: Engine, attempt_id: int) -> float | None:
     """Score the machine-scored questions of a closed attempt with the grading core, as soon as
     it is handed in, and keep the points with the attempt (the office sees them at once; results
     come from grading the sitting as ever)."""
+    return score_objectives(engine, [attempt_id]).get(attempt_id)
+
+
+def score_objectives(engine: Engine, attempt_ids: Sequence[int]) -> dict[int, float]:
+    """:func:`score_objective` for many attempts: one pass of the grading core per sitting."""
     from certify.grading.service import score_sitting
 
+    if not attempt_ids:
+        return {}
     with Session(engine) as session:
-        row = session.exec(
+        rows = session.exec(
             select(Attempt, Registration, Sitting, ExamSession)
             .join(Registration, col(Registration.id) == col(Attempt.registration_id))
             .join(ExamSession, col(ExamSession.id) == col(Attempt.session_id))
             .join(Sitting, col(Sitting.id) == col(ExamSession.sitting_id))
-            .where(Attempt.id == attempt_id)
-        ).first()
-    if row is None or row[0].status is not AttemptStatus.HANDED_IN:
-        return None
-    _, reg, sitting, ex = row
-    copy = COPIES.get(engine, reg.id or 0, ex.part)
-    _, scores = score_sitting(
-        engine, sitting.code, copies=(sitting, {reg.admission_no: (reg, copy.view)})
-    )
-    objective = {q.item_version_pk for q in copy.questions if q.type.is_objective}
-    points = round(sum(v for pk, v in scores[0].questions.items() if pk in objective), 4)
-    with transaction(engine) as session:
-        session.execute(
-            update(Attempt).where(col(Attempt.id) == attempt_id).values(objective_score=points)
+            .where(
+                col(Attempt.id).in_(list(attempt_ids)),
+                col(Attempt.status) == AttemptStatus.HANDED_IN.value,
+            )
+        ).all()
+    by_sitting: dict[int, list[Any]] = {}
+    for row in rows:
+        by_sitting.setdefault(row[2].id or 0, []).append(row)
+    points: dict[int, float] = {}
+    for group in by_sitting.values():
+        sitting = group[0][2]
+        copies = {
+            reg.admission_no: (reg, COPIES.get(engine, reg.id or 0, ex.part))
+            for _, reg, _, ex in group
+        }
+        _, scores = score_sitting(
+            engine,
+            sitting.code,
+            copies=(sitting, {k: (reg, copy.view) for k, (reg, copy) in copies.items()}),
         )
+        by_admission = {s.admission_no: s for s in scores}
+        for attempt, reg, _, _ in group:
+            copy = copies[reg.admission_no][1]
+            objective = {q.item_version_pk for q in copy.questions if q.type.is_objective}
+            questions = by_admission[reg.admission_no].questions
+            points[attempt.id or 0] = round(
+                sum(v for pk, v in questions.items() if pk in objective), 4
+            )
+    with transaction(engine) as session:
+        for attempt_id, value in points.items():
+            session.execute(
+                update(Attempt).where(col(Attempt.id) == attempt_id).values(objective_score=value)
+            )
     return points
 
 
@@ -978,51 +1013,60 @@ def score_objective(engine: Engine, attempt_id: int) -> float | None:
 class Swept:
     handed_in: int
     absent: int
-    attempts: tuple[int, ...] = ()
-    """The attempts this round closed (handed in or recorded absent), by id."""
+    attempts: tuple[int, ...] = field(default=(), compare=False)
+    """The attempts this round closed (handed in or recorded absent), by id (not compared:
+    two rounds are equal when they closed as many)."""
+
+
+SWEEP_BATCH = 25
+"""Attempts one sweeper transaction closes: a batch holds SQLite's single write lock (and
+PostgreSQL's row locks) for tens of milliseconds, not the whole sweep, so candidates' saves go
+on between batches."""
 
 
 def sweep(engine: Engine, *, now: datetime | None = None, limit: int = 500) -> Swept:
     """Close every attempt past its deadline and the grace (not paused): handed in with the
-    deadline as finish time, or absent if the candidate never signed in.
+    deadline as finish time, or absent if the candidate never signed in; then score what was
+    handed in, one pass of the grading core per sitting.
 
     Safe to run in any number of processes at once: on PostgreSQL each takes the due attempts
-    with ``FOR UPDATE SKIP LOCKED`` (none waits for, or closes, another's), and closing re-reads
-    the attempt under its lock, so an attempt is closed once.
+    with ``FOR UPDATE SKIP LOCKED`` (none waits for, or closes, another's), and closing locks
+    the attempt's row with a write before reading it, so an attempt is closed once. Closing goes
+    in transactions of :data:`SWEEP_BATCH` attempts, up to ``limit`` a call.
     """
     now = now or now_utc()
-    handed_in = absent = 0
-    with transaction(engine) as session:
-        due = session.exec(
-            select(Attempt.id, Attempt.status)
-            .where(
-                col(Attempt.status).in_([AttemptStatus.ACTIVE.value, AttemptStatus.WAITING.value]),
-                col(Attempt.paused_at).is_(None),
-                col(Attempt.deadline_at) < now - SAVE_GRACE,
-            )
-            .order_by(col(Attempt.deadline_at))
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
-        closed, absentees = [], []
-        for attempt_id, status in due:
-            if close_in(
-                session,
-                engine,
-                attempt_id or 0,
-                reason=FinishReason.DEADLINE,
-                now=now,
-                actor="sweeper",
-            ):
-                if AttemptStatus(status) is AttemptStatus.WAITING:
-                    absent += 1
-                    absentees.append(attempt_id or 0)
-                else:
-                    handed_in += 1
-                    closed.append(attempt_id or 0)
-    for attempt_id in closed:
-        score_objective(engine, attempt_id)
-    return Swept(handed_in, absent, tuple(closed + absentees))
+    closed: list[int] = []
+    absentees: list[int] = []
+    while len(closed) + len(absentees) < limit:
+        with transaction(engine) as session:
+            due = session.exec(
+                select(Attempt.id, Attempt.status)
+                .where(
+                    col(Attempt.status).in_(
+                        [AttemptStatus.ACTIVE.value, AttemptStatus.WAITING.value]
+                    ),
+                    col(Attempt.paused_at).is_(None),
+                    col(Attempt.deadline_at) < now - SAVE_GRACE,
+                )
+                .order_by(col(Attempt.deadline_at), col(Attempt.id))
+                .limit(min(SWEEP_BATCH, limit - len(closed) - len(absentees)))
+                .with_for_update(skip_locked=True)
+            ).all()
+            for attempt_id, status in due:
+                if close_in(
+                    session,
+                    engine,
+                    attempt_id or 0,
+                    reason=FinishReason.DEADLINE,
+                    now=now,
+                    actor="sweeper",
+                ):
+                    waiting = AttemptStatus(status) is AttemptStatus.WAITING
+                    (absentees if waiting else closed).append(attempt_id or 0)
+        if len(due) < SWEEP_BATCH:
+            break
+    score_objectives(engine, closed)
+    return Swept(len(closed), len(absentees), tuple(closed + absentees))
 
 
 def attempt_deadline(

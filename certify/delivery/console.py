@@ -268,7 +268,11 @@ def _apply(
         a.deadline_at = utc(a.deadline_at) + timedelta(seconds=seconds)
     elif action == "pause":
         if closed or a.paused_at is not None:
-            return False if whole_room else _refuse_closed()
+            if whole_room:
+                return False
+            if closed:
+                _refuse_closed()
+            raise _no("already_paused", "该考生已暂停", "already paused")
         a.paused_at = now
     elif action == "resume":
         if a.paused_at is None:
