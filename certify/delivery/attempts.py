@@ -43,6 +43,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, delete, func, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
 from certify.delivery.copies import COPIES, Copy
@@ -162,6 +163,21 @@ def _select_found() -> Any:
         .join(Registration, col(Registration.id) == col(Attempt.registration_id))
         .join(Candidate, col(Candidate.id) == col(Registration.candidate_id))
         .join(Sitting, col(Sitting.id) == col(ExamSession.sitting_id))
+        # Only what a request reads (every heartbeat runs this: each column read costs).
+        .options(
+            load_only(
+                col(ExamSession.code),
+                col(ExamSession.part),
+                col(ExamSession.starts_at),
+                col(ExamSession.duration_minutes),
+                col(ExamSession.entry_minutes),
+                col(ExamSession.handin_minutes),
+            ),
+            load_only(col(ExamRoom.code), col(ExamRoom.name)),
+            load_only(col(Registration.admission_no)),
+            load_only(col(Candidate.name)),
+            load_only(col(Sitting.code)),
+        )
     )
 
 
