@@ -186,8 +186,12 @@ def find(engine: Engine, token: str) -> Found:
     (unknown, or replaced by a sign-in on another device)."""
     if not token or len(token) > 128:
         raise _signed_out()
-    with Session(engine) as session:
-        row = session.execute(_FIND_BY_DEVICE, {"digest": token_digest(token)}).first()
+    # One statement, read on its own (autocommit): no BEGIN before it and no ROLLBACK after,
+    # two round trips to the database fewer on every heartbeat and save.
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        with Session(bind=conn) as session:
+            row = session.execute(_FIND_BY_DEVICE, {"digest": token_digest(token)}).first()
     if row is None:
         raise _signed_out()
     return Found(*row)
