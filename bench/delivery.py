@@ -64,11 +64,9 @@ import random
 import resource
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections import defaultdict
@@ -80,9 +78,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SECRET = b"d" * 32
-POSTGRES = os.environ.get(
-    "CERTIFY_BENCH_POSTGRES", "postgresql://certify@127.0.0.1:55433/postgres"
-)
+POSTGRES = os.environ.get("CERTIFY_BENCH_POSTGRES", "postgresql://certify@127.0.0.1:55433/postgres")
 GOALS = {
     "delivery_candidates": 2_000,
     "save_p99_ms": 100.0,
@@ -207,7 +203,10 @@ def setup(args: argparse.Namespace, url: str, folder: Path) -> dict[str, Any]:
     import numpy as np
 
     out: dict[str, Any] = {}
-    for role, code, prefix, area in (("run", "D1", "RUN", "370102"), ("base", "D2", "BAS", "370203")):
+    for role, code, prefix, area in (
+        ("run", "D1", "RUN", "370102"),
+        ("base", "D2", "BAS", "370203"),
+    ):
         if role == "base" and args.no_baseline:
             continue
         session = make_sitting(engine, folder, code, args.candidates, prefix, area)
@@ -440,10 +439,12 @@ class Candidate:
         started = time.monotonic()
         try:
             status, answer = await self.pool.request(method, path, body, self.token)
-        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
             self.stats.errors[f"{kind}:{type(exc).__name__}"] += 1
             return 0, None
-        self.stats.latency[kind].append((started - self.stats.t0, (time.monotonic() - started) * 1e3))
+        self.stats.latency[kind].append(
+            (started - self.stats.t0, (time.monotonic() - started) * 1e3)
+        )
         self.stats.status[f"{kind}:{status}"] += 1
         return status, answer
 
@@ -495,7 +496,9 @@ class Candidate:
         try:
             while self.journal and not self.dead:
                 entries = list(self.journal.values())[:200]
-                status, answer = await self.call("save", "POST", "/exam/api/save", {"entries": entries})
+                status, answer = await self.call(
+                    "save", "POST", "/exam/api/save", {"entries": entries}
+                )
                 if status == 200:
                     delay = 0.5
                     now = time.monotonic()
@@ -560,7 +563,9 @@ class Candidate:
     async def hand_in(self) -> None:
         delay = 0.5
         while not self.handed_in:
-            status, answer = await self.call("hand_in", "POST", "/exam/api/hand-in", {"confirm": True})
+            status, answer = await self.call(
+                "hand_in", "POST", "/exam/api/hand-in", {"confirm": True}
+            )
             if status == 200 or (status == 403 and answer and answer.get("error") == "handed_in"):
                 self.handed_in = True
             else:
@@ -772,7 +777,12 @@ def read_back(url: str, session_code: str) -> dict[str, Any]:
             responses[reg_id][pk] = raw
         events: dict[int, dict[int, tuple[int, str]]] = defaultdict(dict)
         for attempt_id, seq, pk, value in s.exec(
-            select(AnswerEvent.attempt_id, AnswerEvent.seq, AnswerEvent.item_version_id, AnswerEvent.value)
+            select(
+                AnswerEvent.attempt_id,
+                AnswerEvent.seq,
+                AnswerEvent.item_version_id,
+                AnswerEvent.value,
+            )
         ):
             events[attempt_id][seq] = (pk, value)
     for admission, reg_id, attempt_id, part in rows:
@@ -780,7 +790,9 @@ def read_back(url: str, session_code: str) -> dict[str, Any]:
         number_of = {q.item_version_pk: q.number for q in copy.questions}
         out[admission] = {
             "answers": {number_of[pk]: v for pk, v in answers[attempt_id].items()},
-            "responses": {number_of[pk]: v for pk, v in responses[reg_id].items() if pk in number_of},
+            "responses": {
+                number_of[pk]: v for pk, v in responses[reg_id].items() if pk in number_of
+            },
             "events": {seq: (number_of[pk], v) for seq, (pk, v) in events[attempt_id].items()},
         }
     engine.dispose()
@@ -821,7 +833,11 @@ def baseline_lost(result: dict[str, Any], stored: dict[str, Any]) -> dict[str, f
             questions += 1
             lost += held.get(int(number)) != value
         changes += c["changes"]
-    return {"baseline_lost_answers": lost, "baseline_answered": questions, "baseline_changes": changes}
+    return {
+        "baseline_lost_answers": lost,
+        "baseline_answered": questions,
+        "baseline_changes": changes,
+    }
 
 
 # --- figures -------------------------------------------------------------------------------------
@@ -831,7 +847,9 @@ def window(samples: list[Any], start: float, end: float) -> list[float]:
     return [ms for at, ms in samples if start <= at < end]
 
 
-def summarise(args: argparse.Namespace, run: dict[str, Any], base: dict[str, Any] | None) -> dict[str, Any]:
+def summarise(
+    args: argparse.Namespace, run: dict[str, Any], base: dict[str, Any] | None
+) -> dict[str, Any]:
     m = run["marks"]
     lat = run["latency"]
     f: dict[str, Any] = {}
@@ -865,11 +883,28 @@ def summarise(args: argparse.Namespace, run: dict[str, Any], base: dict[str, Any
     steady_wall = s1 - s0
     cpu = run["cpu_marks"]
     f["client_cpu_share"] = (cpu["steady_end"] - cpu["steady_start"]) / steady_wall
-    f["server_cpu_share"] = (run["server_cpu"]["steady_end"] - run["server_cpu"]["steady_start"]) / (
-        run["wall"]["steady_end"] - run["wall"]["steady_start"]
-    )
+    f["server_cpu_share"] = (
+        run["server_cpu"]["steady_end"] - run["server_cpu"]["steady_start"]
+    ) / (run["wall"]["steady_end"] - run["wall"]["steady_start"])
     f["postgres_cpu_share"] = (run["pg_cpu"]["steady_end"] - run["pg_cpu"]["steady_start"]) / (
         run["wall"]["steady_end"] - run["wall"]["steady_start"]
+    )
+    # CPU per request, the machine's load aside: what the two cores could hold on their own.
+    f["server_cpu_ms_per_request"] = f["server_cpu_share"] * 1e3 / max(f["requests_per_s"], 1e-9)
+    f["postgres_cpu_ms_per_request"] = (
+        f["postgres_cpu_share"] * 1e3 / max(f["requests_per_s"], 1e-9)
+    )
+    per_candidate = 1 / args.save_every + 1 / args.heartbeat  # requests per s
+    f["projected_candidates"] = int(
+        2e3
+        / (
+            (f["server_cpu_ms_per_request"] + f["postgres_cpu_ms_per_request"])
+            * per_candidate
+            * (
+                1
+                + f["client_cpu_share"] / max(f["server_cpu_share"] + f["postgres_cpu_share"], 1e-9)
+            )
+        )
     )
     lag = window(run["lag"], s0, s1)
     f["client_loop_lag_p99_ms"] = pct(lag, 99)
@@ -916,7 +951,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64, help="client keep-alive pool")
     parser.add_argument("--save-every", type=float, default=5.0, help="s between changes (±50 %%)")
     parser.add_argument("--heartbeat", type=float, default=3.0, help="s between heartbeats")
-    parser.add_argument("--recovery", type=float, default=30.0, help="s of answering after the crash")
+    parser.add_argument(
+        "--recovery", type=float, default=30.0, help="s of answering after the crash"
+    )
     parser.add_argument("--down", type=float, default=2.0, help="s gunicorn stays dead")
     parser.add_argument("--no-kill", action="store_true", help="no SIGKILL of gunicorn")
     parser.add_argument("--no-baseline", action="store_true")
@@ -933,7 +970,10 @@ def main() -> None:
             t = time.perf_counter()
             sittings = setup(args, url, folder)
             setup_s = time.perf_counter() - t
-            print(f"setup: {len(sittings)} sittings × {args.candidates} candidates in {setup_s:.1f} s", file=sys.stderr)
+            print(
+                f"setup: {len(sittings)} sittings × {args.candidates} candidates in {setup_s:.1f} s",
+                file=sys.stderr,
+            )
             server.start()
             run = run_client(args, server, folder, "run", sittings["run"]["people"])
             base = None
@@ -963,39 +1003,111 @@ def report(args: argparse.Namespace, f: dict[str, Any], failures: list[str]) -> 
     )
     print(f"load average now: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     rows = [
-        ("start spike: all sign in + paper (start_spike_s)", f"{f['start_spike_s']:.1f} s", "≤ 30 s"),
+        (
+            "start spike: all sign in + paper (start_spike_s)",
+            f"{f['start_spike_s']:.1f} s",
+            "≤ 30 s",
+        ),
         ("  sign-in p50 / p99", f"{f['sign_in_p50_ms']:.0f} / {f['sign_in_p99_ms']:.0f} ms", ""),
         ("  paper p99", f"{f['paper_p99_ms']:.0f} ms", ""),
         ("saves acknowledged per s, steady (saves_per_s)", f"{f['saves_per_s']:.0f} /s", ""),
-        ("save p50 / p99 / max (save_p99_ms)", f"{f['save_p50_ms']:.1f} / {f['save_p99_ms']:.1f} / {f['save_max_ms']:.0f} ms", "p99 ≤ 100 ms"),
-        ("change → acknowledged p99 / max", f"{f['change_ack_p99_ms']:.0f} / {f['change_ack_max_ms']:.0f} ms", ""),
+        (
+            "save p50 / p99 / max (save_p99_ms)",
+            f"{f['save_p50_ms']:.1f} / {f['save_p99_ms']:.1f} / {f['save_max_ms']:.0f} ms",
+            "p99 ≤ 100 ms",
+        ),
+        (
+            "change → acknowledged p99 / max",
+            f"{f['change_ack_p99_ms']:.0f} / {f['change_ack_max_ms']:.0f} ms",
+            "",
+        ),
         ("heartbeats per s, p99", f"{f['states_per_s']:.0f} /s, {f['state_p99_ms']:.1f} ms", ""),
-        ("candidates held (delivery_candidates)", f"{f['delivery_candidates']} ({'held' if f['held'] else 'NOT held'})", "≥ 2,000"),
+        (
+            "candidates held (delivery_candidates)",
+            f"{f['delivery_candidates']} ({'held' if f['held'] else 'NOT held'})",
+            "≥ 2,000",
+        ),
     ]
     if "crash_down_s" in f:
         rows.append(("crash: gunicorn SIGKILLed, down", f"{f['crash_down_s']:.1f} s", ""))
-        rows.append(("  longest change → ack around the crash", f"{f['crash_change_ack_max_ms'] / 1e3:.1f} s", ""))
+        rows.append(
+            (
+                "  longest change → ack around the crash",
+                f"{f['crash_change_ack_max_ms'] / 1e3:.1f} s",
+                "",
+            )
+        )
     if "hand_in_all_s" in f:
-        rows.append(("drain journals / everyone hands in", f"{f['drain_s']:.1f} s / {f['hand_in_all_s']:.1f} s (p99 {f['hand_in_p99_ms']:.0f} ms)", ""))
+        rows.append(
+            (
+                "drain journals / everyone hands in",
+                f"{f['drain_s']:.1f} s / {f['hand_in_all_s']:.1f} s (p99 {f['hand_in_p99_ms']:.0f} ms)",
+                "",
+            )
+        )
     rows += [
-        ("changes made / acknowledged answers checked", f"{f['changes_made']:,} / {f['acked_answers']:,}", ""),
-        ("lost answers (attempt_answer, response, answer_event)", f"{f['lost_answers']} ({f['lost_attempt_answer']}, {f['lost_response']}, {f['lost_answer_event']})", "0"),
+        (
+            "changes made / acknowledged answers checked",
+            f"{f['changes_made']:,} / {f['acked_answers']:,}",
+            "",
+        ),
+        (
+            "lost answers (attempt_answer, response, answer_event)",
+            f"{f['lost_answers']} ({f['lost_attempt_answer']}, {f['lost_response']}, {f['lost_answer_event']})",
+            "0",
+        ),
         ("refused entries / still pending", f"{f['refused']} / {f['pending_at_end']}", "0 / 0"),
-        ("CPU share, steady: gunicorn / PostgreSQL* / client", f"{f['server_cpu_share']:.2f} / {f['postgres_cpu_share']:.2f} / {f['client_cpu_share']:.2f} cores", ""),
+        (
+            "CPU share, steady: gunicorn / PostgreSQL* / client",
+            f"{f['server_cpu_share']:.2f} / {f['postgres_cpu_share']:.2f} / {f['client_cpu_share']:.2f} cores",
+            "",
+        ),
         ("client event-loop lag p99", f"{f['client_loop_lag_p99_ms']:.1f} ms", ""),
-        ("per-change: lost if each died at a random moment", f"{f['per_change_lost_at_death']} answers ({f['per_change_lost_changes_at_death']} changes)", ""),
+        (
+            "CPU per request: gunicorn / PostgreSQL*",
+            f"{f['server_cpu_ms_per_request']:.2f} / {f['postgres_cpu_ms_per_request']:.2f} ms",
+            "",
+        ),
+        (
+            "  → candidates 2 cores could hold (estimate)",
+            f"{f['projected_candidates']:,}",
+            "",
+        ),
+        (
+            "per-change: lost if each died at a random moment",
+            f"{f['per_change_lost_at_death']} answers ({f['per_change_lost_changes_at_death']} changes)",
+            "",
+        ),
     ]
     if "baseline_lost_answers" in f:
         rows += [
-            ("baseline (60-s timer, each dies at random): lost", f"{f['baseline_lost_answers']} of {f['baseline_answered']} answers", ""),
-            ("  baseline saves per s, p99", f"{f['baseline_saves_per_s']:.0f} /s, {f['baseline_save_p99_ms']:.1f} ms", ""),
+            (
+                "baseline (60-s timer, each dies at random): lost",
+                f"{f['baseline_lost_answers']} of {f['baseline_answered']} answers",
+                "",
+            ),
+            (
+                "  baseline saves per s, p99",
+                f"{f['baseline_saves_per_s']:.0f} /s, {f['baseline_save_p99_ms']:.1f} ms",
+                "",
+            ),
         ]
-        f["lost_ratio_baseline_per_change"] = f["baseline_lost_answers"] / max(1, f["per_change_lost_at_death"])
-        rows.append(("ratio lost baseline / per-change", f"{f['lost_ratio_baseline_per_change']:.0f}× (per-change lost {f['per_change_lost_at_death']})", ""))
+        f["lost_ratio_baseline_per_change"] = f["baseline_lost_answers"] / max(
+            1, f["per_change_lost_at_death"]
+        )
+        rows.append(
+            (
+                "ratio lost baseline / per-change",
+                f"{f['lost_ratio_baseline_per_change']:.0f}× (per-change lost {f['per_change_lost_at_death']})",
+                "",
+            )
+        )
     width = max(len(r[0]) for r in rows) + 2
     for name, value, goal in rows:
         print(f"{name:<{width}}{value:<34}{goal}")
-    print(f"(* every postgres process on the machine; errors: {f['client_errors'] or 'none'}; non-200: {f['non_200'] or 'none'})")
+    print(
+        f"(* every postgres process on the machine; errors: {f['client_errors'] or 'none'}; non-200: {f['non_200'] or 'none'})"
+    )
     if f["lost_answers"]:
         failures.append(f"{f['lost_answers']} acknowledged answers lost")
     if f["refused"]:
