@@ -41,8 +41,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, update
+from sqlalchemy import Engine, bindparam, delete, func, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
 from certify.delivery.copies import COPIES, Copy
@@ -162,6 +163,21 @@ def _select_found() -> Any:
         .join(Registration, col(Registration.id) == col(Attempt.registration_id))
         .join(Candidate, col(Candidate.id) == col(Registration.candidate_id))
         .join(Sitting, col(Sitting.id) == col(ExamSession.sitting_id))
+        # Only what a request reads (every heartbeat runs this: each column read costs).
+        .options(
+            load_only(
+                col(ExamSession.code),
+                col(ExamSession.part),
+                col(ExamSession.starts_at),
+                col(ExamSession.duration_minutes),
+                col(ExamSession.entry_minutes),
+                col(ExamSession.handin_minutes),
+            ),
+            load_only(col(ExamRoom.code), col(ExamRoom.name)),
+            load_only(col(Registration.admission_no)),
+            load_only(col(Candidate.name)),
+            load_only(col(Sitting.code)),
+        )
     )
 
 
@@ -170,13 +186,19 @@ def find(engine: Engine, token: str) -> Found:
     (unknown, or replaced by a sign-in on another device)."""
     if not token or len(token) > 128:
         raise _signed_out()
-    with Session(engine) as session:
-        row = session.exec(
-            _select_found().where(Attempt.device_hash == token_digest(token))
-        ).first()
+    # One statement, read on its own (autocommit): no BEGIN before it and no ROLLBACK after,
+    # two round trips to the database fewer on every heartbeat and save.
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        with Session(bind=conn) as session:
+            row = session.execute(_FIND_BY_DEVICE, {"digest": token_digest(token)}).first()
     if row is None:
         raise _signed_out()
     return Found(*row)
+
+
+_FIND_BY_DEVICE = _select_found().where(col(Attempt.device_hash) == bindparam("digest"))
+"""Built once: every heartbeat and save runs it (SQLAlchemy then reuses its compiled form)."""
 
 
 def _signed_out() -> Refused:
@@ -528,14 +550,11 @@ def save(
     attempt_id = found.attempt.id or 0
     device = found.attempt.device_hash[:12] if found.attempt.device_hash else ""
     with transaction(engine) as session:
+        conn = session.connection()
         # The row lock: a hand-in waits for this save, or this save sees the hand-in.
-        row = session.execute(
-            update(Attempt)
-            .where(col(Attempt.id) == attempt_id)
-            .values(last_seen_at=now)
-            .returning(col(Attempt.status), col(Attempt.paused_at), col(Attempt.deadline_at))
-        ).one()
+        row = conn.execute(_SEEN_AND_LOCK, {"attempt_id": attempt_id, "now": now}).one()
         status, paused_at, deadline_at = AttemptStatus(row[0]), row[1], utc(row[2])
+        stored_seq: int = row[3]
         if status is not AttemptStatus.ACTIVE:
             raise Refused(
                 403, "handed_in", "已交卷，不能再修改作答", "handed in: answers are final"
@@ -550,11 +569,16 @@ def save(
                 for e, _ in good
             ]
             good = []
-        acked, good = _applied_before(session, attempt_id, good, refused)
-        good = _not_stale(session, attempt_id, good, refused)
+        # Every stored event and answer has a seq ≤ the attempt's last_seq (raised with them,
+        # under this lock): entries above it are neither stored already nor stale, and only
+        # the others (re-sends) are looked up.
+        seen = [(e, pk) for e, pk in good if e.seq <= stored_seq]
+        acked, seen = _applied_before(session, attempt_id, seen, refused)
+        seen = _not_stale(session, attempt_id, seen, refused)
+        good = seen + [(e, pk) for e, pk in good if e.seq > stored_seq]
         if good:
-            session.execute(
-                insert(AnswerEvent),
+            conn.execute(
+                _INSERT_EVENT,
                 [
                     {
                         "attempt_id": attempt_id,
@@ -574,16 +598,27 @@ def save(
                 newest[pk] = e  # sorted by seq: the last one wins
             _upsert_answers(session, attempt_id, newest, now)
             top = max(e.seq for e, _ in good)
-            session.execute(
-                update(Attempt)
-                .where(col(Attempt.id) == attempt_id, col(Attempt.last_seq) < top)
-                .values(last_seq=top)
-            )
+            if top > stored_seq:
+                conn.execute(_RAISE_LAST_SEQ, {"attempt_id": attempt_id, "top": top})
+                stored_seq = top
             acked += [e.seq for e, _ in good]
-        last_seq = session.execute(
-            select(Attempt.last_seq).where(Attempt.id == attempt_id)
-        ).scalar_one()
-    return {"acked": sorted(acked), "refused": refused, "last_seq": last_seq}
+    return {"acked": sorted(acked), "refused": refused, "last_seq": stored_seq}
+
+
+_SEEN_AND_LOCK = (
+    update(Attempt)
+    .where(col(Attempt.id) == bindparam("attempt_id"))
+    .values(last_seen_at=bindparam("now"))
+    .returning(
+        col(Attempt.status), col(Attempt.paused_at), col(Attempt.deadline_at), col(Attempt.last_seq)
+    )
+)
+_RAISE_LAST_SEQ = (
+    update(Attempt)
+    .where(col(Attempt.id) == bindparam("attempt_id"), col(Attempt.last_seq) < bindparam("top"))
+    .values(last_seq=bindparam("top"))
+)
+_INSERT_EVENT = insert(AnswerEvent)
 
 
 def _applied_before(
@@ -660,29 +695,40 @@ def _not_stale(
 def _upsert_answers(
     session: Session, attempt_id: int, newest: dict[int, Entry], now: datetime
 ) -> None:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    conn = session.connection()
+    stmt = _UPSERT_ANSWER[conn.dialect.name == "postgresql"]
     for pk, e in newest.items():
-        stmt = dialect.insert(AttemptAnswer).values(
-            attempt_id=attempt_id,
-            item_version_id=pk,
-            value=e.value,
-            flagged=e.flagged,
-            seq=e.seq,
-            saved_at=now,
+        conn.execute(
+            stmt,
+            {
+                "attempt_id": attempt_id,
+                "item_version_id": pk,
+                "value": e.value,
+                "flagged": e.flagged,
+                "seq": e.seq,
+                "saved_at": now,
+            },
         )
-        table = AttemptAnswer.__table__  # type: ignore[attr-defined]
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["attempt_id", "item_version_id"],
-                set_={
-                    "value": stmt.excluded.value,
-                    "flagged": stmt.excluded.flagged,
-                    "seq": stmt.excluded.seq,
-                    "saved_at": stmt.excluded.saved_at,
-                },
-                where=table.c.seq < stmt.excluded.seq,
-            )
-        )
+
+
+def _upsert_statement(dialect: Any) -> Any:
+    """``INSERT … ON CONFLICT (attempt, question) DO UPDATE … WHERE stored seq < new seq``."""
+    table = AttemptAnswer.__table__  # type: ignore[attr-defined]
+    stmt = dialect.insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=["attempt_id", "item_version_id"],
+        set_={
+            "value": stmt.excluded.value,
+            "flagged": stmt.excluded.flagged,
+            "seq": stmt.excluded.seq,
+            "saved_at": stmt.excluded.saved_at,
+        },
+        where=table.c.seq < stmt.excluded.seq,
+    )
+
+
+_UPSERT_ANSWER = {False: _upsert_statement(sqlite), True: _upsert_statement(postgresql)}
+"""Built once per dialect (building one per request cost more than running it)."""
 
 
 # --- attachments and events --------------------------------------------------------------------
