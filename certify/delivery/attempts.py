@@ -165,7 +165,7 @@ def _select_found() -> Any:
         .join(Sitting, col(Sitting.id) == col(ExamSession.sitting_id))
         # Only what a request reads (every heartbeat runs this: each column read costs).
         .options(
-            load_only(
+            _only(
                 col(ExamSession.code),
                 col(ExamSession.part),
                 col(ExamSession.starts_at),
@@ -173,12 +173,17 @@ def _select_found() -> Any:
                 col(ExamSession.entry_minutes),
                 col(ExamSession.handin_minutes),
             ),
-            load_only(col(ExamRoom.code), col(ExamRoom.name)),
-            load_only(col(Registration.admission_no)),
-            load_only(col(Candidate.name)),
-            load_only(col(Sitting.code)),
+            _only(col(ExamRoom.code), col(ExamRoom.name)),
+            _only(col(Registration.admission_no)),
+            _only(col(Candidate.name)),
+            _only(col(Sitting.code)),
         )
     )
+
+
+def _only(*columns: Any) -> Any:
+    """``load_only`` for SQLModel's columns (its stubs want SQLAlchemy's attribute type)."""
+    return load_only(*columns)
 
 
 def find(engine: Engine, token: str) -> Found:
