@@ -36,12 +36,15 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, delete, func, insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
@@ -134,6 +137,10 @@ class Found:
     sitting: Sitting
 
     @property
+    def status(self) -> AttemptStatus:
+        return self.attempt.status
+
+    @property
     def starts_at(self) -> datetime:
         return utc(self.session.starts_at)
 
@@ -216,49 +223,206 @@ def _signed_out() -> Refused:
     )
 
 
-def state_of(found: Found, now: datetime) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Live:
+    """An attempt as a heartbeat or a save needs it: one narrow row of the attempt and its
+    session, read by the device token's digest (the hot path: every candidate, every few
+    seconds). What never changes during an exam — names, room, title — is :func:`who`."""
+
+    id: int
+    registration_id: int
+    seat: int
+    status: AttemptStatus
+    paused_at: datetime | None
+    deadline_at: datetime
+    extra_seconds: int
+    last_seq: int
+    last_seen_at: datetime | None
+    handed_in_at: datetime | None
+    device_hash: str | None
+    starts_at: datetime
+    handin_minutes: int
+    part: str
+
+    @property
+    def deadline(self) -> datetime:
+        return self.deadline_at
+
+    def remaining(self, now: datetime) -> timedelta:
+        """Time left: frozen while paused, never negative."""
+        at = self.paused_at or now
+        return max(self.deadline_at - max(at, self.starts_at), timedelta(0))
+
+    def due(self, now: datetime) -> bool:
+        """Past its deadline and the grace, not paused: the attempt must close."""
+        return (
+            self.status in (AttemptStatus.ACTIVE, AttemptStatus.WAITING)
+            and self.paused_at is None
+            and now > self.deadline_at + SAVE_GRACE
+        )
+
+
+_LIVE = (
+    sa_select(
+        Attempt.__table__.c.id,  # type: ignore[attr-defined]
+        Attempt.__table__.c.registration_id,  # type: ignore[attr-defined]
+        Attempt.__table__.c.seat,  # type: ignore[attr-defined]
+        Attempt.__table__.c.status,  # type: ignore[attr-defined]
+        Attempt.__table__.c.paused_at,  # type: ignore[attr-defined]
+        Attempt.__table__.c.deadline_at,  # type: ignore[attr-defined]
+        Attempt.__table__.c.extra_seconds,  # type: ignore[attr-defined]
+        Attempt.__table__.c.last_seq,  # type: ignore[attr-defined]
+        Attempt.__table__.c.last_seen_at,  # type: ignore[attr-defined]
+        Attempt.__table__.c.handed_in_at,  # type: ignore[attr-defined]
+        Attempt.__table__.c.device_hash,  # type: ignore[attr-defined]
+        ExamSession.__table__.c.starts_at,  # type: ignore[attr-defined]
+        ExamSession.__table__.c.handin_minutes,  # type: ignore[attr-defined]
+        ExamSession.__table__.c.part,  # type: ignore[attr-defined]
+    )
+    .select_from(Attempt.__table__)  # type: ignore[attr-defined]
+    .join(
+        ExamSession.__table__,  # type: ignore[attr-defined]
+        ExamSession.__table__.c.id == Attempt.__table__.c.session_id,  # type: ignore[attr-defined]
+    )
+    .where(Attempt.__table__.c.device_hash == bindparam("digest"))  # type: ignore[attr-defined]
+)
+"""Built once; SQLAlchemy reuses its compiled form."""
+
+
+def _live(row: Any) -> Live:
+    return Live(
+        id=row[0],
+        registration_id=row[1],
+        seat=row[2],
+        status=AttemptStatus(row[3]),
+        paused_at=utc(row[4]) if row[4] else None,
+        deadline_at=utc(row[5]),
+        extra_seconds=row[6],
+        last_seq=row[7],
+        last_seen_at=utc(row[8]) if row[8] else None,
+        handed_in_at=utc(row[9]) if row[9] else None,
+        device_hash=row[10],
+        starts_at=utc(row[11]),
+        handin_minutes=row[12],
+        part=row[13],
+    )
+
+
+def live(engine: Engine, token: str) -> Live:
+    """The attempt signed in with ``token`` as the hot path reads it: one SELECT on its own
+    (autocommit: no BEGIN before it, no ROLLBACK after); Refused 401 ``signed_out`` for any
+    other token."""
+    if not token or len(token) > 128:
+        raise _signed_out()
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        row = conn.execute(_LIVE, {"digest": token_digest(token)}).first()
+    if row is None:
+        raise _signed_out()
+    return _live(row)
+
+
+_WHO: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
+_WHO_LOCK = threading.Lock()
+
+
+def who(engine: Engine, attempt_id: int) -> dict[str, Any]:
+    """What the page shows of the candidate, the room and the exam — fixed for an attempt, so
+    each process reads it once (a bounded cache)."""
+    key = (engine.url.render_as_string(hide_password=True), attempt_id)
+    with _WHO_LOCK:
+        found = _WHO.get(key)
+    if found is not None:
+        return found
+    with Session(engine) as session:
+        row = session.execute(
+            sa_select(
+                col(Candidate.name),
+                col(Registration.admission_no),
+                col(ExamRoom.name),
+                col(ExamRoom.code),
+                col(Sitting.code),
+                col(ExamSession.code),
+            )
+            .select_from(Attempt)
+            .join(Registration, col(Registration.id) == col(Attempt.registration_id))
+            .join(Candidate, col(Candidate.id) == col(Registration.candidate_id))
+            .join(ExamRoom, col(ExamRoom.id) == col(Attempt.room_id))
+            .join(ExamSession, col(ExamSession.id) == col(Attempt.session_id))
+            .join(Sitting, col(Sitting.id) == col(ExamSession.sitting_id))
+            .where(col(Attempt.id) == attempt_id)
+        ).one()
+    name, admission, room_name, room_code, title, session_code = row
+    found = {
+        "name": name,
+        "admission_no": admission,
+        "room": room_name or room_code,
+        "title": title,
+        "session": session_code,
+    }
+    with _WHO_LOCK:
+        _WHO[key] = found
+        while len(_WHO) > 20_000:
+            _WHO.popitem(last=False)
+    return found
+
+
+def state_of(a: Live, shown: dict[str, Any], now: datetime) -> dict[str, Any]:
     """What the exam page shows: status, the server's clock, the remaining time, pause."""
-    a, s = found.attempt, found.session
-    starts_in = max(found.starts_at - now, timedelta(0))
-    handin_at = found.starts_at + timedelta(minutes=s.handin_minutes)
+    starts_in = max(a.starts_at - now, timedelta(0))
+    handin_at = a.starts_at + timedelta(minutes=a.handin_minutes)
     return {
         "status": a.status.value,
         "server_now_ms": int(now.timestamp() * 1000),
         "starts_in_ms": _ms(starts_in),
-        "remaining_ms": _ms(found.remaining(now)) if a.status is AttemptStatus.ACTIVE else 0,
+        "remaining_ms": _ms(a.remaining(now)) if a.status is AttemptStatus.ACTIVE else 0,
         "paused": a.paused_at is not None,
         "extra_seconds": a.extra_seconds,
         "can_hand_in": a.status is AttemptStatus.ACTIVE and now >= handin_at,
         "handin_in_ms": _ms(max(handin_at - now, timedelta(0))),
         "last_seq": a.last_seq,
-        "handed_in_at": utc(a.handed_in_at).isoformat() if a.handed_in_at else None,
+        "handed_in_at": a.handed_in_at.isoformat() if a.handed_in_at else None,
         "candidate": {
-            "name": found.candidate.name,
-            "admission_no": found.registration.admission_no,
+            "name": shown["name"],
+            "admission_no": shown["admission_no"],
             "seat": a.seat,
-            "room": found.room.name or found.room.code,
+            "room": shown["room"],
         },
-        "title": found.sitting.code,
-        "session": s.code,
+        "title": shown["title"],
+        "session": shown["session"],
     }
 
 
 def state(engine: Engine, token: str, *, now: datetime | None = None) -> dict[str, Any]:
-    """The heartbeat: the attempt's state, recording the candidate as seen; an attempt past its
-    deadline is closed here and then (finish time: the deadline)."""
+    """The heartbeat: the attempt's state, recording the candidate as seen (at most every
+    :data:`SEEN_EVERY`); an attempt past its deadline is closed here and then (finish time: the
+    deadline)."""
     now = now or now_utc()
-    found = find(engine, token)
-    if found.due(now):
-        close(engine, found.attempt.id or 0, reason=FinishReason.DEADLINE, now=now)
-        found = find(engine, token)
-    elif found.attempt.status is AttemptStatus.ACTIVE and (
-        found.attempt.last_seen_at is None or now - utc(found.attempt.last_seen_at) >= SEEN_EVERY
+    a = live(engine, token)
+    if a.due(now):
+        close(engine, a.id, reason=FinishReason.DEADLINE, now=now)
+        a = live(engine, token)
+    elif a.status is AttemptStatus.ACTIVE and (
+        a.last_seen_at is None or now - a.last_seen_at >= SEEN_EVERY
     ):
-        with transaction(engine) as session:
-            session.execute(
-                update(Attempt).where(col(Attempt.id) == found.attempt.id).values(last_seen_at=now)
-            )
-    return state_of(found, now)
+        _seen(engine, a.id, now)
+    return state_of(a, who(engine, a.id), now)
+
+
+def _seen(engine: Engine, attempt_id: int, now: datetime) -> None:
+    """Record the candidate as seen. Nothing depends on this write surviving a crash, so
+    PostgreSQL need not wait for it to reach the disk (``synchronous_commit`` off for it)."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        conn.execute(_SEEN, {"attempt_id": attempt_id, "now": now})
+
+
+_SEEN = (
+    update(Attempt)
+    .where(col(Attempt.id) == bindparam("attempt_id"))
+    .values(last_seen_at=bindparam("now"))
+)
 
 
 # --- signing in --------------------------------------------------------------------------------
@@ -466,12 +630,12 @@ def paper(engine: Engine, token: str, *, now: datetime | None = None) -> dict[st
     }
 
 
-def _open_for_answers(found: Found, now: datetime) -> None:
+def _open_for_answers(found: Found | Live, now: datetime) -> None:
     if now < found.starts_at:
         raise Refused(403, "not_started", "考试尚未开始", "the exam has not started")
-    if found.attempt.status is AttemptStatus.HANDED_IN:
+    if found.status is AttemptStatus.HANDED_IN:
         raise Refused(403, "handed_in", "已交卷", "already handed in")
-    if found.attempt.status is not AttemptStatus.ACTIVE:
+    if found.status is not AttemptStatus.ACTIVE:
         raise _signed_out()
 
 
@@ -538,12 +702,12 @@ def save(
     """Store the entries (see the module docstring); returns the acknowledged and refused seqs
     and the attempt's last seq. A request refused whole raises Refused and stores nothing."""
     now = now or now_utc()
-    found = find(engine, token)
-    _open_for_answers(found, now)
-    if found.due(now):
-        close(engine, found.attempt.id or 0, reason=FinishReason.DEADLINE, now=now)
+    a = live(engine, token)
+    _open_for_answers(a, now)
+    if a.due(now):
+        close(engine, a.id, reason=FinishReason.DEADLINE, now=now)
         raise Refused(403, "handed_in", "考试时间已到，已自动交卷", "time is up: handed in")
-    copy = COPIES.get(engine, found.registration.id or 0, found.session.part)
+    copy = COPIES.get(engine, a.registration_id, a.part)
     refused: list[dict[str, Any]] = []
     good: list[tuple[Entry, int]] = []
     for e in entries:
@@ -552,14 +716,15 @@ def save(
             refused.append(_refusal(e.seq, *problem))
         else:
             good.append((e, copy.by_number[e.number].item_version_pk))
-    attempt_id = found.attempt.id or 0
-    device = found.attempt.device_hash[:12] if found.attempt.device_hash else ""
+    attempt_id = a.id
+    device = a.device_hash[:12] if a.device_hash else ""
     with transaction(engine) as session:
         conn = session.connection()
         # The row lock: a hand-in waits for this save, or this save sees the hand-in.
         row = conn.execute(_SEEN_AND_LOCK, {"attempt_id": attempt_id, "now": now}).one()
         status, paused_at, deadline_at = AttemptStatus(row[0]), row[1], utc(row[2])
         stored_seq: int = row[3]
+        extra_seconds: int = row[4]
         if status is not AttemptStatus.ACTIVE:
             raise Refused(
                 403, "handed_in", "已交卷，不能再修改作答", "handed in: answers are final"
@@ -607,7 +772,20 @@ def save(
                 conn.execute(_RAISE_LAST_SEQ, {"attempt_id": attempt_id, "top": top})
                 stored_seq = top
             acked += [e.seq for e, _ in good]
-    return {"acked": sorted(acked), "refused": refused, "last_seq": stored_seq}
+    now_live = replace(
+        a,
+        deadline_at=deadline_at,
+        extra_seconds=extra_seconds,
+        last_seq=stored_seq,
+        last_seen_at=now,
+    )
+    return {
+        "acked": sorted(acked),
+        "refused": refused,
+        "last_seq": stored_seq,
+        # The state as of this save: a page that saves needs no heartbeat in between.
+        "state": state_of(now_live, who(engine, attempt_id), now),
+    }
 
 
 _SEEN_AND_LOCK = (
@@ -615,7 +793,11 @@ _SEEN_AND_LOCK = (
     .where(col(Attempt.id) == bindparam("attempt_id"))
     .values(last_seen_at=bindparam("now"))
     .returning(
-        col(Attempt.status), col(Attempt.paused_at), col(Attempt.deadline_at), col(Attempt.last_seq)
+        col(Attempt.status),
+        col(Attempt.paused_at),
+        col(Attempt.deadline_at),
+        col(Attempt.last_seq),
+        col(Attempt.extra_seconds),
     )
 )
 _RAISE_LAST_SEQ = (

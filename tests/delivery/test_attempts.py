@@ -324,7 +324,15 @@ def test_a_resent_save_is_acknowledged_and_stored_once(exam: Exam) -> None:
     token = sign_in(exam, exam.people[0])
     first = save(exam, token, (1, 1, "A"), (2, 2, "B"))
     again = save(exam, token, (1, 1, "A"), (2, 2, "B"), when=at(6))
+    first_state, again_state = first.pop("state"), again.pop("state")
     assert first == again == {"acked": [1, 2], "refused": [], "last_seq": 2}
+    # Each answer carries the state as of the save (a page that saves needs no heartbeat).
+    assert first_state["last_seq"] == again_state["last_seq"] == 2
+    assert first_state == attempts.state(engine, token, now=at(5)) | {"last_seq": 2}
+    assert (
+        again_state["remaining_ms"]
+        == first_state["remaining_ms"] - 1000 * (at(6) - at(5)).total_seconds()
+    )
     aid = attempt_of(exam, exam.people[0]).id
     assert count(engine, AnswerEvent, AnswerEvent.attempt_id == aid) == 2
     assert count(engine, AttemptAnswer, AttemptAnswer.attempt_id == aid) == 2

@@ -9,7 +9,7 @@
   "use strict";
 
   var API = (document.body && document.body.getAttribute("data-api")) || "/exam/api";
-  var HEARTBEAT_MS = 3000;
+  var HEARTBEAT_MS = 4000;  // a save's answer carries the state too: no heartbeat after one
   var TYPING_DEBOUNCE_MS = 300;   // a pause in typing this long commits the text
   var TYPING_MAX_WAIT_MS = 600;   // continuous typing commits at least this often (+ send < 1 s)
   var REQUEST_TIMEOUT_MS = 10000;
@@ -349,10 +349,17 @@
     heartbeatTimer = null;
   }
 
-  function heartbeat() {
+  var lastState = 0;  // performance.now() when the server last told us the state
+
+  function heartbeat(force) {
     if (!token) return;
+    if (force !== true && performance.now() - lastState < HEARTBEAT_MS - 250) {
+      // A save answered within the interval brought the state: nothing to ask for.
+      if (screen_ !== "done") { flush(); sendEvents(); }
+      return;
+    }
     api("GET", "/state").then(function (result) {
-      if (result.status === 200) applyState(result.data);
+      if (result.status === 200) { lastState = performance.now(); applyState(result.data); }
       if (token && screen_ !== "done") { flush(); sendEvents(); }
     });
   }
@@ -792,7 +799,7 @@
       } else if (result.status === 409 && result.data.error === "paused") {
         setPaused(true);
       } else if (result.status === 403 && result.data.error === "handed_in") {
-        heartbeat();
+        heartbeat(true);
       } else if (result.status !== 0 && result.status !== 401) {
         showRefusal(null, errorText(result, "保存未成功，将自动重试。"));
       }
@@ -802,6 +809,7 @@
 
   function handleSaved(data) {
     if (typeof data.last_seq === "number") serverLastSeq = Math.max(serverLastSeq, data.last_seq);
+    if (data.state) { lastState = performance.now(); applyState(data.state); }
     var acked = {};
     (data.acked || []).forEach(function (seq) { acked[seq] = true; });
     var refused = {};
@@ -1040,7 +1048,7 @@
           handedInHere = result.data.status === "handed_in";
           closeDialog();
           applyState(result.data);
-          if (result.data.status !== "handed_in") heartbeat();
+          if (result.data.status !== "handed_in") heartbeat(true);
           return;
         }
         if (result.status === 401) { closeDialog(); return; }
@@ -1161,7 +1169,7 @@
     });
     window.addEventListener("blur", leave);
     window.addEventListener("focus", back);
-    window.addEventListener("online", function () { setOnline(true); if (token) { heartbeat(); } });
+    window.addEventListener("online", function () { setOnline(true); if (token) { heartbeat(true); } });
     window.addEventListener("offline", function () { setOnline(false); });
     window.addEventListener("pagehide", commitAllTyping);
 
