@@ -291,11 +291,7 @@ def room_report_command(settings: Settings, session_code: str, room_code: str, o
 def answers_command(settings: Settings, session_code: str, admission_no: str) -> None:
     """Every change a candidate's answers went through, for appeals. 作答记录（申诉查询）。"""
     h = answer_history(settings.engine(), session_code, admission_no)
-    finish = (
-        f" ({h.finish_reason.zh} {h.finish_reason.value})"
-        if h.finish_reason
-        else ""
-    )
+    finish = f" ({h.finish_reason.zh} {h.finish_reason.value})" if h.finish_reason else ""
     click.echo(
         f"{h.session} {h.room}-{h.seat:02d} {h.admission_no}: "
         f"{h.status.zh} {h.status.value}{finish}; 登录 signed in {_cst(h.signed_in_at, '%H:%M:%S')}, "

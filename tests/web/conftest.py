@@ -101,7 +101,10 @@ def build_site(
             .order_by(col(Certificate.serial))
         ).all()
     settings = Settings.load(
-        {}, web_secret="test-secret", data_dir=folder, **{"rate_limit": 100_000, "sweep_seconds": 0, **overrides}
+        {},
+        web_secret="test-secret",
+        data_dir=folder,
+        **{"rate_limit": 100_000, "sweep_seconds": 0, **overrides},
     )
     app = create_app(settings, engine=database.engine, vault=VAULT, trust_document=trust_document)
     app.config["TESTING"] = True
