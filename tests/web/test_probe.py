@@ -201,7 +201,7 @@ def test_a_trust_list_without_a_pinned_root_is_refused_at_start(site: Site, data
 
     empty = certify_db.make_engine(f"sqlite:///{site.out / 'empty.db'}")
     certify_db.upgrade(empty)
-    settings = Settings.load({}, web_secret="x")
+    settings = Settings.load({}, web_secret="x", sweep_seconds=0)
     with pytest.raises(RootNotPinned):
         create_app(settings, engine=empty, trust_document=site.trust_document)
     experiment = create_app(
@@ -291,7 +291,7 @@ def test_the_demo_serves_its_notice(tmp_path: Path) -> None:
 
     engine = certify_db.make_engine(f"sqlite:///{result.database}")
     app = create_app(
-        Settings.load({}, web_secret="x", data_dir=result.directory),
+        Settings.load({}, web_secret="x", data_dir=result.directory, sweep_seconds=0),
         engine=engine,
         trust_document=json.loads(result.files["trust_list"].read_text("utf-8")),
     )
