@@ -202,7 +202,7 @@ def computer_based(
             seat["attempt"],
         )
     questions = {
-        a: COPIES.get(engine, attempts.find(engine, p.token).registration.id or 0, "").questions
+        a: COPIES.get(engine, attempts.live(engine, p.token).registration_id, "").questions
         for a, p in pages.items()
     }
     chunks = {a: np.array_split(np.arange(len(qs)), 4) for a, qs in questions.items()}

@@ -125,9 +125,21 @@ def _ms(delta: timedelta) -> int:
 # --- reading an attempt ------------------------------------------------------------------------
 
 
+def _due(
+    status: AttemptStatus, paused_at: datetime | None, deadline: datetime, now: datetime
+) -> bool:
+    """Past its deadline and the grace, not paused: the attempt must close."""
+    return (
+        status in (AttemptStatus.ACTIVE, AttemptStatus.WAITING)
+        and paused_at is None
+        and now > deadline + SAVE_GRACE
+    )
+
+
 @dataclass(frozen=True)
 class Found:
-    """An attempt as one request sees it, with its session, room and candidate."""
+    """An attempt as signing in sees it, with its session, room and candidate (the calls after
+    it read the narrow :class:`Live` row by the device token)."""
 
     attempt: Attempt
     session: ExamSession
@@ -137,29 +149,12 @@ class Found:
     sitting: Sitting
 
     @property
-    def status(self) -> AttemptStatus:
-        return self.attempt.status
-
-    @property
     def starts_at(self) -> datetime:
         return utc(self.session.starts_at)
 
-    @property
-    def deadline(self) -> datetime:
-        return utc(self.attempt.deadline_at)
-
-    def remaining(self, now: datetime) -> timedelta:
-        """Time left: frozen while paused, never negative."""
-        at = utc(self.attempt.paused_at) if self.attempt.paused_at else now
-        return max(self.deadline - max(at, self.starts_at), timedelta(0))
-
     def due(self, now: datetime) -> bool:
-        """Past its deadline and the grace, not paused: the attempt must close."""
-        return (
-            self.attempt.status in (AttemptStatus.ACTIVE, AttemptStatus.WAITING)
-            and self.attempt.paused_at is None
-            and now > self.deadline + SAVE_GRACE
-        )
+        a = self.attempt
+        return _due(a.status, a.paused_at, utc(a.deadline_at), now)
 
 
 def _select_found() -> Any:
@@ -170,7 +165,7 @@ def _select_found() -> Any:
         .join(Registration, col(Registration.id) == col(Attempt.registration_id))
         .join(Candidate, col(Candidate.id) == col(Registration.candidate_id))
         .join(Sitting, col(Sitting.id) == col(ExamSession.sitting_id))
-        # Only what a request reads (every heartbeat runs this: each column read costs).
+        # Only what signing in reads (a start spike runs this thousands of times a minute).
         .options(
             _only(
                 col(ExamSession.code),
@@ -191,26 +186,6 @@ def _select_found() -> Any:
 def _only(*columns: Any) -> Any:
     """``load_only`` for SQLModel's columns (its stubs want SQLAlchemy's attribute type)."""
     return load_only(*columns)
-
-
-def find(engine: Engine, token: str) -> Found:
-    """The attempt signed in with ``token``; Refused 401 ``signed_out`` for any other token
-    (unknown, or replaced by a sign-in on another device)."""
-    if not token or len(token) > 128:
-        raise _signed_out()
-    # One statement, read on its own (autocommit): no BEGIN before it and no ROLLBACK after,
-    # two round trips to the database fewer on every heartbeat and save.
-    with engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT")
-        with Session(bind=conn) as session:
-            row = session.execute(_FIND_BY_DEVICE, {"digest": token_digest(token)}).first()
-    if row is None:
-        raise _signed_out()
-    return Found(*row)
-
-
-_FIND_BY_DEVICE = _select_found().where(col(Attempt.device_hash) == bindparam("digest"))
-"""Built once: every heartbeat and save runs it (SQLAlchemy then reuses its compiled form)."""
 
 
 def _signed_out() -> Refused:
@@ -254,12 +229,7 @@ class Live:
         return max(self.deadline_at - max(at, self.starts_at), timedelta(0))
 
     def due(self, now: datetime) -> bool:
-        """Past its deadline and the grace, not paused: the attempt must close."""
-        return (
-            self.status in (AttemptStatus.ACTIVE, AttemptStatus.WAITING)
-            and self.paused_at is None
-            and now > self.deadline_at + SAVE_GRACE
-        )
+        return _due(self.status, self.paused_at, self.deadline_at, now)
 
 
 _LIVE = (
@@ -588,17 +558,15 @@ def paper(engine: Engine, token: str, *, now: datetime | None = None) -> dict[st
     """The candidate's own copy of the session's questions with their saved answers; refused
     before the start, and after the attempt is closed."""
     now = now or now_utc()
-    found = find(engine, token)
-    _open_for_answers(found, now)
-    copy = COPIES.get(engine, found.registration.id or 0, found.session.part)
+    a = live(engine, token)
+    _open_for_answers(a, now)
+    copy = COPIES.get(engine, a.registration_id, a.part)
     number_of = {q.item_version_pk: q.number for q in copy.questions}
     with Session(engine) as session:
-        answers = session.exec(
-            select(AttemptAnswer).where(AttemptAnswer.attempt_id == found.attempt.id)
-        ).all()
+        answers = session.exec(select(AttemptAnswer).where(AttemptAnswer.attempt_id == a.id)).all()
         files = session.exec(
             select(Attachment.id, Attachment.item_version_id, Attachment.name, Attachment.size)
-            .where(Attachment.attempt_id == found.attempt.id)
+            .where(Attachment.attempt_id == a.id)
             .order_by(col(Attachment.id))
         ).all()
     attached: dict[str, list[dict[str, Any]]] = {}
@@ -609,16 +577,16 @@ def paper(engine: Engine, token: str, *, now: datetime | None = None) -> dict[st
         "form": copy.view.form,
         "parts": copy.public(),
         "answers": {
-            str(number_of[a.item_version_id]): {
-                "value": a.value,
-                "flagged": a.flagged,
-                "seq": a.seq,
+            str(number_of[x.item_version_id]): {
+                "value": x.value,
+                "flagged": x.flagged,
+                "seq": x.seq,
             }
-            for a in answers
-            if a.item_version_id in number_of
+            for x in answers
+            if x.item_version_id in number_of
         },
         "attachments": attached,
-        "last_seq": found.attempt.last_seq,
+        "last_seq": a.last_seq,
         "limits": {
             "attachment_bytes": ATTACHMENT_BYTES,
             "attachment_types": sorted(ATTACHMENT_TYPES),
@@ -627,7 +595,7 @@ def paper(engine: Engine, token: str, *, now: datetime | None = None) -> dict[st
     }
 
 
-def _open_for_answers(found: Found | Live, now: datetime) -> None:
+def _open_for_answers(found: Live, now: datetime) -> None:
     if now < found.starts_at:
         raise Refused(403, "not_started", "考试尚未开始", "the exam has not started")
     if found.status is AttemptStatus.HANDED_IN:
@@ -949,9 +917,9 @@ def attach(
 ) -> dict[str, Any]:
     """Keep a file with the answer to subjective question ``number``."""
     now = now or now_utc()
-    found = find(engine, token)
-    _open_for_answers(found, now)
-    copy = COPIES.get(engine, found.registration.id or 0, found.session.part)
+    a = live(engine, token)
+    _open_for_answers(a, now)
+    copy = COPIES.get(engine, a.registration_id, a.part)
     q = copy.by_number.get(number)
     if q is None or q.type.is_objective:
         raise Refused(
@@ -977,12 +945,10 @@ def attach(
         )
     clean = re.sub(r"[\x00-\x1f/\\<>:\"|?*]", "_", name).strip()[-128:] or "attachment"
     with transaction(engine) as session:
-        status = session.execute(
-            update(Attempt)
-            .where(col(Attempt.id) == found.attempt.id)
-            .values(last_seen_at=now)
-            .returning(col(Attempt.status), col(Attempt.paused_at), col(Attempt.deadline_at))
-        ).one()
+        # The same row lock as a save takes (a hand-in waits for it, or it sees the hand-in).
+        status = (
+            session.connection().execute(_SEEN_AND_LOCK, {"attempt_id": a.id, "now": now}).one()
+        )
         if AttemptStatus(status[0]) is not AttemptStatus.ACTIVE:
             raise Refused(403, "handed_in", "已交卷", "already handed in")
         if status[1] is not None:
@@ -990,14 +956,14 @@ def attach(
         if now > utc(status[2]) + SAVE_GRACE:
             raise Refused(403, "deadline_passed", "考试时间已到", "the time is up")
         row = Attachment(
-            attempt_id=found.attempt.id or 0,
+            attempt_id=a.id,
             item_version_id=q.item_version_pk,
             name=clean,
             media_type=kind,
             size=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
             data=data,
-            device=(found.attempt.device_hash or "")[:12],
+            device=(a.device_hash or "")[:12],
             uploaded_at=now,
         )
         session.add(row)
@@ -1011,7 +977,7 @@ EVENT_KINDS = ("blur", "paste", "fullscreen_exit")
 
 def count_events(engine: Engine, token: str, counts: Any) -> dict[str, int]:
     """Add the page's event counts (window left, paste, full-screen exit) to the attempt's."""
-    found = find(engine, token)
+    attempt_id = live(engine, token).id
     if not isinstance(counts, dict):
         raise _bad_request("a JSON object of counts is expected")
     add = {}
@@ -1021,16 +987,7 @@ def count_events(engine: Engine, token: str, counts: Any) -> dict[str, int]:
             raise _bad_request(f"{kind} is a count")
         add[kind] = n
     with transaction(engine) as session:
-        # Lock the row with a write before reading it (SQLite begins at the first write), so two
-        # reports arriving at once both count.
-        session.execute(
-            update(Attempt).where(col(Attempt.id) == found.attempt.id).values(id=col(Attempt.id))
-        )
-        attempt = session.exec(
-            select(Attempt)
-            .where(Attempt.id == found.attempt.id)
-            .execution_options(populate_existing=True)
-        ).one()
+        attempt = _locked(session, attempt_id)  # two reports arriving at once both count
         events = dict(attempt.events)
         for kind, n in add.items():
             if n:
@@ -1047,21 +1004,21 @@ def hand_in(engine: Engine, token: str, *, now: datetime | None = None) -> dict[
     """The candidate hands in: refused before the earliest hand-in time, and while paused (the
     invigilator resumes or hands in for them)."""
     now = now or now_utc()
-    found = find(engine, token)
-    _open_for_answers(found, now)
-    if found.attempt.paused_at is not None:
+    a = live(engine, token)
+    _open_for_answers(a, now)
+    if a.paused_at is not None:
         raise Refused(409, "paused", "考试已暂停，恢复后方可交卷", "paused: hand in after resuming")
-    earliest = found.starts_at + timedelta(minutes=found.session.handin_minutes)
+    earliest = a.starts_at + timedelta(minutes=a.handin_minutes)
     if now < earliest:
-        minutes = found.session.handin_minutes
+        minutes = a.handin_minutes
         raise Refused(
             403,
             "too_early",
             f"开考 {minutes} 分钟后方可交卷",
             f"hand-in opens {minutes} minutes after the start",
         )
-    reason = FinishReason.DEADLINE if found.due(now) else FinishReason.CANDIDATE
-    close(engine, found.attempt.id or 0, reason=reason, now=now)
+    reason = FinishReason.DEADLINE if a.due(now) else FinishReason.CANDIDATE
+    close(engine, a.id, reason=reason, now=now)
     return state(engine, token, now=now)
 
 
@@ -1085,6 +1042,19 @@ def close(
     return closed
 
 
+def _locked(session: Session, attempt_id: int) -> Attempt:
+    """The attempt, read under its row lock in the caller's transaction. The lock is taken by a
+    write: SQLite ignores FOR UPDATE and its driver begins the transaction only at the first
+    write, so a SELECT first would read outside the transaction."""
+    session.execute(update(Attempt).where(col(Attempt.id) == attempt_id).values(id=col(Attempt.id)))
+    return session.exec(
+        select(Attempt)
+        .where(Attempt.id == attempt_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
 def close_in(
     session: Session,
     engine: Engine,
@@ -1099,18 +1069,7 @@ def close_in(
     as ``response`` rows and mark it handed in (finish time: now, or the deadline when the
     deadline closed it). A candidate who never signed in is recorded absent at the deadline.
     False when the attempt was closed already (by another process, say)."""
-    # Lock the row before reading it. An UPDATE locks on every database: SQLite ignores FOR
-    # UPDATE and its driver begins the transaction only at the first write, so a SELECT first
-    # would read outside the transaction, and two closers could both see the attempt open.
-    session.execute(
-        update(Attempt).where(col(Attempt.id) == attempt_id).values(status=col(Attempt.status))
-    )
-    attempt = session.exec(
-        select(Attempt)
-        .where(Attempt.id == attempt_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    attempt = _locked(session, attempt_id)  # two closers never both see it open
     if attempt.status in (AttemptStatus.HANDED_IN, AttemptStatus.ABSENT):
         return False
     room_id = attempt.room_id
@@ -1311,13 +1270,12 @@ def attempt_deadline(
 __all__ = [
     "ATTACHMENT_BYTES",
     "Entry",
-    "Found",
     "attach",
     "attempt_deadline",
     "close",
     "count_events",
-    "find",
     "hand_in",
+    "live",
     "paper",
     "parse_entries",
     "save",

@@ -25,7 +25,7 @@ def _token() -> str:
     header = request.headers.get("Authorization", "")
     token = header[5:].strip() if header.startswith("Exam ") else ""
     if not token:
-        attempts.find(g.engine, token)  # raises signed_out
+        attempts.live(g.engine, token)  # raises signed_out
     return token
 
 
@@ -117,7 +117,7 @@ def save() -> Any:
 @blueprint.post("/api/attachments")
 def attach() -> Any:
     token = _token()
-    attempts.find(g.engine, token)  # who asks comes before what they sent
+    attempts.live(g.engine, token)  # who asks comes before what they sent
     upload = request.files.get("file")
     number = request.form.get("number", "")
     if upload is None or not number.isdigit():
@@ -135,7 +135,7 @@ def events() -> Any:
 @blueprint.post("/api/hand-in")
 def hand_in() -> Any:
     token = _token()
-    attempts.find(g.engine, token)  # who asks comes before what they sent
+    attempts.live(g.engine, token)  # who asks comes before what they sent
     body = _json()
     if not isinstance(body, dict) or body.get("confirm") is not True:
         raise Refused(400, "confirm_required", "请确认交卷", "confirm the hand-in")

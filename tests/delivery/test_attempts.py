@@ -105,7 +105,7 @@ def test_the_right_triple_signs_in_on_this_device(exam: Exam) -> None:
     assert a.status is AttemptStatus.ACTIVE
     assert a.device_hash == hashlib.sha256(token.encode()).hexdigest()
     assert a.device_label == "PC-07"
-    assert attempts.find(exam.database.engine, token).attempt.id == a.id
+    assert attempts.live(exam.database.engine, token).id == a.id
     engine = exam.database.engine
     assert count(engine, ExamIncident, ExamIncident.kind == IncidentKind.SIGN_IN) == 1
 
@@ -188,13 +188,13 @@ def test_a_second_device_needs_the_invigilator(exam: Exam) -> None:
     save(exam, first, (1, 1, "A"))
     with refused("device_in_use", 409):
         sign_in(exam, person, when=at(6))
-    attempts.find(engine, first)  # the first device is still signed in
+    attempts.live(engine, first)  # the first device is still signed in
     a = attempt_of(exam, person)
     staff = Staff(exam.room_of(person.admission_no).invigilator, "invigilator")
     act(engine, a.room_id, staff, "allow_move", attempt_id=a.id, now=at(7))
     second = sign_in(exam, person, when=at(8))
     for call in (
-        lambda: attempts.find(engine, first),
+        lambda: attempts.live(engine, first),
         lambda: attempts.state(engine, first, now=at(8)),
         lambda: attempts.paper(engine, first, now=at(8)),
         lambda: save(exam, first, (2, 1, "B"), when=at(8)),
