@@ -28,23 +28,8 @@ def graded_sitting(
 ) -> list[simulate.SimulatedCandidate]:
     """A junior AI sitting of ``count`` simulated candidates (a strong group: most pass), marked
     and graded; returns the candidates."""
-    for path in sample_files():
-        if path.name == "ai-junior.json":
-            import_bank(database.engine, path)
-    assemble_papers(
-        database.engine,
-        load_blueprint(next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")),
-    )
-    create_sitting(database.engine, code, "ai-junior-sample", institution="测试评价机构")
     rng = np.random.default_rng(3)
-    people = simulate.candidates(count, ["A", "B"], rng)
-    import_roster(
-        database.engine,
-        code,
-        simulate.write_roster(folder / "r.csv", people),
-        VAULT,
-        shuffle_seed=simulate.seeds(rng),
-    )
+    people = registered_sitting(database, folder, code, count, rng)
     _, copies = candidate_copies(database.engine, code)
     ability = {p.admission_no: p.ability + 1.5 for p in people}
     simulate.write_sheets(folder / "s.csv", {a: v for a, (_, v) in copies.items()}, ability, rng)
@@ -53,6 +38,30 @@ def graded_sitting(
     for path in simulate.write_marks(folder, scripts, rng):
         import_marks(database.engine, code, path)
     grade_sitting(database.engine, code)
+    return people
+
+
+def registered_sitting(
+    database: Database, folder: Path, code: str, count: int, rng: np.random.Generator
+) -> list[simulate.SimulatedCandidate]:
+    """The junior AI sample bank and its papers, and sitting ``code`` with ``count`` simulated
+    candidates registered on forms A and B; returns the candidates."""
+    for path in sample_files():
+        if path.name == "ai-junior.json":
+            import_bank(database.engine, path)
+    assemble_papers(
+        database.engine,
+        load_blueprint(next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")),
+    )
+    create_sitting(database.engine, code, "ai-junior-sample", institution="测试评价机构")
+    people = simulate.candidates(count, ["A", "B"], rng)
+    import_roster(
+        database.engine,
+        code,
+        simulate.write_roster(folder / "r.csv", people),
+        VAULT,
+        shuffle_seed=simulate.seeds(rng),
+    )
     return people
 
 

@@ -20,11 +20,6 @@ from certify.delivery.copies import COPIES, Copy
 from certify.delivery.schedule import add_room, allocate_seats, create_session
 from certify.grading import simulate
 from certify.infra.errors import Refused
-from certify.registration.sittings import create_sitting, import_roster
-from question_bank.bank import import_bank
-from question_bank.blueprints import load_blueprint
-from question_bank.papers import assemble_papers
-from question_bank.samples import sample_blueprints, sample_files
 from schemas.enums import ItemType
 from schemas.papers import PaperQuestion
 from schemas.tables import (
@@ -36,7 +31,7 @@ from schemas.tables import (
     ExamSession,
     Registration,
 )
-from tests.certify.exam_helpers import VAULT
+from tests.certify.exam_helpers import VAULT, registered_sitting
 from tests.conftest import Database
 
 START = datetime(2026, 12, 5, 1, 0, tzinfo=UTC)
@@ -66,16 +61,7 @@ class Exam:
     def sign_in(
         self, person: simulate.SimulatedCandidate, *, at: datetime | None = None, label: str = "PC"
     ) -> str:
-        token, _ = attempts.sign_in(
-            self.database.engine,
-            VAULT,
-            admission_no=person.admission_no,
-            id_number=person.id_number,
-            room_code=self.room_of(person.admission_no).room_code,
-            device_label=label,
-            now=at or START + timedelta(minutes=1),
-        )
-        return token
+        return sign_in(self, person, when=at, label=label)
 
 
 def ready_exam(
@@ -96,23 +82,7 @@ def ready_exam(
     ``rooms`` rooms (of ``capacity`` seats, default ``count``) with every candidate seated
     (``start``: the session's start, START unless a test runs on the real clock)."""
     COPIES.clear()
-    for path in sample_files():
-        if path.name == "ai-junior.json":
-            import_bank(database.engine, path)
-    assemble_papers(
-        database.engine,
-        load_blueprint(next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")),
-    )
-    create_sitting(database.engine, code, "ai-junior-sample", institution="测试评价机构")
-    rng = np.random.default_rng(5)
-    people = simulate.candidates(count, ["A", "B"], rng)
-    import_roster(
-        database.engine,
-        code,
-        simulate.write_roster(folder / "r.csv", people),
-        VAULT,
-        shuffle_seed=simulate.seeds(rng),
-    )
+    people = registered_sitting(database, folder, code, count, np.random.default_rng(5))
     session = f"{code}-{part or 'all'}"
     create_session(
         database.engine,
@@ -139,6 +109,32 @@ def ready_exam(
 
 
 # --- small helpers the delivery tests share ------------------------------------------------------
+
+
+def sign_in(
+    exam: Exam,
+    person: simulate.SimulatedCandidate,
+    *,
+    when: datetime | None = None,
+    label: str = "PC",
+    **wrong: str,
+) -> str:
+    """Sign ``person`` in (a minute after START unless ``when``); ``wrong`` replaces fields of
+    the triple. Returns the device's token."""
+    fields = {
+        "admission_no": person.admission_no,
+        "id_number": person.id_number,
+        "room_code": exam.room_of(person.admission_no).room_code,
+        **wrong,
+    }
+    token, _ = attempts.sign_in(
+        exam.database.engine,
+        VAULT,
+        device_label=label,
+        now=when or START + timedelta(minutes=1),
+        **fields,
+    )
+    return token
 
 
 def at(minutes: float = 0, seconds: float = 0) -> datetime:

@@ -48,26 +48,13 @@ from tests.delivery.delivery_helpers import (
     refused,
     registration,
     right_answer,
+    sign_in,
     snapshot,
     valid_values,
 )
 
 INV1 = Staff("inv1", "invigilator")
 ADMIN = Staff("boss", "admin")
-
-
-def sign_in(exam: Exam, person: Any, *, when: Any = None, **wrong: str) -> str:
-    """Sign ``person`` in; ``wrong`` replaces fields of the triple."""
-    fields = {
-        "admission_no": person.admission_no,
-        "id_number": person.id_number,
-        "room_code": exam.room_of(person.admission_no).room_code,
-        **wrong,
-    }
-    token, _ = attempts.sign_in(
-        exam.database.engine, VAULT, device_label="PC-1", now=when or at(1), **fields
-    )
-    return token
 
 
 def save(exam: Exam, token: str, *entries: tuple[int, int, str], when: Any = None) -> Any:

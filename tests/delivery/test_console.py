@@ -15,7 +15,6 @@ from certify.infra.audit_log import verify_chain
 from certify.infra.errors import AttemptNotFound, NotFound, RoomNotFound
 from schemas.enums import AttemptStatus, FinishReason, IncidentKind
 from schemas.tables import AuditEntry, ExamIncident, Response
-from tests.certify.exam_helpers import VAULT
 from tests.delivery.delivery_helpers import (
     Exam,
     at,
@@ -24,6 +23,7 @@ from tests.delivery.delivery_helpers import (
     count,
     refused,
     registration,
+    sign_in,
 )
 
 ADMIN = Staff("boss", "admin")
@@ -35,18 +35,6 @@ def staff_of(exam: Exam, n: int) -> Staff:
 
 def people_in(exam: Exam, n: int) -> list[Any]:
     return [p for p in exam.people if exam.room_of(p.admission_no).id == exam.rooms[n].id]
-
-
-def sign_in(exam: Exam, person: Any, when: Any = None) -> str:
-    token, _ = attempts.sign_in(
-        exam.database.engine,
-        VAULT,
-        admission_no=person.admission_no,
-        id_number=person.id_number,
-        room_code=exam.room_of(person.admission_no).room_code,
-        now=when or at(1),
-    )
-    return token
 
 
 def test_an_invigilator_sees_only_their_rooms(exam: Exam) -> None:

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,6 @@ from certify.delivery.console import Staff, act
 from certify.infra.errors import Refused
 from schemas.enums import AttemptStatus, FinishReason, IncidentKind
 from schemas.tables import Attempt, AttemptAnswer, ExamIncident, Registration, Response
-from tests.certify.exam_helpers import VAULT
 from tests.conftest import Database
 from tests.delivery.delivery_helpers import (
     START,
@@ -36,24 +35,13 @@ from tests.delivery.delivery_helpers import (
     count,
     ready_exam,
     registration,
+    sign_in,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = Staff("boss", "admin")
 DEADLINE = at(120)
 JUST_AFTER = DEADLINE + SAVE_GRACE + timedelta(seconds=1)
-
-
-def sign_in(exam: Exam, person: Any, when: datetime | None = None) -> str:
-    token, _ = attempts.sign_in(
-        exam.database.engine,
-        VAULT,
-        admission_no=person.admission_no,
-        id_number=person.id_number,
-        room_code=exam.room_of(person.admission_no).room_code,
-        now=when or at(1),
-    )
-    return token
 
 
 def closings(engine: Any) -> Counter[int]:
