@@ -31,6 +31,7 @@ from schemas.enums import ApplicationDecision
 from schemas.tables import (
     Account,
     Attempt,
+    Blueprint,
     Course,
     Enrolment,
     ExamRoom,
@@ -87,10 +88,10 @@ def create_session(
         )
     with transaction(engine) as session:
         sitting = get_sitting(session, code=sitting_code)
-        if part and part not in _parts(session, sitting):
+        if part and part not in blueprint_parts(session, sitting):
             raise ScheduleError(
                 f"{sitting_code} 的蓝图没有 {part} 部分 / the blueprint has no part {part!r} "
-                f"(parts: {', '.join(_parts(session, sitting))})"
+                f"(parts: {', '.join(blueprint_parts(session, sitting))})"
             )
         if session.exec(select(ExamSession).where(ExamSession.code == code)).first():
             raise ScheduleError(f"场次 {code} 已存在 / session {code} exists already")
@@ -120,11 +121,16 @@ def create_session(
     return exam
 
 
-def _parts(session: Session, sitting: Sitting) -> list[str]:
-    from schemas.tables import Blueprint
-
+def blueprint_parts(session: Session, sitting: Sitting) -> dict[str, str]:
+    """The parts of the sitting's blueprint, each with its title (理论知识, 专业能力), in order."""
     bp = session.get(Blueprint, sitting.blueprint_id) if sitting.blueprint_id else None
-    return [p["part"] for p in (bp.spec.get("parts", []) if bp else [])]
+    return {p["part"]: p.get("title", p["part"]) for p in (bp.spec.get("parts", []) if bp else [])}
+
+
+def part_title(session: Session, sitting: Sitting, part: str) -> str:
+    """What a session delivers, as people read it: one part's title, or every part's ("")."""
+    parts = blueprint_parts(session, sitting)
+    return "、".join(title for name, title in parts.items() if not part or name == part)
 
 
 def add_room(

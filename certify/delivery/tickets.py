@@ -19,11 +19,10 @@ from certify.delivery.documents import (
     admission_tickets_pdf,
     room_report_pdf,
 )
-from certify.delivery.schedule import get_room, get_session
+from certify.delivery.schedule import get_room, get_session, part_title
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
 from schemas.tables import (
     Attempt,
-    Blueprint,
     Candidate,
     ExamIncident,
     ExamRoom,
@@ -33,18 +32,11 @@ from schemas.tables import (
 )
 
 
-def _part_title(session: Session, sitting: Sitting, part: str) -> str:
-    bp = session.get(Blueprint, sitting.blueprint_id) if sitting.blueprint_id else None
-    parts = bp.spec.get("parts", []) if bp else []
-    titles = [p.get("title", p["part"]) for p in parts if not part or p["part"] == part]
-    return "、".join(titles)
-
-
 def _tickets(session: Session, exam: ExamSession, rooms: list[ExamRoom]) -> list[Ticket]:
     sitting = session.get(Sitting, exam.sitting_id)
     assert sitting is not None
     occupation = get_occupation(sitting.occupation)
-    part_title = _part_title(session, sitting, exam.part)
+    delivers = part_title(session, sitting, exam.part)
     by_id = {r.id: r for r in rooms}
     rows = session.exec(
         select(Attempt, Registration, Candidate)
@@ -64,7 +56,7 @@ def _tickets(session: Session, exam: ExamSession, rooms: list[ExamRoom]) -> list
             id_number_masked=cand.id_number_masked,
             admission_no=reg.admission_no,
             session_code=exam.code,
-            part_title=part_title,
+            part_title=delivers,
             starts_at=utc(exam.starts_at),
             duration_minutes=exam.duration_minutes,
             entry_minutes=exam.entry_minutes,
@@ -149,7 +141,7 @@ def room_report(engine: Engine, room_id: int, staff: Staff) -> tuple[bytes, str]
         report = RoomReport(
             session_code=exam.code,
             title=sitting.code,
-            part_title=_part_title(session, sitting, exam.part),
+            part_title=part_title(session, sitting, exam.part),
             room_code=room.code,
             room_name=room.name,
             invigilators=(room.invigilator,) if room.invigilator else (),

@@ -80,14 +80,8 @@ def test_answers_given_at_computers_grade_publish_and_certify_as_paper_ones(
     _write_sheets(sheets, exam, typed | {exam.people[0].admission_no: _first(database, exam)})
     import_sheets(engine, "S1", sheets, replace=True)
     _, paper_scores = score_sitting(engine, "S1")
-    objective = {
-        pk
-        for q in COPIES.get(
-            engine, _registration(database, exam.people[0].admission_no), ""
-        ).questions
-        if q.type.is_objective
-        for pk in [q.item_version_pk]
-    }
+    first = COPIES.get(engine, _registration(database, exam.people[0].admission_no), "")
+    objective = {q.item_version_pk for q in first.questions if q.type.is_objective}
     for a, b in zip(cbt, paper_scores, strict=True):
         assert a.admission_no == b.admission_no
         assert {k: v for k, v in a.questions.items() if k in objective} == {
