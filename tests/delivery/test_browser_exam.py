@@ -387,9 +387,21 @@ def network(driver: webdriver.Chrome, *, offline: bool) -> None:
 
 
 def block_saves(driver: webdriver.Chrome, blocked: bool) -> None:
+    """Hold saves back in the browser (or let them through again). Holding returns only once the
+    browser's network process applies it: the list reaches it asynchronously, and a save sent in
+    between would slip through (a probe without a token changes nothing on the server). Letting
+    through needs no wait: the page re-sends until a save is acknowledged."""
     driver.execute_cdp_cmd(
         "Network.setBlockedURLs", {"urls": ["*/exam/api/save*"] if blocked else []}
     )
+    if not blocked:
+        return
+    probe = """
+      var done = arguments[arguments.length - 1];
+      fetch('/exam/api/save', {method: 'POST', credentials: 'omit'})
+        .then(function () { done('through'); }, function () { done('blocked'); });
+    """
+    wait(driver, "saves held back", lambda: driver.execute_async_script(probe) == "blocked")
 
 
 ACK_RECORDER = """
