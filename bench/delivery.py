@@ -259,6 +259,7 @@ class Server:
                 f"--threads={self.args.threads}",
                 "--keep-alive=30",
                 "--backlog=4096",
+                "--reuse-port",  # each worker its own listening socket: connections spread
                 f"--bind=127.0.0.1:{self.port}",
                 "--log-level=warning",
                 "certify.web:create_app()",
