@@ -27,8 +27,10 @@ bottleneck. Every candidate follows the exam page's protocol (docs in ``/tmp/spe
    ±50 %) to a valid value for the question's type; the change gets the next seq, goes into
    the journal and is sent at once; one save in flight per candidate carrying every
    unacknowledged entry; acknowledged entries leave the journal; a failed request is re-sent
-   after a back-off; a heartbeat ``GET /exam/api/state`` every ``--heartbeat`` s, which also
-   re-sends a non-empty journal. ``--minutes`` of this → ``save_p99_ms`` (request sent to reply,
+   after a back-off; from signing in on (the page's timer starts there, so heartbeats run
+   during the spike too) a heartbeat ``GET /exam/api/state`` every ``--heartbeat`` s unless
+   the sign-in's or a save's answer brought the state within it, which also re-sends a
+   non-empty journal. ``--minutes`` of this → ``save_p99_ms`` (request sent to reply,
    pool wait included; goal ≤ 100 ms), ``saves_per_s``, change-to-acknowledgement latency;
 3. **crash**: gunicorn (master and workers) is SIGKILLed and started again while the candidates
    go on changing answers; clients re-send their journals until acknowledged (``--no-kill``
@@ -462,6 +464,11 @@ class Candidate:
             )
             if status == 200:
                 self.token = answer["token"]
+                self.last_state = time.monotonic()  # its answer carries the state
+                # The page's heartbeat timer starts at sign-in, not when the paper has come.
+                self.tasks.append(
+                    asyncio.ensure_future(self.heartbeat(self.client.spec["heartbeat"]))
+                )
             else:
                 await asyncio.sleep(delay * (0.5 + self.rng.random()))
                 delay = min(delay * 2, 5)
@@ -528,17 +535,16 @@ class Candidate:
             self.sending = False
 
     async def heartbeat(self, every: float) -> None:
-        """As the page does: ask for the state every ``every`` s unless a save's answer brought
-        it within that time."""
-        await asyncio.sleep(self.rng.random() * every)
+        """As the page does from signing in on: every ``every`` s ask for the state unless a
+        save's (or the sign-in's) answer brought it within that time."""
         while not self.dead:
+            await asyncio.sleep(every)
             if time.monotonic() - self.last_state >= every - 0.25:
                 status, _ = await self.call("state", "GET", "/exam/api/state")
                 if status == 200:
                     self.last_state = time.monotonic()
             if self.client.spec["mode"] == "per_change" and self.journal and not self.sending:
                 self.client.spawn(self.flush())
-            await asyncio.sleep(every)
 
     async def changes_loop(self, every: float, mode: str, until: float) -> None:
         """Change an answer every ``every`` s (± 50 %) until ``until`` (monotonic)."""
@@ -620,10 +626,7 @@ class Client:
         steady_end = time.monotonic() + spec["steady_s"]
         until = steady_end + (spec["recovery_s"] if spec["kill"] else 0)
         for c in self.candidates:
-            c.tasks = [
-                asyncio.ensure_future(c.heartbeat(spec["heartbeat"])),
-                asyncio.ensure_future(c.changes_loop(spec["save_every"], mode, until)),
-            ]
+            c.tasks.append(asyncio.ensure_future(c.changes_loop(spec["save_every"], mode, until)))
             if mode == "timer":
                 c.tasks.append(asyncio.ensure_future(c.timer_loop()))
             death_in = c.rng.random() * spec["steady_s"]
@@ -969,6 +972,7 @@ def main() -> None:
     parser.add_argument("--down", type=float, default=2.0, help="s gunicorn stays dead")
     parser.add_argument("--no-kill", action="store_true", help="no SIGKILL of gunicorn")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--raw", type=Path, help="also write the load generator's raw result here")
     args = parser.parse_args()
     if args.quick:
         args.candidates, args.minutes, args.recovery = 200, 0.5, 15.0
@@ -988,6 +992,8 @@ def main() -> None:
             )
             server.start()
             run = run_client(args, server, folder, "run", sittings["run"]["people"])
+            if args.raw:
+                args.raw.write_text(json.dumps(run))
             base = None
             if not args.no_baseline:
                 base = run_client(args, server, folder, "base", sittings["base"]["people"])

@@ -20,6 +20,10 @@ and nothing old overwrites anything new:
    when, from which device) and the question's ``attempt_answer`` row is upserted only when the
    entry's number is greater than the one it holds (``ON CONFLICT … DO UPDATE … WHERE``).
 
+On PostgreSQL the common save — every entry newer than anything stored, the attempt open — is
+these three steps in one data-modifying statement, one round trip (:func:`_save_new_entries`);
+re-sends and refusals take the general path, which gives each its reason.
+
 Writes received up to :data:`SAVE_GRACE` after the deadline are taken (the change was made
 before it, on its way when time ran out); the sweeper closes an attempt once the grace is over,
 with the deadline as its finish time. Closing writes the attempt's answers as ``response`` rows
@@ -49,7 +53,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
-from certify.delivery.copies import COPIES, Copy
+from certify.delivery.copies import COPIES, Copy, MadeFrom
 from certify.infra.db import transaction
 from certify.infra.errors import Refused
 from certify.registration.identity import IdentityVault
@@ -218,6 +222,8 @@ class Live:
     starts_at: datetime
     handin_minutes: int
     part: str
+    made_from: MadeFrom
+    """What the candidate's copy is made from (so no process reads it again to build one)."""
 
     @property
     def deadline(self) -> datetime:
@@ -248,11 +254,18 @@ _LIVE = (
         ExamSession.__table__.c.starts_at,  # type: ignore[attr-defined]
         ExamSession.__table__.c.handin_minutes,  # type: ignore[attr-defined]
         ExamSession.__table__.c.part,  # type: ignore[attr-defined]
+        Registration.__table__.c.shuffle_seed,  # type: ignore[attr-defined]
+        Registration.__table__.c.admission_no,  # type: ignore[attr-defined]
+        Registration.__table__.c.paper_id,  # type: ignore[attr-defined]
     )
     .select_from(Attempt.__table__)  # type: ignore[attr-defined]
     .join(
         ExamSession.__table__,  # type: ignore[attr-defined]
         ExamSession.__table__.c.id == Attempt.__table__.c.session_id,  # type: ignore[attr-defined]
+    )
+    .join(
+        Registration.__table__,  # type: ignore[attr-defined]
+        Registration.__table__.c.id == Attempt.__table__.c.registration_id,  # type: ignore[attr-defined]
     )
     .where(Attempt.__table__.c.device_hash == bindparam("digest"))  # type: ignore[attr-defined]
 )
@@ -290,6 +303,7 @@ def _live(row: Any) -> Live:
         starts_at=utc(row[11]),
         handin_minutes=row[12],
         part=row[13],
+        made_from=MadeFrom(row[14], row[15], int(row[16] or 0)),
     )
 
 
@@ -317,6 +331,7 @@ class _Whose:
     attempt_id: int
     registration_id: int
     part: str
+    made_from: MadeFrom
 
 
 _WHOSE: OrderedDict[tuple[str, str], _Whose] = OrderedDict()
@@ -326,7 +341,7 @@ _WHOSE_LOCK = threading.Lock()
 def _remember(engine: Engine, digest: str, found: Live) -> None:
     key = (engine.url.render_as_string(hide_password=True), digest)
     with _WHOSE_LOCK:
-        _WHOSE[key] = _Whose(found.id, found.registration_id, found.part)
+        _WHOSE[key] = _Whose(found.id, found.registration_id, found.part, found.made_from)
         while len(_WHOSE) > 20_000:
             _WHOSE.popitem(last=False)
 
@@ -607,7 +622,7 @@ def paper(engine: Engine, token: str, *, now: datetime | None = None) -> dict[st
     now = now or now_utc()
     a = live(engine, token)
     _open_for_answers(a, now)
-    copy = COPIES.get(engine, a.registration_id, a.part)
+    copy = COPIES.get(engine, a.registration_id, a.part, a.made_from)
     number_of = {q.item_version_pk: q.number for q in copy.questions}
     with Session(engine) as session:
         answers = session.exec(select(AttemptAnswer).where(AttemptAnswer.attempt_id == a.id)).all()
@@ -723,7 +738,7 @@ def save(
     if a.due(now):
         close(engine, a.id, reason=FinishReason.DEADLINE, now=now)
         raise Refused(403, "handed_in", "考试时间已到，已自动交卷", "time is up: handed in")
-    copy = COPIES.get(engine, a.registration_id, a.part)
+    copy = COPIES.get(engine, a.registration_id, a.part, a.made_from)
     refused: list[dict[str, Any]] = []
     good: list[tuple[Entry, int]] = []
     for e in entries:
@@ -817,7 +832,7 @@ def _save_new_entries(
     whose = _whose(engine, token)
     if whose is None:
         return None
-    copy = COPIES.get(engine, whose.registration_id, whose.part)
+    copy = COPIES.get(engine, whose.registration_id, whose.part, whose.made_from)
     refused: list[dict[str, Any]] = []
     good: list[tuple[Entry, int]] = []
     for e in entries:
@@ -861,15 +876,16 @@ def _save_new_entries(
 _SAVE_NEW_ENTRIES = """
     WITH a AS (
         UPDATE attempt SET last_seen_at = %(now)s, last_seq = %(top)s
-        FROM exam_session s
+        FROM exam_session s, registration r
         WHERE attempt.id = %(attempt_id)s AND attempt.device_hash = %(digest)s
           AND s.id = attempt.session_id AND s.starts_at <= %(now)s
+          AND r.id = attempt.registration_id
           AND attempt.status = 'active' AND attempt.paused_at IS NULL
           AND attempt.deadline_at >= %(now)s AND attempt.last_seq < %(low)s
         RETURNING attempt.id, attempt.registration_id, attempt.seat, attempt.status,
           attempt.paused_at, attempt.deadline_at, attempt.extra_seconds, attempt.last_seq,
           attempt.last_seen_at, attempt.handed_in_at, attempt.device_hash,
-          s.starts_at, s.handin_minutes, s.part
+          s.starts_at, s.handin_minutes, s.part, r.shuffle_seed, r.admission_no, r.paper_id
     ), e AS (
         SELECT * FROM unnest(
             CAST(%(seqs)s AS integer[]), CAST(%(items)s AS integer[]), CAST(%(vals)s AS text[]),
@@ -1065,7 +1081,7 @@ def attach(
     now = now or now_utc()
     a = live(engine, token)
     _open_for_answers(a, now)
-    copy = COPIES.get(engine, a.registration_id, a.part)
+    copy = COPIES.get(engine, a.registration_id, a.part, a.made_from)
     q = copy.by_number.get(number)
     if q is None or q.type.is_objective:
         raise Refused(

@@ -13,8 +13,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, bindparam
+from sqlmodel import col, select
 
 from certify.grading.sheets import check_answer
 from question_bank.papers import paper_view
@@ -96,6 +96,17 @@ def _public_question(q: PaperQuestion) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class MadeFrom:
+    """What a candidate's copy is made from: the registration's seed, its admission number (the
+    copy's label) and its paper. The hot path reads these with the attempt, so a process that
+    has not built the copy yet need not read them again."""
+
+    shuffle_seed: int
+    admission_no: str
+    paper_id: int
+
+
 class Copies:
     """Copies by (database, registration, part), built once per process; papers are cached by
     (database, paper)."""
@@ -112,7 +123,11 @@ class Copies:
             self._copies.clear()
             self._papers.clear()
 
-    def get(self, engine: Engine, registration_id: int, part: str) -> Copy:
+    def get(
+        self, engine: Engine, registration_id: int, part: str, made_from: MadeFrom | None = None
+    ) -> Copy:
+        """The copy of registration ``registration_id`` for ``part`` ("" for every part);
+        ``made_from``, when the caller has read it, saves reading it again."""
         where = engine.url.render_as_string(hide_password=True)
         key = (where, registration_id, part)
         with self._lock:
@@ -120,20 +135,19 @@ class Copies:
             if found is not None:
                 self._copies.move_to_end(key)
                 return found
-        with Session(engine) as session:
-            row = session.exec(
-                select(Registration.shuffle_seed, Registration.admission_no, Paper.id, Paper.code)
-                .join(Paper, col(Paper.id) == col(Registration.paper_id))
-                .where(Registration.id == registration_id)
-            ).one()
-        seed, admission, paper_pk, paper_code = row
-        paper_id = int(paper_pk or 0)
-        view = self._papers.get((where, paper_id))
+        if made_from is None:
+            with engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # one read, no BEGIN
+                row = conn.execute(_REGISTRATION, {"registration_id": registration_id}).one()
+            made_from = MadeFrom(row[0], row[1], int(row[2] or 0))
+        view = self._papers.get((where, made_from.paper_id))
         if view is None:
-            view = paper_view(engine, paper_code)
+            with engine.connect() as conn:
+                code = conn.execute(_PAPER_CODE, {"paper_id": made_from.paper_id}).scalar_one()
+            view = paper_view(engine, code)
             with self._lock:
-                self._papers[(where, paper_id)] = view
-        mine = candidate_view(view, seed, label=admission)
+                self._papers[(where, made_from.paper_id)] = view
+        mine = candidate_view(view, made_from.shuffle_seed, label=made_from.admission_no)
         parts = tuple(p for p in mine.parts if not part or p.part == part)
         copy = Copy(mine, parts, {q.number: q for p in parts for q in p.questions})
         with self._lock:
@@ -142,6 +156,11 @@ class Copies:
                 self._copies.popitem(last=False)
         return copy
 
+
+_REGISTRATION = select(
+    col(Registration.shuffle_seed), col(Registration.admission_no), col(Registration.paper_id)
+).where(col(Registration.id) == bindparam("registration_id"))
+_PAPER_CODE = select(col(Paper.code)).where(col(Paper.id) == bindparam("paper_id"))
 
 COPIES = Copies()
 """This process's copies (derived data: any process rebuilds the same)."""

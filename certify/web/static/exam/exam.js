@@ -234,6 +234,7 @@
         token = String(result.data.token);
         storageSet(TOKEN_KEY, token);
         var s = result.data.state || {};
+        if (result.data.state) lastState = performance.now();  // the state, as a heartbeat's
         var no = (s.candidate && s.candidate.admission_no) || body.admission_no;
         if (no !== admission) { journal = null; paper = null; }
         admission = String(no);
@@ -358,7 +359,11 @@
       if (screen_ !== "done") { flush(); sendEvents(); }
       return;
     }
+    // One heartbeat in flight at a time: a slow server gets no pile of them from one page.
+    if (heartbeat.busy) return;
+    heartbeat.busy = true;
     api("GET", "/state").then(function (result) {
+      heartbeat.busy = false;
       if (result.status === 200) { lastState = performance.now(); applyState(result.data); }
       if (token && screen_ !== "done") { flush(); sendEvents(); }
     });
