@@ -162,6 +162,22 @@ class Found:
 
 
 def _select_found() -> Any:
+    """The six-table read of signing in, built once (a start spike runs it thousands of times a
+    minute, and building it cost more than running it)."""
+    global _FOUND
+    if _FOUND is None:
+        _FOUND = _build_select_found().where(
+            col(Registration.admission_no) == bindparam("admission_no"),
+            col(Candidate.id_number_digest) == bindparam("id_digest"),
+            col(ExamRoom.room_code) == bindparam("room_code"),
+        )
+    return _FOUND
+
+
+_FOUND: Any = None
+
+
+def _build_select_found() -> Any:
     return (
         select(Attempt, ExamSession, ExamRoom, Registration, Candidate, Sitting)  # type: ignore[call-overload]
         .join(ExamSession, col(ExamSession.id) == col(Attempt.session_id))
@@ -366,25 +382,21 @@ def who(engine: Engine, attempt_id: int) -> dict[str, Any]:
         found = _WHO.get(key)
     if found is not None:
         return found
-    with Session(engine) as session:
-        row = session.execute(
-            sa_select(
-                col(Candidate.name),
-                col(Registration.admission_no),
-                col(ExamRoom.name),
-                col(ExamRoom.code),
-                col(Sitting.code),
-                col(ExamSession.code),
-            )
-            .select_from(Attempt)
-            .join(Registration, col(Registration.id) == col(Attempt.registration_id))
-            .join(Candidate, col(Candidate.id) == col(Registration.candidate_id))
-            .join(ExamRoom, col(ExamRoom.id) == col(Attempt.room_id))
-            .join(ExamSession, col(ExamSession.id) == col(Attempt.session_id))
-            .join(Sitting, col(Sitting.id) == col(ExamSession.sitting_id))
-            .where(col(Attempt.id) == attempt_id)
-        ).one()
-    name, admission, room_name, room_code, title, session_code = row
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        row = conn.execute(_WHO_ROW, {"attempt_id": attempt_id}).one()
+    return _keep_who(key, *row)
+
+
+def _keep_who(
+    key: tuple[str, int],
+    name: str,
+    admission: str,
+    room_name: str,
+    room_code: str,
+    title: str,
+    session_code: str,
+) -> dict[str, Any]:
     found = {
         "name": name,
         "admission_no": admission,
@@ -397,6 +409,25 @@ def who(engine: Engine, attempt_id: int) -> dict[str, Any]:
         while len(_WHO) > 20_000:
             _WHO.popitem(last=False)
     return found
+
+
+_WHO_ROW = (
+    sa_select(
+        col(Candidate.name),
+        col(Registration.admission_no),
+        col(ExamRoom.name),
+        col(ExamRoom.code),
+        col(Sitting.code),
+        col(ExamSession.code),
+    )
+    .select_from(Attempt)
+    .join(Registration, col(Registration.id) == col(Attempt.registration_id))
+    .join(Candidate, col(Candidate.id) == col(Registration.candidate_id))
+    .join(ExamRoom, col(ExamRoom.id) == col(Attempt.room_id))
+    .join(ExamSession, col(ExamSession.id) == col(Attempt.session_id))
+    .join(Sitting, col(Sitting.id) == col(ExamSession.sitting_id))
+    .where(col(Attempt.id) == bindparam("attempt_id"))
+)
 
 
 def state_of(a: Live, shown: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -484,11 +515,12 @@ def sign_in(
         rows = [
             Found(*row)
             for row in session.exec(
-                _select_found().where(
-                    Registration.admission_no == admission_no,
-                    Candidate.id_number_digest == digest,
-                    ExamRoom.room_code == room_code.strip(),
-                )
+                _select_found(),
+                params={
+                    "admission_no": admission_no,
+                    "id_digest": digest,
+                    "room_code": room_code.strip(),
+                },
             )
         ]
     if not rows:
@@ -544,6 +576,16 @@ def sign_in(
                 at=now,
             )
         )
+    # What the page shows of the candidate was just read: the state needs no second read of it.
+    _keep_who(
+        (engine.url.render_as_string(hide_password=True), a.id or 0),
+        found.candidate.name,
+        found.registration.admission_no,
+        found.room.name,
+        found.room.code,
+        found.sitting.code,
+        found.session.code,
+    )
     return token, state(engine, token, now=now)
 
 
@@ -586,17 +628,10 @@ def _device_in_use() -> Refused:
 def _throttle(engine: Engine, who: str, address: str, now: datetime) -> None:
     """Refuse when this admission number, or this address, failed too often lately: one count
     of both (a start spike signs thousands in within a minute)."""
-    table = LoginAttempt.__table__  # type: ignore[attr-defined]
-    mine = func.coalesce(func.sum(case((table.c.username == who, 1), else_=0)), 0)
-    here = func.coalesce(func.sum(case((table.c.address == address[:64], 1), else_=0)), 0)
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         by_who, by_address = conn.execute(
-            sa_select(mine, here).where(
-                table.c.ok.is_(False),
-                table.c.at >= now - SIGN_IN_WINDOW,
-                (table.c.username == who) | (table.c.address == address[:64]),
-            )
+            _FAILURES, {"who": who, "address": address[:64], "since": now - SIGN_IN_WINDOW}
         ).one()
     if by_who >= SIGN_IN_FAILURES or by_address >= SIGN_IN_FAILURES_ADDRESS:
         raise Refused(
@@ -605,6 +640,18 @@ def _throttle(engine: Engine, who: str, address: str, now: datetime) -> None:
             "登录失败次数过多，请 15 分钟后再试或联系监考员",
             "too many failed sign-ins: wait 15 minutes or ask the invigilator",
         )
+
+
+_LOGINS = LoginAttempt.__table__  # type: ignore[attr-defined]
+_FAILURES = sa_select(
+    func.coalesce(func.sum(case((_LOGINS.c.username == bindparam("who"), 1), else_=0)), 0),
+    func.coalesce(func.sum(case((_LOGINS.c.address == bindparam("address"), 1), else_=0)), 0),
+).where(
+    _LOGINS.c.ok.is_(False),
+    _LOGINS.c.at >= bindparam("since"),
+    (_LOGINS.c.username == bindparam("who")) | (_LOGINS.c.address == bindparam("address")),
+)
+"""Failed sign-ins lately, by admission number and by address: built once."""
 
 
 def _record_sign_in(engine: Engine, who: str, address: str, *, ok: bool, now: datetime) -> None:
