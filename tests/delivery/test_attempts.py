@@ -920,3 +920,26 @@ def _results(engine: Any) -> dict[str, tuple[dict[str, float], float, bool]]:
                 )
             )
         }
+
+
+def test_cached_copies_are_frozen_and_an_evicted_one_is_still_freed(
+    exam: Exam, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copies are frozen out of the garbage collector's walks (see ``Copies.get``); that must
+    not keep a copy the cache has let go of."""
+    import gc
+    import weakref
+
+    from certify.delivery import copies
+
+    monkeypatch.setattr(copies, "FREEZE_EVERY", 1)
+    engine = exam.database.engine
+    cache = copies.Copies(size=1)
+    first, second = (registration(exam, p).id or 0 for p in exam.people[:2])
+    frozen_before = gc.get_freeze_count()
+    held = weakref.ref(cache.get(engine, first, "theory"))
+    assert gc.get_freeze_count() > frozen_before
+    assert held() is not None and cache.get(engine, first, "theory") is held()
+    cache.get(engine, second, "theory")  # the cache holds one: the first copy is let go
+    assert held() is None
+    gc.unfreeze()
