@@ -88,6 +88,8 @@ GOALS = {
     "lost_answers": 0,
 }
 ROOM_CAPACITY = 100
+SETTLE_S = 15.0
+"""Seconds of the steady phase left out of ``save_p99_settled_ms`` (a figure beside the goal)."""
 
 
 # --- setup (main process) ------------------------------------------------------------------------
@@ -874,6 +876,9 @@ def summarise(
     f["save_p99_ms"] = pct(steady_saves, 99)
     f["save_max_ms"] = max(steady_saves) if steady_saves else float("nan")
     f["saves_per_s"] = len(steady_saves) / (s1 - s0)
+    # Not a goal: the same after the first SETTLE_S of the steady phase, when the backlog the
+    # start spike left and each worker's first copies are behind it (both are in the goal's).
+    f["save_p99_settled_ms"] = pct(window(lat.get("save", []), s0 + SETTLE_S, s1), 99)
     ack = window(run["change_ack"], s0, s1)
     f["change_ack_p99_ms"] = pct(ack, 99)
     f["change_ack_max_ms"] = max(ack) if ack else float("nan")
@@ -1033,6 +1038,11 @@ def report(args: argparse.Namespace, f: dict[str, Any], failures: list[str]) -> 
             "save p50 / p99 / max (save_p99_ms)",
             f"{f['save_p50_ms']:.1f} / {f['save_p99_ms']:.1f} / {f['save_max_ms']:.0f} ms",
             "p99 ≤ 100 ms",
+        ),
+        (
+            f"  save p99 from {SETTLE_S:g} s into the steady phase on",
+            f"{f['save_p99_settled_ms']:.1f} ms",
+            "",
         ),
         (
             "change → acknowledged p99 / max",
