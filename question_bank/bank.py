@@ -68,7 +68,8 @@ def import_bank(
     """Import one item file; returns the report, raises ValidationFailed or InputError.
 
     With ``skip_invalid`` the valid rows are imported and the refused ones are written, with
-    their reasons, to ``rejects_path`` (default: ``<file>.rejected.csv``).
+    their reasons, to ``rejects_path`` (default: ``<file>.rejected.csv``). ``progress``: a bar
+    on stderr — True always, False never, None when stderr is a terminal (the CLI's choice).
     """
     rows = read_items(path, encoding=encoding, max_bytes=max_bytes)
     checked = validate_rows(str(path), rows)
@@ -232,7 +233,13 @@ def _apply(
     fresh = [i for i in items if i.item_id not in existing]
     versions: list[dict[str, Any]] = []
     superseded: list[int] = []
-    bar = tqdm(total=len(items), desc="导入 import", unit="题", disable=not progress, leave=False)
+    bar = tqdm(
+        total=len(items),
+        desc="导入 import",
+        unit="题",
+        disable=None if progress is None else not progress,  # None: on a terminal
+        leave=False,
+    )
     for start in range(0, len(fresh), CHUNK):
         batch = fresh[start : start + CHUNK]
         result = session.execute(

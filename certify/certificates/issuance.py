@@ -220,6 +220,7 @@ class Issuer:
     """Processes rendering the PDFs (0 or 1: this one); None lets :func:`render_processes`
     decide from the number of certificates to issue."""
     progress: bool | None = False
+    """A progress bar on stderr: True always, False never, None when stderr is a terminal."""
 
     def __post_init__(self) -> None:
         if not (len(self.province) == 2 and self.province.isdigit()):
@@ -424,7 +425,11 @@ def _issue_all(
     )
     try:
         with tqdm(
-            total=len(todo), desc="发证 issue", unit="张", disable=not progress, leave=False
+            total=len(todo),
+            desc="发证 issue",
+            unit="张",
+            disable=None if progress is None else not progress,  # None: on a terminal
+            leave=False,
         ) as bar:
             for first in range(0, len(todo), batch_size):
                 chunk = todo[first : first + batch_size]

@@ -372,3 +372,24 @@ def test_a_regrade_that_lands_while_issuance_runs_leaves_no_certificate_behind(
     assert certificate_of(published, "K1").status == "valid"
     with Session(published.engine) as session:
         assert len(session.exec(select(Certificate)).all()) == 1
+
+
+def test_issuing_shows_its_bar_on_a_terminal(
+    published: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI issues with ``progress=None``: a terminal gets the bar (it used to read None as
+    "never")."""
+    import io
+
+    from certify.certificates.issuance import Issuer
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    make_keys(published, kinds=[1, 2])
+    err = Terminal()
+    monkeypatch.setattr("sys.stderr", err)
+    issuer = Issuer.open(published.engine, "SD-EVAL-01", PASS, out=tmp_path / "c", progress=None)
+    assert len(issuer.issue_level("S1").issued) == 2
+    assert "发证 issue" in err.getvalue()

@@ -172,3 +172,33 @@ def test_two_imports_racing_for_the_same_items_leave_one_whole_and_a_clear_error
     assert len(outcomes) == 2 and len(errors) == 1
     assert "run it again" in errors[0].diagnostics()
     assert len(bank_items(database.engine)) == 3
+
+
+@pytest.mark.parametrize(("progress", "shown"), [(True, True), (False, False), (None, False)])
+def test_the_progress_bar_shows_when_asked_and_on_a_terminal_only(
+    database: Database,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    progress: bool | None,
+    shown: bool,
+) -> None:
+    """``progress=None`` (what the CLI passes) shows the bar when stderr is a terminal; under
+    capture it is not one, so only ``True`` draws."""
+    import_bank(database.engine, _bank(tmp_path), progress=progress)
+    assert ("导入 import" in capsys.readouterr().err) is shown
+
+
+def test_the_cli_passes_a_bar_that_a_terminal_shows(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a terminal, ``progress=None`` draws (it used to be read as "never")."""
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Terminal()
+    monkeypatch.setattr("sys.stderr", err)
+    import_bank(database.engine, _bank(tmp_path), progress=None)
+    assert "导入 import" in err.getvalue()
