@@ -469,6 +469,11 @@ def state(engine: Engine, token: str, *, now: datetime | None = None) -> dict[st
         a.last_seen_at is None or now - a.last_seen_at >= SEEN_EVERY
     ):
         _seen(engine, a.id, now)
+    if a.status is AttemptStatus.ACTIVE and now >= a.starts_at:
+        # Warm this process's copy before the candidate's first save here needs it: at the
+        # start of an exam every candidate begins answering at once, and each process would
+        # otherwise build thousands of copies in those same seconds.
+        COPIES.get(engine, a.registration_id, a.part, a.made_from)
     return state_of(a, who(engine, a.id), now)
 
 
