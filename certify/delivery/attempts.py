@@ -161,51 +161,41 @@ class Found:
         return _due(a.status, a.paused_at, utc(a.deadline_at), now)
 
 
-def _select_found() -> Any:
-    """The six-table read of signing in, built once (a start spike runs it thousands of times a
-    minute, and building it cost more than running it)."""
-    global _FOUND
-    if _FOUND is None:
-        _FOUND = _build_select_found().where(
-            col(Registration.admission_no) == bindparam("admission_no"),
-            col(Candidate.id_number_digest) == bindparam("id_digest"),
-            col(ExamRoom.room_code) == bindparam("room_code"),
-        )
-    return _FOUND
-
-
-_FOUND: Any = None
-
-
-def _build_select_found() -> Any:
-    return (
-        select(Attempt, ExamSession, ExamRoom, Registration, Candidate, Sitting)  # type: ignore[call-overload]
-        .join(ExamSession, col(ExamSession.id) == col(Attempt.session_id))
-        .join(ExamRoom, col(ExamRoom.id) == col(Attempt.room_id))
-        .join(Registration, col(Registration.id) == col(Attempt.registration_id))
-        .join(Candidate, col(Candidate.id) == col(Registration.candidate_id))
-        .join(Sitting, col(Sitting.id) == col(ExamSession.sitting_id))
-        # Only what signing in reads (a start spike runs this thousands of times a minute).
-        .options(
-            _only(
-                col(ExamSession.code),
-                col(ExamSession.part),
-                col(ExamSession.starts_at),
-                col(ExamSession.duration_minutes),
-                col(ExamSession.entry_minutes),
-                col(ExamSession.handin_minutes),
-            ),
-            _only(col(ExamRoom.code), col(ExamRoom.name)),
-            _only(col(Registration.admission_no)),
-            _only(col(Candidate.name)),
-            _only(col(Sitting.code)),
-        )
-    )
-
-
 def _only(*columns: Any) -> Any:
     """``load_only`` for SQLModel's columns (its stubs want SQLAlchemy's attribute type)."""
     return load_only(*columns)
+
+
+_FOUND = (
+    select(Attempt, ExamSession, ExamRoom, Registration, Candidate, Sitting)  # type: ignore[call-overload]
+    .join(ExamSession, col(ExamSession.id) == col(Attempt.session_id))
+    .join(ExamRoom, col(ExamRoom.id) == col(Attempt.room_id))
+    .join(Registration, col(Registration.id) == col(Attempt.registration_id))
+    .join(Candidate, col(Candidate.id) == col(Registration.candidate_id))
+    .join(Sitting, col(Sitting.id) == col(ExamSession.sitting_id))
+    # Only what signing in reads (a start spike runs this thousands of times a minute).
+    .options(
+        _only(
+            col(ExamSession.code),
+            col(ExamSession.part),
+            col(ExamSession.starts_at),
+            col(ExamSession.duration_minutes),
+            col(ExamSession.entry_minutes),
+            col(ExamSession.handin_minutes),
+        ),
+        _only(col(ExamRoom.code), col(ExamRoom.name)),
+        _only(col(Registration.admission_no)),
+        _only(col(Candidate.name)),
+        _only(col(Sitting.code)),
+    )
+    .where(
+        col(Registration.admission_no) == bindparam("admission_no"),
+        col(Candidate.id_number_digest) == bindparam("id_digest"),
+        col(ExamRoom.room_code) == bindparam("room_code"),
+    )
+)
+"""The six-table read of signing in, built once (a start spike runs it thousands of times a
+minute, and building it cost more than running it)."""
 
 
 def _signed_out() -> Refused:
@@ -294,12 +284,20 @@ def _first_row(engine: Engine, statement: Any, driver_sql: str, params: dict[str
     ROLLBACK after). On PostgreSQL ``driver_sql`` goes straight to the driver, prepared: for the
     hot path's one-row statements SQLAlchemy's own work per execution cost as much as the
     database's."""
+    if engine.dialect.name == "postgresql":
+        return _driver_row(engine, driver_sql, params)
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        if conn.dialect.name != "postgresql":
-            return conn.execute(statement, params).first()
+        return conn.execute(statement, params).first()
+
+
+def _driver_row(engine: Engine, sql: str, params: dict[str, Any]) -> Any:
+    """PostgreSQL: the first row of ``sql`` run on its own, autocommit, prepared, on the driver's
+    cursor."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
-            cursor.execute(driver_sql, params, prepare=True)
+            cursor.execute(sql, params, prepare=True)
             return cursor.fetchone()
 
 
@@ -354,20 +352,22 @@ _WHOSE: OrderedDict[tuple[str, str], _Whose] = OrderedDict()
 _WHOSE_LOCK = threading.Lock()
 
 
+def _where(engine: Engine) -> str:
+    """The database a process-level cache entry belongs to."""
+    return engine.url.render_as_string(hide_password=True)
+
+
 def _remember(engine: Engine, digest: str, found: Live) -> None:
-    key = (engine.url.render_as_string(hide_password=True), digest)
+    key = (_where(engine), digest)
     with _WHOSE_LOCK:
         _WHOSE[key] = _Whose(found.id, found.registration_id, found.part, found.made_from)
         while len(_WHOSE) > 20_000:
             _WHOSE.popitem(last=False)
 
 
-def _whose(engine: Engine, token: str) -> _Whose | None:
-    if not token or len(token) > 128:
-        return None
-    key = (engine.url.render_as_string(hide_password=True), token_digest(token))
+def _whose(engine: Engine, digest: str) -> _Whose | None:
     with _WHOSE_LOCK:
-        return _WHOSE.get(key)
+        return _WHOSE.get((_where(engine), digest))
 
 
 _WHO: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
@@ -377,7 +377,7 @@ _WHO_LOCK = threading.Lock()
 def who(engine: Engine, attempt_id: int) -> dict[str, Any]:
     """What the page shows of the candidate, the room and the exam — fixed for an attempt, so
     each process reads it once (a bounded cache)."""
-    key = (engine.url.render_as_string(hide_password=True), attempt_id)
+    key = (_where(engine), attempt_id)
     with _WHO_LOCK:
         found = _WHO.get(key)
     if found is not None:
@@ -520,7 +520,7 @@ def sign_in(
         rows = [
             Found(*row)
             for row in session.exec(
-                _select_found(),
+                _FOUND,
                 params={
                     "admission_no": admission_no,
                     "id_digest": digest,
@@ -583,7 +583,7 @@ def sign_in(
         )
     # What the page shows of the candidate was just read: the state needs no second read of it.
     _keep_who(
-        (engine.url.render_as_string(hide_password=True), a.id or 0),
+        (_where(engine), a.id or 0),
         found.candidate.name,
         found.registration.admission_no,
         found.room.name,
@@ -790,15 +790,7 @@ def save(
     if a.due(now):
         close(engine, a.id, reason=FinishReason.DEADLINE, now=now)
         raise Refused(403, "handed_in", "考试时间已到，已自动交卷", "time is up: handed in")
-    copy = COPIES.get(engine, a.registration_id, a.part, a.made_from)
-    refused: list[dict[str, Any]] = []
-    good: list[tuple[Entry, int]] = []
-    for e in entries:
-        problem = copy.check(e.number, e.value)
-        if problem:
-            refused.append(_refusal(e.seq, *problem))
-        else:
-            good.append((e, copy.by_number[e.number].item_version_pk))
+    good, refused = _against(COPIES.get(engine, a.registration_id, a.part, a.made_from), entries)
     attempt_id = a.id
     device = a.device_hash[:12] if a.device_hash else ""
     with transaction(engine) as session:
@@ -871,6 +863,22 @@ def save(
     }
 
 
+def _against(
+    copy: Copy, entries: Sequence[Entry]
+) -> tuple[list[tuple[Entry, int]], list[dict[str, Any]]]:
+    """The entries the candidate's copy takes, each with its question's item version, and the
+    refusals of the others."""
+    good: list[tuple[Entry, int]] = []
+    refused: list[dict[str, Any]] = []
+    for e in entries:
+        problem = copy.check(e.number, e.value)
+        if problem:
+            refused.append(_refusal(e.seq, *problem))
+        else:
+            good.append((e, copy.by_number[e.number].item_version_pk))
+    return good, refused
+
+
 def _save_new_entries(
     engine: Engine, token: str, entries: Sequence[Entry], now: datetime
 ) -> dict[str, Any] | None:
@@ -881,24 +889,18 @@ def _save_new_entries(
     the general path, which gives each refusal its reason. The rules are the general path's:
     the attempt's row is updated (and so locked) by the same statement that appends the events
     and upserts the answers, and the conditions are checked on the locked row."""
-    whose = _whose(engine, token)
+    if not token or len(token) > 128:
+        return None
+    digest = token_digest(token)
+    whose = _whose(engine, digest)
     if whose is None:
         return None
     copy = COPIES.get(engine, whose.registration_id, whose.part, whose.made_from)
-    refused: list[dict[str, Any]] = []
-    good: list[tuple[Entry, int]] = []
-    for e in entries:
-        problem = copy.check(e.number, e.value)
-        if problem:
-            refused.append(_refusal(e.seq, *problem))
-        else:
-            good.append((e, copy.by_number[e.number].item_version_pk))
+    good, refused = _against(copy, entries)
     if not good:
         return None
-    digest = token_digest(token)
-    row = _first_row(
+    row = _driver_row(
         engine,
-        None,  # PostgreSQL only
         _SAVE_NEW_ENTRIES,
         {
             "attempt_id": whose.attempt_id,

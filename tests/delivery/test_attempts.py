@@ -937,9 +937,11 @@ def test_cached_copies_are_frozen_and_an_evicted_one_is_still_freed(
     cache = copies.Copies(size=1)
     first, second = (registration(exam, p).id or 0 for p in exam.people[:2])
     frozen_before = gc.get_freeze_count()
-    held = weakref.ref(cache.get(engine, first, "theory"))
-    assert gc.get_freeze_count() > frozen_before
-    assert held() is not None and cache.get(engine, first, "theory") is held()
-    cache.get(engine, second, "theory")  # the cache holds one: the first copy is let go
-    assert held() is None
-    gc.unfreeze()
+    try:
+        held = weakref.ref(cache.get(engine, first, "theory"))
+        assert gc.get_freeze_count() > frozen_before
+        assert held() is not None and cache.get(engine, first, "theory") is held()
+        cache.get(engine, second, "theory")  # the cache holds one: the first copy is let go
+        assert held() is None
+    finally:
+        gc.unfreeze()
