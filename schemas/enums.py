@@ -214,6 +214,7 @@ class IncidentKind(Word):
     ABSENT = "absent"
     FORCE_HAND_IN = "force_hand_in"
     HAND_IN = "hand_in"
+    RESTORE = "restore"
 
 
 _CERTIFICATE_STATUS: dict[Word, tuple[str, str]] = {
@@ -287,5 +288,6 @@ _LABELS: dict[type[Word], dict[Word, tuple[str, str]]] = {
         IncidentKind.ABSENT: ("缺考", "Absent"),
         IncidentKind.FORCE_HAND_IN: ("强制收卷", "Handed in by force"),
         IncidentKind.HAND_IN: ("交卷", "Handed in"),
+        IncidentKind.RESTORE: ("导入答案备份", "Answer backup imported"),
     },
 }

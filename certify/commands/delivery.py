@@ -10,6 +10,8 @@ import click
 
 from certify.commands.base import CertifyGroup, Settings, pass_settings
 from certify.delivery.attempts import now_utc, sweep, utc
+from certify.delivery.backup import MAX_BYTES as MAX_BACKUP_BYTES
+from certify.delivery.backup import restore_in_room
 from certify.delivery.documents import CST
 from certify.delivery.history import answer_history, describe
 from certify.delivery.schedule import (
@@ -282,6 +284,27 @@ def room_report_command(settings: Settings, session_code: str, room_code: str, o
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     click.echo(f"{session_code}/{room_code}: 考场记录 room report -> {out}")
+
+
+@exams.command("restore")
+@click.argument("session_code", metavar="SESSION")
+@click.argument("room_code", metavar="ROOM")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_settings
+def restore_command(settings: Settings, session_code: str, room_code: str, file: Path) -> None:
+    """Import a candidate's encrypted answer backup (答案备份, the .certify file the exam page
+    downloads when it cannot reach the server). 导入考生的答案备份。"""
+    with file.open("rb") as fh:
+        data = fh.read(MAX_BACKUP_BYTES + 1)
+    done = restore_in_room(settings.engine(), settings.vault(), session_code, room_code, data)
+    click.echo(
+        f"{session_code}/{room_code} {done.admission_no}: 保存 stored {len(done.stored)}, "
+        f"已有 already there {len(done.already)}, 未接受 refused {len(done.refused)}"
+    )
+    for r in done.refused:
+        click.echo(f"  seq {r['seq']}: {r['message_zh']} / {r['message_en']}")
+    if done.regrade:
+        click.echo("该考次已评分，请重新评分 / the sitting was graded before: grade it again")
 
 
 @exams.command("answers")

@@ -668,9 +668,16 @@ def _record_sign_in(engine: Engine, who: str, address: str, *, ok: bool, now: da
 # --- the paper ---------------------------------------------------------------------------------
 
 
-def paper(engine: Engine, token: str, *, now: datetime | None = None) -> dict[str, Any]:
+def paper(
+    engine: Engine,
+    token: str,
+    *,
+    vault: IdentityVault | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """The candidate's own copy of the session's questions with their saved answers; refused
-    before the start, and after the attempt is closed."""
+    before the start, and after the attempt is closed. With ``vault``, also what the page needs
+    to make an encrypted answer backup (:mod:`certify.delivery.backup`)."""
     now = now or now_utc()
     a = live(engine, token)
     _open_for_answers(a, now)
@@ -686,7 +693,7 @@ def paper(engine: Engine, token: str, *, now: datetime | None = None) -> dict[st
     attached: dict[str, list[dict[str, Any]]] = {}
     for fid, pk, name, size in files:
         attached.setdefault(str(number_of[pk]), []).append({"id": fid, "name": name, "size": size})
-    return {
+    out: dict[str, Any] = {
         "title": copy.view.title,
         "form": copy.view.form,
         "parts": copy.public(),
@@ -707,6 +714,11 @@ def paper(engine: Engine, token: str, *, now: datetime | None = None) -> dict[st
             "entries_per_save": MAX_ENTRIES,
         },
     }
+    if vault is not None:
+        from certify.delivery.backup import page_keys  # the backup module builds on this one
+
+        out["backup"] = page_keys(vault, a.id)
+    return out
 
 
 def _open_for_answers(found: Live, now: datetime) -> None:

@@ -137,7 +137,9 @@ class IdentityVault:
 
     secret: bytes
 
-    def _key(self, purpose: bytes) -> bytes:
+    def key(self, purpose: bytes) -> bytes:
+        """A 32-byte key for ``purpose``, derived from the secret (HKDF-SHA-256): one secret,
+        independent keys for each use."""
         return HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"certify/" + purpose
         ).derive(self.secret)
@@ -149,11 +151,11 @@ class IdentityVault:
     def keyed(self, purpose: bytes, text: str) -> str:
         """HMAC-SHA-256 (hex) of ``text`` under this secret's key for ``purpose``: a digest
         nobody without the secret can compute, or try guesses against."""
-        return hmac.new(self._key(purpose), text.encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self.key(purpose), text.encode(), hashlib.sha256).hexdigest()
 
     def encrypt(self, id_number: str) -> bytes:
         nonce = secrets.token_bytes(12)
-        return nonce + AESGCM(self._key(b"id-cipher")).encrypt(
+        return nonce + AESGCM(self.key(b"id-cipher")).encrypt(
             nonce, id_number.encode(), b"certify-id"
         )
 
@@ -161,9 +163,7 @@ class IdentityVault:
         """The ID number; raises IdNumberError if the blob was altered or the key is wrong."""
         try:
             return (
-                AESGCM(self._key(b"id-cipher"))
-                .decrypt(blob[:12], blob[12:], b"certify-id")
-                .decode()
+                AESGCM(self.key(b"id-cipher")).decrypt(blob[:12], blob[12:], b"certify-id").decode()
             )
         except (InvalidTag, ValueError):
             raise IdNumberError(

@@ -104,7 +104,7 @@ def state() -> Any:
 
 @blueprint.get("/api/paper")
 def paper() -> Any:
-    return jsonify(attempts.paper(g.engine, _token()))
+    return jsonify(attempts.paper(g.engine, _token(), vault=g.services.vault))
 
 
 @blueprint.post("/api/save")

@@ -2,7 +2,8 @@
 
 The console page polls the room's status every 3 seconds; each action is a form post (CSRF)
 that calls :func:`certify.delivery.console.act`, which checks the room is this account's, logs
-the action in the room and audits it under the account. The room report (考场记录) and the
+the action in the room and audits it under the account; a candidate's answer backup file is
+imported the same way (:func:`certify.delivery.backup.restore`). The room report (考场记录) and the
 room's admission tickets are PDFs made from the same records.
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, render_template, request, send_file
 
-from certify.delivery import console
+from certify.delivery import backup, console
 from certify.delivery.tickets import room_report, room_tickets
 from certify.infra.errors import Refused
 from certify.web.auth import check_csrf, current_account, require_role
@@ -84,6 +85,23 @@ def act(room_id: int) -> Any:
         note=form.get("note", ""),
     )
     return jsonify({"touched": touched})
+
+
+@blueprint.post("/rooms/<int:room_id>/restore")
+@require_role(*ROLES)
+def restore(room_id: int) -> Any:
+    """Import a candidate's encrypted answer backup (答案备份) into their attempt."""
+    check_csrf()
+    upload = request.files.get("file")
+    if upload is None:
+        raise Refused(400, "bad_request", "请选择备份文件", "choose a backup file")
+    vault = g.services.vault
+    if vault is None:
+        raise Refused(
+            503, "unavailable", "系统未配置身份证号密钥", "the ID-number secret is not set"
+        )
+    data = upload.stream.read(backup.MAX_BYTES + 1)
+    return jsonify(backup.restore(g.engine, vault, room_id, _staff(), data).as_dict())
 
 
 @blueprint.get("/rooms/<int:room_id>/report.pdf")

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
@@ -20,6 +21,8 @@ from certify.delivery.copies import COPIES, Copy
 from certify.delivery.schedule import add_room, allocate_seats, create_session
 from certify.grading import simulate
 from certify.infra.errors import Refused
+from certify.infra.settings import Settings
+from certify.web import create_app
 from schemas.enums import ItemType
 from schemas.papers import PaperQuestion
 from schemas.tables import (
@@ -218,3 +221,19 @@ def right_answer(q: PaperQuestion) -> str:
 def count(engine: Engine, table: Any, *where: Any) -> int:
     with Session(engine) as s:
         return int(s.exec(select(func.count()).select_from(table).where(*where)).one())
+
+
+def staff_client(database: Database, username: str, password: str) -> FlaskClient:
+    """A test client of the app signed in with this account (its CSRF token in the session)."""
+    app = create_app(
+        Settings.load({}, web_secret="x", sweep_seconds=0), engine=database.engine, vault=VAULT
+    )
+    client = app.test_client()
+    client.get("/login")
+    with client.session_transaction() as session:
+        csrf = session["csrf"]
+    response = client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": csrf}
+    )
+    assert response.status_code == 302, response.data
+    return client

@@ -40,7 +40,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
-from certify.delivery import attempts, console
+from certify.delivery import attempts, backup, console
 from certify.delivery.copies import Copies, Copy
 from certify.grading import simulate
 from certify.infra import db
@@ -173,6 +173,21 @@ class Live:
         """The server's truth: the attempt's deadline less the time now."""
         deadline = attempts.utc(self.attempt().deadline_at)
         return (deadline - datetime.now(UTC)).total_seconds() * 1000
+
+    def handed_in_responses(self) -> dict[int, str]:
+        """The hand-in's ``response`` rows by printed number, the empty ones left out; every
+        question of the copy has one."""
+        a = self.attempt()
+        with Session(self.engine) as s:
+            raw = {
+                r.item_version_id: r.raw
+                for r in s.exec(
+                    select(Response).where(Response.registration_id == a.registration_id)
+                )
+            }
+        questions = self.copy().questions
+        assert {q.item_version_pk for q in questions} <= set(raw)
+        return {q.number: raw[q.item_version_pk] for q in questions if raw[q.item_version_pk]}
 
     def stored(self) -> dict[int, str]:
         """The attempt's saved answers by printed number."""
@@ -719,17 +734,68 @@ def test_a_closed_browser_is_handed_in_at_the_deadline_with_its_saved_answers(
     assert attempts.utc(closed.handed_in_at) == deadline  # type: ignore[arg-type]
     saved = live.stored()
     assert saved == {single: "C", tf: "F"}
+    assert live.handed_in_responses() == saved
+
+
+def test_a_page_cut_off_at_the_deadline_downloads_its_backup_and_the_import_completes_it(
+    live: Live, browser: webdriver.Chrome, tmp_path: Path
+) -> None:
+    """The last resort: the network never comes back. The page offers its unsaved answers as an
+    encrypted file; the sweeper hands in what the server has; the invigilator's import of the
+    file brings the rest into the hand-in."""
+    driver = browser
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    driver.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
+    driver.execute_cdp_cmd("Network.enable", {})
+    sign_in(driver, live)
+    kinds = numbers_by_type(driver)
+    single, tf, fill = kinds["single"][0], kinds["true_false"][0], kinds["fill"][0]
+    go_to(driver, single)
+    option(driver, single, "B").click()
+    wait_saved(driver)
+    assert driver.find_element(By.ID, "backup").is_displayed() is False  # nothing to back up
+    network(driver, offline=True)
+    go_to(driver, tf)
+    option(driver, tf, "T").click()
+    go_to(driver, fill)
+    blank = inputs(driver, fill)[0]
+    blank.send_keys("交换机")
+    blank.send_keys(Keys.TAB)
+    wait(driver, "both kept offline", lambda: pending(driver) == 2)
+    on_screen = {n: v["value"] for n, v in shown(driver).items() if v["value"]}
+    assert on_screen[tf] == "T" and on_screen[fill].startswith("交换机")
+    button = wait(
+        driver, "the backup offered", lambda: driver.find_element(By.ID, "backup").is_displayed()
+    )
+    assert button
+    driver.find_element(By.ID, "backup").click()
+    files = wait(driver, "the file downloaded", lambda: list(downloads.glob("*.certify")))
+    data = files[0].read_bytes()
+    assert live.person.admission_no in files[0].name
+    text = data.decode()
+    assert "交换机" not in text and '"T"' not in text  # the answers travel encrypted
+    assert live.person.id_number not in text
+    driver.quit()  # the candidate leaves; the page never reaches the server again
+
+    attempt = live.attempt()
+    deadline = datetime.now(UTC) + timedelta(seconds=1)
     with Session(live.engine) as s:
-        responses = {
-            r.item_version_id: r.raw
-            for r in s.exec(
-                select(Response).where(Response.registration_id == closed.registration_id)
-            )
-        }
-    copy = live.copy()
-    assert {q.number: responses[q.item_version_pk] for q in copy.questions} == {
-        q.number: saved.get(q.number, "") for q in copy.questions
-    }
+        s.execute(update(Attempt).where(col(Attempt.id) == attempt.id).values(deadline_at=deadline))
+        s.commit()
+    time.sleep((deadline + attempts.SAVE_GRACE - datetime.now(UTC)).total_seconds() + 0.2)
+    assert attempts.sweep(live.engine) == attempts.Swept(1, 0)
+    assert live.stored() == {single: "B"}
+
+    staff = console.Staff("inv1", "invigilator")
+    done = backup.restore(live.engine, VAULT, attempt.room_id, staff, data)
+    assert (len(done.stored), done.refused, done.handed_in) == (2, [], True)
+    assert live.stored() == on_screen  # what the page showed, all of it in the database
+    closed = live.attempt()
+    assert attempts.utc(closed.handed_in_at) == deadline  # type: ignore[arg-type]
+    assert live.handed_in_responses() == on_screen
 
 
 # --- 5. keyboard, layout, nothing from elsewhere, no script errors --------------------------

@@ -9,18 +9,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-from flask.testing import FlaskClient
 
 from certify.accounts import create_account
 from certify.delivery import attempts
 from certify.grading import simulate
 from certify.grading.marks import marking_list
-from certify.infra.settings import Settings
 from certify.registration.sittings import create_sitting, import_roster
-from certify.web import create_app
 from tests.certify.exam_helpers import VAULT
 from tests.conftest import Database
-from tests.delivery.delivery_helpers import START, ready_exam
+from tests.delivery.delivery_helpers import START, ready_exam, staff_client
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 ANSWER = "<script>alert(1)</script>\n第二行：用决策树分类，准确率 0.92"
@@ -61,26 +58,11 @@ def typed_exam(database: Database, folder: Path) -> tuple[dict[str, int], list[s
     return files, [p.admission_no for p in exam.people]
 
 
-def signed_in(database: Database, username: str, password: str) -> FlaskClient:
-    app = create_app(
-        Settings.load({}, web_secret="x", sweep_seconds=0), engine=database.engine, vault=VAULT
-    )
-    client = app.test_client()
-    client.get("/login")
-    with client.session_transaction() as session:
-        csrf = session["csrf"]
-    response = client.post(
-        "/login", data={"username": username, "password": password, "csrf_token": csrf}
-    )
-    assert response.status_code == 302, response.data
-    return client
-
-
 def test_the_marking_list_carries_typed_answers_and_paper_leaves_them_empty(
     database: Database, tmp_path: Path
 ) -> None:
     typed_exam(database, tmp_path)
-    client = signed_in(database, "rater", "rater-password-1")
+    client = staff_client(database, "rater", "rater-password-1")
     rows = list(
         csv.DictReader(
             io.StringIO(client.get("/rater/sittings/S1/marking-list.csv").data.decode("utf-8-sig"))
@@ -103,7 +85,7 @@ def test_a_rater_reads_a_script_and_downloads_its_attachment_never_the_candidate
     scripts = marking_list(database.engine, "S1")
     mine = next(s for s in scripts if s.answer == ANSWER)
     other = next(s for s in scripts if s.answer == "另一位考生的作答")
-    client = signed_in(database, "rater", "rater-password-1")
+    client = staff_client(database, "rater", "rater-password-1")
     listing = client.get("/rater/sittings/S1/scripts").get_data(as_text=True)
     assert mine.code in listing and all(a not in listing for a in admissions)
     page = client.get(f"/rater/sittings/S1/scripts/{mine.code.lower()}")
@@ -131,7 +113,7 @@ def test_a_rater_reads_a_script_and_downloads_its_attachment_never_the_candidate
     ):
         assert client.get(forged).status_code == 404, forged
     # Not for other roles.
-    invigilator = signed_in(database, "inv", "inv-password-12")  # lands on the console
+    invigilator = staff_client(database, "inv", "inv-password-12")  # lands on the console
     assert invigilator.get("/invigilate/").status_code == 200
     assert invigilator.get(link).status_code in (403, 404)
     assert invigilator.get(f"/rater/sittings/S1/scripts/{mine.code}").status_code in (403, 404)

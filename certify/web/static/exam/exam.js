@@ -20,6 +20,8 @@
   var TOKEN_KEY = "certify.exam.token";
   var ADMISSION_KEY = "certify.exam.admission";
   var JOURNAL_PREFIX = "certify.exam.journal.";
+  var BACKUP_PREFIX = "certify.exam.backup.";  // the backup key and the attempt's secret
+  var BACKUP_AFTER_MS = 20000;    // unsaved this long (or offline): offer the answer backup
   var TYPE_NAMES = { single: "单选题", multiple: "多选题", true_false: "判断题", fill: "填空题", subjective: "主观题" };
 
   var $ = function (id) { return document.getElementById(id); };
@@ -370,6 +372,13 @@
   }
 
   // ------------------------------------------------------------------ clock
+  function leftMs() {
+    // The server's time left when a change is made (negative after the deadline): the answer
+    // backup carries it, and the import takes only changes made within the time.
+    if (!remainingAt) return null;
+    return Math.round(remainingAt.ms - (paused ? 0 : performance.now() - remainingAt.t));
+  }
+
   function currentRemaining() {
     if (!remainingAt) return null;
     if (paused) return Math.max(0, remainingAt.ms);
@@ -393,6 +402,7 @@
   }
 
   function tick() {
+    offerBackup();
     var timer = $("timer");
     if (screen_ === "waiting" && startsAt) {
       var left = Math.max(0, startsAt.ms - (performance.now() - startsAt.t));
@@ -444,6 +454,7 @@
 
   function renderPaper(data) {
     paper = data;
+    if (data.backup) storageSet(BACKUP_PREFIX + admission, JSON.stringify(data.backup));
     if (typeof data.last_seq === "number") serverLastSeq = Math.max(serverLastSeq, data.last_seq);
     questions = [];
     byNumber = {};
@@ -768,7 +779,8 @@
     if (value.length > MAX_TEXT) value = value.slice(0, MAX_TEXT);
     entry.answer = { value: value, flagged: flag };
     var number = entry.q.number;
-    var record = { seq: nextSeq(), number: number, value: value, flagged: flag, client_at: Date.now() };
+    var record = { seq: nextSeq(), number: number, value: value, flagged: flag, client_at: Date.now(),
+                   left_ms: leftMs() };
     entry.seq = record.seq;
     // An older unacknowledged entry for the same question is superseded: the server never
     // lets an older seq overwrite a newer one, so only the newest needs to travel.
@@ -839,7 +851,8 @@
       return false;
     });
     requeue.forEach(function (e) {
-      var record = { seq: nextSeq(), number: e.number, value: e.value, flagged: e.flagged, client_at: e.client_at };
+      var record = { seq: nextSeq(), number: e.number, value: e.value, flagged: e.flagged, client_at: e.client_at,
+                     left_ms: e.left_ms };
       journal.entries = journal.entries.filter(function (x) { return String(x.number) !== String(e.number); });
       journal.entries.push(record);
       var entry = byNumber[String(e.number)];
@@ -1089,11 +1102,107 @@
       $("done-pending").textContent = "本机还有 " + left + " 条答案在交卷前未能提交到服务器，已保留在本机。请举手告知监考老师。";
       $("done-pending").hidden = false;
     }
+    offerBackup();
     if (!handedInHere && timeUp) {
       $("done-text").textContent = "考试时间已到，截止时间前已保存的答案已由系统提交。请听从监考老师的指示离开考场。";
     }
     renderSaveState();
     sendEvents();
+  }
+
+  // ----------------------------------------------------------------- backup
+  // 答案备份: when the server stays out of reach, the answers it has not acknowledged can be
+  // downloaded as one file for the invigilator to import. It is encrypted for the server
+  // (ECDH P-256 with a fresh key, HKDF-SHA-256 salted with this attempt's own secret,
+  // AES-256-GCM with the header as authenticated data): nobody else reads it, and no other
+  // page could have made it. See certify/delivery/backup.py.
+  function backupKeys() {
+    var keys = null;
+    try { keys = JSON.parse(storageGet(BACKUP_PREFIX + admission) || "null"); } catch (e) { keys = null; }
+    return keys && keys.format && keys.server_key && keys.secret ? keys : null;
+  }
+
+  function canBackup() {
+    return !!(window.crypto && window.crypto.subtle && window.TextEncoder && journal &&
+              journal.entries.length && backupKeys());
+  }
+
+  function offerBackup() {
+    var oldest = journal && journal.entries.length
+      ? Math.min.apply(null, journal.entries.map(function (e) { return e.client_at || Date.now(); }))
+      : null;
+    var stuck = oldest !== null && (!online || Date.now() - oldest > BACKUP_AFTER_MS);
+    var offer = stuck && canBackup();
+    if ($("backup").hidden === offer) $("backup").hidden = !offer;
+    var onDone = screen_ === "done" && canBackup();
+    if ($("done-backup").hidden === onDone) $("done-backup").hidden = !onDone;
+  }
+
+  function bytesToBase64(bytes) {
+    var a = new Uint8Array(bytes);
+    var text = "";
+    for (var i = 0; i < a.length; i += 0x8000) {
+      text += String.fromCharCode.apply(null, a.subarray(i, i + 0x8000));
+    }
+    return btoa(text);
+  }
+
+  function base64ToBytes(text) {
+    var raw = atob(text);
+    var a = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) a[i] = raw.charCodeAt(i);
+    return a;
+  }
+
+  function downloadBackup() {
+    if (!canBackup()) {
+      showNotice(window.crypto && window.crypto.subtle
+        ? "没有未保存的答案，无需备份。"
+        : "此连接不能生成加密备份（考试页面须通过 HTTPS 打开）。请举手示意监考老师。", true);
+      return;
+    }
+    var subtle = window.crypto.subtle;
+    var keys = backupKeys();
+    var encode = function (text) { return new TextEncoder().encode(text); };
+    var entries = journal.entries.map(function (e) {
+      return { seq: e.seq, number: e.number, value: e.value, flagged: e.flagged,
+               client_at: e.client_at, left_ms: typeof e.left_ms === "number" ? e.left_ms : null };
+    });
+    var header = { format: keys.format, attempt: keys.attempt, admission_no: admission, key_id: keys.key_id };
+    var iv = window.crypto.getRandomValues(new Uint8Array(12));
+    var mine = null;
+    subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, false, ["deriveBits"]).then(function (pair) {
+      mine = pair;
+      return subtle.exportKey("raw", pair.publicKey);
+    }).then(function (raw) {
+      header.epk = bytesToBase64(raw);
+      return subtle.importKey("raw", base64ToBytes(keys.server_key), { name: "ECDH", namedCurve: "P-256" }, false, []);
+    }).then(function (server) {
+      return subtle.deriveBits({ name: "ECDH", public: server }, mine.privateKey, 256);
+    }).then(function (shared) {
+      return subtle.importKey("raw", shared, "HKDF", false, ["deriveKey"]);
+    }).then(function (secret) {
+      return subtle.deriveKey(
+        { name: "HKDF", hash: "SHA-256", salt: base64ToBytes(keys.secret), info: encode("certify exam backup v1") },
+        secret, { name: "AES-GCM", length: 256 }, false, ["encrypt"]);
+    }).then(function (aes) {
+      var aad = encode(keys.format + "\n" + keys.attempt + "\n" + admission);
+      return subtle.encrypt({ name: "AES-GCM", iv: iv, additionalData: aad }, aes,
+                            encode(JSON.stringify({ made_at: new Date().toISOString(), entries: entries })));
+    }).then(function (sealed) {
+      header.iv = bytesToBase64(iv);
+      header.data = bytesToBase64(sealed);
+      var link = document.createElement("a");
+      link.href = URL.createObjectURL(new Blob([JSON.stringify(header)], { type: "application/json" }));
+      var at = new Date();
+      link.download = "答案备份-" + admission + "-" + pad(at.getHours()) + pad(at.getMinutes()) + pad(at.getSeconds()) + ".certify";
+      document.body.appendChild(link);
+      link.click();
+      setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+      showNotice("已下载答案备份（" + entries.length + " 条未保存的答案，已加密）。请交给监考老师导入；联网后本机仍会自动提交。");
+    }, function () {
+      showNotice("生成答案备份失败，请举手示意监考老师。", true);
+    });
   }
 
   // ------------------------------------------------------------------ events
@@ -1160,6 +1269,8 @@
     $("handin").addEventListener("click", openHandIn);
     $("handin-confirm").addEventListener("click", confirmHandIn);
     $("fullscreen").addEventListener("click", enterFullscreen);
+    $("backup").addEventListener("click", downloadBackup);
+    $("done-backup").addEventListener("click", downloadBackup);
     $("done-signin").addEventListener("click", function () {
       token = null;
       storageRemove(TOKEN_KEY);

@@ -68,8 +68,35 @@
       });
   }
 
+  function restored(body) {
+    var text = "已导入 " + body.admission_no + "：保存 " + body.stored.length + " 条，已有 " +
+      body.already.length + " 条，未接受 " + body.refused.length + " 条";
+    body.refused.forEach(function (r) { text += "\n　序号 " + r.seq + "：" + r.message_zh; });
+    if (body.regrade) { text += "\n该考次已评分：请重新评分以计入导入的答案。"; }
+    return text;
+  }
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
+    if (form.id === "restore") {
+      event.preventDefault();
+      if (busy) { return; }
+      var out = document.getElementById("restore-result");
+      var upload = new FormData(form);
+      upload.set("csrf_token", root.dataset.csrf);
+      busy = true;
+      fetch(root.dataset.restore, { method: "POST", body: upload, credentials: "same-origin" })
+        .then(function (r) { return r.json().then(function (body) { return [r.ok, body]; }); })
+        .then(function (pair) {
+          out.textContent = pair[0] ? restored(pair[1]) : pair[1].message_zh;
+          out.className = pair[0] ? "ok" : "fail";
+          out.style.whiteSpace = "pre-line";
+          if (pair[0]) { form.reset(); refresh(); }
+        })
+        .catch(function () { out.textContent = "导入未完成：网络中断"; out.className = "fail"; })
+        .then(function () { busy = false; });
+      return;
+    }
     if (!form.classList.contains("act")) { return; }
     event.preventDefault();
     if (busy) { return; }
