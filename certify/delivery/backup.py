@@ -44,7 +44,7 @@ import binascii
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -92,6 +92,10 @@ MAX_BYTES = 8 * 1024 * 1024
 change of each), 20,000 characters each: a few MB at most; anything larger is not one."""
 
 MAX_BACKUP_ENTRIES = 2_000
+
+RESTORE_WITHIN = timedelta(hours=24)
+"""How long after an attempt's deadline its backup may still be imported: the file belongs to
+exam day, taken from the exam computer at the room; later, a complaint is an appeal."""
 
 
 def _b64(data: bytes) -> str:
@@ -225,7 +229,7 @@ def open_backup(vault: IdentityVault, data: bytes) -> Opened:
     return Opened(
         attempt_id,
         admission_no,
-        made_at if isinstance(made_at, str) else "",
+        made_at[:40] if isinstance(made_at, str) else "",
         hashlib.sha256(data).hexdigest(),
         entries,
         left,
@@ -290,6 +294,14 @@ def restore(
                 "not_signed_in",
                 "该考生本场未登录作答，没有可导入的答案",
                 "the candidate has not sat this session: nothing to import into",
+            )
+        if now > utc(attempt.deadline_at) + RESTORE_WITHIN:
+            hours = int(RESTORE_WITHIN.total_seconds() // 3600)
+            raise Refused(
+                409,
+                "too_late",
+                f"考试结束已超过 {hours} 小时，不能再导入答案备份；请按申诉程序处理",
+                f"more than {hours} hours after the deadline: a backup is no longer imported",
             )
         exam = session.get(ExamSession, attempt.session_id)
         assert exam is not None

@@ -186,6 +186,12 @@ def test_after_the_sweeper_handed_in_the_import_reaches_the_responses_and_the_sc
         ).one()
     assert raw == right_answer(q1)
     assert (after.objective_score or 0) > (before or 0)
+    # A day after the deadline a file is no longer taken: what is left is an appeal.
+    late = make_backup(keys, person.admission_no, [entry(3, q1.number, wrong)])
+    held = snapshot(engine, a.id or 0)
+    with refused("too_late", 409):
+        backup.restore(engine, VAULT, room_id(exam, person), INV1, late, now=at(200 + 24 * 60))
+    assert snapshot(engine, a.id or 0) == held
 
 
 def test_what_an_import_refuses(exam: Exam) -> None:
