@@ -14,6 +14,7 @@ from certify.commands.demo_delivery import CBT_SITTING
 from certify.registration.identity import load_vault
 from cli import cli
 from schemas.tables import (
+    AnswerEvent,
     Application,
     Attempt,
     AuditEntry,
@@ -22,6 +23,7 @@ from schemas.tables import (
     EligibilityRecord,
     Objection,
     Registration,
+    Response,
     Result,
     Sitting,
 )
@@ -33,6 +35,7 @@ def test_demo_runs_the_pipeline_in_a_fresh_folder_and_again(tmp_path: Path) -> N
     for _ in range(2):  # a second run replaces the first
         result = CliRunner().invoke(cli, ["demo", "--dir", str(folder)], catch_exceptions=False)
         assert result.exit_code == 0, result.output
+        assert "imported by the invigilator: 2 条离线作答" in result.output
     out = result.output
     assert "chain intact: True" in out and "人工智能 ai" in out
     assert "ai-senior-sample: 2 份 forms" in out
@@ -160,7 +163,25 @@ def test_the_whole_story_holds_together_in_the_database(database: Database, tmp_
         "invigilate.allow_move",
         "invigilate.extra_time",
         "invigilate.pause",
+        "invigilate.restore",
         "invigilate.resume",
     ]
     assert {actor for _, actor in actions} <= {"web:demo-inv1", "web:demo-inv2"}
     assert graded == 22
+    # The page cut off at the end: its backup's two changes are in the hand-in, from the file.
+    with Session(database.engine) as session:
+        restored = session.exec(
+            select(AnswerEvent.attempt_id, Response.raw)
+            .join(Attempt, col(Attempt.id) == col(AnswerEvent.attempt_id))
+            .join(
+                Response,
+                (col(Response.registration_id) == col(Attempt.registration_id))
+                & (col(Response.item_version_id) == col(AnswerEvent.item_version_id)),
+            )
+            .where(col(AnswerEvent.device).startswith("backup:"))
+        ).all()
+        values = session.exec(
+            select(AnswerEvent.value).where(col(AnswerEvent.device).startswith("backup:"))
+        ).all()
+    assert len(restored) == 2 and len({a for a, _ in restored}) == 1
+    assert sorted(raw for _, raw in restored) == sorted(values)

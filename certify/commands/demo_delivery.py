@@ -8,8 +8,9 @@ network for a while: the saves they sent just before reached the server but the 
 so on coming back their pages send those again with what was typed offline — the server
 acknowledges the old entries without applying them twice. One computer fails: the invigilator
 allows a move, the candidate signs in on a spare and gets ten minutes back; another candidate is
-paused and resumed. One never hands in and the sweeper closes the attempt at the deadline; one
-never comes and is recorded absent. The sitting is then graded as paper sittings are, the
+paused and resumed. One never hands in: their computer is cut off for good near the end, the
+sweeper closes the attempt at the deadline with what the server has, and the invigilator imports
+the encrypted answer backup the page downloaded. One never comes and is recorded absent. The sitting is then graded as paper sittings are, the
 typed subjective answers marked by simulated raters from the marking list.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from certify.accounts import create_account
-from certify.delivery import attempts, console
+from certify.delivery import attempts, backup, console
 from certify.delivery.copies import COPIES
 from certify.delivery.documents import CST, Attendance, attendance_line
 from certify.delivery.schedule import add_room, allocate_seats, create_session
@@ -287,7 +288,35 @@ def computer_based(
     finishing = [a for a in pages if a not in (sleeper, moved, paused)]
     for n, a in enumerate(finishing):
         attempts.hand_in(engine, pages[a].token, now=at(90 + n))
+    # 10:50: the sleeper's computer loses the network for good and two last changes stay in
+    # its journal; the sweeper hands in what the server has at the deadline. The page, still
+    # open, downloads its answer backup; the invigilator imports it after the session.
+    keys = attempts.paper(engine, pages[sleeper].token, vault=vault, now=at(1))["backup"]
+    for i in (0, 1):
+        q = questions[sleeper][int(chunks[sleeper][3][i])]
+        pages[sleeper].change(q.number, simulate.answer(q, pages[sleeper].ability, rng), at(110))
     swept = attempts.sweep(engine, now=at(CBT_MINUTES + 1))
+    file = folder / f"答案备份-{sleeper}-1050.certify"
+    file.write_bytes(
+        backup.seal(
+            keys,
+            sleeper,
+            [
+                {**asdict(e), "left_ms": (CBT_MINUTES - 110) * 60_000}
+                for e in pages[sleeper].journal
+            ],
+            made_at=at(112).isoformat(),
+        )
+    )
+    room_of_sleeper = seats[sleeper][0]
+    restored = backup.restore(
+        engine,
+        vault,
+        room_of_sleeper.id or 0,
+        console.Staff(room_of_sleeper.invigilator, "invigilator"),
+        file.read_bytes(),
+        now=at(CBT_MINUTES + 15),
+    )
     attempts.hand_in(engine, pages[paused].token, now=at(CBT_MINUTES + 4))
     attempts.hand_in(engine, pages[moved].token, now=at(CBT_MINUTES + 9))
     late = attempts.sweep(engine, now=at(CBT_MINUTES + 30))
@@ -298,6 +327,12 @@ def computer_based(
         f"{len(finishing) + 2}, 到时自动收卷 closed by the sweeper at the deadline "
         f"{swept.handed_in}, 缺考 absent {swept.absent}"
         + (f", later {late.handed_in + late.absent}" if late.handed_in or late.absent else "")
+    )
+    echo(
+        f"    答案备份 answer backup: seat {room_of_sleeper.code}-{pages[sleeper].seat:02d} "
+        f"断网未交卷 cut off, closed by the sweeper; 本机加密备份 encrypted file {file.name} "
+        f"导入 imported by the invigilator: {len(restored.stored)} 条离线作答 offline changes "
+        f"stored into the hand-in, refused {len(restored.refused)}"
     )
     reports = []
     for room in rooms:

@@ -715,9 +715,9 @@ def paper(
         },
     }
     if vault is not None:
-        from certify.delivery.backup import page_keys  # the backup module builds on this one
+        from certify.delivery.backup import Whose, page_keys  # it builds on this module
 
-        out["backup"] = page_keys(vault, a.id)
+        out["backup"] = page_keys(vault, Whose(a.id, a.registration_id, a.part))
     return out
 
 
@@ -744,17 +744,18 @@ class Entry:
     client_at: int | None = None
 
 
-def parse_entries(payload: Any) -> list[Entry]:
-    """The entries of a save request; Refused 400 for a request that is not one."""
+def parse_entries(payload: Any, *, limit: int = MAX_ENTRIES) -> list[Entry]:
+    """The entries of a save request (at most ``limit``); Refused 400 for a request that is not
+    one."""
     entries = payload.get("entries") if isinstance(payload, dict) else None
     if not isinstance(entries, list):
         raise _bad_request("a JSON object with a list of entries is expected")
-    if len(entries) > MAX_ENTRIES:
+    if len(entries) > limit:
         raise Refused(
             413,
             "too_many_entries",
-            f"一次最多提交 {MAX_ENTRIES} 条",
-            f"at most {MAX_ENTRIES} entries per request",
+            f"一次最多提交 {limit} 条",
+            f"at most {limit} entries per request",
         )
     out = []
     for raw in entries:

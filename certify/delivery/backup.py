@@ -43,13 +43,14 @@ import base64
 import binascii
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -57,9 +58,11 @@ from sqlalchemy import Engine, delete, insert
 from sqlmodel import Session, col, select
 
 from certify.delivery.attempts import (
+    SAVE_GRACE,
     Entry,
     _against,
     _locked,
+    _refusal,
     now_utc,
     parse_entries,
     score_objective,
@@ -71,9 +74,9 @@ from certify.delivery.schedule import get_room, get_session
 from certify.delivery.tickets import OFFICE
 from certify.infra import audit_log
 from certify.infra.db import transaction
-from certify.infra.errors import AttemptNotFound, Refused
+from certify.infra.errors import AttemptNotFound, Error, Refused
 from certify.registration.identity import IdentityVault
-from schemas.enums import AttemptStatus, IncidentKind
+from schemas.enums import AttemptStatus, FinishReason, IncidentKind
 from schemas.tables import (
     AnswerEvent,
     Attempt,
@@ -93,7 +96,7 @@ change of each), 20,000 characters each: a few MB at most; anything larger is no
 
 MAX_BACKUP_ENTRIES = 2_000
 
-RESTORE_WITHIN = timedelta(hours=24)
+RESTORE_WITHIN = timedelta(hours=6)
 """How long after an attempt's deadline its backup may still be imported: the file belongs to
 exam day, taken from the exam computer at the room; later, a complaint is an appeal."""
 
@@ -131,34 +134,49 @@ def _server_key(secret: bytes) -> ec.EllipticCurvePrivateKey:
     return ec.derive_private_key(int.from_bytes(seed, "big") % (order - 1) + 1, ec.SECP256R1())
 
 
-def _public_point(key: ec.EllipticCurvePrivateKey) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
-    return key.public_key().public_bytes(
+def _point_of(key: ec.EllipticCurvePublicKey) -> bytes:
+    return key.public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
+
+
+def _public_point(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return _point_of(key.public_key())
 
 
 def key_id(point: bytes) -> str:
     return hashlib.sha256(point).hexdigest()[:16]
 
 
-def attempt_secret(vault: IdentityVault, attempt_id: int) -> bytes:
+@dataclass(frozen=True)
+class Whose:
+    """What an attempt's backup secret is bound to: the attempt, and the registration and part
+    it is of — so a secret never carries over to another candidate, even where a database
+    reuses an attempt's number (seats allocated again, a new database under the same
+    secret)."""
+
+    attempt_id: int
+    registration_id: int
+    part: str
+
+
+def attempt_secret(vault: IdentityVault, whose: Whose) -> bytes:
     """The attempt's backup secret: HKDF salt of its files, known to the server and to the
     candidate's signed-in page only."""
-    return vault.key(b"exam-backup/attempt/%d" % attempt_id)
+    label = f"exam-backup/attempt/{whose.attempt_id}/{whose.registration_id}/{whose.part}"
+    return vault.key(label.encode())
 
 
-def page_keys(vault: IdentityVault, attempt_id: int) -> dict[str, Any]:
+def page_keys(vault: IdentityVault, whose: Whose) -> dict[str, Any]:
     """What the candidate's page needs to make a backup: the server's public key and the
     attempt's secret (sent with the candidate's own paper only)."""
     point = _public_point(_server_key(vault.secret))
     return {
         "format": FORMAT,
-        "attempt": attempt_id,
+        "attempt": whose.attempt_id,
         "server_key": _b64(point),
         "key_id": key_id(point),
-        "secret": _b64(attempt_secret(vault, attempt_id)),
+        "secret": _b64(attempt_secret(vault, whose)),
     }
 
 
@@ -171,30 +189,73 @@ def aes_key(shared: bytes, salt: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=INFO).derive(shared)
 
 
+def seal(
+    keys: dict[str, Any],
+    admission_no: str,
+    entries: list[dict[str, Any]],
+    *,
+    made_at: str = "",
+) -> bytes:
+    """A backup file as the exam page makes it (``downloadBackup`` in exam.js), from the keys
+    the page got with its paper: the demo's simulated pages use it, and the tests check that
+    the page's own file opens exactly as this one does."""
+    point = base64.b64decode(keys["server_key"])
+    server = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    mine = ec.generate_private_key(ec.SECP256R1())
+    iv = secrets.token_bytes(12)
+    plain = json.dumps({"made_at": made_at, "entries": entries}, ensure_ascii=False)
+    sealed = AESGCM(
+        aes_key(mine.exchange(ec.ECDH(), server), base64.b64decode(keys["secret"]))
+    ).encrypt(iv, plain.encode(), header_bytes(keys["attempt"], admission_no))
+    head = {
+        "format": keys["format"],
+        "attempt": keys["attempt"],
+        "admission_no": admission_no,
+        "key_id": keys["key_id"],
+        "epk": _b64(_point_of(mine.public_key())),
+        "iv": _b64(iv),
+        "data": _b64(sealed),
+    }
+    return json.dumps(head, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 @dataclass(frozen=True)
-class Opened:
-    """A backup file, decrypted and checked: whose it is and the entries it holds."""
+class Sealed:
+    """A backup file read but not yet opened: whose it says it is, and its sealed parts."""
 
     attempt_id: int
     admission_no: str
-    made_at: str
     digest: str
+    epk: bytes
+    iv: bytes
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A backup file, decrypted and checked: the entries it holds, each with the time its page
+    said was left when the change was made."""
+
+    made_at: str
     entries: list[Entry]
-    left_ms: dict[int, int | None]
+    left_ms: dict[int, int]
 
 
-def open_backup(vault: IdentityVault, data: bytes) -> Opened:
-    """Decrypt and check a backup file; Refused (400, ``not_a_backup``) for anything that is not
-    one made by the attempt's own page for this server, with nothing said about which check
-    failed."""
+def _json(data: bytes) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _not_a_backup("not JSON text") from None
+
+
+def read_file(vault: IdentityVault, data: bytes) -> Sealed:
+    """A backup file's outside: Refused (``not_a_backup``) unless it is one, made for this
+    server's key; 413 beyond :data:`MAX_BYTES`."""
     if len(data) > MAX_BYTES:
         raise Refused(
             413, "too_large", "备份文件过大", f"a backup is at most {MAX_BYTES // 2**20} MB"
         )
-    try:
-        head = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise _not_a_backup("not JSON text") from None
+    head = _json(data)
     if not isinstance(head, dict) or head.get("format") != FORMAT:
         raise _not_a_backup(f"format is not {FORMAT}")
     attempt_id, admission_no = head.get("attempt"), head.get("admission_no")
@@ -205,35 +266,46 @@ def open_backup(vault: IdentityVault, data: bytes) -> Opened:
     epk, iv, blob = (_unb64(head.get(k), k) for k in ("epk", "iv", "data"))
     if len(iv) != 12 or len(epk) != 65:
         raise _not_a_backup("iv or epk has the wrong length")
-    server = _server_key(vault.secret)
-    if head.get("key_id") != key_id(_public_point(server)) or len(head) != 7:
+    if head.get("key_id") != key_id(_public_point(_server_key(vault.secret))) or len(head) != 7:
         raise _not_a_backup("made for another server's key, or with other fields")
+    return Sealed(attempt_id, admission_no, hashlib.sha256(data).hexdigest(), epk, iv, blob)
+
+
+def unseal(vault: IdentityVault, sealed: Sealed, whose: Whose) -> Opened:
+    """The entries of a file, if it was made by the page of the attempt ``whose`` for this
+    server; else Refused (``not_a_backup``), the same whichever check failed."""
+    server = _server_key(vault.secret)
     try:
-        peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), epk)
+        peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), sealed.epk)
         shared = server.exchange(ec.ECDH(), peer)
-        plain = AESGCM(aes_key(shared, attempt_secret(vault, attempt_id))).decrypt(
-            iv, blob, header_bytes(attempt_id, admission_no)
+        plain = AESGCM(aes_key(shared, attempt_secret(vault, whose))).decrypt(
+            sealed.iv, sealed.data, header_bytes(sealed.attempt_id, sealed.admission_no)
         )
-        body = json.loads(plain.decode("utf-8"))
-    except (ValueError, InvalidTag, UnicodeDecodeError):
-        raise _not_a_backup("it does not decrypt under this server's key") from None
+    except (ValueError, InvalidTag):
+        raise _not_a_backup("it was not made by this candidate's page for this server") from None
+    body = _json(plain)
     raw = body.get("entries") if isinstance(body, dict) else None
     if not isinstance(raw, list) or len(raw) > MAX_BACKUP_ENTRIES:
         raise _not_a_backup("no list of entries")
-    entries = parse_entries({"entries": raw})
-    left: dict[int, int | None] = {}
-    for r in raw:
-        value = r.get("left_ms") if isinstance(r, dict) else None
-        left[r["seq"]] = value if isinstance(value, int) and not isinstance(value, bool) else None
+    try:
+        entries = parse_entries({"entries": raw}, limit=MAX_BACKUP_ENTRIES)
+    except Refused as bad:
+        raise _not_a_backup(bad.message_en) from None
+    left = {
+        r["seq"]: r["left_ms"]
+        for r in raw
+        if isinstance(r.get("left_ms"), int) and not isinstance(r.get("left_ms"), bool)
+    }
     made_at = body.get("made_at")
-    return Opened(
-        attempt_id,
-        admission_no,
-        made_at[:40] if isinstance(made_at, str) else "",
-        hashlib.sha256(data).hexdigest(),
-        entries,
-        left,
-    )
+    return Opened(made_at[:40] if isinstance(made_at, str) else "", entries, left)
+
+
+def open_backup(vault: IdentityVault, data: bytes, whose: Whose) -> Opened:
+    """:func:`read_file` and :func:`unseal`, for a file of the attempt ``whose``."""
+    sealed = read_file(vault, data)
+    if sealed.attempt_id != whose.attempt_id:
+        raise _not_a_backup("another attempt's file")
+    return unseal(vault, sealed, whose)
 
 
 @dataclass
@@ -272,58 +344,79 @@ def restore(
     now: datetime | None = None,
 ) -> Restored:
     """Import a backup file into its attempt, which must be in ``room_id`` and that room this
-    person's (an administrator: any room). One transaction under the attempt's row lock: the
-    entries as a save would take them, the room's log and the audit log; then the objective
-    part scored again when the attempt was handed in already."""
+    person's (an administrator: any room; another room is "not found" and nothing is logged).
+    One transaction under the attempt's row lock: the entries as a save would take them, the
+    room's log and the audit log; then the objective part scored again when the attempt was
+    handed in already. A file refused whole is logged in the room and audited too, with why."""
     now = now or now_utc()
-    opened = open_backup(vault, data)
-    out = Restored(opened.attempt_id, opened.admission_no)
+    with Session(engine) as session:
+        room_for(session, room_id, staff)
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        out = _restore(engine, vault, room_id, staff, data, now)
+    except Error as refused:
+        _log_refusal(engine, room_id, staff, digest, refused, now)
+        raise
+    if out.handed_in and out.stored:
+        score_objective(engine, out.attempt_id)
+    return out
+
+
+def _restore(
+    engine: Engine,
+    vault: IdentityVault,
+    room_id: int,
+    staff: Staff,
+    data: bytes,
+    now: datetime,
+) -> Restored:
+    sealed = read_file(vault, data)
+    out = Restored(sealed.attempt_id, sealed.admission_no)
     with transaction(engine) as session:
         room = room_for(session, room_id, staff)
         owner = session.exec(
             select(Attempt.room_id, Registration.admission_no)
             .join(Registration, col(Registration.id) == col(Attempt.registration_id))
-            .where(Attempt.id == opened.attempt_id)
+            .where(Attempt.id == sealed.attempt_id)
         ).first()
-        if owner is None or owner[0] != room.id or owner[1] != opened.admission_no:
-            raise AttemptNotFound(opened.attempt_id)
-        attempt = _locked(session, opened.attempt_id)
-        if attempt.status not in (AttemptStatus.ACTIVE, AttemptStatus.HANDED_IN):
-            raise Refused(
-                409,
-                "not_signed_in",
-                "该考生本场未登录作答，没有可导入的答案",
-                "the candidate has not sat this session: nothing to import into",
-            )
-        if now > utc(attempt.deadline_at) + RESTORE_WITHIN:
-            hours = int(RESTORE_WITHIN.total_seconds() // 3600)
-            raise Refused(
-                409,
-                "too_late",
-                f"考试结束已超过 {hours} 小时，不能再导入答案备份；请按申诉程序处理",
-                f"more than {hours} hours after the deadline: a backup is no longer imported",
-            )
+        if owner is None or owner[0] != room.id or owner[1] != sealed.admission_no:
+            raise AttemptNotFound(sealed.attempt_id)
+        attempt = _locked(session, sealed.attempt_id)
         exam = session.get(ExamSession, attempt.session_id)
         assert exam is not None
+        opened = unseal(vault, sealed, Whose(attempt.id or 0, attempt.registration_id, exam.part))
+        _may_restore(attempt, now)
         copy = COPIES.get(engine, attempt.registration_id, exam.part)
         good, out.refused = _against(copy, opened.entries)
-        late = [e for e, _ in good if (opened.left_ms.get(e.seq) or 0) < 0]
-        out.refused += [
-            {
-                "seq": e.seq,
-                "error": "deadline_passed",
-                "message_zh": "该答案在考试时间结束后作出",
-                "message_en": "made after the time was up",
-            }
-            for e in late
-        ]
-        good = [(e, pk) for e, pk in good if (opened.left_ms.get(e.seq) or 0) >= 0]
+        timed = []
+        for e, pk in good:
+            left = opened.left_ms.get(e.seq)
+            if left is None:
+                out.refused.append(
+                    _refusal(e.seq, "no_time", "备份中缺少作答时的剩余时间", "no time left given")
+                )
+            elif left < -SAVE_GRACE.total_seconds() * 1000:
+                out.refused.append(
+                    _refusal(
+                        e.seq,
+                        "deadline_passed",
+                        "该答案在考试时间结束后作出",
+                        "made after the time was up",
+                    )
+                )
+            else:
+                timed.append((e, pk))
         stored_events = {
-            seq: (value, flagged)
-            for seq, value, flagged in session.exec(
-                select(AnswerEvent.seq, AnswerEvent.value, AnswerEvent.flagged).where(
+            seq: (pk, value, flagged)
+            for seq, pk, value, flagged in session.exec(
+                select(
+                    AnswerEvent.seq,
+                    AnswerEvent.item_version_id,
+                    AnswerEvent.value,
+                    AnswerEvent.flagged,
+                ).where(
                     AnswerEvent.attempt_id == attempt.id,
-                    col(AnswerEvent.seq).in_([e.seq for e, _ in good]),
+                    col(AnswerEvent.seq).in_([e.seq for e, _ in timed]),
                 )
             )
         }
@@ -334,23 +427,30 @@ def restore(
             )
         }
         newest: dict[int, Entry] = {}
-        device = f"backup:{opened.digest[:9]}"  # the column holds 16
-        for e, pk in good:
+        device = f"backup:{sealed.digest[:9]}"  # the column holds 16
+        for e, pk in timed:
             if e.seq in stored_events:
-                if stored_events[e.seq] == (e.value, e.flagged):
+                if stored_events[e.seq] == (pk, e.value, e.flagged):
                     out.already.append(e.seq)
                 else:
-                    out.refused.append(_conflict(e.seq))
+                    out.refused.append(
+                        _refusal(
+                            e.seq,
+                            "seq_conflict",
+                            "该序号在服务器上已有不同的答案",
+                            "the server holds another change under this seq",
+                        )
+                    )
                 continue
             held = answers.get(pk)
             if held is not None and held.seq > e.seq:
                 out.refused.append(
-                    {
-                        "seq": e.seq,
-                        "error": "stale",
-                        "message_zh": "服务器上已有该题更新的答案",
-                        "message_en": "the server holds a newer answer to this question",
-                    }
+                    _refusal(
+                        e.seq,
+                        "stale",
+                        "服务器上已有该题更新的答案",
+                        "the server holds a newer answer to this question",
+                    )
                 )
                 continue
             session.add(
@@ -404,43 +504,102 @@ def restore(
                 is not None
             )
         detail = {
-            "file": opened.digest,
+            "file": sealed.digest,
             "made_at": opened.made_at,
             "stored": len(out.stored),
             "already": len(out.already),
             "refused": len(out.refused),
+            "regrade": out.regrade,
         }
-        session.add(
-            ExamIncident(
-                room_id=room.id or 0,
-                attempt_id=attempt.id,
-                kind=IncidentKind.RESTORE,
-                actor=staff.actor,
-                note=f"导入答案备份：保存 {len(out.stored)} 条，已有 {len(out.already)} 条，"
-                f"未接受 {len(out.refused)} 条",
-                detail=detail,
-                at=now,
-            )
+        note = (
+            f"导入答案备份：保存 {len(out.stored)} 条，已有 {len(out.already)} 条，"
+            f"未接受 {len(out.refused)} 条" + ("；该考次须重新评分" if out.regrade else "")
         )
-        audit_log.append(
-            session,
-            actor=staff.actor,
-            action="invigilate.restore",
-            subject=f"room:{room.id}/attempt:{attempt.id}",
-            detail=detail,
-        )
-    if out.handed_in and out.stored:
-        score_objective(engine, out.attempt_id)
+        _record(session, staff, room.id or 0, attempt.id, "restore", note, detail, now)
     return out
 
 
-def _conflict(seq: int) -> dict[str, Any]:
-    return {
-        "seq": seq,
-        "error": "conflict",
-        "message_zh": "该序号在服务器上已有不同的答案",
-        "message_en": "the server holds another value under this seq",
-    }
+def _record(
+    session: Session,
+    staff: Staff,
+    room_id: int,
+    attempt_id: int | None,
+    action: str,
+    note: str,
+    detail: dict[str, Any],
+    now: datetime,
+) -> None:
+    """An import, or a file refused whole, in the room's log and the audit log."""
+    session.add(
+        ExamIncident(
+            room_id=room_id,
+            attempt_id=attempt_id,
+            kind=IncidentKind.RESTORE,
+            actor=staff.actor,
+            note=note[:500],
+            detail=detail,
+            at=now,
+        )
+    )
+    subject = f"room:{room_id}" + (f"/attempt:{attempt_id}" if attempt_id else "")
+    audit_log.append(
+        session, actor=staff.actor, action=f"invigilate.{action}", subject=subject, detail=detail
+    )
+
+
+def _may_restore(attempt: Attempt, now: datetime) -> None:
+    """An attempt takes a backup while it is open and not paused, or when the deadline closed
+    it (the page cut off to the end) — within :data:`RESTORE_WITHIN` of its deadline. A
+    candidate's own hand-in needs none (the page hands in only with everything saved), and an
+    invigilator's forced hand-in is final."""
+    if attempt.status is AttemptStatus.ACTIVE:
+        if attempt.paused_at is not None:
+            raise Refused(
+                409, "paused", "该考生的考试已暂停：恢复后再导入", "paused: import after resuming"
+            )
+    elif attempt.status is AttemptStatus.HANDED_IN:
+        if attempt.finish_reason is FinishReason.CANDIDATE:
+            raise Refused(
+                409,
+                "handed_in_by_candidate",
+                "考生已自行交卷（交卷时答案已全部保存），不再导入答案备份",
+                "the candidate handed in with everything saved: no backup is taken",
+            )
+        if attempt.finish_reason is FinishReason.INVIGILATOR:
+            raise Refused(
+                409,
+                "forced_hand_in",
+                "该考生已被监考员收卷，不能再导入答案备份；如有异议请按申诉程序处理",
+                "handed in by the invigilator: final; a complaint is an appeal",
+            )
+    else:
+        raise Refused(
+            409,
+            "not_signed_in",
+            "该考生本场未登录作答，没有可导入的答案",
+            "the candidate has not sat this session: nothing to import into",
+        )
+    if now > utc(attempt.deadline_at) + RESTORE_WITHIN:
+        hours = int(RESTORE_WITHIN.total_seconds() // 3600)
+        raise Refused(
+            409,
+            "too_late",
+            f"考试结束已超过 {hours} 小时，不能再导入答案备份；请按申诉程序处理",
+            f"more than {hours} hours after the deadline: a backup is no longer imported",
+        )
+
+
+def _log_refusal(
+    engine: Engine, room_id: int, staff: Staff, digest: str, refused: Error, now: datetime
+) -> None:
+    """A file refused whole, in the room's log and the audit log: which file, and why."""
+    code = getattr(refused, "code", "error")
+    zh = getattr(refused, "message_zh", "") or str(refused)
+    detail = {"file": digest, "error": code}
+    with transaction(engine) as session:
+        _record(
+            session, staff, room_id, None, "restore_refused", f"答案备份未导入：{zh}", detail, now
+        )
 
 
 def restore_in_room(

@@ -13,10 +13,11 @@ import io
 from typing import Any
 
 from flask import Blueprint, g, jsonify, render_template, request, send_file
+from werkzeug.exceptions import HTTPException
 
 from certify.delivery import backup, console
 from certify.delivery.tickets import room_report, room_tickets
-from certify.infra.errors import Refused
+from certify.infra.errors import NotFound, Refused
 from certify.web.auth import check_csrf, current_account, require_role
 
 blueprint = Blueprint("invigilate", __name__, url_prefix="/invigilate")
@@ -90,18 +91,25 @@ def act(room_id: int) -> Any:
 @blueprint.post("/rooms/<int:room_id>/restore")
 @require_role(*ROLES)
 def restore(room_id: int) -> Any:
-    """Import a candidate's encrypted answer backup (答案备份) into their attempt."""
-    check_csrf()
-    upload = request.files.get("file")
-    if upload is None:
-        raise Refused(400, "bad_request", "请选择备份文件", "choose a backup file")
-    vault = g.services.vault
-    if vault is None:
-        raise Refused(
-            503, "unavailable", "系统未配置身份证号密钥", "the ID-number secret is not set"
-        )
-    data = upload.stream.read(backup.MAX_BYTES + 1)
-    return jsonify(backup.restore(g.engine, vault, room_id, _staff(), data).as_dict())
+    """Import a candidate's encrypted answer backup (答案备份) into their attempt. Every answer
+    is JSON, refusals included (the console shows their reason)."""
+    try:
+        check_csrf()
+        upload = request.files.get("file")
+        if upload is None:
+            raise Refused(400, "bad_request", "请选择备份文件", "choose a backup file")
+        vault = g.services.vault
+        if vault is None:
+            raise Refused(
+                503, "unavailable", "系统未配置身份证号密钥", "the ID-number secret is not set"
+            )
+        data = upload.stream.read(backup.MAX_BYTES + 1)
+        return jsonify(backup.restore(g.engine, vault, room_id, _staff(), data).as_dict())
+    except NotFound as missing:  # another room, or a candidate of another room
+        return _refused(Refused(404, missing.code, f"未找到{missing.what_zh}", str(missing)))
+    except HTTPException as exc:
+        what = "文件过大" if exc.code == 413 else "请求无效，请刷新页面后重试"
+        return _refused(Refused(exc.code or 400, "bad_request", what, exc.description or ""))
 
 
 @blueprint.get("/rooms/<int:room_id>/report.pdf")

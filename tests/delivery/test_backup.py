@@ -23,8 +23,8 @@ from sqlmodel import Session, col, select
 from certify.accounts import create_account
 from certify.delivery import attempts, backup
 from certify.delivery.attempts import Entry
-from certify.delivery.console import Staff
-from certify.infra.errors import AttemptNotFound, RoomNotFound
+from certify.delivery.console import Staff, act
+from certify.infra.errors import AttemptNotFound, Refused, RoomNotFound
 from cli import cli
 from schemas.enums import AttemptStatus, IncidentKind, ItemType
 from schemas.tables import AnswerEvent, AuditEntry, ExamIncident, Response
@@ -44,6 +44,7 @@ from tests.delivery.delivery_helpers import (
 
 INV1 = Staff("inv1", "invigilator")
 INV2 = Staff("inv2", "invigilator")
+ADMIN = Staff("boss", "admin")
 
 
 def make_backup(
@@ -53,31 +54,11 @@ def make_backup(
     *,
     secret: bytes | None = None,
 ) -> bytes:
-    """A backup file made as the exam page makes it (exam.js, downloadBackup), from the keys
-    the page got with its paper."""
-    point = base64.b64decode(keys["server_key"])
-    server = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
-    mine = ec.generate_private_key(ec.SECP256R1())
-    shared = mine.exchange(ec.ECDH(), server)
-    salt = secret if secret is not None else base64.b64decode(keys["secret"])
-    iv = os.urandom(12)
-    plain = json.dumps({"made_at": "2026-12-05T10:59:00Z", "entries": entries}).encode()
-    sealed = AESGCM(backup.aes_key(shared, salt)).encrypt(
-        iv, plain, backup.header_bytes(keys["attempt"], admission_no)
-    )
-    epk = mine.public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-    )
-    head = {
-        "format": keys["format"],
-        "attempt": keys["attempt"],
-        "admission_no": admission_no,
-        "key_id": keys["key_id"],
-        "epk": base64.b64encode(epk).decode(),
-        "iv": base64.b64encode(iv).decode(),
-        "data": base64.b64encode(sealed).decode(),
-    }
-    return json.dumps(head, ensure_ascii=False, separators=(",", ":")).encode()
+    """A file as the exam page makes it; with ``secret``, one made with another attempt's
+    secret (what a candidate who is not this one could at best do)."""
+    if secret is not None:
+        keys = {**keys, "secret": base64.b64encode(secret).decode()}
+    return backup.seal(keys, admission_no, entries, made_at="2026-12-05T10:59:00Z")
 
 
 def entry(seq: int, number: int, value: str, left_ms: int | None = 600_000) -> dict[str, Any]:
@@ -206,6 +187,7 @@ def test_what_an_import_refuses(exam: Exam) -> None:
         person.admission_no,
         [
             entry(4, q1.number, "C"),  # older than the stored seq 5 of that question
+            entry(5, q2.number, "A"),  # seq 5's value, but of another question
             entry(6, q2.number, "D"),  # another value under a stored seq
             entry(7, q3.number, "Z"),  # a value the question does not take
             entry(8, 9_999, "A"),  # no such question on the candidate's paper
@@ -216,12 +198,72 @@ def test_what_an_import_refuses(exam: Exam) -> None:
     assert done.stored == [] and done.already == []
     assert {r["seq"]: r["error"] for r in done.refused} == {
         4: "stale",
-        6: "conflict",
+        5: "seq_conflict",
+        6: "seq_conflict",
         7: "bad_value",
         8: "unknown_question",
         9: "deadline_passed",
     }
     assert snapshot(engine, a.id or 0) == before
+
+
+def test_a_hand_in_by_the_candidate_or_the_invigilator_or_a_pause_takes_no_backup(
+    exam: Exam,
+) -> None:
+    engine = exam.database.engine
+    files, tokens = {}, {}
+    for n in range(3):
+        person, tokens[n], keys = signed_in(exam, n)
+        q1 = objective_numbers(exam, person)[0]
+        files[n] = (person, make_backup(keys, person.admission_no, [entry(5, q1.number, "A")]))
+    attempts.hand_in(engine, tokens[0], now=at(41))
+    for n, action in ((1, "force_hand_in"), (2, "pause")):
+        person = files[n][0]
+        act(
+            engine,
+            room_id(exam, person),
+            ADMIN,
+            action,
+            attempt_id=attempt_of(exam, person).id,
+            now=at(41 + n),
+        )
+    for n, code in ((0, "handed_in_by_candidate"), (1, "forced_hand_in"), (2, "paused")):
+        person, data = files[n]
+        a = attempt_of(exam, person)
+        before = snapshot(engine, a.id or 0)
+        with refused(code, 409):
+            backup.restore(engine, VAULT, room_id(exam, person), ADMIN, data, now=at(44))
+        assert snapshot(engine, a.id or 0) == before
+
+
+def test_a_large_backup_and_entries_without_their_time(exam: Exam) -> None:
+    """The page keeps one entry per question, but a file may hold more than a save's 200; an
+    entry without the time its page had left is not taken."""
+    engine = exam.database.engine
+    person, _, keys = signed_in(exam)
+    questions = objective_numbers(exam, person)
+    many = [
+        entry(seq, questions[seq % len(questions)].number, "ABCD"[seq % 4]) for seq in range(1, 251)
+    ]
+    many[-1] = {**many[-1], "left_ms": None}
+    done = backup.restore(
+        engine,
+        VAULT,
+        room_id(exam, person),
+        INV1,
+        make_backup(keys, person.admission_no, many),
+        now=at(20),
+    )
+    assert len(done.stored) == 249
+    assert [(r["seq"], r["error"]) for r in done.refused] == [(250, "no_time")]
+    stored = {pk: (v, s) for pk, v, _, s in snapshot(engine, attempt_of(exam, person).id or 0)[0]}
+    newest = {}
+    for e in many[:-1]:
+        newest[copy_of(exam, person).by_number[e["number"]].item_version_pk] = (
+            e["value"],
+            e["seq"],
+        )
+    assert stored == newest
 
 
 def test_only_the_rooms_invigilator_imports_and_only_into_that_room(exam: Exam) -> None:
@@ -256,26 +298,71 @@ def test_a_file_in_someone_elses_name_is_not_a_backup(exam: Exam) -> None:
     before = snapshot(engine, a.id or 0)
     with refused("not_a_backup", 400):
         backup.restore(engine, VAULT, room_id(exam, a_person), INV1, forged)
-    # Nor can a file of A's be moved to B's attempt or name.
+    # Nor can a file of A's be moved to B's attempt (in B's name, or A's), or opened as B's.
     made = json.loads(make_backup(a_keys, a_person.admission_no, [entry(1, q1.number, "A")]))
-    for field, value in (("attempt", b_keys["attempt"]), ("admission_no", "X" * 8)):
-        moved = json.dumps({**made, field: value}).encode()
-        with refused("not_a_backup", 400):
-            backup.open_backup(VAULT, moved)
+    b = attempt_of(exam, exam.people[1])
+    for moved in (
+        {**made, "attempt": b.id, "admission_no": exam.people[1].admission_no},
+        {**made, "attempt": b.id},
+    ):
+        with pytest.raises((Refused, AttemptNotFound)) as caught:
+            backup.restore(engine, VAULT, b.room_id, ADMIN, json.dumps(moved).encode(), now=at(20))
+        assert getattr(caught.value, "code", "") in ("not_a_backup", "attempt_not_found")
+    whose_b = backup.Whose(b.id or 0, b.registration_id, "theory")
+    with refused("not_a_backup", 400):
+        backup.unseal(VAULT, backup.read_file(VAULT, json.dumps(made).encode()), whose_b)
     assert snapshot(engine, a.id or 0) == before
+    assert snapshot(engine, b.id or 0)[:2] == ([], [])
+    # Each refusal is in the room's log and the audit log, with the file's digest.
+    with Session(engine) as s:
+        notes = s.exec(
+            select(ExamIncident.note).where(
+                ExamIncident.kind == IncidentKind.RESTORE, col(ExamIncident.attempt_id).is_(None)
+            )
+        ).all()
+        audits = s.exec(
+            select(AuditEntry.detail).where(AuditEntry.action == "invigilate.restore_refused")
+        ).all()
+    assert len(notes) == len(audits) == 3
+    assert all(n.startswith("答案备份未导入") for n in notes)
+    assert all(len(d["file"]) == 64 for d in audits)
 
 
-def test_not_a_backup_at_all(exam: Exam) -> None:
-    for data in (b"", b"\xff\xfe", b"[]", b'{"format": "x"}', b"{" * 10_000):
+def test_not_a_backup_at_all() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for data in (b"", b"\xff\xfe", b"[]", b'{"format": "x"}', b"{" * 10_000, deep):
         with refused("not_a_backup", 400):
-            backup.open_backup(VAULT, data)
+            backup.read_file(VAULT, data)
     with refused("too_large", 413):
-        backup.open_backup(VAULT, b" " * (backup.MAX_BYTES + 1))
+        backup.read_file(VAULT, b" " * (backup.MAX_BYTES + 1))
+    # Inside the encryption too: a body nested beyond reason, or not entries at all.
+    keys = backup.page_keys(VAULT, WHOSE)
+    for plain in (deep, b'{"entries": "A"}', b'{"entries": [{"seq": "x"}]}'):
+        head = json.loads(make_backup(keys, "2026000041", []))
+        server = ec.EllipticCurvePublicKey.from_encoded_point(
+            ec.SECP256R1(), base64.b64decode(keys["server_key"])
+        )
+        mine = ec.generate_private_key(ec.SECP256R1())
+        iv = os.urandom(12)
+        sealed = AESGCM(
+            backup.aes_key(mine.exchange(ec.ECDH(), server), base64.b64decode(keys["secret"]))
+        ).encrypt(iv, plain, backup.header_bytes(WHOSE.attempt_id, "2026000041"))
+        head["epk"] = base64.b64encode(
+            mine.public_key().public_bytes(
+                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+            )
+        ).decode()
+        head["iv"], head["data"] = (base64.b64encode(x).decode() for x in (iv, sealed))
+        with refused("not_a_backup", 400):
+            backup.open_backup(VAULT, json.dumps(head).encode(), WHOSE)
+
+
+WHOSE = backup.Whose(41, 7, "theory")
 
 
 @pytest.fixture(scope="module")
 def one_file() -> tuple[bytes, dict[str, Any]]:
-    keys = backup.page_keys(VAULT, 41)
+    keys = backup.page_keys(VAULT, WHOSE)
     return make_backup(keys, "2026000041", [entry(1, 1, "A"), entry(2, 3, "答案")]), keys
 
 
@@ -285,11 +372,11 @@ def test_any_altered_byte_is_refused(
     one_file: tuple[bytes, dict[str, Any]], where: float, flip: int
 ) -> None:
     data, _ = one_file
-    assert backup.open_backup(VAULT, data).entries  # the file as made opens
+    assert backup.open_backup(VAULT, data, WHOSE).entries  # the file as made opens
     n = int(where * len(data))
     altered = data[:n] + bytes([data[n] ^ flip]) + data[n + 1 :]
     with refused("not_a_backup", 400):
-        backup.open_backup(VAULT, altered)
+        backup.open_backup(VAULT, altered, WHOSE)
 
 
 def test_the_office_imports_from_the_command_line(exam: Exam, tmp_path: Path) -> None:
@@ -317,7 +404,7 @@ def test_the_office_imports_from_the_command_line(exam: Exam, tmp_path: Path) ->
 def test_the_console_imports_a_file_into_its_own_room_only(
     database: Database, tmp_path: Path
 ) -> None:
-    exam = ready_exam(database, tmp_path, count=6, rooms=2)
+    exam = ready_exam(database, tmp_path, count=6, rooms=2, capacity=3)
     for n, room in enumerate(exam.rooms, start=1):
         create_account(database.engine, room.invigilator, "invigilator", f"invigilator-pass-{n}")
     client = staff_client(database, "inv1", "invigilator-pass-1")
@@ -329,6 +416,11 @@ def test_the_console_imports_a_file_into_its_own_room_only(
     q1 = objective_numbers(exam, person)[0]
     data = make_backup(keys, person.admission_no, [entry(1, q1.number, "A")])
     mine, theirs = exam.rooms[0].id, exam.rooms[1].id
+    other = next(p for p in exam.people if exam.room_of(p.admission_no).id == theirs)
+    other_keys = attempts.paper(database.engine, exam.sign_in(other), vault=VAULT, now=at(2))[
+        "backup"
+    ]
+    elsewhere = make_backup(other_keys, other.admission_no, [entry(1, q1.number, "A")])
 
     def post(room: int | None, body: bytes, token: str = csrf) -> Any:
         return client.post(
@@ -339,8 +431,14 @@ def test_the_console_imports_a_file_into_its_own_room_only(
 
     a = attempt_of(exam, person)
     before = snapshot(database.engine, a.id or 0)
-    assert post(theirs, data).status_code == 404  # not this invigilator's room
-    assert post(mine, data, token="forged").status_code == 400  # no CSRF token, no import
+    # Every answer is JSON with a reason the console shows, refusals included.
+    for response, status, code in (
+        (post(theirs, data), 404, "room_not_found"),  # not this invigilator's room
+        (post(mine, data, token="forged"), 400, "bad_request"),  # no CSRF token, no import
+        (post(mine, elsewhere), 404, "attempt_not_found"),  # a candidate of another room
+    ):
+        assert (response.status_code, response.json["error"]) == (status, code)
+        assert response.json["message_zh"]
     bad = post(mine, data[:-3] + b"==}")
     assert bad.status_code == 400 and bad.json["error"] == "not_a_backup"
     assert snapshot(database.engine, a.id or 0) == before

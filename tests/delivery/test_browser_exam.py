@@ -778,6 +778,12 @@ def test_a_page_cut_off_at_the_deadline_downloads_its_backup_and_the_import_comp
     text = data.decode()
     assert "交换机" not in text and '"T"' not in text  # the answers travel encrypted
     assert live.person.id_number not in text
+    # Opened as the server opens it: the page's two changes, each with the time it had left.
+    a = live.attempt()
+    opened = backup.open_backup(VAULT, data, backup.Whose(a.id or 0, a.registration_id, ""))
+    assert {e.number: e.value for e in opened.entries} == {tf: "T", fill: on_screen[fill]}
+    left = [opened.left_ms.get(e.seq) for e in opened.entries]
+    assert all(isinstance(x, int) and 0 < x <= live.remaining_ms() + 60_000 for x in left), left
     driver.quit()  # the candidate leaves; the page never reaches the server again
 
     attempt = live.attempt()

@@ -104,6 +104,7 @@
 
   function clearJournal() {
     storageRemove(journalKey());
+    storageRemove(BACKUP_PREFIX + admission);  // nothing left to back up: the secret goes too
     journal = { exam: journal ? journal.exam : "", lastSeq: 0, entries: [] };
   }
 
@@ -1122,19 +1123,21 @@
     return keys && keys.format && keys.server_key && keys.secret ? keys : null;
   }
 
-  function canBackup() {
-    return !!(window.crypto && window.crypto.subtle && window.TextEncoder && journal &&
-              journal.entries.length && backupKeys());
+  function canEncrypt() {
+    return !!(window.crypto && window.crypto.subtle && window.TextEncoder);
   }
+
+  function hasUnsaved() { return !!(journal && journal.entries.length); }
 
   function offerBackup() {
     var oldest = journal && journal.entries.length
       ? Math.min.apply(null, journal.entries.map(function (e) { return e.client_at || Date.now(); }))
       : null;
-    var stuck = oldest !== null && (!online || Date.now() - oldest > BACKUP_AFTER_MS);
-    var offer = stuck && canBackup();
+    // Offered whenever changes are stuck — also where it cannot be made (plain HTTP), so the
+    // click can say why rather than the page staying silent.
+    var offer = oldest !== null && (!online || Date.now() - oldest > BACKUP_AFTER_MS);
     if ($("backup").hidden === offer) $("backup").hidden = !offer;
-    var onDone = screen_ === "done" && canBackup();
+    var onDone = screen_ === "done" && hasUnsaved();
     if ($("done-backup").hidden === onDone) $("done-backup").hidden = !onDone;
   }
 
@@ -1155,14 +1158,20 @@
   }
 
   function downloadBackup() {
-    if (!canBackup()) {
-      showNotice(window.crypto && window.crypto.subtle
-        ? "没有未保存的答案，无需备份。"
-        : "此连接不能生成加密备份（考试页面须通过 HTTPS 打开）。请举手示意监考老师。", true);
+    var keys = backupKeys();
+    if (!hasUnsaved()) {
+      showNotice("所有答案均已保存到服务器，无需备份。");
+      return;
+    }
+    if (!canEncrypt()) {
+      showNotice("此连接不能生成加密备份（考试页面须通过 HTTPS 打开）。答案仍保留在本机，请勿关闭本页，举手示意监考老师。", true);
+      return;
+    }
+    if (!keys) {
+      showNotice("本机没有本场考试的备份密钥（试卷未在本机加载过），不能生成备份。答案仍保留在本机，请举手示意监考老师。", true);
       return;
     }
     var subtle = window.crypto.subtle;
-    var keys = backupKeys();
     var encode = function (text) { return new TextEncoder().encode(text); };
     var entries = journal.entries.map(function (e) {
       return { seq: e.seq, number: e.number, value: e.value, flagged: e.flagged,
@@ -1199,7 +1208,8 @@
       document.body.appendChild(link);
       link.click();
       setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
-      showNotice("已下载答案备份（" + entries.length + " 条未保存的答案，已加密）。请交给监考老师导入；联网后本机仍会自动提交。");
+      showNotice("答案备份已保存到本机的“下载”文件夹（" + link.download + "，" + entries.length +
+        " 条未保存的答案，已加密）。请勿关闭本页，举手请监考老师取走导入；之后如再修改答案，请重新下载。联网后本机仍会自动提交。");
     }, function () {
       showNotice("生成答案备份失败，请举手示意监考老师。", true);
     });
@@ -1274,6 +1284,9 @@
     $("done-signin").addEventListener("click", function () {
       token = null;
       storageRemove(TOKEN_KEY);
+      // The next person at this computer must not find this candidate's backup secret (a
+      // backup was offered on the closing screen; the journal itself stays as evidence).
+      storageRemove(BACKUP_PREFIX + admission);
       state = null; paper = null; journal = null; handedInHere = false;
       showSignIn();
     });

@@ -86,7 +86,12 @@
       upload.set("csrf_token", root.dataset.csrf);
       busy = true;
       fetch(root.dataset.restore, { method: "POST", body: upload, credentials: "same-origin" })
-        .then(function (r) { return r.json().then(function (body) { return [r.ok, body]; }); })
+        .then(function (r) {
+          if ((r.headers.get("Content-Type") || "").indexOf("application/json") !== 0) {
+            return [false, { message_zh: "导入未完成（服务器返回 " + r.status + "），请刷新页面后重试" }];
+          }
+          return r.json().then(function (body) { return [r.ok, body]; });
+        })
         .then(function (pair) {
           out.textContent = pair[0] ? restored(pair[1]) : pair[1].message_zh;
           out.className = pair[0] ? "ok" : "fail";
