@@ -282,6 +282,7 @@ def parts_alone(engine: Engine, folder: Path, count: int) -> tuple[float, float,
             authority_name=ROOT_NAME,
             url=text_url(SITE, cert.token),
             verify_site=SITE,
+            signature_algorithm=DEFAULT.label,
         )
         for cert, person in rows
     ]
@@ -411,6 +412,7 @@ def main() -> None:
             sign_revocation_list(
                 revocation_entries(1_000),
                 decrypt_private(root.private_key_encrypted, PASSPHRASE),
+                DEFAULT,
                 issued_at=datetime.now(UTC),
             ),
             trust,

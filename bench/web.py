@@ -110,7 +110,7 @@ def registered_certificates(engine: Any, count: int) -> list[str]:
                 "token": token,
                 "status": CertificateStatus.VALID,
                 "created_at": now,
-                "pdf_sha256": "",
+                "pdf_digest": "",
             }
         )
         for kind, text in (

@@ -228,13 +228,16 @@ def test_revoked_and_suspended_certificates_and_stale_lists(keys: Database) -> N
                 }
             ],
             root_private,
+            DEFAULT,
         ),
         t,
     )
     report = verify_token(issue(keys, claims()), t, revoked)
     assert report.verdict == "revoked" and report.status_as_of == revoked.issued_at
     old = load_revocation_list(
-        sign_revocation_list([], root_private, max_age_hours=1, issued_at=now - timedelta(hours=3)),
+        sign_revocation_list(
+            [], root_private, DEFAULT, max_age_hours=1, issued_at=now - timedelta(hours=3)
+        ),
         t,
     )
     stale = verify_token(issue(keys, claims()), t, old)
