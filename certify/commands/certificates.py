@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -30,7 +31,10 @@ def keys() -> None:
     """Signing keys: the provincial root and each institution's. 签名密钥。"""
 
 
-def _algorithm_option(default: str | None) -> Any:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _algorithm_option(default: str | None) -> Callable[[F], F]:
     return click.option(
         "--algorithm",
         type=click.Choice(OPTIONS),
