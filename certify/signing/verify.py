@@ -286,8 +286,9 @@ def check_signatures(
     tokens: list[SignedToken | TokenFormatError], trust: TrustList
 ) -> list[bool | None]:
     """Each token's signature checked against its trusted key (None where there is no token or
-    no such key), spread over one thread per CPU for a large batch: the Ed25519 verification
-    releases the GIL, so threads run it in parallel."""
+    no such key), spread over one thread per CPU for a large batch: both the Ed25519 and the
+    SM2 verification (``cryptography``, Tongsuo) release the GIL, so threads run them in
+    parallel."""
     global _pool
 
     def check(token: SignedToken | TokenFormatError) -> bool | None:
