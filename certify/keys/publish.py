@@ -33,6 +33,22 @@ def build_trust_list(engine: Engine, root_passphrase: str) -> dict[str, Any]:
         raise KeyProblem("没有根密钥，请先创建 / no root key: create one first")
     private = decrypt_private(root.private_key_encrypted, root_passphrase)
     root_algorithm = algorithm_named(root.algorithm)
+    keys = [
+        {
+            "issuer": r.issuer,
+            "name": r.scope.get("name", r.issuer),
+            "role": r.role,
+            "kid": r.kid,
+            # The row's own algorithm: a key is never listed under another (an unknown name
+            # stops the list from being made, before any checkpoint is recorded for it).
+            "alg": algorithm_named(r.algorithm).cose_id,
+            "public_key": b64(r.public_key),
+            "valid_from": utc(r.valid_from).isoformat(),  # type: ignore[union-attr]
+            "valid_until": v.isoformat() if (v := utc(r.valid_until)) else None,
+            "scope": {k: v for k, v in r.scope.items() if k != "name"},
+        }
+        for r in rows
+    ]
     with transaction(engine) as session:
         checkpoint = record(session, Signer.of(root, private), "trust-list")
     body = {
@@ -40,22 +56,7 @@ def build_trust_list(engine: Engine, root_passphrase: str) -> dict[str, Any]:
         "issued_at": utcnow().isoformat(),
         "root_kid": root.kid,
         "audit_checkpoint": checkpoint.document(),
-        "keys": [
-            {
-                "issuer": r.issuer,
-                "name": r.scope.get("name", r.issuer),
-                "role": r.role,
-                "kid": r.kid,
-                # The row's own algorithm: a key is never listed under another (an unknown
-                # name stops the list from being made at all).
-                "alg": algorithm_named(r.algorithm).cose_id,
-                "public_key": b64(r.public_key),
-                "valid_from": utc(r.valid_from).isoformat(),  # type: ignore[union-attr]
-                "valid_until": v.isoformat() if (v := utc(r.valid_until)) else None,
-                "scope": {k: v for k, v in r.scope.items() if k != "name"},
-            }
-            for r in rows
-        ],
+        "keys": keys,
     }
     signature = root_algorithm.sign(private, canonical_json(body))
     return {**body, "signature": b64(signature)}

@@ -19,7 +19,7 @@ from certify.keys.store import KeyProblem, create_key, decrypt_private, rotate_k
 from certify.signing.algorithms import DEFAULT, SM2, Algorithm, Ed25519, UnknownAlgorithm, key_id
 from certify.signing.token import COSE_SIGN1_TAG, HEADER_ALG, HEADER_KID, to_text
 from certify.signing.verify import verify_token
-from schemas.tables import AuditEntry, SigningKey
+from schemas.tables import AuditCheckpoint, AuditEntry, SigningKey
 from tests.certify.signing_helpers import (
     LEVELS,
     OCCUPATIONS,
@@ -151,8 +151,12 @@ def test_a_key_of_an_unknown_algorithm_stops_the_trust_list_instead_of_passing_a
         row = session.exec(select(SigningKey).where(SigningKey.issuer == "SD-EVAL-02")).one()
         row.algorithm = "RS256"
         session.add(row)
+    with Session(mixed.engine) as session:
+        before = len(session.exec(select(AuditCheckpoint)).all())
     with pytest.raises(UnknownAlgorithm):
         build_trust_list(mixed.engine, PASS)
+    with Session(mixed.engine) as session:
+        assert len(session.exec(select(AuditCheckpoint)).all()) == before
 
 
 def test_the_audit_chain_holds_entries_of_both_hashes(mixed: Database) -> None:
