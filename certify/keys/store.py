@@ -69,7 +69,7 @@ def _check_passphrase(passphrase: str) -> None:
 def encrypt_private(private_key: bytes, passphrase: str, algorithm: Algorithm = DEFAULT) -> bytes:
     """The private key encrypted under ``passphrase`` as PEM: PKCS#8 for Ed25519; for SM2
     ``CERTIFY SM2 PRIVATE KEY``, a version byte, scrypt salt (N = 2^15, r = 8, p = 1), GCM nonce
-    and the AES-256-GCM ciphertext of d ‖ x ‖ y."""
+    and the AES-256-GCM ciphertext of the 32-byte scalar d."""
     _check_passphrase(passphrase)
     if algorithm.name == SM2.name:
         salt, nonce = os.urandom(16), os.urandom(12)

@@ -2,15 +2,16 @@
 GB/T 32918.5-2017, over ``e = SM3(Z_A ‖ M)`` with the default signer ID ``1234567812345678`` of
 GB/T 35276-2017, carried as raw ``r ‖ s`` (64 bytes, like Ed25519's).
 
-The arithmetic is Tongsuo's (铜锁, the OpenSSL fork that holds China's commercial-cryptography
-product certification), through its Python SDK ``tongsuopy``: of the candidates on PyPI it is
+The arithmetic is Tongsuo's (铜锁, the OpenSSL fork built for China's commercial cryptography),
+through its Python SDK ``tongsuopy``: of the candidates on PyPI it is
 the fastest by about two to one and releases the GIL, so a bulk check runs on every CPU
 (``bench/sm2_libraries.py``; the choice and its risks are in docs/certificates.md). Tongsuo
 computes Z_A with the default signer ID itself; the tests hold it to the standard's worked
 example (its Z_A, e, r and s) and to two implementations that share no code with it.
 
-COSE has no registered algorithm id for SM2: certify uses :data:`COSE_ID`, from the range RFC
-9053 leaves for private use (below -65536). It is named here and nowhere else.
+COSE has no registered algorithm id for SM2: certify uses :data:`COSE_ID`, from the range the
+COSE Algorithms registry (RFC 9053, IANA) reserves for private use (below -65536). It is named
+here and nowhere else.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from tongsuopy.crypto.exceptions import InvalidSignature
 from certify.infra.errors import Error
 
 COSE_ID = -65_537
-"""certify's private-use COSE algorithm id for SM2 with SM3 (RFC 9053 §16.4: ids below -65536
-are for private use)."""
+"""certify's private-use COSE algorithm id for SM2 with SM3 (the COSE Algorithms registry
+reserves ids below -65536 for private use)."""
 
 SIGNER_ID = b"1234567812345678"
 """The default signer ID (用户身份标识) of GB/T 35276-2017, which Tongsuo uses when none is set."""
