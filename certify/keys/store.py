@@ -66,7 +66,7 @@ def _check_passphrase(passphrase: str) -> None:
         )
 
 
-def encrypt_private(private_key: bytes, passphrase: str, algorithm: Algorithm = DEFAULT) -> bytes:
+def encrypt_private(private_key: bytes, passphrase: str, algorithm: Algorithm) -> bytes:
     """The private key encrypted under ``passphrase`` as PEM: PKCS#8 for Ed25519; for SM2
     ``CERTIFY SM2 PRIVATE KEY``, a version byte, scrypt salt (N = 2^15, r = 8, p = 1), GCM nonce
     and the AES-256-GCM ciphertext of the 32-byte scalar d."""
