@@ -29,6 +29,13 @@ temporary folder:
    code: the "alone" figures are the real ms).
 4. **PDF and QR**: ``pdf_kb`` = mean size of the PDFs written; ``qr_version`` = the QR version
    (error correction M) of a certificate's verification URL, and its length.
+5. **SM2 with SM3**, the same three steps in the same run for an institution whose key is SM2:
+   ``sm2_sign_per_s`` (``sign_token``; baseline: a bare Tongsuo SM2 sign, key loaded once, of
+   the same bytes → ``sm2_raw_sign_per_s``; SM2 signatures are randomised, so the check is that
+   every ``sign_token`` signature verifies under the bare key), ``sm2_verify_per_s``
+   (``verify_token``, every check; goal ≥ 1,500/s; baseline: a bare Tongsuo verify →
+   ``sm2_raw_verify_per_s``), ``sm2_issue_10k_s`` (``--count`` more certificates of another
+   sitting, issued end to end with the SM2 key; goal ≤ 60 s) and ``sm2_qr_version`` (≤ 10).
 
 ``--quick`` shrinks everything (1,000 certificates, smaller samples) for a smoke run.
 Prints one line per figure, then LAST one JSON object with every figure; exits 1 when a
@@ -58,10 +65,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import cbor2
 import qrcode  # type: ignore[import-untyped, unused-ignore]
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from qrcode.constants import ERROR_CORRECT_M  # type: ignore[import-untyped, unused-ignore]
 from reportlab.lib import rl_accel  # type: ignore[import-untyped, unused-ignore]
 from sqlalchemy import Engine, insert
 from sqlmodel import Session, col, select
+from tongsuopy.crypto import hashes
+from tongsuopy.crypto.asymciphers import ec
 
 from certify.certificates.document import render_certificate
 from certify.certificates.issuance import Issuer, render_processes
@@ -70,7 +80,7 @@ from certify.infra import db
 from certify.keys.publish import build_trust_list
 from certify.keys.store import create_key, decrypt_private, signing_material
 from certify.registration.identity import IdentityVault, check_character, mask_id_number
-from certify.signing.algorithms import DEFAULT, key_id
+from certify.signing.algorithms import DEFAULT, SM2, Algorithm, key_id
 from certify.signing.token import (
     HEADER_ALG,
     HEADER_KID,
@@ -98,13 +108,15 @@ from schemas.tables import (
 
 PASSPHRASE = "bench passphrase, not a secret"
 SITE = "https://verify.example.cn"
-ROOT, INSTITUTION = "SD-HRSS", "SD-EVAL-01"
+ROOT, INSTITUTION, SM2_INSTITUTION = "SD-HRSS", "SD-EVAL-01", "SD-EVAL-SM2"
 ROOT_NAME, INSTITUTION_NAME = "山东省人力资源和社会保障厅", "山东省数字技术工程师评价中心"
+SM2_INSTITUTION_NAME = "山东省数字技术工程师评价中心（国密）"
 OCCUPATION, LEVEL = "ai", "junior"
 TODAY = date.today()
 """Issue date of the certificates: today, as the keys are made today (a fixed date would fall
 outside their validity once the calendar moves on)."""
 GOAL_10K_S = 60.0
+GOAL_SM2_VERIFY_PER_S = 1_500.0
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
 COMPOUND_SURNAMES = ("欧阳", "司马", "诸葛", "上官", "东方", "慕容", "皇甫", "令狐")
@@ -138,15 +150,21 @@ def fresh_engine(path: Path) -> Engine:
 
 
 def make_keys(engine: Engine) -> None:
+    """The root (Ed25519), and two institutions for the same scope: one Ed25519, one SM2."""
     create_key(engine, role="root", issuer=ROOT, name=ROOT_NAME, passphrase=PASSPHRASE)
-    create_key(
-        engine,
-        role="institution",
-        issuer=INSTITUTION,
-        name=INSTITUTION_NAME,
-        passphrase=PASSPHRASE,
-        scope={"kinds": [int(Kind.LEVEL)], "occupations": [OCCUPATION], "levels": []},
-    )
+    for issuer, name, algorithm in (
+        (INSTITUTION, INSTITUTION_NAME, DEFAULT),
+        (SM2_INSTITUTION, SM2_INSTITUTION_NAME, SM2()),
+    ):
+        create_key(
+            engine,
+            role="institution",
+            issuer=issuer,
+            name=name,
+            passphrase=PASSPHRASE,
+            scope={"kinds": [int(Kind.LEVEL)], "occupations": [OCCUPATION], "levels": []},
+            algorithm=algorithm,
+        )
 
 
 def passed_sitting(engine: Engine, code: str, count: int, seed: int) -> None:
@@ -214,16 +232,16 @@ def passed_sitting(engine: Engine, code: str, count: int, seed: int) -> None:
         conn.execute(insert(PublicationEntry), listed)
 
 
-def sample_claims(count: int, seed: int) -> list[Claims]:
+def sample_claims(count: int, seed: int, issuer: str = INSTITUTION) -> list[Claims]:
     return [
-        Claims(f"3726011{n + 1:06d}", Kind.LEVEL, name, OCCUPATION, LEVEL, TODAY, INSTITUTION)
+        Claims(f"3726011{n + 1:06d}", Kind.LEVEL, name, OCCUPATION, LEVEL, TODAY, issuer)
         for n, name in enumerate(chinese_names(count, seed))
     ]
 
 
-def signed_bytes(claims: Claims, public: bytes) -> bytes:
+def signed_bytes(claims: Claims, public: bytes, algorithm: Algorithm = DEFAULT) -> bytes:
     """What sign_token signs: the COSE Sig_structure (RFC 9052 §4.4)."""
-    protected = cbor2.dumps({HEADER_ALG: DEFAULT.cose_id, HEADER_KID: key_id(public)})
+    protected = cbor2.dumps({HEADER_ALG: algorithm.cose_id, HEADER_KID: key_id(public)})
     return cbor2.dumps(["Signature1", protected, b"", claims.to_cbor()])
 
 
@@ -282,6 +300,7 @@ def parts_alone(engine: Engine, folder: Path, count: int) -> tuple[float, float,
             authority_name=ROOT_NAME,
             url=text_url(SITE, cert.token),
             verify_site=SITE,
+            signature_algorithm=DEFAULT.label,
         )
         for cert, person in rows
     ]
@@ -358,6 +377,113 @@ def profile_issue(folder: Path, count: int, seed: int) -> dict[str, Any]:
     }
 
 
+def issue_sitting(
+    engine: Engine, issuer_code: str, sitting: str, count: int, out: Path, failures: list[str]
+) -> float:
+    """Seconds to open ``issuer_code``'s key and issue every certificate of ``sitting`` end to
+    end (a failure noted unless exactly ``count`` are issued)."""
+    print(f"issuing {count} certificates ({issuer_code}) …", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    issuer = Issuer.open(
+        engine, issuer_code, PASSPHRASE, out=out, site=SITE, progress=sys.stderr.isatty()
+    )
+    report = issuer.issue_level(sitting, today=TODAY)
+    seconds = time.perf_counter() - start
+    if len(report.issued) != count:
+        failures.append(f"{issuer_code} issued {len(report.issued)} certificates, not {count}")
+    return seconds
+
+
+def _der(raw: bytes) -> bytes:
+    return encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+
+
+SM2_WITH_SM3 = ec.ECDSA(hashes.SM3())
+
+
+def sm2_figures(
+    engine: Engine,
+    folder: Path,
+    count: int,
+    batch: int,
+    args: argparse.Namespace,
+    trust: Any,
+    revocations: Any,
+    failures: list[str],
+) -> dict[str, Any]:
+    """Sign, verify and issue with the SM2 institution's key, each against a bare Tongsuo call
+    on the same bytes; the QR version of one of its certificates."""
+    figures: dict[str, Any] = {}
+    key, private = signing_material(engine, SM2_INSTITUTION, PASSPHRASE)
+    public = key.public_key
+    claims = sample_claims(batch, args.seed, SM2_INSTITUTION)
+    messages = [signed_bytes(c, public, SM2()) for c in claims]
+    tokens: list[bytes] = []
+
+    def sign_all() -> None:
+        tokens[:] = [sign_token(c, private, public, SM2()) for c in claims]
+
+    bare_private = ec.derive_private_key(int.from_bytes(private, "big"), ec.SM2())
+    bare_public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SM2(), b"\x04" + public)
+
+    def holds(signed: bytes, signature: bytes) -> bool:
+        try:
+            bare_public.verify(_der(signature), signed, SM2_WITH_SM3)
+        except Exception:
+            return False
+        return True
+
+    def raw_sign_all() -> None:
+        for m in messages:
+            bare_private.sign(m, SM2_WITH_SM3)
+
+    sign_all()
+    raw_sign_all()
+    figures["sm2_sign_per_s"] = statistics.median(rates(sign_all, batch, args.repeat))
+    figures["sm2_raw_sign_per_s"] = statistics.median(rates(raw_sign_all, batch, args.repeat))
+    parsed = [parse_token(t) for t in tokens]
+    if not all(holds(p.signed_bytes, p.signature) for p in parsed):
+        failures.append("an SM2 sign_token signature does not verify under the bare key")
+
+    urls = [token_url(SITE, t) for t in tokens]
+    verdicts: list[str] = []
+
+    def verify_all() -> None:
+        verdicts[:] = [verify_token(u, trust, revocations).verdict for u in urls]
+
+    def raw_verify_all() -> None:
+        for p in parsed:
+            holds(p.signed_bytes, p.signature)
+
+    verify_all()
+    figures["sm2_verify_per_s"] = statistics.median(rates(verify_all, batch, args.repeat))
+    figures["sm2_raw_verify_per_s"] = statistics.median(rates(raw_verify_all, batch, args.repeat))
+    figures["sm2_verify_goal_per_s"] = GOAL_SM2_VERIFY_PER_S
+    if set(verdicts) != {Verdict.GENUINE}:
+        failures.append(f"SM2 verify_token verdicts {sorted(set(verdicts))}, expected genuine")
+
+    passed_sitting(engine, "BENCH-SM2", count, args.seed + 2)
+    figures["sm2_issue_s"] = issue_sitting(
+        engine, SM2_INSTITUTION, "BENCH-SM2", count, folder / "certs-sm2", failures
+    )
+    figures["sm2_issue_10k_s"] = figures["sm2_issue_s"] * 10_000 / count
+    with Session(engine) as session:
+        first = session.exec(
+            select(Certificate).where(Certificate.kid == key.kid).order_by(col(Certificate.serial))
+        ).first()
+    assert first is not None
+    if first.pdf_digest_alg != "sm3":
+        failures.append(f"an SM2 certificate's PDF fingerprint is {first.pdf_digest_alg}, not sm3")
+    url = text_url(SITE, first.token)
+    figures["sm2_url_chars"] = len(url)
+    figures["sm2_qr_version"] = qr_version(url)
+    if figures["sm2_qr_version"] > 10:
+        failures.append(f"SM2 QR version {figures['sm2_qr_version']} > 10")
+    if verify_token(url, trust, revocations).verdict != Verdict.GENUINE:
+        failures.append("an issued SM2 certificate does not verify")
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, help="certificates to issue (default 10000)")
@@ -411,6 +537,7 @@ def main() -> None:
             sign_revocation_list(
                 revocation_entries(1_000),
                 decrypt_private(root.private_key_encrypted, PASSPHRASE),
+                DEFAULT,
                 issued_at=datetime.now(UTC),
             ),
             trust,
@@ -443,15 +570,7 @@ def main() -> None:
         passed_sitting(engine, "BENCH", count, args.seed)
         figures["setup_rows_s"] = time.perf_counter() - start
         out = folder / "certs"
-        print(f"issuing {count} certificates …", file=sys.stderr, flush=True)
-        start = time.perf_counter()
-        issuer = Issuer.open(
-            engine, INSTITUTION, PASSPHRASE, out=out, site=SITE, progress=sys.stderr.isatty()
-        )
-        report = issuer.issue_level("BENCH", today=TODAY)
-        figures["issue_s"] = time.perf_counter() - start
-        if len(report.issued) != count:
-            failures.append(f"issued {len(report.issued)} certificates, expected {count}")
+        figures["issue_s"] = issue_sitting(engine, INSTITUTION, "BENCH", count, out, failures)
         figures["certificates_per_s"] = count / figures["issue_s"]
         figures["issue_10k_s"] = figures["issue_s"] * 10_000 / count
         figures["issue_10k_extrapolated"] = count != 10_000
@@ -483,6 +602,11 @@ def main() -> None:
         url = text_url(SITE, first.token)
         figures["url_chars"] = len(url)
         figures["qr_version"] = qr_version(url)
+
+        # 5. The same for an SM2 institution.
+        figures.update(
+            sm2_figures(engine, folder, count, batch, args, trust, revocations, failures)
+        )
         engine.dispose()
 
         profile = profile_issue(folder, args.profile_count, args.seed + 1)
@@ -522,6 +646,22 @@ def main() -> None:
     print(f"ratio issue / parts alone:               {figures['issue_vs_parts_ratio']:.2f}x")
     print(f"mean PDF size:                           {figures['pdf_kb']:.1f} KiB")
     print(f"QR version (M) of a {figures['url_chars']}-character URL:  {figures['qr_version']}")
+    sm2_verify_met = figures["sm2_verify_per_s"] >= GOAL_SM2_VERIFY_PER_S
+    print(f"SM2 sign_token:                          {figures['sm2_sign_per_s']:,.0f} /s")
+    print(f"  baseline bare Tongsuo sign, same bytes: {figures['sm2_raw_sign_per_s']:,.0f} /s")
+    print(
+        f"SM2 verify_token:                        {figures['sm2_verify_per_s']:,.0f} /s "
+        f"(goal ≥ {GOAL_SM2_VERIFY_PER_S:,.0f}: {'met' if sm2_verify_met else 'MISSED'})"
+    )
+    print(f"  baseline bare Tongsuo verify:          {figures['sm2_raw_verify_per_s']:,.0f} /s")
+    print(
+        f"SM2 issue 10,000 ({label}): {figures['sm2_issue_10k_s']:.1f} s "
+        f"(goal ≤ {GOAL_10K_S:.0f} s: {'met' if figures['sm2_issue_10k_s'] <= GOAL_10K_S else 'MISSED'})"
+    )
+    print(
+        f"SM2 QR version (M) of a {figures['sm2_url_chars']}-character URL: "
+        f"{figures['sm2_qr_version']}"
+    )
     print(f"cProfile, issuing {args.profile_count} certificates (cumulative s, profiler on):")
     whole = profile["cumulative"]["Issuer.issue_level (whole run)"] or 1.0
     for name, seconds in profile["cumulative"].items():

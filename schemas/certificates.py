@@ -28,3 +28,5 @@ class CertificateView(BaseModel):
     """The upper-case verification URL with the signed token: the QR code's content."""
     verify_site: str
     """Where a reader verifies by hand, e.g. https://verify.example.cn."""
+    signature_algorithm: str
+    """The issuing key's algorithm as printed after 签名算法: ``Ed25519`` or ``SM2（SM3）``."""

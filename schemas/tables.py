@@ -457,7 +457,12 @@ class Certificate(SQLModel, table=True):
     )
     created_at: datetime = _ts(nullable=False)
     expires_on: date | None = None
-    pdf_sha256: str = Field(default="", max_length=64)
+    pdf_digest: str = Field(default="", max_length=64)
+    """The PDF's fingerprint, under ``pdf_digest_alg``."""
+    pdf_digest_alg: str = Field(
+        default="sha256", max_length=8, sa_column_kwargs={"server_default": "sha256"}
+    )
+    """``sha256`` or ``sm3``: the hash of the issuing key's suite."""
     enrolment_id: int | None = Field(default=None, foreign_key="enrolment.id", unique=True)
 
 
@@ -590,6 +595,10 @@ class AuditEntry(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(max_length=64, unique=True)  # unique: the chain cannot fork
     hash: str = Field(max_length=64, unique=True)
+    hash_alg: str = Field(
+        default="sha256", max_length=8, sa_column_kwargs={"server_default": "sha256"}
+    )
+    """The hash that made ``hash``: ``sha256`` or ``sm3`` (the suite of whoever appended it)."""
 
 
 class AuditCheckpoint(SQLModel, table=True):

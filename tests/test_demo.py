@@ -44,6 +44,11 @@ def test_demo_runs_the_pipeline_in_a_fresh_folder_and_again(tmp_path: Path) -> N
     assert (folder / "sitting" / "DEMO-2026-AI-S-统计分析.pdf").exists()
     assert re.search(r"QR read back from 37\d\d013000001\.pdf: genuine", out) and "→ revoked" in out
     assert len(list((folder / "certificates").glob("*.pdf"))) > 10
+    assert re.search(
+        r"every certificate read back from its PDF's QR code: "
+        r"Ed25519 genuine \d+, revoked 1; SM2（SM3） genuine 10",
+        out,
+    )
     seconds = float(re.search(r"finished in ([\d.]+) s", out).group(1))  # type: ignore[union-attr]
     assert seconds < 60
     papers = sorted(p.name for p in (folder / "papers").glob("*.pdf"))
@@ -114,6 +119,9 @@ def test_the_whole_story_holds_together_in_the_database(database: Database, tmp_
     assert held.id not in {c.registration_id for c in level}  # the upheld objection holds it back
     revoked = [c for c in level if c.status == "revoked"]
     assert len(revoked) == 1 and len(training) == 10
+    # Two suites in one story: the evaluation institution's Ed25519, the training one's SM2.
+    assert {c.pdf_digest_alg for c in level} == {"sha256"}
+    assert {c.pdf_digest_alg for c in training} == {"sm3"}
     by_cert: dict[int, set[tuple[str, str]]] = {}
     for r in records:
         by_cert.setdefault(r.certificate_id, set()).add((r.kind, r.status))

@@ -30,7 +30,14 @@ from sqlmodel import Session, col, select
 from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import Error
-from certify.signing.algorithms import ALGORITHMS, Algorithm, SignatureInvalid, key_id
+from certify.signing.algorithms import (
+    ALGORITHMS,
+    Algorithm,
+    SignatureInvalid,
+    UnknownAlgorithm,
+    algorithm_named,
+    key_id,
+)
 from schemas.tables import AuditCheckpoint, AuditEntry, SigningKey, utcnow
 
 if TYPE_CHECKING:
@@ -49,9 +56,12 @@ def _utc(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
-def algorithm_named(name: str) -> Algorithm | None:
-    """The algorithm a ``signing_key`` row names (``EdDSA``), or None if unknown."""
-    return next((a for a in ALGORITHMS.values() if a.name == name), None)
+def _known(name: str) -> Algorithm | None:
+    """The algorithm a ``signing_key`` row names (``EdDSA``, ``SM2``), or None if unknown."""
+    try:
+        return algorithm_named(name)
+    except UnknownAlgorithm:
+        return None
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,7 @@ class Signer:
 
     @classmethod
     def of(cls, key: SigningKey, private_key: bytes) -> Signer:
-        algorithm = algorithm_named(key.algorithm)
+        algorithm = _known(key.algorithm)
         if algorithm is None:
             raise CheckpointError(
                 f"密钥 {key.kid} 的算法 {key.algorithm} 未知 / key {key.kid}: unknown algorithm {key.algorithm}"
@@ -221,7 +231,7 @@ def keys_from_database(session: Session) -> dict[str, CheckpointKey]:
     return {
         row.kid: CheckpointKey(
             row.kid,
-            algorithm_named(row.algorithm),
+            _known(row.algorithm),
             row.public_key,
             row.valid_from,
             row.valid_until,

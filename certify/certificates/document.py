@@ -112,7 +112,11 @@ def verify_by_hand(view: CertificateView) -> str:
 
 
 def signed_by(view: CertificateView) -> str:
-    return f"本证书由 {view.issuer_name} 以电子签名签发，{view.authority_name} 信任列表可查"
+    """Who signed, with which algorithm, and whose trust list vouches for the key."""
+    return (
+        f"本证书由 {view.issuer_name} 以电子签名签发（签名算法：{view.signature_algorithm}），"
+        f"{view.authority_name} 信任列表可查"
+    )
 
 
 def render_certificate(view: CertificateView, path: Path) -> Path:

@@ -15,7 +15,8 @@ in the same transaction.
 Certificates are issued in batches of :data:`BATCH_SIZE`, each batch one transaction: its
 serials are taken from ``serial_counter`` in one step (a row lock, so two processes issuing at
 once on PostgreSQL never share or skip a number), the tokens signed, the PDFs rendered in memory
-(in worker processes for a large run) and their SHA-256 stored with the records, the audit
+(in worker processes for a large run) and their fingerprints stored with the records — SHA-256
+or SM3, the hash of the issuing key's suite, named beside each value — the audit
 entries appended and a checkpoint of the log signed with the institution's key — then the transaction commits and the PDFs are written, each to a temporary
 name and renamed. A crash before the commit leaves nothing of the batch (no gap: the counter
 rolls back with it); a crash after it leaves records whose PDFs a rerun re-renders, byte for
@@ -25,7 +26,6 @@ issues only to those still without a certificate.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -48,10 +48,11 @@ from certify.entitlements.eligibility import records_for
 from certify.entitlements.training import completed_enrolments, get_course
 from certify.infra import audit_log
 from certify.infra.db import transaction
+from certify.infra.digests import hexdigest
 from certify.infra.errors import DatabaseError, Error
 from certify.keys.store import signing_material
 from certify.registration.sittings import get_sitting
-from certify.signing.algorithms import DEFAULT
+from certify.signing.algorithms import Algorithm, algorithm_named
 from certify.signing.token import (
     LEVEL_CODES,
     Claims,
@@ -155,6 +156,7 @@ def _view(
         authority_name=authority,
         url=text_url(site, cert.token),
         verify_site=site,
+        signature_algorithm=algorithm_named(key.algorithm).label,
     )
 
 
@@ -183,10 +185,6 @@ def _write(target: Path, pdf: bytes) -> None:
     temporary = target.with_name(f".{target.name}.tmp")
     temporary.write_bytes(pdf)
     os.replace(temporary, target)
-
-
-def _digest(pdf: bytes) -> str:
-    return hashlib.sha256(pdf).hexdigest()
 
 
 def render_processes(pending: int) -> int:
@@ -385,6 +383,11 @@ class _Batch:
     """For level certificates: the sitting, whose results each batch re-reads under its lock."""
 
     @property
+    def algorithm(self) -> Algorithm:
+        """The issuing key's algorithm, which also names the suite's hash."""
+        return algorithm_named(self.key.algorithm)
+
+    @property
     def link(self) -> Any:
         """The certificate column that ties it to its registration or enrolment."""
         return col(
@@ -465,6 +468,7 @@ def _issue_batch(
 ) -> list[str]:
     """Certificates for ``chunk`` in one transaction; their PDFs are written after the commit."""
     key = batch.key
+    algorithm = batch.algorithm
     kind = Kind(batch.kind.code)
     with transaction(engine) as session:
         chunk = _still_passing(session, batch, chunk)
@@ -497,7 +501,7 @@ def _issue_batch(
                         ),
                         batch.private,
                         key.public_key,
-                        DEFAULT,
+                        algorithm,
                     )
                 ),
             )
@@ -510,7 +514,10 @@ def _issue_batch(
             ]
         )
         for cert, pdf in zip(certs, pdfs, strict=True):
-            cert.pdf_sha256 = _digest(pdf)
+            cert.pdf_digest, cert.pdf_digest_alg = (
+                hexdigest(algorithm.digest, pdf),
+                algorithm.digest,
+            )
         session.add_all(certs)
         session.flush()
         session.add_all(
@@ -527,11 +534,13 @@ def _issue_batch(
                         **s.reference,
                         "kind": batch.kind,
                         "kid": key.kid,
-                        "pdf_sha256": cert.pdf_sha256,
+                        "pdf_digest": cert.pdf_digest,
+                        "pdf_digest_alg": cert.pdf_digest_alg,
                     },
                 )
                 for cert, s in zip(certs, chunk, strict=True)
             ],
+            digest=algorithm.digest,
         )
         record(session, Signer.of(key, batch.private), f"{batch.kind}.issue")
     for serial, pdf in zip(serials, pdfs, strict=True):
@@ -558,23 +567,30 @@ def _still_passing(session: Session, batch: _Batch, chunk: list[_Subject]) -> li
 
 
 def _restore_pdfs(engine: Engine, which: Any, batch: _Batch, report: IssueReport) -> None:
-    """Re-render any missing or damaged PDF of an issued certificate and check it against its hash."""
+    """Re-render any missing or damaged PDF of an issued certificate and check it against its
+    fingerprint, each under the key that signed it (which may be of another suite than today's)."""
     with Session(engine) as session:
         found = list(
             session.exec(
-                select(Certificate, Candidate)
+                select(Certificate, Candidate, SigningKey)
                 .join(Candidate, col(Candidate.id) == col(Certificate.candidate_id))
+                .join(SigningKey, col(SigningKey.kid) == col(Certificate.kid))
                 .where(which)
             )
         )
-    for cert, person in found:
+    for cert, person, key in found:
         target = batch.out / f"{cert.serial}.pdf"
-        if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == cert.pdf_sha256:
+        if target.exists() and _matches(target.read_bytes(), cert):
             continue
-        pdf = _pdf(_view(cert, person, batch.key, batch.authority, batch.site))
-        if _digest(pdf) != cert.pdf_sha256:
+        pdf = _pdf(_view(cert, person, key, batch.authority, batch.site))
+        if not _matches(pdf, cert):
             raise IssuanceError(
                 f"证书 {cert.serial} 重新生成的 PDF 与记录不符 / the re-rendered PDF of {cert.serial} does not match its record"
             )
         _write(target, pdf)
         report.pdfs_restored += 1
+
+
+def _matches(pdf: bytes, cert: Certificate) -> bool:
+    """Is ``pdf`` the one the register fingerprinted, under the hash it recorded?"""
+    return hexdigest(cert.pdf_digest_alg, pdf) == cert.pdf_digest

@@ -23,6 +23,7 @@ from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import CertificateNotFound, Error
 from certify.keys.store import KeyProblem, decrypt_private, signer
+from certify.signing.algorithms import algorithm_named
 from certify.signing.verify import sign_revocation_list
 from schemas.enums import CertificateStatus, StatusChange
 from schemas.tables import Certificate, Revocation, SigningKey, utcnow
@@ -110,6 +111,7 @@ def apply_status(
         action=f"certificate.{action}",
         subject=serial,
         detail={"reason": reason.strip(), "status": target, "records_withdrawn": withdrawn},
+        digest=cert.pdf_digest_alg,  # the suite of the key that issued it
     )
     return cert
 
@@ -151,6 +153,7 @@ def revocation_list(
     return sign_revocation_list(
         list(latest.values()),
         private,
+        algorithm_named(root.algorithm),
         max_age_hours=max_age_hours,
         issued_at=utcnow(),
         audit_checkpoint=checkpoint.document(),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -18,6 +19,7 @@ from certify.commands.base import (
 from certify.infra.errors import Error
 from certify.keys.publish import build_trust_list
 from certify.keys.store import create_key, list_keys, rotate_key
+from certify.signing.algorithms import OPTIONS, algorithm_named
 from certify.signing.reader import read_token_text
 from certify.signing.trust import load_trust_list
 from certify.signing.verify import load_revocation_list, verify_token
@@ -29,11 +31,27 @@ def keys() -> None:
     """Signing keys: the provincial root and each institution's. 签名密钥。"""
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _algorithm_option(default: str | None) -> Callable[[F], F]:
+    return click.option(
+        "--algorithm",
+        type=click.Choice(OPTIONS),
+        default=default,
+        show_default=default is not None,
+        help="Signature suite: ed25519 (with SHA-256) or sm2 (SM2 with SM3, GB/T 32918)"
+        + ("" if default else "; the old key's unless given")
+        + ". 签名算法。",
+    )
+
+
 @keys.command("root")
 @click.option("--issuer", required=True, help="Code of the provincial authority, e.g. SD-HRSS.")
 @click.option("--name", required=True, help="Its name, e.g. 山东省人力资源和社会保障厅.")
+@_algorithm_option("ed25519")
 @pass_settings
-def keys_root(settings: Settings, issuer: str, name: str) -> None:
+def keys_root(settings: Settings, issuer: str, name: str, algorithm: str) -> None:
     """Create the root key that signs the trust and revocation lists. 创建根密钥。"""
     row = create_key(
         settings.engine(),
@@ -41,8 +59,9 @@ def keys_root(settings: Settings, issuer: str, name: str) -> None:
         issuer=issuer,
         name=name,
         passphrase=settings.passphrase(confirm=True),
+        algorithm=algorithm_named(algorithm),
     )
-    click.echo(f"根密钥 root key {row.kid} for {issuer}")
+    click.echo(f"根密钥 root key {row.kid} ({row.algorithm}) for {issuer}")
     click.echo(
         f"验证方须固定此根密钥 / verifiers pin it: CERTIFY_ROOT_KID={row.kid} "
         "(or --root-kid; on this database it is pinned already)"
@@ -57,9 +76,16 @@ def keys_root(settings: Settings, issuer: str, name: str) -> None:
 )
 @click.option("--levels", default="", help="Comma-separated levels (empty: all).")
 @click.option("--kinds", default="level", show_default=True, help="level, training or both.")
+@_algorithm_option("ed25519")
 @pass_settings
 def keys_create(
-    settings: Settings, issuer: str, name: str, occupations: str, levels: str, kinds: str
+    settings: Settings,
+    issuer: str,
+    name: str,
+    occupations: str,
+    levels: str,
+    kinds: str,
+    algorithm: str,
 ) -> None:
     """Create an institution's signing key with its scope. 创建机构签名密钥。"""
     scope: dict[str, list[Any]] = {
@@ -74,8 +100,9 @@ def keys_create(
         name=name,
         passphrase=settings.passphrase(confirm=True),
         scope=scope,
+        algorithm=algorithm_named(algorithm),
     )
-    click.echo(f"签名密钥 signing key {row.kid} for {issuer}")
+    click.echo(f"签名密钥 signing key {row.kid} ({row.algorithm}) for {issuer}")
 
 
 def _kind(text: str) -> CertificateKind:
@@ -88,11 +115,21 @@ def _kind(text: str) -> CertificateKind:
 
 @keys.command("rotate")
 @click.argument("issuer")
+@_algorithm_option(None)
 @pass_settings
-def keys_rotate(settings: Settings, issuer: str) -> None:
-    """Make a new key and retire the old one (it stays published). 轮换密钥。"""
-    row = rotate_key(settings.engine(), issuer, settings.passphrase(confirm=True))
-    click.echo(f"新密钥 new key {row.kid} for {issuer}; the old key is retired but still published")
+def keys_rotate(settings: Settings, issuer: str, algorithm: str | None) -> None:
+    """Make a new key and retire the old one (it stays published); with --algorithm, move the
+    institution to another suite. 轮换密钥。"""
+    row = rotate_key(
+        settings.engine(),
+        issuer,
+        settings.passphrase(confirm=True),
+        algorithm=algorithm_named(algorithm) if algorithm else None,
+    )
+    click.echo(
+        f"新密钥 new key {row.kid} ({row.algorithm}) for {issuer}; "
+        "the old key is retired but still published"
+    )
 
 
 @keys.command("list")
@@ -101,7 +138,10 @@ def keys_list(settings: Settings) -> None:
     """Every key, active or retired. 密钥列表。"""
     for k in list_keys(settings.engine()):
         state = "retired" if k.retired_at else "active"
-        click.echo(f"{k.kid}  {k.role:<11} {k.issuer:<14} {state:<7} {k.scope.get('name', '')}")
+        click.echo(
+            f"{k.kid}  {k.role:<11} {k.issuer:<14} {k.algorithm:<5} {state:<7} "
+            f"{k.scope.get('name', '')}"
+        )
 
 
 @click.command("trust-list")

@@ -6,7 +6,9 @@ admin's override); sit the exam with simulated candidates, mark, grade and analy
 the pass list (公示) and handle two objections; once the notice period is over, issue signed
 certificates and verify one from the QR code read back from its PDF; look the holder up as a
 title-review committee would; revoke one and show the effect; run a training course to its
-training certificates and subsidy records; export continuing-education hours and eligibility;
+training certificates and subsidy records — the training institution signs with SM2 (SM3), the
+evaluation institution with Ed25519, and every certificate of both is read back from its PDF's
+QR code and verified; export continuing-education hours and eligibility;
 export the bank and check the audit log against its signed checkpoints. The exam is dated so that the notice period has just
 ended today. Then a second sitting is delivered at computers (机考) on a simulated clock
 (:mod:`certify.commands.demo_delivery`).
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -48,7 +51,9 @@ from certify.keys.store import create_key
 from certify.registration.applications import override, register_applicants
 from certify.registration.identity import IdentityVault, load_vault
 from certify.registration.sittings import create_sitting, list_sittings
+from certify.signing.algorithms import ALGORITHMS, SM2
 from certify.signing.reader import read_token_text
+from certify.signing.token import from_text, parse_token
 from certify.signing.trust import TrustList, load_trust_list
 from certify.signing.verify import load_revocation_list, verify_token
 from question_bank.bank import (
@@ -176,7 +181,9 @@ def run_demo(
         issued, keys = certify_passed(engine, directory, story, echo)
         pdfs += issued
         lookup_and_revoke(engine, directory, vault, people, issued, keys, echo)
-        pdfs += train(engine, directory, vault, story, keys, echo)
+        trained = train(engine, directory, vault, story, keys, echo)
+        pdfs += trained
+        read_back_every_pdf(engine, [*issued, *trained], keys, echo)
         exports = export_records(engine, directory, vault, echo)
         export = directory / "bank-export.xlsx"
         count = export_bank(engine, export)
@@ -423,6 +430,7 @@ def certify_passed(
         name="示例培训机构（演示）",
         passphrase=passphrase,
         scope={"kinds": [CertificateKind.TRAINING.code], "occupations": ["ai"], "levels": []},
+        algorithm=SM2(),  # this institution chose the national commercial algorithms
         actor="demo",
     )
     document = build_trust_list(engine, passphrase)
@@ -541,6 +549,34 @@ def train(
         f"certificates with 培训补贴 subsidy records; {first.name}: {verdict.verdict.value}"
     )
     return [folder / "certificates" / f"{serial}.pdf" for serial in report.issued]
+
+
+def read_back_every_pdf(
+    engine: Engine, pdfs: list[Path], keys: DemoKeys, echo: Callable[[str], None]
+) -> None:
+    """Every certificate of the story read back from the QR code of its PDF and verified with a
+    fresh revocation list; the verdicts counted per signature algorithm (the one the trust list
+    states for the signing key). Raises DemoError if any is not genuine."""
+    fresh = load_revocation_list(revocation_list(engine, keys.passphrase), keys.trust)
+    counts: Counter[tuple[str, str]] = Counter()
+    for pdf in pdfs:
+        text = read_token_text(str(pdf))
+        report = verify_token(text, keys.trust, fresh)
+        if not report.genuine:
+            raise DemoError(f"{pdf.name}: {report.verdict.value}")
+        key = keys.trust.keys[parse_token(from_text(text)).kid.hex()]
+        counts[ALGORITHMS[key.alg].label, report.verdict.value] += 1
+    suites = sorted({label for label, _ in counts})
+    echo(
+        "    所有证书从 PDF 扫码验证 / every certificate read back from its PDF's QR code: "
+        + "; ".join(
+            f"{label} "
+            + ", ".join(
+                f"{verdict} {n}" for (lb, verdict), n in sorted(counts.items()) if lb == label
+            )
+            for label in suites
+        )
+    )
 
 
 def check_demo_log(engine: Engine, directory: Path, keys: DemoKeys) -> LogReport:

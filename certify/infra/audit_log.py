@@ -6,11 +6,15 @@ The chain cannot show a cut tail or a log rewritten whole: signed checkpoints
 (:mod:`certify.audit.checkpoints`) anchor its length and head.
 ``prev_hash`` is unique, so two writers racing to append cannot fork the chain: one of them fails
 and its transaction rolls back whole.
+
+Each entry's hash is taken with the hash of the suite of whoever made it — SHA-256, or SM3 for an
+institution signing with SM2 (:mod:`certify.infra.digests`) — and the entry records which
+(``hash_alg``), so one chain may hold both and entries made before suites existed (``sha256``)
+verify as they always did.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -19,6 +23,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from certify.infra.digests import SHA256, UnknownDigest, hexdigest
 from schemas.tables import AuditEntry, utcnow
 
 GENESIS = "0" * 64
@@ -29,30 +34,51 @@ def _utc(at: datetime) -> datetime:
 
 
 def entry_hash(
-    prev_hash: str, at: datetime, actor: str, action: str, subject: str, detail: dict[str, Any]
+    prev_hash: str,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject: str,
+    detail: dict[str, Any],
+    digest: str = SHA256,
 ) -> str:
-    """SHA-256 over the previous hash and the canonical JSON of the entry's content."""
+    """The hash ``digest`` (SHA-256 or SM3) over the previous hash and the canonical JSON of the
+    entry's content."""
     body = json.dumps(
         [prev_hash, _utc(at).isoformat(), actor, action, subject, detail],
         ensure_ascii=False,
         sort_keys=True,
         separators=(",", ":"),
     )
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return hexdigest(digest, body.encode("utf-8"))
 
 
 def append(
-    session: Session, *, actor: str, action: str, subject: str = "", detail: dict[str, Any]
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    subject: str = "",
+    detail: dict[str, Any],
+    digest: str = SHA256,
 ) -> AuditEntry:
-    """Add an entry after the current last one, inside the caller's transaction."""
-    return append_many(session, actor=actor, action=action, entries=[(subject, detail)])[0]
+    """Add an entry after the current last one, inside the caller's transaction, hashed with
+    ``digest`` (the actor's suite)."""
+    return append_many(
+        session, actor=actor, action=action, entries=[(subject, detail)], digest=digest
+    )[0]
 
 
 def append_many(
-    session: Session, *, actor: str, action: str, entries: list[tuple[str, dict[str, Any]]]
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    entries: list[tuple[str, dict[str, Any]]],
+    digest: str = SHA256,
 ) -> list[AuditEntry]:
     """Add one entry per (subject, detail), chained in order after the current last one, inside
-    the caller's transaction: one read and one flush for the lot."""
+    the caller's transaction: one read and one flush for the lot; each hashed with ``digest``."""
     last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1)).first()
     prev = last.hash if last else GENESIS
     at = utcnow()
@@ -65,7 +91,8 @@ def append_many(
             subject=subject,
             detail=detail,
             prev_hash=prev,
-            hash=entry_hash(prev, at, actor, action, subject, detail),
+            hash=entry_hash(prev, at, actor, action, subject, detail, digest),
+            hash_alg=digest,
         )
         added.append(entry)
         prev = entry.hash
@@ -109,9 +136,18 @@ def verify_chain(session: Session, *, heads_at: Collection[int] = ()) -> ChainRe
         count += 1
         if entry.prev_hash != prev:
             return ChainReport(count, entry.id, "prev_hash does not match the previous entry")
-        expected = entry_hash(
-            prev, entry.at, entry.actor, entry.action, entry.subject, entry.detail
-        )
+        try:
+            expected = entry_hash(
+                prev,
+                entry.at,
+                entry.actor,
+                entry.action,
+                entry.subject,
+                entry.detail,
+                entry.hash_alg,
+            )
+        except UnknownDigest:
+            return ChainReport(count, entry.id, f"unknown hash {entry.hash_alg!r}")
         if entry.hash != expected:
             return ChainReport(count, entry.id, "content does not match its hash")
         prev = entry.hash

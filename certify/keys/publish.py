@@ -1,6 +1,7 @@
 """The trust list as the root publishes it: every key with its issuer, algorithm, validity and
 scope, and a root-signed checkpoint of the audit log, signed by the root over the canonical JSON
-(:func:`certify.signing.trust.load_trust_list` checks it)."""
+(:func:`certify.signing.trust.load_trust_list` checks it). Each key is listed under the algorithm
+its row states, and the root signs with its own, Ed25519 or SM2."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlmodel import Session, col, select
 from certify.audit.checkpoints import Signer, record
 from certify.infra.db import transaction
 from certify.keys.store import KeyProblem, b64, decrypt_private, utc
-from certify.signing.algorithms import DEFAULT
+from certify.signing.algorithms import algorithm_named
 from certify.signing.trust import canonical_json
 from schemas.tables import SigningKey, utcnow
 
@@ -31,6 +32,23 @@ def build_trust_list(engine: Engine, root_passphrase: str) -> dict[str, Any]:
     if root is None or root.private_key_encrypted is None:
         raise KeyProblem("没有根密钥，请先创建 / no root key: create one first")
     private = decrypt_private(root.private_key_encrypted, root_passphrase)
+    root_algorithm = algorithm_named(root.algorithm)
+    keys = [
+        {
+            "issuer": r.issuer,
+            "name": r.scope.get("name", r.issuer),
+            "role": r.role,
+            "kid": r.kid,
+            # The row's own algorithm: a key is never listed under another (an unknown name
+            # stops the list from being made, before any checkpoint is recorded for it).
+            "alg": algorithm_named(r.algorithm).cose_id,
+            "public_key": b64(r.public_key),
+            "valid_from": utc(r.valid_from).isoformat(),  # type: ignore[union-attr]
+            "valid_until": v.isoformat() if (v := utc(r.valid_until)) else None,
+            "scope": {k: v for k, v in r.scope.items() if k != "name"},
+        }
+        for r in rows
+    ]
     with transaction(engine) as session:
         checkpoint = record(session, Signer.of(root, private), "trust-list")
     body = {
@@ -38,20 +56,7 @@ def build_trust_list(engine: Engine, root_passphrase: str) -> dict[str, Any]:
         "issued_at": utcnow().isoformat(),
         "root_kid": root.kid,
         "audit_checkpoint": checkpoint.document(),
-        "keys": [
-            {
-                "issuer": r.issuer,
-                "name": r.scope.get("name", r.issuer),
-                "role": r.role,
-                "kid": r.kid,
-                "alg": DEFAULT.cose_id,
-                "public_key": b64(r.public_key),
-                "valid_from": utc(r.valid_from).isoformat(),  # type: ignore[union-attr]
-                "valid_until": v.isoformat() if (v := utc(r.valid_until)) else None,
-                "scope": {k: v for k, v in r.scope.items() if k != "name"},
-            }
-            for r in rows
-        ],
+        "keys": keys,
     }
-    signature = DEFAULT.sign(private, canonical_json(body))
+    signature = root_algorithm.sign(private, canonical_json(body))
     return {**body, "signature": b64(signature)}

@@ -1,18 +1,25 @@
 """Keys at rest: a *key* belongs to the provincial authority (role ``root``) or to an evaluation
-or training institution (role ``institution``); its private half is stored encrypted with a
-passphrase (PKCS#8, the best encryption ``cryptography`` offers), never in clear. Its kid is the
-first 8 bytes of SHA-256 of the public key. Rotating a key retires it — ``valid_until`` becomes
-the rotation time — but keeps it in the trust list, so certificates it signed before still verify.
+or training institution (role ``institution``) and states its algorithm (Ed25519 or SM2 with SM3,
+:mod:`certify.signing.algorithms`); its private half is stored encrypted with a passphrase, never
+in clear — an Ed25519 key as PKCS#8 (the best encryption ``cryptography`` offers), an SM2 key,
+which ``cryptography`` cannot hold, sealed with AES-256-GCM under a scrypt key
+(:func:`encrypt_private`). Its kid is the first 8 bytes of SHA-256 of the public key. Rotating a
+key retires it — ``valid_until`` becomes the rotation time — but keeps it in the trust list, so
+certificates it signed before still verify; the new key may be of the other algorithm.
 """
 
 from __future__ import annotations
 
 import base64
+import os
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -20,7 +27,7 @@ from certify.audit.checkpoints import Signer
 from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import Error
-from certify.signing.algorithms import DEFAULT, key_id
+from certify.signing.algorithms import DEFAULT, SM2, Algorithm, algorithm_named, key_id
 from schemas.tables import SigningKey, utcnow
 
 MIN_PASSPHRASE = 12
@@ -42,11 +49,35 @@ def utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def encrypt_private(private_key: bytes, passphrase: str) -> bytes:
+_SEALED = "CERTIFY SM2 PRIVATE KEY"
+_SEALED_FORMAT = b"certify-sm2-private-key/1"
+"""Bound to the ciphertext (AES-GCM's associated data): a sealed key of another format or
+version does not open."""
+
+
+def _scrypt(salt: bytes) -> Scrypt:
+    return Scrypt(salt=salt, length=32, n=2**15, r=8, p=1)
+
+
+def _check_passphrase(passphrase: str) -> None:
     if len(passphrase) < MIN_PASSPHRASE:
         raise KeyProblem(
             f"口令至少 {MIN_PASSPHRASE} 个字符 / the passphrase needs at least {MIN_PASSPHRASE} characters"
         )
+
+
+def encrypt_private(private_key: bytes, passphrase: str, algorithm: Algorithm) -> bytes:
+    """The private key encrypted under ``passphrase`` as PEM: PKCS#8 for Ed25519; for SM2
+    ``CERTIFY SM2 PRIVATE KEY``, a version byte, scrypt salt (N = 2^15, r = 8, p = 1), GCM nonce
+    and the AES-256-GCM ciphertext of the 32-byte scalar d."""
+    _check_passphrase(passphrase)
+    if algorithm.name == SM2.name:
+        salt, nonce = os.urandom(16), os.urandom(12)
+        sealed = AESGCM(_scrypt(salt).derive(passphrase.encode())).encrypt(
+            nonce, private_key, _SEALED_FORMAT
+        )
+        body = base64.encodebytes(b"\x01" + salt + nonce + sealed).decode("ascii")
+        return f"-----BEGIN {_SEALED}-----\n{body}-----END {_SEALED}-----\n".encode("ascii")
     key = Ed25519PrivateKey.from_private_bytes(private_key)
     return key.private_bytes(
         serialization.Encoding.PEM,
@@ -55,18 +86,40 @@ def encrypt_private(private_key: bytes, passphrase: str) -> bytes:
     )
 
 
+_WRONG = "口令错误，无法打开私钥 / wrong passphrase: the private key cannot be opened"
+
+
 def decrypt_private(blob: bytes, passphrase: str) -> bytes:
-    """The raw private key; raises KeyProblem for a wrong passphrase."""
+    """The raw private key (of either algorithm, told by its PEM label); raises KeyProblem for
+    a wrong passphrase or a damaged blob."""
+    if blob.startswith(f"-----BEGIN {_SEALED}-----".encode()):
+        return _unseal(blob, passphrase)
     try:
         key = serialization.load_pem_private_key(blob, passphrase.encode())
     except (ValueError, TypeError):
-        raise KeyProblem(
-            "口令错误，无法打开私钥 / wrong passphrase: the private key cannot be opened"
-        ) from None
-    assert isinstance(key, Ed25519PrivateKey)
+        raise KeyProblem(_WRONG) from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyProblem("私钥不是 Ed25519 密钥 / the private key is not an Ed25519 key")
     return key.private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
+
+
+def _unseal(blob: bytes, passphrase: str) -> bytes:
+    try:
+        lines = blob.decode("ascii").strip().splitlines()
+        data = base64.b64decode("".join(lines[1:-1]), validate=True)
+    except (UnicodeDecodeError, ValueError):
+        raise KeyProblem("私钥已损坏 / the sealed private key is damaged") from None
+    if len(data) < 1 + 16 + 12 + 16 or data[0] != 1:
+        raise KeyProblem("私钥已损坏 / the sealed private key is damaged")
+    salt, nonce, sealed = data[1:17], data[17:29], data[29:]
+    try:
+        return AESGCM(_scrypt(salt).derive(passphrase.encode())).decrypt(
+            nonce, sealed, _SEALED_FORMAT
+        )
+    except InvalidTag:
+        raise KeyProblem(_WRONG) from None
 
 
 def create_key(
@@ -78,9 +131,11 @@ def create_key(
     passphrase: str,
     scope: dict[str, list[Any]] | None = None,
     valid_until: datetime | None = None,
+    algorithm: Algorithm = DEFAULT,
     actor: str = "cli",
 ) -> SigningKey:
-    """A new key for ``issuer``; an institution may hold one active key, the root one."""
+    """A new key of ``algorithm`` for ``issuer``; an institution may hold one active key, the
+    root one."""
     if role not in ("root", "institution"):
         raise KeyProblem(f"未知角色 {role} / unknown role {role}")
     with transaction(engine) as session:
@@ -98,7 +153,9 @@ def create_key(
             ).first()
         ):
             raise KeyProblem("已有根密钥 / a root key exists already")
-        row = _new_key(issuer, role, passphrase, {"name": name, **(scope or {})}, utcnow())
+        row = _new_key(
+            issuer, role, passphrase, {"name": name, **(scope or {})}, utcnow(), algorithm
+        )
         row.valid_until = valid_until
         session.add(row)
         session.flush()
@@ -107,23 +164,30 @@ def create_key(
             actor=actor,
             action="key.create",
             subject=issuer,
-            detail={"kid": row.kid, "role": role, "scope": row.scope},
+            detail={"kid": row.kid, "role": role, "algorithm": row.algorithm, "scope": row.scope},
+            digest=algorithm.digest,
         )
         return row
 
 
 def _new_key(
-    issuer: str, role: str, passphrase: str, scope: dict[str, Any], valid_from: datetime
+    issuer: str,
+    role: str,
+    passphrase: str,
+    scope: dict[str, Any],
+    valid_from: datetime,
+    algorithm: Algorithm,
 ) -> SigningKey:
     """A freshly generated key pair as a row, its private half encrypted under ``passphrase``."""
-    private, public = DEFAULT.generate()
+    _check_passphrase(passphrase)
+    private, public = algorithm.generate()
     return SigningKey(
         kid=key_id(public).hex(),
         issuer=issuer,
         role=role,
-        algorithm=DEFAULT.name,
+        algorithm=algorithm.name,
         public_key=public,
-        private_key_encrypted=encrypt_private(private, passphrase),
+        private_key_encrypted=encrypt_private(private, passphrase, algorithm),
         scope=scope,
         valid_from=valid_from,
     )
@@ -135,8 +199,16 @@ def _active(session: Session, issuer: str) -> SigningKey | None:
     ).first()
 
 
-def rotate_key(engine: Engine, issuer: str, passphrase: str, *, actor: str = "cli") -> SigningKey:
-    """Retire the issuer's active key (it stays published) and make a new one with its scope."""
+def rotate_key(
+    engine: Engine,
+    issuer: str,
+    passphrase: str,
+    *,
+    algorithm: Algorithm | None = None,
+    actor: str = "cli",
+) -> SigningKey:
+    """Retire the issuer's active key (it stays published) and make a new one with its scope,
+    of ``algorithm`` (None: the old key's), so an institution moves between suites by rotating."""
     with transaction(engine) as session:
         old = _active(session, issuer)
         if old is None:
@@ -144,7 +216,8 @@ def rotate_key(engine: Engine, issuer: str, passphrase: str, *, actor: str = "cl
         now = utcnow()
         old.retired_at, old.valid_until = now, now
         session.add(old)
-        row = _new_key(issuer, old.role, passphrase, old.scope, now)
+        chosen = algorithm or algorithm_named(old.algorithm)
+        row = _new_key(issuer, old.role, passphrase, old.scope, now, chosen)
         session.add(row)
         session.flush()
         audit_log.append(
@@ -152,7 +225,8 @@ def rotate_key(engine: Engine, issuer: str, passphrase: str, *, actor: str = "cl
             actor=actor,
             action="key.rotate",
             subject=issuer,
-            detail={"retired": old.kid, "new": row.kid},
+            detail={"retired": old.kid, "new": row.kid, "algorithm": row.algorithm},
+            digest=chosen.digest,
         )
         return row
 

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from certify.infra.errors import Error
-from certify.signing.algorithms import ALGORITHMS, DEFAULT, SignatureInvalid
+from certify.signing.algorithms import ALGORITHMS, Algorithm, SignatureInvalid
 from certify.signing.token import Claims, SignedToken, TokenFormatError, from_text, parse_token
 from certify.signing.trust import TrustedKey, TrustList
 from schemas.enums import CertificateStatus, CheckedStatus, Verdict
@@ -99,13 +99,14 @@ class RevocationList:
 def sign_revocation_list(
     entries: list[dict[str, Any]],
     root_private_key: bytes,
+    algorithm: Algorithm,
     *,
     max_age_hours: float = 24,
     issued_at: datetime | None = None,
     audit_checkpoint: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A revocation list document: entries {serial, status, since, reason}, signed by the root,
-    with the audit checkpoint made with it if given (inside the signed body; same format)."""
+    """A revocation list document: entries {serial, status, since, reason}, signed by the root
+    under its ``algorithm`` (the one the trust list states for the root key), with the audit checkpoint made with it if given (inside the signed body; same format)."""
     body: dict[str, Any] = {
         "format": "certify-revocations/1",
         "issued_at": (issued_at or datetime.now(UTC)).isoformat(),
@@ -115,7 +116,7 @@ def sign_revocation_list(
     if audit_checkpoint is not None:
         body["audit_checkpoint"] = audit_checkpoint
     text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
-    return {**body, "signature": base64.b64encode(DEFAULT.sign(root_private_key, text)).decode()}
+    return {**body, "signature": base64.b64encode(algorithm.sign(root_private_key, text)).decode()}
 
 
 def load_revocation_list(document: dict[str, Any], trust: TrustList) -> RevocationList:
@@ -285,8 +286,9 @@ def check_signatures(
     tokens: list[SignedToken | TokenFormatError], trust: TrustList
 ) -> list[bool | None]:
     """Each token's signature checked against its trusted key (None where there is no token or
-    no such key), spread over one thread per CPU for a large batch: the Ed25519 verification
-    releases the GIL, so threads run it in parallel."""
+    no such key), spread over one thread per CPU for a large batch: both the Ed25519 and the
+    SM2 verification (``cryptography``, Tongsuo) release the GIL, so threads run them in
+    parallel."""
     global _pool
 
     def check(token: SignedToken | TokenFormatError) -> bool | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from certify.keys.publish import build_trust_list
 from certify.keys.store import create_key, signing_material
-from certify.signing.algorithms import DEFAULT
+from certify.signing.algorithms import ALGORITHMS, DEFAULT, Algorithm, algorithm_named
 from certify.signing.token import Claims, Kind, sign_token, token_url
 from certify.signing.trust import TrustList, load_trust_list
 from certify.signing.verify import RevocationList, load_revocation_list, sign_revocation_list
@@ -19,14 +19,22 @@ OCCUPATIONS = ["ai", "bigdata", "smart_mfg"]
 LEVELS = ["junior", "intermediate", "senior"]
 
 
-def make_keys(database: Database, *, kinds: list[int]) -> Database:
-    """A provincial root key and one institution's key for ``kinds`` of certificate."""
+def make_keys(
+    database: Database,
+    *,
+    kinds: list[int],
+    algorithm: Algorithm = DEFAULT,
+    root_algorithm: Algorithm = DEFAULT,
+) -> Database:
+    """A provincial root key and one institution's key for ``kinds`` of certificate, each of
+    the algorithm given."""
     create_key(
         database.engine,
         role="root",
         issuer="SD-HRSS",
         name="山东省人力资源和社会保障厅",
         passphrase=PASS,
+        algorithm=root_algorithm,
     )
     create_key(
         database.engine,
@@ -35,6 +43,7 @@ def make_keys(database: Database, *, kinds: list[int]) -> Database:
         name="某评价机构",
         passphrase=PASS,
         scope={"kinds": kinds, "occupations": OCCUPATIONS, "levels": LEVELS},
+        algorithm=algorithm,
     )
     return database
 
@@ -55,9 +64,11 @@ def claims(**changes: Any) -> Claims:
 
 
 def issue(database: Database, c: Claims, issuer: str = "SD-EVAL-01") -> str:
-    """The verification URL of ``c`` signed with ``issuer``'s key from the database."""
+    """The verification URL of ``c`` signed with ``issuer``'s key from the database, under the
+    key's own algorithm."""
     row, private = signing_material(database.engine, issuer, PASS)
-    return token_url("https://verify.example.cn", sign_token(c, private, row.public_key, DEFAULT))
+    algorithm = algorithm_named(row.algorithm)
+    return token_url("https://verify.example.cn", sign_token(c, private, row.public_key, algorithm))
 
 
 def trust(database: Database) -> TrustList:
@@ -74,4 +85,5 @@ def fresh_revocations(
     listed = trust(database)
     root = listed.keys[listed.root_kid]
     _, private = signing_material(database.engine, root.issuer, PASS)
-    return load_revocation_list(sign_revocation_list(entries or [], private), listed)
+    document = sign_revocation_list(entries or [], private, ALGORITHMS[root.alg])
+    return load_revocation_list(document, listed)

@@ -91,6 +91,7 @@ def view_of(c: Claims, url: str) -> CertificateView:
         authority_name="山东省人力资源和社会保障厅",
         url=url,
         verify_site="https://verify.example.cn",
+        signature_algorithm="Ed25519",
     )
 
 

@@ -360,7 +360,9 @@ def test_batch_issuance_survives_sigkill_without_duplicates_or_gaps(
     for cert in certs:
         pdf = (out / f"{cert.serial}.pdf").read_bytes()
         assert pdf == (tmp_path / "reference" / f"{cert.serial}.pdf").read_bytes()
-        assert hashlib.sha256(pdf).hexdigest() == cert.pdf_sha256
+        assert (
+            hashlib.sha256(pdf).hexdigest() == cert.pdf_digest and cert.pdf_digest_alg == "sha256"
+        )
 
 
 def test_two_processes_issuing_at_once_share_no_serial(graded: Database, tmp_path: Path) -> None:

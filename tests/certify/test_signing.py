@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from certify.keys.publish import build_trust_list
 from certify.keys.store import KeyProblem, decrypt_private, rotate_key, signing_material
-from certify.signing.algorithms import DEFAULT
+from certify.signing.algorithms import DEFAULT, algorithm_named
 from certify.signing.token import (
     Kind,
     TokenFormatError,
@@ -93,9 +93,11 @@ def test_sign_then_verify_round_trips_rare_characters_included(
     assert report.claims == c and report.verdict == "genuine"
 
 
-@pytest.fixture
-def one_token(keys: Database) -> tuple[Database, str]:
-    return keys, issue(keys, claims())
+@pytest.fixture(params=["ed25519", "sm2"])
+def one_token(database: Database, request: pytest.FixtureRequest) -> tuple[Database, str]:
+    """A token of an institution signing with each algorithm in turn."""
+    make_keys(database, kinds=[1], algorithm=algorithm_named(request.param))
+    return database, issue(database, claims())
 
 
 @settings(
@@ -228,13 +230,16 @@ def test_revoked_and_suspended_certificates_and_stale_lists(keys: Database) -> N
                 }
             ],
             root_private,
+            DEFAULT,
         ),
         t,
     )
     report = verify_token(issue(keys, claims()), t, revoked)
     assert report.verdict == "revoked" and report.status_as_of == revoked.issued_at
     old = load_revocation_list(
-        sign_revocation_list([], root_private, max_age_hours=1, issued_at=now - timedelta(hours=3)),
+        sign_revocation_list(
+            [], root_private, DEFAULT, max_age_hours=1, issued_at=now - timedelta(hours=3)
+        ),
         t,
     )
     stale = verify_token(issue(keys, claims()), t, old)

@@ -19,6 +19,7 @@ from certify.certificates.publication import publish
 from certify.grading import simulate
 from certify.infra.settings import Settings
 from certify.keys.publish import build_trust_list
+from certify.signing.algorithms import DEFAULT, Algorithm
 from certify.web import create_app
 from schemas.tables import Candidate, Certificate
 from tests.certify.exam_helpers import VAULT, graded_sitting
@@ -73,10 +74,11 @@ def build_site(
     folder: Path,
     *,
     site_url: str = "https://verify.example.cn",
+    algorithm: Algorithm = DEFAULT,
     **overrides: Any,
 ) -> Site:
-    """The site; ``overrides`` are settings by name (``rate_limit=3``), none read from the
-    environment."""
+    """The site, its institution signing with ``algorithm``; ``overrides`` are settings by name
+    (``rate_limit=3``), none read from the environment."""
     people = graded_sitting(database, folder)
     publish(
         database.engine,
@@ -85,7 +87,7 @@ def build_site(
         days=7,
         opened_on=date.today() - timedelta(days=10),
     )
-    make_keys(database, kinds=[1, 2])
+    make_keys(database, kinds=[1, 2], algorithm=algorithm)
     Issuer.open(
         database.engine, "SD-EVAL-01", PASS, out=folder / "certs", site=site_url
     ).issue_level("S1")
