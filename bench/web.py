@@ -75,6 +75,7 @@ from certify.signing.trust import load_trust_list
 from schemas.enums import CertificateKind, CertificateStatus, EntitlementKind, RecordStatus, Verdict
 from schemas.tables import Candidate, Certificate, EligibilityRecord
 
+ROOT = Path(__file__).resolve().parent.parent
 COUNT = 10_000
 SECRET = b"w" * 32
 GOALS = {
@@ -301,6 +302,8 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         env = {
             **os.environ,
+            # The server runs this checkout's code, whatever copy of certify is installed.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
             "CERTIFY_DATABASE_URL": f"sqlite:///{folder / 'web.db'}",
             "CERTIFY_TRUST_LIST": str(folder / "trust.json"),
             "CERTIFY_WEB_SECRET": "bench-secret-not-secret",
