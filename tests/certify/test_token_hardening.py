@@ -193,7 +193,8 @@ def test_arbitrary_cbor_in_any_slot_is_a_verdict_never_an_exception(
     if raw is None:
         return
     report = verify_token(to_text(raw), listed, fresh_revocations(keys))
-    assert report.verdict in ("not_genuine", "genuine", "status_unknown")
+    # A claim signed by the real key may be any well-formed value, a past expiry date included.
+    assert report.verdict in ("not_genuine", "genuine", "status_unknown", "expired")
     if report.verdict != "not_genuine":
         assert report.claims is not None and isinstance(report.claims.serial, str)
 
