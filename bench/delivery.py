@@ -30,7 +30,9 @@ bottleneck. Every candidate follows the exam page's protocol (docs in ``/tmp/spe
    after a back-off; from signing in on (the page's timer starts there, so heartbeats run
    during the spike too) a heartbeat ``GET /exam/api/state`` every ``--heartbeat`` s unless
    the sign-in's or a save's answer brought the state within it, which also re-sends a
-   non-empty journal. ``--minutes`` of this → ``save_p99_ms`` (request sent to reply,
+   non-empty journal; paced as the page paces it (after an answer slower than 1 s the
+   interval doubles, up to 4×; after one under 0.3 s it is back; ``--no-pacing`` turns that
+   off). ``--minutes`` of this → ``save_p99_ms`` (request sent to reply,
    pool wait included; goal ≤ 100 ms), ``saves_per_s``, change-to-acknowledgement latency;
 3. **crash**: gunicorn (master and workers) is SIGKILLed and started again while the candidates
    go on changing answers; clients re-send their journals until acknowledged (``--no-kill``
@@ -438,6 +440,7 @@ class Candidate:
         self.handed_in = False
         self.dead = False
         self.last_state = 0.0  # monotonic time the server last told this client the state
+        self.every = 0.0  # the page's heartbeat interval now (paced by how fast answers come)
         self.death: dict[str, Any] | None = None
         self.tasks: list[asyncio.Task[Any]] = []
 
@@ -507,12 +510,14 @@ class Candidate:
         try:
             while self.journal and not self.dead:
                 entries = list(self.journal.values())[:200]
+                sent = time.monotonic()
                 status, answer = await self.call(
                     "save", "POST", "/exam/api/save", {"entries": entries}
                 )
                 if status == 200:
                     delay = 0.5
                     now = time.monotonic()
+                    self.paced(now - sent)
                     self.last_state = now  # the answer carries the state
                     by_seq = {e["seq"]: e for e in entries}
                     for seq in answer["acked"]:
@@ -536,15 +541,29 @@ class Candidate:
         finally:
             self.sending = False
 
+    def paced(self, seconds: float) -> None:
+        """As the page paces its heartbeat: half as often after an answer slower than 1 s (down
+        to every 4 heartbeats), back to the interval after one under 0.3 s."""
+        if not self.client.spec["paced"]:
+            return
+        every = self.client.spec["heartbeat"]
+        if seconds > 1.0:
+            self.every = min(self.every * 2, 4 * every)
+        elif seconds < 0.3:
+            self.every = every
+
     async def heartbeat(self, every: float) -> None:
         """As the page does from signing in on: every ``every`` s ask for the state unless a
-        save's (or the sign-in's) answer brought it within that time."""
+        save's (or the sign-in's) answer brought it within the page's current interval."""
+        self.every = every
         while not self.dead:
             await asyncio.sleep(every)
-            if time.monotonic() - self.last_state >= every - 0.25:
+            if time.monotonic() - self.last_state >= self.every - 0.25:
+                sent = time.monotonic()
                 status, _ = await self.call("state", "GET", "/exam/api/state")
                 if status == 200:
                     self.last_state = time.monotonic()
+                    self.paced(self.last_state - sent)
             if self.client.spec["mode"] == "per_change" and self.journal and not self.sending:
                 self.client.spawn(self.flush())
 
@@ -711,6 +730,7 @@ def run_client(
         "mode": "per_change" if role == "run" else "timer",
         "save_every": args.save_every,
         "heartbeat": args.heartbeat,
+        "paced": not args.no_pacing,
         "steady_s": args.minutes * 60,
         "recovery_s": args.recovery,
         "kill": role == "run" and not args.no_kill,
@@ -972,6 +992,11 @@ def main() -> None:
         "--heartbeat", type=float, default=4.0, help="s between heartbeats (as the exam page)"
     )
     parser.add_argument(
+        "--no-pacing",
+        action="store_true",
+        help="heartbeats every --heartbeat s however slow the answers (the page before pacing)",
+    )
+    parser.add_argument(
         "--recovery", type=float, default=30.0, help="s of answering after the crash"
     )
     parser.add_argument("--down", type=float, default=2.0, help="s gunicorn stays dead")
@@ -1022,7 +1047,8 @@ def report(args: argparse.Namespace, f: dict[str, Any], failures: list[str]) -> 
         f"machine: {os.cpu_count()} CPUs ({platform.machine()}); Python {platform.python_version()}; "
         f"{'SQLite' if args.sqlite else 'PostgreSQL'}; gunicorn {shape}; client: 1 asyncio process, "
         f"{args.connections} keep-alive connections; {args.candidates} candidates, a change every "
-        f"{args.save_every:g} s ± 50 %, heartbeat {args.heartbeat:g} s, steady {args.minutes:g} min"
+        f"{args.save_every:g} s ± 50 %, heartbeat {args.heartbeat:g} s"
+        f"{'' if args.no_pacing else ' (paced)'}, steady {args.minutes:g} min"
     )
     print(f"load average now: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     rows = [
@@ -1156,6 +1182,7 @@ def report(args: argparse.Namespace, f: dict[str, Any], failures: list[str]) -> 
             "connections": args.connections,
             "save_every_s": args.save_every,
             "heartbeat_s": args.heartbeat,
+            "heartbeat_paced": not args.no_pacing,
             "minutes": args.minutes,
             "load_average": [round(x, 2) for x in os.getloadavg()],
             "ok": not failures,

@@ -231,9 +231,11 @@
     }
     $("signin-submit").disabled = true;
     error.hidden = true;
+    var sent = performance.now();
     api("POST", "/sign-in", body).then(function (result) {
       $("signin-submit").disabled = false;
       if (result.status === 200 && result.data.token) {
+        paced(performance.now() - sent);
         token = String(result.data.token);
         storageSet(TOKEN_KEY, token);
         var s = result.data.state || {};
@@ -354,10 +356,21 @@
   }
 
   var lastState = 0;  // performance.now() when the server last told us the state
+  // How often to ask: every HEARTBEAT_MS while the server answers quickly; when it answers
+  // slowly (a sign-in, the paper, a save or a heartbeat over 1 s: a start of thousands at
+  // once), less often — 8, then 16 s — until an answer is quick again, so that the pages of a
+  // busy server do not make it busier. A save's answer brings the state as before.
+  var heartbeatEvery = HEARTBEAT_MS;
+  var SLOW_MS = 1000, QUICK_MS = 300, HEARTBEAT_MAX_MS = 4 * HEARTBEAT_MS;
+
+  function paced(ms) {
+    if (ms > SLOW_MS) heartbeatEvery = Math.min(heartbeatEvery * 2, HEARTBEAT_MAX_MS);
+    else if (ms < QUICK_MS) heartbeatEvery = HEARTBEAT_MS;
+  }
 
   function heartbeat(force) {
     if (!token) return;
-    if (force !== true && performance.now() - lastState < HEARTBEAT_MS - 250) {
+    if (force !== true && performance.now() - lastState < heartbeatEvery - 250) {
       // A save answered within the interval brought the state: nothing to ask for.
       if (screen_ !== "done") { flush(); sendEvents(); }
       return;
@@ -365,9 +378,14 @@
     // One heartbeat in flight at a time: a slow server gets no pile of them from one page.
     if (heartbeat.busy) return;
     heartbeat.busy = true;
+    var sent = performance.now();
     api("GET", "/state").then(function (result) {
       heartbeat.busy = false;
-      if (result.status === 200) { lastState = performance.now(); applyState(result.data); }
+      if (result.status === 200) {
+        lastState = performance.now();
+        paced(lastState - sent);
+        applyState(result.data);
+      }
       if (token && screen_ !== "done") { flush(); sendEvents(); }
     });
   }
@@ -439,9 +457,10 @@
     if (loadPaper.busy || now < (loadPaper.after || 0)) return;
     loadPaper.busy = true;
     loadPaper.after = now + 1000;
+    var sent = performance.now();
     api("GET", "/paper").then(function (result) {
       loadPaper.busy = false;
-      if (result.status === 200) { renderPaper(result.data); return; }
+      if (result.status === 200) { paced(performance.now() - sent); renderPaper(result.data); return; }
       if (result.status === 403 && result.data.error === "not_started") {
         show("waiting");
         return;  // the heartbeat brings starts_in_ms; the tick asks again at the start
@@ -806,9 +825,11 @@
     var batch = journal.entries.slice(0, SAVE_BATCH).map(function (e) {
       return { seq: e.seq, number: e.number, value: e.value, flagged: e.flagged, client_at: e.client_at };
     });
+    var sent = performance.now();
     api("POST", "/save", { entries: batch }).then(function (result) {
       saving = false;
       if (result.status === 200) {
+        paced(performance.now() - sent);
         handleSaved(result.data);
         // More waiting: a change made during the request, or over 200 entries.
         var last = batch[batch.length - 1].seq;
