@@ -3,7 +3,7 @@
     python3 bench/delivery.py [--candidates 2000] [--minutes 2] [--quick] [--sqlite]
                               [--workers 2] [--threads 4] [--connections 64]
                               [--save-every 5] [--heartbeat 4] [--no-kill] [--no-baseline]
-                              [--postgres URL]
+                              [--no-pacing] [--answer-together] [--postgres URL]
 
 Setup (not timed): a fresh database (PostgreSQL by default, a scratch database created on the
 server ``--postgres`` names and dropped at the end; ``--sqlite`` for a SQLite file served by one
@@ -22,8 +22,10 @@ bottleneck. Every candidate follows the exam page's protocol (docs in ``/tmp/spe
 
 1. **start spike**: all candidates sign in (admission number, ID number, room code) and load
    their paper at the same moment → ``start_spike_s`` (the last paper received; goal ≤ 30 s
-   for 2,000);
-2. **steady**: every candidate changes one answer every ``--save-every`` s (uniform jitter
+   for 2,000); a candidate starts answering (step 2) when its own paper has come, as one in
+   an exam room does — the saves made while others still sign in are reported apart
+   (``spike_save_p99_ms``); ``--answer-together`` holds everyone back until the last paper;
+2. **steady**, from the last paper on: every candidate changes one answer every ``--save-every`` s (uniform jitter
    ±50 %) to a valid value for the question's type; the change gets the next seq, goes into
    the journal and is sent at once; one save in flight per candidate carrying every
    unacknowledged entry; acknowledged entries leave the journal; a failed request is re-sent
@@ -440,7 +442,7 @@ class Candidate:
         self.handed_in = False
         self.dead = False
         self.last_state = 0.0  # monotonic time the server last told this client the state
-        self.every = 0.0  # the page's heartbeat interval now (paced by how fast answers come)
+        self.every = client.spec["heartbeat"]  # the page's heartbeat interval now (paced)
         self.death: dict[str, Any] | None = None
         self.tasks: list[asyncio.Task[Any]] = []
 
@@ -461,6 +463,7 @@ class Candidate:
         """Sign in and load the paper, retrying until both succeed."""
         delay = 0.5
         while not self.token:
+            sent = time.monotonic()
             status, answer = await self.call(
                 "sign_in",
                 "POST",
@@ -470,6 +473,7 @@ class Candidate:
             if status == 200:
                 self.token = answer["token"]
                 self.last_state = time.monotonic()  # its answer carries the state
+                self.paced(self.last_state - sent)
                 # The page's heartbeat timer starts at sign-in, not when the paper has come.
                 self.tasks.append(
                     asyncio.ensure_future(self.heartbeat(self.client.spec["heartbeat"]))
@@ -478,10 +482,14 @@ class Candidate:
                 await asyncio.sleep(delay * (0.5 + self.rng.random()))
                 delay = min(delay * 2, 5)
         while not self.questions:
+            sent = time.monotonic()
             status, answer = await self.call("paper", "GET", "/exam/api/paper")
             if status == 200:
+                self.paced(time.monotonic() - sent)
                 self.questions = [q for part in answer["parts"] for q in part["questions"]]
                 self.seq = max(self.seq, answer["last_seq"])
+                if self.client.spec["answer_on_paper"]:
+                    self.begin()  # as a real candidate: answering starts with one's own paper
             else:
                 await asyncio.sleep(delay * (0.5 + self.rng.random()))
                 delay = min(delay * 2, 5)
@@ -555,7 +563,6 @@ class Candidate:
     async def heartbeat(self, every: float) -> None:
         """As the page does from signing in on: every ``every`` s ask for the state unless a
         save's (or the sign-in's) answer brought it within the page's current interval."""
-        self.every = every
         while not self.dead:
             await asyncio.sleep(every)
             if time.monotonic() - self.last_state >= self.every - 0.25:
@@ -567,10 +574,20 @@ class Candidate:
             if self.client.spec["mode"] == "per_change" and self.journal and not self.sending:
                 self.client.spawn(self.flush())
 
-    async def changes_loop(self, every: float, mode: str, until: float) -> None:
-        """Change an answer every ``every`` s (± 50 %) until ``until`` (monotonic)."""
+    def begin(self) -> None:
+        """Start answering: a change every ``--save-every`` s, and the baseline's 60-s timer."""
+        spec = self.client.spec
+        self.tasks.append(
+            asyncio.ensure_future(self.changes_loop(spec["save_every"], spec["mode"]))
+        )
+        if spec["mode"] == "timer":
+            self.tasks.append(asyncio.ensure_future(self.timer_loop()))
+
+    async def changes_loop(self, every: float, mode: str) -> None:
+        """Change an answer every ``every`` s (± 50 %) until the client's ``until`` (monotonic;
+        set when the last paper has come)."""
         await asyncio.sleep(self.rng.random() * every)
-        while time.monotonic() < until and not self.dead:
+        while time.monotonic() < self.client.until and not self.dead:
             self.change()
             if mode == "per_change":
                 self.client.spawn(self.flush())
@@ -616,6 +633,7 @@ class Client:
         self.pool = Pool(spec["port"], spec["connections"])
         self.candidates = [Candidate(p, self, n) for n, p in enumerate(spec["people"])]
         self.background: set[asyncio.Task[Any]] = set()
+        self.until = math.inf  # when answering stops (monotonic), known once every paper is in
         self.marks: dict[str, float] = {}
         self.cpu_marks: dict[str, float] = {}
         self.lag: list[tuple[float, float]] = []
@@ -645,11 +663,10 @@ class Client:
         await asyncio.gather(*(c.start() for c in self.candidates))
         self.mark("spike_end")
         steady_end = time.monotonic() + spec["steady_s"]
-        until = steady_end + (spec["recovery_s"] if spec["kill"] else 0)
+        until = self.until = steady_end + (spec["recovery_s"] if spec["kill"] else 0)
         for c in self.candidates:
-            c.tasks.append(asyncio.ensure_future(c.changes_loop(spec["save_every"], mode, until)))
-            if mode == "timer":
-                c.tasks.append(asyncio.ensure_future(c.timer_loop()))
+            if not spec["answer_on_paper"]:
+                c.begin()
             death_in = c.rng.random() * spec["steady_s"]
             if mode == "timer":
                 asyncio.get_running_loop().call_later(death_in, self.kill_candidate, c)
@@ -731,6 +748,7 @@ def run_client(
         "save_every": args.save_every,
         "heartbeat": args.heartbeat,
         "paced": not args.no_pacing,
+        "answer_on_paper": not args.answer_together,
         "steady_s": args.minutes * 60,
         "recovery_s": args.recovery,
         "kill": role == "run" and not args.no_kill,
@@ -890,6 +908,11 @@ def summarise(
     f["sign_in_p50_ms"] = pct(window(lat["sign_in"], 0, 1e9), 50)
     f["sign_in_p99_ms"] = pct(window(lat["sign_in"], 0, 1e9), 99)
     f["paper_p99_ms"] = pct(window(lat["paper"], 0, 1e9), 99)
+    # Saves made while others were still signing in (each candidate answers from its own
+    # paper on, unless --answer-together): not in the goal's window, reported beside it.
+    spike_saves = window(lat.get("save", []), m["spike_start"], m["spike_end"])
+    f["spike_saves"] = len(spike_saves)
+    f["spike_save_p99_ms"] = pct(spike_saves, 99) if spike_saves else float("nan")
     s0, s1 = m["steady_start"], m["steady_end"]
     steady_saves = window(lat.get("save", []), s0, s1)
     f["save_p50_ms"] = pct(steady_saves, 50)
@@ -992,6 +1015,11 @@ def main() -> None:
         "--heartbeat", type=float, default=4.0, help="s between heartbeats (as the exam page)"
     )
     parser.add_argument(
+        "--answer-together",
+        action="store_true",
+        help="everyone starts answering when the last paper has come (default: at one's own)",
+    )
+    parser.add_argument(
         "--no-pacing",
         action="store_true",
         help="heartbeats every --heartbeat s however slow the answers (the page before pacing)",
@@ -1048,7 +1076,9 @@ def report(args: argparse.Namespace, f: dict[str, Any], failures: list[str]) -> 
         f"{'SQLite' if args.sqlite else 'PostgreSQL'}; gunicorn {shape}; client: 1 asyncio process, "
         f"{args.connections} keep-alive connections; {args.candidates} candidates, a change every "
         f"{args.save_every:g} s ± 50 %, heartbeat {args.heartbeat:g} s"
-        f"{'' if args.no_pacing else ' (paced)'}, steady {args.minutes:g} min"
+        f"{'' if args.no_pacing else ' (paced)'}, answering from "
+        f"{'the last paper' if args.answer_together else 'one’s own paper'}, steady "
+        f"{args.minutes:g} min"
     )
     print(f"load average now: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     rows = [
@@ -1059,6 +1089,11 @@ def report(args: argparse.Namespace, f: dict[str, Any], failures: list[str]) -> 
         ),
         ("  sign-in p50 / p99", f"{f['sign_in_p50_ms']:.0f} / {f['sign_in_p99_ms']:.0f} ms", ""),
         ("  paper p99", f"{f['paper_p99_ms']:.0f} ms", ""),
+        (
+            "  saves during the spike, p99",
+            f"{f['spike_saves']:,}, {f['spike_save_p99_ms']:.0f} ms",
+            "",
+        ),
         ("saves acknowledged per s, steady (saves_per_s)", f"{f['saves_per_s']:.0f} /s", ""),
         (
             "save p50 / p99 / max (save_p99_ms)",
@@ -1183,6 +1218,7 @@ def report(args: argparse.Namespace, f: dict[str, Any], failures: list[str]) -> 
             "save_every_s": args.save_every,
             "heartbeat_s": args.heartbeat,
             "heartbeat_paced": not args.no_pacing,
+            "answer_together": args.answer_together,
             "minutes": args.minutes,
             "load_average": [round(x, 2) for x in os.getloadavg()],
             "ok": not failures,
