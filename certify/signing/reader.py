@@ -16,9 +16,8 @@ def _qr_texts(image: object) -> list[str]:
 
     # QR only: a linear decoder run over a QR code's modules can read a row as a Codabar, and
     # skipping the linear formats is faster besides.
-    return [
-        str(b.text) for b in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
-    ]
+    qr_only = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    return [str(b.text) for b in zxingcpp.read_barcodes(image, formats=qr_only)]
 
 
 def decode_picture(path: Path) -> str:

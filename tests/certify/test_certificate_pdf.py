@@ -69,7 +69,11 @@ def qr_codes(image: Image.Image) -> list[zxingcpp.Barcode]:
     """The QR codes on ``image``, as a phone's scanner reads them: QR only. Read for every
     format, a row of a QR code's modules now and then also decodes as a Codabar (about one
     token in 200), which no scanner pointed at the certificate would report."""
-    return list(zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode))
+    return list(
+        zxingcpp.read_barcodes(
+            image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+        )
+    )
 
 
 def any_barcodes(image: Image.Image) -> list[zxingcpp.Barcode]:
