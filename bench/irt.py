@@ -1,0 +1,197 @@
+"""Benchmark: item calibration (certify.grading.irt) against mirt and girth on the same data.
+
+    python3 bench/irt.py [--quick] [--repeat 3] [--seed 1]
+
+Instances, simulated from known parameters (a ~ lognormal(0, 0.3), b ~ N(0, 1), θ ~ N(0, 1)):
+
+1. ``2pl``: 100,000 candidates × 100 items, 2PL → ``irt_2pl_100k_s`` (goal ≤ 10 s on this
+   2-core machine);
+2. ``3pl``: 20,000 × 60, 3PL with c ~ U(0.1, 0.3);
+3. ``gpcm``: 10,000 × 20, four score categories;
+4. ``forms``: 40,000 × 100 as two forms of 60 items sharing 20 (each candidate misses 40):
+   the missing-by-design case a sitting's calibration is.
+
+Baselines, the same data in the same process, each at its defaults and with its own
+convergence rule: ``mirt`` 1.2 (``fit_mirt``, EM, Rust backend, 21 Gauss–Hermite nodes; the
+Python port of the R package) and ``girth`` 0.8 (``twopl_mml``, ``threepl_mml``; pure NumPy/SciPy,
+no missing data, so not run on ``forms``, nor on ``gpcm`` which it lacks). Figures: wall time
+(median of ``--repeat``), RMSE of a and b against the generating values (``irt_rmse_a_truth``…)
+and against mirt's estimates on the same data (``irt_rmse_a_vs_mirt``, goal ≤ 0.01), and the
+ratios ``irt_speed_vs_mirt`` / ``irt_speed_vs_girth`` (their time / ours). Prints a table, then
+LAST one JSON object. The libraries' standard errors are off in every timed run (ours too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from certify.grading.irt import ItemParameters, calibrate, simulate
+
+GOAL_2PL_100K_S = 10.0
+GOAL_RMSE_VS_MIRT = 0.01
+
+
+def bank(rng: np.random.Generator, items: int, model: str, steps: int = 1) -> list[ItemParameters]:
+    a = rng.lognormal(0.0, 0.3, items)
+    b = rng.normal(0.0, 1.0, items)
+    if model == "gpcm":
+        out = []
+        for ai, bi in zip(a, b, strict=True):
+            bs = np.sort(rng.normal(bi, 0.8, steps))
+            out.append(ItemParameters("gpcm", float(ai), tuple(float(-ai * v) for v in bs)))
+        return out
+    c = rng.uniform(0.1, 0.3, items) if model == "3pl" else np.zeros(items)
+    return [
+        ItemParameters(model, float(ai), (float(-ai * bi),), float(ci))
+        for ai, bi, ci in zip(a, b, c, strict=True)
+    ]
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    times, out = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), out
+
+
+def rmse(x: Any, y: Any) -> float:
+    return float(np.sqrt(np.mean((np.asarray(x, dtype=float) - np.asarray(y, dtype=float)) ** 2)))
+
+
+def ours(x: np.ndarray, model: str) -> dict[str, np.ndarray]:
+    cal = calibrate(x, model, standard_errors=False)
+    return {
+        "a": np.array([it.a for it in cal.items]),
+        "b": np.array([np.mean(it.b) for it in cal.items]),
+        "c": np.array([it.c for it in cal.items]),
+    }
+
+
+def by_mirt(x: np.ndarray, model: str) -> dict[str, np.ndarray]:
+    import mirt
+
+    data = np.where(np.isnan(x), -1, x).astype(int)
+    fit = mirt.fit_mirt(data, model=model.upper(), compute_standard_errors=False)
+    p = fit.model.parameters
+    a = np.asarray(p["discrimination"], dtype=float).ravel()
+    if model == "gpcm":
+        steps = np.asarray(p.get("steps", p.get("thresholds")), dtype=float)
+        b = steps.mean(axis=1)
+    else:
+        b = np.asarray(p["difficulty"], dtype=float).ravel()
+    c = np.asarray(p.get("guessing", np.zeros_like(a)), dtype=float).ravel()
+    return {"a": a, "b": b, "c": c}
+
+
+def by_girth(x: np.ndarray, model: str) -> dict[str, np.ndarray]:
+    import girth
+
+    data = x.T.astype(int)
+    if model == "2pl":
+        out = girth.twopl_mml(data)
+        return {"a": out["Discrimination"], "b": out["Difficulty"], "c": np.zeros(x.shape[1])}
+    out = girth.threepl_mml(data)
+    return {"a": out["Discrimination"], "b": out["Difficulty"], "c": out["Guessing"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tenth of the candidates")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    scale = 0.1 if args.quick else 1.0
+    rng = np.random.default_rng(args.seed)
+    instances = [
+        ("2pl", "2pl", int(100_000 * scale), 100, 1),
+        ("3pl", "3pl", int(20_000 * scale), 60, 1),
+        ("gpcm", "gpcm", int(10_000 * scale), 20, 3),
+        ("forms", "2pl", int(40_000 * scale), 100, 1),
+    ]
+    figures: dict[str, Any] = {}
+    rows = []
+    for name, model, people, items, steps in instances:
+        params = bank(rng, items, model, steps)
+        x = simulate(params, rng.normal(size=people), rng)
+        if name == "forms":  # two forms of 60 items sharing items 1–20
+            half = people // 2
+            x[:half, 60:] = np.nan
+            x[half:, 20:60] = np.nan
+        true_a = np.array([p.a for p in params])
+        true_b = np.array([np.mean(p.b) for p in params])
+        t_ours, est = timed(lambda x=x, model=model: ours(x, model), args.repeat)
+        t_mirt, ref = timed(lambda x=x, model=model: by_mirt(x, model), args.repeat)
+        row: dict[str, Any] = {
+            "instance": f"{name} ({people:,} × {items})",
+            "ours_s": t_ours,
+            "mirt_s": t_mirt,
+            "rmse_a_truth": rmse(est["a"], true_a),
+            "rmse_b_truth": rmse(est["b"], true_b),
+            "mirt_rmse_a_truth": rmse(ref["a"], true_a),
+            "mirt_rmse_b_truth": rmse(ref["b"], true_b),
+            "rmse_a_vs_mirt": rmse(est["a"], ref["a"]),
+            "rmse_b_vs_mirt": rmse(est["b"], ref["b"]),
+            "speed_vs_mirt": t_mirt / t_ours,
+        }
+        if model in ("2pl", "3pl") and name != "forms":
+            t_girth, g = timed(lambda x=x, model=model: by_girth(x, model), 1)
+            row.update(
+                girth_s=t_girth,
+                girth_rmse_a_truth=rmse(g["a"], true_a),
+                girth_rmse_b_truth=rmse(g["b"], true_b),
+                speed_vs_girth=t_girth / t_ours,
+            )
+        if model == "3pl":
+            row["rmse_c_truth"] = rmse(est["c"], [p.c for p in params])
+            row["mirt_rmse_c_truth"] = rmse(ref["c"], [p.c for p in params])
+        rows.append(row)
+        figures[name] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+        print(
+            f"{row['instance']:<26} ours {t_ours:7.2f} s  mirt {t_mirt:7.2f} s"
+            + (f"  girth {row['girth_s']:7.2f} s" if "girth_s" in row else "")
+            + f"  | RMSE a/b vs truth {row['rmse_a_truth']:.4f}/{row['rmse_b_truth']:.4f}"
+            f" (mirt {row['mirt_rmse_a_truth']:.4f}/{row['mirt_rmse_b_truth']:.4f})"
+            f"  vs mirt {row['rmse_a_vs_mirt']:.4f}/{row['rmse_b_vs_mirt']:.4f}",
+            flush=True,
+        )
+    two = figures["2pl"]
+    out = {
+        "irt_2pl_100k_s": two["ours_s"],
+        "irt_2pl_100k_goal_s": GOAL_2PL_100K_S,
+        "irt_rmse_a_vs_mirt": two["rmse_a_vs_mirt"],
+        "irt_rmse_b_vs_mirt": two["rmse_b_vs_mirt"],
+        "irt_rmse_a_truth": two["rmse_a_truth"],
+        "irt_rmse_b_truth": two["rmse_b_truth"],
+        "irt_speed_vs_mirt": two["speed_vs_mirt"],
+        "irt_speed_vs_girth": two.get("speed_vs_girth"),
+        "instances": figures,
+        "quick": args.quick,
+        "machine": f"{os.cpu_count()} CPUs {platform.machine()}, Python {platform.python_version()}",
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+    }
+    print(
+        f"goal irt_2pl_100k_s ≤ {GOAL_2PL_100K_S:g}: "
+        f"{'met' if two['ours_s'] <= GOAL_2PL_100K_S else 'MISSED'}; "
+        f"goal RMSE vs mirt ≤ {GOAL_RMSE_VS_MIRT}: "
+        f"{'met' if max(two['rmse_a_vs_mirt'], two['rmse_b_vs_mirt']) <= GOAL_RMSE_VS_MIRT else 'MISSED'}"
+    )
+    print(json.dumps(out, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
