@@ -64,6 +64,7 @@ def import_bank(
     max_bytes: int = DEFAULT_MAX_BYTES,
     actor: str = "cli",
     progress: bool | None = False,
+    name: str | None = None,
 ) -> ImportReport:
     """Import one item file; returns the report, raises ValidationFailed or InputError.
 
@@ -72,11 +73,14 @@ def import_bank(
     with a bad row imports nothing; given a ``rejects_path``, its bad rows are written there all
     the same (the ValidationFailed raised names it as ``rejects_file``). ``progress``: a bar
     on stderr — True always, False never, None when stderr is a terminal (the CLI's choice).
+    ``name``: the file as its owner knows it, for the problems and the audit log (default: the
+    path; an upload is saved under another name).
     """
     rows = read_items(path, encoding=encoding, max_bytes=max_bytes)
-    checked = validate_rows(str(path), rows)
+    source = name or str(path)
+    checked = validate_rows(source, rows)
     try:
-        report = _store(engine, str(path), len(rows), checked, skip_invalid, actor, progress)
+        report = _store(engine, source, len(rows), checked, skip_invalid, actor, progress)
     except ValidationFailed as refused:
         if rejects_path is not None:
             bad = {p.row for p in refused.problems}
