@@ -64,16 +64,29 @@ def import_bank(
     max_bytes: int = DEFAULT_MAX_BYTES,
     actor: str = "cli",
     progress: bool | None = False,
+    name: str | None = None,
 ) -> ImportReport:
     """Import one item file; returns the report, raises ValidationFailed or InputError.
 
     With ``skip_invalid`` the valid rows are imported and the refused ones are written, with
-    their reasons, to ``rejects_path`` (default: ``<file>.rejected.csv``). ``progress``: a bar
+    their reasons, to ``rejects_path`` (default: ``<file>.rejected.csv``). Without it, a file
+    with a bad row imports nothing; given a ``rejects_path``, its bad rows are written there all
+    the same (the ValidationFailed raised names it as ``rejects_file``). ``progress``: a bar
     on stderr — True always, False never, None when stderr is a terminal (the CLI's choice).
+    ``name``: the file as its owner knows it, for the problems and the audit log (default: the
+    path; an upload is saved under another name).
     """
     rows = read_items(path, encoding=encoding, max_bytes=max_bytes)
-    checked = validate_rows(str(path), rows)
-    report = _store(engine, str(path), len(rows), checked, skip_invalid, actor, progress)
+    source = name or str(path)
+    checked = validate_rows(source, rows)
+    try:
+        report = _store(engine, source, len(rows), checked, skip_invalid, actor, progress)
+    except ValidationFailed as refused:
+        if rejects_path is not None:
+            bad = {p.row for p in refused.problems}
+            write_rejects(rejects_path, [r for r in rows if r.row in bad], refused.problems)
+            refused.rejects_file = rejects_path
+        raise
     if report.problems:
         bad = {p.row for p in report.problems}
         report.rejected_rows = len(bad)
@@ -411,26 +424,62 @@ class BankSummary:
     missing_types: tuple[str, ...]
 
 
+Counts = Counter[tuple[str, str, str]]
+"""Items of one occupation and level by (status, type, knowledge area)."""
+
+
 def summarise(items: Iterable[ItemData]) -> list[BankSummary]:
     """Per occupation and level: items by status, type (ready) and area (ready), and gaps."""
-    groups: dict[tuple[str, Level], list[ItemData]] = defaultdict(list)
+    groups: dict[tuple[str, Level], Counts] = defaultdict(Counter)
     for item in items:
-        groups[(item.occupation, item.level)].append(item)
+        groups[(item.occupation, item.level)][
+            (item.status.value, item.type.value, item.knowledge_area)
+        ] += 1
+    return _summaries(groups)
+
+
+def bank_summary(engine: Engine) -> list[BankSummary]:
+    """:func:`summarise` of the whole bank's newest versions, counted by the database (one
+    grouped query: the items themselves are never loaded)."""
+    latest = latest_versions().subquery()
+    query = sa_select(
+        latest.c.occupation,
+        latest.c.level,
+        latest.c.status,
+        latest.c.type,
+        latest.c.knowledge_area,
+        func.count(),
+    ).group_by(
+        latest.c.occupation, latest.c.level, latest.c.status, latest.c.type, latest.c.knowledge_area
+    )
+    groups: dict[tuple[str, Level], Counts] = defaultdict(Counter)
+    with Session(engine) as session:
+        for occupation, level, status, kind, area, count in session.execute(query):
+            groups[(occupation, Level(level))][(status, kind, area)] += count
+    return _summaries(groups)
+
+
+def _summaries(groups: dict[tuple[str, Level], Counts]) -> list[BankSummary]:
     out = []
-    for (slug, level), members in sorted(
+    for (slug, level), counts in sorted(
         groups.items(), key=lambda kv: (_OCC_ORDER.get(kv[0][0], 99), _LEVEL_ORDER[kv[0][1].value])
     ):
-        ready = [i for i in members if i.status is ItemStatus.READY]
+        statuses: Counter[str] = Counter()
+        areas: Counter[str] = Counter()
+        types: Counter[str] = Counter()
+        for (status, kind, area), count in counts.items():
+            statuses[status] += count
+            if status == ItemStatus.READY.value:
+                areas[area] += count
+                types[kind] += count
         occ = find_occupation(slug)
-        areas = Counter(i.knowledge_area for i in ready)
-        types = Counter(i.type.value for i in ready)
         needed = [a.code for a in occ.areas_at(level)] if occ else []
         out.append(
             BankSummary(
                 occupation=slug,
                 level=level,
-                items=len(members),
-                by_status=dict(Counter(i.status.value for i in members)),
+                items=sum(statuses.values()),
+                by_status=dict(statuses),
                 by_type={t.value: types.get(t.value, 0) for t in ItemType},
                 by_area={code: areas.get(code, 0) for code in needed},
                 missing_areas=tuple(c for c in needed if not areas.get(c)),

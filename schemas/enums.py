@@ -6,6 +6,19 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+class Word(StrEnum):
+    """A domain word: its value is what is stored and sent (database, tokens, JSON, forms), its
+    labels what people read; every word's labels are in one table, :data:`_LABELS`."""
+
+    @property
+    def zh(self) -> str:
+        return _LABELS[type(self)][self][0]
+
+    @property
+    def en(self) -> str:
+        return _LABELS[type(self)][self][1]
+
+
 class Level(StrEnum):
     """专业技术等级: the three levels every occupation is examined at."""
 
@@ -14,7 +27,7 @@ class Level(StrEnum):
     SENIOR = "senior"
 
 
-class ItemType(StrEnum):
+class ItemType(Word):
     """题型: the kinds of question a bank holds."""
 
     SINGLE = "single"  # 单选题
@@ -33,7 +46,7 @@ class ItemType(StrEnum):
         return self is not ItemType.SUBJECTIVE
 
 
-class ItemStatus(StrEnum):
+class ItemStatus(Word):
     """Lifecycle of one item version: only ``ready`` versions go into papers."""
 
     DRAFT = "draft"
@@ -70,19 +83,6 @@ ITEM_STATUS_ALIASES: dict[str, ItemStatus] = {
 ROLES = ("admin", "rater", "committee", "invigilator")
 """Roles of web accounts: institution administrators, raters (评分员), title review committees,
 invigilators (监考员, their exam rooms only)."""
-
-
-class Word(StrEnum):
-    """A domain word: its value is what is stored and sent (database, tokens, JSON, forms), its
-    labels what people read; every word's labels are in one table, :data:`_LABELS`."""
-
-    @property
-    def zh(self) -> str:
-        return _LABELS[type(self)][self][0]
-
-    @property
-    def en(self) -> str:
-        return _LABELS[type(self)][self][1]
 
 
 class Verdict(Word):
@@ -224,6 +224,18 @@ _CERTIFICATE_STATUS: dict[Word, tuple[str, str]] = {
 }
 
 _LABELS: dict[type[Word], dict[Word, tuple[str, str]]] = {
+    ItemType: {
+        ItemType.SINGLE: ("单选题", "Single choice"),
+        ItemType.MULTIPLE: ("多选题", "Multiple choice"),
+        ItemType.TRUE_FALSE: ("判断题", "True or false"),
+        ItemType.FILL: ("填空题", "Fill in the blank"),
+        ItemType.SUBJECTIVE: ("主观题", "Subjective"),
+    },
+    ItemStatus: {
+        ItemStatus.DRAFT: ("草稿", "Draft"),
+        ItemStatus.READY: ("可用", "Ready"),
+        ItemStatus.RETIRED: ("已停用", "Retired"),
+    },
     Verdict: {
         Verdict.GENUINE: ("真实有效", "Genuine and valid"),
         Verdict.STATUS_UNKNOWN: ("签名真实，状态未知", "Genuine signature, status unknown"),

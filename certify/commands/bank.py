@@ -16,12 +16,12 @@ from certify.commands.base import (
 )
 from question_bank.bank import (
     BankSummary,
-    bank_items,
+    bank_summary,
     export_bank,
     import_bank,
     import_items,
-    summarise,
 )
+from question_bank.catalogue import restore_item, retire_item
 from question_bank.formats import FORMATS, write_items
 from question_bank.synth import synth_items
 from question_bank.template import write_template
@@ -46,7 +46,8 @@ def bank() -> None:
 @click.option(
     "--rejects",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Where --skip-invalid writes refused rows (default FILE.rejected.csv).",
+    help="Where refused rows are written with their reasons (with --skip-invalid the default "
+    "is FILE.rejected.csv; without it, only when this is given).",
 )
 @click.option("--encoding", help="CSV/JSON text encoding (default: UTF-8, else GB18030).")
 @click.option(
@@ -158,9 +159,33 @@ def bank_synth(
 
 @bank.command("summary")
 @pass_settings
-def bank_summary(settings: Settings) -> None:
+def bank_show_summary(settings: Settings) -> None:
     """Items per occupation and level, by status, type and knowledge area. 题库概况。"""
-    print_summary(summarise(bank_items(settings.engine())))
+    print_summary(bank_summary(settings.engine()))
+
+
+@bank.command("retire")
+@click.argument("items", nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why (recorded in the audit log).")
+@pass_settings
+def bank_retire(settings: Settings, items: tuple[str, ...], reason: str) -> None:
+    """Retire items: their newest versions go into no new paper. 停用题目。"""
+    engine = settings.engine()
+    for item_id in items:
+        changed = retire_item(engine, item_id, reason, actor="cli")
+        click.echo(f"{item_id} v{changed.version}: {changed.before} -> 已停用 retired")
+
+
+@bank.command("restore")
+@click.argument("items", nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why (recorded in the audit log).")
+@pass_settings
+def bank_restore(settings: Settings, items: tuple[str, ...], reason: str) -> None:
+    """Restore retired items: their newest versions become ready again. 恢复题目。"""
+    engine = settings.engine()
+    for item_id in items:
+        changed = restore_item(engine, item_id, reason, actor="cli")
+        click.echo(f"{item_id} v{changed.version}: 已恢复 ready")
 
 
 def _width(text: str) -> int:

@@ -7,6 +7,7 @@ explains itself through :meth:`Error.diagnostics`, so the CLI prints a message, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class Error(Exception):
@@ -61,6 +62,8 @@ class ValidationFailed(Error):
     def __init__(self, problems: list[Problem], *, total_rows: int | None = None) -> None:
         self.problems = problems
         self.total_rows = total_rows
+        self.rejects_file: Path | None = None
+        """Where the refused rows were written with their reasons, when the caller asked."""
         super().__init__(self.diagnostics())
 
     def diagnostics(self) -> str:
@@ -102,6 +105,10 @@ class SittingNotFound(NotFound):
 
 class CourseNotFound(NotFound):
     code, what_zh, what_en = "course_not_found", "培训班", "course"
+
+
+class ItemNotFound(NotFound):
+    code, what_zh, what_en = "item_not_found", "题目", "item"
 
 
 class CertificateNotFound(NotFound):

@@ -4,9 +4,10 @@
 from the environment: ``CERTIFY_DATABASE_URL``, ``CERTIFY_WEB_SECRET``, ``CERTIFY_TRUST_LIST``, …,
 declared in ``certify/infra/settings.py`` and listed in ``docs/web.md``).
 
-Blueprints per audience: ``public`` (no login), ``auth``, ``committee``, ``admin``, ``rater`` and
-``api``. Every API error has one JSON shape, ``{"error": {"status", "code", "message",
-"message_zh"}}``; every page error a friendly page; neither ever shows a traceback.
+Blueprints per audience: ``public`` (no login), ``auth``, ``committee``, ``admin`` (with its
+question ``bank``), ``rater`` and ``api``. Every API error has one JSON shape, ``{"error":
+{"status", "code", "message", "message_zh"}}``; every page error a friendly page; neither ever
+shows a traceback.
 """
 
 from __future__ import annotations
@@ -209,9 +210,9 @@ def create_app(
         proxies = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
-    from certify.web import admin, api, auth_views, committee, exam, invigilate, public, rater
+    from certify.web import admin, api, auth_views, bank, committee, exam, invigilate, public, rater
 
-    for module in (public, auth_views, committee, admin, rater, api, exam, invigilate):
+    for module in (public, auth_views, committee, admin, bank, rater, api, exam, invigilate):
         app.register_blueprint(module.blueprint)
     sweeper = Sweeper(engine, settings.sweep_seconds)
 

@@ -38,15 +38,17 @@ def trust() -> TrustList:
 
 
 @contextmanager
-def saved_upload(kind: str) -> Iterator[tuple[Path, str]]:
+def saved_upload(kind: str, suffixes: tuple[str, ...] = UPLOADS) -> Iterator[tuple[Path, str]]:
     """The posted ``file`` saved to a temporary folder: (its path, its name as the user knows
-    it). Refuses (400) a missing file or one that is not CSV or XLSX; removed afterwards."""
+    it). Refuses (400) a missing file or one whose name does not end in one of ``suffixes``
+    (by default CSV or XLSX); removed afterwards."""
+    kinds = " or ".join(suffixes)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        abort(400, description=f"choose the {kind} file (.csv or .xlsx)")
+        abort(400, description=f"choose the {kind} file ({kinds})")
     suffix = Path(upload.filename).suffix.lower()
-    if suffix not in UPLOADS:
-        abort(400, description="the file must be .csv or .xlsx")
+    if suffix not in suffixes:
+        abort(400, description=f"the file must be {kinds}")
     display = Path(upload.filename).name[:200]
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"upload{suffix}"
@@ -136,11 +138,22 @@ def _save_problems(problems: list[Problem]) -> str:
 
 def send_problems(token: str) -> ResponseReturnValue:
     """The problem file ``token`` of the signed-in account (404 once gone, or another's)."""
-    if not re.fullmatch(r"[A-Za-z0-9_-]{22}", token):
+    return _send_kept(_problem_file(token), token, "problems-问题清单.csv")
+
+
+def rejects_file() -> tuple[Path, str]:
+    """Where a refused upload's rows may be written for the signed-in account to download, kept
+    as long as a problem file: (the path, its token for :func:`send_rejects`)."""
+    token = secrets.token_urlsafe(16)
+    return _problem_file(token).with_suffix(".rejected.csv"), token
+
+
+def send_rejects(token: str, download_name: str) -> ResponseReturnValue:
+    """The rejects file ``token`` of the signed-in account (404 once gone, or another's)."""
+    return _send_kept(_problem_file(token).with_suffix(".rejected.csv"), token, download_name)
+
+
+def _send_kept(path: Path, token: str, download_name: str) -> ResponseReturnValue:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{22}", token) or not _fresh(path, time.time()):
         abort(404)
-    path = _problem_file(token)
-    if not _fresh(path, time.time()):
-        abort(404)
-    return send_file(
-        path, mimetype="text/csv", as_attachment=True, download_name="problems-问题清单.csv"
-    )
+    return send_file(path, mimetype="text/csv", as_attachment=True, download_name=download_name)

@@ -26,6 +26,7 @@ SAMPLE = {
     "script": "0000000000",
     "attachment_id": 1,
     "room_id": 1,
+    "item_code": "AI-J-001",
 }
 
 

@@ -1,0 +1,353 @@
+"""The question bank in the browser (login, admin role): uploading item files, browsing and
+searching items a page at a time, an item's versions and what changed between two of them,
+retiring and restoring items, the import template and the bank's summary.
+
+Every page calls the functions ``certify bank`` calls (:mod:`question_bank.bank`,
+:mod:`question_bank.catalogue`, :mod:`question_bank.template`); every change is audited under
+``web:<username>``; a refused upload or change answers with the page itself, status 400, every
+problem listed by file, row and field, and the database unchanged."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+
+from certify.infra.errors import Error, NotFound, ValidationFailed
+from certify.web.auth import check_csrf, current_account, require_role
+from certify.web.common import (
+    PageProblems,
+    page_problems,
+    rejects_file,
+    saved_upload,
+    send_problems,
+    send_rejects,
+)
+from question_bank.bank import BankSummary, bank_summary, import_bank
+from question_bank.catalogue import (
+    MAX_PER_PAGE,
+    SORTS,
+    ItemHistory,
+    ItemSearch,
+    diff_versions,
+    item_history,
+    restore_item,
+    retire_item,
+    search_items,
+)
+from question_bank.formats import FORMATS
+from question_bank.template import write_template
+from schemas.enums import ItemStatus, ItemType, Level
+from schemas.reference import LEVEL_NAMES_ZH, find_occupation, occupations
+
+blueprint = Blueprint("bank", __name__, url_prefix="/admin/bank")
+ADMIN = ("admin",)
+BANK_UPLOADS = (".csv", ".xlsx", ".json")
+PER_PAGE = (20, 50, 100, MAX_PER_PAGE)
+MEDIA_TYPES = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json",
+}
+
+
+def _actor() -> str:
+    account = current_account()
+    assert account is not None
+    return f"web:{account.username}"
+
+
+@blueprint.app_template_filter("level_name")
+def _level_name(level: Level | str) -> str:
+    found = Level(level)
+    return LEVEL_NAMES_ZH[found] if g.get("lang", "zh") == "zh" else found.value
+
+
+@blueprint.app_template_filter("occupation_name")
+def _occupation_name(slug: str) -> str:
+    occ = find_occupation(slug)
+    if occ is None:
+        return slug
+    return occ.short_zh if g.get("lang", "zh") == "zh" else occ.name_en
+
+
+# --- browsing --------------------------------------------------------------------------------
+
+
+def _choice(args: Mapping[str, str], name: str, kind: Any, wrong: list[str]) -> Any:
+    value = args.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        wrong.append(name)
+        return None
+
+
+def _whole(args: Mapping[str, str], name: str, default: int, wrong: list[str]) -> int:
+    value = args.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 0 < int(value) < 1_000_000:
+        wrong.append(name)
+        return default
+    return int(value)
+
+
+def parse_search(args: Mapping[str, str]) -> tuple[ItemSearch, list[str]]:
+    """The search a query string asks for, and the names of the fields it got wrong (each then
+    left out of the search, while the form still shows what was typed)."""
+    wrong: list[str] = []
+    occupation = args.get("occupation", "").strip()
+    if occupation and find_occupation(occupation) is None:
+        wrong.append("occupation")
+    found = find_occupation(occupation) if occupation else None
+    sort = args.get("sort", "item_id")
+    if sort not in SORTS:
+        wrong.append("sort")
+        sort = "item_id"
+    per_page = _whole(args, "per_page", 50, wrong)
+    if per_page not in PER_PAGE:
+        wrong.append("per_page")
+        per_page = 50
+    search = ItemSearch(
+        occupation=found.slug if found else None,
+        level=_choice(args, "level", Level, wrong),
+        knowledge_area=args.get("area", "").strip()[:16] or None,
+        type=_choice(args, "type", ItemType, wrong),
+        status=_choice(args, "status", ItemStatus, wrong),
+        text=args.get("q", "").strip()[:200],
+        sort=sort,
+        descending=args.get("dir") == "desc",
+        page=_whole(args, "page", 1, wrong),
+        per_page=per_page,
+    )
+    return search, wrong
+
+
+def search_url(search: ItemSearch, **changes: Any) -> str:
+    """The list's URL for ``search`` with ``changes`` (``sort``, ``dir``, ``page``, …)."""
+    params: dict[str, Any] = {
+        "occupation": search.occupation,
+        "level": search.level.value if search.level else None,
+        "area": search.knowledge_area,
+        "type": search.type.value if search.type else None,
+        "status": search.status.value if search.status else None,
+        "q": search.text or None,
+        "sort": search.sort if search.sort != "item_id" else None,
+        "dir": "desc" if search.descending else None,
+        "per_page": search.per_page if search.per_page != 50 else None,
+        "page": search.page if search.page != 1 else None,
+    }
+    params.update(changes)
+    return url_for("bank.index", **{k: v for k, v in params.items() if v not in (None, "")})
+
+
+@blueprint.get("/")
+@require_role(*ADMIN)
+def index() -> Any:
+    search, wrong = parse_search(request.args)
+    page = search_items(g.engine, search)
+    if page.search.page > page.pages and page.total:
+        return redirect(search_url(page.search, page=page.pages))
+    return render_template(
+        "bank.html",
+        page=page,
+        wrong=wrong,
+        typed=request.args,
+        search_url=search_url,
+        occupations=occupations(),
+        levels=list(Level),
+        types=list(ItemType),
+        statuses=list(ItemStatus),
+        per_pages=PER_PAGE,
+        sorts=SORTS,
+    ), (400 if wrong else 200)
+
+
+# --- uploading -------------------------------------------------------------------------------
+
+
+@blueprint.get("/upload")
+@require_role(*ADMIN)
+def upload_form() -> Any:
+    return render_template("bank_upload.html", problems=None, rejects=None)
+
+
+@blueprint.post("/upload")
+@require_role(*ADMIN)
+def upload() -> Any:
+    check_csrf()
+    with saved_upload("item", BANK_UPLOADS) as (path, display):
+        rejects, token = rejects_file()
+        try:
+            report = import_bank(
+                g.engine,
+                path,
+                rejects_path=rejects,
+                max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+                actor=_actor(),
+                name=display,
+            )
+        except Error as exc:
+            problems = page_problems(exc, (path, display))
+            kept = isinstance(exc, ValidationFailed) and exc.rejects_file is not None
+            link = url_for("bank.rejects", token=token) if kept else None
+            page = render_template("bank_upload.html", problems=problems, rejects=link)
+            return page, 400
+    flash(
+        f"{display}: {report.rows} 行 — 新增 {report.created}，新版本 {report.new_versions}，"
+        f"状态变更 {report.status_changed}，未变 {report.unchanged} / {report.rows} row(s): "
+        f"{report.created} created, {report.new_versions} new version(s), "
+        f"{report.status_changed} status change(s), {report.unchanged} unchanged"
+    )
+    return redirect(url_for("bank.index", sort="updated", dir="desc"))
+
+
+@blueprint.get("/problems/<token>.csv")
+@require_role(*ADMIN)
+def problems(token: str) -> Any:
+    return send_problems(token)
+
+
+@blueprint.get("/rejects/<token>.csv")
+@require_role(*ADMIN)
+def rejects(token: str) -> Any:
+    return send_rejects(token, "rejected-退回题目.csv")
+
+
+@blueprint.get("/template.<fmt>")
+@require_role(*ADMIN)
+def template(fmt: str) -> Any:
+    if fmt not in FORMATS:
+        abort(404)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"template.{fmt}"
+        write_template(path)
+        data = path.read_bytes()
+    return send_file(
+        io.BytesIO(data),
+        mimetype=MEDIA_TYPES[fmt],
+        as_attachment=True,
+        download_name=f"题库导入模板-template.{fmt}",
+    )
+
+
+# --- one item --------------------------------------------------------------------------------
+
+
+def _version_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 9 else None
+
+
+def _item_page(history: ItemHistory, problems: PageProblems | None = None, reason: str = "") -> str:
+    numbers = [v.version for v in history.versions]
+    after = _version_arg("b") or numbers[-1]
+    before = _version_arg("a") or (numbers[-2] if len(numbers) > 1 else numbers[-1])
+    compared = None
+    if before != after:
+        try:
+            old, new = history.version(before), history.version(after)
+        except NotFound:
+            abort(404)
+        compared = (old, new, diff_versions(old.data, new.data))
+    return render_template(
+        "bank_item.html",
+        history=history,
+        latest=history.latest,
+        compared=compared,
+        before=before,
+        after=after,
+        problems=problems,
+        reason=reason,
+        retired=ItemStatus.RETIRED,
+    )
+
+
+@blueprint.get("/items/<item_code>")
+@require_role(*ADMIN)
+def item(item_code: str) -> Any:
+    return _item_page(item_history(g.engine, item_code))
+
+
+@blueprint.post("/items/<item_code>/status")
+@require_role(*ADMIN)
+def item_status(item_code: str) -> Any:
+    check_csrf()
+    action = request.form.get("action", "")
+    if action not in ("retire", "restore"):
+        abort(400, description="action must be retire or restore")
+    reason = request.form.get("reason", "")
+    change = retire_item if action == "retire" else restore_item
+    try:
+        done = change(g.engine, item_code, reason, actor=_actor())
+    except NotFound:
+        raise
+    except Error as exc:
+        history = item_history(g.engine, item_code)
+        return _item_page(history, page_problems(exc), reason[:2_000]), 400
+    flash(f"{done.item_id} v{done.version}: {done.after.zh} / {done.after.en}")
+    return redirect(url_for("bank.item", item_code=item_code))
+
+
+# --- the summary -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One occupation and level in the chart: its items by status, as widths out of 100."""
+
+    label: str
+    total: int
+    parts: list[tuple[ItemStatus, int, float, float]]
+    """(status, items, x, width): x and width in per cent of the chart's bar area."""
+
+
+def chart_bars(summary: list[BankSummary], lang: str) -> list[Bar]:
+    """The summary as horizontal bars, stacked ready, draft, retired, scaled to the largest."""
+    largest = max((s.items for s in summary), default=0) or 1
+    bars = []
+    for s in summary:
+        occ = find_occupation(s.occupation)
+        name = (occ.short_zh if lang == "zh" else occ.name_en) if occ else s.occupation
+        level = LEVEL_NAMES_ZH[s.level] if lang == "zh" else s.level.value
+        x, parts = 0.0, []
+        for status in (ItemStatus.READY, ItemStatus.DRAFT, ItemStatus.RETIRED):
+            count = s.by_status.get(status.value, 0)
+            width = 100 * count / largest
+            parts.append((status, count, x, width))
+            x += width
+        bars.append(Bar(f"{name} · {level}", s.items, parts))
+    return bars
+
+
+@blueprint.get("/summary")
+@require_role(*ADMIN)
+def summary() -> Any:
+    found = bank_summary(g.engine)
+    return render_template(
+        "bank_summary.html",
+        summary=found,
+        bars=chart_bars(found, g.get("lang", "zh")),
+        types=list(ItemType),
+        statuses=[ItemStatus.READY, ItemStatus.DRAFT, ItemStatus.RETIRED],
+        find_occupation=find_occupation,
+    )
