@@ -540,6 +540,18 @@ def log_likelihood(x: Floats, params: Sequence[ItemParameters], *, nodes: int = 
     return float(log_l.sum())
 
 
+def probabilities(item: ItemParameters, theta: Floats) -> Floats:
+    """P(x = k | θ) of one item for every category and θ: shape (K, len(theta))."""
+    return _category_probs(_as_items([item])[0], np.asarray(theta, dtype=np.float64))
+
+
+def expected_scores(item: ItemParameters, theta: Floats) -> Floats:
+    """E(x | θ) = Σ_k k·P(x = k | θ): the item characteristic curve (its sum over a form's
+    items is the test characteristic curve)."""
+    probs = probabilities(item, theta)
+    return np.asarray(np.arange(probs.shape[0]) @ probs, dtype=np.float64)
+
+
 def information(params: Sequence[ItemParameters], theta: Floats) -> Floats:
     """Item information at each θ: shape (items, len(theta)); the test information is the sum
     over the items of a form, its standard error 1/√I."""
