@@ -579,3 +579,116 @@ def simulate(params: Sequence[ItemParameters], theta: Floats, rng: np.random.Gen
         u = rng.random(theta.size)
         out[:, i] = (u[None, :] > cum).sum(axis=0)
     return out
+
+
+@dataclass(frozen=True)
+class ItemFit:
+    """S-X² of one item (Orlando & Thissen 2000; Kang & Chen 2008 for items scored in steps):
+    its value, degrees of freedom, p-value, and whether it is flagged (p < ``alpha``)."""
+
+    s_x2: float
+    df: int
+    p: float
+    misfit: bool
+
+
+def _summed_score_likelihoods(items: list[_Item], theta: Floats) -> Floats:
+    """Lord & Wingersky's (1984) recursion: f[s, q] = P(summed score s | θ_q) over ``items``."""
+    f = np.ones((1, theta.size))
+    for it in items:
+        probs = _category_probs(it, theta)  # (K, Q)
+        grown = np.zeros((f.shape[0] + probs.shape[0] - 1, theta.size))
+        for k in range(probs.shape[0]):
+            grown[k : k + f.shape[0]] += f * probs[k]
+        f = grown
+    return f
+
+
+def _collapse(observed: Floats, expected: Floats, minimum: float) -> tuple[Floats, Floats]:
+    """Merge adjacent score groups (rows) from both ends inwards until every cell of the
+    expected counts is at least ``minimum``."""
+    obs, exp = [list(r) for r in observed], [list(r) for r in expected]
+    while len(exp) > 1 and min(exp[0]) < minimum:
+        exp[1] = [a + b for a, b in zip(exp[0], exp[1], strict=True)]
+        obs[1] = [a + b for a, b in zip(obs[0], obs[1], strict=True)]
+        del exp[0], obs[0]
+    while len(exp) > 1 and min(exp[-1]) < minimum:
+        exp[-2] = [a + b for a, b in zip(exp[-1], exp[-2], strict=True)]
+        obs[-2] = [a + b for a, b in zip(obs[-1], obs[-2], strict=True)]
+        del exp[-1], obs[-1]
+    i = 1
+    while i < len(exp) - 1:  # a thin group inside: into its neighbour
+        if min(exp[i]) < minimum:
+            exp[i + 1] = [a + b for a, b in zip(exp[i], exp[i + 1], strict=True)]
+            obs[i + 1] = [a + b for a, b in zip(obs[i], obs[i + 1], strict=True)]
+            del exp[i], obs[i]
+        else:
+            i += 1
+    return np.array(obs, dtype=np.float64), np.array(exp, dtype=np.float64)
+
+
+def item_fit(
+    x: Floats,
+    params: Sequence[ItemParameters],
+    *,
+    nodes: int = 41,
+    alpha: float = 0.01,
+    min_expected: float = 1.0,
+    min_form: int = 100,
+) -> list[ItemFit]:
+    """S-X² per item: within each group of candidates with the same summed score, the share in
+    each of the item's score categories observed against the model's expectation,
+
+        E_iks = ∫ P_ik(θ) f⁻ⁱ(s − k | θ) φ(θ) dθ / ∫ f(s | θ) φ(θ) dθ,
+
+    f the summed-score likelihoods of the form's items (f⁻ⁱ without item i), groups merged until
+    every expected count is at least ``min_expected``; X² = Σ_s Σ_k N_s (O − E)² / E with
+    (groups)(K − 1) − (the item's parameters) degrees of freedom. Candidates are grouped by
+    which items they had (their form); a form with fewer than ``min_form`` candidates is left
+    out; the contributions of an item's forms add up, values and degrees of freedom. An item
+    whose degrees of freedom come to 0 or less gets NaN and is not flagged."""
+    from scipy.stats import chi2
+
+    x = np.asarray(x, dtype=np.float64)
+    theta, prior_w = _grid(nodes)
+    all_items = _as_items(params)
+    counts = {"1pl": 1, "2pl": 2, "3pl": 3, "gpcm": 0}
+    totals = np.zeros(len(params))
+    cells = np.zeros(len(params), dtype=int)  # free cells: groups × (K − 1), over its forms
+    patterns, inverse = np.unique(~np.isnan(x), axis=0, return_inverse=True)
+    for form, had in enumerate(patterns):
+        rows = np.nonzero(inverse.ravel() == form)[0]
+        cols = np.nonzero(had)[0]
+        if rows.size < min_form or cols.size < 2:
+            continue
+        scores = x[np.ix_(rows, cols)].astype(int)
+        summed = scores.sum(axis=1)
+        form_items = [all_items[c] for c in cols]
+        f_all = _summed_score_likelihoods(form_items, theta)  # (S, Q)
+        marginal = f_all @ prior_w  # P(s)
+        for j, c in enumerate(cols):
+            it = form_items[j]
+            probs = _category_probs(it, theta)
+            rest = _summed_score_likelihoods(form_items[:j] + form_items[j + 1 :], theta)
+            size = f_all.shape[0]
+            expected = np.zeros((size, probs.shape[0]))
+            for k in range(probs.shape[0]):
+                expected[k : k + rest.shape[0], k] = (rest * probs[k]) @ prior_w
+            expected /= marginal[:, None].clip(1e-300, None)
+            n_s = np.bincount(summed, minlength=size).astype(np.float64)
+            observed = np.zeros((size, probs.shape[0]))
+            np.add.at(observed, (summed, scores[:, j]), 1.0)
+            keep = n_s > 0
+            obs, exp = _collapse(observed[keep], expected[keep] * n_s[keep, None], min_expected)
+            totals[c] += float((((obs - exp) ** 2) / exp.clip(1e-12, None)).sum())
+            cells[c] += obs.shape[0] * (probs.shape[0] - 1)
+    out = []
+    for value, cell, it in zip(totals, cells, all_items, strict=True):
+        free = counts[it.model] or len(it.d) + 1  # a GPCM item: a and its K − 1 steps
+        df = int(cell - free)
+        if cell == 0 or df <= 0:
+            out.append(ItemFit(float("nan"), int(df), float("nan"), False))
+            continue
+        p = float(chi2.sf(value, df))
+        out.append(ItemFit(float(value), int(df), p, p < alpha))
+    return out

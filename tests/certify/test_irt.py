@@ -18,6 +18,7 @@ from certify.grading.irt import (
     abilities,
     calibrate,
     information,
+    item_fit,
     log_likelihood,
     simulate,
 )
@@ -222,3 +223,35 @@ def test_any_two_pl_bank_is_recovered_and_no_worse_than_its_truth(
     assert cal.log_likelihood >= log_likelihood(x, truth) - 1e-6
     assert rmse([it.b[0] for it in cal.items], b) < 0.35
     assert rmse([it.a for it in cal.items], a) < 0.35
+
+
+def test_item_fit_flags_the_item_the_model_does_not_describe(bank: Bank) -> None:
+    """S-X²: data from the 2PL fit the 2PL (p-values spread, at most 2 of 25 under 0.01); an
+    item that is really a 3PL with much guessing, calibrated as a 2PL, is flagged."""
+    a, b = bank
+    rng = np.random.default_rng(12)
+    truth = two_pl(a[:25], b[:25])
+    truth[3] = ItemParameters("3pl", 2.5, (-2.0,), 0.4)
+    x = simulate(truth, rng.normal(size=3000), rng)
+    fit = item_fit(x, calibrate(x, "2pl").items)
+    assert fit[3].misfit and fit[3].p < 1e-6
+    others = [f for i, f in enumerate(fit) if i != 3]
+    assert sum(f.misfit for f in others) <= 2
+    assert all(f.df > 10 and 0 <= f.p <= 1 for f in others)
+    assert np.median([f.p for f in others]) > 0.2
+
+
+def test_item_fit_adds_up_over_forms_and_leaves_out_small_ones(bank: Bank) -> None:
+    a, b = bank
+    rng = np.random.default_rng(13)
+    truth = [*two_pl(a[:20], b[:20]), ItemParameters("gpcm", 1.0, (0.7, -0.7))]
+    x = simulate(truth, rng.normal(size=3000), rng)
+    x[:1500, 10:15] = np.nan  # form A misses items 11–15, form B has all
+    x[:50, 15:20] = np.nan  # a form of 50: too small to count
+    cal = calibrate(x, ["2pl"] * 20 + ["gpcm"])
+    fit = item_fit(x, cal.items)
+    both = fit[0].df  # item 1 is on both counted forms
+    only_b = fit[10].df  # item 11 only on form B
+    assert both > only_b > 0
+    assert fit[20].df > 0 and np.isfinite(fit[20].s_x2)  # the GPCM item: categories × groups
+    assert sum(f.misfit for f in fit) <= 2  # data from the models fit them
