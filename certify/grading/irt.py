@@ -692,3 +692,13 @@ def item_fit(
         p = float(chi2.sf(value, df))
         out.append(ItemFit(float(value), int(df), p, p < alpha))
     return out
+
+
+def summed_score_distribution(
+    params: Sequence[ItemParameters], theta: Floats, weights: Floats
+) -> Floats:
+    """P(summed score s) for s = 0…Σ(K_i − 1) over the items ``params`` in a population given
+    as points ``theta`` with ``weights`` (Lord & Wingersky 1984, integrated over θ)."""
+    w = np.asarray(weights, dtype=np.float64)
+    f = _summed_score_likelihoods(_as_items(params), np.asarray(theta, dtype=np.float64))
+    return np.asarray(f @ (w / w.sum()), dtype=np.float64)

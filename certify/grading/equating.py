@@ -1,0 +1,158 @@
+"""分数等值: the score on one form that means what a score means on another.
+
+Equipercentile equating of two summed-score distributions (Kolen & Brennan 2014, ch. 2): with
+F the cumulative distribution of integer scores 0…K, the percentile rank of x is
+
+    P(x) = 100·[F(x* − 1) + (x − x* + 0.5)·(F(x*) − F(x* − 1))],  x* = round(x), −0.5 ≤ x ≤ K + 0.5
+
+(scores spread uniformly over [x* − 0.5, x* + 0.5]), and e_Y(x) = Q_Y(P_X(x)) with Q_Y the
+inverse of Y's percentile rank function — the smallest y* whose F(y*) exceeds P/100, then the
+linear interpolation inside its interval.
+
+From calibrated items on one scale (after :mod:`certify.grading.linking`):
+
+* **IRT true-score equating** (Lord 1980; Kolen & Brennan ch. 6): for a summed score τ on form
+  X strictly between Σc_i (the guessing floor) and the maximum, the θ with TCC_X(θ) = τ, then
+  TCC_Y(θ). Scores at or below the floor are extended linearly from (0, 0) to (Σc_X, Σc_Y)
+  (Kolen & Brennan's convention); the maximum maps to the maximum.
+* **IRT observed-score equating** (Lord & Wingersky 1984): each form's summed-score
+  distribution in one population (θ ~ N(0, 1) on the base scale unless weights are given), by
+  the Lord–Wingersky recursion integrated over θ, then equipercentile equating of the two.
+
+A conversion table lists every integer score of X with its equivalent on Y;
+:func:`equivalent` reads the score on X that corresponds to a pass mark on Y.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import brentq
+
+from certify.grading.irt import (
+    CalibrationError,
+    ItemParameters,
+    expected_scores,
+    summed_score_distribution,
+)
+
+Floats = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """Scores 0…K on form X and their equivalents on form Y's scale."""
+
+    method: str
+    scores: Floats
+    equivalents: Floats
+
+    def __call__(self, x: float) -> float:
+        """The equivalent of any score on X (linear between the table's rows)."""
+        return float(np.interp(x, self.scores, self.equivalents))
+
+
+def percentile_ranks(freq: Floats) -> Floats:
+    """P(x) at the integer scores 0…K of a frequency (or probability) distribution."""
+    f = np.asarray(freq, dtype=np.float64)
+    if f.ndim != 1 or f.size < 2 or np.any(f < 0) or f.sum() <= 0:
+        raise CalibrationError(
+            "分数分布无效 / a score distribution is a non-negative frequency per score 0…K"
+        )
+    cum = np.cumsum(f) / f.sum()
+    below = np.concatenate([[0.0], cum[:-1]])
+    return np.asarray(100 * (below + 0.5 * (cum - below)), dtype=np.float64)
+
+
+def _inverse_rank(freq: Floats, p: float) -> float:
+    """Q(p): the score with percentile rank p (Kolen & Brennan eq. 2.17, upper form)."""
+    f = np.asarray(freq, dtype=np.float64)
+    cum = np.cumsum(f) / f.sum()
+    k = f.size - 1
+    if p >= 100.0:
+        return k + 0.5
+    if p <= 0.0:
+        return -0.5
+    y = int(np.searchsorted(cum, p / 100.0, side="right"))
+    y = min(y, k)
+    below = cum[y - 1] if y > 0 else 0.0
+    share = cum[y] - below
+    if share <= 0:
+        return float(y - 0.5)
+    return float((p / 100.0 - below) / share + y - 0.5)
+
+
+def equipercentile(freq_x: Floats, freq_y: Floats) -> Conversion:
+    """e_Y(x) for x = 0…K_X from the two distributions (random groups, or two distributions
+    in one population)."""
+    ranks = percentile_ranks(freq_x)
+    percentile_ranks(freq_y)  # the same checks for Y
+    equivalents = np.array([_inverse_rank(freq_y, float(p)) for p in ranks])
+    return Conversion("equipercentile", np.arange(len(ranks), dtype=np.float64), equivalents)
+
+
+def _tcc(form: Sequence[ItemParameters], theta: float) -> float:
+    return float(sum(expected_scores(it, np.array([theta]))[0] for it in form))
+
+
+def _check(form_x: Sequence[ItemParameters], form_y: Sequence[ItemParameters]) -> None:
+    if not form_x or not form_y:
+        raise CalibrationError("试卷没有题目 / a form without items cannot be equated")
+
+
+def true_score(form_x: Sequence[ItemParameters], form_y: Sequence[ItemParameters]) -> Conversion:
+    """IRT true-score equating of every integer score on X, both forms' items on one scale."""
+    _check(form_x, form_y)
+    top_x = sum(it.categories - 1 for it in form_x)
+    top_y = sum(it.categories - 1 for it in form_y)
+    floor_x = sum(it.c for it in form_x)
+    floor_y = sum(it.c for it in form_y)
+    out = []
+    for score in range(top_x + 1):
+        if score >= top_x:
+            out.append(float(top_y))
+        elif score <= floor_x:
+            out.append(score * floor_y / floor_x if floor_x > 0 else 0.0)
+        else:
+            lo, hi = -40.0, 40.0
+            theta = brentq(lambda t, s=score: _tcc(form_x, t) - s, lo, hi, xtol=1e-12)
+            out.append(_tcc(form_y, theta))
+    return Conversion("irt-true-score", np.arange(top_x + 1, dtype=np.float64), np.array(out))
+
+
+def observed_score(
+    form_x: Sequence[ItemParameters],
+    form_y: Sequence[ItemParameters],
+    *,
+    theta: Floats | None = None,
+    weights: Floats | None = None,
+    nodes: int = 81,
+) -> Conversion:
+    """IRT observed-score equating in one population: θ ~ N(0, 1) unless ``theta`` and
+    ``weights`` (a discrete distribution, e.g. the two groups' pooled posterior) are given."""
+    _check(form_x, form_y)
+    if theta is None:
+        grid = np.linspace(-6.0, 6.0, nodes)
+        w = np.exp(-0.5 * grid**2)
+    else:
+        grid = np.asarray(theta, dtype=np.float64)
+        w = np.ones_like(grid) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = w / w.sum()
+    fx = summed_score_distribution(form_x, grid, w)
+    fy = summed_score_distribution(form_y, grid, w)
+    found = equipercentile(fx, fy)
+    return Conversion("irt-observed-score", found.scores, found.equivalents)
+
+
+def equivalent(conversion: Conversion, mark_on_y: float) -> float:
+    """The score on X whose equivalent on Y is ``mark_on_y`` (the pass mark carried to X):
+    the inverse of the conversion, which is increasing, by linear interpolation."""
+    eq = conversion.equivalents
+    if np.any(np.diff(eq) < -1e-9):
+        raise CalibrationError(
+            "换算表不单调 / the conversion is not increasing: it cannot be inverted"
+        )
+    return float(np.interp(mark_on_y, eq, conversion.scores))
