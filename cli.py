@@ -13,7 +13,17 @@ from pathlib import Path
 import click
 
 from certify import __version__
-from certify.commands import audit, bank, certificates, delivery, eligibility, exams, papers, web
+from certify.commands import (
+    audit,
+    bank,
+    certificates,
+    delivery,
+    eligibility,
+    exams,
+    irt,
+    papers,
+    web,
+)
 from certify.commands.bank import print_summary
 from certify.commands.base import CertifyGroup, Settings, occupation_option, pass_settings
 from certify.infra import db
@@ -78,6 +88,7 @@ for command in (
     exams.regrade_command,
     exams.results_command,
     exams.stats_command,
+    irt.irt,
     delivery.exams,
     certificates.keys,
     certificates.trust_list_command,

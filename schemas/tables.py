@@ -235,6 +235,48 @@ class Response(SQLModel, table=True):
     recorded_at: datetime = _ts(nullable=False)
 
 
+class CalibrationRun(SQLModel, table=True):
+    """项目反应理论标定: one calibration of the items of one or more sittings (never replaced:
+    a later calibration is another run)."""
+
+    __tablename__ = "calibration_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    occupation: str = Field(max_length=32, index=True)
+    level: str = Field(max_length=16)
+    sittings: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    candidates: int
+    items: int
+    log_likelihood: float
+    iterations: int
+    actor: str = Field(default="", max_length=128)
+    created_at: datetime = _ts(nullable=False)
+
+
+class ItemCalibration(SQLModel, table=True):
+    """One item version's parameters from one calibration run: the model, slope, intercepts
+    (one per score step), guessing, their standard errors, the scores its categories stand
+    for, and its fit (S-X²)."""
+
+    __tablename__ = "item_calibration"
+    __table_args__ = (UniqueConstraint("run_id", "item_version_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="calibration_run.id", index=True)
+    item_version_id: int = Field(foreign_key="item_version.id", index=True)
+    model: str = Field(max_length=8)
+    a: float
+    d: list[float] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    c: float = 0.0
+    se: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    scores: list[float] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    answers: int
+    fit_s_x2: float | None = None
+    fit_df: int | None = None
+    fit_p: float | None = None
+    misfit: bool = False
+
+
 class Mark(SQLModel, table=True):
     """评分: one rater's mark for one subjective question of one script, in a marking round."""
 

@@ -331,6 +331,7 @@ def calibrate(
         moved = 0.0
         for it in items:
             r = counts[it.cols]
+            before = np.concatenate([[it.a, it.c], it.d])
             if it.model == "3pl":
                 delta = np.clip(_step_3pl(it, r, theta, guess_prior), -1.0, 1.0)
                 it.a = float(np.clip(it.a + delta[0], *SLOPE_BOUNDS))
@@ -341,7 +342,9 @@ def calibrate(
                 if it.model != "1pl":
                     it.a = float(np.clip(it.a + delta[0], *SLOPE_BOUNDS))
                 it.d = it.d + delta[1:]
-            moved = max(moved, float(np.abs(delta).max()))
+            # what actually moved: a step pushing a parameter against its bound moves nothing
+            after = np.concatenate([[it.a, it.c], it.d])
+            moved = max(moved, float(np.abs(after - before).max()))
         if shared:
             grad = info = 0.0
             for i in shared:

@@ -1,0 +1,85 @@
+"""The `certify irt` commands: calibrate the items of sittings, show the calibrations kept."""
+
+from __future__ import annotations
+
+import click
+
+from certify.commands.base import (
+    CertifyGroup,
+    Settings,
+    level_option,
+    occupation_option,
+    pass_settings,
+)
+from certify.grading.calibration import (
+    DICHOTOMOUS,
+    CalibratedItem,
+    calibrate_sittings,
+    latest_calibrations,
+)
+from certify.grading.irt import SLOPE_BOUNDS
+from schemas.enums import Level
+
+
+@click.group(cls=CertifyGroup)
+def irt() -> None:
+    """Item response theory: calibrate items from sittings, show calibrations. 项目反应理论。"""
+
+
+@irt.command("calibrate")
+@click.argument("sittings", nargs=-1, required=True)
+@click.option(
+    "--dichotomous",
+    type=click.Choice(DICHOTOMOUS),
+    default="2pl",
+    show_default=True,
+    help="Model for items scored right or wrong (items scored in steps: GPCM).",
+)
+@pass_settings
+def calibrate_command(settings: Settings, sittings: tuple[str, ...], dichotomous: str) -> None:
+    """Calibrate the graded answers of SITTINGS (one occupation and level) and keep the run.
+    标定试题参数。"""
+    summary = calibrate_sittings(settings.engine(), sittings, dichotomous=dichotomous, actor="cli")
+    click.echo(
+        f"标定 run {summary.run_id}: {summary.occupation} {summary.level}, "
+        f"{', '.join(summary.sittings)}; {summary.candidates} 人 candidates, "
+        f"{len(summary.items)} 题 items, log L {summary.log_likelihood:.1f}, "
+        f"{summary.iterations} EM iterations"
+    )
+    print_items(summary.items)
+
+
+@irt.command("show")
+@click.option("--occupation", callback=occupation_option, help="Only this occupation.")
+@click.option("--level", callback=level_option, help="Only this level.")
+@pass_settings
+def show_command(settings: Settings, occupation: str | None, level: Level | None) -> None:
+    """The newest calibration of each occupation and level, item by item. 查看标定结果。"""
+    found = latest_calibrations(
+        settings.engine(), occupation=occupation, level=level.value if level else None
+    )
+    if not found:
+        click.echo("没有标定结果 no calibrations yet (certify irt calibrate SITTING…)")
+        return
+    for run, items in found:
+        click.echo(
+            f"run {run.id} ({run.created_at:%Y-%m-%d %H:%M}): {run.occupation} {run.level}, "
+            f"{', '.join(run.sittings)}; {run.candidates} candidates"
+        )
+        print_items(items)
+
+
+def print_items(items: list[CalibratedItem]) -> None:
+    click.echo(f"  {'item':<22} {'model':<5} {'a':>6} {'b':>16} {'c':>5} {'n':>6} {'fit p':>7}")
+    for it in items:
+        b = " ".join(f"{v:+.2f}" for v in it.b)
+        p = "—" if it.fit_p is None else f"{it.fit_p:.3f}"
+        flag = "  ⚠ 拟合不良 misfit" if it.misfit else ""
+        if it.a <= SLOPE_BOUNDS[0] * 1.01:
+            flag += "  ⚠ 无区分度 does not discriminate"
+        click.echo(
+            f"  {it.label:<22} {it.model:<5} {it.a:6.2f} {b:>16} {it.c:5.2f} {it.answers:6d} "
+            f"{p:>7}{flag}"
+        )
+    misfit = sum(it.misfit for it in items)
+    click.echo(f"  拟合不良 misfitting items (S-X², p < 0.01): {misfit} of {len(items)}")

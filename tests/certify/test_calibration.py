@@ -1,0 +1,73 @@
+"""`certify irt`: the graded answers of a sitting calibrated and kept run after run; data that
+cannot be calibrated refused naming the bank's items, nothing stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, col, func, select
+
+from certify.grading.calibration import calibrate_sittings
+from certify.grading.irt import CalibrationError
+from schemas.tables import AuditEntry, CalibrationRun, ItemCalibration, PaperItem
+from tests.certify.exam_helpers import graded_sitting, run
+from tests.conftest import Database
+
+
+def count(database: Database, table: type) -> int:
+    with Session(database.engine) as s:
+        return int(s.exec(select(func.count()).select_from(table)).one())
+
+
+@pytest.fixture
+def sitting(database: Database, tmp_path: Path) -> Database:
+    graded_sitting(database, tmp_path, "S1", count=400)
+    return database
+
+
+def test_a_sitting_is_calibrated_kept_and_shown(sitting: Database) -> None:
+    out = run(sitting, "irt", "calibrate", "S1")
+    assert "标定 run 1: ai junior, S1; 400 人 candidates" in out
+    with Session(sitting.engine) as s:
+        runs = s.exec(select(CalibrationRun)).all()
+        stored = s.exec(select(ItemCalibration)).all()
+        on_papers = set(s.exec(select(PaperItem.item_version_id)).all())
+        audit = s.exec(select(AuditEntry).where(AuditEntry.action == "irt.calibrate")).all()
+    assert len(runs) == 1 and runs[0].candidates == 400 and runs[0].sittings == ["S1"]
+    assert {c.item_version_id for c in stored} == on_papers  # every item of both forms
+    assert all(c.a > 0 and c.answers >= 100 for c in stored)
+    assert {c.model for c in stored} <= {"2pl", "gpcm"}
+    assert any(c.model == "gpcm" and len(c.d) >= 2 for c in stored)  # the marked questions
+    for c in stored:
+        assert c.scores == sorted(c.scores) and len(c.scores) == len(c.d) + 1
+        assert c.se["a"] is None or c.se["a"] > 0
+    assert len(audit) == 1 and audit[0].detail["items"] == len(stored)
+
+    again = calibrate_sittings(sitting.engine, ["S1"], dichotomous="1pl", actor="test")
+    assert again.run_id == 2
+    assert count(sitting, CalibrationRun) == 2
+    assert count(sitting, ItemCalibration) == 2 * len(stored)  # the first run is kept as it was
+    with Session(sitting.engine) as s:
+        first = s.exec(
+            select(ItemCalibration)
+            .where(ItemCalibration.run_id == 1)
+            .order_by(col(ItemCalibration.id))
+        ).all()
+    assert [(c.a, c.d) for c in first] == [(c.a, c.d) for c in stored]
+    shown = run(sitting, "irt", "show")
+    assert "run 2 (" in shown and "run 1 (" not in shown
+    assert "misfitting items (S-X², p < 0.01)" in shown
+
+
+def test_a_sitting_too_small_is_refused_naming_the_items(
+    database: Database, tmp_path: Path
+) -> None:
+    graded_sitting(database, tmp_path, "S1", count=30)
+    out = run(database, "irt", "calibrate", "S1", code=1)
+    assert "needs at least 100" in out
+    assert "AI-J-" in out or " v1:" in out  # items named by bank code and version
+    assert count(database, CalibrationRun) == 0 and count(database, ItemCalibration) == 0
+    with pytest.raises(CalibrationError, match="unknown model"):
+        calibrate_sittings(database.engine, ["S1"], dichotomous="4pl")
+    run(database, "irt", "calibrate", "NOPE", code=1)
