@@ -156,3 +156,85 @@ def equivalent(conversion: Conversion, mark_on_y: float) -> float:
             "换算表不单调 / the conversion is not increasing: it cannot be inverted"
         )
     return float(np.interp(mark_on_y, eq, conversion.scores))
+
+
+@dataclass(frozen=True)
+class AnchorGroup:
+    """One group of a common-item non-equivalent-groups design: its total scores on its form
+    and its scores on the common items (the anchor), candidate by candidate."""
+
+    total: Floats
+    anchor: Floats
+
+
+def _moments(group: AnchorGroup) -> tuple[float, float, float, float, float]:
+    total = np.asarray(group.total, dtype=np.float64)
+    anchor = np.asarray(group.anchor, dtype=np.float64)
+    if total.shape != anchor.shape or total.ndim != 1 or total.size < 3:
+        raise CalibrationError(
+            "每组需要至少 3 名考生的总分和锚题分 / each group needs the total and anchor scores "
+            "of at least 3 candidates, one pair each"
+        )
+    if np.var(anchor, ddof=1) == 0:
+        raise CalibrationError("锚题分没有差异 / the anchor scores do not vary: no linking")
+    cov = float(np.cov(total, anchor, ddof=1)[0, 1])
+    return (
+        float(total.mean()),
+        float(np.var(total, ddof=1)),
+        float(anchor.mean()),
+        float(np.var(anchor, ddof=1)),
+        cov,
+    )
+
+
+def linear_cineg(
+    new: AnchorGroup,
+    old: AnchorGroup,
+    *,
+    method: str = "tucker",
+    top: int,
+    w_new: float | None = None,
+    internal_anchor: bool = True,
+) -> Conversion:
+    """Linear equating of the new form X to the old form Y under the common-item non-equivalent
+    groups design (Kolen & Brennan 2014, §4.1–4.2), in the synthetic population weighting the
+    new form's group by ``w_new`` (default: its share of the candidates):
+
+        μs(X) = μ1(X) − w2·γ1·[μ1(V) − μ2(V)],     μs(Y) = μ2(Y) + w1·γ2·[μ1(V) − μ2(V)]
+        σs²(X) = σ1²(X) − w2·γ1²·[σ1²(V) − σ2²(V)] + w1·w2·γ1²·[μ1(V) − μ2(V)]²
+        σs²(Y) = σ2²(Y) + w1·γ2²·[σ1²(V) − σ2²(V)] + w1·w2·γ2²·[μ1(V) − μ2(V)]²
+        l_Y(x) = σs(Y)/σs(X)·[x − μs(X)] + μs(Y)
+
+    with γ1 = σ1(X,V)/σ1²(V), γ2 = σ2(Y,V)/σ2²(V) (``tucker``: the regressions of X on V and of
+    Y on V the same in both populations) or, for ``levine`` observed scores, γ1 = σ1²(X)/σ1(X,V)
+    and γ2 = σ2²(Y)/σ2(Y,V) with an internal anchor, [σ1²(X) + σ1(X,V)]/[σ1²(V) + σ1(X,V)] and
+    likewise with an external one (true scores of X, Y and V congeneric). The table runs over
+    the scores 0…``top`` of X."""
+    if method not in ("tucker", "levine"):
+        raise CalibrationError(f"未知的线性等值方法 {method!r} / unknown method (tucker, levine)")
+    mx, vx, mv1, vv1, cxv = _moments(new)
+    my, vy, mv2, vv2, cyv = _moments(old)
+    if method == "tucker":
+        g1, g2 = cxv / vv1, cyv / vv2
+    elif internal_anchor:
+        g1, g2 = vx / cxv, vy / cyv
+    else:
+        g1, g2 = (vx + cxv) / (vv1 + cxv), (vy + cyv) / (vv2 + cyv)
+    n1, n2 = len(new.total), len(old.total)
+    w1 = n1 / (n1 + n2) if w_new is None else w_new
+    if not 0 <= w1 <= 1:
+        raise CalibrationError("合成总体权重应在 0 与 1 之间 / the synthetic weight is in [0, 1]")
+    w2 = 1 - w1
+    dm, dv = mv1 - mv2, vv1 - vv2
+    mu_x = mx - w2 * g1 * dm
+    mu_y = my + w1 * g2 * dm
+    var_x = vx - w2 * g1**2 * dv + w1 * w2 * g1**2 * dm**2
+    var_y = vy + w1 * g2**2 * dv + w1 * w2 * g2**2 * dm**2
+    if var_x <= 0 or var_y <= 0:
+        raise CalibrationError(
+            "合成总体方差不为正 / the synthetic population's variance is not positive: the groups "
+            "differ too much on the anchor for linear equating"
+        )
+    scores = np.arange(top + 1, dtype=np.float64)
+    slope = float(np.sqrt(var_y / var_x))
+    return Conversion(method, scores, slope * (scores - mu_x) + mu_y)

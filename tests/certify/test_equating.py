@@ -110,3 +110,72 @@ def test_bad_input_is_refused() -> None:
         equipercentile(np.array([1.0, -1.0, 2.0]), np.array([1.0, 1.0]))
     with pytest.raises(CalibrationError, match="without items"):
         true_score([], form(np.random.default_rng(5), 3))
+
+
+def test_linear_cineg_with_groups_alike_on_the_anchor_is_plain_linear_equating() -> None:
+    from certify.grading.equating import AnchorGroup, linear_cineg
+
+    rng = np.random.default_rng(6)
+    anchor = rng.normal(6, 2, 500).round()
+    x = anchor * 2 + rng.normal(10, 3, 500)
+    y = anchor * 2.5 + rng.normal(8, 2, 500)
+    for method in ("tucker", "levine"):
+        conv = linear_cineg(AnchorGroup(x, anchor), AnchorGroup(y, anchor), method=method, top=40)
+        slope = np.std(y, ddof=1) / np.std(x, ddof=1)
+        assert np.allclose(conv.equivalents, slope * (conv.scores - x.mean()) + y.mean())
+
+
+def test_tucker_recovers_the_synthetic_population_when_its_assumptions_hold() -> None:
+    """X = 2V + e in every population, Y = 2.2V + 1 + e′ likewise: the synthetic population's
+    linear relation is known in closed form, and Tucker finds it from the two groups."""
+    from certify.grading.equating import AnchorGroup, linear_cineg
+
+    rng = np.random.default_rng(7)
+    n = 200_000
+    v1, v2 = rng.normal(0.0, 1.0, n), rng.normal(0.5, 1.2, n)
+    x = 2 * v1 + rng.normal(0, 2, n)
+    y = 2.2 * v2 + 1 + rng.normal(0, 1.5, n)
+    conv = linear_cineg(AnchorGroup(x, v1), AnchorGroup(y, v2), top=10, w_new=0.5)
+    mean_v = 0.25
+    var_v = 0.5 * 1.0 + 0.5 * 1.44 + 0.25 * 0.25
+    mu_x, sd_x = 2 * mean_v, np.sqrt(4 * var_v + 4)
+    mu_y, sd_y = 2.2 * mean_v + 1, np.sqrt(2.2**2 * var_v + 2.25)
+    truth = sd_y / sd_x * (conv.scores - mu_x) + mu_y
+    # sampling error only: the slope within 1 %, every equivalent within 0.1 of a point
+    slope = conv.equivalents[1] - conv.equivalents[0]
+    assert slope == pytest.approx(sd_y / sd_x, rel=0.01)
+    assert np.abs(conv.equivalents - truth).max() < 0.1
+
+
+def test_linear_cineg_backwards_is_the_inverse_and_levine_differs_from_tucker() -> None:
+    from certify.grading.equating import AnchorGroup, linear_cineg
+
+    rng = np.random.default_rng(8)
+    v1, v2 = rng.normal(5, 2, 3000), rng.normal(6, 2.4, 3000)
+    new = AnchorGroup(v1 * 2.5 + rng.normal(6, 3, 3000), v1)
+    old = AnchorGroup(v2 * 2.4 + rng.normal(7, 3, 3000), v2)
+    for method in ("tucker", "levine"):
+        forward = linear_cineg(new, old, method=method, top=40, w_new=0.3)
+        backward = linear_cineg(old, new, method=method, top=40, w_new=0.7)
+        assert backward(forward(17.0)) == pytest.approx(17.0)
+    tucker = linear_cineg(new, old, top=40)
+    levine = linear_cineg(new, old, method="levine", top=40)
+    external = linear_cineg(new, old, method="levine", top=40, internal_anchor=False)
+    assert not np.allclose(tucker.equivalents, levine.equivalents)
+    assert not np.allclose(levine.equivalents, external.equivalents)
+    assert np.all(np.diff(levine.equivalents) > 0)
+
+
+def test_linear_cineg_refuses_what_it_cannot_use() -> None:
+    from certify.grading.equating import AnchorGroup, linear_cineg
+
+    ok = AnchorGroup(np.array([1.0, 2, 3, 4]), np.array([1.0, 1, 2, 2]))
+    flat = AnchorGroup(np.array([1.0, 2, 3]), np.array([1.0, 1, 1]))
+    with pytest.raises(CalibrationError, match="do not vary"):
+        linear_cineg(ok, flat, top=4)
+    with pytest.raises(CalibrationError, match="at least 3 candidates"):
+        linear_cineg(ok, AnchorGroup(np.array([1.0, 2]), np.array([1.0, 2])), top=4)
+    with pytest.raises(CalibrationError, match="unknown method"):
+        linear_cineg(ok, ok, method="braun-holland", top=4)
+    with pytest.raises(CalibrationError, match=r"in \[0, 1\]"):
+        linear_cineg(ok, ok, top=4, w_new=1.5)
