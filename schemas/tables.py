@@ -249,14 +249,21 @@ class CalibrationRun(SQLModel, table=True):
     items: int
     log_likelihood: float
     iterations: int
+    base_run_id: int | None = Field(default=None, foreign_key="calibration_run.id")
+    """The run whose scale this one's parameters are on (None: this run is a base scale)."""
+    link_method: str = Field(default="", max_length=16)
+    link_a: float = 1.0
+    link_b: float = 0.0
+    """θ_base = link_a·θ_run + link_b, found through the common item versions."""
+    drifting: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     actor: str = Field(default="", max_length=128)
     created_at: datetime = _ts(nullable=False)
 
 
 class ItemCalibration(SQLModel, table=True):
-    """One item version's parameters from one calibration run: the model, slope, intercepts
-    (one per score step), guessing, their standard errors, the scores its categories stand
-    for, and its fit (S-X²)."""
+    """One item version's parameters from one calibration run, on the run's base scale: the
+    model, slope, intercepts (one per score step), guessing, their standard errors, the scores
+    its categories stand for, and its fit (S-X²)."""
 
     __tablename__ = "item_calibration"
     __table_args__ = (UniqueConstraint("run_id", "item_version_id"),)

@@ -18,6 +18,7 @@ from certify.grading.calibration import (
     latest_calibrations,
 )
 from certify.grading.irt import SLOPE_BOUNDS
+from certify.grading.linking import METHODS
 from schemas.enums import Level
 
 
@@ -35,17 +36,56 @@ def irt() -> None:
     show_default=True,
     help="Model for items scored right or wrong (items scored in steps: GPCM).",
 )
+@click.option(
+    "--link",
+    "link_method",
+    type=click.Choice(METHODS),
+    default="stocking-lord",
+    show_default=True,
+    help="How a later run is put on the base scale through the common items.",
+)
+@click.option(
+    "--base",
+    type=int,
+    help="The base run to link to (default: the first of this occupation and level).",
+)
 @pass_settings
-def calibrate_command(settings: Settings, sittings: tuple[str, ...], dichotomous: str) -> None:
-    """Calibrate the graded answers of SITTINGS (one occupation and level) and keep the run.
-    标定试题参数。"""
-    summary = calibrate_sittings(settings.engine(), sittings, dichotomous=dichotomous, actor="cli")
+def calibrate_command(
+    settings: Settings,
+    sittings: tuple[str, ...],
+    dichotomous: str,
+    link_method: str,
+    base: int | None,
+) -> None:
+    """Calibrate the graded answers of SITTINGS (one occupation and level) and keep the run on
+    the base scale. 标定试题参数。"""
+    summary = calibrate_sittings(
+        settings.engine(),
+        sittings,
+        dichotomous=dichotomous,
+        link_method=link_method,
+        base=base,
+        actor="cli",
+    )
     click.echo(
         f"标定 run {summary.run_id}: {summary.occupation} {summary.level}, "
         f"{', '.join(summary.sittings)}; {summary.candidates} 人 candidates, "
         f"{len(summary.items)} 题 items, log L {summary.log_likelihood:.1f}, "
         f"{summary.iterations} EM iterations"
     )
+    if summary.linking is None:
+        click.echo("  基准量尺 base scale: this run (the first of its occupation and level)")
+    else:
+        found = summary.linking
+        click.echo(
+            f"  链接 linked to run {summary.base_run_id} by {found.method} through "
+            f"{summary.common} common items: θ_base = {found.A:.4f}·θ + {found.B:+.4f}"
+        )
+        if summary.drifting:
+            click.echo(
+                f"  ⚠ 漂移 drifting (curve moved > 0.15): {', '.join(summary.drifting)} — consider "
+                "leaving them out of the anchor"
+            )
     print_items(summary.items)
 
 

@@ -23,7 +23,8 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from certify.grading.irt import CalibrationError, calibrate, item_fit
+from certify.grading.irt import CalibrationError, ItemParameters, calibrate, item_fit
+from certify.grading.linking import METHODS, Linking, link, transform
 from certify.grading.service import score_sitting
 from certify.grading.sheets import candidate_copies
 from certify.infra import audit_log
@@ -57,6 +58,10 @@ class CalibrationSummary:
     log_likelihood: float
     iterations: int
     items: list[CalibratedItem]
+    base_run_id: int | None = None
+    linking: Linking | None = None
+    common: int = 0
+    drifting: tuple[str, ...] = ()
 
 
 def _labels(session: Session, pks: Sequence[int]) -> dict[int, str]:
@@ -82,11 +87,64 @@ def _named(error: CalibrationError, labels: list[str]) -> CalibrationError:
     return CalibrationError(text)
 
 
+def _scale_pool(
+    session: Session, occupation: str, level: str, base: int | None
+) -> tuple[CalibrationRun | None, dict[int, ItemCalibration]]:
+    """The base run of the scale (``base``, else the first base run of this occupation and
+    level) and the newest parameters on its scale of every item version calibrated on it."""
+    if base is not None:
+        found = session.get(CalibrationRun, base)
+        if found is None or (found.occupation, found.level) != (occupation, level):
+            raise CalibrationError(
+                f"没有此职业和等级的标定 run {base} / no calibration run {base} of {occupation} "
+                f"{level} to take as the base scale"
+            )
+        base_run: CalibrationRun | None = (
+            session.get(CalibrationRun, found.base_run_id) if found.base_run_id else found
+        )
+    else:
+        base_run = session.exec(
+            select(CalibrationRun)
+            .where(CalibrationRun.occupation == occupation, CalibrationRun.level == level)
+            .where(col(CalibrationRun.base_run_id).is_(None))
+            .order_by(col(CalibrationRun.id))
+        ).first()
+    if base_run is None:
+        return None, {}
+    runs = session.exec(
+        select(CalibrationRun.id).where(
+            (col(CalibrationRun.id) == base_run.id)
+            | (col(CalibrationRun.base_run_id) == base_run.id)
+        )
+    ).all()
+    pool: dict[int, ItemCalibration] = {}
+    for row in session.exec(
+        select(ItemCalibration)
+        .where(col(ItemCalibration.run_id).in_(list(runs)))
+        .order_by(col(ItemCalibration.run_id))
+    ):
+        pool[row.item_version_id] = row  # the newest run last: it wins
+    return base_run, pool
+
+
 def calibrate_sittings(
-    engine: Engine, codes: Sequence[str], *, dichotomous: str = "2pl", actor: str = "cli"
+    engine: Engine,
+    codes: Sequence[str],
+    *,
+    dichotomous: str = "2pl",
+    link_method: str = "stocking-lord",
+    base: int | None = None,
+    actor: str = "cli",
 ) -> CalibrationSummary:
-    """Calibrate the graded answers of ``codes`` and store the run; raises CalibrationError
-    (naming items or sittings) and SittingNotFound, storing nothing."""
+    """Calibrate the graded answers of ``codes`` and store the run on the occupation and
+    level's base scale: the first run of that occupation and level is the base; a later run is
+    linked to it by ``link_method`` through the item versions calibrated on that scale before
+    (``base``: another base run). Raises CalibrationError (naming items, sittings or the base)
+    and SittingNotFound, storing nothing."""
+    if link_method not in METHODS:
+        raise CalibrationError(
+            f"未知的链接方法 {link_method!r} / unknown linking method (choose {', '.join(METHODS)})"
+        )
     if dichotomous not in DICHOTOMOUS:
         raise CalibrationError(
             f"未知的二值模型 {dichotomous!r} / unknown model for items scored right or wrong "
@@ -133,7 +191,33 @@ def calibrate_sittings(
     except CalibrationError as error:
         raise _named(error, names) from None
     answered = (~np.isnan(categories)).sum(axis=0)
+    placed = list(result.items)
+    linking: Linking | None = None
+    common: list[int] = []
     with Session(engine) as session:
+        base_run, pool = _scale_pool(session, occupation, level, base)
+        if base_run is not None:
+            common = [
+                i
+                for i, pk in enumerate(pks)
+                if pk in pool
+                and pool[pk].model == result.items[i].model
+                and len(pool[pk].d) == len(result.items[i].d)
+            ]
+            if len(common) < 2:
+                raise CalibrationError(
+                    f"与基准量尺 (run {base_run.id}) 的共同题只有 {len(common)} 道 / only "
+                    f"{len(common)} item versions in common with the base scale of {occupation} "
+                    f"{level} (run {base_run.id}); linking needs at least 2 — calibrate these "
+                    "sittings together with one already on that scale"
+                )
+            anchors = [pool[pks[i]] for i in common]
+            linking = link(
+                [ItemParameters(r.model, r.a, tuple(r.d), r.c) for r in anchors],
+                [result.items[i] for i in common],
+                link_method,
+            )
+            placed = [transform(it, linking.A, linking.B) for it in result.items]
         run = CalibrationRun(
             occupation=occupation,
             level=level,
@@ -142,12 +226,17 @@ def calibrate_sittings(
             items=len(pks),
             log_likelihood=result.log_likelihood,
             iterations=result.iterations,
+            base_run_id=base_run.id if base_run else None,
+            link_method=link_method if linking else "",
+            link_a=linking.A if linking else 1.0,
+            link_b=linking.B if linking else 0.0,
+            drifting=[names[common[i]] for i in linking.drifting] if linking else [],
             actor=actor,
         )
         session.add(run)
         session.flush()
         assert run.id is not None
-        for i, (pk, it) in enumerate(zip(pks, result.items, strict=True)):
+        for i, (pk, it) in enumerate(zip(pks, placed, strict=True)):
             f = fit[i]
             session.add(
                 ItemCalibration(
@@ -180,10 +269,15 @@ def calibrate_sittings(
                 "candidates": run.candidates,
                 "items": run.items,
                 "misfit": [names[i] for i, f in enumerate(fit) if f.misfit],
+                "base_run": run.base_run_id,
+                "link": [run.link_method, run.link_a, run.link_b] if linking else None,
+                "drifting": run.drifting,
             },
         )
         session.commit()
         run_id = run.id
+        base_id = run.base_run_id
+        drifting = tuple(run.drifting)
     return CalibrationSummary(
         run_id=run_id,
         occupation=occupation,
@@ -204,8 +298,12 @@ def calibrate_sittings(
                 fit_p=_finite(fit[i].p),
                 misfit=fit[i].misfit,
             )
-            for i, it in enumerate(result.items)
+            for i, it in enumerate(placed)
         ],
+        base_run_id=base_id,
+        linking=linking,
+        common=len(common),
+        drifting=drifting,
     )
 
 

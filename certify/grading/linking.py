@@ -15,9 +15,12 @@ and :func:`transform` applies that. The constants come from the common items:
 
 the characteristic-curve criteria over ``nodes`` points of [−4, 4] with N(0, 1) weights on the
 base scale, minimised by BFGS from the mean/sigma constants (Kolen & Brennan 2014, ch. 6). Each
-common item's difficulty after linking is compared with the base's; an item that moved more than
-``drift`` (default 0.5 on the θ scale, in any step) is flagged as drifting — a candidate for
-leaving out of the anchor and linking again.
+common item's characteristic curve after linking is compared with the base's over θ in
+[−3, 3]: an item whose expected score moved by more than ``drift`` (default 0.15 of a score
+point, a probability of 0.15 for an item scored right or wrong) somewhere is flagged as
+drifting — a candidate for leaving out of the anchor and linking again. (The curve, not the
+difficulty: an item that hardly discriminates has a difficulty far out that small changes in
+its slope move a long way, with no change a candidate would notice.)
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ METHODS = ("mean/sigma", "mean/mean", "haebara", "stocking-lord")
 @dataclass(frozen=True)
 class Linking:
     """θ_base = A·θ_new + B, the method that found it, and the drift of each common item (the
-    largest difference of its step difficulties after linking, base − new*)."""
+    largest difference of its expected score over θ in [−3, 3] after linking, base − new*)."""
 
     method: str
     A: float
@@ -110,7 +113,7 @@ def link(
     method: str = "stocking-lord",
     *,
     nodes: int = 41,
-    drift: float = 0.5,
+    drift: float = 0.15,
 ) -> Linking:
     """The constants that put ``new``'s scale on ``base``'s, from the common items given in the
     same order in both; raises CalibrationError for unusable anchors, naming the items."""
@@ -145,9 +148,10 @@ def link(
             )
         A, B = float(found.x[0]), float(found.x[1])
     moves = []
+    span = np.linspace(-3.0, 3.0, 61)
     for x, y in zip(base, new, strict=True):
         moved = transform(y, A, B)
-        moves.append(float(max(abs(bx - by) for bx, by in zip(x.b, moved.b, strict=True))))
+        moves.append(float(np.abs(expected_scores(x, span) - expected_scores(moved, span)).max()))
     return Linking(
         method=method,
         A=A,

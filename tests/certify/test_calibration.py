@@ -55,9 +55,31 @@ def test_a_sitting_is_calibrated_kept_and_shown(sitting: Database) -> None:
             .order_by(col(ItemCalibration.id))
         ).all()
     assert [(c.a, c.d) for c in first] == [(c.a, c.d) for c in stored]
+    assert again.base_run_id == 1 and again.linking is not None
+    assert again.common == sum(c.model == "gpcm" for c in stored)  # 1PL items are not 2PL's
+
+    # the same answers again under the same model: linked to run 1 as they are
+    out = run(sitting, "irt", "calibrate", "S1", "--link", "haebara")
+    assert "linked to run 1 by haebara through" in out
+    with Session(sitting.engine) as s:
+        third = s.exec(select(CalibrationRun).where(CalibrationRun.id == 3)).one()
+        placed = s.exec(
+            select(ItemCalibration)
+            .where(ItemCalibration.run_id == 3)
+            .order_by(col(ItemCalibration.id))
+        ).all()
+    assert third.base_run_id == 1 and third.link_method == "haebara" and third.drifting == []
+    # the scale's pool holds run 2's GPCM items (its newest), so the constants are near, not at,
+    # the identity
+    assert third.link_a == pytest.approx(1.0, abs=0.01)
+    assert third.link_b == pytest.approx(0.0, abs=0.01)
+    for mine, base in zip(placed, stored, strict=True):
+        assert mine.a == pytest.approx(base.a, rel=0.02)
     shown = run(sitting, "irt", "show")
-    assert "run 2 (" in shown and "run 1 (" not in shown
+    assert "run 3 (" in shown and "run 1 (" not in shown
     assert "misfitting items (S-X², p < 0.01)" in shown
+    run(sitting, "irt", "calibrate", "S1", "--base", "99", code=1)
+    assert count(sitting, CalibrationRun) == 3
 
 
 def test_a_sitting_too_small_is_refused_naming_the_items(

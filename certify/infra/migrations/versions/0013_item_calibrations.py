@@ -1,4 +1,5 @@
-"""item calibrations: item response theory parameters per item version, one run at a time
+"""item calibrations: item response theory parameters per item version, one run at a time,
+each run on the scale of its base run
 
 Revision ID: 0013
 Revises: 0012
@@ -28,8 +29,14 @@ def upgrade() -> None:
     sa.Column('items', sa.Integer(), nullable=False),
     sa.Column('log_likelihood', sa.Float(), nullable=False),
     sa.Column('iterations', sa.Integer(), nullable=False),
+    sa.Column('base_run_id', sa.Integer(), nullable=True),
+    sa.Column('link_method', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('link_a', sa.Float(), nullable=False),
+    sa.Column('link_b', sa.Float(), nullable=False),
+    sa.Column('drifting', sa.JSON(), nullable=False),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['base_run_id'], ['calibration_run.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('calibration_run', schema=None) as batch_op:
