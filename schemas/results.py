@@ -61,6 +61,27 @@ class PairRow(Frozen):
     expected: float
 
 
+class FormInformation(Frozen):
+    """One form under the newest calibration of its scale: the test information at each θ of
+    ``theta`` (its standard error is 1/√information), and the candidates' EAP abilities."""
+
+    form: str
+    information: list[float]
+    candidates: int
+    ability_mean: float | None
+    ability_se: float | None
+    """The mean of the candidates' EAP standard errors."""
+
+
+class IrtSummary(Frozen):
+    """What the report shows of item response theory: the calibration run and the forms."""
+
+    run_id: int
+    base_run_id: int | None
+    theta: list[float]
+    forms: list[FormInformation]
+
+
 class ExamReportData(Frozen):
     """Everything the exam statistics report PDF shows."""
 
@@ -83,3 +104,5 @@ class ExamReportData(Frozen):
     fairness_warning: bool
     similar_pairs: list[PairRow]
     similarity_threshold: float
+    irt: IrtSummary | None = None
+    """None until the sitting's items are calibrated (``certify irt calibrate``)."""

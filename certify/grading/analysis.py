@@ -17,7 +17,9 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from certify.grading.calibration import scale_parameters
 from certify.grading.fairness import compare_forms
+from certify.grading.irt import abilities, information
 from certify.grading.scoring import encode_letters, encode_true_false
 from certify.grading.service import CandidateScores, score_sitting
 from certify.grading.sheets import candidate_copies
@@ -30,7 +32,15 @@ from schemas.blueprint import PartSpec
 from schemas.enums import ItemType
 from schemas.papers import PaperQuestion, PaperView
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
-from schemas.results import ExamReportData, FormRow, ItemRow, PairRow, PartSummary
+from schemas.results import (
+    ExamReportData,
+    FormInformation,
+    FormRow,
+    IrtSummary,
+    ItemRow,
+    PairRow,
+    PartSummary,
+)
 from schemas.tables import Blueprint, ItemVersion, Registration, Response
 
 SIMILARITY_THRESHOLD = 5.0
@@ -116,6 +126,54 @@ def exam_report(engine: Engine, sitting_code: str) -> ExamReportData:
         fairness_warning=bool(fairness and fairness.warning),
         similar_pairs=_similar(engine, copies),
         similarity_threshold=SIMILARITY_THRESHOLD,
+        irt=_irt(engine, sitting.occupation, sitting.level, scored),
+    )
+
+
+IRT_THETA = np.linspace(-4.0, 4.0, 41)
+
+
+def _irt(
+    engine: Engine, occupation: str, level: str, scored: list[CandidateScores]
+) -> IrtSummary | None:
+    """Each form's test information and its candidates' EAP abilities under the newest
+    calibration of the sitting's scale, for the forms whose every item it has calibrated."""
+    run, pool = scale_parameters(engine, occupation, level)
+    if run is None or run.id is None:
+        return None
+    by_form: dict[str, list[CandidateScores]] = {}
+    for s in scored:
+        by_form.setdefault(s.form, []).append(s)
+    forms = []
+    for form, people in sorted(by_form.items()):
+        pks = sorted({pk for s in people for pk in s.questions})
+        if not pks or any(pk not in pool for pk in pks):
+            continue
+        params = [pool[pk][0] for pk in pks]
+        x = np.full((len(people), len(pks)), np.nan)
+        for r, s in enumerate(people):
+            for c, pk in enumerate(pks):
+                value = s.questions.get(pk)
+                stood = pool[pk][1]
+                if value is not None and round(value, 6) in stood:
+                    x[r, c] = stood.index(round(value, 6))
+        found = abilities(x, params)
+        forms.append(
+            FormInformation(
+                form=form,
+                information=[float(v) for v in information(params, IRT_THETA).sum(axis=0)],
+                candidates=len(people),
+                ability_mean=float(found.theta.mean()),
+                ability_se=float(found.se.mean()),
+            )
+        )
+    if not forms:
+        return None
+    return IrtSummary(
+        run_id=run.id,
+        base_run_id=run.base_run_id,
+        theta=[float(t) for t in IRT_THETA],
+        forms=forms,
     )
 
 

@@ -349,3 +349,27 @@ def latest_calibrations(
             session.expunge(run)
             out.append((run, items))
     return out
+
+
+def scale_parameters(
+    engine: Engine, occupation: str, level: str
+) -> tuple[CalibrationRun | None, dict[int, tuple[ItemParameters, list[float]]]]:
+    """The newest run of this occupation and level, and every item version's newest parameters
+    on that run's scale with the scores its categories stand for."""
+    with Session(engine) as session:
+        newest = session.exec(
+            select(CalibrationRun)
+            .where(CalibrationRun.occupation == occupation, CalibrationRun.level == level)
+            .order_by(col(CalibrationRun.id).desc())
+        ).first()
+        if newest is None:
+            return None, {}
+        _, pool = _scale_pool(session, occupation, level, newest.id)
+        session.expunge(newest)
+        return newest, {
+            pk: (
+                ItemParameters(r.model, r.a, tuple(r.d), r.c),
+                [float(v) for v in r.scores],
+            )
+            for pk, r in pool.items()
+        }

@@ -27,6 +27,7 @@ from reportlab.graphics.shapes import (
     Circle,
     Drawing,
     Line,
+    PolyLine,
     Rect,
     String,
 )
@@ -54,7 +55,7 @@ from certify.infra.pdf import (
     table_style,
 )
 from question_bank.render import GRID, SHADE, TYPE_NAMES, form_label, points
-from schemas.results import ExamReportData, FormRow, ItemRow, PairRow, PartSummary
+from schemas.results import ExamReportData, FormRow, IrtSummary, ItemRow, PairRow, PartSummary
 
 WIDTH = 210 * mm - 2 * MARGIN
 """Width of the text frame on an A4 page."""
@@ -174,6 +175,7 @@ def _story(data: ExamReportData) -> list[Any]:
     story += _item_table(data.items)
     story += _forms(data)
     story += _similarity(data)
+    story += _irt(data)
     return story
 
 
@@ -660,3 +662,102 @@ def _pair_row(pair: PairRow) -> list[Any]:
             number(pair.expected, 2),
         ]
     )
+
+
+# --- 项目反应理论 -------------------------------------------------------------------------------
+
+FORM_COLOURS = [POINT, ALERT, colors.Color(0.2, 0.55, 0.3), colors.Color(0.55, 0.35, 0.7)]
+
+
+def _irt(data: ExamReportData) -> list[Any]:
+    story: list[Any] = [CondPageBreak(140 * mm), _heading("七、项目反应理论：测验信息与能力估计")]
+    irt = data.irt
+    if irt is None:
+        return [
+            *story,
+            _note("本考试的试题尚未标定（certify irt calibrate），不显示测验信息曲线。"),
+        ]
+    scale = (
+        "本次标定即为基准量尺"
+        if irt.base_run_id is None
+        else f"基准量尺为第 {irt.base_run_id} 次标定"
+    )
+    story.append(
+        _note(
+            f"参数来自第 {irt.run_id} 次标定（{scale}）。测验信息越高，该能力水平上的测量越精确；"
+            "测量标准误 = 1/√信息量。能力估计为期望后验（EAP），θ 以基准组为均值 0、标准差 1。"
+        )
+    )
+    story.append(information_drawing(irt, standard_error=False))
+    story.append(information_drawing(irt, standard_error=True))
+    rows = [_cells(["试卷", "考生人数", "平均能力 θ（EAP）", "平均标准误"])]
+    for f in irt.forms:
+        rows.append(
+            _cells(
+                [
+                    markup(form_label(f.form)),
+                    str(f.candidates),
+                    number(f.ability_mean, 2),
+                    number(f.ability_se, 2),
+                ]
+            )
+        )
+    story += [Spacer(1, 2 * mm), _grid(rows, [WIDTH / 4] * 4)]
+    return story
+
+
+def information_drawing(irt: IrtSummary, *, standard_error: bool, height: float = 62 * mm) -> Any:
+    """Each form's test information (or its standard error 1/√I) against θ, one line per form."""
+    register_fonts()
+    d = Drawing(WIDTH, height, initialFontName=FONT_NAME)
+    left, right, bottom, top = 34.0, 14.0, 28.0, 20.0
+    pw: float = WIDTH - left - right
+    ph: float = height - bottom - top
+    theta = irt.theta
+    curves = [
+        [1 / math.sqrt(v) if v > 0 else float("inf") for v in f.information]
+        if standard_error
+        else list(f.information)
+        for f in irt.forms
+    ]
+    finite = [v for c in curves for v in c if math.isfinite(v)]
+    ceiling = min(max(finite) if finite else 1.0, 3.0) if standard_error else max(finite or [1.0])
+    step = nice_step(ceiling * 10) / 10 if standard_error else nice_step(ceiling)
+    ceiling = step * math.ceil(ceiling / step)
+
+    def px(t: float) -> float:
+        return left + pw * (t - theta[0]) / (theta[-1] - theta[0])
+
+    def py(v: float) -> float:
+        return bottom + ph * min(max(v, 0.0), ceiling) / ceiling
+
+    tick = 0.0
+    while tick <= ceiling + 1e-9:
+        d.add(Line(left, py(tick), left + pw, py(tick), strokeColor=GRIDLINE, strokeWidth=0.4))
+        d.add(_text(left - 4, py(tick) - 2.5, f"{tick:g}", anchor="end"))
+        tick += step
+    for t in range(math.ceil(theta[0]), math.floor(theta[-1]) + 1):
+        d.add(Line(px(t), bottom, px(t), bottom + ph, strokeColor=GRIDLINE, strokeWidth=0.4))
+        d.add(_text(px(t), bottom - 11, str(t)))
+    d.add(Rect(left, bottom, pw, ph, fillColor=None, strokeColor=AXIS, strokeWidth=0.8))
+    d.add(_text(left + pw / 2, 4, "能力 θ", size=8.5))
+    d.add(
+        _text(
+            left - 4,
+            bottom + ph + 8,
+            "测量标准误" if standard_error else "测验信息",
+            size=8.5,
+            anchor="end",
+        )
+    )
+    x_legend = left + pw
+    for n, (form, curve) in enumerate(zip(irt.forms, curves, strict=True)):
+        colour = FORM_COLOURS[n % len(FORM_COLOURS)]
+        points_: list[float] = []
+        for th, v in zip(theta, curve, strict=True):
+            points_ += [px(th), py(v)]
+        d.add(PolyLine(points_, strokeColor=colour, strokeWidth=1.4))
+        label = form_label(form.form)
+        d.add(_text(x_legend, bottom + ph + 8, label, size=7.5, anchor="end", colour=colour))
+        x_legend -= string_width(label, 7.5) + 10
+    return d

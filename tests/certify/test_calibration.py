@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlmodel import Session, col, func, select
 
@@ -93,3 +94,41 @@ def test_a_sitting_too_small_is_refused_naming_the_items(
     with pytest.raises(CalibrationError, match="unknown model"):
         calibrate_sittings(database.engine, ["S1"], dichotomous="4pl")
     run(database, "irt", "calibrate", "NOPE", code=1)
+
+
+def test_the_exam_report_draws_each_forms_information_once_calibrated(
+    sitting: Database, tmp_path: Path
+) -> None:
+    from certify.grading.analysis import exam_report
+    from certify.grading.report import render_exam_report
+    from tests.pdf_tools import dark_share, pdf_pages, squeeze
+
+    before = exam_report(sitting.engine, "S1")
+    assert before.irt is None
+    plain = render_exam_report(before, tmp_path / "before.pdf")
+    assert "尚未标定" in squeeze("".join(pdf_pages(plain)))
+
+    calibrate_sittings(sitting.engine, ["S1"])
+    data = exam_report(sitting.engine, "S1")
+    assert data.irt is not None and data.irt.run_id == 1 and data.irt.base_run_id is None
+    assert [f.form for f in data.irt.forms] == ["A", "B"]
+    for f in data.irt.forms:
+        assert f.candidates == 200
+        assert all(v > 0 for v in f.information)
+        peak = data.irt.theta[int(np.argmax(f.information))]
+        assert -3 < peak < 3  # the forms measure best inside the group's range
+        assert f.ability_mean is not None and abs(f.ability_mean) < 0.5
+        assert f.ability_se is not None and 0 < f.ability_se < 1
+    pdf = render_exam_report(data, tmp_path / "after.pdf")
+    pages = pdf_pages(pdf)
+    text = squeeze("".join(pages))
+    for needle in (
+        "七、项目反应理论",
+        "参数来自第1次标定",
+        "测验信息",
+        "测量标准误",
+        "平均能力θ（EAP）",
+    ):
+        assert needle in text, needle
+    page = next(n for n, t in enumerate(pages, 1) if "七、项目反应理论" in t)
+    assert 0.005 < dark_share(pdf, tmp_path / "irt", page=page, dpi=40) < 0.5
