@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -40,6 +41,23 @@ def keys(browser: webdriver.Chrome, *typed: str) -> None:  # noqa: F811
     ActionChains(browser).send_keys(*typed).perform()
 
 
+def heading(browser: webdriver.Chrome) -> str:  # noqa: F811
+    """The page's h1 once the page that has it is shown: read again while a navigation replaces
+    the page under it (the old page's heading goes stale)."""
+    found: list[str] = []
+
+    def read(b: webdriver.Chrome) -> bool:
+        found[:] = [b.find_element(By.TAG_NAME, "h1").text]
+        return True
+
+    WebDriverWait(
+        browser,
+        10,
+        ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+    ).until(read)
+    return found[0]
+
+
 def choose(browser: webdriver.Chrome, path: Path) -> None:  # noqa: F811
     """Choose the file (a file dialog is the system's), then press Enter on Import."""
     browser.find_element(By.ID, "file").send_keys(str(path))
@@ -57,7 +75,8 @@ def test_the_bank_works_from_the_keyboard(
     browser.get(f"{base}/admin/bank/upload")
     browser.find_element(By.ID, "username").click()
     keys(browser, "admin", Keys.TAB, PASSWORDS["admin"], Keys.ENTER)
-    assert browser.find_element(By.TAG_NAME, "h1").text == "导入题目"
+    WebDriverWait(browser, 10).until(lambda b: "/login" not in b.current_url)
+    assert heading(browser) == "导入题目"
     # A bad file: every problem by row and field, on the page.
     bad = tmp_path / "有误.csv"
     bad.write_bytes(bad_bank(tmp_path))
@@ -82,7 +101,7 @@ def test_the_bank_works_from_the_keyboard(
     code = first.text
     first.send_keys(Keys.ENTER)
     WebDriverWait(browser, 10).until(lambda b: "/items/" in b.current_url)
-    assert browser.find_element(By.TAG_NAME, "h1").text.startswith(code)
+    assert heading(browser).startswith(code)
     browser.find_element(By.ID, "reason").click()
     keys(browser, "题干需要修订", Keys.TAB, Keys.ENTER)
     WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".flash"))
