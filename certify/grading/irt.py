@@ -166,11 +166,7 @@ def _validate(x: Floats, models: Sequence[str]) -> tuple[Floats, list[int]]:
         missing_categories = [c for c in range(max(count, 2)) if c not in present]
         if missing_categories == [0]:
             problems.append(f"item {i + 1}: everybody who had it scored above 0")
-        elif (
-            missing_categories
-            and missing_categories[-1] == max(count, 2) - 1
-            and len(missing_categories) == max(count, 2) - 1
-        ):
+        elif present == {0}:
             problems.append(f"item {i + 1}: nobody who had it scored above 0")
         elif missing_categories:
             problems.append(
@@ -204,9 +200,9 @@ def _start(x: Floats, models: Sequence[str], categories: list[int]) -> list[_Ite
     return items
 
 
-def _one_hot(x: Floats, categories: list[int]) -> tuple[NDArray[np.float32], Floats]:
-    """Y: (n, ΣK) with Y[n, col(i, k)] = 1 when candidate n scored k on item i; and the mask
-    of who had each item, (n, items)."""
+def _one_hot(x: Floats, categories: list[int]) -> NDArray[np.float32]:
+    """Y: (n, ΣK) with Y[n, col(i, k)] = 1 when candidate n scored k on item i (the item's
+    columns all 0 when the candidate did not have it)."""
     n = x.shape[0]
     y = np.zeros((n, sum(categories)), dtype=np.float32)
     offset = 0
@@ -216,7 +212,7 @@ def _one_hot(x: Floats, categories: list[int]) -> tuple[NDArray[np.float32], Flo
         rows = np.nonzero(had)[0]
         y[rows, offset + col[had].astype(int)] = 1.0
         offset += count
-    return y, (~np.isnan(x)).astype(np.float64)
+    return y
 
 
 def _log_probs(items: list[_Item], theta: Floats) -> Floats:
@@ -320,7 +316,7 @@ def calibrate(
     theta, prior_w = _grid(nodes)
     log_prior = np.log(prior_w)
     items = _start(x, model_list, categories)
-    y, _ = _one_hot(x, categories)
+    y = _one_hot(x, categories)
     shared = [i for i, it in enumerate(items) if it.model == "1pl"]
     log_l = np.zeros(x.shape[0])
     converged = False
@@ -525,7 +521,7 @@ def abilities(x: Floats, params: Sequence[ItemParameters], *, nodes: int = 41) -
                 f"第 {i + 1} 题的分数超出其类别 / item {i + 1} has a score above its {count - 1}"
             )
     theta, prior_w = _grid(nodes)
-    y, _ = _one_hot(x, categories)
+    y = _one_hot(x, categories)
     w, _ = _posterior(y, _log_probs(items, theta), np.log(prior_w))
     mean = w @ theta
     var = w @ theta**2 - mean**2
@@ -538,7 +534,7 @@ def log_likelihood(x: Floats, params: Sequence[ItemParameters], *, nodes: int = 
     x = np.asarray(x, dtype=np.float64)
     categories = [p.categories for p in params]
     theta, prior_w = _grid(nodes)
-    y, _ = _one_hot(x, categories)
+    y = _one_hot(x, categories)
     _, log_l = _posterior(y, _log_probs(_as_items(params), theta), np.log(prior_w))
     return float(log_l.sum())
 
