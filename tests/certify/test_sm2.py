@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from gmssl import sm2 as gmssl_sm2
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from certify.infra.digests import SHA256, SM3, UnknownDigest, digest, hexdigest
@@ -148,8 +148,11 @@ def test_every_signature_certify_makes_verifies_under_gmssl_and_the_reference(
 def test_certify_verifies_what_gmssl_signs(message: bytes) -> None:
     private, public = SM2().generate()
     crypt = _gmssl(private, public)
-    signature = bytes.fromhex(crypt.sign_with_sm3(message))
-    SM2().verify(public, message, signature)
+    text = crypt.sign_with_sm3(message)
+    # The pure-Python gmssl writes r and s in hex without leading zeros: a signature whose r or
+    # s is short cannot be split back into r ‖ s, so that draw says nothing about certify.
+    assume(len(text) == 128)
+    SM2().verify(public, message, bytes.fromhex(text))
 
 
 # --- both algorithms: round trips, and any altered byte refused ------------------------------
