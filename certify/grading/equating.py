@@ -25,7 +25,7 @@ A conversion table lists every integer score of X with its equivalent on Y;
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -238,3 +238,208 @@ def linear_cineg(
     scores = np.arange(top + 1, dtype=np.float64)
     slope = float(np.sqrt(var_y / var_x))
     return Conversion(method, scores, slope * (scores - mu_x) + mu_y)
+
+
+# --- log-linear presmoothing and equipercentile equating under the CINEG design ---------------
+
+
+def _basis(columns: list[Floats]) -> Floats:
+    """An orthonormal basis of the span of ``columns`` and the constant: the fitted values of a
+    log-linear model depend only on that span, and orthonormal columns keep Newton's method
+    well conditioned where raw powers up to x⁴·v⁴ would not be."""
+    design = np.column_stack([np.ones_like(columns[0]), *columns])
+    q, r = np.linalg.qr(design)
+    keep = np.abs(np.diag(r)) > 1e-10 * np.abs(r).max()
+    return np.asarray(q[:, keep], dtype=np.float64)
+
+
+def _poisson_fit(counts: Floats, basis: Floats, *, tolerance: float = 1e-10) -> Floats:
+    """Maximum likelihood fitted frequencies of log m = Bβ (Holland & Thayer 2000): Newton's
+    method on Σ n·log m − m, halving steps that do not improve it. At the optimum the fitted
+    frequencies reproduce the observed total and every moment the basis spans."""
+    n = np.asarray(counts, dtype=np.float64).ravel()
+    total = n.sum()
+    beta = np.zeros(basis.shape[1])
+    beta[0] = np.log(total / n.size) / basis[0, 0] if basis[0, 0] else 0.0
+    eta = basis @ beta
+    m = np.exp(eta)
+    value = float(n @ eta - m.sum())
+    for _ in range(200):
+        gradient = basis.T @ (n - m)
+        if np.max(np.abs(gradient)) <= tolerance * total:
+            return m
+        hessian = basis.T @ (basis * m[:, None])
+        step = np.linalg.solve(hessian, gradient)
+        scale = 1.0
+        while True:
+            trial = beta + scale * step
+            eta = basis @ trial
+            if np.all(eta < 700):
+                m_trial = np.exp(eta)
+                trial_value = float(n @ eta - m_trial.sum())
+                if trial_value >= value - 1e-12 * abs(value):
+                    break
+            scale /= 2
+            if scale < 1e-12:
+                return m
+        beta, m, value = trial, m_trial, trial_value
+    raise CalibrationError(
+        "对数线性平滑不收敛 / log-linear presmoothing did not converge: use a lower degree"
+    )
+
+
+def loglinear(freq: Floats, degree: int = 4) -> Floats:
+    """Presmoothed frequencies of one score distribution 0…K: the polynomial log-linear model
+    of ``degree`` (Holland & Thayer 2000; Kolen & Brennan 2014, §3.4), which keeps the total
+    and the first ``degree`` moments (mean, variance, skewness, kurtosis for 4) and smooths
+    the rest. Every fitted frequency is positive."""
+    f = np.asarray(freq, dtype=np.float64)
+    percentile_ranks(f)  # the same checks
+    if not 0 <= degree < f.size:
+        raise CalibrationError(
+            f"平滑阶数须在 0 与 {f.size - 1} 之间 / the degree is 0…{f.size - 1} for {f.size} scores"
+        )
+    x = np.arange(f.size, dtype=np.float64)
+    z = (x - x.mean()) / x.std()
+    return _poisson_fit(f, _basis([z**i for i in range(1, degree + 1)]))
+
+
+def loglinear_bivariate(
+    table: Floats, degrees: tuple[int, int] = (4, 4), interaction: int = 2
+) -> Floats:
+    """Presmoothed joint frequencies of (total, anchor) scores, ``table[x, v]``: the
+    log-linear model with x^i and v^j up to ``degrees`` and the cross products x^i·v^j for
+    1 ≤ i, j ≤ ``interaction`` (the R package equate's default is (4, 4) and 2; Kolen & Brennan
+    often use 6, 6 and 1). It keeps both margins' first moments and the covariances those
+    terms name. Every cell of the table, including scores an internal anchor makes
+    impossible, is modelled, as equate does."""
+    t = np.asarray(table, dtype=np.float64)
+    if t.ndim != 2 or min(t.shape) < 2 or np.any(t < 0) or t.sum() <= 0:
+        raise CalibrationError(
+            "联合分布无效 / a joint distribution is a non-negative table of total × anchor scores"
+        )
+    x, v = np.meshgrid(
+        np.arange(t.shape[0], dtype=np.float64),
+        np.arange(t.shape[1], dtype=np.float64),
+        indexing="ij",
+    )
+    zx = ((x - x.mean()) / x.std()).ravel()
+    zv = ((v - v.mean()) / v.std()).ravel()
+    columns = [zx**i for i in range(1, degrees[0] + 1)]
+    columns += [zv**j for j in range(1, degrees[1] + 1)]
+    columns += [zx**i * zv**j for i in range(1, interaction + 1) for j in range(1, interaction + 1)]
+    return _poisson_fit(t.ravel(), _basis(columns)).reshape(t.shape)
+
+
+def joint_table(group: AnchorGroup, top: int, anchor_top: int) -> Floats:
+    """Counts of candidates by (total score 0…``top``, anchor score 0…``anchor_top``), the
+    scores rounded to whole points."""
+    total = np.rint(np.asarray(group.total, dtype=np.float64)).astype(int)
+    anchor = np.rint(np.asarray(group.anchor, dtype=np.float64)).astype(int)
+    if total.size == 0 or total.shape != anchor.shape:
+        raise CalibrationError("每名考生需要一对总分和锚题分 / one total and one anchor score each")
+    if total.min() < 0 or total.max() > top or anchor.min() < 0 or anchor.max() > anchor_top:
+        raise CalibrationError(
+            f"分数超出范围 / a score is outside 0…{top} (total) or 0…{anchor_top} (anchor)"
+        )
+    out = np.zeros((top + 1, anchor_top + 1))
+    np.add.at(out, (total, anchor), 1.0)
+    return out
+
+
+def _rank_at(freq: Floats, points: Floats) -> Floats:
+    """P(x) at any scores in [−0.5, K + 0.5], not only integers (Kolen & Brennan eq. 2.14)."""
+    f = np.asarray(freq, dtype=np.float64)
+    cum = np.cumsum(f) / f.sum()
+    x = np.clip(np.asarray(points, dtype=np.float64), -0.5, f.size - 0.5)
+    star = np.clip(np.floor(x + 0.5).astype(int), 0, f.size - 1)
+    below = np.where(star > 0, cum[np.maximum(star - 1, 0)], 0.0)
+    return np.asarray(100 * (below + (x - star + 0.5) * (cum[star] - below)), dtype=np.float64)
+
+
+def _conditional(table: Floats) -> Floats:
+    """f(x | v): each anchor score's column of the joint table as a distribution."""
+    h = table.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(h > 0, table / np.where(h > 0, h, 1.0), 0.0)
+    return np.asarray(out, dtype=np.float64)
+
+
+def _anchor_check(table_x: Floats, table_y: Floats) -> None:
+    if table_x.shape[1] != table_y.shape[1]:
+        raise CalibrationError(
+            "两组的锚题分范围不同 / the two groups' anchor score ranges differ: one anchor, one range"
+        )
+
+
+def frequency_estimation(
+    table_x: Floats, table_y: Floats, *, w_new: float | None = None
+) -> Conversion:
+    """Frequency estimation equipercentile equating (Kolen & Brennan 2014, §5.1) of the new form
+    X, taken by group 1 with joint distribution ``table_x[x, v]``, to the old form Y, taken by
+    group 2 with ``table_y[y, v]``, through the common anchor V:
+
+        f2(x) = Σv f1(x|v)·h2(v),  g1(y) = Σv g2(y|v)·h1(v)
+        fs(x) = w1·f1(x) + w2·f2(x),  gs(y) = w1·g1(y) + w2·g2(y)
+
+    (the conditional distribution of a form given the anchor is taken to be the same in both
+    groups), then the equipercentile equating of fs to gs. ``w_new`` is w1, the new group's
+    weight in the synthetic population (default: its share of the candidates). An anchor
+    score one group never had leaves the other group's candidates with that score unplaced:
+    presmooth the tables (:func:`loglinear_bivariate`) so that every cell is positive."""
+    tx = np.asarray(table_x, dtype=np.float64)
+    ty = np.asarray(table_y, dtype=np.float64)
+    _anchor_check(tx, ty)
+    n1, n2 = tx.sum(), ty.sum()
+    w1 = n1 / (n1 + n2) if w_new is None else w_new
+    if not 0 <= w1 <= 1:
+        raise CalibrationError("合成总体权重应在 0 与 1 之间 / the synthetic weight is in [0, 1]")
+    h1, h2 = tx.sum(axis=0) / n1, ty.sum(axis=0) / n2
+    f1, g2 = tx.sum(axis=1) / n1, ty.sum(axis=1) / n2
+    f2 = _conditional(tx) @ h2
+    g1 = _conditional(ty) @ h1
+    fs = w1 * f1 + (1 - w1) * f2
+    gs = w1 * g1 + (1 - w1) * g2
+    found = equipercentile(fs, gs)
+    return Conversion("frequency-estimation", found.scores, found.equivalents)
+
+
+def chained_equipercentile(table_x: Floats, table_y: Floats) -> Conversion:
+    """Chained equipercentile equating (Kolen & Brennan 2014, §5.4): X to the anchor V in group
+    1, then V to Y in group 2 — e_Y(x) = e_{Y2}(e_{V1}(x)) — with no synthetic population."""
+    tx = np.asarray(table_x, dtype=np.float64)
+    ty = np.asarray(table_y, dtype=np.float64)
+    _anchor_check(tx, ty)
+    to_anchor = equipercentile(tx.sum(axis=1), tx.sum(axis=0)).equivalents
+    ranks = _rank_at(ty.sum(axis=0), to_anchor)
+    y = ty.sum(axis=1)
+    equivalents = np.array([_inverse_rank(y, float(p)) for p in ranks])
+    return Conversion(
+        "chained-equipercentile", np.arange(tx.shape[0], dtype=np.float64), equivalents
+    )
+
+
+def bootstrap_se(
+    equate: Callable[..., Conversion],
+    samples: Sequence[NDArray[np.float64]],
+    *,
+    replications: int = 200,
+    seed: int = 0,
+) -> Floats:
+    """The bootstrap standard error of every row of a conversion table (Efron & Tibshirani
+    1993; Kolen & Brennan 2014, §7.2): each group's candidates — the rows of each array in
+    ``samples``, e.g. one (total, anchor) pair per candidate — are drawn with replacement, the
+    equating is done again on the draw, and the standard deviation over the replications is
+    the standard error. ``equate`` takes the drawn arrays, in order, and returns the
+    conversion. Seeded, so a report can be reproduced."""
+    if replications < 2:
+        raise CalibrationError(
+            "自助法至少需要 2 次重复 / the bootstrap needs at least 2 replications"
+        )
+    rng = np.random.default_rng(seed)
+    arrays = [np.asarray(s, dtype=np.float64) for s in samples]
+    rows = []
+    for _ in range(replications):
+        drawn = [a[rng.integers(0, len(a), len(a))] for a in arrays]
+        rows.append(equate(*drawn).equivalents)
+    return np.asarray(np.std(np.vstack(rows), axis=0, ddof=1), dtype=np.float64)

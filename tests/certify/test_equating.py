@@ -3,14 +3,25 @@ observed-score equating, and the pass mark carried from one form to another."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from certify.grading.equating import (
+    AnchorGroup,
+    Conversion,
+    bootstrap_se,
+    chained_equipercentile,
     equipercentile,
     equivalent,
+    frequency_estimation,
+    joint_table,
+    linear_cineg,
+    loglinear,
+    loglinear_bivariate,
     observed_score,
     percentile_ranks,
     true_score,
@@ -179,3 +190,140 @@ def test_linear_cineg_refuses_what_it_cannot_use() -> None:
         linear_cineg(ok, ok, method="braun-holland", top=4)
     with pytest.raises(CalibrationError, match=r"in \[0, 1\]"):
         linear_cineg(ok, ok, top=4, w_new=1.5)
+
+
+# --- published examples: Kolen & Brennan's data (tests/certify/data/kolen-brennan) -------------
+
+KB = Path(__file__).parent / "data" / "kolen-brennan"
+
+
+def _kbneat() -> tuple[AnchorGroup, AnchorGroup]:
+    x = np.loadtxt(KB / "KBneatX.csv", delimiter=",", skiprows=1)
+    y = np.loadtxt(KB / "KBneatY.csv", delimiter=",", skiprows=1)
+    return AnchorGroup(x[:, 0], x[:, 1]), AnchorGroup(y[:, 0], y[:, 1])
+
+
+def test_equipercentile_reproduces_kolen_and_brennans_table_2_7() -> None:
+    """ACT Mathematics, random groups: the book's unsmoothed Form Y equivalents, scores 1–10."""
+    act = np.loadtxt(KB / "ACTmath.csv", delimiter=",", skiprows=1)
+    conv = equipercentile(act[:, 1], act[:, 2])
+    published = [0.9796, 1.6462, 2.2856, 2.8932, 3.6205, 4.4997, 5.5148, 6.3124, 7.2242, 8.1607]
+    assert np.abs(conv.equivalents[1:11] - published).max() < 1e-3
+    assert np.abs(np.round(conv.equivalents[1:11], 4) - published).max() == 0
+
+
+def test_frequency_estimation_with_presmoothing_reproduces_the_equate_package() -> None:
+    """KBneat, frequency estimation equipercentile equating after log-linear presmoothing
+    (x and v to the 4th power, x^i·v^j for i, j ≤ 2), as printed in the equate package's
+    vignette. equate builds the synthetic population from frequencies, not proportions, with
+    w = n1/(n1 + n2): in proportions that is the weight n1²/(n1² + n2²), passed here."""
+    new, old = _kbneat()
+    tx = loglinear_bivariate(joint_table(new, 36, 12))
+    ty = loglinear_bivariate(joint_table(old, 36, 12))
+    n1, n2 = len(new.total), len(old.total)
+    conv = frequency_estimation(tx, ty, w_new=n1**2 / (n1**2 + n2**2))
+    published = [0.04288325, 1.11109348, 2.18987042, 3.27622528, 4.36895117, 5.46596150]
+    assert np.abs(conv.equivalents[:6] - published).max() < 1e-3
+    for score, expected in (
+        (3, 3.276225),
+        (29, 29.814745),
+        (8, 8.696398),
+        (7, 7.614016),
+        (13, 14.125088),
+    ):
+        assert conv(score) == pytest.approx(expected, abs=1e-3)
+    # the book's own weighting (proportions, w1 = n1/(n1 + n2)) moves no score by 1e-3 here
+    plain = frequency_estimation(tx, ty)
+    assert np.abs(plain.equivalents - conv.equivalents).max() < 1e-3
+
+
+def test_presmoothing_keeps_the_moments_it_names_and_smooths_the_rest() -> None:
+    new, _ = _kbneat()
+    table = joint_table(new, 36, 12)
+    smooth = loglinear_bivariate(table)
+    assert np.all(smooth > 0)
+    x, v = np.meshgrid(np.arange(37.0), np.arange(13.0), indexing="ij")
+    for power in range(5):
+        assert (smooth * x**power).sum() == pytest.approx((table * x**power).sum(), rel=1e-8)
+        assert (smooth * v**power).sum() == pytest.approx((table * v**power).sum(), rel=1e-8)
+    assert (smooth * x * v).sum() == pytest.approx((table * x * v).sum(), rel=1e-8)
+    margin = table.sum(axis=1)
+    for degree in (2, 4, 6):
+        fitted = loglinear(margin, degree)
+        scores = np.arange(37.0)
+        for power in range(degree + 1):
+            assert (fitted * scores**power).sum() == pytest.approx(
+                (margin * scores**power).sum(), rel=1e-8
+            )
+    # smoothing reduces the jaggedness: the second differences shrink
+    assert np.abs(np.diff(loglinear(margin, 4), 2)).sum() < np.abs(np.diff(margin, 2)).sum()
+
+
+def test_linear_cineg_agrees_with_an_independent_implementation_on_kbneat() -> None:
+    """Tucker and Levine observed-score (internal anchor) coefficients, as Equate.jl's tests
+    state them to four decimals, the synthetic weight being the new group's share."""
+    new, old = _kbneat()
+    for method, slope, intercept in (("tucker", 1.0292, 0.5378), ("levine", 1.0110, 0.2514)):
+        conv = linear_cineg(new, old, method=method, top=36)
+        assert conv.equivalents[1] - conv.equivalents[0] == pytest.approx(slope, abs=6e-5)
+        assert conv.equivalents[0] == pytest.approx(intercept, abs=6e-5)
+
+
+def test_chained_equipercentile_agrees_with_an_independent_implementation_on_kbneat() -> None:
+    new, old = _kbneat()
+    conv = chained_equipercentile(joint_table(new, 36, 12), joint_table(old, 36, 12))
+    assert np.round(conv.equivalents[-3:], 4) == pytest.approx([34.3125, 35.4125, 36.0938])
+    assert np.all(np.diff(conv.equivalents) >= 0)  # flat only over scores nobody had
+
+
+def test_bootstrap_standard_errors_shrink_with_the_sample_and_are_reproducible() -> None:
+    new, old = _kbneat()
+
+    def fe(x: np.ndarray, y: np.ndarray) -> Conversion:
+        return frequency_estimation(
+            loglinear_bivariate(joint_table(AnchorGroup(x[:, 0], x[:, 1]), 36, 12)),
+            loglinear_bivariate(joint_table(AnchorGroup(y[:, 0], y[:, 1]), 36, 12)),
+        )
+
+    full = [np.column_stack([new.total, new.anchor]), np.column_stack([old.total, old.anchor])]
+    se = bootstrap_se(fe, full, replications=40, seed=3)
+    again = bootstrap_se(fe, full, replications=40, seed=3)
+    assert np.array_equal(se, again)
+    quarter = [a[::4] for a in full]
+    se_small = bootstrap_se(fe, quarter, replications=40, seed=3)
+    middle = slice(8, 28)
+    # a quarter of the candidates: about twice the standard error
+    ratio = np.median(se_small[middle] / se[middle])
+    assert 1.5 < ratio < 2.7
+    assert 0.05 < np.median(se[middle]) < 0.6
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    shift=st.floats(-3.0, 3.0),
+    seed=st.integers(0, 2**16),
+)
+def test_cineg_equating_is_monotone_and_swapping_the_forms_inverts_it(
+    shift: float, seed: int
+) -> None:
+    """Relabelling: equating Y to X is the inverse of equating X to Y (frequency estimation
+    with the weight carried over, and chained), and every conversion increases."""
+    rng = np.random.default_rng(seed)
+    n = 600
+    ability = rng.normal(0, 1, 2 * n)
+    ability[n:] += 0.3
+    anchor = np.clip(np.rint(6 + 2 * ability + rng.normal(0, 1, 2 * n)), 0, 12)
+    total = np.clip(np.rint(anchor + 14 + 5 * ability + rng.normal(0, 2, 2 * n)), 0, 36)
+    total[:n] = np.clip(np.rint(total[:n] - shift), 0, 36)
+    tx = loglinear_bivariate(joint_table(AnchorGroup(total[:n], anchor[:n]), 36, 12))
+    ty = loglinear_bivariate(joint_table(AnchorGroup(total[n:], anchor[n:]), 36, 12))
+    forward = frequency_estimation(tx, ty, w_new=0.5)
+    backward = frequency_estimation(ty, tx, w_new=0.5)
+    for conv in (forward, chained_equipercentile(tx, ty)):
+        assert np.all(np.diff(conv.equivalents) > 0), conv.method
+    inner = np.arange(4, 33, dtype=float)
+    there = np.interp(inner, forward.scores, forward.equivalents)
+    back = np.interp(there, backward.scores, backward.equivalents)
+    # exact for the continuized distributions; the tables hold integer scores only, and reading
+    # between their rows linearly costs a few hundredths of a point
+    assert np.allclose(back, inner, atol=0.1)
