@@ -321,7 +321,7 @@ def test_cineg_equating_is_monotone_and_swapping_the_forms_inverts_it(
     backward = frequency_estimation(ty, tx, w_new=0.5)
     for conv in (forward, chained_equipercentile(tx, ty)):
         assert np.all(np.diff(conv.equivalents) > 0), conv.method
-    inner = np.arange(4, 33, dtype=float)
+    inner = np.arange(6, 29, dtype=float)  # away from the ends, where a table cannot be read back
     there = np.interp(inner, forward.scores, forward.equivalents)
     back = np.interp(there, backward.scores, backward.equivalents)
     # exact for the continuized distributions; the tables hold integer scores only, and reading
