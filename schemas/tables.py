@@ -157,6 +157,10 @@ class Sitting(SQLModel, table=True):
     starts_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     status: str = Field(default="planned", max_length=16)
     blueprint_id: int | None = Field(default=None, foreign_key="blueprint.id")
+    pass_rule: str = Field(default="raw", max_length=16)
+    """合格判定: ``raw`` (every form's pass mark as the blueprint states it) or ``equated`` (each
+    form's pass mark carried from the reference form by ``equating_run_id``)."""
+    equating_run_id: int | None = Field(default=None, foreign_key="equating_run.id")
 
 
 class Candidate(SQLModel, table=True):
@@ -258,6 +262,45 @@ class CalibrationRun(SQLModel, table=True):
     drifting: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     actor: str = Field(default="", max_length=128)
     created_at: datetime = _ts(nullable=False)
+
+
+class EquatingRun(SQLModel, table=True):
+    """分数等值: one equating of a sitting's forms to its reference form (never replaced)."""
+
+    __tablename__ = "equating_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sitting_id: int = Field(foreign_key="sitting.id", index=True)
+    method: str = Field(max_length=32)
+    reference_form: str = Field(max_length=16)
+    smoothing: int = 0
+    """The log-linear presmoothing degree (0: none)."""
+    replications: int = 0
+    seed: int = 0
+    candidates: int = 0
+    actor: str = Field(default="", max_length=128)
+    created_at: datetime = _ts(nullable=False)
+
+
+class FormEquating(SQLModel, table=True):
+    """One part of one form in an equating run: the raw score on the form equivalent to the
+    reference form's pass mark, its bootstrap standard error, and the conversion table
+    (rows of score, equivalent on the reference form, standard error)."""
+
+    __tablename__ = "form_equating"
+    __table_args__ = (UniqueConstraint("run_id", "part", "form"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="equating_run.id", index=True)
+    part: str = Field(max_length=64)
+    form: str = Field(max_length=16)
+    candidates: int
+    reference_candidates: int
+    common_items: int
+    pass_mark: float
+    equivalent: float
+    se: float | None = None
+    table: list[list[float]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class ItemCalibration(SQLModel, table=True):

@@ -14,6 +14,7 @@ from certify.commands.base import (
     pass_settings,
 )
 from certify.grading.analysis import exam_report, export_responses
+from certify.grading.form_equating import RULES, set_pass_rule
 from certify.grading.marks import (
     MARKING_LIST_HEADER,
     import_marks,
@@ -54,6 +55,22 @@ def sitting_create(
         settings.engine(), code, blueprint_code, institution=institution, starts_at=starts_at
     )
     click.echo(f"考试场次 sitting {row.code}: {row.occupation}/{row.level}, {row.institution}")
+
+
+@sitting.command("pass-rule")
+@click.argument("code")
+@click.argument("rule", type=click.Choice(RULES))
+@click.option("--run", "run_id", type=int, help="The equating run (default: the newest).")
+@pass_settings
+def sitting_pass_rule(settings: Settings, code: str, rule: str, run_id: int | None) -> None:
+    """Pass decisions on raw scores (the default) or on scores equated to the reference form
+    (certify irt equate first). 合格判定规则。"""
+    row = set_pass_rule(settings.engine(), code, rule, run_id=run_id, actor="cli")
+    click.echo(
+        f"考试场次 sitting {row.code}: 合格判定 pass rule {row.pass_rule}"
+        + (f" (equating run {row.equating_run_id})" if row.equating_run_id else "")
+        + "; grade again to apply it (certify grade)"
+    )
 
 
 @sitting.command("roster")

@@ -17,6 +17,8 @@ from certify.grading.calibration import (
     calibrate_sittings,
     latest_calibrations,
 )
+from certify.grading.form_equating import METHODS as EQUATING_METHODS
+from certify.grading.form_equating import decisions, equate_sitting
 from certify.grading.irt import SLOPE_BOUNDS
 from certify.grading.linking import METHODS
 from schemas.enums import Level
@@ -107,6 +109,84 @@ def show_command(settings: Settings, occupation: str | None, level: Level | None
             f"{', '.join(run.sittings)}; {run.candidates} candidates"
         )
         print_items(items)
+
+
+@irt.command("equate")
+@click.argument("sitting_code", metavar="SITTING")
+@click.option(
+    "--method",
+    type=click.Choice(EQUATING_METHODS),
+    default="equipercentile",
+    show_default=True,
+    help="equipercentile: forms handed out in rotation (random groups); the others use the "
+    "items a form shares with the reference form as the anchor (common-item design).",
+)
+@click.option("--reference", help="The reference form (default: the first, e.g. A).")
+@click.option(
+    "--smoothing",
+    type=click.IntRange(0, 8),
+    default=4,
+    show_default=True,
+    help="Log-linear presmoothing degree (moments kept); 0 for none.",
+)
+@click.option(
+    "--replications",
+    type=click.IntRange(0, 5000),
+    default=200,
+    show_default=True,
+    help="Bootstrap replications for the standard errors (0: none).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--table", "show_table", is_flag=True, help="Print every conversion table.")
+@pass_settings
+def equate_command(
+    settings: Settings,
+    sitting_code: str,
+    method: str,
+    reference: str | None,
+    smoothing: int,
+    replications: int,
+    seed: int,
+    show_table: bool,
+) -> None:
+    """Equate the sitting's forms to its reference form: each form's raw score equivalent to
+    the reference form's pass mark, part by part, kept as a run. 分数等值。"""
+    engine = settings.engine()
+    summary = equate_sitting(
+        engine,
+        sitting_code,
+        method=method,
+        reference=reference,
+        smoothing=smoothing,
+        replications=replications,
+        seed=seed,
+        actor="cli",
+    )
+    click.echo(
+        f"等值 run {summary.run_id}: {summary.sitting} by {summary.method}, reference form "
+        f"{summary.reference_form}, {summary.candidates} 人 candidates"
+    )
+    click.echo(
+        f"  {'part':<12} {'form':<5} {'n':>5} {'common':>6} {'pass mark':>9} {'on form':>8} "
+        f"{'± SE':>6}"
+    )
+    for f in summary.forms:
+        se = "—" if f.se is None else f"{f.se:.2f}"
+        click.echo(
+            f"  {f.part:<12} {f.form:<5} {f.candidates:5d} {f.common_items:6d} "
+            f"{f.pass_mark:9.1f} {f.equivalent:8.2f} {se:>6}"
+        )
+        if show_table:
+            for x, e, s in f.table:
+                click.echo(f"      {x:5.0f} → {e:7.3f}" + ("" if s is None else f" ± {s:.3f}"))
+    found = decisions(engine, sitting_code)
+    if found is not None:
+        click.echo(
+            f"  判定一致 decision consistency: {found.candidates - found.differ} of "
+            f"{found.candidates} the same under raw and equated pass marks; raw only "
+            f"{len(found.raw_only)}, equated only {len(found.equated_only)} (pass rule in "
+            f"force: {found.rule})"
+        )
 
 
 def print_items(items: list[CalibratedItem]) -> None:

@@ -419,6 +419,28 @@ def chained_equipercentile(table_x: Floats, table_y: Floats) -> Conversion:
     )
 
 
+def bootstrap(
+    equate: Callable[..., Conversion],
+    samples: Sequence[NDArray[np.float64]],
+    *,
+    replications: int = 200,
+    seed: int = 0,
+) -> list[Conversion]:
+    """The equating done again on ``replications`` bootstrap draws (Efron & Tibshirani 1993;
+    Kolen & Brennan 2014, §7.2): each group's candidates — the rows of each array in
+    ``samples``, e.g. one (total, anchor) pair per candidate — drawn with replacement, and
+    ``equate`` called with the drawn arrays, in order. Seeded, so a report can be reproduced."""
+    if replications < 2:
+        raise CalibrationError(
+            "自助法至少需要 2 次重复 / the bootstrap needs at least 2 replications"
+        )
+    rng = np.random.default_rng(seed)
+    arrays = [np.asarray(s, dtype=np.float64) for s in samples]
+    return [
+        equate(*[a[rng.integers(0, len(a), len(a))] for a in arrays]) for _ in range(replications)
+    ]
+
+
 def bootstrap_se(
     equate: Callable[..., Conversion],
     samples: Sequence[NDArray[np.float64]],
@@ -426,20 +448,7 @@ def bootstrap_se(
     replications: int = 200,
     seed: int = 0,
 ) -> Floats:
-    """The bootstrap standard error of every row of a conversion table (Efron & Tibshirani
-    1993; Kolen & Brennan 2014, §7.2): each group's candidates — the rows of each array in
-    ``samples``, e.g. one (total, anchor) pair per candidate — are drawn with replacement, the
-    equating is done again on the draw, and the standard deviation over the replications is
-    the standard error. ``equate`` takes the drawn arrays, in order, and returns the
-    conversion. Seeded, so a report can be reproduced."""
-    if replications < 2:
-        raise CalibrationError(
-            "自助法至少需要 2 次重复 / the bootstrap needs at least 2 replications"
-        )
-    rng = np.random.default_rng(seed)
-    arrays = [np.asarray(s, dtype=np.float64) for s in samples]
-    rows = []
-    for _ in range(replications):
-        drawn = [a[rng.integers(0, len(a), len(a))] for a in arrays]
-        rows.append(equate(*drawn).equivalents)
+    """The bootstrap standard error of every row of the conversion table: the standard
+    deviation of each row over the replications of :func:`bootstrap`."""
+    rows = [c.equivalents for c in bootstrap(equate, samples, replications=replications, seed=seed)]
     return np.asarray(np.std(np.vstack(rows), axis=0, ddof=1), dtype=np.float64)

@@ -31,6 +31,7 @@ from certify.grading.scoring import encode_letters, encode_true_false, score_cho
 from certify.grading.sheets import Copies, candidate_copies
 from certify.infra import audit_log
 from certify.infra.db import transaction
+from certify.infra.errors import Error
 from certify.registration.identity import mask_name
 from question_bank.shuffle import to_canonical
 from schemas.blueprint import Blueprint as BlueprintSpec
@@ -40,11 +41,14 @@ from schemas.papers import PaperView
 from schemas.tables import (
     Blueprint,
     Candidate,
+    EquatingRun,
+    FormEquating,
     ItemVersion,
     Mark,
     Registration,
     Response,
     Result,
+    Sitting,
     utcnow,
 )
 
@@ -77,11 +81,42 @@ class CandidateScores:
     passed: bool | None
 
 
-def _blueprint(engine: Engine, blueprint_id: int | None) -> BlueprintSpec:
+def blueprint_of(engine: Engine, blueprint_id: int | None) -> BlueprintSpec:
+    """The blueprint a sitting was set from, as validated."""
     with Session(engine) as session:
         row = session.get(Blueprint, blueprint_id)
     assert row is not None
     return BlueprintSpec.model_validate({k: v for k, v in row.spec.items() if k != "_hash"})
+
+
+class PassRuleError(Error):
+    """The sitting's equated pass rule names no pass mark for a form a candidate sat."""
+
+    code = "pass_rule"
+
+
+@dataclass(frozen=True)
+class PassMarks:
+    """The equated pass marks in force: (part, form) → mark; the reference form keeps the
+    blueprint's."""
+
+    reference: str
+    marks: dict[tuple[str, str], float]
+
+
+def pass_marks_in_force(session: Session, sitting: Sitting) -> PassMarks | None:
+    """The equated pass marks when the sitting's pass rule is ``equated`` (see
+    :mod:`certify.grading.form_equating`); None under the raw rule, where the blueprint's
+    marks apply to every form."""
+    if sitting.pass_rule != "equated" or sitting.equating_run_id is None:
+        return None
+    run = session.get(EquatingRun, sitting.equating_run_id)
+    rows = session.exec(
+        select(FormEquating).where(FormEquating.run_id == sitting.equating_run_id)
+    ).all()
+    return PassMarks(
+        run.reference_form if run else "", {(r.part, r.form): r.equivalent for r in rows}
+    )
 
 
 def score_sitting(
@@ -89,7 +124,7 @@ def score_sitting(
 ) -> tuple[GradeReport, list[CandidateScores]]:
     """Scores of every candidate of a sitting, computed afresh from raw answers and marks."""
     sitting, by_admission = copies or candidate_copies(engine, sitting_code)
-    bp = _blueprint(engine, sitting.blueprint_id)
+    bp = blueprint_of(engine, sitting.blueprint_id)
     fraction = (
         bp.multiple_choice.partial_fraction
         if bp.multiple_choice.rule is PartialCredit.SUBSET_PARTIAL
@@ -97,6 +132,10 @@ def score_sitting(
     )
     regs = {reg.id or 0: (reg, view) for reg, view in by_admission.values()}
     answers, marks, keys = _load(engine, list(regs))
+    with Session(engine) as session:
+        in_force = pass_marks_in_force(session, sitting)
+    if in_force is not None:
+        _check_forms(sitting, in_force, {view.form for _, view in by_admission.values()})
     report = GradeReport(sitting_code)
     by_paper: dict[str, list[int]] = defaultdict(list)
     for reg_id, (_, view) in regs.items():
@@ -104,9 +143,21 @@ def score_sitting(
     scores: list[CandidateScores] = []
     for reg_ids in by_paper.values():
         scores += _score_paper(
-            bp, [regs[r] for r in reg_ids], answers, marks, keys, fraction, report
+            bp, [regs[r] for r in reg_ids], answers, marks, keys, fraction, report, in_force
         )
     return report, scores
+
+
+def _check_forms(sitting: Sitting, in_force: PassMarks, forms: set[str]) -> None:
+    """Under the equated rule every form but the run's reference needs its equated marks."""
+    missing = sorted(forms - {form for _, form in in_force.marks} - {in_force.reference})
+    if missing:
+        raise PassRuleError(
+            f"{sitting.code}: 合格判定按等值分数，但第 {sitting.equating_run_id} 次等值没有试卷 "
+            f"{', '.join(missing)} 的合格分 / the pass rule is equated, but equating run "
+            f"{sitting.equating_run_id} has no pass mark for form(s) {', '.join(missing)}: "
+            "equate the sitting again (certify irt equate) and set the rule to that run"
+        )
 
 
 def _load(
@@ -153,6 +204,7 @@ def _score_paper(
     keys: dict[int, ItemVersion],
     fraction: float,
     report: GradeReport,
+    in_force: PassMarks | None = None,
 ) -> list[CandidateScores]:
     questions = group[0][1].questions  # canonical order is the same for every copy of the paper
     base = sorted(questions, key=lambda q: q.item_version_pk)
@@ -222,7 +274,11 @@ def _score_paper(
             if pending[row]:
                 report.pending.append(reg.admission_no)
         else:
-            passed = all(totals[name] >= spec.pass_mark - 1e-9 for name, spec in parts.items())
+            marks_ = in_force.marks if in_force else {}
+            passed = all(
+                totals[name] >= marks_.get((name, view.form), spec.pass_mark) - 1e-9
+                for name, spec in parts.items()
+            )
         out.append(
             CandidateScores(
                 reg.admission_no,

@@ -24,14 +24,14 @@ VAULT = IdentityVault(b"i" * 32)
 
 
 def graded_sitting(
-    database: Database, folder: Path, code: str = "S1", count: int = 30
+    database: Database, folder: Path, code: str = "S1", count: int = 30, strength: float = 1.5
 ) -> list[simulate.SimulatedCandidate]:
-    """A junior AI sitting of ``count`` simulated candidates (a strong group: most pass), marked
-    and graded; returns the candidates."""
+    """A junior AI sitting of ``count`` simulated candidates (abilities N(``strength``, 1): by
+    default a strong group, most pass), marked and graded; returns the candidates."""
     rng = np.random.default_rng(3)
     people = registered_sitting(database, folder, code, count, rng)
     _, copies = candidate_copies(database.engine, code)
-    ability = {p.admission_no: p.ability + 1.5 for p in people}
+    ability = {p.admission_no: p.ability + strength for p in people}
     simulate.write_sheets(folder / "s.csv", {a: v for a, (_, v) in copies.items()}, ability, rng)
     import_sheets(database.engine, code, folder / "s.csv")
     scripts = [(s.code, s.maximum, 1.5) for s in marking_list(database.engine, code)]
