@@ -82,6 +82,34 @@ class IrtSummary(Frozen):
     forms: list[FormInformation]
 
 
+class EquatedForm(Frozen):
+    """One part of one form in the equating run: its pass mark carried from the reference."""
+
+    part: str
+    form: str
+    candidates: int
+    common_items: int
+    pass_mark: float
+    equivalent: float
+    se: float | None
+
+
+class EquatingReport(Frozen):
+    """The sitting's pass rule, the equating run it reads (in force, or the newest), and the
+    pass decisions under raw and equated marks compared."""
+
+    run_id: int
+    method: str
+    reference_form: str
+    rule: str
+    forms: list[EquatedForm]
+    candidates: int
+    both_pass: int
+    both_fail: int
+    raw_only: int
+    equated_only: int
+
+
 class ExamReportData(Frozen):
     """Everything the exam statistics report PDF shows."""
 
@@ -106,3 +134,5 @@ class ExamReportData(Frozen):
     similarity_threshold: float
     irt: IrtSummary | None = None
     """None until the sitting's items are calibrated (``certify irt calibrate``)."""
+    equating: EquatingReport | None = None
+    """None until the sitting's forms are equated (``certify irt equate``)."""

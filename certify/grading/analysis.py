@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from certify.grading.calibration import scale_parameters
 from certify.grading.fairness import compare_forms
+from certify.grading.form_equating import decisions, stored_run
 from certify.grading.irt import abilities, information
 from certify.grading.scoring import encode_letters, encode_true_false
 from certify.grading.service import CandidateScores, score_sitting
@@ -33,6 +34,8 @@ from schemas.enums import ItemType
 from schemas.papers import PaperQuestion, PaperView
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
 from schemas.results import (
+    EquatedForm,
+    EquatingReport,
     ExamReportData,
     FormInformation,
     FormRow,
@@ -127,6 +130,38 @@ def exam_report(engine: Engine, sitting_code: str) -> ExamReportData:
         similar_pairs=_similar(engine, copies),
         similarity_threshold=SIMILARITY_THRESHOLD,
         irt=_irt(engine, sitting.occupation, sitting.level, scored),
+        equating=_equating(engine, sitting_code),
+    )
+
+
+def _equating(engine: Engine, sitting_code: str) -> EquatingReport | None:
+    found = decisions(engine, sitting_code)
+    if found is None or found.run_id is None:
+        return None
+    with Session(engine) as session:
+        run, rows = stored_run(session, found.run_id)
+    return EquatingReport(
+        run_id=found.run_id,
+        method=run.method,
+        reference_form=run.reference_form,
+        rule=found.rule,
+        forms=[
+            EquatedForm(
+                part=r.part,
+                form=r.form,
+                candidates=r.candidates,
+                common_items=r.common_items,
+                pass_mark=r.pass_mark,
+                equivalent=r.equivalent,
+                se=r.se,
+            )
+            for r in rows
+        ],
+        candidates=found.candidates,
+        both_pass=found.both_pass,
+        both_fail=found.both_fail,
+        raw_only=len(found.raw_only),
+        equated_only=len(found.equated_only),
     )
 
 

@@ -176,6 +176,7 @@ def _story(data: ExamReportData) -> list[Any]:
     story += _forms(data)
     story += _similarity(data)
     story += _irt(data)
+    story += _equating(data)
     return story
 
 
@@ -703,6 +704,64 @@ def _irt(data: ExamReportData) -> list[Any]:
             )
         )
     story += [Spacer(1, 2 * mm), _grid(rows, [WIDTH / 4] * 4)]
+    return story
+
+
+METHOD_NAMES = {
+    "equipercentile": "等百分位等值（随机等组）",
+    "tucker": "Tucker 线性等值（锚题）",
+    "levine": "Levine 线性等值（锚题）",
+    "frequency-estimation": "频数估计等百分位等值（锚题）",
+    "chained": "链式等百分位等值（锚题）",
+}
+
+
+def _equating(data: ExamReportData) -> list[Any]:
+    story: list[Any] = [CondPageBreak(80 * mm), _heading("八、分数等值与合格判定")]
+    eq = data.equating
+    if eq is None:
+        return [
+            *story,
+            _note("本场次的试卷尚未等值（certify irt equate），合格判定按各卷的原始合格分。"),
+        ]
+    rule = (
+        f"按第 {eq.run_id} 次等值的等值合格分判定"
+        if eq.rule == "equated"
+        else "按原始分判定（各卷合格分相同）"
+    )
+    story.append(
+        _note(
+            f"合格判定规则：{rule}。第 {eq.run_id} 次等值采用"
+            f"{METHOD_NAMES.get(eq.method, eq.method)}，以 {form_label(eq.reference_form)} "
+            "为参照卷：下表为参照卷合格分在各卷上对应的原始分（± 自助法标准误）。"
+        )
+    )
+    titles = {p.part: p.title for p in data.parts}
+    rows = [_cells(["部分", "试卷", "考生人数", "共同题", "参照卷合格分", "等值合格分"])]
+    for f in eq.forms:
+        se = "" if f.se is None else f" ± {number(f.se, 2)}"
+        rows.append(
+            _cells(
+                [
+                    markup(titles.get(f.part, f.part)),
+                    markup(form_label(f.form)),
+                    str(f.candidates),
+                    str(f.common_items),
+                    number(f.pass_mark),
+                    f"{number(f.equivalent, 2)}{se}",
+                ]
+            )
+        )
+    story += [Spacer(1, 2 * mm), _grid(rows, [WIDTH / 6] * 6), Spacer(1, 2 * mm)]
+    differ = eq.raw_only + eq.equated_only
+    story.append(
+        _note(
+            f"判定一致性：{eq.candidates} 名已评分考生中，两种规则下均合格 {eq.both_pass} 人、"
+            f"均不合格 {eq.both_fail} 人，判定不同 {differ} 人"
+            f"（{percent(eq.candidates - differ, eq.candidates)} 一致）：仅按原始分合格 "
+            f"{eq.raw_only} 人，仅按等值分合格 {eq.equated_only} 人。"
+        )
+    )
     return story
 
 

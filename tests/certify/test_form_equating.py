@@ -4,6 +4,7 @@ that differ counted."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from schemas.tables import (
 )
 from tests.certify.exam_helpers import graded_sitting, run
 from tests.conftest import Database
+from tests.pdf_tools import squeeze
 
 
 def count(database: Database, table: type) -> int:
@@ -100,7 +102,7 @@ def test_common_item_methods_use_the_shared_items_as_the_anchor(sitting: Databas
 
 
 def test_the_pass_rule_is_recorded_applied_and_its_differences_counted(
-    sitting: Database,
+    sitting: Database, tmp_path: Path
 ) -> None:
     with pytest.raises(EquatingError, match="no equating run"):
         set_pass_rule(sitting.engine, "S1", "equated")
@@ -135,6 +137,23 @@ def test_the_pass_rule_is_recorded_applied_and_its_differences_counted(
     assert now is not None and now.rule == "equated"
     equated_passes = sum(r.passed for r in stored.values())
     assert equated_passes - raw_passes == len(now.equated_only) - len(now.raw_only)
+
+    # the exam report shows the rule, each form's equated mark and the decisions compared
+    run(sitting, "stats", "S1", "--out", str(tmp_path / "stats"))
+    text = squeeze(
+        subprocess.run(
+            ["pdftotext", "-layout", str(tmp_path / "stats" / "S1-统计分析.pdf"), "-"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    assert "八、分数等值与合格判定" in text
+    assert "按第1次等值的等值合格分判定" in text
+    theory = next(f for f in summary.forms if f.part == "theory")
+    assert f"{theory.equivalent:.2f}" in text
+    differ = len(now.raw_only) + len(now.equated_only)
+    assert f"判定不同{differ}人" in text and f"均合格{now.both_pass}人" in text
 
     # back to raw, by the same command; a run of another sitting is refused
     set_pass_rule(sitting.engine, "S1", "raw")
