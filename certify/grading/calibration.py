@@ -64,7 +64,7 @@ class CalibrationSummary:
     drifting: tuple[str, ...] = ()
 
 
-def _labels(session: Session, pks: Sequence[int]) -> dict[int, str]:
+def item_labels(session: Session, pks: Sequence[int]) -> dict[int, str]:
     rows = session.exec(
         select(ItemVersion.id, Item.code, ItemVersion.version)
         .join(Item, col(Item.id) == col(ItemVersion.item_id))
@@ -183,7 +183,7 @@ def calibrate_sittings(
         categories[seen, i] = np.searchsorted(distinct, points[seen, i])
     models = [dichotomous if len(v) <= 2 else "gpcm" for v in values]
     with Session(engine) as session:
-        labels = _labels(session, pks)
+        labels = item_labels(session, pks)
     names = [labels.get(pk, str(pk)) for pk in pks]
     try:
         result = calibrate(categories, models)
@@ -331,7 +331,7 @@ def latest_calibrations(
                 .where(ItemCalibration.run_id == run.id)
                 .order_by(col(ItemCalibration.item_version_id))
             ).all()
-            labels = _labels(session, [s.item_version_id for s in stored])
+            labels = item_labels(session, [s.item_version_id for s in stored])
             items = [
                 CalibratedItem(
                     label=labels.get(s.item_version_id, str(s.item_version_id)),
@@ -351,6 +351,10 @@ def latest_calibrations(
     return out
 
 
+def _nan(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
 def scale_parameters(
     engine: Engine, occupation: str, level: str
 ) -> tuple[CalibrationRun | None, dict[int, tuple[ItemParameters, list[float]]]]:
@@ -368,7 +372,15 @@ def scale_parameters(
         session.expunge(newest)
         return newest, {
             pk: (
-                ItemParameters(r.model, r.a, tuple(r.d), r.c),
+                ItemParameters(
+                    r.model,
+                    r.a,
+                    tuple(r.d),
+                    r.c,
+                    se_a=_nan(r.se.get("a")),
+                    se_d=tuple(_nan(v) for v in r.se.get("d", [])),
+                    se_c=_nan(r.se.get("c")),
+                ),
                 [float(v) for v in r.scores],
             )
             for pk, r in pool.items()

@@ -12,12 +12,17 @@ linear interpolation inside its interval.
 From calibrated items on one scale (after :mod:`certify.grading.linking`):
 
 * **IRT true-score equating** (Lord 1980; Kolen & Brennan ch. 6): for a summed score τ on form
-  X strictly between Σc_i (the guessing floor) and the maximum, the θ with TCC_X(θ) = τ, then
-  TCC_Y(θ). Scores at or below the floor are extended linearly from (0, 0) to (Σc_X, Σc_Y)
-  (Kolen & Brennan's convention); the maximum maps to the maximum.
+  X inside the test characteristic curve's range, the θ with TCC_X(θ) = τ (bisection, all
+  scores at once), then TCC_Y(θ). Scores at or below the curve's floor — Σc_i for 3PL items,
+  the guessing floor — are extended linearly from (0, 0) to (floor_X, floor_Y) (Kolen &
+  Brennan's convention), and scores above its ceiling linearly to the two maxima (weakly
+  discriminating items can leave a curve short of the maximum at any reasonable θ; the range
+  is taken over θ ∈ [−40, 40]). Each item's categories can stand for any scores (``points``).
 * **IRT observed-score equating** (Lord & Wingersky 1984): each form's summed-score
   distribution in one population (θ ~ N(0, 1) on the base scale unless weights are given), by
-  the Lord–Wingersky recursion integrated over θ, then equipercentile equating of the two.
+  the Lord–Wingersky recursion integrated over θ, then equipercentile equating of the two;
+  with ``points``, the recursion runs in the finest unit the scores need (half, quarter… of a
+  point) and each total is counted at its nearest whole point.
 
 A conversion table lists every integer score of X with its equivalent on Y;
 :func:`equivalent` reads the score on X that corresponds to a pass mark on Y.
@@ -30,12 +35,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import brentq
 
 from certify.grading.irt import (
     CalibrationError,
     ItemParameters,
-    expected_scores,
+    probabilities,
     summed_score_distribution,
 )
 
@@ -94,8 +98,47 @@ def equipercentile(freq_x: Floats, freq_y: Floats) -> Conversion:
     return Conversion("equipercentile", np.arange(len(ranks), dtype=np.float64), equivalents)
 
 
-def _tcc(form: Sequence[ItemParameters], theta: float) -> float:
-    return float(sum(expected_scores(it, np.array([theta]))[0] for it in form))
+Points = Sequence[Sequence[float]]
+"""Per item, the score each of its categories stands for (0, 1, … when not given)."""
+
+
+def _points(form: Sequence[ItemParameters], points: Points | None) -> list[Floats]:
+    if points is None:
+        return [np.arange(it.categories, dtype=np.float64) for it in form]
+    if len(points) != len(form) or any(
+        len(p) != it.categories for p, it in zip(points, form, strict=False)
+    ):
+        raise CalibrationError(
+            "每道题每个类别需要一个分值 / one score per category of every item is needed"
+        )
+    return [np.asarray(p, dtype=np.float64) for p in points]
+
+
+THETA_END = 40.0
+"""θ beyond ±40 is no one's ability: the test characteristic curve is taken at ±40 as its
+floor and ceiling (for a 3PL form the floor is then Σ c_i to any printed precision)."""
+
+
+def _tcc(form: Sequence[ItemParameters], values: list[Floats], theta: Floats) -> Floats:
+    """The test characteristic curve in points at each θ."""
+    t = np.atleast_1d(np.asarray(theta, dtype=np.float64))
+    total = np.zeros_like(t)
+    for it, v in zip(form, values, strict=True):
+        total += v @ probabilities(it, t)
+    return total
+
+
+def _solve_theta(form: Sequence[ItemParameters], values: list[Floats], scores: Floats) -> Floats:
+    """θ with TCC(θ) = score for every score at once, by bisection on [−40, 40] (the curve
+    increases; 64 halvings leave the interval below 1e-17)."""
+    lo = np.full(scores.shape, -THETA_END)
+    hi = np.full(scores.shape, THETA_END)
+    for _ in range(64):
+        mid = (lo + hi) / 2
+        below = _tcc(form, values, mid) < scores
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    return np.asarray((lo + hi) / 2, dtype=np.float64)
 
 
 def _check(form_x: Sequence[ItemParameters], form_y: Sequence[ItemParameters]) -> None:
@@ -103,24 +146,67 @@ def _check(form_x: Sequence[ItemParameters], form_y: Sequence[ItemParameters]) -
         raise CalibrationError("试卷没有题目 / a form without items cannot be equated")
 
 
-def true_score(form_x: Sequence[ItemParameters], form_y: Sequence[ItemParameters]) -> Conversion:
-    """IRT true-score equating of every integer score on X, both forms' items on one scale."""
+def true_score(
+    form_x: Sequence[ItemParameters],
+    form_y: Sequence[ItemParameters],
+    *,
+    points_x: Points | None = None,
+    points_y: Points | None = None,
+) -> Conversion:
+    """IRT true-score equating of every integer score on X, both forms' items on one scale;
+    ``points_x``/``points_y`` give the score each category of each item stands for, so the
+    test characteristic curves are in points."""
     _check(form_x, form_y)
-    top_x = sum(it.categories - 1 for it in form_x)
-    top_y = sum(it.categories - 1 for it in form_y)
-    floor_x = sum(it.c for it in form_x)
-    floor_y = sum(it.c for it in form_y)
-    out = []
-    for score in range(top_x + 1):
-        if score >= top_x:
-            out.append(float(top_y))
-        elif score <= floor_x:
-            out.append(score * floor_y / floor_x if floor_x > 0 else 0.0)
-        else:
-            lo, hi = -40.0, 40.0
-            theta = brentq(lambda t, s=score: _tcc(form_x, t) - s, lo, hi, xtol=1e-12)
-            out.append(_tcc(form_y, theta))
-    return Conversion("irt-true-score", np.arange(top_x + 1, dtype=np.float64), np.array(out))
+    vx, vy = _points(form_x, points_x), _points(form_y, points_y)
+    top_x = sum(float(v[-1]) for v in vx)
+    top_y = sum(float(v[-1]) for v in vy)
+    ends = np.array([-THETA_END, THETA_END])
+    (floor_x, ceiling_x), (floor_y, ceiling_y) = _tcc(form_x, vx, ends), _tcc(form_y, vy, ends)
+    scores = np.arange(int(np.floor(top_x + 1e-9)) + 1, dtype=np.float64)
+    # below the curve's reach (the guessing floor, or what weak items cannot get down to):
+    # the straight line from (0, 0); above it, the straight line to the two maxima
+    out = np.interp(scores, [0.0, floor_x], [0.0, floor_y]) if floor_x > 0 else scores * 0.0
+    high = scores >= ceiling_x
+    if high.any():
+        out[high] = np.interp(scores[high], [ceiling_x, top_x], [ceiling_y, top_y])
+    inner = (scores > floor_x) & ~high
+    if inner.any():
+        out[inner] = _tcc(form_y, vy, _solve_theta(form_x, vx, scores[inner]))
+    return Conversion("irt-true-score", scores, np.asarray(out, dtype=np.float64))
+
+
+UNITS = (1.0, 0.5, 0.25, 0.2, 0.125, 0.1, 0.05, 0.025, 0.02, 0.01)
+
+
+def _points_distribution(
+    form: Sequence[ItemParameters], values: list[Floats], grid: Floats, w: Floats
+) -> Floats:
+    """P(total points = s), s = 0…⌈Σ max⌉, in the population (grid, w): the Lord–Wingersky
+    recursion over totals in the finest unit the items' scores need (whole, half, quarter… of
+    a point), each total then counted at the nearest whole point, as observed totals are."""
+    flat = np.concatenate(values)
+    if np.any(flat < 0):
+        raise CalibrationError("分值不能为负 / scores are not negative")
+    unit = next((u for u in UNITS if np.all(np.abs(flat / u - np.rint(flat / u)) < 1e-6)), None)
+    if unit is None:
+        raise CalibrationError(
+            "分值须为 0.01 分的整数倍 / observed-score equating needs scores in steps of 0.01"
+        )
+    steps = [np.rint(v / unit).astype(int) for v in values]
+    top = int(sum(int(s.max()) for s in steps))
+    f = np.zeros((top + 1, grid.size))
+    f[0] = 1.0
+    reach = 0
+    for it, s in zip(form, steps, strict=True):
+        probs = probabilities(it, grid)
+        nxt = np.zeros_like(f)
+        for k, step in enumerate(s):
+            nxt[step : step + reach + 1] += f[: reach + 1] * probs[k]
+        f = nxt
+        reach += int(s.max())
+    fine = np.asarray(f @ w, dtype=np.float64)
+    whole = np.rint(np.arange(top + 1) * unit).astype(int)
+    return np.asarray(np.bincount(whole, weights=fine), dtype=np.float64)
 
 
 def observed_score(
@@ -130,9 +216,12 @@ def observed_score(
     theta: Floats | None = None,
     weights: Floats | None = None,
     nodes: int = 81,
+    points_x: Points | None = None,
+    points_y: Points | None = None,
 ) -> Conversion:
     """IRT observed-score equating in one population: θ ~ N(0, 1) unless ``theta`` and
-    ``weights`` (a discrete distribution, e.g. the two groups' pooled posterior) are given."""
+    ``weights`` (a discrete distribution, e.g. the two groups' pooled posterior) are given;
+    with ``points_x``/``points_y``, the distributions are of whole-point totals."""
     _check(form_x, form_y)
     if theta is None:
         grid = np.linspace(-6.0, 6.0, nodes)
@@ -141,8 +230,12 @@ def observed_score(
         grid = np.asarray(theta, dtype=np.float64)
         w = np.ones_like(grid) if weights is None else np.asarray(weights, dtype=np.float64)
     w = w / w.sum()
-    fx = summed_score_distribution(form_x, grid, w)
-    fy = summed_score_distribution(form_y, grid, w)
+    if points_x is None and points_y is None:
+        fx = summed_score_distribution(form_x, grid, w)
+        fy = summed_score_distribution(form_y, grid, w)
+    else:
+        fx = _points_distribution(form_x, _points(form_x, points_x), grid, w)
+        fy = _points_distribution(form_y, _points(form_y, points_y), grid, w)
     found = equipercentile(fx, fy)
     return Conversion("irt-observed-score", found.scores, found.equivalents)
 

@@ -16,6 +16,14 @@ whose grading is complete):
   corrects for groups that differ in ability. A form that shares no item with the reference
   form cannot be equated this way and is refused by name.
 
+* ``irt-true-score``, ``irt-observed-score`` — from the newest item parameters on the
+  occupation and level's scale (``certify irt calibrate``), in points (each category stands
+  for the score it was calibrated from): the θ where the form's test characteristic curve
+  reaches a score, then the reference form's curve there; or both forms' whole-point score
+  distributions in the population θ ~ N(0, 1), equated equipercentile. An item without
+  parameters is refused by its bank code. Their standard errors are a parametric bootstrap
+  over the items' parameters (drawn at their estimates with their standard errors).
+
 A part whose questions are the same on a form as on the reference form (a shuffled order
 aside) is one test: its conversion is the identity and its pass mark the stated one, whatever
 the two groups scored. Scores are whole points on a table 0…the part's points (a fractional score, from partial
@@ -45,6 +53,7 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from certify.grading.calibration import item_labels, scale_parameters
 from certify.grading.equating import (
     AnchorGroup,
     Conversion,
@@ -57,8 +66,10 @@ from certify.grading.equating import (
     linear_cineg,
     loglinear,
     loglinear_bivariate,
+    observed_score,
+    true_score,
 )
-from certify.grading.irt import CalibrationError
+from certify.grading.irt import CalibrationError, ItemParameters
 from certify.grading.lock import result_lock
 from certify.grading.service import CandidateScores, blueprint_of, score_sitting
 from certify.grading.sheets import candidate_copies
@@ -69,7 +80,8 @@ from certify.registration.sittings import get_sitting
 from schemas.papers import PaperView
 from schemas.tables import EquatingRun, FormEquating, Sitting
 
-METHODS = ("equipercentile", "tucker", "levine", "frequency-estimation", "chained")
+IRT = ("irt-true-score", "irt-observed-score")
+METHODS = ("equipercentile", "tucker", "levine", "frequency-estimation", "chained", *IRT)
 ANCHORED = ("tucker", "levine", "frequency-estimation", "chained")
 RULES = ("raw", "equated")
 MINIMUM_CANDIDATES = 30
@@ -231,15 +243,30 @@ def equate_sitting(
         )
     by_form = {f: sum(s.form == f for s in complete) for f in forms}
     small = [f"{f} ({n})" for f, n in by_form.items() if n < MINIMUM_CANDIDATES]
-    if small:
+    if small and method not in IRT:  # IRT methods read the items' parameters, not the groups
         raise EquatingError(
             f"{sitting_code}: 每套试卷至少需要 {MINIMUM_CANDIDATES} 名已评分考生 / every form needs "
             f"at least {MINIMUM_CANDIDATES} graded candidates to be equated: {', '.join(small)}"
         )
+    pool: dict[int, tuple[ItemParameters, list[float]]] = {}
+    if method in IRT:
+        calibration, pool = scale_parameters(engine, sitting.occupation, sitting.level)
+        if calibration is None:
+            raise EquatingError(
+                f"{sitting_code}: {sitting.occupation} {sitting.level} 的试题尚未标定 / the items are "
+                f"not calibrated: {method} needs item parameters (certify irt calibrate)"
+            )
     results: list[FormResult] = []
     for part in _parts(copies, pass_marks):
         for form in forms:
             if form == reference:
+                continue
+            if method in IRT:
+                results.append(
+                    _equate_form_irt(
+                        engine, part, form, reference, complete, method, pool, replications, seed
+                    )
+                )
                 continue
             results.append(
                 _equate_form(part, form, reference, complete, method, smoothing, replications, seed)
@@ -301,21 +328,7 @@ def _equate_form(
     new, old, common = _groups(part, form, reference, scores)
     where = f"{part.name} {form} → {reference}"
     if part.items[form] == part.items[reference]:
-        # the same questions: one test, whose scores mean the same on both papers
-        top = int(np.ceil(part.points[form] - 1e-9))
-        return FormResult(
-            part=part.name,
-            form=form,
-            candidates=len(new.total),
-            reference_candidates=len(old.total),
-            common_items=common,
-            pass_mark=part.pass_mark,
-            equivalent=part.pass_mark,
-            se=0.0 if replications >= 2 else None,
-            table=[
-                (float(x), float(x), 0.0 if replications >= 2 else None) for x in range(top + 1)
-            ],
-        )
+        return _same_test(part, form, len(new.total), len(old.total), replications)
     if method in ANCHORED and common == 0:
         raise EquatingError(
             f"{where}: 两套试卷在该部分没有共同题 / the forms share no items in this part: a "
@@ -360,6 +373,119 @@ def _equate_form(
         equivalent=mark,
         se=mark_se,
         table=table,
+    )
+
+
+def _same_test(part: _Part, form: str, n: int, n_ref: int, replications: int) -> FormResult:
+    """The same questions on both papers: one test, whose scores mean the same on both."""
+    top = int(np.ceil(part.points[form] - 1e-9))
+    se = 0.0 if replications >= 2 else None
+    return FormResult(
+        part=part.name,
+        form=form,
+        candidates=n,
+        reference_candidates=n_ref,
+        common_items=len(part.items[form]),
+        pass_mark=part.pass_mark,
+        equivalent=part.pass_mark,
+        se=se,
+        table=[(float(x), float(x), se) for x in range(top + 1)],
+    )
+
+
+def _equate_form_irt(
+    engine: Engine,
+    part: _Part,
+    form: str,
+    reference: str,
+    scores: list[CandidateScores],
+    method: str,
+    pool: dict[int, tuple[ItemParameters, list[float]]],
+    replications: int,
+    seed: int,
+) -> FormResult:
+    """IRT true-score or observed-score equating (θ ~ N(0, 1) on the scale) of the part's
+    questions on ``form`` to those on ``reference``, in points, from the newest parameters on
+    the scale. The standard errors are a parametric bootstrap: every item's parameters drawn
+    from normal distributions at their estimates with their standard errors (independently;
+    one draw per item version shared by both forms), the equating done again on each draw."""
+    where = f"{part.name} {form} → {reference}"
+    mine, theirs = sorted(part.items[form]), sorted(part.items[reference])
+    missing = [pk for pk in sorted(set(mine) | set(theirs)) if pk not in pool]
+    if missing:
+        with Session(engine) as session:
+            labels = item_labels(session, missing)
+        raise EquatingError(
+            f"{where}: 未标定的试题 / items without calibrated parameters: "
+            f"{', '.join(labels.get(pk, str(pk)) for pk in missing)} (certify irt calibrate)"
+        )
+    counted = {name: sum(s.form == name for s in scores) for name in (form, reference)}
+    common = len(part.items[form] & part.items[reference])
+    if part.items[form] == part.items[reference]:
+        return _same_test(part, form, counted[form], counted[reference], replications)
+
+    def conversion(drawn: dict[int, ItemParameters]) -> Conversion:
+        x = [drawn[pk] for pk in mine]
+        y = [drawn[pk] for pk in theirs]
+        px = [pool[pk][1] for pk in mine]
+        py = [pool[pk][1] for pk in theirs]
+        if method == "irt-true-score":
+            return true_score(x, y, points_x=px, points_y=py)
+        return observed_score(x, y, points_x=px, points_y=py)
+
+    estimates = {pk: pool[pk][0] for pk in set(mine) | set(theirs)}
+    try:
+        conv = conversion(estimates)
+        mark = equivalent(conv, part.pass_mark)
+        rng = np.random.default_rng(seed)
+        draws = (
+            [
+                conversion({pk: _drawn(it, rng) for pk, it in estimates.items()})
+                for _ in range(replications)
+            ]
+            if replications >= 2
+            else []
+        )
+    except CalibrationError as exc:
+        raise EquatingError(f"{where}: {exc}") from exc
+    se = np.std(np.vstack([d.equivalents for d in draws]), axis=0, ddof=1) if draws else None
+    mark_se = (
+        float(np.std([equivalent(d, part.pass_mark) for d in draws], ddof=1)) if draws else None
+    )
+    return FormResult(
+        part=part.name,
+        form=form,
+        candidates=counted[form],
+        reference_candidates=counted[reference],
+        common_items=common,
+        pass_mark=part.pass_mark,
+        equivalent=mark,
+        se=mark_se,
+        table=[
+            (float(x), float(e), None if se is None else float(s))
+            for x, e, s in zip(
+                conv.scores,
+                conv.equivalents,
+                se if se is not None else np.zeros_like(conv.scores),
+                strict=True,
+            )
+        ],
+    )
+
+
+def _drawn(item: ItemParameters, rng: np.random.Generator) -> ItemParameters:
+    """One parametric bootstrap draw of an item's parameters (a missing standard error: the
+    estimate as it is); the slope stays positive and the guessing in [0, 0.5]."""
+
+    def jitter(value: float, se: float) -> float:
+        return value + float(rng.normal()) * se if np.isfinite(se) else value
+
+    se_d = item.se_d if len(item.se_d) == len(item.d) else (float("nan"),) * len(item.d)
+    return ItemParameters(
+        item.model,
+        max(jitter(item.a, item.se_a), 0.05),
+        tuple(jitter(d, s) for d, s in zip(item.d, se_d, strict=True)),
+        float(np.clip(jitter(item.c, item.se_c), 0.0, 0.5)) if item.model == "3pl" else item.c,
     )
 
 

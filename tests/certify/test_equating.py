@@ -327,3 +327,28 @@ def test_cineg_equating_is_monotone_and_swapping_the_forms_inverts_it(
     # exact for the continuized distributions; the tables hold integer scores only, and reading
     # between their rows linearly costs a few hundredths of a point
     assert np.allclose(back, inner, atol=0.1)
+
+
+def test_equating_in_points_is_equating_in_categories_rescaled() -> None:
+    """Items worth 2 points a step: the conversion in points is the one in categories, doubled,
+    and the whole-point distribution is the category one spread over even totals."""
+    rng = np.random.default_rng(8)
+    x, y = form(rng, 15, 0.2), form(rng, 15, -0.1)
+    doubled_x = [(0.0, 2.0)] * len(x)
+    doubled_y = [(0.0, 2.0)] * len(y)
+    plain = true_score(x, y)
+    scaled = true_score(x, y, points_x=doubled_x, points_y=doubled_y)
+    assert np.allclose(scaled.equivalents[::2], 2 * plain.equivalents, atol=1e-9)
+    grid = np.linspace(-5, 5, 41)
+    w = np.exp(-0.5 * grid**2)
+    same = observed_score(
+        x, y, theta=grid, weights=w, points_x=[(0.0, 1.0)] * 15, points_y=[(0.0, 1.0)] * 15
+    )
+    assert np.allclose(same.equivalents, observed_score(x, y, theta=grid, weights=w).equivalents)
+    # half points: totals in halves, counted at the nearest whole point
+    halves = observed_score(x, y, points_x=[(0.0, 1.5)] * 15, points_y=doubled_y)
+    assert halves.scores[-1] == 22 and np.all(np.diff(halves.equivalents) > 0)
+    with pytest.raises(CalibrationError, match=r"steps of 0\.01"):
+        observed_score(x, y, points_x=[(0.0, 1 / 3)] * 15, points_y=doubled_y)
+    with pytest.raises(CalibrationError, match="one score per category"):
+        true_score(x, y, points_x=[(0.0, 1.0, 2.0)] * 15)

@@ -101,6 +101,26 @@ def test_common_item_methods_use_the_shared_items_as_the_anchor(sitting: Databas
     assert shared > 0, "the sample papers share items, so every common-item method ran"
 
 
+def test_irt_methods_equate_from_the_calibrated_parameters(sitting: Database) -> None:
+    with pytest.raises(EquatingError, match="not calibrated"):
+        equate_sitting(sitting.engine, "S1", method="irt-true-score")
+    run(sitting, "irt", "calibrate", "S1")
+    observed = equate_sitting(sitting.engine, "S1", replications=0)
+    by_part = {f.part: f for f in observed.forms}
+    for method in ("irt-true-score", "irt-observed-score"):
+        summary = equate_sitting(sitting.engine, "S1", method=method, replications=20, seed=1)
+        for f in summary.forms:
+            table = np.array([row[:2] for row in f.table])
+            assert np.all(np.diff(table[:, 1]) >= -1e-9), method
+            assert f.se is not None and f.se >= 0
+            if f.part == "practical":
+                assert f.equivalent == 60.0  # the same questions on both papers
+            else:
+                # the model's view and the score distributions' agree within a few points
+                assert abs(f.equivalent - by_part[f.part].equivalent) < 4, (method, f)
+                assert 0 < f.se < 3
+
+
 def test_the_pass_rule_is_recorded_applied_and_its_differences_counted(
     sitting: Database, tmp_path: Path
 ) -> None:
