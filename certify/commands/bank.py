@@ -14,6 +14,7 @@ from certify.commands.base import (
     occupation_option,
     pass_settings,
 )
+from certify.grading.calibration import export_calibrations
 from question_bank.bank import (
     BankSummary,
     bank_summary,
@@ -99,6 +100,11 @@ def bank_import(
 @click.option("--occupation", callback=occupation_option)
 @click.option("--level", callback=level_option)
 @click.option("--status", type=click.Choice([s.value for s in ItemStatus]))
+@click.option(
+    "--calibrations",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the items' IRT parameters (newest on each scale) to this CSV/XLSX.",
+)
 @pass_settings
 def bank_export(
     settings: Settings,
@@ -107,6 +113,7 @@ def bank_export(
     occupation: str | None,
     level: Level | None,
     status: str | None,
+    calibrations: Path | None,
 ) -> None:
     """Export the newest version of each item. 导出题目。"""
     count = export_bank(
@@ -118,6 +125,14 @@ def bank_export(
         status=ItemStatus(status) if status else None,
     )
     click.echo(f"已导出 exported {count} 题 items -> {file}")
+    if calibrations is not None:
+        rows = export_calibrations(
+            settings.engine(),
+            calibrations,
+            occupation=occupation,
+            level=level.value if level else None,
+        )
+        click.echo(f"已导出标定参数 exported {rows} calibrated item versions -> {calibrations}")
 
 
 @bank.command("template")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Engine
@@ -28,6 +29,7 @@ from certify.grading.linking import METHODS, Linking, link, transform
 from certify.grading.service import score_sitting
 from certify.grading.sheets import candidate_copies
 from certify.infra import audit_log
+from certify.infra.tabular import write_table
 from schemas.tables import CalibrationRun, Item, ItemCalibration, ItemVersion
 
 DICHOTOMOUS = ("1pl", "2pl", "3pl")
@@ -385,3 +387,90 @@ def scale_parameters(
             )
             for pk, r in pool.items()
         }
+
+
+CALIBRATION_HEADER = (
+    "occupation",
+    "level",
+    "item_id",
+    "version",
+    "run",
+    "base_run",
+    "model",
+    "a",
+    "b",
+    "d",
+    "c",
+    "se_a",
+    "se_d",
+    "se_c",
+    "scores",
+    "answers",
+    "fit_p",
+    "misfit",
+)
+
+
+def export_calibrations(
+    engine: Engine, path: Path, *, occupation: str | None = None, level: str | None = None
+) -> int:
+    """Write every item version's newest parameters on each scale (occupation × level) to a
+    CSV or XLSX beside the bank export, one row per item version: the run it came from and the
+    scale's base run, the model, slope, step difficulties and intercepts (JSON arrays),
+    guessing, their standard errors, the scores its categories stand for, the answers it was
+    calibrated on and its fit. Returns the number of rows."""
+    rows: list[list[object]] = []
+    with Session(engine) as session:
+        scales = session.exec(
+            select(CalibrationRun.occupation, CalibrationRun.level)
+            .where(col(CalibrationRun.base_run_id).is_(None))
+            .distinct()
+        ).all()
+        for occ, lvl in sorted(scales):
+            if (occupation and occ != occupation) or (level and lvl != level):
+                continue
+            base, pool = _scale_pool(session, occ, lvl, None)
+            if base is None:
+                continue
+            found = session.exec(
+                select(ItemVersion.id, Item.code, ItemVersion.version)
+                .join(Item, col(Item.id) == col(ItemVersion.item_id))
+                .where(col(ItemVersion.id).in_(list(pool)))
+            ).all()
+            names = {pk: (code, version) for pk, code, version in found}
+            for pk, r in sorted(pool.items(), key=lambda kv: names.get(kv[0], ("", 0))):
+                code, version = names.get(pk, ("", 0))
+                b = [-dv / r.a for dv in r.d] if r.a else []
+                rows.append(
+                    [
+                        occ,
+                        lvl,
+                        code,
+                        version,
+                        r.run_id,
+                        base.id,
+                        r.model,
+                        round(r.a, 6),
+                        _joined(b),
+                        _joined(r.d),
+                        round(r.c, 6),
+                        _blank(r.se.get("a")),
+                        _joined(r.se.get("d", [])),
+                        _blank(r.se.get("c")),
+                        _joined(r.scores),
+                        r.answers,
+                        _blank(r.fit_p),
+                        "yes" if r.misfit else "no",
+                    ]
+                )
+    write_table(path, CALIBRATION_HEADER, rows, sheet="calibrations")
+    return len(rows)
+
+
+def _blank(value: float | None) -> object:
+    return "" if value is None or not np.isfinite(value) else round(float(value), 6)
+
+
+def _joined(values: Sequence[float | None]) -> str:
+    """A JSON array (it cannot start like a spreadsheet formula, and any reader parses it)."""
+    return "[" + ", ".join("null" if v is None else f"{float(v):.6g}" for v in values) + "]"

@@ -3,6 +3,8 @@ cannot be calibrated refused naming the bank's items, nothing stored."""
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,14 @@ from sqlmodel import Session, col, func, select
 
 from certify.grading.calibration import calibrate_sittings
 from certify.grading.irt import CalibrationError
-from schemas.tables import AuditEntry, CalibrationRun, ItemCalibration, PaperItem
+from schemas.tables import (
+    AuditEntry,
+    CalibrationRun,
+    Item,
+    ItemCalibration,
+    ItemVersion,
+    PaperItem,
+)
 from tests.certify.exam_helpers import graded_sitting, run
 from tests.conftest import Database
 
@@ -132,3 +141,58 @@ def test_the_exam_report_draws_each_forms_information_once_calibrated(
         assert needle in text, needle
     page = next(n for n, t in enumerate(pages, 1) if "七、项目反应理论" in t)
     assert 0.005 < dark_share(pdf, tmp_path / "irt", page=page, dpi=40) < 0.5
+
+
+def test_calibrations_are_exported_with_the_bank(sitting: Database, tmp_path: Path) -> None:
+    run(sitting, "irt", "calibrate", "S1")
+    out = run(
+        sitting,
+        "bank",
+        "export",
+        str(tmp_path / "bank.json"),
+        "--occupation",
+        "ai",
+        "--calibrations",
+        str(tmp_path / "cal.csv"),
+    )
+    with Session(sitting.engine) as s:
+        stored = {c.item_version_id: c for c in s.exec(select(ItemCalibration))}
+        labels = {
+            pk: (code, version)
+            for pk, code, version in s.exec(
+                select(ItemVersion.id, Item.code, ItemVersion.version).join(
+                    Item, col(Item.id) == col(ItemVersion.item_id)
+                )
+            )
+        }
+    assert f"exported {len(stored)} calibrated item versions" in out
+    with (tmp_path / "cal.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(stored)
+    by_label = {(r["item_id"], int(r["version"])): r for r in rows}
+    for pk, c in stored.items():
+        row = by_label[labels[pk]]
+        assert (row["occupation"], row["level"], row["run"], row["model"]) == (
+            "ai",
+            "junior",
+            "1",
+            c.model,
+        )
+        assert float(row["a"]) == pytest.approx(c.a, rel=1e-5)
+        assert json.loads(row["d"]) == pytest.approx(c.d, rel=1e-5)
+        assert json.loads(row["b"]) == pytest.approx([-v / c.a for v in c.d], rel=1e-5)
+        assert json.loads(row["scores"]) == c.scores
+        assert int(row["answers"]) == c.answers
+    # another occupation: nothing
+    run(
+        sitting,
+        "bank",
+        "export",
+        str(tmp_path / "b2.json"),
+        "--occupation",
+        "iot",
+        "--calibrations",
+        str(tmp_path / "none.csv"),
+    )
+    with (tmp_path / "none.csv").open(encoding="utf-8-sig", newline="") as fh:
+        assert list(csv.DictReader(fh)) == []
