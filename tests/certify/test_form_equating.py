@@ -208,3 +208,28 @@ def test_too_few_candidates_or_an_unknown_reference_is_refused_and_nothing_store
     assert count(database, EquatingRun) == 0 and count(database, FormEquating) == 0
     with Session(database.engine) as s:
         assert s.exec(select(Sitting)).one().pass_rule == "raw"
+
+
+def test_forms_without_common_items_are_refused_for_common_item_methods() -> None:
+    """Two forms of a part that share no question: a common-item method has no anchor and
+    says so, naming the part and forms; equipercentile (random groups) still equates them."""
+    from certify.grading import form_equating as fe
+    from certify.grading.service import CandidateScores
+
+    rng = np.random.default_rng(4)
+    scores = []
+    for i in range(200):
+        form = "AB"[i % 2]
+        pks = range(1, 11) if form == "A" else range(11, 21)
+        answers = {pk: float(rng.random() < 0.6) * 10 for pk in pks}
+        scores.append(
+            CandidateScores(f"K{i}", form, answers, {"theory": sum(answers.values())}, True)
+        )
+    part = fe._Part(
+        "theory", {"A": 100.0, "B": 100.0}, {"A": set(range(1, 11)), "B": set(range(11, 21))}, 60.0
+    )
+    for method in fe.ANCHORED:
+        with pytest.raises(EquatingError, match=r"theory B → A.*share no items"):
+            fe._equate_form(part, "B", "A", scores, method, 4, 0, 0)
+    found = fe._equate_form(part, "B", "A", scores, "equipercentile", 4, 20, 0)
+    assert found.common_items == 0 and abs(found.equivalent - 60.0) < 15
