@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from certify.commands.base import (
@@ -21,6 +23,7 @@ from certify.grading.form_equating import METHODS as EQUATING_METHODS
 from certify.grading.form_equating import decisions, equate_sitting
 from certify.grading.irt import SLOPE_BOUNDS
 from certify.grading.linking import METHODS
+from certify.infra.tabular import write_table
 from schemas.enums import Level
 
 
@@ -138,6 +141,11 @@ def show_command(settings: Settings, occupation: str | None, level: Level | None
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--table", "show_table", is_flag=True, help="Print every conversion table.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the conversion tables to this CSV/XLSX (part, form, score, equivalent, SE).",
+)
 @pass_settings
 def equate_command(
     settings: Settings,
@@ -148,6 +156,7 @@ def equate_command(
     replications: int,
     seed: int,
     show_table: bool,
+    out: Path | None,
 ) -> None:
     """Equate the sitting's forms to its reference form: each form's raw score equivalent to
     the reference form's pass mark, part by part, kept as a run. 分数等值。"""
@@ -179,6 +188,18 @@ def equate_command(
         if show_table:
             for x, e, s in f.table:
                 click.echo(f"      {x:5.0f} → {e:7.3f}" + ("" if s is None else f" ± {s:.3f}"))
+    if out is not None:
+        write_table(
+            out,
+            ("part", "form", "score", f"equivalent_on_{summary.reference_form}", "se"),
+            [
+                (f.part, f.form, x, round(e, 4), "" if s is None else round(s, 4))
+                for f in summary.forms
+                for x, e, s in f.table
+            ],
+            sheet="conversions",
+        )
+        click.echo(f"  换算表 conversion tables -> {out}")
     found = decisions(engine, sitting_code)
     if found is not None:
         click.echo(

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import openpyxl
 import pytest
 from sqlmodel import Session, col, func, select
 
@@ -43,8 +44,12 @@ def sitting(database: Database, tmp_path: Path) -> Database:
     return database
 
 
-def test_forms_are_equated_to_the_reference_and_every_run_is_kept(sitting: Database) -> None:
-    out = run(sitting, "irt", "equate", "S1", "--replications", "30")
+def test_forms_are_equated_to_the_reference_and_every_run_is_kept(
+    sitting: Database, tmp_path: Path
+) -> None:
+    out = run(
+        sitting, "irt", "equate", "S1", "--replications", "30", "--out", str(tmp_path / "c.xlsx")
+    )
     assert "等值 run 1: S1 by equipercentile, reference form A, 300 人 candidates" in out
     with Session(sitting.engine) as s:
         rows = s.exec(select(FormEquating).order_by(col(FormEquating.part))).all()
@@ -69,6 +74,14 @@ def test_forms_are_equated_to_the_reference_and_every_run_is_kept(sitting: Datab
     assert abs(theory.equivalent - 60.0) < 8
     assert theory.se is not None and 0 < theory.se < 5
     assert len(audit) == 1 and audit[0].detail["run"] == 1
+    sheet = openpyxl.load_workbook(tmp_path / "c.xlsx").active
+    assert sheet is not None
+    got = list(sheet.iter_rows(values_only=True))
+    assert got[0] == ("part", "form", "score", "equivalent_on_A", "se")
+    assert len(got) - 1 == sum(len(r.table) for r in rows)
+    theory_rows = [g for g in got[1:] if g[0] == "theory"]
+    stored = next(r for r in rows if r.part == "theory").table
+    assert [(g[2], g[3]) for g in theory_rows] == [(x, round(e, 4)) for x, e, _ in stored]
     first = [(r.part, r.equivalent, r.table) for r in rows]
 
     equate_sitting(sitting.engine, "S1", smoothing=0, replications=0, actor="test")
