@@ -80,6 +80,8 @@ class IrtSummary(Frozen):
     base_run_id: int | None
     theta: list[float]
     forms: list[FormInformation]
+    misfits: list[tuple[str, float | None]] = []
+    """Items of the forms whose model fits badly (S-X², p < 0.01): bank code and version, p."""
 
 
 class EquatedForm(Frozen):

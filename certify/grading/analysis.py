@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from certify.grading.calibration import scale_parameters
+from certify.grading.calibration import misfitting, scale_parameters
 from certify.grading.fairness import compare_forms
 from certify.grading.form_equating import decisions, stored_run
 from certify.grading.irt import abilities, information
@@ -204,11 +204,13 @@ def _irt(
         )
     if not forms:
         return None
+    on_forms = sorted({pk for s in scored for pk in s.questions})
     return IrtSummary(
         run_id=run.id,
         base_run_id=run.base_run_id,
         theta=[float(t) for t in IRT_THETA],
         forms=forms,
+        misfits=misfitting(engine, occupation, level, on_forms),
     )
 
 

@@ -353,6 +353,18 @@ def latest_calibrations(
     return out
 
 
+def misfitting(
+    engine: Engine, occupation: str, level: str, pks: Sequence[int]
+) -> list[tuple[str, float | None]]:
+    """The item versions among ``pks`` whose newest parameters on the scale fit badly (S-X²,
+    p < 0.01), as (bank code and version, p), in bank order."""
+    with Session(engine) as session:
+        _, pool = _scale_pool(session, occupation, level, None)
+        bad = {pk: r.fit_p for pk, r in pool.items() if pk in set(pks) and r.misfit}
+        labels = item_labels(session, list(bad))
+    return sorted((labels.get(pk, str(pk)), p) for pk, p in bad.items())
+
+
 def _nan(value: float | None) -> float:
     return float("nan") if value is None else float(value)
 

@@ -703,7 +703,20 @@ def _irt(data: ExamReportData) -> list[Any]:
                 ]
             )
         )
-    story += [Spacer(1, 2 * mm), _grid(rows, [WIDTH / 4] * 4)]
+    story += [Spacer(1, 2 * mm), _grid(rows, [WIDTH / 4] * 4), Spacer(1, 2 * mm)]
+    if irt.misfits:
+        listed = "、".join(
+            f"{markup(label)}（p = {number(p, 3)}）" for label, p in irt.misfits[:30]
+        )
+        more = f" 等 {len(irt.misfits)} 题" if len(irt.misfits) > 30 else ""
+        story.append(
+            _note(
+                f'<font color="#b00000"><b>拟合不良的试题（S-X²，p &lt; 0.01）：{listed}{more}。'
+                "模型不能很好地描述这些题的作答，其参数与基于它们的等值应审慎使用，请复核题目。</b></font>"
+            )
+        )
+    else:
+        story.append(_note("各题的模型拟合（S-X²，p ≥ 0.01）均未见异常。"))
     return story
 
 

@@ -141,6 +141,24 @@ def test_the_exam_report_draws_each_forms_information_once_calibrated(
         assert needle in text, needle
     page = next(n for n, t in enumerate(pages, 1) if "七、项目反应理论" in t)
     assert 0.005 < dark_share(pdf, tmp_path / "irt", page=page, dpi=40) < 0.5
+    # misfitting items are named in the report, with their p
+    with Session(sitting.engine) as s:
+        flagged = s.exec(
+            select(Item.code, ItemVersion.version, ItemCalibration.fit_p)
+            .join(ItemVersion, col(ItemVersion.id) == col(ItemCalibration.item_version_id))
+            .join(Item, col(Item.id) == col(ItemVersion.item_id))
+            .where(col(ItemCalibration.misfit))
+        ).all()
+    assert sorted(label for label, _ in data.irt.misfits) == sorted(
+        f"{code} v{version}" for code, version, _ in flagged
+    )
+    assert ("拟合不良的试题" in text) == bool(flagged)
+    assert ("均未见异常" in text) == (not flagged)
+    forced = data.model_copy(
+        update={"irt": data.irt.model_copy(update={"misfits": [("AI-J-099 v2", 0.0012)]})}
+    )
+    named = squeeze("".join(pdf_pages(render_exam_report(forced, tmp_path / "misfit.pdf"))))
+    assert "拟合不良的试题（S-X²，p<0.01）：AI-J-099v2（p=0.001）" in named
 
 
 def test_calibrations_are_exported_with_the_bank(sitting: Database, tmp_path: Path) -> None:
