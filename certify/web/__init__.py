@@ -212,10 +212,13 @@ def create_app(
 
     from certify.web import admin, api, auth_views, bank, committee, exam, invigilate, public, rater
     from certify.web.accounts import blueprint as accounts
+    from certify.web.training import blueprint as training
 
     for module in (public, auth_views, committee, admin, bank, rater, api, exam, invigilate):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(accounts)
+    app.register_blueprint(training)
+    app.config["CERTIFY_PROVINCE"] = settings.province  # training certificates' serials
     sweeper = Sweeper(engine, settings.sweep_seconds)
 
     @app.before_request
