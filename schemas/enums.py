@@ -80,9 +80,29 @@ ITEM_STATUS_ALIASES: dict[str, ItemStatus] = {
 }
 
 
-ROLES = ("admin", "rater", "committee", "invigilator")
-"""Roles of web accounts: institution administrators, raters (评分员), title review committees,
-invigilators (监考员, their exam rooms only)."""
+class Role(Word):
+    """账户角色: what a web account may do — institution administrators, raters (评分员), title
+    review committees, invigilators (监考员, their exam rooms only)."""
+
+    ADMIN = "admin"
+    RATER = "rater"
+    COMMITTEE = "committee"
+    INVIGILATOR = "invigilator"
+
+
+ROLES = tuple(r.value for r in Role)
+"""Roles of web accounts, as stored (:class:`Role`)."""
+
+
+class SignInOutcome(Word):
+    """登录结果: how one sign-in attempt with a username and password ended."""
+
+    OK = "ok"
+    WRONG_PASSWORD = "wrong_password"
+    DISABLED = "disabled"
+    UNKNOWN_ACCOUNT = "unknown_account"
+    FAILED = "failed"
+    """Refused before the reason was recorded (attempts older than migration 0014)."""
 
 
 class Verdict(Word):
@@ -252,6 +272,19 @@ _LABELS: dict[type[Word], dict[Word, tuple[str, str]]] = {
     CheckedStatus: {
         **{CheckedStatus(s): label for s, label in _CERTIFICATE_STATUS.items()},
         CheckedStatus.UNKNOWN: ("状态未知", "Unknown"),
+    },
+    Role: {
+        Role.ADMIN: ("管理员", "Administrator"),
+        Role.RATER: ("评分员", "Rater"),
+        Role.COMMITTEE: ("评审委员会", "Review committee"),
+        Role.INVIGILATOR: ("监考员", "Invigilator"),
+    },
+    SignInOutcome: {
+        SignInOutcome.OK: ("成功", "Signed in"),
+        SignInOutcome.WRONG_PASSWORD: ("密码错误", "Wrong password"),
+        SignInOutcome.DISABLED: ("账户已停用", "Account disabled"),
+        SignInOutcome.UNKNOWN_ACCOUNT: ("无此账户", "No such account"),
+        SignInOutcome.FAILED: ("失败（未记原因）", "Failed (reason not recorded)"),
     },
     StatusChange: {
         StatusChange.REVOKE: ("吊销", "Revoke"),

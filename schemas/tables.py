@@ -724,7 +724,9 @@ class Account(SQLModel, table=True):
     password_hash: str
     active: bool = True
     session_version: int = 0
-    """Bumped on sign-out, disabling and password change: every earlier session ends."""
+    """Bumped on sign-out, disabling, a role or password change: every earlier session ends."""
+    must_change_password: bool = False
+    """Set when an admin sets or resets the password: the next sign-in must choose a new one."""
     created_at: datetime = _ts(nullable=False)
 
 
@@ -742,7 +744,8 @@ class ApiToken(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
-    """Sign-in attempts, for throttling repeated failures by username and by address."""
+    """Sign-in attempts, for throttling repeated failures by username and by address, and the
+    accounts' sign-in history (never the password typed)."""
 
     __tablename__ = "login_attempt"
 
@@ -750,6 +753,8 @@ class LoginAttempt(SQLModel, table=True):
     username: str = Field(max_length=64, index=True)
     address: str = Field(max_length=64, index=True)
     ok: bool = False
+    outcome: str = Field(default="", max_length=16)
+    """A :class:`~schemas.enums.SignInOutcome` for accounts (a candidate's sign-in: empty)."""
     at: datetime = _ts(nullable=False, index=True)
 
 

@@ -124,3 +124,60 @@ def users_enable(settings: Settings, username: str) -> None:
 
     set_active(settings.engine(), username, True)
     click.echo(f"{username}: enabled")
+
+
+@users.command("list")
+@click.option("--role", type=click.Choice(ROLES), help="Only accounts of this role.")
+@pass_settings
+def users_list(settings: Settings, role: str | None) -> None:
+    """Every account: role, status, last sign-in. 账户列表。"""
+    from certify.accounts.directory import AccountSearch, all_accounts
+    from schemas.enums import Role
+
+    search = AccountSearch(role=Role(role) if role else None)
+    for a in all_accounts(settings.engine(), search):
+        last = a.last_sign_in.strftime("%Y-%m-%d %H:%M") if a.last_sign_in else "—"
+        status = "active" if a.active else "disabled"
+        due = " (must change password)" if a.must_change_password else ""
+        click.echo(f"{a.username}\t{a.role.value}\t{status}{due}\t{last}\t{a.display_name}")
+
+
+@users.command("role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(ROLES))
+@pass_settings
+def users_role(settings: Settings, username: str, role: str) -> None:
+    """Give an account another role (its sessions end). 更改角色。"""
+    from certify.accounts import set_role
+
+    account = set_role(settings.engine(), username, role)
+    click.echo(f"{account.username}: {account.role}")
+
+
+@users.command("reset-password")
+@click.argument("username")
+@click.option("--password", help="The new password (default: a generated one, printed once).")
+@pass_settings
+def users_reset_password(settings: Settings, username: str, password: str | None) -> None:
+    """Reset a password; it must be changed at the next sign-in. 重置密码。"""
+    from certify.accounts import reset_password
+
+    chosen = reset_password(settings.engine(), username, password=password)
+    if password is None:
+        click.echo(chosen)
+    else:
+        click.echo(f"{username}: password set / 密码已设置")
+
+
+@users.command("sign-ins")
+@click.argument("username", required=False)
+@click.option("--limit", type=click.IntRange(1, 200), default=50, show_default=True)
+@pass_settings
+def users_sign_ins(settings: Settings, username: str | None, limit: int) -> None:
+    """The latest sign-ins (of one account): time, username, address, outcome. 登录记录。"""
+    from certify.accounts.directory import SignInSearch, search_sign_ins
+
+    page = search_sign_ins(settings.engine(), SignInSearch(username=username or "", per_page=limit))
+    for r in page.rows:
+        who = r.username if r.username is not None else "(no such account)"
+        click.echo(f"{r.at:%Y-%m-%d %H:%M:%S}\t{who}\t{r.address}\t{r.outcome.value}")

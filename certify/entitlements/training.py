@@ -116,9 +116,16 @@ def _trainees(
 
 
 def enrol(
-    engine: Engine, code: str, path: Path, vault: IdentityVault, *, actor: str = "cli"
+    engine: Engine,
+    code: str,
+    path: Path,
+    vault: IdentityVault,
+    *,
+    actor: str = "cli",
+    file_name: str | None = None,
 ) -> int:
-    """Enrol every trainee of the file (name, ID number); returns how many were enrolled."""
+    """Enrol every trainee of the file (name, ID number); returns how many were enrolled.
+    ``file_name`` is the file's name as the user knows it (an upload's), for the audit log."""
     rows, trainees = _trainees(path, ("name", "id_number"))
     names = [row.get("name", PERSON_NAME) or "" for row, _ in trainees]
     with transaction(engine) as session:
@@ -139,7 +146,7 @@ def enrol(
             actor=actor,
             action="course.enrol",
             subject=code,
-            detail={"file": path.name, "enrolled": len(trainees)},
+            detail={"file": file_name or path.name, "enrolled": len(trainees)},
         )
     return len(trainees)
 
@@ -192,7 +199,13 @@ def _per_trainee(
 
 
 def record_attendance(
-    engine: Engine, code: str, path: Path, vault: IdentityVault, *, actor: str = "cli"
+    engine: Engine,
+    code: str,
+    path: Path,
+    vault: IdentityVault,
+    *,
+    actor: str = "cli",
+    file_name: str | None = None,
 ) -> int:
     """Add each row's hours (ID number, hours) to the trainee's attendance; returns rows read."""
     with transaction(engine) as session:
@@ -206,7 +219,7 @@ def record_attendance(
             actor=actor,
             action="course.attendance",
             subject=code,
-            detail={"file": path.name, "rows": len(additions)},
+            detail={"file": file_name or path.name, "rows": len(additions)},
         )
     return len(additions)
 
@@ -220,7 +233,13 @@ class AssessReport:
 
 
 def assess(
-    engine: Engine, code: str, path: Path, vault: IdentityVault, *, actor: str = "cli"
+    engine: Engine,
+    code: str,
+    path: Path,
+    vault: IdentityVault,
+    *,
+    actor: str = "cli",
+    file_name: str | None = None,
 ) -> AssessReport:
     """Record the completion assessment (ID number, score) and decide each completion."""
     with transaction(engine) as session:
@@ -248,7 +267,11 @@ def assess(
             actor=actor,
             action="course.assess",
             subject=code,
-            detail={"file": path.name, "assessed": len(scored), "completed": completed},
+            detail={
+                "file": file_name or path.name,
+                "assessed": len(scored),
+                "completed": completed,
+            },
         )
     return AssessReport(code, completed, short)
 

@@ -5,7 +5,7 @@ from the environment: ``CERTIFY_DATABASE_URL``, ``CERTIFY_WEB_SECRET``, ``CERTIF
 declared in ``certify/infra/settings.py`` and listed in ``docs/web.md``).
 
 Blueprints per audience: ``public`` (no login), ``auth``, ``committee``, ``admin`` (with its
-question ``bank``), ``rater`` and ``api``. Every API error has one JSON shape, ``{"error":
+question ``bank`` and ``accounts``), ``rater`` and ``api``. Every API error has one JSON shape, ``{"error":
 {"status", "code", "message", "message_zh"}}``; every page error a friendly page; neither ever
 shows a traceback.
 """
@@ -211,9 +211,14 @@ def create_app(
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
     from certify.web import admin, api, auth_views, bank, committee, exam, invigilate, public, rater
+    from certify.web.accounts import blueprint as accounts
+    from certify.web.training import blueprint as training
 
     for module in (public, auth_views, committee, admin, bank, rater, api, exam, invigilate):
         app.register_blueprint(module.blueprint)
+    app.register_blueprint(accounts)
+    app.register_blueprint(training)
+    app.config["CERTIFY_PROVINCE"] = settings.province  # training certificates' serials
     sweeper = Sweeper(engine, settings.sweep_seconds)
 
     @app.before_request

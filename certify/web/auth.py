@@ -22,6 +22,8 @@ from certify.accounts import account_for_session, account_for_token, end_session
 from schemas.tables import Account
 
 F = TypeVar("F", bound=Callable[..., Any])
+PASSWORD_PAGES = ("accounts.password", "accounts.password_post")
+"""Where an account whose password must be changed may go (and sign out)."""
 
 
 def current_account() -> Account | None:
@@ -66,6 +68,13 @@ def require_role(*roles: str) -> Callable[[F], F]:
                 return redirect(url_for("auth.login", next=request.full_path))
             if account.role not in roles:
                 abort(403, description=f"the {account.role} role may not use this")
+            if (
+                account.must_change_password
+                and not g.get("via_token")
+                and request.endpoint not in PASSWORD_PAGES
+            ):
+                # A password an admin set or reset: nothing else until the account chooses its own.
+                return redirect(url_for("accounts.password"))
             return view(*args, **kwargs)
 
         wrapper.roles = roles  # type: ignore[attr-defined]

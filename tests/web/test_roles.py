@@ -27,6 +27,7 @@ SAMPLE = {
     "attachment_id": 1,
     "room_id": 1,
     "item_code": "AI-J-001",
+    "account_id": 1,
 }
 
 
@@ -56,7 +57,7 @@ def test_the_url_map_has_protected_routes_for_every_role(site: Site) -> None:
     routes = protected_routes(site)
     assert len(routes) >= 15
     blueprints = {url.split("/")[1] for _, url, _ in routes}
-    assert blueprints == {"admin", "committee", "rater", "api", "invigilate"}
+    assert blueprints == {"admin", "committee", "rater", "api", "invigilate", "account"}
 
 
 def candidate_routes(site: Site) -> list[tuple[str, str]]:
