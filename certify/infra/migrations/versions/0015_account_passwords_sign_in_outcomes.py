@@ -1,8 +1,8 @@
 """account passwords an admin set must be changed; sign-in attempts say how they ended
 
-Revision ID: 0014
-Revises: 0013
-Create Date: 2026-12-02 09:00:00.000000
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-01 09:00:00.000000
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0014'
-down_revision: str | None = '0013'
+revision: str = '0015'
+down_revision: str | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
