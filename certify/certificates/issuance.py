@@ -47,7 +47,7 @@ from certify.certificates.publication import issuance_gate, pass_list
 from certify.entitlements.eligibility import records_for
 from certify.entitlements.training import completed_enrolments, get_course
 from certify.infra import audit_log
-from certify.infra.db import transaction
+from certify.infra.db import lock_sitting_row, transaction
 from certify.infra.digests import hexdigest
 from certify.infra.errors import DatabaseError, Error
 from certify.keys.store import signing_material
@@ -71,7 +71,6 @@ from schemas.tables import (
     Result,
     SerialCounter,
     SigningKey,
-    Sitting,
 )
 
 DEFAULT_PROVINCE = "37"
@@ -554,7 +553,7 @@ def _still_passing(session: Session, batch: _Batch, chunk: list[_Subject]) -> li
     leave a new certificate with a holder who no longer passes."""
     if batch.sitting_id is None:
         return chunk
-    session.exec(select(Sitting.id).where(Sitting.id == batch.sitting_id).with_for_update()).one()
+    lock_sitting_row(session, batch.sitting_id)
     passing = set(
         session.exec(
             select(Result.registration_id).where(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, func, select
 
+from certify.infra.db import lock_sitting_row
 from certify.infra.errors import Error
 from schemas.tables import Certificate, Publication, Registration, Sitting
 
@@ -40,7 +41,7 @@ def result_lock(session: Session, sitting: Sitting, *, for_update: bool = False)
     caller's transaction ends, so that a publication cannot come between the check and the
     write (PostgreSQL; SQLite lets one writer at a time in any case)."""
     if for_update:
-        session.exec(select(Sitting.id).where(Sitting.id == sitting.id).with_for_update()).one()
+        lock_sitting_row(session, sitting.id or 0)
     published = session.exec(
         select(Publication.id).where(Publication.sitting_id == sitting.id)
     ).first()

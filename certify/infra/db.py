@@ -15,11 +15,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, false, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from certify.infra.errors import DatabaseError
+from schemas.tables import Sitting
 
 DEFAULT_FILE = "certify.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -46,6 +47,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def lock_sitting_row(session: Session, sitting_id: int) -> None:
+    """Lock the sitting's row until the transaction ends, before a check whose answer the
+    transaction's writes rely on (is the pass list published? is a regrade under way?).
+
+    PostgreSQL: ``SELECT … FOR UPDATE``. SQLite ignores FOR UPDATE, and its driver begins a
+    transaction only at the first write, so a check read before that could be stale by the time
+    the write commits: a write that changes nothing takes SQLite's one write lock first, and
+    every other writer waits for this transaction."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(Sitting)
+            .where(col(Sitting.id) == sitting_id)
+            .where(false())
+            .values(status=Sitting.status)
+        )
+    session.exec(select(Sitting.id).where(Sitting.id == sitting_id).with_for_update()).one()
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite connections enforce foreign keys."""
     engine = create_engine(url, future=True)
@@ -61,11 +80,41 @@ def _alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection for one migration, in one transaction.
+
+    SQLite changes a table's constraints by building a new table and dropping the old one
+    (Alembic's batch mode), and with foreign keys enforced, dropping a table other rows refer
+    to fails. So, as SQLite's documentation prescribes for schema changes, enforcement is off
+    for the migration (it can only change outside a transaction), ``PRAGMA foreign_key_check``
+    must find nothing before the transaction commits, and enforcement is on again after."""
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise DatabaseError(
+                            "迁移后外键不一致，已整体撤销 / after the migration, rows refer to rows "
+                            f"that do not exist; nothing was changed: {broken[:5]}"
+                        )
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the database to ``revision`` (creating it first for SQLite)."""
     cfg = _alembic_config(engine)
     try:
-        with engine.begin() as connection:
+        with _migrating(engine) as connection:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, revision)
     except OperationalError as exc:
@@ -75,7 +124,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def downgrade(engine: Engine, revision: str) -> None:
     """Migrate the database down to ``revision`` (``base`` empties it)."""
     cfg = _alembic_config(engine)
-    with engine.begin() as connection:
+    with _migrating(engine) as connection:
         cfg.attributes["connection"] = connection
         command.downgrade(cfg, revision)
 

@@ -393,3 +393,38 @@ def test_issuing_shows_its_bar_on_a_terminal(
     issuer = Issuer.open(published.engine, "SD-EVAL-01", PASS, out=tmp_path / "c", progress=None)
     assert len(issuer.issue_level("S1").issued) == 2
     assert "发证 issue" in err.getvalue()
+
+
+def test_the_lock_check_holds_the_sitting_until_its_transaction_ends(database: Any) -> None:
+    """The row lock is taken before the check, on both databases: a second writer waits (here,
+    with a short wait, gives up) until the first transaction ends, so it can never act on a
+    check made stale meanwhile. SQLite ignores FOR UPDATE; its one write lock does the work."""
+    from sqlalchemy import text
+
+    from certify.grading.lock import result_lock
+    from certify.infra.db import make_engine, transaction
+    from schemas.tables import Sitting
+
+    with transaction(database.engine) as s:
+        s.add(Sitting(code="L1", occupation="ai", level="junior", institution="某评价机构"))
+    other = make_engine(database.url)
+    try:
+        with transaction(database.engine) as s:
+            sitting = s.exec(select(Sitting).where(Sitting.code == "L1")).one()
+            assert not result_lock(s, sitting, for_update=True)
+            with other.connect() as conn:
+                if database.backend == "sqlite":
+                    conn.exec_driver_sql("PRAGMA busy_timeout=100")
+                    with pytest.raises(Exception, match="locked"):
+                        conn.execute(text("UPDATE sitting SET status = 'x' WHERE code = 'L1'"))
+                        conn.commit()
+                else:
+                    with pytest.raises(Exception, match="could not obtain lock"):
+                        conn.execute(
+                            text("SELECT id FROM sitting WHERE code = 'L1' FOR UPDATE NOWAIT")
+                        )
+                conn.rollback()
+        with other.begin() as conn:  # the first transaction is over: the writer gets through
+            conn.execute(text("UPDATE sitting SET status = 'open' WHERE code = 'L1'"))
+    finally:
+        other.dispose()
