@@ -321,3 +321,10 @@ def _check_area(code: str, field: str, occ: Occupation, bp: Blueprint, bad: Any)
             f"知识领域 {code} 不在{LEVEL_NAMES_ZH[bp.level]}考核范围内",
             f"knowledge area {code} is not examined at {bp.level.value} level",
         )
+
+
+def blueprint_text(bp: Blueprint) -> str:
+    """``bp`` written as YAML, leaving out what its defaults say (to edit and read back)."""
+    data = bp.model_dump(mode="json", exclude_defaults=True)
+    text: str = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+    return text

@@ -350,6 +350,7 @@ class Progress:
         self._update(
             state=JobState.DONE,
             done=self.total,
+            step="",
             result=dict(result),
             lock_key=None,
             finished_at=utcnow(),
