@@ -21,6 +21,7 @@ STEPS = {
     "plan": "核对题库与蓝图 / checking the bank against the blueprint",
     "search": "搜索平行试卷 / searching for the parallel forms",
     "store": "保存试卷 / storing the papers",
+    "render": "生成试卷与答案 PDF / rendering the papers and keys",
 }
 
 
@@ -56,7 +57,7 @@ def run_assembly(engine: Engine, job: JobView, progress: Progress) -> Mapping[st
     result: dict[str, Any]
     if codes:
         result = {"resumed": True, "papers": codes}
-        progress.advance(2)
+        progress.advance(2, STEPS["render"])
     else:
 
         def stage(name: str) -> None:
@@ -73,7 +74,7 @@ def run_assembly(engine: Engine, job: JobView, progress: Progress) -> Mapping[st
         )
         result = dataclasses.asdict(report)
         codes = [form.code for form in report.papers]
-        progress.advance(1)
+        progress.advance(1, STEPS["render"])
     for code in codes:
         for kind, name in DOCUMENT_KINDS.items():
             progress.advance(0, f"生成 {code} {name} PDF / rendering {code} {kind} PDF")

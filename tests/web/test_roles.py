@@ -27,6 +27,8 @@ SAMPLE = {
     "attachment_id": 1,
     "room_id": 1,
     "item_code": "AI-J-001",
+    "job_id": 1,
+    "doc": "paper",
 }
 
 
