@@ -430,10 +430,14 @@ class JobRunner:
         return ran
 
     def _loop(self) -> None:
+        failing = False
         while True:
             self.wakeup.wait(self.seconds)
             self.wakeup.clear()
             try:
                 self.run_pending()
-            except Exception:  # the database was away: try again at the next poll
-                log.exception("job runner round failed")
+                failing = False
+            except Exception:  # the database is away: try again at the next poll
+                if not failing:  # logged once per outage, not every poll
+                    log.exception("job runner round failed; retrying quietly until one succeeds")
+                failing = True
