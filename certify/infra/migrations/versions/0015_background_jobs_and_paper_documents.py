@@ -1,8 +1,8 @@
 """background jobs (kind, state, done/total, heartbeat, the account; one at a time per lock
 key) and the stored PDFs of each paper
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-01 07:10:00.000000
 """
 
@@ -13,8 +13,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0014'
-down_revision: str | None = '0013'
+revision: str = '0015'
+down_revision: str | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
