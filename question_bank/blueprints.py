@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,77 @@ MAX_BYTES = 1024 * 1024
 
 def load_blueprint(path: Path) -> Blueprint:
     """The blueprint in ``path``; raises InputError or ValidationFailed naming each field."""
-    data = _read(path)
-    return parse_blueprint(data, str(path))
+    return read_blueprint(_read(path), str(path), json_text=path.suffix.lower() == ".json")
+
+
+def read_blueprint(text: str, file: str = "blueprint", *, json_text: bool = False) -> Blueprint:
+    """The blueprint written in ``text`` (YAML, or JSON with ``json_text``); raises InputError
+    for text that is not YAML/JSON (its line as the row) or ValidationFailed with every problem,
+    each with the line of its field as the row where the text has it."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise InputError(
+            Problem(
+                file,
+                None,
+                None,
+                "file_too_large",
+                "蓝图文件超过 1 MB",
+                "a blueprint file is at most 1 MB",
+            )
+        )
+    try:
+        data = json.loads(text) if json_text else yaml.load(text, Loader=_PlainLoader)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            Problem(
+                file,
+                exc.lineno,
+                None,
+                "syntax",
+                f"格式错误：{exc.msg}",
+                f"not valid JSON: {exc.msg}",
+            )
+        ) from exc
+    except (yaml.YAMLError, RecursionError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise InputError(
+            Problem(file, line, None, "syntax", f"格式错误：{exc}", f"not valid YAML/JSON: {exc}")
+        ) from exc
+    try:
+        return parse_blueprint(data, file)
+    except ValidationFailed as exc:
+        raise ValidationFailed(_with_lines(exc.problems, text)) from None
+
+
+def _with_lines(problems: list[Problem], text: str) -> list[Problem]:
+    """The problems with the line each field is on (the nearest enclosing one when the field
+    itself is missing)."""
+    try:
+        root = yaml.compose(text, Loader=_PlainLoader)
+    except (yaml.YAMLError, RecursionError):
+        return problems
+    if root is None:
+        return problems
+    return [
+        replace(p, row=_line_of(root, p.field)) if p.field and p.row is None else p
+        for p in problems
+    ]
+
+
+def _line_of(node: Any, field: str) -> int:
+    for token in re.findall(r"[^.\[\]]+", field):
+        found = None
+        if isinstance(node, yaml.MappingNode):
+            found = next((v for k, v in node.value if str(k.value) == token), None)
+        elif (
+            isinstance(node, yaml.SequenceNode) and token.isdigit() and int(token) < len(node.value)
+        ):
+            found = node.value[int(token)]
+        if found is None:
+            break
+        node = found
+    return int(node.start_mark.line) + 1
 
 
 class _PlainLoader(yaml.SafeLoader):
@@ -40,26 +111,20 @@ class _PlainLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def _read(path: Path) -> Any:
+def _read(path: Path) -> str:
     def fail(code: str, zh: str, en: str) -> InputError:
         return InputError(Problem(str(path), None, None, code, zh, en))
 
     try:
         if path.stat().st_size > MAX_BYTES:
             raise fail("file_too_large", "蓝图文件超过 1 MB", "a blueprint file is at most 1 MB")
-        text = path.read_text("utf-8-sig")
+        return path.read_text("utf-8-sig")
     except OSError as exc:
         raise fail(
             "unreadable", f"无法读取：{exc.strerror}", f"cannot read: {exc.strerror}"
         ) from exc
     except UnicodeDecodeError as exc:
         raise fail("encoding", "蓝图须为 UTF-8 编码", "a blueprint must be UTF-8") from exc
-    try:
-        if path.suffix.lower() == ".json":
-            return json.loads(text)
-        return yaml.load(text, Loader=_PlainLoader)  # a safe loader, without aliases
-    except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
-        raise fail("syntax", f"格式错误：{exc}", f"not valid YAML/JSON: {exc}") from exc
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
@@ -256,3 +321,10 @@ def _check_area(code: str, field: str, occ: Occupation, bp: Blueprint, bad: Any)
             f"知识领域 {code} 不在{LEVEL_NAMES_ZH[bp.level]}考核范围内",
             f"knowledge area {code} is not examined at {bp.level.value} level",
         )
+
+
+def blueprint_text(bp: Blueprint) -> str:
+    """``bp`` written as YAML, leaving out what its defaults say (to edit and read back)."""
+    data = bp.model_dump(mode="json", exclude_defaults=True)
+    text: str = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+    return text

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
 from certify.infra.db import transaction
-from certify.infra.errors import Error
+from certify.infra.errors import BlueprintNotFound, Error, PaperNotFound
 from question_bank.assembly.engine import Assembly, assemble
 from question_bank.assembly.plan import Infeasible, Plan, PoolItem, Shortfall, make_plan
 from question_bank.bank import latest_versions
@@ -37,6 +38,7 @@ from schemas.tables import (
     Item,
     ItemVersion,
     Paper,
+    PaperDocument,
     PaperItem,
     Registration,
     Sitting,
@@ -162,6 +164,42 @@ def _store_blueprint(session: Session, bp: Blueprint) -> BlueprintRow:
     return row
 
 
+@dataclass(frozen=True)
+class SavedBlueprint:
+    code: str
+    created: bool
+    changed: bool
+
+
+def save_blueprint(engine: Engine, bp: Blueprint, *, actor: str = "cli") -> SavedBlueprint:
+    """Store ``bp`` under its code, to check and assemble later; audited as ``blueprint.save``
+    when it is new or changed. Raises PaperError when papers of the code are frozen and the
+    blueprint differs (a changed blueprint needs a new code)."""
+    with transaction(engine) as session:
+        before = session.exec(select(BlueprintRow).where(BlueprintRow.code == bp.code)).first()
+        old_hash = before.spec.get("_hash") if before is not None else None
+        row = _store_blueprint(session, bp)
+        saved = SavedBlueprint(bp.code, before is None, old_hash != row.spec["_hash"])
+        if saved.changed:
+            audit_log.append(
+                session,
+                actor=actor,
+                action="blueprint.save",
+                subject=bp.code,
+                detail={"name": bp.name, "spec_hash": row.spec["_hash"], "created": saved.created},
+            )
+    return saved
+
+
+def stored_blueprint(engine: Engine, code: str) -> Blueprint:
+    """The blueprint stored under ``code``; raises BlueprintNotFound."""
+    with Session(engine) as session:
+        row = session.exec(select(BlueprintRow).where(BlueprintRow.code == code)).first()
+    if row is None:
+        raise BlueprintNotFound(code)
+    return Blueprint.model_validate({k: v for k, v in row.spec.items() if k != "_hash"})
+
+
 def plan_for(engine: Engine, bp: Blueprint) -> Plan:
     """The cells for ``bp`` over the current bank; raises Infeasible before any search."""
     with Session(engine) as session:
@@ -213,14 +251,24 @@ def assemble_papers(
     seed: int | None = None,
     actor: str = "cli",
     time_budget_s: float = 5.0,
+    job_id: int | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> AssemblyReport:
-    """Plan, search and store the forms of ``bp``; raises Infeasible or PaperError, writes nothing then."""
+    """Plan, search and store the forms of ``bp``; raises Infeasible or PaperError, writes nothing then.
+
+    ``job_id``: the background job doing it, kept in each paper's stats (so a resumed job finds
+    what it stored before); ``stage`` is told ``"search"`` once planned, ``"store"`` once
+    searched."""
     if seed is not None:
         bp = bp.model_copy(update={"seed": seed})
     plan = plan_for(engine, bp)
+    if stage:
+        stage("search")
     result = assemble(plan.problem(time_budget_s=time_budget_s))
     if result.violations:
         raise Infeasible(_search_shortfalls(bp, result))
+    if stage:
+        stage("store")
     with transaction(engine) as session:
         row = _store_blueprint(session, bp)
         assert row.id is not None
@@ -232,11 +280,12 @@ def assemble_papers(
         )
         if drafts:
             session.execute(delete(PaperItem).where(col(PaperItem.paper_id).in_(drafts)))
+            session.execute(delete(PaperDocument).where(col(PaperDocument.paper_id).in_(drafts)))
             session.execute(delete(Paper).where(col(Paper.id).in_(drafts)))
         run = (
             session.exec(select(func.max(Paper.run)).where(Paper.blueprint_id == row.id)).one() or 0
         ) + 1
-        report = _store_forms(session, row.id, run, bp, plan, result)
+        report = _store_forms(session, row.id, run, bp, plan, result, job_id)
         audit_log.append(
             session,
             actor=actor,
@@ -290,7 +339,13 @@ def _search_shortfalls(bp: Blueprint, result: Assembly) -> list[Shortfall]:
 
 
 def _store_forms(
-    session: Session, blueprint_id: int, run: int, bp: Blueprint, plan: Plan, result: Assembly
+    session: Session,
+    blueprint_id: int,
+    run: int,
+    bp: Blueprint,
+    plan: Plan,
+    result: Assembly,
+    job_id: int | None,
 ) -> AssemblyReport:
     parts = [p.part for p in bp.parts]
     forms: list[FormReport] = []
@@ -304,7 +359,11 @@ def _store_forms(
             run=run,
             form=letter,
             seed=bp.seed,
-            stats={"means": means, "targets": dict(zip(parts, plan.targets, strict=True))},
+            stats={
+                "means": means,
+                "targets": dict(zip(parts, plan.targets, strict=True)),
+                **({"job": job_id} if job_id is not None else {}),
+            },
         )
         session.add(paper)
         session.flush()
@@ -371,7 +430,7 @@ def paper_view(engine: Engine, code: str) -> PaperView:
     with Session(engine) as session:
         paper = session.exec(select(Paper).where(Paper.code == code)).first()
         if paper is None:
-            raise PaperError(f"没有编号为 {code} 的试卷 / no paper with code {code}")
+            raise PaperNotFound(code)
         row = session.get(BlueprintRow, paper.blueprint_id)
         assert row is not None
         bp = Blueprint.model_validate({k: v for k, v in row.spec.items() if k != "_hash"})
@@ -445,7 +504,7 @@ def freeze_paper(engine: Engine, code: str, *, actor: str = "cli") -> Paper:
     with transaction(engine) as session:
         paper = session.exec(select(Paper).where(Paper.code == code)).first()
         if paper is None:
-            raise PaperError(f"没有编号为 {code} 的试卷 / no paper with code {code}")
+            raise PaperNotFound(code)
         if paper.status != "frozen":
             paper.status, paper.frozen_at = "frozen", utcnow()
             session.add(paper)

@@ -243,6 +243,18 @@ _CERTIFICATE_STATUS: dict[Word, tuple[str, str]] = {
     CertificateStatus.REVOKED: ("已吊销", "Revoked"),
 }
 
+
+class JobState(Word):
+    """后台任务状态: a background job (assembly, issuance, …) from its request to its end. A
+    ``running`` job whose process stopped sending heartbeats is shown as interrupted (never
+    stored: whoever reads it can tell) and may be resumed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
 _LABELS: dict[type[Word], dict[Word, tuple[str, str]]] = {
     ItemType: {
         ItemType.SINGLE: ("单选题", "Single choice"),
@@ -334,5 +346,11 @@ _LABELS: dict[type[Word], dict[Word, tuple[str, str]]] = {
         IncidentKind.FORCE_HAND_IN: ("强制收卷", "Handed in by force"),
         IncidentKind.HAND_IN: ("交卷", "Handed in"),
         IncidentKind.RESTORE: ("导入答案备份", "Answer backup imported"),
+    },
+    JobState: {
+        JobState.QUEUED: ("排队中", "Queued"),
+        JobState.RUNNING: ("运行中", "Running"),
+        JobState.DONE: ("已完成", "Done"),
+        JobState.FAILED: ("失败", "Failed"),
     },
 }

@@ -21,6 +21,7 @@ from schemas.enums import (
     EntitlementKind,
     FinishReason,
     IncidentKind,
+    JobState,
     ObjectionState,
     RecordStatus,
     StatusChange,
@@ -139,6 +140,22 @@ class PaperItem(SQLModel, table=True):
     part: str = Field(max_length=16)
     item_version_id: int = Field(foreign_key="item_version.id")
     points: float
+
+
+class PaperDocument(SQLModel, table=True):
+    """A paper's printed PDF (``paper``: questions and answer sheet) or its answer key
+    (``key``), rendered once and served as stored, so every process and every download gives the
+    same bytes."""
+
+    __tablename__ = "paper_document"
+    __table_args__ = (UniqueConstraint("paper_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    paper_id: int = Field(foreign_key="paper.id", index=True)
+    kind: str = Field(max_length=16)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sha256: str = Field(max_length=64)
+    created_at: datetime = _ts(nullable=False)
 
 
 # --- candidates and sittings -----------------------------------------------------------------
@@ -787,3 +804,38 @@ class HolderCheck(SQLModel, table=True):
     id_digest: str = Field(max_length=64)
     matched: bool = False
     at: datetime = _ts(nullable=False, index=True)
+
+
+# --- background work -------------------------------------------------------------------------
+
+
+class Job(SQLModel, table=True):
+    """后台任务: work too long for one request (assembling papers, issuing certificates), run by
+    a worker thread of a web process, its progress visible to every page that reads the row.
+
+    ``lock_key`` is set while the job is queued or running (and so while it is interrupted): a
+    unique column, so one job at a time holds, say, an occupation and level."""
+
+    __tablename__ = "job"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32, index=True)
+    subject: str = Field(max_length=128, index=True)
+    """What the job is about (a blueprint's code, a sitting's code)."""
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: JobState = Field(default=JobState.QUEUED, sa_type=WordType(JobState, 16), index=True)
+    done: int = 0
+    total: int = 0
+    step: str = Field(default="", max_length=200)
+    """What the job is doing now, in words."""
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    error: str = ""
+    lock_key: str | None = Field(default=None, max_length=200, unique=True)
+    account_id: int | None = Field(default=None, foreign_key="account.id")
+    actor: str = Field(default="", max_length=128)
+    attempts: int = 0
+    worker: str | None = Field(default=None, max_length=96)
+    created_at: datetime = _ts(nullable=False)
+    started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    heartbeat_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

@@ -111,6 +111,18 @@ class ItemNotFound(NotFound):
     code, what_zh, what_en = "item_not_found", "题目", "item"
 
 
+class BlueprintNotFound(NotFound):
+    code, what_zh, what_en = "blueprint_not_found", "组卷蓝图", "blueprint"
+
+
+class PaperNotFound(NotFound):
+    code, what_zh, what_en = "paper_not_found", "试卷", "paper"
+
+
+class JobNotFound(NotFound):
+    code, what_zh, what_en = "job_not_found", "后台任务", "job"
+
+
 class CertificateNotFound(NotFound):
     code, what_zh, what_en = "certificate_not_found", "证书", "certificate"
 

@@ -259,6 +259,14 @@ class Settings:
         used_by=(WEB,),
         minimum=0,
     )
+    job_seconds: float = _declare(
+        "CERTIFY_JOB_SECONDS",
+        2.0,
+        "how often each web process looks for queued background jobs (assembly, …) to run on its "
+        "own thread, besides at once when it queued one itself (0 = off: another process runs them)",
+        used_by=(WEB,),
+        minimum=0,
+    )
     trusted_proxies: int = _declare(
         "CERTIFY_TRUSTED_PROXIES",
         0,

@@ -5,9 +5,9 @@ from the environment: ``CERTIFY_DATABASE_URL``, ``CERTIFY_WEB_SECRET``, ``CERTIF
 declared in ``certify/infra/settings.py`` and listed in ``docs/web.md``).
 
 Blueprints per audience: ``public`` (no login), ``auth``, ``committee``, ``admin`` (with its
-question ``bank`` and ``accounts``), ``rater`` and ``api``. Every API error has one JSON shape, ``{"error":
-{"status", "code", "message", "message_zh"}}``; every page error a friendly page; neither ever
-shows a traceback.
+question ``bank``, blueprints and ``papers``, background ``jobs``, ``accounts`` and ``training``),
+``rater`` and ``api``. Every API error has one JSON shape, ``{"error": {"status", "code",
+"message", "message_zh"}}``; every page error a friendly page; neither ever shows a traceback.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from werkzeug.exceptions import HTTPException
 
 from certify.infra import db
 from certify.infra.errors import Error, NotFound
+from certify.infra.jobs import JobRunner
 from certify.infra.settings import Settings
 from certify.keys.store import database_root_kid
 from certify.registration.identity import IdentityVault, load_vault
@@ -62,6 +63,8 @@ class Services:
     vault: IdentityVault | None
     data_dir: Path
     limiter: RateLimiter
+    jobs: JobRunner | None = None
+    """Runs background jobs (assembly, …) on a thread of this process."""
     api_per_minute: int = 0
     """API requests per minute per account and worker (0 = no limit)."""
     auth_failures: int = 60
@@ -219,7 +222,12 @@ def create_app(
     app.register_blueprint(accounts)
     app.register_blueprint(training)
     app.config["CERTIFY_PROVINCE"] = settings.province  # training certificates' serials
+    from certify.web import jobs, papers
+
+    for module in (papers, jobs):
+        app.register_blueprint(module.blueprint)
     sweeper = Sweeper(engine, settings.sweep_seconds)
+    runner = app.extensions["certify"].jobs = jobs.make_runner(engine, settings.job_seconds)
 
     @app.before_request
     def _services() -> None:
@@ -227,6 +235,7 @@ def create_app(
         g.engine = services.engine
         g.services = services
         sweeper.ensure_running()
+        runner.ensure_running()
         if request.path.startswith("/exam/api/"):
             return  # the exam's calls carry a token, never a cookie: no session to open
         lang = request.args.get("lang")

@@ -106,7 +106,7 @@ def build_site(
         {},
         web_secret="test-secret",
         data_dir=folder,
-        **{"rate_limit": 100_000, "sweep_seconds": 0, **overrides},
+        **{"rate_limit": 100_000, "sweep_seconds": 0, "job_seconds": 0, **overrides},
     )
     app = create_app(settings, engine=database.engine, vault=VAULT, trust_document=trust_document)
     app.config["TESTING"] = True

@@ -40,7 +40,9 @@ def bank_site(database: Database, tmp_path: Path) -> Site:
     """The app over an empty bank, with an account of every role (no sitting: quick)."""
     for role, password in PASSWORDS.items():
         create_account(database.engine, role, role, password)
-    settings = Settings.load({}, web_secret="test-secret", data_dir=tmp_path, sweep_seconds=0)
+    settings = Settings.load(
+        {}, web_secret="test-secret", data_dir=tmp_path, sweep_seconds=0, job_seconds=0
+    )
     app = create_app(settings, engine=database.engine, trust_document=None)
     app.config["TESTING"] = True
     return Site(database, app, [], [], {}, {}, {}, tmp_path)

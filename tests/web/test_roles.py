@@ -28,6 +28,8 @@ SAMPLE = {
     "room_id": 1,
     "item_code": "AI-J-001",
     "account_id": 1,
+    "job_id": 1,
+    "doc": "paper",
 }
 
 

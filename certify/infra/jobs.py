@@ -1,0 +1,443 @@
+"""后台任务: work too long for one request — assembling papers, issuing a sitting's certificates —
+kept as rows of the ``job`` table and run by worker threads of the web processes.
+
+A request *submits* a job (kind, subject, parameters, the account) and answers at once; a
+:class:`JobRunner` thread in any process *claims* it with a compare-and-set update (so each job
+runs once however many processes poll), runs the kind's handler, which reports ``done`` out of
+``total`` through :class:`Progress`, and records the result or the error. Every page reads the
+progress from the row, so it survives a reload and shows the same in every process.
+
+A running job's process writes a heartbeat every few seconds. A job still ``running`` whose
+heartbeat is older than :data:`STALE_AFTER` was left by a process that died or was stopped: it is
+shown as interrupted, and :func:`resume_job` queues it again (its handler starts over and must
+pick up what the earlier attempt already stored). ``lock_key`` is held from submission to the end,
+through an interruption, so one job at a time holds it (one assembly per occupation and level,
+one issuance per sitting)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
+
+from certify.infra import audit_log
+from certify.infra.db import transaction
+from certify.infra.errors import DatabaseError, Error, JobNotFound
+from schemas.enums import JobState
+from schemas.tables import Job, utcnow
+
+log = logging.getLogger("certify.jobs")
+
+STALE_AFTER = timedelta(seconds=30)
+"""A running job whose heartbeat is older than this was left by a process that stopped."""
+HEARTBEAT_SECONDS = 5.0
+"""How often a running job's process says it is alive (well inside :data:`STALE_AFTER`)."""
+
+
+class JobBusy(Error):
+    """Another job holds the same lock key (one at a time per occupation and level, …)."""
+
+    code = "job_busy"
+
+    def __init__(self, holder: JobView) -> None:
+        self.holder = holder
+        state = "已中断" if holder.interrupted else holder.state.zh
+        super().__init__(
+            f"后台任务 {holder.id}（{holder.subject}，{state}）正在进行，请等它结束后再试"
+            f"{'，或继续执行它' if holder.interrupted else ''}。\n"
+            f"Job {holder.id} ({holder.subject}, "
+            f"{'interrupted' if holder.interrupted else holder.state.value}) holds this; wait for "
+            f"it to end{', or resume it' if holder.interrupted else ''}."
+        )
+
+
+class JobLost(Error):
+    """The job was taken from this worker (resumed elsewhere as interrupted): stop working."""
+
+    code = "job_lost"
+
+
+class NotInterrupted(Error):
+    code = "job_not_interrupted"
+
+    def __init__(self, job: JobView) -> None:
+        super().__init__(
+            f"后台任务 {job.id} 未中断（{job.state.zh}），无需继续 / "
+            f"job {job.id} is not interrupted ({job.state.value}); there is nothing to resume"
+        )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every time here is UTC."""
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job as read at one moment."""
+
+    id: int
+    kind: str
+    subject: str
+    params: dict[str, Any]
+    state: JobState
+    done: int
+    total: int
+    step: str
+    result: dict[str, Any]
+    error: str
+    actor: str
+    account_id: int | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    heartbeat_at: datetime | None
+    finished_at: datetime | None
+    interrupted: bool
+    """Running, but its process stopped sending heartbeats: it may be resumed."""
+
+    @classmethod
+    def of(cls, row: Job, now: datetime) -> JobView:
+        beat = _aware(row.heartbeat_at)
+        stale = row.state is JobState.RUNNING and (beat is None or now - beat > STALE_AFTER)
+        return cls(
+            id=row.id or 0,
+            kind=row.kind,
+            subject=row.subject,
+            params=dict(row.params),
+            state=row.state,
+            done=row.done,
+            total=row.total,
+            step=row.step,
+            result=dict(row.result),
+            error=row.error,
+            actor=row.actor,
+            account_id=row.account_id,
+            attempts=row.attempts,
+            created_at=_aware(row.created_at) or now,
+            started_at=_aware(row.started_at),
+            heartbeat_at=beat,
+            finished_at=_aware(row.finished_at),
+            interrupted=stale,
+        )
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (JobState.DONE, JobState.FAILED)
+
+    @property
+    def percent(self) -> int:
+        """Whole per cent done (100 once done; 0 while the total is unknown)."""
+        if self.state is JobState.DONE:
+            return 100
+        return 100 * self.done // self.total if self.total else 0
+
+    @property
+    def label_zh(self) -> str:
+        return "已中断" if self.interrupted else self.state.zh
+
+    @property
+    def label_en(self) -> str:
+        return "Interrupted" if self.interrupted else self.state.en
+
+    def public(self) -> dict[str, Any]:
+        """What a page polling the job reads (no parameters, no account)."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "subject": self.subject,
+            "state": self.state.value,
+            "interrupted": self.interrupted,
+            "label_zh": self.label_zh,
+            "label_en": self.label_en,
+            "done": self.done,
+            "total": self.total,
+            "percent": self.percent,
+            "step": self.step,
+            "error": self.error,
+            "finished": self.finished,
+        }
+
+
+def submit_job(
+    engine: Engine,
+    kind: str,
+    subject: str,
+    *,
+    lock_key: str,
+    params: Mapping[str, Any] | None = None,
+    actor: str,
+    account_id: int | None = None,
+) -> JobView:
+    """Queue a job; raises JobBusy naming the job that holds ``lock_key`` (queued, running or
+    interrupted)."""
+    now = utcnow()
+    row = Job(
+        kind=kind,
+        subject=subject[:128],
+        params=dict(params or {}),
+        lock_key=lock_key[:200],
+        actor=actor,
+        account_id=account_id,
+    )
+    try:
+        with transaction(engine) as session:
+            session.add(row)
+            session.flush()
+            return JobView.of(row, now)
+    except DatabaseError:
+        holder = job_holding(engine, lock_key)
+        if holder is None:  # it ended meanwhile: the key is free again
+            return submit_job(
+                engine, kind, subject, lock_key=lock_key, params=params, actor=actor,
+                account_id=account_id,
+            )  # fmt: skip
+        raise JobBusy(holder) from None
+
+
+def job_holding(engine: Engine, lock_key: str) -> JobView | None:
+    """The job that holds ``lock_key`` now, if any."""
+    with Session(engine) as session:
+        row = session.exec(select(Job).where(col(Job.lock_key) == lock_key[:200])).first()
+        return JobView.of(row, utcnow()) if row else None
+
+
+def get_job(engine: Engine, job_id: int) -> JobView:
+    """The job ``job_id``; raises JobNotFound."""
+    with Session(engine) as session:
+        row = session.get(Job, job_id)
+        if row is None:
+            raise JobNotFound(job_id)
+        return JobView.of(row, utcnow())
+
+
+def latest_job(engine: Engine, kind: str, subject: str) -> JobView | None:
+    """The newest job of ``kind`` about ``subject``, if any."""
+    with Session(engine) as session:
+        row = session.exec(
+            select(Job)
+            .where(col(Job.kind) == kind, col(Job.subject) == subject)
+            .order_by(col(Job.id).desc())
+            .limit(1)
+        ).first()
+        return JobView.of(row, utcnow()) if row else None
+
+
+def resume_job(engine: Engine, job_id: int, *, actor: str) -> JobView:
+    """Queue an interrupted job again (audited as ``job.resume``); raises NotInterrupted for a
+    job that is queued, alive, done or failed, JobNotFound for none."""
+    seen = get_job(engine, job_id)
+    if not seen.interrupted:
+        raise NotInterrupted(seen)
+    with transaction(engine) as session:
+        changed = session.execute(
+            update(Job)
+            .where(col(Job.id) == job_id, col(Job.state) == JobState.RUNNING)
+            .where(col(Job.attempts) == seen.attempts)
+            .where(col(Job.heartbeat_at) == seen.heartbeat_at)
+            .values(state=JobState.QUEUED, worker=None, done=0, step="", error="")
+        )
+        # A heartbeat came meanwhile, or someone resumed it first.
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            raise NotInterrupted(get_job(engine, job_id))
+        audit_log.append(
+            session,
+            actor=actor,
+            action="job.resume",
+            subject=str(job_id),
+            detail={"kind": seen.kind, "subject": seen.subject, "attempts": seen.attempts},
+        )
+    return get_job(engine, job_id)
+
+
+# --- the worker's side -----------------------------------------------------------------------
+
+
+def worker_name() -> str:
+    """This thread of this process on this machine, as stored in ``job.worker``."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{threading.get_ident() % 10**9}"
+
+
+def claim_job(engine: Engine, worker: str, kinds: Mapping[str, Any]) -> JobView | None:
+    """Take the oldest queued job of one of ``kinds`` for ``worker``, or None.
+
+    A compare-and-set on the state: when several processes try for the same job, the database
+    lets one update through and the others find it taken (PostgreSQL re-checks the condition
+    after the winner commits; SQLite writes one at a time)."""
+    with Session(engine) as session:
+        waiting = [
+            int(job_id)
+            for job_id in session.exec(
+                select(col(Job.id))
+                .where(col(Job.state) == JobState.QUEUED, col(Job.kind).in_(list(kinds)))
+                .order_by(col(Job.id))
+                .limit(10)
+            )
+            if job_id is not None
+        ]
+    for job_id in waiting:
+        now = utcnow()
+        with transaction(engine) as session:
+            taken = session.execute(
+                update(Job)
+                .where(col(Job.id) == job_id, col(Job.state) == JobState.QUEUED)
+                .values(
+                    state=JobState.RUNNING,
+                    worker=worker,
+                    attempts=col(Job.attempts) + 1,
+                    started_at=now,
+                    heartbeat_at=now,
+                )
+            )
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            return get_job(engine, job_id)
+    return None
+
+
+class Progress:
+    """What a handler reports while it works: ``done`` out of ``total`` and the current step.
+
+    ``done`` never exceeds ``total`` and never goes back; a total set below what is done is
+    raised to it. Every report is also a heartbeat. Raises JobLost once the job was resumed
+    elsewhere, so a worker that was only slow stops instead of working twice."""
+
+    def __init__(self, engine: Engine, job: JobView, worker: str) -> None:
+        self.engine = engine
+        self.job_id = job.id
+        self.attempt = job.attempts
+        self.worker = worker
+        self.done = 0
+        self.total = 0
+        self.step = ""
+
+    def start(self, total: int, step: str = "") -> None:
+        """Set how many steps there are (at least what is done already)."""
+        self.total = max(int(total), self.done, 0)
+        self._write(step)
+
+    def advance(self, steps: int = 1, step: str | None = None) -> None:
+        """Count ``steps`` more done (at most up to the total) and say what comes next."""
+        self.done = min(self.done + max(int(steps), 0), self.total)
+        self._write(self.step if step is None else step)
+
+    def _write(self, step: str) -> None:
+        self.step = step[:200]
+        self._update(done=self.done, total=self.total, step=self.step, heartbeat_at=utcnow())
+
+    def beat(self) -> None:
+        self._update(heartbeat_at=utcnow())
+
+    def _update(self, **values: Any) -> None:
+        with transaction(self.engine) as session:
+            changed = session.execute(
+                update(Job)
+                .where(col(Job.id) == self.job_id, col(Job.state) == JobState.RUNNING)
+                .where(col(Job.worker) == self.worker, col(Job.attempts) == self.attempt)
+                .values(**values)
+            )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            raise JobLost(f"job {self.job_id} was resumed elsewhere")
+
+    def finish(self, result: Mapping[str, Any]) -> None:
+        self._update(
+            state=JobState.DONE,
+            done=self.total,
+            step="",
+            result=dict(result),
+            lock_key=None,
+            finished_at=utcnow(),
+        )
+
+    def fail(self, error: str) -> None:
+        self._update(state=JobState.FAILED, error=error, lock_key=None, finished_at=utcnow())
+
+
+Handler = Callable[[Engine, JobView, Progress], Mapping[str, Any]]
+"""Runs one job of a kind: reports through the Progress, returns the result to store; a
+certify Error it raises is stored as the job's error (a person can act on it)."""
+
+
+def run_job(engine: Engine, job: JobView, handler: Handler, worker: str) -> JobView:
+    """Run a claimed job to its end, with a heartbeat on another thread meanwhile."""
+    progress = Progress(engine, job, worker)
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            try:
+                progress.beat()
+            except Exception:  # lost, or the database is away: the handler finds out
+                return
+
+    beating = threading.Thread(target=heartbeat, name=f"certify-job-{job.id}-beat", daemon=True)
+    beating.start()
+    try:
+        result = handler(engine, job, progress)
+        progress.finish(result)
+    except JobLost:
+        log.warning("job %d was resumed elsewhere; this worker stopped", job.id)
+    except Error as exc:
+        progress.fail(exc.diagnostics())
+    except Exception:
+        log.exception("job %d (%s) failed", job.id, job.kind)
+        progress.fail("服务器出错，错误已记录 / the server failed; the error is logged")
+    finally:
+        stop.set()
+    return get_job(engine, job.id)
+
+
+class JobRunner:
+    """Runs queued jobs on a daemon thread of this process, polling every ``seconds`` (and at
+    once when this process queued one): started by the first request, so each gunicorn worker
+    runs its own after the fork. ``seconds`` ≤ 0: no thread (another process runs them, or
+    :meth:`run_pending` does, as tests do)."""
+
+    def __init__(self, engine: Engine, handlers: Mapping[str, Handler], seconds: float) -> None:
+        self.engine = engine
+        self.handlers = dict(handlers)
+        self.seconds = seconds
+        self.pid = 0
+        self.lock = threading.Lock()
+        self.wakeup = threading.Event()
+
+    def ensure_running(self) -> None:
+        if self.seconds <= 0 or self.pid == os.getpid():
+            return
+        with self.lock:
+            if self.pid == os.getpid():
+                return
+            self.pid = os.getpid()
+            threading.Thread(target=self._loop, name="certify-jobs", daemon=True).start()
+
+    def wake(self) -> None:
+        """A job was queued here: look now rather than at the next poll."""
+        self.wakeup.set()
+
+    def run_pending(self) -> list[JobView]:
+        """Run queued jobs on this thread until none is left; returns them as they ended."""
+        ran = []
+        worker = worker_name()
+        while (job := claim_job(self.engine, worker, self.handlers)) is not None:
+            ran.append(run_job(self.engine, job, self.handlers[job.kind], worker))
+        return ran
+
+    def _loop(self) -> None:
+        failing = False
+        while True:
+            self.wakeup.wait(self.seconds)
+            self.wakeup.clear()
+            try:
+                self.run_pending()
+                failing = False
+            except Exception:  # the database is away: try again at the next poll
+                if not failing:  # logged once per outage, not every poll
+                    log.exception("job runner round failed; retrying quietly until one succeeds")
+                failing = True

@@ -1,0 +1,107 @@
+"""Background jobs in the browser (login, admin role): a job's page with its progress, read from
+the database on every load (so a reload, or another process, shows the same), polled by a small
+script while it runs; resuming a job whose process stopped.
+
+The kinds of job this app runs, and where each leads once done, are :data:`KINDS`; the runner
+(:class:`certify.infra.jobs.JobRunner`) is built here with their handlers and started by the
+first request of each process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, flash, g, jsonify, redirect, render_template, url_for
+from sqlalchemy import Engine
+
+from certify.infra.errors import Error
+from certify.infra.jobs import Handler, JobRunner, JobView, get_job, resume_job
+from certify.web.auth import check_csrf, current_account, require_role
+from certify.web.common import page_problems
+from question_bank.assembly_job import ASSEMBLE, run_assembly
+
+blueprint = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
+ADMIN = ("admin",)
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """What the pages know of one kind of job: its handler, its name, and where it leads."""
+
+    handler: Handler
+    zh: str
+    en: str
+    leads_to: Callable[[JobView], str]
+    """The page about the job's subject (where to go once it is done)."""
+
+
+KINDS: dict[str, JobKind] = {
+    ASSEMBLE: JobKind(
+        run_assembly,
+        "组卷",
+        "Assembly",
+        lambda job: url_for("papers.blueprint_page", code=job.subject),
+    ),
+}
+
+
+def make_runner(engine: Engine, seconds: float) -> JobRunner:
+    return JobRunner(engine, {kind: k.handler for kind, k in KINDS.items()}, seconds)
+
+
+def wake_runner() -> None:
+    """A job was just queued by this process: its runner looks now."""
+    runner: JobRunner | None = g.services.jobs
+    if runner is not None:
+        runner.wake()
+
+
+def actor() -> str:
+    account = current_account()
+    assert account is not None
+    return f"web:{account.username}"
+
+
+def _page(job: JobView, problems: Any = None, status: int = 200) -> Any:
+    kind = KINDS.get(job.kind)
+    return render_template(
+        "job.html",
+        job=job,
+        kind=kind,
+        leads_to=kind.leads_to(job) if kind else None,
+        problems=problems,
+    ), status
+
+
+@blueprint.get("/<int:job_id>")
+@require_role(*ADMIN)
+def page(job_id: int) -> Any:
+    return _page(get_job(g.engine, job_id))
+
+
+@blueprint.get("/<int:job_id>.json")
+@require_role(*ADMIN)
+def state(job_id: int) -> Any:
+    job = get_job(g.engine, job_id)
+    kind = KINDS.get(job.kind)
+    body = job.public()
+    body["leads_to"] = kind.leads_to(job) if kind else None
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.post("/<int:job_id>/resume")
+@require_role(*ADMIN)
+def resume(job_id: int) -> Any:
+    check_csrf()
+    try:
+        job = resume_job(g.engine, job_id, actor=actor())
+    except Error as exc:
+        if exc.code == "job_not_found":
+            raise
+        return _page(get_job(g.engine, job_id), page_problems(exc), 400)
+    wake_runner()
+    flash(f"后台任务 {job.id} 已重新排队 / job {job.id} is queued again")
+    return redirect(url_for("jobs.page", job_id=job.id))
