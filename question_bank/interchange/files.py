@@ -14,9 +14,10 @@ from question_bank.formats import FORMATS as OWN_FORMATS
 from question_bank.formats import RawItem, read_items, write_items
 from question_bank.interchange.common import Placement
 from question_bank.interchange.gift import read_gift, write_gift
+from question_bank.interchange.moodle import read_moodle, write_moodle
 from schemas.items import ItemData
 
-FOREIGN_FORMATS = ("gift",)
+FOREIGN_FORMATS = ("gift", "moodle")
 FORMATS = (*OWN_FORMATS, *FOREIGN_FORMATS)
 
 
@@ -26,6 +27,8 @@ def detect(path: Path) -> str:
     suffix = path.suffix.lower().lstrip(".")
     if suffix == "gift":
         return "gift"
+    if suffix == "xml":
+        return _xml_kind(path)
     if suffix in ("csv", "txt", "xlsx", "xlsm", "json"):
         return {"txt": "csv", "xlsm": "xlsx"}.get(suffix, suffix)
     raise InputError(
@@ -36,6 +39,24 @@ def detect(path: Path) -> str:
             "unsupported_format",
             f"无法从文件名判断格式 .{suffix}；请用 --format 指定（{'、'.join(FORMATS)}）",
             f"cannot tell the format of .{suffix} from the name; give --format ({', '.join(FORMATS)})",
+        )
+    )
+
+
+def _xml_kind(path: Path) -> str:
+    """``moodle`` for a ``<quiz>``; the root is found in the first kilobytes, not parsed."""
+    with path.open("rb") as file:
+        head = file.read(4096).decode("utf-8", "replace")
+    if "<quiz" in head:
+        return "moodle"
+    raise InputError(
+        Problem(
+            str(path),
+            None,
+            None,
+            "unsupported_format",
+            "无法判断 XML 文件的格式；请用 --format 指定",
+            "cannot tell which XML format this is; give --format",
         )
     )
 
@@ -58,6 +79,8 @@ def read_any(
     check_size(path, max_bytes)
     if fmt == "gift":
         return read_gift(source, decode(path, path.read_bytes(), encoding), placement)
+    if fmt == "moodle":
+        return read_moodle(source, path.read_bytes(), placement)
     raise ValueError(fmt)
 
 
@@ -69,6 +92,8 @@ def write_any(path: Path, items: Iterable[ItemData], fmt: str | None = None) -> 
         return write_items(path, items, fmt)
     if fmt == "gift":
         path.write_text(write_gift(items), encoding="utf-8")
+    elif fmt == "moodle":
+        path.write_bytes(write_moodle(items))
     else:
         raise ValueError(fmt)
     return len(items)

@@ -167,12 +167,6 @@ def _read_question(
     opening = find(rest, "{")
     closing = find(rest, "}", opening + 1) if opening >= 0 else -1
     if opening < 0:
-        question.notice(
-            "text",
-            "description_skipped",
-            "没有答案部分的说明文字（description）不是题目，未导入",
-            "a description (text with no answer block) is not a question; not imported",
-        )
         question.unsupported(
             "text",
             "description",
