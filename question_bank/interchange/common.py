@@ -279,8 +279,9 @@ class _Text(HTMLParser):
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        data = data.replace("\u00a0", " ")
-        self.parts.append(data if self.pre else re.sub(r"[ \t\r\n\f]+", " ", data))
+        if not self.pre:
+            data = re.sub(r"[ \t\r\n\f]+", " ", data)
+        self.parts.append(data.replace("\u00a0", " "))  # a no-break space is kept, as a space
 
 
 def html_text(html: str) -> tuple[str, list[str]]:

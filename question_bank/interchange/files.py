@@ -15,9 +15,10 @@ from question_bank.formats import RawItem, read_items, write_items
 from question_bank.interchange.common import Placement
 from question_bank.interchange.gift import read_gift, write_gift
 from question_bank.interchange.moodle import read_moodle, write_moodle
+from question_bank.interchange.qti import read_qti, write_qti
 from schemas.items import ItemData
 
-FOREIGN_FORMATS = ("gift", "moodle")
+FOREIGN_FORMATS = ("gift", "moodle", "qti")
 FORMATS = (*OWN_FORMATS, *FOREIGN_FORMATS)
 
 
@@ -29,6 +30,8 @@ def detect(path: Path) -> str:
         return "gift"
     if suffix == "xml":
         return _xml_kind(path)
+    if suffix == "zip":
+        return "qti"
     if suffix in ("csv", "txt", "xlsx", "xlsm", "json"):
         return {"txt": "csv", "xlsm": "xlsx"}.get(suffix, suffix)
     raise InputError(
@@ -81,6 +84,8 @@ def read_any(
         return read_gift(source, decode(path, path.read_bytes(), encoding), placement)
     if fmt == "moodle":
         return read_moodle(source, path.read_bytes(), placement)
+    if fmt == "qti":
+        return read_qti(source, path.read_bytes(), placement)
     raise ValueError(fmt)
 
 
@@ -94,6 +99,8 @@ def write_any(path: Path, items: Iterable[ItemData], fmt: str | None = None) -> 
         path.write_text(write_gift(items), encoding="utf-8")
     elif fmt == "moodle":
         path.write_bytes(write_moodle(items))
+    elif fmt == "qti":
+        path.write_bytes(write_qti(items))
     else:
         raise ValueError(fmt)
     return len(items)

@@ -14,7 +14,7 @@ from question_bank.interchange.files import write_any
 from tests.conftest import Database
 from tests.helpers import item, snapshot
 
-FORMATS = {"gift": "bank.gift", "moodle": "bank.xml"}
+FORMATS = {"gift": "bank.gift", "moodle": "bank.xml", "qti": "bank.zip"}
 
 
 def run(*args: str) -> tuple[int, str, str]:
