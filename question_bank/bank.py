@@ -23,7 +23,9 @@ from certify.infra.db import transaction
 from certify.infra.errors import Problem, ValidationFailed
 from certify.infra.tabular import DEFAULT_MAX_BYTES, write_table
 from question_bank.columns import COLUMNS, OPTION_COLUMNS
-from question_bank.formats import RawItem, read_items, write_items
+from question_bank.formats import RawItem
+from question_bank.interchange.common import Placement
+from question_bank.interchange.files import read_any, write_any
 from question_bank.validate import Validation, validate_rows
 from schemas.enums import ItemStatus, ItemType, Level
 from schemas.items import ItemData
@@ -46,6 +48,8 @@ class ImportReport:
     status_changed: int = 0
     unchanged: int = 0
     problems: list[Problem] = field(default_factory=list)
+    notices: list[Problem] = field(default_factory=list)
+    """What another system's file held that no item needs (feedback…), left behind."""
     rejected_rows: int = 0
     rejects_file: Path | None = None
 
@@ -65,6 +69,8 @@ def import_bank(
     actor: str = "cli",
     progress: bool | None = False,
     name: str | None = None,
+    fmt: str | None = None,
+    placement: Placement | None = None,
 ) -> ImportReport:
     """Import one item file; returns the report, raises ValidationFailed or InputError.
 
@@ -74,10 +80,14 @@ def import_bank(
     the same (the ValidationFailed raised names it as ``rejects_file``). ``progress``: a bar
     on stderr — True always, False never, None when stderr is a terminal (the CLI's choice).
     ``name``: the file as its owner knows it, for the problems and the audit log (default: the
-    path; an upload is saved under another name).
+    path; an upload is saved under another name). ``fmt``: the file's format (default: from
+    the file); ``placement``: where questions from GIFT, Moodle XML or QTI go when the file does
+    not say (occupation, level, knowledge area by category).
     """
-    rows = read_items(path, encoding=encoding, max_bytes=max_bytes)
     source = name or str(path)
+    rows = read_any(
+        path, fmt=fmt, placement=placement, name=source, encoding=encoding, max_bytes=max_bytes
+    )
     checked = validate_rows(source, rows)
     try:
         report = _store(engine, source, len(rows), checked, skip_invalid, actor, progress)
@@ -87,6 +97,7 @@ def import_bank(
             write_rejects(rejects_path, [r for r in rows if r.row in bad], refused.problems)
             refused.rejects_file = rejects_path
         raise
+    report.notices = [notice for row in rows for notice in row.notices]
     if report.problems:
         bad = {p.row for p in report.problems}
         report.rejected_rows = len(bad)
@@ -407,7 +418,7 @@ def bank_items(
 
 def export_bank(engine: Engine, path: Path, fmt: str | None = None, **filters: Any) -> int:
     """Write the bank (newest versions) to ``path``; returns the number of items."""
-    return write_items(path, bank_items(engine, **filters), fmt)
+    return write_any(path, bank_items(engine, **filters), fmt)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,12 @@ class RawItem:
     row: int
     values: dict[str, Any]
     labels: dict[str, str] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    """What the reader found that certify cannot hold (another system's question types)."""
+    notices: list[Problem] = field(default_factory=list)
+    """What the reader left behind that no item needs (feedback); reported, not refused."""
+    category: str = ""
+    """The category another system filed the question in (a Moodle ``$course$/…`` path)."""
 
     def label(self, column: str) -> str:
         shown = self.labels.get(column, column)
@@ -76,10 +82,14 @@ def detect_format(path: Path) -> str:
 
 
 def read_items(
-    path: Path, *, encoding: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+    path: Path,
+    *,
+    fmt: str | None = None,
+    encoding: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> list[RawItem]:
     """Every row of an item file; raises InputError when the file as a whole is unreadable."""
-    fmt = detect_format(path)
+    fmt = fmt or detect_format(path)
     if fmt == "json":
         check_size(path, max_bytes)
         return _read_json(path, decode(path, path.read_bytes(), encoding or "utf-8"))

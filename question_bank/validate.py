@@ -114,6 +114,9 @@ def validate_rows(file: str, rows: list[RawItem]) -> Validation:
     result = Validation()
     first_row: dict[str, int] = {}
     for raw in rows:
+        if raw.problems:
+            result.problems.extend(raw.problems)
+            continue
         row = _Row(file, raw)
         item = _validate(row)
         if item is not None:

@@ -23,7 +23,9 @@ from question_bank.bank import (
     import_items,
 )
 from question_bank.catalogue import restore_item, retire_item
-from question_bank.formats import FORMATS, write_items
+from question_bank.formats import write_items
+from question_bank.interchange.common import Placement, destinations, load_placement
+from question_bank.interchange.files import FORMATS, read_any
 from question_bank.synth import synth_items
 from question_bank.template import write_template
 from schemas.enums import ItemStatus, Level
@@ -54,6 +56,24 @@ def bank() -> None:
 @click.option(
     "--max-size-mb", type=click.FloatRange(min=0, min_open=True), default=50, show_default=True
 )
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Default: from the file's name.")
+@click.option(
+    "--occupation", help="GIFT/Moodle/QTI: occupation of questions the file does not place."
+)
+@click.option("--level", help="GIFT/Moodle/QTI: level of questions the file does not place.")
+@click.option(
+    "--area", help="GIFT/Moodle/QTI: knowledge area of questions the file does not place."
+)
+@click.option(
+    "--map",
+    "map_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="GIFT/Moodle/QTI: YAML/JSON file mapping categories to knowledge areas.",
+)
+@click.option("--id-prefix", default="", help="Prefix of ids made for questions that have none.")
+@click.option(
+    "--dry-run", is_flag=True, help="Show where each category's questions would go; import nothing."
+)
 @pass_settings
 def bank_import(
     settings: Settings,
@@ -62,12 +82,26 @@ def bank_import(
     rejects: Path | None,
     encoding: str | None,
     max_size_mb: float,
+    fmt: str | None,
+    occupation: str | None,
+    level: str | None,
+    area: str | None,
+    map_file: Path | None,
+    id_prefix: str,
+    dry_run: bool,
 ) -> None:
-    """Import item files (CSV, XLSX, JSON). 导入题目。
+    """Import item files (CSV, XLSX, JSON, GIFT, Moodle XML, QTI 3.0). 导入题目。
 
     Every bad row is reported with its row and field; by default nothing is imported if any row
     is bad. Each file is its own transaction.
     """
+    placement = load_placement(
+        map_file, occupation=occupation, level=level, area=area, id_prefix=id_prefix
+    )
+    if dry_run:
+        for path in files:
+            _show_destinations(path, fmt, placement, encoding, int(max_size_mb * 2**20))
+        return
     engine = settings.engine()
     for path in files:
         report = import_bank(
@@ -78,6 +112,8 @@ def bank_import(
             encoding=encoding,
             max_bytes=int(max_size_mb * 2**20),
             progress=None,
+            fmt=fmt,
+            placement=placement,
         )
         click.echo(
             f"{path.name}: {report.rows} 行 rows — 新增 created {report.created}, "
@@ -92,6 +128,23 @@ def bank_import(
             )
             for problem in report.problems:
                 click.echo(f"  {problem}", err=True)
+        if report.notices:
+            click.echo(
+                f"  未导入的内容 {len(report.notices)} 处 / left behind: {len(report.notices)}",
+                err=True,
+            )
+            for notice in report.notices:
+                click.echo(f"  {notice}", err=True)
+
+
+def _show_destinations(
+    path: Path, fmt: str | None, placement: Placement, encoding: str | None, max_bytes: int
+) -> None:
+    rows = read_any(path, fmt=fmt, placement=placement, encoding=encoding, max_bytes=max_bytes)
+    click.echo(f"{path.name}: {len(rows)} 题 questions (dry run, nothing imported)")
+    for d in destinations(rows):
+        target = "/".join(str(x) if x else "?" for x in (d.occupation, d.level, d.knowledge_area))
+        click.echo(f"  {d.category or '(no category)'} -> {target}: {d.questions}")
 
 
 @bank.command("export")

@@ -1,0 +1,324 @@
+"""What the interchange readers and writers share: where foreign questions go in certify
+(occupation, level, knowledge area), stable item ids, HTML turned into safe text, and the
+certify metadata a foreign format has no field for."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import nh3
+import yaml
+
+from certify.infra.errors import InputError, Problem
+from question_bank.formats import RawItem
+from schemas.items import ItemData
+from schemas.notation import LIST_SEPARATOR
+
+ITEM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+BLANK = re.compile(r"_{3,}")
+DEFAULT_BLANK = "______"
+
+META_FIELDS = (
+    "item_id",
+    "occupation",
+    "level",
+    "knowledge_area",
+    "points",
+    "difficulty",
+    "source",
+    "tags",
+    "status",
+    "rubric",
+)
+"""The fields of an item that GIFT, Moodle XML and QTI have no place of their own for; each
+writer stores them where the format lets a tool keep private data, and its reader takes them
+back."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where questions from another system go: occupation, level and knowledge area, by their
+    category path (a Moodle ``$course$/…`` path, a GIFT ``$CATEGORY``), with defaults.
+
+    Built from the command line (``--occupation``, ``--level``, ``--area``) and, optionally,
+    a mapping file (:func:`load_placement`)."""
+
+    occupation: str | None = None
+    level: str | None = None
+    area: str | None = None
+    categories: dict[str, dict[str, str]] = field(default_factory=dict)
+    id_prefix: str = ""
+
+    def place(self, category: str) -> dict[str, str | None]:
+        """Occupation, level and area for ``category``: its own entry, else its nearest parent
+        category's, else the defaults."""
+        found: dict[str, str] = {}
+        path = category.strip("/")
+        while path:
+            if path in self.categories:
+                found = self.categories[path]
+                break
+            path = path.rpartition("/")[0]
+        return {
+            "occupation": found.get("occupation", self.occupation),
+            "level": found.get("level", self.level),
+            "knowledge_area": found.get("area", self.area),
+        }
+
+
+def load_placement(
+    path: Path | None,
+    *,
+    occupation: str | None = None,
+    level: str | None = None,
+    area: str | None = None,
+    id_prefix: str = "",
+) -> Placement:
+    """A :class:`Placement` from a YAML or JSON mapping file, command-line values winning.
+
+    The file reads::
+
+        occupation: ai          # defaults for every question
+        level: senior
+        area: "1"
+        categories:
+          $course$/机器学习: "3"                     # a category's knowledge area
+          $course$/云/基础: {area: "2", level: junior}
+
+    Raises InputError when the file is not such a mapping."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            raise _bad_map(path, str(error)) from error
+        if not isinstance(loaded, dict):
+            raise _bad_map(path, "not a mapping")
+        data = loaded
+    categories: dict[str, dict[str, str]] = {}
+    raw = data.get("categories") or {}
+    if not isinstance(raw, dict):
+        raise _bad_map(path, "categories must be a mapping")
+    for name, target in raw.items():
+        if isinstance(target, (str, int)):
+            categories[str(name).strip("/")] = {"area": str(target)}
+        elif isinstance(target, dict) and set(target) <= {"occupation", "level", "area"}:
+            categories[str(name).strip("/")] = {k: str(v) for k, v in target.items()}
+        else:
+            raise _bad_map(path, f"category {name!r}: give an area code or occupation/level/area")
+    return Placement(
+        occupation=occupation or _opt(data.get("occupation")),
+        level=level or _opt(data.get("level")),
+        area=area or _opt(data.get("area")),
+        categories=categories,
+        id_prefix=id_prefix,
+    )
+
+
+def _opt(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _bad_map(path: Path | None, why: str) -> InputError:
+    return InputError(
+        Problem(
+            str(path),
+            None,
+            None,
+            "bad_category_map",
+            f"知识领域对照文件无法使用：{why}",
+            f"the category mapping file cannot be used: {why}",
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where the questions of one category go, and how many there are."""
+
+    category: str
+    occupation: str | None
+    level: str | None
+    knowledge_area: str | None
+    questions: int
+
+
+def destinations(rows: list[RawItem]) -> list[Destination]:
+    """Per category, in file order: the occupation, level and area its questions take."""
+    seen: dict[tuple[str, Any, Any, Any], int] = {}
+    for row in rows:
+        v = row.values
+        where = (row.category, v.get("occupation"), v.get("level"), v.get("knowledge_area"))
+        seen[where] = seen.get(where, 0) + 1
+    return [Destination(*where, count) for where, count in seen.items()]
+
+
+class Ids:
+    """Stable item ids for questions that bring none of their own: a prefix and a short hash
+    of the category and the question's name (else its text), so importing the same file again
+    finds the same items; a repeated name in one category gets ``-2``, ``-3``…"""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.seen: dict[str, int] = {}
+
+    def make(self, category: str, name: str) -> str:
+        digest = hashlib.sha256(f"{category}\x00{name}".encode()).hexdigest()[:12]
+        base = f"{self.prefix}-{digest}"
+        self.seen[base] = self.seen.get(base, 0) + 1
+        return base if self.seen[base] == 1 else f"{base}-{self.seen[base]}"
+
+
+# --- problems on a question --------------------------------------------------------------------
+
+
+class Question:
+    """One foreign question on its way to a :class:`RawItem`: its position and name for the
+    messages, the values found so far, and the problems and notices met."""
+
+    def __init__(
+        self, file: str, number: int, name: str, line: int | None = None, category: str = ""
+    ) -> None:
+        self.file, self.number, self.name, self.line = file, number, name, line
+        self.category = category
+        self.values: dict[str, Any] = {"options": {}}
+        self.problems: list[Problem] = []
+        self.notices: list[Problem] = []
+
+    def where(self, part: str) -> str:
+        shown = f"«{self.name}»" if self.name else f"#{self.number}"
+        at = f", line {self.line}" if self.line else ""
+        return f"{shown}{at}: {part}"
+
+    def unsupported(self, part: str, code: str, zh: str, en: str) -> None:
+        """Something certify's items cannot hold: the question is refused."""
+        self.problems.append(Problem(self.file, self.number, self.where(part), code, zh, en))
+
+    def notice(self, part: str, code: str, zh: str, en: str) -> None:
+        """Something left behind that no item needs (feedback, a description): reported."""
+        self.notices.append(Problem(self.file, self.number, self.where(part), code, zh, en))
+
+    def raw(self) -> RawItem:
+        labels = {name: self.where(name) for name in self.values}
+        return RawItem(self.number, self.values, labels, self.problems, self.notices, self.category)
+
+
+# --- HTML to text ------------------------------------------------------------------------------
+
+ALLOWED_TAGS = {
+    "a", "b", "big", "blockquote", "br", "caption", "code", "dd", "div", "dl", "dt", "em",
+    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s",
+    "samp", "small", "span", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th",
+    "thead", "tr", "tt", "u", "ul", "var",
+}  # fmt: skip
+BLOCKS = {
+    "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "dt", "dd",
+    "table", "ul", "ol", "hr", "caption",
+}  # fmt: skip
+
+
+def sanitise(html: str) -> str:
+    """``html`` through nh3 (Rust's ammonia on an HTML5 parser): only formatting tags are left,
+    no scripts or styles with their content, no event-handler or style attributes, links only
+    to http(s) and mailto, images keeping ``src`` and ``alt``."""
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes={"a": {"href"}, "img": {"src", "alt"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel=None,
+        strip_comments=True,
+    )
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.pre = 0
+        self.images: list[str] = []
+        self.links: list[tuple[str, int]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+        elif tag == "img":
+            found = dict(attrs)
+            self.images.append(found.get("src") or found.get("alt") or "")
+        elif tag in BLOCKS:
+            self._break()
+            if tag == "li":
+                self.parts.append("- ")
+        if tag == "a":
+            self.links.append((dict(attrs).get("href") or "", len(self.parts)))
+        if tag == "pre":
+            self.pre += 1
+        if tag in ("td", "th"):
+            self.parts.append("\t")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self.links:
+            href, start = self.links.pop()
+            shown = "".join(self.parts[start:]).strip()
+            if href and href != shown:
+                self.parts.append(f" ({href})")  # the address is kept as text, never as a link
+        if tag in BLOCKS:
+            self._break()
+        if tag == "pre":
+            self.pre -= 1
+
+    def _break(self) -> None:
+        """A block's edge: one line break, however many blocks meet there."""
+        if self.parts and not self.parts[-1].endswith("\n"):
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.pre:
+            data = re.sub(r"[ \t\r\n\f]+", " ", data)
+        self.parts.append(data.replace("\u00a0", " "))  # a no-break space is kept, as a space
+
+
+def html_text(html: str) -> tuple[str, list[str]]:
+    """The text a person reads in ``html``, after :func:`sanitise`: line breaks where the
+    markup breaks lines, entities decoded, runs of spaces as one (a no-break space is a space);
+    and the images the markup shows (their ``src``), which certify's items cannot hold yet."""
+    parser = _Text()
+    parser.feed(sanitise(html))
+    parser.close()
+    text = "".join(parser.parts).replace("\t\n", "\n")
+    lines = [line.strip(" ") for line in text.split("\n")]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return text, parser.images
+
+
+def text_html(text: str) -> str:
+    """Plain ``text`` as HTML that :func:`html_text` reads back to the same text: escaped,
+    ``<br/>`` for line breaks, a run of spaces kept with no-break spaces."""
+    out = []
+    for line in text.split("\n"):
+        line = line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        out.append(re.sub(r" {2,}", lambda m: " " + "&#160;" * (len(m.group()) - 1), line))
+    return "<br/>".join(out)
+
+
+# --- metadata ----------------------------------------------------------------------------------
+
+
+def meta(item: ItemData) -> dict[str, Any]:
+    """The item's fields that the foreign format has no place for, as JSON-ready values."""
+    data = item.model_dump(mode="json")
+    return {name: data[name] for name in META_FIELDS}
+
+
+def meta_json(item: ItemData, **extra: Any) -> str:
+    return json.dumps({**meta(item), **extra}, ensure_ascii=False, separators=(",", ":"))
+
+
+def key_blanks(key: str) -> list[str]:
+    return key.split(LIST_SEPARATOR)

@@ -1,0 +1,150 @@
+"""GIFT in and out: the grammar, Moodle's own fixture files, round trips, what is refused."""
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+
+from question_bank.interchange.common import Placement
+from question_bank.interchange.gift import escape, read_gift, scan, write_gift
+from question_bank.validate import validate_rows
+from schemas.items import ItemData
+from tests.question_bank.strategies import banks
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "moodle"
+AI = Placement(occupation="ai", level="senior", area="3")
+
+
+def _read(text: str, placement: Placement = AI) -> list[dict[str, object]]:
+    return [dict(r.values) for r in read_gift("t.gift", text, placement)]
+
+
+def _items(text: str, placement: Placement = AI) -> list[ItemData]:
+    checked = validate_rows("t.gift", read_gift("t.gift", text, placement))
+    assert checked.problems == []
+    return [item for _, item in checked.items]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(banks())
+def test_any_bank_writes_to_gift_and_reads_back_the_same_items(bank: list[ItemData]) -> None:
+    again = _items(write_gift(bank), Placement())
+    assert again == bank
+    assert [i.content_hash() for i in again] == [i.content_hash() for i in bank]
+
+
+def test_escapes_are_literal_text_and_newlines_come_back() -> None:
+    text = "a~b=c#d{e}f:g\\h\n第二行"
+    assert "".join(c for c, _ in scan(escape(text))) == text
+    assert not any(special for _, special in scan(escape(text)))
+
+
+def test_a_backslash_before_an_ordinary_character_stays() -> None:
+    assert "".join(c for c, _ in scan(r"C:\path")) == "C:\\path"
+
+
+def test_single_multiple_true_false_numeric_short_answer_and_essay() -> None:
+    rows = _read(
+        "::单选::人工智能之父是？{=图灵 ~冯·诺依曼 ~香农}\n\n"
+        "::多选::哪些是监督学习？{~%50%回归 ~%50%分类 ~%-100%聚类}\n\n"
+        "::判断::深度学习是机器学习的分支。{T}\n\n"
+        "::数值::圆周率约为？{#3.14:0.01}\n\n"
+        "::区间::1 到 5 之间的数？{#1..5}\n\n"
+        "::填空::激活函数 {=ReLU =修正线性单元} 常用于隐藏层。\n\n"
+        "::论述::论述过拟合。{####参考答案：正则化}"
+    )
+    assert [(r["type"], r["key"]) for r in rows] == [
+        ("single", "A"),
+        ("multiple", "AB"),
+        ("true_false", "T"),
+        ("fill", "3.14±0.01"),
+        ("fill", "3±2"),
+        ("fill", "ReLU|修正线性单元"),
+        ("subjective", "参考答案：正则化"),
+    ]
+    assert rows[0]["options"] == {"A": "图灵", "B": "冯·诺依曼", "C": "香农"}
+    assert rows[5]["stem"] == "激活函数 ______ 常用于隐藏层。"
+    assert rows[3]["stem"] == "圆周率约为？ ______"
+
+
+def test_title_format_comments_and_category_place_the_question() -> None:
+    placement = Placement(
+        occupation="ai", level="senior", area="1", categories={"$course$/机器学习": {"area": "3"}}
+    )
+    rows = _read(
+        "$CATEGORY: $course$/机器学习/监督\n\n"
+        "// [id:ML-7] [tag:基础] [tag:a\\]b]\n"
+        "::标题::[markdown]**粗体** 文本{T}",
+        placement,
+    )
+    assert rows[0]["item_id"] == "ML-7"
+    assert rows[0]["tags"] == ["基础", "a]b"]
+    assert rows[0]["knowledge_area"] == "3"
+    assert rows[0]["stem"] == "**粗体** 文本"
+
+
+def test_questions_without_an_id_keep_the_same_generated_id() -> None:
+    text = "::Q1::一{T}\n\n::Q2::二{F}"
+    first, second = _read(text), _read(text)
+    assert [r["item_id"] for r in first] == [r["item_id"] for r in second]
+    assert len({r["item_id"] for r in first}) == 2
+
+
+def test_html_is_sanitised_to_inert_text() -> None:
+    rows = _read(
+        '::x::[html]<p onclick\\="steal()">正文<script>alert(1)</script>'
+        '<a href\\="javascript\\:alert(2)">链接</a></p>{T}\n\n'
+        "::y::[plain]<script>alert(3)</script>{T}"
+    )
+    assert rows[0]["stem"] == "正文链接"
+    # plain text is stored as the characters written; every page escapes it when shown
+    assert rows[1]["stem"] == "<script>alert(3)</script>"
+
+
+def test_moodles_fixture_imports_the_supported_and_names_the_rest() -> None:
+    rows = read_gift("questions.gift.txt", (DATA / "questions.gift.txt").read_text("utf-8"), AI)
+    checked = validate_rows("questions.gift.txt", rows)
+    kinds = [(row, item.type.value, item.key) for row, item in checked.items]
+    assert kinds == [
+        (3, "single", "A"),
+        (4, "multiple", "AC"),
+        (5, "fill", "3±2"),
+        (7, "true_false", "F"),
+        (8, "true_false", "T"),
+        (9, "true_false", "T"),  # the same title again: its own generated id
+    ]
+    problems = {(p.row, p.code) for p in checked.problems}
+    assert problems == {
+        (1, "rubric_required"),  # Q8: an essay needs a rubric in certify
+        (2, "unsupported_type"),  # Moodle activities: matching
+        (6, "partial_credit"),  # Shortanswer: Cat at 50%
+    }
+    named = {p.field for p in checked.problems}
+    assert "«Moodle activities», line 5: answers" in named
+    assert "«Shortanswer», line 34: answers" in named
+
+
+def test_moodles_category_fixture() -> None:
+    text = (DATA / "questions_in_category.gift.txt").read_text("utf-8")
+    rows = read_gift("q.gift", text, Placement(occupation="ai", level="senior", area="3"))
+    checked = validate_rows("q.gift", rows)
+    assert [item.type.value for _, item in checked.items] == ["single", "fill", "true_false"]
+    assert checked.items[0][1].stem == (
+        "Listen to this greeting: (http://demo.moodle.net/file.php/5/media/bonjour.mp3)\n\n"
+        "What language is being spoken?"
+    )
+    assert [(p.row, p.code) for p in checked.problems] == [(1, "unsupported_type")]
+
+
+def test_images_are_refused_by_name() -> None:
+    rows = read_gift("t.gift", '::pic::[html]<img src\\="@@PLUGINFILE@@/a.png">?{T}', AI)
+    assert [(p.code, p.field) for p in rows[0].problems] == [("image", "«pic», line 1: text")]
+
+
+def test_a_multi_blank_fill_item_travels_as_an_essay_with_its_key() -> None:
+    item = ItemData(
+        item_id="F-1", occupation="ai", level="senior", type="fill", knowledge_area="3",
+        stem="___ 和 ______", key="a|b;c", points=2,
+    )  # fmt: skip
+    text = write_gift([item])
+    assert "{}" in text
+    assert _items(text, Placement()) == [item]

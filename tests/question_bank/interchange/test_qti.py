@@ -1,0 +1,102 @@
+"""QTI 3.0 packages in and out: round trips, the 1EdTech XSD, what is refused."""
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from lxml import etree
+
+from question_bank.interchange.common import Placement
+from question_bank.interchange.qti import read_qti, write_qti
+from question_bank.validate import validate_rows
+from schemas.items import ItemData
+from tests.helpers import item
+from tests.question_bank.strategies import banks
+
+XSD = Path(__file__).resolve().parent.parent / "data" / "qti3" / "qtiv3p0"
+AI = Placement(occupation="ai", level="senior", area="3")
+
+
+@pytest.fixture(scope="module")
+def schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(XSD / "imsqti_asiv3p0_sbacv1p0_v1p0.xsd")))
+
+
+def _members(package: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(package)) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def _every_type() -> list[ItemData]:
+    return [
+        item(item_id="Q-1", stem="中文：哪个是空值？\n第二行"),
+        item(item_id="Q-2", type="multiple", key="AB"),
+        item(item_id="Q-3", type="true_false", options={}, key="T"),
+        item(item_id="Q-4", type="fill", options={}, stem="激活函数 ______ 与 ___", key="ReLU|修正线性单元;3.14±0.01"),
+        item(item_id="5-Q", type="fill", options={}, stem="π ≈ ______", key="3.14±0.01"),
+        item(item_id="Q-6", type="subjective", options={}, key="参考答案", rubric="要点一 2 分"),
+    ]  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(banks())
+def test_any_bank_exports_to_qti_and_imports_back_the_same_items(bank: list[ItemData]) -> None:
+    checked = validate_rows("b.zip", read_qti("b.zip", write_qti(bank), Placement()))
+    assert checked.problems == []
+    assert [i for _, i in checked.items] == bank
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(banks())
+def test_every_exported_item_validates_against_the_qti_3_xsd(
+    schema: etree.XMLSchema, bank: list[ItemData]
+) -> None:
+    for name, data in _members(write_qti(bank)).items():
+        if name.startswith("items/"):
+            assert schema.validate(etree.fromstring(data)), (name, schema.error_log)
+
+
+def test_each_interaction_and_template_is_written(schema: etree.XMLSchema) -> None:
+    members = _members(write_qti(_every_type()))
+    texts = {name: data.decode() for name, data in members.items() if name.startswith("items/")}
+    for name, text in texts.items():
+        assert schema.validate(etree.fromstring(text.encode())), (name, schema.error_log)
+    assert "match_correct" in texts["items/Q-1.xml"]
+    assert 'max-choices="0"' in texts["items/Q-2.xml"]
+    assert texts["items/Q-4.xml"].count("qti-text-entry-interaction") == 2
+    assert "qti-sum" in texts["items/Q-4.xml"]
+    assert "map_response" in texts["items/_5-Q.xml"]
+    assert "qti-extended-text-interaction" in texts["items/Q-6.xml"]
+    assert 'view="scorer"' in texts["items/Q-6.xml"]
+    assert b"imsqti_item_xmlv3p0" in members["imsmanifest.xml"]
+
+
+def test_a_package_from_elsewhere_is_read_and_its_match_interaction_refused() -> None:
+    package = _members(write_qti(_every_type()[:1]))
+    foreign = io.BytesIO()
+    match_item = (
+        '<qti-assessment-item xmlns="http://www.imsglobal.org/xsd/imsqtiasi_v3p0" identifier="m1" '
+        'title="配对" adaptive="false" time-dependent="false"><qti-item-body>'
+        '<qti-match-interaction response-identifier="RESPONSE" max-associations="2"/>'
+        "</qti-item-body></qti-assessment-item>"
+    )
+    manifest = package["imsmanifest.xml"].replace(
+        b'<resource identifier="certify-metadata"',
+        b'<resource identifier="R-m1" type="imsqti_item_xmlv3p0" href="items/m1.xml">'
+        b'<file href="items/m1.xml"/></resource><resource identifier="certify-metadata"',
+    )
+    with zipfile.ZipFile(foreign, "w") as z:
+        z.writestr("imsmanifest.xml", manifest)
+        z.writestr("items/Q-1.xml", package["items/Q-1.xml"])
+        z.writestr("items/m1.xml", match_item)
+    rows = read_qti("f.zip", foreign.getvalue(), AI)
+    checked = validate_rows("f.zip", rows)
+    assert [(i.item_id, i.type.value, i.key, i.knowledge_area) for _, i in checked.items] == [
+        ("Q-1", "single", "B", "3")
+    ]
+    assert checked.items[0][1].stem == "中文：哪个是空值？\n第二行"
+    assert [(p.row, p.code, p.field) for p in checked.problems] == [
+        (2, "unsupported_type", "«配对»: qti-item-body")
+    ]
