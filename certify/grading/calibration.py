@@ -129,29 +129,21 @@ def _scale_pool(
     return base_run, pool
 
 
-def calibrate_sittings(
-    engine: Engine,
-    codes: Sequence[str],
-    *,
-    dichotomous: str = "2pl",
-    link_method: str = "stocking-lord",
-    base: int | None = None,
-    actor: str = "cli",
-) -> CalibrationSummary:
-    """Calibrate the graded answers of ``codes`` and store the run on the occupation and
-    level's base scale: the first run of that occupation and level is the base; a later run is
-    linked to it by ``link_method`` through the item versions calibrated on that scale before
-    (``base``: another base run). Raises CalibrationError (naming items, sittings or the base)
-    and SittingNotFound, storing nothing."""
-    if link_method not in METHODS:
-        raise CalibrationError(
-            f"未知的链接方法 {link_method!r} / unknown linking method (choose {', '.join(METHODS)})"
-        )
-    if dichotomous not in DICHOTOMOUS:
-        raise CalibrationError(
-            f"未知的二值模型 {dichotomous!r} / unknown model for items scored right or wrong "
-            f"(choose {', '.join(DICHOTOMOUS)})"
-        )
+@dataclass(frozen=True)
+class ResponseMatrix:
+    """The graded answers of one or more sittings as categories: one row per candidate whose
+    grading is complete, one column per item version (``pks``), NaN where the item was not on
+    the candidate's paper; ``values[i]`` are the scores column i's categories stand for."""
+
+    occupation: str
+    level: str
+    pks: list[int]
+    categories: np.ndarray
+    values: list[list[float]]
+
+
+def response_matrix(engine: Engine, codes: Sequence[str]) -> ResponseMatrix:
+    """The matrix a calibration of ``codes`` reads; refuses sittings of several scales."""
     if not codes:
         raise CalibrationError("请指定考试 / name at least one sitting")
     rows: list[dict[int, float]] = []
@@ -183,6 +175,35 @@ def calibrate_sittings(
         distinct = np.unique(points[seen, i])
         values.append([float(v) for v in distinct])
         categories[seen, i] = np.searchsorted(distinct, points[seen, i])
+    return ResponseMatrix(occupation, level, pks, categories, values)
+
+
+def calibrate_sittings(
+    engine: Engine,
+    codes: Sequence[str],
+    *,
+    dichotomous: str = "2pl",
+    link_method: str = "stocking-lord",
+    base: int | None = None,
+    actor: str = "cli",
+) -> CalibrationSummary:
+    """Calibrate the graded answers of ``codes`` and store the run on the occupation and
+    level's base scale: the first run of that occupation and level is the base; a later run is
+    linked to it by ``link_method`` through the item versions calibrated on that scale before
+    (``base``: another base run). Raises CalibrationError (naming items, sittings or the base)
+    and SittingNotFound, storing nothing."""
+    if link_method not in METHODS:
+        raise CalibrationError(
+            f"未知的链接方法 {link_method!r} / unknown linking method (choose {', '.join(METHODS)})"
+        )
+    if dichotomous not in DICHOTOMOUS:
+        raise CalibrationError(
+            f"未知的二值模型 {dichotomous!r} / unknown model for items scored right or wrong "
+            f"(choose {', '.join(DICHOTOMOUS)})"
+        )
+    matrix = response_matrix(engine, codes)
+    occupation, level, pks = matrix.occupation, matrix.level, matrix.pks
+    categories, values = matrix.categories, matrix.values
     models = [dichotomous if len(v) <= 2 else "gpcm" for v in values]
     with Session(engine) as session:
         labels = item_labels(session, pks)
@@ -224,7 +245,7 @@ def calibrate_sittings(
             occupation=occupation,
             level=level,
             sittings=list(dict.fromkeys(codes)),
-            candidates=len(rows),
+            candidates=len(categories),
             items=len(pks),
             log_likelihood=result.log_likelihood,
             iterations=result.iterations,
@@ -285,7 +306,7 @@ def calibrate_sittings(
         occupation=occupation,
         level=level,
         sittings=list(dict.fromkeys(codes)),
-        candidates=len(rows),
+        candidates=len(categories),
         log_likelihood=result.log_likelihood,
         iterations=result.iterations,
         items=[
