@@ -24,10 +24,11 @@ convergence rule: ``mirt`` 1.2 (``fit_mirt``, EM, Rust backend, 21 Gauss–Hermi
 Python port of the R package) and ``girth`` 0.8 (``twopl_mml``, ``threepl_mml``; pure NumPy/SciPy,
 no missing data, so not run on ``forms``, nor on ``gpcm`` which it lacks). Figures: wall time
 (median of ``--repeat``), RMSE of a and b against the generating values (``irt_rmse_a_truth``…)
-and against mirt's estimates on the same data (``irt_rmse_a_vs_mirt``) and girth's; on the 2PL
-instance also with both run to convergence (``irt_rmse_a_vs_mirt_converged``, goal ≤ 0.01:
-mirt at tolerance 1e-7 with SQUAREM and 41 nodes, ours at 1e-6 — at their defaults the two
-stop at different distances from the optimum, which is not disagreement); the difference of the
+and against mirt's estimates on the same data and girth's. The goal figures
+``irt_rmse_a_vs_mirt``/``irt_rmse_b_vs_mirt`` (≤ 0.01) compare the 2PL instance's estimates
+with both run to convergence (mirt at tolerance 1e-7 with SQUAREM and 41 nodes, ours at 1e-6):
+at their defaults the two stop at different distances from the optimum, which is not
+disagreement, and those figures are printed as ``irt_rmse_a_vs_mirt_defaults``…; the difference of the
 marginal log-likelihoods of our estimates and mirt's on one fine grid (which is nearer the
 maximum; with a prior on c, the 3PL's is not a like-for-like comparison), and the
 ratios ``irt_speed_vs_mirt`` / ``irt_speed_vs_girth`` (their time / ours). Prints a table, then
@@ -388,8 +389,12 @@ def main() -> None:
     out = {
         "irt_2pl_100k_s": two["ours_s"],
         "irt_2pl_100k_goal_s": GOAL_2PL_100K_S,
-        "irt_rmse_a_vs_mirt": two["rmse_a_vs_mirt"],
-        "irt_rmse_b_vs_mirt": two["rmse_b_vs_mirt"],
+        # the goal's figures: both implementations run to convergence on the same data
+        "irt_rmse_a_vs_mirt": two["rmse_a_vs_mirt_converged"],
+        "irt_rmse_b_vs_mirt": two["rmse_b_vs_mirt_converged"],
+        # mirt at its defaults stops further from the optimum (see log L)
+        "irt_rmse_a_vs_mirt_defaults": two["rmse_a_vs_mirt"],
+        "irt_rmse_b_vs_mirt_defaults": two["rmse_b_vs_mirt"],
         "irt_rmse_a_truth": two["rmse_a_truth"],
         "irt_rmse_b_truth": two["rmse_b_truth"],
         "irt_speed_vs_mirt": two["speed_vs_mirt"],
@@ -397,8 +402,6 @@ def main() -> None:
         "irt_rmse_a_vs_girth": two.get("rmse_a_vs_girth"),
         "irt_rmse_b_vs_girth": two.get("rmse_b_vs_girth"),
         "irt_loglik_ours_minus_mirt": two["loglik_ours_minus_mirt"],
-        "irt_rmse_a_vs_mirt_converged": two["rmse_a_vs_mirt_converged"],
-        "irt_rmse_b_vs_mirt_converged": two["rmse_b_vs_mirt_converged"],
         "irt_loglik_converged_ours_minus_mirt": two["loglik_converged_ours_minus_mirt"],
         "equating_max_abs_diff": equating_check(),
         "instances": figures,
