@@ -317,13 +317,16 @@ def calibrate(
     log_prior = np.log(prior_w)
     items = _start(x, model_list, categories)
     y = _one_hot(x, categories)
+    # the one-hot matrix in float64 once (the expected counts sum up to n candidates, kept in
+    # float64), not converted again on every iteration
+    y_t = np.ascontiguousarray(y.T, dtype=np.float64)
     shared = [i for i, it in enumerate(items) if it.model == "1pl"]
     log_l = np.zeros(x.shape[0])
     converged = False
     iteration = 0
     for iteration in range(1, max_iter + 1):  # noqa: B007 - the count is reported
         w, log_l = _posterior(y, _log_probs(items, theta), log_prior)
-        counts = y.T.astype(np.float64) @ w  # (ΣK, Q): expected candidates per category, node
+        counts = y_t @ w  # (ΣK, Q): expected candidates per category, node
         moved = 0.0
         for it in items:
             r = counts[it.cols]
