@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, LargeBinary, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    UniqueConstraint,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import AutoString, Field, SQLModel
 
@@ -177,7 +187,18 @@ class Sitting(SQLModel, table=True):
     pass_rule: str = Field(default="raw", max_length=16)
     """合格判定: ``raw`` (every form's pass mark as the blueprint states it) or ``equated`` (each
     form's pass mark carried from the reference form by ``equating_run_id``)."""
-    equating_run_id: int | None = Field(default=None, foreign_key="equating_run.id")
+    equating_run_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer,
+            # equating_run refers to its sitting as well: created after both tables exist, so
+            # that the two can be ordered (and emptied) without a cycle
+            ForeignKey(
+                "equating_run.id", use_alter=True, name="fk_sitting_equating_run_id_equating_run"
+            ),
+            nullable=True,
+        ),
+    )
 
 
 class Candidate(SQLModel, table=True):
