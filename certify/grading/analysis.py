@@ -130,12 +130,14 @@ def exam_report(engine: Engine, sitting_code: str) -> ExamReportData:
         similar_pairs=_similar(engine, copies),
         similarity_threshold=SIMILARITY_THRESHOLD,
         irt=_irt(engine, sitting.occupation, sitting.level, scored),
-        equating=_equating(engine, sitting_code),
+        equating=_equating(engine, sitting_code, scored),
     )
 
 
-def _equating(engine: Engine, sitting_code: str) -> EquatingReport | None:
-    found = decisions(engine, sitting_code)
+def _equating(
+    engine: Engine, sitting_code: str, scored: list[CandidateScores]
+) -> EquatingReport | None:
+    found = decisions(engine, sitting_code, scored=scored)
     if found is None or found.run_id is None:
         return None
     with Session(engine) as session:

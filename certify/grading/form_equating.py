@@ -45,7 +45,6 @@ differs (decision consistency), which the exam report shows.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -133,11 +132,6 @@ class Decisions:
     @property
     def differ(self) -> int:
         return len(self.raw_only) + len(self.equated_only)
-
-    @property
-    def consistency(self) -> float | None:
-        """The share of candidates whose decision is the same under both rules."""
-        return None if not self.candidates else 1 - self.differ / self.candidates
 
 
 # --- the data of one part: each candidate's total and anchor score, by form -------------------
@@ -348,31 +342,45 @@ def _equate_form(
             if replications >= 2
             else []
         )
-        se = np.std(np.vstack([d.equivalents for d in draws]), axis=0, ddof=1) if draws else None
-        mark_se = (
-            float(np.std([equivalent(d, part.pass_mark) for d in draws], ddof=1)) if draws else None
-        )
+        return _result(part, form, len(new.total), len(old.total), common, conv, mark, draws)
     except CalibrationError as exc:
         raise EquatingError(f"{where}: {exc}") from exc
-    table = [
-        (float(x), float(e), None if se is None else float(s))
-        for x, e, s in zip(
-            conv.scores,
-            conv.equivalents,
-            se if se is not None else np.zeros_like(conv.scores),
-            strict=True,
-        )
-    ]
+
+
+def _result(
+    part: _Part,
+    form: str,
+    n: int,
+    n_ref: int,
+    common: int,
+    conv: Conversion,
+    mark: float,
+    draws: list[Conversion],
+) -> FormResult:
+    """The form's result: the conversion, and the standard deviations over the bootstrap's
+    replications of every row and of the equated pass mark (none without replications)."""
+    se = np.std(np.vstack([d.equivalents for d in draws]), axis=0, ddof=1) if draws else None
+    mark_se = (
+        float(np.std([equivalent(d, part.pass_mark) for d in draws], ddof=1)) if draws else None
+    )
     return FormResult(
         part=part.name,
         form=form,
-        candidates=len(new.total),
-        reference_candidates=len(old.total),
+        candidates=n,
+        reference_candidates=n_ref,
         common_items=common,
         pass_mark=part.pass_mark,
         equivalent=mark,
         se=mark_se,
-        table=table,
+        table=[
+            (float(x), float(e), None if se is None else float(v))
+            for x, e, v in zip(
+                conv.scores,
+                conv.equivalents,
+                se if se is not None else np.zeros_like(conv.scores),
+                strict=True,
+            )
+        ],
     )
 
 
@@ -446,31 +454,9 @@ def _equate_form_irt(
             if replications >= 2
             else []
         )
+        return _result(part, form, counted[form], counted[reference], common, conv, mark, draws)
     except CalibrationError as exc:
         raise EquatingError(f"{where}: {exc}") from exc
-    se = np.std(np.vstack([d.equivalents for d in draws]), axis=0, ddof=1) if draws else None
-    mark_se = (
-        float(np.std([equivalent(d, part.pass_mark) for d in draws], ddof=1)) if draws else None
-    )
-    return FormResult(
-        part=part.name,
-        form=form,
-        candidates=counted[form],
-        reference_candidates=counted[reference],
-        common_items=common,
-        pass_mark=part.pass_mark,
-        equivalent=mark,
-        se=mark_se,
-        table=[
-            (float(x), float(e), None if se is None else float(s))
-            for x, e, s in zip(
-                conv.scores,
-                conv.equivalents,
-                se if se is not None else np.zeros_like(conv.scores),
-                strict=True,
-            )
-        ],
-    )
 
 
 def _drawn(item: ItemParameters, rng: np.random.Generator) -> ItemParameters:
@@ -556,9 +542,12 @@ def set_pass_rule(
     return sitting
 
 
-def decisions(engine: Engine, sitting_code: str) -> Decisions | None:
+def decisions(
+    engine: Engine, sitting_code: str, *, scored: list[CandidateScores] | None = None
+) -> Decisions | None:
     """Each graded candidate's decision under the raw and the equated rule, from the run in
-    force (or, under the raw rule, the sitting's newest run); None when it has none."""
+    force (or, under the raw rule, the sitting's newest run); None when it has none.
+    ``scored``: the sitting's scores when the caller has them already."""
     with Session(engine) as session:
         sitting = get_sitting(session, sitting_code)
         run_id = sitting.equating_run_id
@@ -572,9 +561,9 @@ def decisions(engine: Engine, sitting_code: str) -> Decisions | None:
             return None
         _, rows = stored_run(session, run_id)
     marks = {(r.part, r.form): r.equivalent for r in rows}
-    copies_ = candidate_copies(engine, sitting_code)
-    _, scored = score_sitting(engine, sitting_code, copies=copies_)
-    raw_marks = _pass_marks(engine, copies_[0])
+    if scored is None:
+        _, scored = score_sitting(engine, sitting_code)
+    raw_marks = _pass_marks(engine, sitting)
     out = Decisions(sitting.pass_rule, run_id)
     for s in scored:
         if s.passed is None:
@@ -591,10 +580,3 @@ def decisions(engine: Engine, sitting_code: str) -> Decisions | None:
         else:
             out.equated_only.append(s.admission_no)
     return out
-
-
-def by_part(rows: list[FormEquating]) -> dict[str, list[FormEquating]]:
-    out: dict[str, list[FormEquating]] = defaultdict(list)
-    for r in rows:
-        out[r.part].append(r)
-    return dict(out)
