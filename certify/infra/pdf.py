@@ -28,6 +28,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfdoc import PDFArray
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import (
     SimpleDocTemplate,
@@ -85,7 +86,7 @@ class _Remembered:
 
 
 class _RememberedFlate:
-    """reportlab's Flate filter for font programs, each compressed once per process: the same
+    """reportlab's Flate filter for a font's streams, each compressed once per process: the same
     bytes out as ``PDFZCompress`` (``zlib.compress`` at its default level)."""
 
     pdfname = "FlateDecode"
@@ -104,31 +105,48 @@ class _RememberedFlate:
 _FLATE = _RememberedFlate()
 
 
-def _font(name: str, *, ascii_readable: bool) -> TTFont:
-    """certify's face as a reportlab font whose subsets are made and compressed once per
-    process for each set of characters (reportlab makes both again for every document).
+class _RememberedArray(PDFArray):  # type: ignore[misc]  # reportlab has no types
+    """A font's widths array, written once per process for each list of widths (a batch's
+    page font has the same two hundred widths in every document)."""
 
-    The face's two subset hooks are wrapped on the instance: ``makeSubset`` answers from a
-    cache keyed by the subset's characters in order, and the font program stream that
-    ``addSubsetObjects`` adds to the document gets the remembering Flate filter. Both give the
-    bytes reportlab would, so a document does not change.
+    _written = _Remembered(SUBSETS_KEPT)
+
+    def format(self, document: Any, IND: bytes = b"\n ") -> bytes:
+        return self._written.get(tuple(self.sequence), lambda: PDFArray.format(self, document, IND))
+
+
+def _font(name: str, *, ascii_readable: bool) -> TTFont:
+    """certify's face as a reportlab font whose subsets are made, compressed and described
+    once per process for each set of characters (reportlab does all of it again for every
+    document).
+
+    Two hooks on the instance: the face's ``makeSubset`` answers from a cache keyed by the
+    subset's characters in order, and once the font has added its objects to a document, its
+    font program and ToUnicode streams get the remembering Flate filter and its widths arrays
+    are written from a cache. Each gives the bytes reportlab would, so a document does not
+    change (a test holds the bytes equal).
     """
     font = TTFont(name, str(FONT_FILE), subfontIndex=0, asciiReadable=ascii_readable)
     face = font.face
     make_subset = face.makeSubset
-    add_objects = face.addSubsetObjects
+    add_objects = font.addObjects
     subsets = _Remembered(SUBSETS_KEPT)
 
     def remembered_subset(subset: list[int]) -> bytes:
         return subsets.get(tuple(subset), lambda: make_subset(subset))
 
-    def add_subset_objects(doc: Any, fontname: str, subset: list[int]) -> Any:
-        reference = add_objects(doc, fontname, subset)
-        doc.idToObject[f"fontFile:{face.filename}({fontname})"].filters = [_FLATE]
-        return reference
+    def add_remembered_objects(doc: Any) -> None:
+        add_objects(doc)
+        for key, thing in doc.idToObject.items():
+            if isinstance(key, str) and key.startswith(("fontFile:", "toUnicodeCMap:")):
+                thing.filters = [_FLATE]
+        for thing in doc.idToObject["BasicFonts"].dict.values():
+            widths: Any = getattr(thing, "Widths", None)
+            if type(widths) is PDFArray:
+                thing.Widths = _RememberedArray(widths.sequence)
 
     face.makeSubset = remembered_subset
-    face.addSubsetObjects = add_subset_objects
+    font.addObjects = add_remembered_objects
     if name != FONT_NAME:
         # reportlab registers one font per face name (a second font of the face would be the
         # first), and the face name is what the subsets are called in the document: its own

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -277,3 +279,26 @@ def test_a_value_too_wide_for_its_column_wraps_inside_the_table(
     assert len(lines) >= 2, text
     (code,) = qr_codes(Image.open(rasterise(pdf, tmp_path / "page")))
     assert code.text == view.url
+
+
+def test_remembered_font_parts_give_the_bytes_a_fresh_process_writes(
+    printed: Printed, tmp_path: Path
+) -> None:
+    """Subsets, their compressed streams and widths come from per-process caches: a process
+    that has printed other certificates writes the same bytes as one that starts cold."""
+    for holder in ("欧阳晓", "王芳", printed.view.holder):
+        certificate_pdf(printed.view.model_copy(update={"holder": holder}))
+    warm = certificate_pdf(printed.view)
+    (tmp_path / "view.json").write_text(printed.view.model_dump_json())
+    script = (
+        "import sys; from pathlib import Path;"
+        "from schemas.certificates import CertificateView;"
+        "from certify.certificates.document import certificate_pdf;"
+        "view = CertificateView.model_validate_json(Path(sys.argv[1]).read_text());"
+        "Path(sys.argv[2]).write_bytes(certificate_pdf(view))"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "view.json"), str(tmp_path / "cold.pdf")],
+        check=True,
+    )
+    assert (tmp_path / "cold.pdf").read_bytes() == warm
