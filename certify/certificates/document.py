@@ -309,21 +309,26 @@ def _qr(canvas: Any, url: str, top: float) -> None:
 
 
 def _footer(canvas: Any, view: CertificateView) -> None:
+    """Two centred lines: how to verify by hand, and who signed with which algorithm; each
+    drawn as one line when it fits (it does for every issuer name of ordinary length) and
+    wrapped as a paragraph when it does not."""
     width = PAGE_WIDTH - 2 * INNER_INSET - 24 * mm
     left = (PAGE_WIDTH - width) / 2
     lines = [
-        (
-            verify_by_hand(view),
-            _paragraph_style("certify-certificate-verify", 9.5, alignment=TA_CENTER),
-            33,
-        ),
-        (
-            signed_by(view),
-            _paragraph_style("certify-certificate-signed", 8, alignment=TA_CENTER, textColor=MUTED),
-            25,
-        ),
+        (verify_by_hand(view), 9.5, colors.black, 33),
+        (signed_by(view), 8, MUTED, 25),
     ]
-    for text, style, top in lines:
+    for text, size, colour, top in lines:
+        if stringWidth(text, FONT_NAME, size) <= width:
+            canvas.saveState()
+            canvas.setFillColor(colour)
+            canvas.setFont(FONT_NAME, size)
+            canvas.drawCentredString(PAGE_WIDTH / 2, top * mm - size, text)
+            canvas.restoreState()
+            continue
+        style = _paragraph_style(
+            "certify-certificate-footer", size, alignment=TA_CENTER, textColor=colour
+        )
         paragraph = Paragraph(markup(text), style)
         _, height = paragraph.wrapOn(canvas, width, PAGE_HEIGHT)
         paragraph.drawOn(canvas, left, top * mm - height)
