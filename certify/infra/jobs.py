@@ -452,6 +452,8 @@ class JobRunner:
         self.pid = 0
         self.lock = threading.Lock()
         self.wakeup = threading.Event()
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
 
     def ensure_running(self) -> None:
         if self.seconds <= 0 or self.pid == os.getpid():
@@ -460,7 +462,20 @@ class JobRunner:
             if self.pid == os.getpid():
                 return
             self.pid = os.getpid()
-            threading.Thread(target=self._loop, name="certify-jobs", daemon=True).start()
+            self.stopping.clear()
+            self.thread = threading.Thread(target=self._loop, name="certify-jobs", daemon=True)
+            self.thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop this process's thread once the job it runs (if any) has ended, and wait for it
+        (an app shut down before its database, as tests do, leaves no thread polling a
+        database that is gone)."""
+        self.stopping.set()
+        self.wakeup.set()
+        thread, self.thread = self.thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self.pid = 0
 
     def wake(self) -> None:
         """A job was queued here: look now rather than at the next poll."""
@@ -476,9 +491,11 @@ class JobRunner:
 
     def _loop(self) -> None:
         failing = False
-        while True:
+        while not self.stopping.is_set():
             self.wakeup.wait(self.seconds)
             self.wakeup.clear()
+            if self.stopping.is_set():
+                return
             try:
                 self.run_pending()
                 failing = False
