@@ -168,7 +168,7 @@ def _pdf(view: CertificateView) -> bytes:
 def _warm_up(parent: int) -> None:
     """Start a render process: load reportlab and the font before the first certificate, and
     leave as soon as the issuing process is gone (killed, it cannot tell its workers to stop)."""
-    from certify.infra.pdf import register_fonts
+    from certify.infra.pdf import register_names_font
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -176,7 +176,7 @@ def _warm_up(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="certify-parent-watch", daemon=True).start()
-    register_fonts()
+    register_names_font()  # and the page's font with it
 
 
 def _write(target: Path, pdf: bytes) -> None:
