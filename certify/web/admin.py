@@ -17,6 +17,7 @@ from certify.infra.errors import Error, NotFound
 from certify.registration.sittings import list_sittings
 from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.common import PageProblems, page_problems
+from question_bank.paper_catalogue import list_blueprints
 from schemas.enums import ObjectionState, StatusChange
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
@@ -36,7 +37,10 @@ def index() -> Any:
 
 
 def _index_page(problems: PageProblems | None = None) -> str:
-    return render_template("admin.html", rows=sitting_overview(g.engine), problems=problems)
+    codes = [b.code for b in list_blueprints(g.engine, page=1, per_page=500).rows]
+    return render_template(
+        "admin.html", rows=sitting_overview(g.engine), problems=problems, blueprints=codes
+    )
 
 
 @blueprint.get("/sittings/<code>")
