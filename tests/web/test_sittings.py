@@ -521,3 +521,45 @@ def test_no_sitting_page_shows_an_id_number_or_a_full_name(site: Site) -> None:
             continue
         leaked = [s for s in secrets if s in body]
         assert not leaked, (url, leaked[:3])
+
+
+def test_a_regrade_resumed_after_its_changes_were_written_reports_them(
+    site: Site, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from certify.certificates.regrade import apply_regrade
+    from certify.certificates.regrade_job import APPLY_REGRADE, run_regrade_apply
+    from certify.grading.grading_job import change_of
+    from certify.infra.jobs import STALE_AFTER, claim_job
+    from schemas.tables import Job, utcnow
+
+    engine = site.database.engine
+    client = site.signed_in("admin")
+    _, serial, path = worse_sheet(site, tmp_path)
+    post = {"csrf_token": site.csrf(client), "replace": "1"}
+    client.post(
+        "/admin/sittings/S1/sheets",
+        data={**post, "file": (io.BytesIO(path.read_bytes()), "w.csv")},
+        content_type="multipart/form-data",
+    )
+    client.post("/admin/sittings/S1/regrade", data={"csrf_token": site.csrf(client)})
+    (diff,) = runner(site).run_pending()
+    confirm = {"csrf_token": site.csrf(client), "diff": str(diff.id), "confirm": "yes"}
+    assert client.post("/admin/sittings/S1/regrade/confirm", data=confirm).status_code == 302
+    job = claim_job(engine, "gone:1:1", {APPLY_REGRADE: run_regrade_apply})
+    assert job is not None
+    # the process wrote the changes, then stopped before recording the job's end
+    changes = [change_of(c) for c in diff.result["changes"]]
+    assert apply_regrade(engine, "S1", changes, actor=job.actor).suspended == [serial]
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(Job).values(heartbeat_at=utcnow() - STALE_AFTER - timedelta(seconds=1))
+        )
+    resumed = client.post(f"/admin/jobs/{job.id}/resume", data={"csrf_token": site.csrf(client)})
+    assert resumed.status_code == 302
+    (done,) = runner(site).run_pending()
+    assert done.state is JobState.DONE and done.result["resumed"] is True
+    assert len(audit(site, "regrade")) == 1
