@@ -65,7 +65,7 @@ from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.common import PageProblems, page_problems, saved_upload, send_problems
 from certify.web.jobs import actor, wake_runner
 from question_bank.paper_catalogue import list_blueprints
-from schemas.enums import ApplicationDecision
+from schemas.enums import ApplicationDecision, CertificateStatus
 
 blueprint = Blueprint("sittings", __name__, url_prefix="/admin/sittings")
 ADMIN = ("admin",)
@@ -596,6 +596,7 @@ def _regrade_page(code: str, problems: PageProblems | None = None) -> Any:
         number=number,
         pages=pages,
         applied=latest_job(g.engine, APPLY_REGRADE, view.code),
+        statuses={s.value: s for s in CertificateStatus},
         problems=problems,
     )
     return page, (400 if problems else 200)

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from certify.grading import simulate
 from certify.grading.sheets import candidate_copies
 from certify.infra.tabular import write_table
-from schemas.enums import JobState
+from schemas.enums import CertificateStatus, JobState
 from schemas.tables import (
     Application,
     AuditEntry,
@@ -436,6 +436,7 @@ def test_a_regrade_shows_its_changes_before_they_are_confirmed(site: Site, tmp_p
     page = page_text(client.get("/admin/sittings/S1/regrade"))
     assert admission in page and serial in page and "跨越合格线" in page
     assert "证书将暂停待复核" in page and "确认并应用" in page
+    assert f"{serial} ({CertificateStatus.VALID.zh})" in page
     # working out the differences wrote nothing but the job's own row
     after = snapshot(site.database.engine)
     assert {k: v for k, v in after.items() if k not in ("job",)} == {
