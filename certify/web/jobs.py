@@ -49,19 +49,19 @@ KINDS: dict[str, JobKind] = {
         run_grading,
         "阅卷评分",
         "Grading",
-        lambda job: url_for("sittings.grading", code=job.subject),
+        lambda job: url_for("grading.grading", code=job.subject),
     ),
     REGRADE: JobKind(
         run_regrade,
         "复核重评（比较）",
         "Regrade (differences)",
-        lambda job: url_for("sittings.regrade", code=job.subject),
+        lambda job: url_for("grading.regrade", code=job.subject),
     ),
     APPLY_REGRADE: JobKind(
         run_regrade_apply,
         "复核重评（应用）",
         "Regrade (applying)",
-        lambda job: url_for("sittings.results", code=job.subject),
+        lambda job: url_for("grading.results", code=job.subject),
     ),
 }
 

@@ -1,22 +1,18 @@
-"""A sitting's workflow in the browser (login, admin role): creating it and setting its blueprint
+"""A sitting's setup in the browser (login, admin role): creating it and setting its blueprint
 and date; applications checked against the application conditions, each refusal with its
-reasons, and overriding one with a reason; the roster; answer sheets; the marking progress per
-question and rater; grading, with who is pending; a regrade whose changes are shown before they
-are confirmed; the results and the statistics report.
+reasons, and overriding one with a reason; the roster; answer sheets. Its marking, grading,
+regrade and results are :mod:`certify.web.grading`'s; the lists of both page and sort alike
+(:func:`parse_list`, :func:`list_url`, :func:`list_page`).
 
-Every page calls what ``certify sitting``, ``register``, ``override``, ``sheets``, ``grade``,
-``regrade``, ``results`` and ``stats`` call; grading and regrading run as background jobs, one
-at a time per sitting (:mod:`certify.grading.grading_job`, :mod:`certify.certificates.regrade_job`).
+Every page calls what ``certify sitting``, ``register``, ``override`` and ``sheets`` call.
 Every change is audited under ``web:<username>``; a refused post answers with its page, status
 400, every problem listed by file, row and field, what was typed kept, and the database
 unchanged."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -34,25 +30,18 @@ from flask import (
 )
 
 from certify.certificates.progress import sitting_overview
-from certify.certificates.regrade_job import APPLY_REGRADE, submit_regrade_apply
-from certify.grading.grading_job import GRADE, REGRADE, submit_grading, submit_regrade
-from certify.grading.marks import marking_progress
 from certify.grading.sheets import import_sheets
 from certify.infra.errors import Error, NotFound, Problem
-from certify.infra.jobs import latest_job
 from certify.infra.tabular import table_bytes
 from certify.registration.applications import override_application, register_applicants
 from certify.registration.identity import IdentityVault
 from certify.registration.lists import (
     APPLICATION_SORTS,
-    RESULT_SORTS,
     ROSTER_SORTS,
     ListSearch,
     all_applications,
-    all_results,
     all_roster,
     application_page,
-    result_page,
     roster_page,
 )
 from certify.registration.sittings import (
@@ -63,9 +52,9 @@ from certify.registration.sittings import (
 )
 from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.common import PageProblems, page_problems, saved_upload, send_problems
-from certify.web.jobs import actor, wake_runner
+from certify.web.jobs import actor
 from question_bank.paper_catalogue import list_blueprints
-from schemas.enums import ApplicationDecision, CertificateStatus
+from schemas.enums import ApplicationDecision
 
 blueprint = Blueprint("sittings", __name__, url_prefix="/admin/sittings")
 ADMIN = ("admin",)
@@ -73,7 +62,7 @@ PER_PAGE = (20, 50, 100, 500)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _account_id() -> int | None:
+def account_id() -> int | None:
     account = current_account()
     return account.id if account else None
 
@@ -85,7 +74,7 @@ def _vault() -> IdentityVault:
     return vault
 
 
-def _refusal(field: str, zh: str, en: str) -> PageProblems:
+def refused_field(field: str, zh: str, en: str) -> PageProblems:
     return PageProblems(f"{zh} / {en}", [Problem("", None, field, field, zh, en)])
 
 
@@ -103,7 +92,7 @@ def _when(typed: str, field: str) -> datetime | None:
     raise ValueError(field)
 
 
-def _xlsx(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]], sheet: str) -> Any:
+def xlsx(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]], sheet: str) -> Any:
     response = make_response(table_bytes(header, rows, "xlsx", sheet))
     response.headers["Content-Type"] = XLSX
     response.headers["Content-Disposition"] = (
@@ -168,9 +157,7 @@ def list_url(endpoint: str, code: str, search: ListSearch, default: str) -> Call
     return url
 
 
-def _list_page(
-    template: str, page: Any, wrong: list[str], status: int = 200, **context: Any
-) -> Any:
+def list_page(template: str, page: Any, wrong: list[str], status: int = 200, **context: Any) -> Any:
     """A list's page: a page number past the end goes to the last page (unless the page
     answers a refused post); fields not understood make it a 400, as a refused post does."""
     if status == 200 and page.search.page > page.pages and page.total:
@@ -208,7 +195,7 @@ def create() -> Any:
     except ValueError:
         return _overview(
             typed,
-            _refusal(
+            refused_field(
                 "starts_at", "考试时间格式应为 2026-06-01 09:00", "the date is YYYY-MM-DD [HH:MM]"
             ),
         )
@@ -259,7 +246,7 @@ def save_settings(code: str) -> Any:
     try:
         starts_at = _when(typed["starts_at"], "starts_at")
     except ValueError:
-        refusal = _refusal(
+        refusal = refused_field(
             "starts_at", "考试时间格式应为 2026-06-01 09:00", "the date is YYYY-MM-DD [HH:MM]"
         )
         return _settings_page(code, typed, refusal)
@@ -295,7 +282,7 @@ def _applications_page(
 ) -> Any:
     search, wrong = parse_list(request.args, APPLICATION_SORTS, "row")
     page = application_page(g.engine, code, search)
-    return _list_page(
+    return list_page(
         "sitting_applications.html",
         page,
         wrong,
@@ -324,7 +311,7 @@ def upload_applications(code: str) -> Any:
         try:
             on = date.fromisoformat(typed["on"].strip())
         except ValueError:
-            refusal = _refusal("on", "审核日期格式应为 2026-06-01", "the day is YYYY-MM-DD")
+            refusal = refused_field("on", "审核日期格式应为 2026-06-01", "the day is YYYY-MM-DD")
             return _applications_page(code, refusal, typed)
     vault = _vault()
     with saved_upload("applicant") as (path, display):
@@ -398,7 +385,7 @@ def applications_xlsx(code: str) -> Any:
         ]
         for a in all_applications(g.engine, code, search)
     )
-    return _xlsx(f"{code}-申报-applications.xlsx", header, rows, "applications")
+    return xlsx(f"{code}-申报-applications.xlsx", header, rows, "applications")
 
 
 # --- the roster and answer sheets -------------------------------------------------------------
@@ -407,7 +394,7 @@ def applications_xlsx(code: str) -> Any:
 def _roster_page(code: str, problems: PageProblems | None = None) -> Any:
     search, wrong = parse_list(request.args, ROSTER_SORTS, "admission_no")
     page = roster_page(g.engine, code, search)
-    return _list_page(
+    return list_page(
         "sitting_roster.html",
         page,
         wrong,
@@ -470,7 +457,7 @@ def roster_xlsx(code: str) -> Any:
         ]
         for r in all_roster(g.engine, code, search)
     )
-    return _xlsx(f"{code}-名册-roster.xlsx", header, rows, "roster")
+    return xlsx(f"{code}-名册-roster.xlsx", header, rows, "roster")
 
 
 def _sheets_page(code: str, problems: PageProblems | None = None, replace: bool = False) -> Any:
@@ -513,187 +500,3 @@ def upload_sheets(code: str) -> Any:
         + (f", {report.replaced} replaced" if report.replaced else "")
     )
     return redirect(url_for("sittings.roster", code=code))
-
-
-# --- marking, grading, regrading -------------------------------------------------------------
-
-
-@blueprint.get("/<code>/marking")
-@require_role(*ADMIN)
-def marking(code: str) -> Any:
-    return render_template(
-        "sitting_marking.html", code=code, progress=marking_progress(g.engine, code)
-    )
-
-
-def _slice(names: list[str], page: int, size: int = 100) -> tuple[list[str], int]:
-    pages = max(1, -(-len(names) // size))
-    page = min(max(page, 1), pages)
-    return names[(page - 1) * size : page * size], pages
-
-
-def _whole(name: str) -> int:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 7 else 1
-
-
-def _grading_page(code: str, problems: PageProblems | None = None) -> Any:
-    view = get_sitting_view(g.engine, code)
-    job = latest_job(g.engine, GRADE, view.code)
-    report = job.result if job and job.result else None
-    pending, pages = _slice(list(report["pending"]) if report else [], _whole("page"))
-    page = render_template(
-        "sitting_grading.html",
-        code=view.code,
-        job=job,
-        report=report,
-        pending=pending,
-        pending_page=min(_whole("page"), pages),
-        pending_pages=pages,
-        problems=problems,
-    )
-    return page, (400 if problems else 200)
-
-
-@blueprint.get("/<code>/grading")
-@require_role(*ADMIN)
-def grading(code: str) -> Any:
-    return _grading_page(code)
-
-
-@blueprint.post("/<code>/grade")
-@require_role(*ADMIN)
-def grade(code: str) -> Any:
-    check_csrf()
-    try:
-        job = submit_grading(g.engine, code, actor=actor(), account_id=_account_id())
-    except NotFound:
-        raise
-    except Error as exc:
-        return _grading_page(code, page_problems(exc))
-    wake_runner()
-    return redirect(url_for("jobs.page", job_id=job.id))
-
-
-def _regrade_page(code: str, problems: PageProblems | None = None) -> Any:
-    view = get_sitting_view(g.engine, code)
-    diff = latest_job(g.engine, REGRADE, view.code)
-    changes = list(diff.result.get("changes", [])) if diff and diff.result else []
-    size = 100
-    pages = max(1, -(-len(changes) // size))
-    number = min(_whole("page"), pages)
-    page = render_template(
-        "sitting_regrade.html",
-        code=view.code,
-        diff=diff,
-        changes=changes[(number - 1) * size : number * size],
-        total=len(changes),
-        crossing=sum(c["passed_before"] != c["passed_after"] for c in changes),
-        suspends=sum(
-            c["passed_before"] and not c["passed_after"] and c["certificate_status"] == "valid"
-            for c in changes
-        ),
-        number=number,
-        pages=pages,
-        applied=latest_job(g.engine, APPLY_REGRADE, view.code),
-        statuses={s.value: s for s in CertificateStatus},
-        problems=problems,
-    )
-    return page, (400 if problems else 200)
-
-
-@blueprint.get("/<code>/regrade")
-@require_role(*ADMIN)
-def regrade(code: str) -> Any:
-    return _regrade_page(code)
-
-
-@blueprint.post("/<code>/regrade")
-@require_role(*ADMIN)
-def start_regrade(code: str) -> Any:
-    check_csrf()
-    try:
-        job = submit_regrade(g.engine, code, actor=actor(), account_id=_account_id())
-    except NotFound:
-        raise
-    except Error as exc:
-        return _regrade_page(code, page_problems(exc))
-    wake_runner()
-    return redirect(url_for("jobs.page", job_id=job.id))
-
-
-@blueprint.post("/<code>/regrade/confirm")
-@require_role(*ADMIN)
-def confirm_regrade(code: str) -> Any:
-    check_csrf()
-    typed = request.form.get("diff", "")
-    if not (typed.isdigit() and len(typed) < 12) or request.form.get("confirm") != "yes":
-        refusal = _refusal(
-            "confirm",
-            "请勾选确认后再应用复核结果",
-            "tick the confirmation before applying the regrade",
-        )
-        return _regrade_page(code, refusal)
-    try:
-        job = submit_regrade_apply(
-            g.engine, code, int(typed), actor=actor(), account_id=_account_id()
-        )
-    except NotFound:
-        raise
-    except Error as exc:
-        return _regrade_page(code, page_problems(exc))
-    wake_runner()
-    return redirect(url_for("jobs.page", job_id=job.id))
-
-
-# --- results and the statistics report -------------------------------------------------------
-
-
-@blueprint.get("/<code>/results")
-@require_role(*ADMIN)
-def results(code: str) -> Any:
-    search, wrong = parse_list(request.args, RESULT_SORTS, "admission_no")
-    page = result_page(g.engine, code, search)
-    url = list_url("sittings.results", code, page.search, "admission_no")
-    return _list_page("sitting_results.html", page, wrong, url=url, code=code, problems=None)
-
-
-@blueprint.get("/<code>/results.xlsx")
-@require_role(*ADMIN)
-def results_xlsx(code: str) -> Any:
-    search, wrong = parse_list(request.args, RESULT_SORTS, "admission_no")
-    if wrong:
-        abort(400, description=f"not understood: {', '.join(wrong)}")
-    found = all_results(g.engine, code, search)
-    parts = list(found[0].parts) if found else []
-    header = ["准考证号 admission", "姓名 name", "试卷 form", *parts, "总分 total", "合格 passed"]
-    rows = (
-        [
-            r.admission_no,
-            r.name,
-            r.form,
-            *(round(r.parts.get(p, 0.0), 4) for p in parts),
-            round(r.total, 4),
-            "合格 pass" if r.passed else "不合格 fail",
-        ]
-        for r in found
-    )
-    return _xlsx(f"{code}-成绩-results.xlsx", header, rows, "results")
-
-
-@blueprint.get("/<code>/report.pdf")
-@require_role(*ADMIN)
-def report_pdf(code: str) -> Any:
-    from certify.grading.analysis import exam_report
-    from certify.grading.report import render_exam_report
-
-    data = exam_report(g.engine, code)
-    with tempfile.TemporaryDirectory() as folder:
-        content = render_exam_report(data, Path(folder) / "report.pdf").read_bytes()
-    response = make_response(content)
-    response.headers["Content-Type"] = "application/pdf"
-    name = f"{code}-统计分析-report.pdf"
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"report.pdf\"; filename*=UTF-8''{quote(name)}"
-    )
-    return response
