@@ -90,6 +90,7 @@ def grading(code: str) -> Any:
 @require_role(*ADMIN)
 def grade(code: str) -> Any:
     check_csrf()
+    get_sitting_view(g.engine, code)  # an unknown sitting is 404 before any refusal
     try:
         job = submit_grading(g.engine, code, actor=actor(), account_id=account_id())
     except NotFound:
@@ -137,6 +138,7 @@ def regrade(code: str) -> Any:
 @require_role(*ADMIN)
 def start_regrade(code: str) -> Any:
     check_csrf()
+    get_sitting_view(g.engine, code)  # an unknown sitting is 404 before any refusal
     try:
         job = submit_regrade(g.engine, code, actor=actor(), account_id=account_id())
     except NotFound:
@@ -151,6 +153,7 @@ def start_regrade(code: str) -> Any:
 @require_role(*ADMIN)
 def confirm_regrade(code: str) -> Any:
     check_csrf()
+    get_sitting_view(g.engine, code)  # an unknown sitting is 404 before any refusal
     typed = request.form.get("diff", "")
     if not (typed.isdigit() and len(typed) < 12) or request.form.get("confirm") != "yes":
         refusal = refused_field(

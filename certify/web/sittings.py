@@ -242,6 +242,7 @@ def settings(code: str) -> Any:
 @require_role(*ADMIN)
 def save_settings(code: str) -> Any:
     check_csrf()
+    get_sitting_view(g.engine, code)  # an unknown sitting is 404 before any refusal
     typed = {k: request.form.get(k, "")[:200] for k in ("blueprint", "starts_at")}
     try:
         starts_at = _when(typed["starts_at"], "starts_at")
@@ -305,6 +306,7 @@ def applications(code: str) -> Any:
 @require_role(*ADMIN)
 def upload_applications(code: str) -> Any:
     check_csrf()
+    get_sitting_view(g.engine, code)  # an unknown sitting is 404 before any refusal
     typed = {"on": request.form.get("on", "")[:20]}
     on = None
     if typed["on"].strip():
@@ -341,6 +343,7 @@ def upload_applications(code: str) -> Any:
 @require_role(*ADMIN)
 def override(code: str, application_id: int) -> Any:
     check_csrf()
+    get_sitting_view(g.engine, code)  # an unknown sitting is 404 before any refusal
     reason = request.form.get("reason", "")[:2_000]
     form = request.form.get("form", "")[:8].strip()
     try:
@@ -415,6 +418,7 @@ def roster(code: str) -> Any:
 @require_role(*ADMIN)
 def upload_roster(code: str) -> Any:
     check_csrf()
+    get_sitting_view(g.engine, code)  # an unknown sitting is 404 before any refusal
     vault = _vault()
     with saved_upload("roster") as (path, display):
         try:
@@ -478,6 +482,7 @@ def sheets(code: str) -> Any:
 @require_role(*ADMIN)
 def upload_sheets(code: str) -> Any:
     check_csrf()
+    get_sitting_view(g.engine, code)  # an unknown sitting is 404 before any refusal
     replace = request.form.get("replace") == "1"
     with saved_upload("answer sheet") as (path, display):
         try:

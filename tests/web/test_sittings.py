@@ -563,3 +563,17 @@ def test_a_regrade_resumed_after_its_changes_were_written_reports_them(
     (done,) = runner(site).run_pending()
     assert done.state is JobState.DONE and done.result["resumed"] is True
     assert len(audit(site, "regrade")) == 1
+
+
+def test_an_unknown_sitting_is_404_on_every_page_and_post(site: Site) -> None:
+    client = site.signed_in("admin")
+    for rule in site.app.url_map.iter_rules():
+        if not rule.endpoint.startswith(("sittings.", "grading.")) or "<code>" not in rule.rule:
+            continue
+        url = rule.rule.replace("<code>", "NO-SUCH").replace("<int:application_id>", "1")
+        if "GET" in (rule.methods or ()):
+            assert client.get(url).status_code == 404, url
+        if "POST" in (rule.methods or ()):
+            data = {"csrf_token": site.csrf(client), "reason": "x", "diff": "1", "confirm": "yes"}
+            response = client.post(url, data=data)
+            assert response.status_code == 404 and "no sitting NO-SUCH" in page_text(response), url
