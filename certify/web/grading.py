@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from flask import Blueprint, abort, g, make_response, redirect, render_template, request, url_for
 
 from certify.certificates.regrade_job import APPLY_REGRADE, submit_regrade_apply
-from certify.grading.grading_job import GRADE, REGRADE, submit_grading, submit_regrade
+from certify.grading.grading_job import (
+    GRADE,
+    REGRADE,
+    change_of,
+    submit_grading,
+    submit_regrade,
+)
 from certify.grading.marks import marking_progress
 from certify.infra.errors import Error, NotFound
 from certify.infra.jobs import latest_job
@@ -38,6 +44,7 @@ from schemas.enums import CertificateStatus
 
 blueprint = Blueprint("grading", __name__, url_prefix="/admin/sittings")
 ADMIN = ("admin",)
+T = TypeVar("T")
 
 
 # --- marking, grading, regrading -------------------------------------------------------------
@@ -51,10 +58,11 @@ def marking(code: str) -> Any:
     )
 
 
-def _slice(names: list[str], page: int, size: int = 100) -> tuple[list[str], int]:
-    pages = max(1, -(-len(names) // size))
+def _slice(rows: list[T], page: int, size: int = 100) -> tuple[list[T], int]:
+    """Page ``page`` of ``rows`` (a job's stored report), ``size`` a page, and how many pages."""
+    pages = max(1, -(-len(rows) // size))
     page = min(max(page, 1), pages)
-    return names[(page - 1) * size : page * size], pages
+    return rows[(page - 1) * size : page * size], pages
 
 
 def _whole(name: str) -> int:
@@ -104,25 +112,20 @@ def grade(code: str) -> Any:
 def _regrade_page(code: str, problems: PageProblems | None = None) -> Any:
     view = get_sitting_view(g.engine, code)
     diff = latest_job(g.engine, REGRADE, view.code)
-    changes = list(diff.result.get("changes", [])) if diff and diff.result else []
-    size = 100
-    pages = max(1, -(-len(changes) // size))
-    number = min(_whole("page"), pages)
+    changes = [change_of(c) for c in diff.result.get("changes", [])] if diff else []
+    shown, pages = _slice(changes, _whole("page"))
     page = render_template(
         "sitting_regrade.html",
         code=view.code,
         diff=diff,
-        changes=changes[(number - 1) * size : number * size],
+        changes=shown,
         total=len(changes),
-        crossing=sum(c["passed_before"] != c["passed_after"] for c in changes),
-        suspends=sum(
-            c["passed_before"] and not c["passed_after"] and c["certificate_status"] == "valid"
-            for c in changes
-        ),
-        number=number,
+        crossing=sum(c.crosses_pass_line for c in changes),
+        suspends=sum(c.suspends for c in changes),
+        number=min(_whole("page"), pages),
         pages=pages,
         applied=latest_job(g.engine, APPLY_REGRADE, view.code),
-        statuses={s.value: s for s in CertificateStatus},
+        suspended=CertificateStatus.SUSPENDED,
         problems=problems,
     )
     return page, (400 if problems else 200)
