@@ -168,7 +168,7 @@ def _pdf(view: CertificateView) -> bytes:
 def _warm_up(parent: int) -> None:
     """Start a render process: load reportlab and the font before the first certificate, and
     leave as soon as the issuing process is gone (killed, it cannot tell its workers to stop)."""
-    from certify.infra.pdf import register_fonts
+    from certify.infra.pdf import register_names_font
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -176,7 +176,7 @@ def _warm_up(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="certify-parent-watch", daemon=True).start()
-    register_fonts()
+    register_names_font()  # and the page's font with it
 
 
 def _write(target: Path, pdf: bytes) -> None:
@@ -218,6 +218,9 @@ class Issuer:
     decide from the number of certificates to issue."""
     progress: bool | None = False
     """A progress bar on stderr: True always, False never, None when stderr is a terminal."""
+    tally: Callable[[int, int], None] | None = field(default=None, repr=False, compare=False)
+    """Told (certificates the run's holders have, how many it issues to in all) when the run
+    starts and after each batch — how a background job shows its progress."""
 
     def __post_init__(self) -> None:
         if not (len(self.province) == 2 and self.province.isdigit()):
@@ -284,6 +287,7 @@ class Issuer:
             self.progress,
             self.batch_size,
             self.processes,
+            self.tally,
         )
         return report
 
@@ -310,14 +314,13 @@ class Issuer:
             self.progress,
             self.batch_size,
             self.processes,
+            self.tally,
         )
         return report
 
-    def _batch(
-        self, kind: CertificateKind, occupation: str, level: str, today: date, course_hours: float
-    ) -> _Batch:
-        """What every certificate of one run shares; raises IssuanceError when the key's scope
-        does not cover this kind, occupation or level."""
+    def check_scope(self, kind: CertificateKind, occupation: str, level: str) -> None:
+        """Raises IssuanceError when the key's scope does not cover this kind, occupation or
+        level."""
         scope = self.key.scope
         for name, value in (("kinds", kind.code), ("occupations", occupation), ("levels", level)):
             if scope.get(name) and value not in scope[name]:
@@ -326,6 +329,13 @@ class Issuer:
                     f"{issuer} 无权签发此类证书（{name}: {value}）/ {issuer} may not issue this "
                     f"certificate ({name} {value} is outside its scope)"
                 )
+
+    def _batch(
+        self, kind: CertificateKind, occupation: str, level: str, today: date, course_hours: float
+    ) -> _Batch:
+        """What every certificate of one run shares; raises IssuanceError when the key's scope
+        does not cover this kind, occupation or level."""
+        self.check_scope(kind, occupation, level)
         with Session(self.engine) as session:
             authority = session.exec(select(SigningKey).where(SigningKey.role == "root")).first()
         self.out.mkdir(parents=True, exist_ok=True)
@@ -404,11 +414,18 @@ def _issue_all(
     progress: bool | None,
     batch_size: int,
     processes: int | None,
+    tally: Callable[[int, int], None] | None = None,
 ) -> None:
     done = _issued(engine, batch.link, [s.key for s in subjects])
-    _restore_pdfs(engine, batch.link.in_([k for k in done]), batch, report)
     todo = [s for s in subjects if s.key not in done]
     report.already += len(subjects) - len(todo)
+
+    def told() -> None:
+        if tally is not None:
+            tally(report.already + len(report.issued), len(subjects))
+
+    told()
+    _restore_pdfs(engine, batch.link.in_([k for k in done]), batch, report)
     workers = render_processes(len(todo)) if processes is None else processes
     pool = (
         ProcessPoolExecutor(
@@ -439,6 +456,7 @@ def _issue_all(
                     try:
                         report.issued += _issue_batch(engine, batch, chunk, render)
                         bar.update(len(chunk))
+                        told()
                         break
                     except DatabaseError:
                         # Another process issued some of these meanwhile: leave those to it.

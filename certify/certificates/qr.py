@@ -9,7 +9,8 @@ bit buffer (a Python call per bit) and its Reed–Solomon polynomial arithmetic.
 :func:`qr_modules` keeps ``qrcode`` for what is about the content (segmenting the data into
 modes, the tables of versions, blocks, generator polynomials, format and version information)
 and does the work in bulk: the bit stream is built as one integer, the error-correction
-codewords by table look-up, and per version it remembers the function patterns and the order
+codewords of a block as one product of bit vectors (Reed–Solomon is linear over GF(2); the
+matrix is made once per block shape), and per version it remembers the function patterns and the order
 the data modules are filled in, then places the codewords once, applies all eight masks at once
 in numpy and scores them together. The scores are ``qrcode``'s own (its
 ``util.lost_point``, which scores the symbol with the format and version areas blank), and ties
@@ -24,7 +25,6 @@ from functools import cache
 
 import numpy as np
 import qrcode
-from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 from qrcode import LUT, base, util
 from qrcode.constants import ERROR_CORRECT_M
@@ -36,8 +36,6 @@ _FINDER_LIKE = (
     int("10111010000", 2),  # dark-light-dark×3-light-dark, then four light modules
     int("00001011101", 2),  # four light modules, then the same pattern
 )
-_WEIGHTS = 1 << np.arange(10, -1, -1, dtype=np.int32)
-"""Reads eleven modules as one 11-bit number, the first module the most significant bit."""
 
 
 def mask_patterns(size: int) -> Grid:
@@ -141,8 +139,13 @@ def penalties(symbols: Grid) -> list[int]:
         & (corner == symbols[:, 1:, 1:])
     ).sum(axis=(1, 2)) * 3
     # N3: each 1:1:3:1:1 finder-like pattern beside four light modules scores 40.
-    windows = sliding_window_view(lines, 11, axis=2) @ _WEIGHTS
-    finders = np.isin(windows, _FINDER_LIKE).sum(axis=(1, 2)) * 40
+    # Each window of eleven modules read as an 11-bit number, built by eleven shifted adds
+    # (cheaper than a product with the weights over a sliding view).
+    span = size - 10
+    windows = np.zeros((count, 2 * size, span), dtype=np.int16)
+    for k in range(11):
+        windows |= lines[:, :, k : k + span].astype(np.int16) << (10 - k)
+    finders = ((windows == _FINDER_LIKE[0]) | (windows == _FINDER_LIKE[1])).sum(axis=(1, 2)) * 40
     # N4: 10 for every full 5 % the dark share departs from one half.
     dark = symbols.sum(axis=(1, 2))
     return [
@@ -196,8 +199,9 @@ def _generator_logs(count: int) -> tuple[int, ...]:
     return tuple(base.LOG_TABLE[c] for c in poly[1:])
 
 
-def _error_correction(block: list[int], count: int) -> list[int]:
-    """Reed–Solomon: the remainder of block · x^count divided by the generator polynomial."""
+def _error_correction_one(block: list[int], count: int) -> list[int]:
+    """Reed–Solomon: the remainder of block · x^count divided by the generator polynomial,
+    byte by byte (used to build :func:`_remainder_map`; the test's reference)."""
     logs = _generator_logs(count)
     exp = base.EXP_TABLE
     log = base.LOG_TABLE
@@ -211,6 +215,29 @@ def _error_correction(block: list[int], count: int) -> list[int]:
             for i, g in enumerate(logs):
                 remainder[i] ^= exp[(g + shift) % 255]
     return remainder
+
+
+@cache
+def _remainder_map(length: int, count: int) -> NDArray[np.uint8]:
+    """The Reed–Solomon remainder as a linear map over GF(2): the remainder is linear in the
+    block (addition in GF(256) is XOR), so the remainder's bits are the block's bits times
+    this (8·length × 8·count) 0/1 matrix, modulo 2. Row i is the remainder of the block whose
+    only set bit is bit i."""
+    rows = np.zeros((8 * length, 8 * count), dtype=np.uint8)
+    for i in range(8 * length):
+        unit = [0] * length
+        unit[i // 8] = 0x80 >> (i % 8)
+        remainder = np.array(_error_correction_one(unit, count), dtype=np.uint8)
+        rows[i] = np.unpackbits(remainder)
+    return rows
+
+
+def _error_correction(block: list[int], count: int) -> list[int]:
+    """Reed–Solomon: the remainder of block · x^count divided by the generator polynomial, as
+    one product of bit vectors (:func:`_remainder_map`)."""
+    bits = np.unpackbits(np.array(block, dtype=np.uint8)).astype(np.int32)
+    product = bits @ _remainder_map(len(block), count) & 1
+    return np.packbits(product.astype(np.uint8)).tolist()
 
 
 def codewords(data: str, error_correction: int = ERROR_CORRECT_M) -> tuple[int, bytes]:

@@ -117,10 +117,11 @@ def apply_status(
 
 
 def revocation_list(
-    engine: Engine, root_passphrase: str, *, max_age_hours: float = 24
+    engine: Engine, root_passphrase: str, *, max_age_hours: float = 24, actor: str | None = None
 ) -> dict[str, Any]:
     """The signed list of revoked and suspended certificates, as of now, with a root-signed
-    audit checkpoint (recorded in the database too)."""
+    audit checkpoint (recorded in the database too; with ``actor``, who asked is audited as
+    ``revocations.sign`` just before it)."""
     with Session(engine) as session:
         root = session.exec(
             select(SigningKey).where(
@@ -149,6 +150,14 @@ def revocation_list(
             }
     private = decrypt_private(root.private_key_encrypted, root_passphrase)
     with transaction(engine) as session:
+        if actor is not None:
+            audit_log.append(
+                session,
+                actor=actor,
+                action="revocations.sign",
+                subject=root.kid,
+                detail={"entries": len(latest), "max_age_hours": max_age_hours},
+            )
         checkpoint = record(session, Signer.of(root, private), "revocations")
     return sign_revocation_list(
         list(latest.values()),

@@ -200,7 +200,7 @@ def equate_command(
             sheet="conversions",
         )
         click.echo(f"  换算表 conversion tables -> {out}")
-    found = decisions(engine, sitting_code)
+    found = decisions(engine, sitting_code, scored=summary.scored)
     if found is not None:
         click.echo(
             f"  判定一致 decision consistency: {found.candidates - found.differ} of "

@@ -114,6 +114,8 @@ class EquatingSummary:
     reference_form: str
     candidates: int
     forms: list[FormResult]
+    scored: list[CandidateScores] = field(default_factory=list, repr=False)
+    """The sitting's scores the run was computed from (for :func:`decisions`)."""
 
 
 @dataclass
@@ -306,7 +308,7 @@ def equate_sitting(
             },
         )
         run_id = run.id or 0
-    return EquatingSummary(run_id, sitting_code, method, reference, len(complete), results)
+    return EquatingSummary(run_id, sitting_code, method, reference, len(complete), results, scored)
 
 
 def _equate_form(

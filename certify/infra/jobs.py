@@ -12,12 +12,20 @@ heartbeat is older than :data:`STALE_AFTER` was left by a process that died or w
 shown as interrupted, and :func:`resume_job` queues it again (its handler starts over and must
 pick up what the earlier attempt already stored). ``lock_key`` is held from submission to the end,
 through an interruption, so one job at a time holds it (one assembly per occupation and level,
-one issuance per sitting)."""
+one issuance per sitting).
+
+A *held* job needs something only its own process has — issuing needs the signing key, opened
+with a passphrase typed in the browser and kept in that process's memory alone. It is never
+queued: :func:`submit_job` (or :func:`resume_job`) with ``worker`` writes it already claimed by a
+worker of this process, which :func:`start_held` runs on its own thread; no runner elsewhere can
+claim it, since runners claim queued jobs only. When that process is gone the job shows as
+interrupted like any other, and whoever resumes it gives what it needs again."""
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import threading
 from collections.abc import Callable, Mapping
@@ -176,8 +184,10 @@ def submit_job(
     params: Mapping[str, Any] | None = None,
     actor: str,
     account_id: int | None = None,
+    worker: str | None = None,
 ) -> JobView:
-    """Queue a job; raises JobBusy naming the job that holds ``lock_key`` (queued, running or
+    """Queue a job, or with ``worker`` (a held job) write it already running under that worker
+    of this process; raises JobBusy naming the job that holds ``lock_key`` (queued, running or
     interrupted)."""
     now = utcnow()
     row = Job(
@@ -188,6 +198,9 @@ def submit_job(
         actor=actor,
         account_id=account_id,
     )
+    if worker is not None:
+        row.state, row.worker, row.attempts = JobState.RUNNING, worker, 1
+        row.started_at = row.heartbeat_at = now
     try:
         with transaction(engine) as session:
             session.add(row)
@@ -198,7 +211,7 @@ def submit_job(
         if holder is None:  # it ended meanwhile: the key is free again
             return submit_job(
                 engine, kind, subject, lock_key=lock_key, params=params, actor=actor,
-                account_id=account_id,
+                account_id=account_id, worker=worker,
             )  # fmt: skip
         raise JobBusy(holder) from None
 
@@ -231,19 +244,32 @@ def latest_job(engine: Engine, kind: str, subject: str) -> JobView | None:
         return JobView.of(row, utcnow()) if row else None
 
 
-def resume_job(engine: Engine, job_id: int, *, actor: str) -> JobView:
-    """Queue an interrupted job again (audited as ``job.resume``); raises NotInterrupted for a
-    job that is queued, alive, done or failed, JobNotFound for none."""
+def resume_job(engine: Engine, job_id: int, *, actor: str, worker: str | None = None) -> JobView:
+    """Queue an interrupted job again, or with ``worker`` (a held job) hand it straight to that
+    worker of this process (audited as ``job.resume``); raises NotInterrupted for a job that is
+    queued, alive, done or failed, JobNotFound for none."""
     seen = get_job(engine, job_id)
     if not seen.interrupted:
         raise NotInterrupted(seen)
+    now = utcnow()
+    again: dict[str, Any] = (
+        {"state": JobState.QUEUED, "worker": None}
+        if worker is None
+        else {
+            "state": JobState.RUNNING,
+            "worker": worker,
+            "attempts": seen.attempts + 1,
+            "started_at": now,
+            "heartbeat_at": now,
+        }
+    )
     with transaction(engine) as session:
         changed = session.execute(
             update(Job)
             .where(col(Job.id) == job_id, col(Job.state) == JobState.RUNNING)
             .where(col(Job.attempts) == seen.attempts)
             .where(col(Job.heartbeat_at) == seen.heartbeat_at)
-            .values(state=JobState.QUEUED, worker=None, done=0, step="", error="")
+            .values(done=0, step="", error="", **again)
         )
         # A heartbeat came meanwhile, or someone resumed it first.
         if changed.rowcount != 1:  # type: ignore[attr-defined]
@@ -264,6 +290,11 @@ def resume_job(engine: Engine, job_id: int, *, actor: str) -> JobView:
 def worker_name() -> str:
     """This thread of this process on this machine, as stored in ``job.worker``."""
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{threading.get_ident() % 10**9}"
+
+
+def held_worker_name() -> str:
+    """A new worker of this process for one held job (the thread :func:`start_held` starts)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:held-{secrets.token_hex(6)}"
 
 
 def claim_job(engine: Engine, worker: str, kinds: Mapping[str, Any]) -> JobView | None:
@@ -394,6 +425,20 @@ def run_job(engine: Engine, job: JobView, handler: Handler, worker: str) -> JobV
     return get_job(engine, job.id)
 
 
+def start_held(engine: Engine, job: JobView, handler: Handler, worker: str) -> threading.Thread:
+    """Run the held job ``job`` (written as claimed by ``worker``) on a new daemon thread of
+    this process; the handler keeps whatever it closes over (an opened key) in this process's
+    memory only, and drops it when the thread ends."""
+    thread = threading.Thread(
+        target=run_job,
+        args=(engine, job, handler, worker),
+        name=f"certify-job-{job.id}",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
 class JobRunner:
     """Runs queued jobs on a daemon thread of this process, polling every ``seconds`` (and at
     once when this process queued one): started by the first request, so each gunicorn worker
@@ -407,6 +452,8 @@ class JobRunner:
         self.pid = 0
         self.lock = threading.Lock()
         self.wakeup = threading.Event()
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
 
     def ensure_running(self) -> None:
         if self.seconds <= 0 or self.pid == os.getpid():
@@ -415,7 +462,20 @@ class JobRunner:
             if self.pid == os.getpid():
                 return
             self.pid = os.getpid()
-            threading.Thread(target=self._loop, name="certify-jobs", daemon=True).start()
+            self.stopping.clear()
+            self.thread = threading.Thread(target=self._loop, name="certify-jobs", daemon=True)
+            self.thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop this process's thread once the job it runs (if any) has ended, and wait for it
+        (an app shut down before its database, as tests do, leaves no thread polling a
+        database that is gone)."""
+        self.stopping.set()
+        self.wakeup.set()
+        thread, self.thread = self.thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self.pid = 0
 
     def wake(self) -> None:
         """A job was queued here: look now rather than at the next poll."""
@@ -431,9 +491,11 @@ class JobRunner:
 
     def _loop(self) -> None:
         failing = False
-        while True:
+        while not self.stopping.is_set():
             self.wakeup.wait(self.seconds)
             self.wakeup.clear()
+            if self.stopping.is_set():
+                return
             try:
                 self.run_pending()
                 failing = False

@@ -1,7 +1,8 @@
 """Shared building blocks of every PDF certify prints: papers, answer keys, certificates.
 
-This module owns the embedded Chinese font (registered once, subset into each PDF by reportlab),
-the paragraph and table styles for Chinese text, turning data into reportlab paragraph markup
+This module owns the embedded Chinese font (registered once, subset into each PDF by reportlab;
+the subsets and their compressed streams remembered, so a batch that embeds the same subset
+thousands of times makes it once), the paragraph and table styles for Chinese text, turning data into reportlab paragraph markup
 (escaped, line breaks kept), page footers, and building a document twice so every page can say
 "第 x 页 共 y 页". The font has one face: ``<b>`` and ``<i>`` print in the regular face.
 """
@@ -11,7 +12,10 @@ from __future__ import annotations
 import html
 import io
 import re
-from collections.abc import Callable
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -24,6 +28,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfdoc import PDFArray
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import (
     SimpleDocTemplate,
@@ -40,6 +45,15 @@ FONT_NAME = "WQYMicroHei"
 FONT_FILE = Path(__file__).parent / "fonts" / "wqy-microhei.ttc"
 """WenQuanYi Micro Hei (TrueType collection; face 0 is the proportional one)."""
 
+NAMES_FONT_NAME = "WQYMicroHei-Names"
+"""The same face registered a second time, for the one text of a page that changes from one
+document of a batch to the next: a person's name. Set in its own font, the name gets its own
+small subset, and everything else on the page embeds the same subset in every document of the
+batch (made once, see :class:`_Remembered`). It prints exactly as :data:`FONT_NAME`."""
+
+SUBSETS_KEPT = 32
+"""How many font subsets (and their compressed streams) each process keeps."""
+
 MARGIN = 18 * mm
 """Page margin on every side of an A4 page."""
 
@@ -50,10 +64,110 @@ Story = Callable[[], list[Any]]
 """Makes a fresh list of flowables (reportlab consumes a story while building it)."""
 
 
+class _Remembered:
+    """A small least-recently-used map, safe across threads (the web app renders in threads)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+
+class _RememberedFlate:
+    """reportlab's Flate filter for a font's streams, each compressed once per process: the same
+    bytes out as ``PDFZCompress`` (``zlib.compress`` at its default level)."""
+
+    pdfname = "FlateDecode"
+
+    def __init__(self) -> None:
+        self._done = _Remembered(SUBSETS_KEPT)
+
+    def encode(self, data: bytes | str) -> bytes:
+        raw = data.encode("utf8") if isinstance(data, str) else data
+        return self._done.get(raw, lambda: zlib.compress(raw))
+
+    def decode(self, encoded: bytes) -> bytes:
+        return zlib.decompress(encoded)
+
+
+_FLATE = _RememberedFlate()
+
+
+class _RememberedArray(PDFArray):  # type: ignore[misc]  # reportlab has no types
+    """A font's widths array, written once per process for each list of widths (a batch's
+    page font has the same two hundred widths in every document)."""
+
+    _written = _Remembered(SUBSETS_KEPT)
+
+    def format(self, document: Any, IND: bytes = b"\n ") -> bytes:
+        return self._written.get(tuple(self.sequence), lambda: PDFArray.format(self, document, IND))
+
+
+def _font(name: str, *, ascii_readable: bool) -> TTFont:
+    """certify's face as a reportlab font whose subsets are made, compressed and described
+    once per process for each set of characters (reportlab does all of it again for every
+    document).
+
+    Two hooks on the instance: the face's ``makeSubset`` answers from a cache keyed by the
+    subset's characters in order, and once the font has added its objects to a document, its
+    font program and ToUnicode streams get the remembering Flate filter and its widths arrays
+    are written from a cache. Each gives the bytes reportlab would, so a document does not
+    change (a test holds the bytes equal).
+    """
+    font = TTFont(name, str(FONT_FILE), subfontIndex=0, asciiReadable=ascii_readable)
+    face = font.face
+    make_subset = face.makeSubset
+    add_objects = font.addObjects
+    subsets = _Remembered(SUBSETS_KEPT)
+
+    def remembered_subset(subset: list[int]) -> bytes:
+        return subsets.get(tuple(subset), lambda: make_subset(subset))
+
+    def add_remembered_objects(doc: Any) -> None:
+        add_objects(doc)
+        for key, thing in doc.idToObject.items():
+            if isinstance(key, str) and key.startswith(("fontFile:", "toUnicodeCMap:")):
+                thing.filters = [_FLATE]
+        for thing in doc.idToObject["BasicFonts"].dict.values():
+            widths: Any = getattr(thing, "Widths", None)
+            if type(widths) is PDFArray:
+                thing.Widths = _RememberedArray(widths.sequence)
+
+    face.makeSubset = remembered_subset
+    font.addObjects = add_remembered_objects
+    if name != FONT_NAME:
+        # reportlab registers one font per face name (a second font of the face would be the
+        # first), and the face name is what the subsets are called in the document: its own
+        # name keeps the two apart there too.
+        face.name += b"-Names"
+    return font
+
+
+def register_names_font() -> str:
+    """Register :data:`NAMES_FONT_NAME` once (no ASCII block: a name's subset holds its own
+    characters only); returns its name."""
+    register_fonts()
+    if NAMES_FONT_NAME not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(_font(NAMES_FONT_NAME, ascii_readable=False))
+    return NAMES_FONT_NAME
+
+
 def register_fonts() -> str:
     """Register the embedded Chinese font with reportlab once; returns its name."""
     if FONT_NAME not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont(FONT_NAME, str(FONT_FILE), subfontIndex=0))
+        pdfmetrics.registerFont(_font(FONT_NAME, ascii_readable=True))
         # One face serves <b> and <i> too, so markup never asks for a missing face.
         pdfmetrics.registerFontFamily(
             FONT_NAME, normal=FONT_NAME, bold=FONT_NAME, italic=FONT_NAME, boldItalic=FONT_NAME

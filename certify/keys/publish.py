@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from certify.audit.checkpoints import Signer, record
+from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.keys.store import KeyProblem, b64, decrypt_private, utc
 from certify.signing.algorithms import algorithm_named
@@ -18,10 +19,13 @@ from certify.signing.trust import canonical_json
 from schemas.tables import SigningKey, utcnow
 
 
-def build_trust_list(engine: Engine, root_passphrase: str) -> dict[str, Any]:
+def build_trust_list(
+    engine: Engine, root_passphrase: str, *, actor: str | None = None
+) -> dict[str, Any]:
     """The trust list document, signed by the root key, with a root-signed audit checkpoint
-    (recorded in the database too). Still ``certify-trust-list/1``: the new field is inside the
-    signed body, and lists without it verify as before."""
+    (recorded in the database too; with ``actor``, who asked is audited as ``trust_list.sign``
+    just before it). Still ``certify-trust-list/1``: the new field is inside the signed body,
+    and lists without it verify as before."""
     with Session(engine) as session:
         rows = list(
             session.exec(
@@ -50,6 +54,14 @@ def build_trust_list(engine: Engine, root_passphrase: str) -> dict[str, Any]:
         for r in rows
     ]
     with transaction(engine) as session:
+        if actor is not None:
+            audit_log.append(
+                session,
+                actor=actor,
+                action="trust_list.sign",
+                subject=root.kid,
+                detail={"keys": len(keys)},
+            )
         checkpoint = record(session, Signer.of(root, private), "trust-list")
     body = {
         "format": "certify-trust-list/1",

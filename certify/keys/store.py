@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from certify.audit.checkpoints import Signer
@@ -238,6 +239,62 @@ def list_keys(engine: Engine) -> list[SigningKey]:
                 select(SigningKey).order_by(col(SigningKey.issuer), col(SigningKey.valid_from))
             )
         )
+
+
+KEY_SORTS: dict[str, Any] = {
+    "issuer": col(SigningKey.issuer),
+    "role": col(SigningKey.role),
+    "algorithm": col(SigningKey.algorithm),
+    "valid_from": col(SigningKey.valid_from),
+    "retired_at": col(SigningKey.retired_at),
+}
+
+
+@dataclass(frozen=True)
+class KeyPage:
+    """One page of keys, sorted by ``sort`` (the database sorts, counts and cuts)."""
+
+    rows: list[SigningKey]
+    total: int
+    page: int
+    per_page: int
+    sort: str
+    descending: bool
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def keys_page(
+    engine: Engine,
+    *,
+    sort: str = "issuer",
+    descending: bool = False,
+    page: int = 1,
+    per_page: int = 50,
+) -> KeyPage:
+    """One page of every key, active or retired, by ``sort`` (one of :data:`KEY_SORTS`, else
+    by issuer), then issuer and validity."""
+    sort = sort if sort in KEY_SORTS else "issuer"
+    per_page = max(1, min(per_page, 200))
+    order = KEY_SORTS[sort]
+    with Session(engine) as session:
+        total = int(session.exec(select(func.count()).select_from(SigningKey)).one())
+        page = max(1, min(page, max(1, -(-total // per_page))))
+        rows = list(
+            session.exec(
+                select(SigningKey)
+                .order_by(
+                    order.desc() if descending else order,
+                    col(SigningKey.issuer),
+                    col(SigningKey.valid_from),
+                )
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            )
+        )
+    return KeyPage(rows, total, page, per_page, sort, descending)
 
 
 def signing_material(engine: Engine, issuer: str, passphrase: str) -> tuple[SigningKey, bytes]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from certify.certificates.issuance_job import ISSUE_LEVEL
 from certify.certificates.progress import sitting_overview, sitting_record
 from certify.certificates.publication import RESOLUTIONS, objections, publish, resolve_objection
 from certify.certificates.regrade_job import APPLY_REGRADE
@@ -25,7 +26,7 @@ from schemas.enums import ObjectionState, StatusChange
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 ADMIN = ("admin",)
-SITTING_JOBS = (GRADE, REGRADE, APPLY_REGRADE)
+SITTING_JOBS = (GRADE, REGRADE, APPLY_REGRADE, ISSUE_LEVEL)
 """The background jobs of a sitting whose latest run its page shows."""
 
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import abort, g, request, send_file, url_for
+from flask import abort, current_app, g, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 
 from certify.infra.errors import Error, InputError, Problem, ValidationFailed
@@ -35,6 +35,23 @@ def trust() -> TrustList:
     if found is None:
         abort(503, description="the trust list is not configured (CERTIFY_TRUST_LIST)")
     return found
+
+
+def passphrase_allowed() -> bool:
+    """May a key's passphrase be typed on this request? Only over HTTPS when the app runs with
+    secure cookies (``CERTIFY_SECURE_COOKIES``, production); in development and tests, whose
+    cookies travel over plain HTTP too, always."""
+    return bool(request.is_secure or not current_app.config.get("SESSION_COOKIE_SECURE"))
+
+
+def require_https() -> None:
+    """Refuse (403) a form carrying a passphrase over plain HTTP in production, before reading
+    it (behind a proxy, ``CERTIFY_TRUSTED_PROXIES`` lets its X-Forwarded-Proto count)."""
+    if not passphrase_allowed():
+        abort(
+            403,
+            description="a key's passphrase is accepted over HTTPS only / 密钥口令只能通过 HTTPS 提交",
+        )
 
 
 @contextmanager

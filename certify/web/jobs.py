@@ -4,7 +4,9 @@ script while it runs; resuming a job whose process stopped.
 
 The kinds of job this app runs, and where each leads once done, are :data:`KINDS`; the runner
 (:class:`certify.infra.jobs.JobRunner`) is built here with their handlers and started by the
-first request of each process."""
+first request of each process. Issuing certificates is a *held* job: it runs on a thread of the
+process that opened the key (:mod:`certify.certificates.issuance_job`), which no runner claims;
+resuming one asks for the key's passphrase again."""
 
 from __future__ import annotations
 
@@ -12,15 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, flash, g, jsonify, redirect, render_template, url_for
+from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import Engine
 
+from certify.certificates.issuance_job import ISSUE_LEVEL, ISSUE_TRAINING, resume_issuance
 from certify.certificates.regrade_job import APPLY_REGRADE, run_regrade_apply
 from certify.grading.grading_job import GRADE, REGRADE, run_grading, run_regrade
-from certify.infra.errors import Error
+from certify.infra.errors import Error, NotFound
 from certify.infra.jobs import Handler, JobRunner, JobView, get_job, resume_job
 from certify.web.auth import check_csrf, current_account, require_role
-from certify.web.common import page_problems
+from certify.web.common import page_problems, passphrase_allowed, require_https
 from question_bank.assembly_job import ASSEMBLE, run_assembly
 
 blueprint = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
@@ -31,11 +34,17 @@ ADMIN = ("admin",)
 class JobKind:
     """What the pages know of one kind of job: its handler, its name, and where it leads."""
 
-    handler: Handler
+    handler: Handler | None
+    """What the runner calls; None for a held job, which the process that opened its key runs."""
     zh: str
     en: str
     leads_to: Callable[[JobView], str]
     """The page about the job's subject (where to go once it is done)."""
+
+    @property
+    def held(self) -> bool:
+        """Resuming it needs the signing key's passphrase typed again."""
+        return self.handler is None
 
 
 KINDS: dict[str, JobKind] = {
@@ -63,11 +72,25 @@ KINDS: dict[str, JobKind] = {
         "Regrade (applying)",
         lambda job: url_for("grading.results", code=job.subject),
     ),
+    ISSUE_LEVEL: JobKind(
+        None,
+        "发证",
+        "Issuing certificates",
+        lambda job: url_for("certificates.sitting", code=job.subject),
+    ),
+    ISSUE_TRAINING: JobKind(
+        None,
+        "发放培训合格证书",
+        "Issuing training certificates",
+        lambda job: url_for("training.course", code=job.subject),
+    ),
 }
 
 
 def make_runner(engine: Engine, seconds: float) -> JobRunner:
-    return JobRunner(engine, {kind: k.handler for kind, k in KINDS.items()}, seconds)
+    """The runner of every kind but the held ones (never queued, so never claimed)."""
+    handlers = {kind: k.handler for kind, k in KINDS.items() if k.handler is not None}
+    return JobRunner(engine, handlers, seconds)
 
 
 def wake_runner() -> None:
@@ -91,6 +114,7 @@ def _page(job: JobView, problems: Any = None, status: int = 200) -> Any:
         kind=kind,
         leads_to=kind.leads_to(job) if kind else None,
         problems=problems,
+        passphrase_ok=passphrase_allowed(),
     ), status
 
 
@@ -116,12 +140,27 @@ def state(job_id: int) -> Any:
 @require_role(*ADMIN)
 def resume(job_id: int) -> Any:
     check_csrf()
+    kind = KINDS.get(get_job(g.engine, job_id).kind)
+    held = kind is not None and kind.held
     try:
-        job = resume_job(g.engine, job_id, actor=actor())
+        if held:
+            require_https()
+            job = resume_issuance(
+                g.engine,
+                job_id,
+                request.form.get("passphrase", "")[:1024],
+                data_dir=g.services.data_dir,
+                actor=actor(),
+            )
+        else:
+            job = resume_job(g.engine, job_id, actor=actor())
+    except NotFound:
+        raise
     except Error as exc:
-        if exc.code == "job_not_found":
-            raise
         return _page(get_job(g.engine, job_id), page_problems(exc), 400)
-    wake_runner()
-    flash(f"后台任务 {job.id} 已重新排队 / job {job.id} is queued again")
+    if held:
+        flash(f"后台任务 {job.id} 已继续执行 / job {job.id} is running again")
+    else:
+        wake_runner()
+        flash(f"后台任务 {job.id} 已重新排队 / job {job.id} is queued again")
     return redirect(url_for("jobs.page", job_id=job.id))

@@ -4,8 +4,9 @@ issued and downloaded — each step the ``certify training`` command's service c
 
 Uploads go through the same readers and checks as the command line (all or nothing, every
 problem by row and field on the answering page, status 400); every change is audited under
-``web:<username>``. Issuing opens the institution's key with the passphrase typed in the form,
-used for that request and never stored."""
+``web:<username>``. Issuing is a background job (:mod:`certify.certificates.issuance_job`):
+the institution's key is opened with the passphrase typed in the form and held only in the
+memory of this process while the job runs, never stored."""
 
 from __future__ import annotations
 
@@ -26,7 +27,13 @@ from flask import (
 )
 from flask import url_for as _url_for
 
-from certify.certificates.issuance import DEFAULT_PROVINCE, Issuer
+from certify.certificates.issuance import DEFAULT_PROVINCE
+from certify.certificates.issuance_job import (
+    ISSUE_TRAINING,
+    IssueRequest,
+    certificate_folder,
+    start_issuance,
+)
 from certify.entitlements.courses import (
     MAX_PER_PAGE,
     TRAINEE_SORTS,
@@ -38,11 +45,19 @@ from certify.entitlements.courses import (
 from certify.entitlements.training import assess, create_course, enrol, record_attendance
 from certify.infra.digests import hexdigest
 from certify.infra.errors import Error, NotFound
+from certify.infra.jobs import latest_job
 from certify.infra.tabular import table_bytes
 from certify.keys.store import list_keys
 from certify.registration.identity import IdentityVault
 from certify.web.auth import check_csrf, current_account, require_role
-from certify.web.common import PageProblems, page_problems, saved_upload, send_problems
+from certify.web.common import (
+    PageProblems,
+    page_problems,
+    passphrase_allowed,
+    require_https,
+    saved_upload,
+    send_problems,
+)
 from schemas.enums import CertificateKind, Level
 from schemas.reference import occupations
 
@@ -67,8 +82,7 @@ def _vault() -> IdentityVault:
 
 def _folder(code: str) -> Path:
     """Where the course's certificate PDFs are kept (by serial: no name from the form)."""
-    folder: Path = g.services.data_dir / "training" / f"course-{code.encode().hex()}"
-    return folder
+    return certificate_folder(g.services.data_dir, ISSUE_TRAINING, code)
 
 
 def _whole(args: Mapping[str, str], name: str, default: int) -> int:
@@ -173,6 +187,8 @@ def _course_page(code: str, problems: PageProblems | None = None, step: str = ""
         typed_issuer=request.form.get("issuer", ""),
         site=request.form.get("site", "") or request.host_url.rstrip("/"),
         per_pages=PER_PAGE,
+        job=latest_job(g.engine, ISSUE_TRAINING, code),
+        passphrase_ok=passphrase_allowed(),
     )
 
 
@@ -238,34 +254,32 @@ def problems(code: str, token: str) -> Any:
 @require_role(*ADMIN)
 def issue(code: str) -> Any:
     check_csrf()
+    require_https()
     course_trainees(g.engine, code, per_page=1)
     province = request.form.get("province", "").strip()[:2] or current_app.config.get(
         "CERTIFY_PROVINCE", DEFAULT_PROVINCE
     )
+    account = current_account()
     try:
-        report = Issuer.open(
+        job = start_issuance(
             g.engine,
-            request.form.get("issuer", ""),
+            ISSUE_TRAINING,
+            code,
+            IssueRequest(
+                request.form.get("issuer", "")[:64],
+                request.form.get("site", "").strip()[:200] or request.host_url.rstrip("/"),
+                province,
+            ),
             request.form.get("passphrase", "")[:1024],
-            out=_ensure(_folder(code)),
-            site=request.form.get("site", "").strip()[:200] or request.host_url.rstrip("/"),
-            province=province,
+            data_dir=g.services.data_dir,
             actor=_actor(),
-        ).issue_training(code)
+            account_id=account.id if account else None,
+        )
     except NotFound:
         raise
     except Error as exc:
         return _course_page(code, page_problems(exc), "issue"), 400
-    flash(
-        f"新发 issued {len(report.issued)}，已有 already {report.already}"
-        + (f"，PDF 已恢复 restored {report.pdfs_restored}" if report.pdfs_restored else "")
-    )
-    return redirect(_url_for("training.course", code=code))
-
-
-def _ensure(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return redirect(_url_for("jobs.page", job_id=job.id))
 
 
 @blueprint.get("/<code>/certificates/<serial>.pdf")

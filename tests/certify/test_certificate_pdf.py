@@ -8,6 +8,9 @@ code off the picture: what a phone camera would do, short of the camera.
 from __future__ import annotations
 
 import math
+import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +22,7 @@ from PIL import Image, ImageDraw
 from certify.certificates.document import (
     QR_CAPTION,
     QR_SIZE,
+    certificate_pdf,
     render_certificate,
     signed_by,
     statement,
@@ -236,3 +240,65 @@ def test_one_landscape_a4_page_with_only_embedded_fonts(printed: Printed) -> Non
 def test_the_same_view_prints_the_same_bytes(printed: Printed, tmp_path: Path) -> None:
     again = render_certificate(printed.view, tmp_path / "again.pdf")
     assert again.read_bytes() == printed.pdf.read_bytes()
+
+
+def font_programs(pdf: bytes) -> dict[str, bytes]:
+    """Each embedded font's name and the bytes of its font program stream, as written."""
+    names = re.findall(rb"/BaseFont /([^\s/]+)", pdf)
+    files = re.findall(rb"/Length1 \d+[^>]*>>\s*stream\r?\n(.*?)endstream", pdf, re.S)
+    assert len(names) == len(files) == 2, (names, len(files))
+    return dict(zip((n.decode() for n in names), files, strict=True))
+
+
+def test_the_holders_name_has_its_own_font_and_the_rest_is_the_same_in_every_certificate(
+    printed: Printed, tmp_path: Path
+) -> None:
+    """The page's text embeds the same subset for every holder of a batch (made once), and
+    the name a subset of its own characters (a different name, a different subset)."""
+    first = certificate_pdf(printed.view)
+    other = certificate_pdf(printed.view.model_copy(update={"holder": "欧阳晓"}))
+    ours, theirs = font_programs(first), font_programs(other)
+    page = next(name for name in ours if not name.endswith("-Names-0"))
+    name = next(name for name in ours if name.endswith("-Names-0"))
+    assert ours[page] == theirs[page]
+    assert ours[name] != theirs[name]
+    (tmp_path / "other.pdf").write_bytes(other)
+    assert "欧阳晓" in squeeze(run("pdftotext", tmp_path / "other.pdf", "-"))
+
+
+def test_a_value_too_wide_for_its_column_wraps_inside_the_table(
+    printed: Printed, tmp_path: Path
+) -> None:
+    long_name = "广东省数字技术工程师评价中心（广州分中心）人工智能与大数据专业技术等级评价部"
+    view = printed.view.model_copy(update={"issuer_name": long_name})
+    pdf = render_certificate(view, tmp_path / "long.pdf")
+    text = run("pdftotext", "-layout", pdf, "-")
+    assert squeeze(long_name) in squeeze(text)
+    # Wrapped: the issuer's row holds two lines, and no line is wider than the page.
+    lines = [line for line in text.splitlines() if "发证机构" in line or "评价部" in line]
+    assert len(lines) >= 2, text
+    (code,) = qr_codes(Image.open(rasterise(pdf, tmp_path / "page")))
+    assert code.text == view.url
+
+
+def test_remembered_font_parts_give_the_bytes_a_fresh_process_writes(
+    printed: Printed, tmp_path: Path
+) -> None:
+    """Subsets, their compressed streams and widths come from per-process caches: a process
+    that has printed other certificates writes the same bytes as one that starts cold."""
+    for holder in ("欧阳晓", "王芳", printed.view.holder):
+        certificate_pdf(printed.view.model_copy(update={"holder": holder}))
+    warm = certificate_pdf(printed.view)
+    (tmp_path / "view.json").write_text(printed.view.model_dump_json())
+    script = (
+        "import sys; from pathlib import Path;"
+        "from schemas.certificates import CertificateView;"
+        "from certify.certificates.document import certificate_pdf;"
+        "view = CertificateView.model_validate_json(Path(sys.argv[1]).read_text());"
+        "Path(sys.argv[2]).write_bytes(certificate_pdf(view))"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "view.json"), str(tmp_path / "cold.pdf")],
+        check=True,
+    )
+    assert (tmp_path / "cold.pdf").read_bytes() == warm

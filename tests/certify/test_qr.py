@@ -11,7 +11,15 @@ from qrcode import util
 from qrcode.constants import ERROR_CORRECT_H, ERROR_CORRECT_L, ERROR_CORRECT_M, ERROR_CORRECT_Q
 from qrcode.exceptions import DataOverflowError
 
-from certify.certificates.qr import codewords, mask_patterns, penalties, qr_matrix, qr_modules
+from certify.certificates.qr import (
+    _error_correction,
+    _error_correction_one,
+    codewords,
+    mask_patterns,
+    penalties,
+    qr_matrix,
+    qr_modules,
+)
 from certify.signing.token import token_url
 
 BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -77,3 +85,32 @@ def test_a_certificate_url_is_version_9_and_larger_data_overflows() -> None:
     )
     with pytest.raises(DataOverflowError):
         qr_modules("9" * 7090)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    block=st.lists(st.integers(0, 255), min_size=1, max_size=123),
+    count=st.sampled_from([7, 10, 13, 15, 16, 17, 18, 20, 22, 24, 26, 28, 30]),
+)
+def test_reed_solomon_as_a_bit_matrix_is_the_polynomial_division(
+    block: list[int], count: int
+) -> None:
+    """The remainder taken as one product over GF(2) is the one of dividing by the generator
+    polynomial byte by byte, and the qrcode library's own (its Polynomial modulo)."""
+    from qrcode import base
+
+    ours = _error_correction(block, count)
+    assert ours == _error_correction_one(block, count)
+    if not any(block):  # the library cannot take the zero polynomial; its remainder is zero
+        assert ours == [0] * count
+        return
+    generator = base.Polynomial([1], 0)
+    for i in range(count):
+        generator = generator * base.Polynomial([1, base.gexp(i)], 0)
+    remainder = base.Polynomial(block, len(generator) - 1) % generator
+    # As qrcode.util.create_bytes reads the remainder off.
+    theirs = [
+        remainder[i + len(remainder) - count] if i + len(remainder) - count >= 0 else 0
+        for i in range(count)
+    ]
+    assert ours == theirs

@@ -580,3 +580,16 @@ def test_a_refused_blueprint_leaves_the_database_as_it_was(papers_site: Site, te
     else:
         code = response.location.rsplit("/", 1)[1]
         assert client.get(f"/admin/blueprints/{code}").status_code == 200
+
+
+def test_a_job_runner_stops_when_asked_and_starts_again(database: Database, tmp_path: Path) -> None:
+    site = papers_app(database, tmp_path, job_seconds=0.05)
+    runner = site.app.extensions["certify"].jobs
+    runner.ensure_running()
+    first = runner.thread
+    assert first is not None and first.is_alive()
+    runner.stop()
+    assert not first.is_alive() and runner.thread is None
+    runner.ensure_running()  # a later request starts a new one
+    assert runner.thread is not None and runner.thread.is_alive()
+    runner.stop()

@@ -37,6 +37,7 @@ def live_papers(database: Database, tmp_path: Path) -> Iterator[tuple[Site, str]
         yield site, f"http://127.0.0.1:{port}"
     finally:
         server.shutdown()
+        site.app.extensions["certify"].jobs.stop()  # before the database goes
 
 
 def shot(browser: webdriver.Chrome, name: str) -> None:  # noqa: F811

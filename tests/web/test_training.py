@@ -27,6 +27,7 @@ from tests.certify.signing_helpers import PASS, make_keys
 from tests.conftest import Database
 from tests.helpers import snapshot
 from tests.web.conftest import PASSWORDS, Site
+from tests.web.test_certificates import finished, jobs
 from tests.web.test_uploads import page_text, post_file
 
 HOSTILE = "<script>alert('x')</script>'; DROP TABLE course; --"
@@ -104,9 +105,12 @@ def test_a_course_from_creation_to_downloaded_certificates(
 
     wrong = post(site, admin, "/admin/training/T1/issue", issuer="SD-EVAL-01", passphrase="nope")
     assert wrong.status_code == 400 and "passphrase" in page_text(wrong).lower()
+    assert not jobs(site)  # refused before any job
     issued = post(site, admin, "/admin/training/T1/issue", issuer="SD-EVAL-01", passphrase=PASS)
-    assert issued.status_code == 302
-    assert "新发 issued 3" in page_text(admin.get("/admin/training/T1"))
+    assert issued.status_code == 302 and "/admin/jobs/" in issued.location
+    job = finished(site, int(issued.location.rsplit("/", 1)[-1]))
+    assert job.kind == "training.issue" and job.result["issued"] == 3, job.error
+    assert "新发 3，已有 0" in page_text(admin.get("/admin/training/T1"))
     with Session(site.database.engine) as session:
         certs = session.exec(select(Certificate).order_by(col(Certificate.serial))).all()
     assert len(certs) == 3 and all(c.serial.startswith("11") for c in certs)  # the province set
@@ -121,7 +125,8 @@ def test_a_course_from_creation_to_downloaded_certificates(
     assert site.client().get(token.replace("HTTP://LOCALHOST", "")).status_code in (200, 503)
     again = post(site, admin, "/admin/training/T1/issue", issuer="SD-EVAL-01", passphrase=PASS)
     assert again.status_code == 302
-    assert "新发 issued 0，已有 already 3" in page_text(admin.get("/admin/training/T1"))
+    finished(site, int(again.location.rsplit("/", 1)[-1]))
+    assert "新发 0，已有 3" in page_text(admin.get("/admin/training/T1"))
 
     sheet = openpyxl.load_workbook(io.BytesIO(admin.get("/admin/training/T1/trainees.xlsx").data))
     rows = list(sheet.active.iter_rows(values_only=True))
