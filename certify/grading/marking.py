@@ -185,3 +185,80 @@ def _marked_twice(file: str, r: FileMark, *, locked: bool) -> Problem:
         f"{r.rater} 已评过该答卷（{reason}）",
         f"{r.rater} has marked this script already" + (" (round one is locked)" if locked else ""),
     )
+
+
+# --- progress: how far the marking has come ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScriptMarks:
+    """One script as the progress counts it: its question, its marks so far (in round order)
+    and its largest gap between two marks that needs no third."""
+
+    question: int
+    marks: Sequence[GivenMark]
+    tolerance: float
+
+
+@dataclass(frozen=True)
+class QuestionProgress:
+    """How far the marking of one question has come, in scripts."""
+
+    question: int
+    scripts: int
+    first: int
+    """Scripts with a round-one mark."""
+    second: int
+    """Scripts with two marks."""
+    third_needed: int
+    """Scripts whose first two marks are too far apart."""
+    third_done: int
+    final: int
+    """Scripts with a final mark (two that agree, or a third)."""
+
+    @property
+    def third_pending(self) -> int:
+        return self.third_needed - self.third_done
+
+    @property
+    def unfinished(self) -> int:
+        return self.scripts - self.final
+
+
+@dataclass(frozen=True)
+class RaterProgress:
+    """The marks one rater has given, by round."""
+
+    rater: str
+    rounds: tuple[int, int, int]
+    """Marks in rounds one, two and three."""
+
+    @property
+    def total(self) -> int:
+        return sum(self.rounds)
+
+
+def tally_marks(
+    scripts: Iterable[ScriptMarks],
+) -> tuple[list[QuestionProgress], list[RaterProgress]]:
+    """The progress of every question (by number) and every rater (by name): a script has its
+    final mark once its first two marks agree within its tolerance (:func:`needs_third`) or a
+    third mark came. Pure."""
+    counts: dict[int, list[int]] = {}
+    raters: dict[str, list[int]] = {}
+    for s in scripts:
+        c = counts.setdefault(s.question, [0, 0, 0, 0, 0, 0])
+        c[0] += 1
+        n = len(s.marks)
+        apart = n >= 2 and _apart(s.marks, s.tolerance)
+        c[1] += n >= 1
+        c[2] += n >= 2
+        c[3] += apart
+        c[4] += apart and n >= 3
+        c[5] += (n >= 2 and not apart) or n >= 3
+        for m in s.marks:
+            rounds = raters.setdefault(m.rater, [0, 0, 0])
+            rounds[min(max(m.round, 1), 3) - 1] += 1
+    questions = [QuestionProgress(q, *c) for q, c in sorted(counts.items())]
+    by_rater = [RaterProgress(r, (n[0], n[1], n[2])) for r, n in sorted(raters.items())]
+    return questions, by_rater

@@ -22,10 +22,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from certify.grading.marking import FileMark, GivenMark, place_marks
+from certify.grading.marking import (
+    FileMark,
+    GivenMark,
+    QuestionProgress,
+    RaterProgress,
+    ScriptMarks,
+    needs_third,
+    place_marks,
+    tally_marks,
+)
 from certify.grading.marking import repeated_rows as repeated_rows
 from certify.grading.service import SUBJECTIVE_TOLERANCE
 from certify.grading.sheets import candidate_copies
@@ -319,3 +329,57 @@ def _file_mark(row: Row, script_cell: Parser[Script], rater: str | None) -> File
     on_scale = number(0, script.maximum, range_code="out_of_range", what_zh="分数", what_en="mark")
     mark = row.get("mark", on_scale)
     return FileMark(row.number, name, script.code, mark)
+
+
+@dataclass(frozen=True)
+class MarkingProgress:
+    """How far the blind marking of a sitting has come: per question (with its item) and per
+    rater, and the scripts waiting for a third mark (by anonymous code)."""
+
+    sitting: str
+    questions: list[tuple[QuestionProgress, str]]
+    """Each question's progress with its item's ID."""
+    raters: list[RaterProgress]
+    third_pending: list[str]
+    """Codes of the scripts whose first two marks are too far apart and have no third yet."""
+
+    @property
+    def scripts(self) -> int:
+        return sum(q.scripts for q, _ in self.questions)
+
+    @property
+    def final(self) -> int:
+        return sum(q.final for q, _ in self.questions)
+
+
+def marking_progress(engine: Engine, sitting_code: str) -> MarkingProgress:
+    """The sitting's marking progress, read from its stored marks; raises SittingNotFound."""
+    scripts = marking_list(engine, sitting_code)
+    reg_ids = list({s.registration_id for s in scripts})
+    stored: dict[tuple[int, int], list[GivenMark]] = {}
+    with Session(engine) as session:
+        for m in session.exec(
+            select(Mark).where(col(Mark.registration_id).in_(reg_ids)).order_by(col(Mark.round))
+        ):
+            stored.setdefault((m.registration_id, m.item_version_id), []).append(
+                GivenMark(m.rater, m.round, m.mark)
+            )
+    counted = [
+        ScriptMarks(
+            s.question,
+            stored.get((s.registration_id, s.item_version_pk), []),
+            SUBJECTIVE_TOLERANCE * s.maximum,
+        )
+        for s in scripts
+    ]
+    questions, raters = tally_marks(counted)
+    items = {s.question: s.item_id for s in scripts}
+    waiting = [
+        s.code
+        for s, c in zip(scripts, counted, strict=True)
+        if len(c.marks) == 2
+        and needs_third(np.array([c.marks[0].mark]), np.array([c.marks[1].mark]), c.tolerance)[0]
+    ]
+    return MarkingProgress(
+        sitting_code, [(q, items.get(q.question, "")) for q in questions], raters, waiting
+    )

@@ -417,6 +417,7 @@ def register_applicants(
     actor: str = "cli",
     encoding: str | None = None,
     shuffle_seed: Callable[[], int] = new_seed,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> RegisterReport:
     """Check every applicant of the file and record each decision; register those accepted.
 
@@ -424,7 +425,7 @@ def register_applicants(
     applied to the sitting already.
     """
     on = on or date.today()
-    applicants, rows = _read(path, on, encoding, DEFAULT_MAX_BYTES, conditions())
+    applicants, rows = _read(path, on, encoding, max_bytes, conditions())
     with transaction(engine) as session:
         sitting = get_sitting(session, sitting_code)
         if sitting.blueprint_id is None or sitting.id is None:
@@ -546,6 +547,13 @@ def _admission_counter(sitting: Sitting, taken: set[str]) -> Callable[[], str]:
     return following
 
 
+def _override_checks(reason: str, admin: str) -> None:
+    if not reason.strip():
+        raise ApplicationError("破格受理须填写理由 / an override needs a reason")
+    if not admin.strip():
+        raise ApplicationError("破格受理须注明审批管理员 / an override needs the admin's name")
+
+
 def override(
     engine: Engine,
     sitting_code: str,
@@ -558,10 +566,7 @@ def override(
     shuffle_seed: Callable[[], int] = new_seed,
 ) -> Registration:
     """Accept a refused application on an admin's recorded reason; raises ApplicationError."""
-    if not reason.strip():
-        raise ApplicationError("破格受理须填写理由 / an override needs a reason")
-    if not admin.strip():
-        raise ApplicationError("破格受理须注明审批管理员 / an override needs the admin's name")
+    _override_checks(reason, admin)
     try:
         canonical = validate_id_number(id_number)
     except IdNumberError as exc:
@@ -582,43 +587,83 @@ def override(
             raise ApplicationError(
                 f"{mask_id_number(canonical)} 未申报 {sitting_code} / no application to {sitting_code} for {mask_id_number(canonical)}"
             )
-        application, sitting = found
-        if application.decision != ApplicationDecision.REFUSED:
+        return _accept(session, *found, reason, admin, form, shuffle_seed)
+
+
+def override_application(
+    engine: Engine,
+    sitting_code: str,
+    application_id: int,
+    *,
+    reason: str,
+    admin: str,
+    form: str = "",
+    shuffle_seed: Callable[[], int] = new_seed,
+) -> Registration:
+    """:func:`override` for the application ``application_id`` of the sitting (as a page lists
+    them, without the ID number in clear); raises ApplicationError, also for an application of
+    another sitting."""
+    _override_checks(reason, admin)
+    with transaction(engine) as session:
+        found = session.exec(
+            select(Application, Sitting)
+            .join(Sitting, col(Sitting.id) == col(Application.sitting_id))
+            .where(Sitting.code == sitting_code, Application.id == application_id)
+        ).first()
+        if found is None:
             raise ApplicationError(
-                f"该申请已{application.decision.zh}，无需破格 / the application is {application.decision} already"
+                f"{sitting_code} 没有第 {application_id} 号申请 / {sitting_code} has no "
+                f"application {application_id}"
             )
-        assert sitting.blueprint_id is not None
-        papers = papers_by_form(session, sitting.blueprint_id)
-        chosen = (form or application.facts.get("form") or sorted(papers)[0]).upper()
-        if chosen not in papers:
-            raise ApplicationError(f"蓝图没有 {chosen} 卷 / the blueprint has no form {chosen}")
-        person = session.get(Candidate, application.candidate_id)
-        assert person is not None
-        admission = (
-            application.facts.get("admission_no")
-            or _admission_counter(sitting, admission_numbers(session, sitting))()
+        return _accept(session, *found, reason, admin, form, shuffle_seed)
+
+
+def _accept(
+    session: Session,
+    application: Application,
+    sitting: Sitting,
+    reason: str,
+    admin: str,
+    form: str,
+    shuffle_seed: Callable[[], int],
+) -> Registration:
+    """Register the refused ``application``'s applicant on the admin's reason (audited)."""
+    if application.decision != ApplicationDecision.REFUSED:
+        raise ApplicationError(
+            f"该申请已{application.decision.zh}，无需破格 / the application is {application.decision} already"
         )
-        reg = register(session, sitting, person, papers[chosen], admission, shuffle_seed())
-        application.decision = ApplicationDecision.ACCEPTED
-        application.route = "override"
-        application.override_by = admin.strip()
-        application.override_reason = reason.strip()
-        application.registration_id = reg.id
-        application.decided_at = utcnow()
-        session.add(application)
-        audit_log.append(
-            session,
-            actor=admin.strip(),
-            action="application.override",
-            subject=sitting_code,
-            detail={
-                "id_number": person.id_number_masked,
-                "admission_no": admission,
-                "reason": reason.strip(),
-                "refused_for": application.reasons,
-            },
-        )
-        return reg
+    assert sitting.blueprint_id is not None
+    papers = papers_by_form(session, sitting.blueprint_id)
+    chosen = (form or application.facts.get("form") or sorted(papers)[0]).upper()
+    if chosen not in papers:
+        raise ApplicationError(f"蓝图没有 {chosen} 卷 / the blueprint has no form {chosen}")
+    person = session.get(Candidate, application.candidate_id)
+    assert person is not None
+    admission = (
+        application.facts.get("admission_no")
+        or _admission_counter(sitting, admission_numbers(session, sitting))()
+    )
+    reg = register(session, sitting, person, papers[chosen], admission, shuffle_seed())
+    application.decision = ApplicationDecision.ACCEPTED
+    application.route = "override"
+    application.override_by = admin.strip()
+    application.override_reason = reason.strip()
+    application.registration_id = reg.id
+    application.decided_at = utcnow()
+    session.add(application)
+    audit_log.append(
+        session,
+        actor=admin.strip(),
+        action="application.override",
+        subject=sitting.code,
+        detail={
+            "id_number": person.id_number_masked,
+            "admission_no": admission,
+            "reason": reason.strip(),
+            "refused_for": application.reasons,
+        },
+    )
+    return reg
 
 
 def applications(engine: Engine, sitting_code: str) -> list[tuple[Application, Candidate]]:

@@ -10,6 +10,7 @@ elsewhere; ``certify.registration.applications`` checks them here (申报条件)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +31,15 @@ from certify.registration.identity import (
     mask_id_number,
 )
 from question_bank.shuffle import new_seed
-from schemas.tables import Blueprint, Candidate, Paper, Registration, Sitting, utcnow
+from schemas.tables import (
+    Application,
+    Blueprint,
+    Candidate,
+    Paper,
+    Registration,
+    Sitting,
+    utcnow,
+)
 
 ROSTER_COLUMNS = {
     "admission_no": ("admission_no", "准考证号", "考号"),
@@ -40,6 +49,7 @@ ROSTER_COLUMNS = {
 }
 ROSTER = Columns(ROSTER_COLUMNS, required=ROSTER_COLUMNS)
 ADMISSION = r"[A-Za-z0-9-]{1,32}"
+SITTING_CODE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 ADMISSION_NO = text(
     pattern=ADMISSION,
     required=True,
@@ -63,7 +73,17 @@ def create_sitting(
     starts_at: datetime | None = None,
     actor: str = "cli",
 ) -> Sitting:
-    """A new sitting of the blueprint's occupation and level; raises SittingError."""
+    """A new sitting of the blueprint's occupation and level; raises SittingError (also for a
+    code that is not 1–64 letters, digits, ``-``, ``_`` or ``.``, or an empty institution)."""
+    if not re.fullmatch(SITTING_CODE, code):
+        raise SittingError(
+            f"场次代码须为 1–64 位字母、数字或 - _ . ，以字母或数字开头：{code[:80]!r} / a sitting "
+            f"code is 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit: {code[:80]!r}"
+        )
+    if not institution.strip() or len(institution) > 200:
+        raise SittingError(
+            "须填写评价机构（至多 200 字）/ the institution is required (≤ 200 characters)"
+        )
     with transaction(engine) as session:
         bp = session.exec(select(Blueprint).where(Blueprint.code == blueprint_code)).first()
         if bp is None:
@@ -92,12 +112,111 @@ def create_sitting(
         return sitting
 
 
+def set_sitting(
+    engine: Engine,
+    code: str,
+    *,
+    blueprint_code: str,
+    starts_at: datetime | None,
+    actor: str = "cli",
+) -> Sitting:
+    """Set the sitting's blueprint and date (audited as ``sitting.set`` with both before and
+    after). The blueprint may change only while nobody has applied or been registered, and only
+    to one of the same occupation and level; raises SittingError, SittingNotFound."""
+    with transaction(engine) as session:
+        sitting = get_sitting(session, code)
+        bp = session.exec(select(Blueprint).where(Blueprint.code == blueprint_code)).first()
+        if bp is None:
+            raise SittingError(
+                f"没有蓝图 {blueprint_code}（请先组卷）/ no blueprint {blueprint_code}: assemble it first"
+            )
+        before = {
+            "blueprint_id": sitting.blueprint_id,
+            "starts_at": sitting.starts_at.isoformat() if sitting.starts_at else None,
+        }
+        if bp.id != sitting.blueprint_id:
+            if (bp.occupation, bp.level) != (sitting.occupation, sitting.level):
+                raise SittingError(
+                    f"蓝图 {blueprint_code} 的职业等级（{bp.occupation}/{bp.level}）与场次不同 / "
+                    f"blueprint {blueprint_code} is for {bp.occupation}/{bp.level}, "
+                    f"not {sitting.occupation}/{sitting.level}"
+                )
+            if _has_candidates(session, sitting):
+                raise SittingError(
+                    f"考试场次 {code} 已有申报或登记的考生，不能更换蓝图 / sitting {code} has "
+                    "applicants or registered candidates: its blueprint can no longer change"
+                )
+            sitting.blueprint_id = bp.id
+        sitting.starts_at = starts_at
+        session.add(sitting)
+        session.flush()
+        audit_log.append(
+            session,
+            actor=actor,
+            action="sitting.set",
+            subject=code,
+            detail={
+                "before": before,
+                "blueprint": blueprint_code,
+                "starts_at": starts_at.isoformat() if starts_at else None,
+            },
+        )
+        return sitting
+
+
+def _has_candidates(session: Session, sitting: Sitting) -> bool:
+    registered = session.exec(
+        select(Registration.id).where(Registration.sitting_id == sitting.id).limit(1)
+    ).first()
+    applied = session.exec(
+        select(Application.id).where(Application.sitting_id == sitting.id).limit(1)
+    ).first()
+    return registered is not None or applied is not None
+
+
 def get_sitting(session: Session, code: str) -> Sitting:
     """The sitting with this code; raises SittingNotFound."""
     sitting = session.exec(select(Sitting).where(Sitting.code == code)).first()
     if sitting is None:
         raise SittingNotFound(code)
     return sitting
+
+
+@dataclass(frozen=True)
+class SittingView:
+    """A sitting as its pages show it: its blueprint by code, how many applied and registered."""
+
+    code: str
+    occupation: str
+    level: str
+    institution: str
+    starts_at: datetime | None
+    blueprint: str
+    applications: int
+    registered: int
+
+
+def get_sitting_view(engine: Engine, code: str) -> SittingView:
+    """The sitting with this code as its pages show it; raises SittingNotFound."""
+    with Session(engine) as session:
+        sitting = get_sitting(session, code)
+        bp = session.get(Blueprint, sitting.blueprint_id) if sitting.blueprint_id else None
+        registered = session.exec(
+            select(func.count()).where(Registration.sitting_id == sitting.id)
+        ).one()
+        applied = session.exec(
+            select(func.count()).where(Application.sitting_id == sitting.id)
+        ).one()
+        return SittingView(
+            sitting.code,
+            sitting.occupation,
+            sitting.level,
+            sitting.institution,
+            sitting.starts_at,
+            bp.code if bp else "",
+            int(applied),
+            int(registered),
+        )
 
 
 def list_sittings(engine: Engine) -> list[Sitting]:
@@ -160,13 +279,14 @@ def import_roster(
     actor: str = "cli",
     encoding: str | None = None,
     shuffle_seed: Callable[[], int] = new_seed,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> RosterReport:
     """Register every candidate of the roster, or none: raises ValidationFailed naming each bad row.
 
     ``shuffle_seed`` draws each registration's seed: secret random bits, unless a simulation
     needs to repeat itself.
     """
-    roster, rows = read_roster(path, encoding=encoding)
+    roster, rows = read_roster(path, encoding=encoding, max_bytes=max_bytes)
     with transaction(engine) as session:
         sitting = get_sitting(session, sitting_code)
         if sitting.blueprint_id is None:

@@ -10,17 +10,24 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from certify.certificates.issuance_job import ISSUE_LEVEL
 from certify.certificates.progress import sitting_overview, sitting_record
 from certify.certificates.publication import RESOLUTIONS, objections, publish, resolve_objection
+from certify.certificates.regrade_job import APPLY_REGRADE
 from certify.certificates.revocation import change_status, changes_from
+from certify.grading.grading_job import GRADE, REGRADE
 from certify.infra.errors import Error, NotFound
-from certify.registration.sittings import list_sittings
+from certify.infra.jobs import latest_job
+from certify.registration.sittings import get_sitting_view, list_sittings
 from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.common import PageProblems, page_problems
+from question_bank.paper_catalogue import list_blueprints
 from schemas.enums import ObjectionState, StatusChange
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 ADMIN = ("admin",)
+SITTING_JOBS = (GRADE, REGRADE, APPLY_REGRADE, ISSUE_LEVEL)
+"""The background jobs of a sitting whose latest run its page shows."""
 
 
 def _actor() -> str:
@@ -36,7 +43,10 @@ def index() -> Any:
 
 
 def _index_page(problems: PageProblems | None = None) -> str:
-    return render_template("admin.html", rows=sitting_overview(g.engine), problems=problems)
+    codes = [b.code for b in list_blueprints(g.engine, page=1, per_page=500).rows]
+    return render_template(
+        "admin.html", rows=sitting_overview(g.engine), problems=problems, blueprints=codes
+    )
 
 
 @blueprint.get("/sittings/<code>")
@@ -50,6 +60,8 @@ def _sitting_page(code: str, problems: PageProblems | None = None) -> str:
     found = objections(g.engine, code) if record.publication else []
     return render_template(
         "admin_sitting.html",
+        view=get_sitting_view(g.engine, code),
+        jobs=[job for kind in SITTING_JOBS if (job := latest_job(g.engine, kind, code))],
         sitting=record.sitting,
         results=record.results,
         publication=record.publication,

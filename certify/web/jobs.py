@@ -18,6 +18,8 @@ from flask import Blueprint, flash, g, jsonify, redirect, render_template, reque
 from sqlalchemy import Engine
 
 from certify.certificates.issuance_job import ISSUE_LEVEL, ISSUE_TRAINING, resume_issuance
+from certify.certificates.regrade_job import APPLY_REGRADE, run_regrade_apply
+from certify.grading.grading_job import GRADE, REGRADE, run_grading, run_regrade
 from certify.infra.errors import Error, NotFound
 from certify.infra.jobs import Handler, JobRunner, JobView, get_job, resume_job
 from certify.web.auth import check_csrf, current_account, require_role
@@ -51,6 +53,24 @@ KINDS: dict[str, JobKind] = {
         "组卷",
         "Assembly",
         lambda job: url_for("papers.blueprint_page", code=job.subject),
+    ),
+    GRADE: JobKind(
+        run_grading,
+        "阅卷评分",
+        "Grading",
+        lambda job: url_for("grading.grading", code=job.subject),
+    ),
+    REGRADE: JobKind(
+        run_regrade,
+        "复核重评（比较）",
+        "Regrade (differences)",
+        lambda job: url_for("grading.regrade", code=job.subject),
+    ),
+    APPLY_REGRADE: JobKind(
+        run_regrade_apply,
+        "复核重评（应用）",
+        "Regrade (applying)",
+        lambda job: url_for("grading.results", code=job.subject),
     ),
     ISSUE_LEVEL: JobKind(
         None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -165,3 +166,50 @@ def test_whatever_the_file_the_rounds_stay_sound(
         assert [m.round for m in ordered] == list(range(1, len(ordered) + 1)) and len(ordered) <= 3
         if len(ordered) == 3:
             assert abs(ordered[0].mark - ordered[1].mark) > TOLERANCE[code]
+
+
+# --- progress ------------------------------------------------------------------------------------
+
+
+def test_progress_counts_rounds_third_marks_and_raters() -> None:
+    from certify.grading.marking import ScriptMarks, tally_marks
+
+    scripts = [
+        ScriptMarks(1, [], 2.0),
+        ScriptMarks(1, [GivenMark("甲", 1, 5.0)], 2.0),
+        ScriptMarks(1, [GivenMark("甲", 1, 5.0), GivenMark("乙", 2, 6.0)], 2.0),
+        ScriptMarks(2, [GivenMark("乙", 1, 1.0), GivenMark("甲", 2, 9.0)], 2.0),
+        ScriptMarks(
+            2, [GivenMark("乙", 1, 1.0), GivenMark("甲", 2, 9.0), GivenMark("丙", 3, 8.0)], 2.0
+        ),
+    ]
+    questions, raters = tally_marks(scripts)
+    one, two = questions
+    assert (one.question, one.scripts, one.first, one.second, one.final) == (1, 3, 2, 1, 1)
+    assert (one.third_needed, one.third_pending, one.unfinished) == (0, 0, 2)
+    assert (two.scripts, two.second, two.third_needed, two.third_done, two.final) == (2, 2, 2, 1, 1)
+    assert two.third_pending == 1
+    assert {r.rater: r.rounds for r in raters} == {
+        "丙": (0, 0, 1),
+        "乙": (2, 1, 0),
+        "甲": (2, 2, 0),
+    }
+
+
+marks_of_a_script = st.lists(st.floats(0, 10), max_size=3).map(
+    lambda found: [GivenMark(f"r{n % 4}", n + 1, m) for n, m in enumerate(found)]
+)
+
+
+@given(st.lists(st.tuples(st.integers(1, 5), marks_of_a_script, st.floats(0, 5)), max_size=40))
+def test_progress_never_counts_more_than_there_is(found: list[Any]) -> None:
+    from certify.grading.marking import ScriptMarks, tally_marks
+
+    scripts = [ScriptMarks(q, marks, tolerance) for q, marks, tolerance in found]
+    questions, raters = tally_marks(scripts)
+    assert sum(q.scripts for q in questions) == len(scripts)
+    for q in questions:
+        assert q.scripts >= q.first >= q.second >= q.third_needed >= q.third_done >= 0
+        assert q.second >= q.final >= 0 and q.third_pending >= 0
+        assert q.final == q.second - q.third_pending
+    assert sum(r.total for r in raters) == sum(len(s.marks) for s in scripts)

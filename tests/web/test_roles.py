@@ -30,6 +30,7 @@ SAMPLE = {
     "account_id": 1,
     "job_id": 1,
     "doc": "paper",
+    "application_id": 1,
 }
 
 

@@ -1,0 +1,230 @@
+"""A sitting's marking, grading and results in the browser (login, admin role): the marking
+progress per question and rater; grading as a background job with who is pending; a regrade
+whose changes are worked out by one job, shown, and applied by another once confirmed; the
+results, a page at a time and as a workbook, and the statistics report.
+
+Every page calls what ``certify grade``, ``regrade``, ``results`` and ``stats`` call; the jobs
+(:mod:`certify.grading.grading_job`, :mod:`certify.certificates.regrade_job`) run one at a time
+per sitting and are audited under ``web:<username>``."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from flask import Blueprint, abort, g, make_response, redirect, render_template, request, url_for
+
+from certify.certificates.regrade_job import APPLY_REGRADE, submit_regrade_apply
+from certify.grading.grading_job import (
+    GRADE,
+    REGRADE,
+    change_of,
+    submit_grading,
+    submit_regrade,
+)
+from certify.grading.marks import marking_progress
+from certify.infra.errors import Error, NotFound
+from certify.infra.jobs import latest_job
+from certify.registration.lists import RESULT_SORTS, all_results, result_page
+from certify.registration.sittings import get_sitting_view
+from certify.web.auth import check_csrf, require_role
+from certify.web.common import PageProblems, page_problems
+from certify.web.jobs import actor, wake_runner
+from certify.web.sittings import (
+    account_id,
+    list_page,
+    list_url,
+    parse_list,
+    refused_field,
+    xlsx,
+)
+from schemas.enums import CertificateStatus
+
+blueprint = Blueprint("grading", __name__, url_prefix="/admin/sittings")
+ADMIN = ("admin",)
+T = TypeVar("T")
+
+
+# --- marking, grading, regrading -------------------------------------------------------------
+
+
+@blueprint.get("/<code>/marking")
+@require_role(*ADMIN)
+def marking(code: str) -> Any:
+    return render_template(
+        "sitting_marking.html", code=code, progress=marking_progress(g.engine, code)
+    )
+
+
+def _slice(rows: list[T], page: int, size: int = 100) -> tuple[list[T], int]:
+    """Page ``page`` of ``rows`` (a job's stored report), ``size`` a page, and how many pages."""
+    pages = max(1, -(-len(rows) // size))
+    page = min(max(page, 1), pages)
+    return rows[(page - 1) * size : page * size], pages
+
+
+def _whole(name: str) -> int:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 7 else 1
+
+
+def _grading_page(code: str, problems: PageProblems | None = None) -> Any:
+    view = get_sitting_view(g.engine, code)
+    job = latest_job(g.engine, GRADE, view.code)
+    report = job.result if job and job.result else None
+    pending, pages = _slice(list(report["pending"]) if report else [], _whole("page"))
+    page = render_template(
+        "sitting_grading.html",
+        code=view.code,
+        job=job,
+        report=report,
+        pending=pending,
+        pending_page=min(_whole("page"), pages),
+        pending_pages=pages,
+        problems=problems,
+    )
+    return page, (400 if problems else 200)
+
+
+@blueprint.get("/<code>/grading")
+@require_role(*ADMIN)
+def grading(code: str) -> Any:
+    return _grading_page(code)
+
+
+@blueprint.post("/<code>/grade")
+@require_role(*ADMIN)
+def grade(code: str) -> Any:
+    check_csrf()
+    get_sitting_view(g.engine, code)  # an unknown sitting is 404 before any refusal
+    try:
+        job = submit_grading(g.engine, code, actor=actor(), account_id=account_id())
+    except NotFound:
+        raise
+    except Error as exc:
+        return _grading_page(code, page_problems(exc))
+    wake_runner()
+    return redirect(url_for("jobs.page", job_id=job.id))
+
+
+def _regrade_page(code: str, problems: PageProblems | None = None) -> Any:
+    view = get_sitting_view(g.engine, code)
+    diff = latest_job(g.engine, REGRADE, view.code)
+    changes = [change_of(c) for c in diff.result.get("changes", [])] if diff else []
+    shown, pages = _slice(changes, _whole("page"))
+    page = render_template(
+        "sitting_regrade.html",
+        code=view.code,
+        diff=diff,
+        changes=shown,
+        total=len(changes),
+        crossing=sum(c.crosses_pass_line for c in changes),
+        suspends=sum(c.suspends for c in changes),
+        number=min(_whole("page"), pages),
+        pages=pages,
+        applied=latest_job(g.engine, APPLY_REGRADE, view.code),
+        suspended=CertificateStatus.SUSPENDED,
+        problems=problems,
+    )
+    return page, (400 if problems else 200)
+
+
+@blueprint.get("/<code>/regrade")
+@require_role(*ADMIN)
+def regrade(code: str) -> Any:
+    return _regrade_page(code)
+
+
+@blueprint.post("/<code>/regrade")
+@require_role(*ADMIN)
+def start_regrade(code: str) -> Any:
+    check_csrf()
+    get_sitting_view(g.engine, code)  # an unknown sitting is 404 before any refusal
+    try:
+        job = submit_regrade(g.engine, code, actor=actor(), account_id=account_id())
+    except NotFound:
+        raise
+    except Error as exc:
+        return _regrade_page(code, page_problems(exc))
+    wake_runner()
+    return redirect(url_for("jobs.page", job_id=job.id))
+
+
+@blueprint.post("/<code>/regrade/confirm")
+@require_role(*ADMIN)
+def confirm_regrade(code: str) -> Any:
+    check_csrf()
+    get_sitting_view(g.engine, code)  # an unknown sitting is 404 before any refusal
+    typed = request.form.get("diff", "")
+    if not (typed.isdigit() and len(typed) < 12) or request.form.get("confirm") != "yes":
+        refusal = refused_field(
+            "confirm",
+            "请勾选确认后再应用复核结果",
+            "tick the confirmation before applying the regrade",
+        )
+        return _regrade_page(code, refusal)
+    try:
+        job = submit_regrade_apply(
+            g.engine, code, int(typed), actor=actor(), account_id=account_id()
+        )
+    except NotFound:
+        raise
+    except Error as exc:
+        return _regrade_page(code, page_problems(exc))
+    wake_runner()
+    return redirect(url_for("jobs.page", job_id=job.id))
+
+
+# --- results and the statistics report -------------------------------------------------------
+
+
+@blueprint.get("/<code>/results")
+@require_role(*ADMIN)
+def results(code: str) -> Any:
+    search, wrong = parse_list(request.args, RESULT_SORTS, "admission_no")
+    page = result_page(g.engine, code, search)
+    url = list_url("grading.results", code, page.search, "admission_no")
+    return list_page("sitting_results.html", page, wrong, url=url, code=code, problems=None)
+
+
+@blueprint.get("/<code>/results.xlsx")
+@require_role(*ADMIN)
+def results_xlsx(code: str) -> Any:
+    search, wrong = parse_list(request.args, RESULT_SORTS, "admission_no")
+    if wrong:
+        abort(400, description=f"not understood: {', '.join(wrong)}")
+    found = all_results(g.engine, code, search)
+    parts = list(found[0].parts) if found else []
+    header = ["准考证号 admission", "姓名 name", "试卷 form", *parts, "总分 total", "合格 passed"]
+    rows = (
+        [
+            r.admission_no,
+            r.name,
+            r.form,
+            *(round(r.parts.get(p, 0.0), 4) for p in parts),
+            round(r.total, 4),
+            "合格 pass" if r.passed else "不合格 fail",
+        ]
+        for r in found
+    )
+    return xlsx(f"{code}-成绩-results.xlsx", header, rows, "results")
+
+
+@blueprint.get("/<code>/report.pdf")
+@require_role(*ADMIN)
+def report_pdf(code: str) -> Any:
+    from certify.grading.analysis import exam_report
+    from certify.grading.report import render_exam_report
+
+    data = exam_report(g.engine, code)
+    with tempfile.TemporaryDirectory() as folder:
+        content = render_exam_report(data, Path(folder) / "report.pdf").read_bytes()
+    response = make_response(content)
+    response.headers["Content-Type"] = "application/pdf"
+    name = f"{code}-统计分析-report.pdf"
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"report.pdf\"; filename*=UTF-8''{quote(name)}"
+    )
+    return response
