@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -291,10 +292,49 @@ def html_text(html: str) -> tuple[str, list[str]]:
     parser = _Text()
     parser.feed(sanitise(html))
     parser.close()
+    return _read(parser), parser.images
+
+
+def _read(parser: _Text) -> str:
     text = "".join(parser.parts).replace("\t\n", "\n")
     lines = [line.strip(" ") for line in text.split("\n")]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    return text, parser.images
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+PLAIN_TAGS = frozenset({"div", "br", "span", "b", "i", "em", "strong", "sub", "sup", "u"})
+"""Tags that need no sanitising and that an HTML parser nests as written: markup of these alone
+is read by :func:`events_text` without writing and re-parsing HTML."""
+
+Event = tuple[str, str]
+"""``("start", tag)``, ``("end", tag)`` or ``("data", text)``."""
+
+
+def events_text(events: Iterable[Event]) -> str:
+    """:func:`html_text` of markup given as events whose tags are all :data:`PLAIN_TAGS` (a
+    ``br`` has no end): the same text, read straight from a parsed tree. Adjacent data is
+    joined first, and empty data dropped, as an HTML parser does."""
+    parser = _Text()
+    pending: list[str] = []
+    for kind, value in events:
+        if kind == "data":
+            pending.append(value)
+            continue
+        if "".join(pending):
+            parser.handle_data("".join(pending))
+        pending = []
+        if kind == "start":
+            parser.handle_starttag(value, [])
+        else:
+            parser.handle_endtag(value)
+    if "".join(pending):
+        parser.handle_data("".join(pending))
+    return _read(parser)
+
+
+def flat_text(text: str) -> str:
+    """:func:`html_text` of markup-free ``text`` (an XML element's text, no child elements),
+    computed directly: the same runs of spaces made one and the same ends stripped."""
+    return re.sub(r"[ \t\r\n\f]+", " ", text).replace("\u00a0", " ").strip()
 
 
 def text_html(text: str) -> str:

@@ -16,7 +16,9 @@ import zipfile
 from collections.abc import Iterable
 from html import escape
 from typing import Any
-from xml.etree.ElementTree import Element, fromstring
+from xml.etree.ElementTree import Element
+
+from lxml import etree
 
 from certify.infra.errors import InputError, Problem
 from question_bank.formats import RawItem, format_number
@@ -24,9 +26,13 @@ from question_bank.interchange.common import (
     BLANK,
     DEFAULT_BLANK,
     ITEM_ID,
+    PLAIN_TAGS,
+    Event,
     Ids,
     Placement,
     Question,
+    events_text,
+    flat_text,
     html_text,
     meta,
     text_html,
@@ -177,8 +183,9 @@ def _manifest(hrefs: list[tuple[str, str]]) -> bytes:
 def _document(text: str) -> bytes:
     """Our own XML text, checked well formed, with its declaration; written as composed so the
     default namespace stays unprefixed."""
-    fromstring(text)
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + text.encode("utf-8")
+    data = text.encode("utf-8")
+    etree.fromstring(data)  # raises if malformed: libxml2, not a parser driven from Python
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + data
 
 
 def write_qti(items: Iterable[ItemData]) -> bytes:
@@ -207,7 +214,8 @@ def _local(tag: str) -> str:
 
 
 def _children(element: Element, name: str) -> list[Element]:
-    return [e for e in element.iter() if _local(e.tag) == name]
+    """``element`` and its descendants named ``name`` in any namespace (lxml's ``{*}``)."""
+    return list(element.iter(f"{{*}}{name}"))
 
 
 def _markup(element: Element, question: Question, blanks: list[int]) -> str:
@@ -227,10 +235,53 @@ def _markup(element: Element, question: Question, blanks: list[int]) -> str:
     return f"<{name}{attrs}>{inner}</{name}>" + escape(element.tail or "")
 
 
+KEPT_QTI = ("qti-item-body", "qti-content-body", "qti-prompt")
+"""QTI elements whose content is read as the question's text (other ``qti-*`` are dropped)."""
+
+
+def _events(element: Element, blanks: list[int], out: list[Event]) -> bool:
+    """The markup events of ``element``'s content as :func:`_markup` writes it, appended to
+    ``out``; False as soon as a tag is not one of :data:`PLAIN_TAGS` (then HTML is written)."""
+    out.append(("data", element.text or ""))
+    for child in element:
+        name = _local(child.tag)
+        if name == "qti-text-entry-interaction":
+            blanks.append(int(child.get("expected-length") or len(DEFAULT_BLANK)))
+            out.append(("data", HOLE))
+        elif name in KEPT_QTI:
+            if not _events(child, blanks, out):
+                return False
+        elif name.startswith("qti-"):
+            pass
+        elif name not in PLAIN_TAGS:
+            return False
+        elif name == "br":
+            out.append(("start", "br"))
+        else:
+            out.append(("start", name))
+            if not _events(child, blanks, out):
+                return False
+            out.append(("end", name))
+        out.append(("data", child.tail or ""))
+    return True
+
+
 def _text(question: Question, element: Element, part: str, blanks: list[int] | None = None) -> str:
+    """The text of ``element``'s content; its text entries become blanks (their lengths added
+    to ``blanks``), images are refused. Text alone, or plain markup (:data:`PLAIN_TAGS`), is
+    read straight from the tree; other markup is written as HTML and sanitised first."""
+    if not len(element):  # text alone (most choices): no markup to sanitise or to parse
+        return flat_text(element.text or "")
     found: list[int] = [] if blanks is None else blanks
-    html = escape(element.text or "") + "".join(_markup(c, question, found) for c in element)
-    text, images = html_text(html)
+    events: list[Event] = []
+    lengths: list[int] = []
+    images: list[str] = []
+    if _events(element, lengths, events):
+        found += lengths
+        text = events_text(events)
+    else:
+        html = escape(element.text or "") + "".join(_markup(c, question, found) for c in element)
+        text, images = html_text(html)
     for src in images:
         question.unsupported(
             part,
@@ -238,8 +289,19 @@ def _text(question: Question, element: Element, part: str, blanks: list[int] | N
             f"图片 {src!r} 无法保存",
             f"the image {src!r} cannot be kept (items hold no images yet)",
         )
-    holes = iter(found)
-    return re.sub(HOLE, lambda _: "_" * max(next(holes), 3), text)
+    return _holes(text, found)
+
+
+def _holes(text: str, lengths: list[int]) -> str:
+    """``text`` with its text entries' holes as blanks of their expected lengths (at least 3);
+    a private-use character the text itself held past the last hole is left as it is."""
+    holes = iter(lengths)
+
+    def blank(found: re.Match[str]) -> str:
+        length = next(holes, None)
+        return found.group() if length is None else "_" * max(length, 3)
+
+    return re.sub(HOLE, blank, text)
 
 
 def _values(declaration: Element, path: str) -> list[str]:

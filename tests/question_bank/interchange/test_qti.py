@@ -2,14 +2,16 @@
 
 import io
 import zipfile
+from html import escape
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
-from question_bank.interchange.common import Placement
-from question_bank.interchange.qti import read_qti, write_qti
+from question_bank.interchange.common import Placement, Question, flat_text, html_text
+from question_bank.interchange.qti import NS, _holes, _markup, _text, read_qti, write_qti
 from question_bank.validate import validate_rows
 from schemas.items import ItemData
 from tests.helpers import item
@@ -100,3 +102,55 @@ def test_a_package_from_elsewhere_is_read_and_its_match_interaction_refused() ->
     assert [(p.row, p.code, p.field) for p in checked.problems] == [
         (2, "unsupported_type", "«配对»: qti-item-body")
     ]
+
+
+XML_TEXT = st.text(
+    alphabet=st.one_of(
+        st.characters(blacklist_categories=("Cs", "Cc")), st.sampled_from(" \t\n\u00a0\u3000<&>")
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(XML_TEXT)
+def test_text_without_markup_reads_as_the_html_reader_reads_it(text: str) -> None:
+    assert flat_text(text) == html_text(escape(text))[0]
+
+
+PIECES = st.lists(
+    st.tuples(
+        st.sampled_from(["", "div", "span", "b", "br", "qti-prompt", "entry", "p", "i"]),
+        XML_TEXT.map(escape),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(PIECES, PIECES)
+def test_plain_markup_read_from_the_tree_reads_as_through_html(
+    outer: list[tuple[str, str]], inner: list[tuple[str, str]]
+) -> None:
+    def markup(pieces: list[tuple[str, str]], nested: str = "") -> str:
+        out = []
+        for tag, text in pieces:
+            if tag == "br":
+                out.append(f"<br/>{text}")
+            elif tag == "entry":
+                out.append(f'<qti-text-entry-interaction expected-length="4"/>{text}')
+            elif tag:
+                out.append(f"<{tag}>{text}{nested}</{tag}>{text}")
+            else:
+                out.append(text)
+        return "".join(out)
+
+    body = etree.fromstring(
+        f'<qti-item-body xmlns="{NS}">{markup(outer, markup(inner))}</qti-item-body>'.encode()
+    )
+    question = Question("f.zip", 1, "q")
+    direct: list[int] = []
+    via_html: list[int] = []
+    html = escape(body.text or "") + "".join(_markup(c, question, via_html) for c in body)
+    assert _text(question, body, "body", direct) == _holes(html_text(html)[0], via_html)
+    assert direct == via_html
