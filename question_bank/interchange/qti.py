@@ -45,6 +45,7 @@ from schemas.notation import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR, OPTION_LETTE
 NS = "http://www.imsglobal.org/xsd/imsqtiasi_v3p0"
 CP = "http://www.imsglobal.org/xsd/qti/qtiv3p0/imscp_v1p1"
 ITEM_TYPE = "imsqti_item_xmlv3p0"
+TEST_TYPE = "imsqti_test_xmlv3p0"
 SIDECAR = "certify-items.json"
 TEMPLATES = "https://purl.imsglobal.org/spec/qti/v3p0/rptemplates/"
 MAX_MEMBERS = 50_000
@@ -53,7 +54,7 @@ TRUE_TEXT, FALSE_TEXT = "正确 True", "错误 False"
 HOLE = "\ue000"
 
 
-def _identifier(item_id: str) -> str:
+def qti_identifier(item_id: str) -> str:
     """An item id as a QTI identifier (an NCName: it may not start with a digit)."""
     return item_id if item_id[0].isalpha() else f"_{item_id}"
 
@@ -157,30 +158,39 @@ def qti_item(item: ItemData) -> bytes:
         body = rubric + stem + '<qti-extended-text-interaction response-identifier="RESPONSE"/>'
         processing = ""
     document = (
-        f'<qti-assessment-item xmlns="{NS}" identifier="{_identifier(item.item_id)}" '
+        f'<qti-assessment-item xmlns="{NS}" identifier="{qti_identifier(item.item_id)}" '
         f'title="{escape(item.item_id)}" adaptive="false" time-dependent="false" xml:lang="zh-CN">'
         f"{declarations}{_outcomes(item.points)}<qti-item-body>{body}</qti-item-body>"
         f"{processing}</qti-assessment-item>"
     )
-    return _document(document)
+    return xml_document(document)
 
 
-def _manifest(hrefs: list[tuple[str, str]]) -> bytes:
+def _manifest(hrefs: list[tuple[str, str]], test: tuple[str, str] | None = None) -> bytes:
+    """The package's manifest: a resource per item, the test's (depending on every item) when
+    there is one, and certify's metadata."""
     resources = "".join(
         f'<resource identifier="R-{ident}" type="{ITEM_TYPE}" href="{href}">'
         f'<file href="{href}"/></resource>'
         for ident, href in hrefs
     )
+    if test is not None:
+        ident, href = test
+        needs = "".join(f'<dependency identifierref="R-{i}"/>' for i, _ in hrefs)
+        resources = (
+            f'<resource identifier="R-{ident}" type="{TEST_TYPE}" href="{href}">'
+            f'<file href="{href}"/>{needs}</resource>' + resources
+        )
     document = (
         f'<manifest xmlns="{CP}" identifier="certify-bank"><metadata><schema>QTI Package</schema>'
         "<schemaversion>3.0.0</schemaversion></metadata><organizations/>"
         f'<resources>{resources}<resource identifier="certify-metadata" type="webcontent" '
         f'href="{SIDECAR}"><file href="{SIDECAR}"/></resource></resources></manifest>'
     )
-    return _document(document)
+    return xml_document(document)
 
 
-def _document(text: str) -> bytes:
+def xml_document(text: str) -> bytes:
     """Our own XML text, checked well formed, with its declaration; written as composed so the
     default namespace stays unprefixed."""
     data = text.encode("utf-8")
@@ -188,22 +198,30 @@ def _document(text: str) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + data
 
 
-def write_qti(items: Iterable[ItemData]) -> bytes:
-    """A QTI 3.0 content package (zip) of ``items``."""
+def write_qti(items: Iterable[ItemData], test: tuple[str, str, bytes] | None = None) -> bytes:
+    """A QTI 3.0 content package (zip) of ``items``; with ``test`` (identifier, path in the
+    package, ``qti-assessment-test`` document) that test too, first in the manifest."""
     buffer = io.BytesIO()
     hrefs: list[tuple[str, str]] = []
     sidecar: dict[str, dict[str, Any]] = {}
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
         for item in items:
-            identifier = _identifier(item.item_id)
-            href = f"items/{identifier}.xml"
+            identifier = qti_identifier(item.item_id)
+            href = item_href(item)
             package.writestr(href, qti_item(item))
             hrefs.append((identifier, href))
             extra = {"type": item.type.value, "key": item.key} if item.type is ItemType.FILL else {}
             sidecar[identifier] = {**meta(item), **extra}
+        if test is not None:
+            package.writestr(test[1], test[2])
         package.writestr(SIDECAR, json.dumps(sidecar, ensure_ascii=False, indent=1))
-        package.writestr("imsmanifest.xml", _manifest(hrefs))
+        package.writestr("imsmanifest.xml", _manifest(hrefs, test[:2] if test else None))
     return buffer.getvalue()
+
+
+def item_href(item: ItemData) -> str:
+    """Where ``item``'s document is in a package."""
+    return f"items/{qti_identifier(item.item_id)}.xml"
 
 
 # --- reading -----------------------------------------------------------------------------------
