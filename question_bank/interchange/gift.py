@@ -45,14 +45,17 @@ TOKEN = re.compile(r"\\([~=#{}:\\n])|[~=#{}:]")
 """An escape (``\\x`` for an escapable ``x``, ``\\n``) or an unescaped special character."""
 
 
-@dataclass(frozen=True, slots=True)
 class Chars:
     """A question's characters: ``text`` with the escapes resolved, and ``marks`` of the same
     length holding each character that is GIFT syntax (an unescaped special) and NUL for every
-    literal one, so that finding syntax is a search in one string (``str.find``), not a loop."""
+    literal one, so that finding syntax is a search in one string (``str.find``), not a loop.
+    Never changed once made (a plain class: made often, it is cheaper than a frozen one)."""
 
-    text: str
-    marks: str
+    __slots__ = ("marks", "text")
+
+    def __init__(self, text: str, marks: str) -> None:
+        self.text = text
+        self.marks = marks
 
     def __len__(self) -> int:
         return len(self.text)
@@ -115,9 +118,11 @@ def split(chars: Chars, marks: str) -> list[tuple[str, Chars]]:
 def strip(chars: Chars) -> Chars:
     """Literal white space off both ends (syntax is never white space)."""
     text = chars.text
+    if not text or not (text[0].isspace() or text[-1].isspace()):
+        return chars
     start = len(text) - len(text.lstrip())
     end = len(text.rstrip())
-    return chars[start:end] if end > start else chars[0:0]
+    return Chars(text[start:end], chars.marks[start:end]) if end > start else Chars("", "")
 
 
 # --- the file's questions ----------------------------------------------------------------------
@@ -223,7 +228,9 @@ def _read_question(
 
 
 def _format(chars: Chars) -> tuple[str, Chars]:
-    text = plain(chars[:12])
+    text = chars.text[:12]
+    if not text.startswith("["):
+        return "moodle", chars
     for name in ("html", "moodle", "plain", "markdown"):
         if text.startswith(f"[{name}]"):
             return name, strip(chars[len(name) + 2 :])
