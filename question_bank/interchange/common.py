@@ -93,43 +93,80 @@ def load_placement(
           $course$/云/基础: {area: "2", level: junior}
 
     Raises InputError when the file is not such a mapping."""
-    data: dict[str, Any] = {}
+    text = None
     if path is not None:
         try:
-            loaded = yaml.safe_load(path.read_text("utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-            raise _bad_map(path, str(error)) from error
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise _bad_map(str(path), str(error)) from error
+    return parse_placement(
+        text, str(path), occupation=occupation, level=level, area=area, id_prefix=id_prefix
+    )
+
+
+def parse_placement(
+    text: str | None,
+    source: str,
+    *,
+    occupation: str | None = None,
+    level: str | None = None,
+    area: str | None = None,
+    id_prefix: str = "",
+) -> Placement:
+    """A :class:`Placement` from the text of a mapping (as :func:`load_placement` reads it, or
+    as typed into a form), ``source`` naming it in errors; the values given win. Raises
+    InputError when the text is not such a mapping."""
+    data: dict[str, Any] = {}
+    if text is not None and text.strip():
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise _bad_map(source, str(error)) from error
         if not isinstance(loaded, dict):
-            raise _bad_map(path, "not a mapping")
+            raise _bad_map(source, "not a mapping")
         data = loaded
     categories: dict[str, dict[str, str]] = {}
     raw = data.get("categories") or {}
     if not isinstance(raw, dict):
-        raise _bad_map(path, "categories must be a mapping")
+        raise _bad_map(source, "categories must be a mapping")
     for name, target in raw.items():
+        if not isinstance(name, (str, int)):
+            raise _bad_map(source, "a category is a name")
         if isinstance(target, (str, int)):
             categories[str(name).strip("/")] = {"area": str(target)}
-        elif isinstance(target, dict) and set(target) <= {"occupation", "level", "area"}:
+        elif (
+            isinstance(target, dict)
+            and set(target) <= {"occupation", "level", "area"}
+            and all(isinstance(v, (str, int)) for v in target.values())
+        ):
             categories[str(name).strip("/")] = {k: str(v) for k, v in target.items()}
         else:
-            raise _bad_map(path, f"category {name!r}: give an area code or occupation/level/area")
+            why = f"category {name!r}: give an area code or occupation/level/area"
+            raise _bad_map(source, why)
     return Placement(
-        occupation=occupation or _opt(data.get("occupation")),
-        level=level or _opt(data.get("level")),
-        area=area or _opt(data.get("area")),
+        occupation=occupation or _opt(source, data.get("occupation")),
+        level=level or _opt(source, data.get("level")),
+        area=area or _opt(source, data.get("area")),
         categories=categories,
         id_prefix=id_prefix,
     )
 
 
-def _opt(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _opt(source: str, value: Any) -> str | None:
+    """A default from the mapping: a name or code, never a structure (whose text could be
+    made huge with YAML aliases)."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, int)):
+        kind = type(value).__name__
+        raise _bad_map(source, f"occupation, level and area are names or codes, not a {kind}")
+    return str(value)
 
 
-def _bad_map(path: Path | None, why: str) -> InputError:
+def _bad_map(source: str, why: str) -> InputError:
     return InputError(
         Problem(
-            str(path),
+            source,
             None,
             None,
             "bad_category_map",

@@ -21,6 +21,7 @@ from xml.etree.ElementTree import Element
 from lxml import etree
 
 from certify.infra.errors import InputError, Problem
+from certify.infra.xlsx_guard import zip_directory
 from question_bank.formats import RawItem, format_number
 from question_bank.interchange.common import (
     BLANK,
@@ -49,7 +50,12 @@ TEST_TYPE = "imsqti_test_xmlv3p0"
 SIDECAR = "certify-items.json"
 TEMPLATES = "https://purl.imsglobal.org/spec/qti/v3p0/rptemplates/"
 MAX_MEMBERS = 50_000
+MAX_MEMBER_BYTES = 64 * 2**20
+"""One member unpacked (an item, the manifest, certify's metadata: the largest, about 500 bytes
+an item), as a workbook's part is bounded."""
 MAX_UNPACKED = 200 * 2**20
+MAX_DIRECTORY_ENTRY = 1_024
+"""Bytes a member may take in the zip's directory (its name and extra fields)."""
 TRUE_TEXT, FALSE_TEXT = "正确 True", "错误 False"
 HOLE = "\ue000"
 
@@ -405,25 +411,47 @@ def _read_choice(question: Question, body: Element, declarations: dict[Any, Elem
 
 
 def _package(file: str, data: bytes) -> zipfile.ZipFile:
+    """The package, once its directory (announced before it is read, then as read) stays
+    within :data:`MAX_MEMBERS` members, :data:`MAX_MEMBER_BYTES` a member and
+    :data:`MAX_UNPACKED` in all. Sizes are the directory's: zipfile never unpacks a member
+    past its declared size (a lie ends in a CRC error)."""
+    announced = zip_directory(io.BytesIO(data))
+    if announced is not None and (
+        announced[0] > MAX_MEMBERS or announced[1] > MAX_MEMBERS * MAX_DIRECTORY_ENTRY
+    ):
+        raise _too_large(file, f"more than {MAX_MEMBERS:,} members")
     try:
         package = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as error:
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
         raise InputError(
             Problem(file, None, None, "bad_package", "不是 zip 内容包", "not a zip content package")
         ) from error
     members = package.infolist()
-    if len(members) > MAX_MEMBERS or sum(m.file_size for m in members) > MAX_UNPACKED:
-        raise InputError(
-            Problem(
-                file,
-                None,
-                None,
-                "package_too_large",
-                "内容包解压后过大",
-                "the package unpacks too large",
-            )
+    largest = max(members, key=lambda m: m.file_size, default=None)
+    if len(members) > MAX_MEMBERS:
+        raise _too_large(file, f"more than {MAX_MEMBERS:,} members")
+    if largest is not None and largest.file_size > MAX_MEMBER_BYTES:
+        raise _too_large(
+            file,
+            f"{largest.filename} unpacks to {largest.file_size / 2**20:.0f} MB, over "
+            f"{MAX_MEMBER_BYTES // 2**20} MB",
         )
+    if sum(m.file_size for m in members) > MAX_UNPACKED:
+        raise _too_large(file, f"it unpacks to over {MAX_UNPACKED // 2**20} MB")
     return package
+
+
+def _too_large(file: str, why: str) -> InputError:
+    return InputError(
+        Problem(
+            file,
+            None,
+            None,
+            "package_too_large",
+            f"内容包过大，拒绝读取（{why}）",
+            f"the package is too large to read: {why}",
+        )
+    )
 
 
 def read_qti(file: str, data: bytes, placement: Placement) -> list[RawItem]:
