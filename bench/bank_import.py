@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from certify.infra import db
@@ -89,8 +90,8 @@ def naive_import(engine, items: list[ItemData]) -> None:  # type: ignore[no-unty
 
 
 def through_formats(
-    folder: Path, n: int, source, items: list[ItemData], pg: str | None
-) -> dict[str, tuple[float, float]]:  # type: ignore[no-untyped-def]
+    folder: Path, n: int, source: Engine, items: list[ItemData], pg: str | None
+) -> dict[str, tuple[float, float]]:
     """Per format: (export the bank ``source`` holds, import that file into a fresh database);
     each import is checked to give back exactly ``items``."""
     out = {}

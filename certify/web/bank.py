@@ -292,7 +292,6 @@ def upload() -> Any:
             kept = isinstance(exc, ValidationFailed) and exc.rejects_file is not None
             link = url_for("bank.rejects", token=token) if kept else None
             return _upload_page(problems, link, status=400)
-    report.file = display
     summary = (
         f"{display}: {report.rows} 行 — 新增 {report.created}，新版本 {report.new_versions}，"
         f"状态变更 {report.status_changed}，未变 {report.unchanged} / {report.rows} row(s): "
