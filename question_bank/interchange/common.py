@@ -377,11 +377,10 @@ def flat_text(text: str) -> str:
 def text_html(text: str) -> str:
     """Plain ``text`` as HTML that :func:`html_text` reads back to the same text: escaped,
     ``<br/>`` for line breaks, a run of spaces kept with no-break spaces."""
-    out = []
-    for line in text.split("\n"):
-        line = line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        out.append(re.sub(r" {2,}", lambda m: " " + "&#160;" * (len(m.group()) - 1), line))
-    return "<br/>".join(out)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if "  " in text:
+        text = re.sub(r" {2,}", lambda m: " " + "&#160;" * (len(m.group()) - 1), text)
+    return text.replace("\n", "<br/>")
 
 
 # --- metadata ----------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from question_bank.interchange.common import (
     meta,
     text_html,
 )
-from question_bank.interchange.moodle import parse_xml
+from question_bank.interchange.moodle import parse_xml, xml_parser
 from schemas.enums import ItemType
 from schemas.items import ItemData
 from schemas.notation import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR, OPTION_LETTERS
@@ -220,7 +220,7 @@ def write_qti(items: Iterable[ItemData], test: tuple[str, str, bytes] | None = N
             sidecar[identifier] = {**meta(item), **extra}
         if test is not None:
             package.writestr(test[1], test[2])
-        package.writestr(SIDECAR, json.dumps(sidecar, ensure_ascii=False, indent=1))
+        package.writestr(SIDECAR, json.dumps(sidecar, ensure_ascii=False, separators=(",", ":")))
         package.writestr("imsmanifest.xml", _manifest(hrefs, test[:2] if test else None))
     return buffer.getvalue()
 
@@ -454,6 +454,26 @@ def _too_large(file: str, why: str) -> InputError:
     )
 
 
+def _sidecar(file: str, data: bytes) -> dict[str, Any]:
+    """certify's metadata beside the items: a JSON object of objects by item identifier."""
+    try:
+        found = json.loads(data)
+    except ValueError as error:
+        found = error
+    if not isinstance(found, dict):
+        raise InputError(
+            Problem(
+                file,
+                None,
+                SIDECAR,
+                "bad_metadata",
+                f"{SIDECAR} 不是有效的 JSON 对象",
+                f"{SIDECAR} is not a JSON object",
+            )
+        )
+    return found
+
+
 def read_qti(file: str, data: bytes, placement: Placement) -> list[RawItem]:
     """Every item of a QTI 3.0 content package, in manifest order, as unvalidated rows."""
     package = _package(file, data)
@@ -471,8 +491,9 @@ def read_qti(file: str, data: bytes, placement: Placement) -> list[RawItem]:
             )
         ) from error
     names = set(package.namelist())
-    sidecar = json.loads(package.read(SIDECAR)) if SIDECAR in names else {}
+    sidecar = _sidecar(file, package.read(SIDECAR)) if SIDECAR in names else {}
     ids = Ids(placement.id_prefix or "QTI")
+    parser = xml_parser()
     rows: list[RawItem] = []
     for resource in _children(manifest, "resource"):
         if not (resource.get("type") or "").startswith("imsqti_item_xml"):
@@ -485,7 +506,7 @@ def read_qti(file: str, data: bytes, placement: Placement) -> list[RawItem]:
             )
             rows.append(question.raw())
             continue
-        root = parse_xml(f"{file}:{href}", package.read(href))
+        root = parse_xml(f"{file}:{href}", package.read(href), parser)
         identifier = root.get("identifier") or ""
         question.name = root.get("title") or identifier
         _read_item(question, root)

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from certify.infra.errors import InputError
 from question_bank.interchange.common import Placement, Question, flat_text, html_text
 from question_bank.interchange.qti import NS, _holes, _markup, _text, read_qti, write_qti
 from question_bank.validate import validate_rows
@@ -154,3 +155,19 @@ def test_plain_markup_read_from_the_tree_reads_as_through_html(
     html = escape(body.text or "") + "".join(_markup(c, question, via_html) for c in body)
     assert _text(question, body, "body", direct) == _holes(html_text(html)[0], via_html)
     assert direct == via_html
+
+
+@pytest.mark.parametrize("sidecar", [b"{not json", b"[1, 2]"])
+def test_metadata_that_is_not_a_json_object_refuses_the_package(sidecar: bytes) -> None:
+    members = _members(write_qti(_every_type()[:1]))
+    members["certify-items.json"] = sidecar
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    with pytest.raises(InputError) as refused:
+        read_qti("m.zip", out.getvalue(), AI)
+    assert (refused.value.code, refused.value.problem.field) == (
+        "bad_metadata",
+        "certify-items.json",
+    )
