@@ -336,6 +336,18 @@ def _values(declaration: Element, path: str) -> list[str]:
     ]
 
 
+def _tags(element: Element) -> list[str]:
+    return [e.tag for e in element.iter()]
+
+
+def _positive(value: str | None) -> bool:
+    """Whether a ``mapped-value`` gives points (a value that is no number gives none)."""
+    try:
+        return float(value or "0") > 0
+    except ValueError:
+        return False
+
+
 def _read_item(question: Question, root: Element) -> None:
     values = question.values
     body = next(iter(_children(root, "qti-item-body")), None)
@@ -343,7 +355,7 @@ def _read_item(question: Question, root: Element) -> None:
         question.unsupported("qti-item-body", "no_body", "缺少 qti-item-body", "no qti-item-body")
         return
     declarations = {d.get("identifier"): d for d in _children(root, "qti-response-declaration")}
-    kinds = {_local(e.tag) for e in body.iter() if _local(e.tag).endswith("-interaction")}
+    kinds = {name for name in map(_local, _tags(body)) if name.endswith("-interaction")}
     other = kinds - {
         "qti-choice-interaction",
         "qti-text-entry-interaction",
@@ -372,7 +384,7 @@ def _read_item(question: Question, root: Element) -> None:
             declaration = declarations.get(entry.get("response-identifier"))
             accepted = [] if declaration is None else [
                 m.get("map-key", "") for m in _children(declaration, "qti-map-entry")
-                if float(m.get("mapped-value", "0")) > 0
+                if _positive(m.get("mapped-value"))
             ] or _values(declaration, "qti-correct-response")  # fmt: skip
             key.append(ALTERNATIVE_SEPARATOR.join(accepted))
         values.update(type=ItemType.FILL.value, key=LIST_SEPARATOR.join(key))

@@ -171,3 +171,17 @@ def test_metadata_that_is_not_a_json_object_refuses_the_package(sidecar: bytes) 
         "bad_metadata",
         "certify-items.json",
     )
+
+
+def test_a_mapped_value_that_is_no_number_gives_no_points() -> None:
+    members = _members(write_qti(_every_type()[4:5]))
+    del members["certify-items.json"]
+    members["items/_5-Q.xml"] = members["items/_5-Q.xml"].replace(
+        b'mapped-value="1"', b'mapped-value="many"'
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    (row,) = read_qti("x.zip", out.getvalue(), AI)
+    assert (row.values["type"], row.values["key"]) == ("fill", "3.14")
