@@ -24,6 +24,9 @@ from schemas.notation import LIST_SEPARATOR
 ITEM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 BLANK = re.compile(r"_{3,}")
 DEFAULT_BLANK = "______"
+SPACES = re.compile(r"[ \t\r\n\f]+")
+"""HTML's white space, read as one space."""
+BLANK_LINES = re.compile(r"\n{3,}")
 
 META_FIELDS = (
     "item_id",
@@ -318,7 +321,7 @@ class _Text(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self.pre:
-            data = re.sub(r"[ \t\r\n\f]+", " ", data)
+            data = SPACES.sub(" ", data)
         self.parts.append(data.replace("\u00a0", " "))  # a no-break space is kept, as a space
 
 
@@ -335,7 +338,7 @@ def html_text(html: str) -> tuple[str, list[str]]:
 def _read(parser: _Text) -> str:
     text = "".join(parser.parts).replace("\t\n", "\n")
     lines = [line.strip(" ") for line in text.split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
 PLAIN_TAGS = frozenset({"div", "br", "span", "b", "i", "em", "strong", "sub", "sup", "u"})
@@ -371,7 +374,7 @@ def events_text(events: Iterable[Event]) -> str:
 def flat_text(text: str) -> str:
     """:func:`html_text` of markup-free ``text`` (an XML element's text, no child elements),
     computed directly: the same runs of spaces made one and the same ends stripped."""
-    return re.sub(r"[ \t\r\n\f]+", " ", text).replace("\u00a0", " ").strip()
+    return SPACES.sub(" ", text).replace("\u00a0", " ").strip()
 
 
 def text_html(text: str) -> str:

@@ -325,7 +325,7 @@ def _holes(text: str, lengths: list[int]) -> str:
         length = next(holes, None)
         return found.group() if length is None else "_" * max(length, 3)
 
-    return re.sub(HOLE, blank, text)
+    return text if HOLE not in text else re.sub(HOLE, blank, text)
 
 
 def _values(declaration: Element, path: str) -> list[str]:
