@@ -355,6 +355,9 @@ def events_text(events: Iterable[Event]) -> str:
     joined first, and empty data dropped, as an HTML parser does."""
     parser = _Text()
     pending: list[str] = []
+    events = list(events)
+    if events and events[0][0] == "data":  # as the HTML parser, drop a byte-order mark there
+        events[0] = ("data", events[0][1].removeprefix("\ufeff"))
     for kind, value in events:
         if kind == "data":
             pending.append(value)
@@ -373,8 +376,9 @@ def events_text(events: Iterable[Event]) -> str:
 
 def flat_text(text: str) -> str:
     """:func:`html_text` of markup-free ``text`` (an XML element's text, no child elements),
-    computed directly: the same runs of spaces made one and the same ends stripped."""
-    return SPACES.sub(" ", text).replace("\u00a0", " ").strip()
+    computed directly: the same runs of spaces made one and the same ends stripped (and, as
+    the HTML parser drops it, a byte-order mark at the very start)."""
+    return SPACES.sub(" ", text.removeprefix("\ufeff")).replace("\u00a0", " ").strip()
 
 
 def text_html(text: str) -> str:
