@@ -96,11 +96,12 @@ def through_formats(
     import the CSV ``csv`` into another fresh database just before). The CSV import beside each
     format's is what its ratio is taken against: on a shared machine the load moves between
     minutes, so only times taken side by side compare. Each import is checked to give back
-    exactly ``items``."""
+    exactly ``items``. Every export comes first: with PostgreSQL a fresh database is the same
+    one emptied, ``source`` included."""
+    paths = {fmt: folder / f"bank{n}.{fmt}.{suffix}" for fmt, suffix in FOREIGN.items()}
+    exports = {fmt: timed(export_bank, source, path, fmt) for fmt, path in paths.items()}
     out = {}
-    for fmt, suffix in FOREIGN.items():
-        path = folder / f"bank{n}.{fmt}.{suffix}"
-        exported = timed(export_bank, source, path, fmt)
+    for fmt, path in paths.items():
         engine = fresh_engine(folder, 1000 * (n + 1) + 2 * len(out), pg)
         beside = timed(import_bank, engine, csv)
         engine.dispose()
@@ -110,7 +111,7 @@ def through_formats(
         engine.dispose()
         if back != items:
             raise SystemExit(f"{fmt}: the items imported back differ from those exported")
-        out[fmt] = (exported, imported, beside)
+        out[fmt] = (exports[fmt], imported, beside)
     return out
 
 
