@@ -13,6 +13,7 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable
 from html import escape
 from typing import Any
@@ -466,6 +467,26 @@ def _too_large(file: str, why: str) -> InputError:
     )
 
 
+def _member(file: str, package: zipfile.ZipFile, name: str) -> bytes:
+    """One member's bytes; raises KeyError when absent, InputError when it cannot be unpacked
+    (encrypted, damaged, a method zipfile lacks, a size or CRC that lies)."""
+    try:
+        return package.read(name)
+    except KeyError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError) as error:
+        raise InputError(
+            Problem(
+                file,
+                None,
+                name,
+                "bad_package",
+                f"内容包中的 {name} 无法解压：{error}",
+                f"{name} in the package cannot be unpacked: {error}",
+            )
+        ) from error
+
+
 def _sidecar(file: str, data: bytes) -> dict[str, Any]:
     """certify's metadata beside the items: a JSON object of objects by item identifier."""
     try:
@@ -490,7 +511,7 @@ def read_qti(file: str, data: bytes, placement: Placement) -> list[RawItem]:
     """Every item of a QTI 3.0 content package, in manifest order, as unvalidated rows."""
     package = _package(file, data)
     try:
-        manifest = parse_xml(file, package.read("imsmanifest.xml"))
+        manifest = parse_xml(file, _member(file, package, "imsmanifest.xml"))
     except KeyError as error:
         raise InputError(
             Problem(
@@ -503,7 +524,7 @@ def read_qti(file: str, data: bytes, placement: Placement) -> list[RawItem]:
             )
         ) from error
     names = set(package.namelist())
-    sidecar = _sidecar(file, package.read(SIDECAR)) if SIDECAR in names else {}
+    sidecar = _sidecar(file, _member(file, package, SIDECAR)) if SIDECAR in names else {}
     ids = Ids(placement.id_prefix or "QTI")
     parser = xml_parser()
     rows: list[RawItem] = []
@@ -518,7 +539,7 @@ def read_qti(file: str, data: bytes, placement: Placement) -> list[RawItem]:
             )
             rows.append(question.raw())
             continue
-        root = parse_xml(f"{file}:{href}", package.read(href), parser)
+        root = parse_xml(f"{file}:{href}", _member(file, package, href), parser)
         identifier = root.get("identifier") or ""
         question.name = root.get("title") or identifier
         _read_item(question, root)

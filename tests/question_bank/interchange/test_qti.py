@@ -186,3 +186,12 @@ def test_a_mapped_value_that_is_no_number_gives_no_points() -> None:
             z.writestr(name, data)
     (row,) = read_qti("x.zip", out.getvalue(), AI)
     assert (row.values["type"], row.values["key"]) == ("fill", "3.14")
+
+
+def test_a_member_that_cannot_be_unpacked_refuses_the_package_by_name() -> None:
+    package = bytearray(write_qti(_every_type()[:1]))
+    member = bytes(package).find(b"items/Q-1.xml") + len("items/Q-1.xml")
+    package[member : member + 8] = bytes(8)  # the compressed bytes damaged: a CRC error
+    with pytest.raises(InputError) as refused:
+        read_qti("d.zip", bytes(package), AI)
+    assert (refused.value.code, refused.value.problem.field) == ("bad_package", "items/Q-1.xml")
