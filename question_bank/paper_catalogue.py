@@ -1,6 +1,7 @@
 """Stored blueprints and papers as the institution looks through them: blueprints a page at a
-time, one run's forms side by side (difficulty per part, shared items), a paper's facts, and the
-paper's PDFs — rendered once, stored, and served as stored."""
+time, one run's forms side by side (difficulty per part, shared items), a paper's facts, the
+paper's PDFs — rendered once, stored, and served as stored — and a frozen paper as a QTI 3.0
+package."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ from sqlalchemy import Engine, case, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from certify.infra import audit_log
+from certify.infra.db import transaction
 from certify.infra.errors import BlueprintNotFound, PaperNotFound
-from question_bank.papers import paper_view
+from question_bank.bank import to_item_data
+from question_bank.interchange.qti_test import write_paper_qti
+from question_bank.papers import PaperError, paper_view
 from schemas.blueprint import BAND_NAMES, Blueprint, band_of
 from schemas.enums import Level
 from schemas.tables import Blueprint as BlueprintRow
@@ -284,3 +289,35 @@ def paper_document(engine: Engine, code: str, kind: str) -> bytes:
     except IntegrityError:  # another process stored it first, or the paper was replaced
         pass
     return content
+
+
+def paper_qti(engine: Engine, code: str, *, actor: str = "cli") -> bytes:
+    """The frozen paper ``code`` as a QTI 3.0 content package (its exact item versions and a
+    ``qti-assessment-test`` in its order and parts); the export is audited, since the paper
+    leaves certify with its keys. Raises PaperNotFound, PaperError for a paper not frozen."""
+    view = paper_view(engine, code)
+    pks = [q.item_version_pk for q in view.questions]
+    with transaction(engine) as session:
+        paper = session.exec(select(Paper).where(Paper.code == code)).one()
+        if paper.status != "frozen":
+            raise PaperError(
+                f"试卷 {code} 尚未锁定（{paper.status}）：只有锁定的试卷可以导出为 QTI；"
+                f"请先锁定（certify papers freeze {code}）。\n"
+                f"Paper {code} is not frozen ({paper.status}): only a frozen paper is exported "
+                f"as QTI; freeze it first (certify papers freeze {code})."
+            )
+        rows = session.exec(
+            select(Item, ItemVersion)
+            .join(ItemVersion, col(ItemVersion.item_id) == col(Item.id))
+            .where(col(ItemVersion.id).in_(pks))
+        )
+        items = {version.id or 0: to_item_data(item, version) for item, version in rows}
+        package = write_paper_qti(view, items)
+        audit_log.append(
+            session,
+            actor=actor,
+            action="papers.export_qti",
+            subject=code,
+            detail={"questions": len(pks), "sha256": hashlib.sha256(package).hexdigest()},
+        )
+    return package

@@ -1,4 +1,4 @@
-"""The `certify papers` commands: check, assemble, list, render, freeze."""
+"""The `certify papers` commands: check, assemble, list, render, freeze, export as QTI."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from certify.commands.base import (
     pass_settings,
 )
 from question_bank.blueprints import load_blueprint
+from question_bank.paper_catalogue import paper_qti
 from question_bank.papers import (
     AssemblyReport,
     assemble_papers,
@@ -96,6 +97,18 @@ def papers_freeze(settings: Settings, code: str) -> None:
     """Freeze a paper for use in a sitting: it can no longer be replaced. 锁定试卷。"""
     paper = freeze_paper(settings.engine(), code)
     click.echo(f"{paper.code}: {paper.status}")
+
+
+@papers.command("export-qti")
+@click.argument("code")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_settings
+def papers_export_qti(settings: Settings, code: str, file: Path) -> None:
+    """Write a frozen paper as a QTI 3.0 package (.zip): its items and a test in its order.
+    导出试卷为 QTI 3.0 内容包。"""
+    package = paper_qti(settings.engine(), code)
+    file.write_bytes(package)
+    click.echo(f"已导出 exported {code} -> {file} ({len(package):,} bytes)")
 
 
 def print_assembly(report: AssemblyReport) -> None:

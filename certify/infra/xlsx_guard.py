@@ -79,15 +79,16 @@ def _too_many(path: Path) -> InputError:
     )
 
 
-def _check_directory(path: Path, handle: IO[bytes]) -> None:
-    """Refuse a zip whose directory announces too many entries, before zipfile reads it all.
-    Reads the end record as zipfile does: the last one, and a ZIP64 record just before it."""
+def zip_directory(handle: IO[bytes]) -> tuple[int, int] | None:
+    """What a zip's end record announces, read before zipfile reads the whole directory:
+    (entries, directory bytes), or None for a file that is no zip. Reads the end record as
+    zipfile does: the last one, and a ZIP64 record just before it."""
     size = handle.seek(0, 2)
     handle.seek(max(0, size - _END.size - 0xFFFF))
     tail = handle.read()
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) - at < _END.size:
-        return  # not a zip: zipfile says so
+        return None
     entries, directory = _END.unpack_from(tail, at)[4:6]
     locator = size - len(tail) + at - 20
     if locator >= _END64.size:
@@ -95,6 +96,15 @@ def _check_directory(path: Path, handle: IO[bytes]) -> None:
         record = handle.read(_END64.size + 4)
         if record[-4:] == b"PK\x06\x07" and record[:4] == b"PK\x06\x06":
             entries, directory = _END64.unpack_from(record)[7:9]
+    return int(entries), int(directory)
+
+
+def _check_directory(path: Path, handle: IO[bytes]) -> None:
+    """Refuse a zip whose directory announces too many entries, before zipfile reads it all."""
+    announced = zip_directory(handle)
+    if announced is None:
+        return  # not a zip: zipfile says so
+    entries, directory = announced
     if entries > MAX_MEMBERS or directory > _DIRECTORY_BYTES:
         raise _too_many(path)
 

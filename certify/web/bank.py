@@ -1,4 +1,5 @@
-"""The question bank in the browser (login, admin role): uploading item files, browsing and
+"""The question bank in the browser (login, admin role): uploading item files (certify's own
+CSV/XLSX/JSON, and GIFT, Moodle XML and QTI 3.0 with where their questions go), browsing and
 searching items a page at a time, an item's versions and what changed between two of them,
 retiring and restoring items, the import template and the bank's summary.
 
@@ -29,7 +30,7 @@ from flask import (
     url_for,
 )
 
-from certify.infra.errors import Error, NotFound, ValidationFailed
+from certify.infra.errors import Error, InputError, NotFound, Problem, ValidationFailed
 from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.common import (
     PageProblems,
@@ -39,7 +40,7 @@ from certify.web.common import (
     send_problems,
     send_rejects,
 )
-from question_bank.bank import BankSummary, bank_summary, import_bank
+from question_bank.bank import BankSummary, ImportReport, bank_summary, import_bank
 from question_bank.catalogue import (
     MAX_PER_PAGE,
     SORTS,
@@ -52,13 +53,18 @@ from question_bank.catalogue import (
     search_items,
 )
 from question_bank.formats import FORMATS
+from question_bank.interchange.common import ITEM_ID, Placement, parse_placement
+from question_bank.interchange.files import FOREIGN_FORMATS
+from question_bank.interchange.files import FORMATS as UPLOAD_FORMATS
 from question_bank.template import write_template
 from schemas.enums import ItemStatus, ItemType, Level
 from schemas.reference import LEVEL_NAMES_ZH, find_occupation, occupations
 
 blueprint = Blueprint("bank", __name__, url_prefix="/admin/bank")
 ADMIN = ("admin",)
-BANK_UPLOADS = (".csv", ".xlsx", ".json")
+BANK_UPLOADS = (".csv", ".xlsx", ".json", ".gift", ".txt", ".xml", ".zip")
+MAX_MAP_CHARS = 20_000
+"""Characters of a category mapping typed into the upload form."""
 PER_PAGE = (20, 50, 100, MAX_PER_PAGE)
 MEDIA_TYPES = {
     "csv": "text/csv",
@@ -185,16 +191,89 @@ def index() -> Any:
 # --- uploading -------------------------------------------------------------------------------
 
 
+def _upload_page(
+    problems: PageProblems | None = None,
+    rejects: str | None = None,
+    report: ImportReport | None = None,
+    status: int = 200,
+) -> Any:
+    page = render_template(
+        "bank_upload.html",
+        problems=problems,
+        rejects=rejects,
+        report=report,
+        typed=request.form,
+        formats=UPLOAD_FORMATS,
+        foreign=FOREIGN_FORMATS,
+        occupations=occupations(),
+        levels=list(Level),
+        max_map=MAX_MAP_CHARS,
+    )
+    return page, status
+
+
 @blueprint.get("/upload")
 @require_role(*ADMIN)
 def upload_form() -> Any:
-    return render_template("bank_upload.html", problems=None, rejects=None)
+    return _upload_page()
+
+
+def _form_problem(field: str, code: str, zh: str, en: str) -> InputError:
+    return InputError(Problem("表单 form", None, field, code, zh, en))
+
+
+def parse_placement_form(form: Mapping[str, str]) -> tuple[str | None, Placement]:
+    """The format and the placement an upload form asks for: what ``certify bank import``
+    takes as ``--format``, ``--occupation``, ``--level``, ``--area``, ``--id-prefix`` and
+    ``--map`` (here the mapping's text). Raises InputError naming the field at fault."""
+    fmt = form.get("format", "").strip()
+    if fmt and fmt not in UPLOAD_FORMATS:
+        raise _form_problem("format", "bad_format", "未知格式", f"unknown format {fmt[:20]!r}")
+    occupation = form.get("occupation", "").strip()
+    if occupation and find_occupation(occupation) is None:
+        raise _form_problem("occupation", "bad_occupation", "未知职业", "unknown occupation")
+    level = form.get("level", "").strip()
+    if level and level not in {lv.value for lv in Level}:
+        raise _form_problem("level", "bad_level", "未知等级", "unknown level")
+    area = form.get("area", "").strip()
+    if len(area) > 16:
+        raise _form_problem("area", "bad_area", "知识领域代码过长", "the area code is too long")
+    prefix = form.get("id_prefix", "").strip()
+    if (prefix and not ITEM_ID.fullmatch(prefix)) or len(prefix) > 16:
+        raise _form_problem(
+            "id_prefix",
+            "bad_id_prefix",
+            "编号前缀只能含字母、数字、点、下划线和连字符（至多 16 个）",
+            "the id prefix takes letters, digits, dots, underscores and hyphens (at most 16)",
+        )
+    mapping = form.get("categories", "")
+    if len(mapping) > MAX_MAP_CHARS:
+        raise _form_problem(
+            "categories",
+            "bad_category_map",
+            f"知识领域对照过长（至多 {MAX_MAP_CHARS} 字）",
+            f"the category mapping is too long (at most {MAX_MAP_CHARS} characters)",
+        )
+    found = find_occupation(occupation) if occupation else None
+    placement = parse_placement(
+        mapping,
+        "知识领域对照 category mapping",
+        occupation=found.slug if found else None,
+        level=level or None,
+        area=area or None,
+        id_prefix=prefix,
+    )
+    return fmt or None, placement
 
 
 @blueprint.post("/upload")
 @require_role(*ADMIN)
 def upload() -> Any:
     check_csrf()
+    try:
+        fmt, placement = parse_placement_form(request.form)
+    except Error as exc:
+        return _upload_page(page_problems(exc), status=400)
     with saved_upload("item", BANK_UPLOADS) as (path, display):
         rejects, token = rejects_file()
         try:
@@ -205,19 +284,23 @@ def upload() -> Any:
                 max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
                 actor=_actor(),
                 name=display,
+                fmt=fmt,
+                placement=placement,
             )
         except Error as exc:
             problems = page_problems(exc, (path, display))
             kept = isinstance(exc, ValidationFailed) and exc.rejects_file is not None
             link = url_for("bank.rejects", token=token) if kept else None
-            page = render_template("bank_upload.html", problems=problems, rejects=link)
-            return page, 400
-    flash(
+            return _upload_page(problems, link, status=400)
+    summary = (
         f"{display}: {report.rows} 行 — 新增 {report.created}，新版本 {report.new_versions}，"
         f"状态变更 {report.status_changed}，未变 {report.unchanged} / {report.rows} row(s): "
         f"{report.created} created, {report.new_versions} new version(s), "
         f"{report.status_changed} status change(s), {report.unchanged} unchanged"
     )
+    if report.notices:  # what was left behind is listed on the page, never in a cookie
+        return _upload_page(report=report)
+    flash(summary)
     return redirect(url_for("bank.index", sort="updated", dir="desc"))
 
 

@@ -38,6 +38,7 @@ from question_bank.paper_catalogue import (
     list_blueprints,
     paper_document,
     paper_info,
+    paper_qti,
     run_comparison,
 )
 from question_bank.papers import (
@@ -230,6 +231,19 @@ def document(code: str, doc: str) -> Any:
         mimetype="application/pdf",
         as_attachment=request.args.get("download") == "1",
         download_name=f"{code}-{DOCUMENT_KINDS[doc]}.pdf",
+    )
+
+
+@blueprint.get("/papers/<code>/qti.zip")
+@require_role(*ADMIN)
+def qti_package(code: str) -> Any:
+    """The frozen paper as a QTI 3.0 package (``certify papers export-qti``); audited."""
+    content = paper_qti(g.engine, code, actor=actor())
+    return send_file(
+        io.BytesIO(content),
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=f"{code}-qti.zip",
     )
 
 

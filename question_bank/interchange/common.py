@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,6 +24,9 @@ from schemas.notation import LIST_SEPARATOR
 ITEM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 BLANK = re.compile(r"_{3,}")
 DEFAULT_BLANK = "______"
+SPACES = re.compile(r"[ \t\r\n\f]+")
+"""HTML's white space, read as one space."""
+BLANK_LINES = re.compile(r"\n{3,}")
 
 META_FIELDS = (
     "item_id",
@@ -92,43 +96,80 @@ def load_placement(
           $course$/云/基础: {area: "2", level: junior}
 
     Raises InputError when the file is not such a mapping."""
-    data: dict[str, Any] = {}
+    text = None
     if path is not None:
         try:
-            loaded = yaml.safe_load(path.read_text("utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-            raise _bad_map(path, str(error)) from error
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise _bad_map(str(path), str(error)) from error
+    return parse_placement(
+        text, str(path), occupation=occupation, level=level, area=area, id_prefix=id_prefix
+    )
+
+
+def parse_placement(
+    text: str | None,
+    source: str,
+    *,
+    occupation: str | None = None,
+    level: str | None = None,
+    area: str | None = None,
+    id_prefix: str = "",
+) -> Placement:
+    """A :class:`Placement` from the text of a mapping (as :func:`load_placement` reads it, or
+    as typed into a form), ``source`` naming it in errors; the values given win. Raises
+    InputError when the text is not such a mapping."""
+    data: dict[str, Any] = {}
+    if text is not None and text.strip():
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise _bad_map(source, str(error)) from error
         if not isinstance(loaded, dict):
-            raise _bad_map(path, "not a mapping")
+            raise _bad_map(source, "not a mapping")
         data = loaded
     categories: dict[str, dict[str, str]] = {}
     raw = data.get("categories") or {}
     if not isinstance(raw, dict):
-        raise _bad_map(path, "categories must be a mapping")
+        raise _bad_map(source, "categories must be a mapping")
     for name, target in raw.items():
+        if not isinstance(name, (str, int)):
+            raise _bad_map(source, "a category is a name")
         if isinstance(target, (str, int)):
             categories[str(name).strip("/")] = {"area": str(target)}
-        elif isinstance(target, dict) and set(target) <= {"occupation", "level", "area"}:
+        elif (
+            isinstance(target, dict)
+            and set(target) <= {"occupation", "level", "area"}
+            and all(isinstance(v, (str, int)) for v in target.values())
+        ):
             categories[str(name).strip("/")] = {k: str(v) for k, v in target.items()}
         else:
-            raise _bad_map(path, f"category {name!r}: give an area code or occupation/level/area")
+            why = f"category {name!r}: give an area code or occupation/level/area"
+            raise _bad_map(source, why)
     return Placement(
-        occupation=occupation or _opt(data.get("occupation")),
-        level=level or _opt(data.get("level")),
-        area=area or _opt(data.get("area")),
+        occupation=occupation or _opt(source, data.get("occupation")),
+        level=level or _opt(source, data.get("level")),
+        area=area or _opt(source, data.get("area")),
         categories=categories,
         id_prefix=id_prefix,
     )
 
 
-def _opt(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _opt(source: str, value: Any) -> str | None:
+    """A default from the mapping: a name or code, never a structure (whose text could be
+    made huge with YAML aliases)."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, int)):
+        kind = type(value).__name__
+        raise _bad_map(source, f"occupation, level and area are names or codes, not a {kind}")
+    return str(value)
 
 
-def _bad_map(path: Path | None, why: str) -> InputError:
+def _bad_map(source: str, why: str) -> InputError:
     return InputError(
         Problem(
-            str(path),
+            source,
             None,
             None,
             "bad_category_map",
@@ -280,7 +321,7 @@ class _Text(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self.pre:
-            data = re.sub(r"[ \t\r\n\f]+", " ", data)
+            data = SPACES.sub(" ", data)
         self.parts.append(data.replace("\u00a0", " "))  # a no-break space is kept, as a space
 
 
@@ -291,20 +332,62 @@ def html_text(html: str) -> tuple[str, list[str]]:
     parser = _Text()
     parser.feed(sanitise(html))
     parser.close()
+    return _read(parser), parser.images
+
+
+def _read(parser: _Text) -> str:
     text = "".join(parser.parts).replace("\t\n", "\n")
     lines = [line.strip(" ") for line in text.split("\n")]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    return text, parser.images
+    return BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+PLAIN_TAGS = frozenset({"div", "br", "span", "b", "i", "em", "strong", "sub", "sup", "u"})
+"""Tags that need no sanitising and that an HTML parser nests as written: markup of these alone
+is read by :func:`events_text` without writing and re-parsing HTML."""
+
+Event = tuple[str, str]
+"""``("start", tag)``, ``("end", tag)`` or ``("data", text)``."""
+
+
+def events_text(events: Iterable[Event]) -> str:
+    """:func:`html_text` of markup given as events whose tags are all :data:`PLAIN_TAGS` (a
+    ``br`` has no end): the same text, read straight from a parsed tree. Adjacent data is
+    joined first, and empty data dropped, as an HTML parser does."""
+    parser = _Text()
+    pending: list[str] = []
+    events = list(events)
+    if events and events[0][0] == "data":  # as the HTML parser, drop a byte-order mark there
+        events[0] = ("data", events[0][1].removeprefix("\ufeff"))
+    for kind, value in events:
+        if kind == "data":
+            pending.append(value)
+            continue
+        if "".join(pending):
+            parser.handle_data("".join(pending))
+        pending = []
+        if kind == "start":
+            parser.handle_starttag(value, [])
+        else:
+            parser.handle_endtag(value)
+    if "".join(pending):
+        parser.handle_data("".join(pending))
+    return _read(parser)
+
+
+def flat_text(text: str) -> str:
+    """:func:`html_text` of markup-free ``text`` (an XML element's text, no child elements),
+    computed directly: the same runs of spaces made one and the same ends stripped (and, as
+    the HTML parser drops it, a byte-order mark at the very start)."""
+    return SPACES.sub(" ", text.removeprefix("\ufeff")).replace("\u00a0", " ").strip()
 
 
 def text_html(text: str) -> str:
     """Plain ``text`` as HTML that :func:`html_text` reads back to the same text: escaped,
     ``<br/>`` for line breaks, a run of spaces kept with no-break spaces."""
-    out = []
-    for line in text.split("\n"):
-        line = line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        out.append(re.sub(r" {2,}", lambda m: " " + "&#160;" * (len(m.group()) - 1), line))
-    return "<br/>".join(out)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if "  " in text:
+        text = re.sub(r" {2,}", lambda m: " " + "&#160;" * (len(m.group()) - 1), text)
+    return text.replace("\n", "<br/>")
 
 
 # --- metadata ----------------------------------------------------------------------------------

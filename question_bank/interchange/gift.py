@@ -33,7 +33,6 @@ from schemas.items import ItemData
 from schemas.notation import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR, OPTION_LETTERS
 
 ESCAPABLE = frozenset("~=#{}:\\")
-SPECIAL = frozenset("~=#{}:")
 META_PREFIX = "certify:"
 TOLERANCE = re.compile(r"([+-]?\d+(?:\.\d+)?)±(\d+(?:\.\d+)?)")
 NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -41,57 +40,89 @@ HOLE = "\ue000"  # where a missing-word answer block stood, until the text is re
 
 # --- scanning ----------------------------------------------------------------------------------
 
-Chars = list[tuple[str, bool]]
-"""A question's characters, each with whether it is GIFT syntax (an unescaped special)."""
+LITERAL = "\0"
+TOKEN = re.compile(r"\\([~=#{}:\\n])|[~=#{}:]")
+"""An escape (``\\x`` for an escapable ``x``, ``\\n``) or an unescaped special character."""
+
+
+class Chars:
+    """A question's characters: ``text`` with the escapes resolved, and ``marks`` of the same
+    length holding each character that is GIFT syntax (an unescaped special) and NUL for every
+    literal one, so that finding syntax is a search in one string (``str.find``), not a loop.
+    Never changed once made (a plain class: made often, it is cheaper than a frozen one)."""
+
+    __slots__ = ("marks", "text")
+
+    def __init__(self, text: str, marks: str) -> None:
+        self.text = text
+        self.marks = marks
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def __getitem__(self, cut: slice) -> Chars:
+        return Chars(self.text[cut], self.marks[cut])
+
+    def __add__(self, other: Chars) -> Chars:
+        return Chars(self.text + other.text, self.marks + other.marks)
+
+    def starts(self, mark: str) -> bool:
+        """Whether the first character is the special ``mark``."""
+        return self.marks[:1] == mark
+
+
+def literal(text: str) -> Chars:
+    return Chars(text, LITERAL * len(text))
 
 
 def scan(text: str) -> Chars:
     """``text`` as characters marked special or literal: ``\\x`` makes ``x`` literal for the
     escapable characters, ``\\n`` is a line break, any other backslash stays as written."""
-    out: Chars = []
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c == "\\" and i + 1 < len(text) and (text[i + 1] in ESCAPABLE or text[i + 1] == "n"):
-            out.append(("\n" if text[i + 1] == "n" else text[i + 1], False))
-            i += 2
-            continue
-        out.append((c, c in SPECIAL))
-        i += 1
-    return out
+    texts: list[str] = []
+    marks: list[str] = []
+    last = 0
+    for found in TOKEN.finditer(text):
+        between = text[last : found.start()]
+        escaped = found.group(1)
+        if escaped is None:
+            texts += (between, found.group())
+            marks += (LITERAL * len(between), found.group())
+        else:
+            texts += (between, "\n" if escaped == "n" else escaped)
+            marks.append(LITERAL * (len(between) + 1))
+        last = found.end()
+    texts.append(text[last:])
+    marks.append(LITERAL * (len(text) - last))
+    return Chars("".join(texts), "".join(marks))
 
 
 def plain(chars: Chars) -> str:
-    return "".join(c for c, _ in chars)
+    return chars.text
 
 
 def find(chars: Chars, wanted: str, start: int = 0) -> int:
     """Index of the first special ``wanted`` (one or more characters) from ``start``, or -1."""
-    for i in range(start, len(chars) - len(wanted) + 1):
-        if all(chars[i + k] == (w, True) for k, w in enumerate(wanted)):
-            return i
-    return -1
+    return chars.marks.find(wanted, start)
 
 
 def split(chars: Chars, marks: str) -> list[tuple[str, Chars]]:
     """``chars`` cut before every special character in ``marks``: (mark, rest) pairs; text
     before the first mark comes with the mark ``""``."""
-    parts: list[tuple[str, Chars]] = [("", [])]
-    for c, special in chars:
-        if special and c in marks:
-            parts.append((c, []))
-        else:
-            parts[-1][1].append((c, special))
+    cuts = [m.start() for m in re.finditer(f"[{re.escape(marks)}]", chars.marks)]
+    parts = [("", chars[: cuts[0] if cuts else len(chars)])]
+    for here, after in zip(cuts, [*cuts[1:], len(chars)], strict=True):
+        parts.append((chars.marks[here], chars[here + 1 : after]))
     return parts if plain(parts[0][1]).strip() else parts[1:]
 
 
 def strip(chars: Chars) -> Chars:
-    start, end = 0, len(chars)
-    while start < end and not chars[start][1] and chars[start][0].isspace():
-        start += 1
-    while end > start and not chars[end - 1][1] and chars[end - 1][0].isspace():
-        end -= 1
-    return chars[start:end]
+    """Literal white space off both ends (syntax is never white space)."""
+    text = chars.text
+    if not text or not (text[0].isspace() or text[-1].isspace()):
+        return chars
+    start = len(text) - len(text.lstrip())
+    end = len(text.rstrip())
+    return Chars(text[start:end], chars.marks[start:end]) if end > start else Chars("", "")
 
 
 # --- the file's questions ----------------------------------------------------------------------
@@ -181,7 +212,7 @@ def _read_question(
         return question
     before, inside, after = rest[:opening], rest[opening + 1 : closing], rest[closing + 1 :]
     missing_word = bool(plain(after).strip())
-    stem_chars = before + ([(HOLE, False), *after] if missing_word else [])
+    stem_chars = before + literal(HOLE) + after if missing_word else before
     stem = _render(question, "text", plain(strip(stem_chars)), fmt)
     own = _certify_comment(question, chunk.comments)
     if own is not None and "key" in own:
@@ -197,7 +228,9 @@ def _read_question(
 
 
 def _format(chars: Chars) -> tuple[str, Chars]:
-    text = plain(chars[:12])
+    text = chars.text[:12]
+    if not text.startswith("["):
+        return "moodle", chars
     for name in ("html", "moodle", "plain", "markdown"):
         if text.startswith(f"[{name}]"):
             return name, strip(chars[len(name) + 2 :])
@@ -239,7 +272,7 @@ def _answer_list(question: Question, chars: Chars) -> list[Answer]:
             except ValueError:
                 weight = None
         cut = find(body, "#")
-        answer_chars, feedback = (body, []) if cut < 0 else (body[:cut], body[cut + 1 :])
+        answer_chars, feedback = (body, literal("")) if cut < 0 else (body[:cut], body[cut + 1 :])
         fmt, answer_chars = _format(strip(answer_chars))
         has_format = plain(strip(body))[:1] == "["
         out.append(
@@ -271,7 +304,7 @@ def _answers(question: Question, inside: Chars, stem: str, fmt: str) -> None:
         question.notice(
             "general feedback", "feedback_dropped", "总体反馈未导入", "general feedback not kept"
         )
-    if inside[0] == ("#", True):
+    if inside.starts("#"):
         _numeric(question, inside[1:], stem)
         return
     head = plain(inside[: max(find(inside, "#"), 0) or len(inside)]).strip().upper()
@@ -386,8 +419,8 @@ def _fill(question: Question, blanks: list[list[str]], stem: str) -> None:
 
 def _numeric(question: Question, inside: Chars, stem: str) -> None:
     inside = strip(inside)
-    if inside and inside[0] not in (("=", True), ("~", True)):
-        inside = [("=", True), *inside]  # {#3:2} or {#3:2#feedback ~#wrong}: one answer
+    if inside and not (inside.starts("=") or inside.starts("~")):
+        inside = Chars("=", "=") + inside  # {#3:2} or {#3:2#feedback ~#wrong}: one answer
     answers = _answer_list(question, inside)
     accepted = []
     for a in answers:

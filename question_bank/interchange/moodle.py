@@ -1,7 +1,8 @@
 """Moodle XML (``<quiz>`` of ``<question type=…>``), in and out.
 
-Files are parsed with defusedxml and no DTD at all: an upload with entity declarations (billion
-laughs) or external entities is refused before anything is expanded or fetched.
+Files are parsed by libxml2 (lxml) with entities never substituted, no DTD loaded, no network,
+and no DTD accepted at all: an upload with entity declarations (billion laughs) or external
+entities is refused before anything is expanded or fetched.
 """
 
 from __future__ import annotations
@@ -9,10 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError, SubElement, indent, tostring
+from xml.etree.ElementTree import Element, SubElement, indent, tostring
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+from lxml import etree
 
 from certify.infra.errors import InputError, Problem
 from question_bank.formats import RawItem, format_number
@@ -48,12 +48,36 @@ UNSUPPORTED = {
 }
 
 
-def parse_xml(file: str, data: bytes) -> Element:
+def xml_parser() -> Any:
+    """The hardened parser :func:`parse_xml` uses; one may serve every member of a package."""
+    return etree.XMLParser(
+        resolve_entities=False,
+        load_dtd=False,
+        no_network=True,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def parse_xml(file: str, data: bytes, parser: Any = None) -> Element:
     """The root element of an uploaded XML file; raises InputError for malformed XML and for
-    any DTD (entity declarations, external entities), which certify never needs."""
+    any DTD (entity declarations, external entities), which certify never needs.
+
+    libxml2 parses it (several times faster than a parser hooked in Python) with entities left
+    unsubstituted and nothing loaded, so a DTD is seen and refused before anything in it is
+    expanded or fetched. The element is lxml's, used only through the ElementTree API the two
+    share; comments and processing instructions are dropped."""
     try:
-        root: Element = fromstring(data, forbid_dtd=True)
-    except DefusedXmlException as refused:
+        root = etree.fromstring(data, parser or xml_parser())
+    except etree.XMLSyntaxError as error:
+        raise InputError(
+            Problem(
+                file, None, None, "bad_xml", f"XML 格式错误：{error}", f"malformed XML: {error}"
+            )
+        ) from error
+    info = root.getroottree().docinfo
+    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
         raise InputError(
             Problem(
                 file,
@@ -61,16 +85,11 @@ def parse_xml(file: str, data: bytes) -> Element:
                 None,
                 "xml_refused",
                 "XML 文件含有 DTD 或实体声明，出于安全考虑拒绝读取",
-                f"the XML file declares a DTD or entities, refused for safety ({type(refused).__name__})",
+                "the XML file declares a DTD or entities, refused for safety",
             )
-        ) from refused
-    except ParseError as error:
-        raise InputError(
-            Problem(
-                file, None, None, "bad_xml", f"XML 格式错误：{error}", f"malformed XML: {error}"
-            )
-        ) from error
-    return root
+        )
+    found: Element = root
+    return found
 
 
 def read_moodle(file: str, data: bytes, placement: Placement) -> list[RawItem]:

@@ -13,25 +13,33 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable
 from html import escape
 from typing import Any
-from xml.etree.ElementTree import Element, fromstring
+from xml.etree.ElementTree import Element
+
+from lxml import etree
 
 from certify.infra.errors import InputError, Problem
+from certify.infra.xlsx_guard import zip_directory
 from question_bank.formats import RawItem, format_number
 from question_bank.interchange.common import (
     BLANK,
     DEFAULT_BLANK,
     ITEM_ID,
+    PLAIN_TAGS,
+    Event,
     Ids,
     Placement,
     Question,
+    events_text,
+    flat_text,
     html_text,
     meta,
     text_html,
 )
-from question_bank.interchange.moodle import parse_xml
+from question_bank.interchange.moodle import parse_xml, xml_parser
 from schemas.enums import ItemType
 from schemas.items import ItemData
 from schemas.notation import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR, OPTION_LETTERS
@@ -39,15 +47,21 @@ from schemas.notation import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR, OPTION_LETTE
 NS = "http://www.imsglobal.org/xsd/imsqtiasi_v3p0"
 CP = "http://www.imsglobal.org/xsd/qti/qtiv3p0/imscp_v1p1"
 ITEM_TYPE = "imsqti_item_xmlv3p0"
+TEST_TYPE = "imsqti_test_xmlv3p0"
 SIDECAR = "certify-items.json"
 TEMPLATES = "https://purl.imsglobal.org/spec/qti/v3p0/rptemplates/"
 MAX_MEMBERS = 50_000
+MAX_MEMBER_BYTES = 64 * 2**20
+"""One member unpacked (an item, the manifest, certify's metadata: the largest, about 500 bytes
+an item), as a workbook's part is bounded."""
 MAX_UNPACKED = 200 * 2**20
+MAX_DIRECTORY_ENTRY = 1_024
+"""Bytes a member may take in the zip's directory (its name and extra fields)."""
 TRUE_TEXT, FALSE_TEXT = "正确 True", "错误 False"
 HOLE = "\ue000"
 
 
-def _identifier(item_id: str) -> str:
+def qti_identifier(item_id: str) -> str:
     """An item id as a QTI identifier (an NCName: it may not start with a digit)."""
     return item_id if item_id[0].isalpha() else f"_{item_id}"
 
@@ -151,52 +165,70 @@ def qti_item(item: ItemData) -> bytes:
         body = rubric + stem + '<qti-extended-text-interaction response-identifier="RESPONSE"/>'
         processing = ""
     document = (
-        f'<qti-assessment-item xmlns="{NS}" identifier="{_identifier(item.item_id)}" '
+        f'<qti-assessment-item xmlns="{NS}" identifier="{qti_identifier(item.item_id)}" '
         f'title="{escape(item.item_id)}" adaptive="false" time-dependent="false" xml:lang="zh-CN">'
         f"{declarations}{_outcomes(item.points)}<qti-item-body>{body}</qti-item-body>"
         f"{processing}</qti-assessment-item>"
     )
-    return _document(document)
+    return xml_document(document)
 
 
-def _manifest(hrefs: list[tuple[str, str]]) -> bytes:
+def _manifest(hrefs: list[tuple[str, str]], test: tuple[str, str] | None = None) -> bytes:
+    """The package's manifest: a resource per item, the test's (depending on every item) when
+    there is one, and certify's metadata."""
     resources = "".join(
         f'<resource identifier="R-{ident}" type="{ITEM_TYPE}" href="{href}">'
         f'<file href="{href}"/></resource>'
         for ident, href in hrefs
     )
+    if test is not None:
+        ident, href = test
+        needs = "".join(f'<dependency identifierref="R-{i}"/>' for i, _ in hrefs)
+        resources = (
+            f'<resource identifier="R-{ident}" type="{TEST_TYPE}" href="{href}">'
+            f'<file href="{href}"/>{needs}</resource>' + resources
+        )
     document = (
         f'<manifest xmlns="{CP}" identifier="certify-bank"><metadata><schema>QTI Package</schema>'
         "<schemaversion>3.0.0</schemaversion></metadata><organizations/>"
         f'<resources>{resources}<resource identifier="certify-metadata" type="webcontent" '
         f'href="{SIDECAR}"><file href="{SIDECAR}"/></resource></resources></manifest>'
     )
-    return _document(document)
+    return xml_document(document)
 
 
-def _document(text: str) -> bytes:
+def xml_document(text: str) -> bytes:
     """Our own XML text, checked well formed, with its declaration; written as composed so the
     default namespace stays unprefixed."""
-    fromstring(text)
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + text.encode("utf-8")
+    data = text.encode("utf-8")
+    etree.fromstring(data)  # raises if malformed: libxml2, not a parser driven from Python
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + data
 
 
-def write_qti(items: Iterable[ItemData]) -> bytes:
-    """A QTI 3.0 content package (zip) of ``items``."""
+def write_qti(items: Iterable[ItemData], test: tuple[str, str, bytes] | None = None) -> bytes:
+    """A QTI 3.0 content package (zip) of ``items``; with ``test`` (identifier, path in the
+    package, ``qti-assessment-test`` document) that test too, first in the manifest."""
     buffer = io.BytesIO()
     hrefs: list[tuple[str, str]] = []
     sidecar: dict[str, dict[str, Any]] = {}
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
         for item in items:
-            identifier = _identifier(item.item_id)
-            href = f"items/{identifier}.xml"
+            identifier = qti_identifier(item.item_id)
+            href = item_href(item)
             package.writestr(href, qti_item(item))
             hrefs.append((identifier, href))
             extra = {"type": item.type.value, "key": item.key} if item.type is ItemType.FILL else {}
             sidecar[identifier] = {**meta(item), **extra}
-        package.writestr(SIDECAR, json.dumps(sidecar, ensure_ascii=False, indent=1))
-        package.writestr("imsmanifest.xml", _manifest(hrefs))
+        if test is not None:
+            package.writestr(test[1], test[2])
+        package.writestr(SIDECAR, json.dumps(sidecar, ensure_ascii=False, separators=(",", ":")))
+        package.writestr("imsmanifest.xml", _manifest(hrefs, test[:2] if test else None))
     return buffer.getvalue()
+
+
+def item_href(item: ItemData) -> str:
+    """Where ``item``'s document is in a package."""
+    return f"items/{qti_identifier(item.item_id)}.xml"
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -207,7 +239,8 @@ def _local(tag: str) -> str:
 
 
 def _children(element: Element, name: str) -> list[Element]:
-    return [e for e in element.iter() if _local(e.tag) == name]
+    """``element`` and its descendants named ``name`` in any namespace (lxml's ``{*}``)."""
+    return list(element.iter(f"{{*}}{name}"))
 
 
 def _markup(element: Element, question: Question, blanks: list[int]) -> str:
@@ -227,10 +260,53 @@ def _markup(element: Element, question: Question, blanks: list[int]) -> str:
     return f"<{name}{attrs}>{inner}</{name}>" + escape(element.tail or "")
 
 
+KEPT_QTI = ("qti-item-body", "qti-content-body", "qti-prompt")
+"""QTI elements whose content is read as the question's text (other ``qti-*`` are dropped)."""
+
+
+def _events(element: Element, blanks: list[int], out: list[Event]) -> bool:
+    """The markup events of ``element``'s content as :func:`_markup` writes it, appended to
+    ``out``; False as soon as a tag is not one of :data:`PLAIN_TAGS` (then HTML is written)."""
+    out.append(("data", element.text or ""))
+    for child in element:
+        name = _local(child.tag)
+        if name == "qti-text-entry-interaction":
+            blanks.append(int(child.get("expected-length") or len(DEFAULT_BLANK)))
+            out.append(("data", HOLE))
+        elif name in KEPT_QTI:
+            if not _events(child, blanks, out):
+                return False
+        elif name.startswith("qti-"):
+            pass
+        elif name not in PLAIN_TAGS:
+            return False
+        elif name == "br":
+            out.append(("start", "br"))
+        else:
+            out.append(("start", name))
+            if not _events(child, blanks, out):
+                return False
+            out.append(("end", name))
+        out.append(("data", child.tail or ""))
+    return True
+
+
 def _text(question: Question, element: Element, part: str, blanks: list[int] | None = None) -> str:
+    """The text of ``element``'s content; its text entries become blanks (their lengths added
+    to ``blanks``), images are refused. Text alone, or plain markup (:data:`PLAIN_TAGS`), is
+    read straight from the tree; other markup is written as HTML and sanitised first."""
+    if not len(element):  # text alone (most choices): no markup to sanitise or to parse
+        return flat_text(element.text or "")
     found: list[int] = [] if blanks is None else blanks
-    html = escape(element.text or "") + "".join(_markup(c, question, found) for c in element)
-    text, images = html_text(html)
+    events: list[Event] = []
+    lengths: list[int] = []
+    images: list[str] = []
+    if _events(element, lengths, events):
+        found += lengths
+        text = events_text(events)
+    else:
+        html = escape(element.text or "") + "".join(_markup(c, question, found) for c in element)
+        text, images = html_text(html)
     for src in images:
         question.unsupported(
             part,
@@ -238,8 +314,19 @@ def _text(question: Question, element: Element, part: str, blanks: list[int] | N
             f"图片 {src!r} 无法保存",
             f"the image {src!r} cannot be kept (items hold no images yet)",
         )
-    holes = iter(found)
-    return re.sub(HOLE, lambda _: "_" * max(next(holes), 3), text)
+    return _holes(text, found)
+
+
+def _holes(text: str, lengths: list[int]) -> str:
+    """``text`` with its text entries' holes as blanks of their expected lengths (at least 3);
+    a private-use character the text itself held past the last hole is left as it is."""
+    holes = iter(lengths)
+
+    def blank(found: re.Match[str]) -> str:
+        length = next(holes, None)
+        return found.group() if length is None else "_" * max(length, 3)
+
+    return text if HOLE not in text else re.sub(HOLE, blank, text)
 
 
 def _values(declaration: Element, path: str) -> list[str]:
@@ -250,6 +337,18 @@ def _values(declaration: Element, path: str) -> list[str]:
     ]
 
 
+def _tags(element: Element) -> list[str]:
+    return [e.tag for e in element.iter()]
+
+
+def _positive(value: str | None) -> bool:
+    """Whether a ``mapped-value`` gives points (a value that is no number gives none)."""
+    try:
+        return float(value or "0") > 0
+    except ValueError:
+        return False
+
+
 def _read_item(question: Question, root: Element) -> None:
     values = question.values
     body = next(iter(_children(root, "qti-item-body")), None)
@@ -257,7 +356,7 @@ def _read_item(question: Question, root: Element) -> None:
         question.unsupported("qti-item-body", "no_body", "缺少 qti-item-body", "no qti-item-body")
         return
     declarations = {d.get("identifier"): d for d in _children(root, "qti-response-declaration")}
-    kinds = {_local(e.tag) for e in body.iter() if _local(e.tag).endswith("-interaction")}
+    kinds = {name for name in map(_local, _tags(body)) if name.endswith("-interaction")}
     other = kinds - {
         "qti-choice-interaction",
         "qti-text-entry-interaction",
@@ -286,7 +385,7 @@ def _read_item(question: Question, root: Element) -> None:
             declaration = declarations.get(entry.get("response-identifier"))
             accepted = [] if declaration is None else [
                 m.get("map-key", "") for m in _children(declaration, "qti-map-entry")
-                if float(m.get("mapped-value", "0")) > 0
+                if _positive(m.get("mapped-value"))
             ] or _values(declaration, "qti-correct-response")  # fmt: skip
             key.append(ALTERNATIVE_SEPARATOR.join(accepted))
         values.update(type=ItemType.FILL.value, key=LIST_SEPARATOR.join(key))
@@ -325,32 +424,94 @@ def _read_choice(question: Question, body: Element, declarations: dict[Any, Elem
 
 
 def _package(file: str, data: bytes) -> zipfile.ZipFile:
+    """The package, once its directory (announced before it is read, then as read) stays
+    within :data:`MAX_MEMBERS` members, :data:`MAX_MEMBER_BYTES` a member and
+    :data:`MAX_UNPACKED` in all. Sizes are the directory's: zipfile never unpacks a member
+    past its declared size (a lie ends in a CRC error)."""
+    announced = zip_directory(io.BytesIO(data))
+    if announced is not None and (
+        announced[0] > MAX_MEMBERS or announced[1] > MAX_MEMBERS * MAX_DIRECTORY_ENTRY
+    ):
+        raise _too_large(file, f"more than {MAX_MEMBERS:,} members")
     try:
         package = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as error:
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
         raise InputError(
             Problem(file, None, None, "bad_package", "不是 zip 内容包", "not a zip content package")
         ) from error
     members = package.infolist()
-    if len(members) > MAX_MEMBERS or sum(m.file_size for m in members) > MAX_UNPACKED:
+    largest = max(members, key=lambda m: m.file_size, default=None)
+    if len(members) > MAX_MEMBERS:
+        raise _too_large(file, f"more than {MAX_MEMBERS:,} members")
+    if largest is not None and largest.file_size > MAX_MEMBER_BYTES:
+        raise _too_large(
+            file,
+            f"{largest.filename} unpacks to {largest.file_size / 2**20:.0f} MB, over "
+            f"{MAX_MEMBER_BYTES // 2**20} MB",
+        )
+    if sum(m.file_size for m in members) > MAX_UNPACKED:
+        raise _too_large(file, f"it unpacks to over {MAX_UNPACKED // 2**20} MB")
+    return package
+
+
+def _too_large(file: str, why: str) -> InputError:
+    return InputError(
+        Problem(
+            file,
+            None,
+            None,
+            "package_too_large",
+            f"内容包过大，拒绝读取（{why}）",
+            f"the package is too large to read: {why}",
+        )
+    )
+
+
+def _member(file: str, package: zipfile.ZipFile, name: str) -> bytes:
+    """One member's bytes; raises KeyError when absent, InputError when it cannot be unpacked
+    (encrypted, damaged, a method zipfile lacks, a size or CRC that lies)."""
+    try:
+        return package.read(name)
+    except KeyError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError) as error:
         raise InputError(
             Problem(
                 file,
                 None,
+                name,
+                "bad_package",
+                f"内容包中的 {name} 无法解压：{error}",
+                f"{name} in the package cannot be unpacked: {error}",
+            )
+        ) from error
+
+
+def _sidecar(file: str, data: bytes) -> dict[str, Any]:
+    """certify's metadata beside the items: a JSON object of objects by item identifier."""
+    try:
+        found = json.loads(data)
+    except ValueError as error:
+        found = error
+    if not isinstance(found, dict):
+        raise InputError(
+            Problem(
+                file,
                 None,
-                "package_too_large",
-                "内容包解压后过大",
-                "the package unpacks too large",
+                SIDECAR,
+                "bad_metadata",
+                f"{SIDECAR} 不是有效的 JSON 对象",
+                f"{SIDECAR} is not a JSON object",
             )
         )
-    return package
+    return found
 
 
 def read_qti(file: str, data: bytes, placement: Placement) -> list[RawItem]:
     """Every item of a QTI 3.0 content package, in manifest order, as unvalidated rows."""
     package = _package(file, data)
     try:
-        manifest = parse_xml(file, package.read("imsmanifest.xml"))
+        manifest = parse_xml(file, _member(file, package, "imsmanifest.xml"))
     except KeyError as error:
         raise InputError(
             Problem(
@@ -363,8 +524,9 @@ def read_qti(file: str, data: bytes, placement: Placement) -> list[RawItem]:
             )
         ) from error
     names = set(package.namelist())
-    sidecar = json.loads(package.read(SIDECAR)) if SIDECAR in names else {}
+    sidecar = _sidecar(file, _member(file, package, SIDECAR)) if SIDECAR in names else {}
     ids = Ids(placement.id_prefix or "QTI")
+    parser = xml_parser()
     rows: list[RawItem] = []
     for resource in _children(manifest, "resource"):
         if not (resource.get("type") or "").startswith("imsqti_item_xml"):
@@ -377,7 +539,7 @@ def read_qti(file: str, data: bytes, placement: Placement) -> list[RawItem]:
             )
             rows.append(question.raw())
             continue
-        root = parse_xml(f"{file}:{href}", package.read(href))
+        root = parse_xml(f"{file}:{href}", _member(file, package, href), parser)
         identifier = root.get("identifier") or ""
         question.name = root.get("title") or identifier
         _read_item(question, root)

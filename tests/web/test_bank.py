@@ -379,7 +379,8 @@ def test_pages_are_chinese_by_default_with_english_available(bank_site: Site) ->
     client = bank_site.signed_in("admin")
     assert "导入题目" in page_text(client.get("/admin/bank/upload"))
     english = page_text(client.get("/admin/bank/upload?lang=en"))
-    assert "Upload items" in english and "Item file (.csv, .xlsx or .json)" in english
+    assert "Upload items" in english and "Item file: .csv, .xlsx, .json, or another" in english
+    assert "Where another system" in english and "Moodle XML" in english
     assert "Item id or stem" in page_text(client.get("/admin/bank/"))
 
 

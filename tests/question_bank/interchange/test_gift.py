@@ -3,9 +3,10 @@
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from question_bank.interchange.common import Placement
-from question_bank.interchange.gift import escape, read_gift, scan, write_gift
+from question_bank.interchange.gift import LITERAL, escape, read_gift, scan, write_gift
 from question_bank.validate import validate_rows
 from schemas.items import ItemData
 from tests.question_bank.strategies import banks
@@ -34,12 +35,14 @@ def test_any_bank_writes_to_gift_and_reads_back_the_same_items(bank: list[ItemDa
 
 def test_escapes_are_literal_text_and_newlines_come_back() -> None:
     text = "a~b=c#d{e}f:g\\h\n第二行"
-    assert "".join(c for c, _ in scan(escape(text))) == text
-    assert not any(special for _, special in scan(escape(text)))
+    assert scan(escape(text)).text == text
+    assert set(scan(escape(text)).marks) == {LITERAL}
 
 
 def test_a_backslash_before_an_ordinary_character_stays() -> None:
-    assert "".join(c for c, _ in scan(r"C:\path")) == "C:\\path"
+    chars = scan(r"C:\path")
+    assert chars.text == "C:\\path"
+    assert chars.marks == "\0:" + "\0" * 5
 
 
 def test_single_multiple_true_false_numeric_short_answer_and_essay() -> None:
@@ -148,3 +151,24 @@ def test_a_multi_blank_fill_item_travels_as_an_essay_with_its_key() -> None:
     text = write_gift([item])
     assert "{}" in text
     assert _items(text, Placement()) == [item]
+
+
+def _scan_by_character(text: str) -> tuple[str, str]:
+    """The scanner's definition, one character at a time: the fast scanner must agree."""
+    texts, marks, i = [], [], 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in "~=#{}:\\n":
+            texts.append("\n" if text[i + 1] == "n" else text[i + 1])
+            marks.append(LITERAL)
+            i += 2
+            continue
+        texts.append(text[i])
+        marks.append(text[i] if text[i] in "~=#{}:" else LITERAL)
+        i += 1
+    return "".join(texts), "".join(marks)
+
+
+@given(st.text(alphabet="ab \\n~=#{}:\n中", max_size=40))
+def test_the_scanner_marks_exactly_the_unescaped_specials(text: str) -> None:
+    chars = scan(text)
+    assert (chars.text, chars.marks) == _scan_by_character(text)

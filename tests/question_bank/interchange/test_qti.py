@@ -2,14 +2,17 @@
 
 import io
 import zipfile
+from html import escape
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
-from question_bank.interchange.common import Placement
-from question_bank.interchange.qti import read_qti, write_qti
+from certify.infra.errors import InputError
+from question_bank.interchange.common import Placement, Question, flat_text, html_text
+from question_bank.interchange.qti import NS, _holes, _markup, _text, read_qti, write_qti
 from question_bank.validate import validate_rows
 from schemas.items import ItemData
 from tests.helpers import item
@@ -100,3 +103,95 @@ def test_a_package_from_elsewhere_is_read_and_its_match_interaction_refused() ->
     assert [(p.row, p.code, p.field) for p in checked.problems] == [
         (2, "unsupported_type", "«配对»: qti-item-body")
     ]
+
+
+XML_TEXT = st.text(
+    alphabet=st.one_of(
+        st.characters(blacklist_categories=("Cs", "Cc")),
+        st.sampled_from(" \t\n\u00a0\u3000<&>\ufeff"),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(XML_TEXT)
+def test_text_without_markup_reads_as_the_html_reader_reads_it(text: str) -> None:
+    assert flat_text(text) == html_text(escape(text))[0]
+
+
+PIECES = st.lists(
+    st.tuples(
+        st.sampled_from(["", "div", "span", "b", "br", "qti-prompt", "entry", "p", "i"]),
+        XML_TEXT.map(escape),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(PIECES, PIECES)
+def test_plain_markup_read_from_the_tree_reads_as_through_html(
+    outer: list[tuple[str, str]], inner: list[tuple[str, str]]
+) -> None:
+    def markup(pieces: list[tuple[str, str]], nested: str = "") -> str:
+        out = []
+        for tag, text in pieces:
+            if tag == "br":
+                out.append(f"<br/>{text}")
+            elif tag == "entry":
+                out.append(f'<qti-text-entry-interaction expected-length="4"/>{text}')
+            elif tag:
+                out.append(f"<{tag}>{text}{nested}</{tag}>{text}")
+            else:
+                out.append(text)
+        return "".join(out)
+
+    body = etree.fromstring(
+        f'<qti-item-body xmlns="{NS}">{markup(outer, markup(inner))}</qti-item-body>'.encode()
+    )
+    question = Question("f.zip", 1, "q")
+    direct: list[int] = []
+    via_html: list[int] = []
+    html = escape(body.text or "") + "".join(_markup(c, question, via_html) for c in body)
+    assert _text(question, body, "body", direct) == _holes(html_text(html)[0], via_html)
+    assert direct == via_html
+
+
+@pytest.mark.parametrize("sidecar", [b"{not json", b"[1, 2]"])
+def test_metadata_that_is_not_a_json_object_refuses_the_package(sidecar: bytes) -> None:
+    members = _members(write_qti(_every_type()[:1]))
+    members["certify-items.json"] = sidecar
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    with pytest.raises(InputError) as refused:
+        read_qti("m.zip", out.getvalue(), AI)
+    assert (refused.value.code, refused.value.problem.field) == (
+        "bad_metadata",
+        "certify-items.json",
+    )
+
+
+def test_a_mapped_value_that_is_no_number_gives_no_points() -> None:
+    members = _members(write_qti(_every_type()[4:5]))
+    del members["certify-items.json"]
+    members["items/_5-Q.xml"] = members["items/_5-Q.xml"].replace(
+        b'mapped-value="1"', b'mapped-value="many"'
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    (row,) = read_qti("x.zip", out.getvalue(), AI)
+    assert (row.values["type"], row.values["key"]) == ("fill", "3.14")
+
+
+def test_a_member_that_cannot_be_unpacked_refuses_the_package_by_name() -> None:
+    package = bytearray(write_qti(_every_type()[:1]))
+    member = bytes(package).find(b"items/Q-1.xml") + len("items/Q-1.xml")
+    package[member : member + 8] = bytes(8)  # the compressed bytes damaged: a CRC error
+    with pytest.raises(InputError) as refused:
+        read_qti("d.zip", bytes(package), AI)
+    assert (refused.value.code, refused.value.problem.field) == ("bad_package", "items/Q-1.xml")
