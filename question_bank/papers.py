@@ -316,6 +316,8 @@ def _freeze_used(session: Session, blueprint_id: int) -> None:
 
 
 def _search_shortfalls(bp: Blueprint, result: Assembly) -> list[Shortfall]:
+    if result.proofs:
+        return [Shortfall(p.constraint, p.message_zh, p.message_en) for p in result.proofs]
     out = []
     seen = int(result.overlap.max()) if result.overlap.size else 0
     if bp.max_overlap is not None and seen > bp.max_overlap:

@@ -5,9 +5,20 @@ part, knowledge area, type and difficulty band) and how many of each every form 
 count constraint of the blueprint holds by construction, and every move below (replacing an item
 by another of the same cell, or exchanging two between forms) keeps them holding. What is left
 to search is which items: overlap between forms, enemy sets, how often an item may be used, and
-the objective — the largest deviation of any form's (part's) mean difficulty from its target:
+the objective. By default that is the largest deviation of any form's (part's) mean difficulty
+from its target, which may differ per form:
 
-    objective = max over forms f and parts p of | mean_{i in f, p} d_i - target_p |
+    objective = max over forms f and parts p of | mean_{i in f, p} d_i - target_{f, p} |
+
+Given item information at a few abilities θ_k and a target test information curve T_k (the
+classic parallel-form problem of van der Linden, *Linear Models for Optimal Test Design*, 2005),
+it is instead the largest relative deviation of a form's information from the target:
+
+    objective = max over forms f and points k of | sum_{i in f} I_i(θ_k) - T_{f, k} | / T_{f, k}
+
+Both are one shape inside: *criteria* k, each a column of item values A_ik summed over the items
+of one part (or of the whole form), a per-form goal G_fk and a scale s_k, deviation
+(sum - G_fk) / s_k.
 
 1. *Deal*: per cell, take the items nearest the part's target, sort by difficulty and deal them
    in snake order over the forms, so forms start balanced and share as few items as the pool
@@ -18,6 +29,9 @@ the objective — the largest deviation of any form's (part's) mean difficulty f
 3. *Improve*: take the form-part furthest from its target; find, vectorised over each cell, the
    replacement or the exchange with another form that brings it closest to target without
    breaking a constraint; apply it; repeat until the worst form cannot improve.
+4. *Polish*: if the objective is still above zero, re-choose the worst form whole by an exact
+   integer programme with the other forms fixed (:mod:`question_bank.assembly.polish`), then
+   improve again. Single moves stall on a minimax over several criteria; this does not.
 """
 
 from __future__ import annotations
@@ -27,6 +41,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
+
+from question_bank.assembly.bounds import Proof, proofs_of_infeasibility
+from question_bank.assembly.polish import polish
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -56,6 +73,48 @@ class AssemblyProblem:
     seed: int = 1
     time_budget_s: float = 1.5
     """A safety net only: the search normally stops at a local optimum, so runs repeat exactly."""
+    information: FloatArray | None = None
+    """Item information at the target abilities, (items, points); with it the objective is the
+    largest relative deviation from ``information_targets``."""
+    information_targets: FloatArray | None = None
+    """The target information curve, (points,) or per form (forms, points)."""
+
+    def form_targets(self) -> FloatArray:
+        """Mean-difficulty targets per form and part, (forms, parts)."""
+        targets = np.asarray(self.targets, dtype=np.float64)
+        if targets.ndim == 1:
+            return np.broadcast_to(targets, (self.forms, len(targets))).copy()
+        return targets
+
+
+@dataclass(frozen=True)
+class _Criteria:
+    """What the objective sums: item values (items, K), the part of each criterion (-1: every
+    part), the goal per form (forms, K) and the scale the deviation is divided by (forms, K)."""
+
+    values: FloatArray
+    part: IntArray
+    goal: FloatArray
+    scale: FloatArray
+
+    @staticmethod
+    def of(problem: AssemblyProblem, n_part: IntArray) -> _Criteria:
+        if problem.information is not None:
+            if problem.information_targets is None:
+                raise ValueError("item information needs a target information curve")
+            info = np.asarray(problem.information, dtype=np.float64)
+            goal = np.broadcast_to(
+                np.asarray(problem.information_targets, dtype=np.float64),
+                (problem.forms, info.shape[1]),
+            ).copy()
+            if (goal <= 0).any():
+                raise ValueError("a target information must be positive")
+            return _Criteria(info, np.full(info.shape[1], -1, np.int64), goal, goal.copy())
+        targets = problem.form_targets()
+        values = np.repeat(np.asarray(problem.difficulty, np.float64)[:, None], len(n_part), 1)
+        goal = targets * n_part[None, :]
+        scale = np.broadcast_to(np.maximum(n_part, 1).astype(np.float64), goal.shape).copy()
+        return _Criteria(values, np.arange(len(n_part), dtype=np.int64), goal, scale)
 
 
 @dataclass
@@ -71,6 +130,8 @@ class Assembly:
     iterations: int
     seconds: float
     timed_out: bool = False
+    proofs: tuple[Proof, ...] = ()
+    """Rules proved impossible before any search (then the forms are only the dealt start)."""
 
     def form_items(self, f: int) -> IntArray:
         return np.concatenate(self.forms[f]) if self.forms[f] else np.zeros(0, np.int64)
@@ -87,11 +148,19 @@ class _State:
         self.X = np.zeros((forms, n), dtype=np.int64)
         self.K = problem.max_overlap if problem.max_overlap is not None else n
         self.U = problem.max_uses if problem.max_uses is not None else forms
-        self.parts = len(problem.targets)
+        self.targets = problem.form_targets()
+        self.parts = self.targets.shape[1]
         self.n_part = np.zeros(self.parts, dtype=np.int64)
         for cell in problem.cells:
             self.n_part[cell.part] += cell.count
-        self.S = np.zeros((forms, self.parts))
+        self.crit = _Criteria.of(problem, self.n_part)
+        self.A = self.crit.values
+        self.cell_crit = [
+            np.flatnonzero((self.crit.part == cell.part) | (self.crit.part < 0))
+            for cell in problem.cells
+        ]
+        self.S = np.zeros((forms, self.A.shape[1]))  # per form, each criterion's sum
+        self.D = np.zeros((forms, self.parts))  # per form, each part's difficulty sum
         self.slots: list[list[IntArray]] = [
             [np.zeros(0, np.int64) for _ in problem.cells] for _ in range(forms)
         ]
@@ -125,11 +194,26 @@ class _State:
         if sign > 0:
             self.X[f, i] += 1
 
-    def devs(self) -> FloatArray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = np.where(self.n_part > 0, self.S / np.maximum(self.n_part, 1), self.p.targets)
-        out: FloatArray = means - self.p.targets
+    def means(self) -> FloatArray:
+        """Mean difficulty per form and part (the target where a part has no items)."""
+        out: FloatArray = np.where(
+            self.n_part > 0, self.D / np.maximum(self.n_part, 1), self.targets
+        )
         return out
+
+    def devs(self) -> FloatArray:
+        """Each form's deviation from its goal per criterion, (forms, K), in objective units."""
+        out: FloatArray = (self.S - self.crit.goal) / self.crit.scale
+        return out
+
+    def replacement_scores(self, f: int, c: int, out: IntArray, pool: IntArray) -> FloatArray:
+        """For each (outgoing, pool item): form f's worst |deviation| over the criteria cell c
+        touches, had the pool item replaced the outgoing one; (len(out), len(pool))."""
+        kc = self.cell_crit[c]
+        base = self.S[f, kc] - self.crit.goal[f, kc]
+        delta = self.A[pool][:, kc][None, :, :] - self.A[out][:, kc][:, None, :]
+        score: FloatArray = (np.abs(base + delta) / self.crit.scale[f, kc]).max(axis=2)
+        return score
 
     def violations(self) -> int:
         shared_counts = self.overlap()
@@ -146,14 +230,18 @@ class _State:
         self.slots[f][c] = items
         for i in items:
             self._toggle(f, int(i), 1)
-        self.S[f, cell.part] += self.d[items].sum()
+        kc = self.cell_crit[c]
+        self.S[f, kc] += self.A[items][:, kc].sum(axis=0)
+        self.D[f, cell.part] += self.d[items].sum()
 
     def replace(self, f: int, c: int, pos: int, j: int) -> None:
         i = int(self.slots[f][c][pos])
         part = self.p.cells[c].part
         self._toggle(f, i, -1)
         self._toggle(f, j, 1)
-        self.S[f, part] += self.d[j] - self.d[i]
+        kc = self.cell_crit[c]
+        self.S[f, kc] += self.A[j, kc] - self.A[i, kc]
+        self.D[f, part] += self.d[j] - self.d[i]
         self.slots[f][c] = self.slots[f][c].copy()
         self.slots[f][c][pos] = j
 
@@ -182,15 +270,21 @@ class _State:
 def _deal(state: _State, rng: np.random.Generator) -> None:
     p = state.p
     forms = p.forms
+    crit = state.crit
+    # what one item would add to each criterion if all items of a form were alike
+    counts = np.where(crit.part >= 0, state.n_part[np.maximum(crit.part, 0)], state.n_part.sum())
+    ideals = crit.goal.mean(axis=0) / np.maximum(counts, 1)
     for c, cell in enumerate(p.cells):
         if cell.count == 0:
             continue
         need = forms * cell.count
-        target = p.targets[cell.part]
+        kc = state.cell_crit[c]
+        ideal = ideals[kc]
+        unit = np.maximum(np.abs(ideal), 1e-9)
         order = rng.permutation(cell.pool)
-        closeness = np.abs(state.d[order] - target)
+        closeness = (np.abs(state.A[order][:, kc] - ideal) / unit).sum(axis=1)
         chosen = order[np.argsort(closeness, kind="stable")][: min(len(order), need)]
-        chosen = chosen[np.argsort(state.d[chosen], kind="stable")]
+        chosen = chosen[np.argsort((state.A[chosen][:, kc] / unit).sum(axis=1), kind="stable")]
         lanes = rng.permutation(forms)  # which forms share a reused item differs per cell
         if len(chosen) >= need:
             for f in range(forms):
@@ -210,6 +304,9 @@ def _deal(state: _State, rng: np.random.Generator) -> None:
             picks = [low_high[(start + r) % len(low_high)] for r in range(cell.count)]
             state.place(f, c, np.array(picks, dtype=np.int64))
 
+
+POLISH_ABOVE = 1e-6
+"""The local search's objective above which the worst forms are re-chosen by HiGHS."""
 
 KICKS = 50
 """Random moves the repair may make to leave a point where no single move helps."""
@@ -289,8 +386,8 @@ def _repair_one(state: _State, f: int, c: int, pos: int, before: int) -> bool:
     mask = state.candidate_mask(f, c, state.slots[f][c][pos : pos + 1])[0]
     if mask.any():
         pool = cell.pool[mask]
-        dev = state.devs()[f, cell.part] * state.n_part[cell.part]
-        for j in pool[np.argsort(np.abs(dev + state.d[pool] - state.d[i]), kind="stable")][:8]:
+        score = state.replacement_scores(f, c, state.slots[f][c][pos : pos + 1], pool)[0]
+        for j in pool[np.argsort(score, kind="stable")][:8]:
             state.replace(f, c, pos, int(j))
             if state.violations() < before:
                 return True
@@ -338,30 +435,28 @@ def _offenders(state: _State) -> list[tuple[int, int, int]]:
 
 
 def _improve(state: _State, rng: np.random.Generator, deadline: float) -> int:
-    """Move the worst form-part toward its target until it cannot move; returns iterations.
+    """Move the worst form-criterion toward its goal until it cannot move; returns iterations.
 
-    Only a move on the worst form-part can lower the objective, so when it has no improving
-    move the search has reached a local optimum and stops.
+    Only a move on the worst form can lower the objective, so when it has no improving move
+    the search has reached a local optimum and stops.
     """
     iterations = 0
-    cells_of_part = [
-        [c for c, cell in enumerate(state.p.cells) if cell.part == p and cell.count]
-        for p in range(state.parts)
+    cells_of = [
+        [c for c, cell in enumerate(state.p.cells) if cell.count and k in state.cell_crit[c]]
+        for k in range(state.A.shape[1])
     ]
     while time.perf_counter() < deadline:
         devs = np.abs(state.devs())
-        f, p = (int(v) for v in np.unravel_index(np.argmax(devs), devs.shape))
-        if devs[f, p] < 1e-12 or not _best_move(state, f, p, cells_of_part[p], rng):
+        f, k = (int(v) for v in np.unravel_index(np.argmax(devs), devs.shape))
+        if devs[f, k] < 1e-12 or not _best_move(state, f, float(devs[f, k]), cells_of[k]):
             break
         iterations += 1
     return iterations
 
 
-def _best_move(state: _State, f: int, p: int, cells: list[int], rng: np.random.Generator) -> bool:
-    """Apply the best improving replacement for form-part (f, p), else the best exchange."""
-    n = state.n_part[p]
-    dev_total = state.devs()[f, p] * n
-    current = abs(dev_total) - 1e-12
+def _best_move(state: _State, f: int, current: float, cells: list[int]) -> bool:
+    """Apply the best replacement bringing form f below ``current``, else the best exchange."""
+    current -= 1e-12
     best: tuple[float, int, int, int] | None = None
     for c in cells:
         out = state.slots[f][c]
@@ -369,8 +464,7 @@ def _best_move(state: _State, f: int, p: int, cells: list[int], rng: np.random.G
         mask = state.candidate_mask(f, c, out)
         if not mask.any():
             continue
-        score = np.abs(dev_total + state.d[pool][None, :] - state.d[out][:, None])
-        score = np.where(mask, score, np.inf)
+        score = np.where(mask, state.replacement_scores(f, c, out, pool), np.inf)
         k, m = np.unravel_index(np.argmin(score), score.shape)
         if score[k, m] < current and (best is None or score[k, m] < best[0]):
             best = (float(score[k, m]), c, int(k), int(pool[m]))
@@ -378,23 +472,26 @@ def _best_move(state: _State, f: int, p: int, cells: list[int], rng: np.random.G
         _, cell, pos, j = best
         state.replace(f, cell, pos, j)
         return True
-    return _best_exchange(state, f, p, cells, dev_total, current)
+    return _best_exchange(state, f, cells, current)
 
 
-def _best_exchange(
-    state: _State, f: int, p: int, cells: list[int], dev_total: float, current: float
-) -> bool:
+def _best_exchange(state: _State, f: int, cells: list[int], current: float) -> bool:
     """Apply the best exchange of an item of form f with one of another form in the same cell."""
     forms = state.p.forms
     if forms < 2:
         return False
-    devs = state.devs()[:, p] * state.n_part[p]
+    goal, scale = state.crit.goal, state.crit.scale
     candidates: list[tuple[float, int, int, int, int]] = []
     for c in cells:
+        kc = state.cell_crit[c]
         out = state.slots[f][c]
         theirs = np.stack([state.slots[g][c] for g in range(forms)])  # (F, k)
-        delta = state.d[theirs][:, None, :] - state.d[out][None, :, None]  # (F, k, k)
-        score = np.maximum(np.abs(dev_total + delta), np.abs(devs[:, None, None] - delta))
+        # (F, k, k, criteria): what form f gains taking theirs[g, m] for out[k]
+        delta = state.A[theirs][:, None, :, :][..., kc] - state.A[out][None, :, None, :][..., kc]
+        base = state.S[:, kc] - goal[:, kc]
+        mine = np.abs(base[f] + delta) / scale[f, kc]
+        other = np.abs(base[:, None, None, :] - delta) / scale[:, None, None, kc]
+        score = np.maximum(mine, other).max(axis=3)
         valid = (state.X[:, out][:, :, None] == 0) & (state.X[f, theirs][:, None, :] == 0)
         valid[f] = False
         score = np.where(valid, score, np.inf)
@@ -434,22 +531,29 @@ def _exchange_ok(state: _State, f: int, g: int, i: int, j: int) -> bool:
 
 
 def assemble(problem: AssemblyProblem) -> Assembly:
-    """Forms meeting every count by construction, repaired and improved as described above."""
+    """Forms meeting every count by construction, repaired and improved as described above.
+
+    When a necessary condition of :mod:`question_bank.assembly.bounds` fails, no search is made:
+    the result carries the proofs and the dealt forms, whose violations are counted."""
     start = time.perf_counter()
     deadline = start + problem.time_budget_s
     rng = np.random.default_rng(problem.seed)
     state = _State(problem)
+    proofs = tuple(proofs_of_infeasibility(problem))
     _deal(state, rng)
-    _repair(state, rng, deadline)
     iterations = 0
-    if state.violations() == 0:
+    if not proofs:
+        _repair(state, rng, deadline)
+    if not proofs and state.violations() == 0:
         iterations = _improve(state, rng, deadline)
+        if np.abs(state.devs()).max(initial=0.0) > POLISH_ABOVE and polish(state, deadline):
+            iterations += _improve(state, rng, deadline)
     timed_out = time.perf_counter() >= deadline
     devs = state.devs()
     shared_counts = state.overlap()
     return Assembly(
         forms=[list(row) for row in state.slots],
-        means=devs + problem.targets,
+        means=state.means(),
         objective=float(np.abs(devs).max()) if devs.size else 0.0,
         violations=state.violations(),
         overlap=shared_counts,
@@ -457,4 +561,5 @@ def assemble(problem: AssemblyProblem) -> Assembly:
         iterations=iterations,
         seconds=time.perf_counter() - start,
         timed_out=timed_out,
+        proofs=proofs,
     )
