@@ -268,41 +268,78 @@ class _State:
 
 
 def _deal(state: _State, rng: np.random.Generator) -> None:
+    """Fill every cell of every form: forms with the same goals take, per cell, the items
+    nearest their ideal item, sorted and dealt in snake order among them."""
     p = state.p
-    forms = p.forms
     crit = state.crit
-    # what one item would add to each criterion if all items of a form were alike
+    # what one item would add to each criterion if all items of a form were alike, per form
     counts = np.where(crit.part >= 0, state.n_part[np.maximum(crit.part, 0)], state.n_part.sum())
-    ideals = crit.goal.mean(axis=0) / np.maximum(counts, 1)
+    ideals = crit.goal / np.maximum(counts, 1)
+    _, group_of = np.unique(np.round(ideals, 9), axis=0, return_inverse=True)
+    groups = [np.flatnonzero(group_of.ravel() == g) for g in range(int(group_of.max()) + 1)]
     for c, cell in enumerate(p.cells):
         if cell.count == 0:
             continue
-        need = forms * cell.count
         kc = state.cell_crit[c]
-        ideal = ideals[kc]
-        unit = np.maximum(np.abs(ideal), 1e-9)
         order = rng.permutation(cell.pool)
-        closeness = (np.abs(state.A[order][:, kc] - ideal) / unit).sum(axis=1)
-        chosen = order[np.argsort(closeness, kind="stable")][: min(len(order), need)]
-        chosen = chosen[np.argsort((state.A[chosen][:, kc] / unit).sum(axis=1), kind="stable")]
-        lanes = rng.permutation(forms)  # which forms share a reused item differs per cell
-        if len(chosen) >= need:
-            for f in range(forms):
-                picks = [
-                    chosen[r * forms + (int(lanes[f]) if r % 2 == 0 else forms - 1 - int(lanes[f]))]
-                    for r in range(cell.count)
-                ]
-                state.place(f, c, np.array(picks, dtype=np.int64))
+        if len(groups) > 1 and len(order) >= p.forms * cell.count:
+            left = order
+            for members in groups:
+                ideal = ideals[members[0], kc]
+                picked = _nearest(state, left, kc, ideal, len(members) * cell.count)
+                _snake(state, c, members, picked, ideal, rng)
+                left = left[~np.isin(left, picked)]
+            continue
+        ideal = ideals[:, kc].mean(axis=0)
+        chosen = _nearest(state, order, kc, ideal, p.forms * cell.count)
+        if len(chosen) >= p.forms * cell.count:
+            _snake(state, c, np.arange(p.forms), chosen, ideal, rng)
             continue
         # Fewer items than slots: consecutive windows over an easy-hard alternation keep each
         # form's items distinct and its difficulty mixed, and spread the reuse evenly.
+        chosen = chosen[np.argsort(_key(state, chosen, kc, ideal), kind="stable")]
+        lanes = rng.permutation(p.forms)  # which forms share a reused item differs per cell
         low_high = np.empty_like(chosen)
         low_high[0::2] = chosen[: (len(chosen) + 1) // 2]
         low_high[1::2] = chosen[(len(chosen) + 1) // 2 :][::-1]
-        for f in range(forms):
+        for f in range(p.forms):
             start = int(lanes[f]) * cell.count
             picks = [low_high[(start + r) % len(low_high)] for r in range(cell.count)]
             state.place(f, c, np.array(picks, dtype=np.int64))
+
+
+def _key(state: _State, items: IntArray, kc: IntArray, ideal: FloatArray) -> FloatArray:
+    key: FloatArray = (state.A[items][:, kc] / np.maximum(np.abs(ideal), 1e-9)).sum(axis=1)
+    return key
+
+
+def _nearest(
+    state: _State, items: IntArray, kc: IntArray, ideal: FloatArray, need: int
+) -> IntArray:
+    """The ``need`` items (or all) whose values are nearest the ideal item's, in relative terms."""
+    unit = np.maximum(np.abs(ideal), 1e-9)
+    closeness = (np.abs(state.A[items][:, kc] - ideal) / unit).sum(axis=1)
+    out: IntArray = items[np.argsort(closeness, kind="stable")][: min(len(items), need)]
+    return out
+
+
+def _snake(
+    state: _State,
+    c: int,
+    forms: IntArray,
+    chosen: IntArray,
+    ideal: FloatArray,
+    rng: np.random.Generator,
+) -> None:
+    """Deal ``chosen`` (len(forms) × count items) over ``forms`` in snake order of value."""
+    count = state.p.cells[c].count
+    n = len(forms)
+    chosen = chosen[np.argsort(_key(state, chosen, state.cell_crit[c], ideal), kind="stable")]
+    lanes = rng.permutation(n)
+    for k, f in enumerate(forms):
+        lane = int(lanes[k])
+        picks = [chosen[r * n + (lane if r % 2 == 0 else n - 1 - lane)] for r in range(count)]
+        state.place(int(f), c, np.array(picks, dtype=np.int64))
 
 
 POLISH_ABOVE = 1e-6
