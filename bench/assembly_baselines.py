@@ -196,7 +196,7 @@ def _form_milp(
     uses_left: NDArray[np.int64],
     seconds: float,
     shadow: int = 0,
-) -> set[int] | None:
+) -> tuple[set[int] | None, str]:
     """One form (and, with ``shadow`` > 0, a shadow test of that many forms) by HiGHS.
 
     Columns: x_i (binary, this form), then s_i (integer, 0 … min(uses left, shadow); the shadow
@@ -251,8 +251,8 @@ def _form_milp(
         options={"time_limit": max(seconds, 0.05), "mip_rel_gap": 1e-6},
     )
     if found.x is None:
-        return None
-    return {int(i) for i in items[found.x[:n] > 0.5]}
+        return None, "proved infeasible" if found.status == 2 else "time limit, no solution"
+    return {int(i) for i in items[found.x[:n] > 0.5]}, ""
 
 
 def highs_sequential(inst: Instance, seconds: float, shadow: bool = False) -> dict[str, Any]:
@@ -260,10 +260,12 @@ def highs_sequential(inst: Instance, seconds: float, shadow: bool = False) -> di
     start = time.perf_counter()
     uses_left = np.full(len(inst.difficulty), inst.max_uses or inst.forms, dtype=np.int64)
     chosen: list[set[int]] = []
-    failed = None
+    failed, why = None, ""
     for f in range(inst.forms):
         rest = inst.forms - f - 1
-        form = _form_milp(inst, f, chosen, uses_left, seconds / inst.forms, rest if shadow else 0)
+        form, why = _form_milp(
+            inst, f, chosen, uses_left, seconds / inst.forms, rest if shadow else 0
+        )
         if form is None:
             failed = f
             break
@@ -272,7 +274,7 @@ def highs_sequential(inst: Instance, seconds: float, shadow: bool = False) -> di
     return {
         "s": time.perf_counter() - start,
         "forms": None if failed is not None else _split(inst, chosen),
-        "status": f"no form {failed + 1} found" if failed is not None else "forms found",
+        "status": f"form {failed + 1}: {why}" if failed is not None else "forms found",
         "bound": None,
         "budget": f"{seconds:g} s wall in all ({seconds / inst.forms:.2g} s per form)",
     }

@@ -16,6 +16,7 @@ says which rule and by how much, before any search.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,26 +48,25 @@ class Proof:
         )
 
 
+def enemy_loss(members: set[int], enemies: Sequence[Sequence[int]]) -> int:
+    """Items of ``members`` that cannot share a form: |set ∩ members| − 1 per enemy set, over
+    sets that share no item (with {a, b} and {a, c}, b and c still fit together)."""
+    taken: set[int] = set()
+    lost = 0
+    for group in enemies:
+        inside = members.intersection(group)
+        if len(inside) > 1 and not inside & taken:
+            taken |= inside
+            lost += len(inside) - 1
+    return lost
+
+
 def least_shared(slots: int, items: int) -> int:
     """Fewest (item, pair of forms) sharings when ``items`` items fill ``slots`` places."""
     if items <= 0 or slots <= items:
         return 0
     q, r = divmod(slots, items)
     return (items - r) * q * (q - 1) // 2 + r * (q + 1) * q // 2
-
-
-def _enemy_loss(members: set[int], problem: AssemblyProblem) -> int:
-    """Items of ``members`` that cannot share a form, counted over enemy sets that share no item
-    (sets that overlap would count an item twice: items a, b, c with sets {a, b} and {a, c}
-    still fit b and c together)."""
-    taken: set[int] = set()
-    lost = 0
-    for group in problem.enemies:
-        inside = members.intersection(group.tolist())
-        if len(inside) > 1 and not inside & taken:
-            taken |= inside
-            lost += len(inside) - 1
-    return lost
 
 
 def proofs_of_infeasibility(problem: AssemblyProblem) -> list[Proof]:
@@ -82,7 +82,7 @@ def proofs_of_infeasibility(problem: AssemblyProblem) -> list[Proof]:
             found.append(
                 Proof("max_uses", uses * size, forms * count, f"{name} (uses of its items)")
             )
-        lost = _enemy_loss(set(cell.pool.tolist()), problem)
+        lost = enemy_loss(set(cell.pool.tolist()), [g.tolist() for g in problem.enemies])
         if count > size - lost:
             found.append(Proof("enemies", size - lost, count, f"{name} (items on one form)"))
         shared += least_shared(forms * count, size)

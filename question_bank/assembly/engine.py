@@ -159,6 +159,10 @@ class _State:
             np.flatnonzero((self.crit.part == cell.part) | (self.crit.part < 0))
             for cell in problem.cells
         ]
+        self.A_cell = [
+            self.A[cell.pool][:, kc]
+            for cell, kc in zip(problem.cells, self.cell_crit, strict=False)
+        ]
         self.S = np.zeros((forms, self.A.shape[1]))  # per form, each criterion's sum
         self.D = np.zeros((forms, self.parts))  # per form, each part's difficulty sum
         self.slots: list[list[IntArray]] = [
@@ -169,6 +173,10 @@ class _State:
         for g, members in enumerate(problem.enemies):
             self.M[members, g] = 1
         self.has_enemies = groups > 0
+        self.M_cell = [  # each cell's rows of M, for one matrix product per candidate scan
+            self.M[cell.pool].astype(np.float32) if groups else self.M[:0].astype(np.float32)
+            for cell in problem.cells
+        ]
         self.shared_counts = np.zeros(
             (forms, forms), dtype=np.int64
         )  # items shared by each pair of forms
@@ -206,12 +214,16 @@ class _State:
         out: FloatArray = (self.S - self.crit.goal) / self.crit.scale
         return out
 
-    def replacement_scores(self, f: int, c: int, out: IntArray, pool: IntArray) -> FloatArray:
+    def replacement_scores(
+        self, f: int, c: int, out: IntArray, pool: IntArray | None = None
+    ) -> FloatArray:
         """For each (outgoing, pool item): form f's worst |deviation| over the criteria cell c
-        touches, had the pool item replaced the outgoing one; (len(out), len(pool))."""
+        touches, had the pool item replaced the outgoing one; (len(out), len(pool)). The pool
+        is the cell's unless given."""
         kc = self.cell_crit[c]
         base = self.S[f, kc] - self.crit.goal[f, kc]
-        delta = self.A[pool][:, kc][None, :, :] - self.A[out][:, kc][:, None, :]
+        values = self.A_cell[c] if pool is None else self.A[pool][:, kc]
+        delta = values[None, :, :] - self.A[out][:, kc][:, None, :]
         score: FloatArray = (np.abs(base + delta) / self.crit.scale[f, kc]).max(axis=2)
         return score
 
@@ -259,11 +271,10 @@ class _State:
             new[f] = 0
             mask &= (new <= self.K).all(axis=0)
         if self.has_enemies:
-            E = self.enemy_counts()[f]  # (G,)
-            Mi = self.M[out_items]  # (k, G)
-            Mj = self.M[pool]  # (m, G)
-            after = E[None, None, :] - Mi[:, None, :] + Mj[None, :, :]
-            mask &= ~((after > 1) & (Mj[None, :, :] > 0)).any(axis=2)
+            # pool item j may come in for out item k unless it shares an enemy set with an
+            # item that stays: a set g still present once k leaves (E - M[k] >= 1) and j in g
+            present = (self.enemy_counts()[f][None, :] - self.M[out_items]) > 0  # (k, G)
+            mask &= (self.M_cell[c] @ present.T.astype(np.float32)).T == 0
         return mask
 
 
@@ -277,6 +288,7 @@ def _deal(state: _State, rng: np.random.Generator) -> None:
     ideals = crit.goal / np.maximum(counts, 1)
     _, group_of = np.unique(np.round(ideals, 9), axis=0, return_inverse=True)
     groups = [np.flatnonzero(group_of.ravel() == g) for g in range(int(group_of.max()) + 1)]
+    levels = np.array([_level(state, ideals[members[0]]) for members in groups])
     for c, cell in enumerate(p.cells):
         if cell.count == 0:
             continue
@@ -284,14 +296,16 @@ def _deal(state: _State, rng: np.random.Generator) -> None:
         order = rng.permutation(cell.pool)
         if len(groups) > 1 and len(order) >= p.forms * cell.count:
             left = order
-            for members in groups:
+            for g, members in enumerate(groups):
                 ideal = ideals[members[0], kc]
-                picked = _nearest(state, left, kc, ideal, len(members) * cell.count)
+                aim = float(np.quantile(_key(state, cell.pool, kc, ideal), levels[g]))
+                picked = _nearest(state, left, kc, ideal, len(members) * cell.count, aim)
                 _snake(state, c, members, picked, ideal, rng)
                 left = left[~np.isin(left, picked)]
             continue
         ideal = ideals[:, kc].mean(axis=0)
-        chosen = _nearest(state, order, kc, ideal, p.forms * cell.count)
+        aim = float(np.quantile(_key(state, cell.pool, kc, ideal), levels.mean()))
+        chosen = _nearest(state, order, kc, ideal, p.forms * cell.count, aim)
         if len(chosen) >= p.forms * cell.count:
             _snake(state, c, np.arange(p.forms), chosen, ideal, rng)
             continue
@@ -313,12 +327,33 @@ def _key(state: _State, items: IntArray, kc: IntArray, ideal: FloatArray) -> Flo
     return key
 
 
+def _level(state: _State, ideal: FloatArray) -> float:
+    """The quantile q such that taking, in every cell, items at the cell's own q-quantile (of
+    the key below) gives forms on goal on average: cells differ (an easy-band cell cannot give
+    a medium item), so the ideal item of each cell is the one at a common quantile, not the one
+    nearest the goal. Found by bisection over q in [0, 1]."""
+    cells = [(c, cell) for c, cell in enumerate(state.p.cells) if cell.count]
+    if not cells:
+        return 0.5
+    keys = [np.sort(_key(state, cell.pool, state.cell_crit[c], ideal[state.cell_crit[c]]))
+            for c, cell in cells]  # fmt: skip
+    goal = sum(cell.count * len(state.cell_crit[c]) for c, cell in cells)
+    low, high = 0.0, 1.0
+    for _ in range(30):
+        q = (low + high) / 2
+        total = sum(
+            cell.count * float(k[round(q * (len(k) - 1))])
+            for (_, cell), k in zip(cells, keys, strict=True)
+        )
+        low, high = (q, high) if total < goal else (low, q)
+    return (low + high) / 2
+
+
 def _nearest(
-    state: _State, items: IntArray, kc: IntArray, ideal: FloatArray, need: int
+    state: _State, items: IntArray, kc: IntArray, ideal: FloatArray, need: int, aim: float
 ) -> IntArray:
-    """The ``need`` items (or all) whose values are nearest the ideal item's, in relative terms."""
-    unit = np.maximum(np.abs(ideal), 1e-9)
-    closeness = (np.abs(state.A[items][:, kc] - ideal) / unit).sum(axis=1)
+    """The ``need`` items (or all) whose key is nearest ``aim``."""
+    closeness = np.abs(_key(state, items, kc, ideal) - aim)
     out: IntArray = items[np.argsort(closeness, kind="stable")][: min(len(items), need)]
     return out
 
@@ -495,13 +530,20 @@ def _best_move(state: _State, f: int, current: float, cells: list[int]) -> bool:
     """Apply the best replacement bringing form f below ``current``, else the best exchange."""
     current -= 1e-12
     best: tuple[float, int, int, int] | None = None
+    # Scores first, rules after: the rules (overlap, enemies, uses) cost most to check, so they
+    # are checked only for cells whose best unchecked score could still win, best first.
+    scored = []
     for c in cells:
-        out = state.slots[f][c]
+        score = state.replacement_scores(f, c, state.slots[f][c])
+        least = float(score.min())
+        if least < current:
+            scored.append((least, c, score))
+    scored.sort(key=lambda entry: entry[0])
+    for least, c, score in scored:
+        if best is not None and least >= best[0]:
+            break
         pool = state.p.cells[c].pool
-        mask = state.candidate_mask(f, c, out)
-        if not mask.any():
-            continue
-        score = np.where(mask, state.replacement_scores(f, c, out, pool), np.inf)
+        score = np.where(state.candidate_mask(f, c, state.slots[f][c]), score, np.inf)
         k, m = np.unravel_index(np.argmin(score), score.shape)
         if score[k, m] < current and (best is None or score[k, m] < best[0]):
             best = (float(score[k, m]), c, int(k), int(pool[m]))

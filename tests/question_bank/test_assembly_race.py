@@ -137,3 +137,16 @@ def test_the_near_infeasible_instance_is_refused_with_the_rule_and_the_margin() 
     assert [p.constraint for p in result.proofs] == ["max_overlap"]
     assert result.proofs[0].needed - result.proofs[0].allowed == 1
     assert check(inst, result.forms)["violations"] > 0
+
+
+def test_enemy_sets_sharing_an_item_are_not_counted_twice() -> None:
+    """Items 0, 1, 2 of one cell, sets {0, 1} and {0, 2}: the form {1, 2} keeps both rules."""
+    cell = Cell(0, 2, np.arange(3))
+    enemies = [np.array([0, 1]), np.array([0, 2])]
+    problem = AssemblyProblem(
+        np.array([0.4, 0.5, 0.6]), [cell], np.array([0.55]), forms=1, enemies=enemies
+    )
+    assert proofs_of_infeasibility(problem) == []
+    assert exact_forms(problem) is not None
+    result = assemble(problem)
+    assert result.violations == 0 and sorted(result.form_items(0).tolist()) == [1, 2]
