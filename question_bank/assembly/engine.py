@@ -163,6 +163,9 @@ class _State:
             self.A[cell.pool][:, kc]
             for cell, kc in zip(problem.cells, self.cell_crit, strict=False)
         ]
+        self._sorted: dict[
+            int, tuple[FloatArray, FloatArray, IntArray, IntArray, float, float]
+        ] = {}
         self.S = np.zeros((forms, self.A.shape[1]))  # per form, each criterion's sum
         self.D = np.zeros((forms, self.parts))  # per form, each part's difficulty sum
         self.slots: list[list[IntArray]] = [
@@ -213,6 +216,24 @@ class _State:
         """Each form's deviation from its goal per criterion, (forms, K), in objective units."""
         out: FloatArray = (self.S - self.crit.goal) / self.crit.scale
         return out
+
+    def sorted_values(
+        self, k: int
+    ) -> tuple[FloatArray, FloatArray, IntArray, IntArray, float, float]:
+        """Every cell's pool values of criterion k, sorted within the cell and laid end to end
+        with keys ``cell × span + value − low`` (so one search finds a value within its cell),
+        the values, each cell's start and end, the lowest value and the span. Cached."""
+        if k not in self._sorted:
+            column = self.A[:, k]
+            low = float(column.min()) if len(column) else 0.0
+            span = float(column.max() - low + 1) if len(column) else 1.0
+            parts = [np.sort(column[cell.pool]) for cell in self.p.cells]
+            sizes = np.array([len(v) for v in parts], dtype=np.int64)
+            end = np.cumsum(sizes)
+            values = np.concatenate(parts) if parts else np.zeros(0)
+            keys = np.repeat(np.arange(len(parts)), sizes) * span + (values - low)
+            self._sorted[k] = (keys, values, end - sizes, end, low, span)
+        return self._sorted[k]
 
     def replacement_scores(
         self, f: int, c: int, out: IntArray, pool: IntArray | None = None
@@ -532,17 +553,15 @@ def _best_move(state: _State, f: int, current: float, cells: list[int]) -> bool:
     best: tuple[float, int, int, int] | None = None
     # Scores first, rules after: the rules (overlap, enemies, uses) cost most to check, so they
     # are checked only for cells whose best unchecked score could still win, best first.
-    scored = []
-    for c in cells:
-        score = state.replacement_scores(f, c, state.slots[f][c])
-        least = float(score.min())
-        if least < current:
-            scored.append((least, c, score))
-    scored.sort(key=lambda entry: entry[0])
-    for least, c, score in scored:
+    leasts = _least_scores(state, f, cells)
+    scored = sorted(
+        (float(least), c) for least, c in zip(leasts, cells, strict=True) if least < current
+    )
+    for least, c in scored:
         if best is not None and least >= best[0]:
             break
         pool = state.p.cells[c].pool
+        score = state.replacement_scores(f, c, state.slots[f][c])
         score = np.where(state.candidate_mask(f, c, state.slots[f][c]), score, np.inf)
         k, m = np.unravel_index(np.argmin(score), score.shape)
         if score[k, m] < current and (best is None or score[k, m] < best[0]):
@@ -552,6 +571,32 @@ def _best_move(state: _State, f: int, current: float, cells: list[int]) -> bool:
         state.replace(f, cell, pos, j)
         return True
     return _best_exchange(state, f, cells, current)
+
+
+def _least_scores(state: _State, f: int, cells: list[int]) -> FloatArray:
+    """Per cell, the best replacement score before any rule is checked (the least of
+    :meth:`_State.replacement_scores`). With one criterion per cell — mean difficulty — all
+    cells at once: the pool item nearest the value each outgoing item would need, by one
+    binary search over every cell's sorted values."""
+    kcs = {tuple(state.cell_crit[c].tolist()) for c in cells}
+    if len(kcs) != 1 or len(next(iter(kcs))) != 1:
+        return np.array([state.replacement_scores(f, c, state.slots[f][c]).min() for c in cells])
+    k = next(iter(kcs))[0]
+    keys, values, start, end, low, span = state.sorted_values(k)
+    outs = [state.slots[f][c] for c in cells]
+    lens = np.array([len(o) for o in outs])
+    owner = np.repeat(np.asarray(cells), lens)
+    base = state.S[f, k] - state.crit.goal[f, k]
+    want = state.A[np.concatenate(outs), k] - base  # the value an incoming item would need
+    at = np.searchsorted(keys, owner * span + (np.clip(want, low, low + span - 1) - low))
+    near = np.minimum(
+        np.abs(values[np.clip(at - 1, start[owner], end[owner] - 1)] - want),
+        np.abs(values[np.clip(at, start[owner], end[owner] - 1)] - want),
+    )
+    out: FloatArray = np.minimum.reduceat(near, np.r_[0, np.cumsum(lens)[:-1]]) / float(
+        state.crit.scale[f, k]
+    )
+    return out
 
 
 def _best_exchange(state: _State, f: int, cells: list[int], current: float) -> bool:

@@ -150,3 +150,21 @@ def test_enemy_sets_sharing_an_item_are_not_counted_twice() -> None:
     assert exact_forms(problem) is not None
     result = assemble(problem)
     assert result.violations == 0 and sorted(result.form_items(0).tolist()) == [1, 2]
+
+
+@settings(max_examples=80, deadline=None)
+@given(problem=problems())
+def test_the_batched_best_scores_equal_the_cell_by_cell_ones(problem: AssemblyProblem) -> None:
+    """The one binary search over every cell finds, per cell, the best unchecked replacement
+    score that scoring the cell's whole pool finds."""
+    from question_bank.assembly.engine import _deal, _least_scores, _State
+
+    state = _State(problem)
+    _deal(state, np.random.default_rng(problem.seed))
+    for f in range(problem.forms):
+        for part in range(state.parts):
+            cells = [c for c, cell in enumerate(problem.cells) if cell.count and cell.part == part]
+            if not cells:
+                continue
+            direct = [state.replacement_scores(f, c, state.slots[f][c]).min() for c in cells]
+            assert np.allclose(_least_scores(state, f, cells), direct, atol=1e-12)
