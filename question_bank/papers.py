@@ -363,7 +363,10 @@ def _store_forms(
             seed=bp.seed,
             stats={
                 "means": means,
-                "targets": dict(zip(parts, plan.targets, strict=True)),
+                "targets": {
+                    parts[p]: (part.difficulty.form_targets or [plan.targets[p]] * bp.forms)[f]
+                    for p, part in enumerate(bp.parts)
+                },
                 **({"job": job_id} if job_id is not None else {}),
             },
         )

@@ -106,10 +106,17 @@ class Plan:
         cells = [
             Cell(c.part, c.count, np.array(c.pool, dtype=np.int64), c.label) for c in self.cells
         ]
+        targets = np.array(
+            [
+                part.difficulty.form_targets or [self.targets[p]] * bp.forms
+                for p, part in enumerate(bp.parts)
+            ],
+            dtype=np.float64,
+        ).T  # (forms, parts)
         return AssemblyProblem(
             difficulty=difficulty,
             cells=cells,
-            targets=np.array(self.targets),
+            targets=targets,
             forms=bp.forms,
             max_overlap=bp.max_overlap,
             max_uses=bp.max_uses,
