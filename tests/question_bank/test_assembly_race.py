@@ -168,3 +168,43 @@ def test_the_batched_best_scores_equal_the_cell_by_cell_ones(problem: AssemblyPr
                 continue
             direct = [state.replacement_scores(f, c, state.slots[f][c]).min() for c in cells]
             assert np.allclose(_least_scores(state, f, cells), direct, atol=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(problem=problems(), data=st.data())
+def test_per_form_and_information_goals_keep_every_rule_and_report_the_truth(
+    problem: AssemblyProblem, data: st.DataObject
+) -> None:
+    """Targets drawn per form, or item information with a target curve: forms the engine calls
+    valid meet every rule, and its objective is what the chosen items give."""
+    forms, parts = problem.forms, len(problem.targets)
+    if data.draw(st.booleans(), label="information"):
+        n = len(problem.difficulty)
+        info = np.array(data.draw(st.lists(st.integers(1, 900), min_size=4 * n, max_size=4 * n)))
+        goal = np.array(data.draw(st.lists(st.integers(100, 3000), min_size=4, max_size=4)))
+        problem = dataclasses.replace(
+            problem, information=info.reshape(n, 4) / 1000, information_targets=goal / 1000
+        )
+    else:
+        targets = data.draw(st.lists(st.integers(20, 80), min_size=forms * parts,
+                                     max_size=forms * parts))  # fmt: skip
+        problem = dataclasses.replace(problem, targets=np.reshape(targets, (forms, parts)) / 100)
+    result = assemble(problem)
+    if result.violations:
+        return
+    assert broken_constraints(problem, result.forms) == []
+    worst = 0.0
+    for f in range(forms):
+        if problem.information is not None:
+            assert problem.information_targets is not None
+            curve = problem.information[result.form_items(f)].sum(axis=0)
+            goal = problem.information_targets
+            worst = max(worst, float((np.abs(curve - goal) / goal).max()))
+            continue
+        for p in range(parts):
+            chosen = [int(i) for c, cell in enumerate(problem.cells) if cell.part == p
+                      for i in result.forms[f][c]]  # fmt: skip
+            if chosen:
+                target = problem.form_targets()[f, p]
+                worst = max(worst, abs(float(problem.difficulty[chosen].mean()) - target))
+    assert abs(result.objective - worst) < 1e-9
