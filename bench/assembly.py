@@ -84,7 +84,8 @@ def run_ours(inst: Instance, budget: float, seed: int, repeat: int) -> dict[str,
     seconds, result = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
     return {
         "s": seconds,
-        "forms": result.forms,
+        # forms the engine does not call valid are a refusal, not an answer
+        "forms": result.forms if result.violations == 0 else None,
         "status": "; ".join(p.message_en for p in result.proofs)
         or f"{result.iterations} improving moves",
         "proofs": [p.message_en for p in result.proofs],
@@ -191,7 +192,7 @@ def _goals(inst: Instance, runs: dict[str, dict[str, Any]], budget: float) -> di
     ours = runs["ours"]
     if inst.name == "infeasible_near":
         return {
-            "no_forms_claimed": ours["violations"] != 0,
+            "no_forms_claimed": ours["forms"] is None,
             "explained": bool(ours["proofs"]),
             "baselines_with_valid_forms": [
                 n for n, r in runs.items() if n != "ours" and r["violations"] == 0
