@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,31 @@ def _zh(error: Any) -> str:
     return f"取值无效：{error['msg']}"
 
 
+def _check_form_targets(
+    targets: list[float] | None,
+    where: str,
+    bp: Blueprint,
+    bad: Callable[[str, str, str, str], None],
+) -> None:
+    if targets is None:
+        return
+    if len(targets) != bp.forms:
+        bad(
+            f"{where}.form_targets",
+            "form_targets_count",
+            f"form_targets 须为每份试卷各给一个目标难度：共 {bp.forms} 份，给了 {len(targets)} 个",
+            f"form_targets needs one target per form: {bp.forms} forms, {len(targets)} given",
+        )
+    for k, t in enumerate(targets):
+        if not 0 <= t <= 1:
+            bad(
+                f"{where}.form_targets[{k}]",
+                "form_target_range",
+                f"目标难度须在 0 到 1 之间（给了 {t}）",
+                f"a target difficulty must lie between 0 and 1 ({t} given)",
+            )
+
+
 def check_blueprint(bp: Blueprint, file: str = "blueprint") -> list[Problem]:
     """Rules across fields: known areas, counts and points that add up, sane bands."""
     problems: list[Problem] = []
@@ -195,6 +221,7 @@ def check_blueprint(bp: Blueprint, file: str = "blueprint") -> list[Problem]:
         bad("parts", "duplicate_part", "部分名称重复", "part names repeat")
     for n, part in enumerate(bp.parts):
         _check_part(part, f"parts[{n}]", occ, bp, bad)
+        _check_form_targets(part.difficulty.form_targets, f"parts[{n}].difficulty", bp, bad)
     if bp.max_overlap is not None and bp.max_overlap > bp.count:
         bad(
             "max_overlap",

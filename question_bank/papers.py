@@ -316,6 +316,8 @@ def _freeze_used(session: Session, blueprint_id: int) -> None:
 
 
 def _search_shortfalls(bp: Blueprint, result: Assembly) -> list[Shortfall]:
+    if result.proofs:
+        return [Shortfall(p.constraint, p.message_zh, p.message_en) for p in result.proofs]
     out = []
     seen = int(result.overlap.max()) if result.overlap.size else 0
     if bp.max_overlap is not None and seen > bp.max_overlap:
@@ -361,7 +363,10 @@ def _store_forms(
             seed=bp.seed,
             stats={
                 "means": means,
-                "targets": dict(zip(parts, plan.targets, strict=True)),
+                "targets": {
+                    parts[p]: (part.difficulty.form_targets or [plan.targets[p]] * bp.forms)[f]
+                    for p, part in enumerate(bp.parts)
+                },
                 **({"job": job_id} if job_id is not None else {}),
             },
         )

@@ -41,6 +41,12 @@ class DifficultySpec(Strict):
 
     target: float | None = Field(default=None, ge=0, le=1)
     bands: dict[str, int] | None = None
+    form_targets: list[float] | None = Field(
+        default=None,
+        description="A target mean difficulty per form, in form order (one per form); "
+        "overrides target, e.g. an easier retake form.",
+        examples=[[0.45, 0.45, 0.55]],
+    )
 
 
 class PartSpec(Strict):

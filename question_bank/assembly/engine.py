@@ -5,9 +5,20 @@ part, knowledge area, type and difficulty band) and how many of each every form 
 count constraint of the blueprint holds by construction, and every move below (replacing an item
 by another of the same cell, or exchanging two between forms) keeps them holding. What is left
 to search is which items: overlap between forms, enemy sets, how often an item may be used, and
-the objective — the largest deviation of any form's (part's) mean difficulty from its target:
+the objective. By default that is the largest deviation of any form's (part's) mean difficulty
+from its target, which may differ per form:
 
-    objective = max over forms f and parts p of | mean_{i in f, p} d_i - target_p |
+    objective = max over forms f and parts p of | mean_{i in f, p} d_i - target_{f, p} |
+
+Given item information at a few abilities θ_k and a target test information curve T_k (the
+classic parallel-form problem of van der Linden, *Linear Models for Optimal Test Design*, 2005),
+it is instead the largest relative deviation of a form's information from the target:
+
+    objective = max over forms f and points k of | sum_{i in f} I_i(θ_k) - T_{f, k} | / T_{f, k}
+
+Both are one shape inside: *criteria* k, each a column of item values A_ik summed over the items
+of one part (or of the whole form), a per-form goal G_fk and a scale s_k, deviation
+(sum - G_fk) / s_k.
 
 1. *Deal*: per cell, take the items nearest the part's target, sort by difficulty and deal them
    in snake order over the forms, so forms start balanced and share as few items as the pool
@@ -18,6 +29,9 @@ the objective — the largest deviation of any form's (part's) mean difficulty f
 3. *Improve*: take the form-part furthest from its target; find, vectorised over each cell, the
    replacement or the exchange with another form that brings it closest to target without
    breaking a constraint; apply it; repeat until the worst form cannot improve.
+4. *Polish*: if the objective is still above zero, re-choose the worst form whole by an exact
+   integer programme with the other forms fixed (:mod:`question_bank.assembly.polish`), then
+   improve again. Single moves stall on a minimax over several criteria; this does not.
 """
 
 from __future__ import annotations
@@ -27,6 +41,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
+
+from question_bank.assembly.bounds import Proof, proofs_of_infeasibility
+from question_bank.assembly.polish import polish
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -56,6 +73,48 @@ class AssemblyProblem:
     seed: int = 1
     time_budget_s: float = 1.5
     """A safety net only: the search normally stops at a local optimum, so runs repeat exactly."""
+    information: FloatArray | None = None
+    """Item information at the target abilities, (items, points); with it the objective is the
+    largest relative deviation from ``information_targets``."""
+    information_targets: FloatArray | None = None
+    """The target information curve, (points,) or per form (forms, points)."""
+
+    def form_targets(self) -> FloatArray:
+        """Mean-difficulty targets per form and part, (forms, parts)."""
+        targets = np.asarray(self.targets, dtype=np.float64)
+        if targets.ndim == 1:
+            return np.broadcast_to(targets, (self.forms, len(targets))).copy()
+        return targets
+
+
+@dataclass(frozen=True)
+class _Criteria:
+    """What the objective sums: item values (items, K), the part of each criterion (-1: every
+    part), the goal per form (forms, K) and the scale the deviation is divided by (forms, K)."""
+
+    values: FloatArray
+    part: IntArray
+    goal: FloatArray
+    scale: FloatArray
+
+    @staticmethod
+    def of(problem: AssemblyProblem, n_part: IntArray) -> _Criteria:
+        if problem.information is not None:
+            if problem.information_targets is None:
+                raise ValueError("item information needs a target information curve")
+            info = np.asarray(problem.information, dtype=np.float64)
+            goal = np.broadcast_to(
+                np.asarray(problem.information_targets, dtype=np.float64),
+                (problem.forms, info.shape[1]),
+            ).copy()
+            if (goal <= 0).any():
+                raise ValueError("a target information must be positive")
+            return _Criteria(info, np.full(info.shape[1], -1, np.int64), goal, goal.copy())
+        targets = problem.form_targets()
+        values = np.repeat(np.asarray(problem.difficulty, np.float64)[:, None], len(n_part), 1)
+        goal = targets * n_part[None, :]
+        scale = np.broadcast_to(np.maximum(n_part, 1).astype(np.float64), goal.shape).copy()
+        return _Criteria(values, np.arange(len(n_part), dtype=np.int64), goal, scale)
 
 
 @dataclass
@@ -71,6 +130,8 @@ class Assembly:
     iterations: int
     seconds: float
     timed_out: bool = False
+    proofs: tuple[Proof, ...] = ()
+    """Rules proved impossible before any search (then the forms are only the dealt start)."""
 
     def form_items(self, f: int) -> IntArray:
         return np.concatenate(self.forms[f]) if self.forms[f] else np.zeros(0, np.int64)
@@ -87,11 +148,26 @@ class _State:
         self.X = np.zeros((forms, n), dtype=np.int64)
         self.K = problem.max_overlap if problem.max_overlap is not None else n
         self.U = problem.max_uses if problem.max_uses is not None else forms
-        self.parts = len(problem.targets)
+        self.targets = problem.form_targets()
+        self.parts = self.targets.shape[1]
         self.n_part = np.zeros(self.parts, dtype=np.int64)
         for cell in problem.cells:
             self.n_part[cell.part] += cell.count
-        self.S = np.zeros((forms, self.parts))
+        self.crit = _Criteria.of(problem, self.n_part)
+        self.A = self.crit.values
+        self.cell_crit = [
+            np.flatnonzero((self.crit.part == cell.part) | (self.crit.part < 0))
+            for cell in problem.cells
+        ]
+        self.A_cell = [
+            self.A[cell.pool][:, kc]
+            for cell, kc in zip(problem.cells, self.cell_crit, strict=False)
+        ]
+        self._sorted: dict[
+            int, tuple[FloatArray, FloatArray, IntArray, IntArray, float, float]
+        ] = {}
+        self.S = np.zeros((forms, self.A.shape[1]))  # per form, each criterion's sum
+        self.D = np.zeros((forms, self.parts))  # per form, each part's difficulty sum
         self.slots: list[list[IntArray]] = [
             [np.zeros(0, np.int64) for _ in problem.cells] for _ in range(forms)
         ]
@@ -100,6 +176,10 @@ class _State:
         for g, members in enumerate(problem.enemies):
             self.M[members, g] = 1
         self.has_enemies = groups > 0
+        self.M_cell = [  # each cell's rows of M, for one matrix product per candidate scan
+            self.M[cell.pool].astype(np.float32) if groups else self.M[:0].astype(np.float32)
+            for cell in problem.cells
+        ]
         self.shared_counts = np.zeros(
             (forms, forms), dtype=np.int64
         )  # items shared by each pair of forms
@@ -125,11 +205,48 @@ class _State:
         if sign > 0:
             self.X[f, i] += 1
 
-    def devs(self) -> FloatArray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = np.where(self.n_part > 0, self.S / np.maximum(self.n_part, 1), self.p.targets)
-        out: FloatArray = means - self.p.targets
+    def means(self) -> FloatArray:
+        """Mean difficulty per form and part (the target where a part has no items)."""
+        out: FloatArray = np.where(
+            self.n_part > 0, self.D / np.maximum(self.n_part, 1), self.targets
+        )
         return out
+
+    def devs(self) -> FloatArray:
+        """Each form's deviation from its goal per criterion, (forms, K), in objective units."""
+        out: FloatArray = (self.S - self.crit.goal) / self.crit.scale
+        return out
+
+    def sorted_values(
+        self, k: int
+    ) -> tuple[FloatArray, FloatArray, IntArray, IntArray, float, float]:
+        """Every cell's pool values of criterion k, sorted within the cell and laid end to end
+        with keys ``cell × span + value − low`` (so one search finds a value within its cell),
+        the values, each cell's start and end, the lowest value and the span. Cached."""
+        if k not in self._sorted:
+            column = self.A[:, k]
+            low = float(column.min()) if len(column) else 0.0
+            span = float(column.max() - low + 1) if len(column) else 1.0
+            parts = [np.sort(column[cell.pool]) for cell in self.p.cells]
+            sizes = np.array([len(v) for v in parts], dtype=np.int64)
+            end = np.cumsum(sizes)
+            values = np.concatenate(parts) if parts else np.zeros(0)
+            keys = np.repeat(np.arange(len(parts)), sizes) * span + (values - low)
+            self._sorted[k] = (keys, values, end - sizes, end, low, span)
+        return self._sorted[k]
+
+    def replacement_scores(
+        self, f: int, c: int, out: IntArray, pool: IntArray | None = None
+    ) -> FloatArray:
+        """For each (outgoing, pool item): form f's worst |deviation| over the criteria cell c
+        touches, had the pool item replaced the outgoing one; (len(out), len(pool)). The pool
+        is the cell's unless given."""
+        kc = self.cell_crit[c]
+        base = self.S[f, kc] - self.crit.goal[f, kc]
+        values = self.A_cell[c] if pool is None else self.A[pool][:, kc]
+        delta = values[None, :, :] - self.A[out][:, kc][:, None, :]
+        score: FloatArray = (np.abs(base + delta) / self.crit.scale[f, kc]).max(axis=2)
+        return score
 
     def violations(self) -> int:
         shared_counts = self.overlap()
@@ -146,14 +263,18 @@ class _State:
         self.slots[f][c] = items
         for i in items:
             self._toggle(f, int(i), 1)
-        self.S[f, cell.part] += self.d[items].sum()
+        kc = self.cell_crit[c]
+        self.S[f, kc] += self.A[items][:, kc].sum(axis=0)
+        self.D[f, cell.part] += self.d[items].sum()
 
     def replace(self, f: int, c: int, pos: int, j: int) -> None:
         i = int(self.slots[f][c][pos])
         part = self.p.cells[c].part
         self._toggle(f, i, -1)
         self._toggle(f, j, 1)
-        self.S[f, part] += self.d[j] - self.d[i]
+        kc = self.cell_crit[c]
+        self.S[f, kc] += self.A[j, kc] - self.A[i, kc]
+        self.D[f, part] += self.d[j] - self.d[i]
         self.slots[f][c] = self.slots[f][c].copy()
         self.slots[f][c][pos] = j
 
@@ -171,45 +292,114 @@ class _State:
             new[f] = 0
             mask &= (new <= self.K).all(axis=0)
         if self.has_enemies:
-            E = self.enemy_counts()[f]  # (G,)
-            Mi = self.M[out_items]  # (k, G)
-            Mj = self.M[pool]  # (m, G)
-            after = E[None, None, :] - Mi[:, None, :] + Mj[None, :, :]
-            mask &= ~((after > 1) & (Mj[None, :, :] > 0)).any(axis=2)
+            # pool item j may come in for out item k unless it shares an enemy set with an
+            # item that stays: a set g still present once k leaves (E - M[k] >= 1) and j in g
+            present = (self.enemy_counts()[f][None, :] - self.M[out_items]) > 0  # (k, G)
+            mask &= (self.M_cell[c] @ present.T.astype(np.float32)).T == 0
         return mask
 
 
 def _deal(state: _State, rng: np.random.Generator) -> None:
+    """Fill every cell of every form: forms with the same goals take, per cell, the items
+    nearest their ideal item, sorted and dealt in snake order among them."""
     p = state.p
-    forms = p.forms
+    crit = state.crit
+    # what one item would add to each criterion if all items of a form were alike, per form
+    counts = np.where(crit.part >= 0, state.n_part[np.maximum(crit.part, 0)], state.n_part.sum())
+    ideals = crit.goal / np.maximum(counts, 1)
+    _, group_of = np.unique(np.round(ideals, 9), axis=0, return_inverse=True)
+    groups = [np.flatnonzero(group_of.ravel() == g) for g in range(int(group_of.max()) + 1)]
+    levels = np.array([_level(state, ideals[members[0]]) for members in groups])
     for c, cell in enumerate(p.cells):
         if cell.count == 0:
             continue
-        need = forms * cell.count
-        target = p.targets[cell.part]
+        kc = state.cell_crit[c]
         order = rng.permutation(cell.pool)
-        closeness = np.abs(state.d[order] - target)
-        chosen = order[np.argsort(closeness, kind="stable")][: min(len(order), need)]
-        chosen = chosen[np.argsort(state.d[chosen], kind="stable")]
-        lanes = rng.permutation(forms)  # which forms share a reused item differs per cell
-        if len(chosen) >= need:
-            for f in range(forms):
-                picks = [
-                    chosen[r * forms + (int(lanes[f]) if r % 2 == 0 else forms - 1 - int(lanes[f]))]
-                    for r in range(cell.count)
-                ]
-                state.place(f, c, np.array(picks, dtype=np.int64))
+        if len(groups) > 1 and len(order) >= p.forms * cell.count:
+            left = order
+            for g, members in enumerate(groups):
+                ideal = ideals[members[0], kc]
+                aim = float(np.quantile(_key(state, cell.pool, kc, ideal), levels[g]))
+                picked = _nearest(state, left, kc, ideal, len(members) * cell.count, aim)
+                _snake(state, c, members, picked, ideal, rng)
+                left = left[~np.isin(left, picked)]
+            continue
+        ideal = ideals[:, kc].mean(axis=0)
+        aim = float(np.quantile(_key(state, cell.pool, kc, ideal), levels.mean()))
+        chosen = _nearest(state, order, kc, ideal, p.forms * cell.count, aim)
+        if len(chosen) >= p.forms * cell.count:
+            _snake(state, c, np.arange(p.forms), chosen, ideal, rng)
             continue
         # Fewer items than slots: consecutive windows over an easy-hard alternation keep each
         # form's items distinct and its difficulty mixed, and spread the reuse evenly.
+        chosen = chosen[np.argsort(_key(state, chosen, kc, ideal), kind="stable")]
+        lanes = rng.permutation(p.forms)  # which forms share a reused item differs per cell
         low_high = np.empty_like(chosen)
         low_high[0::2] = chosen[: (len(chosen) + 1) // 2]
         low_high[1::2] = chosen[(len(chosen) + 1) // 2 :][::-1]
-        for f in range(forms):
+        for f in range(p.forms):
             start = int(lanes[f]) * cell.count
             picks = [low_high[(start + r) % len(low_high)] for r in range(cell.count)]
             state.place(f, c, np.array(picks, dtype=np.int64))
 
+
+def _key(state: _State, items: IntArray, kc: IntArray, ideal: FloatArray) -> FloatArray:
+    key: FloatArray = (state.A[items][:, kc] / np.maximum(np.abs(ideal), 1e-9)).sum(axis=1)
+    return key
+
+
+def _level(state: _State, ideal: FloatArray) -> float:
+    """The quantile q such that taking, in every cell, items at the cell's own q-quantile (of
+    the key below) gives forms on goal on average: cells differ (an easy-band cell cannot give
+    a medium item), so the ideal item of each cell is the one at a common quantile, not the one
+    nearest the goal. Found by bisection over q in [0, 1]."""
+    cells = [(c, cell) for c, cell in enumerate(state.p.cells) if cell.count]
+    if not cells:
+        return 0.5
+    keys = [np.sort(_key(state, cell.pool, state.cell_crit[c], ideal[state.cell_crit[c]]))
+            for c, cell in cells]  # fmt: skip
+    goal = sum(cell.count * len(state.cell_crit[c]) for c, cell in cells)
+    low, high = 0.0, 1.0
+    for _ in range(30):
+        q = (low + high) / 2
+        total = sum(
+            cell.count * float(k[round(q * (len(k) - 1))])
+            for (_, cell), k in zip(cells, keys, strict=True)
+        )
+        low, high = (q, high) if total < goal else (low, q)
+    return (low + high) / 2
+
+
+def _nearest(
+    state: _State, items: IntArray, kc: IntArray, ideal: FloatArray, need: int, aim: float
+) -> IntArray:
+    """The ``need`` items (or all) whose key is nearest ``aim``."""
+    closeness = np.abs(_key(state, items, kc, ideal) - aim)
+    out: IntArray = items[np.argsort(closeness, kind="stable")][: min(len(items), need)]
+    return out
+
+
+def _snake(
+    state: _State,
+    c: int,
+    forms: IntArray,
+    chosen: IntArray,
+    ideal: FloatArray,
+    rng: np.random.Generator,
+) -> None:
+    """Deal ``chosen`` (len(forms) × count items) over ``forms`` in snake order of value."""
+    count = state.p.cells[c].count
+    n = len(forms)
+    chosen = chosen[np.argsort(_key(state, chosen, state.cell_crit[c], ideal), kind="stable")]
+    lanes = rng.permutation(n)
+    for k, f in enumerate(forms):
+        lane = int(lanes[k])
+        picks = [chosen[r * n + (lane if r % 2 == 0 else n - 1 - lane)] for r in range(count)]
+        state.place(int(f), c, np.array(picks, dtype=np.int64))
+
+
+POLISH_ABOVE = 1e-6
+"""The local search's objective above which the worst forms are re-chosen by HiGHS."""
 
 KICKS = 50
 """Random moves the repair may make to leave a point where no single move helps."""
@@ -289,8 +479,8 @@ def _repair_one(state: _State, f: int, c: int, pos: int, before: int) -> bool:
     mask = state.candidate_mask(f, c, state.slots[f][c][pos : pos + 1])[0]
     if mask.any():
         pool = cell.pool[mask]
-        dev = state.devs()[f, cell.part] * state.n_part[cell.part]
-        for j in pool[np.argsort(np.abs(dev + state.d[pool] - state.d[i]), kind="stable")][:8]:
+        score = state.replacement_scores(f, c, state.slots[f][c][pos : pos + 1], pool)[0]
+        for j in pool[np.argsort(score, kind="stable")][:8]:
             state.replace(f, c, pos, int(j))
             if state.violations() < before:
                 return True
@@ -338,39 +528,41 @@ def _offenders(state: _State) -> list[tuple[int, int, int]]:
 
 
 def _improve(state: _State, rng: np.random.Generator, deadline: float) -> int:
-    """Move the worst form-part toward its target until it cannot move; returns iterations.
+    """Move the worst form-criterion toward its goal until it cannot move; returns iterations.
 
-    Only a move on the worst form-part can lower the objective, so when it has no improving
-    move the search has reached a local optimum and stops.
+    Only a move on the worst form can lower the objective, so when it has no improving move
+    the search has reached a local optimum and stops.
     """
     iterations = 0
-    cells_of_part = [
-        [c for c, cell in enumerate(state.p.cells) if cell.part == p and cell.count]
-        for p in range(state.parts)
+    cells_of = [
+        [c for c, cell in enumerate(state.p.cells) if cell.count and k in state.cell_crit[c]]
+        for k in range(state.A.shape[1])
     ]
     while time.perf_counter() < deadline:
         devs = np.abs(state.devs())
-        f, p = (int(v) for v in np.unravel_index(np.argmax(devs), devs.shape))
-        if devs[f, p] < 1e-12 or not _best_move(state, f, p, cells_of_part[p], rng):
+        f, k = (int(v) for v in np.unravel_index(np.argmax(devs), devs.shape))
+        if devs[f, k] < 1e-12 or not _best_move(state, f, float(devs[f, k]), cells_of[k]):
             break
         iterations += 1
     return iterations
 
 
-def _best_move(state: _State, f: int, p: int, cells: list[int], rng: np.random.Generator) -> bool:
-    """Apply the best improving replacement for form-part (f, p), else the best exchange."""
-    n = state.n_part[p]
-    dev_total = state.devs()[f, p] * n
-    current = abs(dev_total) - 1e-12
+def _best_move(state: _State, f: int, current: float, cells: list[int]) -> bool:
+    """Apply the best replacement bringing form f below ``current``, else the best exchange."""
+    current -= 1e-12
     best: tuple[float, int, int, int] | None = None
-    for c in cells:
-        out = state.slots[f][c]
+    # Scores first, rules after: the rules (overlap, enemies, uses) cost most to check, so they
+    # are checked only for cells whose best unchecked score could still win, best first.
+    leasts = _least_scores(state, f, cells)
+    scored = sorted(
+        (float(least), c) for least, c in zip(leasts, cells, strict=True) if least < current
+    )
+    for least, c in scored:
+        if best is not None and least >= best[0]:
+            break
         pool = state.p.cells[c].pool
-        mask = state.candidate_mask(f, c, out)
-        if not mask.any():
-            continue
-        score = np.abs(dev_total + state.d[pool][None, :] - state.d[out][:, None])
-        score = np.where(mask, score, np.inf)
+        score = state.replacement_scores(f, c, state.slots[f][c])
+        score = np.where(state.candidate_mask(f, c, state.slots[f][c]), score, np.inf)
         k, m = np.unravel_index(np.argmin(score), score.shape)
         if score[k, m] < current and (best is None or score[k, m] < best[0]):
             best = (float(score[k, m]), c, int(k), int(pool[m]))
@@ -378,23 +570,52 @@ def _best_move(state: _State, f: int, p: int, cells: list[int], rng: np.random.G
         _, cell, pos, j = best
         state.replace(f, cell, pos, j)
         return True
-    return _best_exchange(state, f, p, cells, dev_total, current)
+    return _best_exchange(state, f, cells, current)
 
 
-def _best_exchange(
-    state: _State, f: int, p: int, cells: list[int], dev_total: float, current: float
-) -> bool:
+def _least_scores(state: _State, f: int, cells: list[int]) -> FloatArray:
+    """Per cell, the best replacement score before any rule is checked (the least of
+    :meth:`_State.replacement_scores`). With one criterion per cell — mean difficulty — all
+    cells at once: the pool item nearest the value each outgoing item would need, by one
+    binary search over every cell's sorted values."""
+    kcs = {tuple(state.cell_crit[c].tolist()) for c in cells}
+    if len(kcs) != 1 or len(next(iter(kcs))) != 1:
+        return np.array([state.replacement_scores(f, c, state.slots[f][c]).min() for c in cells])
+    k = next(iter(kcs))[0]
+    keys, values, start, end, low, span = state.sorted_values(k)
+    outs = [state.slots[f][c] for c in cells]
+    lens = np.array([len(o) for o in outs])
+    owner = np.repeat(np.asarray(cells), lens)
+    base = state.S[f, k] - state.crit.goal[f, k]
+    want = state.A[np.concatenate(outs), k] - base  # the value an incoming item would need
+    at = np.searchsorted(keys, owner * span + (np.clip(want, low, low + span - 1) - low))
+    near = np.minimum(
+        np.abs(values[np.clip(at - 1, start[owner], end[owner] - 1)] - want),
+        np.abs(values[np.clip(at, start[owner], end[owner] - 1)] - want),
+    )
+    out: FloatArray = np.minimum.reduceat(near, np.r_[0, np.cumsum(lens)[:-1]]) / float(
+        state.crit.scale[f, k]
+    )
+    return out
+
+
+def _best_exchange(state: _State, f: int, cells: list[int], current: float) -> bool:
     """Apply the best exchange of an item of form f with one of another form in the same cell."""
     forms = state.p.forms
     if forms < 2:
         return False
-    devs = state.devs()[:, p] * state.n_part[p]
+    goal, scale = state.crit.goal, state.crit.scale
     candidates: list[tuple[float, int, int, int, int]] = []
     for c in cells:
+        kc = state.cell_crit[c]
         out = state.slots[f][c]
         theirs = np.stack([state.slots[g][c] for g in range(forms)])  # (F, k)
-        delta = state.d[theirs][:, None, :] - state.d[out][None, :, None]  # (F, k, k)
-        score = np.maximum(np.abs(dev_total + delta), np.abs(devs[:, None, None] - delta))
+        # (F, k, k, criteria): what form f gains taking theirs[g, m] for out[k]
+        delta = state.A[theirs][:, None, :, :][..., kc] - state.A[out][None, :, None, :][..., kc]
+        base = state.S[:, kc] - goal[:, kc]
+        mine = np.abs(base[f] + delta) / scale[f, kc]
+        other = np.abs(base[:, None, None, :] - delta) / scale[:, None, None, kc]
+        score = np.maximum(mine, other).max(axis=3)
         valid = (state.X[:, out][:, :, None] == 0) & (state.X[f, theirs][:, None, :] == 0)
         valid[f] = False
         score = np.where(valid, score, np.inf)
@@ -434,22 +655,29 @@ def _exchange_ok(state: _State, f: int, g: int, i: int, j: int) -> bool:
 
 
 def assemble(problem: AssemblyProblem) -> Assembly:
-    """Forms meeting every count by construction, repaired and improved as described above."""
+    """Forms meeting every count by construction, repaired and improved as described above.
+
+    When a necessary condition of :mod:`question_bank.assembly.bounds` fails, no search is made:
+    the result carries the proofs and the dealt forms, whose violations are counted."""
     start = time.perf_counter()
     deadline = start + problem.time_budget_s
     rng = np.random.default_rng(problem.seed)
     state = _State(problem)
+    proofs = tuple(proofs_of_infeasibility(problem))
     _deal(state, rng)
-    _repair(state, rng, deadline)
     iterations = 0
-    if state.violations() == 0:
+    if not proofs:
+        _repair(state, rng, deadline)
+    if not proofs and state.violations() == 0:
         iterations = _improve(state, rng, deadline)
+        if np.abs(state.devs()).max(initial=0.0) > POLISH_ABOVE and polish(state, deadline):
+            iterations += _improve(state, rng, deadline)
     timed_out = time.perf_counter() >= deadline
     devs = state.devs()
     shared_counts = state.overlap()
     return Assembly(
         forms=[list(row) for row in state.slots],
-        means=devs + problem.targets,
+        means=state.means(),
         objective=float(np.abs(devs).max()) if devs.size else 0.0,
         violations=state.violations(),
         overlap=shared_counts,
@@ -457,4 +685,5 @@ def assemble(problem: AssemblyProblem) -> Assembly:
         iterations=iterations,
         seconds=time.perf_counter() - start,
         timed_out=timed_out,
+        proofs=proofs,
     )

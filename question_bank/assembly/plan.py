@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from certify.infra.errors import Error
+from question_bank.assembly.bounds import enemy_loss
 from question_bank.assembly.engine import AssemblyProblem, Cell
 from schemas.blueprint import BAND_NAMES, Blueprint, PartSpec, band_of
 from schemas.enums import ItemType
@@ -105,10 +106,17 @@ class Plan:
         cells = [
             Cell(c.part, c.count, np.array(c.pool, dtype=np.int64), c.label) for c in self.cells
         ]
+        targets = np.array(
+            [
+                part.difficulty.form_targets or [self.targets[p]] * bp.forms
+                for p, part in enumerate(bp.parts)
+            ],
+            dtype=np.float64,
+        ).T  # (forms, parts)
         return AssemblyProblem(
             difficulty=difficulty,
             cells=cells,
-            targets=np.array(self.targets),
+            targets=targets,
             forms=bp.forms,
             max_overlap=bp.max_overlap,
             max_uses=bp.max_uses,
@@ -129,11 +137,12 @@ def _uses(bp: Blueprint) -> int:
 def _capacity(members: Sequence[int], bp: Blueprint, enemies: tuple[tuple[int, ...], ...]) -> int:
     """Most questions one form may take from these items, given forms, max_uses and enemies.
 
-    At most one member of an enemy set fits on a form, so each set costs its other members.
+    At most one member of an enemy set fits on a form, so each set costs its other members
+    (sets sharing items counted once, see :func:`enemy_loss`).
     """
     available = len(members)
     inside = set(members)
-    usable = available - sum(max(len(inside.intersection(g)) - 1, 0) for g in enemies)
+    usable = available - enemy_loss(inside, enemies)
     return min(usable, available * _uses(bp) // bp.forms)
 
 
@@ -558,7 +567,7 @@ def _enemy_room(
     out = []
     for cell in cells:
         members = set(cell.pool)
-        lost = sum(max(len(members.intersection(g)) - 1, 0) for g in enemies)
+        lost = enemy_loss(members, enemies)
         usable = len(members) - lost
         if lost and cell.count > usable:
             out.append(

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from certify.infra.errors import ValidationFailed
 from question_bank.assembly.engine import assemble
 from question_bank.assembly.plan import Infeasible, PoolItem, make_plan
 from question_bank.blueprints import parse_blueprint
@@ -97,3 +99,28 @@ def test_infeasible_blueprints_name_a_real_shortfall(
         f"needs {have[short] + extra} {short.value} items per form; the bank has {have[short]} ready"
         in named[0].message_en
     )
+
+
+def _with_form_targets(targets: list[float], forms: int) -> Any:
+    bp = blueprint_for({ItemType.SINGLE: 10}, forms)
+    data = bp.model_dump(mode="json")
+    data["parts"][0]["difficulty"]["form_targets"] = targets
+    return parse_blueprint(data)
+
+
+def test_form_targets_give_each_form_its_own_mean_difficulty() -> None:
+    pool = [
+        PoolItem(n, f"P-{n:04d}", 1, AREAS[n % len(AREAS)], ItemType.SINGLE, (n % 81 + 10) / 100)
+        for n in range(240)
+    ]
+    plan = make_plan(_with_form_targets([0.4, 0.4, 0.6], 3), pool)
+    result = assemble(plan.problem())
+    assert result.violations == 0
+    assert np.allclose(result.means[:, 0], [0.4, 0.4, 0.6], atol=0.005)
+
+
+def test_form_targets_must_name_one_target_per_form() -> None:
+    with pytest.raises(ValidationFailed) as err:
+        _with_form_targets([0.4, 0.6], 3)
+    assert [p.field for p in err.value.problems] == ["parts[0].difficulty.form_targets"]
+    assert "3 forms, 2 given" in err.value.problems[0].message_en
