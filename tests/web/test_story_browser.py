@@ -9,11 +9,15 @@ list and on the verification page of the site restarted with that list. After ea
 test reads the page and the database; a screenshot of each step goes to
 ``test-output/browser/story-NN-<step>.png``.
 
-Two steps are not the browser's, on purpose, and are marked where they happen: the province's
-root key is made on the server only (``certify keys root``), so the fixture makes it as a real
-deployment has it before staff start; and the notice period (公示) is real time that a test
-cannot wait for, so its dates are moved into the past in the database after the browser
-published it."""
+Three steps are not the browser's, and are marked where they happen: the province's root key is
+made on the server only (``certify keys root``), so the fixture makes it as a real deployment
+has it before staff start; the notice period (公示) is real time that a test cannot wait for, so
+its dates are moved into the past in the database after the browser published it; and the
+downloaded trust list is published by configuring the server with it (``CERTIFY_TRUST_LIST``)
+and starting it again, which the test does by building the app again. The files staff upload —
+applications, scanned answer sheets, raters' marks — are simulated as ``certify demo`` makes
+them (:mod:`certify.grading.simulate`), reading the copies and the anonymous marking list the
+scanner and the raters would have."""
 
 from __future__ import annotations
 
@@ -524,14 +528,29 @@ def test_the_whole_story_from_an_empty_database(
     assert found.get_attribute("data-verdict") == "genuine" and "真实有效" in found.text
     shot("verified")
 
+    # Every change was made in the browser, audited under the account that made it.
     with Session(story.engine) as session:
-        actions = {e.action for e in session.exec(select(AuditEntry)) if e.actor.startswith("web:")}
-    assert {
+        entries = [(e.action, e.actor) for e in session.exec(select(AuditEntry))]
+    assert {actor for action, actor in entries if action == "marks.import"} == {
+        f"web:{rater}" for rater in RATERS
+    }
+    assert {action for action, actor in entries if actor == "web:admin"} == {
+        "account.create",
+        "application.override",
         "bank.import",
         "blueprint.save",
+        "certificate.download",
+        "certificate.issue",
+        "grade",
+        "key.create",
         "papers.assemble",
         "papers.freeze",
-        "marks.import",
+        "publication.open",
+        "revocations.sign",
         "sheets.import",
-    } <= actions
+        "sitting.create",
+        "sitting.register",
+        "trust_list.sign",
+    }
+    assert {actor for action, actor in entries if not actor.startswith("web:")} == {"cli"}
     assert len(story.shots) == len(set(story.shots)) >= 14
