@@ -827,6 +827,25 @@ class HolderCheck(SQLModel, table=True):
     at: datetime = _ts(nullable=False, index=True)
 
 
+# --- published lists ---------------------------------------------------------------------------
+
+
+class PublishedList(SQLModel, table=True):
+    """A signed trust list or revocation list as published from the web app (发布): the exact
+    bytes offered at ``/trust-list.json`` and ``/revocations.json`` and verified against, newest
+    first; every web process reads the newest (a list configured by file stays fixed)."""
+
+    __tablename__ = "published_list"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16, index=True)
+    """``trust_list`` or ``revocations``."""
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sha256: str = Field(max_length=64)
+    actor: str = Field(default="", max_length=128)
+    published_at: datetime = _ts(nullable=False)
+
+
 # --- background work -------------------------------------------------------------------------
 
 

@@ -204,9 +204,10 @@ class Settings:
         "CERTIFY_TRUST_LIST",
         None,
         "the root-signed trust list the app verifies against and serves (`certify trust-list`; "
-        "`serve --trust-list`)",
+        "`serve --trust-list`), fixed while the app runs",
         used_by=(WEB,),
-        shown="none: verification answers 503",
+        shown="none: the newest list published from the keys page; none published: "
+        "verification answers 503",
     )
     root_kid: str | None = _declare(
         "CERTIFY_ROOT_KID",
@@ -226,9 +227,9 @@ class Settings:
         "CERTIFY_REVOCATIONS",
         None,
         "the signed revocation list served to offline verifiers (`certify revocations`, "
-        "refreshed on a schedule; `serve --revocations`)",
+        "refreshed on a schedule; `serve --revocations`), fixed while the app runs",
         used_by=(WEB,),
-        shown="none: 404",
+        shown="none: the newest list published from the keys page; none published: 404",
     )
     data_dir: Path = _declare(
         "CERTIFY_DATA_DIR",

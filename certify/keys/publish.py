@@ -5,18 +5,21 @@ its row states, and the root signs with its own, Ed25519 or SM2."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from certify.audit.checkpoints import Signer, record
 from certify.infra import audit_log
 from certify.infra.db import transaction
-from certify.keys.store import KeyProblem, b64, decrypt_private, utc
+from certify.keys.store import KeyProblem, b64, database_root_kid, decrypt_private, utc
 from certify.signing.algorithms import algorithm_named
-from certify.signing.trust import canonical_json
-from schemas.tables import SigningKey, utcnow
+from certify.signing.trust import canonical_json, load_trust_list
+from certify.signing.verify import load_revocation_list
+from schemas.tables import PublishedList, SigningKey, utcnow
 
 
 def build_trust_list(
@@ -72,3 +75,77 @@ def build_trust_list(
     }
     signature = root_algorithm.sign(private, canonical_json(body))
     return {**body, "signature": b64(signature)}
+
+
+TRUST_LIST, REVOCATIONS = "trust_list", "revocations"
+"""The kinds of list the web app publishes."""
+
+
+def publish_list(engine: Engine, kind: str, document: dict[str, Any], *, actor: str) -> int:
+    """Store ``document`` as the list of ``kind`` this site now publishes and verifies against
+    (audited as ``<kind>.publish`` with its SHA-256); returns its id. A trust list must load
+    under the root key this database holds, and a revocation list must verify under the trust
+    list published now: a list that would not verify is refused (KeyProblem) and nothing is
+    stored."""
+    try:
+        if kind == TRUST_LIST:
+            load_trust_list(document, pinned_root_kid=database_root_kid(engine))
+        elif kind == REVOCATIONS:
+            current = newest_published(engine, TRUST_LIST)
+            if current is None:
+                raise KeyProblem(
+                    "请先发布信任列表 / publish a trust list first: the revocation list is "
+                    "verified under it"
+                )
+            trust = load_trust_list(current[1], pinned_root_kid=database_root_kid(engine))
+            load_revocation_list(document, trust)
+        else:
+            raise KeyProblem(f"unknown list {kind!r}")
+    except KeyProblem:
+        raise
+    except Exception as exc:  # a list that does not verify: say why, store nothing
+        raise KeyProblem(f"列表未通过验证，未发布 / the list does not verify: {exc}") from exc
+    content = json.dumps(document, ensure_ascii=False, sort_keys=True, indent=1).encode()
+    digest = hashlib.sha256(content).hexdigest()
+    with transaction(engine) as session:
+        row = PublishedList(kind=kind, content=content, sha256=digest, actor=actor)
+        session.add(row)
+        session.flush()
+        audit_log.append(
+            session,
+            actor=actor,
+            action=f"{kind}.publish",
+            subject=kind,
+            detail={"id": row.id, "sha256": digest},
+        )
+        return row.id or 0
+
+
+def newest_published(engine: Engine, kind: str) -> tuple[int, dict[str, Any]] | None:
+    """The newest list of ``kind`` published here, with its id; None when none is."""
+    row = newest_row(engine, kind)
+    return None if row is None else (row.id or 0, json.loads(row.content))
+
+
+def newest_published_id(engine: Engine, kind: str) -> int | None:
+    """Only the newest id (a cheap look whether a process's copy is still the newest)."""
+    with Session(engine) as session:
+        return session.exec(
+            select(func.max(PublishedList.id)).where(PublishedList.kind == kind)
+        ).first()
+
+
+def published_lists(engine: Engine) -> list[PublishedList]:
+    """The newest published list of each kind (for the keys page), newest first."""
+    found = [newest_row(engine, kind) for kind in (TRUST_LIST, REVOCATIONS)]
+    return [row for row in found if row is not None]
+
+
+def newest_row(engine: Engine, kind: str) -> PublishedList | None:
+    """The newest published row of ``kind``, or None."""
+    with Session(engine) as session:
+        return session.exec(
+            select(PublishedList)
+            .where(PublishedList.kind == kind)
+            .order_by(col(PublishedList.id).desc())
+        ).first()

@@ -26,12 +26,14 @@ from typing import Any
 
 from flask import Flask, g, jsonify, make_response, render_template, request, session
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from certify.infra import db
 from certify.infra.errors import Error, NotFound
 from certify.infra.jobs import JobRunner
 from certify.infra.settings import Settings
+from certify.keys.publish import REVOCATIONS, TRUST_LIST, newest_published, newest_published_id
 from certify.keys.store import database_root_kid
 from certify.registration.identity import IdentityVault, load_vault
 from certify.signing.trust import TrustList, load_trust_list
@@ -58,9 +60,7 @@ class Services:
     """What every request of one app shares."""
 
     engine: Engine
-    trust: TrustList | None
-    trust_document: dict[str, Any] | None
-    revocations_document: dict[str, Any] | None
+    lists: PublishedLists
     vault: IdentityVault | None
     data_dir: Path
     limiter: RateLimiter
@@ -68,6 +68,20 @@ class Services:
     """Runs background jobs (assembly, …) on a thread of this process."""
     api_per_minute: int = 0
     """API requests per minute per account and worker (0 = no limit)."""
+
+    @property
+    def trust(self) -> TrustList | None:
+        """The trust list verified against (see :class:`PublishedLists`)."""
+        return self.lists.trust()
+
+    @property
+    def trust_document(self) -> dict[str, Any] | None:
+        return self.lists.trust_document()
+
+    @property
+    def revocations_document(self) -> dict[str, Any] | None:
+        return self.lists.revocations_document()
+
     auth_failures: int = 60
     """Requests with an invalid API token per minute per address and worker."""
 
@@ -141,6 +155,90 @@ def _json_file(path: Path | None) -> dict[str, Any] | None:
     return data
 
 
+LISTS_LOOKED_AT_EVERY = 5.0
+"""Seconds a web process keeps its copy of the published lists before it looks again."""
+
+
+class PublishedLists:
+    """The trust and revocation lists an app verifies against and serves at
+    ``/trust-list.json`` and ``/revocations.json``.
+
+    A list given at start (``CERTIFY_TRUST_LIST``, ``CERTIFY_REVOCATIONS``, or handed over as a
+    document) stays fixed. Without one, the app uses the newest list an admin published from the
+    keys page (stored in the database), and each process looks whether a newer one came at
+    most every :data:`LISTS_LOOKED_AT_EVERY` seconds, so every process of every machine serves
+    it within seconds of publication, with no restart."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        trust_document: dict[str, Any] | None,
+        revocations_document: dict[str, Any] | None,
+    ) -> None:
+        self._settings, self._engine = settings, engine
+        self._fixed_trust = trust_document is not None
+        self._fixed_revocations = revocations_document is not None
+        self._trust_document = trust_document
+        self._trust = _trust_list(settings, engine, trust_document)
+        self._revocations_document = revocations_document
+        self._ids: dict[str, int | None] = {TRUST_LIST: None, REVOCATIONS: None}
+        self._looked = -LISTS_LOOKED_AT_EVERY
+        self._lock = threading.Lock()
+        if not (self._fixed_trust and self._fixed_revocations):
+            self._look(force=True)
+
+    def trust(self) -> TrustList | None:
+        self._look()
+        return self._trust
+
+    def trust_document(self) -> dict[str, Any] | None:
+        self._look()
+        return self._trust_document
+
+    def revocations_document(self) -> dict[str, Any] | None:
+        self._look()
+        return self._revocations_document
+
+    def look_now(self) -> None:
+        """Look for newer lists at once (this process just published one)."""
+        self._look(force=True)
+
+    def _look(self, *, force: bool = False) -> None:
+        if self._fixed_trust and self._fixed_revocations:
+            return
+        now = time.monotonic()
+        if not force and now - self._looked < LISTS_LOOKED_AT_EVERY:
+            return
+        with self._lock:
+            if not force and now - self._looked < LISTS_LOOKED_AT_EVERY:
+                return
+            self._looked = now
+            try:
+                if not self._fixed_trust:
+                    self._refresh(TRUST_LIST)
+                if not self._fixed_revocations:
+                    self._refresh(REVOCATIONS)
+            except (SQLAlchemyError, Error):  # the database is away, or a list no longer loads
+                log.warning("could not look for newer published lists", exc_info=True)
+
+    def _refresh(self, kind: str) -> None:
+        newest = newest_published_id(self._engine, kind)
+        if newest is None or newest == self._ids[kind]:
+            return
+        found = newest_published(self._engine, kind)
+        if found is None:
+            return
+        ident, document = found
+        if kind == TRUST_LIST:
+            # Checked when it was published; checked again here against the pinned root.
+            self._trust = _trust_list(self._settings, self._engine, document)
+            self._trust_document = document
+        else:
+            self._revocations_document = document
+        self._ids[kind] = ident
+
+
 def _trust_list(
     settings: Settings, engine: Engine, document: dict[str, Any] | None
 ) -> TrustList | None:
@@ -196,12 +294,14 @@ def create_app(
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     engine = engine or db.make_engine(db.database_url(settings.database_url))
-    trust_document = trust_document or _json_file(settings.trust_list)
     app.extensions["certify"] = Services(
         engine=engine,
-        trust=_trust_list(settings, engine, trust_document),
-        trust_document=trust_document,
-        revocations_document=revocations_document or _json_file(settings.revocations),
+        lists=PublishedLists(
+            settings,
+            engine,
+            trust_document or _json_file(settings.trust_list),
+            revocations_document or _json_file(settings.revocations),
+        ),
         vault=vault if vault is not None else _vault(settings),
         data_dir=settings.data_dir,
         limiter=RateLimiter(settings.rate_limit),

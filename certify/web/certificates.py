@@ -49,7 +49,13 @@ from certify.certificates.revocation import revocation_list
 from certify.infra.errors import Error, NotFound
 from certify.infra.jobs import latest_job
 from certify.infra.tabular import table_bytes
-from certify.keys.publish import build_trust_list
+from certify.keys.publish import (
+    REVOCATIONS,
+    TRUST_LIST,
+    build_trust_list,
+    publish_list,
+    published_lists,
+)
 from certify.keys.store import (
     KEY_SORTS,
     create_key,
@@ -244,6 +250,7 @@ def _keys_page(
         passphrase_ok=passphrase_allowed(),
         published_trust=g.services.trust_document is not None,
         published_revocations=g.services.revocations_document is not None,
+        published=published_lists(g.engine),
     ), status
 
 
@@ -373,10 +380,13 @@ def _signed_download(document: dict[str, Any], name: str) -> Any:
 def trust_list() -> Any:
     check_csrf()
     require_https()
+    typed = {"publish": request.form.get("publish", "")}
     try:
         document = build_trust_list(g.engine, _passphrase(), actor=actor())
+        if typed["publish"]:
+            return _published(publish_list(g.engine, TRUST_LIST, document, actor=actor()))
     except Error as exc:
-        return _keys_page(page_problems(exc), {}, "trust", 400)
+        return _keys_page(page_problems(exc), typed, "trust", 400)
     return _signed_download(document, "trust-list.json")
 
 
@@ -385,7 +395,10 @@ def trust_list() -> Any:
 def revocations() -> Any:
     check_csrf()
     require_https()
-    typed = {"max_age_hours": _form("max_age_hours", 8) or "24"}
+    typed = {
+        "max_age_hours": _form("max_age_hours", 8) or "24",
+        "publish": request.form.get("publish", ""),
+    }
     try:
         hours = float(typed["max_age_hours"])
         if not 0 < hours <= 24 * 90:
@@ -395,6 +408,17 @@ def revocations() -> Any:
         return _keys_page(page_problems(refused), typed, "revocations", 400)
     try:
         document = revocation_list(g.engine, _passphrase(), max_age_hours=hours, actor=actor())
+        if typed["publish"]:
+            return _published(publish_list(g.engine, REVOCATIONS, document, actor=actor()))
     except Error as exc:
         return _keys_page(page_problems(exc), typed, "revocations", 400)
     return _signed_download(document, "revocations.json")
+
+
+def _published(ident: int) -> Any:
+    """Back to the keys page once a list is published (this process looks at once; the
+    others within seconds)."""
+    g.services.lists.look_now()
+    flash(f"已发布 #{ident}，本站各进程数秒内生效 / published #{ident}: every process of the site "
+          "uses it within seconds")  # fmt: skip
+    return redirect(url_for("certificates.keys"))

@@ -23,6 +23,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text, update
 from sqlmodel import Session, SQLModel, col, select
 
+import certify.web as web
 from certify.accounts import create_account
 from certify.certificates.issuance import Issuer
 from certify.certificates.issuance_job import (
@@ -36,13 +37,15 @@ from certify.certificates.publication import publish
 from certify.certificates.revocation import change_status
 from certify.infra.jobs import STALE_AFTER, JobView, claim_job, get_job, submit_job
 from certify.infra.settings import Settings
+from certify.keys.publish import TRUST_LIST, publish_list
+from certify.keys.store import KeyProblem
 from certify.signing.reader import decode_pdf
 from certify.signing.trust import load_trust_list
 from certify.signing.verify import load_revocation_list, verify_token
 from certify.web import create_app
 from certify.web.jobs import make_runner
 from schemas.enums import JobState
-from schemas.tables import AuditEntry, Certificate, Job, SigningKey, utcnow
+from schemas.tables import AuditEntry, Certificate, Job, PublishedList, SigningKey, utcnow
 from tests.certify.exam_helpers import VAULT, graded_sitting
 from tests.certify.signing_helpers import PASS, make_keys
 from tests.conftest import Database
@@ -481,3 +484,68 @@ def test_passphrases_travel_over_https_only_in_production(
     with site.app.test_request_context("/admin/keys/", base_url="https://localhost"):
         assert passphrase_allowed()
     assert jobs(site) == []
+
+
+def test_lists_published_from_the_keys_page_are_served_and_verified_against_without_a_restart(
+    certs_site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No trust list configured: the QR page cannot verify (503). An admin publishes one from
+    the keys page; this process serves it and verifies against it at once, another process on
+    the same database within LISTS_LOOKED_AT_EVERY, with no restart. A revocation list is
+    published after it; a list that does not verify is refused and nothing is stored."""
+    site = certs_site
+    admin = site.signed_in("admin")
+    assert finished(site, job_id_of(issue(site, admin))).state is JobState.DONE
+    cert = certificates(site)[0]
+    other = create_app(
+        Settings.load(
+            {},
+            web_secret="test-secret",
+            data_dir=tmp_path / "other",
+            rate_limit=100_000,
+            sweep_seconds=0,
+            job_seconds=0,
+        ),
+        engine=site.database.engine,
+        vault=VAULT,
+    )
+    page = f"/V/{cert.token}"
+    assert site.client().get(page).status_code == 503
+    assert other.test_client().get("/trust-list.json").status_code == 404
+    # A revocation list first: refused (it is verified under the published trust list).
+    early = post(site, admin, "/admin/keys/revocations.json", passphrase=PASS, publish="1")
+    assert early.status_code == 400 and "publish a trust list first" in page_text(early)
+    assert 'name="publish" value="1" checked' in page_text(early)  # what was typed is kept
+    published = post(site, admin, "/admin/keys/trust-list.json", passphrase=PASS, publish="1")
+    assert published.status_code == 302 and published.headers["Location"].endswith("/admin/keys/")
+    served = site.client().get("/trust-list.json")
+    assert served.status_code == 200 and {k["issuer"] for k in served.json["keys"]} == {
+        "SD-HRSS",
+        "SD-EVAL-01",
+    }
+    assert "真实有效" in page_text(site.client().get(page))
+    # The other process looks again after LISTS_LOOKED_AT_EVERY seconds: made 0 here.
+    monkeypatch.setattr(web, "LISTS_LOOKED_AT_EVERY", 0.0)
+    assert other.test_client().get("/trust-list.json").json == served.json
+    assert "真实有效" in page_text(other.test_client().get(page))
+    (entry,) = audit(site, "trust_list.publish")
+    assert entry.actor == "web:admin"
+    # Revoked, then the revocation list published: served by both.
+    change_status(site.database.engine, cert.serial, "revoke", "测试吊销")
+    listed = post(site, admin, "/admin/keys/revocations.json", passphrase=PASS, publish="1")
+    assert listed.status_code == 302
+    revoked = other.test_client().get("/revocations.json").json
+    trust = load_trust_list(served.json, pinned_root_kid=root_kid(site), allow_unpinned=False)
+    assert verify_token(cert.token, trust, load_revocation_list(revoked, trust)).verdict.value == (
+        "revoked"
+    )
+    # A list whose signature does not hold is refused by the service; nothing is stored.
+    forged = dict(served.json, keys=served.json["keys"][:1])
+    with Session(site.database.engine) as session:
+        before = len(session.exec(select(PublishedList)).all())
+    with pytest.raises(KeyProblem):
+        publish_list(site.database.engine, TRUST_LIST, forged, actor="test")
+    with Session(site.database.engine) as session:
+        assert len(session.exec(select(PublishedList)).all()) == before
+    keys_page = page_text(admin.get("/admin/keys/"))
+    assert "trust_list #" in keys_page and "revocations #" in keys_page
