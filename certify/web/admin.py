@@ -15,6 +15,7 @@ from certify.certificates.progress import sitting_overview, sitting_record
 from certify.certificates.publication import RESOLUTIONS, objections, publish, resolve_objection
 from certify.certificates.regrade_job import APPLY_REGRADE
 from certify.certificates.revocation import change_status
+from certify.grading.equating_job import EQUATE
 from certify.grading.grading_job import GRADE, REGRADE
 from certify.infra.errors import Error, NotFound
 from certify.infra.jobs import latest_job
@@ -27,7 +28,7 @@ from schemas.enums import ObjectionState, StatusChange
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 ADMIN = ("admin",)
-SITTING_JOBS = (GRADE, REGRADE, APPLY_REGRADE, ISSUE_LEVEL)
+SITTING_JOBS = (GRADE, REGRADE, EQUATE, APPLY_REGRADE, ISSUE_LEVEL)
 """The background jobs of a sitting whose latest run its page shows."""
 
 
