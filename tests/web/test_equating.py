@@ -137,6 +137,8 @@ def test_a_refused_equating_keeps_the_form_and_stores_nothing(large: Site) -> No
     assert job.state is JobState.FAILED and "reference form Z" in (job.error or "")
     assert "reference form Z" in client.get("/admin/sittings/S1/equating").get_data(as_text=True)
     assert count(site, EquatingRun) == 0
+    unknown = client.get("/admin/sittings/S1/equating?run=999")
+    assert unknown.status_code == 400 and "no equating run 999" in unknown.get_data(as_text=True)
 
 
 def test_equating_waits_for_grading_and_a_locked_sitting_keeps_its_rule(site: Site) -> None:
