@@ -44,6 +44,7 @@ def live(database: Database, tmp_path: Path) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.shutdown()
+        app.extensions["certify"].jobs.stop()  # before the scratch database goes
 
 
 def test_forms_are_equated_and_the_rule_switched_by_keyboard(
