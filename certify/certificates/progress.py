@@ -9,9 +9,8 @@ from typing import NamedTuple
 from sqlalchemy import Engine, case
 from sqlmodel import Session, col, func, select
 
-from certify.registration.identity import mask_name
 from certify.registration.sittings import get_sitting
-from schemas.tables import Candidate, Certificate, Publication, Registration, Result, Sitting
+from schemas.tables import Certificate, Publication, Registration, Result, Sitting
 
 
 class SittingProgress(NamedTuple):
@@ -25,22 +24,16 @@ class SittingProgress(NamedTuple):
     issued: int
 
 
-class ResultLine(NamedTuple):
-    admission_no: str
-    name: str
-    """Masked (李*, 张*丰)."""
-    result: Result
-
-
 @dataclass(frozen=True)
 class SittingRecord:
-    """One sitting in full: its results (names masked), its notice and its certificates."""
+    """One sitting on its own page: how many results and passes, its notice and how many
+    certificates (the rows themselves are listed a page at a time elsewhere)."""
 
     sitting: Sitting
-    results: list[ResultLine]
+    graded: int
+    passed: int
     publication: Publication | None
-    certificates: list[tuple[Certificate, str]]
-    """Each certificate with its holder's admission number."""
+    issued: int
 
 
 def _by_sitting(session: Session, statement: object) -> dict[int, tuple[int, ...]]:
@@ -87,23 +80,35 @@ def sitting_overview(engine: Engine) -> list[SittingProgress]:
 
 
 def sitting_record(engine: Engine, code: str) -> SittingRecord:
-    """The sitting with this code in full; raises SittingNotFound."""
+    """The sitting with this code and its counts, in a few queries; raises SittingNotFound."""
     with Session(engine, expire_on_commit=False) as session:
         sitting = get_sitting(session, code)
-        results = [
-            ResultLine(reg.admission_no, mask_name(name), result)
-            for reg, name, result in session.exec(
-                select(Registration, Candidate.name, Result)
-                .join(Result, col(Result.registration_id) == col(Registration.id))
-                .join(Candidate, col(Candidate.id) == col(Registration.candidate_id))
-                .where(Registration.sitting_id == sitting.id)
-                .order_by(col(Registration.admission_no))
+        graded, passed = session.exec(
+            select(
+                func.count(col(Result.registration_id)),
+                func.sum(case((col(Result.passed), 1), else_=0)),
             )
-        ]
+            .join(Registration, col(Registration.id) == col(Result.registration_id))
+            .where(Registration.sitting_id == sitting.id)
+        ).one()
         publication = session.exec(
             select(Publication).where(Publication.sitting_id == sitting.id)
         ).first()
-        certificates = [
+        issued = session.exec(
+            select(func.count())
+            .select_from(Certificate)
+            .join(Registration, col(Registration.id) == col(Certificate.registration_id))
+            .where(Registration.sitting_id == sitting.id)
+        ).one()
+    return SittingRecord(sitting, int(graded or 0), int(passed or 0), publication, int(issued))
+
+
+def sitting_certificate_rows(engine: Engine, code: str) -> list[tuple[Certificate, str]]:
+    """Every certificate of the sitting, by serial, with its holder's admission number (for
+    the demonstration, which reads a token and a holder); raises SittingNotFound."""
+    with Session(engine, expire_on_commit=False) as session:
+        sitting = get_sitting(session, code)
+        return [
             (cert, admission_no)
             for cert, admission_no in session.exec(
                 select(Certificate, Registration.admission_no)
@@ -112,4 +117,3 @@ def sitting_record(engine: Engine, code: str) -> SittingRecord:
                 .order_by(col(Certificate.serial))
             )
         ]
-    return SittingRecord(sitting, results, publication, certificates)

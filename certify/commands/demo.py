@@ -32,7 +32,7 @@ from sqlalchemy import Engine
 from certify.audit.checkpoints import Checkpoint, LogReport, check_audit_log
 from certify.audit.state import STATE_FILE
 from certify.certificates.issuance import Issuer
-from certify.certificates.progress import sitting_record
+from certify.certificates.progress import sitting_certificate_rows
 from certify.certificates.publication import file_objection, publish, resolve_objection
 from certify.certificates.revocation import change_status, revocation_list
 from certify.commands.demo_delivery import computer_based
@@ -230,8 +230,8 @@ def run_demo(
 
 def _first_token(engine: Engine) -> str:
     """The token of the demo sitting's first certificate still valid."""
-    record = sitting_record(engine, DEMO_SITTING)
-    valid = (c for c, _ in record.certificates if c.status is CertificateStatus.VALID)
+    rows = sitting_certificate_rows(engine, DEMO_SITTING)
+    valid = (c for c, _ in rows if c.status is CertificateStatus.VALID)
     return next((c.token for c in valid), "")
 
 
@@ -467,8 +467,7 @@ def lookup_and_revoke(
     """A committee looks a holder up by ID number; one certificate is revoked, and it shows."""
     serial = issued[-1].stem
     holders = {
-        c.serial: admission_no
-        for c, admission_no in sitting_record(engine, DEMO_SITTING).certificates
+        c.serial: admission_no for c, admission_no in sitting_certificate_rows(engine, DEMO_SITTING)
     }
     person = next(p for p in people if p.admission_no == holders[serial])
     before = credentials(engine, vault, person.id_number)[0]

@@ -545,14 +545,27 @@ def set_pass_rule(
 
 
 def decisions(
-    engine: Engine, sitting_code: str, *, scored: list[CandidateScores] | None = None
+    engine: Engine,
+    sitting_code: str,
+    *,
+    scored: list[CandidateScores] | None = None,
+    run_id: int | None = None,
 ) -> Decisions | None:
-    """Each graded candidate's decision under the raw and the equated rule, from the run in
-    force (or, under the raw rule, the sitting's newest run); None when it has none.
-    ``scored``: the sitting's scores when the caller has them already."""
+    """Each graded candidate's decision under the raw and the equated rule, from run
+    ``run_id`` of the sitting when given, else the run in force (or, under the raw rule, the
+    sitting's newest run); None when it has none. ``scored``: the sitting's scores when the
+    caller has them already. Raises EquatingError for a run of another sitting."""
     with Session(engine) as session:
         sitting = get_sitting(session, sitting_code)
-        run_id = sitting.equating_run_id
+        if run_id is not None:
+            run = session.get(EquatingRun, run_id)
+            if run is None or run.sitting_id != sitting.id:
+                raise EquatingError(
+                    f"{sitting_code}: 第 {run_id} 次等值不属于本场次 / equating run {run_id} is "
+                    "not of this sitting"
+                )
+        else:
+            run_id = sitting.equating_run_id
         if run_id is None:
             run_id = session.exec(
                 select(EquatingRun.id)

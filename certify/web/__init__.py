@@ -5,8 +5,8 @@ from the environment: ``CERTIFY_DATABASE_URL``, ``CERTIFY_WEB_SECRET``, ``CERTIF
 declared in ``certify/infra/settings.py`` and listed in ``docs/web.md``).
 
 Blueprints per audience: ``public`` (no login), ``auth``, ``committee``, ``admin`` (with its
-question ``bank``, blueprints and ``papers``, a sitting's workflow in ``sittings`` and
-``grading``, background ``jobs``, ``certificates`` and keys, ``accounts`` and ``training``),
+question ``bank``, blueprints and ``papers``, a sitting's workflow in ``sittings``,
+``grading`` and ``equating``, background ``jobs``, ``certificates`` and keys, ``accounts`` and ``training``),
 ``rater`` and ``api``. Every API error has one JSON shape, ``{"error": {"status", "code",
 "message", "message_zh"}}``; every page error a friendly page; neither ever shows a traceback.
 """
@@ -323,9 +323,9 @@ def create_app(
     app.register_blueprint(accounts)
     app.register_blueprint(training)
     app.config["CERTIFY_PROVINCE"] = settings.province  # training certificates' serials
-    from certify.web import certificates, grading, jobs, papers, sittings
+    from certify.web import certificates, equating, grading, jobs, papers, sittings
 
-    for module in (papers, jobs, certificates, sittings, grading):
+    for module in (papers, jobs, certificates, sittings, grading, equating):
         app.register_blueprint(module.blueprint)
     sweeper = Sweeper(engine, settings.sweep_seconds)
     runner = app.extensions["certify"].jobs = jobs.make_runner(engine, settings.job_seconds)

@@ -14,19 +14,21 @@ from certify.certificates.issuance_job import ISSUE_LEVEL
 from certify.certificates.progress import sitting_overview, sitting_record
 from certify.certificates.publication import RESOLUTIONS, objections, publish, resolve_objection
 from certify.certificates.regrade_job import APPLY_REGRADE
-from certify.certificates.revocation import change_status, changes_from
+from certify.certificates.revocation import change_status
+from certify.grading.equating_job import EQUATE
 from certify.grading.grading_job import GRADE, REGRADE
 from certify.infra.errors import Error, NotFound
 from certify.infra.jobs import latest_job
 from certify.registration.sittings import get_sitting_view, list_sittings
 from certify.web.auth import check_csrf, current_account, require_role
+from certify.web.certificates import list_args, sitting_page
 from certify.web.common import PageProblems, page_problems
 from question_bank.paper_catalogue import list_blueprints
 from schemas.enums import ObjectionState, StatusChange
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 ADMIN = ("admin",)
-SITTING_JOBS = (GRADE, REGRADE, APPLY_REGRADE, ISSUE_LEVEL)
+SITTING_JOBS = (GRADE, REGRADE, EQUATE, APPLY_REGRADE, ISSUE_LEVEL)
 """The background jobs of a sitting whose latest run its page shows."""
 
 
@@ -63,15 +65,13 @@ def _sitting_page(code: str, problems: PageProblems | None = None) -> str:
         view=get_sitting_view(g.engine, code),
         jobs=[job for kind in SITTING_JOBS if (job := latest_job(g.engine, kind, code))],
         sitting=record.sitting,
-        results=record.results,
+        record=record,
         publication=record.publication,
         objections=found,
-        certificates=record.certificates,
         today=date.today(),
         problems=problems,
         open_objection=ObjectionState.OPEN,
         resolutions=RESOLUTIONS,
-        changes_from=changes_from,
     )
 
 
@@ -147,12 +147,18 @@ def certificate_status(serial: str) -> Any:
         action = StatusChange(request.form.get("action", ""))
     except ValueError:
         abort(400, description=f"action must be {', '.join(StatusChange)}")
-    code = request.form.get("sitting", "")
+    code = request.form.get("sitting", "")[:64]
+    reason = request.form.get("reason", "")[:500]
     try:
-        cert = change_status(
-            g.engine, serial, action, request.form.get("reason", ""), actor=_actor()
-        )
+        cert = change_status(g.engine, serial, action, reason, actor=_actor())
+    except NotFound:
+        raise
     except Error as exc:
-        return _refused(exc, code)
+        if not code or not any(s.code == code for s in list_sittings(g.engine)):
+            return _refused(exc, code)
+        typed = {"serial": serial[:40], "action": action.value, "reason": reason}
+        return sitting_page(code, page_problems(exc), 400, typed)
     flash(f"{cert.serial}: {cert.status.zh} {cert.status}")
-    return redirect(url_for("admin.sitting", code=code) if code else url_for("admin.index"))
+    if not code:
+        return redirect(url_for("admin.index"))
+    return redirect(url_for("certificates.sitting", code=code, **list_args()))

@@ -45,7 +45,7 @@ from certify.certificates.issuance_job import (
     certificate_folder,
     start_issuance,
 )
-from certify.certificates.revocation import revocation_list
+from certify.certificates.revocation import changes_from, revocation_list
 from certify.infra.errors import Error, NotFound
 from certify.infra.jobs import latest_job
 from certify.infra.tabular import table_bytes
@@ -112,7 +112,23 @@ def _folder(code: str) -> Path:
 # --- a sitting's certificates ----------------------------------------------------------------
 
 
-def _sitting_page(code: str, problems: PageProblems | None = None, status: int = 200) -> Any:
+LIST_ARGS = ("sort", "dir", "page", "per_page")
+"""The query arguments that say which page of the list is shown (kept across a post)."""
+
+
+def list_args() -> dict[str, Any]:
+    """The list's sort and page as this request names them (to come back to the same page)."""
+    return {n: request.args.get(n, "")[:20] for n in LIST_ARGS if request.args.get(n)}
+
+
+def sitting_page(
+    code: str,
+    problems: PageProblems | None = None,
+    status: int = 200,
+    changing: Mapping[str, str] | None = None,
+) -> Any:
+    """The sitting's certificates page; ``changing`` is a refused status change as typed
+    (serial, action, reason), put back in its row."""
     sort = request.args.get("sort", "serial")
     page = sitting_certificates(
         g.engine,
@@ -139,13 +155,16 @@ def _sitting_page(code: str, problems: PageProblems | None = None, status: int =
         passphrase_ok=passphrase_allowed(),
         per_pages=PER_PAGE,
         sorts=CERTIFICATE_SORTS,
+        changes_from=changes_from,
+        changing=changing or {},
+        list_args=list_args(),
     ), status
 
 
 @blueprint.get("/sittings/<code>/certificates")
 @require_role(*ADMIN)
 def sitting(code: str) -> Any:
-    return _sitting_page(code)
+    return sitting_page(code)
 
 
 @blueprint.post("/sittings/<code>/certificates/issue")
@@ -174,7 +193,7 @@ def issue(code: str) -> Any:
     except NotFound:
         raise
     except Error as exc:
-        return _sitting_page(code, page_problems(exc), 400)
+        return sitting_page(code, page_problems(exc), 400)
     return redirect(url_for("jobs.page", job_id=job.id))
 
 

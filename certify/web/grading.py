@@ -58,6 +58,39 @@ def marking(code: str) -> Any:
     )
 
 
+@blueprint.get("/<code>/marking-questions.xlsx")
+@require_role(*ADMIN)
+def marking_questions_xlsx(code: str) -> Any:
+    progress = marking_progress(g.engine, code)
+    header = ["题号 question", "题目 item", "答卷 scripts", "一评 round 1", "二评 round 2",
+              "需三评 third needed", "已三评 third done", "待三评 third pending",
+              "已定分 final"]  # fmt: skip
+    rows = (
+        [
+            q.question,
+            item,
+            q.scripts,
+            q.first,
+            q.second,
+            q.third_needed,
+            q.third_done,
+            q.third_pending,
+            q.final,
+        ]
+        for q, item in progress.questions
+    )
+    return xlsx(f"{progress.sitting}-评分进度-questions.xlsx", header, rows, "questions")
+
+
+@blueprint.get("/<code>/marking-raters.xlsx")
+@require_role(*ADMIN)
+def marking_raters_xlsx(code: str) -> Any:
+    progress = marking_progress(g.engine, code)
+    header = ["评分员 rater", "一评 round 1", "二评 round 2", "三评 round 3", "合计 total"]
+    rows = ([r.rater, *r.rounds[:3], r.total] for r in progress.raters)
+    return xlsx(f"{progress.sitting}-评分员-raters.xlsx", header, rows, "raters")
+
+
 def _slice(rows: list[T], page: int, size: int = 100) -> tuple[list[T], int]:
     """Page ``page`` of ``rows`` (a job's stored report), ``size`` a page, and how many pages."""
     pages = max(1, -(-len(rows) // size))
@@ -92,6 +125,21 @@ def _grading_page(code: str, problems: PageProblems | None = None) -> Any:
 @require_role(*ADMIN)
 def grading(code: str) -> Any:
     return _grading_page(code)
+
+
+@blueprint.get("/<code>/pending.xlsx")
+@require_role(*ADMIN)
+def pending_xlsx(code: str) -> Any:
+    """Who the latest grading left without a result: marks missing, or no answer sheet."""
+    view = get_sitting_view(g.engine, code)
+    job = latest_job(g.engine, GRADE, view.code)
+    report = job.result if job and job.result else {}
+    header = ["准考证号 admission", "原因 reason"]
+    rows = [
+        *([a, "待评分（主观题评分未完成） marks missing"] for a in report.get("pending", [])),
+        *([a, "无答题卡 no answer sheet"] for a in report.get("no_sheet", [])),
+    ]
+    return xlsx(f"{view.code}-待评分-pending.xlsx", header, rows, "pending")
 
 
 @blueprint.post("/<code>/grade")

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from certify.certificates.issuance_job import ISSUE_LEVEL, ISSUE_TRAINING, resume_issuance
 from certify.certificates.regrade_job import APPLY_REGRADE, run_regrade_apply
+from certify.grading.equating_job import EQUATE, run_equating
 from certify.grading.grading_job import GRADE, REGRADE, run_grading, run_regrade
 from certify.infra.errors import Error, NotFound
 from certify.infra.jobs import Handler, JobRunner, JobView, get_job, resume_job
@@ -65,6 +66,14 @@ KINDS: dict[str, JobKind] = {
         "复核重评（比较）",
         "Regrade (differences)",
         lambda job: url_for("grading.regrade", code=job.subject),
+    ),
+    EQUATE: JobKind(
+        run_equating,
+        "分数等值",
+        "Equating",
+        lambda job: url_for(
+            "equating.equating", code=job.subject, run=(job.result or {}).get("run")
+        ),
     ),
     APPLY_REGRADE: JobKind(
         run_regrade_apply,

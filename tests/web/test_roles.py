@@ -31,6 +31,7 @@ SAMPLE = {
     "job_id": 1,
     "doc": "paper",
     "application_id": 1,
+    "run_id": 1,
 }
 
 
