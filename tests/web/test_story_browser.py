@@ -35,9 +35,9 @@ import numpy as np
 import pytest
 from flask import Flask
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 from sqlmodel import Session, col, func, select
@@ -89,6 +89,16 @@ SHORT = 3
 RATERS = ("rater-a", "rater-b", "rater-c")
 RATER_FIRST = "first-password-1"
 RATER_OWN = "my-own-password-1"
+
+
+def gone(element: Any) -> bool:
+    """Has the page ``element`` belonged to been replaced? Chromium answers a node of a page
+    that is gone either as stale or as one that "does not belong to the document"."""
+    try:
+        element.is_enabled()
+    except WebDriverException:  # StaleElementReferenceException is one
+        return True
+    return False
 
 
 def page_status(url: str) -> int:
@@ -241,7 +251,7 @@ def test_the_whole_story_from_an_empty_database(
         before = count(story, Job)
         page = browser.find_element(By.TAG_NAME, "html")
         submit()
-        wait.until(staleness_of(page))
+        wait.until(lambda b: gone(page))
         wait.until(lambda b: at(destination)(b) and "/admin/jobs/" not in b.current_url)
         with Session(story.engine) as session:
             (job,) = session.exec(select(Job).where(col(Job.id) > before)).all()
