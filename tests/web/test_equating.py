@@ -94,7 +94,8 @@ def test_an_equating_runs_in_the_background_and_shows_its_tables(large: Site) ->
 def test_the_pass_rule_switches_only_when_confirmed(large: Site) -> None:
     site = large
     client = site.signed_in("admin")
-    equate(site, client, replications="0")
+    queued = equate(site, client, replications="0")
+    assert queued.status_code == 302, queued.get_data(as_text=True)  # why, if it was refused
     (job,) = runner(site).run_pending()
     run_id = job.result["run"]
     form = {"csrf_token": site.csrf(client), "rule": "equated", "run": str(run_id)}
@@ -154,7 +155,8 @@ def test_equating_waits_for_grading_and_a_locked_sitting_keeps_its_rule(site: Si
     assert regrade.status_code == 400  # and the other way round
     runner(site).run_pending()
     # 30 candidates on two forms: too few to equate; the job says so
-    equate(site, client, replications="0")
+    queued = equate(site, client, replications="0")
+    assert queued.status_code == 302, queued.get_data(as_text=True)  # why, if it was refused
     (job,) = runner(site).run_pending()
     assert job.state is JobState.FAILED and "at least 30" in (job.error or "")
     form = {"csrf_token": site.csrf(client), "rule": "raw", "confirm": "yes"}
