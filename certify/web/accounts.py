@@ -10,7 +10,7 @@ a generated password, once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -41,16 +41,14 @@ from certify.accounts.directory import (
     search_sign_ins,
 )
 from certify.infra.errors import Error
-from certify.infra.tabular import table_bytes
 from certify.web.auth import check_csrf, current_account, require_role, sign_in
-from certify.web.common import PageProblems, page_problems
+from certify.web.common import PageProblems, page_problems, xlsx_download
 from schemas.enums import ROLES, Role, SignInOutcome
 from schemas.tables import Account
 
 blueprint = Blueprint("accounts", __name__)
 ADMIN = ("admin",)
 PER_PAGE = (20, 50, 100, MAX_PER_PAGE)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STATUSES = ("active", "disabled")
 
 
@@ -170,17 +168,6 @@ def _sign_in_params(search: SignInSearch) -> dict[str, Any]:
     }
 
 
-def _xlsx(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]], sheet: str) -> Any:
-    response = make_response(table_bytes(header, rows, "xlsx", sheet))
-    response.headers["Content-Type"] = XLSX
-    from urllib.parse import quote
-
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{sheet}.xlsx\"; filename*=UTF-8''{quote(name)}"
-    )
-    return response
-
-
 def _when(at: datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S") if at else ""
 
@@ -228,7 +215,7 @@ def export() -> Any:
         ]
         for r in all_accounts(g.engine, search)
     )
-    return _xlsx("账户-accounts.xlsx", header, rows, "accounts")
+    return xlsx_download("账户-accounts.xlsx", header, rows, "accounts")
 
 
 # --- creating --------------------------------------------------------------------------------
@@ -420,7 +407,7 @@ def sign_ins_export() -> Any:
         ]
         for r in all_sign_ins(g.engine, search)
     )
-    return _xlsx("登录记录-sign-ins.xlsx", header, rows, "sign-ins")
+    return xlsx_download("登录记录-sign-ins.xlsx", header, rows, "sign-ins")
 
 
 # --- one's own password ----------------------------------------------------------------------

@@ -48,7 +48,6 @@ from certify.certificates.issuance_job import (
 from certify.certificates.revocation import changes_from, revocation_list
 from certify.infra.errors import Error, NotFound
 from certify.infra.jobs import latest_job
-from certify.infra.tabular import table_bytes
 from certify.keys.publish import (
     REVOCATIONS,
     TRUST_LIST,
@@ -66,7 +65,13 @@ from certify.keys.store import (
 )
 from certify.signing.algorithms import OPTIONS, algorithm_named
 from certify.web.auth import check_csrf, current_account, require_role
-from certify.web.common import PageProblems, page_problems, passphrase_allowed, require_https
+from certify.web.common import (
+    PageProblems,
+    page_problems,
+    passphrase_allowed,
+    require_https,
+    xlsx_download,
+)
 from certify.web.jobs import actor
 from schemas.enums import CertificateKind, Level
 from schemas.reference import occupations
@@ -74,7 +79,6 @@ from schemas.reference import occupations
 blueprint = Blueprint("certificates", __name__, url_prefix="/admin")
 ADMIN = ("admin",)
 PER_PAGE = (20, 50, 100, 200)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PASSPHRASE_MAX = 1024
 ISSUER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{1,63}")
 
@@ -231,10 +235,7 @@ def workbook(code: str) -> Any:
         [c.serial, c.admission_no, c.holder, c.status.value, c.issued_on.isoformat(), c.kid]
         for c in all_sitting_certificates(g.engine, code)
     )
-    response = make_response(table_bytes(header, rows, "xlsx", "certificates"))
-    response.headers["Content-Type"] = XLSX
-    response.headers["Content-Disposition"] = 'attachment; filename="certificates.xlsx"'
-    return response
+    return xlsx_download("certificates.xlsx", header, rows, "certificates")
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -298,10 +299,7 @@ def keys_workbook() -> Any:
         ]
         for k in list_keys(g.engine)
     )
-    response = make_response(table_bytes(header, rows, "xlsx", "keys"))
-    response.headers["Content-Type"] = XLSX
-    response.headers["Content-Disposition"] = 'attachment; filename="keys.xlsx"'
-    return response
+    return xlsx_download("keys.xlsx", header, rows, "keys")
 
 
 class _Refused(Error):

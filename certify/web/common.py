@@ -1,5 +1,6 @@
 """What several blueprints share: the trust list of this app, uploaded files, and the problems
-found in what was posted, shown on the page that answers the post."""
+found in what was posted, shown on the page that answers the post, and tables downloaded as
+XLSX."""
 
 from __future__ import annotations
 
@@ -8,16 +9,18 @@ import re
 import secrets
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
-from flask import abort, current_app, g, request, send_file, url_for
+from flask import abort, current_app, g, make_response, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 
 from certify.infra.errors import Error, InputError, Problem, ValidationFailed
-from certify.infra.tabular import write_table
+from certify.infra.tabular import table_bytes, write_table
 from certify.signing.trust import TrustList
 from certify.web.auth import current_account
 
@@ -27,6 +30,20 @@ PROBLEMS_ON_PAGE_ONLY = 10
 PROBLEM_FILES_KEPT = 3600
 """Seconds a problem file stays downloadable."""
 PROBLEM_HEADER = ["文件 file", "行 row", "列 field", "代码 code", "问题", "problem"]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def xlsx_download(
+    name: str, header: Sequence[str], rows: Iterable[Sequence[Any]], sheet: str
+) -> Any:
+    """A table as an XLSX download: ``sheet`` names the sheet and the plain file name,
+    ``name`` (Chinese allowed) the file name browsers that read RFC 5987 show."""
+    response = make_response(table_bytes(header, rows, "xlsx", sheet))
+    response.headers["Content-Type"] = XLSX
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{sheet}.xlsx\"; filename*=UTF-8''{quote(name)}"
+    )
+    return response
 
 
 def trust() -> TrustList:

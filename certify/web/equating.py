@@ -27,9 +27,9 @@ from certify.infra.errors import Error, NotFound
 from certify.infra.jobs import latest_job
 from certify.registration.sittings import get_sitting_view
 from certify.web.auth import check_csrf, require_role
-from certify.web.common import PageProblems, page_problems
+from certify.web.common import PageProblems, page_problems, xlsx_download
 from certify.web.jobs import actor, wake_runner
-from certify.web.sittings import account_id, refused_field, xlsx
+from certify.web.sittings import account_id, refused_field
 from schemas.tables import EquatingRun, FormEquating
 
 blueprint = Blueprint("equating", __name__, url_prefix="/admin/sittings")
@@ -153,7 +153,7 @@ def tables_xlsx(code: str, run_id: int) -> Any:
         for r in rows
         for x, e, s in r.table
     )
-    return xlsx(f"{code}-等值-run{run.id}.xlsx", header, table, "conversions")
+    return xlsx_download(f"{code}-等值-run{run.id}.xlsx", header, table, "conversions")
 
 
 @blueprint.post("/<code>/pass-rule")

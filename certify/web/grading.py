@@ -10,6 +10,7 @@ per sitting and are audited under ``web:<username>``."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -30,7 +31,7 @@ from certify.infra.jobs import latest_job
 from certify.registration.lists import RESULT_SORTS, all_results, result_page
 from certify.registration.sittings import get_sitting_view
 from certify.web.auth import check_csrf, require_role
-from certify.web.common import PageProblems, page_problems
+from certify.web.common import PageProblems, page_problems, xlsx_download
 from certify.web.jobs import actor, wake_runner
 from certify.web.sittings import (
     account_id,
@@ -38,7 +39,6 @@ from certify.web.sittings import (
     list_url,
     parse_list,
     refused_field,
-    xlsx,
 )
 from schemas.enums import CertificateStatus
 
@@ -79,7 +79,7 @@ def marking_questions_xlsx(code: str) -> Any:
         ]
         for q, item in progress.questions
     )
-    return xlsx(f"{progress.sitting}-评分进度-questions.xlsx", header, rows, "questions")
+    return xlsx_download(f"{progress.sitting}-评分进度-questions.xlsx", header, rows, "questions")
 
 
 @blueprint.get("/<code>/marking-raters.xlsx")
@@ -88,7 +88,7 @@ def marking_raters_xlsx(code: str) -> Any:
     progress = marking_progress(g.engine, code)
     header = ["评分员 rater", "一评 round 1", "二评 round 2", "三评 round 3", "合计 total"]
     rows = ([r.rater, *r.rounds[:3], r.total] for r in progress.raters)
-    return xlsx(f"{progress.sitting}-评分员-raters.xlsx", header, rows, "raters")
+    return xlsx_download(f"{progress.sitting}-评分员-raters.xlsx", header, rows, "raters")
 
 
 def _slice(rows: list[T], page: int, size: int = 100) -> tuple[list[T], int]:
@@ -139,20 +139,26 @@ def pending_xlsx(code: str) -> Any:
         *([a, "待评分（主观题评分未完成） marks missing"] for a in report.get("pending", [])),
         *([a, "无答题卡 no answer sheet"] for a in report.get("no_sheet", [])),
     ]
-    return xlsx(f"{view.code}-待评分-pending.xlsx", header, rows, "pending")
+    return xlsx_download(f"{view.code}-待评分-pending.xlsx", header, rows, "pending")
 
 
 @blueprint.post("/<code>/grade")
 @require_role(*ADMIN)
 def grade(code: str) -> Any:
+    return _start(code, submit_grading, _grading_page)
+
+
+def _start(code: str, submit: Callable[..., Any], page: Callable[..., Any]) -> Any:
+    """Queue the sitting's job that ``submit`` makes and follow it on its page; a refusal (a
+    job of the sitting running, say) on ``page``."""
     check_csrf()
     get_sitting_view(g.engine, code)  # an unknown sitting is 404 before any refusal
     try:
-        job = submit_grading(g.engine, code, actor=actor(), account_id=account_id())
+        job = submit(g.engine, code, actor=actor(), account_id=account_id())
     except NotFound:
         raise
     except Error as exc:
-        return _grading_page(code, page_problems(exc))
+        return page(code, page_problems(exc))
     wake_runner()
     return redirect(url_for("jobs.page", job_id=job.id))
 
@@ -188,16 +194,7 @@ def regrade(code: str) -> Any:
 @blueprint.post("/<code>/regrade")
 @require_role(*ADMIN)
 def start_regrade(code: str) -> Any:
-    check_csrf()
-    get_sitting_view(g.engine, code)  # an unknown sitting is 404 before any refusal
-    try:
-        job = submit_regrade(g.engine, code, actor=actor(), account_id=account_id())
-    except NotFound:
-        raise
-    except Error as exc:
-        return _regrade_page(code, page_problems(exc))
-    wake_runner()
-    return redirect(url_for("jobs.page", job_id=job.id))
+    return _start(code, submit_regrade, _regrade_page)
 
 
 @blueprint.post("/<code>/regrade/confirm")
@@ -257,7 +254,7 @@ def results_xlsx(code: str) -> Any:
         ]
         for r in found
     )
-    return xlsx(f"{code}-成绩-results.xlsx", header, rows, "results")
+    return xlsx_download(f"{code}-成绩-results.xlsx", header, rows, "results")
 
 
 @blueprint.get("/<code>/report.pdf")

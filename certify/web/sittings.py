@@ -11,10 +11,9 @@ unchanged."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -22,7 +21,6 @@ from flask import (
     current_app,
     flash,
     g,
-    make_response,
     redirect,
     render_template,
     request,
@@ -32,7 +30,6 @@ from flask import (
 from certify.certificates.progress import sitting_overview
 from certify.grading.sheets import import_sheets
 from certify.infra.errors import Error, NotFound, Problem
-from certify.infra.tabular import table_bytes
 from certify.registration.applications import override_application, register_applicants
 from certify.registration.identity import IdentityVault
 from certify.registration.lists import (
@@ -51,7 +48,13 @@ from certify.registration.sittings import (
     set_sitting,
 )
 from certify.web.auth import check_csrf, current_account, require_role
-from certify.web.common import PageProblems, page_problems, saved_upload, send_problems
+from certify.web.common import (
+    PageProblems,
+    page_problems,
+    saved_upload,
+    send_problems,
+    xlsx_download,
+)
 from certify.web.jobs import actor
 from question_bank.paper_catalogue import list_blueprints
 from schemas.enums import ApplicationDecision
@@ -59,7 +62,6 @@ from schemas.enums import ApplicationDecision
 blueprint = Blueprint("sittings", __name__, url_prefix="/admin/sittings")
 ADMIN = ("admin",)
 PER_PAGE = (20, 50, 100, 500)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def account_id() -> int | None:
@@ -90,15 +92,6 @@ def _when(typed: str, field: str) -> datetime | None:
         except ValueError:
             continue
     raise ValueError(field)
-
-
-def xlsx(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]], sheet: str) -> Any:
-    response = make_response(table_bytes(header, rows, "xlsx", sheet))
-    response.headers["Content-Type"] = XLSX
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{sheet}.xlsx\"; filename*=UTF-8''{quote(name)}"
-    )
-    return response
 
 
 # --- lists: paging and sorting ---------------------------------------------------------------
@@ -388,7 +381,7 @@ def applications_xlsx(code: str) -> Any:
         ]
         for a in all_applications(g.engine, code, search)
     )
-    return xlsx(f"{code}-申报-applications.xlsx", header, rows, "applications")
+    return xlsx_download(f"{code}-申报-applications.xlsx", header, rows, "applications")
 
 
 # --- the roster and answer sheets -------------------------------------------------------------
@@ -461,7 +454,7 @@ def roster_xlsx(code: str) -> Any:
         ]
         for r in all_roster(g.engine, code, search)
     )
-    return xlsx(f"{code}-名册-roster.xlsx", header, rows, "roster")
+    return xlsx_download(f"{code}-名册-roster.xlsx", header, rows, "roster")
 
 
 def _sheets_page(code: str, problems: PageProblems | None = None, replace: bool = False) -> Any:

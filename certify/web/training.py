@@ -46,7 +46,6 @@ from certify.entitlements.training import assess, create_course, enrol, record_a
 from certify.infra.digests import hexdigest
 from certify.infra.errors import Error, NotFound
 from certify.infra.jobs import latest_job
-from certify.infra.tabular import table_bytes
 from certify.keys.store import list_keys
 from certify.registration.identity import IdentityVault
 from certify.web.auth import check_csrf, current_account, require_role
@@ -57,6 +56,7 @@ from certify.web.common import (
     require_https,
     saved_upload,
     send_problems,
+    xlsx_download,
 )
 from schemas.enums import CertificateKind, Level
 from schemas.reference import occupations
@@ -64,7 +64,6 @@ from schemas.reference import occupations
 blueprint = Blueprint("training", __name__, url_prefix="/admin/training")
 ADMIN = ("admin",)
 PER_PAGE = (20, 50, 100, MAX_PER_PAGE)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _actor() -> str:
@@ -313,7 +312,4 @@ def trainees_export(code: str) -> Any:
         ]
         for t in all_trainees(g.engine, code)
     )
-    response = make_response(table_bytes(header, rows, "xlsx", "trainees"))
-    response.headers["Content-Type"] = XLSX
-    response.headers["Content-Disposition"] = 'attachment; filename="trainees.xlsx"'
-    return response
+    return xlsx_download("trainees.xlsx", header, rows, "trainees")
