@@ -153,7 +153,8 @@ def test_equating_waits_for_grading_and_a_locked_sitting_keeps_its_rule(site: Si
     assert 'id="reference" name="reference" value="B"' in html
     regrade = client.post("/admin/sittings/S1/regrade", data={"csrf_token": site.csrf(client)})
     assert regrade.status_code == 400  # and the other way round
-    runner(site).run_pending()
+    (graded,) = runner(site).run_pending()
+    assert graded.kind == "sitting.grade" and graded.state is JobState.DONE, graded
     # 30 candidates on two forms: too few to equate; the job says so
     queued = equate(site, client, replications="0")
     assert queued.status_code == 302, queued.get_data(as_text=True)  # why, if it was refused
