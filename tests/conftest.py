@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -142,6 +144,33 @@ def empty_database_url(postgres: PostgresServer | None, tmp_path: Path) -> str:
     if postgres is None:
         return f"sqlite:///{tmp_path / 'empty.db'}"
     return postgres.create()
+
+
+@pytest.fixture(autouse=True)
+def _threads_end_with_their_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every job runner and sweeper thread a test's app starts is stopped when the test ends: on
+    PostgreSQL one database serves every test of a session, and a thread left polling it would
+    take a later test's queued job (or close its attempts) before that test runs it."""
+    from certify.infra.jobs import JobRunner
+    from certify.web import Sweeper
+
+    started: list[JobRunner | Sweeper] = []
+    for kind in (JobRunner, Sweeper):
+        original = kind.ensure_running
+
+        def recording(self: Any, original: Any = original) -> None:
+            if self not in started:
+                started.append(self)
+            original(self)
+
+        monkeypatch.setattr(kind, "ensure_running", recording)
+    yield
+    for thread in started:
+        thread.stop()
+    polling = [
+        t.name for t in threading.enumerate() if t.name in ("certify-jobs", "certify-sweeper")
+    ]
+    assert not polling, f"threads outlive their test: {polling}"
 
 
 @pytest.fixture(autouse=True)

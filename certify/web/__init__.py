@@ -125,6 +125,8 @@ class Sweeper:
         self.seconds = seconds
         self.pid = 0
         self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
 
     def ensure_running(self) -> None:
         if self.seconds <= 0 or self.pid == os.getpid():
@@ -133,13 +135,23 @@ class Sweeper:
             if self.pid == os.getpid():
                 return
             self.pid = os.getpid()
-            threading.Thread(target=self._run, name="certify-sweeper", daemon=True).start()
+            self.stopping.clear()
+            self.thread = threading.Thread(target=self._run, name="certify-sweeper", daemon=True)
+            self.thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop this process's thread after the round it is in, and wait for it (as
+        :meth:`certify.infra.jobs.JobRunner.stop`: nothing left polling a database that goes)."""
+        self.stopping.set()
+        thread, self.thread = self.thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self.pid = 0
 
     def _run(self) -> None:
         from certify.delivery.attempts import sweep
 
-        while True:
-            time.sleep(self.seconds)
+        while not self.stopping.wait(self.seconds):
             try:
                 swept = sweep(self.engine)
                 if swept.handed_in or swept.absent:
