@@ -9,6 +9,7 @@ single- and multiple-choice questions are permuted.
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import numpy as np
 
@@ -49,9 +50,24 @@ def _sections(part: PaperPart) -> list[list[PaperQuestion]]:
     return sections
 
 
+def _copy(q: PaperQuestion, update: dict[str, Any]) -> PaperQuestion:
+    """``q.model_copy(update=update)``, made directly: what pydantic's copy does for a model
+    without extra fields or private attributes (a new instance sharing the field values, the
+    updated ones set, the fields counted as set), without its generic machinery. A sitting of
+    ten thousand candidates makes 440,000 of these; this is half the time of ``model_copy``."""
+    new = object.__new__(PaperQuestion)
+    values = q.__dict__.copy()
+    values.update(update)
+    object.__setattr__(new, "__dict__", values)
+    object.__setattr__(new, "__pydantic_fields_set__", q.__pydantic_fields_set__ | update.keys())
+    object.__setattr__(new, "__pydantic_extra__", None)
+    object.__setattr__(new, "__pydantic_private__", None)
+    return new
+
+
 def _shuffle_options(q: PaperQuestion, number: int, rng: np.random.Generator) -> PaperQuestion:
     if not q.type.has_options:
-        return q.model_copy(update={"number": number})
+        return _copy(q, {"number": number})
     canonical = sorted(q.options)
     order = rng.permutation(len(canonical))
     printed = OPTION_LETTERS[: len(canonical)]
@@ -59,9 +75,7 @@ def _shuffle_options(q: PaperQuestion, number: int, rng: np.random.Generator) ->
     options = {p: q.options[c] for p, c in option_map.items()}
     back = {c: p for p, c in option_map.items()}
     key = "".join(sorted(back[c] for c in q.key))
-    return q.model_copy(
-        update={"number": number, "options": options, "key": key, "option_map": option_map}
-    )
+    return _copy(q, {"number": number, "options": options, "key": key, "option_map": option_map})
 
 
 def to_canonical(view: PaperView, answers: dict[int, str]) -> dict[int, str]:

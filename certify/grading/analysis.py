@@ -22,10 +22,11 @@ from certify.grading.fairness import compare_forms
 from certify.grading.form_equating import decisions, stored_run
 from certify.grading.irt import abilities, information
 from certify.grading.scoring import encode_letters, encode_true_false
-from certify.grading.service import CandidateScores, score_sitting
+from certify.grading.service import Answers, CandidateScores, score_sitting, sitting_answers
 from certify.grading.sheets import candidate_copies
 from certify.grading.similarity import similar_pairs
 from certify.grading.statistics import item_statistics
+from certify.infra.gcpause import gc_paused
 from certify.infra.tabular import write_table
 from question_bank.shuffle import to_canonical
 from schemas.blueprint import Blueprint as BlueprintSpec
@@ -53,11 +54,13 @@ def _clean(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
+@gc_paused()
 def exam_report(engine: Engine, sitting_code: str) -> ExamReportData:
     """Everything the statistics report shows, computed from the sitting's scored candidates."""
     prepared = candidate_copies(engine, sitting_code)
     sitting, copies = prepared
-    _, scores = score_sitting(engine, sitting_code, copies=prepared)
+    answers = sitting_answers(engine, [reg.id or 0 for reg, _ in copies.values()])
+    _, scores = score_sitting(engine, sitting_code, copies=prepared, answers=answers)
     scored = [s for s in scores if s.passed is not None]
     with Session(engine) as session:
         row = session.get(Blueprint, sitting.blueprint_id)
@@ -127,7 +130,7 @@ def exam_report(engine: Engine, sitting_code: str) -> ExamReportData:
         fairness_statistic=_clean(fairness.statistic) if fairness else None,
         fairness_p=_clean(fairness.p_value) if fairness else None,
         fairness_warning=bool(fairness and fairness.warning),
-        similar_pairs=_similar(engine, copies),
+        similar_pairs=_similar(copies, answers),
         similarity_threshold=SIMILARITY_THRESHOLD,
         irt=_irt(engine, sitting.occupation, sitting.level, scored),
         equating=_equating(engine, sitting_code, scored),
@@ -257,12 +260,8 @@ def _responses_of(copies: dict[str, tuple[Registration, PaperView]]) -> Any:
     return select(Response).where(col(Response.registration_id).in_(ids))
 
 
-def _similar(engine: Engine, copies: dict[str, tuple[Registration, PaperView]]) -> list[PairRow]:
+def _similar(copies: dict[str, tuple[Registration, PaperView]], raw: Answers) -> list[PairRow]:
     """Flagged pairs within each form, on canonical choice answers."""
-    with Session(engine) as session:
-        raw: dict[int, dict[int, str]] = {}
-        for response in session.exec(_responses_of(copies)):
-            raw.setdefault(response.registration_id, {})[response.item_version_id] = response.raw
     pairs: list[PairRow] = []
     by_form: dict[str, list[str]] = {}
     for admission, (_, view) in copies.items():

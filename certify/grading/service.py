@@ -32,6 +32,7 @@ from certify.grading.sheets import Copies, candidate_copies
 from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import Error
+from certify.infra.gcpause import gc_paused
 from certify.registration.identity import mask_name
 from question_bank.shuffle import to_canonical
 from schemas.blueprint import Blueprint as BlueprintSpec
@@ -119,10 +120,16 @@ def pass_marks_in_force(session: Session, sitting: Sitting) -> PassMarks | None:
     )
 
 
+@gc_paused()
 def score_sitting(
-    engine: Engine, sitting_code: str, *, copies: Copies | None = None
+    engine: Engine,
+    sitting_code: str,
+    *,
+    copies: Copies | None = None,
+    answers: Answers | None = None,
 ) -> tuple[GradeReport, list[CandidateScores]]:
-    """Scores of every candidate of a sitting, computed afresh from raw answers and marks."""
+    """Scores of every candidate of a sitting, computed afresh from raw answers and marks
+    (``copies`` and ``answers``, when the caller has read them already, are not read again)."""
     sitting, by_admission = copies or candidate_copies(engine, sitting_code)
     bp = blueprint_of(engine, sitting.blueprint_id)
     fraction = (
@@ -131,7 +138,7 @@ def score_sitting(
         else 0.0
     )
     regs = {reg.id or 0: (reg, view) for reg, view in by_admission.values()}
-    answers, marks, keys = _load(engine, list(regs))
+    answers, marks, keys = _load(engine, list(regs), answers)
     with Session(engine) as session:
         in_force = pass_marks_in_force(session, sitting)
     if in_force is not None:
@@ -160,18 +167,37 @@ def _check_forms(sitting: Sitting, in_force: PassMarks, forms: set[str]) -> None
         )
 
 
-def _load(
-    engine: Engine, reg_ids: list[int]
-) -> tuple[dict[int, dict[int, str]], dict[tuple[int, int], list[Mark]], dict[int, ItemVersion]]:
+Answers = dict[int, dict[int, str]]
+"""Raw answers by registration id, then item version id."""
+
+
+def sitting_answers(engine: Engine, reg_ids: list[int]) -> Answers:
+    """The raw answers of the registrations ``reg_ids`` (read as plain rows: a sitting of ten
+    thousand has hundreds of thousands)."""
+    answers: Answers = defaultdict(dict)
     with Session(engine) as session:
-        answers: dict[int, dict[int, str]] = defaultdict(dict)
-        for r in session.exec(select(Response).where(col(Response.registration_id).in_(reg_ids))):
-            answers[r.registration_id][r.item_version_id] = r.raw
-        marks: dict[tuple[int, int], list[Mark]] = defaultdict(list)
-        for m in session.exec(
-            select(Mark).where(col(Mark.registration_id).in_(reg_ids)).order_by(col(Mark.round))
+        for reg_id, item, raw in session.exec(
+            select(Response.registration_id, Response.item_version_id, Response.raw).where(
+                col(Response.registration_id).in_(reg_ids)
+            )
         ):
-            marks[(m.registration_id, m.item_version_id)].append(m)
+            answers[reg_id][item] = raw
+    return answers
+
+
+def _load(
+    engine: Engine, reg_ids: list[int], answers: Answers | None
+) -> tuple[Answers, dict[tuple[int, int], list[float]], dict[int, ItemVersion]]:
+    if answers is None:
+        answers = sitting_answers(engine, reg_ids)
+    with Session(engine) as session:
+        marks: dict[tuple[int, int], list[float]] = defaultdict(list)
+        for reg_id, item, mark in session.exec(
+            select(Mark.registration_id, Mark.item_version_id, Mark.mark)
+            .where(col(Mark.registration_id).in_(reg_ids))
+            .order_by(col(Mark.round))
+        ):
+            marks[(reg_id, item)].append(mark)
         keys = effective_keys(session)
     return answers, marks, keys
 
@@ -199,8 +225,8 @@ def effective_keys(session: Session) -> dict[int, ItemVersion]:
 def _score_paper(
     bp: BlueprintSpec,
     group: list[tuple[Registration, PaperView]],
-    answers: dict[int, dict[int, str]],
-    marks: dict[tuple[int, int], list[Mark]],
+    answers: Answers,
+    marks: dict[tuple[int, int], list[float]],
     keys: dict[int, ItemVersion],
     fraction: float,
     report: GradeReport,
@@ -291,11 +317,11 @@ def _score_paper(
     return out
 
 
-def _final(found: list[Mark], maximum: float) -> float | None:
+def _final(found: list[float], maximum: float) -> float | None:
     if len(found) < 2:
         return None
-    first, second = found[0].mark, found[1].mark
-    third = found[2].mark if len(found) > 2 else np.nan
+    first, second = found[0], found[1]
+    third = found[2] if len(found) > 2 else np.nan
     value = float(
         final_marks(
             np.array([first]), np.array([second]), np.array([third]), SUBJECTIVE_TOLERANCE * maximum

@@ -25,6 +25,7 @@ from certify.grading.scoring import INVALID, encode_letters, encode_true_false
 from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import Problem, ValidationFailed
+from certify.infra.gcpause import gc_paused
 from certify.infra.rows import Columns, Row, read_rows
 from certify.infra.tabular import DEFAULT_MAX_BYTES
 from certify.registration.sittings import get_sitting
@@ -63,6 +64,7 @@ Copies = tuple[Sitting, dict[str, tuple[Registration, PaperView]]]
 """A sitting and, per admission number, the registration and the candidate's own copy."""
 
 
+@gc_paused()
 def candidate_copies(engine: Engine, sitting_code: str) -> Copies:
     """The sitting and, per admission number, the registration and the candidate's own copy.
 

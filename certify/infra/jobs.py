@@ -232,15 +232,15 @@ def get_job(engine: Engine, job_id: int) -> JobView:
         return JobView.of(row, utcnow())
 
 
-def latest_job(engine: Engine, kind: str, subject: str) -> JobView | None:
-    """The newest job of ``kind`` about ``subject``, if any."""
+def latest_job(
+    engine: Engine, kind: str, subject: str, *, state: JobState | None = None
+) -> JobView | None:
+    """The newest job of ``kind`` about ``subject`` (in ``state``, if given), if any."""
+    query = select(Job).where(col(Job.kind) == kind, col(Job.subject) == subject)
+    if state is not None:
+        query = query.where(col(Job.state) == state)
     with Session(engine) as session:
-        row = session.exec(
-            select(Job)
-            .where(col(Job.kind) == kind, col(Job.subject) == subject)
-            .order_by(col(Job.id).desc())
-            .limit(1)
-        ).first()
+        row = session.exec(query.order_by(col(Job.id).desc()).limit(1)).first()
         return JobView.of(row, utcnow()) if row else None
 
 

@@ -17,6 +17,7 @@ from certify.certificates.regrade_job import APPLY_REGRADE
 from certify.certificates.revocation import change_status
 from certify.grading.equating_job import EQUATE
 from certify.grading.grading_job import GRADE, REGRADE
+from certify.grading.report_job import REPORT
 from certify.infra.errors import Error, NotFound
 from certify.infra.jobs import latest_job
 from certify.registration.sittings import get_sitting_view, list_sittings
@@ -28,7 +29,7 @@ from schemas.enums import ObjectionState, StatusChange
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 ADMIN = ("admin",)
-SITTING_JOBS = (GRADE, REGRADE, EQUATE, APPLY_REGRADE, ISSUE_LEVEL)
+SITTING_JOBS = (GRADE, REGRADE, EQUATE, APPLY_REGRADE, REPORT, ISSUE_LEVEL)
 """The background jobs of a sitting whose latest run its page shows."""
 
 
@@ -84,22 +85,6 @@ def _refused(exc: Error, code: str) -> Any:
     known = bool(code) and any(s.code == code for s in list_sittings(g.engine))
     problems = page_problems(exc)
     return (_sitting_page(code, problems) if known else _index_page(problems)), 400
-
-
-@blueprint.get("/sittings/<code>/stats")
-@require_role(*ADMIN)
-def stats(code: str) -> Any:
-    from certify.grading.analysis import exam_report
-
-    try:
-        data = exam_report(g.engine, code)
-    except NotFound:
-        raise
-    except Error as exc:
-        return render_template(
-            "error.html", status=400, zh="无法统计", message=exc.diagnostics()
-        ), 400
-    return render_template("admin_stats.html", data=data, code=code)
 
 
 @blueprint.post("/sittings/<code>/publish")

@@ -15,7 +15,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from flask import Blueprint, abort, g, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from certify.certificates.regrade_job import APPLY_REGRADE, submit_regrade_apply
 from certify.grading.grading_job import (
@@ -26,6 +36,7 @@ from certify.grading.grading_job import (
     submit_regrade,
 )
 from certify.grading.marks import marking_progress
+from certify.grading.report_job import REPORT, latest_report, submit_report
 from certify.infra.errors import Error, NotFound
 from certify.infra.jobs import latest_job
 from certify.registration.lists import RESULT_SORTS, all_results, result_page
@@ -45,6 +56,8 @@ from schemas.enums import CertificateStatus
 blueprint = Blueprint("grading", __name__, url_prefix="/admin/sittings")
 ADMIN = ("admin",)
 T = TypeVar("T")
+RESULTS_CHANGED_BY = (GRADE, APPLY_REGRADE)
+"""The jobs that change a sitting's results: statistics computed before one ended are old."""
 
 
 # --- marking, grading, regrading -------------------------------------------------------------
@@ -257,18 +270,51 @@ def results_xlsx(code: str) -> Any:
     return xlsx_download(f"{code}-成绩-results.xlsx", header, rows, "results")
 
 
+# --- statistics -------------------------------------------------------------------------------
+
+
+def _stats_page(code: str, problems: PageProblems | None = None) -> Any:
+    view = get_sitting_view(g.engine, code)
+    page = render_template(
+        "sitting_stats.html",
+        code=view.code,
+        job=latest_job(g.engine, REPORT, view.code),
+        stored=latest_report(g.engine, view.code, changed_by=RESULTS_CHANGED_BY),
+        problems=problems,
+    )
+    return page, (400 if problems else 200)
+
+
+@blueprint.get("/<code>/stats")
+@require_role(*ADMIN)
+def stats(code: str) -> Any:
+    """The newest statistics computed for the sitting, and the way to compute them again."""
+    return _stats_page(code)
+
+
+@blueprint.post("/<code>/stats")
+@require_role(*ADMIN)
+def compute_stats(code: str) -> Any:
+    return _start(code, submit_report, _stats_page)
+
+
 @blueprint.get("/<code>/report.pdf")
 @require_role(*ADMIN)
 def report_pdf(code: str) -> Any:
-    from certify.grading.analysis import exam_report
+    """The statistics report PDF of the newest statistics computed (drawing it takes a fraction
+    of a second; computing them is the background job)."""
     from certify.grading.report import render_exam_report
 
-    data = exam_report(g.engine, code)
+    view = get_sitting_view(g.engine, code)
+    stored = latest_report(g.engine, view.code)
+    if stored is None:
+        flash("尚未统计：请先计算统计 / no statistics yet: compute them first")
+        return redirect(url_for("grading.stats", code=view.code))
     with tempfile.TemporaryDirectory() as folder:
-        content = render_exam_report(data, Path(folder) / "report.pdf").read_bytes()
+        content = render_exam_report(stored.data, Path(folder) / "report.pdf").read_bytes()
     response = make_response(content)
     response.headers["Content-Type"] = "application/pdf"
-    name = f"{code}-统计分析-report.pdf"
+    name = f"{view.code}-统计分析-report.pdf"
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"report.pdf\"; filename*=UTF-8''{quote(name)}"
     )

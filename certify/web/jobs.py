@@ -21,6 +21,7 @@ from certify.certificates.issuance_job import ISSUE_LEVEL, ISSUE_TRAINING, resum
 from certify.certificates.regrade_job import APPLY_REGRADE, run_regrade_apply
 from certify.grading.equating_job import EQUATE, run_equating
 from certify.grading.grading_job import GRADE, REGRADE, run_grading, run_regrade
+from certify.grading.report_job import REPORT, run_report
 from certify.infra.errors import Error, NotFound
 from certify.infra.jobs import Handler, JobRunner, JobView, get_job, resume_job
 from certify.web.auth import check_csrf, current_account, require_role
@@ -74,6 +75,12 @@ KINDS: dict[str, JobKind] = {
         lambda job: url_for(
             "equating.equating", code=job.subject, run=(job.result or {}).get("run")
         ),
+    ),
+    REPORT: JobKind(
+        run_report,
+        "试题统计",
+        "Statistics",
+        lambda job: url_for("grading.stats", code=job.subject),
     ),
     APPLY_REGRADE: JobKind(
         run_regrade_apply,

@@ -56,3 +56,27 @@ def test_a_wrong_answer_stays_wrong_after_mapping() -> None:
     wrong = next(letter for letter in q.options if letter != q.key)
     [answer] = to_canonical(copy, {q.number: wrong}).values()
     assert answer != "C" and answer == q.option_map[wrong]
+
+
+@settings(max_examples=50)
+@given(seed=SEEDS, number=st.integers(1, 500))
+def test_the_direct_copy_is_what_pydantic_copies(seed: int, number: int) -> None:
+    """A copy's questions are made without ``model_copy`` (for speed): each must be the same
+    model pydantic makes — equal, as dumped, with the same fields set, and still frozen."""
+    import pydantic
+    import pytest
+
+    from question_bank.shuffle import _copy
+    from schemas.papers import PaperQuestion
+
+    assert not PaperQuestion.__private_attributes__  # what the direct copy assumes
+    assert PaperQuestion.model_config.get("extra") in (None, "ignore")
+    for q in candidate_view(paper(), seed).questions:
+        update = {"number": number, "key": q.key[::-1], "option_map": dict(q.option_map)}
+        made, expected = _copy(q, update), q.model_copy(update=update)
+        assert made == expected and made.model_dump() == expected.model_dump()
+        assert made.model_fields_set == expected.model_fields_set
+        assert made.__pydantic_extra__ == expected.__pydantic_extra__
+        assert q.number != number or made is not q
+        with pytest.raises(pydantic.ValidationError):
+            made.number = 0  # type: ignore[misc]

@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
 from certify.grading import simulate
+from certify.grading.analysis import exam_report
 from certify.grading.sheets import candidate_copies
 from certify.infra.tabular import write_table
 from schemas.enums import CertificateStatus, JobState
@@ -33,6 +34,7 @@ from schemas.tables import (
     Sitting,
 )
 from tests.helpers import snapshot
+from tests.pdf_tools import pdf_pages, squeeze
 from tests.web.conftest import Site
 from tests.web.test_uploads import page_text, post_file
 
@@ -78,8 +80,8 @@ def test_every_page_of_a_sitting_answers_the_admin(site: Site) -> None:
     for name in ("roster", "applications", "results"):
         workbook = client.get(f"/admin/sittings/S1/{name}.xlsx")
         assert workbook.status_code == 200 and workbook.data[:2] == b"PK", name
-    pdf = client.get("/admin/sittings/S1/report.pdf")
-    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    stats = client.get("/admin/sittings/S1/stats")
+    assert stats.status_code == 200 and "尚未统计" in page_text(stats)
     assert client.get("/admin/sittings/NOPE/roster").status_code == 404
     hub = page_text(client.get("/admin/sittings/S1"))
     assert "/admin/sittings/S1/applications" in hub and "/admin/sittings/S1/regrade" in hub
@@ -99,6 +101,7 @@ def test_every_post_needs_the_forms_csrf_token(site: Site) -> None:
         "/admin/sittings/S1/grade",
         "/admin/sittings/S1/regrade",
         "/admin/sittings/S1/regrade/confirm",
+        "/admin/sittings/S1/stats",
     ]
     for url in posts:
         response = client.post(url, data={"code": "X", "reason": "r", "confirm": "yes"})
@@ -483,6 +486,40 @@ def test_a_regrade_shows_its_changes_before_they_are_confirmed(site: Site, tmp_p
 # --- results ---------------------------------------------------------------------------------
 
 
+def test_the_statistics_are_computed_in_the_background_and_shown_with_their_date(
+    site: Site, tmp_path: Path
+) -> None:
+    """The statistics page and its PDF show what the newest statistics job computed (the same
+    call as ``certify stats``), say when, and say so once a later grading changed the results."""
+    client = site.signed_in("admin")
+    early = client.get("/admin/sittings/S1/report.pdf")
+    assert early.status_code == 302 and early.location.endswith("/admin/sittings/S1/stats")
+    assert "尚未统计" in page_text(client.get(early.location))
+    submitted = client.post("/admin/sittings/S1/stats", data={"csrf_token": site.csrf(client)})
+    assert submitted.status_code == 302 and "/admin/jobs/" in submitted.location
+    busy = client.post("/admin/sittings/S1/grade", data={"csrf_token": site.csrf(client)})
+    assert busy.status_code == 400 and "holds this" in page_text(busy)  # one job per sitting
+    (job,) = runner(site).run_pending()
+    assert job.kind == "sitting.report" and job.state is JobState.DONE, job.error
+    expected = exam_report(site.database.engine, "S1")
+    page = page_text(client.get("/admin/sittings/S1/stats"))
+    assert f"{expected.candidates} · 合格 {expected.passed}" in page
+    assert f"任务 #{job.id}" in page and "已过时" not in page
+    for item in expected.items:
+        assert f"<td>{item.label}</td><td>{item.item_id}</td><td>{item.attempts}</td>" in page
+    pdf = client.get("/admin/sittings/S1/report.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    (tmp_path / "report.pdf").write_bytes(pdf.data)
+    text = squeeze("".join(pdf_pages(tmp_path / "report.pdf")))
+    assert "S1" in text and f"{expected.candidates}" in text
+    graded = graded_in_the_background(site, client, "S1")
+    assert graded.state is JobState.DONE
+    stale = page_text(client.get("/admin/sittings/S1/stats"))
+    assert f"此后成绩有变动（任务 #{graded.id}）" in stale and "已过时" in stale
+    sitting_page = page_text(client.get("/admin/sittings/S1"))
+    assert f"/admin/jobs/{job.id}" in sitting_page
+
+
 def test_results_page_sort_and_download(site: Site) -> None:
     client = site.signed_in("admin")
     page = page_text(client.get("/admin/sittings/S1/results?sort=total&dir=desc&per_page=20"))
@@ -498,8 +535,11 @@ def test_results_page_sort_and_download(site: Site) -> None:
 
 
 def test_no_sitting_page_shows_an_id_number_or_a_full_name(site: Site) -> None:
-    """Every GET page and download of a sitting, as the admin."""
+    """Every GET page and download of a sitting, as the admin (its statistics computed)."""
     client = site.signed_in("admin")
+    client.post("/admin/sittings/S1/stats", data={"csrf_token": site.csrf(client)})
+    (computed,) = runner(site).run_pending()
+    assert computed.state is JobState.DONE, computed.error
     secrets = [p.id_number for p in site.people] + [p.name for p in site.people]
     urls = ["/admin/sittings/S1"]
     for rule in site.app.url_map.iter_rules():

@@ -461,6 +461,15 @@ def test_the_whole_story_from_an_empty_database(
     browser.get(f"{base}/admin/sittings/{SITTING}/results")
     assert heading(browser) == f"{SITTING} · 成绩"
     shot("results")
+    link("统计")  # the statistics, computed in the background, then their report
+    wait.until(at(f"/admin/sittings/{SITTING}/stats"))
+    assert "尚未统计" in main_text()
+    follow_job(lambda: press("form.card button.primary"), f"/admin/sittings/{SITTING}/stats")
+    assert f"{registered} · 合格 {passed}" in main_text() and "已过时" not in main_text()
+    assert browser.find_elements(By.CSS_SELECTOR, "main table tbody tr")
+    shot("statistics")
+    link("统计分析报告（PDF）")
+    assert downloaded(f"{SITTING}-统计分析-report.pdf").read_bytes().startswith(b"%PDF")
 
     # 10. The pass list published (公示) from the sitting's page.
     browser.get(f"{base}/admin/sittings/{SITTING}")

@@ -1,0 +1,80 @@
+"""试题统计的后台任务: a sitting's statistics (:func:`~certify.grading.analysis.exam_report` —
+item statistics, reliability, form fairness, similar answer pairs, IRT and equating when there
+are some) computed as a background job, one at a time per sitting beside grading: it scores the
+whole sitting afresh from the raw answers and marks, which at ten thousand candidates takes
+longer than a request may.
+
+The job's result is the report itself (:class:`~schemas.results.ExamReportData` as JSON), so the
+statistics page and its PDF show what that run computed, and say when; a grading or an applied
+regrade that ended after it is named on the page, with the way to compute it again."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from certify.grading.analysis import exam_report
+from certify.grading.grading_job import sitting_lock
+from certify.infra.jobs import JobView, Progress, latest_job, submit_job
+from certify.registration.sittings import get_sitting
+from schemas.enums import JobState
+from schemas.results import ExamReportData
+
+REPORT = "sitting.report"
+"""The statistics job's kind; its subject is the sitting's code."""
+
+
+def submit_report(engine: Engine, code: str, *, actor: str, account_id: int | None) -> JobView:
+    """Queue computing sitting ``code``'s statistics; raises SittingNotFound, or JobBusy while
+    another job of the sitting (grading, a regrade, equating) holds it."""
+    with Session(engine) as session:
+        get_sitting(session, code)
+    return submit_job(
+        engine, REPORT, code, lock_key=sitting_lock(code), actor=actor, account_id=account_id
+    )
+
+
+def run_report(engine: Engine, job: JobView, progress: Progress) -> Mapping[str, Any]:
+    """The job's work: the sitting's whole statistics report, kept as the job's result (it
+    writes nothing else, so a resumed job simply computes it again)."""
+    progress.start(1, "评分并统计 / scoring and computing the statistics")
+    data = exam_report(engine, job.subject)
+    progress.advance(1)
+    return data.model_dump(mode="json")
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """The newest statistics a job computed for a sitting, and what has changed since."""
+
+    job: JobView
+    data: ExamReportData
+    regraded_since: JobView | None
+    """A grading or applied regrade that ended after this report was computed (the newest)."""
+
+
+def latest_report(
+    engine: Engine, code: str, *, changed_by: tuple[str, ...] = ()
+) -> StoredReport | None:
+    """The sitting's newest computed statistics, or None when no statistics job has ended well;
+    ``changed_by``: the kinds of job that change results (grading, applying a regrade), whose
+    newest run ending after the report makes it out of date."""
+    done = latest_job(engine, REPORT, code, state=JobState.DONE)
+    if done is None or not done.result or done.finished_at is None:
+        return None
+    later = [
+        job
+        for kind in changed_by
+        if (job := latest_job(engine, kind, code, state=JobState.DONE)) is not None
+        and job.finished_at is not None
+        and job.finished_at > done.finished_at
+    ]
+    return StoredReport(
+        job=done,
+        data=ExamReportData.model_validate(done.result),
+        regraded_since=max(later, key=lambda j: j.id) if later else None,
+    )
