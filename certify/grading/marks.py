@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from certify.grading.marking import (
@@ -38,7 +39,7 @@ from certify.grading.marking import (
 )
 from certify.grading.marking import repeated_rows as repeated_rows
 from certify.grading.service import SUBJECTIVE_TOLERANCE
-from certify.grading.sheets import candidate_copies
+from certify.grading.sheets import INSERT_BATCH, candidate_copies
 from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import AttachmentNotFound, ScriptNotFound
@@ -55,8 +56,10 @@ from schemas.tables import (
     Registration,
     Response,
     Sitting,
+    utcnow,
 )
 
+MARKS_TABLE = Mark.__table__  # type: ignore[attr-defined]
 COLUMNS = {
     "rater": ("rater", "评分员"),
     "script": ("script", "评卷号", "试卷号"),
@@ -267,40 +270,59 @@ def import_marks(
     )
     marks = [f for row in rows if (f := _file_mark(row, script_cell, rater)) is not None]
     with transaction(engine) as session:
-        stored: dict[tuple[int, int], list[Mark]] = {}
+        # Plain rows, read and written in bulk: a sitting of ten thousand has tens of
+        # thousands of scripts, and an ORM object each cost most of the import.
+        stored: dict[tuple[int, int], list[tuple[int, str, int, float]]] = {}
         reg_ids = list({s.registration_id for s in scripts.values()})
-        for m in session.exec(
-            select(Mark).where(col(Mark.registration_id).in_(reg_ids)).order_by(col(Mark.round))
+        for mark_id, reg_id, item, rater_, round_, value in session.execute(
+            sa_select(
+                col(Mark.id),
+                col(Mark.registration_id),
+                col(Mark.item_version_id),
+                col(Mark.rater),
+                col(Mark.round),
+                col(Mark.mark),
+            )
+            .where(col(Mark.registration_id).in_(reg_ids))
+            .order_by(col(Mark.round))
         ):
-            stored.setdefault((m.registration_id, m.item_version_id), []).append(m)
+            stored.setdefault((reg_id, item), []).append((mark_id or 0, rater_, round_, value))
         given = {
             code: stored.get((s.registration_id, s.item_version_pk), [])
             for code, s in scripts.items()
         }
         placed, refused = place_marks(
             marks,
-            {c: [GivenMark(m.rater, m.round, m.mark) for m in ms] for c, ms in given.items()},
+            {c: [GivenMark(r, n, m) for _, r, n, m in ms] for c, ms in given.items()},
             {c: SUBJECTIVE_TOLERANCE * s.maximum for c, s in scripts.items()},
             file=str(path),
         )
         rows.add(refused)
         rows.refuse()
+        now = utcnow()
+        corrected: list[dict[str, Any]] = []
+        added: list[dict[str, Any]] = []
         for p in placed:
             script = scripts[p.script]
             if p.corrects:
-                own = next(m for m in given[p.script] if m.rater == p.rater)
-                own.mark = p.mark
-                session.add(own)
+                own = next(mark_id for mark_id, r, _, _ in given[p.script] if r == p.rater)
+                corrected.append({"id": own, "mark": p.mark})
             else:
-                session.add(
-                    Mark(
-                        registration_id=script.registration_id,
-                        item_version_id=script.item_version_pk,
-                        rater=p.rater,
-                        round=p.round,
-                        mark=p.mark,
-                    )
+                added.append(
+                    {
+                        "registration_id": script.registration_id,
+                        "item_version_id": script.item_version_pk,
+                        "rater": p.rater,
+                        "round": p.round,
+                        "mark": p.mark,
+                        "recorded_at": now,
+                    }
                 )
+        if corrected:
+            session.execute(update(Mark), corrected)  # by primary key, one statement batch
+        connection = session.connection()
+        for start in range(0, len(added), INSERT_BATCH):
+            connection.execute(insert(MARKS_TABLE), added[start : start + INSERT_BATCH])
         audit_log.append(
             session,
             actor=actor,

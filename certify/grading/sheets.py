@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, insert
 from sqlmodel import Session, col, select
 
 from certify.grading.scoring import INVALID, encode_letters, encode_true_false
@@ -33,7 +33,7 @@ from question_bank.papers import paper_view
 from question_bank.shuffle import candidate_view
 from schemas.enums import ItemType
 from schemas.papers import PaperView
-from schemas.tables import Paper, Registration, Response, Sitting
+from schemas.tables import Paper, Registration, Response, Sitting, utcnow
 
 _QUESTION = re.compile(r"(?:q|Q|第)?\s*(\d{1,3})\s*题?")
 
@@ -59,6 +59,10 @@ SHEET = Columns(
     hint_en=" (question columns are 1, 2, 3 … or Q1)",
 )
 
+
+INSERT_BATCH = 5_000
+RESPONSES = Response.__table__  # type: ignore[attr-defined]
+"""Answers are written per batch of :data:`INSERT_BATCH` rows, into the table directly."""
 
 Copies = tuple[Sitting, dict[str, tuple[Registration, PaperView]]]
 """A sitting and, per admission number, the registration and the candidate's own copy."""
@@ -208,21 +212,24 @@ def _store(
             session.execute(
                 delete(Response).where(col(Response.registration_id).in_(list(existing)))
             )
-        count = 0
-        for reg, answers in stored:
-            view = copies[reg.admission_no][1]
-            assert reg.id is not None
-            for q in view.questions:
-                if q.type is ItemType.SUBJECTIVE:
-                    continue
-                session.add(
-                    Response(
-                        registration_id=reg.id,
-                        item_version_id=q.item_version_pk,
-                        raw=answers.get(q.number, ""),
-                    )
-                )
-                count += 1
+        now = utcnow()
+        rows = [
+            {
+                "registration_id": reg.id,
+                "item_version_id": q.item_version_pk,
+                "raw": answers.get(q.number, ""),
+                "recorded_at": now,
+            }
+            for reg, answers in stored
+            for q in copies[reg.admission_no][1].questions
+            if q.type is not ItemType.SUBJECTIVE
+        ]
+        # Plain rows in batches (a sitting of ten thousand has hundreds of thousands): the
+        # driver's many-row insert, not an ORM object and a flush each.
+        connection = session.connection()
+        for start in range(0, len(rows), INSERT_BATCH):
+            connection.execute(insert(RESPONSES), rows[start : start + INSERT_BATCH])
+        count = len(rows)
         audit_log.append(
             session,
             actor=actor,

@@ -51,3 +51,32 @@ def test_two_marks_by_one_rater_for_one_script_in_one_file_are_refused(
         [["甲", first.code, 1], ["乙", first.code, 1]],
     )
     assert import_marks(sitting.engine, "S1", path) == 2
+
+
+def test_a_rater_correcting_a_round_one_mark_changes_that_row_only(
+    sitting: Database, tmp_path: Path
+) -> None:
+    """A second file from the same rater before round two replaces their own round-one marks
+    in place (the stored rows, not new ones); new scripts in it are added."""
+    from sqlmodel import Session, select
+
+    from schemas.tables import Mark
+
+    first, second, third = marking_list(sitting.engine, "S1")[:3]
+    header = ["评分员", "评卷号", "分数"]
+    path = write_table(tmp_path / "a.csv", header, [["甲", first.code, 1], ["甲", second.code, 2]])
+    assert import_marks(sitting.engine, "S1", path) == 2
+    with Session(sitting.engine) as session:
+        before = {(m.registration_id, m.item_version_id): m for m in session.exec(select(Mark))}
+    again = write_table(tmp_path / "b.csv", header, [["甲", second.code, 3], ["甲", third.code, 4]])
+    assert import_marks(sitting.engine, "S1", again) == 2
+    with Session(sitting.engine) as session:
+        after = {(m.registration_id, m.item_version_id): m for m in session.exec(select(Mark))}
+    key = {s.code: (s.registration_id, s.item_version_pk) for s in (first, second, third)}
+    assert len(after) == 3 and {m.rater for m in after.values()} == {"甲"}
+    assert {m.round for m in after.values()} == {1}
+    assert after[key[first.code]].mark == 1.0
+    corrected = after[key[second.code]]
+    assert corrected.mark == 3.0 and corrected.id == before[key[second.code]].id
+    assert corrected.recorded_at == before[key[second.code]].recorded_at
+    assert after[key[third.code]].mark == 4.0
