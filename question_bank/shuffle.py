@@ -9,6 +9,7 @@ single- and multiple-choice questions are permuted.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -25,19 +26,44 @@ def new_seed() -> int:
 
 def candidate_view(view: PaperView, seed: int, label: str = "") -> PaperView:
     """The copy of ``view`` a candidate with ``seed`` receives."""
+    parts: list[list[PaperQuestion]] = [[] for _ in view.parts]
+    for part, number, q, order in _draws(view, seed):
+        parts[part].append(_shuffle_options(q, number, order))
+    return view.model_copy(
+        update={
+            "parts": [
+                p.model_copy(update={"questions": questions})
+                for p, questions in zip(view.parts, parts, strict=True)
+            ],
+            "candidate_seed": seed,
+            "candidate_label": label,
+        }
+    )
+
+
+def candidate_numbers(view: PaperView, seed: int) -> list[tuple[int, PaperQuestion]]:
+    """Each printed number of the copy a candidate with ``seed`` receives, with the question of
+    ``view`` printed there (its options as in ``view``, not as shuffled): the same draws as
+    :func:`candidate_view`, without building the copy. What storing a sheet's answers (kept as
+    given) and listing scripts need — at a fraction of the cost, for a sitting of thousands."""
+    return [(number, q) for _, number, q, _ in _draws(view, seed)]
+
+
+def _draws(
+    view: PaperView, seed: int
+) -> Iterator[tuple[int, int, PaperQuestion, list[int] | None]]:
+    """(part index, printed number, question, order of its options or None) for every question
+    of the copy, in printed order. The one place the seed is drawn from: the questions'
+    order within each section, then the options of each question as it is placed."""
     rng = np.random.default_rng(seed)
     number = 0
-    parts = []
-    for part in view.parts:
-        questions: list[PaperQuestion] = []
+    for p, part in enumerate(view.parts):
         for section in _sections(part):
             for index in rng.permutation(len(section)):
                 number += 1
-                questions.append(_shuffle_options(section[int(index)], number, rng))
-        parts.append(part.model_copy(update={"questions": questions}))
-    return view.model_copy(
-        update={"parts": parts, "candidate_seed": seed, "candidate_label": label}
-    )
+                q = section[int(index)]
+                order = rng.permutation(len(q.options)).tolist() if q.type.has_options else None
+                yield p, number, q, order
 
 
 def _sections(part: PaperPart) -> list[list[PaperQuestion]]:
@@ -65,13 +91,12 @@ def _copy(q: PaperQuestion, update: dict[str, Any]) -> PaperQuestion:
     return new
 
 
-def _shuffle_options(q: PaperQuestion, number: int, rng: np.random.Generator) -> PaperQuestion:
-    if not q.type.has_options:
+def _shuffle_options(q: PaperQuestion, number: int, order: list[int] | None) -> PaperQuestion:
+    if order is None:
         return _copy(q, {"number": number})
     canonical = sorted(q.options)
-    order = rng.permutation(len(canonical))
     printed = OPTION_LETTERS[: len(canonical)]
-    option_map = {printed[k]: canonical[int(order[k])] for k in range(len(canonical))}
+    option_map = {printed[k]: canonical[order[k]] for k in range(len(canonical))}
     options = {p: q.options[c] for p, c in option_map.items()}
     back = {c: p for p, c in option_map.items()}
     key = "".join(sorted(back[c] for c in q.key))

@@ -39,7 +39,7 @@ from certify.grading.marking import (
 )
 from certify.grading.marking import repeated_rows as repeated_rows
 from certify.grading.service import SUBJECTIVE_TOLERANCE
-from certify.grading.sheets import INSERT_BATCH, candidate_copies
+from certify.grading.sheets import INSERT_BATCH, candidate_numberings
 from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import AttachmentNotFound, ScriptNotFound
@@ -100,14 +100,14 @@ def script_code(registration: Registration, item_version_pk: int) -> str:
 
 def marking_list(engine: Engine, sitting_code: str) -> list[Script]:
     """Every subjective script of the sitting, sorted by code (so not by candidate)."""
-    sitting, copies = candidate_copies(engine, sitting_code)
+    sitting, numberings = candidate_numberings(engine, sitting_code)
     with Session(engine) as session:
         maxima = {v.id: v.points for v in session.exec(select(ItemVersion))}
         typed = _typed_answers(session, sitting.id or 0)
     scripts = [
         Script(
             script_code(reg, q.item_version_pk),
-            q.number,
+            number,
             q.item_id,
             q.item_version_pk,
             maxima[q.item_version_pk],
@@ -116,8 +116,8 @@ def marking_list(engine: Engine, sitting_code: str) -> list[Script]:
             reg.id or 0,
             _typed(typed, reg.id or 0, q),
         )
-        for reg, view in copies.values()
-        for q in view.questions
+        for reg, _, numbering in numberings.values()
+        for number, q in numbering.items()
         if q.type is ItemType.SUBJECTIVE
     ]
     return sorted(scripts, key=lambda s: s.code)

@@ -30,9 +30,10 @@ from certify.infra.rows import Columns, Row, read_rows
 from certify.infra.tabular import DEFAULT_MAX_BYTES
 from certify.registration.sittings import get_sitting
 from question_bank.papers import paper_view
-from question_bank.shuffle import candidate_view
+from question_bank.shuffle import candidate_numbers, candidate_view
 from schemas.enums import ItemType
-from schemas.papers import PaperView
+from schemas.notation import OPTION_LETTERS
+from schemas.papers import PaperQuestion, PaperView
 from schemas.tables import Paper, Registration, Response, Sitting, utcnow
 
 _QUESTION = re.compile(r"(?:q|Q|第)?\s*(\d{1,3})\s*题?")
@@ -75,39 +76,77 @@ def candidate_copies(engine: Engine, sitting_code: str) -> Copies:
     Rebuilding every copy costs a paper view per form and a shuffle per candidate: one
     operation builds them once and passes them on (``copies=`` below).
     """
+    sitting, rows, views = _registrations(engine, sitting_code)
+    copies = {
+        reg.admission_no: (
+            reg,
+            candidate_view(views[code], reg.shuffle_seed, label=reg.admission_no),
+        )
+        for reg, code in rows
+    }
+    return sitting, copies
+
+
+Numbering = dict[int, PaperQuestion]
+"""A candidate's printed numbers and the form's question printed at each (options unshuffled)."""
+Numberings = tuple[Sitting, dict[str, tuple[Registration, str, Numbering]]]
+"""A sitting and, per admission number, the registration, the form and the numbering."""
+
+
+@gc_paused()
+def candidate_numberings(engine: Engine, sitting_code: str) -> Numberings:
+    """The sitting and, per admission number, the registration, the form and which question
+    each printed number is (:func:`~question_bank.shuffle.candidate_numbers`: the copy's
+    draws without the copy) — what storing answer sheets and listing scripts need, for a
+    third of the cost of every copy."""
+    sitting, rows, views = _registrations(engine, sitting_code)
+    numberings = {
+        reg.admission_no: (
+            reg,
+            views[code].form,
+            dict(candidate_numbers(views[code], reg.shuffle_seed)),
+        )
+        for reg, code in rows
+    }
+    return sitting, numberings
+
+
+def _registrations(
+    engine: Engine, sitting_code: str
+) -> tuple[Sitting, list[tuple[Registration, str]], dict[str, PaperView]]:
+    """The sitting, its registrations with their paper's code, and each paper's view."""
     with Session(engine) as session:
         sitting = get_sitting(session, sitting_code)
-        rows = list(
-            session.exec(
-                select(Registration, Paper)
+        rows = [
+            (reg, code)
+            for reg, code in session.exec(
+                select(Registration, Paper.code)
                 .join(Paper, col(Paper.id) == col(Registration.paper_id))
                 .where(Registration.sitting_id == sitting.id)
             )
-        )
-    views: dict[str, PaperView] = {}
-    copies = {}
-    for reg, paper in rows:
-        if paper.code not in views:
-            views[paper.code] = paper_view(engine, paper.code)
-        copies[reg.admission_no] = (
-            reg,
-            candidate_view(views[paper.code], reg.shuffle_seed, label=reg.admission_no),
-        )
-    return sitting, copies
+        ]
+    views = {code: paper_view(engine, code) for code in {code for _, code in rows}}
+    return sitting, rows, views
 
 
 def check_answer(q: Any, raw: str) -> str | None:
     """Why ``raw`` cannot be an answer to printed question ``q`` (None when it can)."""
-    if q.type is ItemType.SUBJECTIVE:
+    return check_printed(q.type, len(q.options), raw)
+
+
+def check_printed(kind: ItemType, options: int, raw: str) -> str | None:
+    """Why ``raw`` cannot be the answer to a printed question of type ``kind`` with ``options``
+    options (printed A, B, …: a copy's letters whatever its shuffle), None when it can."""
+    if kind is ItemType.SUBJECTIVE:
         return "主观题由评分员评分，答题卡中不应有作答 / subjective questions are marked by raters, not answered on the sheet"
-    if q.type is ItemType.TRUE_FALSE and encode_true_false(raw) == int(INVALID):
+    if kind is ItemType.TRUE_FALSE and encode_true_false(raw) == int(INVALID):
         return f"判断题答案应为 T/F（对/错），现为 {raw!r} / a true/false answer is T or F; got {raw!r}"
-    if q.type in (ItemType.SINGLE, ItemType.MULTIPLE):
-        mask = encode_letters(raw, width=len(q.options))
-        letters = "".join(sorted(q.options))
+    if kind in (ItemType.SINGLE, ItemType.MULTIPLE):
+        mask = encode_letters(raw, width=options)
+        letters = OPTION_LETTERS[:options]
         if mask == int(INVALID):
             return f"答案 {raw!r} 超出选项范围 {letters} / answer {raw!r} is outside the options {letters}"
-        if q.type is ItemType.SINGLE and bin(mask).count("1") > 1:
+        if kind is ItemType.SINGLE and bin(mask).count("1") > 1:
             return f"单选题只能选一个选项，现为 {raw!r} / a single-choice answer has one letter; got {raw!r}"
     return None
 
@@ -123,12 +162,12 @@ def import_sheets(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> SheetReport:
     """Store every sheet of the file, or none; raises ValidationFailed naming each problem."""
-    sitting, copies = candidate_copies(engine, sitting_code)
+    sitting, numberings = candidate_numberings(engine, sitting_code)
     rows = read_rows(path, SHEET, encoding=encoding, max_bytes=max_bytes)
     stored: list[tuple[Registration, dict[int, str]]] = []
     for row in rows:
         admission = row.text("admission_no")
-        if admission not in copies:
+        if admission not in numberings:
             row.bad(
                 "admission_no",
                 "unknown_candidate",
@@ -138,24 +177,23 @@ def import_sheets(
             continue
         if not rows.unique(row, "admission_no", admission):
             continue
-        reg, view = copies[admission]
+        reg, sat, numbering = numberings[admission]
         form = row.text("form").upper()
-        if form and form != view.form:
+        if form and form != sat:
             row.bad(
                 "form",
                 "wrong_form",
-                f"该考生的试卷为 {view.form} 卷，不是 {form}",
-                f"the candidate sat form {view.form}, not {form}",
+                f"该考生的试卷为 {sat} 卷，不是 {form}",
+                f"the candidate sat form {sat}, not {form}",
             )
-        stored.append((reg, _answers(row, view)))
+        stored.append((reg, _answers(row, numbering)))
     rows.refuse()
-    return _store(engine, sitting, copies, stored, path, replace, actor)
+    return _store(engine, sitting, numberings, stored, path, replace, actor)
 
 
-def _answers(row: Row, view: PaperView) -> dict[int, str]:
+def _answers(row: Row, by_number: Numbering) -> dict[int, str]:
     """The row's answers by printed question number; a problem of the row for each answer the
     candidate's copy cannot take."""
-    by_number = {q.number: q for q in view.questions}
     answers: dict[int, str] = {}
     for name, raw in row.values.items():
         if not name.startswith("q") or not raw:
@@ -170,7 +208,7 @@ def _answers(row: Row, view: PaperView) -> dict[int, str]:
                 f"the paper has {len(by_number)} questions",
             )
             continue
-        reason = check_answer(q, raw)
+        reason = check_printed(q.type, len(q.options), raw)
         if reason:
             zh, en = reason.split(" / ", 1)
             row.bad(str(qn), "bad_answer", zh, en)
@@ -181,7 +219,7 @@ def _answers(row: Row, view: PaperView) -> dict[int, str]:
 def _store(
     engine: Engine,
     sitting: Sitting,
-    copies: dict[str, tuple[Registration, PaperView]],
+    numberings: dict[str, tuple[Registration, str, Numbering]],
     stored: list[tuple[Registration, dict[int, str]]],
     path: Path,
     replace: bool,
@@ -217,11 +255,11 @@ def _store(
             {
                 "registration_id": reg.id,
                 "item_version_id": q.item_version_pk,
-                "raw": answers.get(q.number, ""),
+                "raw": answers.get(number, ""),
                 "recorded_at": now,
             }
             for reg, answers in stored
-            for q in copies[reg.admission_no][1].questions
+            for number, q in numberings[reg.admission_no][2].items()
             if q.type is not ItemType.SUBJECTIVE
         ]
         # Plain rows in batches (a sitting of ten thousand has hundreds of thousands): the
