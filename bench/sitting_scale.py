@@ -17,7 +17,9 @@ through the same service calls the CLI and the web pages make; then times, media
 
 and, once each while the sitting is built, the imports its upload pages run in the request:
 ``roster_import_s``, ``sheets_import_s`` (every candidate's answer sheet) and
-``marks_import_s`` (one rater's file of marks for one round, the mean over the files).
+``marks_import_s`` (one rater's file of marks for one round, the mean over the files) and
+``applications_import_s`` (as many applicants for a second sitting, one in twenty short of the
+application conditions).
 
 Baseline, in the same process on the same database: the same calls with Python's cyclic
 garbage collector left running while the copies and scores are built (``gc_paused`` made a
@@ -33,6 +35,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,7 @@ from certify.grading.report import render_exam_report
 from certify.grading.service import grade_sitting, score_sitting
 from certify.grading.sheets import candidate_copies, import_sheets
 from certify.infra import db, gcpause
+from certify.registration.applications import register_applicants
 from certify.registration.identity import IdentityVault
 from certify.registration.sittings import create_sitting, import_roster
 from question_bank.bank import import_bank
@@ -53,6 +57,7 @@ from question_bank.papers import assemble_papers
 from question_bank.samples import sample_blueprints, sample_files
 
 SITTING = "SCALE-1"
+APPLIED = "SCALE-2"
 
 
 def build(engine: Any, folder: Path, count: int) -> dict[str, float]:
@@ -86,6 +91,19 @@ def build(engine: Any, folder: Path, count: int) -> dict[str, float]:
     for path in marks:
         import_marks(engine, SITTING, path)
     seconds["marks_import_s"] = (time.perf_counter() - start) / max(len(marks), 1)
+    # Applications for a second sitting: every applicant checked against the application
+    # conditions, decisions recorded, those who meet them registered (what the upload page runs).
+    create_sitting(engine, APPLIED, "ai-junior-sample", institution="基准评价机构")
+    applicants = simulate.candidates(count, ["A", "B"], rng, prefix="P")
+    on = date(2026, 6, 1)
+    path = simulate.write_applicants(
+        folder / "applicants.csv", applicants, "junior", on, rng, short=count // 20
+    )
+    start = time.perf_counter()
+    register_applicants(
+        engine, APPLIED, path, IdentityVault(b"b" * 32), on=on, shuffle_seed=simulate.seeds(rng)
+    )
+    seconds["applications_import_s"] = time.perf_counter() - start
     return seconds
 
 
@@ -137,7 +155,7 @@ def main() -> None:
     imports = build(engine, folder, args.candidates)
     print(f"built a sitting of {args.candidates:,} in {time.perf_counter() - start:.1f} s")
     for name, value in imports.items():
-        print(f"{name:16} {value:8.2f}s (once)")
+        print(f"{name:22} {value:8.2f}s (once)")
     ours = measure(engine, folder, args.repeat)
     setattr(gcpause, "gc", _CollectorRunning)  # noqa: B010 (the module's name for gc, swapped)
     try:

@@ -47,7 +47,7 @@ from certify.registration.sittings import (
     ADMISSION,
     SittingError,
     admission_numbers,
-    find_candidate,
+    find_candidates,
     get_sitting,
     new_candidate,
     papers_by_form,
@@ -460,19 +460,24 @@ def register_applicants(
         report = RegisterReport(sitting_code, on)
         forms = sorted(papers)
         next_number = _admission_counter(sitting, taken)
+        known = find_candidates(session, vault, (a.id_number for a in applicants))
         for index, a in enumerate(applicants):
-            person = find_candidate(session, vault, a.id_number)
+            digest = vault.digest(a.id_number)
+            person = known.get(digest)
+            recorded = person is not None  # a person new here holds no certificate, no hours
             if person is None:
-                person = new_candidate(session, vault, a.name, a.id_number)
+                person = known[digest] = new_candidate(session, vault, a.name, a.id_number)
                 report.new_candidates += 1
             assert person.id is not None
             decision = evaluate(
                 Level(sitting.level),
                 a.facts,
-                held=held_certificates(session, person.id, sitting.occupation),
+                held=held_certificates(session, person.id, sitting.occupation) if recorded else {},
                 recorded_hours=recorded_training_hours(
                     session, person.id, sitting.occupation, sitting.level
-                ),
+                )
+                if recorded
+                else 0.0,
                 on=on,
             )
             application = Application(

@@ -11,7 +11,7 @@ elsewhere; ``certify.registration.applications`` checks them here (申报条件)
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -299,9 +299,13 @@ def import_roster(
             rows.add(placement_problems(path, r.row, r.form, r.admission_no, papers, taken))
         rows.refuse()
         new = 0
+        known = find_candidates(session, vault, (r.id_number for r in roster))
         for r in roster:
-            candidate, created = _candidate(session, vault, r)
-            new += created
+            digest = vault.digest(r.id_number)
+            candidate = known.get(digest)
+            if candidate is None:
+                candidate = known[digest] = new_candidate(session, vault, r.name, r.id_number)
+                new += 1
             register(session, sitting, candidate, papers[r.form], r.admission_no, shuffle_seed())
         audit_log.append(
             session,
@@ -388,6 +392,22 @@ def find_candidate(session: Session, vault: IdentityVault, id_number: str) -> Ca
     return session.exec(select(Candidate).where(Candidate.id_number_digest == digest)).first()
 
 
+def find_candidates(
+    session: Session, vault: IdentityVault, id_numbers: Iterable[str]
+) -> dict[str, Candidate]:
+    """The people already recorded among ``id_numbers`` (valid, canonical), by keyed digest:
+    a query per thousand rather than one per row of a file of thousands."""
+    digests = sorted({vault.digest(n) for n in id_numbers})
+    found: dict[str, Candidate] = {}
+    for start in range(0, len(digests), 1000):
+        chunk = digests[start : start + 1000]
+        for person in session.exec(
+            select(Candidate).where(col(Candidate.id_number_digest).in_(chunk))
+        ):
+            found[person.id_number_digest] = person
+    return found
+
+
 def new_candidate(session: Session, vault: IdentityVault, name: str, id_number: str) -> Candidate:
     """A person's record: the ID number encrypted, its keyed digest and its masked form."""
     candidate = Candidate(
@@ -399,10 +419,3 @@ def new_candidate(session: Session, vault: IdentityVault, name: str, id_number: 
     session.add(candidate)
     session.flush()
     return candidate
-
-
-def _candidate(session: Session, vault: IdentityVault, row: RosterRow) -> tuple[Candidate, bool]:
-    found = find_candidate(session, vault, row.id_number)
-    if found is not None:
-        return found, False
-    return new_candidate(session, vault, row.name, row.id_number), True
