@@ -47,12 +47,12 @@ from certify.registration.sittings import (
     ADMISSION,
     SittingError,
     admission_numbers,
-    find_candidates,
     get_sitting,
-    new_candidate,
     papers_by_form,
+    people_of,
     placement_problems,
     register,
+    register_many,
 )
 from question_bank.shuffle import new_seed
 from schemas.conditions import Conditions, Route, conditions
@@ -460,14 +460,15 @@ def register_applicants(
         report = RegisterReport(sitting_code, on)
         forms = sorted(papers)
         next_number = _admission_counter(sitting, taken)
-        known = find_candidates(session, vault, (a.id_number for a in applicants))
+        known, before = people_of(session, vault, [(a.name, a.id_number) for a in applicants])
+        report.new_candidates = len(known) - len(before)
+        applications: list[Application] = []
+        placed: list[tuple[Candidate, Paper, str, int]] = []
+        accepted: list[Application] = []
         for index, a in enumerate(applicants):
             digest = vault.digest(a.id_number)
-            person = known.get(digest)
-            recorded = person is not None  # a person new here holds no certificate, no hours
-            if person is None:
-                person = known[digest] = new_candidate(session, vault, a.name, a.id_number)
-                report.new_candidates += 1
+            person = known[digest]
+            recorded = digest in before  # a person new here holds no certificate, no hours
             assert person.id is not None
             decision = evaluate(
                 Level(sitting.level),
@@ -499,12 +500,16 @@ def register_applicants(
             if decision.accepted:
                 admission = a.admission_no or next_number()
                 form = a.form or forms[index % len(forms)]
-                reg = register(session, sitting, person, papers[form], admission, shuffle_seed())
-                application.registration_id = reg.id
+                placed.append((person, papers[form], admission, shuffle_seed()))
+                accepted.append(application)
                 report.accepted.append((admission, person.id_number_masked, decision.route))
             else:
                 report.refused.append((a.row, mask_id_number(a.id_number), decision))
-            session.add(application)
+            applications.append(application)
+        # The registrations in one flush, then each accepted application pointed at its own.
+        for application, reg in zip(accepted, register_many(session, sitting, placed), strict=True):
+            application.registration_id = reg.id
+        session.add_all(applications)
         audit_log.append(
             session,
             actor=actor,

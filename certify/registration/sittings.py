@@ -298,15 +298,16 @@ def import_roster(
         for r in roster:
             rows.add(placement_problems(path, r.row, r.form, r.admission_no, papers, taken))
         rows.refuse()
-        new = 0
-        known = find_candidates(session, vault, (r.id_number for r in roster))
-        for r in roster:
-            digest = vault.digest(r.id_number)
-            candidate = known.get(digest)
-            if candidate is None:
-                candidate = known[digest] = new_candidate(session, vault, r.name, r.id_number)
-                new += 1
-            register(session, sitting, candidate, papers[r.form], r.admission_no, shuffle_seed())
+        known, before = people_of(session, vault, [(r.name, r.id_number) for r in roster])
+        new = len(known) - len(before)
+        register_many(
+            session,
+            sitting,
+            [
+                (known[vault.digest(r.id_number)], papers[r.form], r.admission_no, shuffle_seed())
+                for r in roster
+            ],
+        )
         audit_log.append(
             session,
             actor=actor,
@@ -359,20 +360,36 @@ def register(
     session: Session, sitting: Sitting, person: Candidate, paper: Paper, admission: str, seed: int
 ) -> Registration:
     """Register a person for the sitting on a paper (which is frozen from now on)."""
-    assert sitting.id is not None and person.id is not None
-    reg = Registration(
-        sitting_id=sitting.id,
-        candidate_id=person.id,
-        paper_id=paper.id,
-        shuffle_seed=seed,
-        admission_no=admission,
-    )
-    session.add(reg)
-    if paper.status != "frozen":
-        paper.status, paper.frozen_at = "frozen", utcnow()
-        session.add(paper)
-    session.flush()
+    (reg,) = register_many(session, sitting, [(person, paper, admission, seed)])
     return reg
+
+
+def register_many(
+    session: Session,
+    sitting: Sitting,
+    placed: list[tuple[Candidate, Paper, str, int]],
+) -> list[Registration]:
+    """Register each (person, paper, admission number, seed) for the sitting, the papers frozen
+    from now on; written in one flush, so a file of thousands is not a round trip a row."""
+    assert sitting.id is not None
+    regs = []
+    for person, paper, admission, seed in placed:
+        assert person.id is not None
+        regs.append(
+            Registration(
+                sitting_id=sitting.id,
+                candidate_id=person.id,
+                paper_id=paper.id,
+                shuffle_seed=seed,
+                admission_no=admission,
+            )
+        )
+        if paper.status != "frozen":
+            paper.status, paper.frozen_at = "frozen", utcnow()
+            session.add(paper)
+    session.add_all(regs)
+    session.flush()
+    return regs
 
 
 def papers_by_form(session: Session, blueprint_id: int) -> dict[str, Paper]:
@@ -410,12 +427,42 @@ def find_candidates(
 
 def new_candidate(session: Session, vault: IdentityVault, name: str, id_number: str) -> Candidate:
     """A person's record: the ID number encrypted, its keyed digest and its masked form."""
-    candidate = Candidate(
-        name=name,
-        id_number_cipher=vault.encrypt(id_number),
-        id_number_digest=vault.digest(id_number),
-        id_number_masked=mask_id_number(id_number),
-    )
-    session.add(candidate)
-    session.flush()
+    (candidate,) = new_candidates(session, vault, [(name, id_number)])
     return candidate
+
+
+def new_candidates(
+    session: Session, vault: IdentityVault, people: list[tuple[str, str]]
+) -> list[Candidate]:
+    """A record for each (name, ID number), written in one flush (their ids set)."""
+    made = [
+        Candidate(
+            name=name,
+            id_number_cipher=vault.encrypt(id_number),
+            id_number_digest=vault.digest(id_number),
+            id_number_masked=mask_id_number(id_number),
+        )
+        for name, id_number in people
+    ]
+    session.add_all(made)
+    session.flush()
+    return made
+
+
+def people_of(
+    session: Session, vault: IdentityVault, people: list[tuple[str, str]]
+) -> tuple[dict[str, Candidate], set[str]]:
+    """Every (name, ID number)'s record by keyed digest, those missing made (the first name
+    given for an ID number is kept), and the digests of the people recorded before."""
+    known = find_candidates(session, vault, (n for _, n in people))
+    before = set(known)
+    missing: dict[str, tuple[str, str]] = {}
+    for name, id_number in people:
+        digest = vault.digest(id_number)
+        if digest not in known:
+            missing.setdefault(digest, (name, id_number))
+    for digest, person in zip(
+        missing, new_candidates(session, vault, list(missing.values())), strict=True
+    ):
+        known[digest] = person
+    return known, before
