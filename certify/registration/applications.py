@@ -464,6 +464,7 @@ def register_applicants(
         report.new_candidates = len(known) - len(before)
         applications: list[Application] = []
         placed: list[tuple[Candidate, Paper, str, int]] = []
+        now = utcnow()
         accepted: list[Application] = []
         for index, a in enumerate(applicants):
             digest = vault.digest(a.id_number)
@@ -496,6 +497,7 @@ def register_applicants(
                 else ApplicationDecision.REFUSED,
                 route=decision.route,
                 reasons=decision.reasons_json(),
+                decided_at=now,
             )
             if decision.accepted:
                 admission = a.admission_no or next_number()

@@ -373,6 +373,7 @@ def register_many(
     from now on; written in one flush, so a file of thousands is not a round trip a row."""
     assert sitting.id is not None
     regs = []
+    now = utcnow()  # given, not defaulted: a model's default factory costs more than the row
     for person, paper, admission, seed in placed:
         assert person.id is not None
         regs.append(
@@ -382,6 +383,7 @@ def register_many(
                 paper_id=paper.id,
                 shuffle_seed=seed,
                 admission_no=admission,
+                created_at=now,
             )
         )
         if paper.status != "frozen":
@@ -435,12 +437,14 @@ def new_candidates(
     session: Session, vault: IdentityVault, people: list[tuple[str, str]]
 ) -> list[Candidate]:
     """A record for each (name, ID number), written in one flush (their ids set)."""
+    now = utcnow()
     made = [
         Candidate(
             name=name,
             id_number_cipher=vault.encrypt(id_number),
             id_number_digest=vault.digest(id_number),
             id_number_masked=mask_id_number(id_number),
+            created_at=now,
         )
         for name, id_number in people
     ]
