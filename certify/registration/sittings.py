@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, insert
 from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
@@ -31,6 +31,7 @@ from certify.registration.identity import (
     mask_id_number,
 )
 from question_bank.shuffle import new_seed
+from schemas.enums import ApplicationDecision
 from schemas.tables import (
     Application,
     Blueprint,
@@ -372,26 +373,33 @@ def register_many(
     """Register each (person, paper, admission number, seed) for the sitting, the papers frozen
     from now on; written in one flush, so a file of thousands is not a round trip a row."""
     assert sitting.id is not None
-    regs = []
-    now = utcnow()  # given, not defaulted: a model's default factory costs more than the row
+    if not placed:
+        return []
+    now = utcnow()
+    rows = []
     for person, paper, admission, seed in placed:
         assert person.id is not None
-        regs.append(
-            Registration(
-                sitting_id=sitting.id,
-                candidate_id=person.id,
-                paper_id=paper.id,
-                shuffle_seed=seed,
-                admission_no=admission,
-                created_at=now,
-            )
+        rows.append(
+            {
+                "sitting_id": sitting.id,
+                "candidate_id": person.id,
+                "paper_id": paper.id,
+                "shuffle_seed": seed,
+                "admission_no": admission,
+                "status": ApplicationDecision.ACCEPTED,
+                "decision_reason": "",
+                "created_at": now,
+            }
         )
         if paper.status != "frozen":
-            paper.status, paper.frozen_at = "frozen", utcnow()
+            paper.status, paper.frozen_at = "frozen", now
             session.add(paper)
-    session.add_all(regs)
-    session.flush()
-    return regs
+    session.flush()  # the papers frozen first, as before
+    # One many-row INSERT … RETURNING, read back as records in the order given.
+    regs = session.scalars(
+        insert(Registration).returning(Registration, sort_by_parameter_order=True), rows
+    ).all()
+    return list(regs)
 
 
 def papers_by_form(session: Session, blueprint_id: int) -> dict[str, Paper]:
@@ -437,20 +445,25 @@ def new_candidates(
     session: Session, vault: IdentityVault, people: list[tuple[str, str]]
 ) -> list[Candidate]:
     """A record for each (name, ID number), written in one flush (their ids set)."""
+    if not people:
+        return []
     now = utcnow()
-    made = [
-        Candidate(
-            name=name,
-            id_number_cipher=vault.encrypt(id_number),
-            id_number_digest=vault.digest(id_number),
-            id_number_masked=mask_id_number(id_number),
-            created_at=now,
-        )
+    rows = [
+        {
+            "name": name,
+            "id_number_cipher": vault.encrypt(id_number),
+            "id_number_digest": vault.digest(id_number),
+            "id_number_masked": mask_id_number(id_number),
+            "created_at": now,
+        }
         for name, id_number in people
     ]
-    session.add_all(made)
-    session.flush()
-    return made
+    # One many-row INSERT … RETURNING, read back as records in the order given: a model made
+    # and flushed per person costs more than the person's row.
+    made = session.scalars(
+        insert(Candidate).returning(Candidate, sort_by_parameter_order=True), rows
+    ).all()
+    return list(made)
 
 
 def people_of(
