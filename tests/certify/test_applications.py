@@ -405,3 +405,77 @@ def test_registration_is_all_or_nothing(
         assert len(report.accepted) == accepted and len(report.refused) == len(rows) - accepted
         after = counts(sitting)
         assert after[1] - before[1] == len(rows) and after[2] - before[2] == accepted
+
+
+def test_certificates_and_training_hours_recorded_here_count_for_an_applicant(
+    sitting: Database, tmp_path: Path
+) -> None:
+    """What the database holds of a person counts beside what they declare: completed course
+    hours of the sitting's occupation and level (not an unfinished course, not another level),
+    and valid certificates of the occupation (not a revoked one, not another occupation) — read
+    for a whole file at once."""
+    from certify.registration.applications import held_certificates, recorded_training_hours
+    from certify.registration.sittings import new_candidate
+    from schemas.enums import CertificateKind, CertificateStatus
+    from schemas.tables import Certificate, Course, Enrolment, Sitting
+
+    with Session(sitting.engine) as session:
+        occupation = session.exec(select(Sitting.occupation)).one()
+        trained, other = (new_candidate(session, VAULT, f"候选{n}", id_number(n)) for n in (7, 8))
+        assert trained.id is not None and other.id is not None
+        courses = [
+            Course(code=code, occupation=occ, level=level, hours=hours, institution="培训机构")
+            for code, occ, level, hours in (
+                ("C1", occupation, "junior", 100),
+                ("C2", occupation, "junior", 40),
+                ("C3", occupation, "intermediate", 300),
+                ("C4", occupation, "junior", 500),
+            )
+        ]
+        session.add_all(courses)
+        session.flush()
+        done = {"C1": True, "C2": True, "C3": True, "C4": False}
+        session.add_all(
+            Enrolment(course_id=c.id or 0, candidate_id=trained.id, completed=done[c.code])
+            for c in courses
+        )
+        for serial, person, occ, level, issued, status in (
+            ("S1", trained, occupation, "junior", date(2020, 5, 1), CertificateStatus.VALID),
+            ("S2", trained, occupation, "junior", date(2019, 5, 1), CertificateStatus.VALID),
+            (
+                "S3",
+                trained,
+                occupation,
+                "intermediate",
+                date(2023, 1, 1),
+                CertificateStatus.REVOKED,
+            ),
+            ("S4", other, "other-occupation", "junior", date(2021, 1, 1), CertificateStatus.VALID),
+        ):
+            session.add(
+                Certificate(
+                    serial=serial,
+                    kind=CertificateKind.LEVEL,
+                    candidate_id=person.id or 0,
+                    holder_name=person.name,
+                    occupation=occ,
+                    level=level,
+                    issued_on=issued,
+                    issuer="测试评价机构",
+                    kid="k",
+                    token="t",
+                    status=status,
+                )
+            )
+        session.commit()
+        ids = [trained.id, other.id]
+        assert held_certificates(session, ids, occupation) == {
+            trained.id: {Level.JUNIOR: date(2019, 5, 1)}
+        }
+        assert recorded_training_hours(session, ids, occupation, "junior") == {trained.id: 140.0}
+    # Declared 0 hours each: the recorded 140 admit one (128 needed), the other is refused.
+    path = write_applicants(
+        tmp_path / "a.csv", [applicant(7, training_hours="0"), applicant(8, training_hours="0")]
+    )
+    report = register_applicants(sitting.engine, "J1", path, VAULT, on=ON)
+    assert len(report.accepted) == 1 and [row for row, _, _ in report.refused] == [3]
