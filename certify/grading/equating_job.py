@@ -24,8 +24,8 @@ from certify.grading.form_equating import (
     equate_sitting,
     stored_run,
 )
-from certify.grading.grading_job import sitting_lock
-from certify.infra.jobs import JobView, Progress, submit_job
+from certify.grading.grading_job import submit_sitting_job
+from certify.infra.jobs import JobView, Progress
 from certify.registration.sittings import get_sitting
 from schemas.tables import EquatingRun, FormEquating
 
@@ -71,22 +71,17 @@ def submit_equating(
     """Queue the equating of sitting ``code``; raises SittingNotFound, EquatingError for a
     parameter out of range, or JobBusy while another job of the sitting holds it."""
     params.checked()
-    with Session(engine) as session:
-        get_sitting(session, code)
-    return submit_job(
+    return submit_sitting_job(
         engine,
         EQUATE,
         code,
-        lock_key=sitting_lock(code),
-        params={
-            "method": params.method,
-            "reference": params.reference,
-            "smoothing": params.smoothing,
-            "replications": params.replications,
-            "seed": params.seed,
-        },
-        actor=actor,
-        account_id=account_id,
+        actor,
+        account_id,
+        method=params.method,
+        reference=params.reference,
+        smoothing=params.smoothing,
+        replications=params.replications,
+        seed=params.seed,
     )
 
 

@@ -32,9 +32,12 @@ def sitting_lock(code: str) -> str:
     return f"sitting:{code}"
 
 
-def _submit(
+def submit_sitting_job(
     engine: Engine, kind: str, code: str, actor: str, account_id: int | None, **params: Any
 ) -> JobView:
+    """Queue a job of ``kind`` about sitting ``code`` under the sitting's lock (grading,
+    regrading, equating, statistics: one at a time); raises SittingNotFound, or JobBusy naming
+    the job of the sitting that holds it."""
     with Session(engine) as session:
         get_sitting(session, code)
     return submit_job(
@@ -51,13 +54,13 @@ def _submit(
 def submit_grading(engine: Engine, code: str, *, actor: str, account_id: int | None) -> JobView:
     """Queue the grading of sitting ``code``; raises SittingNotFound, or JobBusy while another
     job of the sitting holds it."""
-    return _submit(engine, GRADE, code, actor, account_id)
+    return submit_sitting_job(engine, GRADE, code, actor, account_id)
 
 
 def submit_regrade(engine: Engine, code: str, *, actor: str, account_id: int | None) -> JobView:
     """Queue working out what a regrade of sitting ``code`` would change; raises
     SittingNotFound, JobBusy."""
-    return _submit(engine, REGRADE, code, actor, account_id)
+    return submit_sitting_job(engine, REGRADE, code, actor, account_id)
 
 
 def run_grading(engine: Engine, job: JobView, progress: Progress) -> Mapping[str, Any]:

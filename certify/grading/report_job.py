@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from certify.grading.analysis import exam_report
-from certify.grading.grading_job import sitting_lock
-from certify.infra.jobs import JobView, Progress, latest_job, submit_job
-from certify.registration.sittings import get_sitting
+from certify.grading.grading_job import submit_sitting_job
+from certify.infra.jobs import JobView, Progress, latest_job
 from schemas.enums import JobState
 from schemas.results import ExamReportData
 
@@ -31,11 +29,7 @@ REPORT = "sitting.report"
 def submit_report(engine: Engine, code: str, *, actor: str, account_id: int | None) -> JobView:
     """Queue computing sitting ``code``'s statistics; raises SittingNotFound, or JobBusy while
     another job of the sitting (grading, a regrade, equating) holds it."""
-    with Session(engine) as session:
-        get_sitting(session, code)
-    return submit_job(
-        engine, REPORT, code, lock_key=sitting_lock(code), actor=actor, account_id=account_id
-    )
+    return submit_sitting_job(engine, REPORT, code, actor, account_id)
 
 
 def run_report(engine: Engine, job: JobView, progress: Progress) -> Mapping[str, Any]:
