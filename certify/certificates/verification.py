@@ -23,6 +23,7 @@ from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
 from certify.certificates.holders import HolderBudget, names_match, person_key
+from certify.infra.db import chunked
 from certify.registration.identity import IdentityVault, IdNumberError, validate_id_number
 from certify.signing.token import SignedToken, TokenFormatError, from_text, parse_token
 from certify.signing.trust import TrustList
@@ -86,11 +87,6 @@ class Register:
     """Issuer code → institution name, from the trust list."""
 
 
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
-
-
 _SERIALS: Any = bindparam("serials", expanding=True)
 _IDS: Any = bindparam("ids", expanding=True)
 _CERTIFICATE_COLUMNS = (
@@ -134,7 +130,7 @@ def read_register(
 ) -> Register:
     """The register's rows for these serials (unknown ones are simply absent)."""
     register = Register()
-    for part in _chunks(sorted(set(serials))):
+    for part in chunked(sorted(set(serials)), CHUNK):
         if eligibility:
             for row in connection.execute(_WITH_ELIGIBILITY, {"serials": list(part)}):
                 cert = register.certificates.get(row[1])
@@ -151,8 +147,8 @@ def read_register(
                     id_ or 0, serial, status, masked, digest, token, name
                 )
     changed = [c.id for c in register.certificates.values() if c.status != CertificateStatus.VALID]
-    for part in _chunks(changed):
-        for certificate_id, reason in connection.execute(_REASONS, {"ids": list(part)}):
+    for ids in chunked(changed, CHUNK):
+        for certificate_id, reason in connection.execute(_REASONS, {"ids": list(ids)}):
             register.reasons[certificate_id] = reason  # the latest change wins
     return register
 
@@ -377,7 +373,7 @@ def check_rows(
     tokens: dict[str, str] = {}
     if serial_only:
         with Session(engine) as session:
-            for part in _chunks(sorted(set(serial_only))):
+            for part in chunked(sorted(set(serial_only)), CHUNK):
                 for serial, token in session.exec(
                     select(Certificate.serial, Certificate.token).where(
                         col(Certificate.serial).in_(part)

@@ -6,10 +6,10 @@ or ``--db``) points at one. The schema is only ever changed by the Alembic migra
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -24,6 +24,18 @@ from schemas.tables import Sitting
 
 DEFAULT_FILE = "certify.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+T = TypeVar("T")
+
+IN_LIST = 1000
+"""Values of one ``IN (…)`` list at most: within every backend's limit on bound parameters."""
+
+
+def chunked(values: Sequence[T], size: int = IN_LIST) -> Iterator[Sequence[T]]:
+    """``values`` in consecutive slices of at most ``size`` (the last shorter)."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def database_url(explicit: str | None = None, *, directory: Path | None = None) -> str:

@@ -30,7 +30,7 @@ from sqlalchemy import Engine, func, insert
 from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
-from certify.infra.db import transaction
+from certify.infra.db import chunked, transaction
 from certify.infra.errors import Error, Problem
 from certify.infra.rows import Columns, Row, Rows, day, flag, lookup, number, read_rows
 from certify.infra.tabular import DEFAULT_MAX_BYTES, write_table
@@ -381,12 +381,11 @@ def held_certificates(
     """Per candidate, the levels of the occupation's valid certificates held, with their
     (earliest) issue dates; a query per thousand candidates."""
     held: dict[int, dict[Level, date]] = {}
-    ids = sorted(candidate_ids)
-    for start in range(0, len(ids), 1000):
+    for ids in chunked(sorted(candidate_ids)):
         query = select(
             col(Certificate.candidate_id), col(Certificate.level), col(Certificate.issued_on)
         ).where(
-            col(Certificate.candidate_id).in_(ids[start : start + 1000]),
+            col(Certificate.candidate_id).in_(ids),
             Certificate.occupation == occupation,
             Certificate.kind == CertificateKind.LEVEL,
             Certificate.status == CertificateStatus.VALID,
@@ -404,13 +403,12 @@ def recorded_training_hours(
     """Per candidate, the hours of completed courses of this occupation and level recorded here
     (a candidate with none is absent); a query per thousand candidates."""
     hours: dict[int, float] = {}
-    ids = sorted(candidate_ids)
-    for start in range(0, len(ids), 1000):
+    for ids in chunked(sorted(candidate_ids)):
         for candidate_id, total in session.exec(
             select(col(Enrolment.candidate_id), func.sum(Course.hours))
             .join(Course, col(Enrolment.course_id) == col(Course.id))
             .where(
-                col(Enrolment.candidate_id).in_(ids[start : start + 1000]),
+                col(Enrolment.candidate_id).in_(ids),
                 col(Enrolment.completed).is_(True),
                 Course.occupation == occupation,
                 Course.level == level,
@@ -474,18 +472,17 @@ def register_applicants(
         report = RegisterReport(sitting_code, on)
         forms = sorted(papers)
         next_number = _admission_counter(sitting, taken)
-        known, before = people_of(session, vault, [(a.name, a.id_number) for a in applicants])
-        report.new_candidates = len(known) - len(before)
+        people = people_of(session, vault, [(a.name, a.id_number) for a in applicants])
+        report.new_candidates = people.made
         applications: list[dict[str, Any]] = []
         placed: list[tuple[Candidate, Paper, str, int]] = []
         now = utcnow()
         accepted: list[dict[str, Any]] = []
         # Only people recorded before can hold a certificate or training hours here.
-        recorded = [known[d].id or 0 for d in before]
+        recorded = [p.id or 0 for p in people.recorded]
         held = held_certificates(session, recorded, sitting.occupation)
         hours = recorded_training_hours(session, recorded, sitting.occupation, sitting.level)
-        for index, a in enumerate(applicants):
-            person = known[vault.digest(a.id_number)]
+        for index, (a, person) in enumerate(zip(applicants, people.rows, strict=True)):
             assert person.id is not None
             decision = evaluate(
                 Level(sitting.level),

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, func, insert
 from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
-from certify.infra.db import transaction
+from certify.infra.db import chunked, transaction
 from certify.infra.errors import Error, Problem, SittingNotFound
 from certify.infra.rows import Columns, Rows, read_rows, text
 from certify.infra.tabular import DEFAULT_MAX_BYTES
@@ -299,14 +299,14 @@ def import_roster(
         for r in roster:
             rows.add(placement_problems(path, r.row, r.form, r.admission_no, papers, taken))
         rows.refuse()
-        known, before = people_of(session, vault, [(r.name, r.id_number) for r in roster])
-        new = len(known) - len(before)
+        people = people_of(session, vault, [(r.name, r.id_number) for r in roster])
+        new = people.made
         register_many(
             session,
             sitting,
             [
-                (known[vault.digest(r.id_number)], papers[r.form], r.admission_no, shuffle_seed())
-                for r in roster
+                (person, papers[r.form], r.admission_no, shuffle_seed())
+                for r, person in zip(roster, people.rows, strict=True)
             ],
         )
         audit_log.append(
@@ -416,18 +416,13 @@ def papers_by_form(session: Session, blueprint_id: int) -> dict[str, Paper]:
 def find_candidate(session: Session, vault: IdentityVault, id_number: str) -> Candidate | None:
     """The person with this (valid, canonical) ID number, found by its keyed digest."""
     digest = vault.digest(id_number)
-    return session.exec(select(Candidate).where(Candidate.id_number_digest == digest)).first()
+    return _by_digest(session, [digest]).get(digest)
 
 
-def find_candidates(
-    session: Session, vault: IdentityVault, id_numbers: Iterable[str]
-) -> dict[str, Candidate]:
-    """The people already recorded among ``id_numbers`` (valid, canonical), by keyed digest:
-    a query per thousand rather than one per row of a file of thousands."""
-    digests = sorted({vault.digest(n) for n in id_numbers})
+def _by_digest(session: Session, digests: Iterable[str]) -> dict[str, Candidate]:
+    """The people recorded under these keyed digests, by digest (a query per thousand)."""
     found: dict[str, Candidate] = {}
-    for start in range(0, len(digests), 1000):
-        chunk = digests[start : start + 1000]
+    for chunk in chunked(sorted(set(digests))):
         for person in session.exec(
             select(Candidate).where(col(Candidate.id_number_digest).in_(chunk))
         ):
@@ -466,20 +461,27 @@ def new_candidates(
     return list(made)
 
 
-def people_of(
-    session: Session, vault: IdentityVault, people: list[tuple[str, str]]
-) -> tuple[dict[str, Candidate], set[str]]:
-    """Every (name, ID number)'s record by keyed digest, those missing made (the first name
-    given for an ID number is kept), and the digests of the people recorded before."""
-    known = find_candidates(session, vault, (n for _, n in people))
-    before = set(known)
+@dataclass(frozen=True)
+class People:
+    """The people of a file, each row's record in the order given."""
+
+    rows: list[Candidate]
+    recorded: list[Candidate]
+    """The distinct people among them recorded before the file (the others were made for it)."""
+    made: int
+    """How many people were new."""
+
+
+def people_of(session: Session, vault: IdentityVault, people: list[tuple[str, str]]) -> People:
+    """Every (name, ID number)'s record, those missing made (the first name given for an ID
+    number is kept); each ID number's keyed digest computed once."""
+    digests = [vault.digest(id_number) for _, id_number in people]
+    known = _by_digest(session, digests)
+    recorded = list(known.values())
     missing: dict[str, tuple[str, str]] = {}
-    for name, id_number in people:
-        digest = vault.digest(id_number)
+    for person, digest in zip(people, digests, strict=True):
         if digest not in known:
-            missing.setdefault(digest, (name, id_number))
-    for digest, person in zip(
-        missing, new_candidates(session, vault, list(missing.values())), strict=True
-    ):
-        known[digest] = person
-    return known, before
+            missing.setdefault(digest, person)
+    made = new_candidates(session, vault, list(missing.values()))
+    known.update(zip(missing, made, strict=True))
+    return People([known[d] for d in digests], recorded, len(made))
