@@ -62,8 +62,8 @@ SHEET = Columns(
 
 
 INSERT_BATCH = 5_000
+"""Rows per many-row insert when a file's answers or marks are stored (into the table directly)."""
 RESPONSES = Response.__table__  # type: ignore[attr-defined]
-"""Answers are written per batch of :data:`INSERT_BATCH` rows, into the table directly."""
 
 Copies = tuple[Sitting, dict[str, tuple[Registration, PaperView]]]
 """A sitting and, per admission number, the registration and the candidate's own copy."""
