@@ -219,13 +219,20 @@ def test_a_trust_list_without_a_pinned_root_is_refused_at_start(site: Site, data
         )
 
 
-def _wait(base: str) -> None:
-    for _ in range(150):
+def _wait(base: str, server: subprocess.Popen[str]) -> None:
+    """Until ``base`` answers its health check; a server that exited or never answers fails
+    the test with what it printed."""
+    for _ in range(300):
+        if server.poll() is not None:
+            break
         try:
             with urllib.request.urlopen(f"{base}/healthz", timeout=1):
                 return
         except OSError:
             time.sleep(0.1)
+    server.terminate()
+    output, _ = server.communicate(timeout=15)
+    raise AssertionError(f"{base} did not come up:\n{output}")
 
 
 def test_request_logs_hold_a_digest_never_a_token(site: Site, tmp_path: Path) -> None:
@@ -242,15 +249,17 @@ def test_request_logs_hold_a_digest_never_a_token(site: Site, tmp_path: Path) ->
         "CERTIFY_WEB_SECRET": "test-secret",
     }
     cert = site.certificates[0]
-    port = free_port()
+    ports = [free_port(), free_port()]  # each its own: the port after one may well be taken
+    while ports[1] == ports[0]:
+        ports[1] = free_port()
     servers = [
-        [sys.executable, "-m", "certify", "serve", "--port", str(port)],
+        [sys.executable, "-m", "certify", "serve", "--port", str(ports[0])],
         [
             sys.executable,
             "-m",
             "gunicorn",
             "--bind",
-            f"127.0.0.1:{port + 1}",
+            f"127.0.0.1:{ports[1]}",
             "--workers",
             "1",
             "--access-logfile",
@@ -260,13 +269,13 @@ def test_request_logs_hold_a_digest_never_a_token(site: Site, tmp_path: Path) ->
             "certify.web:create_app()",
         ],
     ]
-    for n, command in enumerate(servers):
-        base = f"http://127.0.0.1:{port + n}"
+    for port, command in zip(ports, servers, strict=True):
+        base = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
+        _wait(base, server)
         try:
-            _wait(base)
             for path in (f"/V/{cert.token}", f"/v/{cert.token.lower()}"):
                 with urllib.request.urlopen(base + path, timeout=5) as response:
                     assert response.status == 200
