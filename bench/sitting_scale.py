@@ -21,6 +21,12 @@ and, once each while the sitting is built, the imports its upload pages run in t
 ``applications_import_s`` (as many applicants for a second sitting, one in twenty short of the
 application conditions).
 
+Then the answer sheets again through the web page (Flask's test client, an admin signed in,
+"replace" ticked): ``sheets_upload_request_s``, how long the request that posts them takes to
+answer (the page waits for the import job at most ``UPLOAD_WAIT_SECONDS``, 3 s, then shows the
+job), and ``sheets_upload_job_s``, how long that job takes to store them, beside what the import
+took in the request before it became a job (``sheets_import_s``).
+
 Baseline, in the same process on the same database: the same calls with Python's cyclic
 garbage collector left running while the copies and scores are built (``gc_paused`` made a
 no-op), so the ratio is what pausing it buys. The last line is JSON.
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import json
 import statistics
 import tempfile
@@ -41,20 +48,26 @@ from typing import Any
 
 import numpy as np
 
+from certify.accounts import create_account
 from certify.grading import simulate
 from certify.grading.analysis import exam_report
+from certify.grading.import_jobs import SHEETS
 from certify.grading.marks import import_marks, marking_list
 from certify.grading.report import render_exam_report
 from certify.grading.service import grade_sitting, score_sitting
 from certify.grading.sheets import candidate_copies, import_sheets
 from certify.infra import db, gcpause
+from certify.infra.jobs import get_job, latest_job
+from certify.infra.settings import Settings
 from certify.registration.applications import register_applicants
 from certify.registration.identity import IdentityVault
 from certify.registration.sittings import create_sitting, import_roster
+from certify.web import create_app
 from question_bank.bank import import_bank
 from question_bank.blueprints import load_blueprint
 from question_bank.papers import assemble_papers
 from question_bank.samples import sample_blueprints, sample_files
+from schemas.enums import JobState
 
 SITTING = "SCALE-1"
 APPLIED = "SCALE-2"
@@ -107,6 +120,41 @@ def build(engine: Any, folder: Path, count: int) -> dict[str, float]:
     return seconds
 
 
+def web_upload(engine: Any, folder: Path) -> dict[str, float]:
+    """Post the sitting's answer sheets again on the web page (replacing those stored): the
+    request's seconds, and its import job's from submission to end."""
+    create_account(engine, "bench-admin", "admin", "bench-admin-password")
+    settings = Settings.load(
+        {}, web_secret="bench", data_dir=folder / "web", sweep_seconds=0, job_seconds=0
+    )
+    app = create_app(settings, engine=engine, vault=IdentityVault(b"b" * 32))
+    client = app.test_client()
+    client.get("/login")
+    with client.session_transaction() as session:
+        csrf = session["csrf"]
+    login = {"username": "bench-admin", "password": "bench-admin-password", "csrf_token": csrf}
+    assert client.post("/login", data=login).status_code == 302
+    data = (folder / "sheets.csv").read_bytes()
+    start = time.perf_counter()
+    response = client.post(
+        f"/admin/sittings/{SITTING}/sheets",
+        data={"csrf_token": csrf, "replace": "1", "file": (io.BytesIO(data), "sheets.csv")},
+        content_type="multipart/form-data",
+    )
+    request_s = time.perf_counter() - start
+    assert response.status_code == 302, response.data[:2000]
+    job = latest_job(engine, SHEETS, SITTING)
+    assert job is not None
+    while not (job := get_job(engine, job.id)).finished:
+        time.sleep(0.05)
+    assert job.state is JobState.DONE, job.error
+    assert job.started_at is not None and job.finished_at is not None
+    return {
+        "sheets_upload_request_s": request_s,
+        "sheets_upload_job_s": (job.finished_at - job.started_at).total_seconds(),
+    }
+
+
 def median_seconds(repeat: int, fn: Callable[[], Any]) -> float:
     runs = []
     for _ in range(repeat):
@@ -153,6 +201,7 @@ def main() -> None:
     db.upgrade(engine)
     start = time.perf_counter()
     imports = build(engine, folder, args.candidates)
+    imports.update(web_upload(engine, folder))
     print(f"built a sitting of {args.candidates:,} in {time.perf_counter() - start:.1f} s")
     for name, value in imports.items():
         print(f"{name:22} {value:8.2f}s (once)")

@@ -183,3 +183,8 @@ def _no_ambient_database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     monkeypatch.setenv("CERTIFY_AUDIT_STATE", str(tmp_path / "audit-state.json"))
     # Tests close attempts themselves (sweep with a clock they set); no thread does it for them.
     monkeypatch.setenv("CERTIFY_SWEEP_SECONDS", "0")
+    # An upload's page waits for its import as long as a slow machine needs: the page that
+    # follows a job still running is tested by setting the app's own wait to nothing.
+    from certify.web import jobs
+
+    monkeypatch.setattr(jobs, "UPLOAD_WAIT_SECONDS", 120.0)

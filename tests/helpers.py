@@ -41,12 +41,14 @@ def table_counts(engine: Engine) -> dict[str, int]:
         }
 
 
-def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, for exact before/after comparisons."""
+def snapshot(engine: Engine, *, but: tuple[str, ...] = ()) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table (but those named), for exact before/after comparisons; a web
+    upload refused leaves its import job behind (``but=("job",)``), the record of the try."""
     with Session(engine) as session:
         return {
             t.name: [tuple(r) for r in session.execute(select(t).order_by(*t.primary_key.columns))]
             for t in SQLModel.metadata.sorted_tables
+            if t.name not in but
         }
 
 

@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from certify.certificates.regrade import apply_regrade
-from certify.grading.grading_job import REGRADE, change_of, sitting_lock
+from certify.grading.grading_job import REGRADE, change_of
 from certify.grading.service import Change, moved, sitting_results
 from certify.infra.errors import Error
 from certify.infra.jobs import JobView, Progress, get_job, latest_job, submit_job
+from certify.registration.sittings import sitting_lock
 from schemas.enums import JobState
 
 APPLY_REGRADE = "sitting.regrade_apply"

@@ -18,18 +18,13 @@ from sqlmodel import Session
 
 from certify.grading.service import Change, grade_sitting, regrade_diff
 from certify.infra.jobs import JobView, Progress, submit_job
-from certify.registration.sittings import get_sitting
+from certify.registration.sittings import get_sitting, sitting_lock
 from schemas.enums import CertificateStatus
 
 GRADE = "sitting.grade"
 """The grading job's kind; its subject is the sitting's code."""
 REGRADE = "sitting.regrade"
 """The kind of job that works out a regrade's changes (nothing written); subject: the sitting."""
-
-
-def sitting_lock(code: str) -> str:
-    """One grading, regrade or regrade's application at a time per sitting."""
-    return f"sitting:{code}"
 
 
 def submit_sitting_job(

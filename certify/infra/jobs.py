@@ -23,6 +23,7 @@ interrupted like any other, and whoever resumes it gives what it needs again."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -38,7 +39,14 @@ from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
 from certify.infra.db import transaction
-from certify.infra.errors import DatabaseError, Error, JobNotFound
+from certify.infra.errors import (
+    DatabaseError,
+    Error,
+    InputError,
+    JobNotFound,
+    Problem,
+    ValidationFailed,
+)
 from schemas.enums import JobState
 from schemas.tables import Job, utcnow
 
@@ -48,6 +56,8 @@ STALE_AFTER = timedelta(seconds=30)
 """A running job whose heartbeat is older than this was left by a process that stopped."""
 HEARTBEAT_SECONDS = 5.0
 """How often a running job's process says it is alive (well inside :data:`STALE_AFTER`)."""
+PROBLEMS_KEPT = 10_000
+"""A failed job keeps at most this many of its input's problems (and says how many there were)."""
 
 
 class JobBusy(Error):
@@ -140,6 +150,11 @@ class JobView:
     @property
     def finished(self) -> bool:
         return self.state in (JobState.DONE, JobState.FAILED)
+
+    @property
+    def problems(self) -> list[Problem]:
+        """The problems of the input a failed job was refused for, row by row (none otherwise)."""
+        return [Problem(**p) for p in self.result.get("problems", ())]
 
     @property
     def percent(self) -> int:
@@ -387,8 +402,14 @@ class Progress:
             finished_at=utcnow(),
         )
 
-    def fail(self, error: str) -> None:
-        self._update(state=JobState.FAILED, error=error, lock_key=None, finished_at=utcnow())
+    def fail(self, error: str, result: Mapping[str, Any] | None = None) -> None:
+        self._update(
+            state=JobState.FAILED,
+            error=error,
+            result=dict(result or {}),
+            lock_key=None,
+            finished_at=utcnow(),
+        )
 
 
 Handler = Callable[[Engine, JobView, Progress], Mapping[str, Any]]
@@ -416,13 +437,29 @@ def run_job(engine: Engine, job: JobView, handler: Handler, worker: str) -> JobV
     except JobLost:
         log.warning("job %d was resumed elsewhere; this worker stopped", job.id)
     except Error as exc:
-        progress.fail(exc.diagnostics())
+        progress.fail(*failure(exc))
     except Exception:
         log.exception("job %d (%s) failed", job.id, job.kind)
         progress.fail("服务器出错，错误已记录 / the server failed; the error is logged")
     finally:
         stop.set()
     return get_job(engine, job.id)
+
+
+def failure(exc: Error) -> tuple[str, dict[str, Any]]:
+    """What a job that raised ``exc`` keeps: the error in words, and as its result the problems
+    row by row (``problems``, as many as :data:`PROBLEMS_KEPT`; ``problem_count``, all of them)
+    when the error is about an input file, for the job's page to show as a table and a CSV."""
+    if isinstance(exc, ValidationFailed):
+        found = exc.problems
+        error = "\n".join(exc.diagnostics().splitlines()[:2])
+    elif isinstance(exc, InputError):
+        found = [exc.problem]
+        error = exc.diagnostics()
+    else:
+        return exc.diagnostics(), {}
+    problems = [dataclasses.asdict(p) for p in found[:PROBLEMS_KEPT]]
+    return error, {"problems": problems, "problem_count": len(found)}
 
 
 def start_held(engine: Engine, job: JobView, handler: Handler, worker: str) -> threading.Thread:

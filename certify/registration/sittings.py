@@ -65,6 +65,12 @@ class SittingError(Error):
     code = "sitting"
 
 
+def sitting_lock(code: str) -> str:
+    """One job at a time per sitting: an upload's import, grading, a regrade or its
+    application, equating, the statistics."""
+    return f"sitting:{code}"
+
+
 def create_sitting(
     engine: Engine,
     code: str,

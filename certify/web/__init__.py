@@ -340,7 +340,8 @@ def create_app(
     for module in (papers, jobs, certificates, sittings, grading, equating):
         app.register_blueprint(module.blueprint)
     sweeper = Sweeper(engine, settings.sweep_seconds)
-    runner = app.extensions["certify"].jobs = jobs.make_runner(engine, settings.job_seconds)
+    services = app.extensions["certify"]
+    runner = services.jobs = jobs.make_runner(engine, settings.job_seconds, services.vault)
 
     @app.before_request
     def _services() -> None:

@@ -30,7 +30,7 @@ from flask import (
     url_for,
 )
 
-from certify.infra.errors import Error, InputError, NotFound, Problem, ValidationFailed
+from certify.infra.errors import Error, InputError, NotFound, Problem
 from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.common import (
     PageProblems,
@@ -40,7 +40,8 @@ from certify.web.common import (
     send_problems,
     send_rejects,
 )
-from question_bank.bank import BankSummary, ImportReport, bank_summary, import_bank
+from certify.web.jobs import job_problems, run_upload, still_running
+from question_bank.bank import BankSummary, ImportReport, bank_summary
 from question_bank.catalogue import (
     MAX_PER_PAGE,
     SORTS,
@@ -53,11 +54,12 @@ from question_bank.catalogue import (
     search_items,
 )
 from question_bank.formats import FORMATS
+from question_bank.import_job import report_of, submit_bank_import
 from question_bank.interchange.common import ITEM_ID, Placement, parse_placement
 from question_bank.interchange.files import FOREIGN_FORMATS
 from question_bank.interchange.files import FORMATS as UPLOAD_FORMATS
 from question_bank.template import write_template
-from schemas.enums import ItemStatus, ItemType, Level
+from schemas.enums import ItemStatus, ItemType, JobState, Level
 from schemas.reference import LEVEL_NAMES_ZH, find_occupation, occupations
 
 blueprint = Blueprint("bank", __name__, url_prefix="/admin/bank")
@@ -77,6 +79,11 @@ def _actor() -> str:
     account = current_account()
     assert account is not None
     return f"web:{account.username}"
+
+
+def _account_id() -> int | None:
+    account = current_account()
+    return account.id if account else None
 
 
 @blueprint.app_template_filter("level_name")
@@ -274,26 +281,27 @@ def upload() -> Any:
         fmt, placement = parse_placement_form(request.form)
     except Error as exc:
         return _upload_page(page_problems(exc), status=400)
-    with saved_upload("item", BANK_UPLOADS) as (path, display):
+    with saved_upload("item", BANK_UPLOADS) as upload:
         rejects, token = rejects_file()
         try:
-            report = import_bank(
-                g.engine,
-                path,
-                rejects_path=rejects,
-                max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
-                actor=_actor(),
-                name=display,
-                fmt=fmt,
-                placement=placement,
-            )
+            job = run_upload(
+                lambda kept, display, worker: submit_bank_import(
+                    g.engine, kept, display, fmt=fmt, placement=placement, rejects=rejects,
+                    max_bytes=current_app.config["MAX_CONTENT_LENGTH"], actor=_actor(),
+                    account_id=_account_id(), worker=worker,
+                ),
+                upload,
+            )  # fmt: skip
         except Error as exc:
-            problems = page_problems(exc, (path, display))
-            kept = isinstance(exc, ValidationFailed) and exc.rejects_file is not None
-            link = url_for("bank.rejects", token=token) if kept else None
-            return _upload_page(problems, link, status=400)
+            return _upload_page(page_problems(exc, upload), status=400)
+    if not job.finished:
+        return still_running(job)
+    if job.state is JobState.FAILED:
+        link = url_for("bank.rejects", token=token) if rejects.is_file() else None
+        return _upload_page(job_problems(job), link, status=400)
+    report = report_of(job.result)
     summary = (
-        f"{display}: {report.rows} 行 — 新增 {report.created}，新版本 {report.new_versions}，"
+        f"{report.file}: {report.rows} 行 — 新增 {report.created}，新版本 {report.new_versions}，"
         f"状态变更 {report.status_changed}，未变 {report.unchanged} / {report.rows} row(s): "
         f"{report.created} created, {report.new_versions} new version(s), "
         f"{report.status_changed} status change(s), {report.unchanged} unchanged"

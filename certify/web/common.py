@@ -182,6 +182,19 @@ def rejects_file() -> tuple[Path, str]:
     return _problem_file(token).with_suffix(".rejected.csv"), token
 
 
+def rejects_token(path: str) -> str | None:
+    """The token of the rejects file at ``path`` (as :func:`rejects_file` gave it) when it is the
+    signed-in account's and still kept, for :func:`send_rejects`; None otherwise."""
+    account = current_account()
+    found = Path(path)
+    prefix, suffix = f"{account.id if account else ''}-", ".rejected.csv"
+    if account is None or found.parent != _problem_folder() or not found.name.startswith(prefix):
+        return None
+    token = found.name[len(prefix) : -len(suffix)]
+    kept = _problem_file(token).with_suffix(suffix)
+    return token if kept == found and _fresh(found, time.time()) else None
+
+
 def send_rejects(token: str, download_name: str) -> ResponseReturnValue:
     """The rejects file ``token`` of the signed-in account (404 once gone, or another's)."""
     return _send_kept(_problem_file(token).with_suffix(".rejected.csv"), token, download_name)

@@ -51,7 +51,7 @@ from certify.web.sittings import (
     parse_list,
     refused_field,
 )
-from schemas.enums import CertificateStatus
+from schemas.enums import CertificateStatus, JobState
 
 blueprint = Blueprint("grading", __name__, url_prefix="/admin/sittings")
 ADMIN = ("admin",)
@@ -119,7 +119,7 @@ def _whole(name: str) -> int:
 def _grading_page(code: str, problems: PageProblems | None = None) -> Any:
     view = get_sitting_view(g.engine, code)
     job = latest_job(g.engine, GRADE, view.code)
-    report = job.result if job and job.result else None
+    report = job.result if job and job.state is JobState.DONE else None
     pending, pages = _slice(list(report["pending"]) if report else [], _whole("page"))
     page = render_template(
         "sitting_grading.html",
@@ -145,8 +145,8 @@ def grading(code: str) -> Any:
 def pending_xlsx(code: str) -> Any:
     """Who the latest grading left without a result: marks missing, or no answer sheet."""
     view = get_sitting_view(g.engine, code)
-    job = latest_job(g.engine, GRADE, view.code)
-    report = job.result if job and job.result else {}
+    job = latest_job(g.engine, GRADE, view.code, state=JobState.DONE)
+    report = job.result if job else {}
     header = ["准考证号 admission", "原因 reason"]
     rows = [
         *([a, "待评分（主观题评分未完成） marks missing"] for a in report.get("pending", [])),

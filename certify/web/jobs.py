@@ -10,26 +10,73 @@ resuming one asks for the key's passphrase again."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from sqlalchemy import Engine
 
 from certify.certificates.issuance_job import ISSUE_LEVEL, ISSUE_TRAINING, resume_issuance
 from certify.certificates.regrade_job import APPLY_REGRADE, run_regrade_apply
 from certify.grading.equating_job import EQUATE, run_equating
 from certify.grading.grading_job import GRADE, REGRADE, run_grading, run_regrade
+from certify.grading.import_jobs import MARKS, SHEETS, run_marks, run_sheets
 from certify.grading.report_job import REPORT, run_report
 from certify.infra.errors import Error, NotFound
-from certify.infra.jobs import Handler, JobRunner, JobView, get_job, resume_job
+from certify.infra.jobs import (
+    Handler,
+    JobRunner,
+    JobView,
+    get_job,
+    held_worker_name,
+    resume_job,
+    start_held,
+)
+from certify.infra.tabular import table_bytes
+from certify.infra.uploads import keep_upload
+from certify.registration.identity import IdentityVault
+from certify.registration.import_jobs import (
+    APPLICATIONS,
+    ROSTER,
+    applications_handler,
+    roster_handler,
+)
 from certify.web.auth import check_csrf, current_account, require_role
-from certify.web.common import page_problems, passphrase_allowed, require_https
+from certify.web.common import (
+    PROBLEM_HEADER,
+    PROBLEMS_ON_PAGE_ONLY,
+    PageProblems,
+    page_problems,
+    passphrase_allowed,
+    rejects_token,
+    require_https,
+)
 from question_bank.assembly_job import ASSEMBLE, run_assembly
+from question_bank.import_job import BANK_IMPORT, run_bank_import
+from schemas.enums import JobState
 
 blueprint = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
 ADMIN = ("admin",)
+FOLLOWERS = ("admin", "rater")
+"""Who may follow a job: an admin any job, a rater the marks files they uploaded."""
+UPLOAD_WAIT_SECONDS = 3.0
+"""How long a request that uploaded a file waits for its import before showing the job's page
+(an app's ``UPLOAD_WAIT_SECONDS`` overrides it)."""
 
 
 @dataclass(frozen=True)
@@ -42,11 +89,19 @@ class JobKind:
     en: str
     leads_to: Callable[[JobView], str]
     """The page about the job's subject (where to go once it is done)."""
+    with_vault: Callable[[IdentityVault], Handler] | None = None
+    """Makes the handler of a kind that needs the vault of ID numbers (registering people)."""
 
     @property
     def held(self) -> bool:
         """Resuming it needs the signing key's passphrase typed again."""
-        return self.handler is None
+        return self.handler is None and self.with_vault is None
+
+    def handler_with(self, vault: IdentityVault | None) -> Handler | None:
+        """The handler, made with ``vault`` when the kind needs it (None without one)."""
+        if self.with_vault is not None:
+            return self.with_vault(vault) if vault is not None else None
+        return self.handler
 
 
 KINDS: dict[str, JobKind] = {
@@ -88,6 +143,38 @@ KINDS: dict[str, JobKind] = {
         "Regrade (applying)",
         lambda job: url_for("grading.results", code=job.subject),
     ),
+    APPLICATIONS: JobKind(
+        None,
+        "导入申报",
+        "Importing applications",
+        lambda job: url_for("sittings.applications", code=job.subject),
+        applications_handler,
+    ),
+    ROSTER: JobKind(
+        None,
+        "导入名册",
+        "Importing a roster",
+        lambda job: url_for("sittings.roster", code=job.subject),
+        roster_handler,
+    ),
+    SHEETS: JobKind(
+        run_sheets,
+        "导入答题卡",
+        "Importing answer sheets",
+        lambda job: url_for("sittings.roster", code=job.subject),
+    ),
+    MARKS: JobKind(
+        run_marks,
+        "导入评分",
+        "Importing marks",
+        lambda job: url_for("rater.index"),
+    ),
+    BANK_IMPORT: JobKind(
+        run_bank_import,
+        "导入题目",
+        "Importing items",
+        lambda job: url_for("bank.index", sort="updated", dir="desc"),
+    ),
     ISSUE_LEVEL: JobKind(
         None,
         "发证",
@@ -103,10 +190,69 @@ KINDS: dict[str, JobKind] = {
 }
 
 
-def make_runner(engine: Engine, seconds: float) -> JobRunner:
-    """The runner of every kind but the held ones (never queued, so never claimed)."""
-    handlers = {kind: k.handler for kind, k in KINDS.items() if k.handler is not None}
+def make_runner(engine: Engine, seconds: float, vault: IdentityVault | None) -> JobRunner:
+    """The runner of every kind but the held ones (never queued, so never claimed), and those
+    that need the vault of ID numbers when there is none."""
+    handlers = {
+        kind: handler for kind, k in KINDS.items() if (handler := k.handler_with(vault)) is not None
+    }
     return JobRunner(engine, handlers, seconds)
+
+
+def run_upload(submit: Callable[[Path, str, str], JobView], upload: tuple[Path, str]) -> JobView:
+    """Import an uploaded file as a background job run by a thread of this process, waiting
+    for it a few seconds (:data:`UPLOAD_WAIT_SECONDS`): returns the job as it stands then,
+    finished or still running (its page shows the rest).
+
+    ``submit(kept, display, worker)`` submits the job of the file kept for it (``display``:
+    its name as the user knows it) as already running under ``worker``; what it raises
+    (JobBusy, SittingNotFound…) is raised here, and the kept file is removed. Should this
+    process stop meanwhile, the job shows as interrupted and anyone may resume it (the kept
+    file is read again)."""
+    path, display = upload
+    kept = keep_upload(g.services.data_dir, path)
+    worker = held_worker_name()
+    try:
+        job = submit(kept, display, worker)
+    except BaseException:
+        kept.unlink(missing_ok=True)
+        raise
+    handler = KINDS[job.kind].handler_with(g.services.vault)
+    assert handler is not None, job.kind
+    thread = start_held(g.engine, job, handler, worker)
+    thread.join(current_app.config.get("UPLOAD_WAIT_SECONDS", UPLOAD_WAIT_SECONDS))
+    return get_job(g.engine, job.id)
+
+
+def job_problems(job: JobView) -> PageProblems:
+    """What a refused import's job found wrong, for the page that shows it (the CSV of every
+    problem offered when there are many)."""
+    problems = job.problems
+    many = int(job.result.get("problem_count", len(problems))) > PROBLEMS_ON_PAGE_ONLY
+    download = url_for("jobs.problems", job_id=job.id) if many else None
+    return PageProblems(job.error, problems, download)
+
+
+def import_answer(
+    job: JobView, refused: Callable[[PageProblems], Any], imported: Callable[[str], Any]
+) -> Any:
+    """The answer to an upload once :func:`run_upload` returns: the job's page while it still
+    runs; ``refused(problems)`` (a page, status 400) when the file was refused; else
+    ``imported(said)`` with what the import did, in words, for the page it leads to."""
+    if not job.finished:
+        return still_running(job)
+    if job.state is JobState.FAILED:
+        return refused(job_problems(job))
+    return imported(f"{job.params['display']}: {job.result['said']}")
+
+
+def still_running(job: JobView) -> Any:
+    """The answer to an upload whose import is still running: its job's page."""
+    flash(
+        f"{job.params.get('display', '')}：文件较大，正在后台导入，本页显示进度 / "
+        "a large file: it is being imported in the background, and this page shows how far"
+    )
+    return redirect(url_for("jobs.page", job_id=job.id))
 
 
 def wake_runner() -> None:
@@ -122,28 +268,59 @@ def actor() -> str:
     return f"web:{account.username}"
 
 
+def _followed(job_id: int) -> JobView:
+    """The job ``job_id`` if the signed-in account may follow it: an admin any job, anyone else
+    the jobs they submitted (another's is "not found", like one that does not exist)."""
+    job = get_job(g.engine, job_id)
+    account = current_account()
+    assert account is not None
+    if account.role not in ADMIN and job.account_id != account.id:
+        abort(404)
+    return job
+
+
 def _page(job: JobView, problems: Any = None, status: int = 200) -> Any:
     kind = KINDS.get(job.kind)
+    rejects = None
+    if problems is None and job.state is JobState.FAILED and job.problems:
+        problems = job_problems(job)
+        token = rejects_token(job.params["rejects"]) if job.params.get("rejects") else None
+        rejects = url_for("bank.rejects", token=token) if token else None
     return render_template(
         "job.html",
         job=job,
         kind=kind,
         leads_to=kind.leads_to(job) if kind else None,
         problems=problems,
+        rejects=rejects,
         passphrase_ok=passphrase_allowed(),
     ), status
 
 
 @blueprint.get("/<int:job_id>")
-@require_role(*ADMIN)
+@require_role(*FOLLOWERS)
 def page(job_id: int) -> Any:
-    return _page(get_job(g.engine, job_id))
+    return _page(_followed(job_id))
+
+
+@blueprint.get("/<int:job_id>/problems.csv")
+@require_role(*FOLLOWERS)
+def problems(job_id: int) -> Any:
+    """Every problem a refused import's job kept, as CSV (as many as it kept)."""
+    job = _followed(job_id)
+    rows = ([p.file, p.row, p.field, p.code, p.message_zh, p.message_en] for p in job.problems)
+    return send_file(
+        io.BytesIO(table_bytes(PROBLEM_HEADER, rows, "csv", "problems")),
+        mimetype="text/csv",
+        as_attachment=True,
+        download_name=f"job-{job.id}-problems-问题清单.csv",
+    )
 
 
 @blueprint.get("/<int:job_id>.json")
-@require_role(*ADMIN)
+@require_role(*FOLLOWERS)
 def state(job_id: int) -> Any:
-    job = get_job(g.engine, job_id)
+    job = _followed(job_id)
     kind = KINDS.get(job.kind)
     body = job.public()
     body["leads_to"] = kind.leads_to(job) if kind else None
@@ -153,10 +330,10 @@ def state(job_id: int) -> Any:
 
 
 @blueprint.post("/<int:job_id>/resume")
-@require_role(*ADMIN)
+@require_role(*FOLLOWERS)
 def resume(job_id: int) -> Any:
     check_csrf()
-    kind = KINDS.get(get_job(g.engine, job_id).kind)
+    kind = KINDS.get(_followed(job_id).kind)
     held = kind is not None and kind.held
     try:
         if held:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, send_file, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, send_file, url_for
 
+from certify.grading.import_jobs import submit_marks
 from certify.grading.marks import (
     MARKING_LIST_HEADER,
-    import_marks,
     marking_list,
     marking_list_rows,
     script_attachment,
@@ -27,6 +27,7 @@ from certify.infra.tabular import table_bytes
 from certify.registration.sittings import list_sittings
 from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.common import PageProblems, page_problems, saved_upload, send_problems
+from certify.web.jobs import import_answer, run_upload
 
 blueprint = Blueprint("rater", __name__, url_prefix="/rater")
 RATER = ("rater", "admin")
@@ -60,14 +61,23 @@ def upload_marks(code: str) -> Any:
     assert account is not None
     with saved_upload("marks") as upload:
         try:
-            count = import_marks(
-                g.engine, code, upload[0], actor=f"web:{account.username}", rater=account.username
-            )
+            job = run_upload(
+                lambda kept, display, worker: submit_marks(
+                    g.engine, code, kept, display, rater=account.username,
+                    max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+                    actor=f"web:{account.username}", account_id=account.id, worker=worker,
+                ),
+                upload,
+            )  # fmt: skip
         except NotFound:
             raise
         except Error as exc:  # every problem on the page, never in the cookie
             return _page(page_problems(exc, upload)), 400
-    flash(f"{code}: 已导入评分 {count} 个 / {count} marks stored")
+    return import_answer(job, lambda problems: (_page(problems), 400), _stored)
+
+
+def _stored(said: str) -> Any:
+    flash(said)
     return redirect(url_for("rater.index"))
 
 

@@ -28,10 +28,11 @@ from flask import (
 )
 
 from certify.certificates.progress import sitting_overview
-from certify.grading.sheets import import_sheets
+from certify.grading.import_jobs import submit_sheets
 from certify.infra.errors import Error, NotFound, Problem
-from certify.registration.applications import override_application, register_applicants
+from certify.registration.applications import override_application
 from certify.registration.identity import IdentityVault
+from certify.registration.import_jobs import submit_applications, submit_roster
 from certify.registration.lists import (
     APPLICATION_SORTS,
     ROSTER_SORTS,
@@ -44,7 +45,6 @@ from certify.registration.lists import (
 from certify.registration.sittings import (
     create_sitting,
     get_sitting_view,
-    import_roster,
     set_sitting,
 )
 from certify.web.auth import check_csrf, current_account, require_role
@@ -55,7 +55,7 @@ from certify.web.common import (
     send_problems,
     xlsx_download,
 )
-from certify.web.jobs import actor
+from certify.web.jobs import actor, import_answer, run_upload
 from question_bank.paper_catalogue import list_blueprints
 from schemas.enums import ApplicationDecision
 
@@ -74,6 +74,11 @@ def _vault() -> IdentityVault:
     if vault is None:
         abort(503, description="the ID-number secret is not configured (CERTIFY_SECRET_KEY)")
     return vault
+
+
+def _flashed(message: str, to: str) -> Any:
+    flash(message)
+    return redirect(to)
 
 
 def refused_field(field: str, zh: str, en: str) -> PageProblems:
@@ -308,28 +313,27 @@ def upload_applications(code: str) -> Any:
         except ValueError:
             refusal = refused_field("on", "审核日期格式应为 2026-06-01", "the day is YYYY-MM-DD")
             return _applications_page(code, refusal, typed)
-    vault = _vault()
-    with saved_upload("applicant") as (path, display):
+    _vault()  # none configured: 503 before the file is kept
+    with saved_upload("applicant") as upload:
         try:
-            report = register_applicants(
-                g.engine,
-                code,
-                path,
-                vault,
-                on=on,
-                actor=actor(),
-                max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
-            )
+            job = run_upload(
+                lambda kept, display, worker: submit_applications(
+                    g.engine, code, kept, display, on=on,
+                    max_bytes=current_app.config["MAX_CONTENT_LENGTH"], actor=actor(),
+                    account_id=account_id(), worker=worker,
+                ),
+                upload,
+            )  # fmt: skip
         except NotFound:
             raise
         except Error as exc:
-            return _applications_page(code, page_problems(exc, (path, display)), typed)
-    flash(
-        f"{display}: 受理 {len(report.accepted)} 人，不予受理 {len(report.refused)} 人 / "
-        f"{len(report.accepted)} accepted, {len(report.refused)} refused"
+            return _applications_page(code, page_problems(exc, upload), typed)
+    refused = ApplicationDecision.REFUSED.value if job.result.get("refused") else None
+    return import_answer(
+        job,
+        lambda problems: _applications_page(code, problems, typed),
+        lambda said: _flashed(said, url_for("sittings.applications", code=code, decision=refused)),
     )
-    refused = ApplicationDecision.REFUSED.value if report.refused else None
-    return redirect(url_for("sittings.applications", code=code, decision=refused))
 
 
 @blueprint.post("/<code>/applications/<int:application_id>/override")
@@ -412,26 +416,26 @@ def roster(code: str) -> Any:
 def upload_roster(code: str) -> Any:
     check_csrf()
     get_sitting_view(g.engine, code)  # an unknown sitting is 404 before any refusal
-    vault = _vault()
-    with saved_upload("roster") as (path, display):
+    _vault()  # none configured: 503 before the file is kept
+    with saved_upload("roster") as upload:
         try:
-            report = import_roster(
-                g.engine,
-                code,
-                path,
-                vault,
-                actor=actor(),
-                max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
-            )
+            job = run_upload(
+                lambda kept, display, worker: submit_roster(
+                    g.engine, code, kept, display,
+                    max_bytes=current_app.config["MAX_CONTENT_LENGTH"], actor=actor(),
+                    account_id=account_id(), worker=worker,
+                ),
+                upload,
+            )  # fmt: skip
         except NotFound:
             raise
         except Error as exc:
-            return _roster_page(code, page_problems(exc, (path, display)))
-    flash(
-        f"{display}: 登记 {report.registered} 人，新考生 {report.new_candidates} / "
-        f"{report.registered} registered, {report.new_candidates} new candidate(s)"
+            return _roster_page(code, page_problems(exc, upload))
+    return import_answer(
+        job,
+        lambda problems: _roster_page(code, problems),
+        lambda said: _flashed(said, url_for("sittings.roster", code=code)),
     )
-    return redirect(url_for("sittings.roster", code=code))
 
 
 @blueprint.get("/<code>/roster.xlsx")
@@ -477,24 +481,22 @@ def upload_sheets(code: str) -> Any:
     check_csrf()
     get_sitting_view(g.engine, code)  # an unknown sitting is 404 before any refusal
     replace = request.form.get("replace") == "1"
-    with saved_upload("answer sheet") as (path, display):
+    with saved_upload("answer sheet") as upload:
         try:
-            report = import_sheets(
-                g.engine,
-                code,
-                path,
-                replace=replace,
-                actor=actor(),
-                max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
-            )
+            job = run_upload(
+                lambda kept, display, worker: submit_sheets(
+                    g.engine, code, kept, display, replace=replace,
+                    max_bytes=current_app.config["MAX_CONTENT_LENGTH"], actor=actor(),
+                    account_id=account_id(), worker=worker,
+                ),
+                upload,
+            )  # fmt: skip
         except NotFound:
             raise
         except Error as exc:
-            return _sheets_page(code, page_problems(exc, (path, display)), replace)
-    flash(
-        f"{display}: {report.sheets} 份答题卡，{report.responses} 个作答"
-        + (f"，替换 {report.replaced}" if report.replaced else "")
-        + f" / {report.sheets} sheet(s), {report.responses} response(s)"
-        + (f", {report.replaced} replaced" if report.replaced else "")
+            return _sheets_page(code, page_problems(exc, upload), replace)
+    return import_answer(
+        job,
+        lambda problems: _sheets_page(code, problems, replace),
+        lambda said: _flashed(said, url_for("sittings.roster", code=code)),
     )
-    return redirect(url_for("sittings.roster", code=code))

@@ -8,8 +8,9 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from certify.grading.grading_job import change_json, change_of, sitting_lock
+from certify.grading.grading_job import change_json, change_of
 from certify.grading.service import Change
+from certify.registration.sittings import sitting_lock
 from schemas.enums import CertificateStatus
 
 parts = st.dictionaries(

@@ -243,7 +243,7 @@ def test_a_held_job_is_claimed_by_no_other_process(certs_site: Site) -> None:
         worker = session.get(Job, job_id).worker  # type: ignore[union-attr]
     assert worker is not None
     assert worker.startswith(f"{socket.gethostname()[:60]}:{os.getpid()}:held-")
-    other = make_runner(site.database.engine, 0)
+    other = make_runner(site.database.engine, 0, None)
     assert ISSUE_LEVEL not in other.handlers
     assert claim_job(site.database.engine, "elsewhere:1:1", {ISSUE_LEVEL: None}) is None
     assert other.run_pending() == []

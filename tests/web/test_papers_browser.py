@@ -14,6 +14,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 from sqlmodel import Session, select
 from werkzeug.serving import make_server
@@ -86,7 +87,11 @@ def test_a_blueprint_goes_from_upload_to_a_frozen_paper(
     # Assemble: the job's page shows the progress until the work is done, then the forms.
     wait.until(lambda b: b.current_url.endswith(f"/admin/blueprints/{CODE}"))
     browser.find_element(By.ID, "seed").click()
+    before = browser.find_element(By.TAG_NAME, "html")
     keys(browser, Keys.ENTER)
+    # The post has answered once the page it was typed on is gone (its URL alone cannot say:
+    # the forms page the job leads to has the same one).
+    wait.until(expected_conditions.staleness_of(before))
     # The job's page, unless the job ended before the browser looked (it then leads on at
     # once): either way the forms page follows, and the job is done in the database.
     wait.until(

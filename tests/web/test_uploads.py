@@ -14,6 +14,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
+from certify.accounts import create_account
 from certify.grading.marks import MARKING_LIST_HEADER, marking_list
 from certify.infra.tabular import table_bytes
 from schemas.tables import CommitteeCheck
@@ -93,7 +94,7 @@ def test_a_refused_marks_file_shows_every_problem_on_the_page(site: Site) -> Non
     scripts = marking_list(site.database.engine, "S1")
     count = min(300, 3 * len(scripts) + 100)  # more rows than this are refused as too long
     client = site.signed_in("rater")
-    before = snapshot(site.database.engine)
+    before = snapshot(site.database.engine, but=("job",))
     response = post_file(
         site, client, "/rater/sittings/S1/marks", "评分.csv", bad_marks(site, count)
     )
@@ -104,8 +105,9 @@ def test_a_refused_marks_file_shows_every_problem_on_the_page(site: Site) -> Non
     for n in range(count):
         assert f"<td>评分.csv</td><td>{n + 2}</td><td>script</td>" in text
         assert f"no script &#39;NOPE{n:04d}&#39;" in text
-    # Many problems: also a file to download, in the one writer's CSV, for this account only.
-    link = re.search(r'href="(/rater/problems/[^"]+\.csv)"', text)
+    # Many problems: also a file to download, kept with the import's job: for this rater and
+    # the admins who follow every job, and no other rater.
+    link = re.search(r'href="(/admin/jobs/\d+/problems\.csv)"', text)
     assert link is not None
     download = client.get(link.group(1))
     assert download.status_code == 200
@@ -114,16 +116,24 @@ def test_a_refused_marks_file_shows_every_problem_on_the_page(site: Site) -> Non
     assert len(problems) == count + 1
     assert problems[1][:4] == ["评分.csv", "2", "script", "unknown_script"]
     # Nothing was stored, and the next page shows no stale message.
-    assert snapshot(site.database.engine) == before
+    assert snapshot(site.database.engine, but=("job",)) == before
     assert "NOPE" not in page_text(client.get("/rater/"))
-    assert site.signed_in("admin").get(link.group(1)).status_code == 404
+    assert site.signed_in("admin").get(link.group(1)).status_code == 200
+    create_account(site.database.engine, "rater2", "rater", "rater2-password")
+    other = site.client()
+    other.get("/login")
+    login = {"username": "rater2", "password": "rater2-password", "csrf_token": site.csrf(other)}
+    other.post("/login", data=login)
+    assert other.get(link.group(1)).status_code == 404
+    job = link.group(1).removesuffix("/problems.csv")
+    assert other.get(job).status_code == 404 and other.get(f"{job}.json").status_code == 404
 
 
 def test_a_few_problems_are_shown_without_a_file(site: Site) -> None:
     client = site.signed_in("rater")
     response = post_file(site, client, "/rater/sittings/S1/marks", "m.csv", bad_marks(site, 2))
     assert response.status_code == 400
-    assert "/rater/problems/" not in page_text(response)
+    assert "problems.csv" not in page_text(response)
     assert "no script &#39;NOPE0001&#39;" in page_text(response)
 
 

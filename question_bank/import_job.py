@@ -1,0 +1,83 @@
+"""题库导入的后台任务: an uploaded item file (CSV, XLSX, JSON, Moodle XML, GIFT, QTI) imported by
+a background job (:mod:`certify.infra.uploads`) with the same all-or-nothing
+:func:`~question_bank.bank.import_bank` the CLI runs: twenty thousand items take seconds. One
+bank import at a time (a file may hold items of every occupation).
+
+The job's result is the import's report (counts, and what another system's file held that no
+item needs); a refused file keeps its problems row by row, and its refused rows are written where
+the submitter asked (``rejects``), for them to download."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from certify.infra.errors import Problem
+from certify.infra.jobs import JobView, Progress
+from certify.infra.uploads import run_import, submit_import
+from question_bank.bank import ImportReport, import_bank
+from question_bank.interchange.common import Placement
+
+BANK_IMPORT = "bank.import"
+"""The kind of the item-file import job; its subject is the file's name as its owner knows it."""
+BANK_LOCK = "bank:import"
+
+
+def submit_bank_import(
+    engine: Engine,
+    kept: Path,
+    display: str,
+    *,
+    fmt: str | None,
+    placement: Placement,
+    rejects: Path | None,
+    max_bytes: int,
+    actor: str,
+    account_id: int | None,
+    worker: str | None = None,
+) -> JobView:
+    """Submit importing the item file ``kept`` (known as ``display``) in format ``fmt`` (None:
+    from the file), questions from other systems placed by ``placement``; a refused file's rows
+    are written to ``rejects``. Raises JobBusy while another bank import runs."""
+    return submit_import(
+        engine, BANK_IMPORT, display, kept, display, lock_key=BANK_LOCK, actor=actor,
+        account_id=account_id, worker=worker, format=fmt,
+        placement=dataclasses.asdict(placement), rejects=str(rejects) if rejects else None,
+        max_bytes=max_bytes,
+    )  # fmt: skip
+
+
+def run_bank_import(engine: Engine, job: JobView, progress: Progress) -> Mapping[str, Any]:
+    """The import job's work; its result is the report (:func:`report_of` reads it back)."""
+    rejects = job.params.get("rejects")
+    report = run_import(
+        job,
+        progress,
+        "检查并导入题目 / checking and storing the items",
+        lambda path: import_bank(
+            engine,
+            path,
+            rejects_path=Path(rejects) if rejects else None,
+            max_bytes=int(job.params["max_bytes"]),
+            actor=job.actor,
+            name=str(job.params["display"]),
+            fmt=job.params.get("format"),
+            placement=Placement(**job.params["placement"]),
+        ),
+    )
+    found = dataclasses.asdict(report)
+    found["rejects_file"] = None  # the refused rows of an import that went through: none kept
+    return found
+
+
+def report_of(result: Mapping[str, Any]) -> ImportReport:
+    """The report a finished import job stored."""
+    fields = dict(result)
+    for name in ("problems", "notices"):
+        fields[name] = [Problem(**p) for p in fields.get(name, ())]
+    fields["rejects_file"] = None
+    return ImportReport(**fields)
