@@ -134,6 +134,8 @@ def web_upload(engine: Any, folder: Path) -> dict[str, float]:
         csrf = session["csrf"]
     login = {"username": "bench-admin", "password": "bench-admin-password", "csrf_token": csrf}
     assert client.post("/login", data=login).status_code == 302
+    with client.session_transaction() as session:
+        csrf = session["csrf"]  # a new session once signed in
     data = (folder / "sheets.csv").read_bytes()
     start = time.perf_counter()
     response = client.post(
@@ -142,7 +144,7 @@ def web_upload(engine: Any, folder: Path) -> dict[str, float]:
         content_type="multipart/form-data",
     )
     request_s = time.perf_counter() - start
-    assert response.status_code == 302, response.data[:2000]
+    assert response.status_code == 302, (response.status_code, response.data[-3000:])
     job = latest_job(engine, SHEETS, SITTING)
     assert job is not None
     while not (job := get_job(engine, job.id)).finished:

@@ -6,6 +6,7 @@ Every problem is reported at once with the path of the field at fault, e.g.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -193,6 +194,55 @@ def _check_form_targets(
             )
 
 
+def _check_information(bp: Blueprint, bad: Callable[[str, str, str, str], None]) -> None:
+    """An information curve's abilities increase within ±4; exactly one of ``target`` and
+    ``form_targets``, one value per ability, each above 0, one row per form."""
+    spec = bp.information
+    if spec is None:
+        return
+    theta = spec.theta
+    if any(not -4 <= t <= 4 for t in theta) or any(b <= a for a, b in itertools.pairwise(theta)):
+        bad(
+            "information.theta",
+            "bad_theta",
+            "能力点须在 -4 到 4 之间且严格递增",
+            "the abilities must lie between -4 and 4 and increase",
+        )
+    if (spec.target is None) == (spec.form_targets is None):
+        bad(
+            "information",
+            "information_target",
+            "须给出 target 或 form_targets 之一（且只给一个）",
+            "give exactly one of target and form_targets",
+        )
+    rows = [("information.target", spec.target)] if spec.target is not None else []
+    if spec.form_targets is not None:
+        if len(spec.form_targets) != bp.forms:
+            bad(
+                "information.form_targets",
+                "form_targets_count",
+                f"form_targets 须为每份试卷各给一条目标曲线：共 {bp.forms} 份，给了 {len(spec.form_targets)} 条",
+                f"form_targets needs one curve per form: {bp.forms} forms, "
+                f"{len(spec.form_targets)} given",
+            )
+        rows += [(f"information.form_targets[{k}]", r) for k, r in enumerate(spec.form_targets)]
+    for where, row in rows:
+        if len(row) != len(theta):
+            bad(
+                where,
+                "information_points",
+                f"每个能力点须有一个目标信息量：{len(theta)} 个能力点，给了 {len(row)} 个",
+                f"one target information per ability: {len(theta)} abilities, {len(row)} given",
+            )
+        if any(not v > 0 for v in row):
+            bad(
+                where,
+                "information_range",
+                "目标信息量须大于 0",
+                "a target information must be above 0",
+            )
+
+
 def check_blueprint(bp: Blueprint, file: str = "blueprint") -> list[Problem]:
     """Rules across fields: known areas, counts and points that add up, sane bands."""
     problems: list[Problem] = []
@@ -222,6 +272,7 @@ def check_blueprint(bp: Blueprint, file: str = "blueprint") -> list[Problem]:
     for n, part in enumerate(bp.parts):
         _check_part(part, f"parts[{n}]", occ, bp, bad)
         _check_form_targets(part.difficulty.form_targets, f"parts[{n}].difficulty", bp, bad)
+    _check_information(bp, bad)
     if bp.max_overlap is not None and bp.max_overlap > bp.count:
         bad(
             "max_overlap",

@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, case, func
 from sqlalchemy.exc import IntegrityError
@@ -109,6 +110,17 @@ class FormSide:
     points: dict[str, float]
     bands: dict[str, dict[str, int]]
     """Per part: questions per difficulty band (easy, medium, hard)."""
+    information: dict[str, Any] | None = None
+    """With an information target: the abilities (``theta``), the form's ``target`` and its
+    ``achieved`` test information there, and the ``calibration`` read."""
+
+    @property
+    def information_deviation(self) -> float:
+        """The largest relative deviation of the form's information from its target."""
+        if not self.information:
+            return 0.0
+        pairs = zip(self.information["achieved"], self.information["target"], strict=True)
+        return float(max(abs(a - t) / t for a, t in pairs))
 
 
 @dataclass(frozen=True)
@@ -132,6 +144,11 @@ class RunComparison:
             - min(f.means.get(part, 0.0) for f in self.forms)
             for part, _ in self.parts
         }
+
+    @property
+    def information(self) -> bool:
+        """Were the forms assembled to a target information curve?"""
+        return all(f.information for f in self.forms)
 
     @property
     def max_overlap(self) -> int:
@@ -193,6 +210,7 @@ def run_comparison(engine: Engine, code: str, run: int | None = None) -> RunComp
             questions=counts[p.id or 0],
             points=points[p.id or 0],
             bands=bands[p.id or 0],
+            information=p.stats.get("information"),
         )
         for p in papers
     ]

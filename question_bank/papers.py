@@ -9,6 +9,7 @@ change under the same code.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import string
@@ -17,13 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine, delete, func
 from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
-from certify.infra.db import transaction
+from certify.infra.db import chunked, transaction
 from certify.infra.errors import BlueprintNotFound, Error, PaperNotFound
-from question_bank.assembly.engine import Assembly, assemble
+from question_bank.assembly.engine import Assembly, FloatArray, assemble
+from question_bank.assembly.information import item_information
 from question_bank.assembly.plan import Infeasible, Plan, PoolItem, Shortfall, make_plan
 from question_bank.bank import latest_versions
 from question_bank.shuffle import candidate_view
@@ -35,7 +38,9 @@ from schemas.tables import (
     Blueprint as BlueprintRow,
 )
 from schemas.tables import (
+    CalibrationRun,
     Item,
+    ItemCalibration,
     ItemVersion,
     Paper,
     PaperDocument,
@@ -69,6 +74,8 @@ class FormReport:
     form: str
     means: dict[str, float]
     questions: int
+    information: list[float] | None = None
+    """The form's test information at the blueprint's abilities (with an information target)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,12 @@ class AssemblyReport:
     pool_size: int
     seconds: float
     converged: bool
+    theta: list[float] | None = None
+    """The abilities of the information target, when the blueprint sets one."""
+    information_targets: list[list[float]] | None = None
+    """The target information per form at each ability (forms × abilities)."""
+    calibration: int | None = None
+    """The calibration run the items' information was read from."""
 
 
 def form_letter(n: int) -> str:
@@ -202,8 +215,14 @@ def stored_blueprint(engine: Engine, code: str) -> Blueprint:
 
 def plan_for(engine: Engine, bp: Blueprint) -> Plan:
     """The cells for ``bp`` over the current bank; raises Infeasible before any search."""
+    calibrated: Calibrated | None = None
     with Session(engine) as session:
         pool = load_pool(session, bp)
+        if bp.information is not None:
+            calibrated = calibrated_pool(session, bp, pool)
+            if calibrated.run is None:
+                raise Infeasible(calibrated.shortfalls())
+            pool = calibrated.pool
     unknown = _unknown_enemies(engine, bp)
     shortfalls = []
     if unknown:
@@ -217,6 +236,8 @@ def plan_for(engine: Engine, bp: Blueprint) -> Plan:
     try:
         plan = make_plan(bp, pool)
     except Infeasible as exc:
+        if calibrated is not None and (note := calibrated.note()) is not None:
+            shortfalls.append(note)
         with Session(engine) as session:
             exposed = len(exposed_items(session, bp))
         if exposed:
@@ -232,7 +253,80 @@ def plan_for(engine: Engine, bp: Blueprint) -> Plan:
         raise Infeasible(exc.shortfalls + shortfalls) from None
     if shortfalls:
         raise Infeasible(shortfalls)
-    return plan
+    if calibrated is None:
+        return plan
+    return dataclasses.replace(plan, information=calibrated.information, calibration=calibrated.run)
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    """The pool items with parameters in the calibration an information target is read from,
+    and their information at the blueprint's abilities (rows in pool order)."""
+
+    run: int | None
+    pool: list[PoolItem]
+    information: FloatArray
+    left_out: int
+    """Pool items without parameters in that run (never calibrated, or changed since)."""
+
+    def shortfalls(self) -> list[Shortfall]:
+        """Why the information target cannot even be planned (no calibration at all)."""
+        if self.run is not None:
+            return []
+        return [
+            Shortfall(
+                "information.calibration",
+                "没有可用的项目反应理论标定：请先标定（certify irt calibrate），或去掉 information 改按平均难度组卷",
+                "no item response theory calibration to read the items' information from: "
+                "calibrate first (certify irt calibrate), or drop information to balance mean "
+                "difficulty",
+            )
+        ]
+
+    def note(self) -> Shortfall | None:
+        """What the calibration left out, when a plan of the rest fell short."""
+        if self.run is None or not self.left_out:
+            return None
+        kept = len(self.pool)
+        return Shortfall(
+            "information.calibration",
+            f"信息量目标只能使用标定 {self.run} 中有参数的题目（且须为题库当前版本）：{kept} 道可用，"
+            f"{self.left_out} 道没有参数；请重新标定或补充已标定的题目",
+            f"an information target can only use items with parameters in calibration {self.run} "
+            f"(in the version the bank holds now): {kept} can, {self.left_out} have none; "
+            "calibrate again or add calibrated items",
+        )
+
+
+def calibrated_pool(session: Session, bp: Blueprint, pool: list[PoolItem]) -> Calibrated:
+    """The items of ``pool`` with parameters in the blueprint's calibration (by default the
+    newest of its occupation and level), with their information at its abilities."""
+    assert bp.information is not None
+    theta = np.asarray(bp.information.theta, dtype=np.float64)
+    run_id = bp.information.calibration
+    runs = select(CalibrationRun.id).where(
+        col(CalibrationRun.occupation) == bp.occupation,
+        col(CalibrationRun.level) == bp.level.value,
+    )
+    if run_id is not None:
+        found = session.exec(runs.where(col(CalibrationRun.id) == run_id)).first()
+    else:
+        found = session.exec(runs.order_by(col(CalibrationRun.id).desc()).limit(1)).first()
+    if found is None:
+        return Calibrated(None, [], np.zeros((0, theta.size)), len(pool))
+    params: dict[int, ItemCalibration] = {}
+    for chunk in chunked([p.version_pk for p in pool]):
+        query = select(ItemCalibration).where(
+            col(ItemCalibration.run_id) == found, col(ItemCalibration.item_version_id).in_(chunk)
+        )
+        params.update((row.item_version_id, row) for row in session.exec(query))
+    kept = [p for p in pool if p.version_pk in params]
+    rows = [
+        item_information(c.model, c.a, c.d, c.c, theta)
+        for c in (params[p.version_pk] for p in kept)
+    ]
+    information = np.vstack(rows) if rows else np.zeros((0, theta.size))
+    return Calibrated(found, kept, information, len(pool) - len(kept))
 
 
 def _unknown_enemies(engine: Engine, bp: Blueprint) -> list[str]:
@@ -351,6 +445,7 @@ def _store_forms(
 ) -> AssemblyReport:
     parts = [p.part for p in bp.parts]
     forms: list[FormReport] = []
+    information = _information_of(bp, plan, result)
     for f in range(bp.forms):
         letter = form_letter(f)
         code = f"{bp.code}-{run}{letter}"
@@ -368,6 +463,7 @@ def _store_forms(
                     for p, part in enumerate(bp.parts)
                 },
                 **({"job": job_id} if job_id is not None else {}),
+                **({"information": information[f]} if information else {}),
             },
         )
         session.add(paper)
@@ -378,7 +474,8 @@ def _store_forms(
             PaperItem(paper_id=paper.id, position=n, part=part, item_version_id=pk, points=points)
             for n, (part, pk, points) in enumerate(rows, start=1)
         )
-        forms.append(FormReport(code, letter, means, len(rows)))
+        achieved = information[f]["achieved"] if information else None
+        forms.append(FormReport(code, letter, means, len(rows), achieved))
     spread = {
         parts[p]: round(float(result.means[:, p].max() - result.means[:, p].min()), 6)
         for p in range(len(parts))
@@ -396,7 +493,30 @@ def _store_forms(
         pool_size=len(plan.pool),
         seconds=result.seconds,
         converged=not result.timed_out,
+        theta=information[0]["theta"] if information else None,
+        information_targets=[i["target"] for i in information] if information else None,
+        calibration=information[0]["calibration"] if information else None,
     )
+
+
+def _information_of(bp: Blueprint, plan: Plan, result: Assembly) -> list[dict[str, Any]]:
+    """Per form, its test information at the target's abilities beside the target (none
+    without an information target)."""
+    targets = plan.information_targets()
+    if bp.information is None or plan.information is None or targets is None:
+        return []
+    calibration = bp.information.calibration or plan.calibration
+    return [
+        {
+            "theta": list(bp.information.theta),
+            "target": [round(float(t), 6) for t in targets[f]],
+            "achieved": [
+                round(float(v), 6) for v in plan.information[result.form_items(f)].sum(axis=0)
+            ],
+            "calibration": calibration,
+        }
+        for f in range(bp.forms)
+    ]
 
 
 def _ordered_questions(

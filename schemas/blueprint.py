@@ -2,8 +2,9 @@
 
 A blueprint is data (YAML or JSON, schema in ``schemas/json/blueprint.schema.json``): parts with
 items and points per item type, items per knowledge area or per (area, type) cell, a difficulty
-target with optional per-band counts, and the rules across forms — how many forms, how many items
-any two may share, enemy sets, exposure, and the multiple-choice partial-credit rule grading uses.
+target with optional per-band counts (or a target test information curve), and the rules across
+forms — how many forms, how many items any two may share, enemy sets, exposure, and the
+multiple-choice partial-credit rule grading uses.
 """
 
 from __future__ import annotations
@@ -46,6 +47,42 @@ class DifficultySpec(Strict):
         description="A target mean difficulty per form, in form order (one per form); "
         "overrides target, e.g. an easier retake form.",
         examples=[[0.45, 0.45, 0.55]],
+    )
+
+
+class InformationSpec(Strict):
+    """A target test information curve (item response theory): each form's information at the
+    abilities ``theta`` — the sum over its questions of each item's information, from the item's
+    calibrated parameters — should meet ``target`` (or each form its own row of
+    ``form_targets``). With it the assembly minimises the largest relative deviation of a
+    form's information from its target over the abilities, instead of balancing mean
+    difficulty; only items calibrated in ``calibration`` (default: the newest calibration of
+    the blueprint's occupation and level), in the very version the bank holds now, may go on a
+    form. The standard error of an ability estimate at θ is about 1/√information."""
+
+    theta: list[float] = Field(
+        min_length=1,
+        max_length=9,
+        description="The abilities the curve is aimed at, increasing, between -4 and 4.",
+        examples=[[-1.5, -0.5, 0.5, 1.5]],
+    )
+    target: list[float] | None = Field(
+        default=None,
+        description="The information every form should have at each ability (one per theta, "
+        "each above 0).",
+        examples=[[6.0, 9.0, 9.0, 6.0]],
+    )
+    form_targets: list[list[float]] | None = Field(
+        default=None,
+        description="A target curve per form, in form order (one row per form, one value per "
+        "theta); instead of target.",
+        examples=[[[6.0, 9.0, 9.0, 6.0], [4.0, 8.0, 10.0, 8.0]]],
+    )
+    calibration: int | None = Field(
+        default=None,
+        ge=1,
+        description="The calibration run whose item parameters are used (certify irt "
+        "calibrate); default: the newest of the blueprint's occupation and level.",
     )
 
 
@@ -101,6 +138,7 @@ class Blueprint(Strict):
     difficulty_bands: tuple[float, float] = (0.3, 0.6)
     multiple_choice: MultipleChoiceRule = MultipleChoiceRule()
     instructions: list[str] = Field(default_factory=list)
+    information: InformationSpec | None = None
     parts: list[PartSpec] = Field(min_length=1)
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -111,6 +112,29 @@ def papers_export_qti(settings: Settings, code: str, file: Path) -> None:
     click.echo(f"已导出 exported {code} -> {file} ({len(package):,} bytes)")
 
 
+def print_information(
+    report: AssemblyReport, theta: list[float], targets: list[list[float]]
+) -> None:
+    """Each form's test information beside its target at every ability, and the standard error
+    of an ability estimate there (1/√information)."""
+    click.echo(
+        f"  测验信息量 test information (calibration {report.calibration}), "
+        "achieved / target (standard error):"
+    )
+    click.echo("  " + " " * 32 + "".join(f"{f'θ={t:+.2f}':>22}" for t in theta))
+    for form, target in zip(report.papers, targets, strict=True):
+        achieved = form.information or []
+        cells = "".join(
+            f"{f'{a:.2f} / {g:.2f} ({1 / math.sqrt(a) if a > 0 else math.inf:.2f})':>22}"
+            for a, g in zip(achieved, target, strict=True)
+        )
+        click.echo(f"  {form.code:<32}{cells}")
+    click.echo(
+        f"  最大相对偏差 objective (largest relative deviation from the target): "
+        f"{report.objective:.4f}"
+    )
+
+
 def print_assembly(report: AssemblyReport) -> None:
     """The forms of one run with their mean difficulty, spread and overlap."""
     click.echo(
@@ -120,12 +144,15 @@ def print_assembly(report: AssemblyReport) -> None:
     for form in report.papers:
         means = ", ".join(f"{part} {mean:.4f}" for part, mean in form.means.items())
         click.echo(f"  {form.code:<32} {form.questions:>3} 题 questions  mean difficulty: {means}")
-    targets = ", ".join(f"{part} {t:.4f}" for part, t in report.targets.items())
-    spread = ", ".join(f"{part} {s:.4f}" for part, s in report.spread.items())
-    click.echo(
-        f"  目标 target: {targets}; 份间极差 spread: {spread}; "
-        f"最大偏差 objective: {report.objective:.4f}"
-    )
+    if report.theta is not None and report.information_targets is not None:
+        print_information(report, report.theta, report.information_targets)
+    else:
+        targets = ", ".join(f"{part} {t:.4f}" for part, t in report.targets.items())
+        spread = ", ".join(f"{part} {s:.4f}" for part, s in report.spread.items())
+        click.echo(
+            f"  目标 target: {targets}; 份间极差 spread: {spread}; "
+            f"最大偏差 objective: {report.objective:.4f}"
+        )
     click.echo(
         f"  最大两两重叠 max overlap: {report.max_overlap_seen}; "
         f"单题最多使用 max uses: {report.max_uses_seen}"

@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from certify.infra.errors import Error
+from question_bank.assembly.information import item_information
 
 Floats = NDArray[np.float64]
 
@@ -556,18 +557,11 @@ def expected_scores(item: ItemParameters, theta: Floats) -> Floats:
 
 def information(params: Sequence[ItemParameters], theta: Floats) -> Floats:
     """Item information at each θ: shape (items, len(theta)); the test information is the sum
-    over the items of a form, its standard error 1/√I."""
+    over the items of a form, its standard error 1/√I
+    (:func:`question_bank.assembly.information.item_information`, which assembling to an
+    information target uses too)."""
     theta = np.asarray(theta, dtype=np.float64)
-    rows = []
-    for it in _as_items(params):
-        if it.model == "3pl":
-            p = _category_probs(it, theta)[1]
-            rows.append(it.a**2 * (p - it.c) ** 2 * (1 - p) / ((1 - it.c) ** 2 * p))
-        else:
-            probs = _category_probs(it, theta)
-            k = np.arange(probs.shape[0])[:, None]
-            e_k = (probs * k).sum(axis=0)
-            rows.append(it.a**2 * ((probs * k**2).sum(axis=0) - e_k**2))
+    rows = [item_information(p.model, p.a, p.d, p.c, theta) for p in params]
     return np.vstack(rows) if rows else np.zeros((0, theta.size))
 
 

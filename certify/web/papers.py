@@ -10,6 +10,8 @@ Every page calls what ``certify papers`` calls (:mod:`question_bank.blueprints`,
 from __future__ import annotations
 
 import io
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from question_bank.assembly_job import ASSEMBLE, submit_assembly
 from question_bank.blueprints import MAX_BYTES, blueprint_text, read_blueprint
 from question_bank.paper_catalogue import (
     DOCUMENT_KINDS,
+    RunComparison,
     list_blueprints,
     paper_document,
     paper_info,
@@ -153,6 +156,57 @@ def download(code: str) -> Any:
 # --- one blueprint: check, assemble, its forms -----------------------------------------------
 
 
+CURVE_COLOURS = ("#8b1a1a", "#1f5f99", "#9a6700", "#1b6e35", "#6b3fa0", "#444444")
+
+
+@dataclass(frozen=True)
+class CurveChart:
+    """The forms' test information curves beside their targets, laid out for an SVG: each
+    curve a polyline's points, with the axes' ticks."""
+
+    width: int
+    height: int
+    left: int
+    bottom: int
+    curves: list[tuple[str, str, str, str]]
+    """(form code, colour, achieved points, target points) per form."""
+    x_ticks: list[tuple[float, str]]
+    y_ticks: list[tuple[float, str]]
+
+
+def information_chart(comparison: RunComparison) -> CurveChart | None:
+    """The chart of a run assembled to a target information curve (None otherwise): θ across,
+    information up, each form's achieved curve solid and its target dashed."""
+    if not comparison.information:
+        return None
+    width, height, left, top, bottom = 640, 300, 56, 12, 262
+    infos = [f.information or {} for f in comparison.forms]
+    theta = [float(t) for t in infos[0]["theta"]]
+    low, high = min(theta) - 0.5, max(theta) + 0.5
+    top_value = max(max(max(i["achieved"]), max(i["target"])) for i in infos) * 1.1 or 1.0
+
+    def x(t: float) -> float:
+        return left + (t - low) / (high - low) * (width - left - 16)
+
+    def y(v: float) -> float:
+        return bottom - v / top_value * (bottom - top)
+
+    def line(values: list[float]) -> str:
+        return " ".join(f"{x(t):.1f},{y(float(v)):.1f}" for t, v in zip(theta, values, strict=True))
+
+    curves = [
+        (f.code, CURVE_COLOURS[n % len(CURVE_COLOURS)], line(i["achieved"]), line(i["target"]))
+        for n, (f, i) in enumerate(zip(comparison.forms, infos, strict=True))
+    ]
+    raw = top_value / 5
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    y_ticks = [(y(k * step), f"{k * step:g}") for k in range(int(top_value / step) + 1)]
+    return CurveChart(
+        width, height, left, bottom, curves, [(x(t), f"{t:+g}") for t in theta], y_ticks
+    )
+
+
 def _blueprint_page(code: str, problems: PageProblems | None = None, status: int = 200) -> Any:
     bp = stored_blueprint(g.engine, code)
     comparison = run_comparison(g.engine, code)
@@ -160,6 +214,7 @@ def _blueprint_page(code: str, problems: PageProblems | None = None, status: int
         "blueprint.html",
         bp=bp,
         comparison=comparison,
+        chart=information_chart(comparison) if comparison else None,
         job=latest_job(g.engine, ASSEMBLE, code),
         problems=problems,
         seed=request.form.get("seed", ""),

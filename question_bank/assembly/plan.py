@@ -18,7 +18,7 @@ import numpy as np
 
 from certify.infra.errors import Error
 from question_bank.assembly.bounds import enemy_loss
-from question_bank.assembly.engine import AssemblyProblem, Cell
+from question_bank.assembly.engine import AssemblyProblem, Cell, FloatArray
 from schemas.blueprint import BAND_NAMES, Blueprint, PartSpec, band_of
 from schemas.enums import ItemType
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
@@ -99,6 +99,11 @@ class Plan:
     cells: tuple[PlannedCell, ...]
     targets: tuple[float, ...]
     enemies: tuple[tuple[int, ...], ...]
+    information: FloatArray | None = None
+    """Each pool item's information at the blueprint's abilities, (items, points), when the
+    blueprint sets an information target (the pool then holds calibrated items only)."""
+    calibration: int | None = None
+    """The calibration run that information was read from."""
 
     def problem(self, *, seed: int | None = None, time_budget_s: float = 1.5) -> AssemblyProblem:
         bp = self.blueprint
@@ -123,7 +128,17 @@ class Plan:
             enemies=[np.array(e, dtype=np.int64) for e in self.enemies],
             seed=bp.seed if seed is None else seed,
             time_budget_s=time_budget_s,
+            information=self.information,
+            information_targets=self.information_targets(),
         )
+
+    def information_targets(self) -> FloatArray | None:
+        """The target information curve per form, (forms, points), if the blueprint sets one."""
+        spec = self.blueprint.information
+        if spec is None or self.information is None:
+            return None
+        rows = spec.form_targets or [spec.target or []] * self.blueprint.forms
+        return np.array(rows, dtype=np.float64)
 
 
 def _difficulty(item: PoolItem) -> float:

@@ -295,6 +295,37 @@ def test_the_forms_show_side_by_side_with_a_chart(papers_site: Site) -> None:
     client.get("/admin/blueprints/?lang=zh")
 
 
+def test_forms_assembled_to_an_information_target_show_their_curves(papers_site: Site) -> None:
+    from tests.question_bank.test_information_targets import calibrate
+
+    calibrate(papers_site.database)
+    client = papers_site.signed_in("admin")
+    text = JUNIOR.replace("recent_sittings: 1", "recent_sittings: 0") + (
+        "information:\n  theta: [-1.0, 0.0, 1.0]\n  target: [5.0, 7.0, 5.0]\n"
+    )
+    assert save(papers_site, client, text).status_code == 302
+    response = client.post(
+        f"/admin/blueprints/{CODE}/assemble", data={"csrf_token": papers_site.csrf(client)}
+    )
+    (job,) = runner(papers_site).run_pending()
+    assert response.status_code == 302 and job.state is JobState.DONE, job.error
+    html = client.get(f"/admin/blueprints/{CODE}").get_data(as_text=True)
+    flat = re.sub(r"\s+", " ", html)
+    assert "测验信息量与目标曲线" in flat and "参数取自标定 1" in flat
+    cells = re.findall(r"<td>(\d+\.\d\d) / (\d+\.\d\d) <span", flat)
+    assert len(cells) == 6 and [t for _, t in cells] == ["5.00", "7.00", "5.00"] * 2
+    with Session(papers_site.database.engine) as session:
+        stats = [p.stats for p in session.exec(select(Paper).order_by(col(Paper.code)))]
+    shown = [float(a) for a, _ in cells]
+    assert shown == [round(v, 2) for s in stats for v in s["information"]["achieved"]]
+    svg = re.findall(r"<svg.*?</svg>", html, re.S)[-1]
+    assert svg.count("<polyline") == 4 and "θ +0" in svg  # two forms: achieved and target each
+    assert "Test information against the target curve" in page_text(
+        client.get(f"/admin/blueprints/{CODE}?lang=en")
+    )
+    client.get("/admin/blueprints/?lang=zh")
+
+
 def test_an_interrupted_job_is_shown_as_such_and_resumed(papers_site: Site) -> None:
     engine = papers_site.database.engine
     client = papers_site.signed_in("admin")
