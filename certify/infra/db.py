@@ -53,9 +53,14 @@ def database_url(explicit: str | None = None, *, directory: Path | None = None) 
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Foreign keys enforced; a writer waited for up to 30 s; and the write-ahead log, so that
+    pages keep reading the last committed state while a long import writes (in SQLite's default
+    rollback journal a large transaction locks every reader out until it commits: the answer-
+    sheet upload's page could not even read its own job's progress)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
