@@ -281,16 +281,16 @@ class _State:
     def candidate_mask(self, f: int, c: int, out_items: IntArray) -> NDArray[np.bool_]:
         """For each (outgoing item, pool item) pair: may the pool item replace it in form f?"""
         pool = self.p.cells[c].pool
-        uses = self.X[:, pool].sum(0)
-        ok = (self.X[f, pool] == 0) & (uses < self.U)
-        mask = np.broadcast_to(ok, (len(out_items), len(pool))).copy()
+        Xj = self.X[:, pool]  # (F, m)
+        ok = (Xj[f] == 0) & (Xj.sum(0) < self.U)
         if self.p.max_overlap is not None and self.p.forms > 1:
             shared_counts = self.overlap()[f]  # (F,)
             Xi = self.X[:, out_items]  # (F, k)
-            Xj = self.X[:, pool]  # (F, m)
             new = shared_counts[:, None, None] - Xi[:, :, None] + Xj[:, None, :]  # (F, k, m)
             new[f] = 0
-            mask &= (new <= self.K).all(axis=0)
+            mask = (new <= self.K).all(axis=0) & ok[None, :]
+        else:
+            mask = np.repeat(ok[None, :], len(out_items), axis=0)
         if self.has_enemies:
             # pool item j may come in for out item k unless it shares an enemy set with an
             # item that stays: a set g still present once k leaves (E - M[k] >= 1) and j in g
@@ -502,28 +502,38 @@ def _repair_one(state: _State, f: int, c: int, pos: int, before: int) -> bool:
 
 
 def _offenders(state: _State) -> list[tuple[int, int, int]]:
-    """(form, cell, position) of items involved in a broken constraint, worst first."""
+    """(form, cell, position) of items involved in a broken constraint, in form, cell and
+    position order: a second copy of an item in its cell, an item used beyond the limit, an
+    item shared with a form too close to this one, a member of an enemy set the form holds
+    twice. One vector test per form (a loop over every item cost most of a repair)."""
     found: list[tuple[int, int, int]] = []
     shared_counts = state.overlap()
     E = state.enemy_counts() if state.has_enemies else None
-    uses = state.X.sum(0)
+    over_used = state.X.sum(0) > state.U
     for f in range(state.p.forms):
+        slots = state.slots[f]
+        lengths = [len(items) for items in slots]
+        items = np.concatenate(slots) if slots else np.zeros(0, np.int64)
+        if not len(items):
+            continue
+        cells = np.repeat(np.arange(len(slots)), lengths)
+        bad = over_used[items]
         too_close = np.flatnonzero(shared_counts[f] > state.K)
-        shared = state.X[too_close].sum(0) > 0 if len(too_close) else None
+        if len(too_close):
+            bad |= state.X[too_close][:, items].sum(0) > 0
         bad_groups = np.flatnonzero(E[f] > 1) if E is not None else np.zeros(0, np.int64)
-        for c, items in enumerate(state.slots[f]):
-            seen: set[int] = set()
-            for pos, i in enumerate(items):
-                i = int(i)
-                dup = i in seen
-                seen.add(i)
-                if (
-                    dup
-                    or uses[i] > state.U
-                    or (shared is not None and shared[i])
-                    or (len(bad_groups) and state.M[i, bad_groups].any())
-                ):
-                    found.append((f, c, pos))
+        if len(bad_groups):
+            bad |= state.M[items][:, bad_groups].any(axis=1)
+        keys = cells * state.X.shape[1] + items
+        first = np.unique(keys, return_index=True)[1]
+        if len(first) < len(keys):  # a later copy of an item in the same cell
+            later = np.ones(len(keys), dtype=bool)
+            later[first] = False
+            bad |= later
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        for k in np.flatnonzero(bad):
+            c = int(cells[k])
+            found.append((f, c, int(k - starts[c])))
     return found
 
 
