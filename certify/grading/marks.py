@@ -306,7 +306,7 @@ def import_marks(
             script = scripts[p.script]
             if p.corrects:
                 own = next(mark_id for mark_id, r, _, _ in given[p.script] if r == p.rater)
-                corrected.append({"id": own, "mark": p.mark})
+                corrected.append({"id": own, "mark": p.mark, "recorded_at": now})
             else:
                 added.append(
                     {

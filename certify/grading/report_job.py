@@ -12,15 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
 
 from certify.grading.analysis import exam_report
 from certify.grading.grading_job import submit_sitting_job
 from certify.infra.jobs import JobView, Progress, latest_job
+from certify.registration.sittings import get_sitting
 from schemas.enums import JobState
 from schemas.results import ExamReportData
+from schemas.tables import Mark, Registration, Response, Result
 
 REPORT = "sitting.report"
 """The statistics job's kind; its subject is the sitting's code."""
@@ -49,6 +53,13 @@ class StoredReport:
     data: ExamReportData
     regraded_since: JobView | None
     """A grading or applied regrade that ended after this report was computed (the newest)."""
+    changed_at: datetime | None = None
+    """When an answer, a mark or a result of the sitting was last stored, if after the report
+    began reading them (an import, a hand-in, a grading from the command line…)."""
+
+    @property
+    def out_of_date(self) -> bool:
+        return self.regraded_since is not None or self.changed_at is not None
 
 
 def latest_report(
@@ -67,8 +78,33 @@ def latest_report(
         and job.finished_at is not None
         and job.finished_at > done.finished_at
     ]
+    changed = last_change(engine, code)
+    read_from = _aware(done.started_at or done.finished_at)
     return StoredReport(
         job=done,
         data=ExamReportData.model_validate(done.result),
         regraded_since=max(later, key=lambda j: j.id) if later else None,
+        changed_at=changed if changed is not None and changed > read_from else None,
     )
+
+
+def last_change(engine: Engine, code: str) -> datetime | None:
+    """When an answer, a mark or a result of sitting ``code`` was last stored (UTC), if ever."""
+    with Session(engine) as session:
+        sitting = get_sitting(session, code)
+        ids = select(Registration.id).where(col(Registration.sitting_id) == sitting.id)
+        found = [
+            session.exec(select(func.max(column)).where(col(owner).in_(ids))).one()
+            for column, owner in (
+                (Response.recorded_at, Response.registration_id),
+                (Mark.recorded_at, Mark.registration_id),
+                (Result.computed_at, Result.registration_id),
+            )
+        ]
+    moments = [_aware(m) for m in found if m is not None]
+    return max(moments) if moments else None
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every time here is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

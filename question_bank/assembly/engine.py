@@ -283,6 +283,7 @@ class _State:
         pool = self.p.cells[c].pool
         Xj = self.X[:, pool]  # (F, m)
         ok = (Xj[f] == 0) & (Xj.sum(0) < self.U)
+        mask: NDArray[np.bool_]
         if self.p.max_overlap is not None and self.p.forms > 1:
             shared_counts = self.overlap()[f]  # (F,)
             Xi = self.X[:, out_items]  # (F, k)

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from certify.grading import simulate
 from certify.grading.analysis import exam_report
-from certify.grading.sheets import candidate_copies
+from certify.grading.sheets import candidate_copies, import_sheets
 from certify.infra.tabular import write_table
 from schemas.enums import CertificateStatus, JobState
 from schemas.tables import (
@@ -518,6 +518,28 @@ def test_the_statistics_are_computed_in_the_background_and_shown_with_their_date
     assert f"此后成绩有变动（任务 #{graded.id}）" in stale and "已过时" in stale
     sitting_page = page_text(client.get("/admin/sittings/S1"))
     assert f"/admin/jobs/{job.id}" in sitting_page
+
+
+def test_statistics_say_they_are_out_of_date_once_answers_change_from_anywhere(
+    site: Site, tmp_path: Path
+) -> None:
+    """A sheet stored from the command line (no job of the web's) after the statistics were
+    computed: the page says they are out of date, until they are computed again."""
+    client = site.signed_in("admin")
+    client.post("/admin/sittings/S1/stats", data={"csrf_token": site.csrf(client)})
+    runner(site).run_pending()
+    assert "已过时" not in page_text(client.get("/admin/sittings/S1/stats"))
+    _, copies = candidate_copies(site.database.engine, "S1")
+    admission, (_, view) = min(copies.items())
+    sheet = simulate.write_sheets(
+        tmp_path / "one.csv", {admission: view}, {admission: 1.0}, np.random.default_rng(3)
+    )
+    import_sheets(site.database.engine, "S1", sheet, replace=True, actor="cli")
+    stale = page_text(client.get("/admin/sittings/S1/stats"))
+    assert "此后有新的作答、评分或成绩" in stale and "已过时" in stale
+    client.post("/admin/sittings/S1/stats", data={"csrf_token": site.csrf(client)})
+    runner(site).run_pending()
+    assert "已过时" not in page_text(client.get("/admin/sittings/S1/stats"))
 
 
 def test_results_page_sort_and_download(site: Site) -> None:
