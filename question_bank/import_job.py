@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from certify.infra.errors import Problem
-from certify.infra.jobs import JobView, Progress
+from certify.infra.jobs import PROBLEMS_KEPT, JobView, Progress
 from certify.infra.uploads import run_import, submit_import
 from question_bank.bank import ImportReport, import_bank
 from question_bank.interchange.common import Placement
@@ -46,7 +46,7 @@ def submit_bank_import(
     return submit_import(
         engine, BANK_IMPORT, display, kept, display, lock_key=BANK_LOCK, actor=actor,
         account_id=account_id, worker=worker, format=fmt,
-        placement=dataclasses.asdict(placement), rejects=str(rejects) if rejects else None,
+        placement=dataclasses.asdict(placement), rejects=str(rejects.resolve()) if rejects else None,
         max_bytes=max_bytes,
     )  # fmt: skip
 
@@ -71,12 +71,21 @@ def run_bank_import(engine: Engine, job: JobView, progress: Progress) -> Mapping
     )
     found = dataclasses.asdict(report)
     found["rejects_file"] = None  # the refused rows of an import that went through: none kept
+    found["notice_count"] = len(report.notices)
+    found["notices"] = found["notices"][:PROBLEMS_KEPT]  # a row stays small however big a file
+    found["problems"] = found["problems"][:PROBLEMS_KEPT]
+    found["said"] = (
+        f"{report.rows} 行 — 新增 {report.created}，新版本 {report.new_versions}，"
+        f"状态变更 {report.status_changed}，未变 {report.unchanged} / {report.rows} row(s): "
+        f"{report.created} created, {report.new_versions} new version(s), "
+        f"{report.status_changed} status change(s), {report.unchanged} unchanged"
+    )
     return found
 
 
 def report_of(result: Mapping[str, Any]) -> ImportReport:
-    """The report a finished import job stored."""
-    fields = dict(result)
+    """The report a finished import job stored (as many notices as it kept)."""
+    fields = {k: v for k, v in result.items() if k not in ("said", "notice_count")}
     for name in ("problems", "notices"):
         fields[name] = [Problem(**p) for p in fields.get(name, ())]
     fields["rejects_file"] = None

@@ -363,6 +363,14 @@ class Progress:
         self.done = 0
         self.total = 0
         self.step = ""
+        self.ended: list[Callable[[], None]] = []
+
+    def when_ended(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the job's end (done or failed) is recorded — never when the job
+        was taken over by another worker, nor when its end could not be recorded (the job then
+        shows as interrupted, and whatever ``action`` would clean up is still there to resume
+        from)."""
+        self.ended.append(action)
 
     def start(self, total: int, step: str = "") -> None:
         """Set how many steps there are (at least what is done already)."""
@@ -426,21 +434,28 @@ def run_job(engine: Engine, job: JobView, handler: Handler, worker: str) -> JobV
         while not stop.wait(HEARTBEAT_SECONDS):
             try:
                 progress.beat()
-            except Exception:  # lost, or the database is away: the handler finds out
+            except JobLost:  # taken over: the handler finds out at its next report
                 return
+            except Exception:  # the database is away, or busy with this job's own write
+                continue  # (SQLite): say so again at the next beat
 
     beating = threading.Thread(target=heartbeat, name=f"certify-job-{job.id}-beat", daemon=True)
     beating.start()
     try:
-        result = handler(engine, job, progress)
-        progress.finish(result)
+        try:
+            result = handler(engine, job, progress)
+            progress.finish(result)
+        except JobLost:
+            raise
+        except Error as exc:
+            progress.fail(*failure(exc))
+        except Exception:
+            log.exception("job %d (%s) failed", job.id, job.kind)
+            progress.fail("服务器出错，错误已记录 / the server failed; the error is logged")
+        for action in progress.ended:
+            action()
     except JobLost:
         log.warning("job %d was resumed elsewhere; this worker stopped", job.id)
-    except Error as exc:
-        progress.fail(*failure(exc))
-    except Exception:
-        log.exception("job %d (%s) failed", job.id, job.kind)
-        progress.fail("服务器出错，错误已记录 / the server failed; the error is logged")
     finally:
         stop.set()
     return get_job(engine, job.id)

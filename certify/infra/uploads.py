@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 
 from certify.infra.errors import Error, InputError, Problem, ValidationFailed
-from certify.infra.jobs import JobLost, JobView, Progress, submit_job
+from certify.infra.jobs import JobView, Progress, submit_job
 
 T = TypeVar("T")
 UPLOADS = "uploads"
@@ -56,7 +56,7 @@ def keep_upload(data_dir: Path, source: Path) -> Path:
                 old.unlink(missing_ok=True)
         except FileNotFoundError:  # removed by another process meanwhile
             pass
-    kept = folder / f"{secrets.token_urlsafe(16)}{source.suffix.lower()}"
+    kept = folder.resolve() / f"{secrets.token_urlsafe(16)}{source.suffix.lower()}"
     shutil.move(source, kept)
     return kept
 
@@ -68,38 +68,33 @@ def upload_params(kept: Path, display: str, **params: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def uploaded_file(job: JobView) -> Iterator[Path]:
-    """The file job ``job`` imports. A problem the import raises names the file as its owner
-    knows it; the file is removed when the job ends, unless it was taken over by another worker
-    (a resumed job reads it there). Raises UploadGone when the file is no longer kept."""
+def uploaded_file(job: JobView, progress: Progress) -> Iterator[Path]:
+    """The file job ``job`` imports; a problem the import raises names the file as its owner
+    knows it. The file is removed once the job's end is recorded (see
+    :meth:`~certify.infra.jobs.Progress.when_ended`): should the process stop after the import
+    committed but before that, a resumed job finds it still there. Raises UploadGone when the
+    file is no longer kept."""
     path = Path(job.params["file"])
     display = str(job.params.get("display") or path.name)
     if not path.is_file():
         raise UploadGone(display)
+    progress.when_ended(lambda: path.unlink(missing_ok=True))
     try:
         yield path
-    except JobLost:
-        raise
     except ValidationFailed as exc:
         exc.problems = [_named(p, path, display) for p in exc.problems]
-        path.unlink(missing_ok=True)
         raise
     except InputError as exc:
         exc.problem = _named(exc.problem, path, display)
         exc.args = (str(exc.problem),)
-        path.unlink(missing_ok=True)
         raise
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    path.unlink(missing_ok=True)
 
 
 def run_import(job: JobView, progress: Progress, step: str, importer: Callable[[Path], T]) -> T:
     """A one-step import job's work: ``importer`` reads the job's kept file (see
     :func:`uploaded_file`), ``step`` saying what it does meanwhile."""
     progress.start(1, step)
-    with uploaded_file(job) as path:
+    with uploaded_file(job, progress) as path:
         found = importer(path)
     progress.advance(1)
     return found

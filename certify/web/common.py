@@ -188,10 +188,11 @@ def rejects_token(path: str) -> str | None:
     account = current_account()
     found = Path(path)
     prefix, suffix = f"{account.id if account else ''}-", ".rejected.csv"
-    if account is None or found.parent != _problem_folder() or not found.name.startswith(prefix):
+    folder = _problem_folder().resolve()
+    if account is None or found.parent != folder or not found.name.startswith(prefix):
         return None
     token = found.name[len(prefix) : -len(suffix)]
-    kept = _problem_file(token).with_suffix(suffix)
+    kept = _problem_file(token).with_suffix(suffix).resolve()
     return token if kept == found and _fresh(found, time.time()) else None
 
 

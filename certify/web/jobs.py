@@ -91,6 +91,9 @@ class JobKind:
     """The page about the job's subject (where to go once it is done)."""
     with_vault: Callable[[IdentityVault], Handler] | None = None
     """Makes the handler of a kind that needs the vault of ID numbers (registering people)."""
+    stays: bool = False
+    """Once done, its page stays to say what it did (an import's counts) rather than going on
+    to the page about its subject (which it links to)."""
 
     @property
     def held(self) -> bool:
@@ -149,6 +152,7 @@ KINDS: dict[str, JobKind] = {
         "Importing applications",
         lambda job: url_for("sittings.applications", code=job.subject),
         applications_handler,
+        stays=True,
     ),
     ROSTER: JobKind(
         None,
@@ -156,24 +160,28 @@ KINDS: dict[str, JobKind] = {
         "Importing a roster",
         lambda job: url_for("sittings.roster", code=job.subject),
         roster_handler,
+        stays=True,
     ),
     SHEETS: JobKind(
         run_sheets,
         "导入答题卡",
         "Importing answer sheets",
         lambda job: url_for("sittings.roster", code=job.subject),
+        stays=True,
     ),
     MARKS: JobKind(
         run_marks,
         "导入评分",
         "Importing marks",
         lambda job: url_for("rater.index"),
+        stays=True,
     ),
     BANK_IMPORT: JobKind(
         run_bank_import,
         "导入题目",
         "Importing items",
         lambda job: url_for("bank.index", sort="updated", dir="desc"),
+        stays=True,
     ),
     ISSUE_LEVEL: JobKind(
         None,
@@ -324,6 +332,7 @@ def state(job_id: int) -> Any:
     kind = KINDS.get(job.kind)
     body = job.public()
     body["leads_to"] = kind.leads_to(job) if kind else None
+    body["stays"] = bool(kind and kind.stays)
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response

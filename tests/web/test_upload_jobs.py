@@ -80,6 +80,9 @@ def test_a_slow_import_answers_at_once_and_its_page_follows_it_to_the_result(
     assert job.result["registered"] == 4 and registered(slow) == before + 4
     state = client.get(f"/admin/jobs/{job_id}.json").get_json()
     assert state["state"] == "done" and state["leads_to"] == "/admin/sittings/S2/roster"
+    assert state["stays"] is True  # the page reloads to say what the import did
+    done = page_text(client.get(f"/admin/jobs/{job_id}"))
+    assert "名册.csv: 登记 4 人，新考生 4" in done and 'href="/admin/sittings/S2/roster"' in done
     assert "file" not in state and "params" not in state  # where the file was kept stays inside
     assert kept_files(slow) == []
 

@@ -1,5 +1,6 @@
 // A background job's page: reads the job's state every second while it is queued or running and
-// shows it; once it is done, goes to the page about its result. The page itself is the same
+// shows it; once it is done, goes to the page about its result (an import's page reloads
+// instead, to say what the import did, with a link to that page). The page itself is the same
 // when reloaded: every figure comes from the database.
 (function () {
   "use strict";
@@ -39,7 +40,7 @@
       })
       .then(function (job) {
         update(job);
-        if (job.state === "done" && job.leads_to) {
+        if (job.state === "done" && job.leads_to && !job.stays) {
           window.location.assign(job.leads_to);
         } else if (job.finished || job.interrupted) {
           window.location.reload();
