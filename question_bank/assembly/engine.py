@@ -31,7 +31,13 @@ of one part (or of the whole form), a per-form goal G_fk and a scale s_k, deviat
    breaking a constraint; apply it; repeat until the worst form cannot improve.
 4. *Polish*: if the objective is still above zero, re-choose the worst form whole by an exact
    integer programme with the other forms fixed (:mod:`question_bank.assembly.polish`), then
-   improve again. Single moves stall on a minimax over several criteria; this does not.
+   improve again. Single moves stall on a minimax over several criteria; this does not. When
+   no form can be bettered alone, the worst form is re-chosen together with another in one
+   programme, so items the other holds can move to it.
+5. *Perturb*: with the time left, move a few items of the worst form at random (each move
+   keeping every rule), improve again, and keep the result only if the objective went down;
+   stop after :data:`PATIENCE` fruitless tries in a row (so a run that ends before its budget
+   repeats exactly) or at the budget.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from question_bank.assembly.bounds import Proof, proofs_of_infeasibility
-from question_bank.assembly.polish import polish
+from question_bank.assembly.polish import polish, polish_pairs
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -538,6 +544,41 @@ def _offenders(state: _State) -> list[tuple[int, int, int]]:
     return found
 
 
+PERTURB_MOVES = 4
+"""Random rule-keeping replacements on the worst form before each new local search."""
+PATIENCE = 50
+"""Perturbations in a row that bring nothing before the search stops (so that runs repeat
+exactly whenever they end before their time budget)."""
+
+
+def _perturbed(state: _State, rng: np.random.Generator, deadline: float) -> int:
+    """Iterated local search with the time left: move a few items of the worst form at random
+    (each replacement keeping every rule), search again, and keep the result only when the
+    objective went down — else go back. Returns the improving moves kept."""
+    kept_moves, fruitless = 0, 0
+    best = float(np.abs(state.devs()).max(initial=0.0))
+    while best > POLISH_ABOVE and fruitless < PATIENCE and time.perf_counter() < deadline - 0.05:
+        saved = _snapshot(state)
+        devs = np.abs(state.devs())
+        f = int(np.argmax(devs.max(axis=1)))
+        cells = [c for c, cell in enumerate(state.p.cells) if cell.count]
+        for c in rng.choice(cells, size=min(PERTURB_MOVES, len(cells)), replace=False):
+            c = int(c)
+            pos = int(rng.integers(len(state.slots[f][c])))
+            mask = state.candidate_mask(f, c, state.slots[f][c][pos : pos + 1])[0]
+            allowed = state.p.cells[c].pool[mask]
+            if len(allowed):
+                state.replace(f, c, pos, int(rng.choice(allowed)))
+        moves = _improve(state, rng, deadline)
+        now = float(np.abs(state.devs()).max(initial=0.0))
+        if now < best - 1e-12 and state.violations() == 0:
+            best, kept_moves, fruitless = now, kept_moves + moves, 0
+        else:
+            _restore(state, saved)
+            fruitless += 1
+    return kept_moves
+
+
 def _improve(state: _State, rng: np.random.Generator, deadline: float) -> int:
     """Move the worst form-criterion toward its goal until it cannot move; returns iterations.
 
@@ -683,6 +724,12 @@ def assemble(problem: AssemblyProblem) -> Assembly:
         iterations = _improve(state, rng, deadline)
         if np.abs(state.devs()).max(initial=0.0) > POLISH_ABOVE and polish(state, deadline):
             iterations += _improve(state, rng, deadline)
+        while np.abs(state.devs()).max(initial=0.0) > POLISH_ABOVE and polish_pairs(
+            state, deadline
+        ):
+            polish(state, deadline)
+            iterations += _improve(state, rng, deadline)
+        iterations += _perturbed(state, rng, deadline)
     timed_out = time.perf_counter() >= deadline
     devs = state.devs()
     shared_counts = state.overlap()

@@ -170,3 +170,144 @@ def _apply(state: _State, f: int, chosen: list[IntArray]) -> None:
         for pos in range(len(current)):
             if int(state.slots[f][c][pos]) not in keep:
                 state.replace(f, c, pos, incoming.pop())
+
+
+def polish_pairs(state: _State, deadline: float) -> int:
+    """Once no form can be bettered alone: re-choose the worst form together with another, in
+    one programme (:func:`_best_pair`), so that items held by the other can move to it. Tries
+    the other forms from the closest to its goal; stops at the first pair that lowers the
+    objective (returning 1) or when none does."""
+    devs = np.abs(state.devs()).max(axis=1)
+    f = int(np.argmax(devs))
+    if devs[f] < IMPROVEMENT:
+        return 0
+    for g in (int(g) for g in np.argsort(devs, kind="stable")):
+        if g == f or time.perf_counter() >= deadline - 0.02:
+            continue
+        chosen = _best_pair(state, f, g, deadline)
+        if chosen is None:
+            continue
+        now = max(_worst_if(state, f, chosen[0]), _worst_if(state, g, chosen[1]))
+        if now < devs[f] - IMPROVEMENT:
+            _apply_pair(state, (f, g), chosen)
+            return 1
+    return 0
+
+
+def _apply_pair(state: _State, forms: tuple[int, int], chosen: tuple[list[IntArray], ...]) -> None:
+    """Make both forms hold what was chosen, one form after the other (the counters follow; a
+    use may pass the limit between the two, never once both are done)."""
+    for f, items in zip(forms, chosen, strict=True):
+        _apply(state, f, items)
+
+
+def _best_pair(state: _State, f: int, g: int, deadline: float) -> tuple[list[IntArray], ...] | None:
+    """Forms f and g chosen together: each cell's count, each form's overlap with every other
+    form (and with each other) and enemy sets, the use limit over both, minimising the larger
+    worst deviation of the two; per form per cell the chosen items, or None."""
+    others = state.X.sum(axis=0) - state.X[f] - state.X[g]
+    cand = [
+        [
+            cell.pool[(others[cell.pool] < state.U)] if cell.count else cell.pool[:0]
+            for cell in state.p.cells
+        ]
+        for _ in (f, g)
+    ]
+    flat = [np.concatenate(c) if c else np.zeros(0, np.int64) for c in cand]
+    n_f, n_g = len(flat[0]), len(flat[1])
+    if n_f == 0 or n_g == 0:
+        return None
+    shared = np.intersect1d(flat[0], flat[1])
+    col_f = {int(i): k for k, i in enumerate(flat[0])}
+    col_g = {int(i): n_f + k for k, i in enumerate(flat[1])}
+    z0 = n_f + n_g  # one overlap variable per item both may hold
+    z = {int(i): z0 + k for k, i in enumerate(shared)}
+    t = z0 + len(shared)
+    rows: list[list[int]] = []
+    vals: list[list[float]] = []
+    lo: list[float] = []
+    hi: list[float] = []
+
+    def add(cols: list[int], coef: list[float], low: float, high: float) -> None:
+        rows.append(cols)
+        vals.append(coef)
+        lo.append(low)
+        hi.append(high)
+
+    for cells, offset in ((cand[0], 0), (cand[1], n_f)):
+        start = offset
+        for c, pool in enumerate(cells):
+            count = state.p.cells[c].count
+            if count:
+                add(list(range(start, start + len(pool))), [1.0] * len(pool), count, count)
+            start += len(pool)
+    for i in shared.tolist():
+        if others[i] >= state.U - 1:  # room for one of the two only
+            add([col_f[i], col_g[i]], [1.0, 1.0], 0, 1)
+        add([col_f[i], col_g[i], z[i]], [1.0, 1.0, -1.0], -np.inf, 1)  # z >= x_f + x_g - 1
+    if state.p.max_overlap is not None:
+        add(list(z.values()), [1.0] * len(z), 0, state.K)
+        for h in range(state.p.forms):
+            if h in (f, g):
+                continue
+            held = np.flatnonzero(state.X[h]).tolist()
+            for col in (col_f, col_g):
+                on = [col[i] for i in held if i in col]
+                if len(on) > state.K:
+                    add(on, [1.0] * len(on), 0, state.K)
+    for group in state.p.enemies:
+        for col in (col_f, col_g):
+            on = [col[int(i)] for i in group if int(i) in col]
+            if len(on) > 1:
+                add(on, [1.0] * len(on), 0, 1)
+    crit = state.crit
+    for form, cells, items, offset in ((f, cand[0], flat[0], 0), (g, cand[1], flat[1], n_f)):
+        for k in range(state.A.shape[1]):
+            part = crit.part[k]
+            mask = np.array(
+                [part < 0 or state.p.cells[c].part == part for c, p in enumerate(cells) for _ in p],
+                dtype=bool,
+            )
+            coef = np.where(mask, state.A[items, k], 0.0) / crit.scale[form, k]
+            goal = crit.goal[form, k] / crit.scale[form, k]
+            cols = [*(np.flatnonzero(coef) + offset).tolist(), t]
+            nz = coef[coef != 0].tolist()
+            add(cols, [*nz, -1.0], -np.inf, goal)
+            add(cols, [*nz, 1.0], goal, np.inf)
+    width = t + 1
+    matrix = coo_array(
+        (
+            [v for r in vals for v in r],
+            ([m for m, r in enumerate(rows) for _ in r], [k for r in rows for k in r]),
+        ),
+        shape=(len(rows), width),
+    ).tocsr()
+    cost = np.zeros(width)
+    cost[t] = 1.0
+    integral = np.r_[np.ones(n_f + n_g), np.zeros(len(shared) + 1)]
+    found = milp(
+        cost,
+        constraints=LinearConstraint(matrix, lo, hi),
+        integrality=integral,
+        bounds=Bounds(np.zeros(width), np.r_[np.ones(t), np.inf]),
+        options={"time_limit": _pair_time_limit(state, deadline), "mip_rel_gap": 1e-6},
+    )
+    if found.x is None:
+        return None
+    out: list[list[IntArray]] = []
+    for cells, offset, n in ((cand[0], 0, n_f), (cand[1], n_f, n_g)):
+        picked = found.x[offset : offset + n] > 0.5
+        chosen, start = [], 0
+        for pool in cells:
+            chosen.append(pool[picked[start : start + len(pool)]])
+            start += len(pool)
+        out.append(chosen)
+    return tuple(out)
+
+
+def _pair_time_limit(state: _State, deadline: float) -> float:
+    left = deadline - time.perf_counter()
+    return max(min(left, max(left / PAIR_SHARE, MIN_SECONDS)), 0.01)
+
+
+PAIR_SHARE = 8

@@ -208,3 +208,29 @@ def test_per_form_and_information_goals_keep_every_rule_and_report_the_truth(
                 target = problem.form_targets()[f, p]
                 worst = max(worst, abs(float(problem.difficulty[chosen].mean()) - target))
     assert abs(result.objective - worst) < 1e-9
+
+
+def test_re_choosing_two_forms_together_frees_what_neither_can_alone() -> None:
+    """Two forms of one question each, two items, each usable once: the easy form holds the
+    hard item and the hard form the easy one. Neither form can be bettered alone (the other
+    item is taken); re-chosen together they swap, every rule kept."""
+    import time
+
+    from question_bank.assembly import engine
+    from question_bank.assembly.polish import polish, polish_pairs
+
+    problem = AssemblyProblem(
+        difficulty=np.array([0.9, 0.1]),
+        cells=[Cell(0, 1, np.array([0, 1]))],
+        targets=np.array([[0.1], [0.9]]),  # form 0 easy, form 1 hard
+        forms=2,
+        max_uses=1,
+    )
+    state = engine._State(problem)
+    state.place(0, 0, np.array([0]))  # the hard item on the easy form
+    state.place(1, 0, np.array([1]))
+    deadline = time.perf_counter() + 10
+    assert polish(state, deadline) == 0 and float(np.abs(state.devs()).max()) > 0.79
+    assert polish_pairs(state, deadline) == 1
+    assert [int(row[0][0]) for row in state.slots] == [1, 0]
+    assert float(np.abs(state.devs()).max()) < 1e-9 and state.violations() == 0
