@@ -36,6 +36,36 @@ IMPROVEMENT = 1e-9
 """How much lower a form's worst deviation must be for the programme's form to replace it."""
 
 
+class _Rows:
+    """The rows of an integer programme, one at a time: columns, coefficients and bounds."""
+
+    def __init__(self) -> None:
+        self.cols: list[list[int]] = []
+        self.vals: list[list[float]] = []
+        self.lo: list[float] = []
+        self.hi: list[float] = []
+
+    def add(self, cols: list[int], coef: list[float], low: float, high: float) -> None:
+        self.cols.append(cols)
+        self.vals.append(coef)
+        self.lo.append(low)
+        self.hi.append(high)
+
+    def constraints(self, width: int) -> LinearConstraint:
+        """The rows as one sparse constraint over ``width`` variables."""
+        matrix = coo_array(
+            (
+                [v for r in self.vals for v in r],
+                (
+                    [m for m, r in enumerate(self.cols) for _ in r],
+                    [k for r in self.cols for k in r],
+                ),
+            ),
+            shape=(len(self.cols), width),
+        ).tocsr()
+        return LinearConstraint(matrix, self.lo, self.hi)
+
+
 def polish(state: _State, deadline: float) -> int:
     """Re-choose worst forms while that helps; returns how many forms were replaced."""
     replaced = 0
@@ -75,17 +105,8 @@ def _best_form(state: _State, f: int, deadline: float) -> list[IntArray] | None:
     if n == 0:
         return None
     col = {int(i): k for k, i in enumerate(items)}
-    rows: list[list[int]] = []
-    vals: list[list[float]] = []
-    lo: list[float] = []
-    hi: list[float] = []
-
-    def add(cols: list[int], coef: list[float], low: float, high: float) -> None:
-        rows.append(cols)
-        vals.append(coef)
-        lo.append(low)
-        hi.append(high)
-
+    program = _Rows()
+    add = program.add
     start = 0
     for c, pool in enumerate(cand):
         count = state.p.cells[c].count
@@ -117,18 +138,11 @@ def _best_form(state: _State, f: int, deadline: float) -> list[IntArray] | None:
         nz = coef[coef != 0].tolist()
         add(cols, [*nz, -1.0], -np.inf, goal)  # Σ − goal <= t
         add(cols, [*nz, 1.0], goal, np.inf)  # goal − Σ <= t
-    matrix = coo_array(
-        (
-            [v for r in vals for v in r],
-            ([m for m, r in enumerate(rows) for _ in r], [k for r in rows for k in r]),
-        ),
-        shape=(len(rows), n + 1),
-    ).tocsr()
     cost = np.zeros(n + 1)
     cost[t] = 1.0
     found = milp(
         cost,
-        constraints=LinearConstraint(matrix, lo, hi),
+        constraints=program.constraints(n + 1),
         integrality=np.r_[np.ones(n), 0.0],
         bounds=Bounds(np.zeros(n + 1), np.r_[np.ones(n), np.inf]),
         options={"time_limit": _time_limit(state, deadline), "mip_rel_gap": 1e-6},
@@ -223,17 +237,8 @@ def _best_pair(state: _State, f: int, g: int, deadline: float) -> tuple[list[Int
     z0 = n_f + n_g  # one overlap variable per item both may hold
     z = {int(i): z0 + k for k, i in enumerate(shared)}
     t = z0 + len(shared)
-    rows: list[list[int]] = []
-    vals: list[list[float]] = []
-    lo: list[float] = []
-    hi: list[float] = []
-
-    def add(cols: list[int], coef: list[float], low: float, high: float) -> None:
-        rows.append(cols)
-        vals.append(coef)
-        lo.append(low)
-        hi.append(high)
-
+    program = _Rows()
+    add = program.add
     for cells, offset in ((cand[0], 0), (cand[1], n_f)):
         start = offset
         for c, pool in enumerate(cells):
@@ -275,19 +280,12 @@ def _best_pair(state: _State, f: int, g: int, deadline: float) -> tuple[list[Int
             add(cols, [*nz, -1.0], -np.inf, goal)
             add(cols, [*nz, 1.0], goal, np.inf)
     width = t + 1
-    matrix = coo_array(
-        (
-            [v for r in vals for v in r],
-            ([m for m, r in enumerate(rows) for _ in r], [k for r in rows for k in r]),
-        ),
-        shape=(len(rows), width),
-    ).tocsr()
     cost = np.zeros(width)
     cost[t] = 1.0
     integral = np.r_[np.ones(n_f + n_g), np.zeros(len(shared) + 1)]
     found = milp(
         cost,
-        constraints=LinearConstraint(matrix, lo, hi),
+        constraints=program.constraints(width),
         integrality=integral,
         bounds=Bounds(np.zeros(width), np.r_[np.ones(t), np.inf]),
         options={"time_limit": _pair_time_limit(state, deadline), "mip_rel_gap": 1e-6},
