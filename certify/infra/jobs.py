@@ -29,7 +29,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,6 +56,9 @@ STALE_AFTER = timedelta(seconds=30)
 """A running job whose heartbeat is older than this was left by a process that stopped."""
 HEARTBEAT_SECONDS = 5.0
 """How often a running job's process says it is alive (well inside :data:`STALE_AFTER`)."""
+AUTO_RESUME_ATTEMPTS = 3
+"""A job of a kind its runner resumes by itself is left to a person after this many attempts
+(one that brings its process down each time is not run for ever)."""
 PROBLEMS_KEPT = 10_000
 """A failed job keeps at most this many of its input's problems (and says how many there were)."""
 
@@ -299,6 +302,30 @@ def resume_job(engine: Engine, job_id: int, *, actor: str, worker: str | None = 
     return get_job(engine, job_id)
 
 
+def resume_interrupted(
+    engine: Engine, kinds: Collection[str], *, actor: str = "certify:jobs"
+) -> list[JobView]:
+    """Queue again every interrupted job of ``kinds`` (those safe to run again unattended, as
+    an import is: one transaction, refused whole if it went in already) that has run fewer than
+    :data:`AUTO_RESUME_ATTEMPTS` times; each is audited as ``job.resume`` under ``actor``."""
+    if not kinds:
+        return []
+    cutoff = utcnow() - STALE_AFTER
+    with Session(engine) as session:
+        stale = session.exec(
+            select(Job.id)
+            .where(col(Job.state) == JobState.RUNNING, col(Job.kind).in_(sorted(kinds)))
+            .where(col(Job.heartbeat_at) < cutoff, col(Job.attempts) < AUTO_RESUME_ATTEMPTS)
+        ).all()
+    resumed = []
+    for job_id in stale:
+        try:
+            resumed.append(resume_job(engine, job_id or 0, actor=actor))
+        except NotInterrupted:  # it beat, or another runner resumed it first
+            continue
+    return resumed
+
+
 # --- the worker's side -----------------------------------------------------------------------
 
 
@@ -497,10 +524,18 @@ class JobRunner:
     runs its own after the fork. ``seconds`` ≤ 0: no thread (another process runs them, or
     :meth:`run_pending` does, as tests do)."""
 
-    def __init__(self, engine: Engine, handlers: Mapping[str, Handler], seconds: float) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        handlers: Mapping[str, Handler],
+        seconds: float,
+        auto_resume: Collection[str] = (),
+    ) -> None:
         self.engine = engine
         self.handlers = dict(handlers)
         self.seconds = seconds
+        self.auto_resume = frozenset(auto_resume) & frozenset(handlers)
+        """Kinds whose interrupted jobs this runner queues again by itself."""
         self.pid = 0
         self.lock = threading.Lock()
         self.wakeup = threading.Event()
@@ -537,6 +572,7 @@ class JobRunner:
         """Run queued jobs on this thread until none is left; returns them as they ended."""
         ran = []
         worker = worker_name()
+        resume_interrupted(self.engine, self.auto_resume)
         while (job := claim_job(self.engine, worker, self.handlers)) is not None:
             ran.append(run_job(self.engine, job, self.handlers[job.kind], worker))
         return ran

@@ -94,6 +94,9 @@ class JobKind:
     stays: bool = False
     """Once done, its page stays to say what it did (an import's counts) rather than going on
     to the page about its subject (which it links to)."""
+    auto_resume: bool = False
+    """Safe to run again unattended (an import: one transaction, refused whole if it went in
+    already), so the runner queues it again by itself once its process stopped."""
 
     @property
     def held(self) -> bool:
@@ -153,6 +156,7 @@ KINDS: dict[str, JobKind] = {
         lambda job: url_for("sittings.applications", code=job.subject),
         applications_handler,
         stays=True,
+        auto_resume=True,
     ),
     ROSTER: JobKind(
         None,
@@ -161,6 +165,7 @@ KINDS: dict[str, JobKind] = {
         lambda job: url_for("sittings.roster", code=job.subject),
         roster_handler,
         stays=True,
+        auto_resume=True,
     ),
     SHEETS: JobKind(
         run_sheets,
@@ -168,6 +173,7 @@ KINDS: dict[str, JobKind] = {
         "Importing answer sheets",
         lambda job: url_for("sittings.roster", code=job.subject),
         stays=True,
+        auto_resume=True,
     ),
     MARKS: JobKind(
         run_marks,
@@ -175,6 +181,7 @@ KINDS: dict[str, JobKind] = {
         "Importing marks",
         lambda job: url_for("rater.index"),
         stays=True,
+        auto_resume=True,
     ),
     BANK_IMPORT: JobKind(
         run_bank_import,
@@ -182,6 +189,7 @@ KINDS: dict[str, JobKind] = {
         "Importing items",
         lambda job: url_for("bank.index", sort="updated", dir="desc"),
         stays=True,
+        auto_resume=True,
     ),
     ISSUE_LEVEL: JobKind(
         None,
@@ -204,7 +212,8 @@ def make_runner(engine: Engine, seconds: float, vault: IdentityVault | None) -> 
     handlers = {
         kind: handler for kind, k in KINDS.items() if (handler := k.handler_with(vault)) is not None
     }
-    return JobRunner(engine, handlers, seconds)
+    again = [kind for kind, k in KINDS.items() if k.auto_resume]
+    return JobRunner(engine, handlers, seconds, auto_resume=again)
 
 
 def run_upload(submit: Callable[[Path, str, str], JobView], upload: tuple[Path, str]) -> JobView:

@@ -29,7 +29,7 @@ from schemas.enums import JobState
 from schemas.tables import Job, Registration, utcnow
 from tests.helpers import snapshot
 from tests.web.conftest import Site
-from tests.web.test_sittings import HOSTILE, create, people, runner
+from tests.web.test_sittings import HOSTILE, audit, create, people, runner
 from tests.web.test_uploads import bad_marks, page_text, post_file
 
 
@@ -147,6 +147,36 @@ def test_an_interrupted_import_resumes_from_its_kept_file(site: Site, tmp_path: 
     [ran] = runner(site).run_pending()
     assert ran.id == job.id and ran.state is JobState.DONE and ran.attempts == 2
     assert registered(site) == before + 3 and kept_files(site) == []
+
+
+def test_the_runner_resumes_an_interrupted_import_by_itself_a_few_times_only(
+    site: Site, tmp_path: Path
+) -> None:
+    client = site.signed_in("admin")
+    assert create(site, client).status_code == 302
+    engine = site.database.engine
+    roster = simulate.write_roster(tmp_path / "r.csv", people(2))
+    kept = keep_upload(site.app.extensions["certify"].data_dir, roster)
+    job = submit_roster(
+        engine, "S2", kept, "名册.csv", max_bytes=1 << 20, actor="web:admin", account_id=None,
+        worker="gone:1",
+    )  # fmt: skip
+
+    def stopped(attempts: int) -> None:
+        with Session(engine) as session:
+            stale = utcnow() - timedelta(minutes=5)
+            values = {"heartbeat_at": stale, "attempts": attempts, "state": JobState.RUNNING}
+            session.exec(update(Job).where(Job.id == job.id).values(**values))  # type: ignore[call-overload]
+            session.commit()
+
+    stopped(3)  # brought its process down three times: left to a person
+    assert runner(site).run_pending() == [] and get_job(engine, job.id).interrupted
+    stopped(1)
+    before = registered(site)
+    [ran] = runner(site).run_pending()  # no one pressed anything
+    assert ran.id == job.id and ran.state is JobState.DONE and registered(site) == before + 2
+    entries = audit(site, "job.resume")
+    assert entries[-1].actor == "certify:jobs" and entries[-1].subject == str(job.id)
 
 
 def test_uploads_wait_for_the_sittings_other_jobs(site: Site, tmp_path: Path) -> None:
