@@ -20,6 +20,7 @@ from certify.commands import (
     delivery,
     eligibility,
     exams,
+    inspect,
     irt,
     papers,
     web,
@@ -109,6 +110,7 @@ for command in (
     web.serve_command,
     web.users,
     audit.audit_group,
+    inspect.inspect_group,
 ):
     cli.add_command(command)
 

@@ -1,0 +1,128 @@
+"""`certify inspect`: a 双随机 draw anyone can re-run — a seed and its commitment, the population
+as published, the draw, and the re-run that checks a published draw (docs/supervision.md)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from pathlib import Path
+
+import click
+
+from certify.commands.base import CertifyGroup, Settings, pass_settings
+from certify.infra import audit_log
+from certify.infra.db import transaction
+from certify.supervision.draw import Draw, commitment_of, draw
+from certify.supervision.inspections import (
+    notice_document,
+    population,
+    population_document,
+    read_plan,
+    read_population,
+)
+from schemas.inspection import InspectionPlan
+
+PLAN = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.group("inspect", cls=CertifyGroup)
+def inspect_group() -> None:
+    """双随机 inspections: a draw anyone can re-run. 双随机抽查。"""
+
+
+@inspect_group.command("seed")
+def seed_command() -> None:
+    """A new secret seed and the commitment to publish in the plan before the draw."""
+    seed = secrets.token_hex(32)
+    click.echo(f"种子 seed (keep it secret until the draw): {seed}")
+    click.echo(f"承诺值 commitment (publish it in the plan): {commitment_of(seed)}")
+
+
+@inspect_group.command("population")
+@click.argument("plan_file", type=PLAN)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@pass_settings
+def population_command(settings: Settings, plan_file: Path, out: Path) -> None:
+    """Write the targets PLAN may draw (from the database) as the file to publish."""
+    plan = read_plan(plan_file)
+    targets = population(settings.engine(), plan)
+    document = population_document(plan, targets)
+    out.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    click.echo(
+        f"总体 population of {plan.code}: {len(targets)} 个对象 targets -> {out}\n"
+        f"  plan digest {document['plan_digest']}\n"
+        f"  population digest {document['population_digest']}"
+    )
+
+
+def _print(plan: InspectionPlan, result: Draw) -> None:
+    names = {i.id: i.name for i in plan.inspectors}
+    click.echo(
+        f"抽取 draw of {plan.code}: {len(result.drawn)} of {result.population} 个对象 targets "
+        f"(plan {result.plan_digest[:16]}…, population {result.population_digest[:16]}…)"
+    )
+    for d in result.drawn:
+        who = ", ".join(f"{names[i]} ({i})" for i in d.inspectors) or "—"
+        short = f"  缺 {d.short} 名 short of {d.short} inspector(s)" if d.short else ""
+        click.echo(f"  {d.rank[:12]}  {d.target.label}  ->  {who}{short}")
+
+
+@inspect_group.command("draw")
+@click.argument("plan_file", type=PLAN)
+@click.option("--population", "population_file", type=PLAN, required=True)
+@click.option("--seed", required=True, help="The seed the plan committed to, revealed now.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@pass_settings
+def draw_command(
+    settings: Settings, plan_file: Path, population_file: Path, seed: str, out: Path
+) -> None:
+    """Draw targets and inspectors; write the notice to publish (audited as inspect.draw)."""
+    plan = read_plan(plan_file)
+    result = draw(plan, read_population(population_file, plan), seed.strip())
+    notice = notice_document(plan, result)
+    with transaction(settings.engine()) as session:
+        audit_log.append(
+            session,
+            actor="cli",
+            action="inspect.draw",
+            subject=plan.code,
+            detail={
+                "plan_digest": result.plan_digest,
+                "population_digest": result.population_digest,
+                "seed": result.seed,
+                "drawn": [d.target.id for d in result.drawn],
+            },
+        )
+    out.write_text(json.dumps(notice, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    _print(plan, result)
+    click.echo(f"公示 notice -> {out}")
+
+
+@inspect_group.command("redraw")
+@click.argument("plan_file", type=PLAN)
+@click.argument("seed")
+@click.option("--population", "population_file", type=PLAN, required=True)
+@click.option(
+    "--notice", "notice_file", type=PLAN, help="A published draw to check against this re-run."
+)
+def redraw_command(
+    plan_file: Path, seed: str, population_file: Path, notice_file: Path | None
+) -> None:
+    """Re-run a published draw from its plan, population and seed; no database. With --notice,
+    exit 0 when the published draw is exactly this one, 1 when it is not."""
+    plan = read_plan(plan_file)
+    result = draw(plan, read_population(population_file, plan), seed.strip())
+    _print(plan, result)
+    if notice_file is None:
+        return
+    published = json.loads(notice_file.read_text("utf-8-sig"))
+    mine = notice_document(plan, result)
+    differs = [key for key in sorted(mine) if published.get(key) != mine[key]]
+    if differs:
+        click.echo(
+            f"公示与重新抽取的结果不符 / the published draw is NOT this one: {', '.join(differs)}",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo("公示与重新抽取的结果一致 / the published draw is exactly this one")
