@@ -16,6 +16,7 @@ from certify.infra.db import transaction
 from certify.supervision.draw import Draw, commitment_of, draw
 from certify.supervision.inspections import (
     notice_document,
+    notice_pdf,
     population,
     population_document,
     read_plan,
@@ -77,7 +78,8 @@ def _print(plan: InspectionPlan, result: Draw) -> None:
 def draw_command(
     settings: Settings, plan_file: Path, population_file: Path, seed: str, out: Path
 ) -> None:
-    """Draw targets and inspectors; write the notice to publish (audited as inspect.draw)."""
+    """Draw targets and inspectors; write the notice to publish, as JSON (--out) and as a PDF
+    beside it (audited as inspect.draw)."""
     plan = read_plan(plan_file)
     result = draw(plan, read_population(population_file, plan), seed.strip())
     notice = notice_document(plan, result)
@@ -95,8 +97,9 @@ def draw_command(
             },
         )
     out.write_text(json.dumps(notice, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    pdf = notice_pdf(out.with_suffix(".pdf"), notice)
     _print(plan, result)
-    click.echo(f"公示 notice -> {out}")
+    click.echo(f"公示 notice -> {out}, {pdf}")
 
 
 @inspect_group.command("redraw")

@@ -167,3 +167,60 @@ def notice_document(plan: InspectionPlan, result: Draw) -> dict[str, Any]:
     for row in public["drawn"]:
         row["inspector_names"] = [names[i] for i in row["inspectors"]]
     return {"title": plan.title, "region": plan.region, **public}
+
+
+def notice_pdf(path: Path, notice: dict[str, Any]) -> Path:
+    """The published draw as an A4 PDF (公示): the plan, the inputs' digests and the seed, so a
+    reader can re-run it, and every target drawn with its inspectors."""
+    from reportlab.platypus import Paragraph, Spacer, Table
+
+    from certify.infra.pdf import build, draw_footer, markup, page_of, styles, table_style
+
+    def story() -> list[object]:
+        s = styles()
+        rows = [["序号", "抽中对象", "检查人员", "排序值"]] + [
+            [
+                str(n),
+                Paragraph(markup(row["label"]), s.cell),
+                Paragraph(markup("、".join(row["inspector_names"]) or "—"), s.cell),
+                row["rank"][:12],
+            ]
+            for n, row in enumerate(notice["drawn"], start=1)
+        ]
+        table = Table(rows, colWidths=[34, 230, 130, 86], repeatRows=1)
+        table.setStyle(
+            table_style(
+                ("FONTSIZE", (0, 0), (-1, -1), 9),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.8, "#8B1A1A"),
+                ("LINEBELOW", (0, 1), (-1, -1), 0.25, "#CCCCCC"),
+            )
+        )
+        facts = [
+            f"检查计划 {notice['plan']}（{notice['region']}）· 总体 {notice['population']} 个对象，"
+            f"抽中 {len(notice['drawn'])} 个",
+            f"计划摘要 plan digest：{notice['plan_digest']}",
+            f"总体摘要 population digest：{notice['population_digest']}",
+            f"种子 seed：{notice['seed']}",
+            f"承诺值 commitment：{notice['commitment']}",
+            "任何人均可用公布的检查计划、总体文件和种子重新抽取并核对："
+            "certify inspect redraw PLAN SEED --population FILE --notice FILE",
+        ]
+        return [
+            Paragraph(markup(notice["title"]), s.title),
+            Paragraph(markup("双随机抽查结果公示"), s.subtitle),
+            Spacer(1, 8),
+            *(Paragraph(markup(line), s.small) for line in facts),
+            Spacer(1, 8),
+            table,
+        ]
+
+    return build(
+        path,
+        story,
+        lambda canvas, page, count: draw_footer(
+            canvas, str(notice["plan"]), "公示", page_of(page, count)
+        ),
+        title=str(notice["title"]),
+        subject="双随机抽查结果公示",
+    )

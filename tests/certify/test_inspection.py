@@ -29,6 +29,7 @@ from schemas.inspection import InspectionPlan
 from schemas.tables import AuditEntry
 from tests.certify.exam_helpers import run
 from tests.conftest import Database
+from tests.pdf_tools import pdf_pages, squeeze
 
 SEED = "7f3a" * 16
 INSTITUTIONS = ["甲评价机构", "乙评价机构", "丙评价机构"]
@@ -194,6 +195,9 @@ def test_the_command_publishes_a_draw_the_redraw_confirms(
         assert row["institution"] not in {"甲评价机构"} or "I1" not in row["inspectors"]
         assert row["institution"] != "乙评价机构" or not {"I2", "I4"} & set(row["inspectors"])
     assert "抽取 draw of SD-2026-Q4: 6 of 9" in drawn
+    text = squeeze("".join(pdf_pages(notice.with_suffix(".pdf"))))
+    assert "双随机抽查结果公示" in text and squeeze(seed) in text
+    assert all(squeeze(row["label"]) in text for row in published["drawn"])
     with Session(database.engine) as session:
         entry = session.exec(select(AuditEntry).where(AuditEntry.action == "inspect.draw")).one()
     assert entry.subject == "SD-2026-Q4" and len(entry.detail["drawn"]) == 6
