@@ -879,3 +879,49 @@ class Job(SQLModel, table=True):
     started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     heartbeat_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class InspectionRecord(SQLModel, table=True):
+    """检查记录: one target a 双随机 draw picked — its findings (each with the evidence files
+    kept in ``inspection_evidence``), a rectification request with its deadline, the
+    institution's response, and its closing; each step audited (``inspect.*``)."""
+
+    __tablename__ = "inspection_record"
+    __table_args__ = (UniqueConstraint("plan", "target"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan: str = Field(max_length=64, index=True)
+    target: str = Field(max_length=64)
+    label: str = ""
+    institution: str = Field(default="", max_length=200)
+    inspectors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="open", max_length=16)
+    """``open`` → (findings) → ``rectifying`` → ``responded`` → ``closed``; ``open`` → ``closed``
+    when nothing was found."""
+    findings: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    """Each: ``at``, ``by``, ``text``, ``evidence`` (ids of its files)."""
+    rectification: str = ""
+    deadline: date | None = None
+    response: str = ""
+    responded_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    closing: str = ""
+    closed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = _ts(nullable=False)
+
+
+class InspectionEvidence(SQLModel, table=True):
+    """A file kept as evidence of a finding (a PDF or a picture); never deleted."""
+
+    __tablename__ = "inspection_evidence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="inspection_record.id", index=True)
+    name: str = Field(max_length=200)
+    media_type: str = Field(max_length=64)
+    size: int
+    sha256: str = Field(max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    added_by: str = Field(default="", max_length=128)
+    added_at: datetime = _ts(nullable=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -22,7 +23,18 @@ from certify.supervision.inspections import (
     read_plan,
     read_population,
 )
+from certify.supervision.records import (
+    close_record,
+    evidence_of,
+    open_records,
+    read_evidence,
+    record_finding,
+    record_response,
+    records,
+    request_rectification,
+)
 from schemas.inspection import InspectionPlan
+from schemas.tables import InspectionRecord
 
 PLAN = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -129,3 +141,96 @@ def redraw_command(
         )
         sys.exit(1)
     click.echo("公示与重新抽取的结果一致 / the published draw is exactly this one")
+
+
+# --- the records that follow a draw ---------------------------------------------------------
+
+
+@inspect_group.command("open")
+@click.argument("notice_file", type=PLAN)
+@pass_settings
+def open_command(settings: Settings, notice_file: Path) -> None:
+    """Open a record for every target of a published draw (its notice JSON)."""
+    notice = json.loads(notice_file.read_text("utf-8-sig"))
+    made = open_records(settings.engine(), notice, actor="cli")
+    click.echo(f"{notice['plan']}: 新建检查记录 {made} 条 / {made} record(s) opened")
+
+
+def _said(record: InspectionRecord) -> None:
+    click.echo(
+        f"{record.plan}/{record.target}: {record.status}, 发现 {len(record.findings)} 条 "
+        f"findings" + (f", 整改期限 deadline {record.deadline}" if record.deadline else "")
+    )
+
+
+@inspect_group.command("finding")
+@click.argument("plan")
+@click.argument("target")
+@click.option("--text", required=True, help="What was found.")
+@click.option(
+    "--evidence",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A PDF, PNG or JPEG kept with the finding (repeatable, 10 MB each).",
+)
+@pass_settings
+def finding_command(
+    settings: Settings, plan: str, target: str, text: str, evidence: tuple[Path, ...]
+) -> None:
+    """Record a finding on a target of PLAN, with its evidence."""
+    files = [read_evidence(path) for path in evidence]
+    _said(record_finding(settings.engine(), plan, target, text, files, actor="cli"))
+
+
+@inspect_group.command("rectify")
+@click.argument("plan")
+@click.argument("target")
+@click.option("--text", required=True, help="What the institution must put right.")
+@click.option("--deadline", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@pass_settings
+def rectify_command(
+    settings: Settings, plan: str, target: str, text: str, deadline: datetime
+) -> None:
+    """Ask the institution to put right what was found, by a deadline."""
+    record = request_rectification(
+        settings.engine(), plan, target, text, deadline.date(), actor="cli", today=date.today()
+    )
+    _said(record)
+
+
+@inspect_group.command("respond")
+@click.argument("plan")
+@click.argument("target")
+@click.option("--text", required=True, help="The institution's response.")
+@pass_settings
+def respond_command(settings: Settings, plan: str, target: str, text: str) -> None:
+    """Record the institution's response to a rectification request."""
+    _said(record_response(settings.engine(), plan, target, text, actor="cli"))
+
+
+@inspect_group.command("close")
+@click.argument("plan")
+@click.argument("target")
+@click.option("--text", required=True, help="The closing note.")
+@pass_settings
+def close_command(settings: Settings, plan: str, target: str, text: str) -> None:
+    """Close a record: nothing found, or the response accepted."""
+    _said(close_record(settings.engine(), plan, target, text, actor="cli"))
+
+
+@inspect_group.command("records")
+@click.argument("plan", required=False)
+@pass_settings
+def records_command(settings: Settings, plan: str | None) -> None:
+    """Every inspection record (of one plan): its state, findings and evidence."""
+    engine = settings.engine()
+    found = records(engine, plan)
+    for record in found:
+        _said(record)
+        for finding in record.findings:
+            click.echo(f"    {finding['at'][:16]} {finding['by']}: {finding['text']}")
+        for e in evidence_of(engine, record.id or 0):
+            click.echo(
+                f"    证据 evidence: {e.name} ({e.media_type}, {e.size:,} B, sha256 {e.sha256[:16]}…)"
+            )
+    click.echo(f"共 {len(found)} 条 / {len(found)} record(s)")

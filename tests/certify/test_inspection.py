@@ -6,9 +6,10 @@ and `certify inspect` publishes a draw that `certify inspect redraw` confirms wi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +220,102 @@ def test_the_command_publishes_a_draw_the_redraw_confirms(
         str(population_file), code=1,
     )  # fmt: skip
     assert "does not match the commitment" in wrong
+
+
+# --- the records that follow a draw -----------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def notice(plan_code: str = "SD-2026-Q4") -> dict[str, Any]:
+    targets = [Target(f"S{n}", "", INSTITUTIONS[n % 3], f"S{n} 场次") for n in range(3)]
+    p = plan(code=plan_code, sampling={"count": 3})
+    from certify.supervision.inspections import notice_document
+
+    return notice_document(p, draw(p, targets, SEED))
+
+
+def test_a_record_goes_from_finding_to_closing_and_refuses_steps_out_of_order(
+    database: Database, tmp_path: Path
+) -> None:
+    from certify.supervision.records import (
+        StepRefused,
+        close_record,
+        evidence_of,
+        open_records,
+        read_evidence,
+        record_finding,
+        record_response,
+        request_rectification,
+    )
+
+    engine = database.engine
+    assert open_records(engine, notice(), actor="王检查") == 3
+    assert open_records(engine, notice(), actor="王检查") == 0  # already open: left as they are
+    today = date(2026, 12, 1)
+    with pytest.raises(StepRefused):  # nothing found yet: nothing to put right
+        request_rectification(engine, "SD-2026-Q4", "S0", "整改", date(2026, 12, 31), actor="x",
+                              today=today)  # fmt: skip
+    picture = tmp_path / "现场.png"
+    picture.write_bytes(PNG)
+    record = record_finding(
+        engine, "SD-2026-Q4", "S0", "考场未张贴考生须知", [read_evidence(picture)], actor="王检查"
+    )
+    assert record.status == "open" and len(record.findings) == 1
+    [kept] = evidence_of(engine, record.id or 0)
+    assert (kept.name, kept.media_type, kept.data) == ("现场.png", "image/png", PNG)
+    assert kept.sha256 == hashlib.sha256(PNG).hexdigest()
+    with pytest.raises(StepRefused):  # a deadline in the past
+        request_rectification(engine, "SD-2026-Q4", "S0", "整改", date(2026, 11, 1), actor="x",
+                              today=today)  # fmt: skip
+    with pytest.raises(StepRefused):  # findings are not closed before a response
+        close_record(engine, "SD-2026-Q4", "S0", "办结", actor="x")
+    request_rectification(engine, "SD-2026-Q4", "S0", "张贴须知并培训考务人员",
+                          date(2026, 12, 31), actor="王检查", today=today)  # fmt: skip
+    answered = record_response(engine, "SD-2026-Q4", "S0", "已张贴，已培训", actor="甲评价机构")
+    assert answered.status == "responded" and answered.responded_at is not None
+    closed = close_record(engine, "SD-2026-Q4", "S0", "整改到位", actor="王检查")
+    assert closed.status == "closed"
+    with pytest.raises(StepRefused):
+        record_finding(engine, "SD-2026-Q4", "S0", "又一条", actor="王检查")
+    assert close_record(engine, "SD-2026-Q4", "S1", "未发现问题", actor="x").status == "closed"
+    with Session(engine) as session:
+        actions = [
+            e.action
+            for e in session.exec(select(AuditEntry).where(AuditEntry.subject == "SD-2026-Q4/S0"))
+        ]
+    assert actions == ["inspect.finding", "inspect.rectify", "inspect.respond", "inspect.close"]
+
+
+def test_evidence_is_recognised_by_its_bytes_not_its_name(tmp_path: Path) -> None:
+    from certify.supervision.records import read_evidence
+
+    fake = tmp_path / "evidence.pdf"
+    fake.write_bytes(b"<script>alert(1)</script>")
+    with pytest.raises(InputError) as err:
+        read_evidence(fake)
+    assert err.value.problem.code == "evidence_type" and err.value.problem.file == "evidence.pdf"
+    real = tmp_path / "scan.bin"
+    real.write_bytes(b"%PDF-1.7\n%...")
+    assert read_evidence(real).media_type == "application/pdf"
+
+
+def test_the_record_commands(database: Database, tmp_path: Path) -> None:
+    path = tmp_path / "notice.json"
+    path.write_text(json.dumps(notice(), ensure_ascii=False), "utf-8")
+    assert "3 record(s) opened" in run(database, "inspect", "open", str(path))
+    picture = tmp_path / "photo.png"
+    picture.write_bytes(PNG)
+    said = run(database, "inspect", "finding", "SD-2026-Q4", "S2", "--text", "试卷保管不规范",
+               "--evidence", str(picture))  # fmt: skip
+    assert "SD-2026-Q4/S2: open, 发现 1 条" in said
+    run(database, "inspect", "rectify", "SD-2026-Q4", "S2", "--text", "整改", "--deadline",
+        "2099-01-31")  # fmt: skip
+    bad = run(database, "inspect", "close", "SD-2026-Q4", "S2", "--text", "办结", code=1)
+    assert "closes after the institution's response" in bad
+    listed = run(database, "inspect", "records", "SD-2026-Q4")
+    assert (
+        "试卷保管不规范" in listed and "photo.png (image/png" in listed and "3 record(s)" in listed
+    )
+    missing = run(database, "inspect", "respond", "SD-2026-Q4", "NOPE", "--text", "x", code=1)
+    assert "NOPE" in missing
