@@ -20,6 +20,7 @@ from certify.supervision.inspections import (
     notice_pdf,
     population,
     population_document,
+    read_notice,
     read_plan,
     read_population,
 )
@@ -131,7 +132,7 @@ def redraw_command(
     _print(plan, result)
     if notice_file is None:
         return
-    published = json.loads(notice_file.read_text("utf-8-sig"))
+    published = read_notice(notice_file)
     mine = notice_document(plan, result)
     differs = [key for key in sorted(mine) if published.get(key) != mine[key]]
     if differs:
@@ -151,7 +152,7 @@ def redraw_command(
 @pass_settings
 def open_command(settings: Settings, notice_file: Path) -> None:
     """Open a record for every target of a published draw (its notice JSON)."""
-    notice = json.loads(notice_file.read_text("utf-8-sig"))
+    notice = read_notice(notice_file)
     made = open_records(settings.engine(), notice, actor="cli")
     click.echo(f"{notice['plan']}: 新建检查记录 {made} 条 / {made} record(s) opened")
 

@@ -28,13 +28,13 @@ MAX_BYTES = 8 * 1024 * 1024
 """The largest plan or population file read."""
 
 
-def _text(path: Path, what: str) -> str:
-    def fail(code: str, zh: str, en: str) -> InputError:
-        return InputError(Problem(str(path), None, None, code, zh, en))
+def _text(path: Path, zh: str, en: str) -> str:
+    def fail(code: str, zh_text: str, en_text: str) -> InputError:
+        return InputError(Problem(str(path), None, None, code, zh_text, en_text))
 
     try:
         if path.stat().st_size > MAX_BYTES:
-            raise fail("file_too_large", f"{what}超过 8 MB", f"a {what} file is at most 8 MB")
+            raise fail("file_too_large", f"{zh}超过 8 MB", f"a {en} file is at most 8 MB")
         return path.read_text("utf-8-sig")
     except OSError as exc:
         raise fail(
@@ -54,7 +54,7 @@ def _where(loc: tuple[int | str, ...]) -> str:
 def read_plan(path: Path) -> InspectionPlan:
     """The plan in ``path`` (YAML or JSON); raises InputError, or ValidationFailed naming every
     field at fault."""
-    text = _text(path, "检查计划")
+    text = _text(path, "检查计划", "plan")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -139,7 +139,7 @@ def read_population(path: Path, plan: InspectionPlan) -> list[Target]:
         return InputError(Problem(str(path), None, None, code, zh, en))
 
     try:
-        data = json.loads(_text(path, "总体"))
+        data = json.loads(_text(path, "总体文件", "population"))
         targets = [Target(**{k: str(t[k]) for k in ("id", "stratum", "institution", "label")})
                    for t in data["targets"]]  # fmt: skip
     except (ValueError, KeyError, TypeError) as exc:
@@ -224,3 +224,23 @@ def notice_pdf(path: Path, notice: dict[str, Any]) -> Path:
         title=str(notice["title"]),
         subject="双随机抽查结果公示",
     )
+
+
+def read_notice(path: Path) -> dict[str, Any]:
+    """A published draw's notice (JSON); raises InputError when the file is not one."""
+    try:
+        data = json.loads(_text(path, "公示文件", "notice"))
+        rows = data["drawn"]
+        ok = isinstance(data["plan"], str) and all(
+            isinstance(r, dict) and {"id", "label", "institution", "inspectors"} <= set(r)
+            for r in rows
+        )
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise InputError(
+            Problem(
+                str(path), None, None, "notice_file", "不是抽取结果公示文件", "not a draw's notice"
+            )
+        )
+    return dict(data)

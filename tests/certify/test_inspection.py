@@ -319,3 +319,19 @@ def test_the_record_commands(database: Database, tmp_path: Path) -> None:
     )
     missing = run(database, "inspect", "respond", "SD-2026-Q4", "NOPE", "--text", "x", code=1)
     assert "NOPE" in missing
+
+
+def test_files_that_are_not_what_they_claim_are_refused_by_name(
+    database: Database, tmp_path: Path
+) -> None:
+    junk = tmp_path / "notice.json"
+    junk.write_text('{"plan": "X", "drawn": [{"id": 1}]}', "utf-8")
+    said = run(database, "inspect", "open", str(junk), code=1)
+    assert "not a draw's notice" in said and "Traceback" not in said
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text(yaml.safe_dump(plan().model_dump(mode="json", by_alias=True)), "utf-8")
+    population_file = tmp_path / "population.json"
+    population_file.write_text("[1, 2", "utf-8")
+    said = run(database, "inspect", "redraw", str(plan_file), SEED, "--population",
+               str(population_file), code=1)  # fmt: skip
+    assert "not a population file" in said and "Traceback" not in said
