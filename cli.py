@@ -166,6 +166,7 @@ def demo(settings: Settings, directory: Path) -> None:
         ("吊销列表 revocations", result.files["revocations"]),
         ("题库导出 bank export", result.export),
         ("机考 computer-based", result.files["cbt"]),
+        ("双随机抽查 inspection", result.files["inspection"]),
     ]
     for label, path in where:
         click.echo(f"{label:<22} {path}")

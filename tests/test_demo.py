@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -83,6 +84,12 @@ def test_demo_runs_the_pipeline_in_a_fresh_folder_and_again(tmp_path: Path) -> N
     assert re.search(r"阅卷 grading: \d+/\d+ 份主观题机考作答 .* 合格 passed \d+/22", out)
     assert len(list((folder / "cbt" / "准考证").glob("*.pdf"))) == 25
     assert (folder / "cbt" / "DEMO-CBT-AM-R01-考场记录.pdf").exists()
+    # The human-resources department's 双随机 check of what was issued, re-run to the same draw.
+    assert re.search(r"15\. 双随机抽查 / 双随机 inspection DEMO-CHECK-\d{4}: .* 抽中 drawn 4 ", out)
+    assert "重新抽取一致 re-run identical: True" in out
+    assert "回复 respond → closed" in out and "nothing found → closed" in out
+    notice = json.loads((folder / "inspection" / "notice.json").read_text("utf-8"))
+    assert len(notice["drawn"]) == 4 and (folder / "inspection" / "notice.pdf").exists()
 
 
 def test_the_whole_story_holds_together_in_the_database(database: Database, tmp_path: Path) -> None:

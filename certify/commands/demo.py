@@ -36,6 +36,7 @@ from certify.certificates.progress import sitting_certificate_rows
 from certify.certificates.publication import file_objection, publish, resolve_objection
 from certify.certificates.revocation import change_status, revocation_list
 from certify.commands.demo_delivery import computer_based
+from certify.commands.demo_supervision import supervise
 from certify.entitlements.eligibility import credentials, export_ce_hours, export_eligibility
 from certify.entitlements.training import assess, create_course, enrol, record_attendance
 from certify.grading import simulate
@@ -79,7 +80,9 @@ from schemas.enums import (
 )
 
 DEMO_FILES = ("certify.db", "bank-export.xlsx", "trust-list.json", "revocations.json")
-DEMO_FOLDERS = ("papers", "sitting", "notices", "certificates", "training", "exports", "cbt")
+DEMO_FOLDERS = (
+    "papers", "sitting", "notices", "certificates", "training", "exports", "cbt", "inspection",
+)  # fmt: skip
 DEMO_SITTING = "DEMO-2026-AI-S"
 DEMO_CANDIDATES = 120
 DEMO_REFUSED = 4
@@ -203,6 +206,7 @@ def run_demo(
         junior = next(a.blueprint for a in assemblies if a.blueprint.startswith("ai-junior"))
         cbt = computer_based(engine, directory, vault, junior, story.today, echo)
         pdfs += cbt.reports
+        pdfs.append(supervise(engine, directory, story.today, notice, echo))
         return DemoResult(
             directory,
             database if url is None else None,
@@ -221,6 +225,7 @@ def run_demo(
                 "trust_list": directory / "trust-list.json",
                 "revocations": directory / "revocations.json",
                 "cbt": cbt.folder,
+                "inspection": directory / "inspection",
             },
             verification_path=f"/V/{_first_token(engine)}",
         )

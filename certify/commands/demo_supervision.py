@@ -1,0 +1,104 @@
+"""The demo's last step: the human-resources department's 双随机 check of the certificates the
+demo issued — a plan committed to a secret seed, the population published, the draw and its
+notice (JSON and PDF), the re-run confirming it, and an inspection record taken through a
+finding with evidence, a rectification, the response and the closing."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from certify.supervision.draw import commitment_of, draw
+from certify.supervision.inspections import (
+    notice_document,
+    notice_pdf,
+    population,
+    population_document,
+)
+from certify.supervision.records import (
+    Evidence,
+    close_record,
+    open_records,
+    record_finding,
+    record_response,
+    request_rectification,
+)
+from schemas.inspection import InspectionPlan
+
+INSPECTORS = [
+    {"id": "I01", "name": "王督查", "institution": "省人社厅"},
+    {"id": "I02", "name": "李督查", "institution": "市人社局", "conflicts": ["DEMO-TRAIN"]},
+    {"id": "I03", "name": "赵督查", "institution": "DEMO-EVAL"},
+    {"id": "I04", "name": "钱督查", "institution": "省人社厅"},
+]
+
+
+def supervise(
+    engine: Engine, directory: Path, today: date, evidence: Path, echo: Callable[[str], None]
+) -> Path:
+    """Draw two of each issuer's certificates of the year for inspection and follow one record
+    to its closing; returns the notice's PDF."""
+    folder = directory / "inspection"
+    folder.mkdir(parents=True, exist_ok=True)
+    seed = secrets.token_hex(32)
+    plan = InspectionPlan.model_validate(
+        {
+            "code": f"DEMO-CHECK-{today.year}",
+            "title": f"{today.year} 年度证书发放双随机抽查（演示）",
+            "region": "演示省",
+            "population": {"kind": "certificates", "from": f"{today.year}-01-01",
+                           "to": f"{today.year}-12-31"},
+            "sampling": {"count": 2, "strata": "institution"},
+            "inspectors": INSPECTORS,
+            "inspectors_per_target": 2,
+            "commitment": commitment_of(seed),
+        }
+    )  # fmt: skip
+    plan_file = folder / "plan.json"
+    plan_file.write_text(
+        json.dumps(plan.model_dump(mode="json", by_alias=True), ensure_ascii=False, indent=1),
+        "utf-8",
+    )
+    targets = population(engine, plan)
+    published = population_document(plan, targets)
+    (folder / "population.json").write_text(
+        json.dumps(published, ensure_ascii=False, indent=1), "utf-8"
+    )
+    result = draw(plan, targets, seed)
+    notice = notice_document(plan, result)
+    (folder / "notice.json").write_text(json.dumps(notice, ensure_ascii=False, indent=1), "utf-8")
+    pdf = notice_pdf(folder / "notice.pdf", notice)
+    again = draw(plan, targets, seed)
+    echo(
+        f"15. 双随机抽查 / 双随机 inspection {plan.code}: 承诺值 commitment "
+        f"{plan.commitment[:16]}…, 总体 population {len(targets)}, 抽中 drawn "
+        f"{len(result.drawn)} ({', '.join(d.target.id for d in result.drawn)}); "
+        f"重新抽取一致 re-run identical: {again == result} -> {pdf}"
+    )
+    echo(
+        f"   certify inspect redraw {plan_file} {seed} --population {folder / 'population.json'} "
+        f"--notice {folder / 'notice.json'}"
+    )
+    open_records(engine, notice, actor="王督查")
+    first, second = result.drawn[0].target.id, result.drawn[1].target.id
+    record_finding(
+        engine, plan.code, first, "证书存档 PDF 与登记信息核对一致，但发证记录缺少复核人签字",
+        [Evidence(evidence.name, "application/pdf", evidence.read_bytes())], actor="王督查",
+    )  # fmt: skip
+    request_rectification(
+        engine, plan.code, first, "补齐复核人签字并报送", today + timedelta(days=30),
+        actor="王督查", today=today,
+    )  # fmt: skip
+    record_response(engine, plan.code, first, "已补签并报送", actor="DEMO-EVAL")
+    closed = close_record(engine, plan.code, first, "整改到位", actor="王督查")
+    close_record(engine, plan.code, second, "未发现问题", actor="李督查")
+    echo(
+        f"   检查记录 record {plan.code}/{first}: 发现 finding + 证据 evidence → 整改 rectify → "
+        f"回复 respond → {closed.status}; {second}: 未发现问题 nothing found → closed"
+    )
+    return pdf
