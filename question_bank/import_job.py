@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from certify.infra.errors import Problem
-from certify.infra.jobs import PROBLEMS_KEPT, JobView, Progress
-from certify.infra.uploads import run_import, submit_import
+from certify.infra.jobs import PROBLEMS_KEPT, JobView, Progress, submit_job
+from certify.infra.uploads import run_import, upload_params
 from question_bank.bank import ImportReport, import_bank
 from question_bank.interchange.common import Placement
 
@@ -43,11 +43,13 @@ def submit_bank_import(
     """Submit importing the item file ``kept`` (known as ``display``) in format ``fmt`` (None:
     from the file), questions from other systems placed by ``placement``; a refused file's rows
     are written to ``rejects``. Raises JobBusy while another bank import runs."""
-    return submit_import(
-        engine, BANK_IMPORT, display, kept, display, lock_key=BANK_LOCK, actor=actor,
-        account_id=account_id, worker=worker, format=fmt,
-        placement=dataclasses.asdict(placement), rejects=str(rejects.resolve()) if rejects else None,
-        max_bytes=max_bytes,
+    params = upload_params(
+        kept, display, format=fmt, placement=dataclasses.asdict(placement),
+        rejects=str(rejects.resolve()) if rejects else None, max_bytes=max_bytes,
+    )  # fmt: skip
+    return submit_job(
+        engine, BANK_IMPORT, display, lock_key=BANK_LOCK, params=params, actor=actor,
+        account_id=account_id, worker=worker,
     )  # fmt: skip
 
 

@@ -24,9 +24,8 @@ from certify.grading.form_equating import (
     equate_sitting,
     stored_run,
 )
-from certify.grading.grading_job import submit_sitting_job
 from certify.infra.jobs import JobView, Progress
-from certify.registration.sittings import get_sitting
+from certify.registration.sittings import get_sitting, submit_sitting_job
 from schemas.tables import EquatingRun, FormEquating
 
 EQUATE = "sitting.equate"

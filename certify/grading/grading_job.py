@@ -14,36 +14,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from certify.grading.service import Change, grade_sitting, regrade_diff
-from certify.infra.jobs import JobView, Progress, submit_job
-from certify.registration.sittings import get_sitting, sitting_lock
+from certify.infra.jobs import JobView, Progress
+from certify.registration.sittings import submit_sitting_job
 from schemas.enums import CertificateStatus
 
 GRADE = "sitting.grade"
 """The grading job's kind; its subject is the sitting's code."""
 REGRADE = "sitting.regrade"
 """The kind of job that works out a regrade's changes (nothing written); subject: the sitting."""
-
-
-def submit_sitting_job(
-    engine: Engine, kind: str, code: str, actor: str, account_id: int | None, **params: Any
-) -> JobView:
-    """Queue a job of ``kind`` about sitting ``code`` under the sitting's lock (grading,
-    regrading, equating, statistics: one at a time); raises SittingNotFound, or JobBusy naming
-    the job of the sitting that holds it."""
-    with Session(engine) as session:
-        get_sitting(session, code)
-    return submit_job(
-        engine,
-        kind,
-        code,
-        lock_key=sitting_lock(code),
-        params=params,
-        actor=actor,
-        account_id=account_id,
-    )
 
 
 def submit_grading(engine: Engine, code: str, *, actor: str, account_id: int | None) -> JobView:

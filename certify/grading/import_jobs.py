@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from certify.grading.marks import import_marks
 from certify.grading.sheets import import_sheets
 from certify.infra.jobs import JobView, Progress
-from certify.infra.uploads import run_import, submit_import
-from certify.registration.sittings import get_sitting, sitting_lock
+from certify.infra.uploads import run_import, upload_params
+from certify.registration.sittings import submit_sitting_job
 
 SHEETS = "sitting.sheets"
 """The kind of job that stores an answer-sheet file; subject: the sitting."""
@@ -44,11 +43,9 @@ def submit_sheets(
     """Submit storing the answer sheets of ``kept`` (known as ``display``) for sitting
     ``code`` (``replace``: sheets already stored may be replaced); raises SittingNotFound,
     JobBusy."""
-    with Session(engine) as session:
-        get_sitting(session, code)
-    return submit_import(
-        engine, SHEETS, code, kept, display, lock_key=sitting_lock(code), actor=actor,
-        account_id=account_id, worker=worker, replace=replace, max_bytes=max_bytes,
+    return submit_sitting_job(
+        engine, SHEETS, code, actor, account_id, worker=worker,
+        **upload_params(kept, display, replace=replace, max_bytes=max_bytes),
     )  # fmt: skip
 
 
@@ -98,11 +95,9 @@ def submit_marks(
     """Submit storing the marks of ``kept`` (known as ``display``) for sitting ``code``; with
     ``rater`` (a signed-in rater) every row must name that rater. Raises SittingNotFound,
     JobBusy (this rater's earlier file is still being stored)."""
-    with Session(engine) as session:
-        get_sitting(session, code)
-    return submit_import(
-        engine, MARKS, code, kept, display, lock_key=marks_lock(code, rater), actor=actor,
-        account_id=account_id, worker=worker, rater=rater, max_bytes=max_bytes,
+    return submit_sitting_job(
+        engine, MARKS, code, actor, account_id, worker=worker, lock_key=marks_lock(code, rater),
+        **upload_params(kept, display, rater=rater, max_bytes=max_bytes),
     )  # fmt: skip
 
 

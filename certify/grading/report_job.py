@@ -19,9 +19,8 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from certify.grading.analysis import exam_report
-from certify.grading.grading_job import submit_sitting_job
 from certify.infra.jobs import JobView, Progress, latest_job
-from certify.registration.sittings import get_sitting
+from certify.registration.sittings import get_sitting, submit_sitting_job
 from schemas.enums import JobState
 from schemas.results import ExamReportData
 from schemas.tables import Mark, Registration, Response, Result

@@ -19,10 +19,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
-
 from certify.infra.errors import Error, InputError, Problem, ValidationFailed
-from certify.infra.jobs import JobView, Progress, submit_job
+from certify.infra.jobs import JobView, Progress
 
 T = TypeVar("T")
 UPLOADS = "uploads"
@@ -112,35 +110,3 @@ def _named(problem: Problem, path: Path, display: str) -> Problem:
         message_zh=named(problem.message_zh),
         message_en=named(problem.message_en),
     )
-
-
-def submit_import(
-    engine: Engine,
-    kind: str,
-    subject: str,
-    kept: Path,
-    display: str,
-    *,
-    lock_key: str,
-    actor: str,
-    account_id: int | None,
-    worker: str | None = None,
-    **params: Any,
-) -> JobView:
-    """Submit the job of ``kind`` importing the kept upload ``kept`` (see
-    :func:`~certify.infra.jobs.submit_job`, ``worker`` for one this process runs itself);
-    when it cannot be submitted (JobBusy…), the kept file is removed."""
-    try:
-        return submit_job(
-            engine,
-            kind,
-            subject,
-            lock_key=lock_key,
-            params=upload_params(kept, display, **params),
-            actor=actor,
-            account_id=account_id,
-            worker=worker,
-        )
-    except BaseException:
-        kept.unlink(missing_ok=True)
-        raise

@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from certify.infra.jobs import Handler, JobView, Progress
-from certify.infra.uploads import run_import, submit_import
+from certify.infra.uploads import run_import, upload_params
 from certify.registration.applications import register_applicants
 from certify.registration.identity import IdentityVault
-from certify.registration.sittings import get_sitting, import_roster, sitting_lock
+from certify.registration.sittings import import_roster, submit_sitting_job
 
 APPLICATIONS = "sitting.applications"
 """The kind of job that checks and records an applications file; subject: the sitting."""
@@ -45,12 +44,9 @@ def submit_applications(
     """Submit checking the applications file ``kept`` (known as ``display``) for sitting
     ``code``, as on the day ``on`` (default: today, fixed now so a resumed job decides as
     the first attempt would); raises SittingNotFound, JobBusy."""
-    with Session(engine) as session:
-        get_sitting(session, code)
-    return submit_import(
-        engine, APPLICATIONS, code, kept, display, lock_key=sitting_lock(code), actor=actor,
-        account_id=account_id, worker=worker, on=(on or date.today()).isoformat(),
-        max_bytes=max_bytes,
+    return submit_sitting_job(
+        engine, APPLICATIONS, code, actor, account_id, worker=worker,
+        **upload_params(kept, display, on=(on or date.today()).isoformat(), max_bytes=max_bytes),
     )  # fmt: skip
 
 
@@ -97,11 +93,9 @@ def submit_roster(
 ) -> JobView:
     """Submit registering the roster file ``kept`` (known as ``display``) for sitting
     ``code``; raises SittingNotFound, JobBusy."""
-    with Session(engine) as session:
-        get_sitting(session, code)
-    return submit_import(
-        engine, ROSTER, code, kept, display, lock_key=sitting_lock(code), actor=actor,
-        account_id=account_id, worker=worker, max_bytes=max_bytes,
+    return submit_sitting_job(
+        engine, ROSTER, code, actor, account_id, worker=worker,
+        **upload_params(kept, display, max_bytes=max_bytes),
     )  # fmt: skip
 
 

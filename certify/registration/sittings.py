@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, func, insert
 from sqlmodel import Session, col, select
@@ -22,6 +23,7 @@ from sqlmodel import Session, col, select
 from certify.infra import audit_log
 from certify.infra.db import chunked, transaction
 from certify.infra.errors import Error, Problem, SittingNotFound
+from certify.infra.jobs import JobView, submit_job
 from certify.infra.rows import Columns, Rows, read_rows, text
 from certify.infra.tabular import DEFAULT_MAX_BYTES
 from certify.registration.identity import (
@@ -69,6 +71,36 @@ def sitting_lock(code: str) -> str:
     """One job at a time per sitting: an upload's import, grading, a regrade or its
     application, equating, the statistics."""
     return f"sitting:{code}"
+
+
+def submit_sitting_job(
+    engine: Engine,
+    kind: str,
+    code: str,
+    actor: str,
+    account_id: int | None,
+    *,
+    worker: str | None = None,
+    lock_key: str | None = None,
+    **params: Any,
+) -> JobView:
+    """Submit a job of ``kind`` about sitting ``code`` under the sitting's lock (or
+    ``lock_key``): grading, regrading, equating, the statistics, an upload's import — one at a
+    time. ``worker``: written already running under that worker of this process (see
+    :func:`~certify.infra.jobs.submit_job`). Raises SittingNotFound, or JobBusy naming the job
+    that holds the lock."""
+    with Session(engine) as session:
+        get_sitting(session, code)
+    return submit_job(
+        engine,
+        kind,
+        code,
+        lock_key=lock_key or sitting_lock(code),
+        params=params,
+        actor=actor,
+        account_id=account_id,
+        worker=worker,
+    )
 
 
 def create_sitting(

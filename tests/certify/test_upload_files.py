@@ -11,8 +11,8 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from certify.infra.errors import Problem, ValidationFailed
-from certify.infra.jobs import JobView, Progress, get_job, run_job
-from certify.infra.uploads import UploadGone, keep_upload, run_import, submit_import
+from certify.infra.jobs import JobView, Progress, get_job, run_job, submit_job
+from certify.infra.uploads import UploadGone, keep_upload, run_import, upload_params
 from schemas.enums import JobState
 from schemas.tables import Job
 from tests.conftest import Database
@@ -22,9 +22,9 @@ def kept_job(database: Database, tmp_path: Path, text: str = "a,b\n") -> tuple[J
     saved = tmp_path / "upload.csv"
     saved.write_text(text, "utf-8")
     kept = keep_upload(tmp_path / "data", saved)
-    job = submit_import(
-        database.engine, "test.import", "S1", kept, "名册 1.csv", lock_key="test:S1",
-        actor="test", account_id=None, worker="w1",
+    job = submit_job(
+        database.engine, "test.import", "S1", lock_key="test:S1",
+        params=upload_params(kept, "名册 1.csv"), actor="test", account_id=None, worker="w1",
     )  # fmt: skip
     return job, kept
 
