@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from certify.infra.documents import PlainLoader, field_path, read_text
 from certify.infra.errors import InputError, Problem, ValidationFailed
 from schemas.blueprint import BAND_NAMES, Blueprint, PartSpec
 from schemas.reference import LEVEL_NAMES_ZH, Occupation, find_occupation
@@ -100,40 +101,19 @@ def _line_of(node: Any, field: str) -> int:
     return int(node.start_mark.line) + 1
 
 
-class _PlainLoader(yaml.SafeLoader):
-    """YAML's safe loader without aliases: a blueprint never needs ``*name``, and aliases of
-    aliases make a file of a few hundred bytes stand for billions of nodes ("billion laughs")."""
+class _PlainLoader(PlainLoader):
+    """A blueprint never needs ``*name``."""
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not accepted in a blueprint", event.start_mark
-            )
-        return super().compose_node(parent, index)
+    document = "in a blueprint"
 
 
 def _read(path: Path) -> str:
-    def fail(code: str, zh: str, en: str) -> InputError:
-        return InputError(Problem(str(path), None, None, code, zh, en))
-
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise fail("file_too_large", "蓝图文件超过 1 MB", "a blueprint file is at most 1 MB")
-        return path.read_text("utf-8-sig")
-    except OSError as exc:
-        raise fail(
-            "unreadable", f"无法读取：{exc.strerror}", f"cannot read: {exc.strerror}"
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise fail("encoding", "蓝图须为 UTF-8 编码", "a blueprint must be UTF-8") from exc
-
-
-def _where(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+    return read_text(
+        path,
+        MAX_BYTES,
+        too_large=("蓝图文件超过 1 MB", "a blueprint file is at most 1 MB"),
+        encoding=("蓝图须为 UTF-8 编码", "a blueprint must be UTF-8"),
+    )
 
 
 def parse_blueprint(data: Any, file: str = "blueprint") -> Blueprint:
@@ -146,7 +126,7 @@ def parse_blueprint(data: Any, file: str = "blueprint") -> Blueprint:
         blueprint = Blueprint.model_validate(data)
     except ValidationError as exc:
         problems = [
-            Problem(file, None, _where(e["loc"]) or None, "blueprint_field", _zh(e), e["msg"])
+            Problem(file, None, field_path(e["loc"]) or None, "blueprint_field", _zh(e), e["msg"])
             for e in exc.errors()
         ]
         raise ValidationFailed(problems) from exc

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from certify.infra.documents import PlainLoader, field_path, read_text
 from certify.infra.errors import InputError, Problem, ValidationFailed
 from certify.registration.identity import mask_name
 from certify.supervision.draw import Draw, Target, plan_digest, population_digest
@@ -29,26 +30,12 @@ MAX_BYTES = 8 * 1024 * 1024
 
 
 def _text(path: Path, zh: str, en: str) -> str:
-    def fail(code: str, zh_text: str, en_text: str) -> InputError:
-        return InputError(Problem(str(path), None, None, code, zh_text, en_text))
-
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise fail("file_too_large", f"{zh}超过 8 MB", f"a {en} file is at most 8 MB")
-        return path.read_text("utf-8-sig")
-    except OSError as exc:
-        raise fail(
-            "unreadable", f"无法读取：{exc.strerror}", f"cannot read: {exc.strerror}"
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise fail("encoding", "须为 UTF-8 编码", "the file must be UTF-8") from exc
-
-
-def _where(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+    return read_text(
+        path,
+        MAX_BYTES,
+        too_large=(f"{zh}超过 8 MB", f"a {en} file is at most 8 MB"),
+        encoding=("须为 UTF-8 编码", "the file must be UTF-8"),
+    )
 
 
 def read_plan(path: Path) -> InspectionPlan:
@@ -56,8 +43,8 @@ def read_plan(path: Path) -> InspectionPlan:
     field at fault."""
     text = _text(path, "检查计划", "plan")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        data = yaml.load(text, Loader=PlainLoader)
+    except (yaml.YAMLError, RecursionError) as exc:
         raise InputError(
             Problem(
                 str(path), None, None, "plan_syntax", "不是有效的 YAML/JSON", f"not YAML: {exc}"
@@ -67,7 +54,7 @@ def read_plan(path: Path) -> InspectionPlan:
         return InspectionPlan.model_validate(data)
     except ValidationError as exc:
         problems = [
-            Problem(str(path), None, _where(e["loc"]) or None, "plan_field", e["msg"], e["msg"])
+            Problem(str(path), None, field_path(e["loc"]) or None, "plan_field", e["msg"], e["msg"])
             for e in exc.errors()
         ]
         raise ValidationFailed(problems) from exc

@@ -335,3 +335,14 @@ def test_files_that_are_not_what_they_claim_are_refused_by_name(
     said = run(database, "inspect", "redraw", str(plan_file), SEED, "--population",
                str(population_file), code=1)  # fmt: skip
     assert "not a population file" in said and "Traceback" not in said
+
+
+def test_a_plan_with_yaml_aliases_is_refused_before_it_expands(tmp_path: Path) -> None:
+    path = tmp_path / "plan.yaml"
+    laughs = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    laughs += [f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]"
+               for p, c in zip("abcdefgh", "bcdefghi", strict=True)]  # fmt: skip
+    path.write_text("\n".join(laughs) + "\n", "utf-8")
+    with pytest.raises(InputError) as err:
+        read_plan(path)
+    assert err.value.problem.code == "plan_syntax" and "aliases" in err.value.problem.message_en
