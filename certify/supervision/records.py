@@ -106,6 +106,19 @@ def _text(text: str, what_zh: str, what_en: str) -> str:
     return text
 
 
+def _saved(
+    session: Session, record: InspectionRecord, action: str, actor: str, detail: dict[str, Any]
+) -> InspectionRecord:
+    """Store the step taken on ``record`` and audit it as ``action``; the record as stored."""
+    session.add(record)
+    audit_log.append(
+        session, actor=actor, action=action, subject=f"{record.plan}/{record.target}", detail=detail
+    )
+    session.flush()
+    session.refresh(record)
+    return record
+
+
 def _refuse(record: InspectionRecord, zh: str, en: str) -> StepRefused:
     return StepRefused(
         f"{record.plan}/{record.target}（{record.status}）：{zh} / "
@@ -187,17 +200,13 @@ def record_finding(
         finding = {"at": now.isoformat(), "by": actor, "text": text,
                    "evidence": [r.id for r in kept]}  # fmt: skip
         record.findings = [*record.findings, finding]
-        session.add(record)
-        audit_log.append(
+        return _saved(
             session,
-            actor=actor,
-            action="inspect.finding",
-            subject=f"{plan}/{target}",
-            detail={"text": text[:500], "evidence": [[r.name, r.sha256] for r in kept]},
+            record,
+            "inspect.finding",
+            actor,
+            {"text": text[:500], "evidence": [[r.name, r.sha256] for r in kept]},
         )
-        session.flush()
-        session.refresh(record)
-        return record
 
 
 def request_rectification(
@@ -214,17 +223,13 @@ def request_rectification(
         if deadline < today:
             raise _refuse(record, "整改期限不能早于今天", "the deadline cannot be before today")
         record.rectification, record.deadline, record.status = text, deadline, "rectifying"
-        session.add(record)
-        audit_log.append(
+        return _saved(
             session,
-            actor=actor,
-            action="inspect.rectify",
-            subject=f"{plan}/{target}",
-            detail={"text": text[:500], "deadline": deadline.isoformat()},
+            record,
+            "inspect.rectify",
+            actor,
+            {"text": text[:500], "deadline": deadline.isoformat()},
         )
-        session.flush()
-        session.refresh(record)
-        return record
 
 
 def record_response(
@@ -237,17 +242,7 @@ def record_response(
         if record.status != "rectifying":
             raise _refuse(record, "只有要求整改的记录才能回复", "only a record asked to rectify")
         record.response, record.responded_at, record.status = text, utcnow(), "responded"
-        session.add(record)
-        audit_log.append(
-            session,
-            actor=actor,
-            action="inspect.respond",
-            subject=f"{plan}/{target}",
-            detail={"text": text[:500]},
-        )
-        session.flush()
-        session.refresh(record)
-        return record
+        return _saved(session, record, "inspect.respond", actor, {"text": text[:500]})
 
 
 def close_record(
@@ -265,17 +260,13 @@ def close_record(
                 "a record with findings closes after the institution's response",
             )
         record.closing, record.closed_at, record.status = text, utcnow(), "closed"
-        session.add(record)
-        audit_log.append(
+        return _saved(
             session,
-            actor=actor,
-            action="inspect.close",
-            subject=f"{plan}/{target}",
-            detail={"text": text[:500], "findings": len(record.findings)},
+            record,
+            "inspect.close",
+            actor,
+            {"text": text[:500], "findings": len(record.findings)},
         )
-        session.flush()
-        session.refresh(record)
-        return record
 
 
 def records(engine: Engine, plan: str | None = None) -> list[InspectionRecord]:
