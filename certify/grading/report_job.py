@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from certify.grading.analysis import exam_report
-from certify.infra.jobs import JobView, Progress, latest_job
+from certify.infra.jobs import JobView, Progress, aware, latest_job
 from certify.registration.sittings import get_sitting, submit_sitting_job
 from schemas.enums import JobState
 from schemas.results import ExamReportData
@@ -78,7 +78,7 @@ def latest_report(
         and job.finished_at > done.finished_at
     ]
     changed = last_change(engine, code)
-    read_from = _aware(done.started_at or done.finished_at)
+    read_from = done.started_at or done.finished_at  # a job's times are in UTC already
     return StoredReport(
         job=done,
         data=ExamReportData.model_validate(done.result),
@@ -100,10 +100,5 @@ def last_change(engine: Engine, code: str) -> datetime | None:
                 (Result.computed_at, Result.registration_id),
             )
         ]
-    moments = [_aware(m) for m in found if m is not None]
+    moments = [m for m in map(aware, found) if m is not None]
     return max(moments) if moments else None
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every time here is UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

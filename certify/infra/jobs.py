@@ -96,8 +96,8 @@ class NotInterrupted(Error):
         )
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every time here is UTC."""
+def aware(moment: datetime | None) -> datetime | None:
+    """A time read from the database, in UTC: SQLite hands back naive datetimes."""
     return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
 
 
@@ -127,7 +127,7 @@ class JobView:
 
     @classmethod
     def of(cls, row: Job, now: datetime) -> JobView:
-        beat = _aware(row.heartbeat_at)
+        beat = aware(row.heartbeat_at)
         stale = row.state is JobState.RUNNING and (beat is None or now - beat > STALE_AFTER)
         return cls(
             id=row.id or 0,
@@ -143,10 +143,10 @@ class JobView:
             actor=row.actor,
             account_id=row.account_id,
             attempts=row.attempts,
-            created_at=_aware(row.created_at) or now,
-            started_at=_aware(row.started_at),
+            created_at=aware(row.created_at) or now,
+            started_at=aware(row.started_at),
             heartbeat_at=beat,
-            finished_at=_aware(row.finished_at),
+            finished_at=aware(row.finished_at),
             interrupted=stale,
         )
 
