@@ -1,7 +1,8 @@
 """Benchmark: computer-based delivery (机考) — simulated candidates over HTTP against gunicorn.
 
     python3 bench/delivery.py [--candidates 2000] [--minutes 2] [--quick] [--sqlite]
-                              [--workers 2] [--threads 4] [--connections 64]
+                              [--workers 2] [--answer-workers 2] [--nice 10] [--threads 4]
+                              [--connections 64]
                               [--save-every 5] [--heartbeat 4] [--no-kill] [--no-baseline]
                               [--no-pacing] [--answer-together] [--postgres URL]
 
@@ -13,12 +14,18 @@ session that started a minute ago (60 minutes long, entry open throughout, hand-
 once) and rooms of 100 seats, every candidate seated. Each candidate's admission number, ID
 number and room code are read from the database before anything is timed.
 
-gunicorn serves ``certify.web:create_app()`` on 127.0.0.1 with ``--workers`` × ``--threads``
-(gthread). The load generator is this script in a separate process (``--client``): one asyncio
-event loop, a raw HTTP/1.1 client over asyncio streams with a pool of ``--connections``
-keep-alive connections (an exam room's proxy in front of the app does the same), one coroutine
-per candidate. It reports its own CPU time and event-loop lag, so it can be seen not to be the
-bottleneck. Every candidate follows the exam page's protocol (docs in ``/tmp/spec13.md``):
+gunicorn serves ``certify.web:create_app()`` on 127.0.0.1 as docs/delivery.md deploys it: two
+servers of the same app, ``--answer-workers`` × ``--threads`` (gthread) for the exam page's
+answers (saves, state, events) and ``--workers`` × ``--threads`` for everything else (sign-in,
+paper, hand-in) run at ``--nice`` 10, so that the kernel serves answers first while a room signs
+in; the client sends each request to its server as nginx's ``location`` would
+(``--answer-workers 0``: one server for all, at nice 0; ``--sqlite``: always one).
+
+The load generator is this script in a separate process (``--client``): one asyncio event loop,
+a raw HTTP/1.1 client over asyncio streams with a pool of ``--connections`` keep-alive
+connections to each server (an exam room's proxy in front of the app does the same), one
+coroutine per candidate. It reports its own CPU time and event-loop lag, so it can be seen not to be the
+bottleneck. Every candidate follows the exam page's protocol (docs/delivery.md):
 
 1. **start spike**: all candidates sign in (admission number, ID number, room code) and load
    their paper at the same moment → ``start_spike_s`` (the last paper received; goal ≤ 30 s
@@ -243,6 +250,8 @@ class Server:
 
     def __init__(self, args: argparse.Namespace, url: str, folder: Path) -> None:
         self.args, self.folder, self.port = args, folder, free_port()
+        self.answer_port = free_port() if args.answer_workers and not args.sqlite else self.port
+        self.processes: list[subprocess.Popen[bytes]] = []
         self.env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
@@ -255,20 +264,42 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> float:
-        workers = 1 if self.args.sqlite else self.args.workers
         started = time.perf_counter()
-        self.process = subprocess.Popen(
+        if self.args.answer_workers and not self.args.sqlite:
+            # Answers (saves, state, events) have processes of their own; everything else
+            # (sign-in, paper, hand-in) runs niced, so the kernel serves answers first.
+            self.processes = [
+                self._gunicorn(
+                    self.port, self.args.workers, self.args.threads, nice=self.args.nice
+                ),
+                self._gunicorn(
+                    self.answer_port, self.args.answer_workers, self.args.threads, nice=0
+                ),
+            ]
+        else:
+            workers = 1 if self.args.sqlite else self.args.workers
+            self.processes = [self._gunicorn(self.port, workers, self.args.threads, nice=0)]
+        self.process = self.processes[0]
+        for port in {self.port, self.answer_port}:
+            self._wait(port)
+        return time.perf_counter() - started
+
+    def _gunicorn(
+        self, port: int, workers: int, threads: int, nice: int
+    ) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [
+                *(["nice", "-n", str(nice)] if nice else []),
                 sys.executable,
                 "-m",
                 "gunicorn",
                 f"--workers={workers}",
                 "--worker-class=gthread",
-                f"--threads={self.args.threads}",
+                f"--threads={threads}",
                 "--keep-alive=30",
                 "--backlog=4096",
                 "--reuse-port",  # each worker its own listening socket: connections spread
-                f"--bind=127.0.0.1:{self.port}",
+                f"--bind=127.0.0.1:{port}",
                 "--log-level=warning",
                 "certify.web:create_app()",
             ],
@@ -276,37 +307,42 @@ class Server:
             cwd=self.folder,
             start_new_session=True,
         )
+
+    def _wait(self, port: int) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(
-                    f"http://127.0.0.1:{self.port}/healthz", timeout=2
+                    f"http://127.0.0.1:{port}/healthz", timeout=2
                 ) as response:
                     if response.status == 200:
-                        return time.perf_counter() - started
+                        return
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("gunicorn did not answer /healthz")
 
     def kill(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
+        for process in self.processes:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
 
     def cpu_seconds(self) -> float:
-        """CPU time of the gunicorn master and its workers so far (Linux /proc)."""
-        if self.process is None:
-            return 0.0
-        return sum(proc_cpu(pid) for pid in [self.process.pid, *children(self.process.pid)])
+        """CPU time of the gunicorn masters and their workers so far (Linux /proc)."""
+        return sum(
+            proc_cpu(pid)
+            for process in self.processes
+            for pid in [process.pid, *children(process.pid)]
+        )
 
 
 def proc_cpu(pid: int) -> float:
@@ -338,6 +374,9 @@ def postgres_cpu() -> float:
 
 
 # --- the load generator (client process) ---------------------------------------------------------
+
+
+ANSWER_KINDS = {"save", "state", "events"}
 
 
 class Pool:
@@ -429,6 +468,7 @@ def value_for(q: dict[str, Any], rng: random.Random) -> str:
 class Candidate:
     def __init__(self, spec: dict[str, str], client: Client, n: int) -> None:
         self.spec, self.client, self.pool, self.stats = spec, client, client.pool, client.stats
+        self.answers = client.answers
         self.rng = random.Random(n * 7919 + client.seed)
         self.token = ""
         self.questions: list[dict[str, Any]] = []
@@ -449,7 +489,8 @@ class Candidate:
     async def call(self, kind: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         started = time.monotonic()
         try:
-            status, answer = await self.pool.request(method, path, body, self.token)
+            pool = self.answers if kind in ANSWER_KINDS else self.pool
+            status, answer = await pool.request(method, path, body, self.token)
         except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
             self.stats.errors[f"{kind}:{type(exc).__name__}"] += 1
             return 0, None
@@ -631,6 +672,11 @@ class Client:
         self.seed = spec["seed"]
         self.stats = Stats()
         self.pool = Pool(spec["port"], spec["connections"])
+        self.answers = (
+            Pool(spec["answer_port"], spec["connections"])
+            if spec["answer_port"] != spec["port"]
+            else self.pool
+        )
         self.candidates = [Candidate(p, self, n) for n, p in enumerate(spec["people"])]
         self.background: set[asyncio.Task[Any]] = set()
         self.until = math.inf  # when answering stops (monotonic), known once every paper is in
@@ -742,6 +788,7 @@ def run_client(
     """Start the load generator in its own process; kill and restart gunicorn when it says so."""
     spec = {
         "port": server.port,
+        "answer_port": server.answer_port,
         "connections": args.connections,
         "people": people,
         "mode": "per_change" if role == "run" else "timer",
@@ -1009,6 +1056,15 @@ def main() -> None:
     parser.add_argument("--postgres", default=POSTGRES, help="server to create the database on")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument(
+        "--answer-workers",
+        type=int,
+        default=2,
+        help="gunicorn workers of their own for saves, state and events (0: one server for all)",
+    )
+    parser.add_argument(
+        "--nice", type=int, default=10, help="niceness of the other server (sign-in, paper, …)"
+    )
     parser.add_argument("--connections", type=int, default=64, help="client keep-alive pool")
     parser.add_argument("--save-every", type=float, default=5.0, help="s between changes (±50 %%)")
     parser.add_argument(
@@ -1071,6 +1127,11 @@ def main() -> None:
 
 def report(args: argparse.Namespace, f: dict[str, Any], failures: list[str]) -> None:
     shape = f"{1 if args.sqlite else args.workers} workers × {args.threads} threads (gthread)"
+    if args.answer_workers and not args.sqlite:
+        shape = (
+            f"{args.answer_workers} × {args.threads} for saves, state and events + "
+            f"{args.workers} × {args.threads} for the rest at nice {args.nice}"
+        )
     print(
         f"machine: {os.cpu_count()} CPUs ({platform.machine()}); Python {platform.python_version()}; "
         f"{'SQLite' if args.sqlite else 'PostgreSQL'}; gunicorn {shape}; client: 1 asyncio process, "
@@ -1214,6 +1275,8 @@ def report(args: argparse.Namespace, f: dict[str, Any], failures: list[str]) -> 
             "backend": "sqlite" if args.sqlite else "postgresql",
             "workers": 1 if args.sqlite else args.workers,
             "threads": args.threads,
+            "answer_workers": 0 if args.sqlite else args.answer_workers,
+            "nice": args.nice if args.answer_workers and not args.sqlite else 0,
             "connections": args.connections,
             "save_every_s": args.save_every,
             "heartbeat_s": args.heartbeat,
