@@ -22,7 +22,7 @@ from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import Problem, ValidationFailed
 from certify.infra.tabular import DEFAULT_MAX_BYTES, write_table
-from question_bank.columns import COLUMNS, OPTION_COLUMNS
+from question_bank.columns import COLUMNS, OPTION_COLUMNS, PREMISE_COLUMNS
 from question_bank.formats import RawItem
 from question_bank.interchange.common import Placement
 from question_bank.interchange.files import read_any, write_any
@@ -235,6 +235,7 @@ def _version_row(item_pk: int, number: int, item: ItemData, now: Any) -> dict[st
         "knowledge_area": item.knowledge_area,
         "stem": item.stem,
         "options": item.options,
+        "premises": item.premises,
         "key": item.key,
         "points": item.points,
         "difficulty": item.difficulty,
@@ -344,6 +345,10 @@ def _cell(raw: RawItem, column: str) -> str:
     if column in OPTION_COLUMNS:
         options = raw.values.get("options")
         value = options.get(column[-1].upper()) if isinstance(options, dict) else None
+    elif column in PREMISE_COLUMNS:
+        premises = raw.values.get("premises")
+        n = int(column.rsplit("_", 1)[1])
+        value = premises[n - 1] if isinstance(premises, list) and n <= len(premises) else None
     else:
         value = raw.values.get(column)
     if isinstance(value, list):
@@ -379,6 +384,7 @@ def to_item_data(item: Item, version: ItemVersion) -> ItemData:
         knowledge_area=version.knowledge_area,
         stem=version.stem,
         options=version.options,
+        premises=version.premises,
         key=version.key,
         points=version.points,
         difficulty=version.difficulty,

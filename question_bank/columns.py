@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from certify.infra.rows import Columns
-from schemas.notation import OPTION_LETTERS
+from schemas.notation import MAX_PREMISES, OPTION_LETTERS
 
 OPTION_COLUMNS = tuple(f"option_{letter.lower()}" for letter in OPTION_LETTERS)
+PREMISE_COLUMNS = tuple(f"premise_{n}" for n in range(1, MAX_PREMISES + 1))
 
 COLUMNS: tuple[str, ...] = (
     "item_id",
@@ -15,6 +16,7 @@ COLUMNS: tuple[str, ...] = (
     "knowledge_area",
     "stem",
     *OPTION_COLUMNS,
+    *PREMISE_COLUMNS,
     "key",
     "points",
     "difficulty",
@@ -37,6 +39,7 @@ JSON_FIELDS: tuple[str, ...] = (
     "knowledge_area",
     "stem",
     "options",
+    "premises",
     "key",
     "points",
     "difficulty",
@@ -67,17 +70,25 @@ HEADER_ALIASES: dict[str, str] = {
     "评分标准": "rubric",
     "状态": "status",
     **{f"选项{letter}": f"option_{letter.lower()}" for letter in OPTION_LETTERS},
+    **{f"题项{n}": f"premise_{n}" for n in range(1, MAX_PREMISES + 1)},
 }
 
 MEANING_ZH: dict[str, str] = {
     "item_id": "题目编号（本机构内唯一，字母数字 . _ -）",
     "occupation": "职业（如 ai 或 人工智能）",
     "level": "等级：junior/初级、intermediate/中级、senior/高级",
-    "type": "题型：single 单选、multiple 多选、true_false 判断、fill 填空、subjective 主观/实操",
+    "type": (
+        "题型：single 单选、multiple 多选、true_false 判断、fill 填空、matching 配对、"
+        "subjective 主观/实操"
+    ),
     "knowledge_area": "知识领域编号（见 certify reference）",
     "stem": "题干；填空题以 ______ 标出每个空",
-    **{c: f"选项{c[-1].upper()}（单选、多选题，从 A 起连续）" for c in OPTION_COLUMNS},
-    "key": "答案：单选 B；多选 ACD；判断 T/F；填空 空1答案|同义答案;空2答案；主观题为参考答案",
+    **{c: f"选项{c[-1].upper()}（单选、多选、配对题，从 A 起连续）" for c in OPTION_COLUMNS},
+    **{c: f"题项{c[-1]}（仅配对题，从 1 起连续；每个题项配一个选项）" for c in PREMISE_COLUMNS},
+    "key": (
+        "答案：单选 B；多选 ACD；判断 T/F；填空 空1答案|同义答案;空2答案；"
+        "配对 按题项顺序各一个选项字母，如 CAB；主观题为参考答案"
+    ),
     "points": "分值（大于 0，最多两位小数）；主观题为满分",
     "difficulty": "难度估计 0–1（预计答错的考生比例），可空",
     "source": "来源",

@@ -32,6 +32,7 @@ from question_bank.columns import (
     JSON_FIELDS,
     MEANING_ZH,
     OPTION_COLUMNS,
+    PREMISE_COLUMNS,
 )
 from schemas.items import ItemData
 from schemas.notation import LIST_SEPARATOR
@@ -104,15 +105,22 @@ def _tabular_row(
     values: dict[str, Any] = {}
     labels: dict[str, str] = {}
     options: dict[str, Any] = {}
+    premises: dict[int, Any] = {}
     for name, head, cell in zip(names, header, cells, strict=False):
         if name is None:
             continue
         labels[name] = str(head).strip()
         if name in OPTION_COLUMNS:
             options[name[-1].upper()] = cell
+        elif name in PREMISE_COLUMNS:
+            premises[int(name.rsplit("_", 1)[1])] = cell
         else:
             values[name] = cell
     values["options"] = options
+    filled = [n for n, cell in premises.items() if cell is not None and str(cell).strip()]
+    if filled:
+        # by number up to the last one filled, a missing or empty one as "" (a gap is seen)
+        values["premises"] = [premises.get(n, "") for n in range(1, max(filled) + 1)]
     return RawItem(row_number, values, labels)
 
 
@@ -168,12 +176,15 @@ def item_row(item: ItemData) -> list[str]:
     }
     for column in OPTION_COLUMNS:
         cells[column] = item.options.get(column[-1].upper(), "")
+    for n, column in enumerate(PREMISE_COLUMNS):
+        cells[column] = item.premises[n] if n < len(item.premises) else ""
     return [cells[c] for c in COLUMNS]
 
 
 def item_json(item: ItemData) -> dict[str, Any]:
+    """An item's JSON object; ``premises`` only for a matching item."""
     data = item.model_dump(mode="json")
-    return {name: data[name] for name in JSON_FIELDS}
+    return {name: data[name] for name in JSON_FIELDS if name != "premises" or item.premises}
 
 
 NUMERIC = frozenset({"points", "difficulty"})

@@ -55,6 +55,7 @@ TYPE_ORDER = [
     ItemType.MULTIPLE,
     ItemType.TRUE_FALSE,
     ItemType.FILL,
+    ItemType.MATCHING,
     ItemType.SUBJECTIVE,
 ]
 DEFAULT_INSTRUCTIONS = [
@@ -585,6 +586,7 @@ def _view(paper: Paper, bp: Blueprint, rows: list[Any]) -> PaperView:
                 knowledge_area=v.knowledge_area,
                 stem=v.stem,
                 options=v.options,
+                premises=v.premises,
                 key=v.key,
                 points=pi.points,
                 difficulty=v.difficulty,

@@ -53,6 +53,7 @@ SECTION_TITLES = {
     ItemType.MULTIPLE: "多项选择题",
     ItemType.TRUE_FALSE: "判断题",
     ItemType.FILL: "填空题",
+    ItemType.MATCHING: "配对题",
     ItemType.SUBJECTIVE: "简答/实操题",
 }
 
@@ -61,6 +62,7 @@ TYPE_NAMES = {
     ItemType.MULTIPLE: "多选",
     ItemType.TRUE_FALSE: "判断",
     ItemType.FILL: "填空",
+    ItemType.MATCHING: "配对",
     ItemType.SUBJECTIVE: "主观",
 }
 
@@ -291,12 +293,36 @@ def _question(q: PaperQuestion) -> list[Any]:
     tail = f"&nbsp;&nbsp;（{'&nbsp;' * 6}）" if q.type is ItemType.TRUE_FALSE else ""
     stem = f"{q.number}. {markup(q.stem)}（{points(q.points)}分）{tail}"
     parts: list[Any] = [Paragraph(stem, s.hanging)]
+    if q.type is ItemType.MATCHING:
+        parts.append(_premises(q.premises))
     if q.type.has_options:
         parts.append(_options(q.options))
     if q.type is ItemType.SUBJECTIVE:
         parts.append(_answer_lines(q.points))
     parts.append(Spacer(1, 2 * mm))
     return parts
+
+
+def _premises(premises: list[str]) -> Any:
+    """A matching question's premises, one per line, each with a blank for its letter."""
+    inner = WIDTH - INDENT
+    rows = [
+        [
+            Paragraph(f"（{n}）{markup(text)}", styles().body),
+            Paragraph("（&nbsp;&nbsp;&nbsp;&nbsp;）", styles().body),
+        ]
+        for n, text in enumerate(premises, start=1)
+    ]
+    table = Table(rows, colWidths=[inner - 16 * mm, 16 * mm], hAlign="RIGHT")
+    table.setStyle(
+        table_style(
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("TOPPADDING", (0, 0), (-1, -1), 0),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        )
+    )
+    return table
 
 
 def _options(options: dict[str, str]) -> Any:
@@ -399,6 +425,11 @@ def _fill_cell(q: PaperQuestion) -> str:
     return f"<b>{q.number}</b>&nbsp;&nbsp;{blanks}"
 
 
+def _matching_cell(q: PaperQuestion) -> str:
+    blanks = " ".join(f"({k})____" for k in range(1, len(q.premises) + 1))
+    return f"<b>{q.number}</b>&nbsp;&nbsp;{blanks}"
+
+
 def _subjective_cell(q: PaperQuestion) -> str:
     return f"<b>{q.number}</b>&nbsp;&nbsp;见试卷答题区"
 
@@ -408,6 +439,7 @@ _SHEET_CELLS: dict[ItemType, Callable[[PaperQuestion], str]] = {
     ItemType.MULTIPLE: _choice_cell,
     ItemType.TRUE_FALSE: _true_false_cell,
     ItemType.FILL: _fill_cell,
+    ItemType.MATCHING: _matching_cell,
     ItemType.SUBJECTIVE: _subjective_cell,
 }
 
@@ -425,7 +457,8 @@ SCHEME_AFTER = "见本部分表后参考答案与评分标准"
 
 
 def answer_text(q: PaperQuestion) -> str:
-    """The key as printed: letters, 正确/错误, or fill-in answers (``|`` as 或, blanks by ；)."""
+    """The key as printed: letters, 正确/错误, fill-in answers (``|`` as 或, blanks by ；), or a
+    matching question's letter for each premise (``(1) C；(2) A``)."""
     if q.type is ItemType.TRUE_FALSE:
         return TRUE_FALSE_KEYS.get(q.key, q.key)
     if q.type is ItemType.FILL:
@@ -433,6 +466,8 @@ def answer_text(q: PaperQuestion) -> str:
         return "；".join(
             " 或 ".join(a.strip() for a in b.split(ALTERNATIVE_SEPARATOR)) for b in blanks
         )
+    if q.type is ItemType.MATCHING:
+        return "；".join(f"({n}) {letter}" for n, letter in enumerate(q.key, start=1))
     if q.type is ItemType.SUBJECTIVE:
         return "见下行参考答案与评分标准"
     return q.key

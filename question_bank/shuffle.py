@@ -3,7 +3,8 @@
 The same paper and seed always give the same copy, so a candidate's paper can be rebuilt
 exactly for an appeal, and their answers, given in printed letters, mapped back to the
 canonical key. Questions move only within their section (same part, same type); options of
-single- and multiple-choice questions are permuted.
+single- and multiple-choice questions, and a matching question's options, are permuted (its
+premises keep their order, so its key stays one letter per premise in the same order).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from schemas.enums import ItemType
-from schemas.notation import OPTION_LETTERS
+from schemas.notation import OPTION_LETTERS, UNMATCHED
 from schemas.papers import PaperPart, PaperQuestion, PaperView
 
 
@@ -99,7 +100,10 @@ def _shuffle_options(q: PaperQuestion, number: int, order: list[int] | None) -> 
     option_map = {printed[k]: canonical[order[k]] for k in range(len(canonical))}
     options = {p: q.options[c] for p, c in option_map.items()}
     back = {c: p for p, c in option_map.items()}
-    key = "".join(sorted(back[c] for c in q.key))
+    if q.type is ItemType.MATCHING:
+        key = "".join(back[c] for c in q.key)  # one letter per premise, in their order
+    else:
+        key = "".join(sorted(back[c] for c in q.key))
     return _copy(q, {"number": number, "options": options, "key": key, "option_map": option_map})
 
 
@@ -116,6 +120,14 @@ def to_canonical(view: PaperView, answers: dict[int, str]) -> dict[int, str]:
         if q.type in (ItemType.SINGLE, ItemType.MULTIPLE):
             letters = [q.option_map.get(c, c) for c in raw.upper() if not c.isspace()]
             out[q.item_version_pk] = "".join(sorted(letters))
+        elif q.type is ItemType.MATCHING:  # position by position: premise i's letter
+            out[q.item_version_pk] = "".join(q.option_map.get(c, c) for c in matching_answer(raw))
         else:
             out[q.item_version_pk] = raw
     return out
+
+
+def matching_answer(raw: str) -> str:
+    """A matching answer as one character per premise: upper case, separators (spaces, commas,
+    、 and semicolons) dropped, ``_`` read as :data:`UNMATCHED`."""
+    return "".join(UNMATCHED if c == "_" else c for c in raw.upper() if c not in " ,，、;；\t")

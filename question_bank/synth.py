@@ -15,10 +15,11 @@ from schemas.notation import OPTION_LETTERS
 from schemas.reference import Occupation
 
 TYPE_MIX: dict[ItemType, float] = {
-    ItemType.SINGLE: 0.45,
+    ItemType.SINGLE: 0.4,
     ItemType.MULTIPLE: 0.2,
     ItemType.TRUE_FALSE: 0.15,
     ItemType.FILL: 0.1,
+    ItemType.MATCHING: 0.05,
     ItemType.SUBJECTIVE: 0.1,
 }
 POINTS: dict[ItemType, float] = {
@@ -26,6 +27,7 @@ POINTS: dict[ItemType, float] = {
     ItemType.MULTIPLE: 2,
     ItemType.TRUE_FALSE: 1,
     ItemType.FILL: 2,
+    ItemType.MATCHING: 3,
     ItemType.SUBJECTIVE: 10,
 }
 SYNTHETIC_TAG = "synthetic"
@@ -63,6 +65,7 @@ def _item(
 ) -> ItemData:
     stem = f"[合成] 第 {n} 题：{occ.short_zh}·{area_name}（合成题，仅供测试）"
     options: dict[str, str] = {}
+    premises: list[str] = []
     rubric = ""
     if item_type is ItemType.SINGLE:
         options = {c: f"合成选项 {c}{n}" for c in OPTION_LETTERS[:4]}
@@ -76,6 +79,11 @@ def _item(
     elif item_type is ItemType.FILL:
         stem += "：______"
         key = f"答案{n}|答{n}"
+    elif item_type is ItemType.MATCHING:
+        width = rng.choice((3, 4, 5))
+        options = {c: f"合成选项 {c}{n}" for c in OPTION_LETTERS[:width]}
+        premises = [f"合成题项 {k}-{n}" for k in range(1, rng.randint(2, width) + 1)]
+        key = "".join(rng.choice(OPTION_LETTERS[:width]) for _ in premises)
     else:
         key = f"合成参考答案 {n}"
         rubric = "1. 要点一（5分）；2. 要点二（5分）"
@@ -87,6 +95,7 @@ def _item(
         knowledge_area=area,
         stem=stem,
         options=options,
+        premises=premises,
         key=key,
         points=POINTS[item_type],
         difficulty=round(rng.betavariate(2, 2), 2),

@@ -15,7 +15,7 @@ from question_bank.columns import COLUMNS, JSON_FIELDS, OPTION_COLUMNS, REQUIRED
 from question_bank.formats import RawItem
 from schemas.enums import ITEM_STATUS_ALIASES, ITEM_TYPE_ALIASES, ItemStatus, ItemType
 from schemas.items import ItemData
-from schemas.notation import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR, OPTION_LETTERS
+from schemas.notation import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR, MAX_PREMISES, OPTION_LETTERS
 from schemas.reference import LEVEL_NAMES_ZH, Occupation, find_level, find_occupation, occupations
 
 ITEM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -164,7 +164,8 @@ def _validate(row: _Row) -> ItemData | None:
     area = _knowledge_area(row, occupation, level)
     stem = row.text("stem", required=True, multiline=True)
     options = _options(row, item_type)
-    key = _key(row, item_type, options, stem)
+    premises = _premises(row, item_type)
+    key = _key(row, item_type, options, stem, premises)
     points = row.number("points", required=True)
     if points is not None and not (0 < points <= MAX_POINTS and round(points, 2) == points):
         row.bad(
@@ -207,6 +208,7 @@ def _validate(row: _Row) -> ItemData | None:
         knowledge_area=area,
         stem=stem,
         options=options,
+        premises=premises,
         key=key,
         points=points,
         difficulty=difficulty,
@@ -258,7 +260,8 @@ def _item_type(row: _Row) -> ItemType | None:
             "type",
             "unknown_type",
             f"未知题型 {name!r}",
-            f"unknown item type {name!r}; use single, multiple, true_false, fill or subjective",
+            f"unknown item type {name!r}; "
+            "use single, multiple, true_false, fill, matching or subjective",
         )
     return found
 
@@ -312,7 +315,7 @@ def _options(row: _Row, item_type: ItemType | None) -> dict[str, str]:
             options[str(letter).upper()] = text
     letters = "".join(sorted(options))
     if item_type is not None and item_type.has_options:
-        least = 2 if item_type is ItemType.SINGLE else 3
+        least = 3 if item_type is ItemType.MULTIPLE else 2
         if len(options) < least:
             row.bad(
                 "options",
@@ -337,17 +340,70 @@ def _options(row: _Row, item_type: ItemType | None) -> dict[str, str]:
     return {letter: options[letter] for letter in sorted(options)}
 
 
+def _premises(row: _Row, item_type: ItemType | None) -> list[str]:
+    """A matching item's premises (题项): 2 to 8, numbered from 1 without gaps; none for any
+    other type."""
+    raw = row.raw.values.get("premises")
+    if raw is None or raw == []:
+        if item_type is ItemType.MATCHING:
+            row.bad(
+                "premises",
+                "too_few_premises",
+                "配对题至少需要 2 个题项",
+                "a matching item needs at least 2 premises",
+            )
+        return []
+    if not isinstance(raw, list):
+        row.bad("premises", "type", '题项应为 ["…", "…"] 形式', 'premises must be a list ["..."]')
+        return []
+    if item_type is not ItemType.MATCHING:
+        if item_type is not None:
+            row.bad(
+                "premises",
+                "premises_not_allowed",
+                f"{_type_zh(item_type)}没有题项（仅配对题有）",
+                f"a {item_type.value} item has no premises (only a matching item has)",
+            )
+        return []
+    premises = []
+    for n, value in enumerate(raw, start=1):
+        column = f"premise_{n}" if f"premise_{n}" in row.raw.labels else "premises"
+        premises.append(row.clean(column, value, multiline=True))
+    if len(premises) > MAX_PREMISES:
+        row.bad(
+            "premises",
+            "too_many_premises",
+            f"配对题至多 {MAX_PREMISES} 个题项，现有 {len(premises)} 个",
+            f"a matching item has at most {MAX_PREMISES} premises; got {len(premises)}",
+        )
+    elif gaps := [n for n, text in enumerate(premises, start=1) if not text]:
+        row.bad(
+            "premises",
+            "premise_gap",
+            f"题项须从 1 起连续，第 {gaps[0]} 个为空",
+            f"premises must run from 1 without gaps; premise {gaps[0]} is empty",
+        )
+    elif len(premises) < 2:
+        row.bad(
+            "premises",
+            "too_few_premises",
+            "配对题至少需要 2 个题项",
+            "a matching item needs at least 2 premises",
+        )
+    return premises
+
+
 def _type_zh(item_type: ItemType) -> str:
-    return {
-        "single": "单选题",
-        "multiple": "多选题",
-        "true_false": "判断题",
-        "fill": "填空题",
-        "subjective": "主观题",
-    }[item_type.value]
+    return item_type.zh
 
 
-def _key(row: _Row, item_type: ItemType | None, options: dict[str, str], stem: str) -> str | None:
+def _key(
+    row: _Row,
+    item_type: ItemType | None,
+    options: dict[str, str],
+    stem: str,
+    premises: list[str],
+) -> str | None:
     required = item_type is not ItemType.SUBJECTIVE
     text = row.text("key", required=required, multiline=item_type is ItemType.SUBJECTIVE)
     if not text or item_type is None:
@@ -397,7 +453,34 @@ def _key(row: _Row, item_type: ItemType | None, options: dict[str, str], stem: s
         return None
     if item_type is ItemType.FILL:
         return _fill_key(row, text, stem)
+    if item_type is ItemType.MATCHING:
+        return _matching_key(row, text, options, premises)
     return text
+
+
+def _matching_key(row: _Row, text: str, options: dict[str, str], premises: list[str]) -> str | None:
+    """One option letter per premise, in the premises' order (``CAB``); a letter may serve
+    several premises, and an option no premise takes is a distractor."""
+    letters = [c for c in text.upper() if c not in " ,，、;；"]
+    missing = sorted({c for c in letters if c not in options})
+    if missing:
+        row.bad(
+            "key",
+            "key_not_option",
+            f"答案中的 {''.join(missing)} 不是已有选项（{''.join(options)}）",
+            f"key letter(s) {''.join(missing)} are not options ({''.join(options)})",
+        )
+        return None
+    if premises and len(letters) != len(premises):
+        row.bad(
+            "key",
+            "key_premise_count",
+            f"配对题答案应按题项顺序各给一个字母：{len(premises)} 个题项，答案有 {len(letters)} 个",
+            f"a matching key gives one letter per premise: {len(premises)} premises, "
+            f"{len(letters)} letters",
+        )
+        return None
+    return "".join(letters)
 
 
 def _fill_key(row: _Row, text: str, stem: str) -> str | None:

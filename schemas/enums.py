@@ -34,11 +34,13 @@ class ItemType(Word):
     MULTIPLE = "multiple"  # 多选题
     TRUE_FALSE = "true_false"  # 判断题
     FILL = "fill"  # 填空题
+    MATCHING = "matching"  # 配对题: each premise matched to one of the options
     SUBJECTIVE = "subjective"  # 主观题 / 实操题
 
     @property
     def has_options(self) -> bool:
-        return self in (ItemType.SINGLE, ItemType.MULTIPLE)
+        """Lettered options, shuffled per candidate: choices, and a matching item's answers."""
+        return self in (ItemType.SINGLE, ItemType.MULTIPLE, ItemType.MATCHING)
 
     @property
     def is_objective(self) -> bool:
@@ -63,6 +65,11 @@ ITEM_TYPE_ALIASES: dict[str, ItemType] = {
     "判断题": ItemType.TRUE_FALSE,
     "填空": ItemType.FILL,
     "填空题": ItemType.FILL,
+    "配对": ItemType.MATCHING,
+    "配对题": ItemType.MATCHING,
+    "匹配题": ItemType.MATCHING,
+    "连线": ItemType.MATCHING,
+    "连线题": ItemType.MATCHING,
     "主观": ItemType.SUBJECTIVE,
     "主观题": ItemType.SUBJECTIVE,
     "实操": ItemType.SUBJECTIVE,
@@ -261,6 +268,7 @@ _LABELS: dict[type[Word], dict[Word, tuple[str, str]]] = {
         ItemType.MULTIPLE: ("多选题", "Multiple choice"),
         ItemType.TRUE_FALSE: ("判断题", "True or false"),
         ItemType.FILL: ("填空题", "Fill in the blank"),
+        ItemType.MATCHING: ("配对题", "Matching"),
         ItemType.SUBJECTIVE: ("主观题", "Subjective"),
     },
     ItemStatus: {

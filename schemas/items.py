@@ -27,7 +27,8 @@ CONTENT_FIELDS = (
     "tags",
     "rubric",
 )
-"""Fields whose change makes a new item version (status changes do not)."""
+"""Fields whose change makes a new item version (status changes do not); a matching item's
+``premises`` too (kept out of every other item's content, so their hashes stay as they were)."""
 
 
 class ItemData(SQLModel):
@@ -40,6 +41,10 @@ class ItemData(SQLModel):
     knowledge_area: str = Field(description="Knowledge-area code of the occupation, e.g. '3'")
     stem: str = Field(description="题干")
     options: dict[str, str] = Field(default_factory=dict, description="Letter -> option text")
+    premises: list[str] = Field(
+        default_factory=list,
+        description="A matching item's premises, numbered from 1; each is matched to an option",
+    )
     key: str = Field(description="Canonical key; see docs/bank-format.md")
     points: float = Field(gt=0, description="分值; for subjective items the maximum mark")
     difficulty: float | None = Field(default=None, ge=0, le=1)
@@ -51,7 +56,10 @@ class ItemData(SQLModel):
     def content(self) -> dict[str, Any]:
         """The fields that define one version of the item."""
         data = self.model_dump(mode="json")
-        return {name: data[name] for name in CONTENT_FIELDS}
+        content = {name: data[name] for name in CONTENT_FIELDS}
+        if self.premises:
+            content["premises"] = list(self.premises)
+        return content
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical JSON of :meth:`content`; equal content, equal hash."""

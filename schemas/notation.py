@@ -10,4 +10,17 @@ LIST_SEPARATOR = ";"
 ALTERNATIVE_SEPARATOR = "|"
 """Separates the accepted answers of one fill-in blank."""
 
-__all__ = ["ALTERNATIVE_SEPARATOR", "LIST_SEPARATOR", "OPTION_LETTERS"]
+MAX_PREMISES = 8
+"""A matching item's premises (the left column), numbered 1…8."""
+
+UNMATCHED = "-"
+"""In a matching answer (one option letter per premise, in the premises' order), a premise left
+unmatched: ``"B-A"`` matches premise 1 with B, leaves 2, matches 3 with A."""
+
+__all__ = [
+    "ALTERNATIVE_SEPARATOR",
+    "LIST_SEPARATOR",
+    "MAX_PREMISES",
+    "OPTION_LETTERS",
+    "UNMATCHED",
+]

@@ -25,6 +25,8 @@ class PaperQuestion(BaseModel):
     knowledge_area: str
     stem: str
     options: dict[str, str]
+    premises: list[str] = []
+    """A matching item's premises, in the bank's order (never shuffled: the options are)."""
     key: str
     points: float
     difficulty: float | None = None

@@ -94,6 +94,9 @@ class ItemVersion(SQLModel, table=True):
     knowledge_area: str = Field(max_length=16)
     stem: str
     options: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    premises: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     key: str
     points: float
     difficulty: float | None = None

@@ -77,7 +77,7 @@ def test_template_files_import_as_drafts(database: Database, tmp_path: Path) -> 
         "import",
         *(str(tmp_path / f"t.{s}") for s in ("csv", "xlsx", "json")),
     )
-    assert code == 0 and "created 5" in out and out.count("unchanged 5") == 2
+    assert code == 0 and "created 6" in out and out.count("unchanged 6") == 2
 
 
 def test_synth_imports_marked_items_and_is_seeded(database: Database, tmp_path: Path) -> None:

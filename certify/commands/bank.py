@@ -272,7 +272,7 @@ def _cells(*cells: tuple[str, int]) -> str:
 def print_summary(summary: list[BankSummary]) -> None:
     """The bank per occupation and level: ready items by type, knowledge areas covered."""
     click.echo("题库概况 / bank summary: items; ready items by type; knowledge areas covered")
-    heads = ("单选", "多选", "判断", "填空", "主观")
+    heads = ("单选", "多选", "判断", "填空", "配对", "主观")
     click.echo(
         _cells(
             ("职业 occupation", 24),
@@ -286,7 +286,8 @@ def print_summary(summary: list[BankSummary]) -> None:
         occ = find_occupation(s.occupation)
         covered = len(s.by_area) - len(s.missing_areas)
         counts = (
-            str(s.by_type[t]) for t in ("single", "multiple", "true_false", "fill", "subjective")
+            str(s.by_type[t])
+            for t in ("single", "multiple", "true_false", "fill", "matching", "subjective")
         )
         click.echo(
             _cells(

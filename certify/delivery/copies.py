@@ -92,6 +92,8 @@ def _public_question(q: PaperQuestion) -> dict[str, Any]:
     out["points"] = q.points
     if q.type.has_options:
         out["options"] = dict(sorted(q.options.items()))
+    if q.type is ItemType.MATCHING:
+        out["premises"] = list(q.premises)
     if q.type is ItemType.FILL:
         out["blanks"] = blanks_of(q)
     return out

@@ -12,7 +12,9 @@ Rules, per question:
 * single choice and true/false: full points when the response equals the key, else 0;
 * multiple choice, ``subset_partial``: full points for the exact key; ``partial_fraction`` of the
   points when the response is a non-empty proper subset of the key (no wrong option); else 0;
-* multiple choice, ``all_or_nothing``: full points for the exact key, else 0.
+* multiple choice, ``all_or_nothing``: full points for the exact key, else 0;
+* matching (:func:`score_matching`, answers as text, one letter per premise): each premise
+  matched right earns an equal share of the points, as fill-in blanks do.
 
     score[c, i] = points[i] * (R == K  ?  1  :  multiple[i] & partial & R≠0 & (R & ~K) = 0  ?  f  :  0)
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from schemas.notation import OPTION_LETTERS
+from schemas.notation import OPTION_LETTERS, UNMATCHED
 
 INVALID = np.uint16(1 << 15)
 CHUNK = 1 << 14
@@ -85,3 +87,22 @@ def score_choices(
             subset = (r != 0) & ((r & not_key) == 0) & ~exact
             chunk += subset * part
     return out
+
+
+def matching_credit(response: str, key: str) -> float:
+    """Share of a matching question's premises matched right, 0 to 1: ``response`` and ``key``
+    give one letter per premise in the premises' order (:data:`UNMATCHED` for none); a
+    response longer than the key earns nothing for the extra letters."""
+    answer = response.upper()
+    return sum(a == k != UNMATCHED for a, k in zip(answer, key, strict=False)) / len(key)
+
+
+def score_matching(responses: list[str], key: str, points: float) -> NDArray[np.float32]:
+    """Scores of one matching question for every candidate; each distinct answer is judged
+    once (a sitting's answers repeat: a few hundred distinct among thousands)."""
+    values, inverse = np.unique(
+        np.asarray(responses, dtype=object).astype(str), return_inverse=True
+    )
+    judged = np.array([matching_credit(v, key) for v in values], dtype=np.float32)
+    scores: NDArray[np.float32] = judged[inverse] * np.float32(points)
+    return scores

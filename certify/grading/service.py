@@ -27,7 +27,12 @@ from certify.grading.lock import (
     result_lock,
 )
 from certify.grading.marking import final_marks
-from certify.grading.scoring import encode_letters, encode_true_false, score_choices
+from certify.grading.scoring import (
+    encode_letters,
+    encode_true_false,
+    score_choices,
+    score_matching,
+)
 from certify.grading.sheets import Copies, candidate_copies
 from certify.infra import audit_log
 from certify.infra.db import transaction
@@ -271,8 +276,9 @@ def _score_paper(
             raw.reshape(len(group), len(choice)), key, points, multiple, partial_fraction=fraction
         )
     for i, q in enumerate(base):
-        if q.type is ItemType.FILL:
-            matrix[:, i] = score_fill(
+        if q.type in (ItemType.FILL, ItemType.MATCHING):
+            score = score_fill if q.type is ItemType.FILL else score_matching
+            matrix[:, i] = score(
                 [c.get(q.item_version_pk, "") for c in canonical],
                 keys[q.item_version_pk].key,
                 q.points,

@@ -30,9 +30,9 @@ from certify.infra.rows import Columns, Row, read_rows
 from certify.infra.tabular import DEFAULT_MAX_BYTES
 from certify.registration.sittings import get_sitting
 from question_bank.papers import paper_view
-from question_bank.shuffle import candidate_numbers, candidate_view
+from question_bank.shuffle import candidate_numbers, candidate_view, matching_answer
 from schemas.enums import ItemType
-from schemas.notation import OPTION_LETTERS
+from schemas.notation import OPTION_LETTERS, UNMATCHED
 from schemas.papers import PaperQuestion, PaperView
 from schemas.tables import Paper, Registration, Response, Sitting, utcnow
 
@@ -131,12 +131,13 @@ def _registrations(
 
 def check_answer(q: Any, raw: str) -> str | None:
     """Why ``raw`` cannot be an answer to printed question ``q`` (None when it can)."""
-    return check_printed(q.type, len(q.options), raw)
+    return check_printed(q.type, len(q.options), raw, premises=len(q.premises))
 
 
-def check_printed(kind: ItemType, options: int, raw: str) -> str | None:
+def check_printed(kind: ItemType, options: int, raw: str, *, premises: int = 0) -> str | None:
     """Why ``raw`` cannot be the answer to a printed question of type ``kind`` with ``options``
-    options (printed A, B, …: a copy's letters whatever its shuffle), None when it can."""
+    options (printed A, B, …: a copy's letters whatever its shuffle) and, for a matching
+    question, ``premises`` premises; None when it can."""
     if kind is ItemType.SUBJECTIVE:
         return "主观题由评分员评分，答题卡中不应有作答 / subjective questions are marked by raters, not answered on the sheet"
     if kind is ItemType.TRUE_FALSE and encode_true_false(raw) == int(INVALID):
@@ -148,6 +149,20 @@ def check_printed(kind: ItemType, options: int, raw: str) -> str | None:
             return f"答案 {raw!r} 超出选项范围 {letters} / answer {raw!r} is outside the options {letters}"
         if kind is ItemType.SINGLE and bin(mask).count("1") > 1:
             return f"单选题只能选一个选项，现为 {raw!r} / a single-choice answer has one letter; got {raw!r}"
+    if kind is ItemType.MATCHING:
+        letters = OPTION_LETTERS[:options]
+        answer = matching_answer(raw)
+        if any(c not in letters and c != UNMATCHED for c in answer):
+            return (
+                f"配对题答案 {raw!r} 超出选项范围 {letters}（未配对的题项写 {UNMATCHED}）"
+                f" / matching answer {raw!r} is outside the options {letters} "
+                f"(write {UNMATCHED} for a premise left unmatched)"
+            )
+        if len(answer) > premises:
+            return (
+                f"配对题只有 {premises} 个题项，答案 {raw!r} 给出 {len(answer)} 个"
+                f" / the matching question has {premises} premises; {raw!r} gives {len(answer)}"
+            )
     return None
 
 
@@ -208,7 +223,7 @@ def _answers(row: Row, by_number: Numbering) -> dict[int, str]:
                 f"the paper has {len(by_number)} questions",
             )
             continue
-        reason = check_printed(q.type, len(q.options), raw)
+        reason = check_printed(q.type, len(q.options), raw, premises=len(q.premises))
         if reason:
             zh, en = reason.split(" / ", 1)
             row.bad(str(qn), "bad_answer", zh, en)

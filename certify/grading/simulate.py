@@ -166,6 +166,11 @@ def _answer(q: PaperQuestion, ability: float, rng: np.random.Generator) -> str:
     if right:
         return q.key
     letters = OPTION_LETTERS[: len(q.options)]
+    if q.type is ItemType.MATCHING:  # some premises matched wrong
+        return "".join(
+            c if rng.random() < 0.5 else str(rng.choice([x for x in letters if x != c] or [c]))
+            for c in q.key
+        )
     if q.type is ItemType.MULTIPLE and rng.random() < 0.5:
         return q.key[: max(1, len(q.key) - 1)]  # a correct subset: partial credit
     wrong = [c for c in letters if c not in q.key] or list(letters)
@@ -209,8 +214,9 @@ def write_sheets(
             # the same item in the copier's own letters: printed → canonical → printed
             back = {canonical: printed for printed, canonical in q.option_map.items()}
             given = answers[source][src.number]
+            mapped = [back.get(src.option_map.get(c, c), c) for c in given]
             answers[cheat][q.number] = (
-                "".join(sorted(back.get(src.option_map.get(c, c), c) for c in given))
+                ("".join(mapped) if q.type is ItemType.MATCHING else "".join(sorted(mapped)))
                 if q.type.has_options
                 else given
             )

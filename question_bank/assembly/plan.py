@@ -28,6 +28,7 @@ TYPE_ZH = {
     ItemType.MULTIPLE: "多选",
     ItemType.TRUE_FALSE: "判断",
     ItemType.FILL: "填空",
+    ItemType.MATCHING: "配对",
     ItemType.SUBJECTIVE: "主观",
 }
 DEFAULT_DIFFICULTY = 0.5

@@ -18,8 +18,9 @@ import yaml
 
 from certify.infra.errors import InputError, Problem
 from question_bank.formats import RawItem
+from schemas.enums import ItemType
 from schemas.items import ItemData
-from schemas.notation import LIST_SEPARATOR
+from schemas.notation import LIST_SEPARATOR, OPTION_LETTERS
 
 ITEM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 BLANK = re.compile(r"_{3,}")
@@ -405,3 +406,32 @@ def meta_json(item: ItemData, **extra: Any) -> str:
 
 def key_blanks(key: str) -> list[str]:
     return key.split(LIST_SEPARATOR)
+
+
+def matching(question: Question, part: str, pairs: list[tuple[str, str]]) -> None:
+    """A matching question from its (premise, answer) pairs, as Moodle holds one: the distinct
+    answers become the options A, B, … in the order they first appear, each premise keyed to its
+    answer's letter; a pair with no premise is a distractor. More than eight distinct answers
+    refuse the question."""
+    options: dict[str, str] = {}
+    letter_of: dict[str, str] = {}
+    premises: list[str] = []
+    key: list[str] = []
+    for premise, answer in pairs:
+        if answer not in letter_of:
+            if len(options) == len(OPTION_LETTERS):
+                question.unsupported(
+                    part,
+                    "too_many_options",
+                    f"选项多于 {len(OPTION_LETTERS)} 个",
+                    f"more than {len(OPTION_LETTERS)} options",
+                )
+                return
+            letter_of[answer] = OPTION_LETTERS[len(options)]
+            options[letter_of[answer]] = answer
+        if premise:
+            premises.append(premise)
+            key.append(letter_of[answer])
+    question.values.update(
+        type=ItemType.MATCHING.value, options=options, premises=premises, key="".join(key)
+    )

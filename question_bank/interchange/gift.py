@@ -26,6 +26,7 @@ from question_bank.interchange.common import (
     Placement,
     Question,
     html_text,
+    matching,
     meta_json,
 )
 from schemas.enums import ItemType
@@ -323,16 +324,30 @@ def _answers(question: Question, inside: Chars, stem: str, fmt: str) -> None:
             "feedback", "feedback_dropped", "答案反馈未导入", "answer feedback not kept"
         )
     if all(a.mark == "=" for a in answers) and any("->" in a.text for a in answers):
-        question.unsupported(
-            "answers",
-            "unsupported_type",
-            "配对题（matching）在本系统中没有对应题型",
-            "matching questions have no certify item type",
-        )
+        _matching(question, answers, fmt)
     elif all(a.mark == "=" for a in answers):
         _short_answer(question, answers, stem)
     else:
         _choice(question, answers, fmt)
+
+
+def _matching(question: Question, answers: list[Answer], fmt: str) -> None:
+    """``=premise -> answer`` pairs, split at the first ``->`` as Moodle does; ``= -> answer``
+    is a distractor (see :func:`~question_bank.interchange.common.matching`)."""
+    pairs = []
+    for a in answers:
+        if "->" not in a.text:
+            question.unsupported(
+                "answers",
+                "bad_pair",
+                f"配对题的每个答案须写成 题项 -> 选项，{a.text!r} 不是",
+                f"each answer of a matching question reads premise -> answer; {a.text!r} does not",
+            )
+            return
+        left, _, right = a.text.partition("->")
+        premise = _render(question, "answers", left.strip(), a.fmt or fmt) if left.strip() else ""
+        pairs.append((premise, _render(question, "answers", right.strip(), a.fmt or fmt)))
+    matching(question, "answers", pairs)
 
 
 def _weight(answer: Answer) -> float:
@@ -560,6 +575,21 @@ def gift_question(item: ItemData) -> str:
             body = [f"={_answer_text(a)}" for a in alternatives]
     elif kind is ItemType.FILL:
         body = []  # several blanks: an essay in Moodle; the key is in the certify comment
+    elif kind is ItemType.MATCHING:
+        # GIFT has no escape for "->" and no order of its own for the answers: the item is also
+        # in the certify comment, exactly; the pairs are for Moodle.
+        used = set(item.key)
+        body = [
+            f"={escape(p.replace('->', '→'))} -> {escape(item.options[c])}"
+            for p, c in zip(item.premises, item.key, strict=True)
+        ]
+        body += [f"= -> {escape(t)}" for c, t in item.options.items() if c not in used]
+        extra = {
+            "type": kind.value,
+            "key": item.key,
+            "options": item.options,
+            "premises": item.premises,
+        }
     elif item.key:
         body = [f"####{escape(item.key)}"]
     if kind is ItemType.FILL:

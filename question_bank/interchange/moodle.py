@@ -24,6 +24,7 @@ from question_bank.interchange.common import (
     Placement,
     Question,
     html_text,
+    matching,
     meta_json,
 )
 from schemas.enums import ItemType
@@ -31,7 +32,6 @@ from schemas.items import ItemData
 from schemas.notation import ALTERNATIVE_SEPARATOR, OPTION_LETTERS
 
 UNSUPPORTED = {
-    "matching": "配对题",
     "cloze": "完形填空（cloze）",
     "multianswer": "嵌入式答案（cloze）",
     "calculated": "计算题",
@@ -183,6 +183,14 @@ def _read_question(
         question.notice(
             "feedback", "feedback_dropped", "答案反馈未导入", "answer feedback not kept"
         )
+    combined = ("correctfeedback", "partiallycorrectfeedback", "incorrectfeedback")
+    if any((element.findtext(f"{tag}/text") or "").strip() for tag in combined):
+        question.notice(
+            "correctfeedback",
+            "feedback_dropped",
+            "答对、部分答对、答错时的反馈未导入",
+            "the feedback for right, partly right and wrong responses is not kept",
+        )
     if own is not None:
         values.update(own)
         return
@@ -326,8 +334,27 @@ def _essay(question: Question, element: Element) -> None:
         )
 
 
+def _matching(question: Question, element: Element) -> None:
+    """``<subquestion>``s: a premise with its answer; one with no text is a distractor (see
+    :func:`~question_bank.interchange.common.matching`)."""
+    pairs = []
+    for n, sub in enumerate(element.findall("subquestion"), start=1):
+        answer = (sub.findtext("answer/text") or "").strip()
+        if not answer:
+            question.unsupported(
+                f"subquestion {n}",
+                "bad_pair",
+                "配对题的题项缺少对应答案",
+                "a premise of the matching question has no answer",
+            )
+            return
+        pairs.append((_text(question, sub, f"subquestion {n}"), answer))
+    matching(question, "subquestion", pairs)
+
+
 READERS = {
     "multichoice": _multichoice,
+    "matching": _matching,
     "truefalse": _truefalse,
     "shortanswer": _shortanswer,
     "numerical": _numerical,
@@ -362,6 +389,7 @@ def moodle_question(item: ItemData) -> Element:
         ItemType.SINGLE: "multichoice",
         ItemType.MULTIPLE: "multichoice",
         ItemType.TRUE_FALSE: "truefalse",
+        ItemType.MATCHING: "matching",
         ItemType.SUBJECTIVE: "essay",
     }.get(kind) or ("essay" if len(blanks) > 1 else "numerical" if numeric else "shortanswer")
     q = Element("question", {"type": moodle_type})
@@ -388,6 +416,16 @@ def moodle_question(item: ItemData) -> Element:
     elif kind is ItemType.TRUE_FALSE:
         _answer(q, "100" if item.key == "T" else "0", "true")
         _answer(q, "100" if item.key == "F" else "0", "false")
+    elif kind is ItemType.MATCHING:
+        SubElement(q, "shuffleanswers").text = "true"
+        pairs = list(zip(item.premises, item.key, strict=True))
+        pairs += [("", c) for c in item.options if c not in item.key]  # distractors
+        for premise, letter in pairs:
+            sub = _field(q, "subquestion", premise)
+            SubElement(SubElement(sub, "answer"), "text").text = item.options[letter]
+        # Moodle orders the answers itself: the letters, as certify holds them, are here.
+        extra = {"type": kind.value, "key": item.key, "options": item.options}
+        extra["premises"] = item.premises
     elif moodle_type == "numerical":
         for alternative in blanks[0]:
             value, _, tolerance = alternative.partition("±")

@@ -1,10 +1,12 @@
 """QTI 3.0 content packages (``imsmanifest.xml`` and ``qti-assessment-item`` files), in and out.
 
-Written: choice (single, multiple, true/false), text-entry (fill, one interaction per blank)
-and extended-text (subjective, its rubric in a scorer's ``qti-rubric-block``) interactions,
-scored by the ``match_correct`` and ``map_response`` templates (several blanks: the same sum
-written out). The fields QTI has no place for travel in ``certify-items.json`` beside the items.
-Read: the same subset; any other interaction (match, order, hotspot, …) is refused by name.
+Written: choice (single, multiple, true/false), text-entry (fill, one interaction per blank),
+match (matching: premises ``P1``… to options ``A``…, directed pairs) and extended-text
+(subjective, its rubric in a scorer's ``qti-rubric-block``) interactions, scored by the
+``match_correct`` and ``map_response`` templates (several blanks: the same sum written out; a
+matching item maps each right pair to its share of the points). The fields QTI has no place for
+travel in ``certify-items.json`` beside the items. Read: the same subset; any other interaction
+(order, hotspot, …) is refused by name.
 """
 
 from __future__ import annotations
@@ -137,6 +139,37 @@ def _fill_parts(item: ItemData) -> tuple[str, str, str]:
     return declarations, f"<div>{body}</div>", processing
 
 
+def _match_parts(item: ItemData) -> tuple[str, str]:
+    """Declaration and interaction of a matching item: the premises ``P1``… (each matched once)
+    to the options by letter (each any number of times); every right pair is worth its share
+    of the points, as certify scores it."""
+    pairs = [f"P{n} {letter}" for n, letter in enumerate(item.key, start=1)]
+    share = format_number(round(item.points / len(pairs), 6))
+    entries = "".join(f'<qti-map-entry map-key="{p}" mapped-value="{share}"/>' for p in pairs)
+    declaration = _declaration("RESPONSE", "multiple", "directedPair", pairs).replace(
+        "</qti-response-declaration>",
+        f'<qti-mapping default-value="0" lower-bound="0" upper-bound="{format_number(item.points)}">'
+        f"{entries}</qti-mapping></qti-response-declaration>",
+    )
+    n = len(item.premises)
+    premises = "".join(
+        f'<qti-simple-associable-choice identifier="P{k}" match-max="1">{text_html(t)}'
+        "</qti-simple-associable-choice>"
+        for k, t in enumerate(item.premises, start=1)
+    )
+    options = "".join(
+        f'<qti-simple-associable-choice identifier="{letter}" match-max="{n}">{text_html(t)}'
+        "</qti-simple-associable-choice>"
+        for letter, t in item.options.items()
+    )
+    interaction = (
+        f'<qti-match-interaction response-identifier="RESPONSE" max-associations="{n}">'
+        f"<qti-simple-match-set>{premises}</qti-simple-match-set>"
+        f"<qti-simple-match-set>{options}</qti-simple-match-set></qti-match-interaction>"
+    )
+    return declaration, interaction
+
+
 def qti_item(item: ItemData) -> bytes:
     """One item as a ``qti-assessment-item`` document."""
     kind = item.type
@@ -155,6 +188,10 @@ def qti_item(item: ItemData) -> bytes:
         processing = match_correct
     elif kind is ItemType.FILL:
         declarations, body, processing = _fill_parts(item)
+    elif kind is ItemType.MATCHING:
+        declarations, body = _match_parts(item)
+        body = stem + body
+        processing = f'<qti-response-processing template="{TEMPLATES}map_response.xml"/>'
     else:
         # the reference answer for raters, as the response's exemplar
         declarations = _declaration("RESPONSE", "single", "string", [item.key] if item.key else [])
@@ -361,6 +398,7 @@ def _read_item(question: Question, root: Element) -> None:
         "qti-choice-interaction",
         "qti-text-entry-interaction",
         "qti-extended-text-interaction",
+        "qti-match-interaction",
     }
     if other or len(kinds) != 1:
         shown = ", ".join(sorted(other or kinds)) or "none"
@@ -378,6 +416,8 @@ def _read_item(question: Question, root: Element) -> None:
             values["points"] = next(iter(_values(score, "qti-default-value")), 1)
     if kind == "qti-choice-interaction":
         _read_choice(question, body, declarations)
+    elif kind == "qti-match-interaction":
+        _read_match(question, body, declarations)
     elif kind == "qti-text-entry-interaction":
         entries = _children(body, "qti-text-entry-interaction")
         key = []
@@ -421,6 +461,53 @@ def _read_choice(question: Question, body: Element, declarations: dict[Any, Elem
     )
     many = declaration is not None and declaration.get("cardinality") == "multiple"
     question.values.update(type=ItemType.MULTIPLE.value if many else ItemType.SINGLE.value, key=key)
+
+
+def _read_match(question: Question, body: Element, declarations: dict[Any, Element]) -> None:
+    """A match interaction: its first set the premises, its second the options (lettered A, B,
+    … in order); each premise keyed by its correct directed pair."""
+    interaction = _children(body, "qti-match-interaction")[0]
+    sets = _children(interaction, "qti-simple-match-set")
+    if len(sets) != 2:
+        question.unsupported(
+            "qti-match-interaction",
+            "bad_match",
+            "配对交互应有两组选项（题项与选项）",
+            "a match interaction has two sets (premises and options)",
+        )
+        return
+    premises = _children(sets[0], "qti-simple-associable-choice")
+    options = _children(sets[1], "qti-simple-associable-choice")
+    if len(options) > len(OPTION_LETTERS):
+        question.unsupported(
+            "qti-match-interaction", "too_many_options", "选项多于 8 个", "more than 8 options"
+        )
+        return
+    letters = dict(zip((o.get("identifier") for o in options), OPTION_LETTERS, strict=False))
+    declaration = declarations.get(interaction.get("response-identifier"))
+    correct = [] if declaration is None else _values(declaration, "qti-correct-response")
+    target = dict(pair.split(None, 1) for pair in correct if len(pair.split()) == 2)
+    key = []
+    for n, premise in enumerate(premises, start=1):
+        letter = letters.get(target.get(premise.get("identifier") or "", ""))
+        if letter is None:
+            question.unsupported(
+                f"premise {n}",
+                "no_answer",
+                f"题项 {premise.get('identifier')} 没有正确的配对",
+                f"premise {premise.get('identifier')} has no correct pair",
+            )
+            return
+        key.append(letter)
+    question.values.update(
+        type=ItemType.MATCHING.value,
+        premises=[_text(question, p, "qti-simple-associable-choice") for p in premises],
+        options={
+            letter: _text(question, o, "qti-simple-associable-choice")
+            for letter, o in zip(OPTION_LETTERS, options, strict=False)
+        },
+        key="".join(key),
+    )
 
 
 def _package(file: str, data: bytes) -> zipfile.ZipFile:

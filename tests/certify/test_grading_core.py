@@ -15,7 +15,9 @@ from certify.grading.scoring import (
     INVALID,
     encode_letters,
     encode_true_false,
+    matching_credit,
     score_choices,
+    score_matching,
 )
 
 
@@ -247,6 +249,29 @@ def test_fill_scores_judge_each_distinct_answer_once() -> None:
     scores = score_fill(["ReLU", "relu", "tanh", ""], "ReLU", 2.0)
     assert scores.tolist() == [2.0, 2.0, 0.0, 0.0]
     assert normalise(" Ａ Ｂ ") == "ab"
+
+
+def test_a_matching_question_earns_a_share_per_premise_matched_right() -> None:
+    scores = score_matching(["CAEC", "CAEB", "C-E-", "", "CAECA", "caec", "EEEE"], "CAEC", 2.0)
+    assert scores.tolist() == [2.0, 1.5, 1.0, 0.0, 2.0, 2.0, 0.5]
+
+
+@settings(max_examples=200)
+@given(
+    key=st.text("ABCDEFGH", min_size=2, max_size=8),
+    answers=st.lists(st.text("ABCDEFGH-_ ", max_size=10), min_size=1, max_size=20),
+    points=st.integers(1, 10_000).map(lambda n: n / 100),
+)
+def test_matching_scores_stay_within_zero_and_the_points(
+    key: str, answers: list[str], points: float
+) -> None:
+    scores = score_matching(answers, key, points)
+    assert ((scores >= 0) & (scores <= np.float32(points))).all()
+    assert score_matching([key], key, points)[0] == np.float32(points)
+    for answer, score in zip(answers, scores, strict=True):
+        right = sum(a == k for a, k in zip(answer.upper(), key, strict=False))
+        assert score == np.float32(right / len(key)) * np.float32(points)
+        assert matching_credit(answer, key) == right / len(key)
 
 
 def test_double_marking() -> None:

@@ -208,6 +208,9 @@ def valid_values(q: PaperQuestion) -> list[str]:
         return ["", "T", "F"]
     if q.type is ItemType.FILL:
         return ["", "x", "答案", ";".join(b.split("|")[0] for b in q.key.split(";"))]
+    if q.type is ItemType.MATCHING:
+        first = sorted(q.options)[0]
+        return ["", q.key, "-" * (len(q.premises) - 1) + first, first * len(q.premises)]
     return ["", "一段作答", "另一段\n作答"]
 
 

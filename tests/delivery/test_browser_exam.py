@@ -35,7 +35,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
@@ -369,6 +369,14 @@ document.querySelectorAll('#question article.q').forEach(function (a) {
   } else if (type === 'fill') {
     var parts = inputs.map(function (i) { return i.value; });
     value = parts.some(function (p) { return p.trim() !== ''; }) ? parts.join(';') : '';
+  } else if (type === 'matching') {
+    var letters = inputs.map(function (i) { return i.value; });
+    value = letters.some(function (l) { return l !== '-'; }) ? letters.join('') : '';
+    letters.forEach(function (l) {
+      var item = Array.prototype.slice.call(a.querySelectorAll('.match-options li')).filter(
+        function (li) { return li.querySelector('.letter').textContent === l; })[0];
+      if (item) texts[l] = item.querySelector('.opt-text').textContent;
+    });
   } else {
     value = inputs[0].value;
   }
@@ -451,11 +459,13 @@ def test_the_whole_exam_through_offline_a_reload_and_a_killed_server(
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": ACK_RECORDER})
     sign_in(driver, live)
     kinds = numbers_by_type(driver)
-    assert set(kinds) == {"single", "multiple", "true_false", "fill", "subjective"}
+    assert set(kinds) == {"single", "multiple", "true_false", "fill", "matching", "subjective"}
     single, other_single = kinds["single"][:2]
-    multiple, tf, fill, essay = (
-        kinds[k][0] for k in ("multiple", "true_false", "fill", "subjective")
+    multiple, tf, fill, matching, essay = (
+        kinds[k][0] for k in ("multiple", "true_false", "fill", "matching", "subjective")
     )
+    premises = len(inputs(driver, matching))
+    assert premises >= 2
     blanks = len(inputs(driver, fill))
     assert blanks >= 1
 
@@ -472,11 +482,14 @@ def test_the_whole_exam_through_offline_a_reload_and_a_killed_server(
     inputs(driver, fill)[0].send_keys("过拟合")
     go_to(driver, essay)
     inputs(driver, essay)[0].send_keys("第一稿：先划分训练集与测试集。")
+    go_to(driver, matching)  # one drop-down per premise, by keyboard: the second gets B
+    inputs(driver, matching)[1].send_keys("B")
     go_to(driver, other_single)
     option(driver, other_single, "A").click()
     wait_saved(driver)
     saved = live.stored()
     assert saved[single] == "B" and saved[multiple] == "AC" and saved[tf] == "T"
+    assert saved[matching] == "-B" + "-" * (premises - 2)
     assert saved[fill].split(";")[0] == "过拟合" and saved[essay].startswith("第一稿")
 
     # Offline: changes stay on the page and in its journal, and the page says so.
@@ -501,16 +514,19 @@ def test_the_whole_exam_through_offline_a_reload_and_a_killed_server(
     block_saves(driver, True)
     go_to(driver, tf)
     option(driver, tf, "F").click()
+    go_to(driver, matching)
+    Select(inputs(driver, matching)[0]).select_by_value("A")
     go_to(driver, fill)
     # ";" and "；" separate blanks (grading splits at either): typed into a blank, both go.
     inputs(driver, fill)[-1].send_keys("；w;v")
     assert "已去掉" in driver.find_element(By.ID, "notice").text
-    wait(driver, "changes pending", lambda: pending(driver) == 2 and save_state(driver) != "saved")
+    wait(driver, "changes pending", lambda: pending(driver) == 3 and save_state(driver) != "saved")
     driver.refresh()
     wait_for_paper(driver)
-    assert pending(driver) == 2, "the journal did not survive the reload"
+    assert pending(driver) == 3, "the journal did not survive the reload"
     after_reload = shown(driver)
     assert after_reload[tf]["value"] == "F" and after_reload[fill]["value"].endswith("wv")
+    assert after_reload[matching]["value"] == "AB" + "-" * (premises - 2)
     assert (
         after_reload[fill]["value"].count(";") == blanks - 1
         and "；" not in after_reload[fill]["value"]
@@ -519,6 +535,7 @@ def test_the_whole_exam_through_offline_a_reload_and_a_killed_server(
     block_saves(driver, False)  # nothing else changes: the heartbeat re-sends the journal
     wait_saved(driver, HEARTBEAT_S + 3)
     assert live.stored()[tf] == "F" and live.stored()[fill] == after_reload[fill]["value"]
+    assert live.stored()[matching] == after_reload[matching]["value"]
 
     # The server is killed (SIGKILL) with answers pending, changed again while it is down, and
     # started again on the same port: the page re-sends by itself and reaches "saved".

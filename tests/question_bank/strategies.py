@@ -37,6 +37,7 @@ def items(draw: st.DrawFn, item_id: str | None = None) -> ItemData:
     item_type = draw(st.sampled_from(list(ItemType)))
     stem = draw(multiline())
     options: dict[str, str] = {}
+    premises: list[str] = []
     rubric = ""
     if item_type is ItemType.SINGLE:
         width = draw(st.integers(2, 8))
@@ -52,6 +53,11 @@ def items(draw: st.DrawFn, item_id: str | None = None) -> ItemData:
         blanks = draw(st.lists(st.lists(line(8), min_size=1, max_size=3), min_size=1, max_size=3))
         stem += "".join(" ______ " for _ in blanks).rstrip()
         key = ";".join("|".join(b) for b in blanks)
+    elif item_type is ItemType.MATCHING:
+        width = draw(st.integers(2, 8))
+        options = {c: draw(multiline(20)) for c in OPTION_LETTERS[:width]}
+        premises = draw(st.lists(multiline(20), min_size=2, max_size=8))
+        key = "".join(draw(st.sampled_from(OPTION_LETTERS[:width])) for _ in premises)
     else:
         key = draw(st.one_of(st.just(""), multiline()))
         rubric = draw(multiline())
@@ -63,6 +69,7 @@ def items(draw: st.DrawFn, item_id: str | None = None) -> ItemData:
         "knowledge_area": area.code,
         "stem": stem,
         "options": options,
+        "premises": premises,
         "key": key,
         "points": draw(st.integers(1, 10_000)) / 100,
         "difficulty": draw(st.one_of(st.none(), st.integers(0, 100).map(lambda n: n / 100))),

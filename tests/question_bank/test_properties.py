@@ -51,7 +51,7 @@ CORRUPTIONS = {
     "item_id": "坏 编号",
     "occupation": "人工智能训练师",
     "level": "五级",
-    "type": "连线题",
+    "type": "排序题",
     "knowledge_area": "99",
     "stem": "",
     "points": "0",

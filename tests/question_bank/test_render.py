@@ -434,3 +434,41 @@ def test_a_marking_scheme_longer_than_a_page_follows_the_table(tmp_path: Path) -
 def test_the_same_paper_gives_the_same_bytes(tmp_path: Path) -> None:
     first = render_key(sample_paper(), tmp_path / "1.pdf").read_bytes()
     assert render_key(sample_paper(), tmp_path / "2.pdf").read_bytes() == first
+
+
+def test_a_matching_question_prints_its_premises_options_sheet_cells_and_key(
+    tmp_path: Path,
+) -> None:
+    view = sample_paper()
+    theory = view.parts[0]
+    matching = question(
+        len(theory.questions) + 1,
+        "theory",
+        ItemType.MATCHING,
+        stem="将下列算法与其所属的机器学习类型配对。",
+        premises=["线性回归", "K 均值聚类", "Q 学习"],
+        options={"A": "监督学习", "B": "无监督学习", "C": "强化学习", "D": "自监督学习"},
+        key="ABC",
+        points=3,
+    )
+    part = theory.model_copy(
+        update={
+            "questions": [*theory.questions, matching],
+            "total_points": theory.total_points + 3,
+        }
+    )
+    view = view.model_copy(update={"parts": [part, *view.parts[1:]]})
+    paper_text = squeeze("".join(pdf_pages(render_paper(view, tmp_path / "p.pdf"))))
+    n = matching.number
+    for needle in [
+        "五、配对题（每题3分，共3分）",
+        f"{n}.将下列算法与其所属的机器学习类型配对。（3分）",
+        "（1）线性回归",
+        "（3）Q学习",
+        "A.监督学习",
+        "D.自监督学习",
+        f"{n}(1)____(2)____(3)____",  # its answer-sheet cell: a letter per premise
+    ]:
+        assert needle in paper_text, needle
+    key_text = squeeze("".join(pdf_pages(render_key(view, tmp_path / "k.pdf"))))
+    assert "(1)A；(2)B；(3)C" in key_text

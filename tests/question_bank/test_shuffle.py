@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from question_bank.shuffle import candidate_view, new_seed, to_canonical
 from schemas.enums import ItemType
+from schemas.papers import PaperView
 from tests.helpers import paper
 
 SEEDS = st.integers(0, 2**63 - 1)
@@ -115,3 +116,40 @@ def test_the_numbers_alone_are_those_of_the_copy(seed: int) -> None:
     ]
     by_pk = {q.item_version_pk: q for q in paper().questions}
     assert all(q == by_pk[q.item_version_pk] for _, q in numbers)
+
+
+def _with_matching() -> PaperView:
+    """The paper with a matching question (five options, four premises, C reused) last in
+    the theory part."""
+    view = paper()
+    theory = view.parts[0]
+    last = theory.questions[-1]
+    matching = last.model_copy(
+        update={
+            "number": last.number + 1,
+            "type": ItemType.MATCHING,
+            "item_id": "Q-M",
+            "item_version_pk": 999,
+            "options": {c: f"配对选项{c}" for c in "ABCDE"},
+            "premises": ["题项一", "题项二", "题项三", "题项四"],
+            "key": "CAEC",
+            "option_map": {c: c for c in "ABCDE"},
+        }
+    )
+    part = theory.model_copy(update={"questions": [*theory.questions, matching]})
+    return view.model_copy(update={"parts": [part, *view.parts[1:]]})
+
+
+@settings(max_examples=50)
+@given(seed=SEEDS)
+def test_a_matching_question_keeps_its_premises_and_maps_each_letter_back(seed: int) -> None:
+    original = _with_matching()
+    copy = candidate_view(original, seed)
+    q = next(q for q in copy.questions if q.type is ItemType.MATCHING)
+    assert q.premises == ["题项一", "题项二", "题项三", "题项四"]
+    # the printed key names, premise by premise, the option holding the same text
+    assert [q.options[p] for p in q.key] == ["配对选项C", "配对选项A", "配对选项E", "配对选项C"]
+    assert to_canonical(copy, {q.number: q.key})[999] == "CAEC"
+    partly = q.key[:2] + "-" + q.key[3]
+    assert to_canonical(copy, {q.number: partly})[999] == "CA-C"
+    assert to_canonical(copy, {q.number: ", ".join(q.key).lower()})[999] == "CAEC"

@@ -25,7 +25,7 @@ _DROP = object()
 CASES = [
     ({"occupation": "人工智能训练师"}, "occupation", "unknown_occupation"),
     ({"level": "五级"}, "level", "unknown_level"),
-    ({"type": "连线"}, "type", "unknown_type"),
+    ({"type": "排序"}, "type", "unknown_type"),
     ({"knowledge_area": "42"}, "knowledge_area", "unknown_area"),
     ({"knowledge_area": "9"}, "knowledge_area", "area_not_examined"),
     ({"stem": "   "}, "stem", "empty"),
@@ -44,6 +44,7 @@ CASES = [
     ({"tags": ["a;b"]}, "tags", "bad_tag"),
     ({"tags": "a;;b"}, "tags", "empty_tag"),
     ({"rubric": "评分"}, "rubric", "rubric_not_allowed"),
+    ({"premises": ["x", "y"]}, "premises", "premises_not_allowed"),
     ({"item_id": "含中文"}, "item_id", "bad_id"),
     ({"stem": _DROP}, "stem", "missing"),
     ({"colour": "red"}, "colour", "unknown_field"),
@@ -136,3 +137,66 @@ def test_whitespace_is_trimmed_and_windows_line_ends_folded() -> None:
     result = validate_rows("f", [_raw(stem="  第一行\r\n第二行  ", key=" b ")])
     data = result.items[0][1]
     assert data.stem == "第一行\n第二行" and data.key == "B"
+
+
+def _matching(**changes: Any) -> RawItem:
+    fields: dict[str, Any] = {
+        "type": "配对题",
+        "options": {"A": "监督学习", "B": "无监督学习", "C": "强化学习"},
+        "premises": ["线性回归", "K 均值", "Q 学习"],
+        "key": "A、B、C",
+    }
+    fields.update(changes)
+    return _raw(**fields)
+
+
+def test_a_matching_item_keys_one_letter_per_premise_and_may_reuse_letters() -> None:
+    [(_, data)] = validate_rows("f", [_matching()]).items
+    assert data.type is ItemType.MATCHING and data.key == "ABC"
+    assert data.premises == ["线性回归", "K 均值", "Q 学习"]
+    [(_, reused)] = validate_rows("f", [_matching(key="aab")]).items
+    assert reused.key == "AAB"  # C is a distractor, A serves two premises
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "code"),
+    [
+        ({"premises": []}, "premises", "too_few_premises"),
+        ({"premises": ["只有一个"], "key": "A"}, "premises", "too_few_premises"),
+        ({"premises": ["a", "", "c"]}, "premises", "premise_gap"),
+        (
+            {"premises": [f"p{n}" for n in range(9)], "key": "A" * 9},
+            "premises",
+            "too_many_premises",
+        ),
+        ({"premises": "a;b;c"}, "premises", "type"),
+        ({"key": "AB"}, "key", "key_premise_count"),
+        ({"key": "ABD"}, "key", "key_not_option"),
+        ({"options": {"A": "只有一个"}, "key": "AAA"}, "options", "too_few_options"),
+    ],
+)
+def test_each_bad_matching_field_is_reported(
+    changes: dict[str, Any], field: str, code: str
+) -> None:
+    result = validate_rows("bank.json", [_matching(**changes)])
+    assert result.items == []
+    assert [(p.field, p.code) for p in result.problems] == [(field, code)]
+
+
+def test_matching_premises_come_from_numbered_columns_and_a_gap_names_the_column(
+    tmp_path: Any,
+) -> None:
+    from question_bank.formats import read_items
+
+    path = tmp_path / "bank.csv"
+    path.write_text(
+        "题目编号,职业,等级,题型,知识领域,题干,选项A,选项B,题项1,题项2,题项3,答案,分值\n"
+        "M-1,ai,junior,配对,2,配对：,甲,乙,一,二,,BA,2\n"
+        "M-2,ai,junior,配对,2,配对：,甲,乙,一,,三,BAA,2\n",
+        encoding="utf-8",
+    )
+    result = validate_rows(str(path), read_items(path))
+    assert [(i.item_id, i.premises, i.key) for _, i in result.items] == [
+        ("M-1", ["一", "二"], "BA")
+    ]
+    assert [(p.row, p.code) for p in result.problems] == [(3, "premise_gap")]

@@ -311,7 +311,7 @@ def test_the_template_downloads_and_reads_back(bank_site: Site, tmp_path: Path, 
     assert "attachment" in response.headers["Content-Disposition"]
     path = tmp_path / f"t.{fmt}"
     path.write_bytes(response.data)
-    assert [r.values["item_id"] for r in read_items(path)] == [f"TPL-00{n}" for n in range(1, 6)]
+    assert [r.values["item_id"] for r in read_items(path)] == [f"TPL-00{n}" for n in range(1, 7)]
     assert client.get("/admin/bank/template.exe").status_code == 404
 
 

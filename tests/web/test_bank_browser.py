@@ -92,7 +92,7 @@ def test_the_bank_works_from_the_keyboard(
     sample = next(p for p in sample_files() if p.name == "ai-junior.json")
     choose(browser, sample)
     WebDriverWait(browser, 10).until(lambda b: "/admin/bank/?" in b.current_url)
-    assert "新增 64" in browser.find_element(By.CSS_SELECTOR, ".flash").text
+    assert "新增 66" in browser.find_element(By.CSS_SELECTOR, ".flash").text
     # Search by typing and Enter; open the first item by keyboard.
     browser.find_element(By.ID, "q").click()
     keys(browser, "个人信息", Keys.ENTER)

@@ -131,7 +131,7 @@ def test_an_unsupported_question_refuses_the_file_by_position_and_keeps_the_form
     import_items(bank_site.database.engine, "before", [item(item_id="KEEP-1")])
     client = bank_site.signed_in("admin")
     before = snapshot(bank_site.database.engine, but=("job",))
-    gift = GIFT + "\n::配对题::配对{=a -> 1 =b -> 2 =c -> 3}\n"
+    gift = GIFT + "\n::部分得分::部分{=a =%50%b}\n"
     response = post(
         bank_site,
         client,
@@ -144,8 +144,8 @@ def test_an_unsupported_question_refuses_the_file_by_position_and_keeps_the_form
     )
     assert response.status_code == 400
     text = page_text(response)
-    assert "<td>bad.gift</td><td>3</td><td>«配对题», line 7: answers</td>" in text
-    assert "matching questions have no certify item type" in text
+    assert "<td>bad.gift</td><td>3</td><td>«部分得分», line 7: answers</td>" in text
+    assert "the partly right answer &#39;b&#39; (50%) cannot be held" in text
     assert 'value="2"' in text and "$course$/机器学习: &#34;3&#34;" in text
     assert '<option value="senior" selected>' in text
     assert snapshot(bank_site.database.engine, but=("job",)) == before

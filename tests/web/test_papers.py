@@ -102,7 +102,7 @@ def test_a_blueprint_with_schema_errors_is_refused_inline_with_lines_and_nothing
     engine = papers_site.database.engine
     before = snapshot(engine)
     bad = JUNIOR.replace("forms: 2", "forms: two").replace("seed: 20261127", "seeds: 1")
-    bad = bad.replace("single:     {count: 20, points: 2}", "single:     {count: -20, points: 2}")
+    bad = bad.replace("single:     {count: 19, points: 2}", "single:     {count: -19, points: 2}")
     response = save(papers_site, client, bad)
     assert response.status_code == 400
     text = page_text(response)
@@ -196,7 +196,7 @@ def test_check_shows_the_cells_or_every_shortfall_with_what_to_relax(papers_site
     ]
     assert rows[0][1] == "needs 20 fill items per form; the bank has 6 ready at ai/junior"
     overlap = page_text(client.get("/admin/blueprints/tight/check"))
-    assert "<td>max_overlap</td>" in overlap and "Raise max_overlap to at least 33" in overlap
+    assert "<td>max_overlap</td>" in overlap and "Raise max_overlap to at least 32" in overlap
     assert snapshot(papers_site.database.engine) == before
 
 

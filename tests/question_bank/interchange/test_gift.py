@@ -108,6 +108,7 @@ def test_moodles_fixture_imports_the_supported_and_names_the_rest() -> None:
     checked = validate_rows("questions.gift.txt", rows)
     kinds = [(row, item.type.value, item.key) for row, item in checked.items]
     assert kinds == [
+        (2, "matching", "ABCD"),  # Moodle activities; "= -> Chat" a distractor
         (3, "single", "A"),
         (4, "multiple", "AC"),
         (5, "fill", "3±2"),
@@ -118,24 +119,43 @@ def test_moodles_fixture_imports_the_supported_and_names_the_rest() -> None:
     problems = {(p.row, p.code) for p in checked.problems}
     assert problems == {
         (1, "rubric_required"),  # Q8: an essay needs a rubric in certify
-        (2, "unsupported_type"),  # Moodle activities: matching
         (6, "partial_credit"),  # Shortanswer: Cat at 50%
     }
     named = {p.field for p in checked.problems}
-    assert "«Moodle activities», line 5: answers" in named
     assert "«Shortanswer», line 34: answers" in named
+    matching = next(item for row, item in checked.items if row == 2)
+    assert matching.stem == "Match the activity to the description."
+    assert matching.premises == [
+        "An activity supporting asynchronous discussions.",
+        "A teacher asks a question and specifies a choice of multiple responses.",
+        "A bank of record entries which participants can add to.",
+        "A collection of web pages that anyone can add to or edit.",
+    ]
+    assert matching.options == {
+        "A": "Forum",
+        "B": "Choice",
+        "C": "Database",
+        "D": "Wiki",
+        "E": "Chat",
+    }
 
 
 def test_moodles_category_fixture() -> None:
     text = (DATA / "questions_in_category.gift.txt").read_text("utf-8")
     rows = read_gift("q.gift", text, Placement(occupation="ai", level="senior", area="3"))
     checked = validate_rows("q.gift", rows)
-    assert [item.type.value for _, item in checked.items] == ["single", "fill", "true_false"]
-    assert checked.items[0][1].stem == (
+    assert [item.type.value for _, item in checked.items] == [
+        "matching",
+        "single",
+        "fill",
+        "true_false",
+    ]
+    assert checked.items[0][1].key == "ABCD" and checked.items[0][1].options["E"] == "Chat"
+    assert checked.items[1][1].stem == (
         "Listen to this greeting: (http://demo.moodle.net/file.php/5/media/bonjour.mp3)\n\n"
         "What language is being spoken?"
     )
-    assert [(p.row, p.code) for p in checked.problems] == [(1, "unsupported_type")]
+    assert checked.problems == []
 
 
 def test_images_are_refused_by_name() -> None:
@@ -172,3 +192,25 @@ def _scan_by_character(text: str) -> tuple[str, str]:
 def test_the_scanner_marks_exactly_the_unescaped_specials(text: str) -> None:
     chars = scan(text)
     assert (chars.text, chars.marks) == _scan_by_character(text)
+
+
+def test_matching_pairs_split_at_the_first_arrow_and_a_written_item_comes_back_whole() -> None:
+    rows = _read("::m::配对{=a -> x -> y =b -> z = -> w}")
+    assert (rows[0]["premises"], rows[0]["key"]) == (["a", "b"], "AB")
+    assert rows[0]["options"] == {"A": "x -> y", "B": "z", "C": "w"}
+    written = ItemData(
+        item_id="M-1",
+        occupation="ai",
+        level="senior",
+        type="matching",
+        knowledge_area="3",
+        stem="配对",
+        options={"A": "x -> y", "B": "{z}"},
+        premises=["a -> b", "c"],
+        key="BB",
+        points=1,
+    )
+    text = write_gift([written])
+    assert "=a → b -> \\{z\\}" in text  # what Moodle reads: no arrow inside a premise
+    [(_, back)] = validate_rows("m.gift", read_gift("m.gift", text, Placement())).items
+    assert back == written

@@ -56,11 +56,11 @@ def test_one_unsupported_question_leaves_the_database_unchanged(
 ) -> None:
     import_bank(database.engine, _write(tmp_path, "ok.gift", "::a::一{T}"), placement=_ai())
     before = snapshot(database.engine)
-    path = _write(tmp_path, "bad.gift", "::b::二{T}\n\n::配对::配对{=a -> 1 =b -> 2 =c -> 3}")
+    path = _write(tmp_path, "bad.gift", "::b::二{T}\n\n::部分::部分{=a =%50%b}")
     with pytest.raises(ValidationFailed) as refused:
         import_bank(database.engine, path, placement=_ai())
     assert [(p.row, p.code, p.field) for p in refused.value.problems] == [
-        (2, "unsupported_type", "«配对», line 3: answers")
+        (2, "partial_credit", "«部分», line 3: answers")
     ]
     assert snapshot(database.engine) == before
 

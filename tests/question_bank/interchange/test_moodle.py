@@ -110,7 +110,7 @@ def test_moodles_cloze_fixture_is_refused_by_name_with_its_files() -> None:
 
 def test_unsupported_types_embedded_files_and_partial_credit_are_named() -> None:
     data = _quiz(
-        _q("matching", "", name="配对"),
+        _q("ordering", "", name="排序"),
         _q("calculated", "", name="计算"),
         _q(
             "truefalse",
@@ -124,7 +124,7 @@ def test_unsupported_types_embedded_files_and_partial_credit_are_named() -> None
     )
     rows = read_moodle("u.xml", data, AI)
     assert [(p.row, p.code, p.field) for r in rows for p in r.problems] == [
-        (1, "unsupported_type", "«配对»: type"),
+        (1, "unsupported_type", "«排序»: type"),
         (2, "unsupported_type", "«计算»: type"),
         (3, "embedded_file", "«图»: questiontext"),
         (4, "partial_credit", "«部分»: answer"),
@@ -169,3 +169,43 @@ def test_malformed_xml_and_another_root_are_clear_errors() -> None:
     with pytest.raises(InputError) as other:
         read_moodle("x.xml", b"<html/>", AI)
     assert other.value.code == "not_moodle_xml"
+
+
+def test_moodles_matching_fixture_imports_with_its_distractor_and_feedback_named() -> None:
+    rows = read_moodle("m.xml", (DATA / "match_testquestion.moodle.xml").read_bytes(), AI)
+    checked = validate_rows("m.xml", rows)
+    assert checked.problems == []
+    [(_, found)] = checked.items
+    assert (found.type.value, found.stem) == ("matching", "Classify the animals.")
+    assert found.premises == ["frog", "cat", "newt"]
+    assert found.options == {"A": "amphibian", "B": "mammal", "C": "insect"}
+    assert found.key == "ABA"  # amphibian twice; insect is the distractor
+    assert {p.field for p in rows[0].notices} == {
+        "«matching-001»: generalfeedback",
+        "«matching-001»: correctfeedback",
+    }
+
+
+def test_a_matching_question_written_for_moodle_reads_back_from_its_pairs_alone() -> None:
+    written = ItemData(
+        item_id="M-1",
+        occupation="ai",
+        level="senior",
+        type="matching",
+        knowledge_area="3",
+        stem="配对",
+        options={"A": "监督", "B": "无监督", "C": "强化", "D": "半监督"},
+        premises=["K 均值", "线性回归", "Q 学习", "决策树"],
+        key="BACA",
+        points=2,
+    )
+    data = write_moodle([written]).decode()
+    bare = data[: data.index("<certify>")] + data[data.index("</certify>") + len("</certify>") :]
+    [(_, found)] = validate_rows("m.xml", read_moodle("m.xml", bare.encode(), AI)).items
+    # Moodle's pairs carry no letters: the options come in the order the answers first appear
+    assert found.premises == written.premises
+    pairs = [(p, found.options[c]) for p, c in zip(found.premises, found.key, strict=True)]
+    assert pairs == [
+        (p, written.options[c]) for p, c in zip(written.premises, written.key, strict=True)
+    ]
+    assert set(found.options.values()) == set(written.options.values())  # 半监督: a distractor

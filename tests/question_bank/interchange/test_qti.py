@@ -40,6 +40,8 @@ def _every_type() -> list[ItemData]:
         item(item_id="Q-4", type="fill", options={}, stem="激活函数 ______ 与 ___", key="ReLU|修正线性单元;3.14±0.01"),
         item(item_id="5-Q", type="fill", options={}, stem="π ≈ ______", key="3.14±0.01"),
         item(item_id="Q-6", type="subjective", options={}, key="参考答案", rubric="要点一 2 分"),
+        item(item_id="Q-7", type="matching", options={"A": "监督", "B": "无监督", "C": "强化"},
+             premises=["线性回归", "K 均值", "Q 学习", "决策树"], key="ABCA", points=2),
     ]  # fmt: skip
 
 
@@ -73,16 +75,20 @@ def test_each_interaction_and_template_is_written(schema: etree.XMLSchema) -> No
     assert "map_response" in texts["items/_5-Q.xml"]
     assert "qti-extended-text-interaction" in texts["items/Q-6.xml"]
     assert 'view="scorer"' in texts["items/Q-6.xml"]
+    assert "qti-match-interaction" in texts["items/Q-7.xml"]
+    assert "<qti-value>P4 A</qti-value>" in texts["items/Q-7.xml"]
+    assert 'mapped-value="0.5"' in texts["items/Q-7.xml"]  # 2 points, 4 premises
+    assert "map_response" in texts["items/Q-7.xml"]
     assert b"imsqti_item_xmlv3p0" in members["imsmanifest.xml"]
 
 
-def test_a_package_from_elsewhere_is_read_and_its_match_interaction_refused() -> None:
+def test_a_package_from_elsewhere_is_read_and_its_order_interaction_refused() -> None:
     package = _members(write_qti(_every_type()[:1]))
     foreign = io.BytesIO()
     match_item = (
         '<qti-assessment-item xmlns="http://www.imsglobal.org/xsd/imsqtiasi_v3p0" identifier="m1" '
-        'title="配对" adaptive="false" time-dependent="false"><qti-item-body>'
-        '<qti-match-interaction response-identifier="RESPONSE" max-associations="2"/>'
+        'title="排序" adaptive="false" time-dependent="false"><qti-item-body>'
+        '<qti-order-interaction response-identifier="RESPONSE"/>'
         "</qti-item-body></qti-assessment-item>"
     )
     manifest = package["imsmanifest.xml"].replace(
@@ -101,8 +107,57 @@ def test_a_package_from_elsewhere_is_read_and_its_match_interaction_refused() ->
     ]
     assert checked.items[0][1].stem == "中文：哪个是空值？\n第二行"
     assert [(p.row, p.code, p.field) for p in checked.problems] == [
-        (2, "unsupported_type", "«配对»: qti-item-body")
+        (2, "unsupported_type", "«排序»: qti-item-body")
     ]
+
+
+FOREIGN_MATCH = (
+    '<qti-assessment-item xmlns="http://www.imsglobal.org/xsd/imsqtiasi_v3p0" identifier="m2" '
+    'title="动物" adaptive="false" time-dependent="false">'
+    '<qti-response-declaration identifier="RESPONSE" cardinality="multiple" '
+    'base-type="directedPair"><qti-correct-response><qti-value>frog amph</qti-value>'
+    "<qti-value>cat mamm</qti-value><qti-value>newt amph</qti-value></qti-correct-response>"
+    "</qti-response-declaration><qti-item-body><p>Classify the animals.</p>"
+    '<qti-match-interaction response-identifier="RESPONSE" max-associations="3">'
+    '<qti-simple-match-set><qti-simple-associable-choice identifier="frog" match-max="1">frog'
+    '</qti-simple-associable-choice><qti-simple-associable-choice identifier="cat" match-max="1">'
+    '<b>cat</b></qti-simple-associable-choice><qti-simple-associable-choice identifier="newt" '
+    'match-max="1">newt</qti-simple-associable-choice></qti-simple-match-set>'
+    '<qti-simple-match-set><qti-simple-associable-choice identifier="mamm" match-max="3">mammal'
+    '</qti-simple-associable-choice><qti-simple-associable-choice identifier="amph" '
+    'match-max="3">amphibian</qti-simple-associable-choice><qti-simple-associable-choice '
+    'identifier="ins" match-max="3">insect</qti-simple-associable-choice></qti-simple-match-set>'
+    "</qti-match-interaction></qti-item-body></qti-assessment-item>"
+)
+
+
+def _foreign(item_xml: str) -> bytes:
+    manifest = (
+        '<manifest xmlns="http://www.imsglobal.org/xsd/qti/qtiv3p0/imscp_v1p1" identifier="M">'
+        '<resources><resource identifier="R" type="imsqti_item_xmlv3p0" href="items/m.xml">'
+        '<file href="items/m.xml"/></resource></resources></manifest>'
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("imsmanifest.xml", manifest)
+        z.writestr("items/m.xml", item_xml)
+    return out.getvalue()
+
+
+def test_a_match_interaction_from_elsewhere_reads_as_a_matching_item(
+    schema: etree.XMLSchema,
+) -> None:
+    assert schema.validate(etree.fromstring(FOREIGN_MATCH.encode())), schema.error_log
+    checked = validate_rows("f.zip", read_qti("f.zip", _foreign(FOREIGN_MATCH), AI))
+    assert checked.problems == []
+    [(_, found)] = checked.items
+    assert found.type.value == "matching" and found.stem == "Classify the animals."
+    assert found.premises == ["frog", "cat", "newt"]
+    assert found.options == {"A": "mammal", "B": "amphibian", "C": "insect"}
+    assert found.key == "BAB"
+    no_pair = FOREIGN_MATCH.replace("<qti-value>cat mamm</qti-value>", "")
+    rows = read_qti("f.zip", _foreign(no_pair), AI)
+    assert [(p.code, p.field) for p in rows[0].problems] == [("no_answer", "«动物»: premise 2")]
 
 
 XML_TEXT = st.text(

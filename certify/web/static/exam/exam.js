@@ -22,7 +22,7 @@
   var JOURNAL_PREFIX = "certify.exam.journal.";
   var BACKUP_PREFIX = "certify.exam.backup.";  // the backup key and the attempt's secret
   var BACKUP_AFTER_MS = 20000;    // unsaved this long (or offline): offer the answer backup
-  var TYPE_NAMES = { single: "单选题", multiple: "多选题", true_false: "判断题", fill: "填空题", subjective: "主观题" };
+  var TYPE_NAMES = { single: "单选题", multiple: "多选题", true_false: "判断题", fill: "填空题", matching: "配对题", subjective: "主观题" };
 
   var $ = function (id) { return document.getElementById(id); };
 
@@ -585,6 +585,43 @@
       article.appendChild(list);
       article.appendChild(el("p", "muted hint",
         "分号（“;”或“；”）用于分隔各空，不能出现在答案中；输入的分号会被去掉。"));
+    } else if (q.type === "matching") {
+      // The options, then one choice per premise: "—" leaves it unmatched.
+      var letters = Object.keys(q.options || {}).sort();
+      var choices = el("ol", "match-options");
+      letters.forEach(function (k) {
+        var item = el("li", "opt");
+        item.appendChild(el("span", "letter", k));
+        item.appendChild(el("span", "opt-text", q.options[k]));
+        choices.appendChild(item);
+      });
+      article.appendChild(choices);
+      var pairs = el("div", "match-premises");
+      pairs.setAttribute("role", "group");
+      pairs.setAttribute("aria-labelledby", stem.id);
+      (q.premises || []).forEach(function (premise, i) {
+        var label = el("label", "premise");
+        label.appendChild(el("span", "premise-no", (i + 1) + "."));
+        label.appendChild(el("span", "premise-text", premise));
+        var select = document.createElement("select");
+        select.name = name;
+        select.setAttribute("data-premise", String(i));
+        var none = document.createElement("option");
+        none.value = "-";
+        none.textContent = "—";
+        select.appendChild(none);
+        letters.forEach(function (k) {
+          var option = document.createElement("option");
+          option.value = k;
+          option.textContent = k;
+          select.appendChild(option);
+        });
+        select.addEventListener("change", function () { commit(entry); });
+        label.appendChild(select);
+        pairs.appendChild(label);
+      });
+      article.appendChild(pairs);
+      article.appendChild(el("p", "muted hint", "为每个题项选择一个对应的选项；同一选项可以使用多次，也可能有选项不用。"));
     } else if (q.type === "subjective") {
       var area = document.createElement("textarea");
       area.name = name;
@@ -705,6 +742,11 @@
       var parts = inputs.map(function (i) { return i.value.replace(SEPARATORS, ""); });
       return parts.some(function (p) { return p.trim() !== ""; }) ? parts.join(";") : "";
     }
+    if (type === "matching") {
+      // One letter per premise in their order, "-" for one left unmatched (certify/grading/scoring.py).
+      var letters = inputs.map(function (i) { return i.value || "-"; });
+      return letters.some(function (l) { return l !== "-"; }) ? letters.join("") : "";
+    }
     if (type === "subjective") return inputs[0] ? inputs[0].value : "";
     return entry.answer.value;
   }
@@ -724,6 +766,12 @@
         // More parts than blanks: keep the rest in the last blank rather than lose it.
         var text = i === inputs.length - 1 ? parts.slice(i).join(" ") : (parts[i] || "");
         input.value = text;
+      });
+    } else if (type === "matching") {
+      inputs.forEach(function (input, i) {
+        var letter = value.charAt(i);
+        input.value = letter && letter !== "_" ? letter : "-";
+        if (input.value === "") input.value = "-";  // a letter the copy does not have
       });
     } else if (type === "subjective" && inputs[0]) {
       inputs[0].value = value;
