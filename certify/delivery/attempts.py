@@ -53,7 +53,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
-from certify.delivery.copies import COPIES, Copy, MadeFrom
+from certify.delivery.copies import COPIES, Copy, MadeFrom, Numbering
 from certify.infra.db import transaction
 from certify.infra.errors import Refused
 from certify.registration.identity import IdentityVault
@@ -470,10 +470,9 @@ def state(engine: Engine, token: str, *, now: datetime | None = None) -> dict[st
     ):
         _seen(engine, a.id, now)
     if a.status is AttemptStatus.ACTIVE and now >= a.starts_at:
-        # Warm this process's copy before the candidate's first save here needs it: at the
-        # start of an exam every candidate begins answering at once, and each process would
-        # otherwise build thousands of copies in those same seconds.
-        COPIES.get(engine, a.registration_id, a.part, a.made_from)
+        # Draw this process's numbering of the copy before the candidate's first save here
+        # needs it: at the start of an exam every candidate begins answering at once.
+        COPIES.numbering(engine, a.registration_id, a.part, a.made_from)
     return state_of(a, who(engine, a.id), now)
 
 
@@ -803,7 +802,9 @@ def save(
     if a.due(now):
         close(engine, a.id, reason=FinishReason.DEADLINE, now=now)
         raise Refused(403, "handed_in", "考试时间已到，已自动交卷", "time is up: handed in")
-    good, refused = _against(COPIES.get(engine, a.registration_id, a.part, a.made_from), entries)
+    good, refused = _against(
+        COPIES.numbering(engine, a.registration_id, a.part, a.made_from), entries
+    )
     attempt_id = a.id
     device = a.device_hash[:12] if a.device_hash else ""
     with transaction(engine) as session:
@@ -877,7 +878,7 @@ def save(
 
 
 def _against(
-    copy: Copy, entries: Sequence[Entry]
+    copy: Numbering, entries: Sequence[Entry]
 ) -> tuple[list[tuple[Entry, int]], list[dict[str, Any]]]:
     """The entries the candidate's copy takes, each with its question's item version, and the
     refusals of the others."""
@@ -908,7 +909,7 @@ def _save_new_entries(
     whose = _whose(engine, digest)
     if whose is None:
         return None
-    copy = COPIES.get(engine, whose.registration_id, whose.part, whose.made_from)
+    copy = COPIES.numbering(engine, whose.registration_id, whose.part, whose.made_from)
     good, refused = _against(copy, entries)
     if not good:
         return None

@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from certify.grading.sheets import check_answer
 from question_bank.papers import paper_view
-from question_bank.shuffle import candidate_view
+from question_bank.shuffle import candidate_numbers, candidate_view
 from schemas.enums import ItemType
 from schemas.notation import LIST_SEPARATOR
 from schemas.papers import PaperPart, PaperQuestion, PaperView
@@ -30,16 +30,12 @@ MAX_VALUE_CHARS = 20_000
 
 
 @dataclass(frozen=True)
-class Copy:
-    """A candidate's questions of one session, by printed number."""
+class Numbering:
+    """Which question a candidate's printed number is, for one session: all a save needs. The
+    questions are the form's own (options in the form's letters); what a check reads of them —
+    type, how many options, blanks or premises — is the same in every copy, so no copy is built."""
 
-    view: PaperView
-    parts: tuple[PaperPart, ...]
     by_number: dict[int, PaperQuestion]
-
-    @property
-    def questions(self) -> list[PaperQuestion]:
-        return [q for part in self.parts for q in part.questions]
 
     def check(self, number: int, value: str) -> tuple[str, str, str] | None:
         """Why ``value`` cannot be the answer to question ``number``: (code, zh, en), or None."""
@@ -68,6 +64,18 @@ class Copy:
             return None
         zh, en = reason.split(" / ", 1)
         return ("bad_value", f"第 {number} 题：{zh}", f"question {number}: {en}")
+
+
+@dataclass(frozen=True)
+class Copy(Numbering):
+    """A candidate's questions of one session, by printed number, as shuffled for them."""
+
+    view: PaperView
+    parts: tuple[PaperPart, ...]
+
+    @property
+    def questions(self) -> list[PaperQuestion]:
+        return [q for part in self.parts for q in part.questions]
 
     def public(self) -> list[dict[str, Any]]:
         """The parts and questions as the candidate may see them: no keys, rubrics, item ids or
@@ -121,6 +129,7 @@ class Copies:
     def __init__(self, size: int = 4096) -> None:
         self.size = size
         self._copies: OrderedDict[tuple[str, int, str], Copy] = OrderedDict()
+        self._numberings: OrderedDict[tuple[str, int, str], Numbering] = OrderedDict()
         self._papers: dict[tuple[str, int], PaperView] = {}
         self._lock = threading.Lock()
         self._built = 0
@@ -129,7 +138,49 @@ class Copies:
         """Forget every copy and paper (for a database emptied under a running process)."""
         with self._lock:
             self._copies.clear()
+            self._numberings.clear()
             self._papers.clear()
+
+    def numbering(
+        self, engine: Engine, registration_id: int, part: str, made_from: MadeFrom | None = None
+    ) -> Numbering:
+        """The printed numbering of registration ``registration_id``'s copy for ``part``: the
+        copy's own when this process has built it, else drawn from the seed without building
+        one (a third of the time, and no new objects but one dict: the answer path of a process
+        that never served the paper stays free of copies and of their garbage collections)."""
+        where = engine.url.render_as_string(hide_password=True)
+        key = (where, registration_id, part)
+        with self._lock:
+            found = self._copies.get(key) or self._numberings.get(key)
+            if found is not None:
+                return found
+        made_from = made_from or self._made_from(engine, registration_id)
+        view = self._view(engine, where, made_from.paper_id)
+        wanted = {p.part for p in view.parts if not part or p.part == part}
+        numbering = Numbering(
+            {n: q for n, q in candidate_numbers(view, made_from.shuffle_seed) if q.part in wanted}
+        )
+        with self._lock:
+            self._numberings[key] = numbering
+            while len(self._numberings) > self.size:
+                self._numberings.popitem(last=False)
+        return numbering
+
+    def _made_from(self, engine: Engine, registration_id: int) -> MadeFrom:
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # one read, no BEGIN
+            row = conn.execute(_REGISTRATION, {"registration_id": registration_id}).one()
+        return MadeFrom(row[0], row[1], int(row[2] or 0))
+
+    def _view(self, engine: Engine, where: str, paper_id: int) -> PaperView:
+        view = self._papers.get((where, paper_id))
+        if view is None:
+            with engine.connect() as conn:
+                code = conn.execute(_PAPER_CODE, {"paper_id": paper_id}).scalar_one()
+            view = paper_view(engine, code)
+            with self._lock:
+                self._papers[(where, paper_id)] = view
+        return view
 
     def get(
         self, engine: Engine, registration_id: int, part: str, made_from: MadeFrom | None = None
@@ -143,21 +194,11 @@ class Copies:
             if found is not None:
                 self._copies.move_to_end(key)
                 return found
-        if made_from is None:
-            with engine.connect() as conn:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # one read, no BEGIN
-                row = conn.execute(_REGISTRATION, {"registration_id": registration_id}).one()
-            made_from = MadeFrom(row[0], row[1], int(row[2] or 0))
-        view = self._papers.get((where, made_from.paper_id))
-        if view is None:
-            with engine.connect() as conn:
-                code = conn.execute(_PAPER_CODE, {"paper_id": made_from.paper_id}).scalar_one()
-            view = paper_view(engine, code)
-            with self._lock:
-                self._papers[(where, made_from.paper_id)] = view
+        made_from = made_from or self._made_from(engine, registration_id)
+        view = self._view(engine, where, made_from.paper_id)
         mine = candidate_view(view, made_from.shuffle_seed, label=made_from.admission_no)
         parts = tuple(p for p in mine.parts if not part or p.part == part)
-        copy = Copy(mine, parts, {q.number: q for p in parts for q in p.questions})
+        copy = Copy({q.number: q for p in parts for q in p.questions}, mine, parts)
         with self._lock:
             self._copies[key] = copy
             while len(self._copies) > self.size:

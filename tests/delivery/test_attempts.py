@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from certify.delivery import attempts
 from certify.delivery.attempts import Entry, parse_entries
 from certify.delivery.console import Staff, act
+from certify.delivery.copies import Copies
 from certify.grading import simulate
 from certify.grading.marks import import_marks, marking_list
 from certify.grading.service import grade_sitting, score_sitting
@@ -946,3 +947,25 @@ def test_cached_copies_are_frozen_and_an_evicted_one_is_still_freed(
         assert held() is None
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize("part", ["", "theory"])
+def test_the_numbering_a_save_checks_against_is_the_copys(whole: Exam, part: str) -> None:
+    """A process that never built a candidate's copy (an answers-only server) checks saves
+    against the numbering drawn from the seed: the same questions at the same numbers, the
+    same verdict on every value, with no copy built."""
+    engine = whole.database.engine
+    for person in whole.people:
+        reg = registration(whole, person)
+        fresh = Copies()
+        numbering = fresh.numbering(engine, reg.id or 0, part)
+        assert fresh._copies == {}
+        copy = Copies().get(engine, reg.id or 0, part)
+        assert {n: q.item_version_pk for n, q in numbering.by_number.items()} == {
+            n: q.item_version_pk for n, q in copy.by_number.items()
+        }
+        for q in copy.questions:
+            for value in [*valid_values(q), "Z", "AZ", "A" * 9, "a;b;c;d;e;f;g;h;i", "x" * 20_001]:
+                assert numbering.check(q.number, value) == copy.check(q.number, value)
+        assert numbering.check(999, "A") == copy.check(999, "A")
+        assert fresh.numbering(engine, reg.id or 0, part) is numbering
