@@ -57,15 +57,6 @@ SECTION_TITLES = {
     ItemType.SUBJECTIVE: "简答/实操题",
 }
 
-TYPE_NAMES = {
-    ItemType.SINGLE: "单选",
-    ItemType.MULTIPLE: "多选",
-    ItemType.TRUE_FALSE: "判断",
-    ItemType.FILL: "填空",
-    ItemType.MATCHING: "配对",
-    ItemType.SUBJECTIVE: "主观",
-}
-
 TRUE_FALSE_KEYS = {"T": "正确（√）", "F": "错误（×）"}
 
 CONFIDENTIAL = "机密 · 仅供评价机构使用"
@@ -542,7 +533,7 @@ def _fits_in_row(scheme: Any) -> bool:
 def _key_row(q: PaperQuestion, area: Callable[[str], str], answer: str) -> list[Any]:
     texts = [
         str(q.number),
-        TYPE_NAMES[q.type],
+        q.type.short_zh,
         markup(f"{q.item_id} v{q.item_version}"),
         markup(area(q.knowledge_area)),
         points(q.points),

@@ -320,7 +320,7 @@ def _options(row: _Row, item_type: ItemType | None) -> dict[str, str]:
             row.bad(
                 "options",
                 "too_few_options",
-                f"{_type_zh(item_type)}至少需要 {least} 个选项",
+                f"{item_type.zh}至少需要 {least} 个选项",
                 f"a {item_type.value} item needs at least {least} options",
             )
         elif letters != OPTION_LETTERS[: len(letters)]:
@@ -334,7 +334,7 @@ def _options(row: _Row, item_type: ItemType | None) -> dict[str, str]:
         row.bad(
             "options",
             "options_not_allowed",
-            f"{_type_zh(item_type)}不应有选项",
+            f"{item_type.zh}不应有选项",
             f"a {item_type.value} item has no options",
         )
     return {letter: options[letter] for letter in sorted(options)}
@@ -361,7 +361,7 @@ def _premises(row: _Row, item_type: ItemType | None) -> list[str]:
             row.bad(
                 "premises",
                 "premises_not_allowed",
-                f"{_type_zh(item_type)}没有题项（仅配对题有）",
+                f"{item_type.zh}没有题项（仅配对题有）",
                 f"a {item_type.value} item has no premises (only a matching item has)",
             )
         return []
@@ -391,10 +391,6 @@ def _premises(row: _Row, item_type: ItemType | None) -> list[str]:
             "a matching item needs at least 2 premises",
         )
     return premises
-
-
-def _type_zh(item_type: ItemType) -> str:
-    return item_type.zh
 
 
 def _key(

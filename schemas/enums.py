@@ -43,6 +43,11 @@ class ItemType(Word):
         return self in (ItemType.SINGLE, ItemType.MULTIPLE, ItemType.MATCHING)
 
     @property
+    def short_zh(self) -> str:
+        """The short name tables and messages use: 单选, 多选, 判断, 填空, 配对, 主观."""
+        return self.zh.removesuffix("题")
+
+    @property
     def is_objective(self) -> bool:
         """Scored by machine against a key (everything but subjective items)."""
         return self is not ItemType.SUBJECTIVE

@@ -28,7 +28,7 @@ from question_bank.interchange.common import Placement, destinations, load_place
 from question_bank.interchange.files import FORMATS, read_any
 from question_bank.synth import synth_items
 from question_bank.template import write_template
-from schemas.enums import ItemStatus, Level
+from schemas.enums import ItemStatus, ItemType, Level
 from schemas.reference import LEVEL_NAMES_ZH, find_occupation, get_occupation
 
 
@@ -272,7 +272,7 @@ def _cells(*cells: tuple[str, int]) -> str:
 def print_summary(summary: list[BankSummary]) -> None:
     """The bank per occupation and level: ready items by type, knowledge areas covered."""
     click.echo("题库概况 / bank summary: items; ready items by type; knowledge areas covered")
-    heads = ("单选", "多选", "判断", "填空", "配对", "主观")
+    heads = [t.short_zh for t in ItemType]
     click.echo(
         _cells(
             ("职业 occupation", 24),
@@ -285,10 +285,7 @@ def print_summary(summary: list[BankSummary]) -> None:
     for s in summary:
         occ = find_occupation(s.occupation)
         covered = len(s.by_area) - len(s.missing_areas)
-        counts = (
-            str(s.by_type[t])
-            for t in ("single", "multiple", "true_false", "fill", "matching", "subjective")
-        )
+        counts = (str(s.by_type[t.value]) for t in ItemType)
         click.echo(
             _cells(
                 (f"{occ.short_zh if occ else ''} {s.occupation}", 24),

@@ -54,7 +54,7 @@ from certify.infra.pdf import (
     styles,
     table_style,
 )
-from question_bank.render import GRID, SHADE, TYPE_NAMES, form_label, points
+from question_bank.render import GRID, SHADE, form_label, points
 from schemas.results import ExamReportData, FormRow, IrtSummary, ItemRow, PairRow, PartSummary
 
 WIDTH = 210 * mm - 2 * MARGIN
@@ -537,7 +537,7 @@ def _item_table(items: Sequence[ItemRow]) -> list[Any]:
     for n, item in enumerate(items, 1):
         texts = [
             markup(item.item_id),
-            TYPE_NAMES.get(item.type, str(item.type)),
+            item.type.short_zh,
             points(item.max_points),
             str(item.attempts),
             number(item.facility),

@@ -23,14 +23,6 @@ from schemas.blueprint import BAND_NAMES, Blueprint, PartSpec, band_of
 from schemas.enums import ItemType
 from schemas.reference import LEVEL_NAMES_ZH, get_occupation
 
-TYPE_ZH = {
-    ItemType.SINGLE: "单选",
-    ItemType.MULTIPLE: "多选",
-    ItemType.TRUE_FALSE: "判断",
-    ItemType.FILL: "填空",
-    ItemType.MATCHING: "配对",
-    ItemType.SUBJECTIVE: "主观",
-}
 DEFAULT_DIFFICULTY = 0.5
 """Difficulty assumed for an item without an estimate (it also counts as medium band)."""
 
@@ -274,7 +266,7 @@ def _count_checks(
             f"{where}.types.{t.value}",
             spec.count,
             type_count[t],
-            f"{TYPE_ZH[t]}题",
+            f"{t.short_zh}题",
             f"{t.value} items",
         )
     if part.areas is not None:
@@ -293,7 +285,7 @@ def _count_checks(
             f"{where}.cells[{n}]",
             cell.count,
             have,
-            f"知识领域 {cell.area} 的{TYPE_ZH[cell.type]}题",
+            f"知识领域 {cell.area} 的{cell.type.short_zh}题",
             f"{cell.type.value} items of knowledge area {cell.area}",
         )
     if part.difficulty.bands is not None:
@@ -368,7 +360,7 @@ def _by_weight(
                 shortfalls.append(
                     Shortfall(
                         f"{where}.types.{t.value}",
-                        f"每份试卷需要 {need_t[t]} 道{TYPE_ZH[t]}题，按试卷份数和使用次数最多只能安排 {room} 道；"
+                        f"每份试卷需要 {need_t[t]} 道{t.short_zh}题，按试卷份数和使用次数最多只能安排 {room} 道；"
                         "请减少试卷份数、提高 max_uses 或补充题目",
                         f"needs {need_t[t]} {t.value} items per form, but forms and max_uses allow only {room}; "
                         "make fewer forms, raise max_uses or add items",
@@ -484,7 +476,7 @@ def _combination_shortfall(
         a, n, room = worst_area
         return Shortfall(
             f"{where}.areas.{a}",
-            f"知识领域 {a} 需要 {n} 题，但在本部分题型（{'、'.join(TYPE_ZH[t] for t in need_t)}）中只能提供 {room} 题；"
+            f"知识领域 {a} 需要 {n} 题，但在本部分题型（{'、'.join(t.short_zh for t in need_t)}）中只能提供 {room} 题；"
             "请放宽该领域题数或题型题数，或补充题目",
             f"knowledge area {a} needs {n} questions but the part's types offer only {room} per form; "
             "relax the area's count or the type counts, or add items",
