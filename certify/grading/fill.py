@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from certify.grading.scoring import score_text
 from schemas.notation import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR
 
 _SPACE = re.compile(r"\s+")
@@ -74,10 +75,5 @@ def credit(response: str, key: str) -> float:
 
 
 def score_fill(responses: Sequence[str], key: str, points: float) -> NDArray[np.float32]:
-    """Scores of one fill-in question for every candidate; each distinct answer is judged once."""
-    values, inverse = np.unique(
-        np.asarray(responses, dtype=object).astype(str), return_inverse=True
-    )
-    judged = np.array([credit(v, key) for v in values], dtype=np.float32)
-    scores: NDArray[np.float32] = judged[inverse] * np.float32(points)
-    return scores
+    """Scores of one fill-in question for every candidate."""
+    return score_text(responses, key, points, credit)

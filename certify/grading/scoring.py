@@ -21,6 +21,8 @@ Rules, per question:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -97,12 +99,20 @@ def matching_credit(response: str, key: str) -> float:
     return sum(a == k != UNMATCHED for a, k in zip(answer, key, strict=False)) / len(key)
 
 
-def score_matching(responses: list[str], key: str, points: float) -> NDArray[np.float32]:
-    """Scores of one matching question for every candidate; each distinct answer is judged
-    once (a sitting's answers repeat: a few hundred distinct among thousands)."""
+def score_matching(responses: Sequence[str], key: str, points: float) -> NDArray[np.float32]:
+    """Scores of one matching question for every candidate."""
+    return score_text(responses, key, points, matching_credit)
+
+
+def score_text(
+    responses: Sequence[str], key: str, points: float, credit: Callable[[str, str], float]
+) -> NDArray[np.float32]:
+    """Scores of one question answered in text, ``credit`` (0 to 1) of each answer against
+    ``key`` times ``points``; each distinct answer is judged once (a sitting's answers repeat:
+    a few hundred distinct among thousands)."""
     values, inverse = np.unique(
         np.asarray(responses, dtype=object).astype(str), return_inverse=True
     )
-    judged = np.array([matching_credit(v, key) for v in values], dtype=np.float32)
+    judged = np.array([credit(v, key) for v in values], dtype=np.float32)
     scores: NDArray[np.float32] = judged[inverse] * np.float32(points)
     return scores
