@@ -415,16 +415,10 @@ def _key(
             )
         return letter
     if item_type is ItemType.MULTIPLE:
-        letters = [c for c in text.upper() if c not in " ,，、;；"]
-        missing = [c for c in letters if c not in options]
-        if missing:
-            row.bad(
-                "key",
-                "key_not_option",
-                f"答案中的 {''.join(missing)} 不是已有选项（{''.join(options)}）",
-                f"key letter(s) {''.join(missing)} are not options ({''.join(options)})",
-            )
-        elif len(set(letters)) != len(letters):
+        letters = _key_letters(row, text, options)
+        if letters is None:
+            return None
+        if len(set(letters)) != len(letters):
             row.bad("key", "key_repeats", "答案中字母重复", "a letter repeats in the key")
         elif len(letters) < 2:
             row.bad(
@@ -454,18 +448,28 @@ def _key(
     return text
 
 
-def _matching_key(row: _Row, text: str, options: dict[str, str], premises: list[str]) -> str | None:
-    """One option letter per premise, in the premises' order (``CAB``); a letter may serve
-    several premises, and an option no premise takes is a distractor."""
+def _key_letters(row: _Row, text: str, options: dict[str, str]) -> list[str] | None:
+    """The option letters of a multiple-choice or matching key, upper case, in the order
+    written (spaces, commas, 、 and semicolons between them dropped); None, with the problem
+    recorded, when one is not an option."""
     letters = [c for c in text.upper() if c not in " ,，、;；"]
-    missing = sorted({c for c in letters if c not in options})
+    missing = "".join(dict.fromkeys(c for c in letters if c not in options))
     if missing:
         row.bad(
             "key",
             "key_not_option",
-            f"答案中的 {''.join(missing)} 不是已有选项（{''.join(options)}）",
-            f"key letter(s) {''.join(missing)} are not options ({''.join(options)})",
+            f"答案中的 {missing} 不是已有选项（{''.join(options)}）",
+            f"key letter(s) {missing} are not options ({''.join(options)})",
         )
+        return None
+    return letters
+
+
+def _matching_key(row: _Row, text: str, options: dict[str, str], premises: list[str]) -> str | None:
+    """One option letter per premise, in the premises' order (``CAB``); a letter may serve
+    several premises, and an option no premise takes is a distractor."""
+    letters = _key_letters(row, text, options)
+    if letters is None:
         return None
     if premises and len(letters) != len(premises):
         row.bad(
