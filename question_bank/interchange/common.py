@@ -400,8 +400,22 @@ def meta(item: ItemData) -> dict[str, Any]:
     return {name: data[name] for name in META_FIELDS}
 
 
-def meta_json(item: ItemData, **extra: Any) -> str:
-    return json.dumps({**meta(item), **extra}, ensure_ascii=False, separators=(",", ":"))
+def meta_json(item: ItemData) -> str:
+    """The certify metadata of ``item`` as GIFT and Moodle XML carry it: :func:`meta`, and the
+    answer where those formats cannot say it as certify holds it — a fill-in key (Moodle reads
+    ``*`` as a wildcard and has no short answer with several blanks) and a matching item whole
+    (their pairs carry no letters or order, and GIFT cannot escape ``->`` in a premise)."""
+    held: dict[str, Any] = {}
+    if item.type is ItemType.FILL:
+        held = {"type": item.type.value, "key": item.key}
+    elif item.type is ItemType.MATCHING:
+        held = {
+            "type": item.type.value,
+            "key": item.key,
+            "options": item.options,
+            "premises": item.premises,
+        }
+    return json.dumps({**meta(item), **held}, ensure_ascii=False, separators=(",", ":"))
 
 
 def key_blanks(key: str) -> list[str]:

@@ -551,7 +551,6 @@ def _bracketed(text: str) -> str:
 
 def gift_question(item: ItemData) -> str:
     """One item in GIFT, with the certify comment line that holds what GIFT has no place for."""
-    extra: dict[str, Any] = {}
     body: list[str] = []
     kind = item.type
     if kind is ItemType.SINGLE:
@@ -576,28 +575,18 @@ def gift_question(item: ItemData) -> str:
     elif kind is ItemType.FILL:
         body = []  # several blanks: an essay in Moodle; the key is in the certify comment
     elif kind is ItemType.MATCHING:
-        # GIFT has no escape for "->" and no order of its own for the answers: the item is also
-        # in the certify comment, exactly; the pairs are for Moodle.
+        # the pairs are for Moodle; the item itself is in the certify comment (meta_json)
         used = set(item.key)
         body = [
             f"={escape(p.replace('->', '→'))} -> {escape(item.options[c])}"
             for p, c in zip(item.premises, item.key, strict=True)
         ]
         body += [f"= -> {escape(t)}" for c, t in item.options.items() if c not in used]
-        extra = {
-            "type": kind.value,
-            "key": item.key,
-            "options": item.options,
-            "premises": item.premises,
-        }
     elif item.key:
         body = [f"####{escape(item.key)}"]
-    if kind is ItemType.FILL:
-        # the key as certify holds it: Moodle reads * as a wildcard and has no several blanks
-        extra = {"type": kind.value, "key": item.key}
     lines = [f"// [id:{item.item_id}]"]
     lines += [f"// [tag:{_bracketed(t)}]" for t in item.tags]
-    lines.append(f"// {META_PREFIX}{meta_json(item, **extra)}")
+    lines.append(f"// {META_PREFIX}{meta_json(item)}")
     head = f"::{escape(item.item_id)}::[plain]{escape(item.stem)}"
     if len(body) <= 1:
         lines.append(f"{head}{{{''.join(body)}}}")

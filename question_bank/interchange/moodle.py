@@ -382,7 +382,6 @@ def moodle_question(item: ItemData) -> Element:
     """One item as a Moodle ``<question>``; a ``<certify>`` element (which Moodle ignores) holds
     the fields Moodle XML has no place for."""
     kind = item.type
-    extra: dict[str, Any] = {}
     blanks = item.fill_blanks if kind is ItemType.FILL else []
     numeric = len(blanks) == 1 and all(_tolerance(a) for a in blanks[0])
     moodle_type = {
@@ -423,9 +422,6 @@ def moodle_question(item: ItemData) -> Element:
         for premise, letter in pairs:
             sub = _field(q, "subquestion", premise)
             SubElement(SubElement(sub, "answer"), "text").text = item.options[letter]
-        # Moodle orders the answers itself: the letters, as certify holds them, are here.
-        extra = {"type": kind.value, "key": item.key, "options": item.options}
-        extra["premises"] = item.premises
     elif moodle_type == "numerical":
         for alternative in blanks[0]:
             value, _, tolerance = alternative.partition("±")
@@ -441,13 +437,11 @@ def moodle_question(item: ItemData) -> Element:
         SubElement(q, "attachments").text = "0"
         _field(q, "graderinfo", item.rubric)
         _field(q, "responsetemplate", "")
-    if kind is ItemType.FILL:
-        extra = {"type": kind.value, "key": item.key}  # Moodle: * is a wildcard, one blank only
     if item.tags:
         tags = SubElement(q, "tags")
         for tag in item.tags:
             SubElement(SubElement(tags, "tag"), "text").text = tag
-    SubElement(q, "certify").text = meta_json(item, **extra)
+    SubElement(q, "certify").text = meta_json(item)
     return q
 
 
