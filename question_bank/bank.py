@@ -347,8 +347,8 @@ def _cell(raw: RawItem, column: str) -> str:
         value = options.get(column[-1].upper()) if isinstance(options, dict) else None
     elif column in PREMISE_COLUMNS:
         premises = raw.values.get("premises")
-        n = int(column.rsplit("_", 1)[1])
-        value = premises[n - 1] if isinstance(premises, list) and n <= len(premises) else None
+        n = PREMISE_COLUMNS.index(column)
+        value = premises[n] if isinstance(premises, list) and n < len(premises) else None
     else:
         value = raw.values.get(column)
     if isinstance(value, list):

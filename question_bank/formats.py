@@ -113,7 +113,7 @@ def _tabular_row(
         if name in OPTION_COLUMNS:
             options[name[-1].upper()] = cell
         elif name in PREMISE_COLUMNS:
-            premises[int(name.rsplit("_", 1)[1])] = cell
+            premises[PREMISE_COLUMNS.index(name) + 1] = cell
         else:
             values[name] = cell
     values["options"] = options

@@ -151,8 +151,12 @@ class Copies:
         where = engine.url.render_as_string(hide_password=True)
         key = (where, registration_id, part)
         with self._lock:
-            found = self._copies.get(key) or self._numberings.get(key)
+            copy = self._copies.get(key)
+            if copy is not None:
+                return copy
+            found = self._numberings.get(key)
             if found is not None:
+                self._numberings.move_to_end(key)  # least recently used goes first, as copies
                 return found
         made_from = made_from or self._made_from(engine, registration_id)
         view = self._view(engine, where, made_from.paper_id)
