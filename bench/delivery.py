@@ -462,6 +462,9 @@ def value_for(q: dict[str, Any], rng: random.Random) -> str:
         return rng.choice("TF")
     if kind == "fill":
         return ";".join(f"答{rng.randint(0, 999)}" for _ in range(q.get("blanks", 1)))
+    if kind == "matching":  # a letter (or "-", unmatched) per premise, as the page sends it
+        letters = [*sorted(q["options"]), "-"]
+        return "".join(rng.choice(letters) for _ in q.get("premises", []))
     return "作答" * rng.randint(10, 200)  # subjective: a paragraph
 
 
