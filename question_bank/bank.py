@@ -24,6 +24,14 @@ from certify.infra.errors import Problem, ValidationFailed
 from certify.infra.tabular import DEFAULT_MAX_BYTES, write_table
 from question_bank.columns import COLUMNS, OPTION_COLUMNS, PREMISE_COLUMNS
 from question_bank.formats import RawItem
+from question_bank.images import (
+    CheckedImage,
+    hashes_in,
+    images_in,
+    item_texts,
+    store_images,
+    stored_hashes,
+)
 from question_bank.interchange.common import Placement
 from question_bank.interchange.files import read_any, write_any
 from question_bank.validate import Validation, validate_rows
@@ -131,15 +139,20 @@ def _store(
     report = ImportReport(file=source, rows=total)
     with transaction(engine) as session:
         existing = _latest_versions(session, [item.item_id for _, item in checked.items])
+        unknown = _unknown_images(session, source, checked)
+        checked.problems += unknown
+        refused = {p.row for p in unknown}
         good: list[ItemData] = []
         for row, item in checked.items:
             found = existing.get(item.item_id)
             if found and (found.occupation, found.level) != (item.occupation, item.level.value):
                 checked.problems.append(_moved(source, row, item, found))
-            else:
+            elif row not in refused:
                 good.append(item)
         if checked.problems and not skip_invalid:
             raise ValidationFailed(_in_row_order(checked.problems), total_rows=total)
+        shown = hashes_in(text for i in good for text in item_texts(i.stem, i.options, i.premises))
+        store_images(session, [checked.images[h] for h in shown if h in checked.images])
         _apply(session, good, existing, report, progress)
         if report.changed:
             audit_log.append(
@@ -157,6 +170,27 @@ def _store(
             )
     report.problems = _in_row_order(checked.problems)
     return report
+
+
+def _unknown_images(session: Session, source: str, checked: Validation) -> list[Problem]:
+    """A problem for each row and field that shows an image neither the file nor the bank
+    holds (a CSV or spreadsheet names images by hash; their bytes must be in the bank)."""
+    if not checked.wanted:
+        return []
+    stored = stored_hashes(session, checked.wanted)
+    return [
+        Problem(
+            source,
+            row,
+            label,
+            "unknown_image",
+            f"图片 sha256:{sha[:12]}… 既不在文件中，也不在题库中",
+            f"the image sha256:{sha[:12]}… is neither in the file nor in the bank",
+        )
+        for sha, places in checked.wanted.items()
+        if sha not in stored
+        for row, label in places
+    ]
 
 
 def _in_row_order(problems: list[Problem]) -> list[Problem]:
@@ -423,8 +457,16 @@ def bank_items(
 
 
 def export_bank(engine: Engine, path: Path, fmt: str | None = None, **filters: Any) -> int:
-    """Write the bank (newest versions) to ``path``; returns the number of items."""
-    return write_any(path, bank_items(engine, **filters), fmt)
+    """Write the bank (newest versions) to ``path``; returns the number of items. The images
+    they show go with them where the format can carry them (JSON, Moodle XML, GIFT, QTI);
+    CSV and XLSX name them by hash, for an import into a bank that holds them."""
+    items = bank_items(engine, **filters)
+    return write_any(path, items, fmt, images=images_of(engine, items))
+
+
+def images_of(engine: Engine, items: Iterable[ItemData]) -> dict[str, CheckedImage]:
+    """The stored images that ``items`` show, by hash."""
+    return images_in(engine, (t for i in items for t in item_texts(i.stem, i.options, i.premises)))
 
 
 @dataclass(frozen=True)

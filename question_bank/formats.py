@@ -7,8 +7,10 @@ Readers return :class:`RawItem` rows, still unvalidated, each with the number a 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,13 @@ from question_bank.columns import (
     OPTION_COLUMNS,
     PREMISE_COLUMNS,
 )
+from question_bank.images import (
+    CheckedImage,
+    ImageRefused,
+    check_image,
+    hashes_in,
+    item_texts,
+)
 from schemas.items import ItemData
 from schemas.notation import LIST_SEPARATOR
 
@@ -55,6 +64,8 @@ class RawItem:
     """What the reader left behind that no item needs (feedback); reported, not refused."""
     category: str = ""
     """The category another system filed the question in (a Moodle ``$course$/…`` path)."""
+    images: dict[str, CheckedImage] = field(default_factory=dict)
+    """The images the file holds for this row's text, checked, by their hash."""
 
     def label(self, column: str) -> str:
         shown = self.labels.get(column, column)
@@ -141,12 +152,47 @@ def _read_json(path: Path, text: str) -> list[RawItem]:
             f"不支持的格式版本 {data.get('format')!r}",
             f"unsupported format {data.get('format')!r}; expected {FORMAT_TAG}",
         )
+    images = _json_images(path, data.get("images") if isinstance(data, dict) else None)
     rows = []
     for index, item in enumerate(items, start=1):
         values = item if isinstance(item, dict) else {"_not_an_object": item}
         check_cell(path, index, None, values)
-        rows.append(RawItem(index, dict(values)))
+        rows.append(RawItem(index, dict(values), images=images))
     return rows
+
+
+def _json_images(path: Path, found: Any) -> dict[str, CheckedImage]:
+    """A JSON bank's ``images`` (``{"<sha256>": {"media_type", "data"}}``), each checked and
+    its bytes matched against its hash; raises InputError naming the image otherwise."""
+    if found is None:
+        return {}
+    if not isinstance(found, dict):
+        raise fail(path, "bad_images", "images 应为对象", "images must be an object")
+    images: dict[str, CheckedImage] = {}
+    for sha, entry in found.items():
+        data = entry.get("data") if isinstance(entry, dict) else None
+        try:
+            raw = base64.b64decode(data if isinstance(data, str) else "", validate=True)
+            image = check_image(raw)
+        except (binascii.Error, ValueError) as error:
+            zh, en = (
+                (error.zh, error.en)
+                if isinstance(error, ImageRefused)
+                else (
+                    "data 不是有效的 base64",
+                    "data is not valid base64",
+                )
+            )
+            raise fail(path, "bad_image", f"images.{sha}：{zh}", f"images.{sha}: {en}") from error
+        if image.sha256 != sha:
+            raise fail(
+                path,
+                "image_hash",
+                f"images.{sha}：图片内容的 SHA-256 为 {image.sha256}，与其名称不符",
+                f"images.{sha}: the image's bytes hash to {image.sha256}, not to its name",
+            )
+        images[sha] = image
+    return images
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -199,9 +245,16 @@ def _typed(row: list[str]) -> list[Any]:
 
 
 def write_items(
-    path: Path, items: Iterable[ItemData], fmt: str | None = None, *, encoding: str = "utf-8-sig"
+    path: Path,
+    items: Iterable[ItemData],
+    fmt: str | None = None,
+    *,
+    encoding: str = "utf-8-sig",
+    images: Mapping[str, CheckedImage] | None = None,
 ) -> int:
     """Write ``items`` in canonical form; returns how many. CSV is UTF-8 with BOM by default.
+    JSON also carries the ``images`` the items show (base64, by hash); CSV and XLSX name
+    them by hash only.
 
     CSV and XLSX go through certify's one table writer: text that a spreadsheet would take for
     a formula is protected (an apostrophe in CSV, a text cell in XLSX), and the reader undoes it,
@@ -221,7 +274,20 @@ def write_items(
             encoding=encoding,
         )
     elif fmt == "json":
-        doc = {"format": FORMAT_TAG, "items": [item_json(i) for i in items]}
+        doc: dict[str, Any] = {"format": FORMAT_TAG, "items": [item_json(i) for i in items]}
+        shown = sorted(
+            h
+            for h in hashes_in(t for i in items for t in item_texts(i.stem, i.options, i.premises))
+            if images and h in images
+        )
+        if shown and images:
+            doc["images"] = {
+                h: {
+                    "media_type": images[h].media_type,
+                    "data": base64.b64encode(images[h].data).decode("ascii"),
+                }
+                for h in shown
+            }
         path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     else:
         raise ValueError(fmt)

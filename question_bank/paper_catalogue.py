@@ -21,7 +21,7 @@ from certify.infra.db import transaction
 from certify.infra.errors import BlueprintNotFound, PaperNotFound
 from question_bank.bank import to_item_data
 from question_bank.interchange.qti_test import write_paper_qti
-from question_bank.papers import PaperError, paper_view
+from question_bank.papers import PaperError, paper_images, paper_view
 from schemas.blueprint import BAND_NAMES, Blueprint, band_of
 from schemas.enums import Level
 from schemas.tables import Blueprint as BlueprintRow
@@ -297,7 +297,9 @@ def paper_document(engine: Engine, code: str, kind: str) -> bytes:
     view = paper_view(engine, code)
     render = render_paper if kind == "paper" else render_key
     with tempfile.TemporaryDirectory() as folder:
-        content = render(view, Path(folder) / f"{kind}.pdf").read_bytes()
+        content = render(
+            view, Path(folder) / f"{kind}.pdf", paper_images(engine, view)
+        ).read_bytes()
     digest = hashlib.sha256(content).hexdigest()
     try:
         with Session(engine) as session, session.begin():
@@ -330,7 +332,7 @@ def paper_qti(engine: Engine, code: str, *, actor: str = "cli") -> bytes:
             .where(col(ItemVersion.id).in_(pks))
         )
         items = {version.id or 0: to_item_data(item, version) for item, version in rows}
-        package = write_paper_qti(view, items)
+        package = write_paper_qti(view, items, paper_images(engine, view))
         audit_log.append(
             session,
             actor=actor,

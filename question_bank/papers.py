@@ -29,6 +29,7 @@ from question_bank.assembly.engine import Assembly, FloatArray, assemble
 from question_bank.assembly.information import item_information
 from question_bank.assembly.plan import Infeasible, Plan, PoolItem, Shortfall, make_plan
 from question_bank.bank import latest_versions
+from question_bank.images import CheckedImage, images_in, item_texts
 from question_bank.shuffle import candidate_view
 from schemas.blueprint import Blueprint
 from schemas.enums import ItemStatus, ItemType, Level
@@ -654,7 +655,15 @@ def write_paper_pdfs(
         view = candidate_view(view, candidate_seed, label=f"考生卷 seed {candidate_seed}")
         name = f"{code}-s{candidate_seed}"
     folder.mkdir(parents=True, exist_ok=True)
+    images = paper_images(engine, view)
     return [
-        render_paper(view, folder / f"{name}-试卷.pdf"),
-        render_key(view, folder / f"{name}-答案.pdf"),
+        render_paper(view, folder / f"{name}-试卷.pdf", images),
+        render_key(view, folder / f"{name}-答案.pdf", images),
     ]
+
+
+def paper_images(engine: Engine, view: PaperView) -> dict[str, CheckedImage]:
+    """The images that the questions of ``view`` show, by hash."""
+    return images_in(
+        engine, (t for q in view.questions for t in item_texts(q.stem, q.options, q.premises))
+    )

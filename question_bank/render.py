@@ -10,13 +10,15 @@ numbering come from :mod:`certify.infra.pdf`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import io
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.platypus import (
+    Image,
     KeepTogether,
     PageBreak,
     Paragraph,
@@ -36,6 +38,7 @@ from certify.infra.pdf import (
     styles,
     table_style,
 )
+from question_bank.images import CheckedImage, hashes_in, segments
 from question_bank.validate import BLANK
 from schemas.enums import ItemType
 from schemas.notation import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR
@@ -71,8 +74,9 @@ Section = tuple[ItemType, list[PaperQuestion]]
 # --- public API ------------------------------------------------------------------------------
 
 
-def render_paper(view: PaperView, path: Path) -> Path:
-    """Write the exam paper of ``view``, answer sheet last, as an A4 PDF at ``path``."""
+def render_paper(view: PaperView, path: Path, images: Images | None = None) -> Path:
+    """Write the exam paper of ``view``, answer sheet last, as an A4 PDF at ``path``; the
+    images its questions show come from ``images`` (by hash)."""
 
     def footer(canvas: Any, page: int, count: int) -> None:
         left = " · ".join(filter(None, [form_label(view.form), view.candidate_label]))
@@ -80,15 +84,16 @@ def render_paper(view: PaperView, path: Path) -> Path:
 
     return build(
         path,
-        lambda: _paper_story(view),
+        lambda: _paper_story(view, images or {}),
         footer,
         title=f"{view.title} {form_label(view.form)}",
         subject="试卷",
     )
 
 
-def render_key(view: PaperView, path: Path) -> Path:
-    """Write the answer key and marking scheme of ``view`` as an A4 PDF at ``path``."""
+def render_key(view: PaperView, path: Path, images: Images | None = None) -> Path:
+    """Write the answer key and marking scheme of ``view`` as an A4 PDF at ``path`` (it quotes
+    no question text, so ``images`` is not used; it is taken as :func:`render_paper` takes it)."""
 
     def footer(canvas: Any, page: int, count: int) -> None:
         draw_footer(canvas, CONFIDENTIAL, page_of(page, count), f"试卷编号：{view.code}")
@@ -100,6 +105,56 @@ def render_key(view: PaperView, path: Path) -> Path:
         title=f"{view.title} {form_label(view.form)} 参考答案与评分标准",
         subject="参考答案与评分标准",
     )
+
+
+# --- text with images ---------------------------------------------------------------------------
+
+Images = Mapping[str, CheckedImage]
+
+MAX_PICTURE_HEIGHT = 70 * mm
+PIXEL = 0.75
+"""Points per pixel: an image is printed at 96 pixels per inch unless it must shrink."""
+
+
+def rich(
+    text: str,
+    style: Any,
+    images: Images,
+    *,
+    prefix: str = "",
+    suffix: str = "",
+    width: float = WIDTH - INDENT,
+) -> list[Any]:
+    """``text`` as flowables: its words as paragraphs (``prefix`` and ``suffix`` markup before
+    and after them), each image it shows on a line of its own, at most ``width`` wide and
+    :data:`MAX_PICTURE_HEIGHT` high. An image ``images`` lacks is printed as its alt text."""
+    out: list[Any] = []
+    pending = prefix
+    for piece in segments(text) if "](sha256:" in text else [text]:
+        if isinstance(piece, str):
+            pending += markup(piece.strip("\n"))
+            continue
+        alt, sha = piece
+        image = images.get(sha)
+        if image is None:
+            pending += markup(f"[图：{alt or sha[:12]}]")
+            continue
+        if pending.strip():
+            out.append(Paragraph(pending, style))
+        pending = ""
+        out.append(_picture(image, width))
+    if pending.strip() or suffix or not out:
+        out.append(Paragraph(pending + suffix, style))
+    return out
+
+
+def _picture(image: CheckedImage, width: float) -> Any:
+    scale = min(1.0, width / (image.width * PIXEL), MAX_PICTURE_HEIGHT / (image.height * PIXEL))
+    picture = Image(
+        io.BytesIO(image.data), image.width * PIXEL * scale, image.height * PIXEL * scale
+    )
+    picture.hAlign = "LEFT"
+    return picture
 
 
 # --- small pieces ----------------------------------------------------------------------------
@@ -197,10 +252,10 @@ def _rows_of(cells: list[Any], per_row: int) -> list[list[Any]]:
 # --- the paper -------------------------------------------------------------------------------
 
 
-def _paper_story(view: PaperView) -> list[Any]:
+def _paper_story(view: PaperView, images: Images) -> list[Any]:
     story = _paper_header(view)
     for part in view.parts:
-        story += _part(part)
+        story += _part(part, images)
     story.append(PageBreak())
     story += _answer_sheet(view)
     return story
@@ -256,7 +311,7 @@ def _instructions(instructions: list[str]) -> list[Any]:
     return story
 
 
-def _part(part: PaperPart) -> list[Any]:
+def _part(part: PaperPart, images: Images) -> list[Any]:
     """A part's title and sections; each heading is kept on a page with the question after it."""
     s = styles()
     lead: list[Any] = [
@@ -270,36 +325,36 @@ def _part(part: PaperPart) -> list[Any]:
     ]
     story: list[Any] = []
     for index, section in enumerate(sections(part.questions), 1):
-        first, *rest = [_question(q) for q in section[1]]
+        first, *rest = [_question(q, images) for q in section[1]]
         heading = Paragraph(section_heading(index, section), s.subheading)
         story += [KeepTogether([*lead, heading, *first]), *map(KeepTogether, rest)]
         lead = []
     return story or lead
 
 
-def _question(q: PaperQuestion) -> list[Any]:
+def _question(q: PaperQuestion, images: Images) -> list[Any]:
     """A question's flowables, to be kept on one page (not a KeepTogether itself: nested ones
     report an unbounded height and would push their section onto a fresh page)."""
     s = styles()
     tail = f"&nbsp;&nbsp;（{'&nbsp;' * 6}）" if q.type is ItemType.TRUE_FALSE else ""
-    stem = f"{q.number}. {markup(q.stem)}（{points(q.points)}分）{tail}"
-    parts: list[Any] = [Paragraph(stem, s.hanging)]
+    suffix = f"（{points(q.points)}分）{tail}"
+    parts = rich(q.stem, s.hanging, images, prefix=f"{q.number}. ", suffix=suffix)
     if q.type is ItemType.MATCHING:
-        parts.append(_premises(q.premises))
+        parts.append(_premises(q.premises, images))
     if q.type.has_options:
-        parts.append(_options(q.options))
+        parts.append(_options(q.options, images))
     if q.type is ItemType.SUBJECTIVE:
         parts.append(_answer_lines(q.points))
     parts.append(Spacer(1, 2 * mm))
     return parts
 
 
-def _premises(premises: list[str]) -> Any:
+def _premises(premises: list[str], images: Images) -> Any:
     """A matching question's premises, one per line, each with a blank for its letter."""
     inner = WIDTH - INDENT
     rows = [
         [
-            Paragraph(f"（{n}）{markup(text)}", styles().body),
+            rich(text, styles().body, images, prefix=f"（{n}）"),
             Paragraph("（&nbsp;&nbsp;&nbsp;&nbsp;）", styles().body),
         ]
         for n, text in enumerate(premises, start=1)
@@ -316,13 +371,26 @@ def _premises(premises: list[str]) -> Any:
     return table
 
 
-def _options(options: dict[str, str]) -> Any:
-    """Options in four or two columns when they fit, else one per line."""
+def _options(options: dict[str, str], images: Images) -> Any:
+    """Options in four or two columns when they fit, else one per line; options that show
+    images two to a row, each image fitted to its column."""
     texts = [f"{letter}. {markup(text)}" for letter, text in options.items()]
     multiline = any("\n" in text for text in options.values())
+    pictures = bool(hashes_in(options.values()))
     inner = WIDTH - INDENT
-    per_row = 1 if multiline else _columns(texts, styles().body.fontSize, inner, (4, 2, 1))
-    cells = [Paragraph(text, styles().body) for text in texts]
+    per_row = (
+        (2 if len(options) > 1 else 1)
+        if pictures
+        else 1
+        if multiline
+        else _columns(texts, styles().body.fontSize, inner, (4, 2, 1))
+    )
+    cells = [
+        rich(text, styles().body, images, prefix=f"{letter}. ", width=inner / per_row - 4)
+        if pictures
+        else Paragraph(f"{letter}. {markup(text)}", styles().body)
+        for letter, text in options.items()
+    ]
     table = Table(_rows_of(cells, per_row), colWidths=[inner / per_row] * per_row, hAlign="RIGHT")
     table.setStyle(
         table_style(

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from certify.infra.errors import Problem
-from question_bank.columns import COLUMNS, JSON_FIELDS, OPTION_COLUMNS, REQUIRED
+from question_bank.columns import COLUMNS, JSON_FIELDS, OPTION_COLUMNS, PREMISE_COLUMNS, REQUIRED
 from question_bank.formats import RawItem
+from question_bank.images import MARKER, CheckedImage, clean_alt
 from schemas.enums import ITEM_STATUS_ALIASES, ITEM_TYPE_ALIASES, ItemStatus, ItemType
 from schemas.items import ItemData
 from schemas.notation import ALTERNATIVE_SEPARATOR, LIST_SEPARATOR, MAX_PREMISES, OPTION_LETTERS
@@ -33,6 +34,11 @@ class Validation:
 
     items: list[tuple[int, ItemData]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    images: dict[str, CheckedImage] = field(default_factory=dict)
+    """The images the file brought for its valid rows, by hash."""
+    wanted: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    """Images the valid rows show that the file did not bring (the bank must hold them): by
+    hash, the rows and fields that show them."""
 
     @property
     def bad_rows(self) -> set[int]:
@@ -113,12 +119,14 @@ def validate_rows(file: str, rows: list[RawItem]) -> Validation:
     """Validate every row of one file, including duplicate ids across rows."""
     result = Validation()
     first_row: dict[str, int] = {}
+    brought = {sha: image for raw in rows for sha, image in raw.images.items()}
     for raw in rows:
         if raw.problems:
             result.problems.extend(raw.problems)
             continue
         row = _Row(file, raw)
         item = _validate(row)
+        shown: list[tuple[str, str]] = []
         if item is not None:
             if item.item_id in first_row:
                 row.bad(
@@ -129,11 +137,41 @@ def validate_rows(file: str, rows: list[RawItem]) -> Validation:
                 )
             else:
                 first_row[item.item_id] = raw.row
+        if item is not None:
+            shown = _images(row, item)
         if row.problems:
             result.problems.extend(row.problems)
         elif item is not None:
             result.items.append((raw.row, item))
+            for sha, label in shown:
+                if sha in brought:  # the file holds it (for this row or another)
+                    result.images[sha] = brought[sha]
+                else:
+                    result.wanted.setdefault(sha, []).append((raw.row, label))
     return result
+
+
+def _images(row: _Row, item: ItemData) -> list[tuple[str, str]]:
+    """The images ``item`` shows, with the field each is in; an alt text a marker could not
+    have been written with (:func:`~question_bank.images.clean_alt`) is a problem."""
+    fields = [("stem", item.stem)]
+    fields += [(f"option_{k.lower()}", text) for k, text in item.options.items()]
+    fields += [(PREMISE_COLUMNS[n], text) for n, text in enumerate(item.premises)]
+    shown = []
+    for column, text in fields:
+        if "](sha256:" not in text:
+            continue
+        label = row.raw.label(column) if column in row.raw.labels else column
+        for found in MARKER.finditer(text):
+            if found.group(1) != clean_alt(found.group(1)):
+                row.bad(
+                    column,
+                    "bad_image_alt",
+                    "图片说明不能以空格开头或结尾，也不能含连续空格",
+                    "an image's alt text may not start or end with a space, or hold two in a row",
+                )
+            shown.append((found.group(2), label))
+    return shown
 
 
 def _validate(row: _Row) -> ItemData | None:

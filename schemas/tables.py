@@ -107,6 +107,21 @@ class ItemVersion(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False)
 
 
+class ItemImage(SQLModel, table=True):
+    """An image that items show, stored once by the SHA-256 of its bytes (the hash an item's
+    text names it by; see :mod:`question_bank.images`)."""
+
+    __tablename__ = "item_image"
+
+    sha256: str = Field(max_length=64, primary_key=True)
+    media_type: str = Field(max_length=32)
+    width: int
+    height: int
+    size: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = _ts(nullable=False)
+
+
 # --- papers ----------------------------------------------------------------------------------
 
 

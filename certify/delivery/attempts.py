@@ -42,7 +42,7 @@ import re
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,7 +57,9 @@ from certify.delivery.copies import COPIES, Copy, MadeFrom, Numbering
 from certify.infra.db import transaction
 from certify.infra.errors import Refused
 from certify.registration.identity import IdentityVault
+from question_bank.images import images_in, item_texts
 from schemas.enums import AttemptStatus, FinishReason, IncidentKind
+from schemas.papers import PaperQuestion
 from schemas.tables import (
     AnswerEvent,
     Attachment,
@@ -706,6 +708,7 @@ def paper(
             if x.item_version_id in number_of
         },
         "attachments": attached,
+        "images": _images(engine, copy.questions),
         "last_seq": a.last_seq,
         "limits": {
             "attachment_bytes": ATTACHMENT_BYTES,
@@ -718,6 +721,13 @@ def paper(
 
         out["backup"] = page_keys(vault, Whose(a.id, a.registration_id, a.part))
     return out
+
+
+def _images(engine: Engine, questions: Iterable[PaperQuestion]) -> dict[str, str]:
+    """The images the questions show, as ``data:`` addresses by hash (the page is served with
+    its paper and nothing from elsewhere; the page's policy allows ``data:`` images only)."""
+    texts = (t for q in questions for t in item_texts(q.stem, q.options, q.premises))
+    return {sha: image.data_uri() for sha, image in images_in(engine, texts).items()}
 
 
 def _open_for_answers(found: Live, now: datetime) -> None:

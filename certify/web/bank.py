@@ -29,6 +29,7 @@ from flask import (
     send_file,
     url_for,
 )
+from markupsafe import Markup, escape
 
 from certify.infra.errors import Error, InputError, NotFound, Problem
 from certify.web.auth import check_csrf, current_account, require_role
@@ -54,6 +55,7 @@ from question_bank.catalogue import (
     search_items,
 )
 from question_bank.formats import FORMATS
+from question_bank.images import CheckedImage, images_in, item_texts, marker, segments
 from question_bank.import_job import report_of, submit_bank_import
 from question_bank.interchange.common import ITEM_ID, Placement, parse_placement
 from question_bank.interchange.files import FOREIGN_FORMATS
@@ -90,6 +92,24 @@ def _account_id() -> int | None:
 def _level_name(level: Level | str) -> str:
     found = Level(level)
     return LEVEL_NAMES_ZH[found] if g.get("lang", "zh") == "zh" else found.value
+
+
+@blueprint.app_template_filter("with_images")
+def _with_images(text: str, images: Mapping[str, CheckedImage]) -> Markup:
+    """An item's text for the page: escaped, its images as ``data:`` images (the page's policy
+    allows those and nothing from elsewhere); one the bank lacks shows as its marker."""
+    out: list[str] = []
+    for piece in segments(text) if "](sha256:" in text else [text]:
+        if isinstance(piece, str):
+            out.append(str(escape(piece)))
+        elif piece[1] in images:
+            out.append(
+                f'<img class="item-image" src="{images[piece[1]].data_uri()}" '
+                f'alt="{escape(piece[0] or "图片")}">'
+            )
+        else:
+            out.append(str(escape(marker(piece[1], piece[0]))))
+    return Markup("".join(out))
 
 
 @blueprint.app_template_filter("occupation_name")
@@ -360,8 +380,14 @@ def _item_page(history: ItemHistory, problems: PageProblems | None = None, reaso
         except NotFound:
             abort(404)
         compared = (old, new, diff_versions(old.data, new.data))
+    texts = [
+        text
+        for v in history.versions
+        for text in item_texts(v.data.stem, v.data.options, v.data.premises)
+    ]
     return render_template(
         "bank_item.html",
+        images=images_in(g.engine, texts),
         history=history,
         latest=history.latest,
         compared=compared,

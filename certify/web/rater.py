@@ -28,6 +28,7 @@ from certify.registration.sittings import list_sittings
 from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.common import PageProblems, page_problems, saved_upload, send_problems
 from certify.web.jobs import import_answer, run_upload
+from question_bank.images import images_in
 
 blueprint = Blueprint("rater", __name__, url_prefix="/rater")
 RATER = ("rater", "admin")
@@ -98,7 +99,9 @@ def scripts(code: str) -> Any:
 @blueprint.get("/sittings/<code>/scripts/<script>")
 @require_role(*RATER)
 def script(code: str, script: str) -> Any:
-    return render_template("rater_script.html", view=script_view(g.engine, code, script))
+    view = script_view(g.engine, code, script)
+    images = images_in(g.engine, [view.script.stem])  # the raters see what candidates saw
+    return render_template("rater_script.html", view=view, images=images)
 
 
 @blueprint.get("/sittings/<code>/scripts/<script>/attachments/<int:attachment_id>")

@@ -4,11 +4,14 @@ certify metadata a foreign format has no field for."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ import yaml
 
 from certify.infra.errors import InputError, Problem
 from question_bank.formats import RawItem
+from question_bank.images import MARKER, CheckedImage, ImageRefused, check_image, marker
 from schemas.enums import ItemType
 from schemas.items import ItemData
 from schemas.notation import LIST_SEPARATOR, OPTION_LETTERS
@@ -232,6 +236,9 @@ class Question:
         self.values: dict[str, Any] = {"options": {}}
         self.problems: list[Problem] = []
         self.notices: list[Problem] = []
+        self.images: dict[str, CheckedImage] = {}
+        self.files: Callable[[str], bytes | None] | None = None
+        """The bytes of a file the question's markup names (a package's image), if any."""
 
     def where(self, part: str) -> str:
         shown = f"«{self.name}»" if self.name else f"#{self.number}"
@@ -246,9 +253,75 @@ class Question:
         """Something left behind that no item needs (feedback, a description): reported."""
         self.notices.append(Problem(self.file, self.number, self.where(part), code, zh, en))
 
+    def keep_image(self, part: str, name: str, data: bytes | None, alt: str) -> str | None:
+        """The marker of image ``name`` (its bytes ``data``, None when the file lacks them),
+        kept with the question; None, with the question refused, when it cannot be kept."""
+        if data is None:
+            self.unsupported(
+                part,
+                "image_missing",
+                f"图片 {name!r} 不在文件中",
+                f"the image {name!r} is not in the file",
+            )
+            return None
+        try:
+            image = check_image(data)
+        except ImageRefused as refused:
+            self.unsupported(
+                part,
+                "bad_image",
+                f"图片 {name!r}：{refused.zh}",
+                f"the image {name!r}: {refused.en}",
+            )
+            return None
+        self.images[image.sha256] = image
+        return marker(image.sha256, alt)
+
     def raw(self) -> RawItem:
         labels = {name: self.where(name) for name in self.values}
-        return RawItem(self.number, self.values, labels, self.problems, self.notices, self.category)
+        return RawItem(
+            self.number,
+            self.values,
+            labels,
+            self.problems,
+            self.notices,
+            self.category,
+            self.images,
+        )
+
+
+# --- images ----------------------------------------------------------------------------------
+
+
+IMAGE_PROBLEMS = frozenset({"image", "image_missing", "bad_image"})
+"""The codes of the problems an image of a question can have."""
+
+
+def data_uri_bytes(src: str) -> bytes | None:
+    """The bytes of a base64 ``data:`` address, None when it is not one."""
+    head, comma, body = src.partition(",")
+    if not comma or not head.startswith("data:") or not head.endswith(";base64"):
+        return None
+    try:
+        return base64.b64decode("".join(body.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def image_resolver(
+    question: Question, part: str, files: Callable[[str], bytes | None] | None = None
+) -> Resolve:
+    """How a reader keeps the images of one text of ``question``: a ``data:`` image from its
+    address, any other from ``files`` (the format's own files, by ``src``); each checked and
+    kept with the question, or the question refused naming the image."""
+
+    def resolve(src: str, alt: str) -> str | None:
+        if src.startswith("data:"):
+            return question.keep_image(part, src[:40] + "…", data_uri_bytes(src), alt)
+        found = files or question.files
+        return question.keep_image(part, src, found(src) if found else None, alt)
+
+    return resolve
 
 
 # --- HTML to text ------------------------------------------------------------------------------
@@ -268,31 +341,42 @@ BLOCKS = {
 def sanitise(html: str) -> str:
     """``html`` through nh3 (Rust's ammonia on an HTML5 parser): only formatting tags are left,
     no scripts or styles with their content, no event-handler or style attributes, links only
-    to http(s) and mailto, images keeping ``src`` and ``alt``."""
+    to http(s) and mailto, images keeping ``src`` and ``alt`` (a ``data:`` image too: the
+    result is only ever read for its text, never shown as HTML)."""
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         attributes={"a": {"href"}, "img": {"src", "alt"}},
-        url_schemes={"http", "https", "mailto"},
+        url_schemes={"http", "https", "mailto", "data"},
         link_rel=None,
         strip_comments=True,
     )
 
 
+Resolve = Callable[[str, str], "str | None"]
+"""An image's ``src`` and ``alt`` to the marker that keeps it in an item's text, or None when
+the image cannot be kept (the reader has said why, or the caller refuses it by name)."""
+
+
 class _Text(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, resolve: Resolve | None = None) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.pre = 0
         self.images: list[str] = []
         self.links: list[tuple[str, int]] = []
+        self.resolve = resolve
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "br":
             self.parts.append("\n")
         elif tag == "img":
             found = dict(attrs)
-            self.images.append(found.get("src") or found.get("alt") or "")
+            src, alt = found.get("src") or "", found.get("alt") or ""
+            if self.resolve is None or not src:
+                self.images.append(src or alt)
+            else:  # kept as its marker, or refused by the resolver (which says why)
+                self.parts.append(self.resolve(src, alt) or "")
         elif tag in BLOCKS:
             self._break()
             if tag == "li":
@@ -308,7 +392,7 @@ class _Text(HTMLParser):
         if tag == "a" and self.links:
             href, start = self.links.pop()
             shown = "".join(self.parts[start:]).strip()
-            if href and href != shown:
+            if href and href != shown and not href.startswith("data:"):
                 self.parts.append(f" ({href})")  # the address is kept as text, never as a link
         if tag in BLOCKS:
             self._break()
@@ -326,11 +410,11 @@ class _Text(HTMLParser):
         self.parts.append(data.replace("\u00a0", " "))  # a no-break space is kept, as a space
 
 
-def html_text(html: str) -> tuple[str, list[str]]:
+def html_text(html: str, resolve: Resolve | None = None) -> tuple[str, list[str]]:
     """The text a person reads in ``html``, after :func:`sanitise`: line breaks where the
-    markup breaks lines, entities decoded, runs of spaces as one (a no-break space is a space);
-    and the images the markup shows (their ``src``), which certify's items cannot hold yet."""
-    parser = _Text()
+    markup breaks lines, entities decoded, runs of spaces as one (a no-break space is a space),
+    each image that ``resolve`` keeps as its marker; and the images not kept (their ``src``)."""
+    parser = _Text(resolve)
     parser.feed(sanitise(html))
     parser.close()
     return _read(parser), parser.images
@@ -346,15 +430,16 @@ PLAIN_TAGS = frozenset({"div", "br", "span", "b", "i", "em", "strong", "sub", "s
 """Tags that need no sanitising and that an HTML parser nests as written: markup of these alone
 is read by :func:`events_text` without writing and re-parsing HTML."""
 
-Event = tuple[str, str]
+Event = tuple[str, Any]
+"""``("data", text)``, ``("start", tag)``, ``("end", tag)`` or ``("img", attributes)``."""
 """``("start", tag)``, ``("end", tag)`` or ``("data", text)``."""
 
 
-def events_text(events: Iterable[Event]) -> str:
+def events_text(events: Iterable[Event], resolve: Resolve | None = None) -> str:
     """:func:`html_text` of markup given as events whose tags are all :data:`PLAIN_TAGS` (a
     ``br`` has no end): the same text, read straight from a parsed tree. Adjacent data is
     joined first, and empty data dropped, as an HTML parser does."""
-    parser = _Text()
+    parser = _Text(resolve)
     pending: list[str] = []
     events = list(events)
     if events and events[0][0] == "data":  # as the HTML parser, drop a byte-order mark there
@@ -366,7 +451,9 @@ def events_text(events: Iterable[Event]) -> str:
         if "".join(pending):
             parser.handle_data("".join(pending))
         pending = []
-        if kind == "start":
+        if kind == "img":
+            parser.handle_starttag("img", list(value))
+        elif kind == "start":
             parser.handle_starttag(value, [])
         else:
             parser.handle_endtag(value)
@@ -382,10 +469,21 @@ def flat_text(text: str) -> str:
     return SPACES.sub(" ", text.removeprefix("\ufeff")).replace("\u00a0", " ").strip()
 
 
-def text_html(text: str) -> str:
+def text_html(text: str, src: Callable[[str], str | None] | None = None) -> str:
     """Plain ``text`` as HTML that :func:`html_text` reads back to the same text: escaped,
-    ``<br/>`` for line breaks, a run of spaces kept with no-break spaces."""
+    ``<br/>`` for line breaks, a run of spaces kept with no-break spaces; with ``src`` (an
+    image's hash to the address the format gives it, None for one it lacks), each image
+    marker as an ``<img>``."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if src is not None and "](sha256:" in text:
+
+        def img(found: re.Match[str]) -> str:
+            address = src(found.group(2))
+            if address is None:
+                return found.group()
+            return f'<img src="{escape(address)}" alt="{found.group(1)}"/>'
+
+        text = MARKER.sub(img, text)
     if "  " in text:
         text = re.sub(r" {2,}", lambda m: " " + "&#160;" * (len(m.group()) - 1), text)
     return text.replace("\n", "<br/>")

@@ -5,13 +5,14 @@ and QTI 3.0 packages by the modules beside this one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from certify.infra.errors import InputError, Problem
 from certify.infra.tabular import DEFAULT_MAX_BYTES, check_size, decode
 from question_bank.formats import FORMATS as OWN_FORMATS
 from question_bank.formats import RawItem, read_items, write_items
+from question_bank.images import CheckedImage
 from question_bank.interchange.common import Placement
 from question_bank.interchange.gift import read_gift, write_gift
 from question_bank.interchange.moodle import read_moodle, write_moodle
@@ -89,18 +90,25 @@ def read_any(
     raise ValueError(fmt)
 
 
-def write_any(path: Path, items: Iterable[ItemData], fmt: str | None = None) -> int:
-    """Write ``items`` in ``fmt`` (default: from the name); returns how many."""
+def write_any(
+    path: Path,
+    items: Iterable[ItemData],
+    fmt: str | None = None,
+    *,
+    images: Mapping[str, CheckedImage] | None = None,
+) -> int:
+    """Write ``items`` in ``fmt`` (default: from the name), with the ``images`` they show
+    where the format carries images; returns how many."""
     fmt = fmt or detect(path)
     items = list(items)
     if fmt in OWN_FORMATS:
-        return write_items(path, items, fmt)
+        return write_items(path, items, fmt, images=images)
     if fmt == "gift":
-        path.write_text(write_gift(items), encoding="utf-8")
+        path.write_text(write_gift(items, images), encoding="utf-8")
     elif fmt == "moodle":
-        path.write_bytes(write_moodle(items))
+        path.write_bytes(write_moodle(items, images))
     elif fmt == "qti":
-        path.write_bytes(write_qti(items))
+        path.write_bytes(write_qti(items, images=images))
     else:
         raise ValueError(fmt)
     return len(items)

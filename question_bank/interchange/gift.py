@@ -13,21 +13,25 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from question_bank.formats import RawItem, format_number
+from question_bank.images import CheckedImage, hashes_in
 from question_bank.interchange.common import (
     BLANK,
     DEFAULT_BLANK,
+    IMAGE_PROBLEMS,
     ITEM_ID,
     Ids,
     Placement,
     Question,
     html_text,
+    image_resolver,
     matching,
     meta_json,
+    text_html,
 )
 from schemas.enums import ItemType
 from schemas.items import ItemData
@@ -218,6 +222,11 @@ def _read_question(
     own = _certify_comment(question, chunk.comments)
     if own is not None and "key" in own:
         # certify wrote the key it could not say in GIFT (several blanks, a literal *)
+        if "premises" in own:  # a matching item: its pairs are read for their images only
+            pairs = Question(file, number, title, chunk.line, category)
+            _answers(pairs, inside, stem, fmt)
+            question.images.update(pairs.images)
+            question.problems += [p for p in pairs.problems if p.code in IMAGE_PROBLEMS]
         question.values.update(stem=stem, type=own.pop("type", None), key=own.pop("key"))
     else:
         _answers(question, inside, stem, fmt)
@@ -240,17 +249,18 @@ def _format(chars: Chars) -> tuple[str, Chars]:
 
 def _render(question: Question, part: str, text: str, fmt: str) -> str:
     """Text in a GIFT text format as certify's plain text; markup is sanitised and read as text,
-    images are refused (an item cannot hold them yet)."""
+    an image kept when it is in the text itself (a ``data:`` address) and refused by name when
+    it is elsewhere (GIFT files carry no other files)."""
     if fmt in ("plain", "markdown"):
         return text.replace(HOLE, DEFAULT_BLANK)
     source = text.replace("\n", "<br>") if fmt == "moodle" else text
-    out, images = html_text(source)
+    out, images = html_text(source, image_resolver(question, part))
     for src in images:
         question.unsupported(
             part,
             "image",
-            f"题目中的图片 {src!r} 无法保存（题目暂不支持图片）",
-            f"the image {src!r} cannot be kept (items hold no images yet)",
+            f"题目中的图片 {src!r} 没有地址，无法保存",
+            f"the image {src!r} has no address and cannot be kept",
         )
     return out.replace(HOLE, DEFAULT_BLANK)
 
@@ -539,29 +549,52 @@ def escape(text: str) -> str:
     return "".join(out)
 
 
-def _answer_text(text: str) -> str:
-    """An answer's text, protected from being read as a format or a weight."""
+def _written_answer(text: str, images: Images | None = None, html_question: bool = False) -> str:
+    """An answer's text, protected from being read as a format or a weight; HTML with its
+    images when it shows any. An answer takes its question's format unless it names its own,
+    so in a question written as HTML a plain answer says ``[plain]``."""
+    shown = _html(text, images)
+    if shown is not None:
+        return shown
     written = escape(text)
-    return f"[plain]{written}" if written[:1] in ("[", "%") else written
+    return f"[plain]{written}" if html_question or written[:1] in ("[", "%") else written
+
+
+Images = Mapping[str, CheckedImage]
+
+
+def _html(text: str, images: Images | None) -> str | None:
+    """``text`` as ``[html]`` with its images as ``data:`` addresses (GIFT carries no files),
+    when it shows images and ``images`` holds them all; else None."""
+    shown = hashes_in([text])
+    if not shown or images is None or not shown <= images.keys():
+        return None
+    return "[html]" + escape(text_html(text, lambda h: images[h].data_uri()))
 
 
 def _bracketed(text: str) -> str:
     return text.replace("]", "\\]")
 
 
-def gift_question(item: ItemData) -> str:
-    """One item in GIFT, with the certify comment line that holds what GIFT has no place for."""
+def gift_question(item: ItemData, images: Images | None = None) -> str:
+    """One item in GIFT, with the certify comment line that holds what GIFT has no place for;
+    the images it shows (from ``images``) in its text as ``data:`` addresses."""
     body: list[str] = []
     kind = item.type
+    stem = _html(item.stem, images)
+
+    def answer(text: str) -> str:
+        return _written_answer(text, images, html_question=stem is not None)
+
     if kind is ItemType.SINGLE:
         body = [
-            f"{'=' if letter == item.key else '~'}{_answer_text(t)}"
+            f"{'=' if letter == item.key else '~'}{answer(t)}"
             for letter, t in item.options.items()
         ]
     elif kind is ItemType.MULTIPLE:
         share = format_number(round(100 / len(item.key), 5))
         body = [
-            f"~%{share if letter in item.key else '-100'}%{_answer_text(t)}"
+            f"~%{share if letter in item.key else '-100'}%{answer(t)}"
             for letter, t in item.options.items()
         ]
     elif kind is ItemType.TRUE_FALSE:
@@ -571,14 +604,14 @@ def gift_question(item: ItemData) -> str:
         if all(TOLERANCE.fullmatch(a) for a in alternatives):
             body = ["#" + " ".join("=" + a.replace("±", ":") for a in alternatives)]
         else:
-            body = [f"={_answer_text(a)}" for a in alternatives]
+            body = [f"={answer(a)}" for a in alternatives]
     elif kind is ItemType.FILL:
         body = []  # several blanks: an essay in Moodle; the key is in the certify comment
     elif kind is ItemType.MATCHING:
         # the pairs are for Moodle; the item itself is in the certify comment (meta_json)
         used = set(item.key)
         body = [
-            f"={escape(p.replace('->', '→'))} -> {escape(item.options[c])}"
+            f"={_html(p, images) or escape(p.replace('->', '→'))} -> {escape(item.options[c])}"
             for p, c in zip(item.premises, item.key, strict=True)
         ]
         body += [f"= -> {escape(t)}" for c, t in item.options.items() if c not in used]
@@ -587,7 +620,7 @@ def gift_question(item: ItemData) -> str:
     lines = [f"// [id:{item.item_id}]"]
     lines += [f"// [tag:{_bracketed(t)}]" for t in item.tags]
     lines.append(f"// {META_PREFIX}{meta_json(item)}")
-    head = f"::{escape(item.item_id)}::[plain]{escape(item.stem)}"
+    head = f"::{escape(item.item_id)}::{stem or '[plain]' + escape(item.stem)}"
     if len(body) <= 1:
         lines.append(f"{head}{{{''.join(body)}}}")
     else:
@@ -595,7 +628,7 @@ def gift_question(item: ItemData) -> str:
     return "\n".join(lines)
 
 
-def write_gift(items: Iterable[ItemData]) -> str:
+def write_gift(items: Iterable[ItemData], images: Images | None = None) -> str:
     """A GIFT file of ``items``, grouped by ``$CATEGORY: $course$/certify/<occupation>/<level>/
     <area>`` so that Moodle files them in categories."""
     out: list[str] = []
@@ -605,5 +638,5 @@ def write_gift(items: Iterable[ItemData]) -> str:
         if here != category:
             out.append(f"$CATEGORY: {here}")
             category = here
-        out.append(gift_question(item))
+        out.append(gift_question(item, images))
     return "\n\n".join(out) + "\n"

@@ -7,15 +7,19 @@ entities is refused before anything is expanded or fetched.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import unquote
 from xml.etree.ElementTree import Element, SubElement, indent, tostring
 
 from lxml import etree
 
 from certify.infra.errors import InputError, Problem
 from question_bank.formats import RawItem, format_number
+from question_bank.images import CheckedImage, hashes_in
 from question_bank.interchange.common import (
     BLANK,
     DEFAULT_BLANK,
@@ -24,8 +28,10 @@ from question_bank.interchange.common import (
     Placement,
     Question,
     html_text,
+    image_resolver,
     matching,
     meta_json,
+    text_html,
 )
 from schemas.enums import ItemType
 from schemas.items import ItemData
@@ -122,31 +128,68 @@ def read_moodle(file: str, data: bytes, placement: Placement) -> list[RawItem]:
 
 
 def _text(question: Question, element: Element | None, part: str) -> str:
-    """The text of a Moodle text field (``<questiontext format=…><text>``) as plain text;
-    embedded files and images are refused by name."""
+    """The text of a Moodle text field (``<questiontext format=…><text>``) as plain text; the
+    images it shows are kept with the question, from the field's base64 ``<file>`` elements
+    (``@@PLUGINFILE@@/name``) or a ``data:`` address; any other file is refused by name."""
     if element is None:
         return ""
-    for embedded in element.findall("file"):
-        question.unsupported(
-            part,
-            "embedded_file",
-            f"内嵌文件 {embedded.get('name')!r} 无法保存（题目暂不支持图片和附件）",
-            f"the embedded file {embedded.get('name')!r} cannot be kept (items hold no files yet)",
-        )
+    files = _files(question, element, part)
     text = element.findtext("text") or ""
     fmt = element.get("format", "html")
     if fmt in ("plain_text", "markdown"):
-        return text.strip()
-    out, images = html_text(text.replace("\n", "<br>") if fmt == "moodle_auto_format" else text)
-    for src in images:
-        if not any(src.endswith(f.get("name") or "\0") for f in element.findall("file")):
+        for name in files:
             question.unsupported(
                 part,
-                "image",
-                f"图片 {src!r} 无法保存（题目暂不支持图片）",
-                f"the image {src!r} cannot be kept (items hold no images yet)",
+                "embedded_file",
+                f"内嵌文件 {name!r} 无法保存（{fmt} 格式的文字不显示图片）",
+                f"the embedded file {name!r} cannot be kept ({fmt} text shows no images)",
             )
+        return text.strip()
+    shown: set[str] = set()
+
+    def lookup(src: str) -> bytes | None:
+        name = unquote(src.removeprefix(PLUGINFILE)).lstrip("/")
+        shown.add(name)
+        return files.get(name) if src.startswith(PLUGINFILE) else None
+
+    html = text.replace("\n", "<br>") if fmt == "moodle_auto_format" else text
+    out, images = html_text(html, image_resolver(question, part, lookup))
+    for src in images:
+        question.unsupported(
+            part,
+            "image",
+            f"图片 {src!r} 没有地址，无法保存",
+            f"the image {src!r} has no address and cannot be kept",
+        )
+    for name in sorted(set(files) - shown):
+        question.unsupported(
+            part,
+            "embedded_file",
+            f"内嵌文件 {name!r} 不是文字中显示的图片，无法保存",
+            f"the embedded file {name!r} is not an image the text shows; it cannot be kept",
+        )
     return out
+
+
+PLUGINFILE = "@@PLUGINFILE@@/"
+
+
+def _files(question: Question, element: Element, part: str) -> dict[str, bytes]:
+    """A text field's embedded files by their path and name (``<file name path encoding>``)."""
+    files: dict[str, bytes] = {}
+    for embedded in element.findall("file"):
+        name = (embedded.get("path") or "/").strip("/") + "/" + (embedded.get("name") or "")
+        name = name.lstrip("/")
+        try:
+            files[name] = base64.b64decode("".join((embedded.text or "").split()), validate=True)
+        except (binascii.Error, ValueError):
+            question.unsupported(
+                part,
+                "bad_file",
+                f"内嵌文件 {name!r} 不是有效的 base64",
+                f"the embedded file {name!r} is not valid base64",
+            )
+    return files
 
 
 def _fraction(answer: Element) -> float:
@@ -173,6 +216,8 @@ def _read_question(
     own = _certify(question, element)
     if own is not None and "key" in own:
         values.update(type=own.pop("type", None), key=own.pop("key"))
+        for n, sub in enumerate(element.findall("subquestion"), start=1):
+            _text(question, sub, f"subquestion {n}")  # its images; the item is in <certify>
     else:
         READERS[kind](question, element)
     if kind != "essay" and _text(question, element.find("generalfeedback"), "generalfeedback"):
@@ -365,22 +410,41 @@ READERS = {
 # --- writing -----------------------------------------------------------------------------------
 
 
-def _field(parent: Element, tag: str, text: str, fmt: str | None = "plain_text") -> Element:
-    element = SubElement(parent, tag, {"format": fmt} if fmt else {})
+Images = Mapping[str, CheckedImage]
+
+
+def _field(
+    parent: Element, tag: str, text: str, images: Images | None = None, **attrs: str
+) -> Element:
+    """A text field, plain text; HTML with its images as base64 ``<file>``s when it shows
+    any (and ``images`` holds them all)."""
+    shown = hashes_in([text]) if images is not None else set()
+    if shown and images is not None and shown <= images.keys():
+        element = SubElement(parent, tag, {**attrs, "format": "html"})
+        SubElement(element, "text").text = text_html(
+            text, lambda h: PLUGINFILE + images[h].file_name
+        )
+        for h in sorted(shown):
+            file = SubElement(
+                element, "file", {"name": images[h].file_name, "path": "/", "encoding": "base64"}
+            )
+            file.text = base64.b64encode(images[h].data).decode("ascii")
+        return element
+    element = SubElement(parent, tag, {**attrs, "format": "plain_text"})
     SubElement(element, "text").text = text
     return element
 
 
-def _answer(parent: Element, fraction: str, text: str) -> Element:
-    answer = SubElement(parent, "answer", {"fraction": fraction, "format": "plain_text"})
-    SubElement(answer, "text").text = text
+def _answer(parent: Element, fraction: str, text: str, images: Images | None = None) -> Element:
+    answer = _field(parent, "answer", text, images, fraction=fraction)
     _field(answer, "feedback", "")
     return answer
 
 
-def moodle_question(item: ItemData) -> Element:
+def moodle_question(item: ItemData, images: Images | None = None) -> Element:
     """One item as a Moodle ``<question>``; a ``<certify>`` element (which Moodle ignores) holds
-    the fields Moodle XML has no place for."""
+    the fields Moodle XML has no place for. ``images``: the images the item shows, put in its
+    text fields as base64 files."""
     kind = item.type
     blanks = item.fill_blanks if kind is ItemType.FILL else []
     numeric = len(blanks) == 1 and all(_tolerance(a) for a in blanks[0])
@@ -393,7 +457,7 @@ def moodle_question(item: ItemData) -> Element:
     }.get(kind) or ("essay" if len(blanks) > 1 else "numerical" if numeric else "shortanswer")
     q = Element("question", {"type": moodle_type})
     SubElement(SubElement(q, "name"), "text").text = item.item_id
-    _field(q, "questiontext", item.stem)
+    _field(q, "questiontext", item.stem, images)
     _field(q, "generalfeedback", item.key if kind is ItemType.SUBJECTIVE else "")
     SubElement(q, "defaultgrade").text = format_number(item.points)
     SubElement(q, "penalty").text = "0"
@@ -411,7 +475,7 @@ def moodle_question(item: ItemData) -> Element:
                 if right
                 else ("0" if kind is ItemType.SINGLE else "-100")
             )
-            _answer(q, fraction, text)
+            _answer(q, fraction, text, images)
     elif kind is ItemType.TRUE_FALSE:
         _answer(q, "100" if item.key == "T" else "0", "true")
         _answer(q, "100" if item.key == "F" else "0", "false")
@@ -420,7 +484,7 @@ def moodle_question(item: ItemData) -> Element:
         pairs = list(zip(item.premises, item.key, strict=True))
         pairs += [("", c) for c in item.options if c not in item.key]  # distractors
         for premise, letter in pairs:
-            sub = _field(q, "subquestion", premise)
+            sub = _field(q, "subquestion", premise, images)
             SubElement(SubElement(sub, "answer"), "text").text = item.options[letter]
     elif moodle_type == "numerical":
         for alternative in blanks[0]:
@@ -455,9 +519,10 @@ def _tolerance(alternative: str) -> bool:
     return bool(sign)
 
 
-def write_moodle(items: Iterable[ItemData]) -> bytes:
+def write_moodle(items: Iterable[ItemData], images: Images | None = None) -> bytes:
     """A Moodle XML file of ``items``, each knowledge area its own category
-    (``$course$/certify/<occupation>/<level>/<area>``)."""
+    (``$course$/certify/<occupation>/<level>/<area>``); the images they show, from ``images``,
+    embedded where they are shown."""
     quiz = Element("quiz")
     category = None
     for item in items:
@@ -466,7 +531,7 @@ def write_moodle(items: Iterable[ItemData]) -> bytes:
             entry = SubElement(quiz, "question", {"type": "category"})
             SubElement(SubElement(entry, "category"), "text").text = here
             category = here
-        quiz.append(moodle_question(item))
+        quiz.append(moodle_question(item, images))
     indent(quiz)
     written: bytes = tostring(quiz, encoding="utf-8", xml_declaration=True)
     return written + b"\n"

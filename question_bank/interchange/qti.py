@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import io
 import json
+import posixpath
 import re
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from html import escape
 from typing import Any
+from urllib.parse import unquote
 from xml.etree.ElementTree import Element
 
 from lxml import etree
@@ -26,6 +28,7 @@ from lxml import etree
 from certify.infra.errors import InputError, Problem
 from certify.infra.xlsx_guard import zip_directory
 from question_bank.formats import RawItem, format_number
+from question_bank.images import CheckedImage, hashes_in, item_texts
 from question_bank.interchange.common import (
     BLANK,
     DEFAULT_BLANK,
@@ -38,6 +41,7 @@ from question_bank.interchange.common import (
     events_text,
     flat_text,
     html_text,
+    image_resolver,
     meta,
     text_html,
 )
@@ -93,9 +97,14 @@ def _outcomes(points: float) -> str:
     )
 
 
-def _choices(pairs: Iterable[tuple[str, str]], max_choices: int) -> str:
+Src = Callable[[str], "str | None"]
+"""An image's hash to its address in the package (None: the marker stays as text)."""
+
+
+def _choices(pairs: Iterable[tuple[str, str]], max_choices: int, src: Src) -> str:
     choices = "".join(
-        f'<qti-simple-choice identifier="{i}">{text_html(t)}</qti-simple-choice>' for i, t in pairs
+        f'<qti-simple-choice identifier="{i}">{text_html(t, src)}</qti-simple-choice>'
+        for i, t in pairs
     )
     return (
         f'<qti-choice-interaction response-identifier="RESPONSE" max-choices="{max_choices}">'
@@ -103,7 +112,7 @@ def _choices(pairs: Iterable[tuple[str, str]], max_choices: int) -> str:
     )
 
 
-def _fill_parts(item: ItemData) -> tuple[str, str, str]:
+def _fill_parts(item: ItemData, src: Src) -> tuple[str, str, str]:
     """Declarations, body and response processing of a fill item: one text entry per blank."""
     blanks = item.fill_blanks
     names = (
@@ -122,11 +131,11 @@ def _fill_parts(item: ItemData) -> tuple[str, str, str]:
         )
     pieces = BLANK.split(item.stem)
     marks = BLANK.findall(item.stem)
-    body = text_html(pieces[0])
+    body = text_html(pieces[0], src)
     for name, mark, piece in zip(names, marks, pieces[1:], strict=True):
         body += (
             f'<qti-text-entry-interaction response-identifier="{name}" '
-            f'expected-length="{len(mark)}"/>' + text_html(piece)
+            f'expected-length="{len(mark)}"/>' + text_html(piece, src)
         )
     if len(names) == 1:
         processing = f'<qti-response-processing template="{TEMPLATES}map_response.xml"/>'
@@ -139,7 +148,7 @@ def _fill_parts(item: ItemData) -> tuple[str, str, str]:
     return declarations, f"<div>{body}</div>", processing
 
 
-def _match_parts(item: ItemData) -> tuple[str, str]:
+def _match_parts(item: ItemData, src: Src) -> tuple[str, str]:
     """Declaration and interaction of a matching item: the premises ``P1``… (each matched once)
     to the options by letter (each any number of times); every right pair is worth its share
     of the points, as certify scores it."""
@@ -153,12 +162,12 @@ def _match_parts(item: ItemData) -> tuple[str, str]:
     )
     n = len(item.premises)
     premises = "".join(
-        f'<qti-simple-associable-choice identifier="P{k}" match-max="1">{text_html(t)}'
+        f'<qti-simple-associable-choice identifier="P{k}" match-max="1">{text_html(t, src)}'
         "</qti-simple-associable-choice>"
         for k, t in enumerate(item.premises, start=1)
     )
     options = "".join(
-        f'<qti-simple-associable-choice identifier="{letter}" match-max="{n}">{text_html(t)}'
+        f'<qti-simple-associable-choice identifier="{letter}" match-max="{n}">{text_html(t, src)}'
         "</qti-simple-associable-choice>"
         for letter, t in item.options.items()
     )
@@ -170,26 +179,32 @@ def _match_parts(item: ItemData) -> tuple[str, str]:
     return declaration, interaction
 
 
-def qti_item(item: ItemData) -> bytes:
-    """One item as a ``qti-assessment-item`` document."""
+def qti_item(item: ItemData, images: Mapping[str, CheckedImage] | None = None) -> bytes:
+    """One item as a ``qti-assessment-item`` document; the images it shows (from ``images``)
+    as ``<img>``s of the package's files (:func:`image_href`)."""
     kind = item.type
     match_correct = f'<qti-response-processing template="{TEMPLATES}match_correct.xml"/>'
-    stem = f"<div>{text_html(item.stem)}</div>"
+    known = images or {}
+
+    def src(sha: str) -> str | None:
+        return "../" + image_href(known[sha]) if sha in known else None
+
+    stem = f"<div>{text_html(item.stem, src)}</div>"
     if kind is ItemType.SINGLE or kind is ItemType.MULTIPLE:
         many = kind is ItemType.MULTIPLE
         declarations = _declaration(
             "RESPONSE", "multiple" if many else "single", "identifier", list(item.key)
         )
-        body = stem + _choices(item.options.items(), 0 if many else 1)
+        body = stem + _choices(item.options.items(), 0 if many else 1, src)
         processing = match_correct
     elif kind is ItemType.TRUE_FALSE:
         declarations = _declaration("RESPONSE", "single", "identifier", [item.key])
-        body = stem + _choices([("T", TRUE_TEXT), ("F", FALSE_TEXT)], 1)
+        body = stem + _choices([("T", TRUE_TEXT), ("F", FALSE_TEXT)], 1, src)
         processing = match_correct
     elif kind is ItemType.FILL:
-        declarations, body, processing = _fill_parts(item)
+        declarations, body, processing = _fill_parts(item, src)
     elif kind is ItemType.MATCHING:
-        declarations, body = _match_parts(item)
+        declarations, body = _match_parts(item, src)
         body = stem + body
         processing = f'<qti-response-processing template="{TEMPLATES}map_response.xml"/>'
     else:
@@ -210,17 +225,20 @@ def qti_item(item: ItemData) -> bytes:
     return xml_document(document)
 
 
-def _manifest(hrefs: list[tuple[str, str]], test: tuple[str, str] | None = None) -> bytes:
-    """The package's manifest: a resource per item, the test's (depending on every item) when
-    there is one, and certify's metadata."""
+def _manifest(
+    hrefs: list[tuple[str, str, list[str]]], test: tuple[str, str] | None = None
+) -> bytes:
+    """The package's manifest: a resource per item (with the image files it shows), the
+    test's (depending on every item) when there is one, and certify's metadata."""
     resources = "".join(
         f'<resource identifier="R-{ident}" type="{ITEM_TYPE}" href="{href}">'
-        f'<file href="{href}"/></resource>'
-        for ident, href in hrefs
+        f'<file href="{href}"/>{"".join(f"<file href={chr(34)}{i}{chr(34)}/>" for i in shown)}'
+        "</resource>"
+        for ident, href, shown in hrefs
     )
     if test is not None:
         ident, href = test
-        needs = "".join(f'<dependency identifierref="R-{i}"/>' for i, _ in hrefs)
+        needs = "".join(f'<dependency identifierref="R-{i}"/>' for i, _, _ in hrefs)
         resources = (
             f'<resource identifier="R-{ident}" type="{TEST_TYPE}" href="{href}">'
             f'<file href="{href}"/>{needs}</resource>' + resources
@@ -242,18 +260,34 @@ def xml_document(text: str) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + data
 
 
-def write_qti(items: Iterable[ItemData], test: tuple[str, str, bytes] | None = None) -> bytes:
+def write_qti(
+    items: Iterable[ItemData],
+    test: tuple[str, str, bytes] | None = None,
+    images: Mapping[str, CheckedImage] | None = None,
+) -> bytes:
     """A QTI 3.0 content package (zip) of ``items``; with ``test`` (identifier, path in the
-    package, ``qti-assessment-test`` document) that test too, first in the manifest."""
+    package, ``qti-assessment-test`` document) that test too, first in the manifest. The
+    images the items show (from ``images``) go in ``images/``, each once."""
     buffer = io.BytesIO()
-    hrefs: list[tuple[str, str]] = []
+    hrefs: list[tuple[str, str, list[str]]] = []
     sidecar: dict[str, dict[str, Any]] = {}
+    known = images or {}
+    written: set[str] = set()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
         for item in items:
             identifier = qti_identifier(item.item_id)
             href = item_href(item)
-            package.writestr(href, qti_item(item))
-            hrefs.append((identifier, href))
+            package.writestr(href, qti_item(item, known))
+            shown = {
+                image_href(known[h]): known[h]
+                for h in hashes_in(item_texts(item.stem, item.options, item.premises))
+                if h in known
+            }
+            for name, image in shown.items():
+                if name not in written:
+                    package.writestr(name, image.data)
+                    written.add(name)
+            hrefs.append((identifier, href, sorted(shown)))
             extra = {"type": item.type.value, "key": item.key} if item.type is ItemType.FILL else {}
             sidecar[identifier] = {**meta(item), **extra}
         if test is not None:
@@ -266,6 +300,11 @@ def write_qti(items: Iterable[ItemData], test: tuple[str, str, bytes] | None = N
 def item_href(item: ItemData) -> str:
     """Where ``item``'s document is in a package."""
     return f"items/{qti_identifier(item.item_id)}.xml"
+
+
+def image_href(image: CheckedImage) -> str:
+    """Where an image is in a package: ``images/<sha256>.<ext>``."""
+    return f"images/{image.file_name}"
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -289,7 +328,7 @@ def _markup(element: Element, question: Question, blanks: list[int]) -> str:
     if name.startswith("qti-") and name not in ("qti-item-body", "qti-content-body", "qti-prompt"):
         return escape(element.tail or "")
     attrs = "".join(
-        f' {k}="{escape(v)}"' for k, v in element.attrib.items() if k in ("href", "src")
+        f' {k}="{escape(v)}"' for k, v in element.attrib.items() if k in ("href", "src", "alt")
     )
     if name in ("br", "img", "hr"):
         return f"<{name}{attrs}>" + escape(element.tail or "")
@@ -315,6 +354,8 @@ def _events(element: Element, blanks: list[int], out: list[Event]) -> bool:
                 return False
         elif name.startswith("qti-"):
             pass
+        elif name == "img":
+            out.append(("img", (("src", child.get("src") or ""), ("alt", child.get("alt") or ""))))
         elif name not in PLAIN_TAGS:
             return False
         elif name == "br":
@@ -338,18 +379,19 @@ def _text(question: Question, element: Element, part: str, blanks: list[int] | N
     events: list[Event] = []
     lengths: list[int] = []
     images: list[str] = []
+    resolve = image_resolver(question, part)
     if _events(element, lengths, events):
         found += lengths
-        text = events_text(events)
+        text = events_text(events, resolve)
     else:
         html = escape(element.text or "") + "".join(_markup(c, question, found) for c in element)
-        text, images = html_text(html)
+        text, images = html_text(html, resolve)
     for src in images:
         question.unsupported(
             part,
             "image",
-            f"图片 {src!r} 无法保存",
-            f"the image {src!r} cannot be kept (items hold no images yet)",
+            f"图片 {src!r} 没有地址，无法保存",
+            f"the image {src!r} has no address and cannot be kept",
         )
     return _holes(text, found)
 
@@ -594,6 +636,21 @@ def _sidecar(file: str, data: bytes) -> dict[str, Any]:
     return found
 
 
+def _package_file(
+    file: str, package: zipfile.ZipFile, href: str, names: set[str]
+) -> Callable[[str], bytes | None]:
+    """How the item at ``href`` reads a file its markup names: relative to the item, inside the
+    package (an address that leaves it, or names no member, finds nothing)."""
+
+    def read(src: str) -> bytes | None:
+        if "://" in src or src.startswith("/"):
+            return None
+        name = posixpath.normpath(posixpath.join(posixpath.dirname(href), unquote(src)))
+        return _member(file, package, name) if name in names else None
+
+    return read
+
+
 def read_qti(file: str, data: bytes, placement: Placement) -> list[RawItem]:
     """Every item of a QTI 3.0 content package, in manifest order, as unvalidated rows."""
     package = _package(file, data)
@@ -627,6 +684,7 @@ def read_qti(file: str, data: bytes, placement: Placement) -> list[RawItem]:
             rows.append(question.raw())
             continue
         root = parse_xml(f"{file}:{href}", _member(file, package, href), parser)
+        question.files = _package_file(file, package, href, names)
         identifier = root.get("identifier") or ""
         question.name = root.get("title") or identifier
         _read_item(question, root)

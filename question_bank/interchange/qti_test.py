@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from html import escape
 
 from question_bank.formats import format_number
+from question_bank.images import CheckedImage
 from question_bank.interchange.qti import NS, item_href, qti_identifier, write_qti, xml_document
 from schemas.enums import ItemType
 from schemas.items import ItemData
@@ -101,9 +102,14 @@ def assessment_test(view: PaperView, items: Mapping[int, ItemData]) -> bytes:
     return xml_document(document)
 
 
-def write_paper_qti(view: PaperView, items: Mapping[int, ItemData]) -> bytes:
+def write_paper_qti(
+    view: PaperView,
+    items: Mapping[int, ItemData],
+    images: Mapping[str, CheckedImage] | None = None,
+) -> bytes:
     """A QTI 3.0 content package of the paper ``view``: its items (``items`` by item version)
     and its test, ``tests/<code>.xml``."""
     ordered = [items[q.item_version_pk] for q in view.questions]
     path = f"tests/{qti_identifier(view.code)}.xml"
-    return write_qti(ordered, (qti_identifier(view.code), path, assessment_test(view, items)))
+    test = (qti_identifier(view.code), path, assessment_test(view, items))
+    return write_qti(ordered, test, images)

@@ -12,6 +12,7 @@ compared with what the database holds.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image as PILImage
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
@@ -44,11 +46,20 @@ from certify.delivery import attempts, backup, console
 from certify.delivery.copies import Copies, Copy
 from certify.grading import simulate
 from certify.infra import db
+from question_bank.images import check_image, marker
 from schemas.enums import AttemptStatus, FinishReason
-from schemas.tables import AnswerEvent, Attempt, AttemptAnswer, Registration, Response
+from schemas.tables import (
+    AnswerEvent,
+    Attempt,
+    AttemptAnswer,
+    ItemImage,
+    ItemVersion,
+    Registration,
+    Response,
+)
 from tests.certify.exam_helpers import VAULT
 from tests.conftest import Database, PostgresServer
-from tests.delivery.delivery_helpers import Exam, ready_exam
+from tests.delivery.delivery_helpers import Exam, copy_of, ready_exam
 from tests.web.browser_helpers import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -882,3 +893,38 @@ def test_keyboard_and_layout_at_1366_by_768(live: Live, browser: webdriver.Chrom
     assert any(u.endswith("/static/exam/exam.css") for u in loaded)
     assert [u for u in loaded if not u.startswith(base + "/")] == []
     assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_a_question_shows_its_picture_from_the_paper_itself(
+    database: Database, tmp_path: Path, browser: webdriver.Chrome
+) -> None:
+    """An item's image comes with the paper as a ``data:`` image (no request of its own, none
+    to elsewhere); the words around it stay text."""
+    exam = exam_under_way(database, tmp_path, 2)
+    person = exam.people[0]
+    first = next(q for q in copy_of(exam, person).questions if q.type.value == "single")
+    data = io.BytesIO()
+    PILImage.new("RGB", (120, 60), (30, 90, 200)).save(data, "PNG")
+    image = check_image(data.getvalue())
+    with Session(database.engine) as s, s.begin():
+        s.add(ItemImage(sha256=image.sha256, media_type=image.media_type, width=120, height=60,
+                        size=len(image.data), data=image.data))  # fmt: skip
+        s.execute(
+            update(ItemVersion).where(col(ItemVersion.id) == first.item_version_pk)
+            .values(stem="<b>如图</b>：" + marker(image.sha256, "蓝色方块") + "是什么颜色？")
+        )  # fmt: skip
+    server = Server(database.url, free_port(), tmp_path)
+    server.start()
+    try:
+        sign_in(browser, Live(exam, server, person))
+        go_to(browser, first.number)
+        picture = browser.find_element(By.CSS_SELECTOR, f"#stem-{first.number} img.q-image")
+        loaded = "return arguments[0].complete && arguments[0].naturalWidth"
+        wait(browser, "the picture", lambda: browser.execute_script(loaded, picture) == 120)
+        assert picture.get_attribute("alt") == "蓝色方块"
+        assert str(picture.get_attribute("src")).startswith("data:image/png;base64,")
+        stem = browser.find_element(By.ID, f"stem-{first.number}").text
+        assert "<b>如图</b>：" in stem and "是什么颜色？" in stem and "sha256" not in stem
+        assert script_errors(browser) == []
+    finally:
+        server.stop()

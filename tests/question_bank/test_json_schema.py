@@ -30,3 +30,16 @@ def test_every_exported_bank_matches_the_schema(tmp_path_factory, bank: list[Ite
     path = Path(tmp_path_factory.mktemp("schema")) / "bank.json"
     write_items(path, bank)
     jsonschema.validate(json.loads(path.read_text("utf-8")), SCHEMA)
+
+
+def test_a_bank_with_its_images_matches_the_schema(tmp_path: Path) -> None:
+    from question_bank.images import marker
+    from tests.helpers import item
+    from tests.question_bank.test_images import PICTURES, RED, TEAL
+
+    path = tmp_path / "bank.json"
+    bank = [item(stem=marker(RED.sha256, "图"), options={"A": marker(TEAL.sha256), "B": "乙"})]
+    write_items(path, bank, images=PICTURES)
+    document = json.loads(path.read_text("utf-8"))
+    assert sorted(document["images"]) == sorted([RED.sha256, TEAL.sha256])
+    jsonschema.validate(document, SCHEMA)

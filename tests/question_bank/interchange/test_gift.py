@@ -158,9 +158,12 @@ def test_moodles_category_fixture() -> None:
     assert checked.problems == []
 
 
-def test_images_are_refused_by_name() -> None:
+def test_an_image_a_gift_file_cannot_hold_is_refused_by_name() -> None:
     rows = read_gift("t.gift", '::pic::[html]<img src\\="@@PLUGINFILE@@/a.png">?{T}', AI)
-    assert [(p.code, p.field) for p in rows[0].problems] == [("image", "«pic», line 1: text")]
+    assert [(p.code, p.field) for p in rows[0].problems] == [
+        ("image_missing", "«pic», line 1: text")
+    ]
+    assert "@@PLUGINFILE@@/a.png" in rows[0].problems[0].message_en
 
 
 def test_a_multi_blank_fill_item_travels_as_an_essay_with_its_key() -> None:

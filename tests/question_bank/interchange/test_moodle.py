@@ -108,7 +108,7 @@ def test_moodles_cloze_fixture_is_refused_by_name_with_its_files() -> None:
     ]
 
 
-def test_unsupported_types_embedded_files_and_partial_credit_are_named() -> None:
+def test_unsupported_types_unreadable_images_and_partial_credit_are_named() -> None:
     data = _quiz(
         _q("ordering", "", name="排序"),
         _q("calculated", "", name="计算"),
@@ -126,7 +126,7 @@ def test_unsupported_types_embedded_files_and_partial_credit_are_named() -> None
     assert [(p.row, p.code, p.field) for r in rows for p in r.problems] == [
         (1, "unsupported_type", "«排序»: type"),
         (2, "unsupported_type", "«计算»: type"),
-        (3, "embedded_file", "«图»: questiontext"),
+        (3, "bad_image", "«图»: questiontext"),  # two bytes are not a PNG
         (4, "partial_credit", "«部分»: answer"),
     ]
 

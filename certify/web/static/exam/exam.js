@@ -4,7 +4,8 @@
  * localStorage before it is sent; entries leave the journal only when the server has
  * acknowledged (or refused) them. The countdown is the server's remaining_ms counted down
  * with performance.now(); the device clock is never read for the remaining time.
- * Texts from the server are inserted with textContent only. */
+ * Texts from the server are inserted with textContent only; an item's image marker becomes an
+ * <img> whose address is the data:image/… the paper itself carries (never markup, never a URL). */
 (function () {
   "use strict";
 
@@ -526,6 +527,34 @@
     return node;
   }
 
+  // An image in a question's text: ![alt](sha256:<hash>) (question_bank/images.py). Its bytes
+  // come with the paper as a data: address; text stays text (textContent), never markup.
+  var IMAGE_MARKER = /!\[([^\[\]\n<>&"]{0,100})\]\(sha256:([0-9a-f]{64})\)/g;
+
+  function rich(tag, className, text) {
+    var node = el(tag, className);
+    var source = String(text === undefined || text === null ? "" : text);
+    var images = (paper && paper.images) || {};
+    var at = 0;
+    source.replace(IMAGE_MARKER, function (found, alt, sha, offset) {
+      if (offset > at) node.appendChild(document.createTextNode(source.slice(at, offset)));
+      var address = images[sha];
+      if (typeof address === "string" && address.indexOf("data:image/") === 0) {
+        var picture = document.createElement("img");
+        picture.className = "q-image";
+        picture.src = address;
+        picture.alt = alt || "图片";
+        node.appendChild(picture);
+      } else {
+        node.appendChild(document.createTextNode("[图：" + (alt || "图片") + "]"));
+      }
+      at = offset + found.length;
+      return found;
+    });
+    if (at < source.length) node.appendChild(document.createTextNode(source.slice(at)));
+    return node;
+  }
+
   function buildQuestion(entry) {
     var q = entry.q;
     var n = String(q.number);
@@ -540,7 +569,7 @@
     if (q.points !== undefined && q.points !== null) heading.appendChild(el("span", "q-points", q.points + " 分"));
     if (entry.part && entry.part.title) heading.appendChild(el("span", "q-part", entry.part.title));
     article.appendChild(heading);
-    var stem = el("div", "stem", q.stem);
+    var stem = rich("div", "stem", q.stem);
     stem.id = "stem-" + n;
     article.appendChild(stem);
 
@@ -560,7 +589,7 @@
         input.addEventListener("change", function () { commit(entry); });
         label.appendChild(input);
         if (q.type !== "true_false") label.appendChild(el("span", "letter", pair[0]));
-        label.appendChild(el("span", "opt-text", pair[1]));
+        label.appendChild(rich("span", "opt-text", pair[1]));
         group.appendChild(label);
       });
       if (q.type === "multiple") article.appendChild(el("p", "muted hint", "本题为多选题，可选择多个选项。"));
@@ -592,7 +621,7 @@
       letters.forEach(function (k) {
         var item = el("li", "opt");
         item.appendChild(el("span", "letter", k));
-        item.appendChild(el("span", "opt-text", q.options[k]));
+        item.appendChild(rich("span", "opt-text", q.options[k]));
         choices.appendChild(item);
       });
       article.appendChild(choices);
@@ -602,7 +631,7 @@
       (q.premises || []).forEach(function (premise, i) {
         var label = el("label", "premise");
         label.appendChild(el("span", "premise-no", (i + 1) + "."));
-        label.appendChild(el("span", "premise-text", premise));
+        label.appendChild(rich("span", "premise-text", premise));
         var select = document.createElement("select");
         select.name = name;
         select.setAttribute("data-premise", String(i));
