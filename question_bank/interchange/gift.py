@@ -588,8 +588,7 @@ def gift_question(item: ItemData, images: Images | None = None) -> str:
 
     if kind is ItemType.SINGLE:
         body = [
-            f"{'=' if letter == item.key else '~'}{answer(t)}"
-            for letter, t in item.options.items()
+            f"{'=' if letter == item.key else '~'}{answer(t)}" for letter, t in item.options.items()
         ]
     elif kind is ItemType.MULTIPLE:
         share = format_number(round(100 / len(item.key), 5))
