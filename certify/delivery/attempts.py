@@ -42,7 +42,7 @@ import re
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,16 +50,13 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, case, delete, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
 from certify.delivery.copies import COPIES, Copy, MadeFrom, Numbering
 from certify.infra.db import transaction
 from certify.infra.errors import Refused
 from certify.registration.identity import IdentityVault
-from question_bank.images import images_in, item_texts
 from schemas.enums import AttemptStatus, FinishReason, IncidentKind
-from schemas.papers import PaperQuestion
 from schemas.tables import (
     AnswerEvent,
     Attachment,
@@ -144,52 +141,92 @@ def _due(
 
 @dataclass(frozen=True)
 class Found:
-    """An attempt as signing in sees it, with its session, room and candidate (the calls after
-    it read the narrow :class:`Live` row by the device token)."""
+    """An attempt as signing in sees it, with what it needs of its session, room, registration,
+    candidate and sitting: one row of plain columns (a start spike reads thousands a minute, and
+    loading six ORM objects for each cost more than the query)."""
 
-    attempt: Attempt
-    session: ExamSession
-    room: ExamRoom
-    registration: Registration
-    candidate: Candidate
-    sitting: Sitting
+    attempt_id: int
+    status: AttemptStatus
+    paused_at: datetime | None
+    deadline_at: datetime
+    device_hash: str | None
+    move_allowed: bool
+    late_allowed: bool
+    starts_at: datetime
+    entry_minutes: int
+    handin_minutes: int
+    part: str
+    session_code: str
+    room_id: int
+    room_code: str
+    room_name: str
+    registration_id: int
+    admission_no: str
+    shuffle_seed: int
+    paper_id: int
+    name: str
+    sitting_code: str
 
-    @property
-    def starts_at(self) -> datetime:
-        return utc(self.session.starts_at)
+    @classmethod
+    def of(cls, row: Any) -> Found:
+        return cls(
+            attempt_id=row[0],
+            status=AttemptStatus(row[1]),
+            paused_at=utc(row[2]) if row[2] else None,
+            deadline_at=utc(row[3]),
+            device_hash=row[4],
+            move_allowed=bool(row[5]),
+            late_allowed=bool(row[6]),
+            starts_at=utc(row[7]),
+            entry_minutes=row[8],
+            handin_minutes=row[9],
+            part=row[10],
+            session_code=row[11],
+            room_id=row[12],
+            room_code=row[13],
+            room_name=row[14],
+            registration_id=row[15],
+            admission_no=row[16],
+            shuffle_seed=row[17],
+            paper_id=int(row[18] or 0),
+            name=row[19],
+            sitting_code=row[20],
+        )
 
     def due(self, now: datetime) -> bool:
-        a = self.attempt
-        return _due(a.status, a.paused_at, utc(a.deadline_at), now)
-
-
-def _only(*columns: Any) -> Any:
-    """``load_only`` for SQLModel's columns (its stubs want SQLAlchemy's attribute type)."""
-    return load_only(*columns)
+        return _due(self.status, self.paused_at, self.deadline_at, now)
 
 
 _FOUND = (
-    select(Attempt, ExamSession, ExamRoom, Registration, Candidate, Sitting)  # type: ignore[call-overload]
+    sa_select(
+        col(Attempt.id),
+        col(Attempt.status),
+        col(Attempt.paused_at),
+        col(Attempt.deadline_at),
+        col(Attempt.device_hash),
+        col(Attempt.move_allowed),
+        col(Attempt.late_allowed),
+        col(ExamSession.starts_at),
+        col(ExamSession.entry_minutes),
+        col(ExamSession.handin_minutes),
+        col(ExamSession.part),
+        col(ExamSession.code),
+        col(ExamRoom.id),
+        col(ExamRoom.code),
+        col(ExamRoom.name),
+        col(Registration.id),
+        col(Registration.admission_no),
+        col(Registration.shuffle_seed),
+        col(Registration.paper_id),
+        col(Candidate.name),
+        col(Sitting.code),
+    )
+    .select_from(Attempt)
     .join(ExamSession, col(ExamSession.id) == col(Attempt.session_id))
     .join(ExamRoom, col(ExamRoom.id) == col(Attempt.room_id))
     .join(Registration, col(Registration.id) == col(Attempt.registration_id))
     .join(Candidate, col(Candidate.id) == col(Registration.candidate_id))
     .join(Sitting, col(Sitting.id) == col(ExamSession.sitting_id))
-    # Only what signing in reads (a start spike runs this thousands of times a minute).
-    .options(
-        _only(
-            col(ExamSession.code),
-            col(ExamSession.part),
-            col(ExamSession.starts_at),
-            col(ExamSession.duration_minutes),
-            col(ExamSession.entry_minutes),
-            col(ExamSession.handin_minutes),
-        ),
-        _only(col(ExamRoom.code), col(ExamRoom.name)),
-        _only(col(Registration.admission_no)),
-        _only(col(Candidate.name)),
-        _only(col(Sitting.code)),
-    )
     .where(
         col(Registration.admission_no) == bindparam("admission_no"),
         col(Candidate.id_number_digest) == bindparam("id_digest"),
@@ -198,6 +235,36 @@ _FOUND = (
 )
 """The six-table read of signing in, built once (a start spike runs it thousands of times a
 minute, and building it cost more than running it)."""
+
+_TAKE = (
+    update(Attempt)
+    .where(
+        col(Attempt.id) == bindparam("attempt_id"),
+        col(Attempt.status).in_([AttemptStatus.WAITING.value, AttemptStatus.ACTIVE.value]),
+        (col(Attempt.device_hash).is_(None)) | (col(Attempt.move_allowed).is_(True)),
+    )
+    .values(
+        device_hash=bindparam("device_hash"),
+        device_label=bindparam("device_label"),
+        move_allowed=False,
+        status=AttemptStatus.ACTIVE.value,
+        signed_in_at=func.coalesce(col(Attempt.signed_in_at), bindparam("now")),
+        last_seen_at=bindparam("now"),
+    )
+    .returning(
+        col(Attempt.seat),
+        col(Attempt.paused_at),
+        col(Attempt.deadline_at),
+        col(Attempt.extra_seconds),
+        col(Attempt.last_seq),
+        col(Attempt.handed_in_at),
+    )
+)
+"""A sign-in takes the attempt for its device when no other device holds it (or the move is
+allowed): the condition is checked by the database, under the row's lock, so of two sign-ins
+at once exactly one gets the attempt; the row as it is then comes back for the state."""
+
+_SIGNED_IN = insert(ExamIncident.__table__)  # type: ignore[attr-defined]
 
 
 def _signed_out() -> Refused:
@@ -517,18 +584,10 @@ def sign_in(
     who = f"exam:{admission_no}"[:64]
     _throttle(engine, who, address, now)
     digest = vault.digest(re.sub(r"\s", "", id_number).upper())
-    with Session(engine) as session:
-        rows = [
-            Found(*row)
-            for row in session.exec(
-                _FOUND,
-                params={
-                    "admission_no": admission_no,
-                    "id_digest": digest,
-                    "room_code": room_code.strip(),
-                },
-            )
-        ]
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # one read, no BEGIN
+        params = {"admission_no": admission_no, "id_digest": digest, "room_code": room_code.strip()}
+        rows = [Found.of(row) for row in conn.execute(_FOUND, params)]
     if not rows:
         _record_sign_in(engine, who, address, ok=False, now=now)
         raise Refused(
@@ -542,81 +601,97 @@ def sign_in(
     found = min(
         rows,
         key=lambda f: (
-            f.due(now) or f.attempt.status is AttemptStatus.HANDED_IN,
+            f.due(now) or f.status is AttemptStatus.HANDED_IN,
             abs((f.starts_at - now).total_seconds()),
         ),
     )
     if found.due(now):
-        close(engine, found.attempt.id or 0, reason=FinishReason.DEADLINE, now=now)
+        close(engine, found.attempt_id, reason=FinishReason.DEADLINE, now=now)
     _may_sign_in(found, now)
     token = secrets.token_urlsafe(32)
-    a = found.attempt
-    moved = a.device_hash is not None
+    digest = token_digest(token)
     label = device_label.strip()[:64]
-    with transaction(engine) as session:
-        changed = session.execute(
-            update(Attempt)
-            .where(
-                col(Attempt.id) == a.id,
-                col(Attempt.status).in_([AttemptStatus.WAITING.value, AttemptStatus.ACTIVE.value]),
-                (col(Attempt.device_hash).is_(None)) | (col(Attempt.move_allowed).is_(True)),
-            )
-            .values(
-                device_hash=token_digest(token),
-                device_label=label,
-                move_allowed=False,
-                status=AttemptStatus.ACTIVE.value,
-                signed_in_at=func.coalesce(col(Attempt.signed_in_at), now),
-                last_seen_at=now,
-            )
-        ).rowcount  # type: ignore[attr-defined]
-        if changed != 1:
+    with engine.begin() as conn:
+        taken = conn.execute(
+            _TAKE,
+            {
+                "attempt_id": found.attempt_id,
+                "device_hash": digest,
+                "device_label": label,
+                "now": now,
+            },
+        ).first()
+        if taken is None:
             raise _device_in_use()
-        session.add(
-            ExamIncident(
-                room_id=found.room.id or 0,
-                attempt_id=a.id,
-                kind=IncidentKind.SIGN_IN,
-                actor="candidate",
-                detail={"device": label, "address": address[:64], "moved": moved},
-                at=now,
-            )
+        conn.execute(
+            _SIGNED_IN,
+            {
+                "room_id": found.room_id,
+                "attempt_id": found.attempt_id,
+                "kind": IncidentKind.SIGN_IN,
+                "note": "",
+                "actor": "candidate",
+                "detail": {
+                    "device": label,
+                    "address": address[:64],
+                    "moved": found.device_hash is not None,
+                },
+                "at": now,
+            },
         )
-    # What the page shows of the candidate was just read: the state needs no second read of it.
-    _keep_who(
-        (_where(engine), a.id or 0),
-        found.candidate.name,
-        found.registration.admission_no,
-        found.room.name,
-        found.room.code,
-        found.sitting.code,
-        found.session.code,
+    # What the page shows was just read and written: the state needs no second read.
+    seat, paused_at, deadline_at, extra_seconds, last_seq, handed_in_at = taken
+    signed = Live(
+        id=found.attempt_id,
+        registration_id=found.registration_id,
+        seat=seat,
+        status=AttemptStatus.ACTIVE,
+        paused_at=utc(paused_at) if paused_at else None,
+        deadline_at=utc(deadline_at),
+        extra_seconds=extra_seconds,
+        last_seq=last_seq,
+        last_seen_at=now,
+        handed_in_at=utc(handed_in_at) if handed_in_at else None,
+        device_hash=digest,
+        starts_at=found.starts_at,
+        handin_minutes=found.handin_minutes,
+        part=found.part,
+        made_from=MadeFrom(found.shuffle_seed, found.admission_no, found.paper_id),
     )
-    return token, state(engine, token, now=now)
+    _remember(engine, digest, signed)
+    shown = _keep_who(
+        (_where(engine), found.attempt_id),
+        found.name,
+        found.admission_no,
+        found.room_name,
+        found.room_code,
+        found.sitting_code,
+        found.session_code,
+    )
+    return token, state_of(signed, shown, now)
 
 
-def _may_sign_in(found: Found, now: datetime) -> None:
-    a, s = found.attempt, found.session
+def _may_sign_in(a: Found, now: datetime) -> None:
     if a.status is AttemptStatus.HANDED_IN:
         raise Refused(403, "handed_in", "已交卷，不能再次登录", "already handed in")
     if a.status is AttemptStatus.ABSENT:
         raise Refused(
             403, "absent", "已记为缺考，请联系监考员", "recorded as absent: ask the invigilator"
         )
-    if now < found.starts_at - START_EARLY:
+    if now < a.starts_at - START_EARLY:
         raise Refused(
             403,
             "not_open",
             f"考试尚未开放登录（开考前 {int(START_EARLY.total_seconds() // 60)} 分钟开放）",
             f"sign-in opens {int(START_EARLY.total_seconds() // 60)} minutes before the start",
         )
-    late = now > found.starts_at + timedelta(minutes=s.entry_minutes)
+    late = now > a.starts_at + timedelta(minutes=a.entry_minutes)
     if late and a.status is AttemptStatus.WAITING and not a.late_allowed:
         raise Refused(
             403,
             "entry_closed",
-            f"开考 {s.entry_minutes} 分钟后不得入场；如有特殊情况请联系监考员",
-            f"entry closed {s.entry_minutes} minutes after the start: ask the invigilator",
+            f"开考 {a.entry_minutes} 分钟后不得入场；如有特殊情况请联系监考员",
+            f"entry closed {a.entry_minutes} minutes after the start: ask the invigilator",
         )
     if a.device_hash is not None and not a.move_allowed:
         raise _device_in_use()
@@ -708,7 +783,7 @@ def paper(
             if x.item_version_id in number_of
         },
         "attachments": attached,
-        "images": _images(engine, copy.questions),
+        "images": COPIES.images(engine, copy, a.made_from, a.part),
         "last_seq": a.last_seq,
         "limits": {
             "attachment_bytes": ATTACHMENT_BYTES,
@@ -721,13 +796,6 @@ def paper(
 
         out["backup"] = page_keys(vault, Whose(a.id, a.registration_id, a.part))
     return out
-
-
-def _images(engine: Engine, questions: Iterable[PaperQuestion]) -> dict[str, str]:
-    """The images the questions show, as ``data:`` addresses by hash (the page is served with
-    its paper and nothing from elsewhere; the page's policy allows ``data:`` images only)."""
-    texts = (t for q in questions for t in item_texts(q.stem, q.options, q.premises))
-    return {sha: image.data_uri() for sha, image in images_in(engine, texts).items()}
 
 
 def _open_for_answers(found: Live, now: datetime) -> None:

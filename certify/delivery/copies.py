@@ -18,6 +18,7 @@ from sqlalchemy import Engine, bindparam
 from sqlmodel import col, select
 
 from certify.grading.sheets import check_answer
+from question_bank.images import images_in, item_texts
 from question_bank.papers import paper_view
 from question_bank.shuffle import candidate_numbers, candidate_view
 from schemas.enums import ItemType
@@ -131,6 +132,7 @@ class Copies:
         self._copies: OrderedDict[tuple[str, int, str], Copy] = OrderedDict()
         self._numberings: OrderedDict[tuple[str, int, str], Numbering] = OrderedDict()
         self._papers: dict[tuple[str, int], PaperView] = {}
+        self._images: OrderedDict[tuple[str, int, str], dict[str, str]] = OrderedDict()
         self._lock = threading.Lock()
         self._built = 0
 
@@ -140,6 +142,22 @@ class Copies:
             self._copies.clear()
             self._numberings.clear()
             self._papers.clear()
+            self._images.clear()
+
+    def images(self, engine: Engine, copy: Copy, made_from: MadeFrom, part: str) -> dict[str, str]:
+        """The images ``copy``'s questions show, as ``data:`` addresses by hash. Every copy of a
+        paper's part shows the same ones, so each process finds them once per paper and part."""
+        key = (engine.url.render_as_string(hide_password=True), made_from.paper_id, part)
+        with self._lock:
+            found = self._images.get(key)
+        if found is None:
+            texts = (t for q in copy.questions for t in item_texts(q.stem, q.options, q.premises))
+            found = {sha: image.data_uri() for sha, image in images_in(engine, texts).items()}
+            with self._lock:
+                self._images[key] = found
+                while len(self._images) > 64:
+                    self._images.popitem(last=False)
+        return found
 
     def numbering(
         self, engine: Engine, registration_id: int, part: str, made_from: MadeFrom | None = None
