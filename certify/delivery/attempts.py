@@ -744,6 +744,26 @@ def _record_sign_in(engine: Engine, who: str, address: str, *, ok: bool, now: da
 # --- the paper ---------------------------------------------------------------------------------
 
 
+_SAVED = sa_select(
+    col(AttemptAnswer.item_version_id),
+    col(AttemptAnswer.value),
+    col(AttemptAnswer.flagged),
+    col(AttemptAnswer.seq),
+).where(col(AttemptAnswer.attempt_id) == bindparam("attempt_id"))
+_ATTACHED = (
+    sa_select(
+        col(Attachment.id),
+        col(Attachment.item_version_id),
+        col(Attachment.name),
+        col(Attachment.size),
+    )
+    .where(col(Attachment.attempt_id) == bindparam("attempt_id"))
+    .order_by(col(Attachment.id))
+)
+"""A paper's reads of what the attempt holds, built once (as plain rows: every candidate loads
+the paper at the same minute)."""
+
+
 def paper(
     engine: Engine,
     token: str,
@@ -759,13 +779,10 @@ def paper(
     _open_for_answers(a, now)
     copy = COPIES.get(engine, a.registration_id, a.part, a.made_from)
     number_of = {q.item_version_pk: q.number for q in copy.questions}
-    with Session(engine) as session:
-        answers = session.exec(select(AttemptAnswer).where(AttemptAnswer.attempt_id == a.id)).all()
-        files = session.exec(
-            select(Attachment.id, Attachment.item_version_id, Attachment.name, Attachment.size)
-            .where(Attachment.attempt_id == a.id)
-            .order_by(col(Attachment.id))
-        ).all()
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # reads only, no BEGIN
+        answers = conn.execute(_SAVED, {"attempt_id": a.id}).all()
+        files = conn.execute(_ATTACHED, {"attempt_id": a.id}).all()
     attached: dict[str, list[dict[str, Any]]] = {}
     for fid, pk, name, size in files:
         attached.setdefault(str(number_of[pk]), []).append({"id": fid, "name": name, "size": size})
@@ -774,13 +791,9 @@ def paper(
         "form": copy.view.form,
         "parts": copy.public(),
         "answers": {
-            str(number_of[x.item_version_id]): {
-                "value": x.value,
-                "flagged": x.flagged,
-                "seq": x.seq,
-            }
-            for x in answers
-            if x.item_version_id in number_of
+            str(number_of[pk]): {"value": value, "flagged": flagged, "seq": seq}
+            for pk, value, flagged, seq in answers
+            if pk in number_of
         },
         "attachments": attached,
         "images": COPIES.images(engine, copy, a.made_from, a.part),
