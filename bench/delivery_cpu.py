@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.delivery import SECRET, make_database, setup  # noqa: E402
+from bench.delivery import SECRET, make_database, setup
 
 
 def cpu() -> float:
