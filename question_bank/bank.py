@@ -28,7 +28,7 @@ from question_bank.images import (
     CheckedImage,
     hashes_in,
     images_in,
-    item_texts,
+    shown_texts,
     store_images,
     stored_hashes,
 )
@@ -151,7 +151,7 @@ def _store(
                 good.append(item)
         if checked.problems and not skip_invalid:
             raise ValidationFailed(_in_row_order(checked.problems), total_rows=total)
-        shown = hashes_in(text for i in good for text in item_texts(i.stem, i.options, i.premises))
+        shown = hashes_in(shown_texts(*good))
         store_images(session, [checked.images[h] for h in shown if h in checked.images])
         _apply(session, good, existing, report, progress)
         if report.changed:
@@ -466,7 +466,7 @@ def export_bank(engine: Engine, path: Path, fmt: str | None = None, **filters: A
 
 def images_of(engine: Engine, items: Iterable[ItemData]) -> dict[str, CheckedImage]:
     """The stored images that ``items`` show, by hash."""
-    return images_in(engine, (t for i in items for t in item_texts(i.stem, i.options, i.premises)))
+    return images_in(engine, shown_texts(*items))
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from question_bank.images import (
     ImageRefused,
     check_image,
     hashes_in,
-    item_texts,
+    shown_texts,
 )
 from schemas.items import ItemData
 from schemas.notation import LIST_SEPARATOR
@@ -275,11 +275,7 @@ def write_items(
         )
     elif fmt == "json":
         doc: dict[str, Any] = {"format": FORMAT_TAG, "items": [item_json(i) for i in items]}
-        shown = sorted(
-            h
-            for h in hashes_in(t for i in items for t in item_texts(i.stem, i.options, i.premises))
-            if images and h in images
-        )
+        shown = sorted(h for h in hashes_in(shown_texts(*items)) if images and h in images)
         if shown and images:
             doc["images"] = {
                 h: {

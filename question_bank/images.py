@@ -20,13 +20,15 @@ import io
 import re
 import unicodedata
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from PIL import Image
 from sqlalchemy import Engine, insert
 from sqlmodel import Session, col, select
 
+from certify.infra.db import chunked
 from schemas.tables import ItemImage, utcnow
 
 MARKER = re.compile(r"!\[([^\[\]\n<>&\"]{0,100})\]\(sha256:([0-9a-f]{64})\)")
@@ -37,8 +39,6 @@ MAX_IMAGE_BYTES = 2 * 1024 * 1024
 MAX_SIDE = 4096
 MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif"}
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif"}
-IMAGE_FIELDS = ("stem", "options", "premises")
-"""The parts of an item whose images are shown (the key and rubric are text only)."""
 
 
 class ImageRefused(ValueError):
@@ -138,9 +138,24 @@ def hashes_in(texts: Iterable[str]) -> set[str]:
     }
 
 
-def item_texts(stem: str, options: Mapping[str, str], premises: Iterable[str]) -> list[str]:
-    """The texts of an item in which images are shown."""
-    return [stem, *options.values(), *premises]
+class Shows(Protocol):
+    """An item as a bank or a paper holds it: the texts in which images are shown."""
+
+    @property
+    def stem(self) -> str: ...
+    @property
+    def options(self) -> dict[str, str]: ...
+    @property
+    def premises(self) -> list[str]: ...
+
+
+def shown_texts(*items: Shows) -> Iterator[str]:
+    """The texts of ``items`` in which images are shown: stems, options and premises (the key
+    and the rubric are text only)."""
+    for item in items:
+        yield item.stem
+        yield from item.options.values()
+        yield from item.premises
 
 
 # --- storage -------------------------------------------------------------------------------------
@@ -148,13 +163,9 @@ def item_texts(stem: str, options: Mapping[str, str], premises: Iterable[str]) -
 
 def load_images(session: Session, hashes: Iterable[str]) -> dict[str, CheckedImage]:
     """The stored images among ``hashes``, by hash."""
-    wanted = sorted(set(hashes))
     found: dict[str, CheckedImage] = {}
-    for start in range(0, len(wanted), 500):
-        rows = session.exec(
-            select(ItemImage).where(col(ItemImage.sha256).in_(wanted[start : start + 500]))
-        ).all()
-        for row in rows:
+    for some in chunked(sorted(set(hashes))):
+        for row in session.exec(select(ItemImage).where(col(ItemImage.sha256).in_(some))):
             found[row.sha256] = CheckedImage(
                 row.sha256, row.media_type, row.width, row.height, bytes(row.data)
             )
@@ -172,16 +183,9 @@ def images_in(engine: Engine, texts: Iterable[str]) -> dict[str, CheckedImage]:
 
 def stored_hashes(session: Session, hashes: Iterable[str]) -> set[str]:
     """Which of ``hashes`` are stored (their bytes are not read)."""
-    wanted = sorted(set(hashes))
     found: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        found.update(
-            session.exec(
-                select(ItemImage.sha256).where(
-                    col(ItemImage.sha256).in_(wanted[start : start + 500])
-                )
-            ).all()
-        )
+    for some in chunked(sorted(set(hashes))):
+        found.update(session.exec(select(ItemImage.sha256).where(col(ItemImage.sha256).in_(some))))
     return found
 
 

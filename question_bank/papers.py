@@ -29,7 +29,7 @@ from question_bank.assembly.engine import Assembly, FloatArray, assemble
 from question_bank.assembly.information import item_information
 from question_bank.assembly.plan import Infeasible, Plan, PoolItem, Shortfall, make_plan
 from question_bank.bank import latest_versions
-from question_bank.images import CheckedImage, images_in, item_texts
+from question_bank.images import CheckedImage, images_in, shown_texts
 from question_bank.shuffle import candidate_view
 from schemas.blueprint import Blueprint
 from schemas.enums import ItemStatus, ItemType, Level
@@ -664,6 +664,4 @@ def write_paper_pdfs(
 
 def paper_images(engine: Engine, view: PaperView) -> dict[str, CheckedImage]:
     """The images that the questions of ``view`` show, by hash."""
-    return images_in(
-        engine, (t for q in view.questions for t in item_texts(q.stem, q.options, q.premises))
-    )
+    return images_in(engine, shown_texts(*view.questions))

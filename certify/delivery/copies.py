@@ -18,7 +18,7 @@ from sqlalchemy import Engine, bindparam
 from sqlmodel import col, select
 
 from certify.grading.sheets import check_answer
-from question_bank.images import images_in, item_texts
+from question_bank.images import images_in, shown_texts
 from question_bank.papers import paper_view
 from question_bank.shuffle import candidate_numbers, candidate_view
 from schemas.enums import ItemType
@@ -151,8 +151,8 @@ class Copies:
         with self._lock:
             found = self._images.get(key)
         if found is None:
-            texts = (t for q in copy.questions for t in item_texts(q.stem, q.options, q.premises))
-            found = {sha: image.data_uri() for sha, image in images_in(engine, texts).items()}
+            shown = images_in(engine, shown_texts(*copy.questions))
+            found = {sha: image.data_uri() for sha, image in shown.items()}
             with self._lock:
                 self._images[key] = found
                 while len(self._images) > 64:

@@ -55,7 +55,7 @@ from question_bank.catalogue import (
     search_items,
 )
 from question_bank.formats import FORMATS
-from question_bank.images import CheckedImage, images_in, item_texts, marker, segments
+from question_bank.images import CheckedImage, images_in, marker, segments, shown_texts
 from question_bank.import_job import report_of, submit_bank_import
 from question_bank.interchange.common import ITEM_ID, Placement, parse_placement
 from question_bank.interchange.files import FOREIGN_FORMATS
@@ -380,14 +380,9 @@ def _item_page(history: ItemHistory, problems: PageProblems | None = None, reaso
         except NotFound:
             abort(404)
         compared = (old, new, diff_versions(old.data, new.data))
-    texts = [
-        text
-        for v in history.versions
-        for text in item_texts(v.data.stem, v.data.options, v.data.premises)
-    ]
     return render_template(
         "bank_item.html",
-        images=images_in(g.engine, texts),
+        images=images_in(g.engine, shown_texts(*(v.data for v in history.versions))),
         history=history,
         latest=history.latest,
         compared=compared,

@@ -432,7 +432,6 @@ is read by :func:`events_text` without writing and re-parsing HTML."""
 
 Event = tuple[str, Any]
 """``("data", text)``, ``("start", tag)``, ``("end", tag)`` or ``("img", attributes)``."""
-"""``("start", tag)``, ``("end", tag)`` or ``("data", text)``."""
 
 
 def events_text(events: Iterable[Event], resolve: Resolve | None = None) -> str:

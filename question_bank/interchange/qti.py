@@ -28,7 +28,7 @@ from lxml import etree
 from certify.infra.errors import InputError, Problem
 from certify.infra.xlsx_guard import zip_directory
 from question_bank.formats import RawItem, format_number
-from question_bank.images import CheckedImage, hashes_in, item_texts
+from question_bank.images import CheckedImage, hashes_in, shown_texts
 from question_bank.interchange.common import (
     BLANK,
     DEFAULT_BLANK,
@@ -279,9 +279,7 @@ def write_qti(
             href = item_href(item)
             package.writestr(href, qti_item(item, known))
             shown = {
-                image_href(known[h]): known[h]
-                for h in hashes_in(item_texts(item.stem, item.options, item.premises))
-                if h in known
+                image_href(known[h]): known[h] for h in hashes_in(shown_texts(item)) if h in known
             }
             for name, image in shown.items():
                 if name not in written:

@@ -32,9 +32,9 @@ from question_bank.images import (
     check_image,
     clean_alt,
     hashes_in,
-    item_texts,
     marker,
     segments,
+    shown_texts,
 )
 from question_bank.interchange.common import Placement
 from question_bank.interchange.files import read_any, write_any
@@ -165,7 +165,7 @@ def test_items_with_images_travel_through_every_format_with_their_pictures(
     checked = validate_rows(name, read_any(path, fmt=fmt))
     assert checked.problems == []
     assert [i.content_hash() for _, i in checked.items] == [i.content_hash() for i in bank]
-    shown = hashes_in(t for i in bank for t in item_texts(i.stem, i.options, i.premises))
+    shown = hashes_in(shown_texts(*bank))
     assert set(checked.images) == shown and checked.wanted == {}
     assert all(checked.images[h] == PICTURES[h] for h in shown)
 
