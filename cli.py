@@ -21,6 +21,7 @@ from certify.commands import (
     eligibility,
     exams,
     inspect,
+    institutions,
     irt,
     papers,
     web,
@@ -111,6 +112,7 @@ for command in (
     web.users,
     audit.audit_group,
     inspect.inspect_group,
+    institutions.institution,
 ):
     cli.add_command(command)
 

@@ -77,6 +77,7 @@ from sqlmodel import Session, col, select
 from tongsuopy.crypto import hashes
 from tongsuopy.crypto.asymciphers import ec
 
+from bench import institution
 from certify.certificates.document import render_certificate
 from certify.certificates.files import SPOOL_IN_MEMORY, sitting_zip
 from certify.certificates.issuance import Issuer, render_processes
@@ -161,6 +162,7 @@ def make_keys(engine: Engine) -> None:
         (INSTITUTION, INSTITUTION_NAME, DEFAULT),
         (SM2_INSTITUTION, SM2_INSTITUTION_NAME, SM2()),
     ):
+        institution(engine, issuer)
         create_key(
             engine,
             role="institution",

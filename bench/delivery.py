@@ -148,12 +148,15 @@ def make_sitting(engine: Any, folder: Path, code: str, count: int, prefix: str, 
     and rooms of ROOM_CAPACITY seats, everyone seated; returns the session's code."""
     import numpy as np
 
+    from bench import institution
     from certify.delivery.schedule import add_room, allocate_seats, create_session
     from certify.grading import simulate
     from certify.registration.identity import IdentityVault
     from certify.registration.sittings import create_sitting, import_roster
 
-    create_sitting(engine, code, "ai-junior-sample", institution="测试评价机构")
+    create_sitting(
+        engine, code, "ai-junior-sample", institution=institution(engine, "测试评价机构")
+    )
     rng = np.random.default_rng(5)
     people = simulate.candidates(count, ["A", "B"], rng, prefix=prefix, area=area)
     import_roster(

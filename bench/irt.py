@@ -227,6 +227,7 @@ def pipeline_matrix(people: int, seed: int) -> tuple[np.ndarray, list[str]]:
     item) and is refused, by name, as it should be."""
     import tempfile
 
+    from bench import institution
     from certify.grading import simulate
     from certify.grading.calibration import response_matrix
     from certify.grading.marks import import_marks, marking_list
@@ -250,7 +251,9 @@ def pipeline_matrix(people: int, seed: int) -> tuple[np.ndarray, list[str]]:
             engine,
             load_blueprint(next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")),
         )
-        create_sitting(engine, "B1", "ai-junior-sample", institution="基准评价机构")
+        create_sitting(
+            engine, "B1", "ai-junior-sample", institution=institution(engine, "基准评价机构")
+        )
         crowd = simulate.candidates(people, ["A", "B"], rng)
         import_roster(
             engine,

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import institution
 from certify.accounts import create_account
 from certify.grading import simulate
 from certify.grading.analysis import exam_report
@@ -82,7 +83,9 @@ def build(engine: Any, folder: Path, count: int) -> dict[str, float]:
             import_bank(engine, path)
     blueprint = next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")
     assemble_papers(engine, load_blueprint(blueprint))
-    create_sitting(engine, SITTING, "ai-junior-sample", institution="基准评价机构")
+    create_sitting(
+        engine, SITTING, "ai-junior-sample", institution=institution(engine, "基准评价机构")
+    )
     people = simulate.candidates(count, ["A", "B"], rng)
     roster = simulate.write_roster(folder / "roster.csv", people)
     seconds = {}
@@ -106,7 +109,9 @@ def build(engine: Any, folder: Path, count: int) -> dict[str, float]:
     seconds["marks_import_s"] = (time.perf_counter() - start) / max(len(marks), 1)
     # Applications for a second sitting: every applicant checked against the application
     # conditions, decisions recorded, those who meet them registered (what the upload page runs).
-    create_sitting(engine, APPLIED, "ai-junior-sample", institution="基准评价机构")
+    create_sitting(
+        engine, APPLIED, "ai-junior-sample", institution=institution(engine, "基准评价机构")
+    )
     applicants = simulate.candidates(count, ["A", "B"], rng, prefix="P")
     on = date(2026, 6, 1)
     path = simulate.write_applicants(

@@ -186,6 +186,47 @@ class PaperDocument(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False)
 
 
+# --- institutions ----------------------------------------------------------------------------
+
+
+class Institution(SQLModel, table=True):
+    """评价机构 / 培训机构: an institution on the platform. Its name is the issuer that its
+    certificates and its keys carry, signed, so it does not change once anything is issued;
+    sittings, courses and accounts refer to it by that name."""
+
+    __tablename__ = "institution"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=200, unique=True)
+    region: str = Field(default="", max_length=64)
+    """所在地区, e.g. ``山东省济南市``: a supervisor of ``山东省`` reads it."""
+    created_at: datetime = _ts(nullable=False)
+
+
+class Authorisation(SQLModel, table=True):
+    """授权范围: an occupation and level an institution may examine (``level``: it issues
+    专业技术等级证书) or train for (``training``: 培训合格证书), from one day, until another or
+    open-ended. Ending one sets ``valid_until``; rows are never deleted, so what held on a
+    certificate's day can always be told."""
+
+    __tablename__ = "authorisation"
+    __table_args__ = (
+        UniqueConstraint("institution_id", "kind", "occupation", "level", "valid_from"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    institution_id: int = Field(foreign_key="institution.id", index=True)
+    kind: CertificateKind = Field(sa_type=WordType(CertificateKind, 16))
+    occupation: str = Field(max_length=32)
+    level: str = Field(max_length=16)
+    valid_from: date
+    valid_until: date | None = None
+    """The last day it holds; None: until ended."""
+    actor: str = Field(default="", max_length=128)
+    created_at: datetime = _ts(nullable=False)
+
+
 # --- candidates and sittings -----------------------------------------------------------------
 
 
@@ -198,7 +239,7 @@ class Sitting(SQLModel, table=True):
     code: str = Field(max_length=64, unique=True)
     occupation: str = Field(max_length=32)
     level: str = Field(max_length=16)
-    institution: str
+    institution: str = Field(max_length=200, foreign_key="institution.name", index=True)
     starts_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     status: str = Field(default="planned", max_length=16)
     blueprint_id: int | None = Field(default=None, foreign_key="blueprint.id")
@@ -672,7 +713,7 @@ class Course(SQLModel, table=True):
     level: str = Field(max_length=16)
     hours: int
     syllabus: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    institution: str
+    institution: str = Field(max_length=200, foreign_key="institution.name", index=True)
     pass_mark: float = 60.0
     created_at: datetime = _ts(nullable=False)
 

@@ -32,6 +32,42 @@ def item(**overrides: Any) -> ItemData:
     return ItemData(**fields)
 
 
+def institution(
+    engine: Engine,
+    name: str,
+    *,
+    code: str | None = None,
+    region: str = "",
+    kinds: tuple[str, ...] = ("level", "training"),
+    occupations: tuple[str, ...] | None = None,
+) -> str:
+    """An institution named ``name`` (unless it exists), authorised from 2000-01-01 with no end
+    for every level of ``occupations`` (default: every occupation of the programme) in each of
+    ``kinds``; returns its name."""
+    import hashlib
+    from datetime import date
+
+    from certify.institutions.registry import add_institution, authorise, find
+    from schemas.reference import occupations as programme
+
+    with Session(engine) as session:
+        if find(session, name) is not None:
+            return name
+    made = add_institution(
+        engine, code or "T" + hashlib.sha256(name.encode()).hexdigest()[:10], name, region=region
+    )
+    for kind in kinds:
+        authorise(
+            engine,
+            made.code,
+            kind=kind,
+            occupations=occupations or tuple(o.slug for o in programme()),
+            levels=tuple(lv.value for lv in Level),
+            valid_from=date(2000, 1, 1),
+        )
+    return name
+
+
 def table_counts(engine: Engine) -> dict[str, int]:
     """Row count of every table: two equal snapshots mean nothing was written."""
     with Session(engine) as session:

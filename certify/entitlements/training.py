@@ -24,8 +24,10 @@ from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import CourseNotFound, Error
 from certify.infra.rows import Columns, Row, Rows, number, read_rows
+from certify.institutions.registry import InstitutionError, check_authorised
 from certify.registration.identity import PERSON_NAME, IdentityVault, id_number_cell
 from certify.registration.sittings import find_candidate, new_candidate
+from schemas.enums import CertificateKind
 from schemas.reference import find_level, find_occupation
 from schemas.tables import Candidate, Course, Enrolment, utcnow
 
@@ -68,13 +70,24 @@ def create_course(
     with transaction(engine) as session:
         if session.exec(select(Course).where(Course.code == code)).first():
             raise TrainingError(f"课程 {code} 已存在 / course {code} exists already")
+        try:
+            inst = check_authorised(
+                session,
+                institution.strip(),
+                CertificateKind.TRAINING,
+                occ.slug,
+                level,
+                utcnow().date(),
+            )
+        except InstitutionError as exc:
+            raise TrainingError(str(exc)) from None
         course = Course(
             code=code,
             occupation=occ.slug,
             level=level,
             hours=hours,
             syllabus=[s for s in (line.strip() for line in syllabus) if s],
-            institution=institution.strip(),
+            institution=inst.name,
             pass_mark=pass_mark,
         )
         session.add(course)

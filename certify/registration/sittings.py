@@ -26,6 +26,7 @@ from certify.infra.errors import Error, Problem, SittingNotFound
 from certify.infra.jobs import JobView, submit_job
 from certify.infra.rows import Columns, Rows, read_rows, text
 from certify.infra.tabular import DEFAULT_MAX_BYTES
+from certify.institutions.registry import InstitutionError, check_authorised
 from certify.registration.identity import (
     PERSON_NAME,
     IdentityVault,
@@ -33,11 +34,12 @@ from certify.registration.identity import (
     mask_id_number,
 )
 from question_bank.shuffle import new_seed
-from schemas.enums import ApplicationDecision
+from schemas.enums import ApplicationDecision, CertificateKind
 from schemas.tables import (
     Application,
     Blueprint,
     Candidate,
+    Institution,
     Paper,
     Registration,
     Sitting,
@@ -131,11 +133,12 @@ def create_sitting(
             )
         if session.exec(select(Sitting).where(Sitting.code == code)).first():
             raise SittingError(f"考试场次 {code} 已存在 / sitting {code} exists already")
+        inst = _authorised(session, institution, bp.occupation, bp.level, starts_at)
         sitting = Sitting(
             code=code,
             occupation=bp.occupation,
             level=bp.level,
-            institution=institution,
+            institution=inst.name,
             starts_at=starts_at,
             blueprint_id=bp.id,
         )
@@ -146,9 +149,23 @@ def create_sitting(
             actor=actor,
             action="sitting.create",
             subject=code,
-            detail={"blueprint": blueprint_code, "institution": institution},
+            detail={"blueprint": blueprint_code, "institution": inst.name},
         )
         return sitting
+
+
+def _authorised(
+    session: Session, institution: str, occupation: str, level: str, starts_at: datetime | None
+) -> Institution:
+    """The institution, authorised to examine ``occupation``/``level`` on the sitting's day
+    (today while it has none); raises SittingError saying why not."""
+    day = starts_at.date() if starts_at else utcnow().date()
+    try:
+        return check_authorised(
+            session, institution.strip(), CertificateKind.LEVEL, occupation, level, day
+        )
+    except InstitutionError as exc:
+        raise SittingError(str(exc)) from None
 
 
 def set_sitting(
@@ -186,6 +203,8 @@ def set_sitting(
                     "applicants or registered candidates: its blueprint can no longer change"
                 )
             sitting.blueprint_id = bp.id
+        if starts_at is not None and starts_at != sitting.starts_at:
+            _authorised(session, sitting.institution, sitting.occupation, sitting.level, starts_at)
         sitting.starts_at = starts_at
         session.add(sitting)
         session.flush()

@@ -19,6 +19,7 @@ from question_bank.blueprints import load_blueprint
 from question_bank.papers import assemble_papers
 from question_bank.samples import sample_blueprints, sample_files
 from tests.conftest import Database
+from tests.helpers import institution
 
 VAULT = IdentityVault(b"i" * 32)
 
@@ -53,7 +54,12 @@ def registered_sitting(
         database.engine,
         load_blueprint(next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")),
     )
-    create_sitting(database.engine, code, "ai-junior-sample", institution="测试评价机构")
+    create_sitting(
+        database.engine,
+        code,
+        "ai-junior-sample",
+        institution=institution(database.engine, "测试评价机构"),
+    )
     people = simulate.candidates(count, ["A", "B"], rng)
     import_roster(
         database.engine,

@@ -35,6 +35,7 @@ from question_bank.samples import sample_blueprints, sample_files
 from schemas.enums import Level
 from schemas.tables import Application, AuditEntry, Candidate, Registration
 from tests.conftest import Database
+from tests.helpers import institution
 
 RAW = json.loads(resources.files("schemas").joinpath("data/conditions.json").read_text("utf-8"))
 VAULT = IdentityVault(b"a" * 32)
@@ -255,7 +256,12 @@ def sitting(database: Database) -> Database:
         database.engine,
         load_blueprint(next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")),
     )
-    create_sitting(database.engine, "J1", "ai-junior-sample", institution="测试评价机构")
+    create_sitting(
+        database.engine,
+        "J1",
+        "ai-junior-sample",
+        institution=institution(database.engine, "测试评价机构"),
+    )
     return database
 
 
@@ -384,7 +390,12 @@ def test_registration_is_all_or_nothing(
     """Any mix of good and bad rows: either every applicant is decided, or nothing is written."""
     n = next(_examples)
     code = f"H{n}"
-    create_sitting(sitting.engine, code, "ai-junior-sample", institution="测试评价机构")
+    create_sitting(
+        sitting.engine,
+        code,
+        "ai-junior-sample",
+        institution=institution(sitting.engine, "测试评价机构"),
+    )
     rows = [
         applicant(100 * n + i, **{"training_hours": hours[i], **({f: BAD_FIELDS[f]} if f else {})})
         for i, f in enumerate(faults)
@@ -419,12 +430,19 @@ def test_certificates_and_training_hours_recorded_here_count_for_an_applicant(
     from schemas.enums import CertificateKind, CertificateStatus
     from schemas.tables import Certificate, Course, Enrolment, Sitting
 
+    trainer = institution(sitting.engine, "培训机构")
     with Session(sitting.engine) as session:
         occupation = session.exec(select(Sitting.occupation)).one()
         trained, other = (new_candidate(session, VAULT, f"候选{n}", id_number(n)) for n in (7, 8))
         assert trained.id is not None and other.id is not None
         courses = [
-            Course(code=code, occupation=occ, level=level, hours=hours, institution="培训机构")
+            Course(
+                code=code,
+                occupation=occ,
+                level=level,
+                hours=hours,
+                institution=trainer,
+            )
             for code, occ, level, hours in (
                 ("C1", occupation, "junior", 100),
                 ("C2", occupation, "junior", 40),

@@ -50,6 +50,7 @@ from schemas.tables import (
 from tests.certify.exam_helpers import VAULT, graded_sitting, run
 from tests.certify.signing_helpers import PASS, make_keys
 from tests.conftest import Database
+from tests.helpers import institution
 from tests.pdf_tools import pdf_pages
 
 TODAY = date.today()
@@ -239,7 +240,7 @@ def test_a_training_course_to_its_certificates(graded: Database, tmp_path: Path)
         occupation="人工智能",
         level="junior",
         hours=16,
-        institution="测试培训机构",
+        institution=institution(graded.engine, "测试培训机构"),
         syllabus=["基础", "", "实践"],
     )
     people = simulate.candidates(5, ["A"], np.random.default_rng(1), area="370203")
@@ -276,7 +277,7 @@ def test_training_files_are_checked_whole(graded: Database, tmp_path: Path) -> N
         occupation="ai",
         level="junior",
         hours=8,
-        institution="机构",
+        institution=institution(graded.engine, "机构"),
         syllabus=[],
     )
     people = simulate.candidates(2, ["A"], np.random.default_rng(1), area="370203")

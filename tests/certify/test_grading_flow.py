@@ -21,7 +21,7 @@ from question_bank.samples import sample_blueprints, sample_files
 from schemas.enums import ItemType
 from schemas.tables import Result
 from tests.conftest import Database
-from tests.helpers import snapshot
+from tests.helpers import institution, snapshot
 
 VAULT = IdentityVault(b"g" * 32)
 
@@ -38,7 +38,12 @@ def sitting(database: Database, tmp_path: Path) -> Database:
             import_bank(database.engine, path)
     bp = next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")
     assemble_papers(database.engine, load_blueprint(bp))
-    create_sitting(database.engine, "S1", "ai-junior-sample", institution="测试评价机构")
+    create_sitting(
+        database.engine,
+        "S1",
+        "ai-junior-sample",
+        institution=institution(database.engine, "测试评价机构"),
+    )
     roster = tmp_path / "roster.csv"
     roster.write_text(
         "准考证号,姓名,身份证号,试卷\n"
@@ -237,7 +242,12 @@ def test_a_planted_copier_is_found_across_shuffled_copies_and_honest_ones_are_no
             import_bank(database.engine, path)
     bp = next(p for p in sample_blueprints() if p.name == "ai-senior.yaml")
     assemble_papers(database.engine, load_blueprint(bp))
-    create_sitting(database.engine, "S2", "ai-senior-sample", institution="测试评价机构")
+    create_sitting(
+        database.engine,
+        "S2",
+        "ai-senior-sample",
+        institution=institution(database.engine, "测试评价机构"),
+    )
     rng = np.random.default_rng(1)  # repeatable: seeds for shuffles come from it too
     people = simulate.candidates(60, ["A", "B"], rng)
     import_roster(

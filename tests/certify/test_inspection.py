@@ -30,6 +30,7 @@ from schemas.inspection import InspectionPlan
 from schemas.tables import AuditEntry
 from tests.certify.exam_helpers import run
 from tests.conftest import Database
+from tests.helpers import institution
 from tests.pdf_tools import pdf_pages, squeeze
 
 SEED = "7f3a" * 16
@@ -166,12 +167,10 @@ def test_the_command_publishes_a_draw_the_redraw_confirms(
     blueprint = next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")
     save_blueprint(database.engine, load_blueprint(blueprint))
     for n in range(9):
-        create_sitting(
-            database.engine, f"S{n}", "ai-junior-sample", institution=INSTITUTIONS[n % 3],
+        create_sitting(database.engine, f"S{n}", "ai-junior-sample", institution=institution(database.engine, INSTITUTIONS[n % 3]),
             starts_at=datetime(2026, 11, 1 + n, 9, tzinfo=UTC),
         )  # fmt: skip
-    create_sitting(
-        database.engine, "LATE", "ai-junior-sample", institution="甲评价机构",
+    create_sitting(database.engine, "LATE", "ai-junior-sample", institution=institution(database.engine, "甲评价机构"),
         starts_at=datetime(2027, 1, 5, 9, tzinfo=UTC),
     )  # fmt: skip
     out = run(database, "inspect", "seed")

@@ -40,7 +40,7 @@ from tests.certify.exam_helpers import run
 from tests.certify.signing_helpers import PASS, make_keys, trust
 from tests.certify.test_grading_flow import VAULT, id_number, write_marks, write_sheets
 from tests.conftest import Database
-from tests.helpers import snapshot
+from tests.helpers import institution, snapshot
 
 TODAY = date.today()
 CANDIDATES = ["K0", "K1", "K2", "K3"]
@@ -54,7 +54,12 @@ def graded(database: Database, folder: Path, correct: set[str], *, pending: str 
             import_bank(database.engine, path)
     bp = next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")
     assemble_papers(database.engine, load_blueprint(bp))
-    create_sitting(database.engine, "S1", "ai-junior-sample", institution="测试评价机构")
+    create_sitting(
+        database.engine,
+        "S1",
+        "ai-junior-sample",
+        institution=institution(database.engine, "测试评价机构"),
+    )
     roster = folder / "roster.csv"
     roster.write_text(
         "准考证号,姓名,身份证号,试卷\n"
@@ -406,7 +411,14 @@ def test_the_lock_check_holds_the_sitting_until_its_transaction_ends(database: A
     from schemas.tables import Sitting
 
     with transaction(database.engine) as s:
-        s.add(Sitting(code="L1", occupation="ai", level="junior", institution="某评价机构"))
+        s.add(
+            Sitting(
+                code="L1",
+                occupation="ai",
+                level="junior",
+                institution=institution(database.engine, "某评价机构"),
+            )
+        )
     other = make_engine(database.url)
     try:
         with transaction(database.engine) as s:

@@ -34,7 +34,7 @@ from schemas.tables import Registration
 from tests.certify.test_sittings import VAULT, roster, sitting
 from tests.certify.test_sittings import id_number as roster_id
 from tests.conftest import Database
-from tests.helpers import snapshot
+from tests.helpers import institution, snapshot
 
 assert sitting  # the fixture
 
@@ -449,7 +449,12 @@ def test_a_roster_is_registered_whole_or_refused_naming_every_bad_row_and_field(
 ) -> None:
     n = next(_sittings)
     code = f"R{n}"
-    create_sitting(sitting.engine, code, "ai-junior-sample", institution="测试评价机构")
+    create_sitting(
+        sitting.engine,
+        code,
+        "ai-junior-sample",
+        institution=institution(sitting.engine, "测试评价机构"),
+    )
     lines = []
     for i, fault in enumerate(faults):
         cells = {

@@ -30,7 +30,7 @@ from question_bank.samples import sample_blueprints
 from schemas.tables import AuditEntry, Sitting
 from tests.certify.exam_helpers import graded_sitting
 from tests.conftest import Database
-from tests.helpers import snapshot
+from tests.helpers import institution, snapshot
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ def test_a_registered_sittings_blueprint_cannot_change(graded: Database) -> None
     junior = next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")
     spec = load_blueprint(junior).model_copy(update={"code": "ai-junior-2"})
     save_blueprint(engine, spec)
-    create_sitting(engine, "S9", "ai-junior-sample", institution="测试")
+    create_sitting(engine, "S9", "ai-junior-sample", institution=institution(engine, "测试"))
     set_sitting(engine, "S9", blueprint_code="ai-junior-2", starts_at=None)  # nobody yet
     before = snapshot(engine)
     with pytest.raises(SittingError, match="can no longer change"):
@@ -132,4 +132,6 @@ def test_a_registered_sittings_blueprint_cannot_change(graded: Database) -> None
 @pytest.mark.parametrize("code", ["", "a/b", "-x", "x" * 65, "名"])
 def test_a_sitting_code_fits_in_a_url(graded: Database, code: str) -> None:
     with pytest.raises(SittingError, match="sitting code"):
-        create_sitting(graded.engine, code, "ai-junior-sample", institution="测试")
+        create_sitting(
+            graded.engine, code, "ai-junior-sample", institution=institution(graded.engine, "测试")
+        )

@@ -16,7 +16,7 @@ from question_bank.papers import assemble_papers
 from question_bank.samples import sample_blueprints, sample_files
 from schemas.tables import Candidate, Paper, Registration
 from tests.conftest import Database
-from tests.helpers import snapshot
+from tests.helpers import institution, snapshot
 
 VAULT = IdentityVault(b"s" * 32)
 
@@ -33,7 +33,12 @@ def sitting(database: Database) -> Database:
             import_bank(database.engine, path)
     bp = next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")
     assemble_papers(database.engine, load_blueprint(bp))
-    create_sitting(database.engine, "S-2026-01", "ai-junior-sample", institution="山东省某评价机构")
+    create_sitting(
+        database.engine,
+        "S-2026-01",
+        "ai-junior-sample",
+        institution=institution(database.engine, "山东省某评价机构"),
+    )
     return database
 
 
@@ -93,7 +98,12 @@ def test_the_same_person_keeps_one_candidate_record(sitting: Database, tmp_path:
     import_roster(
         sitting.engine, "S-2026-01", roster(tmp_path, [f"20260001,张三,{id_number(1)},A"]), VAULT
     )
-    create_sitting(sitting.engine, "S-2026-02", "ai-junior-sample", institution="山东省某评价机构")
+    create_sitting(
+        sitting.engine,
+        "S-2026-02",
+        "ai-junior-sample",
+        institution=institution(sitting.engine, "山东省某评价机构"),
+    )
     report = import_roster(
         sitting.engine,
         "S-2026-02",

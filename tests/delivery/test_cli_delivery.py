@@ -23,6 +23,7 @@ from question_bank.samples import sample_blueprints, sample_files
 from schemas.tables import Attempt, ExamRoom, Registration
 from tests.certify.exam_helpers import VAULT, run
 from tests.conftest import Database
+from tests.helpers import institution
 from tests.pdf_tools import pdf_pages
 
 
@@ -38,7 +39,12 @@ def registered(
         database.engine,
         load_blueprint(next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")),
     )
-    create_sitting(database.engine, "S1", "ai-junior-sample", institution="测试评价机构")
+    create_sitting(
+        database.engine,
+        "S1",
+        "ai-junior-sample",
+        institution=institution(database.engine, "测试评价机构"),
+    )
     rng = np.random.default_rng(5)
     people = simulate.candidates(count, ["A", "B"], rng)
     import_roster(

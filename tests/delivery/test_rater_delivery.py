@@ -18,6 +18,7 @@ from certify.registration.sittings import create_sitting, import_roster
 from tests.certify.exam_helpers import VAULT
 from tests.conftest import Database
 from tests.delivery.delivery_helpers import START, ready_exam, staff_client
+from tests.helpers import institution
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 ANSWER = "<script>alert(1)</script>\n第二行：用决策树分类，准确率 0.92"
@@ -44,7 +45,12 @@ def typed_exam(database: Database, folder: Path) -> tuple[dict[str, int], list[s
         attempts.hand_in(database.engine, token, now=START + timedelta(minutes=40))
     # A paper sitting of the same blueprint beside it.
     rng = np.random.default_rng(9)
-    create_sitting(database.engine, "P1", "ai-junior-sample", institution="测试评价机构")
+    create_sitting(
+        database.engine,
+        "P1",
+        "ai-junior-sample",
+        institution=institution(database.engine, "测试评价机构"),
+    )
     paper_people = simulate.candidates(2, ["A"], rng, prefix="PAP")
     import_roster(
         database.engine,

@@ -18,7 +18,7 @@ from question_bank.samples import sample_files
 from schemas.blueprint import ExposureRule, band_of
 from schemas.tables import Candidate, Paper, PaperItem, Registration, Sitting
 from tests.conftest import Database
-from tests.helpers import snapshot
+from tests.helpers import institution, snapshot
 
 BLUEPRINTS = Path(__file__).resolve().parents[2] / "question_bank" / "samples" / "blueprints"
 
@@ -146,7 +146,12 @@ def test_items_of_the_last_sittings_are_kept_off_new_forms(bank: Database) -> No
     first = assemble_papers(bank.engine, bp)
     with Session(bank.engine) as session:
         paper = session.exec(select(Paper).where(Paper.code == first.papers[0].code)).one()
-        sitting = Sitting(code="S1", occupation="ai", level="junior", institution="测试机构")
+        sitting = Sitting(
+            code="S1",
+            occupation="ai",
+            level="junior",
+            institution=institution(bank.engine, "测试机构"),
+        )
         person = Candidate(
             name="张三", id_number_cipher=b"x", id_number_digest="d" * 64, id_number_masked="110***"
         )
