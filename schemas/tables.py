@@ -197,7 +197,8 @@ class Institution(SQLModel, table=True):
     __tablename__ = "institution"
 
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(max_length=32, unique=True)
+    code: str = Field(max_length=64, unique=True)
+    """The issuer its signing keys and certificates carry (``SD-EVAL-01``)."""
     name: str = Field(max_length=200, unique=True)
     region: str = Field(default="", max_length=64)
     """所在地区, e.g. ``山东省济南市``: a supervisor of ``山东省`` reads it."""

@@ -50,6 +50,7 @@ from certify.infra import audit_log
 from certify.infra.db import lock_sitting_row, transaction
 from certify.infra.digests import hexdigest
 from certify.infra.errors import DatabaseError, Error
+from certify.institutions import registry as institutions
 from certify.keys.store import signing_material
 from certify.registration.sittings import get_sitting
 from certify.signing.algorithms import Algorithm, algorithm_named
@@ -267,6 +268,14 @@ class Issuer:
         report = IssueReport(sitting_code)
         with Session(self.engine) as session:
             sitting = get_sitting(session, sitting_code)
+            self.check_institution(
+                session,
+                sitting.institution,
+                CertificateKind.LEVEL,
+                sitting.occupation,
+                sitting.level,
+                today,
+            )
             gate = issuance_gate(session, sitting, today)
             rows = pass_list(session, sitting)
         report.held = {r.admission_no: gate.why_not(r.id) for r, _ in rows if not gate.allows(r.id)}
@@ -298,6 +307,14 @@ class Issuer:
         report = IssueReport(course_code)
         with Session(self.engine) as session:
             course = get_course(session, course_code)
+            self.check_institution(
+                session,
+                course.institution,
+                CertificateKind.TRAINING,
+                course.occupation,
+                course.level,
+                today,
+            )
             rows = completed_enrolments(session, course)
         subjects = [
             _Subject(person, None, e.id, {"course": course.code, "enrolment": e.id})
@@ -317,6 +334,30 @@ class Issuer:
             self.tally,
         )
         return report
+
+    def check_institution(
+        self,
+        session: Session,
+        owner: str,
+        kind: CertificateKind,
+        occupation: str,
+        level: str,
+        day: date,
+    ) -> None:
+        """Raises IssuanceError unless the key's institution is ``owner`` (the institution of
+        the sitting or course) and is authorised for this kind, occupation and level on
+        ``day``: a key of one institution never issues for another's candidates."""
+        try:
+            inst = institutions.check_authorised(
+                session, self.key.issuer, kind, occupation, level, day
+            )
+        except institutions.InstitutionError as exc:
+            raise IssuanceError(str(exc)) from None
+        if inst.name != owner:
+            raise IssuanceError(
+                f"这是 {owner} 的考生，{inst.name} 的密钥不能为其签发 / these candidates are "
+                f"{owner}'s: the key of {inst.name} cannot issue for them"
+            )
 
     def check_scope(self, kind: CertificateKind, occupation: str, level: str) -> None:
         """Raises IssuanceError when the key's scope does not cover this kind, occupation or

@@ -69,8 +69,10 @@ def keys_root(settings: Settings, issuer: str, name: str, algorithm: str) -> Non
 
 
 @keys.command("create")
-@click.argument("issuer")
-@click.option("--name", required=True, help="Institution name (评价机构).")
+@click.argument("issuer", metavar="INSTITUTION")
+@click.option(
+    "--name", default="", help="Its name, checked against its record (default: the record's)."
+)
 @click.option(
     "--occupations", default="", help="Comma-separated occupations it may certify (empty: all)."
 )
@@ -87,7 +89,8 @@ def keys_create(
     kinds: str,
     algorithm: str,
 ) -> None:
-    """Create an institution's signing key with its scope. 创建机构签名密钥。"""
+    """Create the signing key of an institution on record (its code or name), with its scope;
+    the trust list adds the institution's authorisations. 创建机构签名密钥。"""
     scope: dict[str, list[Any]] = {
         "kinds": [_kind(k.strip()).code for k in kinds.split(",") if k.strip()],
         "occupations": [o.strip() for o in occupations.split(",") if o.strip()],
@@ -102,7 +105,7 @@ def keys_create(
         scope=scope,
         algorithm=algorithm_named(algorithm),
     )
-    click.echo(f"签名密钥 signing key {row.kid} ({row.algorithm}) for {issuer}")
+    click.echo(f"签名密钥 signing key {row.kid} ({row.algorithm}) for {row.issuer}")
 
 
 def _kind(text: str) -> CertificateKind:

@@ -47,6 +47,7 @@ from certify.grading.service import grade_sitting
 from certify.grading.sheets import candidate_copies, import_sheets
 from certify.infra import db
 from certify.infra.errors import Error
+from certify.institutions.registry import add_institution, authorise
 from certify.keys.publish import build_trust_list
 from certify.keys.store import create_key
 from certify.registration.applications import override, register_applicants
@@ -156,6 +157,8 @@ def run_demo(
                 "演示需要一个空数据库 / the demo needs an empty database: "
                 f"{engine.url.render_as_string()} holds sittings already"
             )
+        for line in add_institutions(engine, story):
+            echo(f"   机构 institution {line}")
         echo("2. 导入样例题库 / import the sample bank")
         reports = [import_bank(engine, path, actor="demo") for path in sample_files()]
         for r in reports:
@@ -233,6 +236,33 @@ def run_demo(
         engine.dispose()
 
 
+EVALUATOR = ("DEMO-EVAL", "示例评价机构（演示）")
+TRAINER = ("DEMO-TRAIN", "示例培训机构（演示）")
+
+
+def add_institutions(engine: Engine, story: Story) -> list[str]:
+    """The demo's institutions, authorised since a year before the story for 人工智能: one to
+    examine every level, one to train at the junior level."""
+    since = min(story.today, date.today()) - timedelta(days=365)
+    lines = []
+    for (code, name), kind, levels in (
+        (EVALUATOR, "level", ["junior", "intermediate", "senior"]),
+        (TRAINER, "training", ["junior"]),
+    ):
+        add_institution(engine, code, name, region="示例省示例市", actor="demo")
+        grants = authorise(
+            engine,
+            code,
+            kind=kind,
+            occupations=["ai"],
+            levels=levels,
+            valid_from=since,
+            actor="demo",
+        )
+        lines.append(f"{code} {name}: " + "; ".join(g.describe() for g in grants))
+    return lines
+
+
 def _first_token(engine: Engine) -> str:
     """The token of the demo sitting's first certificate still valid."""
     rows = sitting_certificate_rows(engine, DEMO_SITTING)
@@ -255,7 +285,7 @@ def register(
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(20261127)
     sitting = create_sitting(
-        engine, DEMO_SITTING, blueprint, institution="示例评价机构（演示）", actor="demo"
+        engine, DEMO_SITTING, blueprint, institution=EVALUATOR[1], actor="demo"
     )
     people = simulate.candidates(DEMO_CANDIDATES + DEMO_REFUSED, ["A", "B"], rng)
     applicants = simulate.write_applicants(
@@ -422,8 +452,8 @@ def certify_passed(
     create_key(
         engine,
         role="institution",
-        issuer="DEMO-EVAL",
-        name="示例评价机构（演示）",
+        issuer=EVALUATOR[0],
+        name=EVALUATOR[1],
         passphrase=passphrase,
         scope={"kinds": [CertificateKind.LEVEL.code], "occupations": ["ai"], "levels": []},
         actor="demo",
@@ -431,8 +461,8 @@ def certify_passed(
     create_key(
         engine,
         role="institution",
-        issuer="DEMO-TRAIN",
-        name="示例培训机构（演示）",
+        issuer=TRAINER[0],
+        name=TRAINER[1],
         passphrase=passphrase,
         scope={"kinds": [CertificateKind.TRAINING.code], "occupations": ["ai"], "levels": []},
         algorithm=SM2(),  # this institution chose the national commercial algorithms
@@ -443,7 +473,7 @@ def certify_passed(
         json.dumps(document, ensure_ascii=False, indent=2), "utf-8"
     )
     out = directory / "certificates"
-    report = Issuer.open(engine, "DEMO-EVAL", passphrase, out=out, actor="demo").issue_level(
+    report = Issuer.open(engine, EVALUATOR[0], passphrase, out=out, actor="demo").issue_level(
         DEMO_SITTING, today=story.today
     )
     first = out / f"{report.issued[0]}.pdf"
@@ -517,7 +547,7 @@ def train(
         occupation="ai",
         level="junior",
         hours=hours,
-        institution="示例培训机构（演示）",
+        institution=TRAINER[1],
         syllabus=["人工智能基础", "机器学习", "深度学习应用", "人工智能伦理与安全"],
         actor="demo",
     )
@@ -541,7 +571,7 @@ def train(
         engine, DEMO_COURSE, simulate.write_scores(folder / "结业考核.csv", scores), vault
     )
     issuer = Issuer.open(
-        engine, "DEMO-TRAIN", keys.passphrase, out=folder / "certificates", actor="demo"
+        engine, TRAINER[0], keys.passphrase, out=folder / "certificates", actor="demo"
     )
     report = issuer.issue_training(DEMO_COURSE, today=story.today)
     first = folder / "certificates" / f"{report.issued[0]}.pdf"

@@ -24,7 +24,7 @@ from schemas.enums import CertificateKind, Level
 from schemas.reference import LEVEL_NAMES_ZH, find_level, find_occupation
 from schemas.tables import Authorisation, Institution
 
-INSTITUTION_CODE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}"
+INSTITUTION_CODE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 KIND_NAMES_ZH = {CertificateKind.LEVEL: "评价", CertificateKind.TRAINING: "培训"}
 
 
@@ -154,8 +154,8 @@ def add_institution(
     code, name, region = code.strip(), name.strip(), region.strip()
     if not re.fullmatch(INSTITUTION_CODE, code):
         raise InstitutionError(
-            f"机构代码须为 1–32 位字母、数字或 - _ . ，以字母或数字开头：{code[:40]!r} / an "
-            f"institution code is 1-32 letters, digits, '-', '_' or '.': {code[:40]!r}",
+            f"机构代码须为 1–64 位字母、数字或 - _ . ，以字母或数字开头：{code[:40]!r} / an "
+            f"institution code is 1-64 letters, digits, '-', '_' or '.': {code[:40]!r}",
             "code",
         )
     if not name or len(name) > 200:
@@ -338,10 +338,10 @@ def _authorisations(session: Session, inst: Institution) -> Sequence[Authorisati
     ).all()
 
 
-def grants_of(session: Session, name: str) -> tuple[Grant, ...] | None:
-    """Every authorisation of the institution named, or None when no institution has that name
-    (the provincial authority's own keys, say)."""
-    inst = session.exec(select(Institution).where(Institution.name == name)).first()
+def grants_of(session: Session, code: str) -> tuple[Grant, ...] | None:
+    """Every authorisation of the institution of this code (the issuer its keys carry), or None
+    when no institution has it."""
+    inst = session.exec(select(Institution).where(Institution.code == code)).first()
     if inst is None:
         return None
     return tuple(_grant(a) for a in _authorisations(session, inst))

@@ -15,6 +15,8 @@ from sqlmodel import Session, col, select
 from certify.audit.checkpoints import Signer, record
 from certify.infra import audit_log
 from certify.infra.db import transaction
+from certify.institutions import registry as institutions
+from certify.institutions.registry import Grant
 from certify.keys.store import KeyProblem, b64, database_root_kid, decrypt_private, utc
 from certify.signing.algorithms import algorithm_named
 from certify.signing.trust import canonical_json, load_trust_list
@@ -35,6 +37,11 @@ def build_trust_list(
                 select(SigningKey).order_by(col(SigningKey.issuer), col(SigningKey.valid_from))
             )
         )
+        grants = {
+            r.issuer: institutions.grants_of(session, r.issuer)
+            for r in rows
+            if r.role == "institution"
+        }
     root = next((r for r in rows if r.role == "root" and r.retired_at is None), None)
     if root is None or root.private_key_encrypted is None:
         raise KeyProblem("没有根密钥，请先创建 / no root key: create one first")
@@ -52,7 +59,7 @@ def build_trust_list(
             "public_key": b64(r.public_key),
             "valid_from": utc(r.valid_from).isoformat(),  # type: ignore[union-attr]
             "valid_until": v.isoformat() if (v := utc(r.valid_until)) else None,
-            "scope": {k: v for k, v in r.scope.items() if k != "name"},
+            "scope": _scope(r, grants.get(r.issuer)),
         }
         for r in rows
     ]
@@ -75,6 +82,17 @@ def build_trust_list(
     }
     signature = root_algorithm.sign(private, canonical_json(body))
     return {**body, "signature": b64(signature)}
+
+
+def _scope(key: SigningKey, grants: tuple[Grant, ...] | None) -> dict[str, Any]:
+    """The key's scope as published: what its row states, and for an institution's key the
+    institution's authorisations (``grants``, each with its period), so a verifier refuses a
+    certificate of an occupation, level or day the institution was not authorised for, even
+    under a key whose own scope is wider."""
+    scope = {k: v for k, v in key.scope.items() if k != "name"}
+    if grants is not None:
+        scope["grants"] = [g.as_json() for g in grants]
+    return scope
 
 
 TRUST_LIST, REVOCATIONS = "trust_list", "revocations"

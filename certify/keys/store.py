@@ -28,6 +28,7 @@ from certify.audit.checkpoints import Signer
 from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import Error
+from certify.institutions import registry as institutions
 from certify.signing.algorithms import DEFAULT, SM2, Algorithm, algorithm_named, key_id
 from schemas.tables import SigningKey, utcnow
 
@@ -140,6 +141,8 @@ def create_key(
     if role not in ("root", "institution"):
         raise KeyProblem(f"未知角色 {role} / unknown role {role}")
     with transaction(engine) as session:
+        if role == "institution":
+            issuer, name = _institution(session, issuer, name)
         active = _active(session, issuer)
         if active is not None:
             raise KeyProblem(
@@ -169,6 +172,21 @@ def create_key(
             digest=algorithm.digest,
         )
         return row
+
+
+def _institution(session: Session, issuer: str, name: str) -> tuple[str, str]:
+    """The code and name of the institution ``issuer`` names (by code or name): a key is made
+    only for an institution on record, under its code, with its name."""
+    try:
+        inst = institutions.get(session, issuer)
+    except institutions.InstitutionError as exc:
+        raise KeyProblem(str(exc)) from None
+    if name.strip() and name.strip() != inst.name:
+        raise KeyProblem(
+            f"机构 {inst.code} 的名称是 {inst.name}，不是 {name[:80]} / institution {inst.code} is "
+            f"named {inst.name}, not {name[:80]}"
+        )
+    return inst.code, inst.name
 
 
 def _new_key(

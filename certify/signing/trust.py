@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from certify.infra.errors import Error
@@ -32,15 +32,30 @@ class TrustedKey:
     valid_until: datetime | None
     scope: dict[str, list[Any]] = field(default_factory=dict)
 
-    def allows(self, kind: int, occupation: str, level: str) -> bool:
-        """Is a certificate of this kind, occupation and level within the key's scope?"""
+    def allows(self, kind: int, occupation: str, level: str, issued: date | None = None) -> bool:
+        """Is a certificate of this kind, occupation and level, issued on ``issued``, within the
+        key's scope? With ``grants`` in the scope (the institution's authorisations, published
+        in the trust list), one of them must cover all four; a list without grants is read as
+        before."""
 
         scope = self.scope
         for name, value in (("kinds", kind), ("occupations", occupation), ("levels", level)):
             allowed = scope.get(name)
             if allowed and value not in allowed:
                 return False
-        return True
+        grants = scope.get("grants")
+        if grants is None:
+            return True
+        day = (issued or date.today()).isoformat()
+        return any(
+            g.get("kind") == kind
+            and g.get("occupation") == occupation
+            and g.get("level") == level
+            and str(g.get("from", "")) <= day
+            and (g.get("until") is None or day <= str(g["until"]))
+            for g in grants
+            if isinstance(g, dict)
+        )
 
 
 @dataclass(frozen=True)

@@ -322,7 +322,7 @@ def _scope(token: SignedToken, key: TrustedKey, trust: TrustList) -> Check:
         return Check(
             "scope", False, "签发机构与密钥不符", "the issuer named does not hold this key"
         )
-    if not key.allows(int(claims.kind), claims.occupation, claims.level):
+    if not key.allows(int(claims.kind), claims.occupation, claims.level, claims.issued):
         return Check(
             "scope",
             False,

@@ -23,7 +23,7 @@ from certify.infra.errors import InputError, Problem, ValidationFailed
 from certify.registration.identity import mask_name
 from certify.supervision.draw import Draw, Target, plan_digest, population_digest
 from schemas.inspection import InspectionPlan
-from schemas.tables import Certificate, Sitting
+from schemas.tables import Certificate, Institution, Sitting
 
 MAX_BYTES = 8 * 1024 * 1024
 """The largest plan or population file read."""
@@ -77,17 +77,23 @@ def population(engine: Engine, plan: InspectionPlan) -> list[Target]:
     spec = plan.population
     with Session(engine) as session:
         if spec.kind == "sittings":
-            sittings = select(Sitting).where(col(Sitting.starts_at).is_not(None))
+            # a sitting's institution by its code, as certificates name their issuer and the
+            # plan's inspectors their institutions and conflicts
+            sittings = (
+                select(Sitting, Institution.code)
+                .join(Institution, col(Institution.name) == col(Sitting.institution))
+                .where(col(Sitting.starts_at).is_not(None))
+            )
             if spec.occupation:
                 sittings = sittings.where(col(Sitting.occupation) == spec.occupation)
             targets = [
                 Target(
                     s.code,
-                    _stratum(plan, s.occupation, s.level, s.institution),
-                    s.institution,
+                    _stratum(plan, s.occupation, s.level, code),
+                    code,
                     f"{s.code} {s.institution} {s.occupation}/{s.level}",
                 )
-                for s in session.exec(sittings)
+                for s, code in session.exec(sittings)
                 if s.starts_at is not None and spec.start <= s.starts_at.date() <= spec.end
             ]
         else:

@@ -328,12 +328,14 @@ def create_app(
 
     from certify.web import admin, api, auth_views, bank, committee, exam, invigilate, public, rater
     from certify.web.accounts import blueprint as accounts
+    from certify.web.institutions import blueprint as institutions
     from certify.web.training import blueprint as training
 
     for module in (public, auth_views, committee, admin, bank, rater, api, exam, invigilate):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(accounts)
     app.register_blueprint(training)
+    app.register_blueprint(institutions)
     app.config["CERTIFY_PROVINCE"] = settings.province  # training certificates' serials
     from certify.web import certificates, equating, grading, jobs, papers, sittings
 

@@ -20,6 +20,7 @@ from certify.grading.grading_job import GRADE, REGRADE
 from certify.grading.report_job import REPORT
 from certify.infra.errors import Error, NotFound
 from certify.infra.jobs import latest_job
+from certify.institutions.registry import institution_names
 from certify.registration.sittings import get_sitting_view, list_sittings
 from certify.web.auth import check_csrf, current_account, require_role
 from certify.web.certificates import list_args, sitting_page
@@ -48,7 +49,11 @@ def index() -> Any:
 def _index_page(problems: PageProblems | None = None) -> str:
     codes = [b.code for b in list_blueprints(g.engine, page=1, per_page=500).rows]
     return render_template(
-        "admin.html", rows=sitting_overview(g.engine), problems=problems, blueprints=codes
+        "admin.html",
+        rows=sitting_overview(g.engine),
+        problems=problems,
+        blueprints=codes,
+        institutions=institution_names(g.engine),
     )
 
 

@@ -48,6 +48,7 @@ from certify.certificates.issuance_job import (
 from certify.certificates.revocation import changes_from, revocation_list
 from certify.infra.errors import Error, NotFound
 from certify.infra.jobs import latest_job
+from certify.institutions.registry import list_institutions
 from certify.keys.publish import (
     REVOCATIONS,
     TRUST_LIST,
@@ -267,6 +268,7 @@ def _keys_page(
         occupations=occupations(),
         levels=list(Level),
         institutions=sorted({k.issuer for k in list_keys(g.engine) if k.role != "root"}),
+        registered=[(v.code, v.name) for v in list_institutions(g.engine)],
         passphrase_ok=passphrase_allowed(),
         published_trust=g.services.trust_document is not None,
         published_revocations=g.services.revocations_document is not None,
@@ -317,15 +319,12 @@ def _confirmed(passphrase: str) -> str:
 def create() -> Any:
     check_csrf()
     require_https()
-    issuer, name, algorithm = _form("issuer", 64), _form("name"), _form("algorithm", 16)
+    issuer, algorithm = _form("issuer", 64), _form("algorithm", 16)
     chosen = {n: request.form.getlist(n)[:20] for n in ("kinds", "occupations", "levels")}
-    typed: dict[str, Any] = {"issuer": issuer, "name": name, "algorithm": algorithm, **chosen}
+    typed: dict[str, Any] = {"issuer": issuer, "algorithm": algorithm, **chosen}
     try:
-        if not ISSUER.fullmatch(issuer) or not name:
-            raise _Refused(
-                "机构代码须为字母、数字与连字符（2–64 个），并填写名称 / the institution's code is "
-                "2-64 letters, digits and dashes, and its name is needed"
-            )
+        if not issuer:
+            raise _Refused("请选择机构 / choose the institution")
         unknown = [o for o in chosen["occupations"] if o not in {x.slug for x in occupations()}]
         unknown += [lv for lv in chosen["levels"] if lv not in {x.value for x in Level}]
         if unknown:
@@ -335,7 +334,7 @@ def create() -> Any:
             g.engine,
             role="institution",
             issuer=issuer,
-            name=name,
+            name="",  # the institution's own, from its record
             passphrase=_confirmed(_passphrase()),
             scope={
                 "kinds": kinds,

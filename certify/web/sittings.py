@@ -30,6 +30,7 @@ from flask import (
 from certify.certificates.progress import sitting_overview
 from certify.grading.import_jobs import submit_sheets
 from certify.infra.errors import Error, NotFound, Problem
+from certify.institutions.registry import institution_names
 from certify.registration.applications import override_application
 from certify.registration.identity import IdentityVault
 from certify.registration.import_jobs import submit_applications, submit_roster
@@ -178,6 +179,7 @@ def _overview(typed: Mapping[str, str], problems: PageProblems) -> Any:
         problems=problems,
         typed=typed,
         blueprints=_blueprint_codes(),
+        institutions=institution_names(g.engine),
     ), 400
 
 

@@ -46,6 +46,7 @@ from certify.entitlements.training import assess, create_course, enrol, record_a
 from certify.infra.digests import hexdigest
 from certify.infra.errors import Error, NotFound
 from certify.infra.jobs import latest_job
+from certify.institutions.registry import institution_names
 from certify.keys.store import list_keys
 from certify.registration.identity import IdentityVault
 from certify.web.auth import check_csrf, current_account, require_role
@@ -106,6 +107,7 @@ def _new_page(typed: Mapping[str, str], problems: PageProblems | None = None) ->
         problems=problems,
         occupations=occupations(),
         levels=list(Level),
+        institutions=institution_names(g.engine),
     )
 
 

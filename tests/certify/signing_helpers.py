@@ -12,6 +12,7 @@ from certify.signing.token import Claims, Kind, sign_token, token_url
 from certify.signing.trust import TrustList, load_trust_list
 from certify.signing.verify import RevocationList, load_revocation_list, sign_revocation_list
 from tests.conftest import Database
+from tests.helpers import institution
 
 PASS = "correct horse battery staple"
 TODAY = date.today()
@@ -36,11 +37,12 @@ def make_keys(
         passphrase=PASS,
         algorithm=root_algorithm,
     )
+    institution(database.engine, "测试评价机构")
     create_key(
         database.engine,
         role="institution",
         issuer="SD-EVAL-01",
-        name="某评价机构",
+        name="测试评价机构",
         passphrase=PASS,
         scope={"kinds": kinds, "occupations": OCCUPATIONS, "levels": LEVELS},
         algorithm=algorithm,

@@ -15,6 +15,7 @@ from certify.signing.algorithms import DEFAULT, key_id
 from schemas.tables import AuditCheckpoint, AuditEntry, Certificate, SigningKey
 from tests.certify.exam_helpers import graded_sitting, run
 from tests.conftest import Database
+from tests.helpers import institution
 from tests.pdf_tools import pdf_pages, squeeze
 
 
@@ -64,6 +65,7 @@ def keyed(database: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     monkeypatch.setenv("CERTIFY_KEY_PASSPHRASE", PASS)
     monkeypatch.chdir(tmp_path)
     run(database, "keys", "root", "--issuer", "SD-HRSS", "--name", "山东省人力资源和社会保障厅")
+    institution(database.engine, "测试评价机构")
     run(database, "keys", "create", "SD-EVAL-01", "--name", "测试评价机构")
     _three_entries(database)
     return database
@@ -125,10 +127,11 @@ def test_an_untouched_log_verifies_and_the_verifier_remembers_it(
     run(keyed, "trust-list", "--out", str(tmp_path / "trust.json"))
     _append(keyed, 2)
     out = run(keyed, "audit", "verify")
-    assert "audit chain intact: 7 entries" in out and "the newest covers 5 entries" in out
+    # the root, the institution (added, authorised to examine and to train), its key, three more
+    assert "audit chain intact: 10 entries" in out and "the newest covers 8 entries" in out
     assert "2 entries after it" in out
     state = json.loads((tmp_path / "audit-state.json").read_text("utf-8"))  # CERTIFY_AUDIT_STATE
-    assert [seen["count"] for seen in state["logs"].values()] == [7]
+    assert [seen["count"] for seen in state["logs"].values()] == [10]
     assert "no shorter than when last verified" in run(keyed, "audit", "verify")
 
 

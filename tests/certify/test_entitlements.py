@@ -207,7 +207,7 @@ def test_the_committee_lookup_and_the_exports(graded: Database, tmp_path: Path) 
     id_number = VAULT.decrypt(person.id_number_cipher)
     found = credentials(graded.engine, VAULT, id_number.lower())
     assert [c.serial for c in found] == [serials[0]]
-    assert found[0].issuer == "某评价机构"  # the institution's name, not its code
+    assert found[0].issuer == "测试评价机构"  # the institution's name, not its code
     assert {e.kind for e in found[0].eligibility} == {"title_recognition", "ce_hours"}
     assert credentials(graded.engine, VAULT, "11010519491231002X") == []
     change_status(graded.engine, serials[0], "revoke", "违纪")
@@ -240,7 +240,7 @@ def test_a_training_course_to_its_certificates(graded: Database, tmp_path: Path)
         occupation="人工智能",
         level="junior",
         hours=16,
-        institution=institution(graded.engine, "测试培训机构"),
+        institution=institution(graded.engine, "测试评价机构"),
         syllabus=["基础", "", "实践"],
     )
     people = simulate.candidates(5, ["A"], np.random.default_rng(1), area="370203")

@@ -32,12 +32,14 @@ from tests.certify.signing_helpers import (
     trust,
 )
 from tests.conftest import Database
+from tests.helpers import institution
 
 
 @pytest.fixture
 def mixed(database: Database) -> Database:
     """An Ed25519 root, SD-EVAL-01 signing with Ed25519 and SD-EVAL-02 with SM2."""
     make_keys(database, kinds=[1])
+    institution(database.engine, "某国密评价机构", code="SD-EVAL-02")
     create_key(
         database.engine,
         role="institution",

@@ -60,7 +60,7 @@ def test_a_forged_token_under_a_published_key_id_shows_nothing_of_itself(keys: D
     assert report.claims is None and report.verdict == "not_genuine"
     assert report.status == "unknown" and report.status_as_of is None
     text = " ".join(c.message_zh + c.message_en for c in report.checks)
-    assert "冒名者" not in text and "某评价机构" not in text
+    assert "冒名者" not in text and "测试评价机构" not in text
 
 
 def test_a_genuine_token_outside_its_scope_shows_nothing_of_itself(keys: Database) -> None:

@@ -150,6 +150,7 @@ def test_a_sitting_is_created_and_its_date_set_under_the_account(site: Site) -> 
         ({"code": "S1"}, "sitting S1 exists already"),
         ({"code": "../x"}, "a sitting code is 1-64 letters"),
         ({"institution": "  "}, "the institution is required"),
+        ({"institution": "无此机构"}, "no institution"),
         ({"starts_at": "June the first"}, "YYYY-MM-DD"),
     ],
 )

@@ -25,7 +25,7 @@ from schemas.tables import AuditEntry, Certificate, Course, Enrolment
 from tests.certify.exam_helpers import VAULT
 from tests.certify.signing_helpers import PASS, make_keys
 from tests.conftest import Database
-from tests.helpers import snapshot
+from tests.helpers import institution, snapshot
 from tests.web.conftest import PASSWORDS, Site
 from tests.web.test_certificates import finished, jobs
 from tests.web.test_uploads import page_text, post_file
@@ -58,7 +58,7 @@ def new_course(site: Site, client: FlaskClient, **changes: str) -> Any:
         "occupation": "ai",
         "level": "junior",
         "hours": "16",
-        "institution": "测试培训机构",
+        "institution": "测试评价机构",  # examines and trains: one key for both kinds
         "pass_mark": "60",
         "syllabus": "基础\n\n实践",
         **changes,
@@ -140,7 +140,7 @@ def test_a_course_from_creation_to_downloaded_certificates(
     ]
     assert audit(site)[1][2]["file"] == "学员.csv"  # the name as uploaded, not the saved copy
     listing = page_text(admin.get("/admin/training/"))
-    assert "T1" in listing and "测试培训机构" in listing
+    assert "T1" in listing and "测试评价机构" in listing
 
 
 def test_a_refused_file_changes_nothing_and_shows_each_problem(
@@ -189,6 +189,7 @@ def test_a_refused_file_changes_nothing_and_shows_each_problem(
         ({"occupation": "astrology"}, "unknown occupation"),
         ({"pass_mark": "101"}, "pass mark"),
         ({"institution": " "}, "institution is required"),
+        ({"institution": "无此机构"}, "no institution"),
         ({"code": ""}, "course code"),
     ],
 )
@@ -208,6 +209,7 @@ def test_a_refused_course_keeps_what_was_typed(
 def test_hostile_text_is_stored_and_shown_inert(training_site: Site, tmp_path: Path) -> None:
     site = training_site
     admin = site.signed_in("admin")
+    institution(site.database.engine, HOSTILE)
     assert new_course(site, admin, institution=HOSTILE, syllabus=HOSTILE).status_code == 302
     people = simulate.candidates(1, ["A"], np.random.default_rng(2), area="370203")
     people = [p.__class__(**{**p.__dict__, "name": HOSTILE[:40]}) for p in people]

@@ -10,6 +10,7 @@ Revises: 0020
 Create Date: 2026-12-02 03:40:00.000000
 """
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
@@ -35,15 +36,24 @@ def _day(value: object) -> date | None:
     return date.fromisoformat(text) if len(text) == 10 else None
 
 
-def _existing(conn: sa.Connection) -> dict[str, dict[tuple[str, str, str], date | None]]:
-    """Every institution named in the database, with what it examined, trained for or issued:
-    (kind, occupation, level) → the first day it did."""
-    uses: dict[str, dict[tuple[str, str, str], date | None]] = {}
+def _existing(conn: sa.Connection) -> list[tuple[str | None, str, dict[tuple[str, str, str], date | None]]]:
+    """Every institution the database knows of: (code, name, grants), the code being the issuer
+    its signing keys carry (None when it has no key) and its name the one sittings and courses
+    name; grants are what it examined, trained for or issued: (kind, occupation, level) → the
+    first day it did."""
+    names: dict[str, str] = {}  # key issuer → name, the newest key's
+    for issuer, scope in conn.execute(
+        sa.text(
+            "SELECT issuer, scope FROM signing_key WHERE role = 'institution' ORDER BY valid_from"
+        )
+    ):
+        data = json.loads(scope) if isinstance(scope, str) else (scope or {})
+        names[issuer] = str(data.get('name') or issuer)
+    codes = {name: code for code, name in names.items()}
+    uses: dict[str, dict[tuple[str, str, str], date | None]] = {name: {} for name in codes}
 
-    def note(name: str, kind: str, occupation: str | None, level: str | None, day: object) -> None:
+    def note(name: str, kind: str, occupation: str, level: str, day: object) -> None:
         grants = uses.setdefault(name, {})
-        if occupation is None or level is None:
-            return
         key = (kind, occupation, level)
         first, new = grants.get(key), _day(day)
         grants[key] = new if first is None else min(first, new or first)
@@ -56,21 +66,17 @@ def _existing(conn: sa.Connection) -> dict[str, dict[tuple[str, str, str], date 
         sa.text("SELECT institution, occupation, level, created_at FROM course")
     ):
         note(name, 'training', occ, lvl, day)
-    for name, kind, occ, lvl, day in conn.execute(
+    for issuer, kind, occ, lvl, day in conn.execute(
         sa.text("SELECT issuer, kind, occupation, level, issued_on FROM certificate")
     ):
-        note(name, kind, occ, lvl, day)
-    for (name,) in conn.execute(
-        sa.text("SELECT DISTINCT issuer FROM signing_key WHERE role = 'institution'")
-    ):
-        note(name, 'level', None, None, None)
-    return uses
+        note(names.get(issuer, issuer), kind, occ, lvl, day)
+    return [(codes.get(name), name, grants) for name, grants in sorted(uses.items())]
 
 
 def upgrade() -> None:
     op.create_table('institution',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('region', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -107,10 +113,13 @@ def upgrade() -> None:
         sa.column('valid_until', sa.Date), sa.column('actor'),
         sa.column('created_at', sa.DateTime(timezone=True)),
     )
-    for number, (name, grants) in enumerate(sorted(_existing(conn).items()), start=1):
+    found = _existing(conn)
+    taken = {code for code, _, _ in found if code}
+    spare = (f'I{n:04d}' for n in range(1, 10_000) if f'I{n:04d}' not in taken)
+    for code, name, grants in found:
         new_id = conn.execute(
             sa.insert(institution)
-            .values(code=f'I{number:04d}', name=name, region='', created_at=now)
+            .values(code=code or next(spare), name=name[:200], region='', created_at=now)
             .returning(institution.c.id)
         ).scalar_one()
         for (kind, occupation, level), first in sorted(grants.items()):
