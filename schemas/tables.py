@@ -825,6 +825,11 @@ class Account(SQLModel, table=True):
     """Bumped on sign-out, disabling, a role or password change: every earlier session ends."""
     must_change_password: bool = False
     """Set when an admin sets or resets the password: the next sign-in must choose a new one."""
+    institution: str | None = Field(
+        default=None, max_length=200, foreign_key="institution.name", index=True
+    )
+    """The institution whose data the account works on (it sees nothing of another's:
+    ``certify.institutions.scope``); None: a platform account, which sees every institution's."""
     created_at: datetime = _ts(nullable=False)
 
 

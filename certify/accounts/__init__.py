@@ -37,6 +37,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import AccountNotFound, Error
+from certify.institutions import registry, scope
 from schemas.enums import ROLES, Role, SignInOutcome
 from schemas.tables import Account, ApiToken, LoginAttempt, utcnow
 
@@ -136,9 +137,13 @@ def create_account(
     display_name: str = "",
     actor: str = "cli",
     must_change_password: bool = False,
+    institution: str | None = None,
 ) -> Account:
     """A new active account, audited as ``account.create``; raises AccountError for a bad
-    username, role, password or name, or a username taken."""
+    username, role, password, name or institution, or a username taken. The account belongs to
+    ``institution`` (its name or code; None: a platform account) — always to the institution
+    held, when one is (``certify.institutions.scope``): an institution's admin makes accounts
+    of its own institution only."""
     check_role(role)
     check_username(username)
     check_password(password)
@@ -147,24 +152,44 @@ def create_account(
             f"姓名至多 {MAX_DISPLAY_NAME} 个字符 / the name: at most {MAX_DISPLAY_NAME} characters",
             "display_name",
         )
+    held = scope.current()
     with transaction(engine) as s:
-        if s.exec(select(Account).where(Account.username == username)).first():
+        with scope.unscoped():  # a username is the platform's: taken is taken
+            taken = s.exec(select(Account.id).where(Account.username == username)).first()
+        if taken is not None:
             raise AccountError(
                 f"用户 {username} 已存在 / account {username} exists already", "username"
             )
+        owner = held.name if held is not None else _institution(s, institution)
         account = Account(
             username=username,
             role=role,
             password_hash=hash_password(password),
             display_name=display_name.strip() or username,
             must_change_password=must_change_password,
+            institution=owner,
         )
         s.add(account)
         s.flush()
         audit_log.append(
-            s, actor=actor, action="account.create", subject=username, detail={"role": role}
+            s,
+            actor=actor,
+            action="account.create",
+            subject=username,
+            detail={"role": role, "institution": owner},
         )
         return account
+
+
+def _institution(session: Session, name_or_code: str | None) -> str | None:
+    if name_or_code is None or not name_or_code.strip():
+        return None
+    found = registry.find(session, name_or_code.strip())
+    if found is None:
+        raise AccountError(
+            f"没有机构 {name_or_code[:80]!r} / no institution {name_or_code[:80]!r}", "institution"
+        )
+    return found.name
 
 
 def get_account(session: Session, username: str) -> Account:

@@ -37,6 +37,7 @@ from certify.infra.jobs import (
     start_held,
     submit_job,
 )
+from certify.institutions.scope import in_account_scope
 from certify.registration.sittings import get_sitting
 from schemas.enums import CertificateKind
 
@@ -162,7 +163,7 @@ def start_issuance(
         account_id=account_id,
         worker=worker,
     )
-    start_held(engine, job, issuing(issuer), worker)
+    start_held(engine, job, in_account_scope(issuing(issuer)), worker)
     return job
 
 
@@ -183,7 +184,7 @@ def resume_issuance(
     issuer = _opened(engine, job.kind, job.subject, request, passphrase, data_dir, job.actor)
     worker = held_worker_name()
     resumed = resume_job(engine, job_id, actor=actor, worker=worker)
-    start_held(engine, resumed, issuing(issuer), worker)
+    start_held(engine, resumed, in_account_scope(issuing(issuer)), worker)
     return resumed
 
 

@@ -22,6 +22,7 @@ from certify.entitlements.eligibility import withdraw
 from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import CertificateNotFound, Error
+from certify.institutions.scope import require_platform
 from certify.keys.store import KeyProblem, decrypt_private, signer
 from certify.signing.algorithms import algorithm_named
 from certify.signing.verify import sign_revocation_list
@@ -121,7 +122,9 @@ def revocation_list(
 ) -> dict[str, Any]:
     """The signed list of revoked and suspended certificates, as of now, with a root-signed
     audit checkpoint (recorded in the database too; with ``actor``, who asked is audited as
-    ``revocations.sign`` just before it)."""
+    ``revocations.sign`` just before it). Only a platform account signs it: under an
+    institution's scope it would leave out every other institution's revocations."""
+    require_platform("签署吊销列表", "sign the revocation list")
     with Session(engine) as session:
         root = session.exec(
             select(SigningKey).where(

@@ -78,9 +78,18 @@ def users() -> None:
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--name", "display_name", default="", help="Name shown in the app.")
 @click.option("--password", help="Asked for when not given (or CERTIFY_NEW_PASSWORD).")
+@click.option(
+    "--institution",
+    help="The institution (code or name) whose data alone it sees; none: a platform account.",
+)
 @pass_settings
 def users_add(
-    settings: Settings, username: str, role: str, display_name: str, password: str | None
+    settings: Settings,
+    username: str,
+    role: str,
+    display_name: str,
+    password: str | None,
+    institution: str | None,
 ) -> None:
     """Create an account. 创建账户。"""
     from certify.accounts import create_account  # the password hash loads only for web commands
@@ -89,8 +98,16 @@ def users_add(
     if not password:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True, type=str)
 
-    account = create_account(settings.engine(), username, role, password, display_name=display_name)
-    click.echo(f"账户 account {account.username}: {account.role}")
+    account = create_account(
+        settings.engine(),
+        username,
+        role,
+        password,
+        display_name=display_name,
+        institution=institution,
+    )
+    where = f" · {account.institution}" if account.institution else " · 平台 platform"
+    click.echo(f"账户 account {account.username}: {account.role}{where}")
 
 
 @users.command("token")

@@ -25,6 +25,7 @@ from certify.infra.db import transaction
 from certify.infra.errors import CourseNotFound, Error
 from certify.infra.rows import Columns, Row, Rows, number, read_rows
 from certify.institutions.registry import InstitutionError, check_authorised
+from certify.institutions.scope import unscoped
 from certify.registration.identity import PERSON_NAME, IdentityVault, id_number_cell
 from certify.registration.sittings import find_candidate, new_candidate
 from schemas.enums import CertificateKind
@@ -68,7 +69,9 @@ def create_course(
     if not institution.strip():
         raise TrainingError("须注明培训机构 / the training institution is required")
     with transaction(engine) as session:
-        if session.exec(select(Course).where(Course.code == code)).first():
+        with unscoped():  # a course's code is the platform's (it is in the pages' URLs)
+            taken = session.exec(select(Course.id).where(Course.code == code)).first()
+        if taken is not None:
             raise TrainingError(f"课程 {code} 已存在 / course {code} exists already")
         try:
             inst = check_authorised(

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import Error
+from certify.institutions.scope import require_platform
 from schemas.enums import CertificateKind, Level
 from schemas.reference import LEVEL_NAMES_ZH, find_level, find_occupation
 from schemas.tables import Authorisation, Institution
@@ -151,6 +152,7 @@ def add_institution(
 ) -> Institution:
     """A new institution; audited as ``institution.add``. Raises InstitutionError naming the
     field for a malformed code, an empty or overlong name or region, or a code or name taken."""
+    require_platform("登记机构", "add an institution")
     code, name, region = code.strip(), name.strip(), region.strip()
     if not re.fullmatch(INSTITUTION_CODE, code):
         raise InstitutionError(
@@ -187,6 +189,7 @@ def set_region(
     engine: Engine, name_or_code: str, region: str, *, actor: str = "cli"
 ) -> Institution:
     """Change an institution's region (its name and code stay); audited ``institution.region``."""
+    require_platform("更改机构地区", "change an institution's region")
     region = region.strip()
     if len(region) > 64:
         raise InstitutionError("地区至多 64 字 / the region is at most 64 characters", "region")
@@ -219,6 +222,7 @@ def authorise(
     ``valid_until`` (the last day; None: until ended). An authorisation overlapping one the
     institution already holds for the same kind, occupation and level is refused, so the
     grants of one pair never overlap. Audited as ``institution.authorise``, all or nothing."""
+    require_platform("授权", "authorise an institution")
     the_kind = _kind(kind)
     pairs = sorted({(_occupation(o), _level(lv).value) for o in occupations for lv in levels})
     if not pairs:
@@ -286,6 +290,7 @@ def end_authorisation(
     """End the institution's authorisation for this kind, occupation and level after
     ``last_day`` (撤销/到期). Certificates issued while it held keep verifying; nothing later is
     issued under it. Audited as ``institution.end``."""
+    require_platform("终止授权", "end an authorisation")
     the_kind, occ, lvl = _kind(kind), _occupation(occupation), _level(level).value
     with transaction(engine) as session:
         inst = get(session, name_or_code)

@@ -17,6 +17,7 @@ from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.institutions import registry as institutions
 from certify.institutions.registry import Grant
+from certify.institutions.scope import require_platform
 from certify.keys.store import KeyProblem, b64, database_root_kid, decrypt_private, utc
 from certify.signing.algorithms import algorithm_named
 from certify.signing.trust import canonical_json, load_trust_list
@@ -30,7 +31,9 @@ def build_trust_list(
     """The trust list document, signed by the root key, with a root-signed audit checkpoint
     (recorded in the database too; with ``actor``, who asked is audited as ``trust_list.sign``
     just before it). Still ``certify-trust-list/1``: the new field is inside the signed body,
-    and lists without it verify as before."""
+    and lists without it verify as before. Only a platform account signs it: under an
+    institution's scope it would leave out every other institution's keys."""
+    require_platform("签署信任列表", "sign the trust list")
     with Session(engine) as session:
         rows = list(
             session.exec(

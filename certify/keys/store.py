@@ -29,6 +29,7 @@ from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import Error
 from certify.institutions import registry as institutions
+from certify.institutions import scope as institutions_scope
 from certify.signing.algorithms import DEFAULT, SM2, Algorithm, algorithm_named, key_id
 from schemas.tables import SigningKey, utcnow
 
@@ -140,6 +141,8 @@ def create_key(
     root one."""
     if role not in ("root", "institution"):
         raise KeyProblem(f"未知角色 {role} / unknown role {role}")
+    if role == "root":
+        institutions_scope.require_platform("创建根密钥", "create the root key")
     with transaction(engine) as session:
         if role == "institution":
             issuer, name = _institution(session, issuer, name)

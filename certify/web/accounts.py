@@ -41,6 +41,8 @@ from certify.accounts.directory import (
     search_sign_ins,
 )
 from certify.infra.errors import Error
+from certify.institutions.registry import institution_names
+from certify.institutions.scope import current
 from certify.web.auth import check_csrf, current_account, require_role, sign_in
 from certify.web.common import PageProblems, page_problems, xlsx_download
 from schemas.enums import ROLES, Role, SignInOutcome
@@ -225,7 +227,15 @@ def _new_page(
     typed: Mapping[str, str], problems: PageProblems | None = None, field: str = ""
 ) -> str:
     return render_template(
-        "account_new.html", typed=typed, roles=list(Role), problems=problems, field=field
+        "account_new.html",
+        typed=typed,
+        roles=list(Role),
+        problems=problems,
+        field=field,
+        # a platform admin chooses; an institution's admin sees its own only (its accounts
+        # are always of its institution)
+        institutions=institution_names(g.engine),
+        platform=current() is None,
     )
 
 
@@ -240,7 +250,7 @@ def new() -> Any:
 def create() -> Any:
     check_csrf()
     form = request.form
-    typed = {k: form.get(k, "")[:200] for k in ("username", "display_name", "role")}
+    typed = {k: form.get(k, "")[:200] for k in ("username", "display_name", "role", "institution")}
     chosen = form.get("password", "")[: MAX_PASSWORD + 1]
     password = chosen or generate_password()
     try:
@@ -252,6 +262,7 @@ def create() -> Any:
             display_name=form.get("display_name", "")[:200],
             actor=_actor(),
             must_change_password=True,
+            institution=form.get("institution", "")[:200] or None,
         )
     except AccountError as exc:
         return _new_page(typed, page_problems(exc), exc.field), 400

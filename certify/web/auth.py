@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 
 from flask import abort, g, redirect, request, session, url_for
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from certify.accounts import account_for_session, account_for_token, end_sessions
+from certify.institutions.scope import Scope, scope_of_account, scoped, unscoped
 from schemas.tables import Account
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,6 +53,14 @@ def current_account() -> Account | None:
     return account
 
 
+def account_scope(account: Account) -> Scope | None:
+    """The institution the signed-in account works for (cached on ``g``), or None."""
+    if "scope" not in g:
+        with Session(g.engine) as session, unscoped():
+            g.scope = scope_of_account(session, account)
+    return g.scope  # type: ignore[no-any-return]
+
+
 def require_role(*roles: str) -> Callable[[F], F]:
     """Only these roles may call the view: anonymous → sign in (401 for the API), other roles →
     403."""
@@ -75,7 +85,10 @@ def require_role(*roles: str) -> Callable[[F], F]:
             ):
                 # A password an admin set or reset: nothing else until the account chooses its own.
                 return redirect(url_for("accounts.password"))
-            return view(*args, **kwargs)
+            # Everything the view reads or changes, through whichever service, is the
+            # account's institution's only (certify.institutions.scope): the one place.
+            with scoped(account_scope(account)):
+                return view(*args, **kwargs)
 
         wrapper.roles = roles  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]

@@ -49,6 +49,7 @@ from certify.infra.jobs import (
 )
 from certify.infra.tabular import table_bytes
 from certify.infra.uploads import keep_upload
+from certify.institutions.scope import in_account_scope
 from certify.registration.identity import IdentityVault
 from certify.registration.import_jobs import (
     APPLICATIONS,
@@ -104,10 +105,13 @@ class JobKind:
         return self.handler is None and self.with_vault is None
 
     def handler_with(self, vault: IdentityVault | None) -> Handler | None:
-        """The handler, made with ``vault`` when the kind needs it (None without one)."""
+        """The handler, made with ``vault`` when the kind needs it (None without one), run in
+        the scope of the account that submitted the job (its institution's data only)."""
         if self.with_vault is not None:
-            return self.with_vault(vault) if vault is not None else None
-        return self.handler
+            handler = self.with_vault(vault) if vault is not None else None
+        else:
+            handler = self.handler
+        return in_account_scope(handler) if handler is not None else None
 
 
 KINDS: dict[str, JobKind] = {

@@ -1,0 +1,260 @@
+"""一个机构只见自己的数据: an account of one institution reads and changes nothing of another's.
+
+This is the one place it is enforced. While :func:`scoped` holds an institution, every ORM
+statement any service runs — a select, an ORM update or delete, ``Session.get`` — is given the
+criteria below (SQLAlchemy's ``with_loader_criteria`` on the ``do_orm_execute`` event), so a
+row of another institution is simply not there: a page, a command or a job asking for it by
+code or id finds nothing, and a list never shows it. The web app holds the signed-in account's
+institution around every view (``certify.web.auth.require_role``) and a background job its
+account's (``certify.infra.jobs`` via :func:`scope_of_account`); the command line and
+platform accounts (no institution) hold none and see everything, as before.
+
+What belongs to an institution: itself and its authorisations, its sittings and courses and
+everything under them (registrations, applications, answers, marks, results, computer-based
+sessions, rooms, attempts and their answers, events, attachments and incidents, publications,
+their entries and objections, equating runs), its enrolments, the certificates it issued with
+their revocations and eligibility records, its signing keys (the root's public half is
+everyone's), its accounts with their tokens, sign-ins, committee checks and jobs, and its
+inspection records. Shared by every institution on the platform: the question bank (items,
+blueprints, papers: the province's bank), people (``candidate``: one record per person across
+institutions, reached only through a registration or enrolment of one's own), the audit log
+(one chain for the platform), serial counters and published lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, event, or_, select
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlmodel import col
+
+from certify.infra.errors import Error
+from schemas.tables import (
+    Account,
+    AnswerEvent,
+    ApiToken,
+    Application,
+    Attachment,
+    Attempt,
+    AttemptAnswer,
+    Authorisation,
+    Certificate,
+    CommitteeCheck,
+    Course,
+    EligibilityRecord,
+    Enrolment,
+    EquatingRun,
+    ExamIncident,
+    ExamRoom,
+    ExamSession,
+    FormEquating,
+    HolderCheck,
+    InspectionEvidence,
+    InspectionRecord,
+    Institution,
+    Job,
+    LoginAttempt,
+    Mark,
+    Objection,
+    Publication,
+    PublicationEntry,
+    Registration,
+    Response,
+    Result,
+    Revocation,
+    SigningKey,
+    Sitting,
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The institution an account works for: its name (what sittings, courses and accounts
+    name) and its code (what its keys, certificates and inspection records carry)."""
+
+    name: str
+    code: str
+
+
+_current: ContextVar[Scope | None] = ContextVar("certify_institution_scope", default=None)
+
+
+def current() -> Scope | None:
+    """The institution held now, or None (everything is visible)."""
+    return _current.get()
+
+
+@contextmanager
+def scoped(scope: Scope | None) -> Iterator[None]:
+    """Hold ``scope`` (None: everything) for the statements run inside."""
+    token = _current.set(scope)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def scope_of_account(session: Session, account: Account | None) -> Scope | None:
+    """The scope an account works in: its institution's, or None for a platform account."""
+    if account is None or account.institution is None:
+        return None
+    code = session.execute(
+        select(col(Institution.code)).where(col(Institution.name) == account.institution)
+    ).scalar_one()
+    return Scope(account.institution, code)
+
+
+def _criteria(scope: Scope) -> list[Any]:
+    """Every institution-owned entity with the condition its rows must meet."""
+    name, code = scope.name, scope.code
+    sittings = select(col(Sitting.id)).where(col(Sitting.institution) == name)
+    courses = select(col(Course.id)).where(col(Course.institution) == name)
+    registrations = select(col(Registration.id)).where(col(Registration.sitting_id).in_(sittings))
+    sessions = select(col(ExamSession.id)).where(col(ExamSession.sitting_id).in_(sittings))
+    attempts = select(col(Attempt.id)).where(col(Attempt.registration_id).in_(registrations))
+    rooms = select(col(ExamRoom.id)).where(col(ExamRoom.session_id).in_(sessions))
+    publications = select(col(Publication.id)).where(col(Publication.sitting_id).in_(sittings))
+    runs = select(col(EquatingRun.id)).where(col(EquatingRun.sitting_id).in_(sittings))
+    certificates = select(col(Certificate.id)).where(col(Certificate.issuer) == code)
+    accounts = select(col(Account.id)).where(col(Account.institution) == name)
+    usernames = select(col(Account.username)).where(col(Account.institution) == name)
+    records = select(col(InspectionRecord.id)).where(col(InspectionRecord.institution) == code)
+    institution_ids = select(col(Institution.id)).where(col(Institution.name) == name)
+    conditions: list[tuple[type, Any]] = [
+        (Institution, col(Institution.name) == name),
+        (Authorisation, col(Authorisation.institution_id).in_(institution_ids)),
+        (Sitting, col(Sitting.institution) == name),
+        (Course, col(Course.institution) == name),
+        (Registration, col(Registration.sitting_id).in_(sittings)),
+        (Application, col(Application.sitting_id).in_(sittings)),
+        (Response, col(Response.registration_id).in_(registrations)),
+        (Mark, col(Mark.registration_id).in_(registrations)),
+        (Result, col(Result.registration_id).in_(registrations)),
+        (ExamSession, col(ExamSession.sitting_id).in_(sittings)),
+        (ExamRoom, col(ExamRoom.session_id).in_(sessions)),
+        (Attempt, col(Attempt.registration_id).in_(registrations)),
+        (AttemptAnswer, col(AttemptAnswer.attempt_id).in_(attempts)),
+        (AnswerEvent, col(AnswerEvent.attempt_id).in_(attempts)),
+        (Attachment, col(Attachment.attempt_id).in_(attempts)),
+        (ExamIncident, col(ExamIncident.room_id).in_(rooms)),
+        (Publication, col(Publication.sitting_id).in_(sittings)),
+        (PublicationEntry, col(PublicationEntry.publication_id).in_(publications)),
+        (Objection, col(Objection.publication_id).in_(publications)),
+        (EquatingRun, col(EquatingRun.sitting_id).in_(sittings)),
+        (FormEquating, col(FormEquating.run_id).in_(runs)),
+        (Enrolment, col(Enrolment.course_id).in_(courses)),
+        (Certificate, col(Certificate.issuer) == code),
+        (Revocation, col(Revocation.certificate_id).in_(certificates)),
+        (EligibilityRecord, col(EligibilityRecord.certificate_id).in_(certificates)),
+        (SigningKey, or_(col(SigningKey.issuer) == code, col(SigningKey.role) == "root")),
+        (Account, col(Account.institution) == name),
+        (ApiToken, col(ApiToken.account_id).in_(accounts)),
+        (LoginAttempt, col(LoginAttempt.username).in_(usernames)),
+        (CommitteeCheck, col(CommitteeCheck.account_id).in_(accounts)),
+        (HolderCheck, col(HolderCheck.account_id).in_(accounts)),
+        (Job, col(Job.account_id).in_(accounts)),
+        (InspectionRecord, col(InspectionRecord.institution) == code),
+        (InspectionEvidence, col(InspectionEvidence.record_id).in_(records)),
+    ]
+    return [
+        with_loader_criteria(entity, condition, include_aliases=True)
+        for entity, condition in conditions
+    ]
+
+
+SCOPED = (
+    "institution",
+    "authorisation",
+    "sitting",
+    "course",
+    "registration",
+    "application",
+    "response",
+    "mark",
+    "result",
+    "exam_session",
+    "exam_room",
+    "attempt",
+    "attempt_answer",
+    "answer_event",
+    "attachment",
+    "exam_incident",
+    "publication",
+    "publication_entry",
+    "objection",
+    "equating_run",
+    "form_equating",
+    "enrolment",
+    "certificate",
+    "revocation",
+    "eligibility_record",
+    "signing_key",
+    "account",
+    "api_token",
+    "login_attempt",
+    "committee_check",
+    "holder_check",
+    "job",
+    "inspection_record",
+    "inspection_evidence",
+)
+"""The tables whose rows belong to an institution (a test checks that every other table is
+shared on purpose)."""
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _keep_to_the_institution(state: ORMExecuteState) -> None:
+    scope = _current.get()
+    if scope is None or not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.is_relationship_load:
+        return  # the parent row was filtered already
+    state.statement = state.statement.options(*_criteria(scope))
+
+
+def unscoped() -> Any:
+    """Every institution's rows, for the few checks that must see them all: that a code or a
+    username is free across the platform (what is told is only that it is taken)."""
+    return scoped(None)
+
+
+class PlatformOnly(Error):
+    """What only a platform account may do (no institution): add and authorise institutions,
+    sign the trust and revocation lists."""
+
+    code = "platform_only"
+
+    def __init__(self, what_zh: str, what_en: str) -> None:
+        super().__init__(f"只有平台账户可以{what_zh} / only a platform account may {what_en}")
+
+
+def require_platform(what_zh: str, what_en: str) -> None:
+    """Raises PlatformOnly while an institution is held."""
+    if _current.get() is not None:
+        raise PlatformOnly(what_zh, what_en)
+
+
+def scope_of_account_id(engine: Engine, account_id: int | None) -> Scope | None:
+    """The scope of the account with this id (a job's), or None."""
+    if account_id is None:
+        return None
+    with Session(engine) as session, unscoped():
+        return scope_of_account(session, session.get(Account, account_id))
+
+
+def in_account_scope(
+    handler: Callable[[Engine, Any, Any], Any],
+) -> Callable[[Engine, Any, Any], Any]:
+    """A job's handler run holding the institution of the job's account, in whichever thread
+    or process runs it (a thread does not inherit the scope of the request that started it)."""
+
+    def run(engine: Engine, job: Any, progress: Any) -> Any:
+        with scoped(scope_of_account_id(engine, job.account_id)):
+            return handler(engine, job, progress)
+
+    return run

@@ -1,0 +1,278 @@
+"""Two institutions on one platform: an account of one reads and changes nothing of the other's.
+
+测试评价机构 (SD-EVAL-01) holds the usual site: a graded sitting S1 with its candidates, its
+published pass list and certificates, a computer-based session with a room, and a course.
+另一评价机构 (SD-EVAL-02) has accounts of every role and nothing else. Every route of the app
+is walked with 另一评价机构's accounts and 测试评价机构's identifiers: nothing answers with
+测试评价机构's data and nothing is written. Underneath, the one place that enforces it
+(``certify.institutions.scope``) is checked table by table."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from sqlalchemy import func
+from sqlmodel import Session, SQLModel, select
+
+from certify.accounts import create_account, create_token
+from certify.delivery.schedule import add_room, create_session
+from certify.entitlements.training import create_course
+from certify.institutions.registry import add_institution, authorise, end_authorisation
+from certify.institutions.scope import SCOPED, PlatformOnly, Scope, scoped
+from certify.keys.publish import build_trust_list
+from certify.registration.sittings import create_sitting, list_sittings
+from schemas.tables import Account, Sitting
+from tests.certify.signing_helpers import PASS
+from tests.helpers import institution, snapshot
+from tests.pdf_tools import run
+from tests.web.conftest import PASSWORDS, Site, build_site
+from tests.web.test_roles import PUBLIC, SAMPLE, call
+
+OWNER, OTHER = "测试评价机构", "另一评价机构"
+SHARED = {
+    "item",
+    "item_version",
+    "item_image",
+    "item_calibration",
+    "calibration_run",
+    "blueprint",
+    "paper",
+    "paper_item",
+    "paper_document",
+    "candidate",
+    "audit_log",
+    "audit_checkpoint",
+    "serial_counter",
+    "published_list",
+    "alembic_version",
+}
+"""Tables shared by the platform's institutions on purpose (docs/supervision.md)."""
+
+
+@pytest.fixture
+def two(database: Any, tmp_path: Path) -> Site:
+    site = build_site(database, tmp_path)
+    engine = database.engine
+    start = datetime.now(UTC) + timedelta(days=3)
+    create_session(engine, "S1", "S1-theory", starts_at=start, duration_minutes=90, part="theory")
+    add_room(engine, "S1-theory", "R01", capacity=40, invigilator="invigilator")
+    create_course(
+        engine,
+        "T1",
+        occupation="ai",
+        level="junior",
+        hours=8,
+        institution=OWNER,
+        syllabus=["基础"],
+    )
+    institution(engine, OTHER, code="SD-EVAL-02")
+    with Session(engine) as session:
+        for account in session.exec(select(Account)):
+            account.institution = OWNER  # the site's own accounts are 测试评价机构's
+            session.add(account)
+        session.commit()
+    for role, password in PASSWORDS.items():
+        create_account(engine, f"{role}-b", role, password, institution=OTHER)
+        site.tokens[f"{role}-b"] = create_token(engine, f"{role}-b", label="tests")
+    return site
+
+
+def signed_in(site: Site, username: str, password: str) -> Any:
+    client = site.client()
+    client.get("/login")
+    response = client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": site.csrf(client)},
+    )
+    assert response.status_code == 302, response.data
+    return client
+
+
+def markers(site: Site) -> list[str]:
+    """What only 测试评价机构's data holds: its candidates' names and admission numbers, its
+    certificates' serials, its name."""
+    return [
+        OWNER,
+        *(p.name for p in site.people),
+        *(p.admission_no for p in site.people),
+        *(c.serial for c in site.certificates),
+    ]
+
+
+def readable(response: Any, folder: Path) -> str:
+    """What a person would read in the response: a page's text, a workbook's cells, a PDF's
+    text, a ZIP's names and members."""
+    data: bytes = response.get_data()
+    if data.startswith(b"%PDF"):
+        path = folder / "walk.pdf"
+        path.write_bytes(data)
+        return run("pdftotext", path, "-")
+    if data.startswith(b"PK"):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if "xl/workbook.xml" in archive.namelist():
+                book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+                return " ".join(
+                    str(v) for ws in book for row in ws.iter_rows(values_only=True) for v in row
+                )
+            parts = [*archive.namelist()]
+            for name in archive.namelist():
+                inner = archive.read(name)
+                parts.append(inner.decode("utf-8", "replace"))
+            return " ".join(parts)
+    return data.decode("utf-8", "replace")
+
+
+def routes(site: Site) -> list[tuple[str, str, tuple[str, ...]]]:
+    found = []
+    for rule in site.app.url_map.iter_rules():
+        blueprint = rule.endpoint.split(".")[0]
+        if blueprint in PUBLIC | {"exam"} or rule.endpoint == "api.openapi":
+            continue
+        roles = site.app.view_functions[rule.endpoint].roles  # type: ignore[attr-defined]
+        url = rule.rule
+        for name in rule.arguments:
+            value = {"serial": site.certificates[0].serial}.get(name, SAMPLE[name])
+            url = url.replace(f"<{name}>", str(value))
+            for kind in ("int", "path", "string"):
+                url = url.replace(f"<{kind}:{name}>", str(value))
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            found.append((method, url, roles))
+    return found
+
+
+def test_every_route_keeps_the_other_institution_s_data_out_of_reach(two: Site) -> None:
+    site = two
+    engine = site.database.engine
+    secrets = markers(site)
+    walked = 0
+    for role in PASSWORDS:
+        username = f"{role}-b"
+        client = signed_in(site, username, PASSWORDS[role])
+        for method, url, roles in routes(site):
+            if role not in roles:
+                continue
+            before = snapshot(engine)
+            if url.startswith("/api/"):
+                headers = {"Authorization": f"Bearer {site.tokens[username]}"}
+                body = {"serials": [c.serial for c in site.certificates[:3]], "tokens": []}
+                response = call(site.client(), method, url, json=body, headers=headers)
+            elif method == "GET":
+                response = client.get(url)
+            else:
+                response = call(client, method, url, data={"csrf_token": site.csrf(client)})
+            walked += 1
+            text = readable(response, site.out)
+            leaked = [s for s in secrets if s in text]
+            assert not leaked, (username, method, url, response.status_code, leaked[:3])
+            if method != "GET":
+                after = snapshot(engine)
+                changed = {t for t in after if after[t] != before[t]} - {"login_attempt", "job"}
+                assert not changed, (username, method, url, changed)
+    assert walked > 100
+
+
+def test_the_owner_still_sees_its_own(two: Site) -> None:
+    """The same pages, as 测试评价机构's admin, do show its data (the walk above could not
+    pass by showing nothing to anyone); 另一评价机构's admin is told they are not there."""
+    pages = [
+        "/admin/",
+        "/admin/sittings/S1",
+        "/admin/sittings/S1/certificates",
+        "/admin/sittings/S1/certificates.xlsx",
+        "/admin/training/T1",
+        "/invigilate/",
+    ]
+    owner = two.signed_in("admin")
+    other = signed_in(two, "admin-b", PASSWORDS["admin"])
+    for url in pages:
+        mine = owner.get(url)
+        assert mine.status_code == 200, url
+        assert any(m in readable(mine, two.out) for m in [*markers(two), "S1", "T1"]), url
+    for url in pages[1:5]:
+        assert other.get(url).status_code == 404, url
+    assert "S1" not in readable(other.get("/admin/"), two.out)
+    assert [row.code for row in list_sittings_as(two, OTHER)] == []
+    assert [row.code for row in list_sittings_as(two, OWNER)] == ["S1"]
+
+
+def list_sittings_as(site: Site, name: str) -> list[Any]:
+    with Session(site.database.engine) as session:
+        code = session.exec(select(Sitting.institution).where(Sitting.code == "S1")).one()
+        assert code == OWNER
+    scope = Scope(name, "SD-EVAL-02" if name == OTHER else "SD-EVAL-01")
+    with scoped(scope):
+        return list_sittings(site.database.engine)
+
+
+def test_every_table_is_either_an_institution_s_or_shared_on_purpose() -> None:
+    tables = {t.name for t in SQLModel.metadata.sorted_tables}
+    assert set(SCOPED) <= tables
+    assert tables - set(SCOPED) == SHARED - {"alembic_version"}
+
+
+def test_under_one_institution_every_owned_table_holds_its_rows_only(two: Site) -> None:
+    """Table by table, what a select sees under each institution: the other's nothing of the
+    owner's, the owner all of it, and the two together all there is."""
+    engine = two.database.engine
+    models = {m.__tablename__: m for m in SQLModel.__subclasses__() if hasattr(m, "__table__")}
+    with Session(engine) as session:
+        everything = {
+            name: session.exec(select(func.count()).select_from(models[name])).one()
+            for name in SCOPED
+        }
+    seen: dict[str, dict[str, int]] = {}
+    for name, code in ((OWNER, "SD-EVAL-01"), (OTHER, "SD-EVAL-02")):
+        with scoped(Scope(name, code)), Session(engine) as session:
+            seen[name] = {
+                t: len(session.exec(select(models[t])).all()) for t in SCOPED if t in models
+            }
+    for table in SCOPED:
+        if table in ("signing_key",):  # the root's public half is everyone's
+            continue
+        assert seen[OWNER][table] + seen[OTHER][table] == everything[table], table
+    assert seen[OTHER]["sitting"] == seen[OTHER]["registration"] == 0
+    assert seen[OTHER]["certificate"] == seen[OTHER]["exam_room"] == seen[OTHER]["course"] == 0
+    assert seen[OTHER]["institution"] == 1 and seen[OTHER]["account"] == len(PASSWORDS)
+    assert seen[OWNER]["registration"] == everything["registration"] > 0
+
+
+def test_an_institution_cannot_open_for_another_or_authorise_itself(two: Site) -> None:
+    engine = two.database.engine
+    before = snapshot(engine)
+    with scoped(Scope(OTHER, "SD-EVAL-02")):
+        with pytest.raises(Exception, match="no institution"):
+            create_sitting(engine, "X1", "ai-junior-sample", institution=OWNER)
+        with pytest.raises(Exception, match="exists already"):
+            create_sitting(engine, "S1", "ai-junior-sample", institution=OTHER)
+        with pytest.raises(PlatformOnly):
+            authorise(
+                engine,
+                OTHER,
+                kind="level",
+                occupations=["cloud"],
+                levels=["senior"],
+                valid_from=datetime.now(UTC).date(),
+            )
+        with pytest.raises(PlatformOnly):
+            add_institution(engine, "SD-X", "自封机构")
+        with pytest.raises(PlatformOnly):
+            end_authorisation(
+                engine,
+                OWNER,
+                kind="level",
+                occupation="ai",
+                level="junior",
+                last_day=datetime.now(UTC).date(),
+            )
+        with pytest.raises(PlatformOnly):
+            build_trust_list(engine, PASS)
+        account = create_account(engine, "new-b", "rater", "a-long-password-1", institution=None)
+        assert account.institution == OTHER  # its admin makes accounts of its own only
+    after = snapshot(engine)
+    assert {t for t in after if after[t] != before[t]} == {"account", "audit_log"}
