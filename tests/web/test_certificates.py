@@ -49,6 +49,7 @@ from schemas.tables import AuditEntry, Certificate, Job, PublishedList, SigningK
 from tests.certify.exam_helpers import VAULT, graded_sitting
 from tests.certify.signing_helpers import PASS, make_keys
 from tests.conftest import Database
+from tests.helpers import institution
 from tests.web.conftest import PASSWORDS, Site
 from tests.web.test_uploads import page_text
 
@@ -378,15 +379,18 @@ def test_keys_are_listed_created_and_rotated(certs_site: Site) -> None:
     admin = site.signed_in("admin")
     page = page_text(admin.get("/admin/keys/"))
     assert "SD-HRSS" in page and "SD-EVAL-01" in page and "共 2 把" in page and "EdDSA" in page
-    new = {"issuer": "SD-TRAIN-02", "name": "某培训机构", "algorithm": "sm2", "kinds": ["training"],
+    new = {"issuer": "SD-TRAIN-02", "algorithm": "sm2", "kinds": ["training"],
            "occupations": ["ai", "bigdata"], "levels": ["junior"]}  # fmt: skip
+    unknown = post(site, admin, "/admin/keys/new", **new, passphrase=PASS, confirm=PASS)
+    assert unknown.status_code == 400 and "no institution" in page_text(unknown)
+    institution(site.database.engine, "某培训机构", code="SD-TRAIN-02")
     assert (
         admin.post("/admin/keys/new", data={**new, "passphrase": PASS, "confirm": PASS}).status_code
         == 400
     )
     differ = post(site, admin, "/admin/keys/new", **new, passphrase=PASS, confirm=PASS + "x")
     assert differ.status_code == 400 and "differ" in page_text(differ)
-    assert 'value="某培训机构"' in page_text(differ) and PASS not in page_text(differ)
+    assert 'value="SD-TRAIN-02" selected' in page_text(differ) and PASS not in page_text(differ)
     short = post(site, admin, "/admin/keys/new", **new, passphrase="short", confirm="short")
     assert short.status_code == 400 and "12 characters" in page_text(short)
     odd = post(site, admin, "/admin/keys/new", **{**new, "occupations": ["nope"]},

@@ -336,7 +336,23 @@ def test_the_whole_story_from_an_empty_database(
     assert sorted(a.username for a in made) == list(RATERS)
     assert all(a.must_change_password for a in made)
 
-    # 5. The sitting, on the assembled blueprint.
+    # 5. The institution, authorised for the junior AI exam since last year; then the sitting,
+    # on the assembled blueprint.
+    browser.get(f"{base}/admin/institutions/")
+    browser.find_element(By.CSS_SELECTOR, "details.card summary").click()
+    browser.find_element(By.ID, "code").send_keys(INSTITUTION)
+    browser.find_element(By.ID, "name").send_keys("山东示例评价机构")
+    browser.find_element(By.ID, "region").send_keys("山东省济南市", Keys.ENTER)
+    assert f"机构 {INSTITUTION} 已登记" in flash()
+    browser.find_elements(By.CSS_SELECTOR, "details.card summary")[1].click()
+    browser.find_element(By.CSS_SELECTOR, "input[name=occupation][value=ai]").click()
+    browser.find_element(By.CSS_SELECTOR, "input[name=level][value=junior]").click()
+    last_year = (date.today() - timedelta(days=365)).isoformat()
+    browser.execute_script(f"document.getElementById('valid_from').value = '{last_year}'")
+    browser.find_element(By.CSS_SELECTOR, "form[action$='/authorise'] button").click()
+    assert "已授权 1 项" in flash()
+    assert f"评价 ai/junior {last_year}" in main_text()
+    shot("institution")
     browser.get(f"{base}/admin/")
     browser.find_element(By.CSS_SELECTOR, "details.card summary").click()
     browser.find_element(By.ID, "code").send_keys(SITTING)
@@ -495,8 +511,7 @@ def test_the_whole_story_from_an_empty_database(
     # 11. The institution's signing key, and the trust list signed with the root key.
     browser.get(f"{base}/admin/keys/")
     assert heading(browser) == "签名密钥"
-    browser.find_element(By.ID, "new-issuer").send_keys(INSTITUTION)
-    browser.find_element(By.ID, "new-name").send_keys("山东示例评价机构")
+    Select(browser.find_element(By.ID, "new-issuer")).select_by_value(INSTITUTION)
     Select(browser.find_element(By.ID, "new-occupations")).select_by_value("ai")
     browser.find_element(By.ID, "new-passphrase").send_keys(KEY_PASS)
     browser.find_element(By.ID, "new-confirm").send_keys(KEY_PASS, Keys.ENTER)
@@ -579,6 +594,8 @@ def test_the_whole_story_from_an_empty_database(
     }
     assert {action for action, actor in entries if actor == "web:admin"} == {
         "account.create",
+        "institution.add",
+        "institution.authorise",
         "application.override",
         "bank.import",
         "blueprint.save",
