@@ -94,12 +94,14 @@ ITEM_STATUS_ALIASES: dict[str, ItemStatus] = {
 
 class Role(Word):
     """账户角色: what a web account may do — institution administrators, raters (评分员), title
-    review committees, invigilators (监考员, their exam rooms only)."""
+    review committees, invigilators (监考员, their exam rooms only), supervisors (人社部门: every
+    institution of their region, read-only, and their inspections)."""
 
     ADMIN = "admin"
     RATER = "rater"
     COMMITTEE = "committee"
     INVIGILATOR = "invigilator"
+    SUPERVISOR = "supervisor"
 
 
 ROLES = tuple(r.value for r in Role)
@@ -303,6 +305,7 @@ _LABELS: dict[type[Word], dict[Word, tuple[str, str]]] = {
         Role.RATER: ("评分员", "Rater"),
         Role.COMMITTEE: ("评审委员会", "Review committee"),
         Role.INVIGILATOR: ("监考员", "Invigilator"),
+        Role.SUPERVISOR: ("监督员（人社部门）", "Supervisor"),
     },
     SignInOutcome: {
         SignInOutcome.OK: ("成功", "Signed in"),

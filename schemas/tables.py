@@ -830,6 +830,9 @@ class Account(SQLModel, table=True):
     )
     """The institution whose data the account works on (it sees nothing of another's:
     ``certify.institutions.scope``); None: a platform account, which sees every institution's."""
+    region: str | None = Field(default=None, max_length=64)
+    """A supervisor's (人社部门) region: it reads every institution whose region is this one or
+    lies within it, and writes none of their data."""
     created_at: datetime = _ts(nullable=False)
 
 

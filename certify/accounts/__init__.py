@@ -138,12 +138,15 @@ def create_account(
     actor: str = "cli",
     must_change_password: bool = False,
     institution: str | None = None,
+    region: str | None = None,
 ) -> Account:
     """A new active account, audited as ``account.create``; raises AccountError for a bad
     username, role, password, name or institution, or a username taken. The account belongs to
     ``institution`` (its name or code; None: a platform account) — always to the institution
     held, when one is (``certify.institutions.scope``): an institution's admin makes accounts
-    of its own institution only."""
+    of its own institution only. A supervisor (role ``supervisor``) belongs to no institution
+    and needs its ``region`` (``山东省``): it reads every institution there and writes none of
+    their data."""
     check_role(role)
     check_username(username)
     check_password(password)
@@ -153,6 +156,21 @@ def create_account(
             "display_name",
         )
     held = scope.current()
+    region = (region or "").strip() or None
+    if role == Role.SUPERVISOR:
+        if held is not None:
+            raise AccountError(
+                "机构账户不能创建监督账户 / an institution's account cannot make a supervisor",
+                "role",
+            )
+        if region is None or len(region) > 64 or (institution or "").strip():
+            raise AccountError(
+                "监督账户须填写所辖地区（至多 64 字），且不属于任何机构 / a supervisor needs its "
+                "region (at most 64 characters) and belongs to no institution",
+                "region",
+            )
+    elif region is not None:
+        raise AccountError("只有监督账户有所辖地区 / only a supervisor has a region", "region")
     with transaction(engine) as s:
         with scope.unscoped():  # a username is the platform's: taken is taken
             taken = s.exec(select(Account.id).where(Account.username == username)).first()
@@ -168,6 +186,7 @@ def create_account(
             display_name=display_name.strip() or username,
             must_change_password=must_change_password,
             institution=owner,
+            region=region,
         )
         s.add(account)
         s.flush()
@@ -176,7 +195,7 @@ def create_account(
             actor=actor,
             action="account.create",
             subject=username,
-            detail={"role": role, "institution": owner},
+            detail={"role": role, "institution": owner, "region": region},
         )
         return account
 

@@ -82,6 +82,9 @@ def users() -> None:
     "--institution",
     help="The institution (code or name) whose data alone it sees; none: a platform account.",
 )
+@click.option(
+    "--region", help="A supervisor's region (e.g. 山东省): it reads every institution there."
+)
 @pass_settings
 def users_add(
     settings: Settings,
@@ -90,6 +93,7 @@ def users_add(
     display_name: str,
     password: str | None,
     institution: str | None,
+    region: str | None,
 ) -> None:
     """Create an account. 创建账户。"""
     from certify.accounts import create_account  # the password hash loads only for web commands
@@ -105,8 +109,9 @@ def users_add(
         password,
         display_name=display_name,
         institution=institution,
+        region=region,
     )
-    where = f" · {account.institution}" if account.institution else " · 平台 platform"
+    where = f" · {account.institution or account.region or '平台 platform'}"
     click.echo(f"账户 account {account.username}: {account.role}{where}")
 
 

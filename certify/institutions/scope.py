@@ -74,11 +74,25 @@ from schemas.tables import (
 
 @dataclass(frozen=True)
 class Scope:
-    """The institution an account works for: its name (what sittings, courses and accounts
-    name) and its code (what its keys, certificates and inspection records carry)."""
+    """The institutions an account works on: by name (what sittings, courses and accounts
+    name) and by code (what keys, certificates and inspection records carry). An
+    institution's account holds its own; a supervisor (人社部门) every institution of its region,
+    read-only (``read_only``: nothing of theirs is written; its inspection records are)."""
 
-    name: str
-    code: str
+    names: frozenset[str]
+    codes: frozenset[str]
+    read_only: bool = False
+
+    @classmethod
+    def of(cls, name: str, code: str) -> Scope:
+        """One institution's scope."""
+        return cls(frozenset({name}), frozenset({code}))
+
+    @property
+    def name(self) -> str:
+        """The one institution's name (an institution's account has exactly one)."""
+        (only,) = self.names
+        return only
 
 
 _current: ContextVar[Scope | None] = ContextVar("certify_institution_scope", default=None)
@@ -100,36 +114,50 @@ def scoped(scope: Scope | None) -> Iterator[None]:
 
 
 def scope_of_account(session: Session, account: Account | None) -> Scope | None:
-    """The scope an account works in: its institution's, or None for a platform account."""
-    if account is None or account.institution is None:
+    """The scope an account works in: its institution's; for a supervisor every institution
+    whose region is the supervisor's or lies within it (``山东省`` holds ``山东省济南市``),
+    read-only; None for a platform account."""
+    if account is None:
+        return None
+    if account.role == "supervisor":
+        region = account.region or ""
+        rows = session.execute(
+            select(col(Institution.name), col(Institution.code)).where(
+                col(Institution.region).startswith(region, autoescape=True)
+            )
+        ).all()
+        if not region:
+            rows = []
+        return Scope(frozenset(n for n, _ in rows), frozenset(c for _, c in rows), read_only=True)
+    if account.institution is None:
         return None
     code = session.execute(
         select(col(Institution.code)).where(col(Institution.name) == account.institution)
     ).scalar_one()
-    return Scope(account.institution, code)
+    return Scope.of(account.institution, code)
 
 
 def _criteria(scope: Scope) -> list[Any]:
     """Every institution-owned entity with the condition its rows must meet."""
-    name, code = scope.name, scope.code
-    sittings = select(col(Sitting.id)).where(col(Sitting.institution) == name)
-    courses = select(col(Course.id)).where(col(Course.institution) == name)
+    names, codes = scope.names, scope.codes
+    sittings = select(col(Sitting.id)).where(col(Sitting.institution).in_(names))
+    courses = select(col(Course.id)).where(col(Course.institution).in_(names))
     registrations = select(col(Registration.id)).where(col(Registration.sitting_id).in_(sittings))
     sessions = select(col(ExamSession.id)).where(col(ExamSession.sitting_id).in_(sittings))
     attempts = select(col(Attempt.id)).where(col(Attempt.registration_id).in_(registrations))
     rooms = select(col(ExamRoom.id)).where(col(ExamRoom.session_id).in_(sessions))
     publications = select(col(Publication.id)).where(col(Publication.sitting_id).in_(sittings))
     runs = select(col(EquatingRun.id)).where(col(EquatingRun.sitting_id).in_(sittings))
-    certificates = select(col(Certificate.id)).where(col(Certificate.issuer) == code)
-    accounts = select(col(Account.id)).where(col(Account.institution) == name)
-    usernames = select(col(Account.username)).where(col(Account.institution) == name)
-    records = select(col(InspectionRecord.id)).where(col(InspectionRecord.institution) == code)
-    institution_ids = select(col(Institution.id)).where(col(Institution.name) == name)
+    certificates = select(col(Certificate.id)).where(col(Certificate.issuer).in_(codes))
+    accounts = select(col(Account.id)).where(col(Account.institution).in_(names))
+    usernames = select(col(Account.username)).where(col(Account.institution).in_(names))
+    records = select(col(InspectionRecord.id)).where(col(InspectionRecord.institution).in_(codes))
+    institution_ids = select(col(Institution.id)).where(col(Institution.name).in_(names))
     conditions: list[tuple[type, Any]] = [
-        (Institution, col(Institution.name) == name),
+        (Institution, col(Institution.name).in_(names)),
         (Authorisation, col(Authorisation.institution_id).in_(institution_ids)),
-        (Sitting, col(Sitting.institution) == name),
-        (Course, col(Course.institution) == name),
+        (Sitting, col(Sitting.institution).in_(names)),
+        (Course, col(Course.institution).in_(names)),
         (Registration, col(Registration.sitting_id).in_(sittings)),
         (Application, col(Application.sitting_id).in_(sittings)),
         (Response, col(Response.registration_id).in_(registrations)),
@@ -148,17 +176,17 @@ def _criteria(scope: Scope) -> list[Any]:
         (EquatingRun, col(EquatingRun.sitting_id).in_(sittings)),
         (FormEquating, col(FormEquating.run_id).in_(runs)),
         (Enrolment, col(Enrolment.course_id).in_(courses)),
-        (Certificate, col(Certificate.issuer) == code),
+        (Certificate, col(Certificate.issuer).in_(codes)),
         (Revocation, col(Revocation.certificate_id).in_(certificates)),
         (EligibilityRecord, col(EligibilityRecord.certificate_id).in_(certificates)),
-        (SigningKey, or_(col(SigningKey.issuer) == code, col(SigningKey.role) == "root")),
-        (Account, col(Account.institution) == name),
+        (SigningKey, or_(col(SigningKey.issuer).in_(codes), col(SigningKey.role) == "root")),
+        (Account, col(Account.institution).in_(names)),
         (ApiToken, col(ApiToken.account_id).in_(accounts)),
         (LoginAttempt, col(LoginAttempt.username).in_(usernames)),
         (CommitteeCheck, col(CommitteeCheck.account_id).in_(accounts)),
         (HolderCheck, col(HolderCheck.account_id).in_(accounts)),
         (Job, col(Job.account_id).in_(accounts)),
-        (InspectionRecord, col(InspectionRecord.institution) == code),
+        (InspectionRecord, col(InspectionRecord.institution).in_(codes)),
         (InspectionEvidence, col(InspectionEvidence.record_id).in_(records)),
     ]
     return [
@@ -207,10 +235,47 @@ SCOPED = (
 shared on purpose)."""
 
 
+SUPERVISORS_WRITE = frozenset({"inspection_record", "inspection_evidence"})
+"""What a read-only (supervisor's) scope may still write: its inspections."""
+
+
+class ReadOnlyScope(Error):
+    """A supervisor's account reads the institutions of its region and writes none of it."""
+
+    code = "read_only"
+
+    def __init__(self, table: str) -> None:
+        super().__init__(
+            f"监督账户只读，不能修改机构的数据（{table}）/ a supervisor's account reads the "
+            f"institutions' data and changes none of it ({table})"
+        )
+
+
+def _guarded(table: str) -> bool:
+    return table in SCOPED and table not in SUPERVISORS_WRITE
+
+
+@event.listens_for(Session, "before_flush")
+def _read_only_writes_nothing(session: Session, _context: Any, _instances: Any) -> None:
+    scope = _current.get()
+    if scope is None or not scope.read_only:
+        return
+    for row in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(row, "__tablename__", "")
+        if _guarded(table):
+            raise ReadOnlyScope(table)
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _keep_to_the_institution(state: ORMExecuteState) -> None:
     scope = _current.get()
-    if scope is None or not (state.is_select or state.is_update or state.is_delete):
+    if scope is None:
+        return
+    if scope.read_only and (state.is_insert or state.is_update or state.is_delete):
+        table = getattr(getattr(state.statement, "table", None), "name", "")
+        if _guarded(table):
+            raise ReadOnlyScope(table)
+    if not (state.is_select or state.is_update or state.is_delete):
         return
     if state.is_column_load or state.is_relationship_load:
         return  # the parent row was filtered already

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from certify.infra import audit_log
 from certify.infra.db import transaction
 from certify.infra.errors import Error, InputError, NotFound, Problem
+from certify.institutions import scope
 from schemas.tables import InspectionEvidence, InspectionRecord, utcnow
 
 MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
@@ -60,28 +61,42 @@ class Evidence:
 def read_evidence(path: Path) -> Evidence:
     """An evidence file from disk; raises InputError naming it when it is too large or not a
     PDF, PNG or JPEG."""
-
-    def fail(code: str, zh: str, en: str) -> InputError:
-        return InputError(Problem(path.name, None, None, code, zh, en))
-
     try:
         if path.stat().st_size > MAX_EVIDENCE_BYTES:
-            raise fail(
-                "evidence_too_large", "证据文件超过 10 MB", "an evidence file is at most 10 MB"
+            raise _bad_evidence(
+                path.name,
+                "evidence_too_large",
+                "证据文件超过 10 MB",
+                "an evidence file is at most 10 MB",
             )
         data = path.read_bytes()
     except OSError as exc:
-        raise fail(
-            "unreadable", f"无法读取：{exc.strerror}", f"cannot read: {exc.strerror}"
+        raise _bad_evidence(
+            path.name, "unreadable", f"无法读取：{exc.strerror}", f"cannot read: {exc.strerror}"
         ) from exc
+    return evidence_of_bytes(path.name, data)
+
+
+def evidence_of_bytes(name: str, data: bytes) -> Evidence:
+    """Evidence as uploaded: refused, naming the file, when it is too large or not a PDF, PNG
+    or JPEG by its first bytes (whatever its name says)."""
+    if len(data) > MAX_EVIDENCE_BYTES:
+        raise _bad_evidence(
+            name, "evidence_too_large", "证据文件超过 10 MB", "an evidence file is at most 10 MB"
+        )
     media = next((kind for magic, kind in KINDS.items() if data.startswith(magic)), None)
     if media is None:
-        raise fail(
+        raise _bad_evidence(
+            name,
             "evidence_type",
             "证据须为 PDF、PNG 或 JPEG 文件",
             "evidence must be a PDF, PNG or JPEG file",
         )
-    return Evidence(path.name[:200], media, data)
+    return Evidence(name[:200], media, data)
+
+
+def _bad_evidence(name: str, code: str, zh: str, en: str) -> InputError:
+    return InputError(Problem(name[:200], None, None, code, zh, en))
 
 
 def _record(session: Session, plan: str, target: str) -> InspectionRecord:
@@ -119,6 +134,26 @@ def _saved(
     return record
 
 
+def _supervisor_step() -> None:
+    """Findings, rectification requests, closing: a supervisor's (or the platform's), never an
+    institution's account."""
+    held = scope.current()
+    if held is not None and not held.read_only:
+        raise StepRefused(
+            "检查记录由监督部门填写，机构只能回复整改 / inspection records are the supervisor's: "
+            "an institution answers a rectification request only"
+        )
+
+
+def _institution_step() -> None:
+    """The response to a rectification request: the institution's (or the platform's)."""
+    held = scope.current()
+    if held is not None and held.read_only:
+        raise StepRefused(
+            "整改回复由被检查机构填写 / the inspected institution writes its response"
+        )
+
+
 def _refuse(record: InspectionRecord, zh: str, en: str) -> StepRefused:
     return StepRefused(
         f"{record.plan}/{record.target}（{record.status}）：{zh} / "
@@ -129,6 +164,7 @@ def _refuse(record: InspectionRecord, zh: str, en: str) -> StepRefused:
 def open_records(engine: Engine, notice: dict[str, Any], *, actor: str) -> int:
     """A record for every target of a published draw (its notice); those already open are left
     as they are. Returns how many were opened."""
+    _supervisor_step()
     made = 0
     with transaction(engine) as session:
         known = set(
@@ -169,6 +205,7 @@ def record_finding(
     actor: str,
 ) -> InspectionRecord:
     """Add a finding (with its evidence files) to an open or rectifying record."""
+    _supervisor_step()
     text = _text(text, "检查发现", "finding")
     if len(evidence) > MAX_EVIDENCE_FILES:
         raise StepRefused(
@@ -213,6 +250,7 @@ def request_rectification(
     engine: Engine, plan: str, target: str, text: str, deadline: date, *, actor: str, today: date
 ) -> InspectionRecord:
     """Ask the institution to put right what was found, by ``deadline`` (not before ``today``)."""
+    _supervisor_step()
     text = _text(text, "整改要求", "rectification request")
     with transaction(engine) as session:
         record = _record(session, plan, target)
@@ -236,6 +274,7 @@ def record_response(
     engine: Engine, plan: str, target: str, text: str, *, actor: str
 ) -> InspectionRecord:
     """The institution's response to a rectification request."""
+    _institution_step()
     text = _text(text, "整改回复", "response")
     with transaction(engine) as session:
         record = _record(session, plan, target)
@@ -249,6 +288,7 @@ def close_record(
     engine: Engine, plan: str, target: str, text: str, *, actor: str
 ) -> InspectionRecord:
     """Close a record: one with nothing found, or one whose response was accepted."""
+    _supervisor_step()
     text = _text(text, "办结意见", "closing note")
     with transaction(engine) as session:
         record = _record(session, plan, target)

@@ -329,6 +329,7 @@ def create_app(
     from certify.web import admin, api, auth_views, bank, committee, exam, invigilate, public, rater
     from certify.web.accounts import blueprint as accounts
     from certify.web.institutions import blueprint as institutions
+    from certify.web.supervise import blueprint as supervise
     from certify.web.training import blueprint as training
 
     for module in (public, auth_views, committee, admin, bank, rater, api, exam, invigilate):
@@ -336,6 +337,7 @@ def create_app(
     app.register_blueprint(accounts)
     app.register_blueprint(training)
     app.register_blueprint(institutions)
+    app.register_blueprint(supervise)
     app.config["CERTIFY_PROVINCE"] = settings.province  # training certificates' serials
     from certify.web import certificates, equating, grading, jobs, papers, sittings
 

@@ -250,7 +250,10 @@ def new() -> Any:
 def create() -> Any:
     check_csrf()
     form = request.form
-    typed = {k: form.get(k, "")[:200] for k in ("username", "display_name", "role", "institution")}
+    typed = {
+        k: form.get(k, "")[:200]
+        for k in ("username", "display_name", "role", "institution", "region")
+    }
     chosen = form.get("password", "")[: MAX_PASSWORD + 1]
     password = chosen or generate_password()
     try:
@@ -263,6 +266,7 @@ def create() -> Any:
             actor=_actor(),
             must_change_password=True,
             institution=form.get("institution", "")[:200] or None,
+            region=form.get("region", "")[:100] or None,
         )
     except AccountError as exc:
         return _new_page(typed, page_problems(exc), exc.field), 400

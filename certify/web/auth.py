@@ -86,8 +86,10 @@ def require_role(*roles: str) -> Callable[[F], F]:
                 # A password an admin set or reset: nothing else until the account chooses its own.
                 return redirect(url_for("accounts.password"))
             # Everything the view reads or changes, through whichever service, is the
-            # account's institution's only (certify.institutions.scope): the one place.
-            with scoped(account_scope(account)):
+            # account's institution's only (certify.institutions.scope): the one place. Its own
+            # password is the account's, whatever it may see.
+            own = request.endpoint in PASSWORD_PAGES
+            with scoped(None if own else account_scope(account)):
                 return view(*args, **kwargs)
 
         wrapper.roles = roles  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ HOME = {
     "committee": "committee.index",
     "rater": "rater.index",
     "invigilator": "invigilate.index",
+    "supervisor": "supervise.index",
 }
 
 

@@ -31,7 +31,10 @@ PASSWORDS = {
     "rater": "rater-password-1",
     "committee": "committee-password-1",
     "invigilator": "invigilator-password-1",
+    "supervisor": "supervisor-password-1",
 }
+REGIONS = {"supervisor": "山东省"}
+"""The region of each role's account that has one: a supervisor's."""
 
 
 @dataclass
@@ -94,7 +97,7 @@ def build_site(
     trust_document = build_trust_list(database.engine, PASS)
     tokens = {}
     for role, password in PASSWORDS.items():
-        create_account(database.engine, role, role, password)
+        create_account(database.engine, role, role, password, region=REGIONS.get(role))
         tokens[role] = create_token(database.engine, role, label="tests")
     with Session(database.engine) as session:
         rows = session.exec(

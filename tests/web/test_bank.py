@@ -29,7 +29,7 @@ from schemas.tables import AuditEntry
 from tests.certify.bomb_files import Bomb, workbook
 from tests.conftest import Database
 from tests.helpers import item, snapshot
-from tests.web.conftest import PASSWORDS, Site
+from tests.web.conftest import PASSWORDS, REGIONS, Site
 from tests.web.test_uploads import cookies_are_small, page_text, post_file
 
 MB = 2**20
@@ -40,7 +40,7 @@ HOSTILE = "<script>alert('x')</script>'; DROP TABLE item; --"
 def bank_site(database: Database, tmp_path: Path) -> Site:
     """The app over an empty bank, with an account of every role (no sitting: quick)."""
     for role, password in PASSWORDS.items():
-        create_account(database.engine, role, role, password)
+        create_account(database.engine, role, role, password, region=REGIONS.get(role))
     settings = Settings.load(
         {}, web_secret="test-secret", data_dir=tmp_path, sweep_seconds=0, job_seconds=0
     )

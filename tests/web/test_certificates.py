@@ -50,7 +50,7 @@ from tests.certify.exam_helpers import VAULT, graded_sitting
 from tests.certify.signing_helpers import PASS, make_keys
 from tests.conftest import Database
 from tests.helpers import institution
-from tests.web.conftest import PASSWORDS, Site
+from tests.web.conftest import PASSWORDS, REGIONS, Site
 from tests.web.test_uploads import page_text
 
 WRONG = "not the passphrase at all"
@@ -65,7 +65,7 @@ def certificates_app(database: Database, folder: Path, **overrides: Any) -> Site
     )
     make_keys(database, kinds=[1, 2])
     for role, password in PASSWORDS.items():
-        create_account(database.engine, role, role, password)
+        create_account(database.engine, role, role, password, region=REGIONS.get(role))
     values = {"sweep_seconds": 0, "job_seconds": 0, "rate_limit": 100_000, **overrides}
     settings = Settings.load({}, web_secret="test-secret", data_dir=folder / "data", **values)
     app = create_app(settings, engine=database.engine, vault=VAULT, trust_document=None)

@@ -19,7 +19,7 @@ from schemas.tables import AuditEntry, Sitting
 from tests.certify.exam_helpers import VAULT
 from tests.conftest import Database
 from tests.helpers import snapshot
-from tests.web.conftest import PASSWORDS, Site
+from tests.web.conftest import PASSWORDS, REGIONS, Site
 from tests.web.test_uploads import page_text
 
 HOSTILE = "<script>alert('x')</script>'; DROP TABLE institution; --"
@@ -35,7 +35,7 @@ def bare_site(database: Database, tmp_path: Path) -> Site:
     from question_bank.samples import sample_blueprints, sample_files
 
     for role, password in PASSWORDS.items():
-        create_account(database.engine, role, role, password)
+        create_account(database.engine, role, role, password, region=REGIONS.get(role))
     import_bank(database.engine, next(p for p in sample_files() if p.name == "ai-junior.json"))
     assemble_papers(
         database.engine,

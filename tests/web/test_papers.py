@@ -33,7 +33,7 @@ from schemas.tables import AuditEntry, Job, Paper, utcnow
 from schemas.tables import Blueprint as BlueprintRow
 from tests.conftest import Database
 from tests.helpers import snapshot
-from tests.web.conftest import PASSWORDS, Site
+from tests.web.conftest import PASSWORDS, REGIONS, Site
 from tests.web.test_uploads import page_text, post_file
 
 SAMPLES = Path(__file__).parents[2] / "question_bank" / "samples" / "blueprints"
@@ -46,7 +46,7 @@ def papers_app(database: Database, folder: Path, **overrides: Any) -> Site:
     """The app over the sample bank of 人工智能 初级, with an account of every role; background
     jobs run only when a test runs them (``job_seconds=0``) unless ``overrides`` say otherwise."""
     for role, password in PASSWORDS.items():
-        create_account(database.engine, role, role, password)
+        create_account(database.engine, role, role, password, region=REGIONS.get(role))
     sample = next(p for p in sample_files() if p.name == "ai-junior.json")
     import_bank(database.engine, sample)
     values = {"sweep_seconds": 0, "job_seconds": 0, **overrides}

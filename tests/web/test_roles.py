@@ -32,6 +32,9 @@ SAMPLE = {
     "doc": "paper",
     "application_id": 1,
     "run_id": 1,
+    "plan": "SD-2026-Q4",
+    "target": "S1",
+    "evidence_id": 1,
 }
 
 
@@ -61,7 +64,15 @@ def test_the_url_map_has_protected_routes_for_every_role(site: Site) -> None:
     routes = protected_routes(site)
     assert len(routes) >= 15
     blueprints = {url.split("/")[1] for _, url, _ in routes}
-    assert blueprints == {"admin", "committee", "rater", "api", "invigilate", "account"}
+    assert blueprints == {
+        "admin",
+        "committee",
+        "rater",
+        "api",
+        "invigilate",
+        "account",
+        "supervise",
+    }
 
 
 def candidate_routes(site: Site) -> list[tuple[str, str]]:

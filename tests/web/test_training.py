@@ -26,7 +26,7 @@ from tests.certify.exam_helpers import VAULT
 from tests.certify.signing_helpers import PASS, make_keys
 from tests.conftest import Database
 from tests.helpers import institution, snapshot
-from tests.web.conftest import PASSWORDS, Site
+from tests.web.conftest import PASSWORDS, REGIONS, Site
 from tests.web.test_certificates import finished, jobs
 from tests.web.test_uploads import page_text, post_file
 
@@ -38,7 +38,7 @@ def training_site(database: Database, tmp_path: Path) -> Site:
     """The app with an account of every role and an institution's key for training
     certificates (no sitting: quick)."""
     for role, password in PASSWORDS.items():
-        create_account(database.engine, role, role, password)
+        create_account(database.engine, role, role, password, region=REGIONS.get(role))
     make_keys(database, kinds=[1, 2])
     settings = Settings.load(
         {}, web_secret="test-secret", data_dir=tmp_path, sweep_seconds=0, province="11"

@@ -1,4 +1,4 @@
-"""accounts of an institution: an account may belong to one, and then sees only its data
+"""accounts of an institution (it then sees only its data) and supervisors' regions
 
 Existing accounts stay platform accounts (no institution): they see everything, as before.
 
@@ -23,6 +23,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table('account', schema=None) as batch_op:
         batch_op.add_column(sa.Column('institution', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
+        batch_op.add_column(sa.Column('region', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
         batch_op.create_index(batch_op.f('ix_account_institution'), ['institution'], unique=False)
         batch_op.create_foreign_key('fk_account_institution_institution', 'institution', ['institution'], ['name'])
 
@@ -31,4 +32,5 @@ def downgrade() -> None:
     with op.batch_alter_table('account', schema=None) as batch_op:
         batch_op.drop_constraint('fk_account_institution_institution', type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_account_institution'))
+        batch_op.drop_column('region')
         batch_op.drop_column('institution')

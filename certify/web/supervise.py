@@ -1,0 +1,228 @@
+"""Supervision in the browser (``/supervise/``): a supervisor (人社部门) reads every institution
+of its region — the overview with its chart, each sitting's rooms and incidents, results,
+publication and objections, the audit log and its checkpoints — and keeps its inspection
+records (findings with evidence, rectification requests, closing). An institution's admin sees
+the same pages for its own institution and answers a rectification request; a platform admin
+sees every institution.
+
+What an account sees is decided in one place (:mod:`certify.institutions.scope`); a
+supervisor's scope is read-only there, so no page here, nor any other, can change an
+institution's data under a supervisor's account. Each step is the service call ``certify
+inspect`` makes, audited under ``web:<username>``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from certify.infra.errors import Error, NotFound
+from certify.institutions.scope import current
+from certify.supervision.overview import (
+    NotForInstitutions,
+    audit_view,
+    pass_rate_bars,
+    region_overview,
+    sitting_report,
+    sittings_in_scope,
+)
+from certify.supervision.records import (
+    MAX_EVIDENCE_BYTES,
+    MAX_EVIDENCE_FILES,
+    close_record,
+    evidence_of,
+    evidence_of_bytes,
+    record_finding,
+    record_response,
+    records,
+    request_rectification,
+)
+from certify.web.auth import check_csrf, current_account, require_role
+from certify.web.common import page_problems
+
+blueprint = Blueprint("supervise", __name__, url_prefix="/supervise")
+READERS = ("supervisor", "admin")
+
+
+def _actor() -> str:
+    account = current_account()
+    assert account is not None
+    return f"web:{account.username}"
+
+
+def _whole(name: str, default: int) -> int:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and 0 < int(value) < 100_000 else default
+
+
+@blueprint.get("/")
+@require_role(*READERS)
+def index() -> Any:
+    figures = region_overview(g.engine)
+    account = current_account()
+    return render_template(
+        "supervise.html",
+        figures=figures,
+        bars=pass_rate_bars(figures),
+        sittings=sittings_in_scope(g.engine),
+        region=account.region if account is not None else None,
+    )
+
+
+@blueprint.get("/sittings/<code>")
+@require_role(*READERS)
+def sitting(code: str) -> Any:
+    try:
+        report = sitting_report(g.engine, code)
+    except NotFound:
+        abort(404)
+    return render_template("supervise_sitting.html", report=report)
+
+
+@blueprint.get("/audit")
+@require_role(*READERS)
+def audit() -> Any:
+    action = request.args.get("action", "")[:64]
+    try:
+        view = audit_view(g.engine, page=_whole("page", 1), action=action)
+    except NotForInstitutions:
+        abort(403, description="the audit log is read by supervisors and the platform")
+    return render_template("supervise_audit.html", view=view, action=action)
+
+
+@blueprint.get("/inspections/")
+@require_role(*READERS)
+def inspections() -> Any:
+    plan = request.args.get("plan", "")[:64] or None
+    return render_template("supervise_records.html", rows=records(g.engine, plan), plan=plan)
+
+
+def _record(plan: str, target: str) -> Any:
+    found = [r for r in records(g.engine, plan) if r.target == target]
+    if not found:
+        abort(404)
+    return found[0]
+
+
+def _record_page(plan: str, target: str, problems: Any = None) -> Any:
+    record = _record(plan, target)
+    held = current()
+    page = render_template(
+        "supervise_record.html",
+        record=record,
+        evidence=evidence_of(g.engine, record.id),
+        problems=problems,
+        supervisor=held is None or held.read_only,
+        institution=held is None or not held.read_only,
+        today=date.today(),
+        max_files=MAX_EVIDENCE_FILES,
+    )
+    return (page, 400) if problems else page
+
+
+@blueprint.get("/inspections/<plan>/<target>")
+@require_role(*READERS)
+def record(plan: str, target: str) -> Any:
+    return _record_page(plan, target)
+
+
+@blueprint.get("/inspections/<plan>/<target>/evidence/<int:evidence_id>")
+@require_role(*READERS)
+def evidence(plan: str, target: str, evidence_id: int) -> Any:
+    row = _record(plan, target)
+    found = next((e for e in evidence_of(g.engine, row.id) if e.id == evidence_id), None)
+    if found is None:
+        abort(404)
+    response = make_response(found.data)
+    response.headers["Content-Type"] = found.media_type
+    response.headers["Content-Disposition"] = f'attachment; filename="evidence-{found.id}"'
+    return response
+
+
+def _step(plan: str, target: str, do: Any, done_zh: str, done_en: str) -> Any:
+    check_csrf()
+    _record(plan, target)
+    try:
+        do()
+    except Error as exc:
+        return _record_page(plan, target, page_problems(exc))
+    flash(f"{done_zh} / {done_en}")
+    return redirect(url_for("supervise.record", plan=plan, target=target))
+
+
+@blueprint.post("/inspections/<plan>/<target>/finding")
+@require_role(*READERS)
+def finding(plan: str, target: str) -> Any:
+    def do() -> None:
+        files = [f for f in request.files.getlist("evidence") if f.filename][
+            : MAX_EVIDENCE_FILES + 1
+        ]
+        evidence = [
+            evidence_of_bytes(f.filename or "evidence", f.stream.read(MAX_EVIDENCE_BYTES + 1))
+            for f in files
+        ]
+        record_finding(
+            g.engine, plan, target, request.form.get("text", "")[:20_000], evidence, actor=_actor()
+        )
+
+    return _step(plan, target, do, "已记录检查发现", "finding recorded")
+
+
+@blueprint.post("/inspections/<plan>/<target>/rectify")
+@require_role(*READERS)
+def rectify(plan: str, target: str) -> Any:
+    def do() -> None:
+        text = request.form.get("deadline", "").strip()
+        try:
+            deadline = date.fromisoformat(text)
+        except ValueError:
+            raise _BadDate(text) from None
+        request_rectification(
+            g.engine,
+            plan,
+            target,
+            request.form.get("text", "")[:20_000],
+            deadline,
+            actor=_actor(),
+            today=date.today(),
+        )
+
+    return _step(plan, target, do, "已要求整改", "rectification requested")
+
+
+@blueprint.post("/inspections/<plan>/<target>/respond")
+@require_role(*READERS)
+def respond(plan: str, target: str) -> Any:
+    def do() -> None:
+        record_response(
+            g.engine, plan, target, request.form.get("text", "")[:20_000], actor=_actor()
+        )
+
+    return _step(plan, target, do, "已提交整改回复", "response recorded")
+
+
+@blueprint.post("/inspections/<plan>/<target>/close")
+@require_role(*READERS)
+def close(plan: str, target: str) -> Any:
+    def do() -> None:
+        close_record(g.engine, plan, target, request.form.get("text", "")[:20_000], actor=_actor())
+
+    return _step(plan, target, do, "已办结", "closed")
+
+
+class _BadDate(Error):
+    code = "bad_date"
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"整改期限格式应为 2026-12-31 / the deadline is YYYY-MM-DD: {text[:20]!r}")
