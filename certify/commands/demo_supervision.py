@@ -12,7 +12,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 
+from certify.accounts import create_account
+from certify.institutions.scope import Scope, scope_of_account, scoped
 from certify.supervision.draw import commitment_of, draw
 from certify.supervision.inspections import (
     notice_document,
@@ -20,6 +23,7 @@ from certify.supervision.inspections import (
     population,
     population_document,
 )
+from certify.supervision.overview import region_overview
 from certify.supervision.records import (
     Evidence,
     close_record,
@@ -29,6 +33,11 @@ from certify.supervision.records import (
     request_rectification,
 )
 from schemas.inspection import InspectionPlan
+from schemas.tables import Institution
+
+SUPERVISOR = "demo-supervisor"
+REGION = "示例省"
+"""The supervisor's region: both demo institutions lie in 示例省示例市."""
 
 INSPECTORS = [
     {"id": "I01", "name": "王督查", "institution": "省人社厅"},
@@ -50,7 +59,7 @@ def supervise(
         {
             "code": f"DEMO-CHECK-{today.year}",
             "title": f"{today.year} 年度证书发放双随机抽查（演示）",
-            "region": "演示省",
+            "region": REGION,
             "population": {"kind": "certificates", "from": f"{today.year}-01-01",
                            "to": f"{today.year}-12-31"},
             "sampling": {"count": 2, "strata": "institution"},
@@ -84,21 +93,49 @@ def supervise(
         f"   certify inspect redraw {plan_file} {seed} --population {folder / 'population.json'} "
         f"--notice {folder / 'notice.json'}"
     )
-    open_records(engine, notice, actor="王督查")
-    first, second = result.drawn[0].target.id, result.drawn[1].target.id
-    record_finding(
-        engine, plan.code, first, "证书存档 PDF 与登记信息核对一致，但发证记录缺少复核人签字",
-        [Evidence(evidence.name, "application/pdf", evidence.read_bytes())], actor="王督查",
-    )  # fmt: skip
-    request_rectification(
-        engine, plan.code, first, "补齐复核人签字并报送", today + timedelta(days=30),
-        actor="王督查", today=today,
-    )  # fmt: skip
-    record_response(engine, plan.code, first, "已补签并报送", actor="DEMO-EVAL")
-    closed = close_record(engine, plan.code, first, "整改到位", actor="王督查")
-    close_record(engine, plan.code, second, "未发现问题", actor="李督查")
+    # The supervisor's account reads both institutions of its region and writes none of
+    # their data; the records are its own, the response the inspected institution's.
+    account = create_account(
+        engine,
+        SUPERVISOR,
+        "supervisor",
+        secrets.token_urlsafe(18),
+        display_name="示例省人社厅监督员（演示）",
+        region=REGION,
+        actor="demo",
+    )
+    with Session(engine) as session:
+        held = scope_of_account(session, account)
+    with scoped(held):
+        figures = region_overview(engine)
+        open_records(engine, notice, actor=SUPERVISOR)
+        first, second = result.drawn[0].target.id, result.drawn[1].target.id
+        record_finding(
+            engine, plan.code, first, "证书存档 PDF 与登记信息核对一致，但发证记录缺少复核人签字",
+            [Evidence(evidence.name, "application/pdf", evidence.read_bytes())], actor=SUPERVISOR,
+        )  # fmt: skip
+        request_rectification(
+            engine, plan.code, first, "补齐复核人签字并报送", today + timedelta(days=30),
+            actor=SUPERVISOR, today=today,
+        )  # fmt: skip
+    echo(
+        f"   监督员 supervisor {SUPERVISOR} ({REGION}, 只读 read-only): "
+        + "; ".join(
+            f"{f.code} {f.certificates} 张证书 certificates"
+            + (f", 合格率 pass rate {f.pass_rate:.0%}" if f.pass_rate is not None else "")
+            for f in figures
+        )
+    )
+    inspected = result.drawn[0].target.institution
+    with Session(engine) as session:
+        name = session.exec(select(Institution.name).where(Institution.code == inspected)).one()
+    with scoped(Scope.of(name, inspected)):
+        record_response(engine, plan.code, first, "已补签并报送", actor=inspected)
+    with scoped(held):
+        closed = close_record(engine, plan.code, first, "整改到位", actor=SUPERVISOR)
+        close_record(engine, plan.code, second, "未发现问题", actor=SUPERVISOR)
     echo(
         f"   检查记录 record {plan.code}/{first}: 发现 finding + 证据 evidence → 整改 rectify → "
-        f"回复 respond → {closed.status}; {second}: 未发现问题 nothing found → closed"
+        f"{inspected} 回复 respond → {closed.status}; {second}: 未发现问题 nothing found → closed"
     )
     return pdf
