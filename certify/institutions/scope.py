@@ -185,7 +185,19 @@ def _criteria(scope: Scope) -> list[Any]:
         (LoginAttempt, col(LoginAttempt.username).in_(usernames)),
         (CommitteeCheck, col(CommitteeCheck.account_id).in_(accounts)),
         (HolderCheck, col(HolderCheck.account_id).in_(accounts)),
-        (Job, col(Job.account_id).in_(accounts)),
+        (
+            Job,
+            or_(
+                col(Job.account_id).in_(accounts),
+                # a job about one of its sittings or courses, whoever started it
+                col(Job.subject).in_(
+                    select(col(Sitting.code)).where(col(Sitting.institution).in_(names))
+                ),
+                col(Job.subject).in_(
+                    select(col(Course.code)).where(col(Course.institution).in_(names))
+                ),
+            ),
+        ),
         (InspectionRecord, col(InspectionRecord.institution).in_(codes)),
         (InspectionEvidence, col(InspectionEvidence.record_id).in_(records)),
     ]

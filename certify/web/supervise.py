@@ -12,7 +12,9 @@ inspect`` makes, audited under ``web:<username>``."""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -27,6 +29,7 @@ from flask import (
     url_for,
 )
 
+from certify.grading.report_job import latest_report
 from certify.infra.errors import Error, NotFound
 from certify.institutions.scope import current
 from certify.supervision.overview import (
@@ -87,7 +90,31 @@ def sitting(code: str) -> Any:
         report = sitting_report(g.engine, code)
     except NotFound:
         abort(404)
-    return render_template("supervise_sitting.html", report=report)
+    return render_template(
+        "supervise_sitting.html", report=report, statistics=latest_report(g.engine, code)
+    )
+
+
+@blueprint.get("/sittings/<code>/report.pdf")
+@require_role(*READERS)
+def report_pdf(code: str) -> Any:
+    """The sitting's newest statistics report — item statistics, fairness and similarity flags
+    — as the institution computed it; read-only (a supervisor computes nothing)."""
+    from certify.grading.report import render_exam_report
+
+    try:
+        sitting_report(g.engine, code)
+    except NotFound:
+        abort(404)
+    stored = latest_report(g.engine, code)
+    if stored is None:
+        abort(404, description="no statistics computed for this sitting yet")
+    with tempfile.TemporaryDirectory() as folder:
+        content = render_exam_report(stored.data, Path(folder) / "report.pdf").read_bytes()
+    response = make_response(content)
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = 'attachment; filename="report.pdf"'
+    return response
 
 
 @blueprint.get("/audit")

@@ -24,6 +24,7 @@ from certify.registration.sittings import create_sitting
 from certify.supervision.records import open_records
 from schemas.tables import Account, AuditEntry, InspectionRecord, Sitting
 from tests.helpers import institution, snapshot
+from tests.pdf_tools import pdf_pages, squeeze
 from tests.web.conftest import PASSWORDS, Site, build_site
 
 SUPERVISOR = ("sd-hrss", "supervisor-password-1")
@@ -208,3 +209,23 @@ def test_an_institution_s_admin_sees_its_own_figures_only(region: Site) -> None:
         assert session.exec(select(Sitting)).all()  # the platform still holds all three
     assert admin.get("/supervise/sittings/YT-1").status_code == 404
     assert PASSWORDS
+
+
+def test_the_supervisor_reads_the_statistics_and_similarity_report_the_institution_made(
+    region: Site, tmp_path: Path
+) -> None:
+    client = supervisor(region)
+    assert "机构尚未计算" in words(client.get("/supervise/sittings/S1"))
+    assert client.get("/supervise/sittings/S1/report.pdf").status_code == 404
+    admin = region.signed_in("admin")
+    submitted = admin.post("/admin/sittings/S1/stats", data={"csrf_token": region.csrf(admin)})
+    assert submitted.status_code == 302
+    (job,) = region.app.extensions["certify"].jobs.run_pending()
+    assert job.state.value == "done", job.error
+    page = words(client.get("/supervise/sittings/S1"))
+    assert "统计分析与雷同检测报告（PDF）" in page and "雷同标记" in page
+    pdf = client.get("/supervise/sittings/S1/report.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    (tmp_path / "r.pdf").write_bytes(pdf.data)
+    assert "S1" in squeeze("".join(pdf_pages(tmp_path / "r.pdf")))
+    assert client.get("/supervise/sittings/JS-1/report.pdf").status_code == 404
