@@ -23,7 +23,7 @@ from sqlalchemy import Engine, delete, func
 from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
-from certify.infra.db import chunked, transaction
+from certify.infra.db import ALL_INSTITUTIONS, chunked, transaction
 from certify.infra.errors import BlueprintNotFound, Error, PaperNotFound
 from question_bank.assembly.engine import Assembly, FloatArray, assemble
 from question_bank.assembly.information import item_information
@@ -145,7 +145,8 @@ def exposed_items(session: Session, bp: Blueprint) -> set[str]:
         .join(Registration, col(Registration.paper_id) == col(PaperItem.paper_id))
         .where(col(Registration.sitting_id).in_(select(recent.c.id)))
     )
-    return set(session.exec(query))
+    # every institution's sittings: the province's bank is exposed by any of them
+    return set(session.exec(query.execution_options(**ALL_INSTITUTIONS)))
 
 
 def _spec_hash(bp: Blueprint) -> str:
@@ -404,6 +405,8 @@ def _freeze_used(session: Session, blueprint_id: int) -> None:
         select(Paper)
         .where(Paper.blueprint_id == blueprint_id, Paper.status == "draft")
         .where(col(Paper.id).in_(select(Registration.paper_id)))
+        # a registration of any institution's sitting puts the paper in use
+        .execution_options(**ALL_INSTITUTIONS)
     )
     for paper in used:
         paper.status, paper.frozen_at = "frozen", utcnow()

@@ -171,6 +171,13 @@ def create_account(
             )
     elif region is not None:
         raise AccountError("只有监督账户有所辖地区 / only a supervisor has a region", "region")
+    if role == Role.COMMITTEE and (held is not None or (institution or "").strip()):
+        # a title review committee checks the credentials of every institution
+        raise AccountError(
+            "评审委员会账户不属于任何机构，由平台创建 / a review committee's account belongs to "
+            "no institution and is made by the platform",
+            "role",
+        )
     with transaction(engine) as s:
         with scope.unscoped():  # a username is the platform's: taken is taken
             taken = s.exec(select(Account.id).where(Account.username == username)).first()

@@ -35,7 +35,7 @@ from sqlmodel import Session, col, select
 
 from certify.entitlements.eligibility import Credential, EligibilityError, canonical_id, credentials
 from certify.infra import audit_log
-from certify.infra.db import transaction
+from certify.infra.db import ALL_INSTITUTIONS, transaction
 from certify.infra.errors import Error
 from certify.registration.identity import IdentityVault, mask_id_number
 from schemas.tables import HolderCheck
@@ -120,11 +120,14 @@ class HolderBudget:
                     self.misses.append(_aware(seen.at))
             people = sorted(self.asked)
             for start in range(0, len(people), CHUNK):
+                # every account's checks, whichever institution's: the limit is per person
                 for person, digest in session.exec(
-                    select(HolderCheck.target, HolderCheck.id_digest).where(
+                    select(HolderCheck.target, HolderCheck.id_digest)
+                    .where(
                         col(HolderCheck.target).in_(people[start : start + CHUNK]),
                         col(HolderCheck.at) >= since,
                     )
+                    .execution_options(**ALL_INSTITUTIONS)
                 ):
                     self.everyone.setdefault(person, set()).add(digest)
 

@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from certify.certificates.holders import HolderBudget, names_match, person_key
 from certify.infra.db import chunked
+from certify.institutions import scope
 from certify.registration.identity import IdentityVault, IdNumberError, validate_id_number
 from certify.signing.token import SignedToken, TokenFormatError, from_text, parse_token
 from certify.signing.trust import TrustList
@@ -146,11 +147,27 @@ def read_register(
                 register.certificates[serial] = Registered(
                     id_ or 0, serial, status, masked, digest, token, name
                 )
+    if scope.current() is not None:
+        _keep_to_scope(connection, register)
     changed = [c.id for c in register.certificates.values() if c.status != CertificateStatus.VALID]
     for ids in chunked(changed, CHUNK):
         for certificate_id, reason in connection.execute(_REASONS, {"ids": list(ids)}):
             register.reasons[certificate_id] = reason  # the latest change wins
     return register
+
+
+def _keep_to_scope(connection: Connection, register: Register) -> None:
+    """Under an institution's scope (its admin on the committee pages), the register holds its
+    own certificates only: another's is as unknown as one never issued."""
+    visible: set[str] = set()
+    with Session(bind=connection) as session:
+        for part in chunked(sorted(register.certificates), CHUNK):
+            visible.update(
+                session.exec(select(Certificate.serial).where(col(Certificate.serial).in_(part)))
+            )
+    for serial in set(register.certificates) - visible:
+        gone = register.certificates.pop(serial)
+        register.eligibility.pop(gone.id, None)
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,12 @@ def require_current(engine: Engine) -> None:
         )
 
 
+ALL_INSTITUTIONS = {"certify_all_institutions": True}
+"""Execution options of a statement that must see every institution's rows whatever scope is
+held (``certify.institutions.scope``): a lock's holder, what the province's bank has exposed.
+For checks whose outcome only is told, never the rows."""
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """A session whose work commits on success and rolls back entirely on any error.

@@ -38,7 +38,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
-from certify.infra.db import transaction
+from certify.infra.db import ALL_INSTITUTIONS, transaction
 from certify.infra.errors import (
     DatabaseError,
     Error,
@@ -235,10 +235,23 @@ def submit_job(
 
 
 def job_holding(engine: Engine, lock_key: str) -> JobView | None:
-    """The job that holds ``lock_key`` now, if any."""
+    """The job that holds ``lock_key`` now, if any — whichever institution's it is; one the
+    caller may not see is told as another institution's job, and nothing more."""
     with Session(engine) as session:
-        row = session.exec(select(Job).where(col(Job.lock_key) == lock_key[:200])).first()
-        return JobView.of(row, utcnow()) if row else None
+        held = select(Job).where(col(Job.lock_key) == lock_key[:200])
+        row = session.exec(held.execution_options(**ALL_INSTITUTIONS)).first()
+        if row is None:
+            return None
+        if session.exec(select(Job.id).where(col(Job.id) == row.id)).first() is None:
+            hidden = Job(
+                id=0,
+                kind=row.kind,
+                subject="另一机构的任务 another institution's job",
+                state=row.state,
+                created_at=row.created_at,
+            )
+            return JobView.of(hidden, utcnow())
+        return JobView.of(row, utcnow())
 
 
 def get_job(engine: Engine, job_id: int) -> JobView:

@@ -235,6 +235,8 @@ def rotate_key(
         old = _active(session, issuer)
         if old is None:
             raise KeyProblem(f"{issuer} 没有有效密钥 / {issuer} has no active key")
+        if old.role == "root":
+            institutions_scope.require_platform("轮换根密钥", "rotate the root key")
         now = utcnow()
         old.retired_at, old.valid_until = now, now
         session.add(old)

@@ -55,7 +55,9 @@ def region(database: Any, tmp_path: Path) -> Site:
         institution(engine, name, code=code, region=where)
         create_sitting(engine, sitting, "ai-junior-sample", institution=name)
     with Session(engine) as session:
-        for account in session.exec(select(Account).where(Account.role != "supervisor")):
+        for account in session.exec(
+            select(Account).where(col(Account.role).not_in(["supervisor", "committee"]))
+        ):
             account.institution = "测试评价机构"
             session.add(account)
         session.commit()

@@ -18,7 +18,7 @@ from typing import Any
 import openpyxl
 import pytest
 from sqlalchemy import func
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from certify.accounts import create_account, create_token
 from certify.delivery.schedule import add_room, create_session
@@ -27,7 +27,7 @@ from certify.institutions.registry import add_institution, authorise, end_author
 from certify.institutions.scope import SCOPED, PlatformOnly, Scope, scoped
 from certify.keys.publish import build_trust_list
 from certify.registration.sittings import create_sitting, list_sittings
-from schemas.tables import Account, Sitting
+from schemas.tables import Account, Candidate, Sitting
 from tests.certify.signing_helpers import PASS
 from tests.helpers import institution, snapshot
 from tests.pdf_tools import run
@@ -73,12 +73,14 @@ def two(database: Any, tmp_path: Path) -> Site:
     )
     institution(engine, OTHER, code="SD-EVAL-02")
     with Session(engine) as session:
-        for account in session.exec(select(Account).where(Account.role != "supervisor")):
+        for account in session.exec(
+            select(Account).where(col(Account.role).not_in(["supervisor", "committee"]))
+        ):
             account.institution = OWNER  # the site's own accounts are 测试评价机构's
             session.add(account)
         session.commit()
     for role, password in PASSWORDS.items():
-        if role == "supervisor":  # belongs to no institution: its region's, test_supervise.py
+        if role in ("supervisor", "committee"):  # the platform's: test_supervise.py
             continue
         create_account(engine, f"{role}-b", role, password, institution=OTHER)
         site.tokens[f"{role}-b"] = create_token(engine, f"{role}-b", label="tests")
@@ -153,7 +155,7 @@ def test_every_route_keeps_the_other_institution_s_data_out_of_reach(two: Site) 
     engine = site.database.engine
     secrets = markers(site)
     walked = 0
-    for role in PASSWORDS.keys() - {"supervisor"}:
+    for role in PASSWORDS.keys() - {"supervisor", "committee"}:
         username = f"{role}-b"
         client = signed_in(site, username, PASSWORDS[role])
         for method, url, roles in routes(site):
@@ -253,7 +255,7 @@ def test_under_one_institution_every_owned_table_holds_its_rows_only(two: Site) 
             assert seen["both"][table] == everything[table], table
     assert seen[OTHER]["sitting"] == seen[OTHER]["registration"] == 0
     assert seen[OTHER]["certificate"] == seen[OTHER]["exam_room"] == seen[OTHER]["course"] == 0
-    assert seen[OTHER]["institution"] == 1 and seen[OTHER]["account"] == len(PASSWORDS) - 1
+    assert seen[OTHER]["institution"] == 1 and seen[OTHER]["account"] == len(PASSWORDS) - 2
     assert seen[OWNER]["registration"] == everything["registration"] > 0
 
 
@@ -291,3 +293,38 @@ def test_an_institution_cannot_open_for_another_or_authorise_itself(two: Site) -
         assert account.institution == OTHER  # its admin makes accounts of its own only
     after = snapshot(engine)
     assert {t for t in after if after[t] != before[t]} == {"account", "audit_log"}
+
+
+def test_the_register_and_the_jobs_of_one_are_not_the_other_s(two: Site) -> None:
+    """Asked with a token of 测试评价机构's certificate, 另一评价机构's admin learns what the
+    token itself says and nothing from the register; a course of 另一评价机构 named like
+    测试评价机构's sitting does not open that sitting's jobs to it."""
+    engine = two.database.engine
+    cert = two.certificates[0]
+    body = {"token": cert.token, "id_number": two.id_numbers[cert.serial]}
+    owner = two.client().post("/api/v1/verify", json=body, headers=two.bearer("admin"))
+    other = two.client().post(
+        "/api/v1/verify", json=body, headers={"Authorization": f"Bearer {two.tokens['admin-b']}"}
+    )
+    assert owner.status_code == other.status_code == 200
+    with Session(engine) as session:
+        masked = session.exec(
+            select(Candidate.id_number_masked).where(Candidate.id == cert.candidate_id)
+        ).one()
+    assert masked in owner.get_data(as_text=True)
+    assert masked not in other.get_data(as_text=True)
+    assert owner.json != other.json
+    # A job of the sitting S1, started by 测试评价机构's admin
+    admin = two.signed_in("admin")
+    started = admin.post("/admin/sittings/S1/stats", data={"csrf_token": two.csrf(admin)})
+    job_url = started.location
+    assert "/admin/jobs/" in job_url and admin.get(job_url).status_code == 200
+    create_course(
+        engine, "S1", occupation="ai", level="junior", hours=4, institution=OTHER, syllabus=[]
+    )
+    intruder = signed_in(two, "admin-b", PASSWORDS["admin"])
+    assert intruder.get(job_url).status_code == 404
+    assert (
+        intruder.post(f"{job_url}/resume", data={"csrf_token": two.csrf(intruder)}).status_code
+        == 404
+    )
