@@ -302,6 +302,18 @@ def set_role(
             return account
         if acting == username:
             raise OwnAccount("更改", "change the role of")
+        if Role.SUPERVISOR in (new, account.role):
+            raise AccountError(
+                "监督账户有所辖地区、不属于任何机构：请另建账户 / a supervisor has a region and "
+                "no institution: make a new account instead",
+                "role",
+            )
+        if new == Role.COMMITTEE and account.institution is not None:
+            raise AccountError(
+                "评审委员会账户不属于任何机构 / a review committee's account belongs to no "
+                "institution",
+                "role",
+            )
         _keep_an_admin(s, account)
         before = account.role
         account.role = new.value

@@ -74,6 +74,10 @@ class AccountRow:
     must_change_password: bool
     created_at: datetime
     last_sign_in: datetime | None
+    institution: str | None = None
+    """The institution whose data alone it sees (None: the platform's)."""
+    region: str | None = None
+    """A supervisor's region."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,8 @@ def _account_rows(
             must_change_password=a.must_change_password,
             created_at=a.created_at,
             last_sign_in=last,
+            institution=a.institution,
+            region=a.region,
         )
         for a, last in found
     ]

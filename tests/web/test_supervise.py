@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from sqlmodel import Session, col, select
 
-from certify.accounts import AccountError, create_account
+from certify.accounts import AccountError, create_account, set_role
 from certify.delivery.schedule import add_room, create_session
 from certify.entitlements.training import create_course
 from certify.institutions.registry import set_region
@@ -231,3 +231,19 @@ def test_the_supervisor_reads_the_statistics_and_similarity_report_the_instituti
     (tmp_path / "r.pdf").write_bytes(pdf.data)
     assert "S1" in squeeze("".join(pdf_pages(tmp_path / "r.pdf")))
     assert client.get("/supervise/sittings/JS-1/report.pdf").status_code == 404
+
+
+def test_supervisors_and_committees_are_the_platform_s_accounts(region: Site) -> None:
+    engine = region.database.engine
+    before = snapshot(engine)
+    with pytest.raises(AccountError, match="belongs to no institution"):
+        create_account(engine, "c-2", "committee", SUPERVISOR[1], institution="测试评价机构")
+    with pytest.raises(AccountError, match="make a new account instead"):
+        set_role(engine, SUPERVISOR[0], "admin")
+    with pytest.raises(AccountError, match="make a new account instead"):
+        set_role(engine, "rater", "supervisor")
+    with pytest.raises(AccountError, match="belongs to no institution"):
+        set_role(engine, "rater", "committee")  # the site's rater is 测试评价机构's
+    assert snapshot(engine) == before
+    listing = words(region.signed_in("admin").get("/admin/accounts/"))
+    assert "rater 评分员 测试评价机构" in listing.replace("rater rater", "rater")
