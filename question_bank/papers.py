@@ -158,6 +158,16 @@ def _store_blueprint(session: Session, bp: Blueprint) -> BlueprintRow:
     spec = {**bp.model_dump(mode="json"), "_hash": _spec_hash(bp)}
     row = session.exec(select(BlueprintRow).where(BlueprintRow.code == bp.code)).first()
     if row is None:
+        taken = session.exec(
+            select(BlueprintRow.id)
+            .where(BlueprintRow.code == bp.code)
+            .execution_options(**ALL_INSTITUTIONS)  # a code is the platform's: taken is taken
+        ).first()
+        if taken is not None:
+            raise PaperError(
+                f"蓝图代码 {bp.code} 已被另一机构使用，请换一个 / the blueprint code {bp.code} is "
+                "taken by another institution: choose another"
+            )
         row = BlueprintRow(
             code=bp.code, occupation=bp.occupation, level=bp.level.value, name=bp.name, spec=spec
         )

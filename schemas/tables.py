@@ -136,6 +136,11 @@ class Blueprint(SQLModel, table=True):
     level: str = Field(max_length=16)
     name: str
     spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    institution: str | None = Field(
+        default=None, max_length=200, foreign_key="institution.name", index=True
+    )
+    """The institution whose blueprint it is — its papers are its own — or None: the
+    province's, shared by every institution (``certify.institutions.scope``)."""
     created_at: datetime = _ts(nullable=False)
 
 

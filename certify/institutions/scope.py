@@ -46,6 +46,7 @@ from schemas.tables import (
     Attempt,
     AttemptAnswer,
     Authorisation,
+    Blueprint,
     Certificate,
     CommitteeCheck,
     Course,
@@ -64,6 +65,9 @@ from schemas.tables import (
     LoginAttempt,
     Mark,
     Objection,
+    Paper,
+    PaperDocument,
+    PaperItem,
     Publication,
     PublicationEntry,
     Registration,
@@ -166,8 +170,19 @@ def _criteria(scope: Scope) -> tuple[tuple[str, Any], ...]:
     usernames = select(col(Account.username)).where(col(Account.institution).in_(names))
     records = select(col(InspectionRecord.id)).where(col(InspectionRecord.institution).in_(codes))
     institution_ids = select(col(Institution.id)).where(col(Institution.name).in_(names))
+    blueprint_visible = or_(
+        col(Blueprint.institution).is_(None), col(Blueprint.institution).in_(names)
+    )
+    papers = select(col(Paper.id)).where(
+        col(Paper.blueprint_id).in_(select(col(Blueprint.id)).where(blueprint_visible))
+    )
     conditions: list[tuple[type, Any]] = [
         (Institution, col(Institution.name).in_(names)),
+        # its own blueprints and papers, and the province's (no institution)
+        (Blueprint, blueprint_visible),
+        (Paper, col(Paper.id).in_(papers)),
+        (PaperItem, col(PaperItem.paper_id).in_(papers)),
+        (PaperDocument, col(PaperDocument.paper_id).in_(papers)),
         (Authorisation, col(Authorisation.institution_id).in_(institution_ids)),
         (Sitting, col(Sitting.institution).in_(names)),
         (Course, col(Course.institution).in_(names)),
@@ -232,6 +247,10 @@ def _criteria(scope: Scope) -> tuple[tuple[str, Any], ...]:
 
 SCOPED = (
     "institution",
+    "blueprint",
+    "paper",
+    "paper_item",
+    "paper_document",
     "authorisation",
     "sitting",
     "course",
@@ -374,3 +393,45 @@ def in_account_scope(
             return handler(engine, job, progress)
 
     return run
+
+
+class ProvincesOwn(Error):
+    """An institution's account changing what is the province's: a shared blueprint or papers
+    assembled from one."""
+
+    code = "provinces_own"
+
+    def __init__(self, what_zh: str, what_en: str) -> None:
+        super().__init__(
+            f"{what_zh}是全省共用的，机构账户不能修改；请以本机构的新代码保存蓝图 / {what_en} is the "
+            f"province's, shared by every institution: save the blueprint under a code of your own"
+        )
+
+
+@event.listens_for(Blueprint, "before_insert")
+def _owned_by_the_institution(_mapper: Any, _connection: Any, target: Blueprint) -> None:
+    """A blueprint an institution's account saves is that institution's (its papers too)."""
+    held = _current.get()
+    if held is not None and not held.read_only and target.institution is None:
+        target.institution = held.name
+
+
+@event.listens_for(Blueprint, "before_update")
+def _provinces_blueprint_stays(_mapper: Any, _connection: Any, target: Blueprint) -> None:
+    held = _current.get()
+    if held is not None and not held.read_only and target.institution is None:
+        raise ProvincesOwn("该蓝图", "this blueprint")
+
+
+@event.listens_for(Paper, "before_insert")
+def _provinces_papers_stay(_mapper: Any, connection: Any, target: Paper) -> None:
+    """Papers of the province's blueprint are assembled by the platform: an institution's
+    account would replace every institution's forms."""
+    held = _current.get()
+    if held is None or held.read_only:
+        return
+    owner = connection.execute(
+        select(col(Blueprint.institution)).where(col(Blueprint.id) == target.blueprint_id)
+    ).scalar_one_or_none()
+    if owner is None:
+        raise ProvincesOwn("该蓝图的试卷", "a paper of this blueprint")

@@ -24,10 +24,13 @@ from certify.accounts import create_account, create_token
 from certify.delivery.schedule import add_room, create_session
 from certify.entitlements.training import create_course
 from certify.institutions.registry import add_institution, authorise, end_authorisation
-from certify.institutions.scope import SCOPED, PlatformOnly, Scope, scoped
+from certify.institutions.scope import SCOPED, PlatformOnly, ProvincesOwn, Scope, scoped
 from certify.keys.publish import build_trust_list
 from certify.registration.sittings import create_sitting, list_sittings
-from schemas.tables import Account, Candidate, Sitting
+from question_bank.blueprints import load_blueprint
+from question_bank.papers import PaperError, assemble_papers, save_blueprint
+from question_bank.samples import sample_blueprints
+from schemas.tables import Account, Blueprint, Candidate, Sitting
 from tests.certify.signing_helpers import PASS
 from tests.helpers import institution, snapshot
 from tests.pdf_tools import run
@@ -41,10 +44,6 @@ SHARED = {
     "item_image",
     "item_calibration",
     "calibration_run",
-    "blueprint",
-    "paper",
-    "paper_item",
-    "paper_document",
     "candidate",
     "audit_log",
     "audit_checkpoint",
@@ -248,7 +247,11 @@ def test_under_one_institution_every_owned_table_holds_its_rows_only(two: Site) 
         "holder_check",
         "job",
     }
-    for table in SCOPED:
+    provinces = {"blueprint", "paper", "paper_item", "paper_document"}  # here all the province's
+    for table in provinces:
+        assert seen[OWNER][table] == seen[OTHER][table] == everything[table], table
+    assert everything["paper"] > 0 and everything["paper_item"] > 0
+    for table in set(SCOPED) - provinces:
         roots = 1 if table == "signing_key" else 0  # the root's public half is everyone's
         assert seen[OWNER][table] + seen[OTHER][table] - roots == seen["both"][table], table
         if table not in platform_own:
@@ -328,3 +331,38 @@ def test_the_register_and_the_jobs_of_one_are_not_the_other_s(two: Site) -> None
         intruder.post(f"{job_url}/resume", data={"csrf_token": two.csrf(intruder)}).status_code
         == 404
     )
+
+
+def test_an_institution_s_blueprint_and_papers_are_its_own(two: Site) -> None:
+    """A blueprint saved by an institution's account is that institution's, and so are the
+    papers assembled from it — their pages, PDFs and answer keys are another's "not found"; the
+    province's blueprint stays the platform's to change and assemble."""
+    engine = two.database.engine
+    mine = load_blueprint(next(p for p in sample_blueprints() if p.name == "ai-junior.yaml"))
+    exposure = mine.exposure.model_copy(update={"recent_sittings": 0})
+    mine = mine.model_copy(update={"forms": 1, "exposure": exposure})
+    provinces = mine.model_copy(update={"code": "B-PROV"})
+    save_blueprint(engine, provinces)  # the platform's: the province's, shared
+    with scoped(Scope.of(OTHER, "SD-EVAL-02")):
+        save_blueprint(engine, mine.model_copy(update={"code": "B-OTHER"}))
+        (paper,) = assemble_papers(engine, mine.model_copy(update={"code": "B-OTHER"})).papers
+        with pytest.raises(ProvincesOwn):  # the province's blueprint, assembled from here
+            assemble_papers(engine, provinces)
+    with Session(engine) as session:
+        row = session.exec(select(Blueprint).where(Blueprint.code == "B-OTHER")).one()
+        assert row.institution == OTHER
+    other = signed_in(two, "admin-b", PASSWORDS["admin"])
+    owner = two.signed_in("admin")
+    for url in (
+        "/admin/blueprints/B-OTHER",
+        f"/admin/papers/{paper.code}",
+        f"/admin/papers/{paper.code}/key.pdf",
+    ):
+        assert owner.get(url).status_code == 404, url
+    assert other.get(f"/admin/papers/{paper.code}").status_code == 200
+    assert "B-OTHER" not in owner.get("/admin/blueprints/").get_data(as_text=True)
+    with scoped(Scope.of(OWNER, "SD-EVAL-01")):
+        with pytest.raises(PaperError, match="taken by another institution"):
+            save_blueprint(engine, mine.model_copy(update={"code": "B-OTHER"}))
+        with pytest.raises(ProvincesOwn):
+            save_blueprint(engine, provinces.model_copy(update={"name": "改过的名称"}))
