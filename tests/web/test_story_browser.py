@@ -38,6 +38,7 @@ from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 from sqlmodel import Session, col, func, select
@@ -349,7 +350,9 @@ def test_the_whole_story_from_an_empty_database(
     browser.find_element(By.CSS_SELECTOR, "input[name=level][value=junior]").click()
     last_year = (date.today() - timedelta(days=365)).isoformat()
     browser.execute_script(f"document.getElementById('valid_from').value = '{last_year}'")
+    added = browser.find_element(By.CSS_SELECTOR, ".flash")
     browser.find_element(By.CSS_SELECTOR, "form[action$='/authorise'] button").click()
+    wait.until(staleness_of(added))  # the page that answers, not the one before it
     assert "已授权 1 项" in flash()
     assert f"评价 ai/junior {last_year}" in main_text()
     shot("institution")
