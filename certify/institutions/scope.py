@@ -34,7 +34,7 @@ from sqlalchemy import Engine, and_, event, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.util import find_tables
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from certify.infra.errors import Error
 from schemas.tables import (
@@ -151,41 +151,63 @@ def _criteria_for(scope: Scope, tables: frozenset[str]) -> tuple[Any, ...]:
     return tuple(option for table, option in _criteria(scope) if table in tables)
 
 
+def _one_of(column: Any, values: frozenset[str]) -> Any:
+    """``column`` is one of ``values``: an equality for one (an institution's scope), so the
+    statement needs no expanding list to render at every execution."""
+    if len(values) == 1:
+        (only,) = values
+        return column == only
+    return column.in_(sorted(values))
+
+
+@lru_cache(maxsize=1)
+def _tables() -> dict[str, Any]:
+    return {table.name: table for table in SQLModel.metadata.sorted_tables}
+
+
 @lru_cache(maxsize=256)
 def _criteria(scope: Scope) -> tuple[tuple[str, Any], ...]:
     """Every institution-owned table with the criteria its rows must meet."""
     names, codes = scope.names, scope.codes
-    sittings = select(col(Sitting.id)).where(col(Sitting.institution).in_(names))
-    courses = select(col(Course.id)).where(col(Course.institution).in_(names))
-    sittings_codes = select(col(Sitting.code)).where(col(Sitting.institution).in_(names))
-    course_codes = select(col(Course.code)).where(col(Course.institution).in_(names))
-    registrations = select(col(Registration.id)).where(col(Registration.sitting_id).in_(sittings))
-    sessions = select(col(ExamSession.id)).where(col(ExamSession.sitting_id).in_(sittings))
-    attempts = select(col(Attempt.id)).where(col(Attempt.registration_id).in_(registrations))
-    rooms = select(col(ExamRoom.id)).where(col(ExamRoom.session_id).in_(sessions))
-    publications = select(col(Publication.id)).where(col(Publication.sitting_id).in_(sittings))
-    runs = select(col(EquatingRun.id)).where(col(EquatingRun.sitting_id).in_(sittings))
-    certificates = select(col(Certificate.id)).where(col(Certificate.issuer).in_(codes))
-    accounts = select(col(Account.id)).where(col(Account.institution).in_(names))
-    usernames = select(col(Account.username)).where(col(Account.institution).in_(names))
-    records = select(col(InspectionRecord.id)).where(col(InspectionRecord.institution).in_(codes))
-    institution_ids = select(col(Institution.id)).where(col(Institution.name).in_(names))
+    # The subqueries are over the tables themselves, not the entities: the criteria apply to the
+    # statement's entities once, and are not applied again inside their own subqueries.
+    t = _tables()
+    sittings = select(t["sitting"].c.id).where(_one_of(t["sitting"].c.institution, names))
+    courses = select(t["course"].c.id).where(_one_of(t["course"].c.institution, names))
+    sittings_codes = select(t["sitting"].c.code).where(_one_of(t["sitting"].c.institution, names))
+    course_codes = select(t["course"].c.code).where(_one_of(t["course"].c.institution, names))
+    registrations = select(t["registration"].c.id).where(
+        t["registration"].c.sitting_id.in_(sittings)
+    )
+    sessions = select(t["exam_session"].c.id).where(t["exam_session"].c.sitting_id.in_(sittings))
+    attempts = select(t["attempt"].c.id).where(t["attempt"].c.registration_id.in_(registrations))
+    rooms = select(t["exam_room"].c.id).where(t["exam_room"].c.session_id.in_(sessions))
+    publications = select(t["publication"].c.id).where(t["publication"].c.sitting_id.in_(sittings))
+    runs = select(t["equating_run"].c.id).where(t["equating_run"].c.sitting_id.in_(sittings))
+    certificates = select(t["certificate"].c.id).where(_one_of(t["certificate"].c.issuer, codes))
+    accounts = select(t["account"].c.id).where(_one_of(t["account"].c.institution, names))
+    usernames = select(t["account"].c.username).where(_one_of(t["account"].c.institution, names))
+    records = select(t["inspection_record"].c.id).where(
+        _one_of(t["inspection_record"].c.institution, codes)
+    )
+    institution_ids = select(t["institution"].c.id).where(_one_of(t["institution"].c.name, names))
     blueprint_visible = or_(
-        col(Blueprint.institution).is_(None), col(Blueprint.institution).in_(names)
+        col(Blueprint.institution).is_(None), _one_of(col(Blueprint.institution), names)
     )
-    papers = select(col(Paper.id)).where(
-        col(Paper.blueprint_id).in_(select(col(Blueprint.id)).where(blueprint_visible))
+    blueprints = select(t["blueprint"].c.id).where(
+        or_(t["blueprint"].c.institution.is_(None), _one_of(t["blueprint"].c.institution, names))
     )
+    papers = select(t["paper"].c.id).where(t["paper"].c.blueprint_id.in_(blueprints))
     conditions: list[tuple[type, Any]] = [
-        (Institution, col(Institution.name).in_(names)),
+        (Institution, _one_of(col(Institution.name), names)),
         # its own blueprints and papers, and the province's (no institution)
         (Blueprint, blueprint_visible),
         (Paper, col(Paper.id).in_(papers)),
         (PaperItem, col(PaperItem.paper_id).in_(papers)),
         (PaperDocument, col(PaperDocument.paper_id).in_(papers)),
         (Authorisation, col(Authorisation.institution_id).in_(institution_ids)),
-        (Sitting, col(Sitting.institution).in_(names)),
-        (Course, col(Course.institution).in_(names)),
+        (Sitting, _one_of(col(Sitting.institution), names)),
+        (Course, _one_of(col(Course.institution), names)),
         (Registration, col(Registration.sitting_id).in_(sittings)),
         (Application, col(Application.sitting_id).in_(sittings)),
         (Response, col(Response.registration_id).in_(registrations)),
@@ -204,11 +226,11 @@ def _criteria(scope: Scope) -> tuple[tuple[str, Any], ...]:
         (EquatingRun, col(EquatingRun.sitting_id).in_(sittings)),
         (FormEquating, col(FormEquating.run_id).in_(runs)),
         (Enrolment, col(Enrolment.course_id).in_(courses)),
-        (Certificate, col(Certificate.issuer).in_(codes)),
+        (Certificate, _one_of(col(Certificate.issuer), codes)),
         (Revocation, col(Revocation.certificate_id).in_(certificates)),
         (EligibilityRecord, col(EligibilityRecord.certificate_id).in_(certificates)),
-        (SigningKey, or_(col(SigningKey.issuer).in_(codes), col(SigningKey.role) == "root")),
-        (Account, col(Account.institution).in_(names)),
+        (SigningKey, or_(_one_of(col(SigningKey.issuer), codes), col(SigningKey.role) == "root")),
+        (Account, _one_of(col(Account.institution), names)),
         (ApiToken, col(ApiToken.account_id).in_(accounts)),
         (LoginAttempt, col(LoginAttempt.username).in_(usernames)),
         (CommitteeCheck, col(CommitteeCheck.account_id).in_(accounts)),
@@ -233,7 +255,7 @@ def _criteria(scope: Scope) -> tuple[tuple[str, Any], ...]:
                 ),
             ),
         ),
-        (InspectionRecord, col(InspectionRecord.institution).in_(codes)),
+        (InspectionRecord, _one_of(col(InspectionRecord.institution), codes)),
         (InspectionEvidence, col(InspectionEvidence.record_id).in_(records)),
     ]
     return tuple(
