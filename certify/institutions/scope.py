@@ -23,6 +23,7 @@ institutions, reached only through a registration or enrolment of one's own), th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -331,6 +332,25 @@ class ReadOnlyScope(Error):
 
 def _guarded(table: str) -> bool:
     return table in SCOPED and table not in SUPERVISORS_WRITE
+
+
+_DML = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
+_SUPERVISORS_LOG = SUPERVISORS_WRITE | {"audit_log", "audit_checkpoint"}
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _read_only_at_the_wire(
+    _conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+) -> None:
+    """Under a supervisor's scope, the last word on writes: any INSERT, UPDATE or DELETE that
+    reaches the database — ORM or Core, through whichever service — is refused unless it is the
+    supervisor's own (its inspections, and the audit log that records them)."""
+    scope = _current.get()
+    if scope is None or not scope.read_only:
+        return
+    found = _DML.match(statement)
+    if found is not None and found.group(1).lower() not in _SUPERVISORS_LOG:
+        raise ReadOnlyScope(found.group(1).lower())
 
 
 @event.listens_for(Session, "before_flush")

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from certify.accounts import AccountError, create_account, set_role
@@ -125,6 +126,11 @@ def test_a_supervisor_writes_nothing_of_the_institutions(region: Site) -> None:
         with pytest.raises(ReadOnlyScope, match="course"):
             create_course(engine, "C9", occupation="ai", level="junior", hours=8,
                           institution="测试评价机构", syllabus=[])  # fmt: skip
+        # A Core write, past the ORM's hooks, is refused at the wire; so is the shared bank.
+        with pytest.raises(ReadOnlyScope, match="result"), engine.begin() as conn:
+            conn.execute(text("UPDATE result SET passed = NOT passed"))
+        with pytest.raises(ReadOnlyScope, match="item"), engine.begin() as conn:
+            conn.execute(text("DELETE FROM item_version WHERE 1 = 0"))
     assert snapshot(engine) == before
     with pytest.raises(AccountError, match="needs its region"):
         create_account(engine, "sup-2", "supervisor", SUPERVISOR[1])
