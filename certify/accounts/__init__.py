@@ -35,7 +35,7 @@ from sqlmodel import Session, col, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from certify.infra import audit_log
-from certify.infra.db import transaction
+from certify.infra.db import ALL_INSTITUTIONS, transaction
 from certify.infra.errors import AccountNotFound, Error
 from certify.institutions import registry, scope
 from schemas.enums import ROLES, Role, SignInOutcome
@@ -179,8 +179,12 @@ def create_account(
             "role",
         )
     with transaction(engine) as s:
-        with scope.unscoped():  # a username is the platform's: taken is taken
-            taken = s.exec(select(Account.id).where(Account.username == username)).first()
+        # a username is the platform's: taken is taken
+        taken = s.exec(
+            select(Account.id)
+            .where(Account.username == username)
+            .execution_options(**ALL_INSTITUTIONS)
+        ).first()
         if taken is not None:
             raise AccountError(
                 f"用户 {username} 已存在 / account {username} exists already", "username"
@@ -210,12 +214,10 @@ def create_account(
 def _institution(session: Session, name_or_code: str | None) -> str | None:
     if name_or_code is None or not name_or_code.strip():
         return None
-    found = registry.find(session, name_or_code.strip())
-    if found is None:
-        raise AccountError(
-            f"没有机构 {name_or_code[:80]!r} / no institution {name_or_code[:80]!r}", "institution"
-        )
-    return found.name
+    try:
+        return registry.get(session, name_or_code).name
+    except registry.InstitutionError as exc:
+        raise AccountError(str(exc), "institution") from None
 
 
 def get_account(session: Session, username: str) -> Account:

@@ -12,9 +12,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from certify.accounts import create_account
+from certify.institutions import registry as institutions
 from certify.institutions.scope import Scope, scope_of_account, scoped
 from certify.supervision.draw import commitment_of, draw
 from certify.supervision.inspections import (
@@ -33,7 +34,6 @@ from certify.supervision.records import (
     request_rectification,
 )
 from schemas.inspection import InspectionPlan
-from schemas.tables import Institution
 
 SUPERVISOR = "demo-supervisor"
 REGION = "示例省"
@@ -128,7 +128,7 @@ def supervise(
     )
     inspected = result.drawn[0].target.institution
     with Session(engine) as session:
-        name = session.exec(select(Institution.name).where(Institution.code == inspected)).one()
+        name = institutions.get(session, inspected).name
     with scoped(Scope.of(name, inspected)):
         record_response(engine, plan.code, first, "已补签并报送", actor=inspected)
     with scoped(held):

@@ -230,7 +230,7 @@ def records_command(settings: Settings, plan: str | None) -> None:
         _said(record)
         for finding in record.findings:
             click.echo(f"    {finding['at'][:16]} {finding['by']}: {finding['text']}")
-        for e in evidence_of(engine, record.id or 0):
+        for e in evidence_of(engine, record.id or 0, with_data=False):
             click.echo(
                 f"    证据 evidence: {e.name} ({e.media_type}, {e.size:,} B, sha256 {e.sha256[:16]}…)"
             )

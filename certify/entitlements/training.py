@@ -21,11 +21,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
-from certify.infra.db import transaction
+from certify.infra.db import ALL_INSTITUTIONS, transaction
 from certify.infra.errors import CourseNotFound, Error
 from certify.infra.rows import Columns, Row, Rows, number, read_rows
 from certify.institutions.registry import InstitutionError, check_authorised
-from certify.institutions.scope import unscoped
 from certify.registration.identity import PERSON_NAME, IdentityVault, id_number_cell
 from certify.registration.sittings import find_candidate, new_candidate
 from schemas.enums import CertificateKind
@@ -69,8 +68,10 @@ def create_course(
     if not institution.strip():
         raise TrainingError("须注明培训机构 / the training institution is required")
     with transaction(engine) as session:
-        with unscoped():  # a course's code is the platform's (it is in the pages' URLs)
-            taken = session.exec(select(Course.id).where(Course.code == code)).first()
+        # a course's code is the platform's (it is in the pages' URLs): taken is taken
+        taken = session.exec(
+            select(Course.id).where(Course.code == code).execution_options(**ALL_INSTITUTIONS)
+        ).first()
         if taken is not None:
             raise TrainingError(f"课程 {code} 已存在 / course {code} exists already")
         try:

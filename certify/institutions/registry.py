@@ -57,6 +57,9 @@ class Grant:
     valid_from: date
     valid_until: date | None
 
+    def covers(self, kind: CertificateKind, occupation: str, level: str) -> bool:
+        return (self.kind, self.occupation, self.level) == (kind, occupation, level)
+
     def holds_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
 
@@ -126,6 +129,13 @@ def _level(name: str) -> Level:
     return level
 
 
+def _region(region: str) -> str:
+    region = region.strip()
+    if len(region) > 64:
+        raise InstitutionError("地区至多 64 字 / the region is at most 64 characters", "region")
+    return region
+
+
 def find(session: Session, name_or_code: str) -> Institution | None:
     """The institution of this name or code, or None."""
     return session.exec(
@@ -153,7 +163,7 @@ def add_institution(
     """A new institution; audited as ``institution.add``. Raises InstitutionError naming the
     field for a malformed code, an empty or overlong name or region, or a code or name taken."""
     require_platform("登记机构", "add an institution")
-    code, name, region = code.strip(), name.strip(), region.strip()
+    code, name = code.strip(), name.strip()
     if not re.fullmatch(INSTITUTION_CODE, code):
         raise InstitutionError(
             f"机构代码须为 1–64 位字母、数字或 - _ . ，以字母或数字开头：{code[:40]!r} / an "
@@ -164,8 +174,7 @@ def add_institution(
         raise InstitutionError(
             "须填写机构名称（至多 200 字）/ the name is required (≤ 200 characters)", "name"
         )
-    if len(region) > 64:
-        raise InstitutionError("地区至多 64 字 / the region is at most 64 characters", "region")
+    region = _region(region)
     with transaction(engine) as session:
         for field, value in (("code", code), ("name", name)):
             if find(session, value) is not None:
@@ -190,9 +199,7 @@ def set_region(
 ) -> Institution:
     """Change an institution's region (its name and code stay); audited ``institution.region``."""
     require_platform("更改机构地区", "change an institution's region")
-    region = region.strip()
-    if len(region) > 64:
-        raise InstitutionError("地区至多 64 字 / the region is at most 64 characters", "region")
+    region = _region(region)
     with transaction(engine) as session:
         row = get(session, name_or_code)
         before, row.region = row.region, region
@@ -241,12 +248,7 @@ def authorise(
         for occupation, level in pairs:
             grant = Grant(the_kind, occupation, level, valid_from, valid_until)
             clash = next(
-                (
-                    g
-                    for g in held
-                    if (g.kind, g.occupation, g.level) == (the_kind, occupation, level)
-                    and _overlap(g, grant)
-                ),
+                (g for g in held if g.covers(the_kind, occupation, level) and _overlap(g, grant)),
                 None,
             )
             if clash is not None:
@@ -297,7 +299,7 @@ def end_authorisation(
         rows = [
             a
             for a in _authorisations(session, inst)
-            if (a.kind, a.occupation, a.level) == (the_kind, occ, lvl)
+            if _grant(a).covers(the_kind, occ, lvl)
             and a.valid_from <= last_day
             and (a.valid_until is None or a.valid_until > last_day)
         ]
@@ -364,7 +366,7 @@ def check_authorised(
     raises InstitutionError (unknown institution) or NotAuthorised, naming ``institution``."""
     inst = get(session, name_or_code)
     if any(
-        g.kind == kind and g.occupation == occupation and g.level == level and g.holds_on(day)
+        g.covers(kind, occupation, level) and g.holds_on(day)
         for g in map(_grant, _authorisations(session, inst))
     ):
         return inst

@@ -6,8 +6,10 @@ criteria below (SQLAlchemy's ``with_loader_criteria`` on the ``do_orm_execute`` 
 row of another institution is simply not there: a page, a command or a job asking for it by
 code or id finds nothing, and a list never shows it. The web app holds the signed-in account's
 institution around every view (``certify.web.auth.require_role``) and a background job its
-account's (``certify.infra.jobs`` via :func:`scope_of_account`); the command line and
-platform accounts (no institution) hold none and see everything, as before.
+account's (:func:`in_account_scope`); the command line and platform accounts (no institution)
+hold none and see everything, as before. The one way past it is a statement's
+``ALL_INSTITUTIONS`` execution option (``certify.infra.db``), for the checks that count across
+institutions and tell only their outcome.
 
 What belongs to an institution: itself and its authorisations, its sittings and courses and
 everything under them (registrations, applications, answers, marks, results, computer-based
@@ -37,6 +39,7 @@ from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.util import find_tables
 from sqlmodel import SQLModel, col
 
+from certify.infra.db import ALL_INSTITUTIONS
 from certify.infra.errors import Error
 from schemas.tables import (
     Account,
@@ -128,19 +131,22 @@ def scope_of_account(session: Session, account: Account | None) -> Scope | None:
     if account is None:
         return None
     if account.role == "supervisor":
-        region = account.region or ""
-        rows = session.execute(
-            select(col(Institution.name), col(Institution.code)).where(
-                col(Institution.region).startswith(region, autoescape=True)
-            )
-        ).all()
-        if not region:
-            rows = []
+        rows = (
+            session.execute(
+                select(col(Institution.name), col(Institution.code))
+                .where(col(Institution.region).startswith(account.region, autoescape=True))
+                .execution_options(**ALL_INSTITUTIONS)
+            ).all()
+            if account.region
+            else []
+        )
         return Scope(frozenset(n for n, _ in rows), frozenset(c for _, c in rows), read_only=True)
     if account.institution is None:
         return None
     code = session.execute(
-        select(col(Institution.code)).where(col(Institution.name) == account.institution)
+        select(col(Institution.code))
+        .where(col(Institution.name) == account.institution)
+        .execution_options(**ALL_INSTITUTIONS)
     ).scalar_one()
     return Scope.of(account.institution, code)
 
@@ -268,54 +274,13 @@ def _criteria(scope: Scope) -> tuple[tuple[str, Any], ...]:
     )
 
 
-SCOPED = (
-    "institution",
-    "blueprint",
-    "paper",
-    "paper_item",
-    "paper_document",
-    "authorisation",
-    "sitting",
-    "course",
-    "registration",
-    "application",
-    "response",
-    "mark",
-    "result",
-    "exam_session",
-    "exam_room",
-    "attempt",
-    "attempt_answer",
-    "answer_event",
-    "attachment",
-    "exam_incident",
-    "publication",
-    "publication_entry",
-    "objection",
-    "equating_run",
-    "form_equating",
-    "enrolment",
-    "certificate",
-    "revocation",
-    "eligibility_record",
-    "signing_key",
-    "account",
-    "api_token",
-    "login_attempt",
-    "committee_check",
-    "holder_check",
-    "job",
-    "inspection_record",
-    "inspection_evidence",
-)
-"""The tables whose rows belong to an institution (a test checks that every other table is
-shared on purpose)."""
+SCOPED = tuple(table for table, _ in _criteria(Scope(frozenset(), frozenset())))
+"""The tables whose rows belong to an institution, as the criteria above name them (a test
+checks that every other table is shared on purpose)."""
 
 
 _OWNED = frozenset(SCOPED)
-
-SUPERVISORS_WRITE = frozenset({"inspection_record", "inspection_evidence"})
-"""What a read-only (supervisor's) scope may still write: its inspections."""
+(_PAST_THE_SCOPE,) = ALL_INSTITUTIONS
 
 
 class ReadOnlyScope(Error):
@@ -330,12 +295,12 @@ class ReadOnlyScope(Error):
         )
 
 
-def _guarded(table: str) -> bool:
-    return table in SCOPED and table not in SUPERVISORS_WRITE
-
-
 _DML = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
-_SUPERVISORS_LOG = SUPERVISORS_WRITE | {"audit_log", "audit_checkpoint"}
+SUPERVISORS_WRITE = frozenset(
+    {"inspection_record", "inspection_evidence", "audit_log", "audit_checkpoint"}
+)
+"""What a read-only (supervisor's) scope may still write: its inspections, and the audit log
+that records them."""
 
 
 @event.listens_for(Engine, "before_cursor_execute")
@@ -349,30 +314,15 @@ def _read_only_at_the_wire(
     if scope is None or not scope.read_only:
         return
     found = _DML.match(statement)
-    if found is not None and found.group(1).lower() not in _SUPERVISORS_LOG:
+    if found is not None and found.group(1).lower() not in SUPERVISORS_WRITE:
         raise ReadOnlyScope(found.group(1).lower())
-
-
-@event.listens_for(Session, "before_flush")
-def _read_only_writes_nothing(session: Session, _context: Any, _instances: Any) -> None:
-    scope = _current.get()
-    if scope is None or not scope.read_only:
-        return
-    for row in (*session.new, *session.dirty, *session.deleted):
-        table = getattr(row, "__tablename__", "")
-        if _guarded(table):
-            raise ReadOnlyScope(table)
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _keep_to_the_institution(state: ORMExecuteState) -> None:
     scope = _current.get()
-    if scope is None or state.execution_options.get("certify_all_institutions"):
+    if scope is None or state.execution_options.get(_PAST_THE_SCOPE):
         return
-    if scope.read_only and (state.is_insert or state.is_update or state.is_delete):
-        table = getattr(getattr(state.statement, "table", None), "name", "")
-        if _guarded(table):
-            raise ReadOnlyScope(table)
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if state.is_column_load or state.is_relationship_load:
@@ -392,12 +342,6 @@ def _keep_to_the_institution(state: ORMExecuteState) -> None:
     options = _criteria_for(scope, tables & _OWNED)
     if options:
         state.statement = state.statement.options(*options)
-
-
-def unscoped() -> Any:
-    """Every institution's rows, for the few checks that must see them all: that a code or a
-    username is free across the platform (what is told is only that it is taken)."""
-    return scoped(None)
 
 
 class PlatformOnly(Error):
@@ -420,8 +364,17 @@ def scope_of_account_id(engine: Engine, account_id: int | None) -> Scope | None:
     """The scope of the account with this id (a job's), or None."""
     if account_id is None:
         return None
-    with Session(engine) as session, unscoped():
-        return scope_of_account(session, session.get(Account, account_id))
+    with Session(engine) as session:
+        account = (
+            session.execute(
+                select(Account)
+                .where(col(Account.id) == account_id)
+                .execution_options(**ALL_INSTITUTIONS)
+            )
+            .scalars()
+            .first()
+        )
+        return scope_of_account(session, account)
 
 
 def in_account_scope(

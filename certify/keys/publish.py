@@ -41,9 +41,8 @@ def build_trust_list(
             )
         )
         grants = {
-            r.issuer: institutions.grants_of(session, r.issuer)
-            for r in rows
-            if r.role == "institution"
+            issuer: institutions.grants_of(session, issuer)
+            for issuer in {r.issuer for r in rows if r.role == "institution"}
         }
     root = next((r for r in rows if r.role == "root" and r.retired_at is None), None)
     if root is None or root.private_key_encrypted is None:

@@ -21,13 +21,12 @@ from sqlalchemy import Engine, func, insert
 from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
-from certify.infra.db import chunked, transaction
+from certify.infra.db import ALL_INSTITUTIONS, chunked, transaction
 from certify.infra.errors import Error, Problem, SittingNotFound
 from certify.infra.jobs import JobView, submit_job
 from certify.infra.rows import Columns, Rows, read_rows, text
 from certify.infra.tabular import DEFAULT_MAX_BYTES
 from certify.institutions.registry import InstitutionError, check_authorised
-from certify.institutions.scope import unscoped
 from certify.registration.identity import (
     PERSON_NAME,
     IdentityVault,
@@ -132,8 +131,10 @@ def create_sitting(
             raise SittingError(
                 f"没有蓝图 {blueprint_code}（请先组卷）/ no blueprint {blueprint_code}: assemble it first"
             )
-        with unscoped():  # a sitting's code is the platform's (it is in the pages' URLs)
-            taken = session.exec(select(Sitting.id).where(Sitting.code == code)).first()
+        # a sitting's code is the platform's (it is in the pages' URLs): taken is taken
+        taken = session.exec(
+            select(Sitting.id).where(Sitting.code == code).execution_options(**ALL_INSTITUTIONS)
+        ).first()
         if taken is not None:
             raise SittingError(f"考试场次 {code} 已存在 / sitting {code} exists already")
         inst = _authorised(session, institution, bp.occupation, bp.level, starts_at)

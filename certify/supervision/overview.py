@@ -18,8 +18,9 @@ from sqlalchemy import Engine, case, func
 from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
-from certify.infra.errors import Error, SittingNotFound
+from certify.infra.errors import Error
 from certify.institutions import scope
+from certify.registration.sittings import get_sitting
 from schemas.enums import CertificateStatus, ObjectionState
 from schemas.tables import (
     AuditCheckpoint,
@@ -183,21 +184,11 @@ class SittingReport:
     objections: list[Objection]
 
 
-def sittings_in_scope(engine: Engine) -> list[Sitting]:
-    """Every sitting in scope, newest first."""
-    with Session(engine) as session:
-        return list(
-            session.exec(select(Sitting).order_by(col(Sitting.starts_at).desc(), col(Sitting.code)))
-        )
-
-
 def sitting_report(engine: Engine, code: str) -> SittingReport:
     """The sitting's figures, rooms with their incidents, publication and objections; raises
     SittingNotFound for a sitting out of scope as for one that does not exist."""
     with Session(engine) as session:
-        sitting = session.exec(select(Sitting).where(Sitting.code == code)).first()
-        if sitting is None:
-            raise SittingNotFound(code)
+        sitting = get_sitting(session, code)
         registered, graded, passed, mean = session.exec(
             select(
                 func.count(col(Registration.id)),

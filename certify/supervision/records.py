@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
@@ -321,12 +322,22 @@ def records(engine: Engine, plan: str | None = None) -> list[InspectionRecord]:
         return list(found)
 
 
-def evidence_of(engine: Engine, record_id: int) -> list[InspectionEvidence]:
+def get_record(engine: Engine, plan: str, target: str) -> InspectionRecord:
+    """The record of ``target`` in ``plan``; raises RecordNotFound."""
     with Session(engine) as session:
-        return list(
-            session.exec(
-                select(InspectionEvidence)
-                .where(col(InspectionEvidence.record_id) == record_id)
-                .order_by(col(InspectionEvidence.id))
-            )
-        )
+        return _record(session, plan, target)
+
+
+def evidence_of(
+    engine: Engine, record_id: int, *, with_data: bool = True, evidence_id: int | None = None
+) -> list[InspectionEvidence]:
+    """A record's evidence files (only the one of ``evidence_id`` when given), in the order
+    they were added; without ``with_data`` their bytes are not read (a list of names and
+    digests needs none of them)."""
+    query = select(InspectionEvidence).where(col(InspectionEvidence.record_id) == record_id)
+    if evidence_id is not None:
+        query = query.where(col(InspectionEvidence.id) == evidence_id)
+    if not with_data:
+        query = query.options(defer(InspectionEvidence.data))  # type: ignore[arg-type]
+    with Session(engine) as session:
+        return list(session.exec(query.order_by(col(InspectionEvidence.id))))

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from certify.accounts import account_for_session, account_for_token, end_sessions
-from certify.institutions.scope import Scope, scope_of_account, scoped, unscoped
+from certify.institutions.scope import Scope, scope_of_account, scoped
 from schemas.tables import Account
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,7 +56,7 @@ def current_account() -> Account | None:
 def account_scope(account: Account) -> Scope | None:
     """The institution the signed-in account works for (cached on ``g``), or None."""
     if "scope" not in g:
-        with Session(g.engine) as session, unscoped():
+        with Session(g.engine) as session:
             g.scope = scope_of_account(session, account)
     return g.scope  # type: ignore[no-any-return]
 

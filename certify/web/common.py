@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -88,6 +89,29 @@ def saved_upload(kind: str, suffixes: tuple[str, ...] = UPLOADS) -> Iterator[tup
         path = Path(folder) / f"upload{suffix}"
         upload.save(path)
         yield path, display
+
+
+class BadDay(Error):
+    """A day typed in a form that is not ``YYYY-MM-DD``."""
+
+    code = "bad_date"
+
+    def __init__(self, field: str, text: str) -> None:
+        super().__init__(
+            f"{field}: 日期格式应为 2026-06-01 / the date is YYYY-MM-DD: {text[:20]!r}"
+        )
+        self.field = field
+
+
+def form_day(field: str, default: date | None = None) -> date | None:
+    """The day typed in the form's ``field`` (``default`` when it is empty); raises BadDay."""
+    text = request.form.get(field, "").strip()[:40]
+    if not text:
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadDay(field, text) from None
 
 
 @dataclass(frozen=True)

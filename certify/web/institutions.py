@@ -23,7 +23,7 @@ from certify.institutions.registry import (
     set_region,
 )
 from certify.web.auth import check_csrf, current_account, require_role
-from certify.web.common import page_problems
+from certify.web.common import form_day, page_problems
 from schemas.enums import CertificateKind, Level
 from schemas.reference import occupations
 
@@ -47,22 +47,6 @@ def _actor() -> str:
     account = current_account()
     assert account is not None
     return f"web:{account.username}"
-
-
-class _BadDay(Error):
-    code = "bad_date"
-
-
-def _day(typed: Mapping[str, str], name: str, default: date | None) -> date | None:
-    text = typed.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise _BadDay(
-            f"{name}: 日期格式应为 2026-06-01 / the date is YYYY-MM-DD: {text[:20]!r}"
-        ) from None
 
 
 def _page(typed: Mapping[str, str] | None = None, problems: Any = None, form: str = "") -> Any:
@@ -130,8 +114,8 @@ def grant() -> Any:
             kind=typed["kind"],
             occupations=request.form.getlist("occupation")[:20],
             levels=request.form.getlist("level")[:3],
-            valid_from=_day(typed, "valid_from", date.today()) or date.today(),
-            valid_until=_day(typed, "valid_until", None),
+            valid_from=form_day("valid_from", date.today()) or date.today(),
+            valid_until=form_day("valid_until"),
             actor=_actor(),
         )
     except Error as exc:
@@ -152,7 +136,7 @@ def end() -> Any:
             kind=typed["kind"],
             occupation=typed["occupation"],
             level=typed["level"],
-            last_day=_day(typed, "last_day", date.today()) or date.today(),
+            last_day=form_day("last_day", date.today()) or date.today(),
             actor=_actor(),
         )
     except Error as exc:

@@ -32,13 +32,13 @@ from flask import (
 from certify.grading.report_job import latest_report
 from certify.infra.errors import Error, NotFound
 from certify.institutions.scope import current
+from certify.registration.sittings import list_sittings
 from certify.supervision.overview import (
     NotForInstitutions,
     audit_view,
     pass_rate_bars,
     region_overview,
     sitting_report,
-    sittings_in_scope,
 )
 from certify.supervision.records import (
     MAX_EVIDENCE_BYTES,
@@ -46,13 +46,14 @@ from certify.supervision.records import (
     close_record,
     evidence_of,
     evidence_of_bytes,
+    get_record,
     record_finding,
     record_response,
     records,
     request_rectification,
 )
 from certify.web.auth import check_csrf, current_account, require_role
-from certify.web.common import page_problems
+from certify.web.common import BadDay, form_day, page_problems
 
 blueprint = Blueprint("supervise", __name__, url_prefix="/supervise")
 READERS = ("supervisor", "admin")
@@ -78,7 +79,7 @@ def index() -> Any:
         "supervise.html",
         figures=figures,
         bars=pass_rate_bars(figures),
-        sittings=sittings_in_scope(g.engine),
+        sittings=list_sittings(g.engine),
         region=account.region if account is not None else None,
     )
 
@@ -102,11 +103,7 @@ def report_pdf(code: str) -> Any:
     — as the institution computed it; read-only (a supervisor computes nothing)."""
     from certify.grading.report import render_exam_report
 
-    try:
-        sitting_report(g.engine, code)
-    except NotFound:
-        abort(404)
-    stored = latest_report(g.engine, code)
+    stored = latest_report(g.engine, code)  # a sitting out of scope has none to be found
     if stored is None:
         abort(404, description="no statistics computed for this sitting yet")
     with tempfile.TemporaryDirectory() as folder:
@@ -136,10 +133,10 @@ def inspections() -> Any:
 
 
 def _record(plan: str, target: str) -> Any:
-    found = [r for r in records(g.engine, plan) if r.target == target]
-    if not found:
+    try:
+        return get_record(g.engine, plan, target)
+    except NotFound:
         abort(404)
-    return found[0]
 
 
 def _record_page(plan: str, target: str, problems: Any = None) -> Any:
@@ -148,7 +145,7 @@ def _record_page(plan: str, target: str, problems: Any = None) -> Any:
     page = render_template(
         "supervise_record.html",
         record=record,
-        evidence=evidence_of(g.engine, record.id),
+        evidence=evidence_of(g.engine, record.id, with_data=False),
         problems=problems,
         supervisor=held is None or held.read_only,
         institution=held is None or not held.read_only,
@@ -167,13 +164,13 @@ def record(plan: str, target: str) -> Any:
 @blueprint.get("/inspections/<plan>/<target>/evidence/<int:evidence_id>")
 @require_role(*READERS)
 def evidence(plan: str, target: str, evidence_id: int) -> Any:
-    row = _record(plan, target)
-    found = next((e for e in evidence_of(g.engine, row.id) if e.id == evidence_id), None)
-    if found is None:
+    found = evidence_of(g.engine, _record(plan, target).id, evidence_id=evidence_id)
+    if not found:
         abort(404)
-    response = make_response(found.data)
-    response.headers["Content-Type"] = found.media_type
-    response.headers["Content-Disposition"] = f'attachment; filename="evidence-{found.id}"'
+    (file,) = found
+    response = make_response(file.data)
+    response.headers["Content-Type"] = file.media_type
+    response.headers["Content-Disposition"] = f'attachment; filename="evidence-{file.id}"'
     return response
 
 
@@ -210,11 +207,9 @@ def finding(plan: str, target: str) -> Any:
 @require_role(*READERS)
 def rectify(plan: str, target: str) -> Any:
     def do() -> None:
-        text = request.form.get("deadline", "").strip()
-        try:
-            deadline = date.fromisoformat(text)
-        except ValueError:
-            raise _BadDate(text) from None
+        deadline = form_day("deadline")
+        if deadline is None:
+            raise BadDay("deadline", "")
         request_rectification(
             g.engine,
             plan,
@@ -246,10 +241,3 @@ def close(plan: str, target: str) -> Any:
         close_record(g.engine, plan, target, request.form.get("text", "")[:20_000], actor=_actor())
 
     return _step(plan, target, do, "已办结", "closed")
-
-
-class _BadDate(Error):
-    code = "bad_date"
-
-    def __init__(self, text: str) -> None:
-        super().__init__(f"整改期限格式应为 2026-12-31 / the deadline is YYYY-MM-DD: {text[:20]!r}")

@@ -212,8 +212,6 @@ def test_a_sitting_opens_only_for_an_institution_authorised_on_its_day(
 def test_the_database_keeps_a_sitting_to_an_institution_on_record(assembled: Database) -> None:
     """Even a write that goes around the services cannot name an institution nobody added."""
     with pytest.raises(DatabaseError), db.transaction(assembled.engine) as session:
-        if assembled.backend == "sqlite":
-            session.execute(text("PRAGMA foreign_keys=ON"))
         session.add(Sitting(code="X", occupation="ai", level="junior", institution="无此机构"))
 
 
