@@ -34,6 +34,7 @@ from question_bank.images import (
 )
 from question_bank.interchange.common import Placement
 from question_bank.interchange.files import read_any, write_any
+from question_bank.sealing import held_versions
 from question_bank.validate import Validation, validate_rows
 from schemas.enums import ItemStatus, ItemType, Level
 from schemas.items import ItemData
@@ -440,7 +441,8 @@ def bank_items(
     level: Level | None = None,
     status: ItemStatus | None = None,
 ) -> list[ItemData]:
-    """The newest version of every item, filtered, in programme, level and id order."""
+    """The newest version of every item, filtered, in programme, level and id order; an item
+    whose newest version a seal holds (``question_bank.sealing``) is left out."""
     query = latest_versions()
     if occupation:
         query = query.where(col(Item.occupation) == occupation)
@@ -449,7 +451,8 @@ def bank_items(
     if status:
         query = query.where(col(ItemVersion.status) == status.value)
     with Session(engine) as session:
-        pairs = list(session.exec(query))
+        held = held_versions(session)
+        pairs = [(item, v) for item, v in session.exec(query) if v.id not in held]
     pairs.sort(
         key=lambda p: (_OCC_ORDER.get(p[0].occupation, 99), _LEVEL_ORDER[p[0].level], p[0].code)
     )

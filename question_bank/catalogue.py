@@ -20,6 +20,7 @@ from certify.infra.errors import ItemNotFound, Refused
 from question_bank.bank import latest_versions, to_item_data
 from question_bank.columns import COLUMNS
 from question_bank.formats import item_row
+from question_bank.sealing import SEALED, held_versions
 from schemas.enums import ItemStatus, ItemType, Level
 from schemas.items import ItemData
 from schemas.tables import Item, ItemVersion
@@ -117,6 +118,12 @@ def _filtered(search: ItemSearch) -> Any:
     return query
 
 
+def _shown(stem: str, sealed_by: int | None) -> str:
+    if sealed_by is not None and not stem:  # its texts are in a seal not yet opened
+        return "〔已密封 / sealed〕"
+    return stem if len(stem) <= STEM_SHOWN else stem[:STEM_SHOWN] + "…"
+
+
 def search_items(engine: Engine, search: ItemSearch) -> ItemPage:
     """One page of the newest versions matching ``search``, sorted by ``search.sort`` (a key
     of :data:`SORTS`; raises ValueError for another). The database filters, sorts, counts and
@@ -140,6 +147,7 @@ def search_items(engine: Engine, search: ItemSearch) -> ItemPage:
         col(ItemVersion.points),
         func.substr(col(ItemVersion.stem), 1, STEM_SHOWN + 1),
         col(ItemVersion.created_at),
+        col(ItemVersion.sealed_by),
     )
     query = (
         filtered.with_only_columns(*columns)
@@ -161,10 +169,10 @@ def search_items(engine: Engine, search: ItemSearch) -> ItemPage:
             type=ItemType(kind),
             knowledge_area=area,
             points=points,
-            stem=stem if len(stem) <= STEM_SHOWN else stem[:STEM_SHOWN] + "…",
+            stem=_shown(stem, sealed),
             updated_at=updated,
         )
-        for code, occupation, level, version, status, kind, area, points, stem, updated in found
+        for code, occupation, level, version, status, kind, area, points, stem, updated, sealed in found
     ]
     return ItemPage(replace(search, page=page, per_page=per_page), rows, total)
 
@@ -180,6 +188,9 @@ class VersionView:
     status: ItemStatus
     created_at: datetime
     data: ItemData
+    held: str = ""
+    """``sealed``: on a sealed paper, its texts are not in the bank until the seal is opened;
+    ``keys``: its key and rubric are withheld until that paper's session ends; else ""."""
 
 
 @dataclass(frozen=True)
@@ -215,16 +226,41 @@ def item_history(engine: Engine, item_id: str) -> ItemHistory:
             .where(col(ItemVersion.item_id) == item.id)
             .order_by(col(ItemVersion.version))
         ).all()
+        held = held_versions(session)
     return ItemHistory(
         item_id=item.code,
         occupation=item.occupation,
         level=Level(item.level),
         created_at=item.created_at,
         versions=[
-            VersionView(v.version, ItemStatus(v.status), v.created_at, to_item_data(item, v))
+            VersionView(
+                v.version,
+                ItemStatus(v.status),
+                v.created_at,
+                _withheld(to_item_data(item, v), held.get(v.id or 0, "")),
+                held.get(v.id or 0, ""),
+            )
             for v in versions
         ],
     )
+
+
+def _withheld(data: ItemData, held: str) -> ItemData:
+    """A held version as a reader may see it: a sealed one without its texts (the bank has
+    none), an opened one without its key and rubric until its session ends."""
+    if held == SEALED:
+        return data.model_copy(
+            update={
+                "stem": "〔已密封 / sealed〕",
+                "options": {},
+                "premises": [],
+                "key": "",
+                "rubric": "",
+            }
+        )
+    if held:
+        return data.model_copy(update={"key": "", "rubric": ""})
+    return data
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from certify.infra.errors import BlueprintNotFound, PaperNotFound
 from question_bank.bank import to_item_data
 from question_bank.interchange.qti_test import write_paper_qti
 from question_bank.papers import PaperError, paper_images, paper_view
+from question_bank.sealing import check_keys_released, check_readable
 from schemas.blueprint import BAND_NAMES, Blueprint, band_of
 from schemas.enums import Level
 from schemas.tables import Blueprint as BlueprintRow
@@ -278,15 +279,16 @@ def papers_of_job(engine: Engine, blueprint: str, job_id: int) -> list[str]:
 def paper_document(engine: Engine, code: str, kind: str) -> bytes:
     """The paper's PDF (``kind`` ``paper``) or its answer key (``key``): as stored, else rendered
     now and stored, so every later request gets the same bytes. Raises PaperNotFound, KeyError
-    for an unknown kind."""
+    for an unknown kind, PaperSealed, or KeysWithheld for a sealed paper's key before its
+    session ended."""
     from question_bank.render import render_key, render_paper  # reportlab loads on demand
 
     if kind not in DOCUMENT_KINDS:
         raise KeyError(kind)
     with Session(engine) as session:
-        paper = session.exec(select(Paper).where(Paper.code == code)).first()
-        if paper is None:
-            raise PaperNotFound(code)
+        # a sealed paper has no stored PDFs; its key is withheld until its session ends
+        check = check_keys_released if kind == "key" else check_readable
+        paper = check(session, code)
         stored = session.exec(
             select(PaperDocument.content).where(
                 PaperDocument.paper_id == paper.id, PaperDocument.kind == kind
@@ -314,7 +316,10 @@ def paper_document(engine: Engine, code: str, kind: str) -> bytes:
 def paper_qti(engine: Engine, code: str, *, actor: str = "cli") -> bytes:
     """The frozen paper ``code`` as a QTI 3.0 content package (its exact item versions and a
     ``qti-assessment-test`` in its order and parts); the export is audited, since the paper
-    leaves certify with its keys. Raises PaperNotFound, PaperError for a paper not frozen."""
+    leaves certify with its keys. Raises PaperNotFound, PaperError for a paper not frozen,
+    PaperSealed, or KeysWithheld before a sealed paper's session ended."""
+    with Session(engine) as session:
+        check_keys_released(session, code)
     view = paper_view(engine, code)
     pks = [q.item_version_pk for q in view.questions]
     with transaction(engine) as session:

@@ -30,6 +30,7 @@ from question_bank.assembly.information import item_information
 from question_bank.assembly.plan import Infeasible, Plan, PoolItem, Shortfall, make_plan
 from question_bank.bank import latest_versions
 from question_bank.images import CheckedImage, images_in, shown_texts
+from question_bank.sealing import KeysWithheld, check_keys_released, check_readable, held_versions
 from question_bank.shuffle import candidate_view
 from schemas.blueprint import Blueprint
 from schemas.enums import ItemStatus, ItemType, Level
@@ -111,7 +112,8 @@ def form_letter(n: int) -> str:
 
 
 def load_pool(session: Session, bp: Blueprint) -> list[PoolItem]:
-    """Ready item versions of the blueprint's occupation and level, minus recently exposed items."""
+    """Ready item versions of the blueprint's occupation and level, minus recently exposed items
+    and those a seal holds."""
     query = (
         latest_versions()
         .where(col(Item.occupation) == bp.occupation, col(Item.level) == bp.level.value)
@@ -119,10 +121,11 @@ def load_pool(session: Session, bp: Blueprint) -> list[PoolItem]:
         .order_by(col(Item.code))
     )
     exposed = exposed_items(session, bp)
+    held = held_versions(session)  # on a sealed paper whose session has not ended
     return [
         PoolItem(v.id or 0, item.code, v.version, v.knowledge_area, ItemType(v.type), v.difficulty)
         for item, v in session.exec(query)
-        if item.code not in exposed
+        if item.code not in exposed and v.id not in held
     ]
 
 
@@ -253,6 +256,7 @@ def plan_for(engine: Engine, bp: Blueprint) -> Plan:
             shortfalls.append(note)
         with Session(engine) as session:
             exposed = len(exposed_items(session, bp))
+            held = len(held_versions(session))
         if exposed:
             n = bp.exposure.recent_sittings
             shortfalls.append(
@@ -261,6 +265,15 @@ def plan_for(engine: Engine, bp: Blueprint) -> Plan:
                     f"曝光规则排除了最近 {n} 场考试用过的 {exposed} 道题；可调低 exposure.recent_sittings 以重新使用",
                     f"the exposure rule left out {exposed} items used in the last {n} sitting(s); "
                     "lower exposure.recent_sittings to use them again",
+                )
+            )
+        if held:
+            shortfalls.append(
+                Shortfall(
+                    "sealed",
+                    f"{held} 道题在考试尚未结束的密封试卷中，组卷时不使用；考试结束后可再用",
+                    f"{held} items are on sealed papers whose session has not ended and are left "
+                    "out until it ends",
                 )
             )
         raise Infeasible(exc.shortfalls + shortfalls) from None
@@ -566,11 +579,10 @@ def _area_key(code: str) -> tuple[int, ...]:
 
 
 def paper_view(engine: Engine, code: str) -> PaperView:
-    """The stored paper ``code`` as a printable view; raises PaperError if unknown."""
+    """The stored paper ``code`` as a printable view; raises PaperNotFound if unknown and
+    PaperSealed while it is sealed (``question_bank.sealing``)."""
     with Session(engine) as session:
-        paper = session.exec(select(Paper).where(Paper.code == code)).first()
-        if paper is None:
-            raise PaperNotFound(code)
+        paper = check_readable(session, code)
         row = session.get(BlueprintRow, paper.blueprint_id)
         assert row is not None
         bp = Blueprint.model_validate({k: v for k, v in row.spec.items() if k != "_hash"})
@@ -656,23 +668,31 @@ def freeze_paper(engine: Engine, code: str, *, actor: str = "cli") -> Paper:
 def write_paper_pdfs(
     engine: Engine, code: str, folder: Path, *, candidate_seed: int | None = None
 ) -> list[Path]:
-    """Write the paper PDF (with its answer sheet) and the answer-key PDF; returns both paths.
+    """Write the paper PDF (with its answer sheet) and the answer-key PDF; returns the paths
+    written — the paper only while a sealed paper's keys are withheld (KeysWithheld).
 
     With ``candidate_seed`` the paper is that candidate's shuffled copy, and so is the key.
+    Raises PaperNotFound, PaperSealed.
     """
     from question_bank.render import render_key, render_paper  # reportlab loads on demand
 
     view = paper_view(engine, code)
+    with Session(engine) as session:
+        try:
+            check_keys_released(session, code)
+            with_key = True
+        except KeysWithheld:
+            with_key = False
     name = code
     if candidate_seed is not None:
         view = candidate_view(view, candidate_seed, label=f"考生卷 seed {candidate_seed}")
         name = f"{code}-s{candidate_seed}"
     folder.mkdir(parents=True, exist_ok=True)
     images = paper_images(engine, view)
-    return [
-        render_paper(view, folder / f"{name}-试卷.pdf", images),
-        render_key(view, folder / f"{name}-答案.pdf", images),
-    ]
+    written = [render_paper(view, folder / f"{name}-试卷.pdf", images)]
+    if with_key:
+        written.append(render_key(view, folder / f"{name}-答案.pdf", images))
+    return written
 
 
 def paper_images(engine: Engine, view: PaperView) -> dict[str, CheckedImage]:

@@ -105,6 +105,10 @@ class ItemVersion(SQLModel, table=True):
     rubric: str = ""
     content_hash: str = Field(max_length=64)
     created_at: datetime = _ts(nullable=False)
+    sealed_by: int | None = Field(default=None, foreign_key="paper_seal.id", index=True)
+    """The seal (:class:`PaperSeal`) that holds this version's texts while its paper is sealed:
+    stem, options, premises, key and rubric are then empty here and live only in the seal's
+    ciphertext (``question_bank.sealing``)."""
 
 
 class ItemImage(SQLModel, table=True):
@@ -159,6 +163,44 @@ class Paper(SQLModel, table=True):
     stats: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _ts(nullable=False)
     frozen_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    seal_id: int | None = Field(default=None, foreign_key="paper_seal.id", index=True)
+    """The seal of this paper (试卷保密), once sealed; it stays after opening, as the record."""
+
+
+class PaperSeal(SQLModel, table=True):
+    """试卷密封: frozen papers whose item texts, keys, rubrics and PDFs are encrypted under one
+    key (AES-256-GCM) that is kept nowhere: it is split among custodians (k of n, Shamir) and
+    given back only when k of them present their shares at or after ``opens_at`` less
+    ``print_lead_minutes``. Keys and rubrics stay withheld from every reader but the grading
+    path until ``ends_at``."""
+
+    __tablename__ = "paper_seal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    institution: str | None = Field(
+        default=None, max_length=200, foreign_key="institution.name", index=True
+    )
+    """The institution whose papers these are, or None: the province's."""
+    threshold: int
+    custodians: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    """Per custodian: ``name``, the share's point ``x`` and ``sha256`` of the share (so a
+    wrong share is named without the shares being kept)."""
+    opens_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    ends_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    print_lead_minutes: int = 0
+    """How long before ``opens_at`` the papers may be opened for printing (paper sittings)."""
+    nonce: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    status: str = Field(default="sealed", max_length=16)
+    """``sealed`` or ``opened``."""
+    sealed_by: str = Field(max_length=200)
+    created_at: datetime = _ts(nullable=False)
+    opened_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    opened_by: str | None = Field(default=None, max_length=200)
+    opened_with: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    """The custodians whose shares opened it."""
 
 
 class PaperItem(SQLModel, table=True):

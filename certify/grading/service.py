@@ -39,6 +39,7 @@ from certify.infra.db import transaction
 from certify.infra.errors import Error
 from certify.infra.gcpause import gc_paused
 from certify.registration.identity import mask_name
+from question_bank.sealing import sealed_versions
 from question_bank.shuffle import to_canonical
 from schemas.blueprint import Blueprint as BlueprintSpec
 from schemas.blueprint import PartialCredit
@@ -212,16 +213,20 @@ def effective_keys(session: Session) -> dict[int, ItemVersion]:
     when it only corrects the key (same type, same options), else the version itself.
 
     A paper stays frozen on the versions it printed; a key correction is a new version, and
-    grading (and regrading) picks it up from here.
+    grading (and regrading) picks it up from here. A version whose texts are in an unopened
+    seal (``question_bank.sealing``) has no key in the bank and corrects nothing.
     """
     versions = list(session.exec(select(ItemVersion)))
+    sealed = sealed_versions(session)
     newest: dict[int, ItemVersion] = {}
     for v in versions:
+        if v.id in sealed:
+            continue
         if v.item_id not in newest or v.version > newest[v.item_id].version:
             newest[v.item_id] = v
     out: dict[int, ItemVersion] = {}
     for v in versions:
-        latest = newest[v.item_id]
+        latest = newest.get(v.item_id, v)
         same_shape = latest.type == v.type and sorted(latest.options) == sorted(v.options)
         out[v.id or 0] = latest if same_shape else v
     return out

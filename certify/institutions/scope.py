@@ -72,6 +72,7 @@ from schemas.tables import (
     Paper,
     PaperDocument,
     PaperItem,
+    PaperSeal,
     Publication,
     PublicationEntry,
     Registration,
@@ -212,6 +213,11 @@ def _criteria(scope: Scope) -> tuple[tuple[str, Any], ...]:
         (Paper, col(Paper.id).in_(papers)),
         (PaperItem, col(PaperItem.paper_id).in_(papers)),
         (PaperDocument, col(PaperDocument.paper_id).in_(papers)),
+        # its own seals and the province's, as its own blueprints and the province's
+        (
+            PaperSeal,
+            or_(col(PaperSeal.institution).is_(None), _one_of(col(PaperSeal.institution), names)),
+        ),
         (Authorisation, col(Authorisation.institution_id).in_(institution_ids)),
         (Sitting, _one_of(col(Sitting.institution), names)),
         (Course, _one_of(col(Course.institution), names)),
@@ -416,6 +422,14 @@ def _provinces_blueprint_stays(_mapper: Any, _connection: Any, target: Blueprint
     held = _current.get()
     if held is not None and not held.read_only and target.institution is None:
         raise ProvincesOwn("该蓝图", "this blueprint")
+
+
+@event.listens_for(PaperSeal, "before_insert")
+def _provinces_papers_sealed_by_it(_mapper: Any, _connection: Any, target: PaperSeal) -> None:
+    """The province's papers are sealed by the platform, as they are assembled by it."""
+    held = _current.get()
+    if held is not None and not held.read_only and target.institution is None:
+        raise ProvincesOwn("省级统一命题的试卷", "the province's papers")
 
 
 @event.listens_for(Paper, "before_insert")

@@ -1,0 +1,266 @@
+"""Sealed papers (试卷保密): sealed in a real database, unreadable until k custodians open them,
+gone from the SQLite file, back exactly as they were once opened."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, col, select
+
+from certify.infra.errors import PaperNotFound
+from question_bank.assembly.plan import Infeasible
+from question_bank.bank import bank_items, import_bank
+from question_bank.catalogue import ItemSearch, item_history, search_items
+from question_bank.paper_catalogue import paper_document, paper_qti
+from question_bank.papers import assemble_papers, load_pool, paper_view, write_paper_pdfs
+from question_bank.samples import sample_files
+from question_bank.sealing import (
+    KeysWithheld,
+    PaperSealed,
+    SealError,
+    open_seal,
+    parse_share,
+    seal_papers,
+    share_text,
+)
+from schemas.tables import AuditEntry, Item, ItemVersion, Paper, PaperDocument, PaperItem, utcnow
+from tests.conftest import Database
+from tests.question_bank.test_papers import blueprint
+
+CUSTODIANS = ["张保管", "李保管", "王保管"]
+
+
+@pytest.fixture
+def forms(database: Database) -> tuple[Database, list[str]]:
+    for path in sample_files():
+        if path.name.startswith("ai-"):
+            import_bank(database.engine, path)
+    report = assemble_papers(database.engine, blueprint())
+    return database, [p.code for p in report.papers]
+
+
+def _seal(
+    database: Database,
+    codes: list[str],
+    *,
+    opens_in: timedelta,
+    lasts: timedelta = timedelta(hours=2),
+    lead: int = 0,
+):  # type: ignore[no-untyped-def]
+    opens_at = utcnow() + opens_in
+    return seal_papers(
+        database.engine,
+        codes,
+        custodians=CUSTODIANS,
+        threshold=2,
+        opens_at=opens_at,
+        ends_at=opens_at + lasts,
+        print_lead_minutes=lead,
+        actor="admin",
+    )
+
+
+def _texts(database: Database, codes: list[str]) -> list[str]:
+    """Every stem, option, premise and rubric of the papers that no other item of the bank
+    also has (an option such as "docker run" may be another item's too)."""
+    out, pks = [], set()
+    for code in codes:
+        for q in paper_view(database.engine, code).questions:
+            out += [q.stem, *q.options.values(), *q.premises, q.key, q.rubric]
+            pks.add(q.item_version_pk)
+    with Session(database.engine) as session:
+        others = session.exec(select(ItemVersion).where(col(ItemVersion.id).not_in(pks)))
+        elsewhere = "\n".join(
+            "\n".join([v.stem, *v.options.values(), *v.premises, v.key, v.rubric]) for v in others
+        )
+    return [t for t in out if len(t) >= 8 and t not in elsewhere]
+
+
+def _versions(database: Database, code: str) -> list[ItemVersion]:
+    with Session(database.engine) as session:
+        paper = session.exec(select(Paper).where(Paper.code == code)).one()
+        pks = session.exec(select(PaperItem.item_version_id).where(PaperItem.paper_id == paper.id))
+        return list(session.exec(select(ItemVersion).where(col(ItemVersion.id).in_(list(pks)))))
+
+
+def test_a_sealed_paper_is_refused_everywhere_and_opens_back_as_it_was(
+    forms: tuple[Database, list[str]], tmp_path: Path
+) -> None:
+    database, codes = forms
+    before = {c: paper_view(database.engine, c) for c in codes}
+    key_pdf = paper_document(database.engine, codes[0], "key")  # rendered and stored before
+    sealed = _seal(database, codes, opens_in=timedelta(seconds=-1))
+    assert [name for name, _ in sealed.shares] == CUSTODIANS
+    assert sealed.documents == 1 and sealed.versions == len(
+        {q.item_version_pk for v in before.values() for q in v.questions}
+    )
+    for code in codes:
+        with pytest.raises(PaperSealed):
+            paper_view(database.engine, code)
+        with pytest.raises(PaperSealed):
+            paper_document(database.engine, code, "paper")
+        with pytest.raises(PaperSealed):
+            paper_qti(database.engine, code)
+        with pytest.raises(PaperSealed):
+            write_paper_pdfs(database.engine, code, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    with Session(database.engine) as session:
+        assert session.exec(select(PaperDocument)).first() is None
+    for v in _versions(database, codes[0]):
+        assert (v.stem, v.options, v.key, v.rubric) == ("", {}, "", "")
+
+    opened = open_seal(
+        database.engine, sealed.seal_id, [s for _, s in sealed.shares[1:]], actor="admin"
+    )
+    assert opened.custodians == CUSTODIANS[1:]
+    assert {c: paper_view(database.engine, c) for c in codes} == before
+    # the paper is back; its key is withheld until the session ends, except for grading
+    assert paper_document(database.engine, codes[0], "paper")
+    with pytest.raises(KeysWithheld):
+        paper_document(database.engine, codes[0], "key")
+    with pytest.raises(KeysWithheld):
+        paper_qti(database.engine, codes[0])
+    written = write_paper_pdfs(database.engine, codes[0], tmp_path / "print")
+    assert [p.name for p in written] == [f"{codes[0]}-试卷.pdf"]
+    with Session(database.engine) as session:
+        stored = session.exec(
+            select(PaperDocument.content).where(PaperDocument.kind == "key")
+        ).one()
+        assert bytes(stored) == key_pdf  # the PDF rendered before sealing, byte for byte
+        actions = [a.action for a in session.exec(select(AuditEntry).order_by(col(AuditEntry.id)))]
+    assert actions[-2:] == ["papers.seal", "papers.open"]
+
+
+def test_the_database_file_holds_none_of_a_sealed_papers_texts(
+    forms: tuple[Database, list[str]],
+) -> None:
+    database, codes = forms
+    if database.backend != "sqlite":
+        pytest.skip("the file on disk is SQLite's; PostgreSQL's storage is documented")
+    texts = _texts(database, codes)
+    paper_document(database.engine, codes[0], "paper")
+    path = Path(database.engine.url.database or "")
+    assert len(_on_disk(path, texts)) == len(texts)  # the check can see them
+    _seal(database, codes, opens_in=timedelta(days=1))
+    assert _on_disk(path, texts) == []
+
+
+def _on_disk(path: Path, texts: list[str]) -> list[str]:
+    """The texts found in the database file or its write-ahead log, as UTF-8 (text columns)
+    or as JSON writes them (options and premises)."""
+    files = [path, Path(f"{path}-wal"), Path(f"{path}-journal")]
+    data = b"".join(f.read_bytes() for f in files if f.exists())
+    return [t for t in texts if t.encode() in data or json.dumps(t)[1:-1].encode() in data]
+
+
+def test_opening_takes_the_threshold_of_the_right_shares(
+    forms: tuple[Database, list[str]],
+) -> None:
+    database, codes = forms
+    sealed = _seal(database, codes, opens_in=timedelta(minutes=30), lead=60)  # printing early
+    mine = [s for _, s in sealed.shares]
+    with pytest.raises(SealError, match="需要 2 位保管人"):
+        open_seal(database.engine, sealed.seal_id, mine[:1])
+    with pytest.raises(SealError, match="给了两次"):
+        open_seal(database.engine, sealed.seal_id, [mine[0], mine[0]])
+    seal_id, share = parse_share(mine[1])
+    with pytest.raises(SealError, match="不是密封"):
+        open_seal(database.engine, sealed.seal_id, [mine[0], share_text(seal_id + 1, share)])
+    forged = share_text(seal_id, type(share)(share.x, bytes(b ^ 1 for b in share.y)))
+    with pytest.raises(SealError, match="不符"):
+        open_seal(database.engine, sealed.seal_id, [mine[0], forged])
+    typo = mine[1][:-1] + ("A" if mine[1][-1] != "A" else "B")
+    with pytest.raises(SealError, match="校验"):
+        open_seal(database.engine, sealed.seal_id, [mine[0], typo])
+    with pytest.raises(PaperSealed):
+        paper_view(database.engine, codes[1])
+    head, x, body = mine[0].split("-", 2)
+    typed = f"{head}-{x}-{body.replace('-', ' ').lower()}"  # as a person may type it
+    open_seal(database.engine, sealed.seal_id, [mine[2], typed])
+    assert paper_view(database.engine, codes[1]).questions
+    with pytest.raises(SealError, match="已于"):
+        open_seal(database.engine, sealed.seal_id, mine)
+    with Session(database.engine) as session:
+        refused = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "papers.open_refused")
+        ).all()
+        opened = session.exec(select(AuditEntry).where(AuditEntry.action == "papers.open")).one()
+    assert len(refused) == 6
+    assert opened.detail["custodians"] == [CUSTODIANS[2], CUSTODIANS[0]]
+
+
+def test_held_versions_stay_out_of_assembly_exports_and_the_banks_pages(
+    forms: tuple[Database, list[str]],
+) -> None:
+    database, codes = forms
+    held = {v.id for c in codes for v in _versions(database, c)}
+    sealed = _seal(database, codes, opens_in=timedelta(seconds=-1))
+    exported = {i.item_id for i in bank_items(database.engine)}
+    with Session(database.engine) as session:
+        held_codes = set(
+            session.exec(
+                select(Item.code)
+                .join(ItemVersion, col(ItemVersion.item_id) == col(Item.id))
+                .where(col(ItemVersion.id).in_(held))
+            )
+        )
+    assert not exported & held_codes
+    one = sorted(held_codes)[0]
+    history = item_history(database.engine, one)
+    assert history.latest.held == "sealed" and history.latest.data.key == ""
+    rows = search_items(database.engine, ItemSearch(text=one)).rows
+    assert rows[0].stem == "〔已密封 / sealed〕"
+    # a new assembly leaves them out, and says so when the bank is short for it
+    with Session(database.engine) as session:
+        assert not {p.version_pk for p in load_pool(session, blueprint())} & held
+    with pytest.raises(Infeasible, match="密封"):
+        assemble_papers(database.engine, blueprint(code="AI-J-OTHER"))
+    open_seal(database.engine, sealed.seal_id, [s for _, s in sealed.shares[:2]])
+    history = item_history(database.engine, one)
+    assert (
+        history.latest.held == "keys" and history.latest.data.key == "" and history.latest.data.stem
+    )
+
+
+def test_a_seal_that_makes_no_sense_changes_nothing(forms: tuple[Database, list[str]]) -> None:
+    database, codes = forms
+    now = utcnow()
+    cases = [
+        {"custodians": ["甲"], "threshold": 2},
+        {"custodians": ["甲", "甲"], "threshold": 2},
+        {"custodians": CUSTODIANS, "threshold": 4},
+        {"custodians": CUSTODIANS, "threshold": 1},
+        {"custodians": CUSTODIANS, "threshold": 2, "ends_at": now - timedelta(hours=1)},
+    ]
+    for case in cases:
+        with pytest.raises(SealError, match="nothing was sealed"):
+            seal_papers(
+                database.engine,
+                codes,
+                custodians=case["custodians"],
+                threshold=case["threshold"],
+                opens_at=now - timedelta(hours=2),
+                ends_at=case.get("ends_at", now + timedelta(hours=2)),
+            )
+    with pytest.raises(PaperNotFound):
+        seal_papers(
+            database.engine,
+            [*codes, "NO-SUCH"],
+            custodians=CUSTODIANS,
+            threshold=2,
+            opens_at=now,
+            ends_at=now + timedelta(hours=1),
+        )
+    assert paper_view(database.engine, codes[0]).questions
+    sealed = _seal(database, codes[:1], opens_in=timedelta(hours=1))
+    with pytest.raises(SealError, match="已经密封过"):
+        _seal(database, codes[:1], opens_in=timedelta(hours=1))
+    with pytest.raises(SealError, match="须一次密封在一起"):  # 1B shares items with 1A
+        _seal(database, codes[1:], opens_in=timedelta(hours=1))
+    with pytest.raises(SealError, match="最早可在"):
+        open_seal(database.engine, sealed.seal_id, [s for _, s in sealed.shares])
+    with pytest.raises(PaperSealed):
+        paper_view(database.engine, codes[0])
