@@ -24,6 +24,7 @@ from certify.commands import (
     institutions,
     irt,
     papers,
+    seals,
     web,
 )
 from certify.commands.bank import print_summary
@@ -115,6 +116,8 @@ for command in (
     institutions.institution,
 ):
     cli.add_command(command)
+for command in (seals.seal_command, seals.open_command, seals.seals_command):
+    papers.papers.add_command(command)
 
 
 @cli.command()

@@ -264,6 +264,22 @@ def paper_info(engine: Engine, code: str) -> PaperInfo:
     )
 
 
+def papers_to_seal_with(engine: Engine, code: str) -> list[str]:
+    """Paper ``code`` and the other unsealed forms of its blueprint's run: parallel forms share
+    items, and papers that share items are sealed together. Raises PaperNotFound."""
+    with Session(engine) as session:
+        paper = session.exec(select(Paper).where(Paper.code == code)).first()
+        if paper is None:
+            raise PaperNotFound(code)
+        others = session.exec(
+            select(Paper.code)
+            .where(Paper.blueprint_id == paper.blueprint_id, Paper.run == paper.run)
+            .where(col(Paper.seal_id).is_(None), Paper.code != code)
+            .order_by(col(Paper.code))
+        )
+        return [code, *others] if paper.seal_id is None else []
+
+
 def papers_of_job(engine: Engine, blueprint: str, job_id: int) -> list[str]:
     """Codes of the blueprint's stored papers that background job ``job_id`` made."""
     with Session(engine) as session:

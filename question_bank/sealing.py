@@ -29,7 +29,7 @@ import re
 import secrets
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -41,7 +41,10 @@ from certify.infra import audit_log
 from certify.infra.db import ALL_INSTITUTIONS, transaction
 from certify.infra.errors import Error, NotFound, PaperNotFound
 from certify.infra.shamir import Share, combine, split
+from schemas.enums import AttemptStatus
+from schemas.reference import CST
 from schemas.tables import (
+    Attempt,
     Blueprint,
     Item,
     ItemVersion,
@@ -49,6 +52,7 @@ from schemas.tables import (
     PaperDocument,
     PaperItem,
     PaperSeal,
+    Registration,
     utcnow,
 )
 
@@ -79,7 +83,7 @@ class PaperSealed(SealError):
     code = "paper_sealed"
 
     def __init__(self, code: str, opens_at: datetime) -> None:
-        when = f"{opens_at.astimezone():%Y-%m-%d %H:%M %Z}"
+        when = beijing(opens_at)
         super().__init__(
             f"试卷 {code} 已密封，须由保管人在 {when} 后持份额开启，此前任何人（包括管理员）都不能查看。\n"
             f"Paper {code} is sealed: its custodians open it with their shares from {when}; "
@@ -94,13 +98,18 @@ class KeysWithheld(SealError):
     code = "keys_withheld"
 
     def __init__(self, code: str, ends_at: datetime) -> None:
-        when = f"{ends_at.astimezone():%Y-%m-%d %H:%M %Z}"
+        when = beijing(ends_at)
         super().__init__(
             f"试卷 {code} 的答案与评分标准在考试结束（{when}）前保密，仅供评分使用。\n"
             f"Paper {code}'s keys and rubrics stay sealed until its session ends ({when}), "
             "except for grading."
         )
         self.paper, self.ends_at = code, ends_at
+
+
+def beijing(moment: datetime) -> str:
+    """A moment as Beijing time, as every exam is timed."""
+    return f"{_aware(moment).astimezone(CST):%Y-%m-%d %H:%M}（北京时间 UTC+8）"
 
 
 # --- shares as text ----------------------------------------------------------------------------
@@ -204,8 +213,8 @@ def seal_papers(
             institution=owner,
             threshold=threshold,
             custodians=[],
-            opens_at=opens_at,
-            ends_at=ends_at,
+            opens_at=opens_at.astimezone(UTC),  # SQLite keeps no offset: every moment is UTC
+            ends_at=ends_at.astimezone(UTC),
             print_lead_minutes=print_lead_minutes,
             nonce=b"",
             ciphertext=b"",
@@ -430,6 +439,16 @@ def sealed_versions(session: Session) -> set[int]:
     return {pk for pk, state in held_versions(session).items() if state == SEALED}
 
 
+def unopened_registrations() -> Any:
+    """A subquery: registrations whose paper is in a seal not yet opened."""
+    unopened = (
+        select(Paper.id)
+        .join(PaperSeal, col(PaperSeal.id) == col(Paper.seal_id))
+        .where(PaperSeal.status == SEALED)
+    )
+    return select(Registration.id).where(col(Registration.paper_id).in_(unopened))
+
+
 def _seal_of(session: Session, code: str) -> tuple[Paper, PaperSeal | None]:
     paper = session.exec(select(Paper).where(Paper.code == code)).first()
     if paper is None:
@@ -453,14 +472,31 @@ def check_keys_released(session: Session, code: str) -> Paper:
     paper, seal = _seal_of(session, code)
     if seal is not None and seal.status == SEALED:
         raise PaperSealed(code, seal.opens_at)
-    if seal is not None and utcnow() < _aware(seal.ends_at):
+    if seal is not None and (utcnow() < _aware(seal.ends_at) or _still_answering(session, seal)):
         raise KeysWithheld(code, seal.ends_at)
     return paper
 
 
+def _still_answering(session: Session, seal: PaperSeal) -> bool:
+    """Whether a candidate is still answering one of the seal's papers (extra time, a pause):
+    the session has not ended for them. Across institutions — a province's paper is every
+    institution's — and it tells only yes or no."""
+    papers = select(Paper.id).where(Paper.seal_id == seal.id)
+    registrations = select(Registration.id).where(col(Registration.paper_id).in_(papers))
+    found = session.exec(
+        select(Attempt.id)
+        .where(
+            col(Attempt.registration_id).in_(registrations), Attempt.status == AttemptStatus.ACTIVE
+        )
+        .limit(1)
+        .execution_options(**ALL_INSTITUTIONS)
+    ).first()
+    return found is not None
+
+
 def _aware(moment: datetime) -> datetime:
     """SQLite gives back naive UTC datetimes."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utcnow().tzinfo)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 # --- opening -----------------------------------------------------------------------------------
@@ -510,8 +546,8 @@ def _open(engine: Engine, seal_id: int, shares: list[str], actor: str) -> Opened
         earliest = _aware(seal.opens_at) - timedelta(minutes=seal.print_lead_minutes)
         if utcnow() < earliest:
             raise SealError(
-                f"密封 {seal_id} 最早可在 {earliest.astimezone():%Y-%m-%d %H:%M %Z} 开启 / "
-                f"seal {seal_id} opens no earlier than {earliest.astimezone():%Y-%m-%d %H:%M %Z}"
+                f"密封 {seal_id} 最早可在 {beijing(earliest)} 开启 / "
+                f"seal {seal_id} opens no earlier than {beijing(earliest)}"
             )
         given = _match_shares(seal, shares)
         key = combine([s for _, s in given])

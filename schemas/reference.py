@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta, timezone
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from schemas.enums import Level
+
+CST = timezone(timedelta(hours=8), "CST")
+"""China Standard Time (北京时间), the zone every exam is timed and every printed time is in."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timezone
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -156,6 +157,76 @@ def test_papers_from_blueprint_to_pdf(database: Database, tmp_path: Path) -> Non
     assert code == 0 and "frozen" in out
     code, out, _ = run("--db", database.url, "papers", "list")
     assert "ai-junior-sample-1A" in out and "frozen" in out and "draft" in out
+
+
+def test_papers_are_sealed_and_opened_with_custodians_share_files(
+    database: Database, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from question_bank.samples import sample_blueprints, sample_files
+
+    for path in sample_files():
+        if path.name.startswith("ai-junior"):
+            run("--db", database.url, "bank", "import", str(path))
+    blueprint = next(p for p in sample_blueprints() if p.name == "ai-junior.yaml")
+    run("--db", database.url, "papers", "assemble", str(blueprint))
+    papers = ["ai-junior-sample-1A", "ai-junior-sample-1B"]
+    beijing = datetime.now(UTC).astimezone(timezone(timedelta(hours=8)))
+    shares = tmp_path / "shares"
+    args = [
+        "--db",
+        database.url,
+        "papers",
+        "seal",
+        *papers,
+        "--custodian",
+        "甲",
+        "--custodian",
+        "乙",
+    ]
+    code, out, _ = run(
+        *args,
+        "--custodian",
+        "丙",
+        "--threshold",
+        "2",
+        "--opens",
+        (beijing - timedelta(minutes=1)).isoformat(timespec="minutes"),
+        "--ends",
+        (beijing + timedelta(hours=2)).isoformat(timespec="minutes"),
+        "--out",
+        str(shares),
+    )
+    assert code == 0 and "seal 1" in out and "须 2/3 位保管人" in out
+    files = sorted(shares.iterdir())
+    assert [f.name for f in files] == ["seal-1-1.txt", "seal-1-2.txt", "seal-1-3.txt"]
+    assert (
+        "保管人 custodian: 乙" in files[1].read_text("utf-8")
+        and files[1].stat().st_mode & 0o077 == 0
+    )
+    code, _, err = run("--db", database.url, "papers", "render", papers[0], "--out", str(tmp_path))
+    assert code == 1 and "已密封" in err and "Traceback" not in err
+    code, out, _ = run("--db", database.url, "papers", "seals")
+    assert "密封中 sealed" in out and papers[1] in out
+    code, _, err = run("--db", database.url, "papers", "open", "1", "--share-file", str(files[0]))
+    assert code == 1 and "需要 2 位保管人" in err
+    code, out, _ = run(
+        "--db",
+        database.url,
+        "papers",
+        "open",
+        "1",
+        "--share-file",
+        str(files[2]),
+        "--share-file",
+        str(files[0]),
+    )
+    assert code == 0 and "已开启 opened" in out and "丙, 甲" in out
+    code, out, _ = run("--db", database.url, "papers", "render", papers[0], "--out", str(tmp_path))
+    assert code == 0 and "试卷.pdf" in out and "the key is held until the session ends" in out
+    code, out, _ = run("--db", database.url, "papers", "list")
+    assert "seal 1" in out
 
 
 def test_an_infeasible_blueprint_is_explained_without_a_traceback(database: Database) -> None:

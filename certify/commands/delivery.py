@@ -12,7 +12,6 @@ from certify.commands.base import CertifyGroup, Settings, pass_settings
 from certify.delivery.attempts import now_utc, sweep, utc
 from certify.delivery.backup import MAX_BYTES as MAX_BACKUP_BYTES
 from certify.delivery.backup import restore_in_room
-from certify.delivery.documents import CST
 from certify.delivery.history import answer_history, describe
 from certify.delivery.schedule import (
     add_room,
@@ -23,9 +22,10 @@ from certify.delivery.schedule import (
     sessions_of,
 )
 from certify.delivery.tickets import room_report_of, write_tickets
+from schemas.reference import CST
 
 
-def _start_option(_ctx: click.Context, _param: click.Parameter, value: str) -> datetime:
+def time_option(_ctx: click.Context, _param: click.Parameter, value: str) -> datetime:
     try:
         at = datetime.fromisoformat(value)
     except ValueError:
@@ -37,7 +37,7 @@ def _start_option(_ctx: click.Context, _param: click.Parameter, value: str) -> d
     return at
 
 
-def _cst(at: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+def cst(at: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
     return utc(at).astimezone(CST).strftime(pattern) if at else "—"
 
 
@@ -58,7 +58,7 @@ def session_group() -> None:
 @click.option(
     "--start",
     required=True,
-    callback=_start_option,
+    callback=time_option,
     metavar="DATETIME",
     help="Start, ISO 8601 with offset (2026-12-05T09:00+08:00). 开考时间。",
 )
@@ -111,7 +111,7 @@ def session_add(
     )
     click.echo(
         f"场次 session {row.code}: {sitting_code} {row.part or '全部 every part'}, "
-        f"{_cst(row.starts_at)} (UTC+8), {row.duration_minutes} 分钟 minutes; "
+        f"{cst(row.starts_at)} (UTC+8), {row.duration_minutes} 分钟 minutes; "
         f"入场截止 entry +{row.entry_minutes}, 最早交卷 hand-in +{row.handin_minutes}"
     )
 
@@ -128,7 +128,7 @@ def session_list(settings: Settings, sitting_code: str) -> None:
         exam = s.session
         seed = "未编排 not seated" if exam.seat_seed is None else f"seed {exam.seat_seed}"
         click.echo(
-            f"{exam.code:<16} {exam.part or '全部 all':<10} {_cst(exam.starts_at)} "
+            f"{exam.code:<16} {exam.part or '全部 all':<10} {cst(exam.starts_at)} "
             f"{exam.duration_minutes} 分钟 min  {seed}"
         )
         for room, seated in s.rooms:
@@ -259,7 +259,7 @@ def sweep_command(settings: Settings, seconds: float | None) -> None:
                 if len(swept.attempts) < 500:
                     break
             if closed or seconds is None:
-                stamp = _cst(now_utc(), "%H:%M:%S")
+                stamp = cst(now_utc(), "%H:%M:%S")
                 click.echo(f"{stamp} 收卷 closed {len(closed)}")
                 for a in describe(engine, closed):
                     click.echo(
@@ -317,8 +317,8 @@ def answers_command(settings: Settings, session_code: str, admission_no: str) ->
     finish = f" ({h.finish_reason.zh} {h.finish_reason.value})" if h.finish_reason else ""
     click.echo(
         f"{h.session} {h.room}-{h.seat:02d} {h.admission_no}: "
-        f"{h.status.zh} {h.status.value}{finish}; 登录 signed in {_cst(h.signed_in_at, '%H:%M:%S')}, "
-        f"交卷 handed in {_cst(h.handed_in_at, '%H:%M:%S')} (UTC+8); "
+        f"{h.status.zh} {h.status.value}{finish}; 登录 signed in {cst(h.signed_in_at, '%H:%M:%S')}, "
+        f"交卷 handed in {cst(h.handed_in_at, '%H:%M:%S')} (UTC+8); "
         f"{len(h.lines)} 次保存 writes"
     )
     click.echo(f"{'seq':>5}  {'时间 received':<23} {'题号':>4}  {'设备 device':<12}  作答 value")
@@ -327,12 +327,12 @@ def answers_command(settings: Settings, session_code: str, admission_no: str) ->
         flag = " ⚑" if line.flagged else ""
         number = "?" if line.number is None else str(line.number)
         click.echo(
-            f"{line.seq:>5}  {_cst(line.received_at, '%Y-%m-%d %H:%M:%S'):<23} {number:>4}  "
+            f"{line.seq:>5}  {cst(line.received_at, '%Y-%m-%d %H:%M:%S'):<23} {number:>4}  "
             f"{line.device:<12}  {value}{flag}"
         )
     for u in h.uploads:
         number = "?" if u.number is None else str(u.number)
         click.echo(
             f"  附件 attachment {u.id} 题 {number}: {u.name} {u.media_type} {u.size} B "
-            f"sha256 {u.sha256[:16]}… {_cst(u.uploaded_at, '%H:%M:%S')} {u.device}"
+            f"sha256 {u.sha256[:16]}… {cst(u.uploaded_at, '%H:%M:%S')} {u.device}"
         )

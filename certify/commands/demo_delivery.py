@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 from certify.accounts import create_account
 from certify.delivery import attempts, backup, console
 from certify.delivery.copies import COPIES
-from certify.delivery.documents import CST, Attendance, attendance_line
+from certify.delivery.documents import Attendance, attendance_line
 from certify.delivery.schedule import add_room, allocate_seats, create_session
 from certify.delivery.tickets import OFFICE, room_report_of, write_tickets
 from certify.grading import simulate
@@ -39,6 +39,7 @@ from certify.grading.sheets import candidate_copies
 from certify.infra.errors import Refused
 from certify.registration.identity import IdentityVault
 from certify.registration.sittings import create_sitting, import_roster
+from schemas.reference import CST
 from schemas.tables import AnswerEvent
 
 CBT_SITTING = "DEMO-2026-AI-CBT"

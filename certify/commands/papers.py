@@ -75,7 +75,10 @@ def papers_list(settings: Settings) -> None:
     """Stored papers with their status. 试卷列表。"""
     for paper in list_papers(settings.engine()):
         means = ", ".join(f"{k} {v:.3f}" for k, v in paper.stats.get("means", {}).items())
-        click.echo(f"{paper.code:<32} {paper.status:<7} seed {paper.seed}  difficulty {means}")
+        sealed = f"  seal {paper.seal_id}" if paper.seal_id is not None else ""
+        click.echo(
+            f"{paper.code:<32} {paper.status:<7} seed {paper.seed}  difficulty {means}{sealed}"
+        )
 
 
 @papers.command("render")
@@ -87,8 +90,13 @@ def papers_list(settings: Settings) -> None:
 @pass_settings
 def papers_render(settings: Settings, code: str, out: Path, candidate_seed: int | None) -> None:
     """Write a paper's PDF and its answer key. 输出试卷与答案 PDF。"""
-    for path in write_paper_pdfs(settings.engine(), code, out, candidate_seed=candidate_seed):
+    written = write_paper_pdfs(settings.engine(), code, out, candidate_seed=candidate_seed)
+    for path in written:
         click.echo(str(path))
+    if len(written) == 1:
+        click.echo(
+            "答案 PDF 在考试结束前保密（密封试卷）/ the key is held until the session ends (sealed paper)"
+        )
 
 
 @papers.command("freeze")

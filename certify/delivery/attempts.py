@@ -37,6 +37,7 @@ writer at a time. What invigilators and administrators do is audited (:mod:`.con
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -56,6 +57,7 @@ from certify.delivery.copies import COPIES, Copy, MadeFrom, Numbering
 from certify.infra.db import transaction
 from certify.infra.errors import Refused
 from certify.registration.identity import IdentityVault
+from question_bank.sealing import PaperSealed, unopened_registrations
 from schemas.enums import AttemptStatus, FinishReason, IncidentKind
 from schemas.tables import (
     AnswerEvent,
@@ -541,7 +543,8 @@ def state(engine: Engine, token: str, *, now: datetime | None = None) -> dict[st
     if a.status is AttemptStatus.ACTIVE and now >= a.starts_at:
         # Draw this process's numbering of the copy before the candidate's first save here
         # needs it: at the start of an exam every candidate begins answering at once.
-        COPIES.numbering(engine, a.registration_id, a.part, a.made_from)
+        with contextlib.suppress(PaperSealed):  # the paper's own request tells them why
+            COPIES.numbering(engine, a.registration_id, a.part, a.made_from)
     return state_of(a, who(engine, a.id), now)
 
 
@@ -1557,6 +1560,8 @@ def sweep(engine: Engine, *, now: datetime | None = None, limit: int = 500) -> S
                     ),
                     col(Attempt.paused_at).is_(None),
                     col(Attempt.deadline_at) < now - SAVE_GRACE,
+                    # a paper its custodians never opened was never shown: nothing to hand in
+                    col(Attempt.registration_id).not_in(unopened_registrations()),
                 )
                 .order_by(col(Attempt.deadline_at), col(Attempt.id))
                 .limit(min(SWEEP_BATCH, limit - len(closed) - len(absentees)))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import qrcode
@@ -37,9 +37,7 @@ from certify.infra.pdf import (
     table_style,
 )
 from schemas.enums import AttemptStatus, FinishReason, IncidentKind
-
-CST = timezone(timedelta(hours=8), "CST")
-"""China Standard Time, the zone every printed time is in."""
+from schemas.reference import CST
 
 WIDTH = 210 * mm - 2 * MARGIN - 12
 """Width inside the text frame of an A4 page (the frame pads 6 pt on each side)."""

@@ -376,3 +376,11 @@ def sessions_of(engine: Engine, sitting_code: str) -> list[SessionSummary]:
 
 def ends_at(exam: ExamSession) -> datetime:
     return utc(exam.starts_at) + timedelta(minutes=exam.duration_minutes)
+
+
+def session_times(engine: Engine, code: str) -> tuple[datetime, datetime]:
+    """(start, end) of exam session ``code``: what a seal of its papers opens and ends with.
+    Raises ScheduleError for an unknown session."""
+    with Session(engine) as session:
+        exam = get_session(session, code)
+        return utc(exam.starts_at), ends_at(exam)

@@ -339,9 +339,9 @@ def create_app(
     app.register_blueprint(institutions)
     app.register_blueprint(supervise)
     app.config["CERTIFY_PROVINCE"] = settings.province  # training certificates' serials
-    from certify.web import certificates, equating, grading, jobs, papers, sittings
+    from certify.web import certificates, equating, grading, jobs, papers, seals, sittings
 
-    for module in (papers, jobs, certificates, sittings, grading, equating):
+    for module in (papers, seals, jobs, certificates, sittings, grading, equating):
         app.register_blueprint(module.blueprint)
     sweeper = Sweeper(engine, settings.sweep_seconds)
     services = app.extensions["certify"]

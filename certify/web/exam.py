@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from certify.delivery import attempts
 from certify.infra.errors import Refused
+from question_bank.sealing import PaperSealed
 
 blueprint = Blueprint("exam", __name__, url_prefix="/exam")
 
@@ -47,6 +48,19 @@ def _refused(exc: Refused) -> Any:
     if exc.status == 429:
         response.headers["Retry-After"] = "900"
     return response
+
+
+@blueprint.errorhandler(PaperSealed)
+def _sealed(_exc: PaperSealed) -> Any:
+    """The paper's custodians have not opened it yet: the page waits and asks again."""
+    return _refused(
+        Refused(
+            423,
+            "paper_sealed",
+            "试卷尚未开启，请稍候，听从监考员安排",
+            "the paper has not been opened yet: wait, and follow the invigilator",
+        )
+    )
 
 
 @blueprint.errorhandler(HTTPException)

@@ -51,6 +51,7 @@ from question_bank.papers import (
     save_blueprint,
     stored_blueprint,
 )
+from question_bank.sealing import PaperSealed, seal_of_paper
 
 blueprint = Blueprint("papers", __name__, url_prefix="/admin")
 ADMIN = ("admin",)
@@ -272,7 +273,12 @@ def assemble(code: str) -> Any:
 @require_role(*ADMIN)
 def paper(code: str) -> Any:
     info = paper_info(g.engine, code)
-    return render_template("paper.html", info=info, view=paper_view(g.engine, code))
+    sealed = seal_of_paper(g.engine, code)
+    try:
+        view = paper_view(g.engine, code)
+    except PaperSealed:
+        view = None  # the page tells its seal and how it opens, nothing of its content
+    return render_template("paper.html", info=info, view=view, sealed=sealed)
 
 
 @blueprint.get("/papers/<code>/<doc>.pdf")

@@ -35,6 +35,7 @@ SAMPLE = {
     "plan": "SD-2026-Q4",
     "target": "S1",
     "evidence_id": 1,
+    "seal_id": 1,
 }
 
 

@@ -30,6 +30,7 @@ from certify.registration.sittings import create_sitting, list_sittings
 from question_bank.blueprints import load_blueprint
 from question_bank.papers import PaperError, assemble_papers, save_blueprint
 from question_bank.samples import sample_blueprints
+from question_bank.sealing import seal_papers
 from schemas.tables import Account, Blueprint, Candidate, Sitting
 from tests.certify.signing_helpers import PASS
 from tests.helpers import institution, snapshot
@@ -366,3 +367,40 @@ def test_an_institution_s_blueprint_and_papers_are_its_own(two: Site) -> None:
             save_blueprint(engine, mine.model_copy(update={"code": "B-OTHER"}))
         with pytest.raises(ProvincesOwn):
             save_blueprint(engine, provinces.model_copy(update={"name": "改过的名称"}))
+
+
+def test_an_institution_s_seals_are_its_own(two: Site) -> None:
+    """A seal of an institution's papers is its own: another's admin finds no seal to read or
+    open; the province's papers are sealed by the platform only."""
+    engine = two.database.engine
+    mine = load_blueprint(next(p for p in sample_blueprints() if p.name == "ai-junior.yaml"))
+    exposure = mine.exposure.model_copy(update={"recent_sittings": 0})
+    mine = mine.model_copy(update={"forms": 1, "exposure": exposure, "code": "B-OTHER"})
+    provinces = mine.model_copy(update={"code": "B-PROV", "seed": 99})
+    (province_paper,) = assemble_papers(engine, provinces).papers
+    now = datetime.now(UTC)
+    seal = {
+        "custodians": ["甲", "乙"],
+        "threshold": 2,
+        "opens_at": now,
+        "ends_at": now + timedelta(hours=2),
+    }
+    with scoped(Scope.of(OTHER, "SD-EVAL-02")):
+        (paper,) = assemble_papers(engine, mine).papers
+        with pytest.raises(ProvincesOwn):
+            seal_papers(engine, [province_paper.code], **seal)  # type: ignore[arg-type]
+        sealed = seal_papers(engine, [paper.code], **seal)  # type: ignore[arg-type]
+    owner = two.signed_in("admin")
+    other = signed_in(two, "admin-b", PASSWORDS["admin"])
+    url = f"/admin/seals/{sealed.seal_id}"
+    assert other.get(url).status_code == 200
+    assert owner.get(url).status_code == 404
+    assert paper.code not in owner.get("/admin/seals/").get_data(as_text=True)
+    before = snapshot(engine)
+    shares = [s for _, s in sealed.shares]
+    opened = owner.post(f"{url}/open", data={"csrf_token": two.csrf(owner), "share": shares})
+    assert opened.status_code == 404 and snapshot(engine) == before
+    assert (
+        other.post(f"{url}/open", data={"csrf_token": two.csrf(other), "share": shares}).status_code
+        == 302
+    )
