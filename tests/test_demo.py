@@ -90,6 +90,14 @@ def test_demo_runs_the_pipeline_in_a_fresh_folder_and_again(tmp_path: Path) -> N
     assert "回复 respond → closed" in out and "nothing found → closed" in out
     notice = json.loads((folder / "inspection" / "notice.json").read_text("utf-8"))
     assert len(notice["drawn"]) == 4 and (folder / "inspection" / "notice.pdf").exists()
+    # Tomorrow's papers, sealed since they were assembled: nothing of them to read today.
+    assert "16. 试卷保密 / sealed papers: seal 1 — ai-intermediate-sample-1A" in out
+    assert "查看 read: 拒绝 refused" in out and "打印 print: 拒绝 refused" in out
+    assert "open today: 拒绝并记入审计日志 refused and audited" in out
+    assert re.search(r"stems in the database file: 0/\d+", out)
+    assert not [p for p in papers if p.startswith("ai-intermediate")]
+    shares = sorted(p.name for p in (folder / "seal").iterdir())
+    assert shares == ["seal-1-1.txt", "seal-1-2.txt", "seal-1-3.txt"]
 
 
 def test_the_whole_story_holds_together_in_the_database(database: Database, tmp_path: Path) -> None:

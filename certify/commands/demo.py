@@ -36,6 +36,7 @@ from certify.certificates.progress import sitting_certificate_rows
 from certify.certificates.publication import file_objection, publish, resolve_objection
 from certify.certificates.revocation import change_status, revocation_list
 from certify.commands.demo_delivery import computer_based
+from certify.commands.demo_sealing import SEALED_BLUEPRINT, seal_tomorrows_papers, show_sealed
 from certify.commands.demo_supervision import supervise
 from certify.entitlements.eligibility import credentials, export_ce_hours, export_eligibility
 from certify.entitlements.training import assess, create_course, enrol, record_attendance
@@ -83,6 +84,7 @@ from schemas.enums import (
 DEMO_FILES = ("certify.db", "bank-export.xlsx", "trust-list.json", "revocations.json")
 DEMO_FOLDERS = (
     "papers", "sitting", "notices", "certificates", "training", "exports", "cbt", "inspection",
+    "seal",
 )  # fmt: skip
 DEMO_SITTING = "DEMO-2026-AI-S"
 DEMO_CANDIDATES = 120
@@ -174,6 +176,12 @@ def run_demo(
                 f"   {report.blueprint}: {len(report.papers)} 份 forms, 份间极差 spread {spread}, "
                 f"最大偏差 objective {report.objective:.4f}, 重叠 overlap {report.max_overlap_seen}"
             )
+            if report.blueprint == SEALED_BLUEPRINT:  # tomorrow's: sealed before any print
+                sealing = seal_tomorrows_papers(
+                    engine, [p.code for p in report.papers], directory, story.today
+                )
+                echo(f"   {report.blueprint}: 明日考试用卷，组卷后即密封 sealed for tomorrow (16.)")
+                continue
             pdfs += write_paper_pdfs(engine, report.papers[0].code, directory / "papers")
         first = assemblies[-1].papers[0].code
         pdfs += write_paper_pdfs(engine, first, directory / "papers", candidate_seed=20261127)
@@ -210,6 +218,7 @@ def run_demo(
         cbt = computer_based(engine, directory, vault, junior, story.today, echo)
         pdfs += cbt.reports
         pdfs.append(supervise(engine, directory, story.today, notice, echo))
+        show_sealed(engine, sealing, directory, database if url is None else None, echo)
         return DemoResult(
             directory,
             database if url is None else None,

@@ -10,7 +10,15 @@ import click
 from certify.commands.base import Settings, pass_settings
 from certify.commands.delivery import cst, time_option
 from certify.delivery.schedule import session_times
-from question_bank.sealing import SealError, SealView, get_seal, list_seals, open_seal, seal_papers
+from question_bank.sealing import (
+    Sealed,
+    SealError,
+    SealView,
+    get_seal,
+    list_seals,
+    open_seal,
+    seal_papers,
+)
 
 
 def _optional_time(
@@ -103,6 +111,13 @@ def seal_command(
         + f"; 答案保密至 keys held until {cst(sealed.ends_at)}; "
         f"须 {sealed.threshold}/{len(sealed.shares)} 位保管人 custodians"
     )
+    for n, (name, path) in enumerate(write_shares(sealed, out), start=1):
+        click.echo(f"  份额 share {n} → {name}: {path}")
+
+
+def write_shares(sealed: Sealed, out: Path) -> list[tuple[str, Path]]:
+    """One file per custodian in ``out`` (readable by its owner only): (custodian, file)."""
+    written = []
     for n, (name, share) in enumerate(sealed.shares, start=1):
         path = out / f"seal-{sealed.seal_id}-{n}.txt"
         path.write_text(
@@ -110,11 +125,13 @@ def seal_command(
             f"试卷 papers: {', '.join(sealed.papers)}\n"
             f"开启 opens from: {cst(sealed.opens_at)} (UTC+8)\n\n{share}\n\n"
             "此份额只此一份，系统不保存；请妥善保管，开启时交出。\n"
-            "This share exists only here — certify keeps no copy. Keep it safe; present it at the opening.\n",
+            "This share exists only here — certify keeps no copy. Keep it safe; present it at "
+            "the opening.\n",
             encoding="utf-8",
         )
         path.chmod(0o600)
-        click.echo(f"  份额 share {n} → {name}: {path}")
+        written.append((name, path))
+    return written
 
 
 @click.command("open")
@@ -132,7 +149,7 @@ def open_command(settings: Settings, seal_id: int, files: tuple[Path, ...]) -> N
     开启密封试卷（须 k 位保管人的份额，开考时间起）。"""
     engine = settings.engine()
     if files:
-        shares = [_share_in(path) for path in files]
+        shares = [share_in_file(path) for path in files]
     else:
         seal = get_seal(engine, seal_id)
         shares = [
@@ -147,7 +164,7 @@ def open_command(settings: Settings, seal_id: int, files: tuple[Path, ...]) -> N
     )
 
 
-def _share_in(path: Path) -> str:
+def share_in_file(path: Path) -> str:
     """The share line of a share file (the line that starts with S<digits>-)."""
     if path.stat().st_size > 8_192:
         raise SealError(f"{path}: 不是份额文件 / not a share file")
