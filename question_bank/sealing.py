@@ -28,6 +28,8 @@ import json
 import re
 import secrets
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -114,22 +116,24 @@ def beijing(moment: datetime) -> str:
 
 # --- shares as text ----------------------------------------------------------------------------
 
-_SHARE = re.compile(r"^S(\d{1,9})-(\d{1,3})-([A-Z2-7]{52})([A-Z2-7]{4})$")
+_SHARE = re.compile(r"^S(\d{1,9})-(\d{1,3})-([A-Z2-7]{52})([A-Z2-7]{8})$")
+CHECK_LETTERS = 8
+"""A share's check: 40 bits of SHA-256, so a mistyped share passes it once in a trillion."""
 
 
 def share_text(seal_id: int, share: Share) -> str:
     """A share as a custodian keeps it: ``S<seal>-<number>-`` and the share in base32 groups
-    of four, the last group a check on the rest (a mistyped share is told apart from a wrong
-    one)."""
+    of four, the last two groups a check on the rest (a mistyped share is told apart from a
+    wrong one)."""
     body = base64.b32encode(share.y).decode().rstrip("=")
     check = _check(seal_id, share.x, body)
-    groups = [(body + check)[i : i + 4] for i in range(0, len(body) + 4, 4)]
+    groups = [(body + check)[i : i + 4] for i in range(0, len(body) + CHECK_LETTERS, 4)]
     return f"S{seal_id}-{share.x}-" + "-".join(groups)
 
 
 def _check(seal_id: int, x: int, body: str) -> str:
     digest = hashlib.sha256(f"{seal_id}:{x}:{body}".encode()).digest()
-    return base64.b32encode(digest).decode()[:4]
+    return base64.b32encode(digest).decode()[:CHECK_LETTERS]
 
 
 def parse_share(text: str, n: int = 1) -> tuple[int, Share]:
@@ -199,8 +203,7 @@ def seal_papers(
     names = _check_request(codes, custodians, threshold, opens_at, ends_at, print_lead_minutes)
     key = AESGCM.generate_key(bit_length=256)
     shares = split(key, threshold=threshold, shares=len(names))
-    with transaction(engine) as session:
-        _secure_delete(session, True)
+    with _zeroing(engine) as session:
         papers = _papers(session, codes)
         owner = _one_owner(session, papers)
         versions = _versions(session, papers)
@@ -276,7 +279,6 @@ def seal_papers(
                 "documents": len(documents),
             },
         )
-        _secure_delete(session, False)
     purge_freed(engine)
     return Sealed(
         seal_id=seal_id,
@@ -635,10 +637,24 @@ def _match_shares(seal: PaperSeal, texts: list[str]) -> list[tuple[str, Share]]:
 # --- the database file ---------------------------------------------------------------------------
 
 
-def _secure_delete(session: Session, on: bool) -> None:
-    """On SQLite, overwrite what this transaction frees (the old texts) with zeros."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.connection().exec_driver_sql(f"PRAGMA secure_delete = {'ON' if on else 'OFF'}")
+@contextmanager
+def _zeroing(engine: Engine) -> Iterator[Session]:
+    """A transaction (committed on success, rolled back on any error) whose connection, on
+    SQLite, overwrites with zeros whatever it frees: the texts it empties and the PDFs it
+    deletes. The connection is set back before it returns to the pool."""
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA secure_delete = ON")
+            conn.commit()
+        try:
+            with Session(bind=conn, expire_on_commit=False) as session, session.begin():
+                yield session
+        finally:
+            if sqlite:
+                conn.rollback()
+                conn.exec_driver_sql("PRAGMA secure_delete = OFF")
+                conn.commit()
 
 
 def purge_freed(engine: Engine) -> None:

@@ -28,6 +28,7 @@ from certify.grading.similarity import similar_pairs
 from certify.grading.statistics import item_statistics
 from certify.infra.gcpause import gc_paused
 from certify.infra.tabular import write_table
+from question_bank.sealing import check_keys_released
 from question_bank.shuffle import to_canonical
 from schemas.blueprint import Blueprint as BlueprintSpec
 from schemas.blueprint import PartSpec
@@ -334,9 +335,13 @@ RESPONSE_COLUMNS = [
 
 def export_responses(engine: Engine, sitting_code: str, path: Path) -> int:
     """Every response and score, one row per candidate and question, as CSV (UTF-8 with BOM,
-    through the one table writer: an answer written like a formula stays text)."""
+    through the one table writer: an answer written like a formula stays text). Each row
+    carries the question's key: raises KeysWithheld while a sealed paper's session runs."""
     prepared = candidate_copies(engine, sitting_code)
     copies = prepared[1]
+    with Session(engine) as session:
+        for code in sorted({view.code for _, view in copies.values()}):
+            check_keys_released(session, code)
     _, scores = score_sitting(engine, sitting_code, copies=prepared)
     by_admission = {s.admission_no: s for s in scores}
     with Session(engine) as session:

@@ -12,6 +12,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from certify.delivery.attempts import Swept, sweep
+from certify.grading.analysis import export_responses
 from certify.infra.settings import Settings
 from certify.web import create_app
 from question_bank.paper_catalogue import paper_document
@@ -89,3 +90,5 @@ def test_a_sealed_paper_waits_for_its_custodians_then_the_exam_runs(
     assert attempt.status is AttemptStatus.HANDED_IN and attempt.objective_score is not None
     with pytest.raises(KeysWithheld):
         paper_document(engine, codes[0], "key")
+    with pytest.raises(KeysWithheld):  # every row of the responses' export carries its key
+        export_responses(engine, "S1", tmp_path / "responses.csv")

@@ -8,9 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from certify.infra.errors import PaperNotFound
+from certify.infra.shamir import Share
 from question_bank.assembly.plan import Infeasible
 from question_bank.bank import bank_items, import_bank
 from question_bank.catalogue import ItemSearch, item_history, search_items
@@ -20,13 +24,23 @@ from question_bank.samples import sample_files
 from question_bank.sealing import (
     KeysWithheld,
     PaperSealed,
+    Sealed,
     SealError,
     open_seal,
     parse_share,
     seal_papers,
     share_text,
 )
-from schemas.tables import AuditEntry, Item, ItemVersion, Paper, PaperDocument, PaperItem, utcnow
+from schemas.tables import (
+    AuditEntry,
+    Item,
+    ItemVersion,
+    Paper,
+    PaperDocument,
+    PaperItem,
+    PaperSeal,
+    utcnow,
+)
 from tests.conftest import Database
 from tests.question_bank.test_papers import blueprint
 
@@ -264,3 +278,65 @@ def test_a_seal_that_makes_no_sense_changes_nothing(forms: tuple[Database, list[
         open_seal(database.engine, sealed.seal_id, [s for _, s in sealed.shares])
     with pytest.raises(PaperSealed):
         paper_view(database.engine, codes[0])
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_altered_byte_of_a_seal_is_refused_and_changes_nothing(
+    forms: tuple[Database, list[str]], data: st.DataObject
+) -> None:
+    """One seal for the whole test; each example alters one byte of its nonce or ciphertext,
+    is refused with the right shares, and puts the byte back."""
+    database, codes = forms
+    if id(database) not in _SEALED:
+        _SEALED[id(database)] = _seal(database, codes, opens_in=timedelta(seconds=-1))
+    sealed = _SEALED[id(database)]
+    shares = [s for _, s in sealed.shares[:2]]
+    with Session(database.engine) as session:
+        seal = session.exec(select(PaperSeal)).one()
+    field = data.draw(st.sampled_from(["nonce", "ciphertext"]))
+    original = getattr(seal, field)
+    at = data.draw(st.integers(0, len(original) - 1))
+    flip = data.draw(st.integers(1, 255))
+    altered = original[:at] + bytes([original[at] ^ flip]) + original[at + 1 :]
+    with Session(database.engine) as session:
+        session.execute(update(PaperSeal).values(**{field: altered}))
+        session.commit()
+    try:
+        with pytest.raises(SealError, match="altered"):
+            open_seal(database.engine, seal.id or 0, shares)
+        with pytest.raises(PaperSealed):
+            paper_view(database.engine, codes[0])
+    finally:
+        with Session(database.engine) as session:
+            session.execute(update(PaperSeal).values(**{field: original}))
+            session.commit()
+
+
+_SEALED: dict[int, Sealed] = {}
+"""The seal each run of the test above made, by its database fixture."""
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seal_id=st.integers(1, 10**9 - 1),
+    x=st.integers(1, 255),
+    y=st.binary(min_size=32, max_size=32),
+    at=st.integers(0, 10_000),
+    letter=st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+)
+def test_a_share_reads_back_as_written_and_a_changed_letter_fails_its_check(
+    seal_id: int, x: int, y: bytes, at: int, letter: str
+) -> None:
+    text = share_text(seal_id, Share(x, y))
+    assert parse_share(text) == (seal_id, Share(x, y))
+    head, number, body = text.split("-", 2)
+    positions = [i for i, c in enumerate(body) if c != "-"]
+    i = positions[at % len(positions)]
+    if body[i] == letter:
+        return
+    changed = f"{head}-{number}-{body[:i]}{letter}{body[i + 1 :]}"
+    with pytest.raises(SealError):
+        parse_share(changed)
