@@ -30,7 +30,13 @@ from question_bank.assembly.information import item_information
 from question_bank.assembly.plan import Infeasible, Plan, PoolItem, Shortfall, make_plan
 from question_bank.bank import latest_versions
 from question_bank.images import CheckedImage, images_in, shown_texts
-from question_bank.sealing import KeysWithheld, check_keys_released, check_readable, held_versions
+from question_bank.sealing import (
+    KeysWithheld,
+    check_keys_released,
+    check_readable,
+    check_unheld,
+    held_versions,
+)
 from question_bank.shuffle import candidate_view
 from schemas.blueprint import Blueprint
 from schemas.enums import ItemStatus, ItemType, Level
@@ -406,6 +412,10 @@ def assemble_papers(
             session.exec(select(func.max(Paper.run)).where(Paper.blueprint_id == row.id)).one() or 0
         ) + 1
         report = _store_forms(session, row.id, run, bp, plan, result, job_id)
+        stored = session.exec(
+            select(Paper.id).where(Paper.blueprint_id == row.id, Paper.run == run)
+        ).all()
+        check_unheld(session, [pk for pk in stored if pk is not None])
         audit_log.append(
             session,
             actor=actor,

@@ -25,10 +25,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import re
 import secrets
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -62,8 +64,26 @@ SEALED, OPENED = "sealed", "opened"
 SEALED_FIELDS = ("stem", "options", "premises", "key", "rubric")
 """The fields of an item version a seal holds; the rest (type, area, points, difficulty,
 content hash) stay readable, as assembly and statistics need them and they tell no text."""
-_EMPTY: dict[str, Any] = {"stem": "", "options": {}, "premises": [], "key": "", "rubric": ""}
+
+
+def _emptied(version: ItemVersion) -> dict[str, Any]:
+    """The sealed fields of ``version`` as the bank keeps them while sealed: empty, but for the
+    option letters — the item's shape, which grading asks to tell a key correction."""
+    return {
+        "stem": "",
+        "options": dict.fromkeys(version.options, ""),
+        "premises": [],
+        "key": "",
+        "rubric": "",
+    }
+
+
 MAX_CUSTODIANS = 16
+CHECKPOINT_TRIES = 10
+MAX_OPENS_IN = timedelta(days=366)
+"""A seal opens within a year: its items stay out of every assembly and export until then."""
+MAX_SESSION = timedelta(days=7)
+log = logging.getLogger(__name__)
 MAX_PRINT_LEAD = 24 * 60
 
 
@@ -191,19 +211,26 @@ def seal_papers(
     ends_at: datetime,
     print_lead_minutes: int = 0,
     actor: str = "cli",
+    deliver: Callable[[Sealed], None] | None = None,
 ) -> Sealed:
     """Seal the papers ``codes`` (frozen now if they were drafts) under one key split among
     ``custodians``, any ``threshold`` of whom open it from ``opens_at`` less
     ``print_lead_minutes``; keys and rubrics are withheld until ``ends_at``.
 
+    ``deliver`` is handed the seal with its shares before anything is committed: if it raises
+    (a share file that cannot be written), nothing is sealed — a seal whose shares were lost
+    could never be opened.
+
     Raises PaperNotFound, or SealError for a paper sealed already, an item version another
-    unfinished seal holds, papers of different institutions, or custodians, threshold or
-    times that do not make sense; nothing is changed then.
+    unfinished seal holds or that a paper outside the seal also shows, papers of different
+    institutions, or custodians, threshold or times that do not make sense; nothing is
+    changed then.
     """
     names = _check_request(codes, custodians, threshold, opens_at, ends_at, print_lead_minutes)
     key = AESGCM.generate_key(bit_length=256)
     shares = split(key, threshold=threshold, shares=len(names))
     with _zeroing(engine) as session:
+        _lock_papers(session, codes)
         papers = _papers(session, codes)
         owner = _one_owner(session, papers)
         versions = _versions(session, papers)
@@ -252,16 +279,22 @@ def seal_papers(
             session.execute(
                 update(ItemVersion)
                 .where(col(ItemVersion.id) == v.id)
-                .values(sealed_by=seal_id, **_EMPTY)
+                .values(sealed_by=seal_id, **_emptied(v))
             )
         session.execute(
             delete(PaperDocument).where(col(PaperDocument.id).in_([d.id for d in documents]))
         )
+        now = utcnow()
         for paper in papers:
-            if paper.status != "frozen":
-                paper.status, paper.frozen_at = "frozen", utcnow()
-            paper.seal_id = seal_id
-            session.add(paper)
+            taken = session.execute(
+                update(Paper)
+                .where(col(Paper.id) == paper.id, col(Paper.seal_id).is_(None))
+                .values(seal_id=seal_id, status="frozen", frozen_at=paper.frozen_at or now)
+            )
+            if taken.rowcount != 1:  # type: ignore[attr-defined]  # another seal took it
+                raise SealError(
+                    f"试卷 {paper.code} 刚被另一次密封占用 / paper {paper.code} was just sealed by another"
+                )
         session.add(seal)
         audit_log.append(
             session,
@@ -279,18 +312,21 @@ def seal_papers(
                 "documents": len(documents),
             },
         )
+        sealed = Sealed(
+            seal_id=seal_id,
+            papers=[p.code for p in papers],
+            threshold=threshold,
+            shares=[(n, share_text(seal_id, s)) for n, s in zip(names, shares, strict=True)],
+            opens_at=opens_at,
+            ends_at=ends_at,
+            print_lead_minutes=print_lead_minutes,
+            versions=len(versions),
+            documents=len(documents),
+        )
+        if deliver is not None:
+            deliver(sealed)
     purge_freed(engine)
-    return Sealed(
-        seal_id=seal_id,
-        papers=[p.code for p in papers],
-        threshold=threshold,
-        shares=[(n, share_text(seal_id, s)) for n, s in zip(names, shares, strict=True)],
-        opens_at=opens_at,
-        ends_at=ends_at,
-        print_lead_minutes=print_lead_minutes,
-        versions=len(versions),
-        documents=len(documents),
-    )
+    return sealed
 
 
 def _aad(seal_id: int) -> bytes:
@@ -339,6 +375,14 @@ def _check_request(
         problems.append(
             ("ends_at", "考试已经结束，无需密封", "the session has ended: nothing to seal for")
         )
+    elif opens_at > utcnow() + MAX_OPENS_IN or ends_at - opens_at > MAX_SESSION:
+        problems.append(
+            (
+                "opens_at",
+                "开考时间须在一年之内，考试不超过 7 天",
+                "the session opens within a year and lasts at most 7 days",
+            )
+        )
     if not 0 <= print_lead_minutes <= MAX_PRINT_LEAD:
         problems.append(
             (
@@ -353,6 +397,12 @@ def _check_request(
             + "\n未密封任何试卷 / nothing was sealed"
         )
     return names
+
+
+def _lock_papers(session: Session, codes: list[str]) -> None:
+    """Take the papers' rows for this transaction first: on SQLite the write lock itself (a
+    seal, an assembly and an opening then run one after another), on PostgreSQL the rows."""
+    session.execute(update(Paper).where(col(Paper.code).in_(codes)).values(id=col(Paper.id)))
 
 
 def _papers(session: Session, codes: list[str]) -> list[Paper]:
@@ -400,6 +450,14 @@ def _versions(session: Session, papers: list[Paper]) -> list[ItemVersion]:
             .order_by(col(ItemVersion.id))
         )
     )
+    if session.get_bind().dialect.name == "postgresql":  # an assembly storing them waits
+        session.exec(
+            select(ItemVersion.id)
+            .where(col(ItemVersion.id).in_([v.id for v in versions]))
+            .with_for_update()
+            .execution_options(**ALL_INSTITUTIONS)
+        ).all()
+    _also_elsewhere(session, papers, versions)
     held = held_versions(session)
     taken = [v for v in versions if v.id in held]
     if taken:
@@ -412,6 +470,41 @@ def _versions(session: Session, papers: list[Paper]) -> list[ItemVersion]:
             "share items (the parallel forms of a blueprint) together, or assemble without them."
         )
     return versions
+
+
+def _also_elsewhere(session: Session, papers: list[Paper], versions: list[ItemVersion]) -> None:
+    """Raises SealError when a paper outside the seal — of any institution, any run, a draft or
+    one used long ago — shows one of the item versions: its texts would be emptied under that
+    paper too, or read through it."""
+    ours = [p.id for p in papers]
+    others = list(
+        session.exec(
+            select(Paper.code)
+            .where(
+                col(Paper.id).in_(
+                    select(PaperItem.paper_id).where(
+                        col(PaperItem.item_version_id).in_([v.id for v in versions])
+                    )
+                ),
+                col(Paper.id).not_in(ours),
+            )
+            .order_by(col(Paper.code))
+            .execution_options(**ALL_INSTITUTIONS)  # tells only that such papers exist
+        )
+    )
+    if others:
+        mine = set(session.exec(select(Paper.code).where(col(Paper.code).in_(others))))
+        named = [c for c in others if c in mine][:10]
+        count = len(others)
+        shown = ", ".join(named) if named else "—"
+        raise SealError(
+            f"这些试卷的题目也出现在另外 {count} 份试卷中（{shown}{'…' if count > len(named) else ''}），"
+            "密封后那些试卷也无法使用、也能从中读到题目；请把同一次组卷的平行卷一起密封，"
+            "或按曝光规则重新组卷，使所用题目不在其他试卷中。\n"
+            f"Items of these papers are also on {count} other paper(s) ({shown}): sealing would "
+            "empty them there too, and they could be read through those; seal the forms of a run "
+            "together, or assemble (with the exposure rule) from items on no other paper."
+        )
 
 
 def _item_codes(session: Session, versions: list[ItemVersion]) -> list[str]:
@@ -430,10 +523,38 @@ def held_versions(session: Session) -> dict[int, str]:
     rows = session.exec(
         select(ItemVersion.id, PaperSeal.status, PaperSeal.ends_at)
         .join(PaperSeal, col(PaperSeal.id) == col(ItemVersion.sealed_by))
-        .where(or_(col(PaperSeal.status) == SEALED, col(PaperSeal.ends_at) > now))
+        .where(
+            or_(
+                col(PaperSeal.status) == SEALED,
+                col(PaperSeal.ends_at) > now,
+                col(PaperSeal.id).in_(_answering_seals()),
+            )
+        )
         .execution_options(**ALL_INSTITUTIONS)
     )
     return {int(pk or 0): (SEALED if status == SEALED else "keys") for pk, status, _ in rows}
+
+
+def check_unheld(session: Session, paper_ids: list[int]) -> None:
+    """Raises SealError if a seal took one of the papers' item versions while they were being
+    assembled (the pool was read before the papers were written). On PostgreSQL the versions'
+    rows are held for this transaction first, so a seal of them waits for it, and then sees
+    these papers."""
+    versions = select(PaperItem.item_version_id).where(col(PaperItem.paper_id).in_(paper_ids))
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(
+            select(ItemVersion.id)
+            .where(col(ItemVersion.id).in_(versions))
+            .with_for_update(read=True)
+            .execution_options(**ALL_INSTITUTIONS)
+        ).all()
+    held = held_versions(session)
+    taken = set(session.exec(versions)) & held.keys()
+    if taken:
+        raise SealError(
+            f"组卷期间有 {len(taken)} 道题被密封，未保存试卷；请重新组卷 / {len(taken)} items were "
+            "sealed while the papers were assembled; nothing was stored — assemble again"
+        )
 
 
 def sealed_versions(session: Session) -> set[int]:
@@ -479,18 +600,23 @@ def check_keys_released(session: Session, code: str) -> Paper:
     return paper
 
 
+def _answering_seals() -> Any:
+    """A subquery: seals whose papers a candidate is still answering (extra time, a pause) —
+    the session has not ended for them."""
+    return (
+        select(Paper.seal_id)
+        .join(Registration, col(Registration.paper_id) == col(Paper.id))
+        .join(Attempt, col(Attempt.registration_id) == col(Registration.id))
+        .where(col(Paper.seal_id).is_not(None), Attempt.status == AttemptStatus.ACTIVE)
+    )
+
+
 def _still_answering(session: Session, seal: PaperSeal) -> bool:
-    """Whether a candidate is still answering one of the seal's papers (extra time, a pause):
-    the session has not ended for them. Across institutions — a province's paper is every
-    institution's — and it tells only yes or no."""
-    papers = select(Paper.id).where(Paper.seal_id == seal.id)
-    registrations = select(Registration.id).where(col(Registration.paper_id).in_(papers))
+    """Whether a candidate is still answering one of the seal's papers. Across institutions —
+    a province's paper is every institution's — and it tells only yes or no."""
     found = session.exec(
-        select(Attempt.id)
-        .where(
-            col(Attempt.registration_id).in_(registrations), Attempt.status == AttemptStatus.ACTIVE
-        )
-        .limit(1)
+        select(PaperSeal.id)
+        .where(col(PaperSeal.id) == seal.id, col(PaperSeal.id).in_(_answering_seals()))
         .execution_options(**ALL_INSTITUTIONS)
     ).first()
     return found is not None
@@ -538,7 +664,11 @@ def open_seal(engine: Engine, seal_id: int, shares: list[str], *, actor: str = "
 
 def _open(engine: Engine, seal_id: int, shares: list[str], actor: str) -> Opened:
     with transaction(engine) as session:
-        seal = session.get(PaperSeal, seal_id)
+        # the seal's row first: two openings at once run one after the other
+        session.execute(
+            update(PaperSeal).where(col(PaperSeal.id) == seal_id).values(id=col(PaperSeal.id))
+        )
+        seal = session.get(PaperSeal, seal_id, populate_existing=True)
         if seal is None:
             raise SealNotFound(seal_id)
         if seal.status != SEALED:
@@ -564,11 +694,19 @@ def _open(engine: Engine, seal_id: int, shares: list[str], actor: str) -> Opened
         papers = list(
             session.exec(select(Paper).where(Paper.seal_id == seal_id).order_by(col(Paper.code)))
         )
+        restored = 0
         for pk, fields in plain["versions"].items():
-            session.execute(
+            restored += session.execute(
                 update(ItemVersion)
                 .where(col(ItemVersion.id) == int(pk), col(ItemVersion.sealed_by) == seal_id)
                 .values(**fields)
+                .execution_options(**ALL_INSTITUTIONS)
+            ).rowcount  # type: ignore[attr-defined]
+        if restored != len(plain["versions"]):
+            raise SealError(
+                f"密封 {seal_id} 的题目已不在其保管下（{restored}/{len(plain['versions'])}），未开启 / "
+                f"seal {seal_id} no longer holds all its items ({restored}/{len(plain['versions'])}); "
+                "nothing was opened"
             )
         by_code = {p.code: p.id for p in papers}
         for doc in plain["documents"]:
@@ -663,8 +801,16 @@ def purge_freed(engine: Engine) -> None:
     row versions until VACUUM and in its WAL; see docs/supervision.md."""
     if engine.dialect.name != "sqlite":
         return
-    with engine.connect() as conn:
-        conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    for attempt in range(CHECKPOINT_TRIES):
+        with engine.connect() as conn:
+            busy, _, _ = conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+        if not busy:
+            return
+        time.sleep(0.2 * (attempt + 1))  # a reader holds the log: wait for it to finish
+    log.warning(
+        "the write-ahead log could not be truncated after sealing (readers kept it busy); it "
+        "is on the next checkpoint — run PRAGMA wal_checkpoint(TRUNCATE) when the server is quiet"
+    )
 
 
 # --- reading seals -----------------------------------------------------------------------------

@@ -38,6 +38,9 @@ def seal_tomorrows_papers(
     ``directory``/seal, one file per custodian."""
     texts = sorted({q.stem for code in codes for q in paper_view(engine, code).questions})
     opens = datetime.combine(today + timedelta(days=1), time(9, 0), tzinfo=CST)
+    folder = directory / "seal"
+    folder.mkdir(parents=True, exist_ok=True)
+    shares: list[Path] = []
     sealed = seal_papers(
         engine,
         codes,
@@ -46,10 +49,8 @@ def seal_tomorrows_papers(
         opens_at=opens,
         ends_at=opens + timedelta(hours=2),
         actor="demo",
+        deliver=lambda made: shares.extend(path for _, path in write_shares(made, folder)),
     )
-    folder = directory / "seal"
-    folder.mkdir(parents=True, exist_ok=True)
-    shares = [path for _, path in write_shares(sealed, folder)]
     return SealDemo(sealed, shares, texts)
 
 

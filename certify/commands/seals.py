@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -88,6 +89,7 @@ def seal_command(
         raise click.UsageError(
             f"{out} already holds share files ({taken[0].name}): use a new folder"
         )
+    written: list[tuple[str, Path]] = []
     sealed = seal_papers(
         engine,
         list(codes),
@@ -96,6 +98,8 @@ def seal_command(
         opens_at=opens,
         ends_at=ends,
         print_lead_minutes=print_lead,
+        # the share files are written before the seal commits: no seal without its shares
+        deliver=lambda made: written.extend(write_shares(made, out)),
     )
     click.echo(
         f"已密封 sealed: seal {sealed.seal_id} — {', '.join(sealed.papers)}; "
@@ -111,26 +115,36 @@ def seal_command(
         + f"; 答案保密至 keys held until {cst(sealed.ends_at)}; "
         f"须 {sealed.threshold}/{len(sealed.shares)} 位保管人 custodians"
     )
-    for n, (name, path) in enumerate(write_shares(sealed, out), start=1):
+    for n, (name, path) in enumerate(written, start=1):
         click.echo(f"  份额 share {n} → {name}: {path}")
 
 
 def write_shares(sealed: Sealed, out: Path) -> list[tuple[str, Path]]:
-    """One file per custodian in ``out`` (readable by its owner only): (custodian, file)."""
-    written = []
-    for n, (name, share) in enumerate(sealed.shares, start=1):
-        path = out / f"seal-{sealed.seal_id}-{n}.txt"
-        path.write_text(
-            f"密封 seal {sealed.seal_id} · 保管人 custodian: {name}\n"
-            f"试卷 papers: {', '.join(sealed.papers)}\n"
-            f"开启 opens from: {cst(sealed.opens_at)} (UTC+8)\n\n{share}\n\n"
-            "此份额只此一份，系统不保存；请妥善保管，开启时交出。\n"
-            "This share exists only here — certify keeps no copy. Keep it safe; present it at "
-            "the opening.\n",
-            encoding="utf-8",
-        )
-        path.chmod(0o600)
-        written.append((name, path))
+    """One new file per custodian in ``out``, readable by its owner only from the moment it
+    exists: (custodian, file). Raises OSError — with none of the files left behind — when one
+    cannot be written or exists already."""
+    written: list[tuple[str, Path]] = []
+    try:
+        for n, (name, share) in enumerate(sealed.shares, start=1):
+            path = out / f"seal-{sealed.seal_id}-{n}.txt"
+            text = (
+                f"密封 seal {sealed.seal_id} · 保管人 custodian: {name}\n"
+                f"试卷 papers: {', '.join(sealed.papers)}\n"
+                f"开启 opens from: {cst(sealed.opens_at)} (UTC+8)\n\n{share}\n\n"
+                "此份额只此一份，系统不保存；请妥善保管，开启时交出。\n"
+                "This share exists only here — certify keeps no copy. Keep it safe; present it "
+                "at the opening.\n"
+            )
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            written.append((name, path))
+            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                file.write(text)
+                file.flush()
+                os.fsync(file.fileno())
+    except OSError:
+        for _, path in written:
+            path.unlink(missing_ok=True)
+        raise
     return written
 
 

@@ -57,7 +57,7 @@ from certify.delivery.copies import COPIES, Copy, MadeFrom, Numbering
 from certify.infra.db import transaction
 from certify.infra.errors import Refused
 from certify.registration.identity import IdentityVault
-from question_bank.sealing import PaperSealed, unopened_registrations
+from question_bank.sealing import SEALED, PaperSealed, unopened_registrations
 from schemas.enums import AttemptStatus, FinishReason, IncidentKind
 from schemas.tables import (
     AnswerEvent,
@@ -69,6 +69,8 @@ from schemas.tables import (
     ExamRoom,
     ExamSession,
     LoginAttempt,
+    Paper,
+    PaperSeal,
     Registration,
     Response,
     Sitting,
@@ -747,6 +749,11 @@ def _record_sign_in(engine: Engine, who: str, address: str, *, ok: bool, now: da
 # --- the paper ---------------------------------------------------------------------------------
 
 
+_UNOPENED = (
+    sa_select(col(Paper.code), col(PaperSeal.opens_at))
+    .join(PaperSeal, col(PaperSeal.id) == col(Paper.seal_id))
+    .where(col(Paper.id) == bindparam("paper_id"), col(PaperSeal.status) == SEALED)
+)
 _SAVED = sa_select(
     col(AttemptAnswer.item_version_id),
     col(AttemptAnswer.value),
@@ -780,6 +787,12 @@ def paper(
     now = now or now_utc()
     a = live(engine, token)
     _open_for_answers(a, now)
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # reads only, no BEGIN
+        # asked of the database each time: a process may hold the copy from before it was sealed
+        unopened = conn.execute(_UNOPENED, {"paper_id": a.made_from.paper_id}).first()
+    if unopened is not None:
+        raise PaperSealed(unopened[0], unopened[1])
     copy = COPIES.get(engine, a.registration_id, a.part, a.made_from)
     number_of = {q.item_version_pk: q.number for q in copy.questions}
     with engine.connect() as conn:

@@ -45,6 +45,7 @@ from certify.infra.db import transaction
 from certify.infra.errors import AttachmentNotFound, ScriptNotFound
 from certify.infra.rows import Columns, Parser, Row, lookup, number, read_rows, text
 from certify.infra.tabular import DEFAULT_MAX_BYTES
+from question_bank.sealing import check_keys_released
 from schemas.enums import AttemptStatus, ItemType
 from schemas.papers import PaperQuestion
 from schemas.tables import (
@@ -53,6 +54,7 @@ from schemas.tables import (
     ExamSession,
     ItemVersion,
     Mark,
+    Paper,
     Registration,
     Response,
     Sitting,
@@ -99,9 +101,14 @@ def script_code(registration: Registration, item_version_pk: int) -> str:
 
 
 def marking_list(engine: Engine, sitting_code: str) -> list[Script]:
-    """Every subjective script of the sitting, sorted by code (so not by candidate)."""
+    """Every subjective script of the sitting, sorted by code (so not by candidate). Each
+    carries its question and rubric: raises KeysWithheld while a sealed paper's session runs
+    (marking begins when it has ended)."""
     sitting, numberings = candidate_numberings(engine, sitting_code)
     with Session(engine) as session:
+        papers = select(Registration.paper_id).where(Registration.sitting_id == sitting.id)
+        for code in session.exec(select(Paper.code).where(col(Paper.id).in_(papers))):
+            check_keys_released(session, code)
         maxima = {v.id: v.points for v in session.exec(select(ItemVersion))}
         typed = _typed_answers(session, sitting.id or 0)
     scripts = [

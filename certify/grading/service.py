@@ -39,7 +39,7 @@ from certify.infra.db import transaction
 from certify.infra.errors import Error
 from certify.infra.gcpause import gc_paused
 from certify.registration.identity import mask_name
-from question_bank.sealing import sealed_versions
+from question_bank.sealing import SealError, sealed_versions
 from question_bank.shuffle import to_canonical
 from schemas.blueprint import Blueprint as BlueprintSpec
 from schemas.blueprint import PartialCredit
@@ -50,6 +50,7 @@ from schemas.tables import (
     Candidate,
     EquatingRun,
     FormEquating,
+    Item,
     ItemVersion,
     Mark,
     Registration,
@@ -147,6 +148,8 @@ def score_sitting(
     answers, marks, keys = _load(engine, list(regs), answers)
     with Session(engine) as session:
         in_force = pass_marks_in_force(session, sitting)
+        needed = {q.item_version_pk for _, view in regs.values() for q in view.questions}
+        check_keys_known(session, keys, needed)
     if in_force is not None:
         _check_forms(sitting, in_force, {view.form for _, view in by_admission.values()})
     report = GradeReport(sitting_code)
@@ -213,23 +216,36 @@ def effective_keys(session: Session) -> dict[int, ItemVersion]:
     when it only corrects the key (same type, same options), else the version itself.
 
     A paper stays frozen on the versions it printed; a key correction is a new version, and
-    grading (and regrading) picks it up from here. A version whose texts are in an unopened
-    seal (``question_bank.sealing``) has no key in the bank and corrects nothing.
+    grading (and regrading) picks it up from here. A newest version whose texts are in an
+    unopened seal (``question_bank.sealing``) keeps its option letters, so its shape is known,
+    but not its key: :func:`check_keys_known` refuses to grade with it.
     """
     versions = list(session.exec(select(ItemVersion)))
-    sealed = sealed_versions(session)
     newest: dict[int, ItemVersion] = {}
     for v in versions:
-        if v.id in sealed:
-            continue
         if v.item_id not in newest or v.version > newest[v.item_id].version:
             newest[v.item_id] = v
     out: dict[int, ItemVersion] = {}
     for v in versions:
-        latest = newest.get(v.item_id, v)
+        latest = newest[v.item_id]
         same_shape = latest.type == v.type and sorted(latest.options) == sorted(v.options)
         out[v.id or 0] = latest if same_shape else v
     return out
+
+
+def check_keys_known(session: Session, keys: dict[int, ItemVersion], needed: set[int]) -> None:
+    """Raises SealError when the key that scores one of ``needed`` is a newer version of its
+    item on a paper still sealed: it may correct the key, and nobody may read it yet — scoring
+    with the older key would move results twice."""
+    sealed = sealed_versions(session)
+    blocked = {keys[pk].item_id for pk in needed if keys[pk].id in sealed}
+    if blocked:
+        codes = sorted(session.exec(select(Item.code).where(col(Item.id).in_(blocked))))
+        raise SealError(
+            f"题目 {', '.join(codes[:10])} 的新版本在尚未开启的密封试卷上，可能更正了答案；开启后才能评分。\n"
+            f"Items {', '.join(codes[:10])} have a newer version on a paper still sealed, which may "
+            "correct their key: grade once the seal is opened."
+        )
 
 
 def _score_paper(

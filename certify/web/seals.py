@@ -85,9 +85,10 @@ def seal_post(code: str) -> Any:
     check_csrf()
     info = paper_info(g.engine, code)  # an unknown paper is 404 before any refusal
     typed = {k: request.form.get(k, "")[:4_000] for k in FIELDS}
+    pages: list[str] = []
     try:
         opens, ends = _times(typed)
-        sealed = seal_papers(
+        seal_papers(
             g.engine,
             typed["papers"].split()[:50],
             custodians=[c for c in typed["custodians"].splitlines() if c.strip()][:64],
@@ -96,6 +97,8 @@ def seal_post(code: str) -> Any:
             ends_at=ends,
             print_lead_minutes=_whole(typed["print_lead"] or "0", "print_lead"),
             actor=actor(),
+            # the page with the shares is made before the seal commits: no seal without it
+            deliver=lambda made: pages.append(render_template("seal_shares.html", sealed=made)),
         )
     except Error as exc:
         problems = page_problems(exc)
@@ -104,7 +107,7 @@ def seal_post(code: str) -> Any:
         )
         return page, 400
     # The shares are shown this once and kept nowhere: the page must not be cached either.
-    response = make_response(render_template("seal_shares.html", sealed=sealed))
+    response = make_response(pages[0])
     response.headers["Cache-Control"] = "no-store"
     return response
 

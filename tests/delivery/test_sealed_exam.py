@@ -5,23 +5,26 @@ reader but grading until the session ends."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, col, select
 
+from certify.delivery import attempts
 from certify.delivery.attempts import Swept, sweep
 from certify.grading.analysis import export_responses
+from certify.grading.marks import marking_list
 from certify.infra.settings import Settings
 from certify.web import create_app
 from question_bank.paper_catalogue import paper_document
-from question_bank.sealing import KeysWithheld, open_seal, seal_papers
+from question_bank.sealing import KeysWithheld, held_versions, open_seal, seal_papers
 from schemas.enums import AttemptStatus
-from schemas.tables import Attempt, Paper, Registration
+from schemas.tables import Paper, Registration
 from tests.certify.exam_helpers import VAULT
 from tests.conftest import Database
-from tests.delivery.delivery_helpers import ready_exam
+from tests.delivery.delivery_helpers import attempt_of, copy_of, ready_exam
 
 
 def test_a_sealed_paper_waits_for_its_custodians_then_the_exam_runs(
@@ -47,7 +50,7 @@ def test_a_sealed_paper_waits_for_its_custodians_then_the_exam_runs(
         custodians=["甲", "乙", "丙"],
         threshold=2,
         opens_at=start,
-        ends_at=now + timedelta(hours=2),
+        ends_at=now + timedelta(seconds=6),  # "ends" soon: keys wait for the last candidate
     )
     app = create_app(Settings.load({}, web_secret="x", sweep_seconds=0), engine=engine, vault=VAULT)
     client = app.test_client()
@@ -74,21 +77,40 @@ def test_a_sealed_paper_waits_for_its_custodians_then_the_exam_runs(
     paper = client.get("/exam/api/paper", headers=auth)
     assert paper.status_code == 200
     first = paper.json["parts"][0]["questions"][0]
+    right = copy_of(exam, person).by_number[first["number"]]
     saved = client.post(
         "/exam/api/save",
         headers=auth,
-        json={"entries": [{"seq": 1, "number": first["number"], "value": "A"}]},
+        json={"entries": [{"seq": 1, "number": first["number"], "value": right.key}]},
     )
     assert saved.status_code == 200, saved.json
     assert client.post("/exam/api/hand-in", headers=auth, json={"confirm": True}).status_code == 200
-    with Session(engine) as session:
-        attempt = session.exec(
-            select(Attempt)
-            .join(Registration, col(Registration.id) == col(Attempt.registration_id))
-            .where(Registration.admission_no == person.admission_no)
-        ).one()
-    assert attempt.status is AttemptStatus.HANDED_IN and attempt.objective_score is not None
+    assert attempt_of(exam, person).status is AttemptStatus.HANDED_IN
+    assert attempt_of(exam, person).objective_score == pytest.approx(right.points)  # the real key
     with pytest.raises(KeysWithheld):
         paper_document(engine, codes[0], "key")
     with pytest.raises(KeysWithheld):  # every row of the responses' export carries its key
         export_responses(engine, "S1", tmp_path / "responses.csv")
+    with pytest.raises(KeysWithheld):  # marking waits for the end too
+        marking_list(engine, "S1")
+
+    # another candidate still answers after the seal's end time (extra time, a pause): keys stay held
+    late = exam.people[1]
+    token = attempts.sign_in(
+        engine,
+        VAULT,
+        admission_no=late.admission_no,
+        id_number=late.id_number,
+        room_code=exam.room_of(late.admission_no).room_code,
+        device_label="PC-2",
+    )[0]
+    time.sleep(max(0.0, (sealed.ends_at - datetime.now(UTC)).total_seconds()) + 0.5)
+    with pytest.raises(KeysWithheld):
+        paper_document(engine, codes[0], "key")
+    with Session(engine) as session:
+        held = held_versions(session)
+    assert {right.item_version_pk: "keys"}.items() <= held.items()  # the bank holds them too
+    attempts.hand_in(engine, token)
+    assert paper_document(engine, codes[0], "key").startswith(b"%PDF-")  # the last one is done
+    with Session(engine) as session:
+        assert right.item_version_pk not in held_versions(session)

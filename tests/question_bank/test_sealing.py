@@ -42,6 +42,7 @@ from schemas.tables import (
     utcnow,
 )
 from tests.conftest import Database
+from tests.helpers import snapshot
 from tests.question_bank.test_papers import blueprint
 
 CUSTODIANS = ["张保管", "李保管", "王保管"]
@@ -123,8 +124,8 @@ def test_a_sealed_paper_is_refused_everywhere_and_opens_back_as_it_was(
     assert not (tmp_path / "out").exists()
     with Session(database.engine) as session:
         assert session.exec(select(PaperDocument)).first() is None
-    for v in _versions(database, codes[0]):
-        assert (v.stem, v.options, v.key, v.rubric) == ("", {}, "", "")
+    for v in _versions(database, codes[0]):  # the option letters stay: the item's shape
+        assert (v.stem, v.key, v.rubric) == ("", "", "") and set(v.options.values()) <= {""}
 
     opened = open_seal(
         database.engine, sealed.seal_id, [s for _, s in sealed.shares[1:]], actor="admin"
@@ -155,6 +156,9 @@ def test_the_database_file_holds_none_of_a_sealed_papers_texts(
     if database.backend != "sqlite":
         pytest.skip("the file on disk is SQLite's; PostgreSQL's storage is documented")
     texts = _texts(database, codes)
+    views = [paper_view(database.engine, c) for c in codes]
+    assert {q.rubric for v in views for q in v.questions} & set(texts)  # rubrics are looked for
+    assert {q.key for v in views for q in v.questions if len(q.key) > 1} & set(texts)  # and keys
     paper_document(database.engine, codes[0], "paper")
     path = Path(database.engine.url.database or "")
     assert len(_on_disk(path, texts)) == len(texts)  # the check can see them
@@ -268,12 +272,24 @@ def test_a_seal_that_makes_no_sense_changes_nothing(forms: tuple[Database, list[
             opens_at=now,
             ends_at=now + timedelta(hours=1),
         )
-    assert paper_view(database.engine, codes[0]).questions
-    sealed = _seal(database, codes[:1], opens_in=timedelta(hours=1))
+    far = now + timedelta(days=400)
+    with pytest.raises(SealError, match="within a year"):
+        seal_papers(
+            database.engine,
+            codes,
+            custodians=CUSTODIANS,
+            threshold=2,
+            opens_at=far,
+            ends_at=far + timedelta(hours=2),
+        )
+    before = snapshot(database.engine)
+    with pytest.raises(SealError, match=f"also on 1 other paper\\(s\\) \\({codes[1]}\\)"):
+        _seal(database, codes[:1], opens_in=timedelta(hours=1))  # 1B shows items of 1A
+    assert snapshot(database.engine) == before
+    assert paper_view(database.engine, codes[1]).questions
+    sealed = _seal(database, codes, opens_in=timedelta(hours=1))
     with pytest.raises(SealError, match="已经密封过"):
         _seal(database, codes[:1], opens_in=timedelta(hours=1))
-    with pytest.raises(SealError, match="须一次密封在一起"):  # 1B shares items with 1A
-        _seal(database, codes[1:], opens_in=timedelta(hours=1))
     with pytest.raises(SealError, match="最早可在"):
         open_seal(database.engine, sealed.seal_id, [s for _, s in sealed.shares])
     with pytest.raises(PaperSealed):
@@ -290,10 +306,11 @@ def test_any_altered_byte_of_a_seal_is_refused_and_changes_nothing(
     """One seal for the whole test; each example alters one byte of its nonce or ciphertext,
     is refused with the right shares, and puts the byte back."""
     database, codes = forms
-    if id(database) not in _SEALED:
-        _SEALED[id(database)] = _seal(database, codes, opens_in=timedelta(seconds=-1))
-    sealed = _SEALED[id(database)]
-    shares = [s for _, s in sealed.shares[:2]]
+    with Session(database.engine) as session:
+        made = session.exec(select(PaperSeal)).first()
+    if made is None:  # the first example: this database's seal, and its shares kept here
+        _SEALED[database.url] = _seal(database, codes, opens_in=timedelta(seconds=-1))
+    shares = [s for _, s in _SEALED[database.url].shares[:2]]
     with Session(database.engine) as session:
         seal = session.exec(select(PaperSeal)).one()
     field = data.draw(st.sampled_from(["nonce", "ciphertext"]))
@@ -315,8 +332,8 @@ def test_any_altered_byte_of_a_seal_is_refused_and_changes_nothing(
             session.commit()
 
 
-_SEALED: dict[int, Sealed] = {}
-"""The seal each run of the test above made, by its database fixture."""
+_SEALED: dict[str, Sealed] = {}
+"""The seal the test above made in the database (by its URL) it runs on."""
 
 
 @settings(max_examples=200, deadline=None)
@@ -340,3 +357,67 @@ def test_a_share_reads_back_as_written_and_a_changed_letter_fails_its_check(
     changed = f"{head}-{number}-{body[:i]}{letter}{body[i + 1 :]}"
     with pytest.raises(SealError):
         parse_share(changed)
+
+
+def test_grading_waits_for_a_key_correction_that_is_sealed(
+    forms: tuple[Database, list[str]],
+) -> None:
+    """An item corrected by a newer version of the same shape is scored with the newer key;
+    while that version is sealed its key is unknown, so grading a paper of the older one is
+    refused (rather than scored with the old key, and scored again after the opening)."""
+    from certify.grading.service import check_keys_known, effective_keys
+    from question_bank.bank import import_items, to_item_data
+
+    database, _ = forms
+    with Session(database.engine) as session:
+        item, v1 = session.exec(
+            select(Item, ItemVersion)
+            .join(ItemVersion, col(ItemVersion.item_id) == col(Item.id))
+            .where(ItemVersion.type == "single")
+            .order_by(col(Item.code))
+        ).first()  # type: ignore[misc]
+        corrected = to_item_data(item, v1)
+        other = next(letter for letter in sorted(v1.options) if letter != v1.key)
+    import_items(database.engine, "correction", [corrected.model_copy(update={"key": other})])
+    with Session(database.engine) as session:
+        v2 = session.exec(
+            select(ItemVersion).where(ItemVersion.item_id == item.id, ItemVersion.version == 2)
+        ).one()
+        assert effective_keys(session)[v1.id or 0].key == other  # the correction scores v1
+        seal = PaperSeal(
+            threshold=2, custodians=[], opens_at=utcnow(), ends_at=utcnow() + timedelta(hours=1),
+            nonce=b"", ciphertext=b"", sealed_by="test",
+        )  # fmt: skip
+        session.add(seal)
+        session.flush()
+        v2.sealed_by, v2.key = seal.id, ""  # as sealing leaves it: the option letters kept
+        v2.options = dict.fromkeys(v2.options, "")
+        session.add(v2)
+        session.commit()
+        keys = effective_keys(session)
+        with pytest.raises(SealError, match=item.code):
+            check_keys_known(session, keys, {v1.id or 0})
+        unrelated = session.exec(
+            select(ItemVersion.id).where(ItemVersion.item_id != item.id)
+        ).first()
+        check_keys_known(session, keys, {unrelated or 0})
+
+
+def test_no_migration_below_sealing_while_a_seal_is_unopened(
+    forms: tuple[Database, list[str]],
+) -> None:
+    from certify.infra import db
+
+    database, codes = forms
+    sealed = _seal(database, codes, opens_in=timedelta(seconds=-1))
+    with pytest.raises(RuntimeError, match="not opened yet"):
+        db.downgrade(database.engine, "0023")
+    assert db.current_revision(database.engine) == db.head_revision()
+    open_seal(database.engine, sealed.seal_id, [s for _, s in sealed.shares[:2]])
+    db.downgrade(database.engine, "0023")
+    with database.engine.connect() as conn:  # the texts stay, the seal goes
+        assert (
+            conn.exec_driver_sql("SELECT count(*) FROM item_version WHERE stem = ''").scalar() == 0
+        )
+    db.upgrade(database.engine)
+    assert paper_view(database.engine, codes[0]).questions

@@ -17,7 +17,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from sqlalchemy import func
+from sqlalchemy import delete, func
 from sqlmodel import Session, SQLModel, col, select
 
 from certify.accounts import create_account, create_token
@@ -27,11 +27,12 @@ from certify.institutions.registry import add_institution, authorise, end_author
 from certify.institutions.scope import SCOPED, PlatformOnly, ProvincesOwn, Scope, scoped
 from certify.keys.publish import build_trust_list
 from certify.registration.sittings import create_sitting, list_sittings
+from question_bank.bank import import_bank
 from question_bank.blueprints import load_blueprint
-from question_bank.papers import PaperError, assemble_papers, save_blueprint
-from question_bank.samples import sample_blueprints
-from question_bank.sealing import seal_papers
-from schemas.tables import Account, Blueprint, Candidate, Sitting
+from question_bank.papers import PaperError, assemble_papers, paper_view, save_blueprint
+from question_bank.samples import sample_blueprints, sample_files
+from question_bank.sealing import SealError, seal_papers
+from schemas.tables import Account, Blueprint, Candidate, Paper, PaperItem, Sitting
 from tests.certify.signing_helpers import PASS
 from tests.helpers import institution, snapshot
 from tests.pdf_tools import run
@@ -371,9 +372,13 @@ def test_an_institution_s_blueprint_and_papers_are_its_own(two: Site) -> None:
 
 def test_an_institution_s_seals_are_its_own(two: Site) -> None:
     """A seal of an institution's papers is its own: another's admin finds no seal to read or
-    open; the province's papers are sealed by the platform only."""
+    open; the province's papers are sealed by the platform only, and no seal empties items a
+    paper outside it shows."""
     engine = two.database.engine
-    mine = load_blueprint(next(p for p in sample_blueprints() if p.name == "ai-junior.yaml"))
+    # senior: no paper of the site's own sitting shows its items
+    import_bank(engine, next(p for p in sample_files() if p.name == "ai-senior.json"))
+    sample = next(p for p in sample_blueprints() if p.name == "ai-senior.yaml")
+    mine = load_blueprint(sample)
     exposure = mine.exposure.model_copy(update={"recent_sittings": 0})
     mine = mine.model_copy(update={"forms": 1, "exposure": exposure, "code": "B-OTHER"})
     provinces = mine.model_copy(update={"code": "B-PROV", "seed": 99})
@@ -386,9 +391,19 @@ def test_an_institution_s_seals_are_its_own(two: Site) -> None:
         "ends_at": now + timedelta(hours=2),
     }
     with scoped(Scope.of(OTHER, "SD-EVAL-02")):
-        (paper,) = assemble_papers(engine, mine).papers
         with pytest.raises(ProvincesOwn):
             seal_papers(engine, [province_paper.code], **seal)  # type: ignore[arg-type]
+        (paper,) = assemble_papers(engine, mine).papers
+        with pytest.raises(SealError, match=province_paper.code):  # the two share items
+            seal_papers(engine, [paper.code], **seal)  # type: ignore[arg-type]
+    stems = [q.stem for q in paper_view(engine, province_paper.code).questions]
+    assert all(stems)  # nothing of the province's paper was emptied
+    with Session(engine) as session:  # the province's paper retired: B's seal goes ahead
+        session.execute(
+            delete(PaperItem).where(col(PaperItem.paper_id) == province_paper_id(session))
+        )
+        session.commit()
+    with scoped(Scope.of(OTHER, "SD-EVAL-02")):
         sealed = seal_papers(engine, [paper.code], **seal)  # type: ignore[arg-type]
     owner = two.signed_in("admin")
     other = signed_in(two, "admin-b", PASSWORDS["admin"])
@@ -400,7 +415,16 @@ def test_an_institution_s_seals_are_its_own(two: Site) -> None:
     shares = [s for _, s in sealed.shares]
     opened = owner.post(f"{url}/open", data={"csrf_token": two.csrf(owner), "share": shares})
     assert opened.status_code == 404 and snapshot(engine) == before
-    assert (
-        other.post(f"{url}/open", data={"csrf_token": two.csrf(other), "share": shares}).status_code
-        == 302
+    done = other.post(f"{url}/open", data={"csrf_token": two.csrf(other), "share": shares})
+    assert done.status_code == 302
+
+
+def province_paper_id(session: Session) -> int:
+    return (
+        session.exec(
+            select(Paper.id)
+            .join(Blueprint, col(Blueprint.id) == col(Paper.blueprint_id))
+            .where(Blueprint.code == "B-PROV")
+        ).one()
+        or 0
     )

@@ -52,6 +52,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    sealed = op.get_bind().execute(sa.text("SELECT count(*) FROM paper_seal WHERE status = 'sealed'")).scalar()
+    if sealed:
+        # their texts exist only in the seals' ciphertext: dropping it would lose them for good
+        raise RuntimeError(
+            f"{sealed} 个密封尚未开启，不能降级 / {sealed} seal(s) are not opened yet: open them "
+            "(certify papers open) before downgrading past 0024"
+        )
     with op.batch_alter_table('item_version', schema=None) as batch_op:
         batch_op.drop_constraint('fk_item_version_sealed_by_paper_seal', type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_item_version_sealed_by'))
