@@ -27,6 +27,7 @@ from question_bank.sealing import (
     seal_of_paper,
     seal_papers,
 )
+from question_bank.sealing import beijing as beijing_time
 from schemas.reference import CST
 
 blueprint = Blueprint("seals", __name__, url_prefix="/admin")
@@ -37,7 +38,7 @@ FIELDS = ("papers", "custodians", "threshold", "session", "opens", "ends", "prin
 @blueprint.app_template_filter("beijing")
 def beijing(at: datetime | None) -> str:
     """A moment as Beijing time, the time of every exam on the platform."""
-    return f"{at.astimezone(CST):%Y-%m-%d %H:%M}（北京时间）" if at else "—"
+    return beijing_time(at) if at else "—"
 
 
 @blueprint.get("/seals/")
