@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, case, func
+from sqlalchemy import Engine, case, func, literal, or_
 from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
@@ -23,9 +24,11 @@ from certify.institutions import scope
 from certify.registration.sittings import get_sitting
 from schemas.enums import CertificateStatus, ObjectionState
 from schemas.tables import (
+    Account,
     AuditCheckpoint,
     AuditEntry,
     Certificate,
+    Course,
     ExamIncident,
     ExamRoom,
     ExamSession,
@@ -254,6 +257,26 @@ def sitting_report(engine: Engine, code: str) -> SittingReport:
         )
 
 
+def region_entries(reader: str) -> Any:
+    """Which audit entries a supervisor reads, under its scope: those written by the accounts of
+    its region's institutions, its own, and those about its region's institutions, sittings,
+    courses, inspection records and the plans that drew them (a platform step at the command line names them as its
+    subject). The selects below are the scope's own, so each finds its region's rows only."""
+    held = scope.current()
+    assert held is not None
+    accounts = select(literal("web:") + col(Account.username))
+    records = select(col(InspectionRecord.plan) + literal("/") + col(InspectionRecord.target))
+    return or_(
+        col(AuditEntry.actor).in_(accounts),
+        col(AuditEntry.actor) == f"web:{reader}",
+        col(AuditEntry.subject).in_(select(Sitting.code)),
+        col(AuditEntry.subject).in_(select(Course.code)),
+        col(AuditEntry.subject).in_(records),
+        col(AuditEntry.subject).in_(select(InspectionRecord.plan)),  # a plan drawing any of them
+        col(AuditEntry.subject).in_(sorted(held.names | held.codes)),
+    )
+
+
 class NotForInstitutions(Error):
     """The platform's audit log holds every institution's entries: an institution's account
     does not read it."""
@@ -280,16 +303,27 @@ class AuditView:
     checkpoints: list[AuditCheckpoint]
 
 
-def audit_view(engine: Engine, *, page: int = 1, per_page: int = 50, action: str = "") -> AuditView:
-    """The audit log (the platform's one chain: every institution's entries), newest first,
-    optionally of actions starting with ``action``; the chain checked whole. A supervisor's or
-    the platform's to read: raises NotForInstitutions under an institution's own scope."""
+def audit_view(
+    engine: Engine,
+    *,
+    page: int = 1,
+    per_page: int = 50,
+    action: str = "",
+    reader: str = "",
+) -> AuditView:
+    """The audit log, newest first, optionally of actions starting with ``action``; the chain
+    (the platform's one) checked whole. The platform reads every entry; a supervisor the
+    entries of its region (:func:`region_entries`) and its own (``reader``: its username).
+    Raises NotForInstitutions under an institution's own scope."""
     held = scope.current()
     if held is not None and not held.read_only:
         raise NotForInstitutions()
     with Session(engine) as session:
         query = select(AuditEntry)
         counted = select(func.count()).select_from(AuditEntry)
+        if held is not None:
+            mine = region_entries(reader)
+            query, counted = query.where(mine), counted.where(mine)
         if action:
             query = query.where(col(AuditEntry.action).startswith(action, autoescape=True))
             counted = counted.where(col(AuditEntry.action).startswith(action, autoescape=True))

@@ -119,7 +119,9 @@ def report_pdf(code: str) -> Any:
 def audit() -> Any:
     action = request.args.get("action", "")[:64]
     try:
-        view = audit_view(g.engine, page=_whole("page", 1), action=action)
+        account = current_account()
+        reader = account.username if account is not None else ""
+        view = audit_view(g.engine, page=_whole("page", 1), action=action, reader=reader)
     except NotForInstitutions:
         abort(403, description="the audit log is read by supervisors and the platform")
     return render_template("supervise_audit.html", view=view, action=action)

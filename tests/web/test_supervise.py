@@ -22,6 +22,7 @@ from certify.entitlements.training import create_course
 from certify.institutions.registry import set_region
 from certify.institutions.scope import ReadOnlyScope, scope_of_account, scoped
 from certify.registration.sittings import create_sitting
+from certify.supervision.overview import audit_view
 from certify.supervision.records import open_records
 from schemas.tables import Account, AuditEntry, InspectionRecord, Result, Sitting
 from tests.helpers import institution, snapshot
@@ -108,6 +109,11 @@ def test_the_overview_is_the_region_s_with_its_chart(region: Site) -> None:
     assert "S1-theory · R01" in room and "30 / 30 /" in room
     audit = words(client.get("/supervise/audit"))
     assert "哈希链完整" in audit and "inspect.open" in audit
+    # its region's entries only: 烟台's sitting, not 苏州's; the platform reads both
+    created = words(client.get("/supervise/audit?action=sitting.create"))
+    assert "YT-1" in created and "S1" in created and "JS-1" not in created
+    every = audit_view(region.database.engine, action="sitting.create")  # no scope: the platform
+    assert {e.subject for e in every.entries} >= {"YT-1", "JS-1", "S1"} and every.chain_ok
 
 
 def test_a_supervisor_writes_nothing_of_the_institutions(region: Site) -> None:
