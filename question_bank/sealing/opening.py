@@ -21,6 +21,7 @@ from question_bank.sealing.holds import OPENED, SEALED, SealError, SealNotFound,
 from question_bank.sealing.seal import associated_data
 from question_bank.sealing.shares import parse_share, share_hash
 from schemas.tables import (
+    ItemImage,
     ItemVersion,
     Paper,
     PaperDocument,
@@ -109,6 +110,20 @@ def _open(engine: Engine, seal_id: int, shares: list[str], actor: str) -> Opened
                 f"seal {seal_id} no longer holds all its items ({restored}/{len(plain['versions'])}); "
                 "nothing was opened"
             )
+        for image in plain.get("images", []):
+            if session.get(ItemImage, image["sha256"]) is None:  # or brought in again meanwhile
+                data = base64.b64decode(image["data"])
+                session.add(
+                    ItemImage(
+                        sha256=image["sha256"],
+                        media_type=image["media_type"],
+                        width=image["width"],
+                        height=image["height"],
+                        size=len(data),
+                        data=data,
+                        created_at=datetime.fromisoformat(image["created_at"]),
+                    )
+                )
         by_code = {p.code: p.id for p in papers}
         for doc in plain["documents"]:
             session.add(

@@ -17,18 +17,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, delete, text, update
+from sqlalchemy import Engine, String, cast, delete, or_, text, update
 from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
 from certify.infra.db import ALL_INSTITUTIONS
 from certify.infra.errors import PaperNotFound
 from certify.infra.shamir import split
+from question_bank.images import hashes_in, shown_texts
 from question_bank.sealing.holds import SealError, held_versions
 from question_bank.sealing.shares import share_hash, share_text
 from schemas.tables import (
     Blueprint,
     Item,
+    ItemImage,
     ItemVersion,
     Paper,
     PaperDocument,
@@ -117,6 +119,7 @@ def seal_papers(
                 select(PaperDocument).where(col(PaperDocument.paper_id).in_([p.id for p in papers]))
             )
         )
+        images = _images_only_here(session, versions)
         seal = PaperSeal(
             institution=owner,
             threshold=threshold,
@@ -148,6 +151,17 @@ def seal_papers(
                 }
                 for d in documents
             ],
+            "images": [
+                {
+                    "sha256": i.sha256,
+                    "media_type": i.media_type,
+                    "width": i.width,
+                    "height": i.height,
+                    "data": base64.b64encode(i.data).decode(),
+                    "created_at": i.created_at.isoformat(),
+                }
+                for i in images
+            ],
         }
         seal.nonce = secrets.token_bytes(12)
         seal.ciphertext = AESGCM(key).encrypt(
@@ -161,6 +175,9 @@ def seal_papers(
             )
         session.execute(
             delete(PaperDocument).where(col(PaperDocument.id).in_([d.id for d in documents]))
+        )
+        session.execute(
+            delete(ItemImage).where(col(ItemImage.sha256).in_([i.sha256 for i in images]))
         )
         now = utcnow()
         for paper in papers:
@@ -383,6 +400,29 @@ def _also_elsewhere(session: Session, papers: list[Paper], versions: list[ItemVe
             "empty them there too, and they could be read through those; seal the forms of a run "
             "together, or assemble (with the exposure rule) from items on no other paper."
         )
+
+
+def _images_only_here(session: Session, versions: list[ItemVersion]) -> list[ItemImage]:
+    """The stored images the versions show that no other item version shows: they go into the
+    ciphertext with the texts (one another version shows stays: it is readable through that)."""
+    ours = [v.id for v in versions]
+    only = []
+    for sha256 in sorted(hashes_in(shown_texts(*versions))):
+        elsewhere = session.exec(
+            select(ItemVersion.id)
+            .where(
+                col(ItemVersion.id).not_in(ours),
+                or_(
+                    col(ItemVersion.stem).contains(sha256),
+                    cast(col(ItemVersion.options), String).contains(sha256),
+                    cast(col(ItemVersion.premises), String).contains(sha256),
+                ),
+            )
+            .limit(1)
+        ).first()
+        if elsewhere is None:
+            only.append(sha256)
+    return list(session.exec(select(ItemImage).where(col(ItemImage.sha256).in_(only))))
 
 
 def _item_codes(session: Session, versions: list[ItemVersion]) -> list[str]:

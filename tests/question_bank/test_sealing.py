@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from certify.infra.errors import PaperNotFound
 from certify.infra.shamir import Share
 from question_bank.assembly.plan import Infeasible
-from question_bank.bank import bank_items, import_bank
+from question_bank.bank import bank_items, import_bank, import_items
 from question_bank.catalogue import ItemSearch, item_history, search_items
 from question_bank.paper_catalogue import paper_document, paper_qti
 from question_bank.papers import assemble_papers, load_pool, paper_view, write_paper_pdfs
@@ -34,6 +34,7 @@ from question_bank.sealing import (
 from schemas.tables import (
     AuditEntry,
     Item,
+    ItemImage,
     ItemVersion,
     Paper,
     PaperDocument,
@@ -421,3 +422,41 @@ def test_no_migration_below_sealing_while_a_seal_is_unopened(
         )
     db.upgrade(database.engine)
     assert paper_view(database.engine, codes[0]).questions
+
+
+def test_the_images_only_sealed_items_show_are_sealed_with_them(
+    forms: tuple[Database, list[str]],
+) -> None:
+    """An image that only the sealed papers' items show leaves ``item_image`` for the seal and
+    comes back at the opening; one that another item shows stays (it is readable there)."""
+    from question_bank.images import check_image, marker, store_images
+    from tests.question_bank.test_images import picture
+
+    database, codes = forms
+    only, shared = check_image(picture(colour=1)), check_image(picture(colour=2))
+    senior = next(i for i in bank_items(database.engine) if i.level.value == "senior")
+    import_items(  # an item on no paper of the seal shows the shared picture
+        database.engine,
+        "elsewhere",
+        [senior.model_copy(update={"stem": f"{senior.stem} {marker(shared.sha256)}"})],
+    )
+    with Session(database.engine) as session:  # the papers' items show the one, one of them both
+        store_images(session, [only, shared])
+        versions = list({v.id: v for c in codes for v in _versions(database, c)}.values())
+        for n, version in enumerate(versions):
+            version.stem += " " + marker(only.sha256, "图一")
+            if n == 0:
+                version.stem += " " + marker(shared.sha256)
+            session.add(version)
+        session.commit()
+    sealed = _seal(database, codes, opens_in=timedelta(seconds=-1))
+    with Session(database.engine) as session:
+        kept = set(session.exec(select(ItemImage.sha256)))
+    assert only.sha256 not in kept and shared.sha256 in kept
+    if database.backend == "sqlite":
+        assert only.data not in Path(database.engine.url.database or "").read_bytes()
+    open_seal(database.engine, sealed.seal_id, [s for _, s in sealed.shares[:2]])
+    with Session(database.engine) as session:
+        back = session.get(ItemImage, only.sha256)
+    assert back is not None and bytes(back.data) == only.data
+    assert paper_document(database.engine, codes[0], "paper").startswith(b"%PDF-")
