@@ -4,10 +4,10 @@ Sealing takes a set of papers (the parallel forms of one exam, usually) and move
 reader could learn them from into one ciphertext: the texts of their item versions (stem,
 options, premises, key, rubric — emptied in ``item_version``, which now names the seal), their
 stored PDFs (deleted from ``paper_document``) and the images only they show (from
-``item_image``). A seal takes every paper that shows one of its item versions. The ciphertext is AES-256-GCM under a
-fresh random key that is kept nowhere: it is split among the custodians by Shamir's scheme
-(:mod:`certify.infra.shamir`), k of n, each share handed out once, as text, and only its
-SHA-256 kept, so a wrong share is named without the shares being stored. On SQLite the
+``item_image``). A seal takes every paper that shows one of its item versions. The ciphertext
+is AES-256-GCM under a fresh random key that is kept nowhere: it is split among the custodians
+by Shamir's scheme (:mod:`certify.infra.shamir`), k of n, each share handed out once, as text,
+and only its SHA-256 kept, so a wrong share is named without the shares being stored. On SQLite the
 emptied texts are overwritten where they lay (``secure_delete``) and the write-ahead log is
 truncated, so the database file holds none of them.
 
