@@ -185,6 +185,11 @@ class PaperSeal(SQLModel, table=True):
     custodians: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     """Per custodian: ``name``, the share's point ``x`` and ``sha256`` of the share (so a
     wrong share is named without the shares being kept)."""
+    images: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    """The SHA-256 of every image its items show (their texts are in the ciphertext): another
+    seal leaves such an image in the bank until this one is opened."""
     opens_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     ends_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     print_lead_minutes: int = 0

@@ -1518,6 +1518,7 @@ def score_objectives(engine: Engine, attempt_ids: Sequence[int]) -> dict[int, fl
             engine,
             sitting.code,
             copies=(sitting, {k: (reg, copy.view) for k, (reg, copy) in copies.items()}),
+            provisional=True,  # the hand-in's score: the sitting's grading replaces it
         )
         by_admission = {s.admission_no: s for s in scores}
         for attempt, reg, _, _ in group:

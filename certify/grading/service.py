@@ -39,7 +39,7 @@ from certify.infra.db import transaction
 from certify.infra.errors import Error
 from certify.infra.gcpause import gc_paused
 from certify.registration.identity import mask_name
-from question_bank.sealing import SealError, sealed_versions
+from question_bank.sealing import SealError, sealed_owners
 from question_bank.shuffle import to_canonical
 from schemas.blueprint import Blueprint as BlueprintSpec
 from schemas.blueprint import PartialCredit
@@ -134,9 +134,14 @@ def score_sitting(
     *,
     copies: Copies | None = None,
     answers: Answers | None = None,
+    provisional: bool = False,
 ) -> tuple[GradeReport, list[CandidateScores]]:
     """Scores of every candidate of a sitting, computed afresh from raw answers and marks
-    (``copies`` and ``answers``, when the caller has read them already, are not read again)."""
+    (``copies`` and ``answers``, when the caller has read them already, are not read again).
+
+    Raises SealError when a key correction of one of its items is sealed by the province or
+    the sitting's own institution (:func:`keys_for`); ``provisional`` (a hand-in's score at
+    the computer, which the sitting's grading replaces) scores with the keys readable now."""
     sitting, by_admission = copies or candidate_copies(engine, sitting_code)
     bp = blueprint_of(engine, sitting.blueprint_id)
     fraction = (
@@ -145,11 +150,10 @@ def score_sitting(
         else 0.0
     )
     regs = {reg.id or 0: (reg, view) for reg, view in by_admission.values()}
-    answers, marks, keys = _load(engine, list(regs), answers)
+    needed = {q.item_version_pk for _, view in regs.values() for q in view.questions}
+    answers, marks, keys = _load(engine, list(regs), answers, sitting, needed, provisional)
     with Session(engine) as session:
         in_force = pass_marks_in_force(session, sitting)
-        needed = {q.item_version_pk for _, view in regs.values() for q in view.questions}
-        check_keys_known(session, keys, needed)
     if in_force is not None:
         _check_forms(sitting, in_force, {view.form for _, view in by_admission.values()})
     report = GradeReport(sitting_code)
@@ -195,7 +199,12 @@ def sitting_answers(engine: Engine, reg_ids: list[int]) -> Answers:
 
 
 def _load(
-    engine: Engine, reg_ids: list[int], answers: Answers | None
+    engine: Engine,
+    reg_ids: list[int],
+    answers: Answers | None,
+    sitting: Sitting,
+    needed: set[int],
+    provisional: bool,
 ) -> tuple[Answers, dict[tuple[int, int], list[float]], dict[int, ItemVersion]]:
     if answers is None:
         answers = sitting_answers(engine, reg_ids)
@@ -207,45 +216,61 @@ def _load(
             .order_by(col(Mark.round))
         ):
             marks[(reg_id, item)].append(mark)
-        keys = effective_keys(session)
+        keys = keys_for(session, sitting, needed, provisional=provisional)
     return answers, marks, keys
 
 
-def effective_keys(session: Session) -> dict[int, ItemVersion]:
+def keys_for(
+    session: Session, sitting: Sitting, needed: set[int], *, provisional: bool = False
+) -> dict[int, ItemVersion]:
+    """:func:`effective_keys` for grading ``sitting``, whose questions are the item versions
+    ``needed``. A newer version in an unopened seal may correct a key nobody may read yet:
+
+    - one sealed by the province or by the sitting's own institution stops the grading
+      (SealError naming the items) — scores with the old key would move again at the opening;
+    - one sealed by another institution is passed over (its seal cannot hold up anyone else's
+      grading), and so is any, for a ``provisional`` score.
+    """
+    owners = sealed_owners(session)
+    blocking = (
+        set()
+        if provisional
+        else {pk for pk, owner in owners.items() if owner is None or owner == sitting.institution}
+    )
+    keys = effective_keys(session, passed_over=set(owners) - blocking)
+    held = {keys[pk].item_id for pk in needed if keys[pk].id in blocking}
+    if held:
+        codes = sorted(session.exec(select(Item.code).where(col(Item.id).in_(held))))
+        raise SealError(
+            f"题目 {', '.join(codes[:10])} 的新版本在尚未开启的密封试卷上，可能更正了答案；开启后再评分。\n"
+            f"Items {', '.join(codes[:10])} have a newer version on a paper still sealed, which "
+            "may correct their key: grade once the seal is opened."
+        )
+    return keys
+
+
+def effective_keys(session: Session, passed_over: set[int] | None = None) -> dict[int, ItemVersion]:
     """For every item version, the version whose key scores it: the item's newest version
     when it only corrects the key (same type, same options), else the version itself.
 
     A paper stays frozen on the versions it printed; a key correction is a new version, and
-    grading (and regrading) picks it up from here. A newest version whose texts are in an
-    unopened seal (``question_bank.sealing``) keeps its option letters, so its shape is known,
-    but not its key: :func:`check_keys_known` refuses to grade with it.
+    grading (and regrading) picks it up from here. Versions ``passed_over`` (sealed ones,
+    ``question_bank.sealing``: their keys are empty in the bank) are no item's newest here.
     """
     versions = list(session.exec(select(ItemVersion)))
+    passed_over = passed_over or set()
     newest: dict[int, ItemVersion] = {}
     for v in versions:
+        if v.id in passed_over:
+            continue
         if v.item_id not in newest or v.version > newest[v.item_id].version:
             newest[v.item_id] = v
     out: dict[int, ItemVersion] = {}
     for v in versions:
-        latest = newest[v.item_id]
+        latest = newest.get(v.item_id, v)
         same_shape = latest.type == v.type and sorted(latest.options) == sorted(v.options)
         out[v.id or 0] = latest if same_shape else v
     return out
-
-
-def check_keys_known(session: Session, keys: dict[int, ItemVersion], needed: set[int]) -> None:
-    """Raises SealError when the key that scores one of ``needed`` is a newer version of its
-    item on a paper still sealed: it may correct the key, and nobody may read it yet — scoring
-    with the older key would move results twice."""
-    sealed = sealed_versions(session)
-    blocked = {keys[pk].item_id for pk in needed if keys[pk].id in sealed}
-    if blocked:
-        codes = sorted(session.exec(select(Item.code).where(col(Item.id).in_(blocked))))
-        raise SealError(
-            f"题目 {', '.join(codes[:10])} 的新版本在尚未开启的密封试卷上，可能更正了答案；开启后才能评分。\n"
-            f"Items {', '.join(codes[:10])} have a newer version on a paper still sealed, which may "
-            "correct their key: grade once the seal is opened."
-        )
 
 
 def _score_paper(

@@ -33,6 +33,7 @@ from question_bank.sealing.holds import (
     check_readable,
     check_unheld,
     held_versions,
+    sealed_owners,
     sealed_versions,
     unopened_registrations,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "purge_freed",
     "seal_of_paper",
     "seal_papers",
+    "sealed_owners",
     "sealed_versions",
     "share_text",
     "unopened_registrations",

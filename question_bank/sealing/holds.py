@@ -118,6 +118,20 @@ def check_unheld(session: Session, paper_ids: list[int]) -> None:
         )
 
 
+def sealed_owners(session: Session) -> dict[int, str | None]:
+    """Item versions whose texts are in a seal not yet opened, with the institution whose seal
+    it is (None: the province's). Across institutions: it tells only whose seal holds what."""
+    return {
+        int(pk or 0): owner
+        for pk, owner in session.exec(
+            select(ItemVersion.id, PaperSeal.institution)
+            .join(PaperSeal, col(PaperSeal.id) == col(ItemVersion.sealed_by))
+            .where(col(PaperSeal.status) == SEALED)
+            .execution_options(**ALL_INSTITUTIONS)
+        )
+    }
+
+
 def sealed_versions(session: Session) -> set[int]:
     """Item versions whose texts are in a seal not yet opened (empty in the bank)."""
     return {pk for pk, state in held_versions(session).items() if state == SEALED}

@@ -25,7 +25,7 @@ from certify.infra.db import ALL_INSTITUTIONS
 from certify.infra.errors import PaperNotFound
 from certify.infra.shamir import split
 from question_bank.images import hashes_in, shown_texts
-from question_bank.sealing.holds import SealError, held_versions
+from question_bank.sealing.holds import SEALED, SealError, held_versions
 from question_bank.sealing.shares import share_hash, share_text
 from schemas.tables import (
     Blueprint,
@@ -119,11 +119,13 @@ def seal_papers(
                 select(PaperDocument).where(col(PaperDocument.paper_id).in_([p.id for p in papers]))
             )
         )
-        images = _images_only_here(session, versions)
+        shown = sorted(hashes_in(shown_texts(*versions)))
+        images = _images_only_here(session, versions, shown)
         seal = PaperSeal(
             institution=owner,
             threshold=threshold,
             custodians=[],
+            images=shown,
             opens_at=opens_at.astimezone(UTC),  # SQLite keeps no offset: every moment is UTC
             ends_at=ends_at.astimezone(UTC),
             print_lead_minutes=print_lead_minutes,
@@ -402,12 +404,24 @@ def _also_elsewhere(session: Session, papers: list[Paper], versions: list[ItemVe
         )
 
 
-def _images_only_here(session: Session, versions: list[ItemVersion]) -> list[ItemImage]:
-    """The stored images the versions show that no other item version shows: they go into the
-    ciphertext with the texts (one another version shows stays: it is readable through that)."""
+def _images_only_here(
+    session: Session, versions: list[ItemVersion], shown: list[str]
+) -> list[ItemImage]:
+    """The stored images among ``shown`` (what the versions show) that no other item version
+    shows — neither in its text nor, sealed by another seal not yet opened, in that seal's list:
+    they go into the ciphertext with the texts. One shown elsewhere stays, readable there."""
     ours = [v.id for v in versions]
+    others_sealed: set[str] = set()
+    for listed in session.exec(
+        select(PaperSeal.images)
+        .where(PaperSeal.status == SEALED)
+        .execution_options(**ALL_INSTITUTIONS)
+    ):
+        others_sealed.update(listed)
     only = []
-    for sha256 in sorted(hashes_in(shown_texts(*versions))):
+    for sha256 in shown:
+        if sha256 in others_sealed:
+            continue
         elsewhere = session.exec(
             select(ItemVersion.id)
             .where(

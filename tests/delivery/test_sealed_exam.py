@@ -16,12 +16,14 @@ from certify.delivery import attempts
 from certify.delivery.attempts import Swept, sweep
 from certify.grading.analysis import export_responses
 from certify.grading.marks import marking_list
+from certify.grading.service import score_sitting
 from certify.infra.settings import Settings
 from certify.web import create_app
+from question_bank.bank import import_items, to_item_data
 from question_bank.paper_catalogue import paper_document
-from question_bank.sealing import KeysWithheld, held_versions, open_seal, seal_papers
+from question_bank.sealing import KeysWithheld, SealError, held_versions, open_seal, seal_papers
 from schemas.enums import AttemptStatus
-from schemas.tables import Paper, Registration
+from schemas.tables import Item, ItemVersion, Paper, PaperItem, PaperSeal, Registration
 from tests.certify.exam_helpers import VAULT
 from tests.conftest import Database
 from tests.delivery.delivery_helpers import attempt_of, copy_of, ready_exam
@@ -114,3 +116,54 @@ def test_a_sealed_paper_waits_for_its_custodians_then_the_exam_runs(
     assert paper_document(engine, codes[0], "key").startswith(b"%PDF-")  # the last one is done
     with Session(engine) as session:
         assert right.item_version_pk not in held_versions(session)
+
+
+def test_a_hand_in_is_scored_while_a_revision_of_its_item_is_sealed(
+    database: Database, tmp_path: Path
+) -> None:
+    """A typo fixed in an item (a new version of the same shape) for next month's paper, which
+    is sealed: today's hand-ins are scored with the keys readable now; the sitting's grading
+    waits for the opening, since the revision may correct a key."""
+    now = datetime.now(UTC)
+    exam = ready_exam(
+        database, tmp_path, start=now - timedelta(minutes=40), count=3, entry_minutes=60
+    )
+    engine = database.engine
+    with Session(engine) as session:
+        item, v1 = session.exec(
+            select(Item, ItemVersion)
+            .join(ItemVersion, col(ItemVersion.item_id) == col(Item.id))
+            .join(PaperItem, col(PaperItem.item_version_id) == col(ItemVersion.id))
+            .join(Registration, col(Registration.paper_id) == col(PaperItem.paper_id))
+            .where(ItemVersion.type == "single")
+        ).first()  # type: ignore[misc]
+        data = to_item_data(item, v1)
+    import_items(engine, "revision", [data.model_copy(update={"stem": data.stem + "（修订）"})])
+    with Session(engine) as session:
+        v2 = session.exec(
+            select(ItemVersion).where(ItemVersion.item_id == item.id, ItemVersion.version == 2)
+        ).one()
+        seal = PaperSeal(
+            threshold=2, custodians=[], opens_at=now + timedelta(days=30),
+            ends_at=now + timedelta(days=30, hours=2), nonce=b"", ciphertext=b"", sealed_by="t",
+        )  # fmt: skip
+        session.add(seal)
+        session.flush()
+        v2.sealed_by, v2.key, v2.stem = seal.id, "", ""  # as sealing leaves it
+        v2.options = dict.fromkeys(v2.options, "")
+        session.add(v2)
+        session.commit()
+    person = exam.people[0]
+    token = attempts.sign_in(
+        engine,
+        VAULT,
+        admission_no=person.admission_no,
+        id_number=person.id_number,
+        room_code=exam.room_of(person.admission_no).room_code,
+        device_label="PC-1",
+    )[0]
+    attempts.hand_in(engine, token)
+    assert attempt_of(exam, person).status is AttemptStatus.HANDED_IN
+    assert attempt_of(exam, person).objective_score == 0  # scored: nothing was answered
+    with pytest.raises(SealError, match=item.code):
+        score_sitting(engine, "S1")

@@ -40,10 +40,11 @@ from schemas.tables import (
     PaperDocument,
     PaperItem,
     PaperSeal,
+    Sitting,
     utcnow,
 )
 from tests.conftest import Database
-from tests.helpers import snapshot
+from tests.helpers import institution, snapshot
 from tests.question_bank.test_papers import blueprint
 
 CUSTODIANS = ["张保管", "李保管", "王保管"]
@@ -360,16 +361,19 @@ def test_a_share_reads_back_as_written_and_a_changed_letter_fails_its_check(
         parse_share(changed)
 
 
-def test_grading_waits_for_a_key_correction_that_is_sealed(
+def test_grading_waits_for_a_key_correction_sealed_by_its_own_side_only(
     forms: tuple[Database, list[str]],
 ) -> None:
-    """An item corrected by a newer version of the same shape is scored with the newer key;
-    while that version is sealed its key is unknown, so grading a paper of the older one is
-    refused (rather than scored with the old key, and scored again after the opening)."""
-    from certify.grading.service import check_keys_known, effective_keys
+    """An item corrected by a newer version of the same shape is scored with the newer key.
+    While that version is sealed its key is unknown: grading a sitting of the older version
+    stops when the province or the sitting's own institution sealed it, passes it over when
+    another institution did (which cannot hold up anyone's grading), and a hand-in's
+    provisional score always passes it over."""
+    from certify.grading.service import effective_keys, keys_for
     from question_bank.bank import import_items, to_item_data
 
     database, _ = forms
+    institution(database.engine, "甲机构")
     with Session(database.engine) as session:
         item, v1 = session.exec(
             select(Item, ItemVersion)
@@ -395,13 +399,20 @@ def test_grading_waits_for_a_key_correction_that_is_sealed(
         v2.options = dict.fromkeys(v2.options, "")
         session.add(v2)
         session.commit()
-        keys = effective_keys(session)
-        with pytest.raises(SealError, match=item.code):
-            check_keys_known(session, keys, {v1.id or 0})
-        unrelated = session.exec(
-            select(ItemVersion.id).where(ItemVersion.item_id != item.id)
-        ).first()
-        check_keys_known(session, keys, {unrelated or 0})
+        mine, theirs = (
+            Sitting(code="A", institution="甲机构"),
+            Sitting(code="B", institution="乙机构"),
+        )
+        needed = {v1.id or 0}
+        with pytest.raises(SealError, match=item.code):  # the province's seal
+            keys_for(session, mine, needed)
+        assert keys_for(session, mine, needed, provisional=True)[v1.id or 0].key == v1.key
+        seal.institution = "甲机构"
+        session.add(seal)
+        session.flush()
+        with pytest.raises(SealError, match=item.code):  # its own institution's
+            keys_for(session, mine, needed)
+        assert keys_for(session, theirs, needed)[v1.id or 0].key == v1.key  # another's
 
 
 def test_no_migration_below_sealing_while_a_seal_is_unopened(
@@ -460,3 +471,41 @@ def test_the_images_only_sealed_items_show_are_sealed_with_them(
         back = session.get(ItemImage, only.sha256)
     assert back is not None and bytes(back.data) == only.data
     assert paper_document(database.engine, codes[0], "paper").startswith(b"%PDF-")
+
+
+def test_an_image_two_seals_show_stays_for_the_one_opened_first(
+    forms: tuple[Database, list[str]],
+) -> None:
+    """An option of the junior papers and a stem of the senior ones show the same picture:
+    neither seal takes it — the senior one finds it in the junior option (JSON), the junior one
+    in the senior seal's list — so opening the junior seal first finds it in the bank."""
+    from question_bank.images import check_image, marker, store_images
+    from tests.question_bank.test_images import picture
+
+    database, junior = forms
+    senior = [p.code for p in assemble_papers(database.engine, blueprint("senior")).papers]
+    both = check_image(picture(colour=3))
+    with Session(database.engine) as session:
+        store_images(session, [both])
+        choice = next(
+            v for c in junior for v in _versions(database, c) if v.options and v.type == "single"
+        )
+        letter = sorted(choice.options)[0]
+        choice.options = {
+            **choice.options,
+            letter: f"{choice.options[letter]} {marker(both.sha256)}",
+        }
+        session.add(choice)
+        stem = _versions(database, senior[0])[0]
+        stem.stem += " " + marker(both.sha256)
+        session.add(stem)
+        session.commit()
+    _seal(database, senior, opens_in=timedelta(hours=1))
+    first = _seal(database, junior, opens_in=timedelta(seconds=-1))
+    with Session(database.engine) as session:
+        assert session.get(ItemImage, both.sha256) is not None  # in the bank still
+    open_seal(database.engine, first.seal_id, [s for _, s in first.shares[:2]])
+    shown = [q for c in junior for q in paper_view(database.engine, c).questions]
+    assert any(both.sha256 in text for q in shown for text in q.options.values())
+    with Session(database.engine) as session:
+        assert session.get(ItemImage, both.sha256) is not None

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column('institution', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
         sa.Column('threshold', sa.Integer(), nullable=False),
         sa.Column('custodians', sa.JSON(), nullable=False),
+        sa.Column('images', sa.JSON(), server_default='[]', nullable=False),
         sa.Column('opens_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('ends_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('print_lead_minutes', sa.Integer(), nullable=False),
