@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, case, func
+from sqlalchemy import Engine, case, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -321,6 +321,12 @@ def paper_document(engine: Engine, code: str, kind: str) -> bytes:
     digest = hashlib.sha256(content).hexdigest()
     try:
         with Session(engine) as session, session.begin():
+            # the paper's row, then whether it is still readable: a seal taken while this was
+            # rendered keeps the PDF out of the database (and from the one who asked)
+            session.execute(
+                update(Paper).where(col(Paper.id) == paper.id).values(id=col(Paper.id))
+            )
+            check(session, code)
             session.add(
                 PaperDocument(paper_id=paper.id or 0, kind=kind, content=content, sha256=digest)
             )

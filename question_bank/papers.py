@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, delete, func
+from sqlalchemy import Engine, delete, func, update
 from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
@@ -399,10 +399,18 @@ def assemble_papers(
         row = _store_blueprint(session, bp)
         assert row.id is not None
         _freeze_used(session, row.id)
+        # the drafts' rows first: a seal taking one of them meanwhile keeps it (frozen, sealed)
         drafts = list(
-            session.exec(
-                select(Paper.id).where(Paper.blueprint_id == row.id, Paper.status == "draft")
-            )
+            session.execute(
+                update(Paper)
+                .where(
+                    col(Paper.blueprint_id) == row.id,
+                    col(Paper.status) == "draft",
+                    col(Paper.seal_id).is_(None),
+                )
+                .values(id=col(Paper.id))
+                .returning(col(Paper.id))
+            ).scalars()
         )
         if drafts:
             session.execute(delete(PaperItem).where(col(PaperItem.paper_id).in_(drafts)))

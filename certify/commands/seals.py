@@ -90,17 +90,22 @@ def seal_command(
             f"{out} already holds share files ({taken[0].name}): use a new folder"
         )
     written: list[tuple[str, Path]] = []
-    sealed = seal_papers(
-        engine,
-        list(codes),
-        custodians=list(custodians),
-        threshold=threshold,
-        opens_at=opens,
-        ends_at=ends,
-        print_lead_minutes=print_lead,
-        # the share files are written before the seal commits: no seal without its shares
-        deliver=lambda made: written.extend(write_shares(made, out)),
-    )
+    try:
+        sealed = seal_papers(
+            engine,
+            list(codes),
+            custodians=list(custodians),
+            threshold=threshold,
+            opens_at=opens,
+            ends_at=ends,
+            print_lead_minutes=print_lead,
+            # the share files are written before the seal commits: no seal without its shares
+            deliver=lambda made: written.extend(write_shares(made, out)),
+        )
+    except BaseException:  # the commit failed after the files were written: no seal, no files
+        for _, path in written:
+            path.unlink(missing_ok=True)
+        raise
     click.echo(
         f"已密封 sealed: seal {sealed.seal_id} — {', '.join(sealed.papers)}; "
         f"{sealed.versions} 道题 item versions, {sealed.documents} PDF"

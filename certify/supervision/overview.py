@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, case, func, literal, or_
+from sqlalchemy import Engine, and_, case, func, literal, not_, or_
 from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
@@ -257,20 +257,37 @@ def sitting_report(engine: Engine, code: str) -> SittingReport:
         )
 
 
+NOT_ABOUT_SITTINGS = ("course.", "account.", "token.", "job.", "key.", "institution.", "bank.")
+"""Actions whose subject is never a sitting's code (a course's, an account's, a job's number…):
+a subject that happens to read like one of the region's sitting codes is not the region's."""
+
+
 def region_entries(reader: str) -> Any:
     """Which audit entries a supervisor reads, under its scope: those written by the accounts of
-    its region's institutions, its own, and those about its region's institutions, sittings,
-    courses, inspection records and the plans that drew them (a platform step at the command line names them as its
-    subject). The selects below are the scope's own, so each finds its region's rows only."""
+    its region's institutions (in the browser or through the API), its own, and those about its
+    region's institutions, sittings, courses, inspection records and the plans that drew them (a
+    platform step at the command line names them as its subject), each kind of subject with
+    the actions about it. The selects below are the scope's own, so each finds its region's
+    rows only."""
     held = scope.current()
     assert held is not None
-    accounts = select(literal("web:") + col(Account.username))
+    accounts = select(literal("web:") + col(Account.username)).union_all(
+        select(literal("api:") + col(Account.username))
+    )
     records = select(col(InspectionRecord.plan) + literal("/") + col(InspectionRecord.target))
+    about_sittings = and_(
+        col(AuditEntry.subject).in_(select(Sitting.code)),
+        *(not_(col(AuditEntry.action).startswith(p)) for p in NOT_ABOUT_SITTINGS),
+    )
+    about_courses = and_(
+        col(AuditEntry.subject).in_(select(Course.code)),
+        col(AuditEntry.action).startswith("course."),
+    )
     return or_(
         col(AuditEntry.actor).in_(accounts),
         col(AuditEntry.actor) == f"web:{reader}",
-        col(AuditEntry.subject).in_(select(Sitting.code)),
-        col(AuditEntry.subject).in_(select(Course.code)),
+        about_sittings,
+        about_courses,
         col(AuditEntry.subject).in_(records),
         col(AuditEntry.subject).in_(select(InspectionRecord.plan)),  # a plan drawing any of them
         col(AuditEntry.subject).in_(sorted(held.names | held.codes)),

@@ -106,6 +106,7 @@ def check_unheld(session: Session, paper_ids: list[int]) -> None:
         session.exec(
             select(ItemVersion.id)
             .where(col(ItemVersion.id).in_(versions))
+            .order_by(col(ItemVersion.id))
             .with_for_update(read=True)
             .execution_options(**ALL_INSTITUTIONS)
         ).all()

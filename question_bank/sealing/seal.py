@@ -18,11 +18,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine, String, cast, delete, or_, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from certify.infra import audit_log
 from certify.infra.db import ALL_INSTITUTIONS
-from certify.infra.errors import PaperNotFound
+from certify.infra.errors import DatabaseError, PaperNotFound
 from certify.infra.shamir import split
 from question_bank.images import hashes_in, shown_texts
 from question_bank.sealing.holds import SEALED, SealError, held_versions
@@ -351,7 +352,8 @@ def _versions(session: Session, papers: list[Paper]) -> list[ItemVersion]:
         session.exec(
             select(ItemVersion.id)
             .where(col(ItemVersion.id).in_([v.id for v in versions]))
-            .with_for_update()
+            .order_by(col(ItemVersion.id))
+            .with_for_update(key_share=True)  # FOR NO KEY UPDATE: new paper items may refer
             .execution_options(**ALL_INSTITUTIONS)
         ).all()
     _also_elsewhere(session, papers, versions)
@@ -457,6 +459,16 @@ def _zeroing(engine: Engine) -> Iterator[Session]:
         try:
             with Session(bind=conn, expire_on_commit=False) as session, session.begin():
                 yield session
+        except IntegrityError as exc:
+            raise DatabaseError(
+                "另一个操作同时修改了相同的数据，密封已整体撤销，请重新执行。\n"
+                f"Another writer changed the same records at the same time; nothing was sealed — "
+                f"run it again. ({exc.orig})"
+            ) from exc
+        except OperationalError as exc:
+            raise DatabaseError(
+                f"数据库操作失败，未密封 / the database failed and nothing was sealed: {exc.orig}"
+            ) from exc
         finally:
             if sqlite:
                 conn.rollback()

@@ -52,7 +52,8 @@ def test_a_sealed_paper_waits_for_its_custodians_then_the_exam_runs(
         custodians=["甲", "乙", "丙"],
         threshold=2,
         opens_at=start,
-        ends_at=now + timedelta(seconds=6),  # "ends" soon: keys wait for the last candidate
+        # "ends" in a moment: the keys then wait for the last candidate answering
+        ends_at=datetime.now(UTC) + timedelta(seconds=2),
     )
     app = create_app(Settings.load({}, web_secret="x", sweep_seconds=0), engine=engine, vault=VAULT)
     client = app.test_client()
@@ -76,6 +77,15 @@ def test_a_sealed_paper_waits_for_its_custodians_then_the_exam_runs(
     assert sweep(engine, now=now + timedelta(days=1)) == Swept(0, 0)
 
     open_seal(engine, sealed.seal_id, [s for _, s in sealed.shares[:2]])
+    late = exam.people[1]  # a second candidate answering, till the end of this test
+    token = attempts.sign_in(
+        engine,
+        VAULT,
+        admission_no=late.admission_no,
+        id_number=late.id_number,
+        room_code=exam.room_of(late.admission_no).room_code,
+        device_label="PC-2",
+    )[0]
     paper = client.get("/exam/api/paper", headers=auth)
     assert paper.status_code == 200
     first = paper.json["parts"][0]["questions"][0]
@@ -96,16 +106,7 @@ def test_a_sealed_paper_waits_for_its_custodians_then_the_exam_runs(
     with pytest.raises(KeysWithheld):  # marking waits for the end too
         marking_list(engine, "S1")
 
-    # another candidate still answers after the seal's end time (extra time, a pause): keys stay held
-    late = exam.people[1]
-    token = attempts.sign_in(
-        engine,
-        VAULT,
-        admission_no=late.admission_no,
-        id_number=late.id_number,
-        room_code=exam.room_of(late.admission_no).room_code,
-        device_label="PC-2",
-    )[0]
+    # past the seal's end time another candidate still answers (extra time, a pause): held
     time.sleep(max(0.0, (sealed.ends_at - datetime.now(UTC)).total_seconds()) + 0.5)
     with pytest.raises(KeysWithheld):
         paper_document(engine, codes[0], "key")

@@ -126,8 +126,10 @@ def test_a_sealed_paper_is_refused_everywhere_and_opens_back_as_it_was(
     assert not (tmp_path / "out").exists()
     with Session(database.engine) as session:
         assert session.exec(select(PaperDocument)).first() is None
+    letters = {q.item_version_pk: set(q.options) for q in before[codes[0]].questions}
     for v in _versions(database, codes[0]):  # the option letters stay: the item's shape
         assert (v.stem, v.key, v.rubric) == ("", "", "") and set(v.options.values()) <= {""}
+        assert set(v.options) == letters[v.id or 0]
 
     opened = open_seal(
         database.engine, sealed.seal_id, [s for _, s in sealed.shares[1:]], actor="admin"

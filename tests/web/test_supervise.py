@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from certify.accounts import AccountError, create_account, set_role
 from certify.delivery.schedule import add_room, create_session
 from certify.entitlements.training import create_course
+from certify.infra import audit_log
 from certify.institutions.registry import set_region
 from certify.institutions.scope import ReadOnlyScope, scope_of_account, scoped
 from certify.registration.sittings import create_sitting
@@ -114,6 +115,15 @@ def test_the_overview_is_the_region_s_with_its_chart(region: Site) -> None:
     assert "YT-1" in created and "S1" in created and "JS-1" not in created
     every = audit_view(region.database.engine, action="sitting.create")  # no scope: the platform
     assert {e.subject for e in every.entries} >= {"YT-1", "JS-1", "S1"} and every.chain_ok
+    # the API's entries are its accounts' too; another region's accounts' are not
+    engine = region.database.engine
+    create_account(engine, "js-admin", "admin", "js-admin-password-1", institution="苏州某评价机构")
+    with Session(engine) as session:
+        for actor in ("api:admin", "api:js-admin", "web:js-admin"):
+            audit_log.append(session, actor=actor, action="holder.check", subject="7", detail={})
+        session.commit()
+    checks = words(client.get("/supervise/audit?action=holder."))
+    assert "api:admin" in checks and "js-admin" not in checks
 
 
 def test_a_supervisor_writes_nothing_of_the_institutions(region: Site) -> None:

@@ -394,13 +394,26 @@ def test_an_institution_s_seals_are_its_own(two: Site) -> None:
         with pytest.raises(ProvincesOwn):
             seal_papers(engine, [province_paper.code], **seal)  # type: ignore[arg-type]
         (paper,) = assemble_papers(engine, mine).papers
-        with pytest.raises(SealError, match=province_paper.code):  # the two share items
-            seal_papers(engine, [paper.code], **seal)  # type: ignore[arg-type]
+    with scoped(Scope.of(OWNER, "SD-EVAL-01")):  # the first institution's paper of them too
+        (owners,) = assemble_papers(engine, mine.model_copy(update={"code": "B-OWN"})).papers
+    with (
+        scoped(Scope.of(OTHER, "SD-EVAL-02")),
+        pytest.raises(SealError, match="on 2 other paper") as refused,  # all share items
+    ):
+        seal_papers(engine, [paper.code], **seal)  # type: ignore[arg-type]
+    assert province_paper.code in str(refused.value)  # the province's is named to everyone,
+    assert owners.code not in str(refused.value)  # another institution's is only counted
     stems = [q.stem for q in paper_view(engine, province_paper.code).questions]
     assert all(stems)  # nothing of the province's paper was emptied
-    with Session(engine) as session:  # the province's paper retired: B's seal goes ahead
+    with Session(engine) as session:  # both retired: B's seal goes ahead
         session.execute(
-            delete(PaperItem).where(col(PaperItem.paper_id) == province_paper_id(session))
+            delete(PaperItem).where(
+                col(PaperItem.paper_id).in_(
+                    select(Paper.id)
+                    .join(Blueprint, col(Blueprint.id) == col(Paper.blueprint_id))
+                    .where(col(Blueprint.code).in_(["B-PROV", "B-OWN"]))
+                )
+            )
         )
         session.commit()
     with scoped(Scope.of(OTHER, "SD-EVAL-02")):
@@ -417,14 +430,3 @@ def test_an_institution_s_seals_are_its_own(two: Site) -> None:
     assert opened.status_code == 404 and snapshot(engine) == before
     done = other.post(f"{url}/open", data={"csrf_token": two.csrf(other), "share": shares})
     assert done.status_code == 302
-
-
-def province_paper_id(session: Session) -> int:
-    return (
-        session.exec(
-            select(Paper.id)
-            .join(Blueprint, col(Blueprint.id) == col(Paper.blueprint_id))
-            .where(Blueprint.code == "B-PROV")
-        ).one()
-        or 0
-    )
