@@ -323,9 +323,7 @@ def paper_document(engine: Engine, code: str, kind: str) -> bytes:
         with Session(engine) as session, session.begin():
             # the paper's row, then whether it is still readable: a seal taken while this was
             # rendered keeps the PDF out of the database (and from the one who asked)
-            session.execute(
-                update(Paper).where(col(Paper.id) == paper.id).values(id=col(Paper.id))
-            )
+            session.execute(update(Paper).where(col(Paper.id) == paper.id).values(id=col(Paper.id)))
             check(session, code)
             session.add(
                 PaperDocument(paper_id=paper.id or 0, kind=kind, content=content, sha256=digest)
