@@ -23,10 +23,11 @@ from question_bank.bank import import_items, to_item_data
 from question_bank.paper_catalogue import paper_document
 from question_bank.sealing import KeysWithheld, SealError, held_versions, open_seal, seal_papers
 from schemas.enums import AttemptStatus
-from schemas.tables import Item, ItemVersion, Paper, PaperItem, PaperSeal, Registration
+from schemas.tables import Item, ItemVersion, Paper, PaperItem, Registration
 from tests.certify.exam_helpers import VAULT
 from tests.conftest import Database
 from tests.delivery.delivery_helpers import attempt_of, copy_of, ready_exam
+from tests.question_bank.test_sealing import sealed_by_hand
 
 
 def test_a_sealed_paper_waits_for_its_custodians_then_the_exam_runs(
@@ -78,14 +79,7 @@ def test_a_sealed_paper_waits_for_its_custodians_then_the_exam_runs(
 
     open_seal(engine, sealed.seal_id, [s for _, s in sealed.shares[:2]])
     late = exam.people[1]  # a second candidate answering, till the end of this test
-    token = attempts.sign_in(
-        engine,
-        VAULT,
-        admission_no=late.admission_no,
-        id_number=late.id_number,
-        room_code=exam.room_of(late.admission_no).room_code,
-        device_label="PC-2",
-    )[0]
+    token = exam.sign_in(late, at=datetime.now(UTC), label="PC-2")
     paper = client.get("/exam/api/paper", headers=auth)
     assert paper.status_code == 200
     first = paper.json["parts"][0]["questions"][0]
@@ -144,25 +138,9 @@ def test_a_hand_in_is_scored_while_a_revision_of_its_item_is_sealed(
         v2 = session.exec(
             select(ItemVersion).where(ItemVersion.item_id == item.id, ItemVersion.version == 2)
         ).one()
-        seal = PaperSeal(
-            threshold=2, custodians=[], opens_at=now + timedelta(days=30),
-            ends_at=now + timedelta(days=30, hours=2), nonce=b"", ciphertext=b"", sealed_by="t",
-        )  # fmt: skip
-        session.add(seal)
-        session.flush()
-        v2.sealed_by, v2.key, v2.stem = seal.id, "", ""  # as sealing leaves it
-        v2.options = dict.fromkeys(v2.options, "")
-        session.add(v2)
-        session.commit()
+        sealed_by_hand(session, v2)
     person = exam.people[0]
-    token = attempts.sign_in(
-        engine,
-        VAULT,
-        admission_no=person.admission_no,
-        id_number=person.id_number,
-        room_code=exam.room_of(person.admission_no).room_code,
-        device_label="PC-1",
-    )[0]
+    token = exam.sign_in(person, at=datetime.now(UTC))
     attempts.hand_in(engine, token)
     assert attempt_of(exam, person).status is AttemptStatus.HANDED_IN
     assert attempt_of(exam, person).objective_score == 0  # scored: nothing was answered

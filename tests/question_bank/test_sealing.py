@@ -80,6 +80,23 @@ def _seal(
     )
 
 
+def sealed_by_hand(session: Session, version: ItemVersion) -> PaperSeal:
+    """``version`` held by a seal of the province's, made by hand (no paper need show it) and
+    emptied as sealing empties a version: the option letters kept. Committed."""
+    opens = utcnow() + timedelta(days=30)
+    seal = PaperSeal(
+        threshold=2, custodians=[], opens_at=opens, ends_at=opens + timedelta(hours=2),
+        nonce=b"", ciphertext=b"", sealed_by="test",
+    )  # fmt: skip
+    session.add(seal)
+    session.flush()
+    version.sealed_by, version.stem, version.key, version.rubric = seal.id, "", "", ""
+    version.options = dict.fromkeys(version.options, "")
+    session.add(version)
+    session.commit()
+    return seal
+
+
 def _texts(database: Database, codes: list[str]) -> list[str]:
     """Every stem, option, premise and rubric of the papers that no other item of the bank
     also has (an option such as "docker run" may be another item's too)."""
@@ -391,16 +408,7 @@ def test_grading_waits_for_a_key_correction_sealed_by_its_own_side_only(
             select(ItemVersion).where(ItemVersion.item_id == item.id, ItemVersion.version == 2)
         ).one()
         assert effective_keys(session)[v1.id or 0].key == other  # the correction scores v1
-        seal = PaperSeal(
-            threshold=2, custodians=[], opens_at=utcnow(), ends_at=utcnow() + timedelta(hours=1),
-            nonce=b"", ciphertext=b"", sealed_by="test",
-        )  # fmt: skip
-        session.add(seal)
-        session.flush()
-        v2.sealed_by, v2.key = seal.id, ""  # as sealing leaves it: the option letters kept
-        v2.options = dict.fromkeys(v2.options, "")
-        session.add(v2)
-        session.commit()
+        seal = sealed_by_hand(session, v2)
         mine, theirs = (
             Sitting(code="A", institution="甲机构"),
             Sitting(code="B", institution="乙机构"),
