@@ -34,7 +34,6 @@ from question_bank.sealing.holds import (
     check_unheld,
     held_versions,
     sealed_owners,
-    sealed_versions,
     unopened_registrations,
 )
 from question_bank.sealing.opening import Opened, open_seal
@@ -73,7 +72,6 @@ __all__ = [
     "seal_of_paper",
     "seal_papers",
     "sealed_owners",
-    "sealed_versions",
     "share_text",
     "unopened_registrations",
 ]

@@ -133,11 +133,6 @@ def sealed_owners(session: Session) -> dict[int, str | None]:
     }
 
 
-def sealed_versions(session: Session) -> set[int]:
-    """Item versions whose texts are in a seal not yet opened (empty in the bank)."""
-    return {pk for pk, state in held_versions(session).items() if state == SEALED}
-
-
 def unopened_registrations() -> Any:
     """A subquery: registrations whose paper is in a seal not yet opened."""
     unopened = (
