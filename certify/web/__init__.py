@@ -37,6 +37,7 @@ from certify.keys.publish import REVOCATIONS, TRUST_LIST, newest_published, newe
 from certify.keys.store import database_root_kid
 from certify.registration.identity import IdentityVault, load_vault
 from certify.signing.trust import TrustList, load_trust_list
+from certify.web.answers import Answers
 from certify.web.logs import redact
 
 log = logging.getLogger("certify.web")
@@ -400,6 +401,14 @@ def create_app(
         log.exception("unexpected error on %s", redact(request.path))
         return error_response(500, "internal", "the server failed; the error is logged")
 
+    # The exam page's saves, state and event counts, answered without Flask's per-request work
+    # (certify.web.answers); everything else passes through to the app above.
+    app.wsgi_app = Answers(  # type: ignore[method-assign]
+        app.wsgi_app,
+        engine,
+        max_bytes=app.config["MAX_CONTENT_LENGTH"],
+        starting=(sweeper.ensure_running, runner.ensure_running),
+    )
     return app
 
 

@@ -5,6 +5,10 @@ often on a closed network, so nothing comes from elsewhere). The calls carry the
 in ``Authorization: Exam <token>`` — no cookie, so no other site can make a candidate's browser
 save an answer — and every refusal is ``{"error", "message_zh", "message_en"}`` with its status.
 The rules themselves are :mod:`certify.delivery.attempts`; this module only parses and answers.
+
+The calls a page makes most — ``POST /exam/api/save``, ``GET /exam/api/state`` and ``POST
+/exam/api/events`` — are answered in front of Flask by :mod:`certify.web.answers`, with the
+same replies as the calls here.
 """
 
 from __future__ import annotations
@@ -111,21 +115,9 @@ def sign_in() -> Any:
     return jsonify({"token": token, "state": state})
 
 
-@blueprint.get("/api/state")
-def state() -> Any:
-    return jsonify(attempts.state(g.engine, _token()))
-
-
 @blueprint.get("/api/paper")
 def paper() -> Any:
     return jsonify(attempts.paper(g.engine, _token(), vault=g.services.vault))
-
-
-@blueprint.post("/api/save")
-def save() -> Any:
-    token = _token()
-    entries = attempts.parse_entries(_json())
-    return jsonify(attempts.save(g.engine, token, entries))
 
 
 @blueprint.post("/api/attachments")
@@ -138,12 +130,6 @@ def attach() -> Any:
         raise Refused(400, "bad_request", "请选择文件", "a file and a question number are expected")
     data = upload.stream.read(attempts.ATTACHMENT_BYTES + 1)
     return jsonify(attempts.attach(g.engine, token, int(number), upload.filename or "", data))
-
-
-@blueprint.post("/api/events")
-def events() -> Any:
-    token = _token()
-    return jsonify(attempts.count_events(g.engine, token, _json()))
 
 
 @blueprint.post("/api/hand-in")

@@ -40,6 +40,7 @@ from schemas.tables import (
     Result,
 )
 from tests.certify.exam_helpers import VAULT
+from tests.conftest import Database
 from tests.delivery.delivery_helpers import (
     START,
     Exam,
@@ -969,3 +970,28 @@ def test_the_numbering_a_save_checks_against_is_the_copys(whole: Exam, part: str
                 assert numbering.check(q.number, value) == copy.check(q.number, value)
         assert numbering.check(999, "A") == copy.check(999, "A")
         assert fresh.numbering(engine, reg.id or 0, part) is numbering
+
+
+def test_the_hot_paths_pooled_connection_goes_back_as_it_came(database: Database) -> None:
+    """The heartbeat's and the save's statements run autocommit on a pooled connection without
+    SQLAlchemy around it: the connection goes back to the pool not autocommit, and one whose
+    statement failed is closed, not pooled again."""
+    if database.backend != "postgresql":
+        pytest.skip("the driver-level hot path is PostgreSQL's")
+    import psycopg
+
+    engine = db.make_engine(database.url)
+    try:
+        assert attempts._driver_row(engine, "SELECT %(x)s::int + 1", {"x": 1}) == (2,)
+        with engine.connect() as conn:
+            first = conn.connection.dbapi_connection
+            assert first is not None and first.autocommit is False
+        assert attempts._driver_row(engine, "SELECT %(x)s::int + 1", {"x": 2}) == (3,)
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            attempts._driver_row(engine, "SELECT 1 / %(x)s::int", {"x": 0})
+        assert first.closed
+        assert attempts._driver_row(engine, "SELECT %(x)s::int + 1", {"x": 3}) == (4,)
+        with engine.connect() as conn:
+            assert conn.connection.dbapi_connection is not first
+    finally:
+        engine.dispose()

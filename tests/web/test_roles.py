@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from certify.accounts import MAX_FAILURES_USER, AccountError, create_account
+from certify.web import answers
 from schemas.tables import Account, ApiToken, AuditEntry, LoginAttempt
 from tests.web.conftest import PASSWORDS, Site
 
@@ -77,14 +78,15 @@ def test_the_url_map_has_protected_routes_for_every_role(site: Site) -> None:
 
 
 def candidate_routes(site: Site) -> list[tuple[str, str]]:
-    """(method, URL) of every call of the candidate's exam but signing in and the page."""
+    """(method, URL) of every call of the candidate's exam but signing in and the page: the
+    exam blueprint's, and those answered in front of Flask (certify.web.answers)."""
     return [
         (method, rule.rule)
         for rule in site.app.url_map.iter_rules()
         if rule.endpoint.startswith(f"{CANDIDATE}.")
         and rule.endpoint not in ("exam.sign_in", "exam.page")
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
-    ]
+    ] + list(answers.ROUTES)
 
 
 def test_the_candidates_calls_take_a_device_token_and_nothing_else(site: Site) -> None:
