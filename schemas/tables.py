@@ -557,14 +557,15 @@ class Attempt(SQLModel, table=True):
 
     __tablename__ = "attempt"
     __table_args__ = (
+        # these serve look-ups by registration and by room too (their leading column)
         UniqueConstraint("registration_id", "session_id"),
         UniqueConstraint("room_id", "seat"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    registration_id: int = Field(foreign_key="registration.id", index=True)
+    registration_id: int = Field(foreign_key="registration.id")
     session_id: int = Field(foreign_key="exam_session.id", index=True)
-    room_id: int = Field(foreign_key="exam_room.id", index=True)
+    room_id: int = Field(foreign_key="exam_room.id")
     seat: int
     status: AttemptStatus = Field(
         default=AttemptStatus.WAITING, sa_type=WordType(AttemptStatus, 16), index=True
@@ -596,10 +597,10 @@ class AttemptAnswer(SQLModel, table=True):
     """An attempt's current answer to one question, in the printed letters of its copy."""
 
     __tablename__ = "attempt_answer"
-    __table_args__ = (UniqueConstraint("attempt_id", "item_version_id"),)
+    __table_args__ = (UniqueConstraint("attempt_id", "item_version_id"),)  # also by attempt
 
     id: int | None = Field(default=None, primary_key=True)
-    attempt_id: int = Field(foreign_key="attempt.id", index=True)
+    attempt_id: int = Field(foreign_key="attempt.id")
     item_version_id: int = Field(foreign_key="item_version.id")
     value: str = ""
     flagged: bool = False
@@ -611,10 +612,10 @@ class AnswerEvent(SQLModel, table=True):
     """Every write an attempt received, kept for appeals: what, when, from which device."""
 
     __tablename__ = "answer_event"
-    __table_args__ = (UniqueConstraint("attempt_id", "seq"),)
+    __table_args__ = (UniqueConstraint("attempt_id", "seq"),)  # also by attempt
 
     id: int | None = Field(default=None, primary_key=True)
-    attempt_id: int = Field(foreign_key="attempt.id", index=True)
+    attempt_id: int = Field(foreign_key="attempt.id")
     seq: int
     item_version_id: int = Field(foreign_key="item_version.id")
     value: str = ""
