@@ -240,3 +240,16 @@ def staff_client(database: Database, username: str, password: str) -> FlaskClien
     )
     assert response.status_code == 302, response.data
     return client
+
+
+def web_sign_in(client: FlaskClient, exam: Exam, person: Any, **more: str) -> Any:
+    """The candidate's sign-in over HTTP: admission number, ID number and their room's code."""
+    return client.post(
+        "/exam/api/sign-in",
+        json={
+            "admission_no": person.admission_no,
+            "id_number": person.id_number,
+            "room_code": exam.room_of(person.admission_no).room_code,
+            **more,
+        },
+    )

@@ -15,7 +15,7 @@ from certify.web import create_app
 from schemas.tables import Item, ItemVersion
 from tests.certify.exam_helpers import VAULT
 from tests.conftest import Database
-from tests.delivery.delivery_helpers import ready_exam
+from tests.delivery.delivery_helpers import ready_exam, web_sign_in
 
 
 def test_a_candidates_calls_carry_nothing_of_keys_items_or_other_people(
@@ -35,14 +35,7 @@ def test_a_candidates_calls_carry_nothing_of_keys_items_or_other_people(
     )
     client = app.test_client()
     me, others = exam.people[0], exam.people[1:]
-    signed = client.post(
-        "/exam/api/sign-in",
-        json={
-            "admission_no": me.admission_no,
-            "id_number": me.id_number,
-            "room_code": exam.room_of(me.admission_no).room_code,
-        },
-    )
+    signed = web_sign_in(client, exam, me)
     auth = {"Authorization": f"Exam {signed.json['token']}"}
     texts = [signed.data.decode()]
     paper = client.get("/exam/api/paper", headers=auth)

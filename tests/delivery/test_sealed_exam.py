@@ -26,7 +26,7 @@ from schemas.enums import AttemptStatus
 from schemas.tables import Item, ItemVersion, Paper, PaperItem, Registration
 from tests.certify.exam_helpers import VAULT
 from tests.conftest import Database
-from tests.delivery.delivery_helpers import attempt_of, copy_of, ready_exam
+from tests.delivery.delivery_helpers import attempt_of, copy_of, ready_exam, web_sign_in
 from tests.question_bank.test_sealing import sealed_by_hand
 
 
@@ -59,14 +59,7 @@ def test_a_sealed_paper_waits_for_its_custodians_then_the_exam_runs(
     app = create_app(Settings.load({}, web_secret="x", sweep_seconds=0), engine=engine, vault=VAULT)
     client = app.test_client()
     person = exam.people[0]
-    ok = client.post(
-        "/exam/api/sign-in",
-        json={
-            "admission_no": person.admission_no,
-            "id_number": person.id_number,
-            "room_code": exam.room_of(person.admission_no).room_code,
-        },
-    )
+    ok = web_sign_in(client, exam, person)
     assert ok.status_code == 200, ok.json
     auth = {"Authorization": f"Exam {ok.json['token']}"}
     assert client.get("/exam/api/state", headers=auth).status_code == 200

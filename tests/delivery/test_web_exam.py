@@ -17,7 +17,7 @@ from certify.infra.settings import Settings
 from certify.web import create_app
 from tests.certify.exam_helpers import VAULT
 from tests.conftest import Database
-from tests.delivery.delivery_helpers import ready_exam
+from tests.delivery.delivery_helpers import ready_exam, web_sign_in
 
 
 def test_a_candidate_signs_in_answers_and_hands_in_over_http(
@@ -111,15 +111,7 @@ def _answering(
         vault=VAULT,
     )
     client = app.test_client()
-    person = exam.people[0]
-    signed = client.post(
-        "/exam/api/sign-in",
-        json={
-            "admission_no": person.admission_no,
-            "id_number": person.id_number,
-            "room_code": exam.room_of(person.admission_no).room_code,
-        },
-    )
+    signed = web_sign_in(client, exam, exam.people[0])
     auth = {"Authorization": f"Exam {signed.json['token']}"}
     paper = client.get("/exam/api/paper", headers=auth).json
     return app, client, auth, paper["parts"][0]["questions"][0]["number"]
