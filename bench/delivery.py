@@ -2,6 +2,7 @@
 
     python3 bench/delivery.py [--candidates 2000] [--minutes 2] [--quick] [--sqlite]
                               [--workers 2] [--answer-workers 2] [--nice 10] [--threads 4]
+                              [--answer-threads N]
                               [--connections 64]
                               [--save-every 5] [--heartbeat 4] [--no-kill] [--no-baseline]
                               [--no-pacing] [--answer-together] [--postgres URL]
@@ -276,7 +277,10 @@ class Server:
                     self.port, self.args.workers, self.args.threads, nice=self.args.nice
                 ),
                 self._gunicorn(
-                    self.answer_port, self.args.answer_workers, self.args.threads, nice=0
+                    self.answer_port,
+                    self.args.answer_workers,
+                    self.args.answer_threads or self.args.threads,
+                    nice=0,
                 ),
             ]
         else:
@@ -1069,6 +1073,12 @@ def main() -> None:
         help="gunicorn workers of their own for saves, state and events (0: one server for all)",
     )
     parser.add_argument(
+        "--answer-threads",
+        type=int,
+        default=0,
+        help="threads of each answers' worker (0: as --threads)",
+    )
+    parser.add_argument(
         "--nice", type=int, default=10, help="niceness of the other server (sign-in, paper, …)"
     )
     parser.add_argument("--connections", type=int, default=64, help="client keep-alive pool")
@@ -1135,7 +1145,8 @@ def report(args: argparse.Namespace, f: dict[str, Any], failures: list[str]) -> 
     shape = f"{1 if args.sqlite else args.workers} workers × {args.threads} threads (gthread)"
     if args.answer_workers and not args.sqlite:
         shape = (
-            f"{args.answer_workers} × {args.threads} for saves, state and events + "
+            f"{args.answer_workers} × {args.answer_threads or args.threads} for saves, state and "
+            "events + "
             f"{args.workers} × {args.threads} for the rest at nice {args.nice}"
         )
     print(
@@ -1282,6 +1293,7 @@ def report(args: argparse.Namespace, f: dict[str, Any], failures: list[str]) -> 
             "workers": 1 if args.sqlite else args.workers,
             "threads": args.threads,
             "answer_workers": 0 if args.sqlite else args.answer_workers,
+            "answer_threads": args.answer_threads or args.threads,
             "nice": args.nice if args.answer_workers and not args.sqlite else 0,
             "connections": args.connections,
             "save_every_s": args.save_every,
