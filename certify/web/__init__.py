@@ -37,7 +37,7 @@ from certify.keys.publish import REVOCATIONS, TRUST_LIST, newest_published, newe
 from certify.keys.store import database_root_kid
 from certify.registration.identity import IdentityVault, load_vault
 from certify.signing.trust import TrustList, load_trust_list
-from certify.web.answers import Answers
+from certify.web.answers import SECURITY_HEADERS, Answers
 from certify.web.logs import redact
 
 log = logging.getLogger("certify.web")
@@ -376,14 +376,8 @@ def create_app(
 
     @app.after_request
     def _headers(response: Any) -> Any:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-            "form-action 'self'; frame-ancestors 'none'",
-        )
+        for name, value in SECURITY_HEADERS:
+            response.headers.setdefault(name, value)
         return response
 
     @app.errorhandler(HTTPException)

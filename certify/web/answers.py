@@ -38,8 +38,7 @@ log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-HEADERS = [
-    ("Cache-Control", "no-store"),
+SECURITY_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
     ("X-Frame-Options", "DENY"),
@@ -48,8 +47,11 @@ HEADERS = [
         "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
         "form-action 'self'; frame-ancestors 'none'",
     ),
-]
-"""What :mod:`certify.web` adds to every response, and the exam blueprint's ``no-store``."""
+)
+"""What every response of the app carries (:func:`certify.web.create_app` adds them to Flask's)."""
+
+HEADERS = (("Cache-Control", "no-store"), *SECURITY_HEADERS)
+"""An answer's headers: the app's, and the exam calls' ``no-store``."""
 
 STATUS = {
     200: "200 OK",

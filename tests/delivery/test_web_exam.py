@@ -138,6 +138,8 @@ def test_the_answers_in_front_of_flask_reply_as_the_exam_calls_do(
     assert state.headers["Content-Type"] == "application/json"
     assert state.headers["Cache-Control"] == "no-store"
     assert state.headers["X-Frame-Options"] == "DENY"
+    assert state.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in state.headers["Content-Security-Policy"]
     for name in SECURITY_HEADERS:
         assert state.headers[name] == paper.headers[name], name
     assert "Set-Cookie" not in state.headers
