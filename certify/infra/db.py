@@ -108,11 +108,20 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
     must find nothing before the transaction commits, and enforcement is on again after."""
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
+        driver: Any = connection.connection.driver_connection
+        legacy = driver.isolation_level if sqlite else None
         if sqlite:
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()
+            # Python's sqlite3 opens a transaction only before a row is written, so each CREATE,
+            # DROP or ALTER would commit on its own: a migration refused half-way (a downgrade
+            # past a later revision's check) would leave the revisions before it half undone.
+            # The driver leaves transactions to us, and the migration is one of them.
+            driver.isolation_level = None
         try:
             with connection.begin():
+                if sqlite:
+                    connection.exec_driver_sql("BEGIN")
                 yield connection
                 if sqlite:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
@@ -123,6 +132,7 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
                         )
         finally:
             if sqlite:
+                driver.isolation_level = legacy
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 connection.commit()
 

@@ -428,6 +428,10 @@ def test_grading_waits_for_a_key_correction_sealed_by_its_own_side_only(
 def test_no_migration_below_sealing_while_a_seal_is_unopened(
     forms: tuple[Database, list[str]],
 ) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
     from certify.infra import db
 
     database, codes = forms
@@ -435,6 +439,8 @@ def test_no_migration_below_sealing_while_a_seal_is_unopened(
     with pytest.raises(RuntimeError, match="not opened yet"):
         db.downgrade(database.engine, "0023")
     assert db.current_revision(database.engine) == db.head_revision()
+    with database.engine.connect() as conn:  # nothing of the later revisions' downgrades stays
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
     open_seal(database.engine, sealed.seal_id, [s for _, s in sealed.shares[:2]])
     db.downgrade(database.engine, "0023")
     with database.engine.connect() as conn:  # the texts stay, the seal goes
