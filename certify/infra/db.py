@@ -113,9 +113,10 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
         if sqlite:
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()
-            # Python's sqlite3 opens a transaction only before a row is written, so each CREATE,
-            # DROP or ALTER would commit on its own: a migration refused half-way (a downgrade
-            # past a later revision's check) would leave the revisions before it half undone.
+            # Python's sqlite3 opens a transaction only before a row is written, so a CREATE,
+            # DROP or ALTER before the first row written would commit on its own: a migration
+            # refused half-way (a downgrade past a later revision's check) would leave the
+            # revisions before it half undone.
             # The driver leaves transactions to us, and the migration is one of them.
             driver.isolation_level = None
         try:
