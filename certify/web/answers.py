@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 from werkzeug.exceptions import MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.http import HTTP_STATUS_CODES
 
 from certify.delivery import attempts
 from certify.infra.errors import Refused
@@ -53,21 +54,6 @@ SECURITY_HEADERS = (
 HEADERS = (("Cache-Control", "no-store"), *SECURITY_HEADERS)
 """An answer's headers: the app's, and the exam calls' ``no-store``."""
 
-STATUS = {
-    200: "200 OK",
-    400: "400 BAD REQUEST",
-    401: "401 UNAUTHORIZED",
-    403: "403 FORBIDDEN",
-    404: "404 NOT FOUND",
-    405: "405 METHOD NOT ALLOWED",
-    409: "409 CONFLICT",
-    413: "413 REQUEST ENTITY TOO LARGE",
-    415: "415 UNSUPPORTED MEDIA TYPE",
-    423: "423 LOCKED",
-    429: "429 TOO MANY REQUESTS",
-    500: "500 INTERNAL SERVER ERROR",
-}
-
 ROUTES = {
     ("POST", "/exam/api/save"): "save",
     ("GET", "/exam/api/state"): "state",
@@ -75,7 +61,7 @@ ROUTES = {
 }
 """The (method, path) pairs answered here, and the method of :class:`Answers` answering each."""
 
-SEALED = Refused(
+SEALED = Refused(  # the exam blueprint's answer to PaperSealed too
     423,
     "paper_sealed",
     "试卷尚未开启，请稍候，听从监考员安排",
@@ -104,15 +90,10 @@ class Answers:
         self.routes: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
             pair: getattr(self, name) for pair, name in ROUTES.items()
         }
+        # each path takes one method; Flask adds HEAD to a GET and OPTIONS to every route
         self.allowed = {
-            path: ", ".join(
-                sorted(
-                    {m for m, p in ROUTES if p == path}
-                    | {"OPTIONS"}
-                    | ({"HEAD"} if ("GET", path) in ROUTES else set())
-                )
-            )
-            for _, path in ROUTES
+            path: ", ".join(sorted({method, "OPTIONS"} | ({"HEAD"} if method == "GET" else set())))
+            for method, path in ROUTES
         }
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -129,9 +110,9 @@ class Answers:
         try:
             body = route(environ)
         except Refused as exc:
-            status, body = exc.status, _refusal(exc)
+            status, body = exc.status, refusal(exc)
         except PaperSealed:
-            status, body = SEALED.status, _refusal(SEALED)
+            status, body = SEALED.status, refusal(SEALED)
         except Exception:
             log.exception("unexpected error on %s", redact(path))
             status, body = 500, _failed()
@@ -163,15 +144,15 @@ class Answers:
     # --- the three calls, as certify.web.exam answered them -------------------------------------
 
     def save(self, environ: dict[str, Any]) -> Any:
-        token = _token(self.engine, environ)
+        token = device_token(self.engine, environ)
         entries = attempts.parse_entries(self._json(environ))
         return attempts.save(self.engine, token, entries)
 
     def state(self, environ: dict[str, Any]) -> Any:
-        return attempts.state(self.engine, _token(self.engine, environ))
+        return attempts.state(self.engine, device_token(self.engine, environ))
 
     def events(self, environ: dict[str, Any]) -> Any:
-        token = _token(self.engine, environ)
+        token = device_token(self.engine, environ)
         return attempts.count_events(self.engine, token, self._json(environ))
 
     def _json(self, environ: dict[str, Any]) -> Any:
@@ -217,12 +198,13 @@ def _reply(
     headers += more
     if status == 429:
         headers.append(("Retry-After", "900"))
-    start_response(STATUS.get(status, f"{status} ERROR"), headers)
+    start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown').upper()}", headers)
     return [data]
 
 
-def _token(engine: Engine, environ: dict[str, Any]) -> str:
-    """The device's token; a request without one is signed out before anything else is read."""
+def device_token(engine: Engine, environ: dict[str, Any]) -> str:
+    """The device's token from ``Authorization: Exam …``; a request without one is signed out
+    before anything else is read (every candidate's call, here and in certify.web.exam)."""
     header = environ.get("HTTP_AUTHORIZATION", "")
     token = header[5:].strip() if header.startswith("Exam ") else ""
     if not token:
@@ -230,7 +212,8 @@ def _token(engine: Engine, environ: dict[str, Any]) -> str:
     return token
 
 
-def _refusal(exc: Refused) -> dict[str, str]:
+def refusal(exc: Refused) -> dict[str, str]:
+    """The body of every refusal of a candidate's call."""
     return {"error": exc.code, "message_zh": exc.message_zh, "message_en": exc.message_en}
 
 

@@ -20,18 +20,14 @@ from werkzeug.exceptions import HTTPException
 
 from certify.delivery import attempts
 from certify.infra.errors import Refused
+from certify.web import answers
 from question_bank.sealing import PaperSealed
 
 blueprint = Blueprint("exam", __name__, url_prefix="/exam")
 
 
 def _token() -> str:
-    """The device's token; a request without one is signed out before anything else is read."""
-    header = request.headers.get("Authorization", "")
-    token = header[5:].strip() if header.startswith("Exam ") else ""
-    if not token:
-        attempts.live(g.engine, token)  # raises signed_out
-    return token
+    return answers.device_token(g.engine, request.environ)
 
 
 def _json() -> Any:
@@ -45,9 +41,7 @@ def _json() -> Any:
 
 @blueprint.errorhandler(Refused)
 def _refused(exc: Refused) -> Any:
-    response = jsonify(
-        {"error": exc.code, "message_zh": exc.message_zh, "message_en": exc.message_en}
-    )
+    response = jsonify(answers.refusal(exc))
     response.status_code = exc.status
     if exc.status == 429:
         response.headers["Retry-After"] = "900"
@@ -57,14 +51,7 @@ def _refused(exc: Refused) -> Any:
 @blueprint.errorhandler(PaperSealed)
 def _sealed(_exc: PaperSealed) -> Any:
     """The paper's custodians have not opened it yet: the page waits and asks again."""
-    return _refused(
-        Refused(
-            423,
-            "paper_sealed",
-            "试卷尚未开启，请稍候，听从监考员安排",
-            "the paper has not been opened yet: wait, and follow the invigilator",
-        )
-    )
+    return _refused(answers.SEALED)
 
 
 @blueprint.errorhandler(HTTPException)
