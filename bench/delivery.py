@@ -279,7 +279,7 @@ class Server:
                 self._gunicorn(
                     self.answer_port,
                     self.args.answer_workers,
-                    self.args.answer_threads or self.args.threads,
+                    self.args.answer_threads,
                     nice=0,
                 ),
             ]
@@ -1104,6 +1104,7 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--raw", type=Path, help="also write the load generator's raw result here")
     args = parser.parse_args()
+    args.answer_threads = args.answer_threads or args.threads
     if args.quick:
         args.candidates, args.minutes, args.recovery = 200, 0.5, 15.0
     started = time.perf_counter()
@@ -1145,8 +1146,7 @@ def report(args: argparse.Namespace, f: dict[str, Any], failures: list[str]) -> 
     shape = f"{1 if args.sqlite else args.workers} workers × {args.threads} threads (gthread)"
     if args.answer_workers and not args.sqlite:
         shape = (
-            f"{args.answer_workers} × {args.answer_threads or args.threads} for saves, state and "
-            "events + "
+            f"{args.answer_workers} × {args.answer_threads} for saves, state and events + "
             f"{args.workers} × {args.threads} for the rest at nice {args.nice}"
         )
     print(
@@ -1293,7 +1293,7 @@ def report(args: argparse.Namespace, f: dict[str, Any], failures: list[str]) -> 
             "workers": 1 if args.sqlite else args.workers,
             "threads": args.threads,
             "answer_workers": 0 if args.sqlite else args.answer_workers,
-            "answer_threads": args.answer_threads or args.threads,
+            "answer_threads": args.answer_threads,
             "nice": args.nice if args.answer_workers and not args.sqlite else 0,
             "connections": args.connections,
             "save_every_s": args.save_every,
