@@ -11,29 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 
 from certify.delivery import attempts
 from certify.infra.settings import Settings
 from certify.web import create_app
 from tests.certify.exam_helpers import VAULT
 from tests.conftest import Database
-from tests.delivery.delivery_helpers import ready_exam, web_sign_in
+from tests.delivery.delivery_helpers import Exam, ready_exam, web_sign_in
 
 
 def test_a_candidate_signs_in_answers_and_hands_in_over_http(
     database: Database, tmp_path: Path
 ) -> None:
-    exam = ready_exam(
-        database,
-        tmp_path,
-        start=datetime.now(UTC) - timedelta(minutes=40),
-        count=4,
-        entry_minutes=60,
-    )
-    app = create_app(
-        Settings.load({}, web_secret="x", sweep_seconds=0), engine=database.engine, vault=VAULT
-    )
-    client = app.test_client()
+    exam, client = _exam_under_way(database, tmp_path, count=4)
     person = exam.people[0]
     room = exam.room_of(person.admission_no)
     # the page shell itself is tested with the browser
@@ -94,15 +85,15 @@ def test_a_candidate_signs_in_answers_and_hands_in_over_http(
     assert late.status_code == 403 and late.json["error"] == "handed_in"
 
 
-def _answering(
-    database: Database, tmp_path: Path, **settings: Any
-) -> tuple[Any, Any, dict[str, str], int]:
-    """The app, its test client, a signed-in candidate's header and their first question."""
+def _exam_under_way(
+    database: Database, tmp_path: Path, *, count: int, **settings: Any
+) -> tuple[Exam, FlaskClient]:
+    """A session that started 40 minutes ago (entry still open) and the app's test client."""
     exam = ready_exam(
         database,
         tmp_path,
         start=datetime.now(UTC) - timedelta(minutes=40),
-        count=2,
+        count=count,
         entry_minutes=60,
     )
     app = create_app(
@@ -110,11 +101,18 @@ def _answering(
         engine=database.engine,
         vault=VAULT,
     )
-    client = app.test_client()
+    return exam, app.test_client()
+
+
+def _answering(
+    database: Database, tmp_path: Path, **settings: Any
+) -> tuple[FlaskClient, dict[str, str], int]:
+    """The app's test client, a signed-in candidate's header and their first question."""
+    exam, client = _exam_under_way(database, tmp_path, count=2, **settings)
     signed = web_sign_in(client, exam, exam.people[0])
     auth = {"Authorization": f"Exam {signed.json['token']}"}
     paper = client.get("/exam/api/paper", headers=auth).json
-    return app, client, auth, paper["parts"][0]["questions"][0]["number"]
+    return client, auth, paper["parts"][0]["questions"][0]["number"]
 
 
 SECURITY_HEADERS = (
@@ -131,7 +129,7 @@ def test_the_answers_in_front_of_flask_reply_as_the_exam_calls_do(
 ) -> None:
     """Saves, the state and event counts are answered by certify.web.answers, not Flask: same
     headers as the calls Flask answers, the same refusals, and a refused body stores nothing."""
-    _, client, auth, number = _answering(database, tmp_path, max_upload_mb=0.01)
+    client, auth, number = _answering(database, tmp_path, max_upload_mb=0.01)
     state = client.get("/exam/api/state", headers=auth)
     paper = client.get("/exam/api/paper", headers=auth)  # answered by Flask
     assert state.status_code == 200 and state.json["status"] == "active"
@@ -212,7 +210,7 @@ def test_an_unforeseen_failure_of_an_answer_is_logged_and_answered_in_json(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    _, client, auth, _ = _answering(database, tmp_path)
+    client, auth, _ = _answering(database, tmp_path)
 
     def failing(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the disk is gone")
@@ -229,7 +227,7 @@ def test_an_unforeseen_failure_of_an_answer_is_logged_and_answered_in_json(
 def test_a_process_that_only_answers_still_sweeps(database: Database, tmp_path: Path) -> None:
     """The deadline sweeper starts with a process's first request. A process that a proxy sends
     nothing but answers (the answers' own server, docs/delivery.md) must start it too."""
-    _, _, auth, _ = _answering(database, tmp_path)  # signed in through another app
+    _, auth, _ = _answering(database, tmp_path)  # signed in through another app
     answering = create_app(
         Settings.load({}, web_secret="x", sweep_seconds=60), engine=database.engine, vault=VAULT
     ).test_client()
