@@ -276,12 +276,7 @@ class Server:
                 self._gunicorn(
                     self.port, self.args.workers, self.args.threads, nice=self.args.nice
                 ),
-                self._gunicorn(
-                    self.answer_port,
-                    self.args.answer_workers,
-                    self.args.answer_threads,
-                    nice=0,
-                ),
+                self._answers(self.answer_port, self.args.answer_workers),
             ]
         else:
             workers = 1 if self.args.sqlite else self.args.workers
@@ -290,6 +285,32 @@ class Server:
         for port in {self.port, self.answer_port}:
             self._wait(port)
         return time.perf_counter() - started
+
+    def _answers(self, port: int, workers: int) -> subprocess.Popen[bytes]:
+        """The answers' server: uvicorn serving certify.web.asgi, or gunicorn as the rest."""
+        if self.args.answer_server == "gthread":
+            return self._gunicorn(port, workers, self.args.answer_threads, nice=0)
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "certify.web.asgi:create",
+                f"--workers={workers}",
+                "--http=httptools",
+                "--loop=uvloop",
+                "--timeout-keep-alive=30",
+                "--backlog=4096",
+                "--no-access-log",
+                "--log-level=warning",
+                "--host=127.0.0.1",
+                f"--port={port}",
+            ],
+            env=self.env,
+            cwd=self.folder,
+            start_new_session=True,
+        )
 
     def _gunicorn(
         self, port: int, workers: int, threads: int, nice: int
@@ -1077,6 +1098,12 @@ def main() -> None:
         type=int,
         default=0,
         help="threads of each answers' worker (0: as --threads)",
+    )
+    parser.add_argument(
+        "--answer-server",
+        choices=("uvicorn", "gthread"),
+        default="uvicorn",
+        help="the answers' server: uvicorn (certify.web.asgi) or gunicorn gthread",
     )
     parser.add_argument(
         "--nice", type=int, default=10, help="niceness of the other server (sign-in, paper, …)"

@@ -54,6 +54,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from certify.delivery.copies import COPIES, Copy, MadeFrom, Numbering
+from certify.infra import db
 from certify.infra.db import transaction
 from certify.infra.errors import Refused
 from certify.registration.identity import IdentityVault
@@ -439,7 +440,7 @@ _WHOSE_LOCK = threading.Lock()
 
 def _where(engine: Engine) -> str:
     """The database a process-level cache entry belongs to."""
-    return engine.url.render_as_string(hide_password=True)
+    return db.where(engine)
 
 
 def _remember(engine: Engine, digest: str, found: Live) -> None:

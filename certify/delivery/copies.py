@@ -18,6 +18,7 @@ from sqlalchemy import Engine, bindparam
 from sqlmodel import col, select
 
 from certify.grading.sheets import check_answer
+from certify.infra import db
 from question_bank.images import images_in, shown_texts
 from question_bank.papers import paper_view
 from question_bank.shuffle import candidate_numbers, candidate_view
@@ -48,6 +49,12 @@ class Numbering:
                 "bad_value",
                 f"第 {number} 题的作答超过 {MAX_VALUE_CHARS} 字",
                 f"the answer to {number} is longer than {MAX_VALUE_CHARS} characters",
+            )
+        if "\x00" in value:  # no database stores it in text
+            return (
+                "bad_value",
+                f"第 {number} 题的作答含有无法保存的字符",
+                f"the answer to {number} holds a NUL character",
             )
         if not value or q.type is ItemType.SUBJECTIVE:
             return None
@@ -147,7 +154,7 @@ class Copies:
     def images(self, engine: Engine, copy: Copy, made_from: MadeFrom, part: str) -> dict[str, str]:
         """The images ``copy``'s questions show, as ``data:`` addresses by hash. Every copy of a
         paper's part shows the same ones, so each process finds them once per paper and part."""
-        key = (engine.url.render_as_string(hide_password=True), made_from.paper_id, part)
+        key = (db.where(engine), made_from.paper_id, part)
         with self._lock:
             found = self._images.get(key)
         if found is None:
@@ -166,7 +173,7 @@ class Copies:
         copy's own when this process has built it, else drawn from the seed without building
         one (a third of the time, and no new objects but one dict: the answer path of a process
         that never served the paper stays free of copies and of their garbage collections)."""
-        where = engine.url.render_as_string(hide_password=True)
+        where = db.where(engine)
         key = (where, registration_id, part)
         with self._lock:
             copy = self._copies.get(key)
@@ -209,7 +216,7 @@ class Copies:
     ) -> Copy:
         """The copy of registration ``registration_id`` for ``part`` ("" for every part);
         ``made_from``, when the caller has read it, saves reading it again."""
-        where = engine.url.render_as_string(hide_password=True)
+        where = db.where(engine)
         key = (where, registration_id, part)
         with self._lock:
             found = self._copies.get(key)

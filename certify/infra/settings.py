@@ -268,6 +268,14 @@ class Settings:
         used_by=(WEB,),
         minimum=0,
     )
+    answer_threads: int = _declare(
+        "CERTIFY_ANSWER_THREADS",
+        4,
+        "threads each process of the answers' server (`uvicorn --factory certify.web.asgi:create`) "
+        "runs saves, heartbeats and event counts on, while its event loop reads and writes HTTP",
+        used_by=(WEB,),
+        minimum=1,
+    )
     trusted_proxies: int = _declare(
         "CERTIFY_TRUSTED_PROXIES",
         0,

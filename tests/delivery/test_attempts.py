@@ -545,13 +545,24 @@ def test_bad_entries_are_refused_and_change_nothing(exam: Exam) -> None:
         (6, truth.number, "X", "bad_value"),
         (7, fill.number, "x" * 20_001, "bad_value"),
         (8, fill.number, ";".join(["x"] * (fill.key.count(";") + 2)), "bad_value"),
+        (9, fill.number, "a\x00b", "bad_value"),
     ):
         out = save(exam, token, (seq, number, value), when=at(6))
         assert out["acked"] == [] and out["last_seq"] == 1, (number, value)
         assert [r["error"] for r in out["refused"]] == [code], (number, value)
         assert snapshot(engine, aid) == before
     # the longest answer taken is 20,000 characters
-    assert save(exam, token, (9, fill.number, "y" * 20_000), when=at(6))["acked"] == [9]
+    assert save(exam, token, (10, fill.number, "y" * 20_000), when=at(6))["acked"] == [10]
+    # every character of a JSON string but NUL is stored as sent, on either path
+    odd = 'é"\\\n\t\u2028😀<>'
+    assert save(exam, token, (11, fill.number, odd), when=at(6))["acked"] == [11]
+    with Session(engine) as s:
+        stored = s.exec(
+            select(AttemptAnswer.value).where(
+                AttemptAnswer.attempt_id == aid, AttemptAnswer.seq == 11
+            )
+        ).one()
+    assert stored == odd
 
 
 def test_saves_refused_whole(exam: Exam) -> None:

@@ -1,0 +1,178 @@
+"""The exam page's answers served by an ASGI server (uvicorn): the answers' processes of a
+computer-based exam, without gunicorn's threaded worker.
+
+An answer (a save, a heartbeat, an event count) is a few hundred microseconds of the app's own
+work and one statement of the database's. gunicorn's ``gthread`` worker spends about twice that
+again on each request before the app sees it — its HTTP parser is Python, and every request
+passes from the poller thread to a worker thread and back — while uvicorn parses in C
+(httptools) on one event loop (uvloop) and hands the request over for a ninth of the CPU
+(docs/benchmarks.md, "An event loop in front of the answers").
+
+:func:`create` builds the app exactly as :func:`certify.web.create_app` does — settings from
+the environment, the deadline sweeper and the job runner — and serves its :class:`Answers`
+middleware through :class:`AnswersServer`: the same code answers, with the same bodies, status
+codes and headers as when gunicorn serves the whole app. Only the three answer routes (and
+``/healthz``) are served here: a proxy sends every other path to the app's gunicorn
+(docs/delivery.md); anything else is 404.
+
+The event loop reads and writes HTTP; each answer runs on one of the process's
+``CERTIFY_ANSWER_THREADS`` threads (4 by default), so that a process goes on answering while a
+statement waits for PostgreSQL, as gunicorn's threads do. Answering on the loop itself, one at a
+time, was cheaper for a heartbeat but held a save's statement up behind the one before it: at
+the same CPU, two such processes served fewer saves than two with threads, and more processes
+than cores cost more than they gave (docs/benchmarks.md).
+
+    uvicorn --factory certify.web.asgi:create --workers 2 --http httptools --loop uvloop \\
+        --host 0.0.0.0 --port 8001 --no-access-log
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from certify.infra.settings import Settings
+from certify.web.answers import HEADERS, Answers
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_NOT_HERE = (
+    json.dumps(
+        {
+            "error": "not_found",
+            "message_zh": "请求的地址不存在",
+            "message_en": "this server answers the exam page's saves, state and events only",
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
+    + b"\n"
+)
+_HEALTHY = b'{"ok":true}\n'
+
+
+class AnswersServer:
+    """ASGI: the answer routes of ``answers`` (and ``/healthz``); 404 for every other path.
+
+    The body is read in full, never past ``answers.max_bytes`` + 1 bytes (a larger one is
+    refused 413 by the middleware, as under gunicorn), then the middleware runs with a WSGI
+    environ holding what it reads: method, path, content type and length, the token's header,
+    the client's address."""
+
+    def __init__(self, answers: Answers, threads: int) -> None:
+        self.answers = answers
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="certify-answer")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if kind != "http":
+            return  # websockets: not served; the server closes the connection
+        path = scope["path"]
+        if path == "/healthz" and scope["method"] in ("GET", "HEAD"):
+            await _send(send, 200, [(b"content-type", b"application/json")], _HEALTHY)
+            return
+        if path not in self.answers.allowed:
+            await _send(send, 404, [(b"content-type", b"application/json")], _NOT_HERE)
+            return
+        body = await _body(receive, self.answers.max_bytes + 1)
+        environ = _environ(scope, body)
+        reply: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
+            reply[:] = [int(status[:3]), headers]
+
+        data = await asyncio.get_running_loop().run_in_executor(
+            self.pool, lambda: b"".join(self.answers(environ, start_response))
+        )
+        status, headers = reply
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (name.lower().encode("latin-1"), value.encode("latin-1"))
+                    for name, value in headers
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": data})
+
+
+async def _body(receive: Receive, most: int) -> bytes:
+    """The request's body, at most ``most`` bytes of it (the rest is not read)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            break
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= most or not message.get("more_body", False):
+            break
+    return b"".join(chunks)[:most]
+
+
+def _environ(scope: Scope, body: bytes) -> dict[str, Any]:
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": scope["method"],
+        "PATH_INFO": scope["path"],
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "CONTENT_LENGTH": str(len(body)),
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+    }
+    client = scope.get("client")
+    if client:
+        environ["REMOTE_ADDR"] = client[0]
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1")
+        if name == "content-type":
+            environ["CONTENT_TYPE"] = raw_value.decode("latin-1")
+        elif name == "authorization":
+            environ["HTTP_AUTHORIZATION"] = raw_value.decode("latin-1")
+    return environ
+
+
+async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], data: bytes) -> None:
+    headers = [
+        *headers,
+        (b"content-length", str(len(data)).encode()),
+        *((n.lower().encode(), v.encode()) for n, v in HEADERS),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def create(settings: Settings | None = None) -> AnswersServer:
+    """The answers' ASGI app, from ``settings`` (by default the environment's: ``uvicorn
+    --factory``)."""
+    from certify.web import create_app
+
+    settings = Settings.load() if settings is None else settings
+    answers = create_app(settings).wsgi_app
+    if not isinstance(answers, Answers):
+        raise TypeError("create_app no longer wraps the app in the answers' middleware")
+    return AnswersServer(answers, settings.answer_threads)
