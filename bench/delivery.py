@@ -15,12 +15,14 @@ session that started a minute ago (60 minutes long, entry open throughout, hand-
 once) and rooms of 100 seats, every candidate seated. Each candidate's admission number, ID
 number and room code are read from the database before anything is timed.
 
-gunicorn serves ``certify.web:create_app()`` on 127.0.0.1 as docs/delivery.md deploys it: two
-servers of the same app, ``--answer-workers`` × ``--threads`` (gthread) for the exam page's
-answers (saves, state, events) and ``--workers`` × ``--threads`` for everything else (sign-in,
-paper, hand-in) run at ``--nice`` 10, so that the kernel serves answers first while a room signs
-in; the client sends each request to its server as nginx's ``location`` would
-(``--answer-workers 0``: one server for all, at nice 0; ``--sqlite``: always one).
+The app runs on 127.0.0.1 as docs/delivery.md deploys it, two servers: for the exam page's
+answers (saves, state, events) ``--answer-workers`` uvicorn processes serving
+``certify.web.asgi:create`` with ``--answer-threads`` threads each (``--answer-server gthread``:
+gunicorn's gthread worker instead, the shape before), and for everything else (sign-in, paper,
+hand-in) gunicorn, ``--workers`` × ``--threads`` (gthread), at ``--nice`` 10, so that the kernel
+serves answers first while a room signs in; the client sends each request to its server as
+nginx's ``location`` would (``--answer-workers 0``: one gunicorn for all, at nice 0;
+``--sqlite``: always one).
 
 The load generator is this script in a separate process (``--client``): one asyncio event loop,
 a raw HTTP/1.1 client over asyncio streams with a pool of ``--connections`` keep-alive
@@ -264,6 +266,7 @@ class Server:
             "CERTIFY_SECRET_KEY": base64.b64encode(SECRET).decode(),
             "CERTIFY_RATE_LIMIT": "0",
             "CERTIFY_API_RATE_LIMIT": "0",
+            "CERTIFY_ANSWER_THREADS": str(args.answer_threads),  # uvicorn's (certify.web.asgi)
         }
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -1173,8 +1176,9 @@ def report(args: argparse.Namespace, f: dict[str, Any], failures: list[str]) -> 
     shape = f"{1 if args.sqlite else args.workers} workers × {args.threads} threads (gthread)"
     if args.answer_workers and not args.sqlite:
         shape = (
-            f"{args.answer_workers} × {args.answer_threads} for saves, state and events + "
-            f"{args.workers} × {args.threads} for the rest at nice {args.nice}"
+            f"{args.answer_server} {args.answer_workers} × {args.answer_threads} for saves, "
+            f"state and events + gunicorn {args.workers} × {args.threads} for the rest at nice "
+            f"{args.nice}"
         )
     print(
         f"machine: {os.cpu_count()} CPUs ({platform.machine()}); Python {platform.python_version()}; "
@@ -1321,6 +1325,7 @@ def report(args: argparse.Namespace, f: dict[str, Any], failures: list[str]) -> 
             "threads": args.threads,
             "answer_workers": 0 if args.sqlite else args.answer_workers,
             "answer_threads": args.answer_threads,
+            "answer_server": args.answer_server,
             "nice": args.nice if args.answer_workers and not args.sqlite else 0,
             "connections": args.connections,
             "save_every_s": args.save_every,
