@@ -56,15 +56,32 @@ _NOT_HERE = (
     + b"\n"
 )
 _HEALTHY = b'{"ok":true}\n'
+_SLOW = (
+    json.dumps(
+        {
+            "error": "request_timeout",
+            "message_zh": "请求超时，作答已保留在本机，稍后会自动重新提交",
+            "message_en": "the request's body did not arrive in time",
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
+    + b"\n"
+)
+READ_SECONDS = 30.0
+"""How long a request's body may take to arrive; then it is answered 408 and its connection
+closed (a client sending slowly holds no thread, but would hold its memory)."""
 
 
 class AnswersServer:
     """ASGI: the answer routes of ``answers`` (and ``/healthz``); 404 for every other path.
 
-    The body is read in full, never past ``answers.max_bytes`` + 1 bytes (a larger one is
-    refused 413 by the middleware, as under gunicorn), then the middleware runs with a WSGI
-    environ holding what it reads: method, path, content type and length, the token's header,
-    the client's address."""
+    The middleware runs with a WSGI environ holding what it reads: method, path, content type
+    and length, the token's header, the client's address. A body is read first, in full and
+    never past ``answers.max_bytes`` + 1 bytes, only when the middleware will read it (a POST
+    with a token, of a length within the limit or in chunks; a larger one is refused 413 by
+    the middleware, as under gunicorn); it must arrive within ``READ_SECONDS``, or the request
+    is answered 408. A client gone before its body was in has nothing run for it."""
 
     def __init__(self, answers: Answers, threads: int) -> None:
         self.answers = answers
@@ -84,8 +101,19 @@ class AnswersServer:
         if path not in self.answers.allowed:
             await _send(send, 404, [(b"content-type", b"application/json")], _NOT_HERE)
             return
-        body = await _body(receive, self.answers.max_bytes + 1)
-        environ = _environ(scope, body)
+        environ = _environ(scope)
+        if self._reads_body(environ):
+            try:
+                async with asyncio.timeout(READ_SECONDS):
+                    body = await _body(receive, self.answers.max_bytes + 1)
+            except TimeoutError:
+                json_close = [(b"content-type", b"application/json"), (b"connection", b"close")]
+                await _send(send, 408, json_close, _SLOW)
+                return
+            if body is None:
+                return  # the client went away: nothing to answer, nothing run for it
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ["wsgi.input"] = io.BytesIO(body)
         reply: list[Any] = []
 
         def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
@@ -107,43 +135,71 @@ class AnswersServer:
         )
         await send({"type": "http.response.body", "body": data})
 
+    def _reads_body(self, environ: dict[str, Any]) -> bool:
+        """Whether the middleware will read this request's body: a POST to an answer route,
+        with a token, of a declared length within the limit or sent in chunks. Any other is
+        answered — 401, 405, 413 — without a byte of it read, as under gunicorn."""
+        if (environ["REQUEST_METHOD"], environ["PATH_INFO"]) not in self.answers.routes:
+            return False
+        if environ["REQUEST_METHOD"] != "POST":
+            return False
+        if not environ.get("HTTP_AUTHORIZATION", "").startswith("Exam "):
+            return False
+        declared = environ["CONTENT_LENGTH"]
+        return not declared or (declared.isdigit() and int(declared) <= self.answers.max_bytes)
 
-async def _body(receive: Receive, most: int) -> bytes:
-    """The request's body, at most ``most`` bytes of it (the rest is not read)."""
+
+async def _body(receive: Receive, most: int) -> bytes | None:
+    """The request's body, at most ``most`` bytes of it (the rest is not read); None when the
+    client went away before it was in."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
-        if message["type"] != "http.request":  # the client went away
-            break
+        if message["type"] != "http.request":  # http.disconnect
+            return None
         chunk = message.get("body", b"")
         chunks.append(chunk)
         size += len(chunk)
         if size >= most or not message.get("more_body", False):
-            break
-    return b"".join(chunks)[:most]
+            return b"".join(chunks)[:most]
 
 
-def _environ(scope: Scope, body: bytes) -> dict[str, Any]:
+def _environ(scope: Scope) -> dict[str, Any]:
+    """The WSGI environ the middleware reads, no body yet: a request header given twice is
+    joined with a comma, as gunicorn joins it (two tokens make none: signed out)."""
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope["method"],
         "PATH_INFO": scope["path"],
         "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
-        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_LENGTH": "",
         "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
-        "wsgi.input": io.BytesIO(body),
+        "wsgi.input": io.BytesIO(b""),
         "wsgi.url_scheme": scope.get("scheme", "http"),
     }
     client = scope.get("client")
     if client:
         environ["REMOTE_ADDR"] = client[0]
     for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1")
-        if name == "content-type":
-            environ["CONTENT_TYPE"] = raw_value.decode("latin-1")
-        elif name == "authorization":
-            environ["HTTP_AUTHORIZATION"] = raw_value.decode("latin-1")
+        key = _HEADERS_READ.get(raw_name.lower())
+        if key is None:
+            continue
+        value = raw_value.decode("latin-1")
+        if key in environ and key != "CONTENT_LENGTH" and key != "CONTENT_TYPE":
+            environ[key] += "," + value
+        elif key == "CONTENT_LENGTH" and environ[key] and environ[key] != value:
+            environ[key] = "invalid"  # two lengths that disagree: no length to trust
+        else:
+            environ[key] = value
     return environ
+
+
+_HEADERS_READ = {
+    b"content-type": "CONTENT_TYPE",
+    b"content-length": "CONTENT_LENGTH",
+    b"authorization": "HTTP_AUTHORIZATION",
+}
+"""The request headers the answers read, and their WSGI names."""
 
 
 async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], data: bytes) -> None:

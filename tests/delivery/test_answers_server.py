@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from flask.testing import FlaskClient
 
-from certify.web.answers import Answers
+from certify.web.answers import SECURITY_HEADERS, Answers
 from certify.web.asgi import AnswersServer
 from tests.conftest import Database
 from tests.delivery.test_web_exam import _answering
@@ -103,12 +103,15 @@ def _flask(
 
 
 def _same(served: Reply, flask: Reply) -> None:
-    """The same status, body and headers (the server's own Date and Server aside)."""
+    """The same status, body and headers (the server's own Date and Server aside), every one
+    of the app's security headers among them."""
     assert served[0] == flask[0], (served, flask)
     assert served[2] == flask[2]
     ours = {k.lower(): v for k, v in served[1].items() if k.lower() not in ("date", "server")}
     theirs = {k.lower(): v for k, v in flask[1].items()}
     assert ours == theirs
+    for name, value in SECURITY_HEADERS:
+        assert ours[name.lower()] == value, name
 
 
 def test_refusals_and_other_methods_are_answered_as_the_app_answers_them(answering: Any) -> None:
@@ -173,3 +176,103 @@ def test_only_the_answers_are_served(answering: Any) -> None:
         status, headers, reply = served.call(method, path, auth)
         assert status == 404 and json.loads(reply)["error"] == "not_found", path
         assert headers["cache-control"] == "no-store"
+
+
+def _raw(served: Served, head: str, body: bytes = b"", *, wait: float = 10.0) -> bytes:
+    """What the server sends back for a request written byte for byte (the reply, or b"" when
+    the server closes without one)."""
+    with socket.create_connection(("127.0.0.1", served.port), timeout=wait) as conn:
+        conn.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data or not _whole(data):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except TimeoutError:
+            pass
+        return data
+
+
+def _whole(data: bytes) -> bool:
+    head, _, body = data.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":", 1)[1])
+    return False
+
+
+def test_two_tokens_are_none_as_under_gunicorn(answering: Any) -> None:
+    """gunicorn joins a header sent twice with a comma: two Authorization headers, even one of
+    them valid, give no token at all."""
+    _, served, auth, number = answering
+    body = json.dumps({"entries": [{"seq": 1, "number": number, "value": "A"}]})
+    for first, second in (
+        (auth["Authorization"], "Exam other"),
+        ("Exam other", auth["Authorization"]),
+    ):
+        reply = _raw(
+            served,
+            f"POST /exam/api/save HTTP/1.1\nHost: x\nAuthorization: {first}\n"
+            f"Authorization: {second}\nContent-Type: application/json\n"
+            f"Content-Length: {len(body)}\nConnection: close\n",
+            body.encode(),
+        )
+        assert reply.startswith(b"HTTP/1.1 401"), reply[:200]
+        assert b'"signed_out"' in reply
+    assert json.loads(served.call("GET", "/exam/api/state", auth)[2])["last_seq"] == 0
+
+
+def test_a_body_is_read_only_when_it_will_be_used(answering: Any) -> None:
+    """A length over the limit is refused before its body is sent; so is a save without a
+    token. A body that does not arrive is answered 408; a client gone before its body was in
+    has nothing stored for it."""
+    _, served, auth, number = answering
+    token = auth["Authorization"]
+    start = time.monotonic()
+    reply = _raw(  # 1 GB announced, 10 bytes sent: the answer comes at once
+        served,
+        f"POST /exam/api/save HTTP/1.1\nHost: x\nAuthorization: {token}\n"
+        "Content-Type: application/json\nContent-Length: 1000000000\n",
+        b'{"entries"',
+    )
+    assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
+    assert b'"request_entity_too_large"' in reply
+    reply = _raw(
+        served,
+        "POST /exam/api/save HTTP/1.1\nHost: x\nContent-Type: application/json\n"
+        "Content-Length: 5000\n",
+        b"{",
+    )
+    assert reply.startswith(b"HTTP/1.1 401"), reply[:200]
+    assert time.monotonic() - start < 5
+
+    body = json.dumps({"entries": [{"seq": 1, "number": number, "value": "A"}]}).encode()
+    head = (
+        f"POST /exam/api/save HTTP/1.1\nHost: x\nAuthorization: {token}\n"
+        f"Content-Type: application/json\nContent-Length: {len(body)}\n"
+    )
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as conn:
+        conn.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body[:-1])
+    time.sleep(0.5)  # the client went away one byte short
+    assert json.loads(served.call("GET", "/exam/api/state", auth)[2])["last_seq"] == 0
+
+
+def test_a_body_that_does_not_arrive_is_answered_408(
+    answering: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from certify.web import asgi
+
+    _, served, auth, number = answering
+    monkeypatch.setattr(asgi, "READ_SECONDS", 0.5)
+    body = json.dumps({"entries": [{"seq": 1, "number": number, "value": "A"}]}).encode()
+    reply = _raw(
+        served,
+        f"POST /exam/api/save HTTP/1.1\nHost: x\nAuthorization: {auth['Authorization']}\n"
+        f"Content-Type: application/json\nContent-Length: {len(body)}\n",
+        body[:-1],
+    )
+    assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+    assert b'"request_timeout"' in reply
+    assert json.loads(served.call("GET", "/exam/api/state", auth)[2])["last_seq"] == 0
