@@ -43,31 +43,24 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-_NOT_HERE = (
-    json.dumps(
-        {
-            "error": "not_found",
-            "message_zh": "请求的地址不存在",
-            "message_en": "this server answers the exam page's saves, state and events only",
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    ).encode()
-    + b"\n"
+
+def _refusal_bytes(code: str, zh: str, en: str) -> bytes:
+    """A refusal's body, in the shape of every refusal of the exam's calls."""
+    body = {"error": code, "message_zh": zh, "message_en": en}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+_NOT_HERE = _refusal_bytes(
+    "not_found",
+    "请求的地址不存在",
+    "this server answers the exam page's saves, state and events only",
+)
+_SLOW = _refusal_bytes(
+    "request_timeout",
+    "请求超时，作答已保留在本机，稍后会自动重新提交",
+    "the request's body did not arrive in time",
 )
 _HEALTHY = b'{"ok":true}\n'
-_SLOW = (
-    json.dumps(
-        {
-            "error": "request_timeout",
-            "message_zh": "请求超时，作答已保留在本机，稍后会自动重新提交",
-            "message_en": "the request's body did not arrive in time",
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    ).encode()
-    + b"\n"
-)
 READ_SECONDS = 30.0
 """How long a request's body may take to arrive; then it is answered 408 and its connection
 closed (a client sending slowly holds no thread, but would hold its memory)."""
