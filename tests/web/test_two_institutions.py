@@ -10,6 +10,7 @@ is walked with 另一评价机构's accounts and 测试评价机构's identifier
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -130,7 +131,11 @@ def readable(response: Any, folder: Path) -> str:
                 inner = archive.read(name)
                 parts.append(inner.decode("utf-8", "replace"))
             return " ".join(parts)
-    return data.decode("utf-8", "replace")
+    # the form's CSRF token is random: it may spell a marker ("…EMS14Q…" holds "S1")
+    return CSRF_VALUE.sub("", data.decode("utf-8", "replace"))
+
+
+CSRF_VALUE = re.compile(r'(name="csrf_token" value|data-csrf)="[^"]*"')
 
 
 def routes(site: Site) -> list[tuple[str, str, tuple[str, ...]]]:
