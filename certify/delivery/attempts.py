@@ -438,13 +438,8 @@ _WHOSE: OrderedDict[tuple[str, str], _Whose] = OrderedDict()
 _WHOSE_LOCK = threading.Lock()
 
 
-def _where(engine: Engine) -> str:
-    """The database a process-level cache entry belongs to."""
-    return db.where(engine)
-
-
 def _remember(engine: Engine, digest: str, found: Live) -> None:
-    key = (_where(engine), digest)
+    key = (db.where(engine), digest)
     with _WHOSE_LOCK:
         _WHOSE[key] = _Whose(found.id, found.registration_id, found.part, found.made_from)
         while len(_WHOSE) > 20_000:
@@ -453,7 +448,7 @@ def _remember(engine: Engine, digest: str, found: Live) -> None:
 
 def _whose(engine: Engine, digest: str) -> _Whose | None:
     with _WHOSE_LOCK:
-        return _WHOSE.get((_where(engine), digest))
+        return _WHOSE.get((db.where(engine), digest))
 
 
 _WHO: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
@@ -463,7 +458,7 @@ _WHO_LOCK = threading.Lock()
 def who(engine: Engine, attempt_id: int) -> dict[str, Any]:
     """What the page shows of the candidate, the room and the exam — fixed for an attempt, so
     each process reads it once (a bounded cache)."""
-    key = (_where(engine), attempt_id)
+    key = (db.where(engine), attempt_id)
     with _WHO_LOCK:
         found = _WHO.get(key)
     if found is not None:
@@ -678,7 +673,7 @@ def sign_in(
     )
     _remember(engine, digest, signed)
     shown = _keep_who(
-        (_where(engine), found.attempt_id),
+        (db.where(engine), found.attempt_id),
         found.name,
         found.admission_no,
         found.room_name,

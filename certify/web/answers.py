@@ -193,13 +193,21 @@ def _reply(
     body: Any,
     more: Iterable[tuple[str, str]] = (),
 ) -> Iterable[bytes]:
+    headers, data = encoded(status, body, more)
+    start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown').upper()}", headers)
+    return [data]
+
+
+def encoded(
+    status: int, body: Any, more: Iterable[tuple[str, str]] = ()
+) -> tuple[list[tuple[str, str]], bytes]:
+    """An answer's headers and body: ``body`` as JSON, the app's headers, ``more``."""
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *HEADERS]
     headers += more
     if status == 429:
         headers.append(("Retry-After", "900"))
-    start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown').upper()}", headers)
-    return [data]
+    return headers, data
 
 
 def device_token(engine: Engine, environ: dict[str, Any]) -> str:

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from certify.infra.errors import Refused
 from certify.infra.settings import Settings
-from certify.web.answers import HEADERS, Answers
+from certify.web.answers import Answers, encoded, refusal
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -44,23 +44,30 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
-def _refusal_bytes(code: str, zh: str, en: str) -> bytes:
-    """A refusal's body, in the shape of every refusal of the exam's calls."""
-    body = {"error": code, "message_zh": zh, "message_en": en}
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
-
-
-_NOT_HERE = _refusal_bytes(
-    "not_found",
-    "请求的地址不存在",
-    "this server answers the exam page's saves, state and events only",
+_NOT_HERE = encoded(
+    404,
+    refusal(
+        Refused(
+            404,
+            "not_found",
+            "请求的地址不存在",
+            "this server answers the exam page's saves, state and events only",
+        )
+    ),
 )
-_SLOW = _refusal_bytes(
-    "request_timeout",
-    "请求超时，作答已保留在本机，稍后会自动重新提交",
-    "the request's body did not arrive in time",
+_SLOW = encoded(
+    408,
+    refusal(
+        Refused(
+            408,
+            "request_timeout",
+            "请求超时，作答已保留在本机，稍后会自动重新提交",
+            "the request's body did not arrive in time",
+        )
+    ),
+    [("Connection", "close")],
 )
-_HEALTHY = b'{"ok":true}\n'
+_HEALTHY = encoded(200, {"ok": True})
 READ_SECONDS = 30.0
 """How long a request's body may take to arrive; then it is answered 408 and its connection
 closed (a client sending slowly holds no thread, but would hold its memory)."""
@@ -89,10 +96,10 @@ class AnswersServer:
             return  # websockets: not served; the server closes the connection
         path = scope["path"]
         if path == "/healthz" and scope["method"] in ("GET", "HEAD"):
-            await _send(send, 200, [(b"content-type", b"application/json")], _HEALTHY)
+            await _send(send, 200, *_HEALTHY)
             return
         if path not in self.answers.allowed:
-            await _send(send, 404, [(b"content-type", b"application/json")], _NOT_HERE)
+            await _send(send, 404, *_NOT_HERE)
             return
         environ = _environ(scope)
         if self._reads_body(environ):
@@ -100,8 +107,7 @@ class AnswersServer:
                 async with asyncio.timeout(READ_SECONDS):
                     body = await _body(receive, self.answers.max_bytes + 1)
             except TimeoutError:
-                json_close = [(b"content-type", b"application/json"), (b"connection", b"close")]
-                await _send(send, 408, json_close, _SLOW)
+                await _send(send, 408, *_SLOW)
                 return
             if body is None:
                 return  # the client went away: nothing to answer, nothing run for it
@@ -116,25 +122,14 @@ class AnswersServer:
             self.pool, lambda: b"".join(self.answers(environ, start_response))
         )
         status, headers = reply
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (name.lower().encode("latin-1"), value.encode("latin-1"))
-                    for name, value in headers
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": data})
+        await _send(send, status, headers, data)
 
     def _reads_body(self, environ: dict[str, Any]) -> bool:
         """Whether the middleware will read this request's body: a POST to an answer route,
         with a token, of a declared length within the limit or sent in chunks. Any other is
         answered — 401, 405, 413 — without a byte of it read, as under gunicorn."""
-        if (environ["REQUEST_METHOD"], environ["PATH_INFO"]) not in self.answers.routes:
-            return False
-        if environ["REQUEST_METHOD"] != "POST":
+        method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
+        if method != "POST" or (method, path) not in self.answers.routes:
             return False
         if not environ.get("HTTP_AUTHORIZATION", "").startswith("Exam "):
             return False
@@ -178,12 +173,12 @@ def _environ(scope: Scope) -> dict[str, Any]:
         if key is None:
             continue
         value = raw_value.decode("latin-1")
-        if key in environ and key != "CONTENT_LENGTH" and key != "CONTENT_TYPE":
+        if key == "HTTP_AUTHORIZATION" and key in environ:
             environ[key] += "," + value
-        elif key == "CONTENT_LENGTH" and environ[key] and environ[key] != value:
+        elif key == "CONTENT_LENGTH" and environ[key] not in ("", value):
             environ[key] = "invalid"  # two lengths that disagree: no length to trust
         else:
-            environ[key] = value
+            environ[key] = value  # a content type given twice: the last, as gunicorn
     return environ
 
 
@@ -195,13 +190,9 @@ _HEADERS_READ = {
 """The request headers the answers read, and their WSGI names."""
 
 
-async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], data: bytes) -> None:
-    headers = [
-        *headers,
-        (b"content-length", str(len(data)).encode()),
-        *((n.lower().encode(), v.encode()) for n, v in HEADERS),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+async def _send(send: Send, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
+    raw = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in headers]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": data})
 
 
