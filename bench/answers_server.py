@@ -42,34 +42,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.delivery import POSTGRES, Server, make_database, setup
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_of_group(pgid: int) -> float:
-    """CPU seconds of every live process in process group ``pgid``."""
-    return _cpu(lambda stat, _: int(stat[2]) == pgid)
-
-
-def postgres_cpu() -> float:
-    """CPU seconds of every postgres process on the machine."""
-    return _cpu(lambda _, comm: comm == "postgres")
+from bench.delivery import (
+    POSTGRES,
+    Server,
+    children,
+    make_database,
+    postgres_cpu,
+    proc_cpu,
+    setup,
+)
 
 
-def _cpu(which: Any) -> float:
-    total = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            comm = Path(f"/proc/{pid}/comm").read_text().strip()
-            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if which(stat, comm):
-            total += int(stat[11]) + int(stat[12])
-    return total / TICK
+def server_cpu(pid: int) -> float:
+    """CPU seconds of a server's master ``pid`` and its workers."""
+    return sum(proc_cpu(p) for p in [pid, *children(pid)])
 
 
 def call(url: str, data: Any = None, token: str = "") -> Any:
@@ -154,7 +140,7 @@ def main() -> None:
     args = parser.parse_args()
     # what bench/delivery.py's Server and setup read
     args.sqlite, args.no_baseline, args.nice = False, True, 10
-    args.workers, args.threads, args.answer_threads = 1, 4, 4
+    args.workers, args.threads = 1, 4
     shapes = args.shapes.split(",")
     baseline = shapes[0]
 
@@ -170,7 +156,7 @@ def main() -> None:
                     for shape in shapes:
                         name, workers, *threads = shape.split(":")
                         args.answer_server, args.answer_workers = name, int(workers)
-                        os.environ["CERTIFY_ANSWER_THREADS"] = threads[0] if threads else "4"
+                        args.answer_threads = int(threads[0]) if threads else 4
                         server = Server(args, url, Path(folder))
                         server.start()
                         try:
@@ -186,9 +172,9 @@ def main() -> None:
                             lua.write_text(script(kind, candidates, seq))
                             seq += 1_000_000
                             group = server.processes[-1].pid
-                            cpu0, pg0 = cpu_of_group(group), postgres_cpu()
+                            cpu0, pg0 = server_cpu(group), postgres_cpu()
                             got = run_wrk(args, server.answer_port, lua)
-                            cpu1, pg1 = cpu_of_group(group), postgres_cpu()
+                            cpu1, pg1 = server_cpu(group), postgres_cpu()
                         finally:
                             server.stop()
                         n = max(got["requests"], 1)
