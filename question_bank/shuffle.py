@@ -28,7 +28,7 @@ def new_seed() -> int:
 def candidate_view(view: PaperView, seed: int, label: str = "") -> PaperView:
     """The copy of ``view`` a candidate with ``seed`` receives."""
     parts: list[list[PaperQuestion]] = [[] for _ in view.parts]
-    for part, number, q, order in _draws(view, seed):
+    for part, number, q, order in draws(view, seed):
         parts[part].append(_shuffle_options(q, number, order))
     return view.model_copy(
         update={
@@ -47,15 +47,15 @@ def candidate_numbers(view: PaperView, seed: int) -> list[tuple[int, PaperQuesti
     ``view`` printed there (its options as in ``view``, not as shuffled): the same draws as
     :func:`candidate_view`, without building the copy. What storing a sheet's answers (kept as
     given) and listing scripts need — at a fraction of the cost, for a sitting of thousands."""
-    return [(number, q) for _, number, q, _ in _draws(view, seed)]
+    return [(number, q) for _, number, q, _ in draws(view, seed)]
 
 
-def _draws(
-    view: PaperView, seed: int
-) -> Iterator[tuple[int, int, PaperQuestion, list[int] | None]]:
+def draws(view: PaperView, seed: int) -> Iterator[tuple[int, int, PaperQuestion, list[int] | None]]:
     """(part index, printed number, question, order of its options or None) for every question
     of the copy, in printed order. The one place the seed is drawn from: the questions'
-    order within each section, then the options of each question as it is placed."""
+    order within each section, then the options of each question as it is placed. Printed
+    letter ``OPTION_LETTERS[k]`` shows the question's ``order[k]``-th option in canonical
+    (sorted) letter order."""
     rng = np.random.default_rng(seed)
     number = 0
     for p, part in enumerate(view.parts):

@@ -48,7 +48,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, case, delete, func, insert, update
+from sqlalchemy import (
+    Engine,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    update,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
@@ -365,19 +375,20 @@ def _first_row(engine: Engine, statement: Any, driver_sql: str, params: dict[str
         return conn.execute(statement, params).first()
 
 
-def _driver_row(engine: Engine, sql: str, params: dict[str, Any]) -> Any:
-    """PostgreSQL: the first row of ``sql`` run on its own, autocommit, prepared, on the driver's
-    cursor of a pooled connection. No SQLAlchemy ``Connection`` is built around it: that
-    wrapper, its execution options and its isolation-level reset cost 40–100 µs of CPU a call
-    (docs/benchmarks.md), against about 400 µs for a whole heartbeat. A connection whose
-    statement failed is closed rather than pooled again: its state is not known."""
+def _driver_row(engine: Engine, sql: str, params: dict[str, Any], *, every: bool = False) -> Any:
+    """PostgreSQL: the first row (or ``every`` row) of ``sql`` run on its own, autocommit,
+    prepared, on the driver's cursor of a pooled connection. No SQLAlchemy ``Connection`` is
+    built around it: that wrapper, its execution options and its isolation-level reset cost
+    40–100 µs of CPU a call (docs/benchmarks.md), against about 400 µs for a whole heartbeat.
+    A connection whose statement failed is closed rather than pooled again: its state is not
+    known."""
     pooled = engine.raw_connection()
     try:
         driver = pooled.driver_connection
         driver.autocommit = True  # type: ignore[union-attr]
         with driver.cursor() as cursor:  # type: ignore[union-attr]
             cursor.execute(sql, params, prepare=True)
-            row = cursor.fetchone()
+            row = cursor.fetchall() if every else cursor.fetchone()
         driver.autocommit = False  # type: ignore[union-attr]
         return row
     except BaseException:
@@ -595,12 +606,18 @@ def sign_in(
     now = now or now_utc()
     admission_no = admission_no.strip()[:32]
     who = f"exam:{admission_no}"[:64]
-    _throttle(engine, who, address, now)
     digest = vault.digest(re.sub(r"\s", "", id_number).upper())
-    with engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # one read, no BEGIN
-        params = {"admission_no": admission_no, "id_digest": digest, "room_code": room_code.strip()}
-        rows = [Found.of(row) for row in conn.execute(_FOUND, params)]
+    params = {
+        "admission_no": admission_no,
+        "id_digest": digest,
+        "room_code": room_code.strip(),
+        "who": who,
+        "address": address[:64],
+        "since": now - SIGN_IN_WINDOW,
+    }
+    read = _rows(engine, _LOOK_UP, _LOOK_UP_PG, params)
+    _throttle(*read[0][:2])  # the failures come first, whatever else matched
+    rows = [Found.of(row[2:]) for row in read if row[2] is not None]
     if not rows:
         _record_sign_in(engine, who, address, ok=False, now=now)
         raise Refused(
@@ -624,34 +641,23 @@ def sign_in(
     token = secrets.token_urlsafe(32)
     digest = token_digest(token)
     label = device_label.strip()[:64]
-    with engine.begin() as conn:
-        taken = conn.execute(
-            _TAKE,
-            {
-                "attempt_id": found.attempt_id,
-                "device_hash": digest,
-                "device_label": label,
-                "now": now,
+    taken = _take(
+        engine,
+        {
+            "attempt_id": found.attempt_id,
+            "device_hash": digest,
+            "device_label": label,
+            "now": now,
+            "room": found.room_id,  # not "room_id": an UPDATE sets columns its parameters name
+            "detail": {
+                "device": label,
+                "address": address[:64],
+                "moved": found.device_hash is not None,
             },
-        ).first()
-        if taken is None:
-            raise _device_in_use()
-        conn.execute(
-            _SIGNED_IN,
-            {
-                "room_id": found.room_id,
-                "attempt_id": found.attempt_id,
-                "kind": IncidentKind.SIGN_IN,
-                "note": "",
-                "actor": "candidate",
-                "detail": {
-                    "device": label,
-                    "address": address[:64],
-                    "moved": found.device_hash is not None,
-                },
-                "at": now,
-            },
-        )
+        },
+    )
+    if taken is None:
+        raise _device_in_use()
     # What the page shows was just read and written: the state needs no second read.
     seat, paused_at, deadline_at, extra_seconds, last_seq, handed_in_at = taken
     signed = Live(
@@ -719,14 +725,9 @@ def _device_in_use() -> Refused:
     )
 
 
-def _throttle(engine: Engine, who: str, address: str, now: datetime) -> None:
-    """Refuse when this admission number, or this address, failed too often lately: one count
-    of both (a start spike signs thousands in within a minute)."""
-    with engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        by_who, by_address = conn.execute(
-            _FAILURES, {"who": who, "address": address[:64], "since": now - SIGN_IN_WINDOW}
-        ).one()
+def _throttle(by_who: int, by_address: int) -> None:
+    """Refuse when this admission number, or this address, failed too often lately (the counts
+    are read with the attempt: :data:`_LOOK_UP`)."""
     if by_who >= SIGN_IN_FAILURES or by_address >= SIGN_IN_FAILURES_ADDRESS:
         raise Refused(
             429,
@@ -737,15 +738,92 @@ def _throttle(engine: Engine, who: str, address: str, now: datetime) -> None:
 
 
 _LOGINS = LoginAttempt.__table__  # type: ignore[attr-defined]
+_ONE: Any = literal_column("1")  # written in the SQL, not bound
+_NONE: Any = literal_column("0")
 _FAILURES = sa_select(
-    func.coalesce(func.sum(case((_LOGINS.c.username == bindparam("who"), 1), else_=0)), 0),
-    func.coalesce(func.sum(case((_LOGINS.c.address == bindparam("address"), 1), else_=0)), 0),
+    func.coalesce(
+        func.sum(case((_LOGINS.c.username == bindparam("who"), _ONE), else_=_NONE)), _NONE
+    ),
+    func.coalesce(
+        func.sum(case((_LOGINS.c.address == bindparam("address"), _ONE), else_=_NONE)), _NONE
+    ),
 ).where(
     _LOGINS.c.ok.is_(False),
     _LOGINS.c.at >= bindparam("since"),
     (_LOGINS.c.username == bindparam("who")) | (_LOGINS.c.address == bindparam("address")),
 )
 """Failed sign-ins lately, by admission number and by address: built once."""
+
+_COUNTED = _FAILURES.subquery("failures")
+_MATCHED = _FOUND.subquery("found")
+_LOOK_UP = sa_select(_COUNTED, _MATCHED).select_from(_COUNTED.outerjoin(_MATCHED, _ONE == _ONE))
+"""Signing in's one read: the failures counted (always one row) beside each attempt the three
+fields match (none: the columns are NULL). A start spike runs it thousands of times a minute;
+as two statements it was two round trips and two connections taken from the pool."""
+_LOOK_UP_PG = str(_LOOK_UP.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+
+
+def _rows(engine: Engine, statement: Any, driver_sql: str, params: dict[str, Any]) -> list[Any]:
+    """Every row of one read run on its own (autocommit), as :func:`_first_row` runs it."""
+    if engine.dialect.name == "postgresql":
+        return list(_driver_row(engine, driver_sql, params, every=True))
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        return list(conn.execute(statement, params).all())
+
+
+_INCIDENTS = ExamIncident.__table__  # type: ignore[attr-defined]
+
+
+def _take(engine: Engine, params: dict[str, Any]) -> Any:
+    """Take the attempt for the device (:data:`_TAKE`) and log the sign-in in the room's log,
+    together or not at all: the attempt's row as taken, or None when another device holds it.
+    On PostgreSQL one statement (:data:`_TAKE_AND_LOG`), so no BEGIN and COMMIT of their own."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            return conn.execute(_TAKE_AND_LOG, params).first()
+    with engine.begin() as conn:
+        taken = conn.execute(_TAKE, {k: params[k] for k in _TAKE_PARAMS}).first()
+        if taken is not None:
+            conn.execute(
+                _SIGNED_IN,
+                {
+                    "room_id": params["room"],
+                    "attempt_id": params["attempt_id"],
+                    "kind": IncidentKind.SIGN_IN,
+                    "note": "",
+                    "actor": "candidate",
+                    "detail": params["detail"],
+                    "at": params["now"],
+                },
+            )
+        return taken
+
+
+_TAKE_PARAMS = ("attempt_id", "device_hash", "device_label", "now")
+
+
+def _take_and_log() -> Any:
+    taken = _TAKE.cte("taken")
+    logged = _INCIDENTS.insert().from_select(
+        ["room_id", "attempt_id", "kind", "note", "actor", "detail", "at"],
+        sa_select(
+            bindparam("room", type_=_INCIDENTS.c.room_id.type),
+            bindparam("attempt_id", type_=_INCIDENTS.c.attempt_id.type),
+            literal(IncidentKind.SIGN_IN, _INCIDENTS.c.kind.type),
+            literal("", _INCIDENTS.c.note.type),
+            literal("candidate", _INCIDENTS.c.actor.type),
+            bindparam("detail", type_=_INCIDENTS.c.detail.type),
+            bindparam("now", type_=_INCIDENTS.c.at.type),
+        ).select_from(taken),
+    )
+    return sa_select(taken).add_cte(logged.cte("logged"))
+
+
+_TAKE_AND_LOG = _take_and_log()
+"""PostgreSQL: the attempt taken and the sign-in logged in one data-modifying statement (the log
+line is written only for a row taken)."""
 
 
 def _record_sign_in(engine: Engine, who: str, address: str, *, ok: bool, now: datetime) -> None:
@@ -801,8 +879,8 @@ def paper(
         unopened = conn.execute(_UNOPENED, {"paper_id": a.made_from.paper_id}).first()
     if unopened is not None:
         raise PaperSealed(unopened[0], unopened[1])
-    copy = COPIES.get(engine, a.registration_id, a.part, a.made_from)
-    number_of = {q.item_version_pk: q.number for q in copy.questions}
+    copy = COPIES.shown(engine, a.registration_id, a.part, a.made_from)
+    number_of = copy.number_of
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # reads only, no BEGIN
         answers = conn.execute(_SAVED, {"attempt_id": a.id}).all()
@@ -811,16 +889,16 @@ def paper(
     for fid, pk, name, size in files:
         attached.setdefault(str(number_of[pk]), []).append({"id": fid, "name": name, "size": size})
     out: dict[str, Any] = {
-        "title": copy.view.title,
-        "form": copy.view.form,
-        "parts": copy.public(),
+        "title": copy.title,
+        "form": copy.form,
+        "parts": copy.parts,
         "answers": {
             str(number_of[pk]): {"value": value, "flagged": flagged, "seq": seq}
             for pk, value, flagged, seq in answers
             if pk in number_of
         },
         "attachments": attached,
-        "images": COPIES.images(engine, copy, a.made_from, a.part),
+        "images": COPIES.images(engine, copy.questions, a.made_from.paper_id, a.part),
         "last_seq": a.last_seq,
         "limits": {
             "attachment_bytes": ATTACHMENT_BYTES,

@@ -21,9 +21,9 @@ from certify.grading.sheets import check_answer
 from certify.infra import db
 from question_bank.images import images_in, shown_texts
 from question_bank.papers import paper_view
-from question_bank.shuffle import candidate_numbers, candidate_view
+from question_bank.shuffle import candidate_numbers, candidate_view, draws
 from schemas.enums import ItemType
-from schemas.notation import LIST_SEPARATOR
+from schemas.notation import LIST_SEPARATOR, OPTION_LETTERS
 from schemas.papers import PaperPart, PaperQuestion, PaperView
 from schemas.tables import Paper, Registration
 
@@ -103,16 +103,40 @@ def blanks_of(q: PaperQuestion) -> int:
     return q.key.count(LIST_SEPARATOR) + 1
 
 
-def _public_question(q: PaperQuestion) -> dict[str, Any]:
-    out: dict[str, Any] = {"number": q.number, "type": q.type.value, "stem": q.stem}
+def _public_question(
+    q: PaperQuestion, number: int | None = None, order: list[int] | None = None
+) -> dict[str, Any]:
+    """What the candidate may see of ``q``. With ``number``, ``q`` is the form's question, shown
+    at that number with its options in ``order`` (as :func:`question_bank.shuffle.draws` gives
+    them): what the shuffled copy of it shows, without making that copy."""
+    out: dict[str, Any] = {"number": q.number if number is None else number}
+    out["type"] = q.type.value
+    out["stem"] = q.stem
     out["points"] = q.points
-    if q.type.has_options:
+    if order is not None:
+        canonical = sorted(q.options)
+        out["options"] = {OPTION_LETTERS[k]: q.options[canonical[i]] for k, i in enumerate(order)}
+    elif q.type.has_options:
         out["options"] = dict(sorted(q.options.items()))
     if q.type is ItemType.MATCHING:
         out["premises"] = list(q.premises)
     if q.type is ItemType.FILL:
         out["blanks"] = blanks_of(q)
     return out
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the exam page receives of a candidate's copy: the parts as :meth:`Copy.public`
+    gives them, and the printed number of each item version (to place the saved answers)."""
+
+    title: str
+    form: str
+    parts: list[dict[str, Any]]
+    number_of: dict[int, int]
+    questions: tuple[PaperQuestion, ...]
+    """The form's questions of these parts (not shuffled): what the images are found in."""
+    numbering: Numbering
 
 
 @dataclass(frozen=True)
@@ -151,14 +175,17 @@ class Copies:
             self._papers.clear()
             self._images.clear()
 
-    def images(self, engine: Engine, copy: Copy, made_from: MadeFrom, part: str) -> dict[str, str]:
-        """The images ``copy``'s questions show, as ``data:`` addresses by hash. Every copy of a
+    def images(
+        self, engine: Engine, questions: tuple[PaperQuestion, ...], paper_id: int, part: str
+    ) -> dict[str, str]:
+        """The images ``questions`` (any copy's of a paper's part, or the form's: a shuffle
+        moves texts, never changes them) show, as ``data:`` addresses by hash. Every copy of a
         paper's part shows the same ones, so each process finds them once per paper and part."""
-        key = (db.where(engine), made_from.paper_id, part)
+        key = (db.where(engine), paper_id, part)
         with self._lock:
             found = self._images.get(key)
         if found is None:
-            shown = images_in(engine, shown_texts(*copy.questions))
+            shown = images_in(engine, shown_texts(*questions))
             found = {sha: image.data_uri() for sha, image in shown.items()}
             with self._lock:
                 self._images[key] = found
@@ -189,11 +216,25 @@ class Copies:
         numbering = Numbering(
             {n: q for n, q in candidate_numbers(view, made_from.shuffle_seed) if q.part in wanted}
         )
+        self._keep_numbering(key, numbering)
+        return numbering
+
+    def _keep_numbering(self, key: tuple[str, int, str], numbering: Numbering) -> None:
         with self._lock:
             self._numberings[key] = numbering
+            self._numberings.move_to_end(key)
             while len(self._numberings) > self.size:
                 self._numberings.popitem(last=False)
-        return numbering
+
+    def shown(self, engine: Engine, registration_id: int, part: str, made_from: MadeFrom) -> Shown:
+        """What the page receives of the copy ``made_from`` gives for ``part``
+        (:func:`shown_copy`). The form is kept, and the numbering drawn on the way, as
+        :meth:`numbering` keeps it: the candidate's first save here needs it."""
+        where = db.where(engine)
+        view = self._view(engine, where, made_from.paper_id)
+        shown = shown_copy(view, made_from.shuffle_seed, part)
+        self._keep_numbering((where, registration_id, part), shown.numbering)
+        return shown
 
     def _made_from(self, engine: Engine, registration_id: int) -> MadeFrom:
         with engine.connect() as conn:
@@ -243,6 +284,34 @@ class Copies:
             gc.collect()
             gc.freeze()
         return copy
+
+
+def shown_copy(view: PaperView, seed: int, part: str) -> Shown:
+    """What the page receives of the copy of ``view`` a candidate with ``seed`` gets, for
+    ``part`` ("" for every part): the parts as that copy's :meth:`Copy.public` gives them, made
+    from the seed's draws straight into the page's shape, without the copy (a shuffled question
+    object per question, then its public form). Every candidate loads the paper in the same
+    minute, and nothing of this outlives the reply."""
+    shown: list[dict[str, Any] | None] = [
+        {"part": p.part, "title": p.title, "questions": []} if not part or p.part == part else None
+        for p in view.parts
+    ]
+    number_of: dict[int, int] = {}
+    by_number: dict[int, PaperQuestion] = {}
+    for index, number, q, order in draws(view, seed):
+        into = shown[index]
+        if into is not None:
+            into["questions"].append(_public_question(q, number, order))
+            number_of[q.item_version_pk] = number
+            by_number[number] = q
+    return Shown(
+        view.title,
+        view.form,
+        [p for p in shown if p is not None],
+        number_of,
+        tuple(q for p in view.parts if not part or p.part == part for q in p.questions),
+        Numbering(by_number),
+    )
 
 
 _REGISTRATION = select(

@@ -96,8 +96,13 @@ def test_the_right_triple_signs_in_on_this_device(exam: Exam) -> None:
     assert a.device_hash == hashlib.sha256(token.encode()).hexdigest()
     assert a.device_label == "PC-07"
     assert attempts.live(exam.database.engine, token).id == a.id
-    engine = exam.database.engine
-    assert count(engine, ExamIncident, ExamIncident.kind == IncidentKind.SIGN_IN) == 1
+    with Session(exam.database.engine) as session:
+        [logged] = session.exec(
+            select(ExamIncident).where(ExamIncident.kind == IncidentKind.SIGN_IN)
+        ).all()
+    assert (logged.room_id, logged.attempt_id, logged.actor) == (a.room_id, a.id, "candidate")
+    assert logged.detail == {"device": "PC-07", "address": "?", "moved": False}
+    assert attempts.utc(logged.at) == at(-10)
 
 
 def test_any_wrong_field_gives_the_same_answer(exam: Exam) -> None:
