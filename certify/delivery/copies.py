@@ -133,10 +133,17 @@ class Shown:
     title: str
     form: str
     parts: list[dict[str, Any]]
-    number_of: dict[int, int]
-    questions: tuple[PaperQuestion, ...]
-    """The form's questions of these parts (not shuffled): what the images are found in."""
     numbering: Numbering
+
+    @property
+    def number_of(self) -> dict[int, int]:
+        """The printed number of each item version shown."""
+        return {q.item_version_pk: n for n, q in self.numbering.by_number.items()}
+
+    @property
+    def questions(self) -> tuple[PaperQuestion, ...]:
+        """The form's questions shown (not shuffled): what the images are found in."""
+        return tuple(self.numbering.by_number.values())
 
 
 @dataclass(frozen=True)
@@ -296,22 +303,13 @@ def shown_copy(view: PaperView, seed: int, part: str) -> Shown:
         {"part": p.part, "title": p.title, "questions": []} if not part or p.part == part else None
         for p in view.parts
     ]
-    number_of: dict[int, int] = {}
     by_number: dict[int, PaperQuestion] = {}
     for index, number, q, order in draws(view, seed):
         into = shown[index]
         if into is not None:
             into["questions"].append(_public_question(q, number, order))
-            number_of[q.item_version_pk] = number
             by_number[number] = q
-    return Shown(
-        view.title,
-        view.form,
-        [p for p in shown if p is not None],
-        number_of,
-        tuple(q for p in view.parts if not part or p.part == part for q in p.questions),
-        Numbering(by_number),
-    )
+    return Shown(view.title, view.form, [p for p in shown if p is not None], Numbering(by_number))
 
 
 _REGISTRATION = select(
