@@ -104,6 +104,8 @@ GOALS = {
 ROOM_CAPACITY = 100
 SETTLE_S = 15.0
 """Seconds of the steady phase left out of ``save_p99_settled_ms`` (a figure beside the goal)."""
+WINDOW_S = 5.0
+"""Width of the steady phase's windows in ``save_windows`` (where the slow saves are)."""
 
 
 # --- setup (main process) ------------------------------------------------------------------------
@@ -1003,6 +1005,18 @@ def summarise(
     # Not a goal: the same after the first SETTLE_S of the steady phase, when the backlog the
     # start spike left and each worker's first copies are behind it (both are in the goal's).
     f["save_p99_settled_ms"] = pct(window(lat.get("save", []), s0 + SETTLE_S, s1), 99)
+    # Where in the steady phase the slow saves are: p99 and count by WINDOW_S from its start
+    # (the spike's last seconds included as the window before it).
+    f["save_windows"] = [
+        {
+            "from_s": round(a - s0, 1),
+            "saves": len(w),
+            "p99_ms": round(pct(w, 99), 1) if w else None,
+            "states": len(window(lat.get("state", []), a, a + WINDOW_S)),
+        }
+        for a in (s0 - WINDOW_S + i * WINDOW_S for i in range(int((s1 - s0) // WINDOW_S) + 1))
+        for w in [window(lat.get("save", []), a, a + WINDOW_S)]
+    ]
     ack = window(run["change_ack"], s0, s1)
     f["change_ack_p99_ms"] = pct(ack, 99)
     f["change_ack_max_ms"] = max(ack) if ack else float("nan")
@@ -1303,6 +1317,13 @@ def report(args: argparse.Namespace, f: dict[str, Any], failures: list[str]) -> 
     width = max(len(r[0]) for r in rows) + 2
     for name, value, goal in rows:
         print(f"{name:<{width}}{value:<34}{goal}")
+    print(
+        f"save p99 by {WINDOW_S:g}-s window from the last paper (ms): "
+        + ", ".join(
+            f"{w['from_s']:+g}s {w['p99_ms'] if w['p99_ms'] is not None else '–'}"
+            for w in f["save_windows"][:8]
+        )
+    )
     print(
         f"(* every postgres process on the machine; errors: {f['client_errors'] or 'none'}; non-200: {f['non_200'] or 'none'})"
     )

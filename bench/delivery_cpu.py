@@ -4,8 +4,11 @@ A diagnostic beside ``bench/delivery.py`` (which runs the whole exam over HTTP a
 with its baseline): here the requests run in this process through Flask's test client, one at
 a time, so that ``resource.getrusage`` around each kind gives the CPU the app spends on it
 (the database's own CPU is not counted). It is how the start's cost was taken apart: every
-candidate signs in and loads the paper in the same minute. No baseline: compare commits by
-running it on each, alternately.
+candidate signs in and loads the paper in the same minute. The save is measured twice: as a
+process that served the candidate's paper and heartbeat makes it (``save_cpu_ms``), and as the
+answers' processes make a candidate's first one, having seen neither
+(``save_first_here_cpu_ms``: every candidate's first save, in the minute after the start). No
+baseline: compare commits by running it on each, alternately.
 
     python3 bench/delivery_cpu.py                        # 400 candidates, PostgreSQL at 127.0.0.1:55433
     python3 bench/delivery_cpu.py --sqlite --candidates 200
@@ -69,6 +72,7 @@ def main() -> None:
 
 def measure(client: Any, people: list[dict[str, str]]) -> dict[str, float]:
     """CPU per request of each kind, over every candidate but the first (which warms caches)."""
+    from certify.delivery import attempts
 
     def sign_in(person: dict[str, str]) -> dict[str, str]:
         response = client.post("/exam/api/sign-in", json=person)
@@ -76,7 +80,7 @@ def measure(client: Any, people: list[dict[str, str]]) -> dict[str, float]:
         return {"Authorization": f"Exam {response.json['token']}"}
 
     first = sign_in(people[0])
-    client.get("/exam/api/paper", headers=first)
+    first_paper = client.get("/exam/api/paper", headers=first).json
     rest = people[1:]
     start = cpu()
     auth = [sign_in(p) for p in rest]
@@ -93,12 +97,25 @@ def measure(client: Any, people: list[dict[str, str]]) -> dict[str, float]:
         response = client.post("/exam/api/save", headers=a, json={"entries": [entry]})
         assert response.json["acked"] == [1], response.json
     saved = cpu()
+    # The answers' server never served the paper nor saw the token: its first save for a
+    # candidate learns whose token it is and draws the numbering before it checks an entry.
+    attempts.forget()
+    cold_start = 0.0
+    for a, paper in zip([first, *auth], [first_paper, *papers], strict=True):
+        q = paper["parts"][0]["questions"][1]
+        value = sorted(q.get("options") or {"T": ""})[0]
+        entry = {"seq": 2, "number": q["number"], "value": value, "flagged": False}
+        response = client.post("/exam/api/save", headers=a, json={"entries": [entry]})
+        assert response.json["acked"] == [2], response.json
+        cold_start = cold_start or cpu()  # the first reads the paper's view again: not counted
+    cold = cpu()
     n = len(rest)
     return {
         "sign_in_cpu_ms": round(1000 * (signed - start) / n, 3),
         "paper_cpu_ms": round(1000 * (loaded - signed) / n, 3),
         "state_cpu_ms": round(1000 * (beaten - loaded) / n, 3),
         "save_cpu_ms": round(1000 * (saved - beaten) / n, 3),
+        "save_first_here_cpu_ms": round(1000 * (cold - cold_start) / n, 3),
     }
 
 

@@ -361,6 +361,19 @@ _LIVE = (
 )
 """Built once; SQLAlchemy reuses its compiled form."""
 _LIVE_PG = str(_LIVE.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+_LIVE_AND_WHO = (
+    _LIVE.add_columns(
+        col(Candidate.name), col(ExamRoom.name), col(ExamRoom.code), col(Sitting.code)
+    )
+    .join(Candidate, col(Candidate.id) == col(Registration.candidate_id))
+    .join(ExamRoom, col(ExamRoom.id) == col(Attempt.room_id))
+    .join(Sitting, col(Sitting.id) == col(ExamSession.sitting_id))
+    .add_columns(col(ExamSession.code))
+)
+""":data:`_LIVE` and what :func:`who` reads, for a token this process has not seen yet: the
+first request of each candidate here (at the start of an exam, every candidate's at once)
+reads once, not twice."""
+_LIVE_AND_WHO_PG = str(_LIVE_AND_WHO.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
 
 
 def _first_row(engine: Engine, statement: Any, driver_sql: str, params: dict[str, Any]) -> Any:
@@ -420,15 +433,21 @@ def _live(row: Any) -> Live:
 
 def live(engine: Engine, token: str) -> Live:
     """The attempt signed in with ``token`` as the hot path reads it: one SELECT on its own
-    (autocommit: no BEGIN before it, no ROLLBACK after); Refused 401 ``signed_out`` for any
-    other token."""
+    (autocommit: no BEGIN before it, no ROLLBACK after), which for a token new to this process
+    also reads what :func:`who` keeps; Refused 401 ``signed_out`` for any other token."""
     if not token or len(token) > 128:
         raise _signed_out()
     digest = token_digest(token)
-    row = _first_row(engine, _LIVE, _LIVE_PG, {"digest": digest})
+    if _whose(engine, digest) is not None:
+        row = _first_row(engine, _LIVE, _LIVE_PG, {"digest": digest})
+        if row is None:
+            raise _signed_out()
+        return _live(row)
+    row = _first_row(engine, _LIVE_AND_WHO, _LIVE_AND_WHO_PG, {"digest": digest})
     if row is None:
         raise _signed_out()
     found = _live(row)
+    _keep_who((db.where(engine), found.id), row[17], found.made_from.admission_no, *row[18:])
     _remember(engine, digest, found)
     return found
 
@@ -501,6 +520,16 @@ def _keep_who(
         while len(_WHO) > 20_000:
             _WHO.popitem(last=False)
     return found
+
+
+def forget() -> None:
+    """Forget what this process keeps of attempts and copies, as a process that has served
+    none (a database emptied under a running process; a measurement of a first request)."""
+    with _WHOSE_LOCK:
+        _WHOSE.clear()
+    with _WHO_LOCK:
+        _WHO.clear()
+    COPIES.clear()
 
 
 _WHO_ROW = (
@@ -1092,8 +1121,10 @@ def _save_new_entries(
     """The common save on PostgreSQL in one statement and one round trip: every entry is newer
     than anything stored, and the attempt is open (signed in with this token, active, not
     paused, started, before its deadline). Returns None — having written nothing — when any of
-    that does not hold, or the token has not been seen by this process; :func:`save` then takes
-    the general path, which gives each refusal its reason. The rules are the general path's:
+    that does not hold; :func:`save` then takes the general path, which gives each refusal its
+    reason. A token new to this process is read first (:func:`live`, with what :func:`who`
+    keeps), so that the candidate's first save here is two round trips, not the general path's
+    transaction and a read of :func:`who`. The rules are the general path's:
     the attempt's row is updated (and so locked) by the same statement that appends the events
     and upserts the answers, and the conditions are checked on the locked row."""
     if not token or len(token) > 128:
@@ -1101,7 +1132,12 @@ def _save_new_entries(
     digest = token_digest(token)
     whose = _whose(engine, digest)
     if whose is None:
-        return None
+        # The candidate's first request to this process: one read to learn whose token it is
+        # (an unknown token is refused here as the general path would refuse it).
+        live(engine, token)
+        whose = _whose(engine, digest)
+        if whose is None:  # evicted between the two lines by 20,000 other candidates
+            return None
     copy = COPIES.numbering(engine, whose.registration_id, whose.part, whose.made_from)
     good, refused = _against(copy, entries)
     if not good:

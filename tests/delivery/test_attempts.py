@@ -3,8 +3,10 @@ server's clock, hand-in, and grading a computer-based sitting as a paper one."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -333,12 +335,9 @@ def test_a_resent_save_is_acknowledged_and_stored_once(exam: Exam) -> None:
     assert count(engine, AttemptAnswer, AttemptAnswer.attempt_id == aid) == 2
 
 
-def test_new_entries_are_saved_in_one_statement_on_postgresql(exam: Exam) -> None:
-    """The hot path: on PostgreSQL a save of new entries is one statement on the driver; a
-    re-send takes the general path, with the same answers."""
-    engine = exam.database.engine
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the one-statement save is PostgreSQL's (SQLite takes the general path)")
+@contextlib.contextmanager
+def statements_on(engine: Any) -> Iterator[list[str]]:
+    """The first word of every statement PostgreSQL's driver is given meanwhile."""
     import psycopg
 
     statements: list[str] = []
@@ -358,12 +357,25 @@ def test_new_entries_are_saved_in_one_statement_on_postgresql(exam: Exam) -> Non
     def plain(dbapi: Any, record: Any) -> None:
         dbapi.cursor_factory = psycopg.Cursor
 
-    token = sign_in(exam, exam.people[0])
-    attempts.paper(engine, token, now=at(4))  # as the page does: the copy is built here
-    aid = attempt_of(exam, exam.people[0]).id or 0
     event.listen(engine.pool, "checkout", counting)
     event.listen(engine.pool, "checkin", plain)
     try:
+        yield statements
+    finally:
+        event.remove(engine.pool, "checkout", counting)
+        event.remove(engine.pool, "checkin", plain)
+
+
+def test_new_entries_are_saved_in_one_statement_on_postgresql(exam: Exam) -> None:
+    """The hot path: on PostgreSQL a save of new entries is one statement on the driver; a
+    re-send takes the general path, with the same answers."""
+    engine = exam.database.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the one-statement save is PostgreSQL's (SQLite takes the general path)")
+    token = sign_in(exam, exam.people[0])
+    attempts.paper(engine, token, now=at(4))  # as the page does: the copy is built here
+    aid = attempt_of(exam, exam.people[0]).id or 0
+    with statements_on(engine) as statements:
         out = save(exam, token, (1, 1, "A"), (2, 2, "B"), (3, 1, "C"))
         assert statements == ["WITH"]
         assert out["acked"] == [1, 2, 3] and out["last_seq"] == 3
@@ -371,9 +383,6 @@ def test_new_entries_are_saved_in_one_statement_on_postgresql(exam: Exam) -> Non
         again = save(exam, token, (1, 1, "A"), (4, 3, "D"), when=at(6))  # a re-send within
         assert len(statements) > 1 and "WITH" in statements  # tried, then the general path
         assert again["acked"] == [1, 4] and again["last_seq"] == 4
-    finally:
-        event.remove(engine.pool, "checkout", counting)
-        event.remove(engine.pool, "checkin", plain)
     device = hashlib.sha256(token.encode()).hexdigest()[:12]
     with Session(engine) as s:
         events = s.exec(select(AnswerEvent).where(AnswerEvent.attempt_id == aid)).all()
@@ -386,6 +395,41 @@ def test_new_entries_are_saved_in_one_statement_on_postgresql(exam: Exam) -> Non
     ]
     assert sorted((a.seq, a.value) for a in answers) == [(2, "B"), (3, "C"), (4, "D")]
     assert attempt_of(exam, exam.people[0]).last_seq == 4
+
+
+def test_a_process_new_to_the_candidate_answers_as_one_that_knows_them(exam: Exam) -> None:
+    """The answers' processes never served the paper and, at the start of an exam, have seen
+    no candidate's token: the first save or heartbeat there shows the same candidate, room and
+    exam as later ones, and on PostgreSQL the first save is one read and the one statement."""
+    engine = exam.database.engine
+    token = sign_in(exam, exam.people[0])
+    known = attempts.state(engine, token, now=at(4))
+    assert known["candidate"]["name"] == exam.people[0].name
+
+    def who(state: dict[str, Any]) -> tuple[Any, ...]:
+        return state["candidate"], state["title"], state["session"]
+
+    attempts.forget()
+    first = save(exam, token, (1, 1, "A"), (2, 2, "B"))
+    assert first["acked"] == [1, 2] and who(first["state"]) == who(known)
+    if engine.dialect.name == "postgresql":
+        others = [sign_in(exam, p) for p in exam.people[1:]]
+        attempts.forget()
+        for other in others:  # the process reads each form's paper once, for everyone
+            save(exam, other, (1, 1, "A"))
+        with statements_on(engine) as statements:
+            again = save(exam, token, (3, 3, "C"), when=at(6))
+        assert statements == ["SELECT", "WITH"], statements
+        assert again["acked"] == [3] and who(again["state"]) == who(known)
+    else:
+        save(exam, token, (3, 3, "C"), when=at(6))
+    attempts.forget()
+    assert who(attempts.state(engine, token, now=at(7))) == who(known)
+    attempts.forget()
+    with pytest.raises(Refused) as refused:
+        save(exam, "x" + token[1:], (4, 1, "D"), when=at(8))
+    assert refused.value.status == 401
+    assert snapshot(engine, attempt_of(exam, exam.people[0]).id or 0)[3][1] == 3
 
 
 def test_a_seq_used_for_other_content_is_refused(exam: Exam) -> None:
