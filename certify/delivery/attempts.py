@@ -22,7 +22,11 @@ and nothing old overwrites anything new:
 
 On PostgreSQL the common save — every entry newer than anything stored, the attempt open — is
 these three steps in one data-modifying statement, one round trip (:func:`_save_new_entries`);
-re-sends and refusals take the general path, which gives each its reason.
+re-sends and refusals take the general path, which gives each its reason. A process that has
+not seen the token yet — the answers' processes, for every candidate's first save after the
+start — reads the attempt first, with what the page shows of candidate and room, and then
+takes the same statement: in the benchmark, routing those first saves down the general path
+was what kept the saves of the seconds after the start above 100 ms (docs/benchmarks.md).
 
 Writes received up to :data:`SAVE_GRACE` after the deadline are taken (the change was made
 before it, on its way when time ran out); the sweeper closes an attempt once the grace is over,
