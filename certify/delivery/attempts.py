@@ -1138,10 +1138,8 @@ def _save_new_entries(
     if whose is None:
         # The candidate's first request to this process: one read to learn whose token it is
         # (an unknown token is refused here as the general path would refuse it).
-        live(engine, token)
-        whose = _whose(engine, digest)
-        if whose is None:  # evicted between the two lines by 20,000 other candidates
-            return None
+        found = live(engine, token)
+        whose = _Whose(found.id, found.registration_id, found.part, found.made_from)
     copy = COPIES.numbering(engine, whose.registration_id, whose.part, whose.made_from)
     good, refused = _against(copy, entries)
     if not good:
