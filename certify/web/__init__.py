@@ -69,6 +69,20 @@ class Services:
     """Runs background jobs (assembly, …) on a thread of this process."""
     api_per_minute: int = 0
     """API requests per minute per account and worker (0 = no limit)."""
+    sweeper: Sweeper | None = None
+    """Closes attempts past their deadline on a thread of this process."""
+    owns_engine: bool = False
+    """Whether the app opened ``engine`` itself (else whoever handed it over closes it)."""
+
+    def close(self) -> None:
+        """The process is going: let the sweeper's round and the running job end, then close
+        the database connections the app opened (a server's orderly shutdown)."""
+        if self.sweeper is not None:
+            self.sweeper.stop()
+        if self.jobs is not None:
+            self.jobs.stop()
+        if self.owns_engine:
+            self.engine.dispose()
 
     @property
     def trust(self) -> TrustList | None:
@@ -306,9 +320,11 @@ def create_app(
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    owns_engine = engine is None
     engine = engine or db.make_engine(db.database_url(settings.database_url))
     app.extensions["certify"] = Services(
         engine=engine,
+        owns_engine=owns_engine,
         lists=PublishedLists(
             settings,
             engine,
@@ -346,6 +362,7 @@ def create_app(
         app.register_blueprint(module.blueprint)
     sweeper = Sweeper(engine, settings.sweep_seconds)
     services = app.extensions["certify"]
+    services.sweeper = sweeper
     runner = services.jobs = jobs.make_runner(engine, settings.job_seconds, services.vault)
 
     @app.before_request

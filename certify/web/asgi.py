@@ -9,8 +9,9 @@ passes from the poller thread to a worker thread and back — while uvicorn pars
 (docs/benchmarks.md, "An event loop in front of the answers").
 
 :func:`create` builds the app exactly as :func:`certify.web.create_app` does — settings from
-the environment, the deadline sweeper and the job runner — and serves its :class:`Answers`
-middleware through :class:`AnswersServer`: the same code answers, with the same bodies, status
+the environment, the deadline sweeper and the job runner, which end with the server's orderly
+shutdown, as its database connections do — and serves its :class:`Answers` middleware through
+:class:`AnswersServer`: the same code answers, with the same bodies, status
 codes and headers as when gunicorn serves the whole app. Only the three answer routes (and
 ``/healthz``) are served here: a proxy sends every other path to the app's gunicorn
 (docs/delivery.md); anything else is 404.
@@ -83,14 +84,17 @@ class AnswersServer:
     the middleware, as under gunicorn); it must arrive within ``READ_SECONDS``, or the request
     is answered 408. A client gone before its body was in has nothing run for it."""
 
-    def __init__(self, answers: Answers, threads: int) -> None:
+    def __init__(
+        self, answers: Answers, threads: int, closing: Callable[[], None] | None = None
+    ) -> None:
         self.answers = answers
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="certify-answer")
+        self.closing = closing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
-            await _lifespan(receive, send)
+            await self._lifespan(receive, send)
             return
         if kind != "http":
             return  # websockets: not served; the server closes the connection
@@ -123,6 +127,24 @@ class AnswersServer:
         )
         status, headers = reply
         await _send(send, status, headers, data)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """Startup needs nothing. At shutdown — uvicorn sends it once the requests in flight
+        are answered — the answer threads end, then ``closing`` runs (the app's sweeper and
+        job runner end their round, its database connections close), off the event loop."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await asyncio.to_thread(self._close)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _close(self) -> None:
+        self.pool.shutdown(wait=True)
+        if self.closing is not None:
+            self.closing()
 
     def _reads_body(self, environ: dict[str, Any]) -> bool:
         """Whether the middleware will read this request's body: a POST to an answer route,
@@ -196,23 +218,14 @@ async def _send(send: Send, status: int, headers: list[tuple[str, str]], data: b
     await send({"type": "http.response.body", "body": data})
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
 def create(settings: Settings | None = None) -> AnswersServer:
     """The answers' ASGI app, from ``settings`` (by default the environment's: ``uvicorn
     --factory``)."""
     from certify.web import create_app
 
     settings = Settings.load() if settings is None else settings
-    answers = create_app(settings).wsgi_app
+    app = create_app(settings)
+    answers = app.wsgi_app
     if not isinstance(answers, Answers):
         raise TypeError("create_app no longer wraps the app in the answers' middleware")
-    return AnswersServer(answers, settings.answer_threads)
+    return AnswersServer(answers, settings.answer_threads, app.extensions["certify"].close)

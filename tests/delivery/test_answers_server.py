@@ -276,3 +276,37 @@ def test_a_body_that_does_not_arrive_is_answered_408(
     assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
     assert b'"request_timeout"' in reply
     assert json.loads(served.call("GET", "/exam/api/state", auth)[2])["last_seq"] == 0
+
+
+def test_a_shutdown_ends_the_threads_and_closes_the_database(database: Database) -> None:
+    """uvicorn's orderly shutdown (a restart, a deploy): once the requests in flight are
+    answered, the answer threads, the deadline sweeper and the job runner end, and the database
+    connections the app opened are closed, not dropped with the process."""
+    from certify.infra.settings import Settings
+    from certify.web.asgi import create
+
+    server = create(
+        Settings.load(
+            {}, database_url=database.url, web_secret="t", sweep_seconds=0.05, answer_threads=2
+        )
+    )
+    engine = server.answers.engine
+    assert engine is not database.engine  # the app opened its own
+    before = set(threading.enumerate())  # other tests' apps may have threads of these names
+    with Served(server) as served:
+        status, _, _ = served.call("GET", "/exam/api/state", {"Authorization": "Exam forged"})
+        assert status == 401  # the first request starts the sweeper and the job runner
+        ours = [
+            t for t in threading.enumerate() if t not in before and t.name.startswith("certify-")
+        ]
+        assert {"certify-sweeper", "certify-jobs"} <= {t.name for t in ours}
+        assert any(t.name.startswith("certify-answer") for t in ours)
+        pooled = engine.raw_connection()
+        driver = pooled.driver_connection
+        pooled.close()  # back to the pool, open
+    assert [t.name for t in ours if t.is_alive()] == []
+    if database.backend == "postgresql":
+        assert driver.closed  # type: ignore[union-attr]
+    else:
+        with pytest.raises(Exception, match="closed"):
+            driver.execute("SELECT 1")  # type: ignore[union-attr]
