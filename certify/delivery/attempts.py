@@ -1139,6 +1139,8 @@ def _save_new_entries(
         # The candidate's first request to this process: one read to learn whose token it is
         # (an unknown token is refused here as the general path would refuse it).
         found = live(engine, token)
+        if found.status is not AttemptStatus.ACTIVE or found.paused_at or found.starts_at > now:
+            return None  # refused: the general path says why (no paper read for it here)
         whose = _Whose(found.id, found.registration_id, found.part, found.made_from)
     copy = COPIES.numbering(engine, whose.registration_id, whose.part, whose.made_from)
     good, refused = _against(copy, entries)

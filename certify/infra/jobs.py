@@ -586,7 +586,10 @@ class JobRunner:
         ran = []
         worker = worker_name()
         resume_interrupted(self.engine, self.auto_resume)
-        while (job := claim_job(self.engine, worker, self.handlers)) is not None:
+        while (
+            not self.stopping.is_set()
+            and (job := claim_job(self.engine, worker, self.handlers)) is not None
+        ):
             ran.append(run_job(self.engine, job, self.handlers[job.kind], worker))
         return ran
 

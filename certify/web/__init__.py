@@ -77,12 +77,16 @@ class Services:
     def close(self) -> None:
         """The process is going: let the sweeper's round and the running job end, then close
         the database connections the app opened (a server's orderly shutdown)."""
-        if self.sweeper is not None:
-            self.sweeper.stop()
-        if self.jobs is not None:
-            self.jobs.stop()
-        if self.owns_engine:
-            self.engine.dispose()
+        try:
+            if self.sweeper is not None:
+                self.sweeper.stopping.set()  # both told first, then both waited for
+            if self.jobs is not None:
+                self.jobs.stop()
+            if self.sweeper is not None:
+                self.sweeper.stop()
+        finally:
+            if self.owns_engine:
+                self.engine.dispose()
 
     @property
     def trust(self) -> TrustList | None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -38,6 +39,8 @@ from typing import Any
 from certify.infra.errors import Refused
 from certify.infra.settings import Settings
 from certify.web.answers import Answers, encoded, refusal
+
+log = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -137,7 +140,12 @@ class AnswersServer:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await asyncio.to_thread(self._close)
+                try:
+                    await asyncio.to_thread(self._close)
+                except Exception as exc:  # said to the server, which logs it
+                    log.exception("the answers' server did not close in order")
+                    await send({"type": "lifespan.shutdown.failed", "message": repr(exc)})
+                    return
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

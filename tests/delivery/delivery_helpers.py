@@ -84,7 +84,7 @@ def ready_exam(
     """A junior AI sitting of ``count`` candidates, a session delivering ``part`` at START, and
     ``rooms`` rooms (of ``capacity`` seats, default ``count``) with every candidate seated
     (``start``: the session's start, START unless a test runs on the real clock)."""
-    COPIES.clear()
+    attempts.forget()  # ids repeat across tests (an emptied database): nothing kept of others
     people = registered_sitting(database, folder, code, count, np.random.default_rng(5))
     session = f"{code}-{part or 'all'}"
     create_session(
