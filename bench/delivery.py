@@ -1007,16 +1007,18 @@ def summarise(
     f["save_p99_settled_ms"] = pct(window(lat.get("save", []), s0 + SETTLE_S, s1), 99)
     # Where in the steady phase the slow saves are: p99 and count by WINDOW_S from its start
     # (the spike's last seconds included as the window before it).
-    f["save_windows"] = [
-        {
-            "from_s": round(a - s0, 1),
-            "saves": len(w),
-            "p99_ms": round(pct(w, 99), 1) if w else None,
-            "states": len(window(lat.get("state", []), a, a + WINDOW_S)),
-        }
-        for a in (s0 - WINDOW_S + i * WINDOW_S for i in range(int((s1 - s0) // WINDOW_S) + 1))
-        for w in [window(lat.get("save", []), a, a + WINDOW_S)]
-    ]
+    f["save_windows"] = []
+    for i in range(int((s1 - s0) // WINDOW_S) + 1):
+        a = s0 + (i - 1) * WINDOW_S
+        saves = window(lat.get("save", []), a, a + WINDOW_S)
+        f["save_windows"].append(
+            {
+                "from_s": round(a - s0, 1),
+                "saves": len(saves),
+                "p99_ms": round(pct(saves, 99), 1) if saves else None,
+                "states": len(window(lat.get("state", []), a, a + WINDOW_S)),
+            }
+        )
     ack = window(run["change_ack"], s0, s1)
     f["change_ack_p99_ms"] = pct(ack, 99)
     f["change_ack_max_ms"] = max(ack) if ack else float("nan")

@@ -102,7 +102,7 @@ def computer_based(
     """The computer-based sitting, told in the demo's numbered lines from 14 on."""
     folder = directory / "cbt"
     folder.mkdir(parents=True, exist_ok=True)
-    COPIES.clear()  # copies are per database: the demo may run twice in one process
+    attempts.forget()  # what a process keeps is per database: the demo may run twice in one
     rng = np.random.default_rng(CBT_SEED)
     # 09:00 in Beijing the day before; every time handed to the services is UTC, as the
     # server's clock gives it.

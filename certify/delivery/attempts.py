@@ -367,17 +367,22 @@ _LIVE = (
 _LIVE_PG = str(_LIVE.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
 _LIVE_AND_WHO = (
     _LIVE.add_columns(
-        col(Candidate.name), col(ExamRoom.name), col(ExamRoom.code), col(Sitting.code)
+        col(Candidate.name),
+        col(ExamRoom.name),
+        col(ExamRoom.code),
+        col(Sitting.code),
+        col(ExamSession.code),
     )
     .join(Candidate, col(Candidate.id) == col(Registration.candidate_id))
     .join(ExamRoom, col(ExamRoom.id) == col(Attempt.room_id))
     .join(Sitting, col(Sitting.id) == col(ExamSession.sitting_id))
-    .add_columns(col(ExamSession.code))
 )
 """:data:`_LIVE` and what :func:`who` reads, for a token this process has not seen yet: the
 first request of each candidate here (at the start of an exam, every candidate's at once)
 reads once, not twice."""
 _LIVE_AND_WHO_PG = str(_LIVE_AND_WHO.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+_WHO_FROM = len(_LIVE.selected_columns)
+"""Where :data:`_LIVE_AND_WHO`'s row goes on past :data:`_LIVE`'s: name, room, sitting, session."""
 
 
 def _first_row(engine: Engine, statement: Any, driver_sql: str, params: dict[str, Any]) -> Any:
@@ -442,17 +447,16 @@ def live(engine: Engine, token: str) -> Live:
     if not token or len(token) > 128:
         raise _signed_out()
     digest = token_digest(token)
-    if _whose(engine, digest) is not None:
-        row = _first_row(engine, _LIVE, _LIVE_PG, {"digest": digest})
-        if row is None:
-            raise _signed_out()
-        return _live(row)
-    row = _first_row(engine, _LIVE_AND_WHO, _LIVE_AND_WHO_PG, {"digest": digest})
+    new_here = _whose(engine, digest) is None
+    statement, driver_sql = (_LIVE_AND_WHO, _LIVE_AND_WHO_PG) if new_here else (_LIVE, _LIVE_PG)
+    row = _first_row(engine, statement, driver_sql, {"digest": digest})
     if row is None:
         raise _signed_out()
     found = _live(row)
-    _keep_who((db.where(engine), found.id), row[17], found.made_from.admission_no, *row[18:])
-    _remember(engine, digest, found)
+    if new_here:
+        name, *place = row[_WHO_FROM:]
+        _keep_who((db.where(engine), found.id), name, found.made_from.admission_no, *place)
+        _remember(engine, digest, found)
     return found
 
 
@@ -1127,8 +1131,9 @@ def _save_new_entries(
     paused, started, before its deadline). Returns None — having written nothing — when any of
     that does not hold; :func:`save` then takes the general path, which gives each refusal its
     reason. A token new to this process is read first (:func:`live`, with what :func:`who`
-    keeps), so that the candidate's first save here is two round trips, not the general path's
-    transaction and a read of :func:`who`. The rules are the general path's:
+    keeps; an attempt not open is refused there, as the general path would refuse it), so that
+    the candidate's first save here is two round trips, not the general path's transaction and
+    a read of :func:`who`. The rules are the general path's:
     the attempt's row is updated (and so locked) by the same statement that appends the events
     and upserts the answers, and the conditions are checked on the locked row."""
     if not token or len(token) > 128:
@@ -1139,8 +1144,7 @@ def _save_new_entries(
         # The candidate's first request to this process: one read to learn whose token it is
         # (an unknown token is refused here as the general path would refuse it).
         found = live(engine, token)
-        if found.status is not AttemptStatus.ACTIVE or found.paused_at or found.starts_at > now:
-            return None  # refused: the general path says why (no paper read for it here)
+        _open_for_answers(found, now)  # refused as the general path refuses, no paper read
         whose = _Whose(found.id, found.registration_id, found.part, found.made_from)
     copy = COPIES.numbering(engine, whose.registration_id, whose.part, whose.made_from)
     good, refused = _against(copy, entries)

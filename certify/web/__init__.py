@@ -79,11 +79,9 @@ class Services:
         the database connections the app opened (a server's orderly shutdown)."""
         try:
             if self.sweeper is not None:
-                self.sweeper.stopping.set()  # both told first, then both waited for
+                self.sweeper.stop()
             if self.jobs is not None:
                 self.jobs.stop()
-            if self.sweeper is not None:
-                self.sweeper.stop()
         finally:
             if self.owns_engine:
                 self.engine.dispose()
